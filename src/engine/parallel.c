@@ -1,0 +1,30 @@
+#include "engine/parallel.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+/* OpenBLAS's own prototypes; cblas.h does not declare them in every version. */
+void openblas_set_num_threads (int num_threads);
+
+static int num_threads = 0;
+
+void
+graft_set_num_threads (int n)
+{
+  if (n <= 0)
+    {
+      long online = sysconf (_SC_NPROCESSORS_ONLN);
+      n = online > 0 ? (int) online : 1;
+    }
+  num_threads = n;
+  omp_set_num_threads (n);
+  openblas_set_num_threads (n);
+}
+
+int
+graft_get_num_threads (void)
+{
+  if (num_threads == 0)
+    graft_set_num_threads (0);
+  return num_threads;
+}
