@@ -1,0 +1,1084 @@
+#include "engine/plan.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Time steps of a training step, used for lifetimes: forward of node i runs at i,
+ * the loss at n, backward of node i at 2n - i. Kept values live to the end. */
+#define FORWARD_STEP(i) (i)
+#define LOSS_STEP(n) (n)
+#define BACKWARD_STEP(n, i) (2 * (n) - (i))
+#define LAST_STEP(n) (2 * (n) + 1)
+
+typedef struct {
+  size_t size;     /* floats, a multiple of the alignment */
+  size_t offset;   /* floats into the activation arena */
+  int start, end;  /* inclusive lifetime */
+} slot;
+
+typedef struct {
+  graft_shape shape;     /* at this batch */
+  size_t count;
+  int data_slot;         /* inputs and activations; -1 otherwise */
+  int grad_slot;         /* activations whose gradient is needed; -1 otherwise */
+  bool requires_grad;    /* depends on a trainable parameter */
+  bool leads_to_loss;
+  bool kept;
+  float *data;
+  float *grad;
+} value_plan;
+
+typedef struct {
+  union {
+    graft_conv2d_params conv;
+    graft_batchnorm_params batchnorm;
+    graft_broadcast_params broadcast;
+    graft_pool2d_params pool;
+    graft_transpose_params transpose;
+    graft_gemm_params gemm;
+  } p;
+  size_t concat_outer;
+  size_t *concat_inner;
+  bool backward;
+  bool batch_statistics;  /* BatchNorm with batch statistics in this plan */
+  int aux_slot;           /* saved BN statistics, max-pool argmax, dropout mask */
+  float *aux;
+  size_t scratch;
+} node_plan;
+
+struct graft_plan {
+  graft_graph *graph;
+  graft_plan_options options;
+  float *class_weights;
+  int n_values, n_nodes;
+  value_plan *values;
+  node_plan *nodes;
+  slot *slots;
+  int n_slots, slots_capacity;
+  int probs_slot;
+  float *probs;
+  float *activations;
+  size_t activation_floats, activation_floats_unshared;
+  float *gradients;
+  size_t gradient_floats;
+  float *scratch;
+  size_t scratch_floats;
+  const float **pointers;   /* room for the widest concat's inputs */
+  float **gradient_pointers;
+  int max_inputs;
+  uint64_t forward_count;
+  int backward_nodes;
+};
+
+static bool
+is_tensor (graft_value_kind kind)
+{
+  return kind == GRAFT_VALUE_PARAMETER || kind == GRAFT_VALUE_BUFFER || kind == GRAFT_VALUE_CONSTANT;
+}
+
+static int
+add_slot (graft_plan *plan, size_t count, int start, int end)
+{
+  size_t size;
+  if (!graft_size_align_floats (count, &size))
+    return -2;
+  if (plan->n_slots == plan->slots_capacity)
+    {
+      int capacity = plan->slots_capacity ? plan->slots_capacity * 2 : 128;
+      slot *slots = realloc (plan->slots, (size_t) capacity * sizeof *slots);
+      if (slots == NULL)
+        return -2;
+      plan->slots = slots;
+      plan->slots_capacity = capacity;
+    }
+  plan->slots[plan->n_slots] = (slot) { .size = size, .start = start, .end = end };
+  return plan->n_slots++;
+}
+
+static void
+extend (graft_plan *plan, int slot_index, int step)
+{
+  if (slot_index >= 0 && plan->slots[slot_index].end < step)
+    plan->slots[slot_index].end = step;
+}
+
+/* Which of a node's inputs (and whether its output) the backward reads, given which
+ * input gradients are wanted. */
+static void
+backward_needs (const graft_node *node, const bool *wants, bool *needs, bool *needs_output,
+                bool batch_statistics)
+{
+  const graft_node_attributes *a = &node->attributes;
+  bool any = false;
+  for (int i = 0; i < node->n_inputs; i++)
+    {
+      needs[i] = false;
+      any |= wants[i];
+    }
+  *needs_output = false;
+  switch (a->op)
+    {
+    case GRAFT_OP_CONV:
+      needs[0] = wants[1];
+      needs[1] = wants[0];
+      break;
+    case GRAFT_OP_BATCHNORM:
+      needs[0] = batch_statistics ? any : wants[1];
+      break;
+    case GRAFT_OP_ACTIVATION:
+      {
+        bool needs_x, needs_y;
+        graft_activation_backward_needs (a->activation.kind, &needs_x, &needs_y);
+        needs[0] = needs_x;
+        *needs_output = needs_y;
+      }
+      break;
+    case GRAFT_OP_MUL:
+    case GRAFT_OP_GEMM:
+      needs[0] = wants[1];
+      needs[1] = wants[0];
+      break;
+    case GRAFT_OP_SOFTMAX:
+      *needs_output = true;
+      break;
+    default:
+      break;
+    }
+}
+
+static graft_status
+setup_node (graft_plan *plan, int index, graft_error *error)
+{
+  const graft_node *node = graft_graph_node (plan->graph, index);
+  const graft_node_attributes *a = &node->attributes;
+  node_plan *np = &plan->nodes[index];
+  const graft_shape *x = &plan->values[node->inputs[0]].shape;
+
+  switch (a->op)
+    {
+    case GRAFT_OP_CONV:
+      np->p.conv = (graft_conv2d_params) {
+        .n = (int) x->dims[0], .c = (int) x->dims[1], .h = (int) x->dims[2], .w = (int) x->dims[3],
+        .m = (int) plan->values[node->inputs[1]].shape.dims[0],
+        .kh = a->conv.kh, .kw = a->conv.kw, .stride_h = a->conv.stride_h, .stride_w = a->conv.stride_w,
+        .dilation_h = a->conv.dilation_h, .dilation_w = a->conv.dilation_w,
+        .pad_top = a->conv.pad_top, .pad_left = a->conv.pad_left,
+        .pad_bottom = a->conv.pad_bottom, .pad_right = a->conv.pad_right, .groups = a->conv.groups,
+      };
+      if (graft_conv2d_setup (&np->p.conv, error) != GRAFT_OK)
+        return GRAFT_ERROR_SHAPE;
+      np->scratch = graft_conv2d_scratch_floats (&np->p.conv);
+      if (np->scratch == SIZE_MAX)
+        return graft_error_set (error, GRAFT_ERROR_OVERFLOW, "Conv node '%s' needs too much memory", node->name);
+      break;
+    case GRAFT_OP_BATCHNORM:
+      {
+        size_t spatial = 1;
+        for (int d = 2; d < x->rank; d++)
+          spatial *= (size_t) x->dims[d];
+        np->p.batchnorm = (graft_batchnorm_params) {
+          .n = (int) x->dims[0], .c = (int) x->dims[1], .spatial = spatial,
+          .epsilon = a->batchnorm.epsilon, .momentum = a->batchnorm.momentum,
+        };
+        if (graft_batchnorm_setup (&np->p.batchnorm, error) != GRAFT_OK)
+          return GRAFT_ERROR_SHAPE;
+      }
+      break;
+    case GRAFT_OP_ADD:
+    case GRAFT_OP_MUL:
+      np->p.broadcast = (graft_broadcast_params) { .a = *x, .b = plan->values[node->inputs[1]].shape };
+      if (graft_broadcast_setup (&np->p.broadcast, error) != GRAFT_OK)
+        return GRAFT_ERROR_SHAPE;
+      break;
+    case GRAFT_OP_MAXPOOL:
+    case GRAFT_OP_AVGPOOL:
+      np->p.pool = (graft_pool2d_params) {
+        .n = (int) x->dims[0], .c = (int) x->dims[1], .h = (int) x->dims[2], .w = (int) x->dims[3],
+        .kh = a->pool.kh, .kw = a->pool.kw, .stride_h = a->pool.stride_h, .stride_w = a->pool.stride_w,
+        .pad_top = a->pool.pad_top, .pad_left = a->pool.pad_left,
+        .pad_bottom = a->pool.pad_bottom, .pad_right = a->pool.pad_right,
+        .ceil_mode = a->pool.ceil_mode, .count_include_pad = a->pool.count_include_pad,
+      };
+      if (graft_pool2d_setup (&np->p.pool, error) != GRAFT_OK)
+        return GRAFT_ERROR_SHAPE;
+      break;
+    case GRAFT_OP_TRANSPOSE:
+      np->p.transpose.x = *x;
+      memcpy (np->p.transpose.perm, a->transpose.perm, sizeof np->p.transpose.perm);
+      if (graft_transpose_setup (&np->p.transpose, error) != GRAFT_OK)
+        return GRAFT_ERROR_SHAPE;
+      break;
+    case GRAFT_OP_GEMM:
+      {
+        const graft_shape *y = &plan->values[node->output].shape;
+        np->p.gemm = (graft_gemm_params) {
+          .m = (int) y->dims[0], .n = (int) y->dims[1],
+          .k = (int) (a->gemm.trans_a ? x->dims[0] : x->dims[1]),
+          .trans_a = a->gemm.trans_a, .trans_b = a->gemm.trans_b,
+          .alpha = a->gemm.alpha, .beta = a->gemm.beta,
+        };
+        if (node->n_inputs == 3)
+          {
+            const graft_shape *c = &plan->values[node->inputs[2]].shape;
+            np->p.gemm.c_rows = c->rank == 2 ? (int) c->dims[0] : 1;
+            np->p.gemm.c_cols = c->rank >= 1 ? (int) c->dims[c->rank - 1] : 1;
+          }
+        if (graft_gemm_setup (&np->p.gemm, error) != GRAFT_OK)
+          return GRAFT_ERROR_SHAPE;
+      }
+      break;
+    case GRAFT_OP_CONCAT:
+      {
+        int axis = a->concat.axis < 0 ? a->concat.axis + x->rank : a->concat.axis;
+        np->concat_inner = calloc ((size_t) node->n_inputs, sizeof (size_t));
+        if (np->concat_inner == NULL)
+          return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory");
+        np->concat_outer = 1;
+        for (int d = 0; d < axis; d++)
+          np->concat_outer *= (size_t) x->dims[d];
+        for (int i = 0; i < node->n_inputs; i++)
+          {
+            const graft_shape *s = &plan->values[node->inputs[i]].shape;
+            np->concat_inner[i] = 1;
+            for (int d = axis; d < s->rank; d++)
+              np->concat_inner[i] *= (size_t) s->dims[d];
+          }
+      }
+      break;
+    default:
+      break;
+    }
+  return GRAFT_OK;
+}
+
+/* Places every slot at the lowest offset that no slot with an overlapping lifetime
+ * uses, largest first. */
+static graft_status
+assign_offsets (graft_plan *plan, graft_error *error)
+{
+  int n = plan->n_slots;
+  int *order = malloc ((size_t) (n ? n : 1) * sizeof (int));
+  int *placed = malloc ((size_t) (n ? n : 1) * sizeof (int));
+  int n_placed = 0;
+  size_t total = 0, unshared = 0;
+
+  if (order == NULL || placed == NULL)
+    {
+      free (order);
+      free (placed);
+      return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory planning activations");
+    }
+  for (int i = 0; i < n; i++)
+    order[i] = i;
+  /* Insertion sort by size, descending, stable: a few hundred slots. */
+  for (int i = 1; i < n; i++)
+    {
+      int key = order[i], j = i - 1;
+      while (j >= 0 && plan->slots[order[j]].size < plan->slots[key].size)
+        {
+          order[j + 1] = order[j];
+          j--;
+        }
+      order[j + 1] = key;
+    }
+  for (int k = 0; k < n; k++)
+    {
+      slot *s = &plan->slots[order[k]];
+      size_t offset = 0;
+      bool moved = true;
+      unshared += s->size;
+      while (moved)
+        {
+          moved = false;
+          for (int q = 0; q < n_placed; q++)
+            {
+              const slot *o = &plan->slots[placed[q]];
+              if (o->start <= s->end && s->start <= o->end
+                  && o->offset < offset + s->size && offset < o->offset + o->size)
+                {
+                  offset = o->offset + o->size;
+                  moved = true;
+                }
+            }
+        }
+      s->offset = offset;
+      placed[n_placed++] = order[k];
+      if (offset + s->size > total)
+        total = offset + s->size;
+    }
+  free (order);
+  free (placed);
+  plan->activation_floats = total;
+  plan->activation_floats_unshared = unshared;
+  return GRAFT_OK;
+}
+
+void
+graft_plan_free (graft_plan *plan)
+{
+  if (plan == NULL)
+    return;
+  if (plan->nodes != NULL)
+    for (int i = 0; i < plan->n_nodes; i++)
+      free (plan->nodes[i].concat_inner);
+  free (plan->nodes);
+  free (plan->values);
+  free (plan->slots);
+  free (plan->class_weights);
+  free (plan->pointers);
+  free (plan->gradient_pointers);
+  graft_floats_free (plan->activations);
+  graft_floats_free (plan->gradients);
+  graft_floats_free (plan->scratch);
+  free (plan);
+}
+
+static graft_status
+out_of_memory (graft_error *error, const char *what, size_t floats)
+{
+  return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY,
+                          "not enough memory for %s (%.1f MiB)", what, floats * 4.0 / 1048576.0);
+}
+
+graft_plan *
+graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_error *error)
+{
+  graft_plan *plan;
+  int n, n_values;
+  bool training = options->mode == GRAFT_PLAN_TRAINING;
+  graft_status status;
+
+  if (options->batch < 1)
+    return graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT, "the batch size must be at least 1"), NULL;
+  if (graft_graph_pack (graph, error) != GRAFT_OK)
+    return NULL;
+
+  plan = calloc (1, sizeof *plan);
+  if (plan == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
+  plan->graph = graph;
+  plan->options = *options;
+  plan->options.keep = NULL;
+  plan->options.class_weights = NULL;
+  plan->n_nodes = n = graft_graph_node_count (graph);
+  plan->n_values = n_values = graft_graph_value_count (graph);
+  plan->probs_slot = -1;
+  plan->values = calloc ((size_t) (n_values ? n_values : 1), sizeof (value_plan));
+  plan->nodes = calloc ((size_t) (n ? n : 1), sizeof (node_plan));
+  if (plan->values == NULL || plan->nodes == NULL)
+    goto oom;
+
+  /* Shapes at this batch. */
+  for (int v = 0; v < n_values; v++)
+    {
+      const graft_value *value = graft_graph_value (graph, v);
+      value_plan *vp = &plan->values[v];
+      vp->data_slot = vp->grad_slot = -1;
+      if (value->kind == GRAFT_VALUE_INPUT)
+        {
+          vp->shape = value->shape;
+          vp->shape.dims[0] = options->batch;
+        }
+      else if (is_tensor (value->kind))
+        {
+          vp->shape = value->shape;
+          vp->data = value->data;
+          vp->requires_grad = training && value->kind == GRAFT_VALUE_PARAMETER && value->trainable;
+        }
+    }
+  for (int i = 0; i < n; i++)
+    {
+      const graft_node *node = graft_graph_node (graph, i);
+      const graft_shape *stack_shapes[64], **shapes = stack_shapes;
+      if (node->n_inputs > plan->max_inputs)
+        plan->max_inputs = node->n_inputs;
+      if (node->n_inputs > 64 && (shapes = malloc ((size_t) node->n_inputs * sizeof *shapes)) == NULL)
+        goto oom;
+      for (int k = 0; k < node->n_inputs; k++)
+        shapes[k] = &plan->values[node->inputs[k]].shape;
+      status = graft_node_infer_shape (node, shapes, &plan->values[node->output].shape, error);
+      if (shapes != stack_shapes)
+        free (shapes);
+      if (status != GRAFT_OK || setup_node (plan, i, error) != GRAFT_OK)
+        goto fail;
+    }
+  for (int v = 0; v < n_values; v++)
+    if (graft_shape_count (&plan->values[v].shape, &plan->values[v].count, error) != GRAFT_OK)
+      goto fail;
+
+  /* Which values need gradients, which nodes run backward. */
+  if (training)
+    {
+      const graft_value *logits = graft_graph_value (graph, options->loss_logits);
+      if (logits == NULL || logits->kind != GRAFT_VALUE_ACTIVATION
+          || plan->values[options->loss_logits].shape.rank != 2)
+        {
+          graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT,
+                           "a training plan needs (N, classes) logits for its loss");
+          goto fail;
+        }
+      for (int i = 0; i < n; i++)
+        {
+          const graft_node *node = graft_graph_node (graph, i);
+          for (int k = 0; k < node->n_inputs; k++)
+            plan->values[node->output].requires_grad |= plan->values[node->inputs[k]].requires_grad;
+        }
+      plan->values[options->loss_logits].leads_to_loss = true;
+      for (int i = n - 1; i >= 0; i--)
+        {
+          const graft_node *node = graft_graph_node (graph, i);
+          if (plan->values[node->output].leads_to_loss)
+            for (int k = 0; k < node->n_inputs; k++)
+              plan->values[node->inputs[k]].leads_to_loss = true;
+        }
+      for (int i = 0; i < n; i++)
+        {
+          const graft_node *node = graft_graph_node (graph, i);
+          value_plan *out = &plan->values[node->output];
+          plan->nodes[i].backward = out->requires_grad && out->leads_to_loss;
+          plan->backward_nodes += plan->nodes[i].backward;
+        }
+      if (options->class_weights != NULL)
+        {
+          size_t k = plan->values[options->loss_logits].shape.dims[1];
+          plan->class_weights = malloc (k * sizeof (float));
+          if (plan->class_weights == NULL)
+            goto oom;
+          memcpy (plan->class_weights, options->class_weights, k * sizeof (float));
+        }
+    }
+  for (int i = 0; i < n; i++)
+    {
+      const graft_node *node = graft_graph_node (graph, i);
+      plan->nodes[i].batch_statistics = training && node->batchnorm_batch_statistics;
+    }
+
+  /* Lifetimes of inputs and activations. */
+  for (int v = 0; v < n_values; v++)
+    {
+      const graft_value *value = graft_graph_value (graph, v);
+      value_plan *vp = &plan->values[v];
+      if (value->kind == GRAFT_VALUE_INPUT || value->kind == GRAFT_VALUE_ACTIVATION)
+        {
+          int start = value->kind == GRAFT_VALUE_INPUT ? 0 : FORWARD_STEP (value->producer);
+          if ((vp->data_slot = add_slot (plan, vp->count, start, start)) < 0)
+            goto oom;
+        }
+    }
+  for (int k = 0; k < options->n_keep; k++)
+    {
+      if (graft_graph_value (graph, options->keep[k]) == NULL)
+        {
+          graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT, "a kept value does not exist");
+          goto fail;
+        }
+      plan->values[options->keep[k]].kept = true;
+      extend (plan, plan->values[options->keep[k]].data_slot, LAST_STEP (n));
+    }
+  if (training)
+    extend (plan, plan->values[options->loss_logits].data_slot, LOSS_STEP (n));
+  for (int i = 0; i < n; i++)
+    {
+      const graft_node *node = graft_graph_node (graph, i);
+      for (int k = 0; k < node->n_inputs; k++)
+        extend (plan, plan->values[node->inputs[k]].data_slot, FORWARD_STEP (i));
+    }
+  for (int i = 0; i < n; i++)
+    {
+      const graft_node *node = graft_graph_node (graph, i);
+      node_plan *np = &plan->nodes[i];
+      bool wants[node->n_inputs], needs[node->n_inputs], needs_output;
+      int step = BACKWARD_STEP (n, i);
+      size_t aux = 0;
+
+      if (training && node->attributes.op == GRAFT_OP_BATCHNORM && np->batch_statistics)
+        aux = 2 * (size_t) np->p.batchnorm.c;
+      else if (training && node->attributes.op == GRAFT_OP_DROPOUT)
+        aux = (plan->values[node->output].count + 3) / 4;
+      else if (np->backward && node->attributes.op == GRAFT_OP_MAXPOOL)
+        aux = plan->values[node->output].count;
+      np->aux_slot = -1;
+      if (aux > 0 && (np->aux_slot = add_slot (plan, aux, FORWARD_STEP (i),
+                                               np->backward ? step : FORWARD_STEP (i))) < 0)
+        goto oom;
+      if (np->scratch > plan->scratch_floats)
+        plan->scratch_floats = np->scratch;
+      if (!np->backward)
+        continue;
+      for (int k = 0; k < node->n_inputs; k++)
+        wants[k] = plan->values[node->inputs[k]].requires_grad;
+      backward_needs (node, wants, needs, &needs_output, np->batch_statistics);
+      for (int k = 0; k < node->n_inputs; k++)
+        if (needs[k])
+          extend (plan, plan->values[node->inputs[k]].data_slot, step);
+      if (needs_output)
+        extend (plan, plan->values[node->output].data_slot, step);
+    }
+
+  /* Gradients of activations: from the first backward that writes them to their
+   * producer's backward. */
+  if (training)
+    {
+      for (int v = 0; v < n_values; v++)
+        {
+          const graft_value *value = graft_graph_value (graph, v);
+          value_plan *vp = &plan->values[v];
+          int start = LAST_STEP (n);
+          if (value->kind != GRAFT_VALUE_ACTIVATION || !vp->requires_grad || !vp->leads_to_loss)
+            continue;
+          if (v == options->loss_logits)
+            start = LOSS_STEP (n);
+          for (int i = value->producer + 1; i < n; i++)
+            {
+              const graft_node *node = graft_graph_node (graph, i);
+              if (!plan->nodes[i].backward)
+                continue;
+              for (int k = 0; k < node->n_inputs; k++)
+                if (node->inputs[k] == v && BACKWARD_STEP (n, i) < start)
+                  start = BACKWARD_STEP (n, i);
+            }
+          if ((vp->grad_slot = add_slot (plan, vp->count, start, BACKWARD_STEP (n, value->producer))) < 0)
+            goto oom;
+        }
+      if ((plan->probs_slot = add_slot (plan, plan->values[options->loss_logits].count,
+                                        LOSS_STEP (n), LOSS_STEP (n))) < 0)
+        goto oom;
+    }
+
+  if (assign_offsets (plan, error) != GRAFT_OK)
+    goto fail;
+  plan->activations = graft_floats_alloc (plan->activation_floats);
+  if (plan->activations == NULL)
+    {
+      out_of_memory (error, "activations", plan->activation_floats);
+      goto fail;
+    }
+  plan->scratch = graft_floats_alloc (plan->scratch_floats);
+  if (plan->scratch == NULL)
+    {
+      out_of_memory (error, "scratch memory", plan->scratch_floats);
+      goto fail;
+    }
+  for (int v = 0; v < n_values; v++)
+    {
+      value_plan *vp = &plan->values[v];
+      if (vp->data_slot >= 0)
+        vp->data = plan->activations + plan->slots[vp->data_slot].offset;
+      if (vp->grad_slot >= 0)
+        vp->grad = plan->activations + plan->slots[vp->grad_slot].offset;
+    }
+  for (int i = 0; i < n; i++)
+    if (plan->nodes[i].aux_slot >= 0)
+      plan->nodes[i].aux = plan->activations + plan->slots[plan->nodes[i].aux_slot].offset;
+  if (plan->probs_slot >= 0)
+    plan->probs = plan->activations + plan->slots[plan->probs_slot].offset;
+
+  /* Parameter gradients: trainable parameters read by a node that runs backward. */
+  if (training)
+    {
+      size_t total = 0, size;
+      for (int i = 0; i < n; i++)
+        {
+          const graft_node *node = graft_graph_node (graph, i);
+          if (!plan->nodes[i].backward)
+            continue;
+          for (int k = 0; k < node->n_inputs; k++)
+            {
+              value_plan *vp = &plan->values[node->inputs[k]];
+              if (graft_graph_value (graph, node->inputs[k])->kind == GRAFT_VALUE_PARAMETER
+                  && vp->requires_grad && vp->grad_slot == -1)
+                {
+                  vp->grad_slot = -3; /* marks a parameter gradient, carved below */
+                  graft_size_align_floats (vp->count, &size);
+                  total += size;
+                }
+            }
+        }
+      plan->gradient_floats = total;
+      plan->gradients = graft_floats_alloc (total);
+      if (plan->gradients == NULL)
+        {
+          out_of_memory (error, "gradients", total);
+          goto fail;
+        }
+      total = 0;
+      for (int v = 0; v < n_values; v++)
+        if (plan->values[v].grad_slot == -3)
+          {
+            plan->values[v].grad = plan->gradients + total;
+            graft_size_align_floats (plan->values[v].count, &size);
+            total += size;
+          }
+    }
+  plan->pointers = calloc ((size_t) plan->max_inputs + 1, sizeof (float *));
+  plan->gradient_pointers = calloc ((size_t) plan->max_inputs + 1, sizeof (float *));
+  if (plan->pointers == NULL || plan->gradient_pointers == NULL)
+    goto oom;
+  return plan;
+
+oom:
+  graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory planning the graph");
+fail:
+  graft_plan_free (plan);
+  return NULL;
+}
+
+graft_status
+graft_plan_set_input (graft_plan *plan, int value, const float *data, size_t count, graft_error *error)
+{
+  const graft_value *v = graft_graph_value (plan->graph, value);
+  if (v == NULL || v->kind != GRAFT_VALUE_INPUT)
+    return graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT, "value %d is not a graph input", value);
+  if (count != plan->values[value].count)
+    return graft_error_set (error, GRAFT_ERROR_SHAPE, "input '%s' takes %zu values, not %zu",
+                            v->name, plan->values[value].count, count);
+  memcpy (plan->values[value].data, data, count * sizeof (float));
+  return GRAFT_OK;
+}
+
+static void
+add_into (size_t count, const float *restrict dy, float *restrict dx)
+{
+  for (size_t i = 0; i < count; i++)
+    dx[i] += dy[i];
+}
+
+static uint64_t
+mix_seed (uint64_t seed, uint64_t a, uint64_t b)
+{
+  uint64_t z = seed ^ (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  return z ^ (z >> 31);
+}
+
+static void
+run_forward (graft_plan *plan, int i)
+{
+  const graft_node *node = graft_graph_node (plan->graph, i);
+  const graft_node_attributes *a = &node->attributes;
+  node_plan *np = &plan->nodes[i];
+  value_plan *out = &plan->values[node->output];
+  const float *x = plan->values[node->inputs[0]].data;
+  const float *in1 = node->n_inputs > 1 ? plan->values[node->inputs[1]].data : NULL;
+  const float *in2 = node->n_inputs > 2 ? plan->values[node->inputs[2]].data : NULL;
+  float *y = out->data;
+  bool training = plan->options.mode == GRAFT_PLAN_TRAINING;
+
+  switch (a->op)
+    {
+    case GRAFT_OP_CONV:
+      graft_conv2d_forward (&np->p.conv, x, in1, in2, y, plan->scratch);
+      break;
+    case GRAFT_OP_BATCHNORM:
+      {
+        float *mean = plan->values[node->inputs[3]].data, *var = plan->values[node->inputs[4]].data;
+        const float *beta = plan->values[node->inputs[2]].data;
+        if (np->batch_statistics)
+          graft_batchnorm_forward_training (&np->p.batchnorm, x, in1, beta, mean, var, y,
+                                            np->aux, np->aux + np->p.batchnorm.c);
+        else
+          graft_batchnorm_forward_inference (&np->p.batchnorm, x, in1, beta, mean, var, y);
+      }
+      break;
+    case GRAFT_OP_ACTIVATION:
+      graft_activation_forward (&a->activation, out->count, x, y);
+      break;
+    case GRAFT_OP_ADD:
+      graft_add_forward (&np->p.broadcast, x, in1, y);
+      break;
+    case GRAFT_OP_MUL:
+      graft_mul_forward (&np->p.broadcast, x, in1, y);
+      break;
+    case GRAFT_OP_CONCAT:
+      for (int k = 0; k < node->n_inputs; k++)
+        plan->pointers[k] = plan->values[node->inputs[k]].data;
+      graft_concat_forward (node->n_inputs, np->concat_outer, np->concat_inner, plan->pointers, y);
+      break;
+    case GRAFT_OP_MAXPOOL:
+      graft_maxpool2d_forward (&np->p.pool, x, y, (int32_t *) np->aux);
+      break;
+    case GRAFT_OP_AVGPOOL:
+      graft_avgpool2d_forward (&np->p.pool, x, y);
+      break;
+    case GRAFT_OP_MEAN_SPATIAL:
+      {
+        const graft_shape *s = &plan->values[node->inputs[0]].shape;
+        graft_mean_spatial_forward ((size_t) (s->dims[0] * s->dims[1]), (size_t) (s->dims[2] * s->dims[3]), x, y);
+      }
+      break;
+    case GRAFT_OP_RESHAPE:
+    case GRAFT_OP_FLATTEN:
+      memcpy (y, x, out->count * sizeof (float));
+      break;
+    case GRAFT_OP_TRANSPOSE:
+      graft_transpose_forward (&np->p.transpose, x, y);
+      break;
+    case GRAFT_OP_GEMM:
+      graft_gemm_forward (&np->p.gemm, x, in1, in2, y);
+      break;
+    case GRAFT_OP_DROPOUT:
+      if (training && a->dropout.ratio > 0)
+        graft_dropout_forward (a->dropout.ratio, mix_seed (plan->options.seed, plan->forward_count, (uint64_t) i),
+                               out->count, x, y, (uint8_t *) np->aux);
+      else
+        memcpy (y, x, out->count * sizeof (float));
+      break;
+    case GRAFT_OP_SOFTMAX:
+      {
+        size_t cols = (size_t) out->shape.dims[out->shape.rank - 1];
+        graft_softmax_forward (cols ? out->count / cols : 0, cols, x, y);
+      }
+      break;
+    case GRAFT_OP_COUNT:
+      break;
+    }
+}
+
+graft_status
+graft_plan_forward (graft_plan *plan, graft_error *error)
+{
+  plan->forward_count++;
+  for (int i = 0; i < plan->n_nodes; i++)
+    run_forward (plan, i);
+  return GRAFT_OK;
+}
+
+static float *
+gradient_of (graft_plan *plan, int value)
+{
+  value_plan *vp = &plan->values[value];
+  return vp->requires_grad ? vp->grad : NULL;
+}
+
+static void
+zero_gradient_slot (graft_plan *plan, int value, int step)
+{
+  value_plan *vp = &plan->values[value];
+  if (vp->grad_slot >= 0 && plan->slots[vp->grad_slot].start == step)
+    memset (vp->grad, 0, vp->count * sizeof (float));
+}
+
+static void
+run_backward (graft_plan *plan, int i)
+{
+  const graft_node *node = graft_graph_node (plan->graph, i);
+  const graft_node_attributes *a = &node->attributes;
+  node_plan *np = &plan->nodes[i];
+  value_plan *out = &plan->values[node->output];
+  const float *x = plan->values[node->inputs[0]].data;
+  const float *in1 = node->n_inputs > 1 ? plan->values[node->inputs[1]].data : NULL;
+  const float *dy = out->grad;
+  float *dx = gradient_of (plan, node->inputs[0]);
+  float *d1 = node->n_inputs > 1 ? gradient_of (plan, node->inputs[1]) : NULL;
+  float *d2 = node->n_inputs > 2 ? gradient_of (plan, node->inputs[2]) : NULL;
+
+  for (int k = 0; k < node->n_inputs; k++)
+    zero_gradient_slot (plan, node->inputs[k], BACKWARD_STEP (plan->n_nodes, i));
+
+  switch (a->op)
+    {
+    case GRAFT_OP_CONV:
+      graft_conv2d_backward (&np->p.conv, x, in1, dy, dx, d1, d2, plan->scratch);
+      break;
+    case GRAFT_OP_BATCHNORM:
+      if (np->batch_statistics)
+        graft_batchnorm_backward_training (&np->p.batchnorm, x, in1, np->aux, np->aux + np->p.batchnorm.c,
+                                           dy, dx, d1, d2);
+      else
+        graft_batchnorm_backward_inference (&np->p.batchnorm, x, in1, plan->values[node->inputs[3]].data,
+                                            plan->values[node->inputs[4]].data, dy, dx, d1, d2);
+      break;
+    case GRAFT_OP_ACTIVATION:
+      graft_activation_backward (&a->activation, out->count, x, out->data, dy, dx);
+      break;
+    case GRAFT_OP_ADD:
+      graft_add_backward (&np->p.broadcast, dy, dx, d1);
+      break;
+    case GRAFT_OP_MUL:
+      graft_mul_backward (&np->p.broadcast, x, in1, dy, dx, d1);
+      break;
+    case GRAFT_OP_CONCAT:
+      for (int k = 0; k < node->n_inputs; k++)
+        plan->gradient_pointers[k] = gradient_of (plan, node->inputs[k]);
+      graft_concat_backward (node->n_inputs, np->concat_outer, np->concat_inner, dy, plan->gradient_pointers);
+      break;
+    case GRAFT_OP_MAXPOOL:
+      if (dx != NULL)
+        graft_maxpool2d_backward (&np->p.pool, (const int32_t *) np->aux, dy, dx);
+      break;
+    case GRAFT_OP_AVGPOOL:
+      if (dx != NULL)
+        graft_avgpool2d_backward (&np->p.pool, dy, dx);
+      break;
+    case GRAFT_OP_MEAN_SPATIAL:
+      if (dx != NULL)
+        {
+          const graft_shape *s = &plan->values[node->inputs[0]].shape;
+          graft_mean_spatial_backward ((size_t) (s->dims[0] * s->dims[1]), (size_t) (s->dims[2] * s->dims[3]), dy, dx);
+        }
+      break;
+    case GRAFT_OP_RESHAPE:
+    case GRAFT_OP_FLATTEN:
+      if (dx != NULL)
+        add_into (out->count, dy, dx);
+      break;
+    case GRAFT_OP_TRANSPOSE:
+      if (dx != NULL)
+        graft_transpose_backward (&np->p.transpose, dy, dx);
+      break;
+    case GRAFT_OP_GEMM:
+      graft_gemm_backward (&np->p.gemm, x, in1, dy, dx, d1, d2);
+      break;
+    case GRAFT_OP_DROPOUT:
+      if (dx != NULL)
+        {
+          if (a->dropout.ratio > 0)
+            graft_dropout_backward (a->dropout.ratio, out->count, (const uint8_t *) np->aux, dy, dx);
+          else
+            add_into (out->count, dy, dx);
+        }
+      break;
+    case GRAFT_OP_SOFTMAX:
+      if (dx != NULL)
+        {
+          size_t cols = (size_t) out->shape.dims[out->shape.rank - 1];
+          graft_softmax_backward (cols ? out->count / cols : 0, cols, out->data, dy, dx);
+        }
+      break;
+    case GRAFT_OP_COUNT:
+      break;
+    }
+}
+
+graft_status
+graft_plan_backward (graft_plan *plan, const int32_t *labels, float *loss, graft_error *error)
+{
+  int logits = plan->options.loss_logits;
+  value_plan *lp = &plan->values[logits];
+  graft_cross_entropy_params p;
+  float value;
+
+  if (plan->options.mode != GRAFT_PLAN_TRAINING)
+    return graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT, "backward needs a training plan");
+  p = (graft_cross_entropy_params) {
+    .n = (int) lp->shape.dims[0], .classes = (int) lp->shape.dims[1],
+    .label_smoothing = plan->options.label_smoothing, .class_weights = plan->class_weights,
+  };
+  for (int i = 0; i < p.n; i++)
+    if (labels[i] < 0 || labels[i] >= p.classes)
+      return graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT,
+                              "label %d of sample %d is outside 0..%d", labels[i], i, p.classes - 1);
+  value = graft_cross_entropy_forward (&p, lp->data, labels, plan->probs);
+  if (loss != NULL)
+    *loss = value;
+  if (!isfinite (value))
+    return graft_error_set (error, GRAFT_ERROR_NUMERIC, "the loss is %g: training diverged", value);
+  if (plan->gradient_floats > 0)
+    memset (plan->gradients, 0, plan->gradient_floats * sizeof (float));
+  if (lp->grad == NULL)
+    return GRAFT_OK; /* nothing trainable below the loss */
+  zero_gradient_slot (plan, logits, LOSS_STEP (plan->n_nodes));
+  graft_cross_entropy_backward (&p, plan->probs, labels, 1.0f, lp->grad);
+  for (int i = plan->n_nodes - 1; i >= 0; i--)
+    if (plan->nodes[i].backward)
+      run_backward (plan, i);
+  return GRAFT_OK;
+}
+
+const float *
+graft_plan_value_data (const graft_plan *plan, int value, graft_shape *shape)
+{
+  const graft_value *v = graft_graph_value (plan->graph, value);
+  if (v == NULL)
+    return NULL;
+  if (!is_tensor (v->kind) && !plan->values[value].kept && v->kind != GRAFT_VALUE_INPUT)
+    return NULL;
+  if (shape != NULL)
+    *shape = plan->values[value].shape;
+  return plan->values[value].data;
+}
+
+const float *
+graft_plan_gradient (const graft_plan *plan, int value)
+{
+  const graft_value *v = graft_graph_value (plan->graph, value);
+  if (v == NULL || v->kind != GRAFT_VALUE_PARAMETER)
+    return NULL;
+  return plan->values[value].grad;
+}
+
+bool
+graft_plan_node_runs_backward (const graft_plan *plan, int node)
+{
+  return node >= 0 && node < plan->n_nodes && plan->nodes[node].backward;
+}
+
+void
+graft_plan_memory_usage (const graft_plan *plan, graft_plan_memory *memory)
+{
+  memory->activation_floats = plan->activation_floats;
+  memory->activation_floats_unshared = plan->activation_floats_unshared;
+  memory->gradient_floats = plan->gradient_floats;
+  memory->scratch_floats = plan->scratch_floats;
+  memory->backward_nodes = plan->backward_nodes;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Optimizer state                                                           */
+
+typedef struct {
+  char *name;
+  size_t count;
+  size_t offset;   /* floats into arena */
+  int64_t steps;   /* updates this parameter has had (Adam's bias correction is per parameter) */
+} state_entry;
+
+struct graft_optimizer_state {
+  graft_optimizer_config config;
+  int per_element;
+  state_entry *entries;
+  int n_entries;
+  float *arena;
+  size_t arena_floats;
+  int64_t steps;
+};
+
+graft_optimizer_state *
+graft_optimizer_state_new (const graft_optimizer_config *config, graft_error *error)
+{
+  graft_optimizer_state *state;
+  if (graft_optimizer_config_validate (config, error) != GRAFT_OK)
+    return NULL;
+  state = calloc (1, sizeof *state);
+  if (state == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
+  state->config = *config;
+  state->per_element = graft_optimizer_state_per_element (config);
+  return state;
+}
+
+void
+graft_optimizer_state_free (graft_optimizer_state *state)
+{
+  if (state == NULL)
+    return;
+  for (int i = 0; i < state->n_entries; i++)
+    free (state->entries[i].name);
+  free (state->entries);
+  graft_floats_free (state->arena);
+  free (state);
+}
+
+int64_t
+graft_optimizer_state_steps (const graft_optimizer_state *state)
+{
+  return state->steps;
+}
+
+static int
+find_entry (const graft_optimizer_state *state, const char *name)
+{
+  for (int i = 0; i < state->n_entries; i++)
+    if (strcmp (state->entries[i].name, name) == 0)
+      return i;
+  return -1;
+}
+
+/* Makes room for every parameter of plan that has a gradient, keeping the state of
+ * parameters already known: one allocation, carved per parameter. */
+static graft_status
+sync_state (graft_optimizer_state *state, graft_plan *plan, graft_error *error)
+{
+  int missing = 0, n_entries;
+  size_t total = 0, size;
+  state_entry *entries;
+  float *arena;
+
+  for (int v = 0; v < plan->n_values; v++)
+    if (graft_plan_gradient (plan, v) != NULL)
+      {
+        int e = find_entry (state, graft_graph_value (plan->graph, v)->name);
+        if (e < 0)
+          missing++;
+        else if (state->entries[e].count != plan->values[v].count)
+          return graft_error_set (error, GRAFT_ERROR_SHAPE,
+                                  "parameter '%s' changed size under the optimizer", state->entries[e].name);
+      }
+  if (missing == 0)
+    return GRAFT_OK;
+
+  n_entries = state->n_entries + missing;
+  entries = realloc (state->entries, (size_t) n_entries * sizeof *entries);
+  if (entries == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory for optimizer state");
+  state->entries = entries;
+  for (int v = 0, e = state->n_entries; v < plan->n_values; v++)
+    if (graft_plan_gradient (plan, v) != NULL
+        && find_entry (state, graft_graph_value (plan->graph, v)->name) < 0)
+      {
+        entries[e] = (state_entry) { .name = strdup (graft_graph_value (plan->graph, v)->name),
+                                     .count = plan->values[v].count, .offset = SIZE_MAX };
+        if (entries[e].name == NULL)
+          return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory for optimizer state");
+        state->n_entries = ++e;
+      }
+  for (int e = 0; e < n_entries; e++)
+    {
+      graft_size_align_floats (entries[e].count * (size_t) state->per_element, &size);
+      total += size;
+    }
+  arena = graft_floats_alloc (total);
+  if (arena == NULL)
+    return out_of_memory (error, "optimizer state", total);
+  total = 0;
+  for (int e = 0; e < n_entries; e++)
+    {
+      size_t floats = entries[e].count * (size_t) state->per_element;
+      if (entries[e].offset != SIZE_MAX && floats > 0)
+        memcpy (arena + total, state->arena + entries[e].offset, floats * sizeof (float));
+      entries[e].offset = total;
+      graft_size_align_floats (floats, &size);
+      total += size;
+    }
+  graft_floats_free (state->arena);
+  state->arena = arena;
+  state->arena_floats = total;
+  return GRAFT_OK;
+}
+
+graft_status
+graft_optimizer_state_step (graft_optimizer_state *state, graft_plan *plan, float lr,
+                            double *norm, graft_error *error)
+{
+  double sum = 0;
+  float scale;
+
+  if (sync_state (state, plan, error) != GRAFT_OK)
+    return error != NULL ? error->status : GRAFT_ERROR_OUT_OF_MEMORY;
+  for (int v = 0; v < plan->n_values; v++)
+    {
+      const float *grad = graft_plan_gradient (plan, v);
+      if (grad != NULL)
+        sum += graft_sum_of_squares (plan->values[v].count, grad);
+    }
+  if (!isfinite (sum))
+    return graft_error_set (error, GRAFT_ERROR_NUMERIC, "the gradients are not finite");
+  if (norm != NULL)
+    *norm = sqrt (sum);
+  scale = graft_clip_scale (sqrt (sum), state->config.max_grad_norm);
+  for (int v = 0; v < plan->n_values; v++)
+    {
+      const float *grad = graft_plan_gradient (plan, v);
+      const graft_value *value = graft_graph_value (plan->graph, v);
+      state_entry *entry;
+      if (grad == NULL)
+        continue;
+      entry = &state->entries[find_entry (state, value->name)];
+      entry->steps++;
+      graft_optimizer_update (&state->config, lr * value->lr_multiplier, entry->steps, scale,
+                              plan->values[v].count, value->data, grad, state->arena + entry->offset);
+    }
+  state->steps++;
+  return GRAFT_OK;
+}

@@ -1,0 +1,89 @@
+/* plan.h: a graph made ready to run at one batch size, for inference or training.
+ *
+ * Creating a plan infers every shape, decides which nodes run backward and which
+ * activations must be kept for it, and carves memory by walking the graph: one
+ * allocation for activations (and their gradients, and what backward saves), one for
+ * parameter gradients (trainable parameters only), one for scratch. Activation
+ * buffers share memory whenever their lifetimes do not overlap, so inference keeps
+ * only live activations.
+ *
+ * Training: backward runs from the loss down to the lowest trainable parameter and
+ * stops there. A node runs backward only if one of its inputs needs a gradient (a
+ * trainable parameter, or an activation that depends on one) and its output leads to
+ * the loss; a frozen parameter gets no gradient buffer, no update and no weight decay.
+ *
+ * A plan refers to its graph: do not change the graph's structure or trainable flags
+ * while a plan of it is alive (create a new plan instead; they are cheap).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/graph.h"
+#include "engine/optimizer.h"
+
+typedef enum {
+  GRAFT_PLAN_INFERENCE,
+  GRAFT_PLAN_TRAINING,
+} graft_plan_mode;
+
+typedef struct {
+  graft_plan_mode mode;
+  int batch;                  /* replaces dims[0] of every graph input */
+  const int *keep;            /* values readable after forward (outputs, embeddings) */
+  int n_keep;
+  /* Training: softmax cross-entropy on this (N, K) value against the labels given to
+   * graft_plan_backward. */
+  int loss_logits;
+  float label_smoothing;
+  const float *class_weights; /* (K) or NULL; copied */
+  uint64_t seed;              /* dropout masks: seed, step and node give the mask */
+} graft_plan_options;
+
+typedef struct graft_plan graft_plan;
+
+graft_plan *graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_error *error);
+void graft_plan_free (graft_plan *plan);
+
+/* Copies a batch into the graph input value (count floats of its shape at this batch). */
+graft_status graft_plan_set_input (graft_plan *plan, int value, const float *data, size_t count,
+                                   graft_error *error);
+graft_status graft_plan_forward (graft_plan *plan, graft_error *error);
+/* Training: cross-entropy of loss_logits against labels (batch entries in 0..K-1), then
+ * backward. Parameter gradients are overwritten, not accumulated across calls.
+ * Fails with GRAFT_ERROR_NUMERIC when the loss is not finite. */
+graft_status graft_plan_backward (graft_plan *plan, const int32_t *labels, float *loss, graft_error *error);
+
+/* The data of a kept value (or a parameter) after forward, and its shape at this batch;
+ * NULL if the value is not kept. */
+const float *graft_plan_value_data (const graft_plan *plan, int value, graft_shape *shape);
+/* The gradient of a trainable parameter after backward; NULL if it has none (frozen). */
+const float *graft_plan_gradient (const graft_plan *plan, int value);
+/* Whether the node runs backward in this plan. */
+bool graft_plan_node_runs_backward (const graft_plan *plan, int node);
+
+typedef struct {
+  size_t activation_floats;  /* activations, their gradients and saved tensors, after sharing */
+  size_t activation_floats_unshared; /* what they would take without sharing */
+  size_t gradient_floats;    /* parameter gradients */
+  size_t scratch_floats;
+  int backward_nodes;        /* nodes that run backward */
+} graft_plan_memory;
+
+void graft_plan_memory_usage (const graft_plan *plan, graft_plan_memory *memory);
+
+/* Optimizer state for the trainable parameters of a graph. It outlives plans: when the
+ * trainable set changes (progressive unfreezing) a new plan is made and the state
+ * follows it, keeping the moments of parameters that were already training. */
+typedef struct graft_optimizer_state graft_optimizer_state;
+
+graft_optimizer_state *graft_optimizer_state_new (const graft_optimizer_config *config, graft_error *error);
+void graft_optimizer_state_free (graft_optimizer_state *state);
+/* One optimizer step over every parameter that has a gradient in plan, with learning
+ * rate lr * the parameter's lr multiplier, after clipping by global norm if configured.
+ * Reports the global gradient norm (before clipping) when norm is not NULL. */
+graft_status graft_optimizer_state_step (graft_optimizer_state *state, graft_plan *plan, float lr,
+                                         double *norm, graft_error *error);
+int64_t graft_optimizer_state_steps (const graft_optimizer_state *state);
