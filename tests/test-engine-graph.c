@@ -1,0 +1,265 @@
+/* Graphs and plans: shape inference, errors, memory sharing, where backward stops,
+ * and the gradient of a whole network against finite differences. */
+#include <glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "engine/plan.h"
+#include "gradcheck.h"
+#include "toy-network.h"
+
+static void
+test_errors (void)
+{
+  graft_graph *graph = graft_graph_new ();
+  graft_shape shape = graft_shape_4d (1, 3, 8, 8);
+  graft_shape wrong = graft_shape_4d (4, 2, 3, 3);
+  graft_node_attributes conv = { .op = GRAFT_OP_CONV };
+  graft_error error;
+  int x, w, inputs[2];
+
+  conv.conv.kh = conv.conv.kw = 3;
+  conv.conv.stride_h = conv.conv.stride_w = conv.conv.dilation_h = conv.conv.dilation_w = 1;
+  conv.conv.groups = 1;
+  x = graft_graph_add_input (graph, "x", &shape, &error);
+  g_assert_cmpint (graft_graph_add_input (graph, "x", &shape, &error), ==, -1);
+  g_assert_nonnull (strstr (error.message, "defined twice"));
+
+  w = graft_graph_add_tensor (graph, "w", GRAFT_VALUE_PARAMETER, &wrong, NULL, &error);
+  inputs[0] = x, inputs[1] = w;
+  g_assert_cmpint (graft_graph_add_node (graph, "c", &conv, inputs, 2, "y", &error), ==, -1);
+  g_assert_cmpint (error.status, ==, GRAFT_ERROR_SHAPE);
+  g_assert_nonnull (strstr (error.message, "'c'"));
+
+  g_assert_cmpint (graft_graph_add_node (graph, "c", &conv, inputs, 1, "y", &error), ==, -1);
+  g_assert_nonnull (strstr (error.message, "inputs"));
+  inputs[1] = 99;
+  g_assert_cmpint (graft_graph_add_node (graph, "c", &conv, inputs, 2, "y", &error), ==, -1);
+  g_assert_nonnull (strstr (error.message, "does not exist"));
+
+  /* An absurd shape is an error, not a crash. */
+  shape = graft_shape_4d (INT64_C (1) << 40, INT64_C (1) << 40, 1 << 20, 3);
+  g_assert_cmpint (graft_graph_add_tensor (graph, "huge", GRAFT_VALUE_PARAMETER, &shape, NULL, &error), ==, -1);
+  g_assert_cmpint (error.status, ==, GRAFT_ERROR_OVERFLOW);
+  g_assert_cmpint (graft_graph_node_count (graph), ==, 0);
+  graft_graph_free (graph);
+}
+
+static void
+test_reshape_inference (void)
+{
+  graft_graph *graph = graft_graph_new ();
+  graft_shape shape = graft_shape_4d (2, 6, 4, 5);
+  graft_node_attributes a = { .op = GRAFT_OP_RESHAPE };
+  graft_error error;
+  int x = graft_graph_add_input (graph, "x", &shape, NULL), y;
+
+  a.reshape.rank = 2;
+  a.reshape.dims[0] = 0, a.reshape.dims[1] = -1;
+  y = graft_graph_add_node (graph, "r", &a, &x, 1, "r", &error);
+  g_assert_cmpint (y, >=, 0);
+  g_assert_cmpint (graft_graph_value (graph, y)->shape.dims[1], ==, 120);
+
+  a.reshape.dims[0] = 7;
+  g_assert_cmpint (graft_graph_add_node (graph, "bad", &a, &x, 1, "bad", &error), ==, -1);
+
+  a = (graft_node_attributes) { .op = GRAFT_OP_FLATTEN, .flatten = { 2 } };
+  y = graft_graph_add_node (graph, "f", &a, &x, 1, "f", &error);
+  g_assert_cmpint (graft_graph_value (graph, y)->shape.dims[0], ==, 12);
+  g_assert_cmpint (graft_graph_value (graph, y)->shape.dims[1], ==, 20);
+  graft_graph_free (graph);
+}
+
+/* A deep chain: at inference only a couple of activations are alive at once. */
+static void
+test_inference_memory (void)
+{
+  graft_graph *graph = graft_graph_new ();
+  graft_shape shape = graft_shape_4d (1, 16, 32, 32);
+  graft_node_attributes relu = { .op = GRAFT_OP_ACTIVATION, .activation = { GRAFT_ACTIVATION_RELU } };
+  graft_plan_options options = { .mode = GRAFT_PLAN_INFERENCE, .batch = 4 };
+  graft_plan_memory memory;
+  graft_error error;
+  graft_plan *plan;
+  int x = graft_graph_add_input (graph, "x", &shape, NULL);
+  float *input;
+  const float *out;
+  graft_shape out_shape;
+
+  for (int i = 0; i < 20; i++)
+    {
+      char name[16];
+      g_snprintf (name, sizeof name, "relu%d", i);
+      x = graft_graph_add_node (graph, name, &relu, &x, 1, name, &error);
+    }
+  options.keep = &x, options.n_keep = 1;
+  plan = graft_plan_new (graph, &options, &error);
+  g_assert_nonnull (plan);
+  graft_plan_memory_usage (plan, &memory);
+  /* 21 buffers of 4*16*32*32 floats without sharing, 2 live at a time with it. */
+  g_assert_cmpuint (memory.activation_floats_unshared, ==, 21 * 4 * 16 * 32 * 32);
+  g_assert_cmpuint (memory.activation_floats, ==, 2 * 4 * 16 * 32 * 32);
+
+  input = test_floats (4 * 16 * 32 * 32);
+  test_fill_uniform_float (input, 4 * 16 * 32 * 32, 1, -1, 1);
+  g_assert_cmpint (graft_plan_set_input (plan, 0, input, 4 * 16 * 32 * 32, &error), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_set_input (plan, 0, input, 17, &error), ==, GRAFT_ERROR_SHAPE);
+  g_assert_cmpint (graft_plan_forward (plan, &error), ==, GRAFT_OK);
+  out = graft_plan_value_data (plan, x, &out_shape);
+  g_assert_nonnull (out);
+  g_assert_cmpint (out_shape.dims[0], ==, 4);
+  for (int i = 0; i < 4 * 16 * 32 * 32; i++)
+    g_assert_cmpfloat (out[i], ==, input[i] > 0 ? input[i] : 0.0f);
+  /* An intermediate value that was not kept cannot be read. */
+  g_assert_null (graft_plan_value_data (plan, x - 1, NULL));
+  g_free (input);
+  graft_plan_free (plan);
+  graft_graph_free (graph);
+}
+
+/* With only the head trainable, backward runs only the head; the backbone keeps no
+ * activation for backward and gets no gradient. */
+static void
+test_backward_stops (void)
+{
+  toy_network net;
+  graft_plan_options inference = { .mode = GRAFT_PLAN_INFERENCE, .batch = 8 };
+  graft_plan_options training = { .mode = GRAFT_PLAN_TRAINING, .batch = 8 };
+  graft_plan_memory head_only, full, forward_only;
+  graft_error error;
+  graft_plan *plan;
+
+  toy_network_build (&net, 0.0f, 3);
+  inference.keep = &net.logits, inference.n_keep = 1;
+  training.loss_logits = net.logits;
+
+  plan = graft_plan_new (net.graph, &inference, &error);
+  graft_plan_memory_usage (plan, &forward_only);
+  graft_plan_free (plan);
+
+  plan = graft_plan_new (net.graph, &training, &error);
+  g_assert_nonnull (plan);
+  graft_plan_memory_usage (plan, &full);
+  g_assert_cmpint (full.backward_nodes, ==, graft_graph_node_count (net.graph));
+  g_assert_nonnull (graft_plan_gradient (plan, net.conv1_weight));
+  graft_plan_free (plan);
+
+  toy_network_freeze_backbone (&net);
+  plan = graft_plan_new (net.graph, &training, &error);
+  g_assert_nonnull (plan);
+  graft_plan_memory_usage (plan, &head_only);
+  g_assert_cmpint (head_only.backward_nodes, ==, 1); /* the Gemm; dropout's input needs no gradient */
+  for (int i = 0; i < graft_graph_node_count (net.graph); i++)
+    g_assert_cmpint (graft_plan_node_runs_backward (plan, i), ==,
+                     graft_graph_node (net.graph, i)->output == net.logits);
+  g_assert_null (graft_plan_gradient (plan, net.conv1_weight));
+  g_assert_null (graft_plan_gradient (plan, net.bn1_gamma));
+  g_assert_nonnull (graft_plan_gradient (plan, net.fc_weight));
+  g_assert_cmpuint (head_only.gradient_floats, <, 64 + 16);
+  /* Only the head's input and the loss are kept beyond inference's needs. */
+  g_assert_cmpuint (head_only.activation_floats, <, full.activation_floats / 2);
+  g_assert_cmpuint (head_only.activation_floats, <=, forward_only.activation_floats + 4 * 64 * 8);
+  graft_plan_free (plan);
+
+  /* Unfreezing conv2 runs backward from the head down to conv2, not below. */
+  graft_graph_set_trainable (net.graph, net.conv2_weight, true);
+  plan = graft_plan_new (net.graph, &training, &error);
+  g_assert_nonnull (graft_plan_gradient (plan, net.conv2_weight));
+  g_assert_null (graft_plan_gradient (plan, net.conv1_weight));
+  for (int i = 0; i < graft_graph_node_count (net.graph); i++)
+    {
+      const graft_node *node = graft_graph_node (net.graph, i);
+      if (strcmp (node->name, "conv1") == 0 || strcmp (node->name, "bn1") == 0
+          || strcmp (node->name, "relu1") == 0)
+        g_assert_false (graft_plan_node_runs_backward (plan, i));
+      if (strcmp (node->name, "conv2") == 0)
+        g_assert_true (graft_plan_node_runs_backward (plan, i));
+    }
+  graft_plan_free (plan);
+  toy_network_free (&net);
+}
+
+typedef struct {
+  graft_plan *plan;
+  toy_network *net;
+  const float *images;
+  const int32_t *labels;
+  size_t count;
+} loss_context;
+
+static double
+plan_loss (loss_context *ctx)
+{
+  float loss;
+  graft_error error;
+  g_assert_cmpint (graft_plan_set_input (ctx->plan, ctx->net->input, ctx->images, ctx->count, &error), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_forward (ctx->plan, &error), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_backward (ctx->plan, ctx->labels, &loss, &error), ==, GRAFT_OK);
+  return loss;
+}
+
+/* The whole network's parameter gradients against float finite differences: checks
+ * the wiring (fan-out sums, broadcast, concat, BN with batch statistics). */
+static void
+test_network_gradient (void)
+{
+  toy_network net;
+  graft_plan_options training = { .mode = GRAFT_PLAN_TRAINING, .batch = 4, .label_smoothing = 0.1f };
+  graft_error error;
+  int n = 4, checked = 0;
+  size_t count = (size_t) n * TOY_CHANNELS * TOY_SIZE * TOY_SIZE;
+  float *images = test_floats (count);
+  int32_t labels[4];
+  loss_context ctx;
+
+  toy_network_build (&net, 0.0f, 11);
+  toy_batch (n, 5, images, labels);
+  training.loss_logits = net.logits;
+  ctx = (loss_context) { graft_plan_new (net.graph, &training, &error), &net, images, labels, count };
+  g_assert_nonnull (ctx.plan);
+
+  for (int v = 0; v < graft_graph_value_count (net.graph); v++)
+    {
+      const graft_value *value = graft_graph_value (net.graph, v);
+      size_t size;
+      float *data;
+      float *analytic;
+      if (value->kind != GRAFT_VALUE_PARAMETER)
+        continue;
+      graft_shape_count (&value->shape, &size, NULL);
+      data = graft_graph_tensor_data (net.graph, v);
+      plan_loss (&ctx);
+      analytic = g_memdup2 (graft_plan_gradient (ctx.plan, v), size * sizeof (float));
+      for (size_t i = 0; i < size; i += 1 + size / 5)
+        {
+          float saved = data[i], step = 1e-2f;
+          double plus, minus, numeric;
+          data[i] = saved + step;
+          plus = plan_loss (&ctx);
+          data[i] = saved - step;
+          minus = plan_loss (&ctx);
+          data[i] = saved;
+          numeric = (plus - minus) / (2.0 * step);
+          if (fabs (numeric - analytic[i]) > 2e-2 * fmax (0.05, fabs (numeric)))
+            g_error ("%s[%zu]: gradient %.6g, finite differences %.6g", value->name, i, analytic[i], numeric);
+          checked++;
+        }
+      g_free (analytic);
+    }
+  g_assert_cmpint (checked, >, 40);
+  graft_plan_free (ctx.plan);
+  toy_network_free (&net);
+  g_free (images);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/engine/graph/errors", test_errors);
+  g_test_add_func ("/engine/graph/reshape-inference", test_reshape_inference);
+  g_test_add_func ("/engine/graph/inference-memory", test_inference_memory);
+  g_test_add_func ("/engine/graph/backward-stops", test_backward_stops);
+  g_test_add_func ("/engine/graph/network-gradient", test_network_gradient);
+  return g_test_run ();
+}
