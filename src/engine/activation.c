@@ -1,0 +1,256 @@
+/* activation.c: unary activations, forward and backward.
+ *
+ * Every kernel is a branch-free loop over a chunk (selects, not branches, so that
+ * it vectorises); large tensors are split into chunks over OpenMP threads.
+ * Forward may run in place (y == x): each element is read before it is written at
+ * the same index, which "omp simd" allows, so the loops need no restrict.
+ */
+#include "engine/ops.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Elements per chunk, and the count above which chunks go to several threads. */
+#define CHUNK 16384
+#define PARALLEL_THRESHOLD 65536
+
+/* ------------------------------------------------------------------------ */
+static inline float
+bits_to_float (uint32_t u)
+{
+  float f;
+  memcpy (&f, &u, sizeof f);
+  return f;
+}
+
+static inline uint32_t
+float_to_bits (float f)
+{
+  uint32_t u;
+  memcpy (&u, &f, sizeof u);
+  return u;
+}
+
+/* c ? a : b on the bits. gcc sinks the computation of a or b into a branch when
+ * it sees a floating-point select whose arms do arithmetic, and then does not
+ * vectorise the loop; integer masks keep it branch-free. */
+static inline float
+select_float (int c, float a, float b)
+{
+  uint32_t mask = -(uint32_t) (c != 0);
+  return bits_to_float ((float_to_bits (a) & mask) | (float_to_bits (b) & ~mask));
+}
+
+/* A vectorisable expf for t <= 0 (glibc's expf is a scalar call without
+ * -ffast-math): Cephes' range reduction and polynomial, about 1 ulp. 2^n is
+ * applied as two normal factors, so that results in the subnormal range round
+ * correctly and t below -104 (clamped) gives 0 with no select on the result.
+ * NaN stays NaN. */
+
+static inline float
+exp_nonpositive (float t)
+{
+  const float log2e = 1.44269504088896341f;
+  const float c1 = 0.693359375f, c2 = -2.12194440e-4f;
+  const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+  float tc = select_float (t < -104.0f, -104.0f, t);
+  float z = tc * log2e + shifter;
+  /* The low mantissa bits of z hold 2^22 + n, n = round(tc * log2e) in [-150, 0]. */
+  int32_t n = (int32_t) (float_to_bits (z) & 0x7fffff) - 0x400000;
+  int32_t n1 = n / 2, n2 = n - n1;
+  float nf = z - shifter;
+  float r = tc - nf * c1 - nf * c2;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return p * bits_to_float ((uint32_t) (n1 + 127) << 23) * bits_to_float ((uint32_t) (n2 + 127) << 23);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Forward kernels over one chunk. */
+
+static void
+forward_chunk (const graft_activation_params *p, size_t count, const float *x, float *y)
+{
+  const float alpha = p->alpha, beta = p->beta;
+
+  switch (p->kind)
+    {
+    case GRAFT_ACTIVATION_RELU:
+      /* x < 0 rather than x > 0 so that NaN propagates, as in PyTorch. */
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        y[i] = x[i] < 0.0f ? 0.0f : x[i];
+      break;
+    case GRAFT_ACTIVATION_CLIP:
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        {
+          float v = x[i] < alpha ? alpha : x[i];
+          y[i] = v > beta ? beta : v;
+        }
+      break;
+    case GRAFT_ACTIVATION_LEAKY_RELU:
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        {
+          /* max(x, 0) + alpha * min(x, 0): no multiply inside a select, which
+           * gcc would not if-convert. */
+          float v = x[i];
+          float neg = v < 0.0f ? v : 0.0f;
+          float pos = v < 0.0f ? 0.0f : v;
+          y[i] = pos + alpha * neg;
+        }
+      break;
+    case GRAFT_ACTIVATION_SIGMOID:
+      /* With e = exp(-|x|) <= 1 nothing overflows: 1 / (1 + e) for x >= 0,
+       * e / (1 + e) for x < 0 (no cancellation in 1 - s). */
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        {
+          float v = x[i];
+          float e = exp_nonpositive (-fabsf (v));
+          y[i] = select_float (v < 0.0f, e, 1.0f) / (1.0f + e);
+        }
+      break;
+    case GRAFT_ACTIVATION_HARD_SIGMOID:
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        {
+          float v = alpha * x[i] + beta;
+          v = v < 0.0f ? 0.0f : v;
+          y[i] = v > 1.0f ? 1.0f : v;
+        }
+      break;
+    case GRAFT_ACTIVATION_HARD_SWISH:
+      /* PyTorch's form: x * clamp(x + 3, 0, 6) / 6. */
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        {
+          float v = x[i] + 3.0f;
+          v = v < 0.0f ? 0.0f : v;
+          v = v > 6.0f ? 6.0f : v;
+          y[i] = x[i] * v * (1.0f / 6.0f);
+        }
+      break;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Backward kernels over one chunk; x or y is NULL when the kind does not need it. */
+
+static void
+backward_chunk (const graft_activation_params *p, size_t count, const float *restrict x,
+                const float *restrict y, const float *restrict dy, float *restrict dx)
+{
+  const float alpha = p->alpha, beta = p->beta;
+
+  switch (p->kind)
+    {
+    case GRAFT_ACTIVATION_RELU:
+      /* y > 0 exactly where x > 0; relu'(0) = 0. */
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        {
+          float g = dy[i];
+          dx[i] += y[i] > 0.0f ? g : 0.0f;
+        }
+      break;
+    case GRAFT_ACTIVATION_CLIP:
+      /* PyTorch clamp: the gradient passes where alpha <= x <= beta. */
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        {
+          float v = x[i], g = dy[i];
+          dx[i] += (v >= alpha) & (v <= beta) ? g : 0.0f;
+        }
+      break;
+    case GRAFT_ACTIVATION_LEAKY_RELU:
+      /* PyTorch: slope alpha at x = 0. */
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        {
+          float g = dy[i];
+          dx[i] += select_float (x[i] > 0.0f, g, alpha * g);
+        }
+      break;
+    case GRAFT_ACTIVATION_SIGMOID:
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+      break;
+    case GRAFT_ACTIVATION_HARD_SIGMOID:
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        {
+          float v = alpha * x[i] + beta;
+          dx[i] += select_float ((v > 0.0f) & (v < 1.0f), alpha * dy[i], 0.0f);
+        }
+      break;
+    case GRAFT_ACTIVATION_HARD_SWISH:
+      /* PyTorch: 0 for x < -3, x / 3 + 1/2 for -3 <= x <= 3 (both ends included), 1 above. */
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        {
+          float v = x[i];
+          float g = v * (1.0f / 3.0f) + 0.5f;
+          g = select_float (v > 3.0f, 1.0f, g);
+          g = select_float (v < -3.0f, 0.0f, g);
+          dx[i] += g * dy[i];
+        }
+      break;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+
+void
+graft_activation_backward_needs (graft_activation_kind kind, bool *needs_x, bool *needs_y)
+{
+  /* Relu and sigmoid differentiate from y, so that their forward can run in place. */
+  bool from_y = kind == GRAFT_ACTIVATION_RELU || kind == GRAFT_ACTIVATION_SIGMOID;
+  if (needs_x != NULL)
+    *needs_x = !from_y;
+  if (needs_y != NULL)
+    *needs_y = from_y;
+}
+
+void
+graft_activation_forward (const graft_activation_params *p, size_t count, const float *x, float *y)
+{
+  size_t chunks = count / CHUNK + (count % CHUNK != 0);
+
+#pragma omp parallel for schedule(static) if (count > PARALLEL_THRESHOLD)
+  for (size_t c = 0; c < chunks; c++)
+    {
+      size_t start = c * CHUNK;
+      size_t n = count - start < CHUNK ? count - start : CHUNK;
+      forward_chunk (p, n, x + start, y + start);
+    }
+}
+
+void
+graft_activation_backward (const graft_activation_params *p, size_t count, const float *x,
+                           const float *y, const float *dy, float *dx)
+{
+  size_t chunks = count / CHUNK + (count % CHUNK != 0);
+  bool needs_x, needs_y;
+
+  if (dx == NULL)
+    return;
+  graft_activation_backward_needs (p->kind, &needs_x, &needs_y);
+
+#pragma omp parallel for schedule(static) if (count > PARALLEL_THRESHOLD)
+  for (size_t c = 0; c < chunks; c++)
+    {
+      size_t start = c * CHUNK;
+      size_t n = count - start < CHUNK ? count - start : CHUNK;
+      backward_chunk (p, n, needs_x ? x + start : NULL, needs_y ? y + start : NULL,
+                      dy + start, dx + start);
+    }
+}
