@@ -1,0 +1,313 @@
+/* batchnorm.c: BatchNormalization, training and inference forms.
+ *
+ * Per-channel sums are reduced by one thread per channel, in a fixed order, into
+ * double accumulators; the elementwise passes then run in parallel over (n, c)
+ * planes, so that a layer with few channels and large planes still uses every core.
+ */
+#include "engine/ops.h"
+
+#include <math.h>
+
+/* Below this many elements a pass runs on one thread. */
+#define PARALLEL_THRESHOLD 32768
+
+/* Channels whose per-channel coefficients are kept on the stack at a time (ops do not allocate). */
+#define CHANNEL_BLOCK 256
+
+graft_status
+graft_batchnorm_setup (graft_batchnorm_params *p, graft_error *error)
+{
+  size_t count;
+
+  if (p->n <= 0 || p->c <= 0 || p->spatial == 0)
+    return graft_error_set (error, GRAFT_ERROR_SHAPE,
+                            "batchnorm: sizes n %d, c %d, spatial %zu must all be positive",
+                            p->n, p->c, p->spatial);
+  if (!graft_size_mul ((size_t) p->n, (size_t) p->c, &count)
+      || !graft_size_mul (count, p->spatial, &count)
+      || count > SIZE_MAX / sizeof (float) - GRAFT_ALIGNMENT)
+    return graft_error_set (error, GRAFT_ERROR_OVERFLOW,
+                            "batchnorm: input (%d, %d, %zu) has more elements than memory can address",
+                            p->n, p->c, p->spatial);
+  /* The negated comparisons also reject NaN. */
+  if (!(p->epsilon > 0) || !isfinite (p->epsilon))
+    return graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT,
+                            "batchnorm: epsilon %g must be positive and finite", (double) p->epsilon);
+  if (!(p->momentum >= 0 && p->momentum <= 1))
+    return graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT,
+                            "batchnorm: momentum %g is outside [0, 1]", (double) p->momentum);
+  /* n * spatial == 1 is accepted: the variance is 0 and eps keeps the output finite.
+   * The running variance then uses the biased value (0), as the unbiased one would
+   * divide by zero (PyTorch refuses to train on this). */
+  return GRAFT_OK;
+}
+
+/* sum of row[0..len) in double; four partial sums, always combined the same way. */
+static double
+sum_row (const float *restrict row, size_t len)
+{
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= len; i += 4)
+    {
+      s0 += row[i];
+      s1 += row[i + 1];
+      s2 += row[i + 2];
+      s3 += row[i + 3];
+    }
+  for (; i < len; i++)
+    s0 += row[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+/* sum of (row[i] - mean)^2 in double. */
+static double
+sum_squared_deviation (const float *restrict row, size_t len, double mean)
+{
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= len; i += 4)
+    {
+      double d0 = row[i] - mean, d1 = row[i + 1] - mean;
+      double d2 = row[i + 2] - mean, d3 = row[i + 3] - mean;
+      s0 += d0 * d0;
+      s1 += d1 * d1;
+      s2 += d2 * d2;
+      s3 += d3 * d3;
+    }
+  for (; i < len; i++)
+    {
+      double d = row[i] - mean;
+      s0 += d * d;
+    }
+  return (s0 + s1) + (s2 + s3);
+}
+
+/* sum of dy[i] and of dy[i] * (x[i] - mean), in double. */
+static void
+sum_dy_and_dy_centered (const float *restrict x, const float *restrict dy, size_t len, double mean,
+                        double *sum_dy, double *sum_dy_centered)
+{
+  double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+  size_t i = 0;
+  for (; i + 2 <= len; i += 2)
+    {
+      a0 += dy[i];
+      a1 += dy[i + 1];
+      b0 += dy[i] * (x[i] - mean);
+      b1 += dy[i + 1] * (x[i + 1] - mean);
+    }
+  for (; i < len; i++)
+    {
+      a0 += dy[i];
+      b0 += dy[i] * (x[i] - mean);
+    }
+  *sum_dy += a0 + a1;
+  *sum_dy_centered += b0 + b1;
+}
+
+/* y = (x - center[k]) * scale[k] + shift[k] for channels c0 .. c0+cb-1 of every sample;
+ * center, scale, shift are indexed by k. Centring first keeps the float rounding
+ * relative to the spread of x, not to its mean. */
+static void
+affine_block (const graft_batchnorm_params *p, int c0, int cb, const float *center,
+              const float *scale, const float *shift, const float *x, float *y)
+{
+  const size_t spatial = p->spatial, plane_stride = (size_t) p->c * spatial;
+  const size_t total = (size_t) p->n * (size_t) cb * spatial;
+  const int n = p->n;
+
+#pragma omp parallel for collapse(2) schedule(static) if (total > PARALLEL_THRESHOLD)
+  for (int ni = 0; ni < n; ni++)
+    for (int k = 0; k < cb; k++)
+      {
+        const size_t offset = (size_t) ni * plane_stride + (size_t) (c0 + k) * spatial;
+        const float *restrict xp = x + offset;
+        float *restrict yp = y + offset;
+        const float m = center[k], a = scale[k], b = shift[k];
+        for (size_t s = 0; s < spatial; s++)
+          yp[s] = (xp[s] - m) * a + b;
+      }
+}
+
+static int
+block_size (int c, int c0)
+{
+  return c - c0 < CHANNEL_BLOCK ? c - c0 : CHANNEL_BLOCK;
+}
+
+/* x, y (N,C,S); gamma, beta, running_mean, running_var, saved_mean, saved_invstd (C). */
+void
+graft_batchnorm_forward_training (const graft_batchnorm_params *p, const float *x,
+                                  const float *gamma, const float *beta,
+                                  float *running_mean, float *running_var,
+                                  float *y, float *saved_mean, float *saved_invstd)
+{
+  const size_t spatial = p->spatial, plane_stride = (size_t) p->c * spatial;
+  const size_t count = (size_t) p->n * spatial;
+  const int n = p->n, c = p->c;
+  const double momentum = p->momentum, eps = p->epsilon;
+  float scale[CHANNEL_BLOCK], shift[CHANNEL_BLOCK];
+
+  for (int c0 = 0; c0 < c; c0 += CHANNEL_BLOCK)
+    {
+      const int cb = block_size (c, c0);
+      const size_t block_total = count * (size_t) cb;
+
+      /* Statistics: one thread per channel, two passes for an accurate variance. */
+#pragma omp parallel for schedule(static) if (block_total > PARALLEL_THRESHOLD && cb > 1)
+      for (int k = 0; k < cb; k++)
+        {
+          const int ci = c0 + k;
+          const float *xc = x + (size_t) ci * spatial;
+          double sum = 0, squares = 0, mean, var, unbiased, invstd;
+          for (int ni = 0; ni < n; ni++)
+            sum += sum_row (xc + (size_t) ni * plane_stride, spatial);
+          mean = sum / (double) count;
+          for (int ni = 0; ni < n; ni++)
+            squares += sum_squared_deviation (xc + (size_t) ni * plane_stride, spatial, mean);
+          var = squares / (double) count;
+          /* A single value per channel has no unbiased variance: use the biased one (0). */
+          unbiased = count > 1 ? squares / (double) (count - 1) : var;
+          invstd = 1.0 / sqrt (var + eps);
+
+          saved_mean[ci] = (float) mean;
+          saved_invstd[ci] = (float) invstd;
+          running_mean[ci] = (float) (running_mean[ci] * momentum + mean * (1 - momentum));
+          running_var[ci] = (float) (running_var[ci] * momentum + unbiased * (1 - momentum));
+          /* y is centred on the float mean; the shift corrects for its rounding, which
+           * matters when the mean is large against the spread. */
+          scale[k] = (float) (gamma[ci] * invstd);
+          shift[k] = (float) (beta[ci] - (mean - saved_mean[ci]) * gamma[ci] * invstd);
+        }
+
+      affine_block (p, c0, cb, saved_mean + c0, scale, shift, x, y);
+    }
+}
+
+/* x, y (N,C,S); gamma, beta, running_mean, running_var (C). */
+void
+graft_batchnorm_forward_inference (const graft_batchnorm_params *p, const float *x,
+                                   const float *gamma, const float *beta,
+                                   const float *running_mean, const float *running_var, float *y)
+{
+  const double eps = p->epsilon;
+  float scale[CHANNEL_BLOCK];
+
+  for (int c0 = 0; c0 < p->c; c0 += CHANNEL_BLOCK)
+    {
+      const int cb = block_size (p->c, c0);
+      for (int k = 0; k < cb; k++)
+        scale[k] = (float) (gamma[c0 + k] / sqrt ((double) running_var[c0 + k] + eps));
+      affine_block (p, c0, cb, running_mean + c0, scale, beta + c0, x, y);
+    }
+}
+
+/* Backward for channels c0 .. c0+cb-1; mean and invstd are indexed by k and hold the
+ * statistics x was normalised with. training says whether they are batch statistics
+ * (functions of x) or constants (running statistics). */
+static void
+backward_block (const graft_batchnorm_params *p, bool training, int c0, int cb,
+                const float *x, const float *gamma, const float *mean, const float *invstd,
+                const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+  const size_t spatial = p->spatial, plane_stride = (size_t) p->c * spatial;
+  const size_t count = (size_t) p->n * spatial;
+  const size_t total = count * (size_t) cb;
+  const int n = p->n;
+  double sum_dy[CHANNEL_BLOCK], sum_dy_xhat[CHANNEL_BLOCK];
+  float dx_dy[CHANNEL_BLOCK], dx_x[CHANNEL_BLOCK], dx_mean_dy[CHANNEL_BLOCK];
+
+  if (dgamma != NULL || dbeta != NULL || (dx != NULL && training))
+    {
+      /* Per-channel sums: one thread per channel, fixed order. */
+#pragma omp parallel for schedule(static) if (total > PARALLEL_THRESHOLD && cb > 1)
+      for (int k = 0; k < cb; k++)
+        {
+          const double m = mean[k];
+          double sdy = 0, sdyc = 0;
+          for (int ni = 0; ni < n; ni++)
+            {
+              const size_t offset = (size_t) ni * plane_stride + (size_t) (c0 + k) * spatial;
+              sum_dy_and_dy_centered (x + offset, dy + offset, spatial, m, &sdy, &sdyc);
+            }
+          sum_dy[k] = sdy;
+          sum_dy_xhat[k] = sdyc * invstd[k];
+        }
+      for (int k = 0; k < cb; k++)
+        {
+          if (dgamma != NULL)
+            dgamma[c0 + k] += (float) sum_dy_xhat[k];
+          if (dbeta != NULL)
+            dbeta[c0 + k] += (float) sum_dy[k];
+        }
+    }
+
+  if (dx == NULL)
+    return;
+
+  /* dx += a * (dy - mean_dy) + b * (x - mean), with a = gamma * invstd and
+   * inference: mean_dy = b = 0;
+   * training:  dx = a * (dy - sum_dy / M - xhat * sum_dy_xhat / M), xhat = (x - mean) * invstd.
+   * Both differences are taken before scaling, where they cancel least. */
+  for (int k = 0; k < cb; k++)
+    {
+      const double a = (double) gamma[c0 + k] * invstd[k];
+      dx_dy[k] = (float) a;
+      dx_x[k] = training ? (float) (-a * invstd[k] * sum_dy_xhat[k] / (double) count) : 0.0f;
+      dx_mean_dy[k] = training ? (float) (sum_dy[k] / (double) count) : 0.0f;
+    }
+
+#pragma omp parallel for collapse(2) schedule(static) if (total > PARALLEL_THRESHOLD)
+  for (int ni = 0; ni < n; ni++)
+    for (int k = 0; k < cb; k++)
+      {
+        const size_t offset = (size_t) ni * plane_stride + (size_t) (c0 + k) * spatial;
+        const float *restrict xp = x + offset;
+        const float *restrict dyp = dy + offset;
+        float *restrict dxp = dx + offset;
+        const float a = dx_dy[k], b = dx_x[k], mdy = dx_mean_dy[k], m = mean[k];
+        if (training)
+          for (size_t s = 0; s < spatial; s++)
+            dxp[s] += a * (dyp[s] - mdy) + b * (xp[s] - m);
+        else
+          for (size_t s = 0; s < spatial; s++)
+            dxp[s] += a * dyp[s];
+      }
+}
+
+/* x, dy, dx (N,C,S); gamma, saved_mean, saved_invstd, dgamma, dbeta (C). */
+void
+graft_batchnorm_backward_training (const graft_batchnorm_params *p, const float *x,
+                                   const float *gamma, const float *saved_mean,
+                                   const float *saved_invstd, const float *dy,
+                                   float *dx, float *dgamma, float *dbeta)
+{
+  if (dx == NULL && dgamma == NULL && dbeta == NULL)
+    return;
+  for (int c0 = 0; c0 < p->c; c0 += CHANNEL_BLOCK)
+    backward_block (p, true, c0, block_size (p->c, c0), x, gamma, saved_mean + c0,
+                    saved_invstd + c0, dy, dx, dgamma, dbeta);
+}
+
+/* x, dy, dx (N,C,S); gamma, running_mean, running_var, dgamma, dbeta (C). */
+void
+graft_batchnorm_backward_inference (const graft_batchnorm_params *p, const float *x,
+                                    const float *gamma, const float *running_mean,
+                                    const float *running_var, const float *dy,
+                                    float *dx, float *dgamma, float *dbeta)
+{
+  const double eps = p->epsilon;
+  float invstd[CHANNEL_BLOCK];
+
+  if (dx == NULL && dgamma == NULL && dbeta == NULL)
+    return;
+  for (int c0 = 0; c0 < p->c; c0 += CHANNEL_BLOCK)
+    {
+      const int cb = block_size (p->c, c0);
+      for (int k = 0; k < cb; k++)
+        invstd[k] = (float) (1.0 / sqrt ((double) running_var[c0 + k] + eps));
+      backward_block (p, false, c0, cb, x, gamma, running_mean + c0, invstd,
+                      dy, dx, dgamma, dbeta);
+    }
+}
