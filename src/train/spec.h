@@ -1,0 +1,147 @@
+/* spec.h: a training session, described completely by one serialisable spec.
+ *
+ * The spec is what a run is: it is stored (as JSON) with every run and in every
+ * exported model's metadata, so a result can always be traced to how it was made
+ * and made again. The four transfer-learning options are presets that fill a spec;
+ * the person can then edit any field.
+ *
+ * Blocks are the model's blocks (model/model.h, GraftBlock), bottom (0) to top; the
+ * new head is not a block of the backbone and always trains.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "data/augment.h"
+#include "data/preprocess.h"
+#include "engine/ops.h"
+#include "engine/optimizer.h"
+#include "model/model.h"
+
+G_BEGIN_DECLS
+
+#define GRAFT_TRAIN_ERROR (graft_train_error_quark ())
+GQuark graft_train_error_quark (void);
+
+typedef enum {
+  GRAFT_TRAIN_ERROR_INVALID,    /* a spec or an argument that makes no sense */
+  GRAFT_TRAIN_ERROR_DATA,       /* not enough usable images, labels out of range */
+  GRAFT_TRAIN_ERROR_DIVERGED,   /* the loss became NaN or infinite */
+  GRAFT_TRAIN_ERROR_CANCELLED,
+  GRAFT_TRAIN_ERROR_IO,
+} GraftTrainError;
+
+typedef enum {
+  GRAFT_STRATEGY_FEATURE_EXTRACTION,
+  GRAFT_STRATEGY_REPLACE_TOP,
+  GRAFT_STRATEGY_FINE_TUNE,
+  GRAFT_STRATEGY_PROGRESSIVE_ULMFIT,
+  GRAFT_STRATEGY_PROGRESSIVE_FASTAI,
+  GRAFT_STRATEGY_CUSTOM,
+} GraftStrategy;
+
+#define GRAFT_HEAD_MAX_HIDDEN 4
+
+/* The new head grafted at the cut: linear, or an MLP of hidden layers, each
+ * Gemm [-> BatchNorm] -> activation [-> Dropout], then the final Gemm to the classes. */
+typedef struct {
+  int n_hidden;                         /* 0: linear */
+  int hidden[GRAFT_HEAD_MAX_HIDDEN];
+  graft_activation_kind activation;     /* RELU, LEAKY_RELU, HARD_SWISH, SIGMOID */
+  float dropout;                        /* before each Gemm, 0..0.9 */
+  gboolean batchnorm;                   /* after each hidden Gemm */
+} GraftHeadSpec;
+
+typedef enum {
+  GRAFT_BATCHNORM_FROZEN_INFERENCE,      /* frozen blocks use running statistics (default) */
+  GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS, /* frozen blocks normalise with the batch and update their statistics */
+  GRAFT_BATCHNORM_RECALIBRATE,           /* running statistics recomputed on the training images first, then frozen */
+} GraftBatchNormPolicy;
+
+typedef enum {
+  GRAFT_SCHEDULE_CONSTANT,
+  GRAFT_SCHEDULE_STEP,                /* lr * gamma^(epoch / step_epochs) */
+  GRAFT_SCHEDULE_COSINE,              /* cosine from lr down to lr * final_fraction */
+  GRAFT_SCHEDULE_ONE_CYCLE,           /* cosine up from lr/div_factor to lr over pct_start, then down to lr/div_factor/final_div */
+  GRAFT_SCHEDULE_SLANTED_TRIANGULAR,  /* ULMFiT: linear up over pct_start (cut_frac), then linear down, ratio 32 */
+} GraftScheduleKind;
+
+typedef struct {
+  GraftScheduleKind kind;
+  float warmup_epochs;       /* linear warm-up from 0 before the schedule, any kind */
+  int step_epochs;           /* STEP */
+  float gamma;               /* STEP */
+  float final_fraction;      /* COSINE */
+  float pct_start;           /* ONE_CYCLE, SLANTED_TRIANGULAR */
+  float div_factor;          /* ONE_CYCLE (25), SLANTED_TRIANGULAR ratio (32) */
+  float final_div_factor;    /* ONE_CYCLE (1e4) */
+  gboolean restart_each_stage; /* the schedule runs over each unfreezing stage, not the whole run */
+} GraftLrSchedule;
+
+/* At epoch `epoch` (0-based) the blocks from `trainable_from` up train (with the
+ * discriminative factor below them); blocks below stay frozen. trainable_from equal to
+ * the number of blocks means the head only. */
+typedef struct {
+  int epoch;
+  int trainable_from;
+  float lr;                  /* 0: the spec's lr */
+} GraftUnfreezeStage;
+
+#define GRAFT_MAX_STAGES 64
+
+typedef struct {
+  GraftStrategy strategy;
+  char *model_path;          /* the ONNX file the run starts from */
+  char *model_sha256;        /* its checksum, so a run is tied to the exact file */
+  char *cut;                 /* value name the head is grafted on; NULL: the input of the model's classifier */
+  GraftHeadSpec head;
+
+  int n_stages;              /* at least one, stages[0].epoch == 0, epochs increasing */
+  GraftUnfreezeStage stages[GRAFT_MAX_STAGES];
+  GHashTable *block_overrides;     /* block name -> GINT_TO_POINTER (1 trainable, 2 frozen), over the stages */
+  GHashTable *parameter_overrides; /* parameter name -> same, applied last */
+  float discriminative_factor;     /* block b gets lr / factor^(blocks - b): each block down, one factor less (ULMFiT 2.6); 1 = none */
+  float backbone_lr_fraction;      /* multiplies the lr of every backbone block (fine-tuning: 0.1); the head gets 1 */
+  GraftBatchNormPolicy batchnorm_policy;
+
+  graft_optimizer_config optimizer; /* optimizer.learning_rate is the base lr */
+  GraftLrSchedule schedule;
+  int epochs;
+  int batch_size;
+  GraftPreprocessing preprocessing;
+  GraftAugmentation augmentation;
+  guint64 seed;
+  float validation_fraction;  /* of the labelled images, when the project has no split */
+  int early_stopping_patience; /* epochs without validation improvement; 0: off */
+  gboolean balanced_class_weights; /* weight classes by inverse frequency */
+  float label_smoothing;
+} GraftSessionSpec;
+
+/* A preset for strategy on model (its blocks decide the stages and the spread).
+ * model may be NULL for a spec without a model yet (stages then assume 1 block). */
+GraftSessionSpec *graft_session_spec_new (GraftStrategy strategy, const GraftModel *model);
+GraftSessionSpec *graft_session_spec_copy (const GraftSessionSpec *spec);
+void graft_session_spec_free (GraftSessionSpec *spec);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftSessionSpec, graft_session_spec_free)
+
+gboolean graft_session_spec_validate (const GraftSessionSpec *spec, int n_blocks, GError **error);
+
+char *graft_session_spec_to_json (const GraftSessionSpec *spec);
+GraftSessionSpec *graft_session_spec_from_json (const char *json, GError **error);
+
+const char *graft_strategy_to_string (GraftStrategy strategy);  /* "feature-extraction", ... */
+gboolean graft_strategy_from_string (const char *name, GraftStrategy *strategy);
+
+/* The stage in force at epoch. */
+const GraftUnfreezeStage *graft_session_spec_stage_at (const GraftSessionSpec *spec, int epoch);
+/* Whether block (0 = bottom) trains at epoch, after overrides; name is the block's name. */
+gboolean graft_session_spec_block_trains (const GraftSessionSpec *spec, int epoch, int block,
+                                          const char *name, int n_blocks);
+/* The lr multiplier of block at epoch: factor^-(distance below the top trainable block). */
+float graft_session_spec_block_lr_multiplier (const GraftSessionSpec *spec, int epoch, int block, int n_blocks);
+
+/* The learning rate at a point of the run: epoch (0-based), step within the epoch,
+ * steps per epoch. Applies the stage's lr, warm-up and schedule. */
+float graft_session_spec_lr_at (const GraftSessionSpec *spec, int epoch, int step, int steps_per_epoch);
+
+G_END_DECLS

@@ -1,0 +1,233 @@
+/* The session spec: presets, validation, JSON round trip, schedules and stages. */
+#include <glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "train/spec.h"
+
+static GraftModel *
+model_with_blocks (int n)
+{
+  GraftModel *model = g_new0 (GraftModel, 1);
+  model->blocks = g_array_new (FALSE, TRUE, sizeof (GraftBlock));
+  g_array_set_size (model->blocks, (guint) n);
+  return model;
+}
+
+static void
+free_model (GraftModel *model)
+{
+  g_array_unref (model->blocks);
+  g_free (model);
+}
+
+static void
+test_presets_validate (void)
+{
+  GraftModel *model = model_with_blocks (10);
+  for (int s = GRAFT_STRATEGY_FEATURE_EXTRACTION; s <= GRAFT_STRATEGY_CUSTOM; s++)
+    {
+      g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (s, model);
+      g_autoptr (GError) error = NULL;
+      if (!graft_session_spec_validate (spec, 10, &error))
+        g_error ("preset %s: %s", graft_strategy_to_string (s), error->message);
+    }
+  free_model (model);
+}
+
+static void
+test_feature_extraction (void)
+{
+  GraftModel *model = model_with_blocks (10);
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, model);
+  for (int b = 0; b < 10; b++)
+    g_assert_false (graft_session_spec_block_trains (spec, 0, b, NULL, 10));
+  g_assert_false (spec->augmentation.enabled); /* so that embeddings can be cached */
+  free_model (model);
+}
+
+static void
+test_fine_tune (void)
+{
+  GraftModel *model = model_with_blocks (9);
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, model);
+  /* The top third trains, ten times slower than the head. */
+  for (int b = 0; b < 9; b++)
+    g_assert_cmpint (graft_session_spec_block_trains (spec, 3, b, NULL, 9), ==, b >= 6);
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_block_lr_multiplier (spec, 0, 8, 9), 0.1, 1e-6);
+  /* Overrides win over the stage. */
+  g_hash_table_insert (spec->block_overrides, g_strdup ("features.2"), GINT_TO_POINTER (1));
+  g_hash_table_insert (spec->block_overrides, g_strdup ("features.8"), GINT_TO_POINTER (2));
+  g_assert_true (graft_session_spec_block_trains (spec, 0, 2, "features.2", 9));
+  g_assert_false (graft_session_spec_block_trains (spec, 0, 8, "features.8", 9));
+  free_model (model);
+}
+
+static void
+test_ulmfit (void)
+{
+  GraftModel *model = model_with_blocks (4);
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_PROGRESSIVE_ULMFIT, model);
+  /* Epoch 0: head only; then one more block per epoch, top down. */
+  g_assert_cmpint (spec->epochs, ==, 5);
+  for (int epoch = 0; epoch < 5; epoch++)
+    for (int b = 0; b < 4; b++)
+      g_assert_cmpint (graft_session_spec_block_trains (spec, epoch, b, NULL, 4), ==, b >= 4 - epoch);
+  /* Each block down gets lr / 2.6 more. */
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_block_lr_multiplier (spec, 4, 3, 4), 1 / 2.6, 1e-6);
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_block_lr_multiplier (spec, 4, 0, 4), pow (2.6, -4), 1e-7);
+  free_model (model);
+}
+
+static void
+test_fastai (void)
+{
+  GraftModel *model = model_with_blocks (5);
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_PROGRESSIVE_FASTAI, model);
+  float base = spec->optimizer.learning_rate;
+  /* One epoch of the head, then all blocks, lrs spread over two decades. */
+  g_assert_false (graft_session_spec_block_trains (spec, 0, 4, NULL, 5));
+  g_assert_true (graft_session_spec_block_trains (spec, 1, 0, NULL, 5));
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_block_lr_multiplier (spec, 1, 0, 5), 0.01, 1e-6);
+  /* One-cycle per stage: stage 2 starts low, peaks at base / 2. */
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 1, 0, 100), base / 2 / 25, base * 1e-3);
+  free_model (model);
+}
+
+static void
+test_schedules (void)
+{
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_CUSTOM, NULL);
+  float lr = spec->optimizer.learning_rate = 0.1f;
+  spec->epochs = 10;
+
+  spec->schedule.kind = GRAFT_SCHEDULE_CONSTANT;
+  g_assert_cmpfloat (graft_session_spec_lr_at (spec, 7, 3, 10), ==, lr);
+
+  spec->schedule.kind = GRAFT_SCHEDULE_STEP;
+  spec->schedule.step_epochs = 4;
+  spec->schedule.gamma = 0.5f;
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 3, 9, 10), lr, 1e-7);
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 4, 0, 10), lr / 2, 1e-7);
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 9, 0, 10), lr / 4, 1e-7);
+
+  spec->schedule.kind = GRAFT_SCHEDULE_COSINE;
+  spec->schedule.final_fraction = 0;
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 0, 0, 10), lr, 1e-7);
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 5, 0, 10), lr / 2, 1e-6);
+
+  spec->schedule.kind = GRAFT_SCHEDULE_ONE_CYCLE;
+  spec->schedule.pct_start = 0.3f;
+  spec->schedule.div_factor = 25;
+  spec->schedule.final_div_factor = 1e4f;
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 0, 0, 10), lr / 25, 1e-7);
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 3, 0, 10), lr, 1e-6);
+  g_assert_cmpfloat (graft_session_spec_lr_at (spec, 9, 9, 10), <, lr / 1000);
+
+  spec->schedule.kind = GRAFT_SCHEDULE_SLANTED_TRIANGULAR;
+  spec->schedule.pct_start = 0.1f;
+  spec->schedule.div_factor = 32;
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 0, 0, 10), lr / 32, 1e-7);
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 1, 0, 10), lr, 1e-6);
+
+  /* Linear warm-up before any schedule. */
+  spec->schedule.kind = GRAFT_SCHEDULE_CONSTANT;
+  spec->schedule.warmup_epochs = 2;
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 0, 9, 10), lr / 2, 1e-6);
+  g_assert_cmpfloat (graft_session_spec_lr_at (spec, 2, 0, 10), ==, lr);
+}
+
+static void
+test_json_round_trip (void)
+{
+  GraftModel *model = model_with_blocks (6);
+  for (int s = GRAFT_STRATEGY_FEATURE_EXTRACTION; s <= GRAFT_STRATEGY_CUSTOM; s++)
+    {
+      g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (s, model);
+      g_autoptr (GraftSessionSpec) back = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autofree char *json = NULL, *again = NULL;
+      spec->model_path = g_strdup ("/models/mobilenet.onnx");
+      spec->model_sha256 = g_strdup ("abc123");
+      spec->cut = g_strdup ("features.17");
+      spec->head.n_hidden = 2;
+      spec->head.hidden[0] = 128, spec->head.hidden[1] = 64;
+      spec->head.activation = GRAFT_ACTIVATION_HARD_SWISH;
+      spec->head.batchnorm = TRUE;
+      spec->seed = 1234567890123ull;
+      spec->label_smoothing = 0.1f;
+      g_hash_table_insert (spec->parameter_overrides, g_strdup ("features.0.1.weight"), GINT_TO_POINTER (2));
+      json = graft_session_spec_to_json (spec);
+      back = graft_session_spec_from_json (json, &error);
+      g_assert_no_error (error);
+      again = graft_session_spec_to_json (back);
+      g_assert_cmpstr (json, ==, again);
+      g_assert_cmpint (back->strategy, ==, s);
+      g_assert_cmpint (back->n_stages, ==, spec->n_stages);
+      g_assert_cmpuint (back->seed, ==, spec->seed);
+      g_assert_true (graft_session_spec_validate (back, 6, NULL));
+    }
+  free_model (model);
+}
+
+static void
+test_json_errors (void)
+{
+  static const char *const bad[][2] = {
+    { "[1, 2]", "object" },
+    { "{\"strategy\": \"magic\"}", "magic" },
+    { "{\"epochs\": \"ten\"}", "epochs" },
+    { "{\"optimizer\": {\"kind\": \"rmsprop\"}}", "rmsprop" },
+    { "{\"head\": {\"hidden\": [1, 2, 3, 4, 5]}}", "hidden" },
+    { "{\"block_overrides\": {\"features.1\": \"maybe\"}}", "features.1" },
+    { "{\"schedule\": {\"kind\": 3}}", "schedule.kind" },
+    { "{\"stages\": []}", "stages" },
+    { "{\"preprocessing\": {\"size\": \"big\"}}", "size" },
+    { "{", "" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GraftSessionSpec) spec = graft_session_spec_from_json (bad[i][0], &error);
+      g_assert_null (spec);
+      g_assert_nonnull (error);
+      if (strstr (error->message, bad[i][1]) == NULL)
+        g_error ("'%s' gave '%s', which does not mention '%s'", bad[i][0], error->message, bad[i][1]);
+    }
+}
+
+static void
+test_validate_errors (void)
+{
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_PROGRESSIVE_ULMFIT, NULL);
+  g_autoptr (GError) error = NULL;
+  spec->n_stages = 2;
+  spec->stages[1].epoch = 0;
+  g_assert_false (graft_session_spec_validate (spec, 1, &error));
+  g_assert_nonnull (strstr (error->message, "stage 2"));
+  g_clear_error (&error);
+  spec->stages[1].epoch = 1;
+  spec->stages[1].trainable_from = 7;
+  g_assert_false (graft_session_spec_validate (spec, 3, &error));
+  g_assert_nonnull (strstr (error->message, "3 blocks"));
+  g_clear_error (&error);
+  spec->stages[1].trainable_from = 0;
+  spec->optimizer.learning_rate = -1;
+  g_assert_false (graft_session_spec_validate (spec, 3, &error));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/train/spec/presets-validate", test_presets_validate);
+  g_test_add_func ("/train/spec/feature-extraction", test_feature_extraction);
+  g_test_add_func ("/train/spec/fine-tune", test_fine_tune);
+  g_test_add_func ("/train/spec/ulmfit", test_ulmfit);
+  g_test_add_func ("/train/spec/fastai", test_fastai);
+  g_test_add_func ("/train/spec/schedules", test_schedules);
+  g_test_add_func ("/train/spec/json-round-trip", test_json_round_trip);
+  g_test_add_func ("/train/spec/json-errors", test_json_errors);
+  g_test_add_func ("/train/spec/validate-errors", test_validate_errors);
+  return g_test_run ();
+}
