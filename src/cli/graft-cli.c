@@ -1,38 +1,122 @@
-/* graft-cli: Graft's work without a display. */
+/* graft-cli: Graft's work without a display.
+ *
+ *   graft-cli inspect MODEL.onnx [--json]
+ *   graft-cli infer MODEL.onnx --input X.npy --output Y.npy [--threads T]
+ *   graft-cli bench MODEL.onnx [--batch B] [--size S] [--threads T] [--mode forward|train|head]
+ *                              [--repeats R] [--json]
+ *   graft-cli version
+ *   graft-cli help [COMMAND]
+ *
+ * Exit status: 0 on success, 1 when the work failed (the reason is on stderr), 2 on a
+ * usage error. Benchmarks and other tools rely on these commands, their options and
+ * their JSON keys: change them only with their users.
+ */
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "engine/parallel.h"
+
+typedef struct {
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+} Command;
+
+static int run_version (int argc, char **argv);
+static int run_help (int argc, char **argv);
+
+static const Command commands[] = {
+  { "inspect", cli_inspect, "show a model's input, output, blocks, layers, parameters and FLOPs" },
+  { "infer", cli_infer, "run a model on images from a .npy file, write its output as .npy" },
+  { "bench", cli_bench, "time inference or a training step (forward, train, head)" },
+  { "version", run_version, "print the version" },
+  { "help", run_help, "show this help, or a command's (help COMMAND)" },
+};
 
 static void
 usage (FILE *out)
 {
-  fprintf (out,
-           "Usage: graft-cli COMMAND [OPTIONS]\n"
-           "\n"
-           "Commands:\n"
-           "  version    print the version\n");
+  fprintf (out, "Usage: graft-cli COMMAND [OPTIONS]\n\nCommands:\n");
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nRun 'graft-cli COMMAND --help' for a command's options.\n");
+}
+
+static const Command *
+find_command (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
+}
+
+static int
+run_version (int argc, char **argv)
+{
+  (void) argv;
+  if (argc != 1)
+    {
+      fprintf (stderr, "graft-cli version: takes no arguments\n");
+      return CLI_EXIT_USAGE;
+    }
+  printf ("graft-cli %s (%d threads)\n", GRAFT_VERSION, graft_get_num_threads ());
+  return CLI_EXIT_OK;
+}
+
+static int
+run_help (int argc, char **argv)
+{
+  const Command *command;
+  if (argc < 2)
+    {
+      usage (stdout);
+      return CLI_EXIT_OK;
+    }
+  command = find_command (argv[1]);
+  if (command == NULL || argc > 2)
+    {
+      fprintf (stderr, "graft-cli help: no command '%s'\n", argv[1]);
+      usage (stderr);
+      return CLI_EXIT_USAGE;
+    }
+  if (command->run == run_help || command->run == run_version)
+    {
+      printf ("graft-cli %s: %s\n", command->name, command->summary);
+      return CLI_EXIT_OK;
+    }
+  {
+    char *help_argv[] = { argv[1], (char *) "--help", NULL };
+    return command->run (2, help_argv);
+  }
 }
 
 int
 main (int argc, char **argv)
 {
+  const Command *command;
+
+  setlocale (LC_ALL, "");
   if (argc < 2)
     {
       usage (stderr);
-      return 2;
+      return CLI_EXIT_USAGE;
     }
-  if (strcmp (argv[1], "version") == 0)
-    {
-      printf ("graft-cli %s (%d threads)\n", GRAFT_VERSION, graft_get_num_threads ());
-      return 0;
-    }
-  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "help") == 0)
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
     {
       usage (stdout);
-      return 0;
+      return CLI_EXIT_OK;
     }
-  fprintf (stderr, "graft-cli: unknown command '%s'\n", argv[1]);
-  usage (stderr);
-  return 2;
+  if (strcmp (argv[1], "--version") == 0)
+    return run_version (1, argv + 1);
+  command = find_command (argv[1]);
+  if (command == NULL)
+    {
+      fprintf (stderr, "graft-cli: unknown command '%s'\n", argv[1]);
+      usage (stderr);
+      return CLI_EXIT_USAGE;
+    }
+  return command->run (argc - 1, argv + 1);
 }

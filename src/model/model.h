@@ -75,7 +75,7 @@ typedef struct {
   const char *producer_version; /* NULL: Graft's version */
 } GraftExportOptions;
 
-/* Writes model as ONNX (opset 13, IR 7): BatchNormalization in inference form, the batch
+/* Writes model as ONNX (opset 13, or 14 when a HardSwish needs it; IR 7): BatchNormalization in inference form, the batch
  * dimension of input and output dynamic ("N"), initializers under their names, and
  * model->metadata as metadata_props. The file is written to a temporary name and renamed,
  * so a failure never leaves a half-written model behind. */
