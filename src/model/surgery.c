@@ -269,7 +269,7 @@ graft_model_graft_head (const GraftModel *base, int cut, const GraftHeadSpec *he
       if (head->batchnorm)
         {
           g_autofree char *bn = g_strdup_printf ("head.%d.bn", layer);
-          g_autofree char *names[4] = {
+          char *names[4] = {
             g_strdup_printf ("head.%d.bn.weight", layer), g_strdup_printf ("head.%d.bn.bias", layer),
             g_strdup_printf ("head.%d.bn.running_mean", layer), g_strdup_printf ("head.%d.bn.running_var", layer),
           };
@@ -298,7 +298,7 @@ graft_model_graft_head (const GraftModel *base, int cut, const GraftHeadSpec *he
         return NULL;
       features = head->hidden[i];
     }
-  x = head_linear (&b, layer, x, features, classes, head->n_hidden > 0 || cut_value->shape.rank == 4 ? head->dropout : head->dropout);
+  x = head_linear (&b, layer, x, features, classes, head->dropout);
   if (x < 0)
     return NULL;
   model->output = model->logits = x;

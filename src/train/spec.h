@@ -17,6 +17,7 @@
 #include "engine/ops.h"
 #include "engine/optimizer.h"
 #include "model/model.h"
+#include "model/surgery.h"
 
 G_BEGIN_DECLS
 
@@ -40,17 +41,7 @@ typedef enum {
   GRAFT_STRATEGY_CUSTOM,
 } GraftStrategy;
 
-#define GRAFT_HEAD_MAX_HIDDEN 4
-
-/* The new head grafted at the cut: linear, or an MLP of hidden layers, each
- * Gemm [-> BatchNorm] -> activation [-> Dropout], then the final Gemm to the classes. */
-typedef struct {
-  int n_hidden;                         /* 0: linear */
-  int hidden[GRAFT_HEAD_MAX_HIDDEN];
-  graft_activation_kind activation;     /* RELU, LEAKY_RELU, HARD_SWISH, SIGMOID */
-  float dropout;                        /* before each Gemm, 0..0.9 */
-  gboolean batchnorm;                   /* after each hidden Gemm */
-} GraftHeadSpec;
+/* GraftHeadSpec, the new head, is model/surgery.h's. */
 
 typedef enum {
   GRAFT_BATCHNORM_FROZEN_INFERENCE,      /* frozen blocks use running statistics (default) */
