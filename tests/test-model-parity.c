@@ -1,0 +1,724 @@
+/* Imported models against PyTorch and the ONNX node tests.
+ *
+ * /model/parity/NAME: every fixture listed in $GRAFT_FIXTURES/manifest.json (made by
+ * tests/fixtures/make-fixtures.py: torchvision exports, Model Zoo style graphs) is
+ * loaded with graft_model_load and run by an inference plan at the fixture's batch;
+ * the output must match the reference within the fixture's tolerance, relative to the
+ * output's scale (max |graft - reference| / max |reference|). The model is then run
+ * again at batches 1 and 3 (the input's rows 0 and 0,1,0), which proves that the batch
+ * dimension is really dynamic. Without fixtures the test skips.
+ *
+ * /model/onnx-node/test_*: the node tests of ONNX's backend test data (Debian's
+ * libonnx-testdata; $GRAFT_ONNX_NODE_TESTS overrides the folder) whose nodes all use
+ * ops Graft imports. Inputs after the first become initializers (weights, shapes,
+ * clip bounds), the first is the batch input. A test skips when the importer (or the
+ * plan) says the model is unsupported, or when its data is not float32; a wrong
+ * number, a wrong shape or any other error fails.
+ */
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "engine/plan.h"
+#include "model/model.h"
+#include "model/npy.h"
+#include "model/onnx.pb-c.h"
+
+#define DEFAULT_NODE_TESTS "/usr/share/libonnx-testdata/data/node"
+
+/* ------------------------------------------------------------------------ */
+/* Comparing and running                                                      */
+
+/* max |a - b| and max |b| over count elements; NaN in a counts as infinitely far. */
+static void
+compare (const float *a, const float *b, size_t count, double *max_diff, double *max_ref)
+{
+  *max_diff = 0;
+  *max_ref = 0;
+  for (size_t i = 0; i < count; i++)
+    {
+      double d = fabs ((double) a[i] - (double) b[i]);
+
+      if (!isfinite (d))
+        d = INFINITY;
+      if (d > *max_diff)
+        *max_diff = d;
+      if (fabs ((double) b[i]) > *max_ref)
+        *max_ref = fabs ((double) b[i]);
+    }
+}
+
+static size_t
+shape_count (const graft_shape *shape)
+{
+  size_t count = 0;
+
+  if (graft_shape_count (shape, &count, NULL) != GRAFT_OK)
+    return 0;
+  return count;
+}
+
+/* Runs model at batch on input (batch rows); on success returns the output (g_free)
+ * and its shape. On failure returns NULL and sets error, or *unsupported when the plan
+ * says GRAFT_ERROR_UNSUPPORTED. */
+static float *
+run_model (GraftModel *model, int batch, const float *input, size_t input_count,
+           graft_shape *out_shape, gboolean *unsupported, char **error)
+{
+  graft_plan_options options = {
+    .mode = GRAFT_PLAN_INFERENCE,
+    .batch = batch,
+    .keep = &model->output,
+    .n_keep = 1,
+  };
+  graft_error err;
+  graft_plan *plan;
+  const float *out;
+  float *copy = NULL;
+
+  if (unsupported)
+    *unsupported = FALSE;
+  plan = graft_plan_new (model->graph, &options, &err);
+  if (plan == NULL)
+    {
+      if (unsupported)
+        *unsupported = err.status == GRAFT_ERROR_UNSUPPORTED;
+      *error = g_strdup_printf ("no plan at batch %d: %s", batch, err.message);
+      return NULL;
+    }
+  if (graft_plan_set_input (plan, model->input, input, input_count, &err) != GRAFT_OK
+      || graft_plan_forward (plan, &err) != GRAFT_OK)
+    {
+      *error = g_strdup_printf ("batch %d: %s", batch, err.message);
+      graft_plan_free (plan);
+      return NULL;
+    }
+  out = graft_plan_value_data (plan, model->output, out_shape);
+  if (out == NULL)
+    *error = g_strdup_printf ("batch %d: the output is not readable after forward", batch);
+  else
+    copy = g_memdup2 (out, shape_count (out_shape) * sizeof (float));
+  graft_plan_free (plan);
+  return copy;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fixtures from make-fixtures.py                                             */
+
+typedef struct {
+  char *name;
+  char *file;
+  char *input;
+  char *output;
+  char *layout;
+  char *logits;      /* name of the value before a trailing Softmax, or NULL */
+  int batch;
+  double tolerance;
+  char *description;
+} Fixture;
+
+static char *fixtures_dir;
+
+static void
+fixture_free (gpointer data)
+{
+  Fixture *f = data;
+
+  g_free (f->name);
+  g_free (f->file);
+  g_free (f->input);
+  g_free (f->output);
+  g_free (f->layout);
+  g_free (f->logits);
+  g_free (f->description);
+  g_free (f);
+}
+
+/* Rows of data (shape[0] rows) picked by rows[0..n-1], into a new buffer. */
+static float *
+pick_rows (const float *data, size_t row_size, const int *rows, int n)
+{
+  float *out = g_new (float, row_size * n);
+
+  for (int i = 0; i < n; i++)
+    memcpy (out + i * row_size, data + rows[i] * row_size, row_size * sizeof (float));
+  return out;
+}
+
+static void
+test_fixture (gconstpointer data)
+{
+  const Fixture *f = data;
+  g_autofree char *model_path = g_build_filename (fixtures_dir, f->file, NULL);
+  g_autofree char *input_path = g_build_filename (fixtures_dir, f->input, NULL);
+  g_autofree char *output_path = g_build_filename (fixtures_dir, f->output, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GraftModel) model = NULL;
+  g_autofree float *input = NULL;
+  g_autofree float *expected = NULL;
+  graft_shape input_shape, expected_shape;
+  size_t input_row, expected_row;
+  gint64 start;
+  /* The fixture's batch first, then 1 and 3 (rows 0 and 0,1,0 of the input). */
+  static const int rows_1[] = { 0 };
+  static const int rows_3[] = { 0, 1, 0 };
+  struct { int batch; const int *rows; } runs[] = { { 0, NULL }, { 1, rows_1 }, { 3, rows_3 } };
+
+  g_test_message ("%s: %s", f->name, f->description);
+  graft_npy_read (input_path, &input_shape, &input, &error);
+  g_assert_no_error (error);
+  graft_npy_read (output_path, &expected_shape, &expected, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (input_shape.rank, >=, 1);
+  g_assert_cmpint (input_shape.dims[0], ==, f->batch);
+  g_assert_cmpint (expected_shape.dims[0], ==, f->batch);
+  g_assert_cmpint (f->batch, >=, 2);
+  input_row = shape_count (&input_shape) / f->batch;
+  expected_row = shape_count (&expected_shape) / f->batch;
+
+  start = g_get_monotonic_time ();
+  model = graft_model_load (model_path, &error);
+  if (model == NULL)
+    {
+      g_test_fail_printf ("%s: import failed (error %d): %s", f->name, error ? error->code : -1,
+                          error ? error->message : "no message");
+      return;
+    }
+  g_test_message ("%s: loaded in %.0f ms (%d nodes)", f->name,
+                  (g_get_monotonic_time () - start) / 1e3, graft_graph_node_count (model->graph));
+  if (g_strcmp0 (f->layout, "NHWC") == 0)
+    g_assert_true (model->input_nhwc);
+  else
+    g_assert_false (model->input_nhwc);
+  if (f->logits != NULL)
+    g_assert_cmpint (model->logits, !=, model->output);
+
+  runs[0].batch = f->batch;
+  for (size_t r = 0; r < G_N_ELEMENTS (runs); r++)
+    {
+      int batch = runs[r].batch;
+      g_autofree float *batch_input = NULL;
+      g_autofree float *batch_expected = NULL;
+      g_autofree float *out = NULL;
+      g_autofree char *message = NULL;
+      graft_shape out_shape;
+      double max_diff, max_ref, relative;
+
+      if (runs[r].rows != NULL)
+        {
+          batch_input = pick_rows (input, input_row, runs[r].rows, batch);
+          batch_expected = pick_rows (expected, expected_row, runs[r].rows, batch);
+        }
+      else
+        {
+          batch_input = g_memdup2 (input, input_row * batch * sizeof (float));
+          batch_expected = g_memdup2 (expected, expected_row * batch * sizeof (float));
+        }
+      start = g_get_monotonic_time ();
+      out = run_model (model, batch, batch_input, input_row * batch, &out_shape, NULL, &message);
+      if (out == NULL)
+        {
+          g_test_fail_printf ("%s: %s", f->name, message);
+          return;
+        }
+      if (out_shape.rank != expected_shape.rank || out_shape.dims[0] != batch
+          || shape_count (&out_shape) != expected_row * batch)
+        {
+          char got[128], want[128];
+
+          expected_shape.dims[0] = batch;
+          graft_shape_format (&out_shape, got, sizeof got);
+          graft_shape_format (&expected_shape, want, sizeof want);
+          g_test_fail_printf ("%s: at batch %d the output is %s, expected %s", f->name, batch, got, want);
+          return;
+        }
+      compare (out, batch_expected, expected_row * batch, &max_diff, &max_ref);
+      relative = max_ref > 0 ? max_diff / max_ref : max_diff;
+      g_test_message ("%s: batch %d: max |graft - torch| %.3g, max |torch| %.3g, relative %.3g (%.0f ms)",
+                      f->name, batch, max_diff, max_ref, relative, (g_get_monotonic_time () - start) / 1e3);
+      if (!(relative <= f->tolerance))
+        {
+          g_test_fail_printf ("%s: at batch %d max |graft - torch| = %.3g, max |torch| = %.3g: relative %.3g > %.3g",
+                              f->name, batch, max_diff, max_ref, relative, f->tolerance);
+          return;
+        }
+    }
+}
+
+static void
+test_skip_all (gconstpointer data)
+{
+  g_test_skip ((const char *) data);
+}
+
+static char *
+member_string (JsonObject *o, const char *member)
+{
+  JsonNode *node = json_object_get_member (o, member);
+
+  if (node == NULL || JSON_NODE_TYPE (node) != JSON_NODE_VALUE
+      || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return g_strdup (json_node_get_string (node));
+}
+
+/* Adds one test per fixture of the manifest; returns the number added. */
+static int
+add_fixture_tests (void)
+{
+  const char *dir = g_getenv ("GRAFT_FIXTURES");
+  g_autofree char *manifest = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonObject *root;
+  JsonArray *list;
+  int added = 0;
+
+  if (dir == NULL || *dir == '\0')
+    {
+      g_test_add_data_func_full ("/model/parity/fixtures", g_strdup ("fixtures not generated (GRAFT_FIXTURES is not set)"),
+                                 test_skip_all, g_free);
+      return 0;
+    }
+  fixtures_dir = g_strdup (dir);
+  manifest = g_build_filename (dir, "manifest.json", NULL);
+  if (!g_file_test (manifest, G_FILE_TEST_EXISTS))
+    {
+      g_test_add_data_func_full ("/model/parity/fixtures", g_strdup_printf ("fixtures not generated (no %s)", manifest),
+                                 test_skip_all, g_free);
+      return 0;
+    }
+  if (!json_parser_load_from_file (parser, manifest, &error))
+    g_error ("%s: %s", manifest, error->message);
+  if (JSON_NODE_TYPE (json_parser_get_root (parser)) != JSON_NODE_OBJECT)
+    g_error ("%s: not a JSON object", manifest);
+  root = json_node_get_object (json_parser_get_root (parser));
+  if (!json_object_has_member (root, "fixtures")
+      || JSON_NODE_TYPE (json_object_get_member (root, "fixtures")) != JSON_NODE_ARRAY)
+    g_error ("%s: no \"fixtures\" array", manifest);
+  list = json_object_get_array_member (root, "fixtures");
+  for (guint i = 0; i < json_array_get_length (list); i++)
+    {
+      JsonNode *node = json_array_get_element (list, i);
+      JsonObject *o;
+      Fixture *f;
+      g_autofree char *path = NULL;
+
+      if (JSON_NODE_TYPE (node) != JSON_NODE_OBJECT)
+        g_error ("%s: fixture %u is not an object", manifest, i);
+      o = json_node_get_object (node);
+      f = g_new0 (Fixture, 1);
+      f->name = member_string (o, "name");
+      f->file = member_string (o, "file");
+      f->input = member_string (o, "input");
+      f->output = member_string (o, "output");
+      f->layout = member_string (o, "layout");
+      f->logits = member_string (o, "logits");
+      f->description = member_string (o, "description");
+      if (f->description == NULL)
+        f->description = g_strdup ("");
+      f->batch = json_object_has_member (o, "batch") ? json_object_get_int_member (o, "batch") : 0;
+      f->tolerance = json_object_has_member (o, "tolerance") ? json_object_get_double_member (o, "tolerance") : 1e-4;
+      if (f->name == NULL || f->file == NULL || f->input == NULL || f->output == NULL || f->layout == NULL
+          || strchr (f->name, '/') != NULL)
+        g_error ("%s: fixture %u lacks name, file, input, output or layout", manifest, i);
+      path = g_strdup_printf ("/model/parity/%s", f->name);
+      g_test_add_data_func_full (path, f, test_fixture, fixture_free);
+      added++;
+    }
+  return added;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ONNX node tests                                                            */
+
+/* Ops Graft imports (onnx-facts.md §2.3 and the engine's ops). A node test whose nodes
+ * all use these is run; its verdict decides whether the importer really does. */
+static const char *const supported_ops[] = {
+  "Conv", "BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid",
+  "HardSwish", "Add", "Mul", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool",
+  "Flatten", "Reshape", "Transpose", "Gemm", "MatMul", "Softmax", "Dropout", "Identity",
+  "Squeeze", "Unsqueeze", "Shape", "Gather", "Constant",
+};
+
+typedef struct {
+  char *name;
+  char *dir;
+} NodeTest;
+
+static void
+node_test_free (gpointer data)
+{
+  NodeTest *t = data;
+
+  g_free (t->name);
+  g_free (t->dir);
+  g_free (t);
+}
+
+static Onnx__ModelProto *
+read_model_proto (const char *path, char **error)
+{
+  g_autofree char *contents = NULL;
+  gsize length;
+  g_autoptr(GError) gerror = NULL;
+  Onnx__ModelProto *model;
+
+  if (!g_file_get_contents (path, &contents, &length, &gerror))
+    {
+      *error = g_strdup (gerror->message);
+      return NULL;
+    }
+  model = onnx__model_proto__unpack (NULL, length, (const uint8_t *) contents);
+  if (model == NULL)
+    *error = g_strdup_printf ("%s: not a ModelProto", path);
+  return model;
+}
+
+static Onnx__TensorProto *
+read_tensor_proto (const char *path, char **error)
+{
+  g_autofree char *contents = NULL;
+  gsize length;
+  g_autoptr(GError) gerror = NULL;
+  Onnx__TensorProto *tensor;
+
+  if (!g_file_get_contents (path, &contents, &length, &gerror))
+    {
+      *error = g_strdup (gerror->message);
+      return NULL;
+    }
+  tensor = onnx__tensor_proto__unpack (NULL, length, (const uint8_t *) contents);
+  if (tensor == NULL)
+    *error = g_strdup_printf ("%s: not a TensorProto", path);
+  return tensor;
+}
+
+/* The float32 data of tensor as a shape and a new buffer; NULL (with *why) when it
+ * is not float32 or does not fit. */
+static float *
+tensor_floats (const Onnx__TensorProto *tensor, graft_shape *shape, char **why)
+{
+  size_t count = 1;
+  float *data;
+
+  if (!tensor->has_data_type || tensor->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+    {
+      *why = g_strdup_printf ("tensor '%s' is of ONNX type %d, not float32", tensor->name,
+                              tensor->has_data_type ? tensor->data_type : 0);
+      return NULL;
+    }
+  if (tensor->n_dims > GRAFT_MAX_RANK)
+    {
+      *why = g_strdup_printf ("tensor '%s' has rank %zu", tensor->name, tensor->n_dims);
+      return NULL;
+    }
+  shape->rank = (int) tensor->n_dims;
+  for (size_t i = 0; i < tensor->n_dims; i++)
+    {
+      if (tensor->dims[i] < 0 || !graft_size_mul (count, (size_t) tensor->dims[i], &count)
+          || count > (size_t) 1 << 28)
+        {
+          *why = g_strdup_printf ("tensor '%s' has a bad shape", tensor->name);
+          return NULL;
+        }
+      shape->dims[i] = tensor->dims[i];
+    }
+  data = g_new0 (float, count ? count : 1);
+  if (count == 0)
+    ;
+  else if (tensor->has_raw_data && tensor->raw_data.len == count * sizeof (float))
+    memcpy (data, tensor->raw_data.data, count * sizeof (float)); /* little-endian hosts */
+  else if (!tensor->has_raw_data && tensor->n_float_data == count)
+    memcpy (data, tensor->float_data, count * sizeof (float));
+  else
+    {
+      *why = g_strdup_printf ("tensor '%s' has %zu raw bytes and %zu floats for %zu elements",
+                              tensor->name, tensor->has_raw_data ? tensor->raw_data.len : 0,
+                              tensor->n_float_data, count);
+      g_free (data);
+      return NULL;
+    }
+  return data;
+}
+
+static void
+tensor_proto_free (gpointer tensor)
+{
+  onnx__tensor_proto__free_unpacked (tensor, NULL);
+}
+
+static gboolean
+is_tensor_input (const Onnx__ValueInfoProto *input)
+{
+  return input->type != NULL && input->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE
+         && input->type->tensor_type != NULL;
+}
+
+static void
+test_node (gconstpointer data)
+{
+  const NodeTest *t = data;
+  g_autofree char *model_path = g_build_filename (t->dir, "model.onnx", NULL);
+  g_autofree char *set_dir = g_build_filename (t->dir, "test_data_set_0", NULL);
+  g_autofree char *message = NULL;
+  g_autofree char *why = NULL;
+  g_autofree guint8 *packed = NULL;
+  g_autofree float *input = NULL;
+  g_autofree float *expected = NULL;
+  g_autofree float *out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GraftModel) model = NULL;
+  g_autoptr(GPtrArray) inputs = g_ptr_array_new_with_free_func (tensor_proto_free);
+  Onnx__ModelProto *proto;
+  Onnx__GraphProto *graph;
+  Onnx__TensorProto **initializers, **saved_initializers;
+  Onnx__ValueInfoProto **saved_inputs;
+  char **saved_names;
+  size_t n_saved_initializers, n_saved_inputs, packed_size, n_inputs;
+  graft_shape input_shape, expected_shape, out_shape;
+  gboolean unsupported;
+  double max_diff, max_ref, relative;
+  int output_index = -1;
+
+  proto = read_model_proto (model_path, &message);
+  g_assert_nonnull (proto);
+  graph = proto->graph;
+  g_assert_nonnull (graph);
+
+  /* Graph inputs that are not initializers, in order; their data is input_K.pb. */
+  n_inputs = graph->n_input;
+  for (size_t i = 0; i < graph->n_input; i++)
+    {
+      g_autofree char *file = g_strdup_printf ("input_%zu.pb", i);
+      g_autofree char *path = g_build_filename (set_dir, file, NULL);
+      Onnx__TensorProto *tensor;
+
+      for (size_t k = 0; k < graph->n_initializer; k++)
+        if (g_strcmp0 (graph->initializer[k]->name, graph->input[i]->name) == 0)
+          g_error ("%s: input '%s' has an initializer; not expected in node tests", t->name,
+                   graph->input[i]->name);
+      if (!is_tensor_input (graph->input[i]))
+        {
+          g_test_skip_printf ("input '%s' is not a tensor", graph->input[i]->name);
+          onnx__model_proto__free_unpacked (proto, NULL);
+          return;
+        }
+      tensor = read_tensor_proto (path, &message);
+      if (tensor == NULL)
+        g_error ("%s: %s", t->name, message);
+      g_ptr_array_add (inputs, tensor);
+    }
+  if (n_inputs == 0)
+    {
+      onnx__model_proto__free_unpacked (proto, NULL);
+      g_test_skip ("the model has no input");
+      return;
+    }
+  input = tensor_floats (g_ptr_array_index (inputs, 0), &input_shape, &why);
+  if (input == NULL || input_shape.rank == 0)
+    {
+      onnx__model_proto__free_unpacked (proto, NULL);
+      g_test_skip_printf ("the first input is not a float32 tensor with a batch dimension (%s)",
+                          why ? why : "rank 0");
+      return;
+    }
+
+  /* Inputs after the first become initializers named like them. */
+  saved_initializers = graph->initializer;
+  n_saved_initializers = graph->n_initializer;
+  saved_inputs = graph->input;
+  n_saved_inputs = graph->n_input;
+  saved_names = g_new0 (char *, n_inputs);
+  initializers = g_new0 (Onnx__TensorProto *, n_saved_initializers + n_inputs);
+  if (n_saved_initializers)
+    memcpy (initializers, saved_initializers, n_saved_initializers * sizeof *initializers);
+  for (size_t i = 1; i < n_inputs; i++)
+    {
+      Onnx__TensorProto *tensor = g_ptr_array_index (inputs, i);
+
+      saved_names[i] = tensor->name;
+      tensor->name = saved_inputs[i]->name;
+      initializers[n_saved_initializers + i - 1] = tensor;
+    }
+  graph->initializer = initializers;
+  graph->n_initializer = n_saved_initializers + n_inputs - 1;
+  graph->n_input = 1;
+  packed_size = onnx__model_proto__get_packed_size (proto);
+  packed = g_malloc (packed_size);
+  onnx__model_proto__pack (proto, packed);
+  graph->initializer = saved_initializers;
+  graph->n_initializer = n_saved_initializers;
+  graph->input = saved_inputs;
+  graph->n_input = n_saved_inputs;
+  for (size_t i = 1; i < n_inputs; i++)
+    ((Onnx__TensorProto *) g_ptr_array_index (inputs, i))->name = saved_names[i];
+  g_free (saved_names);
+  g_free (initializers);
+
+  model = graft_model_load_from_data (packed, packed_size, NULL, t->name, &error);
+  if (model == NULL && g_error_matches (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_UNSUPPORTED))
+    {
+      onnx__model_proto__free_unpacked (proto, NULL);
+      g_test_skip_printf ("unsupported: %s", error->message);
+      return;
+    }
+  if (model == NULL)
+    {
+      onnx__model_proto__free_unpacked (proto, NULL);
+      g_test_fail_printf ("%s: import failed (error %d): %s", t->name, error->code, error->message);
+      return;
+    }
+
+  for (size_t i = 0; i < graph->n_output; i++)
+    if (g_strcmp0 (graph->output[i]->name, model->output_name) == 0)
+      output_index = (int) i;
+  if (output_index < 0)
+    {
+      g_test_fail_printf ("%s: the model's output '%s' is not a graph output", t->name, model->output_name);
+      onnx__model_proto__free_unpacked (proto, NULL);
+      return;
+    }
+  onnx__model_proto__free_unpacked (proto, NULL);
+  {
+    g_autofree char *file = g_strdup_printf ("output_%d.pb", output_index);
+    g_autofree char *path = g_build_filename (set_dir, file, NULL);
+    Onnx__TensorProto *tensor = read_tensor_proto (path, &message);
+
+    if (tensor == NULL)
+      g_error ("%s: %s", t->name, message);
+    expected = tensor_floats (tensor, &expected_shape, &why);
+    onnx__tensor_proto__free_unpacked (tensor, NULL);
+    if (expected == NULL)
+      {
+        g_test_skip_printf ("the output is not float32 (%s)", why);
+        return;
+      }
+  }
+
+  out = run_model (model, (int) input_shape.dims[0], input, shape_count (&input_shape), &out_shape,
+                   &unsupported, &message);
+  if (out == NULL && unsupported)
+    {
+      g_test_skip_printf ("unsupported by the plan: %s", message);
+      return;
+    }
+  if (out == NULL)
+    {
+      g_test_fail_printf ("%s: %s", t->name, message);
+      return;
+    }
+  if (!graft_shape_equal (&out_shape, &expected_shape))
+    {
+      char got[128], want[128];
+
+      graft_shape_format (&out_shape, got, sizeof got);
+      graft_shape_format (&expected_shape, want, sizeof want);
+      g_test_fail_printf ("%s: the output is %s, expected %s", t->name, got, want);
+      return;
+    }
+  compare (out, expected, shape_count (&expected_shape), &max_diff, &max_ref);
+  relative = max_diff / MAX (max_ref, 1e-6);
+  g_test_message ("%s: max |graft - onnx| %.3g, max |onnx| %.3g", t->name, max_diff, max_ref);
+  if (!(relative <= 1e-4))
+    g_test_fail_printf ("%s: max |graft - expected| = %.3g, max |expected| = %.3g: relative %.3g > 1e-4",
+                        t->name, max_diff, max_ref, relative);
+}
+
+static gboolean
+uses_supported_ops_only (const Onnx__ModelProto *model)
+{
+  if (model->graph == NULL || model->graph->n_node == 0)
+    return FALSE;
+  for (size_t i = 0; i < model->graph->n_node; i++)
+    {
+      const Onnx__NodeProto *node = model->graph->node[i];
+      gboolean found = FALSE;
+
+      if (node->domain != NULL && node->domain[0] != '\0' && strcmp (node->domain, "ai.onnx") != 0)
+        return FALSE;
+      for (size_t k = 0; k < G_N_ELEMENTS (supported_ops) && !found; k++)
+        found = g_strcmp0 (node->op_type, supported_ops[k]) == 0;
+      if (!found)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+static int
+add_node_tests (void)
+{
+  const char *root = g_getenv ("GRAFT_ONNX_NODE_TESTS");
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *entry;
+  int added = 0;
+
+  if (root == NULL || *root == '\0')
+    root = DEFAULT_NODE_TESTS;
+  dir = g_dir_open (root, 0, NULL);
+  if (dir == NULL)
+    {
+      g_test_add_data_func_full ("/model/onnx-node/tests",
+                                 g_strdup_printf ("ONNX node tests not found: no %s (Debian: libonnx-testdata)", root),
+                                 test_skip_all, g_free);
+      return 0;
+    }
+  while ((entry = g_dir_read_name (dir)) != NULL)
+    g_ptr_array_add (names, g_strdup (entry));
+  g_ptr_array_sort (names, compare_strings);
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      g_autofree char *test_dir = g_build_filename (root, name, NULL);
+      g_autofree char *model_path = g_build_filename (test_dir, "model.onnx", NULL);
+      g_autofree char *message = NULL;
+      g_autofree char *path = NULL;
+      Onnx__ModelProto *model;
+      NodeTest *t;
+
+      if (!g_file_test (model_path, G_FILE_TEST_IS_REGULAR))
+        continue;
+      model = read_model_proto (model_path, &message);
+      if (model == NULL)
+        continue;
+      if (!uses_supported_ops_only (model))
+        {
+          onnx__model_proto__free_unpacked (model, NULL);
+          continue;
+        }
+      onnx__model_proto__free_unpacked (model, NULL);
+      t = g_new0 (NodeTest, 1);
+      t->name = g_strdup (name);
+      t->dir = g_steal_pointer (&test_dir);
+      path = g_strdup_printf ("/model/onnx-node/%s", name);
+      g_test_add_data_func_full (path, t, test_node, node_test_free);
+      added++;
+    }
+  return added;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char **args = g_new0 (char *, argc + 2);
+  int n_args = argc, result;
+
+  /* Keep going after a failure: each fixture's verdict is worth seeing. */
+  memcpy (args, argv, argc * sizeof *argv);
+  args[n_args++] = (char *) "--keep-going";
+  argv = args;
+  g_test_init (&n_args, &argv, NULL);
+  add_fixture_tests ();
+  add_node_tests ();
+  result = g_test_run ();
+  g_free (fixtures_dir);
+  return result;
+}
