@@ -76,11 +76,25 @@ overrides_new (void)
   return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
+int
+graft_session_spec_backbone_blocks (const GraftModel *model)
+{
+  int classifier, blocks;
+  if (model == NULL || model->blocks == NULL || model->blocks->len == 0)
+    return 1;
+  blocks = (int) model->blocks->len;
+  classifier = graft_model_find_classifier (model);
+  /* The block holding the classifier is replaced by the new head. */
+  if (classifier >= 0 && g_array_index (model->blocks, GraftBlock, blocks - 1).first_node <= classifier)
+    blocks--;
+  return MAX (1, blocks);
+}
+
 GraftSessionSpec *
 graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
 {
   GraftSessionSpec *spec = g_new0 (GraftSessionSpec, 1);
-  int blocks = model != NULL && model->blocks != NULL && model->blocks->len > 0 ? (int) model->blocks->len : 1;
+  int blocks = graft_session_spec_backbone_blocks (model);
 
   spec->strategy = strategy;
   spec->head.activation = GRAFT_ACTIVATION_RELU;

@@ -111,6 +111,9 @@ typedef struct {
 /* A preset for strategy on model (its blocks decide the stages and the spread).
  * model may be NULL for a spec without a model yet (stages then assume 1 block). */
 GraftSessionSpec *graft_session_spec_new (GraftStrategy strategy, const GraftModel *model);
+/* The blocks of model below its classifier: the blocks a head grafted at the default
+ * cut sits on (presets count with it). */
+int graft_session_spec_backbone_blocks (const GraftModel *model);
 GraftSessionSpec *graft_session_spec_copy (const GraftSessionSpec *spec);
 void graft_session_spec_free (GraftSessionSpec *spec);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftSessionSpec, graft_session_spec_free)

@@ -1,0 +1,365 @@
+/* dataset.c: class names and (path, label) items; ImageFolder reading; a stable split.
+ *
+ * ImageFolder follows torchvision's find_classes and make_dataset:
+ *   classes = sorted(d.name for d in os.scandir(root) if d.is_dir())
+ *   for each class, for dir, _, names in sorted(os.walk(class_dir, followlinks=True)):
+ *     for name in sorted(names): keep it if its extension is an image extension
+ * Python sorts str by code point, which for UTF-8 names is the byte order of strcmp.
+ * Note that sorted(os.walk(...)) orders the folders by their whole path, so "a-b" (0x2d)
+ * comes before "a/x" (0x2f): the walk below collects every folder first, then sorts the
+ * paths, rather than descending depth first.
+ *
+ * Differences from torchvision, on purpose:
+ * - entries whose name starts with '.' (files and folders, classes included) are skipped:
+ *   ".ipynb_checkpoints" or ".DS_Store" are not classes or images;
+ * - only .png, .jpg and .jpeg (any case) are images: the decoders read PNG and JPEG only;
+ * - a class folder with no image is a class with no item, not an error;
+ * - a folder that cannot be read is an error naming it (os.walk skips it silently);
+ * - a symbolic link to a folder's own ancestor is not followed (os.walk with followlinks=True
+ *   loops until the path is too long).
+ */
+#include "train/dataset.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "train/spec.h"   /* GRAFT_TRAIN_ERROR */
+
+static void
+item_clear (gpointer data)
+{
+  GraftDatasetItem *item = data;
+  g_clear_pointer (&item->path, g_free);
+}
+
+GraftDataset *
+graft_dataset_new (void)
+{
+  GraftDataset *dataset = g_new0 (GraftDataset, 1);
+  dataset->classes = g_ptr_array_new_with_free_func (g_free);
+  dataset->items = g_array_new (FALSE, TRUE, sizeof (GraftDatasetItem));
+  g_array_set_clear_func (dataset->items, item_clear);
+  return dataset;
+}
+
+void
+graft_dataset_free (GraftDataset *dataset)
+{
+  if (dataset == NULL)
+    return;
+  g_ptr_array_unref (dataset->classes);
+  g_array_unref (dataset->items);
+  g_free (dataset);
+}
+
+int
+graft_dataset_add_class (GraftDataset *dataset, const char *name)
+{
+  g_return_val_if_fail (dataset != NULL, -1);
+  g_return_val_if_fail (name != NULL, -1);
+  for (guint i = 0; i < dataset->classes->len; i++)
+    if (strcmp (g_ptr_array_index (dataset->classes, i), name) == 0)
+      return (int) i;
+  g_ptr_array_add (dataset->classes, g_strdup (name));
+  return (int) dataset->classes->len - 1;
+}
+
+void
+graft_dataset_add (GraftDataset *dataset, const char *path, int label)
+{
+  g_return_if_fail (dataset != NULL);
+  g_return_if_fail (path != NULL);
+  g_return_if_fail (label >= -1 && (label == -1 || (guint) label < dataset->classes->len));
+  GraftDatasetItem item = { g_strdup (path), label };
+  g_array_append_val (dataset->items, item);
+}
+
+guint
+graft_dataset_size (const GraftDataset *dataset)
+{
+  g_return_val_if_fail (dataset != NULL, 0);
+  return dataset->items->len;
+}
+
+guint *
+graft_dataset_class_counts (const GraftDataset *dataset)
+{
+  g_return_val_if_fail (dataset != NULL, NULL);
+  guint *counts = g_new0 (guint, MAX (dataset->classes->len, 1));
+  for (guint i = 0; i < dataset->items->len; i++)
+    {
+      const GraftDatasetItem *item = &g_array_index (dataset->items, GraftDatasetItem, i);
+      if (item->label >= 0 && (guint) item->label < dataset->classes->len)
+        counts[item->label]++;
+    }
+  return counts;
+}
+
+/* ImageFolder */
+
+static gboolean
+is_image_name (const char *name)
+{
+  const char *dot = strrchr (name, '.');
+  if (dot == NULL)
+    return FALSE;
+  return g_ascii_strcasecmp (dot, ".png") == 0 || g_ascii_strcasecmp (dot, ".jpg") == 0
+         || g_ascii_strcasecmp (dot, ".jpeg") == 0;
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+static void
+set_folder_error (GError **error, const char *folder, const char *what)
+{
+  g_autofree char *display = g_filename_display_name (folder);
+  g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DATA, "%s: %s", display, what);
+}
+
+/* The names in folder not starting with '.', split into folders and other entries
+ * (following symbolic links, as os.walk(followlinks=True) does), each sorted by strcmp. */
+static gboolean
+list_folder (const char *folder, GPtrArray *folders, GPtrArray *files, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GDir) dir = g_dir_open (folder, 0, &local_error);
+  if (dir == NULL)
+    {
+      g_autofree char *display = g_filename_display_name (folder);
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO, "%s: cannot read the folder: %s", display,
+                   local_error->message);
+      return FALSE;
+    }
+  const char *name;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      if (name[0] == '.')
+        continue;
+      g_autofree char *path = g_build_filename (folder, name, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        {
+          if (folders != NULL)
+            g_ptr_array_add (folders, g_strdup (name));
+        }
+      else if (files != NULL)
+        g_ptr_array_add (files, g_strdup (name));
+    }
+  if (folders != NULL)
+    g_ptr_array_sort (folders, compare_strings);
+  if (files != NULL)
+    g_ptr_array_sort (files, compare_strings);
+  return TRUE;
+}
+
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+} FolderId;
+
+/* Every folder under (and including) folder, unsorted. A folder that is its own
+ * ancestor through a symbolic link is not entered again; a folder reached twice by
+ * different links is listed under both paths, as os.walk does. */
+static gboolean
+collect_folders (const char *folder, GArray *ancestors, GPtrArray *out, GError **error)
+{
+  GStatBuf st;
+  if (g_stat (folder, &st) == 0)
+    {
+      for (guint i = 0; i < ancestors->len; i++)
+        {
+          const FolderId *id = &g_array_index (ancestors, FolderId, i);
+          if (id->dev == st.st_dev && id->ino == st.st_ino)
+            return TRUE;
+        }
+      FolderId id = { st.st_dev, st.st_ino };
+      g_array_append_val (ancestors, id);
+    }
+  else
+    {
+      FolderId id = { 0, 0 };
+      g_array_append_val (ancestors, id);
+    }
+
+  g_autoptr (GPtrArray) children = g_ptr_array_new_with_free_func (g_free);
+  gboolean ok = list_folder (folder, children, NULL, error);
+  if (ok)
+    g_ptr_array_add (out, g_strdup (folder));
+  for (guint i = 0; ok && i < children->len; i++)
+    {
+      g_autofree char *child = g_build_filename (folder, g_ptr_array_index (children, i), NULL);
+      ok = collect_folders (child, ancestors, out, error);
+    }
+  g_array_set_size (ancestors, ancestors->len - 1);
+  return ok;
+}
+
+static gboolean
+add_class_images (GraftDataset *dataset, const char *class_folder, int label, GError **error)
+{
+  g_autoptr (GPtrArray) folders = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) ancestors = g_array_new (FALSE, FALSE, sizeof (FolderId));
+  if (!collect_folders (class_folder, ancestors, folders, error))
+    return FALSE;
+  g_ptr_array_sort (folders, compare_strings);
+  for (guint f = 0; f < folders->len; f++)
+    {
+      const char *folder = g_ptr_array_index (folders, f);
+      g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+      if (!list_folder (folder, NULL, files, error))
+        return FALSE;
+      for (guint i = 0; i < files->len; i++)
+        {
+          const char *name = g_ptr_array_index (files, i);
+          if (!is_image_name (name))
+            continue;
+          GraftDatasetItem item = { g_build_filename (folder, name, NULL), label };
+          g_array_append_val (dataset->items, item);
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+valid_class_name (const char *name)
+{
+  return name != NULL && name[0] != '\0' && strchr (name, G_DIR_SEPARATOR) == NULL && strcmp (name, ".") != 0
+         && strcmp (name, "..") != 0;
+}
+
+GraftDataset *
+graft_dataset_load_image_folder (const char *root, GPtrArray *classes, GError **error)
+{
+  g_return_val_if_fail (root != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  g_autoptr (GPtrArray) folders = g_ptr_array_new_with_free_func (g_free);
+  if (!list_folder (root, folders, NULL, error))
+    return NULL;
+
+  g_autoptr (GraftDataset) dataset = graft_dataset_new ();
+  if (classes == NULL)
+    {
+      if (folders->len == 0)
+        {
+          set_folder_error (error, root, "no class folder (an ImageFolder tree has one folder per class)");
+          return NULL;
+        }
+      for (guint i = 0; i < folders->len; i++)
+        g_ptr_array_add (dataset->classes, g_strdup (g_ptr_array_index (folders, i)));
+    }
+  else
+    {
+      if (classes->len == 0)
+        {
+          g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID, "%s: no class given", root);
+          return NULL;
+        }
+      gboolean any = FALSE;
+      for (guint i = 0; i < classes->len; i++)
+        {
+          const char *name = g_ptr_array_index (classes, i);
+          if (!valid_class_name (name))
+            {
+              g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID,
+                           "%s: “%s” cannot be the name of a class folder", root, name ? name : "(null)");
+              return NULL;
+            }
+          if ((guint) graft_dataset_add_class (dataset, name) != i)
+            {
+              g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID, "%s: class “%s” given twice", root,
+                           name);
+              return NULL;
+            }
+          g_autofree char *path = g_build_filename (root, name, NULL);
+          any = any || g_file_test (path, G_FILE_TEST_IS_DIR);
+        }
+      if (!any)
+        {
+          set_folder_error (error, root, "none of the given classes has a folder here");
+          return NULL;
+        }
+    }
+
+  for (guint c = 0; c < dataset->classes->len; c++)
+    {
+      g_autofree char *class_folder = g_build_filename (root, g_ptr_array_index (dataset->classes, c), NULL);
+      if (!g_file_test (class_folder, G_FILE_TEST_IS_DIR))
+        continue;   /* a given class with no folder here: no item */
+      if (!add_class_images (dataset, class_folder, (int) c, error))
+        return NULL;
+    }
+  return g_steal_pointer (&dataset);
+}
+
+/* The split */
+
+static guint64
+splitmix64 (guint64 x)
+{
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+/* FNV-1a 64 of the path's bytes, then mixed with the seed through splitmix64 (FNV-1a
+ * alone has weak high bits for short strings, and the comparison uses the high bits). */
+static guint64
+split_hash (guint64 seed, const char *path)
+{
+  guint64 h = 0xcbf29ce484222325ull;
+  for (const unsigned char *p = (const unsigned char *) path; *p != '\0'; p++)
+    {
+      h ^= *p;
+      h *= 0x100000001b3ull;
+    }
+  return splitmix64 (h ^ splitmix64 (seed));
+}
+
+static GraftDataset *
+dataset_with_classes (const GraftDataset *dataset)
+{
+  GraftDataset *copy = graft_dataset_new ();
+  for (guint i = 0; i < dataset->classes->len; i++)
+    g_ptr_array_add (copy->classes, g_strdup (g_ptr_array_index (dataset->classes, i)));
+  return copy;
+}
+
+void
+graft_dataset_split (const GraftDataset *dataset, float validation_fraction, guint64 seed,
+                     GraftDataset **train, GraftDataset **validation)
+{
+  g_return_if_fail (dataset != NULL);
+
+  /* An item goes to validation when its hash < fraction * 2^64. */
+  double fraction = validation_fraction;
+  gboolean none = !(fraction > 0.0);   /* NaN too */
+  gboolean all = fraction >= 1.0;
+  guint64 threshold = (none || all) ? 0 : (guint64) ldexp (fraction, 64);
+
+  GraftDataset *train_set = dataset_with_classes (dataset);
+  GraftDataset *validation_set = dataset_with_classes (dataset);
+  for (guint i = 0; i < dataset->items->len; i++)
+    {
+      const GraftDatasetItem *item = &g_array_index (dataset->items, GraftDatasetItem, i);
+      if (item->label < 0)
+        continue;
+      gboolean to_validation = all || (!none && split_hash (seed, item->path) < threshold);
+      GraftDatasetItem copy = { g_strdup (item->path), item->label };
+      g_array_append_val ((to_validation ? validation_set : train_set)->items, copy);
+    }
+  if (train != NULL)
+    *train = train_set;
+  else
+    graft_dataset_free (train_set);
+  if (validation != NULL)
+    *validation = validation_set;
+  else
+    graft_dataset_free (validation_set);
+}

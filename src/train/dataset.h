@@ -1,0 +1,47 @@
+/* dataset.h: labelled images for a run: class names and (path, label) items.
+ *
+ * The project store (src/project/) is where people's labels live; a dataset is what a
+ * run reads, made from a project or straight from an ImageFolder tree (graft-cli).
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *path;
+  int label;            /* index into classes; -1: unlabelled */
+} GraftDatasetItem;
+
+typedef struct {
+  GPtrArray *classes;   /* char * */
+  GArray *items;        /* GraftDatasetItem */
+} GraftDataset;
+
+GraftDataset *graft_dataset_new (void);
+void graft_dataset_free (GraftDataset *dataset);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftDataset, graft_dataset_free)
+
+/* The index of the class called name, added at the end if it is new. */
+int graft_dataset_add_class (GraftDataset *dataset, const char *name);
+void graft_dataset_add (GraftDataset *dataset, const char *path, int label);
+guint graft_dataset_size (const GraftDataset *dataset);
+/* Items per class (classes->len entries, newly allocated). */
+guint *graft_dataset_class_counts (const GraftDataset *dataset);
+
+/* An ImageFolder tree, as torchvision reads it: one subfolder per class, classes in
+ * the order of their names, images (.png, .jpg, .jpeg, any case) anywhere inside each
+ * class folder, in name order. classes may name the classes and their order (e.g. to
+ * read a validation folder with the training folder's classes); NULL reads them from
+ * the folders. Other files are ignored. A root that cannot be read, or has no class
+ * folder, is an error naming it. */
+GraftDataset *graft_dataset_load_image_folder (const char *root, GPtrArray *classes, GError **error);
+
+/* Splits the labelled items into training and validation. An item goes to validation
+ * when a hash of (seed, path) falls below the fraction, so each item's side depends
+ * only on itself: adding images never moves the others. Unlabelled items go to neither. */
+void graft_dataset_split (const GraftDataset *dataset, float validation_fraction, guint64 seed,
+                          GraftDataset **train, GraftDataset **validation);
+
+G_END_DECLS

@@ -1,0 +1,466 @@
+/* embedding-cache.c: embeddings at the cut, kept on disk in an append-only file.
+ *
+ * File <folder>/<first 16 hex digits of the key>.emb:
+ *   header (48 bytes): "GRAFTEMB", version u32 LE (1), dim u32 LE,
+ *                      key: 32 bytes, SHA-256 of model_sha256 "\n" cut "\n" preprocessing_json
+ *   records:           64 lowercase hex digits (the image's SHA-256), dim float32 LE
+ * A record is appended with one write() on a descriptor opened with O_APPEND. Opening
+ * reads every complete record and truncates the file after the last one, so a record
+ * torn by a killed run is dropped and later appends stay aligned; a record whose hash is
+ * not 64 hex digits is taken as the start of garbage and dropped with what follows.
+ * A header that does not match (another version, dim or key, or not a cache file at all)
+ * means the file is rewritten empty: it is a cache, nothing is lost that cannot be
+ * computed again. The same hash twice in a file (two runs racing) is harmless: the last
+ * record wins. A write that fails (disk full) truncates the file back to its last
+ * complete record and returns an error; the embedding is still kept in memory.
+ *
+ * Lookups and inserts may come from several threads (a mutex guards the table and the
+ * descriptor); the floats a lookup returns are never moved or freed before the cache.
+ */
+#include "train/embedding-cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "train/spec.h"   /* GRAFT_TRAIN_ERROR */
+
+#define MAGIC "GRAFTEMB"
+#define MAGIC_SIZE 8
+#define VERSION 1u
+#define KEY_SIZE 32
+#define HEADER_SIZE (MAGIC_SIZE + 4 + 4 + KEY_SIZE)
+#define HASH_CHARS 64
+#define MAX_DIM (1 << 24)
+#define READ_CHUNK (1 << 20)
+
+struct _GraftEmbeddingCache {
+  GMutex mutex;
+  char *path;
+  int dim;
+  int fd;
+  gsize record_size;
+  goffset file_size;      /* header + complete records: where the next record goes */
+  GHashTable *table;      /* char *hash (owned) -> float * (owned by blocks) */
+  GPtrArray *blocks;      /* float arrays, freed with the cache */
+};
+
+static void
+set_io_error (GError **error, const char *path, const char *what, int saved_errno)
+{
+  g_autofree char *display = g_filename_display_name (path);
+  g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO, "%s: %s: %s", display, what, g_strerror (saved_errno));
+}
+
+static gboolean
+write_all (int fd, const void *data, gsize size, int *saved_errno)
+{
+  const guint8 *p = data;
+  while (size > 0)
+    {
+      ssize_t written = write (fd, p, size);
+      if (written < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          *saved_errno = errno;
+          return FALSE;
+        }
+      if (written == 0)
+        {
+          *saved_errno = ENOSPC;
+          return FALSE;
+        }
+      p += written;
+      size -= (gsize) written;
+    }
+  return TRUE;
+}
+
+/* Reads up to size bytes at offset; returns the number read (short only at the end), -1 on error. */
+static gssize
+read_at (int fd, void *data, gsize size, goffset offset)
+{
+  guint8 *p = data;
+  gsize done = 0;
+  while (done < size)
+    {
+      ssize_t got = pread (fd, p + done, size - done, (off_t) (offset + (goffset) done));
+      if (got < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return -1;
+        }
+      if (got == 0)
+        break;
+      done += (gsize) got;
+    }
+  return (gssize) done;
+}
+
+static void
+make_header (guint8 header[HEADER_SIZE], int dim, const guint8 key[KEY_SIZE])
+{
+  memcpy (header, MAGIC, MAGIC_SIZE);
+  guint32 version = GUINT32_TO_LE (VERSION);
+  guint32 dim_le = GUINT32_TO_LE ((guint32) dim);
+  memcpy (header + MAGIC_SIZE, &version, 4);
+  memcpy (header + MAGIC_SIZE + 4, &dim_le, 4);
+  memcpy (header + MAGIC_SIZE + 8, key, KEY_SIZE);
+}
+
+static gboolean
+is_lower_hex (const char *s, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+      return FALSE;
+  return TRUE;
+}
+
+/* The hash in lowercase into out (65 bytes); FALSE if it is not 64 hex digits. */
+static gboolean
+normalise_hash (const char *hash, char out[HASH_CHARS + 1])
+{
+  if (hash == NULL)
+    return FALSE;
+  for (int i = 0; i < HASH_CHARS; i++)
+    {
+      if (!g_ascii_isxdigit (hash[i]))
+        return FALSE;
+      out[i] = g_ascii_tolower (hash[i]);
+    }
+  if (hash[HASH_CHARS] != '\0')
+    return FALSE;
+  out[HASH_CHARS] = '\0';
+  return TRUE;
+}
+
+static void
+floats_from_le (float *out, const guint8 *in, int dim)
+{
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+  memcpy (out, in, sizeof (float) * (gsize) dim);
+#else
+  for (int i = 0; i < dim; i++)
+    {
+      guint32 bits;
+      memcpy (&bits, in + 4 * (gsize) i, 4);
+      bits = GUINT32_FROM_LE (bits);
+      memcpy (out + i, &bits, 4);
+    }
+#endif
+}
+
+static void
+floats_to_le (guint8 *out, const float *in, int dim)
+{
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+  memcpy (out, in, sizeof (float) * (gsize) dim);
+#else
+  for (int i = 0; i < dim; i++)
+    {
+      guint32 bits;
+      memcpy (&bits, in + i, 4);
+      bits = GUINT32_TO_LE (bits);
+      memcpy (out + 4 * (gsize) i, &bits, 4);
+    }
+#endif
+}
+
+/* Reads the records after the header into the table; returns the size of the valid
+ * part of the file (header + complete records), or -1 with errno set. */
+static goffset
+read_records (GraftEmbeddingCache *cache, goffset file_size)
+{
+  goffset available = (file_size - HEADER_SIZE) / (goffset) cache->record_size;
+  if (available <= 0)
+    return HEADER_SIZE;
+
+  float *block = g_try_new (float, (gsize) available * (gsize) cache->dim);
+  if (block == NULL)
+    {
+      errno = ENOMEM;
+      return -1;
+    }
+  g_ptr_array_add (cache->blocks, block);
+
+  gsize per_chunk = MAX (1, READ_CHUNK / cache->record_size);
+  g_autofree guint8 *buffer = g_malloc (per_chunk * cache->record_size);
+  goffset offset = HEADER_SIZE;
+  goffset done = 0;
+  while (done < available)
+    {
+      gsize want = (gsize) MIN ((goffset) per_chunk, available - done);
+      gssize got = read_at (cache->fd, buffer, want * cache->record_size, offset);
+      if (got < 0)
+        return -1;
+      gsize records = (gsize) got / cache->record_size;
+      for (gsize r = 0; r < records; r++)
+        {
+          const guint8 *record = buffer + r * cache->record_size;
+          if (!is_lower_hex ((const char *) record, HASH_CHARS))
+            return offset;   /* garbage from here on */
+          float *values = block + (gsize) done * (gsize) cache->dim;
+          floats_from_le (values, record + HASH_CHARS, cache->dim);
+          g_hash_table_insert (cache->table, g_strndup ((const char *) record, HASH_CHARS), values);
+          offset += (goffset) cache->record_size;
+          done++;
+        }
+      if (records < want)
+        break;   /* the file shrank while being read */
+    }
+  return offset;
+}
+
+/* Empties the file and writes the header. */
+static gboolean
+reset_file (GraftEmbeddingCache *cache, const guint8 header[HEADER_SIZE], GError **error)
+{
+  int saved_errno = 0;
+  if (ftruncate (cache->fd, 0) != 0)
+    {
+      set_io_error (error, cache->path, "cannot empty the embedding cache", errno);
+      return FALSE;
+    }
+  if (!write_all (cache->fd, header, HEADER_SIZE, &saved_errno))
+    {
+      set_io_error (error, cache->path, "cannot write the embedding cache", saved_errno);
+      (void) ftruncate (cache->fd, 0);
+      return FALSE;
+    }
+  cache->file_size = HEADER_SIZE;
+  return TRUE;
+}
+
+GraftEmbeddingCache *
+graft_embedding_cache_open (const char *folder, const char *model_sha256, const char *cut,
+                            const char *preprocessing_json, int dim, GError **error)
+{
+  g_return_val_if_fail (folder != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (dim <= 0 || dim > MAX_DIM)
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID,
+                   "embedding cache: dimension %d out of range (1..%d)", dim, MAX_DIM);
+      return NULL;
+    }
+
+  /* The key. */
+  guint8 key[KEY_SIZE];
+  gsize key_size = KEY_SIZE;
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_checksum_update (checksum, (const guchar *) (model_sha256 ? model_sha256 : ""), -1);
+  g_checksum_update (checksum, (const guchar *) "\n", 1);
+  g_checksum_update (checksum, (const guchar *) (cut ? cut : ""), -1);
+  g_checksum_update (checksum, (const guchar *) "\n", 1);
+  g_checksum_update (checksum, (const guchar *) (preprocessing_json ? preprocessing_json : ""), -1);
+  g_checksum_get_digest (checksum, key, &key_size);
+  g_assert (key_size == KEY_SIZE);
+  char name[16 + sizeof ".emb"];
+  for (int i = 0; i < 8; i++)
+    g_snprintf (name + 2 * i, 3, "%02x", key[i]);
+  memcpy (name + 16, ".emb", sizeof ".emb");
+
+  if (g_mkdir_with_parents (folder, 0755) != 0)
+    {
+      set_io_error (error, folder, "cannot create the embedding cache folder", errno);
+      return NULL;
+    }
+
+  g_autoptr (GraftEmbeddingCache) cache = g_new0 (GraftEmbeddingCache, 1);
+  g_mutex_init (&cache->mutex);
+  cache->fd = -1;
+  cache->path = g_build_filename (folder, name, NULL);
+  cache->dim = dim;
+  cache->record_size = HASH_CHARS + sizeof (float) * (gsize) dim;
+  cache->table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  cache->blocks = g_ptr_array_new_with_free_func (g_free);
+
+  cache->fd = g_open (cache->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (cache->fd < 0)
+    {
+      set_io_error (error, cache->path, "cannot open the embedding cache", errno);
+      return NULL;
+    }
+  struct stat st;
+  if (fstat (cache->fd, &st) != 0)
+    {
+      set_io_error (error, cache->path, "cannot read the embedding cache", errno);
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_autofree char *display = g_filename_display_name (cache->path);
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO, "%s: the embedding cache is not a regular file",
+                   display);
+      return NULL;
+    }
+
+  guint8 expected[HEADER_SIZE], found[HEADER_SIZE];
+  make_header (expected, dim, key);
+  gssize got = st.st_size >= HEADER_SIZE ? read_at (cache->fd, found, HEADER_SIZE, 0) : 0;
+  if (got < 0)
+    {
+      set_io_error (error, cache->path, "cannot read the embedding cache", errno);
+      return NULL;
+    }
+  if (got != HEADER_SIZE || memcmp (found, expected, HEADER_SIZE) != 0)
+    {
+      if (!reset_file (cache, expected, error))
+        return NULL;
+      return g_steal_pointer (&cache);
+    }
+
+  goffset valid = read_records (cache, (goffset) st.st_size);
+  if (valid < 0)
+    {
+      set_io_error (error, cache->path, "cannot read the embedding cache", errno);
+      return NULL;
+    }
+  if (valid != (goffset) st.st_size && ftruncate (cache->fd, (off_t) valid) != 0)
+    {
+      set_io_error (error, cache->path, "cannot cut a torn record off the embedding cache", errno);
+      return NULL;
+    }
+  cache->file_size = valid;
+  return g_steal_pointer (&cache);
+}
+
+void
+graft_embedding_cache_free (GraftEmbeddingCache *cache)
+{
+  if (cache == NULL)
+    return;
+  if (cache->fd >= 0)
+    close (cache->fd);
+  g_clear_pointer (&cache->table, g_hash_table_unref);
+  g_clear_pointer (&cache->blocks, g_ptr_array_unref);
+  g_free (cache->path);
+  g_mutex_clear (&cache->mutex);
+  g_free (cache);
+}
+
+int
+graft_embedding_cache_dim (const GraftEmbeddingCache *cache)
+{
+  g_return_val_if_fail (cache != NULL, 0);
+  return cache->dim;
+}
+
+guint
+graft_embedding_cache_size (const GraftEmbeddingCache *cache)
+{
+  g_return_val_if_fail (cache != NULL, 0);
+  GraftEmbeddingCache *mutable_cache = (GraftEmbeddingCache *) cache;
+  g_mutex_lock (&mutable_cache->mutex);
+  guint size = g_hash_table_size (cache->table);
+  g_mutex_unlock (&mutable_cache->mutex);
+  return size;
+}
+
+const char *
+graft_embedding_cache_path (const GraftEmbeddingCache *cache)
+{
+  g_return_val_if_fail (cache != NULL, NULL);
+  return cache->path;
+}
+
+const float *
+graft_embedding_cache_lookup (GraftEmbeddingCache *cache, const char *image_hash)
+{
+  g_return_val_if_fail (cache != NULL, NULL);
+  char hash[HASH_CHARS + 1];
+  if (!normalise_hash (image_hash, hash))
+    return NULL;
+  g_mutex_lock (&cache->mutex);
+  const float *values = g_hash_table_lookup (cache->table, hash);
+  g_mutex_unlock (&cache->mutex);
+  return values;
+}
+
+gboolean
+graft_embedding_cache_insert (GraftEmbeddingCache *cache, const char *image_hash, const float *embedding,
+                              GError **error)
+{
+  g_return_val_if_fail (cache != NULL, FALSE);
+  g_return_val_if_fail (embedding != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  char hash[HASH_CHARS + 1];
+  if (!normalise_hash (image_hash, hash))
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID,
+                   "embedding cache: “%s” is not a SHA-256 in hex", image_hash ? image_hash : "(null)");
+      return FALSE;
+    }
+  const gsize bytes = sizeof (float) * (gsize) cache->dim;
+
+  g_mutex_lock (&cache->mutex);
+  const float *old = g_hash_table_lookup (cache->table, hash);
+  if (old != NULL && memcmp (old, embedding, bytes) == 0)
+    {
+      g_mutex_unlock (&cache->mutex);
+      return TRUE;   /* already there, bit for bit */
+    }
+
+  /* Memory first: even if the file cannot take it, this run keeps the embedding. */
+  float *values = g_memdup2 (embedding, bytes);
+  g_ptr_array_add (cache->blocks, values);
+  g_hash_table_insert (cache->table, g_strdup (hash), values);
+
+  g_autofree guint8 *record = g_malloc (cache->record_size);
+  memcpy (record, hash, HASH_CHARS);
+  floats_to_le (record + HASH_CHARS, embedding, cache->dim);
+  int saved_errno = 0;
+  gboolean ok = write_all (cache->fd, record, cache->record_size, &saved_errno);
+  if (ok)
+    cache->file_size += (goffset) cache->record_size;
+  else
+    {
+      set_io_error (error, cache->path, "cannot write to the embedding cache", saved_errno);
+      /* Drop what part of the record made it, so the next append starts on a record. */
+      (void) ftruncate (cache->fd, (off_t) cache->file_size);
+    }
+  g_mutex_unlock (&cache->mutex);
+  return ok;
+}
+
+char *
+graft_file_sha256 (const char *path, GError **error)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0)
+    {
+      set_io_error (error, path, "cannot open", errno);
+      return NULL;
+    }
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree guint8 *buffer = g_malloc (64 * 1024);
+  for (;;)
+    {
+      ssize_t got = read (fd, buffer, 64 * 1024);
+      if (got < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          int saved_errno = errno;
+          close (fd);
+          set_io_error (error, path, "cannot read", saved_errno);
+          return NULL;
+        }
+      if (got == 0)
+        break;
+      g_checksum_update (checksum, buffer, (gssize) got);
+    }
+  close (fd);
+  return g_strdup (g_checksum_get_string (checksum));
+}

@@ -1,0 +1,1325 @@
+#include "config.h"
+
+#include "train/trainer.h"
+
+#include <glib/gi18n-lib.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "data/loader.h"
+#include "engine/plan.h"
+#include "model/surgery.h"
+#include "train/embedding-cache.h"
+
+/* Where batches come from: the image loader (the full path) or embeddings in memory
+ * (the head-only path). */
+typedef struct {
+  /* loader path */
+  GraftLoader *loader;
+  /* embedding path: rows of dim floats, one per item */
+  const float *embeddings;
+  const gint32 *labels;
+  guint n_items;
+  int dim;
+  int batch_size;
+  gsize item_floats;     /* floats per item: the preprocessed image, or dim */
+  guint64 seed;
+  gboolean shuffle;
+  guint *order;
+  guint position;
+  float *buffer;
+  gint32 *label_buffer;
+  guint *index_buffer;
+} batch_source;
+
+/* A graph being trained: the full model, or the head alone over embeddings. */
+typedef struct {
+  graft_graph *graph;
+  int input;
+  int logits;
+  int first_head_node;   /* nodes from here on are the new head */
+} training_graph;
+
+struct _GraftTrainer {
+  GraftModel *model;           /* base with the new head */
+  GraftSessionSpec *spec;
+  GraftDataset *train;
+  GraftDataset *validation;    /* may be NULL */
+  int classes;
+  int cut;                     /* value the head is grafted on */
+  int embedding;               /* value cached on the fast path: the cut, or the head's pooled cut */
+  int head_first_node;
+  int n_blocks;                /* backbone blocks (the head excluded) */
+  GraftTrainerHooks hooks;
+  char *cache_folder;
+  int decode_threads;
+  float *class_weights;
+  GraftMetrics *best_metrics;
+  double wait_seconds, step_seconds;
+
+  GMutex lock;
+  GCond resumed;
+  gboolean paused;
+  gint stop_requested;
+};
+
+static void
+log_message (GraftTrainer *trainer, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+log_message (GraftTrainer *trainer, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *message = NULL;
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  if (trainer->hooks.on_log != NULL)
+    trainer->hooks.on_log (message, trainer->hooks.user_data);
+  else
+    g_debug ("%s", message);
+}
+
+static GraftDataset *
+labelled_copy (const GraftDataset *source, int classes)
+{
+  GraftDataset *copy = graft_dataset_new ();
+  for (guint c = 0; c < source->classes->len; c++)
+    graft_dataset_add_class (copy, g_ptr_array_index (source->classes, c));
+  for (guint i = 0; i < source->items->len; i++)
+    {
+      const GraftDatasetItem *item = &g_array_index (source->items, GraftDatasetItem, i);
+      if (item->label >= 0 && item->label < classes)
+        graft_dataset_add (copy, item->path, item->label);
+    }
+  return copy;
+}
+
+GraftTrainer *
+graft_trainer_new (const GraftModel *base, const GraftSessionSpec *spec, const GraftDataset *train,
+                   const GraftDataset *validation, GError **error)
+{
+  g_autoptr (GraftModel) model = NULL;
+  GraftTrainer *trainer;
+  int cut, classes = (int) train->classes->len, n_blocks;
+  const GraftBlock *last;
+
+  if (classes < 2)
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DATA,
+                   "a classifier needs at least two classes; this dataset has %d", classes);
+      return NULL;
+    }
+  if (validation != NULL && validation->classes->len != train->classes->len)
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DATA,
+                   "the validation images have %u classes, the training images %d",
+                   validation->classes->len, classes);
+      return NULL;
+    }
+  if (spec->cut != NULL)
+    {
+      cut = graft_graph_find_value (base->graph, spec->cut);
+      if (cut < 0)
+        {
+          g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID,
+                       "the model has no layer output called '%s' to graft the head on", spec->cut);
+          return NULL;
+        }
+    }
+  else if ((cut = graft_model_default_cut (base)) < 0)
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID,
+                   "the model has no classifier to replace; choose where to graft the head");
+      return NULL;
+    }
+  model = graft_model_graft_head (base, cut, &spec->head, classes, spec->seed, error);
+  if (model == NULL)
+    return NULL;
+  n_blocks = (int) model->blocks->len - 1;
+  if (!graft_session_spec_validate (spec, n_blocks, error))
+    return NULL;
+
+  trainer = g_new0 (GraftTrainer, 1);
+  trainer->spec = graft_session_spec_copy (spec);
+  trainer->classes = classes;
+  trainer->n_blocks = n_blocks;
+  last = &g_array_index (model->blocks, GraftBlock, model->blocks->len - 1);
+  trainer->head_first_node = last->first_node;
+  trainer->cut = graft_graph_find_value (model->graph, graft_graph_value (base->graph, cut)->name);
+  trainer->embedding = trainer->cut;
+  if (graft_graph_node (model->graph, trainer->head_first_node)->attributes.op == GRAFT_OP_MEAN_SPATIAL)
+    trainer->embedding = graft_graph_node (model->graph, trainer->head_first_node)->output;
+  trainer->model = g_steal_pointer (&model);
+  trainer->train = labelled_copy (train, classes);
+  trainer->validation = validation != NULL ? labelled_copy (validation, classes) : NULL;
+  trainer->decode_threads = 2;
+  g_mutex_init (&trainer->lock);
+  g_cond_init (&trainer->resumed);
+  if (spec->balanced_class_weights)
+    {
+      g_autofree guint *counts = graft_dataset_class_counts (trainer->train);
+      guint n = graft_dataset_size (trainer->train);
+      trainer->class_weights = g_new (float, classes);
+      for (int c = 0; c < classes; c++)
+        trainer->class_weights[c] = counts[c] > 0 ? (float) n / ((float) classes * counts[c]) : 0.0f;
+    }
+  return trainer;
+}
+
+void
+graft_trainer_free (GraftTrainer *trainer)
+{
+  if (trainer == NULL)
+    return;
+  graft_model_free (trainer->model);
+  graft_session_spec_free (trainer->spec);
+  graft_dataset_free (trainer->train);
+  if (trainer->validation != NULL)
+    graft_dataset_free (trainer->validation);
+  g_free (trainer->cache_folder);
+  g_free (trainer->class_weights);
+  if (trainer->best_metrics != NULL)
+    graft_metrics_free (trainer->best_metrics);
+  g_mutex_clear (&trainer->lock);
+  g_cond_clear (&trainer->resumed);
+  g_free (trainer);
+}
+
+void
+graft_trainer_set_hooks (GraftTrainer *trainer, const GraftTrainerHooks *hooks)
+{
+  trainer->hooks = *hooks;
+}
+
+void
+graft_trainer_set_cache_folder (GraftTrainer *trainer, const char *folder)
+{
+  g_free (trainer->cache_folder);
+  trainer->cache_folder = g_strdup (folder);
+}
+
+void
+graft_trainer_set_decode_threads (GraftTrainer *trainer, int threads)
+{
+  trainer->decode_threads = CLAMP (threads, 0, 64);
+}
+
+GraftModel *
+graft_trainer_get_model (GraftTrainer *trainer)
+{
+  return trainer->model;
+}
+
+const GraftMetrics *
+graft_trainer_get_validation_metrics (GraftTrainer *trainer)
+{
+  return trainer->best_metrics;
+}
+
+double
+graft_trainer_get_wait_fraction (GraftTrainer *trainer)
+{
+  return trainer->step_seconds > 0 ? trainer->wait_seconds / trainer->step_seconds : 0.0;
+}
+
+void
+graft_trainer_pause (GraftTrainer *trainer)
+{
+  g_mutex_lock (&trainer->lock);
+  trainer->paused = TRUE;
+  g_mutex_unlock (&trainer->lock);
+}
+
+void
+graft_trainer_resume (GraftTrainer *trainer)
+{
+  g_mutex_lock (&trainer->lock);
+  trainer->paused = FALSE;
+  g_cond_broadcast (&trainer->resumed);
+  g_mutex_unlock (&trainer->lock);
+}
+
+void
+graft_trainer_stop (GraftTrainer *trainer)
+{
+  g_atomic_int_set (&trainer->stop_requested, 1);
+  graft_trainer_resume (trainer);
+}
+
+/* Waits while paused; TRUE when the run must stop. Called between batches. */
+static gboolean
+should_stop (GraftTrainer *trainer)
+{
+  g_mutex_lock (&trainer->lock);
+  while (trainer->paused && !g_atomic_int_get (&trainer->stop_requested))
+    g_cond_wait (&trainer->resumed, &trainer->lock);
+  g_mutex_unlock (&trainer->lock);
+  if (trainer->hooks.should_stop != NULL && trainer->hooks.should_stop (trainer->hooks.user_data))
+    g_atomic_int_set (&trainer->stop_requested, 1);
+  return g_atomic_int_get (&trainer->stop_requested) != 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Which parameters train                                                   */
+
+/* The backbone is frozen for the whole run when no stage and no override trains a
+ * block of it. */
+static gboolean
+backbone_always_frozen (GraftTrainer *trainer)
+{
+  const GraftSessionSpec *spec = trainer->spec;
+  if (g_hash_table_size (spec->parameter_overrides) > 0)
+    return FALSE;
+  for (int epoch = 0; epoch < spec->epochs; epoch++)
+    for (int b = 0; b < trainer->n_blocks; b++)
+      if (graft_session_spec_block_trains (spec, epoch, b,
+                                           g_array_index (trainer->model->blocks, GraftBlock, b).name,
+                                           trainer->n_blocks))
+        return FALSE;
+  return TRUE;
+}
+
+gboolean
+graft_trainer_uses_embedding_cache (GraftTrainer *trainer)
+{
+  return backbone_always_frozen (trainer) && !trainer->spec->augmentation.enabled
+         && trainer->spec->batchnorm_policy != GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS;
+}
+
+/* Sets trainable flags, lr multipliers and BatchNorm modes of the full model for epoch. */
+static void
+apply_stage (GraftTrainer *trainer, int epoch)
+{
+  const GraftSessionSpec *spec = trainer->spec;
+  graft_graph *graph = trainer->model->graph;
+
+  for (guint b = 0; b < trainer->model->blocks->len; b++)
+    {
+      const GraftBlock *block = &g_array_index (trainer->model->blocks, GraftBlock, b);
+      gboolean head = (int) b == trainer->n_blocks;
+      gboolean trains = head || graft_session_spec_block_trains (spec, epoch, (int) b, block->name, trainer->n_blocks);
+      float multiplier = head ? 1.0f : graft_session_spec_block_lr_multiplier (spec, epoch, (int) b, trainer->n_blocks);
+      for (int n = block->first_node; n <= block->last_node; n++)
+        {
+          const graft_node *node = graft_graph_node (graph, n);
+          for (int k = 0; k < node->n_inputs; k++)
+            {
+              const graft_value *value = graft_graph_value (graph, node->inputs[k]);
+              gpointer override;
+              gboolean param_trains = trains;
+              if (value->kind != GRAFT_VALUE_PARAMETER)
+                continue;
+              override = g_hash_table_lookup (spec->parameter_overrides, value->name);
+              if (override != NULL)
+                param_trains = GPOINTER_TO_INT (override) == 1;
+              graft_graph_set_trainable (graph, node->inputs[k], param_trains);
+              graft_graph_set_lr_multiplier (graph, node->inputs[k], multiplier);
+            }
+          if (node->attributes.op == GRAFT_OP_BATCHNORM)
+            graft_graph_set_batchnorm_batch_statistics (
+                graph, n, trains || spec->batchnorm_policy == GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Weight snapshots                                                          */
+
+typedef struct {
+  GArray *values;   /* int: value index */
+  GArray *data;     /* float: their data, one after the other */
+} snapshot;
+
+static void
+snapshot_take (graft_graph *graph, snapshot *s)
+{
+  if (s->values == NULL)
+    {
+      s->values = g_array_new (FALSE, FALSE, sizeof (int));
+      s->data = g_array_new (FALSE, FALSE, sizeof (float));
+    }
+  g_array_set_size (s->values, 0);
+  g_array_set_size (s->data, 0);
+  for (int v = 0; v < graft_graph_value_count (graph); v++)
+    {
+      const graft_value *value = graft_graph_value (graph, v);
+      size_t count;
+      if (value->kind != GRAFT_VALUE_PARAMETER && value->kind != GRAFT_VALUE_BUFFER)
+        continue;
+      graft_shape_count (&value->shape, &count, NULL);
+      g_array_append_val (s->values, v);
+      g_array_append_vals (s->data, value->data, (guint) count);
+    }
+}
+
+static void
+snapshot_restore (graft_graph *graph, const snapshot *s)
+{
+  size_t offset = 0;
+  for (guint i = 0; s->values != NULL && i < s->values->len; i++)
+    {
+      int v = g_array_index (s->values, int, i);
+      size_t count;
+      graft_shape_count (&graft_graph_value (graph, v)->shape, &count, NULL);
+      memcpy (graft_graph_tensor_data (graph, v), &g_array_index (s->data, float, offset), count * sizeof (float));
+      offset += count;
+    }
+}
+
+static void
+snapshot_clear (snapshot *s)
+{
+  g_clear_pointer (&s->values, g_array_unref);
+  g_clear_pointer (&s->data, g_array_unref);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batches                                                                   */
+
+static GraftLoaderItem *
+loader_items (const GraftDataset *dataset)
+{
+  GraftLoaderItem *items = g_new (GraftLoaderItem, MAX (1, dataset->items->len));
+  for (guint i = 0; i < dataset->items->len; i++)
+    {
+      const GraftDatasetItem *item = &g_array_index (dataset->items, GraftDatasetItem, i);
+      items[i] = (GraftLoaderItem) { item->path, item->label };
+    }
+  return items;
+}
+
+static void
+report_failure (GraftLoader *loader, const GraftLoaderFailure *failure, gpointer user_data)
+{
+  log_message (user_data, _("Skipped %s"), failure->message);
+}
+
+static GraftLoader *
+make_loader (GraftTrainer *trainer, const GraftDataset *dataset, gboolean training, GError **error)
+{
+  GraftLoaderOptions options;
+  g_autofree GraftLoaderItem *items = loader_items (dataset);
+  GraftLoader *loader;
+
+  graft_loader_options_init (&options);
+  options.preprocessing = trainer->spec->preprocessing;
+  if (training)
+    options.augmentation = trainer->spec->augmentation;
+  else
+    graft_augmentation_init_none (&options.augmentation);
+  options.batch_size = trainer->spec->batch_size;
+  options.seed = trainer->spec->seed;
+  options.shuffle = training;
+  options.drop_last = FALSE;
+  options.threads = trainer->decode_threads;
+  loader = graft_loader_new (items, dataset->items->len, &options, error);
+  if (loader != NULL)
+    graft_loader_set_failure_func (loader, report_failure, trainer, NULL);
+  return loader;
+}
+
+static void
+source_start_epoch (batch_source *source, guint epoch)
+{
+  source->position = 0;
+  if (source->loader != NULL)
+    {
+      graft_loader_start_epoch (source->loader, epoch);
+      return;
+    }
+  for (guint i = 0; i < source->n_items; i++)
+    source->order[i] = i;
+  if (source->shuffle)
+    for (guint i = source->n_items; i > 1; i--)
+      {
+        /* Fisher-Yates from the counter-based generator: a function of seed and epoch. */
+        guint j = (guint) (graft_random_uniform (source->seed ^ (0x5bd1e995ull * (epoch + 1)), i) * i);
+        guint t = source->order[i - 1];
+        source->order[i - 1] = source->order[MIN (j, i - 1)];
+        source->order[MIN (j, i - 1)] = t;
+      }
+}
+
+/* The next batch: images (or embeddings), labels, indices and its size; FALSE at the
+ * end of the epoch. Memory stays valid until the next call. */
+static gboolean
+source_next (batch_source *source, GraftBatch **held, const float **inputs, const gint32 **labels,
+             const guint **indices, int *n, GError **error)
+{
+  if (source->loader != NULL)
+    {
+      g_clear_pointer (held, graft_batch_free);
+      if (!graft_loader_next (source->loader, held, error) || *held == NULL)
+        return FALSE;
+      *inputs = (*held)->images;
+      *labels = (*held)->labels;
+      *indices = (*held)->indices;
+      *n = (*held)->size;
+      return TRUE;
+    }
+  if (source->position >= source->n_items)
+    return FALSE;
+  *n = (int) MIN ((guint) source->batch_size, source->n_items - source->position);
+  for (int i = 0; i < *n; i++)
+    {
+      guint item = source->order[source->position + (guint) i];
+      memcpy (source->buffer + (size_t) i * source->dim, source->embeddings + (size_t) item * source->dim,
+              (size_t) source->dim * sizeof (float));
+      source->label_buffer[i] = source->labels[item];
+      source->index_buffer[i] = item;
+    }
+  source->position += (guint) *n;
+  *inputs = source->buffer;
+  *labels = source->label_buffer;
+  *indices = source->index_buffer;
+  return TRUE;
+}
+
+static void
+source_clear (batch_source *source)
+{
+  g_clear_pointer (&source->loader, graft_loader_free);
+  g_clear_pointer (&source->order, g_free);
+  g_clear_pointer (&source->buffer, g_free);
+  g_clear_pointer (&source->label_buffer, g_free);
+  g_clear_pointer (&source->index_buffer, g_free);
+}
+
+static void
+embedding_source (batch_source *source, const float *embeddings, const gint32 *labels, guint n, int dim,
+                  int batch_size, guint64 seed, gboolean shuffle)
+{
+  *source = (batch_source) {
+    .embeddings = embeddings, .labels = labels, .n_items = n, .dim = dim, .batch_size = batch_size,
+    .item_floats = (gsize) dim, .seed = seed, .shuffle = shuffle,
+  };
+  source->order = g_new (guint, MAX (1, n));
+  source->buffer = g_new (float, (size_t) batch_size * dim);
+  source->label_buffer = g_new (gint32, batch_size);
+  source->index_buffer = g_new (guint, batch_size);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Plans                                                                     */
+
+static gboolean
+engine_ok (graft_status status, const graft_error *engine_error, GError **error)
+{
+  if (status == GRAFT_OK)
+    return TRUE;
+  g_set_error (error, GRAFT_TRAIN_ERROR,
+               status == GRAFT_ERROR_NUMERIC ? GRAFT_TRAIN_ERROR_DIVERGED : GRAFT_TRAIN_ERROR_INVALID,
+               "%s", engine_error->message);
+  return FALSE;
+}
+
+/* Plans live at one batch size; the last batch of an epoch may be smaller, and gets its
+ * own plan (kept for the next epoch). */
+typedef struct {
+  graft_plan *plans[2];
+  int batches[2];
+} plan_pair;
+
+static graft_plan *
+plan_for (plan_pair *pair, training_graph *tg, const graft_plan_options *base, int batch, const int *keep,
+          int n_keep, GError **error)
+{
+  graft_plan_options options = *base;
+  graft_error engine_error;
+  for (int i = 0; i < 2; i++)
+    if (pair->plans[i] != NULL && pair->batches[i] == batch)
+      return pair->plans[i];
+  if (pair->plans[1] != NULL)
+    graft_plan_free (pair->plans[1]);
+  pair->plans[1] = pair->plans[0];
+  pair->batches[1] = pair->batches[0];
+  options.batch = batch;
+  options.keep = keep;
+  options.n_keep = n_keep;
+  options.loss_logits = tg->logits;
+  pair->plans[0] = graft_plan_new (tg->graph, &options, &engine_error);
+  pair->batches[0] = batch;
+  if (pair->plans[0] == NULL)
+    engine_ok (engine_error.status, &engine_error, error);
+  return pair->plans[0];
+}
+
+static void
+plan_pair_clear (plan_pair *pair)
+{
+  for (int i = 0; i < 2; i++)
+    g_clear_pointer (&pair->plans[i], graft_plan_free);
+}
+
+/* Runs tg in inference over a source and accumulates metrics. */
+static gboolean
+evaluate_source (training_graph *tg, batch_source *source, GraftMetrics *metrics, int classes, float *probabilities,
+                 GError **error)
+{
+  plan_pair plans = { 0 };
+  graft_plan_options options = { .mode = GRAFT_PLAN_INFERENCE };
+  g_autoptr (GraftBatch) held = NULL;
+  const float *inputs;
+  const gint32 *labels;
+  const guint *indices;
+  int n;
+  gboolean ok = TRUE;
+  graft_error engine_error;
+
+  source_start_epoch (source, 0);
+  while (ok && source_next (source, &held, &inputs, &labels, &indices, &n, error))
+    {
+      graft_plan *plan = plan_for (&plans, tg, &options, n, &tg->logits, 1, error);
+      const float *logits;
+      if (plan == NULL)
+        {
+          ok = FALSE;
+          break;
+        }
+      ok = engine_ok (graft_plan_set_input (plan, tg->input, inputs, source->item_floats * (gsize) n, &engine_error),
+                      &engine_error, error)
+           && engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error);
+      if (!ok)
+        break;
+      logits = graft_plan_value_data (plan, tg->logits, NULL);
+      for (int i = 0; i < n; i++)
+        {
+          const float *row = logits + (size_t) i * classes;
+          float max = row[0];
+          double sum = 0;
+          for (int k = 1; k < classes; k++)
+            max = fmaxf (max, row[k]);
+          for (int k = 0; k < classes; k++)
+            sum += exp (row[k] - max);
+          if (probabilities != NULL)
+            for (int k = 0; k < classes; k++)
+              probabilities[(size_t) indices[i] * classes + k] = (float) (exp (row[k] - max) / sum);
+          /* Unlabelled items (predictions only) count in no metric. */
+          if (metrics != NULL && labels[i] >= 0 && labels[i] < classes)
+            graft_metrics_add (metrics, row, labels + i, 1, -(row[labels[i]] - max - log (sum)));
+        }
+    }
+  if (source->loader != NULL)
+    graft_loader_stop (source->loader);
+  plan_pair_clear (&plans);
+  return ok && (error == NULL || *error == NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The head alone, over embeddings                                           */
+
+/* A graph of the head's nodes reading an input named like the embedding value. */
+static gboolean
+build_head_graph (GraftTrainer *trainer, training_graph *tg, GError **error)
+{
+  graft_graph *full = trainer->model->graph;
+  const graft_value *embedding = graft_graph_value (full, trainer->embedding);
+  int n_values = graft_graph_value_count (full), n_nodes = graft_graph_node_count (full);
+  g_autofree int *map = g_new (int, n_values);
+  graft_shape shape = graft_shape_2d (1, embedding->shape.dims[1]);
+  graft_error engine_error;
+  int first = embedding->producer + 1;
+
+  for (int v = 0; v < n_values; v++)
+    map[v] = -1;
+  tg->graph = graft_graph_new ();
+  map[trainer->embedding] = tg->input = graft_graph_add_input (tg->graph, embedding->name, &shape, &engine_error);
+  for (int i = first; i < n_nodes; i++)
+    {
+      const graft_node *node = graft_graph_node (full, i);
+      g_autofree int *inputs = g_new (int, node->n_inputs);
+      for (int k = 0; k < node->n_inputs; k++)
+        {
+          const graft_value *value = graft_graph_value (full, node->inputs[k]);
+          if (map[node->inputs[k]] < 0)
+            {
+              if (value->kind == GRAFT_VALUE_ACTIVATION || value->kind == GRAFT_VALUE_INPUT)
+                goto fail_structure;
+              map[node->inputs[k]] = graft_graph_add_tensor (tg->graph, value->name, value->kind, &value->shape,
+                                                             value->data, &engine_error);
+              if (map[node->inputs[k]] < 0)
+                goto fail;
+            }
+          inputs[k] = map[node->inputs[k]];
+        }
+      map[node->output] = graft_graph_add_node (tg->graph, node->name, &node->attributes, inputs, node->n_inputs,
+                                                graft_graph_value (full, node->output)->name, &engine_error);
+      if (map[node->output] < 0)
+        goto fail;
+    }
+  tg->logits = map[trainer->model->logits];
+  tg->first_head_node = 0;
+  return TRUE;
+
+fail_structure:
+  g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID,
+               "the head reads the backbone somewhere else than at the cut");
+  g_clear_pointer (&tg->graph, graft_graph_free);
+  return FALSE;
+fail:
+  g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID, "%s", engine_error.message);
+  g_clear_pointer (&tg->graph, graft_graph_free);
+  return FALSE;
+}
+
+/* Copies the head graph's tensors back into the full model, by name. */
+static void
+copy_head_back (GraftTrainer *trainer, training_graph *tg)
+{
+  for (int v = 0; v < graft_graph_value_count (tg->graph); v++)
+    {
+      const graft_value *value = graft_graph_value (tg->graph, v);
+      int target;
+      size_t count;
+      if (value->kind != GRAFT_VALUE_PARAMETER && value->kind != GRAFT_VALUE_BUFFER)
+        continue;
+      target = graft_graph_find_value (trainer->model->graph, value->name);
+      graft_shape_count (&value->shape, &count, NULL);
+      memcpy (graft_graph_tensor_data (trainer->model->graph, target), value->data, count * sizeof (float));
+    }
+}
+
+/* The embedding of every item of dataset (n_items, dim), from the cache where it has
+ * them; failed items are marked with label -1. */
+static float *
+compute_embeddings (GraftTrainer *trainer, GraftDataset *dataset, GraftEmbeddingCache *cache, gint32 *labels,
+                    GError **error)
+{
+  graft_graph *graph = trainer->model->graph;
+  int dim = (int) graft_graph_value (graph, trainer->embedding)->shape.dims[1];
+  guint n = dataset->items->len, missing = 0;
+  g_autofree float *embeddings = g_new (float, (size_t) MAX (1, n) * dim);
+  g_autofree char **hashes = g_new0 (char *, n + 1);
+  g_autoptr (GraftDataset) todo = graft_dataset_new ();
+  g_autoptr (GArray) todo_index = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr (GraftLoader) loader = NULL;
+  g_autoptr (GraftBatch) batch = NULL;
+  graft_plan_options options = { .mode = GRAFT_PLAN_INFERENCE };
+  plan_pair plans = { 0 };
+  training_graph tg = { graph, trainer->model->input, trainer->embedding, 0 };
+  gboolean ok = TRUE;
+
+  for (guint c = 0; c < dataset->classes->len; c++)
+    graft_dataset_add_class (todo, g_ptr_array_index (dataset->classes, c));
+  for (guint i = 0; i < n; i++)
+    {
+      const GraftDatasetItem *item = &g_array_index (dataset->items, GraftDatasetItem, i);
+      const float *cached = NULL;
+      labels[i] = item->label;
+      if (cache != NULL)
+        {
+          hashes[i] = graft_file_sha256 (item->path, NULL);
+          if (hashes[i] != NULL)
+            cached = graft_embedding_cache_lookup (cache, hashes[i]);
+        }
+      if (cached != NULL)
+        memcpy (embeddings + (size_t) i * dim, cached, (size_t) dim * sizeof (float));
+      else
+        {
+          graft_dataset_add (todo, item->path, item->label);
+          g_array_append_val (todo_index, i);
+          labels[i] = -1; /* until computed */
+          missing++;
+        }
+    }
+  if (missing > 0)
+    {
+      g_autofree GraftLoaderItem *items = loader_items (todo);
+      GraftLoaderOptions lo;
+      graft_loader_options_init (&lo);
+      lo.preprocessing = trainer->spec->preprocessing;
+      graft_augmentation_init_none (&lo.augmentation);
+      lo.batch_size = trainer->spec->batch_size;
+      lo.shuffle = FALSE;
+      lo.threads = trainer->decode_threads;
+      loader = graft_loader_new (items, todo->items->len, &lo, error);
+      if (loader == NULL)
+        goto out;
+      graft_loader_set_failure_func (loader, report_failure, trainer, NULL);
+      graft_loader_start_epoch (loader, 0);
+      log_message (trainer, g_dngettext (GETTEXT_PACKAGE, "Computing the features of %u image",
+                                         "Computing the features of %u images", missing),
+                   missing);
+      while (ok)
+        {
+          graft_plan *plan;
+          graft_error engine_error;
+          const float *out;
+          g_clear_pointer (&batch, graft_batch_free);
+          if (!graft_loader_next (loader, &batch, error) || batch == NULL)
+            break;
+          if (should_stop (trainer))
+            {
+              g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_CANCELLED, _("Training was stopped"));
+              ok = FALSE;
+              break;
+            }
+          plan = plan_for (&plans, &tg, &options, batch->size, &trainer->embedding, 1, error);
+          ok = plan != NULL
+               && engine_ok (graft_plan_set_input (plan, tg.input, batch->images,
+                                                   graft_preprocessing_floats (&trainer->spec->preprocessing)
+                                                     * (gsize) batch->size,
+                                                   &engine_error),
+                             &engine_error, error)
+               && engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error);
+          if (!ok)
+            break;
+          out = graft_plan_value_data (plan, trainer->embedding, NULL);
+          for (int b = 0; b < batch->size; b++)
+            {
+              guint i = g_array_index (todo_index, guint, batch->indices[b]);
+              memcpy (embeddings + (size_t) i * dim, out + (size_t) b * dim, (size_t) dim * sizeof (float));
+              labels[i] = g_array_index (dataset->items, GraftDatasetItem, i).label;
+              if (cache != NULL && hashes[i] != NULL)
+                {
+                  g_autoptr (GError) cache_error = NULL;
+                  if (!graft_embedding_cache_insert (cache, hashes[i], out + (size_t) b * dim, &cache_error))
+                    log_message (trainer, "%s", cache_error->message);
+                }
+            }
+        }
+    }
+out:
+  plan_pair_clear (&plans);
+  for (guint i = 0; i < n; i++)
+    g_free (hashes[i]);
+  if (!ok || (error != NULL && *error != NULL))
+    return NULL;
+  return g_steal_pointer (&embeddings);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The loop                                                                  */
+
+typedef struct {
+  GraftTrainer *trainer;
+  training_graph tg;
+  batch_source train_source;
+  batch_source validation_source;
+  gboolean has_validation;
+  graft_optimizer_state *optimizer;
+  gboolean full;          /* training the full model (not the head over embeddings) */
+  gint64 started;
+  int total_steps, done_steps;
+} run_state;
+
+static int
+steps_per_epoch (run_state *rs)
+{
+  guint n = rs->full ? graft_loader_get_n_items (rs->train_source.loader) : rs->train_source.n_items;
+  return (int) ((n + (guint) rs->trainer->spec->batch_size - 1) / (guint) rs->trainer->spec->batch_size);
+}
+
+static gboolean
+recalibrate_batchnorm (run_state *rs, GError **error)
+{
+  GraftTrainer *trainer = rs->trainer;
+  graft_graph *graph = trainer->model->graph;
+  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .seed = trainer->spec->seed };
+  plan_pair plans = { 0 };
+  g_autoptr (GraftBatch) held = NULL;
+  const float *inputs;
+  const gint32 *labels;
+  const guint *indices;
+  int n;
+  gboolean ok = TRUE;
+
+  /* Every BatchNorm normalises with the batch and updates its running statistics;
+   * nothing trains. */
+  for (int v = 0; v < graft_graph_value_count (graph); v++)
+    graft_graph_set_trainable (graph, v, FALSE);
+  for (int i = 0; i < graft_graph_node_count (graph); i++)
+    graft_graph_set_batchnorm_batch_statistics (graph, i, TRUE);
+  log_message (trainer, _("Recalibrating BatchNorm statistics on the training images"));
+  source_start_epoch (&rs->train_source, 0);
+  while (ok && source_next (&rs->train_source, &held, &inputs, &labels, &indices, &n, error))
+    {
+      graft_error engine_error;
+      graft_plan *plan = plan_for (&plans, &rs->tg, &options, n, NULL, 0, error);
+      ok = plan != NULL
+           && engine_ok (graft_plan_set_input (plan, rs->tg.input, inputs,
+                                               graft_preprocessing_floats (&trainer->spec->preprocessing) * (gsize) n,
+                                               &engine_error),
+                         &engine_error, error)
+           && engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error);
+    }
+  graft_loader_stop (rs->train_source.loader);
+  plan_pair_clear (&plans);
+  return ok && (error == NULL || *error == NULL);
+}
+
+static gboolean
+run_loop (run_state *rs, GError **error)
+{
+  GraftTrainer *trainer = rs->trainer;
+  const GraftSessionSpec *spec = trainer->spec;
+  graft_plan_options options = {
+    .mode = GRAFT_PLAN_TRAINING, .label_smoothing = spec->label_smoothing,
+    .class_weights = trainer->class_weights, .seed = spec->seed,
+  };
+  plan_pair plans = { 0 };
+  snapshot best = { 0 }, last_good = { 0 };
+  double best_accuracy = -1, best_loss = INFINITY;
+  int epochs_without_improvement = 0, stage_index = -1, steps = steps_per_epoch (rs);
+  gboolean ok = TRUE;
+  g_autoptr (GraftMetrics) train_metrics = graft_metrics_new (trainer->classes);
+  g_autoptr (GraftMetrics) validation_metrics = graft_metrics_new (trainer->classes);
+  g_autoptr (GraftBatch) held = NULL;
+
+  rs->total_steps = steps * spec->epochs;
+  snapshot_take (rs->tg.graph, &last_good);
+  rs->started = g_get_monotonic_time ();
+  for (int epoch = 0; epoch < spec->epochs && ok; epoch++)
+    {
+      const GraftUnfreezeStage *stage = graft_session_spec_stage_at (spec, epoch);
+      int s = (int) (stage - spec->stages);
+      gint64 epoch_start = g_get_monotonic_time ();
+      int step = 0, images = 0;
+      const float *inputs;
+      const gint32 *labels;
+      const guint *indices;
+      int n;
+      GraftEpochEvent event = { .epoch = epoch, .epochs = spec->epochs, .stage = s };
+
+      if (s != stage_index)
+        {
+          /* A new stage: a new trainable set, so new plans; the optimizer keeps the
+           * moments of the parameters that were already training. */
+          stage_index = s;
+          if (rs->full)
+            apply_stage (trainer, epoch);
+          plan_pair_clear (&plans);
+          if (trainer->hooks.on_stage != NULL)
+            trainer->hooks.on_stage (s, epoch, stage->trainable_from, trainer->hooks.user_data);
+        }
+      graft_metrics_reset (train_metrics);
+      source_start_epoch (&rs->train_source, (guint) epoch);
+      while (ok)
+        {
+          graft_error engine_error = { GRAFT_OK };
+          graft_plan *plan;
+          float loss, lr;
+          gint64 step_start = g_get_monotonic_time ();
+          double waited = rs->full ? graft_loader_wait_seconds (rs->train_source.loader) : 0;
+
+          if (should_stop (trainer))
+            break;
+          if (!source_next (&rs->train_source, &held, &inputs, &labels, &indices, &n, error))
+            {
+              ok = error == NULL || *error == NULL;
+              break;
+            }
+          if (rs->full)
+            trainer->wait_seconds += graft_loader_wait_seconds (rs->train_source.loader) - waited;
+          plan = plan_for (&plans, &rs->tg, &options, n, &rs->tg.logits, 1, error);
+          if (plan == NULL)
+            {
+              ok = FALSE;
+              break;
+            }
+          lr = graft_session_spec_lr_at (spec, epoch, step, steps);
+          if (!engine_ok (graft_plan_set_input (plan, rs->tg.input, inputs,
+                                                rs->train_source.item_floats * (gsize) n,
+                                                &engine_error),
+                          &engine_error, error)
+              || !engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error))
+            {
+              ok = FALSE;
+              break;
+            }
+          if (graft_plan_backward (plan, labels, &loss, &engine_error) == GRAFT_OK
+              && loss > 1000 * logf ((float) trainer->classes))
+            {
+              /* A thousand times the loss of a uniform guess: as lost as a NaN. */
+              engine_error.status = GRAFT_ERROR_NUMERIC;
+            }
+          if (engine_error.status == GRAFT_ERROR_NUMERIC
+              || graft_optimizer_state_step (rs->optimizer, plan, lr, NULL, &engine_error) != GRAFT_OK)
+            {
+              if (engine_error.status == GRAFT_ERROR_NUMERIC)
+                {
+                  snapshot_restore (rs->tg.graph, &last_good);
+                  g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DIVERGED,
+                               _("Training diverged at epoch %d, step %d: the loss exploded. "
+                                 "The learning rate (%g) is probably too high. The weights of the last good "
+                                 "epoch were restored."),
+                               epoch + 1, step + 1, lr);
+                }
+              else
+                engine_ok (engine_error.status, &engine_error, error);
+              ok = FALSE;
+              break;
+            }
+          graft_metrics_add (train_metrics, graft_plan_value_data (plan, rs->tg.logits, NULL), labels, n, loss);
+          images += n;
+          rs->done_steps++;
+          trainer->step_seconds += (g_get_monotonic_time () - step_start) / 1e6;
+          if (trainer->hooks.on_step != NULL)
+            {
+              double elapsed = (g_get_monotonic_time () - epoch_start) / 1e6;
+              double run_elapsed = (g_get_monotonic_time () - rs->started) / 1e6;
+              GraftStepEvent step_event = {
+                .epoch = epoch, .epochs = spec->epochs, .step = step, .steps = steps, .stage = s,
+                .loss = loss, .lr = lr, .images_per_second = elapsed > 0 ? images / elapsed : 0,
+                .eta_seconds = run_elapsed / rs->done_steps * (rs->total_steps - rs->done_steps),
+              };
+              trainer->hooks.on_step (&step_event, trainer->hooks.user_data);
+            }
+          step++;
+        }
+      if (!ok || g_atomic_int_get (&trainer->stop_requested))
+        break;
+
+      snapshot_take (rs->tg.graph, &last_good);
+      event.train_loss = graft_metrics_loss (train_metrics);
+      event.train_accuracy = graft_metrics_accuracy (train_metrics);
+      event.validation_loss = event.validation_accuracy = NAN;
+      event.seconds = (g_get_monotonic_time () - epoch_start) / 1e6;
+      event.images_per_second = event.seconds > 0 ? images / event.seconds : 0;
+      if (rs->has_validation)
+        {
+          graft_metrics_reset (validation_metrics);
+          if (!evaluate_source (&rs->tg, &rs->validation_source, validation_metrics, trainer->classes, NULL, error))
+            {
+              ok = FALSE;
+              break;
+            }
+          event.validation_loss = graft_metrics_loss (validation_metrics);
+          event.validation_accuracy = graft_metrics_accuracy (validation_metrics);
+          event.validation = validation_metrics;
+          if (event.validation_accuracy > best_accuracy
+              || (event.validation_accuracy == best_accuracy && event.validation_loss < best_loss))
+            {
+              best_accuracy = event.validation_accuracy;
+              best_loss = event.validation_loss;
+              snapshot_take (rs->tg.graph, &best);
+              if (trainer->best_metrics != NULL)
+                graft_metrics_free (trainer->best_metrics);
+              trainer->best_metrics = graft_metrics_copy (validation_metrics);
+              event.best = TRUE;
+              epochs_without_improvement = 0;
+            }
+          else
+            epochs_without_improvement++;
+        }
+      else
+        event.best = TRUE;
+      if (trainer->hooks.on_epoch != NULL)
+        trainer->hooks.on_epoch (&event, trainer->hooks.user_data);
+      if (spec->early_stopping_patience > 0 && epochs_without_improvement >= spec->early_stopping_patience)
+        {
+          log_message (trainer, _("Stopped early: no improvement on the validation images for %d epochs"),
+                       epochs_without_improvement);
+          break;
+        }
+    }
+  if (ok && best.values != NULL)
+    snapshot_restore (rs->tg.graph, &best);
+  if (!rs->full)
+    copy_head_back (trainer, &rs->tg);
+  plan_pair_clear (&plans);
+  snapshot_clear (&best);
+  snapshot_clear (&last_good);
+  if (rs->full)
+    graft_loader_stop (rs->train_source.loader);
+  if (ok && g_atomic_int_get (&trainer->stop_requested))
+    log_message (trainer, _("Training was stopped"));
+  return ok;
+}
+
+static void
+run_state_clear (run_state *rs)
+{
+  source_clear (&rs->train_source);
+  source_clear (&rs->validation_source);
+  g_clear_pointer (&rs->optimizer, graft_optimizer_state_free);
+  if (!rs->full && rs->tg.graph != NULL)
+    graft_graph_free (rs->tg.graph);
+}
+
+static gboolean
+prepare (GraftTrainer *trainer, run_state *rs, gboolean for_lr_finder, float **train_embeddings,
+         gint32 **train_labels, float **validation_embeddings, gint32 **validation_labels, GError **error)
+{
+  const GraftSessionSpec *spec = trainer->spec;
+  graft_error engine_error;
+
+  *rs = (run_state) { .trainer = trainer };
+  if (graft_dataset_size (trainer->train) == 0)
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DATA, _("There are no labelled images to train on"));
+      return FALSE;
+    }
+  rs->optimizer = graft_optimizer_state_new (&spec->optimizer, &engine_error);
+  if (rs->optimizer == NULL)
+    return engine_ok (engine_error.status, &engine_error, error);
+  rs->has_validation = !for_lr_finder && trainer->validation != NULL && graft_dataset_size (trainer->validation) > 0;
+  rs->full = !graft_trainer_uses_embedding_cache (trainer);
+
+  if (rs->full)
+    {
+      rs->tg = (training_graph) { trainer->model->graph, trainer->model->input, trainer->model->logits,
+                                  trainer->head_first_node };
+      rs->train_source.loader = make_loader (trainer, trainer->train, TRUE, error);
+      rs->train_source.item_floats = graft_preprocessing_floats (&spec->preprocessing);
+      rs->validation_source.item_floats = rs->train_source.item_floats;
+      if (rs->train_source.loader == NULL)
+        return FALSE;
+      if (rs->has_validation)
+        {
+          rs->validation_source.loader = make_loader (trainer, trainer->validation, FALSE, error);
+          if (rs->validation_source.loader == NULL)
+            return FALSE;
+        }
+      if (spec->batchnorm_policy == GRAFT_BATCHNORM_RECALIBRATE && !for_lr_finder
+          && !recalibrate_batchnorm (rs, error))
+        return FALSE;
+      apply_stage (trainer, 0);
+      return TRUE;
+    }
+
+  /* The fast path: embeddings once, then the head alone. */
+  {
+    g_autoptr (GraftEmbeddingCache) cache = NULL;
+    int dim = (int) graft_graph_value (trainer->model->graph, trainer->embedding)->shape.dims[1];
+    if (trainer->cache_folder != NULL)
+      {
+        g_autoptr (GError) cache_error = NULL;
+        g_autofree char *prep = graft_preprocessing_to_json (&spec->preprocessing);
+        g_autofree char *model_key = spec->model_sha256 != NULL ? g_strdup (spec->model_sha256)
+                                                                : g_strdup (trainer->model->graph_name);
+        cache = graft_embedding_cache_open (trainer->cache_folder, model_key != NULL ? model_key : "",
+                                            graft_graph_value (trainer->model->graph, trainer->embedding)->name, prep,
+                                            dim, &cache_error);
+        if (cache == NULL)
+          log_message (trainer, "%s", cache_error->message);
+      }
+    for (int b = 0; b < trainer->n_blocks; b++)
+      {
+        const GraftBlock *block = &g_array_index (trainer->model->blocks, GraftBlock, b);
+        for (int n = block->first_node; n <= block->last_node; n++)
+          graft_graph_set_batchnorm_batch_statistics (trainer->model->graph, n, FALSE);
+      }
+    *train_labels = g_new (gint32, MAX (1, trainer->train->items->len));
+    *train_embeddings = compute_embeddings (trainer, trainer->train, cache, *train_labels, error);
+    if (*train_embeddings == NULL)
+      return FALSE;
+    if (rs->has_validation)
+      {
+        *validation_labels = g_new (gint32, MAX (1, trainer->validation->items->len));
+        *validation_embeddings = compute_embeddings (trainer, trainer->validation, cache, *validation_labels, error);
+        if (*validation_embeddings == NULL)
+          return FALSE;
+      }
+    if (!build_head_graph (trainer, &rs->tg, error))
+      return FALSE;
+    embedding_source (&rs->train_source, *train_embeddings, *train_labels, trainer->train->items->len, dim,
+                      spec->batch_size, spec->seed, TRUE);
+    if (rs->has_validation)
+      embedding_source (&rs->validation_source, *validation_embeddings, *validation_labels,
+                        trainer->validation->items->len, dim, spec->batch_size, spec->seed, FALSE);
+    /* Items whose image failed to decode have label -1: drop them from the sources. */
+    for (int pass = 0; pass < 2; pass++)
+      {
+        batch_source *source = pass == 0 ? &rs->train_source : &rs->validation_source;
+        gint32 *labels = pass == 0 ? *train_labels : *validation_labels;
+        float *embeddings = pass == 0 ? *train_embeddings : *validation_embeddings;
+        guint kept = 0;
+        if (embeddings == NULL)
+          continue;
+        for (guint i = 0; i < source->n_items; i++)
+          if (labels[i] >= 0)
+            {
+              memmove (embeddings + (size_t) kept * dim, embeddings + (size_t) i * dim, (size_t) dim * sizeof (float));
+              labels[kept++] = labels[i];
+            }
+        source->n_items = kept;
+      }
+  }
+  return TRUE;
+}
+
+gboolean
+graft_trainer_run (GraftTrainer *trainer, GError **error)
+{
+  run_state rs;
+  g_autofree float *train_embeddings = NULL, *validation_embeddings = NULL;
+  g_autofree gint32 *train_labels = NULL, *validation_labels = NULL;
+  gboolean ok;
+
+  g_atomic_int_set (&trainer->stop_requested, 0);
+  ok = prepare (trainer, &rs, FALSE, &train_embeddings, &train_labels, &validation_embeddings, &validation_labels,
+                error);
+  if (ok)
+    {
+      log_message (trainer, rs.full ? _("Training %s: %u images, %d blocks below the head")
+                                    : _("Training the head of %s on cached features of %u images (%d blocks frozen)"),
+                   graft_strategy_to_string (trainer->spec->strategy), rs.train_source.loader != NULL
+                     ? graft_loader_get_n_items (rs.train_source.loader) : rs.train_source.n_items,
+                   trainer->n_blocks);
+      ok = run_loop (&rs, error);
+    }
+  run_state_clear (&rs);
+  return ok;
+}
+
+gboolean
+graft_trainer_find_lr (GraftTrainer *trainer, float start, float end, int steps, GArray **lrs_out,
+                       GArray **losses_out, float *suggestion, GError **error)
+{
+  run_state rs;
+  g_autofree float *train_embeddings = NULL, *validation_embeddings = NULL;
+  g_autofree gint32 *train_labels = NULL, *validation_labels = NULL;
+  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .seed = trainer->spec->seed };
+  g_autoptr (GArray) lrs = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GArray) losses = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GraftBatch) held = NULL;
+  plan_pair plans = { 0 };
+  snapshot saved = { 0 };
+  double smoothed = 0, best = INFINITY;
+  gboolean ok;
+  int epoch = 0;
+
+  if (!(start > 0 && end > start) || steps < 2)
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID,
+                   "the learning-rate sweep needs 0 < start < end and at least two steps");
+      return FALSE;
+    }
+  ok = prepare (trainer, &rs, TRUE, &train_embeddings, &train_labels, &validation_embeddings, &validation_labels,
+                error);
+  if (ok)
+    snapshot_take (rs.tg.graph, &saved);
+  source_start_epoch (&rs.train_source, 0);
+  for (int step = 0; ok && step < steps; step++)
+    {
+      const float *inputs;
+      const gint32 *labels;
+      const guint *indices;
+      int n;
+      float loss, lr = start * powf (end / start, (float) step / (float) (steps - 1));
+      graft_error engine_error;
+      graft_plan *plan;
+
+      if (should_stop (trainer))
+        break;
+      if (!source_next (&rs.train_source, &held, &inputs, &labels, &indices, &n, error))
+        {
+          if (error != NULL && *error != NULL)
+            ok = FALSE;
+          else
+            source_start_epoch (&rs.train_source, (guint) ++epoch); /* another pass */
+          step--;
+          continue;
+        }
+      plan = plan_for (&plans, &rs.tg, &options, n, &rs.tg.logits, 1, error);
+      if (plan == NULL
+          || !engine_ok (graft_plan_set_input (plan, rs.tg.input, inputs,
+                                               rs.train_source.item_floats * (gsize) n,
+                                               &engine_error),
+                         &engine_error, error)
+          || !engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error))
+        {
+          ok = FALSE;
+          break;
+        }
+      if (graft_plan_backward (plan, labels, &loss, &engine_error) != GRAFT_OK)
+        break; /* diverged: the sweep ends here */
+      smoothed = 0.98 * smoothed + 0.02 * loss;
+      {
+        float debiased = (float) (smoothed / (1 - pow (0.98, step + 1)));
+        g_array_append_val (lrs, lr);
+        g_array_append_val (losses, debiased);
+        if (debiased < best)
+          best = debiased;
+        if (step > 4 && debiased > 4 * best)
+          break;
+      }
+      if (graft_optimizer_state_step (rs.optimizer, plan, lr, NULL, &engine_error) != GRAFT_OK)
+        break;
+    }
+  plan_pair_clear (&plans);
+  if (rs.full && rs.train_source.loader != NULL)
+    graft_loader_stop (rs.train_source.loader);
+  if (saved.values != NULL)
+    snapshot_restore (rs.tg.graph, &saved);
+  snapshot_clear (&saved);
+  run_state_clear (&rs);
+  if (!ok)
+    return FALSE;
+  /* fastai's "minimum / 10": a tenth of the rate where the smoothed loss is lowest,
+   * which stays well clear of the blow-up and is robust to the noisy start. */
+  {
+    guint minimum = 0;
+    for (guint i = 0; i < losses->len; i++)
+      if (g_array_index (losses, float, i) < g_array_index (losses, float, minimum))
+        minimum = i;
+    *suggestion = lrs->len > 0 ? MAX (start, g_array_index (lrs, float, minimum) / 10) : start;
+  }
+  if (lrs_out != NULL)
+    *lrs_out = g_steal_pointer (&lrs);
+  if (losses_out != NULL)
+    *losses_out = g_steal_pointer (&losses);
+  return TRUE;
+}
+
+void
+graft_trainer_describe_model (GraftTrainer *trainer)
+{
+  GHashTable *metadata = trainer->model->metadata;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_array (builder);
+  for (guint c = 0; c < trainer->train->classes->len; c++)
+    json_builder_add_string_value (builder, g_ptr_array_index (trainer->train->classes, c));
+  json_builder_end_array (builder);
+  root = json_builder_get_root (builder);
+  g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_LABELS), json_to_string (root, FALSE));
+  g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
+                       graft_preprocessing_to_json (&trainer->spec->preprocessing));
+  g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_RECIPE), graft_session_spec_to_json (trainer->spec));
+  if (trainer->best_metrics != NULL)
+    g_hash_table_insert (metadata, g_strdup ("graft.validation_accuracy"),
+                         g_strdup_printf ("%.4f", graft_metrics_accuracy (trainer->best_metrics)));
+}
+
+GraftMetrics *
+graft_evaluate (GraftModel *model, const GraftDataset *dataset, const GraftPreprocessing *prep, int batch_size,
+                int decode_threads, float **probabilities, GError **error)
+{
+  int classes = (int) graft_graph_value (model->graph, model->logits)->shape.dims[1];
+  g_autoptr (GraftMetrics) metrics = graft_metrics_new (classes);
+  g_autofree GraftLoaderItem *items = loader_items (dataset);
+  g_autofree float *probs = NULL;
+  GraftLoaderOptions options;
+  batch_source source = { 0 };
+  training_graph tg = { model->graph, model->input, model->logits, 0 };
+  gboolean ok;
+
+  graft_loader_options_init (&options);
+  options.preprocessing = *prep;
+  graft_augmentation_init_none (&options.augmentation);
+  options.batch_size = batch_size;
+  options.shuffle = FALSE;
+  options.threads = decode_threads;
+  source.loader = graft_loader_new (items, dataset->items->len, &options, error);
+  source.item_floats = graft_preprocessing_floats (prep);
+  if (source.loader == NULL)
+    return NULL;
+  if (probabilities != NULL)
+    {
+      probs = g_new (float, (size_t) MAX (1, dataset->items->len) * classes);
+      for (size_t i = 0; i < (size_t) dataset->items->len * classes; i++)
+        probs[i] = NAN;
+    }
+  ok = evaluate_source (&tg, &source, metrics, classes, probs, error);
+  source_clear (&source);
+  if (!ok)
+    return NULL;
+  if (probabilities != NULL)
+    *probabilities = g_steal_pointer (&probs);
+  return g_steal_pointer (&metrics);
+}

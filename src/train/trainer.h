@@ -1,0 +1,103 @@
+/* trainer.h: the transfer-learning loop.
+ *
+ * A trainer takes a pretrained model, a session spec and labelled images, grafts the
+ * head, and trains: stage by stage (progressive unfreezing re-plans the graph when the
+ * trainable set changes), with per-block learning rates, the spec's schedule and
+ * BatchNorm policy, and validation after every epoch. When the backbone stays frozen
+ * and augmentation is off, it takes the fast path: the embeddings at the cut are
+ * computed once per image (and kept in the embedding cache across runs), and only the
+ * head trains, from memory.
+ *
+ * graft_trainer_run blocks; the app runs it in a worker thread. Hooks are called on
+ * that thread. pause, resume and stop may be called from any thread.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "model/model.h"
+#include "train/dataset.h"
+#include "train/metrics.h"
+#include "train/spec.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  int epoch, epochs;          /* 0-based epoch */
+  int step, steps;            /* 0-based step within the epoch, steps per epoch */
+  int stage;
+  float loss;                 /* this batch's mean loss */
+  float lr;                   /* the head's learning rate at this step */
+  double images_per_second;   /* over the epoch so far */
+  double eta_seconds;         /* for the whole run */
+} GraftStepEvent;
+
+typedef struct {
+  int epoch, epochs;
+  int stage;
+  double train_loss, train_accuracy;
+  double validation_loss, validation_accuracy; /* NAN without validation images */
+  const GraftMetrics *validation;              /* confusion matrix, per class; NULL without */
+  double seconds;                              /* this epoch's wall time */
+  double images_per_second;
+  gboolean best;                               /* the best validation so far */
+} GraftEpochEvent;
+
+typedef struct {
+  void (*on_step) (const GraftStepEvent *event, gpointer user_data);
+  void (*on_epoch) (const GraftEpochEvent *event, gpointer user_data);
+  void (*on_stage) (int stage, int epoch, int trainable_from, gpointer user_data);
+  void (*on_log) (const char *message, gpointer user_data);
+  gboolean (*should_stop) (gpointer user_data);  /* polled every batch */
+  gpointer user_data;
+} GraftTrainerHooks;
+
+typedef struct _GraftTrainer GraftTrainer;
+
+/* base is copied from: the trainer grafts the head on its own copy. validation may be
+ * NULL (then best == last). Classes are the train dataset's. */
+GraftTrainer *graft_trainer_new (const GraftModel *base, const GraftSessionSpec *spec, const GraftDataset *train,
+                                 const GraftDataset *validation, GError **error);
+void graft_trainer_free (GraftTrainer *trainer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftTrainer, graft_trainer_free)
+
+void graft_trainer_set_hooks (GraftTrainer *trainer, const GraftTrainerHooks *hooks);
+/* Where embeddings are cached between runs; NULL (the default) keeps them in memory only. */
+void graft_trainer_set_cache_folder (GraftTrainer *trainer, const char *folder);
+/* Image decoding threads beside the engine (default 2). */
+void graft_trainer_set_decode_threads (GraftTrainer *trainer, int threads);
+
+gboolean graft_trainer_run (GraftTrainer *trainer, GError **error);
+
+void graft_trainer_pause (GraftTrainer *trainer);
+void graft_trainer_resume (GraftTrainer *trainer);
+void graft_trainer_stop (GraftTrainer *trainer);
+
+/* Whether run takes the cached-embedding path. */
+gboolean graft_trainer_uses_embedding_cache (GraftTrainer *trainer);
+/* The model being trained: after run, with the best epoch's weights (the last epoch's
+ * without validation). Owned by the trainer. */
+GraftModel *graft_trainer_get_model (GraftTrainer *trainer);
+/* Validation metrics of the weights get_model has (NULL without validation). */
+const GraftMetrics *graft_trainer_get_validation_metrics (GraftTrainer *trainer);
+/* Fraction of training step time spent waiting for decoded images. */
+double graft_trainer_get_wait_fraction (GraftTrainer *trainer);
+
+/* The learning-rate finder: an exponential sweep from start to end over at most steps
+ * batches, stopped when the loss diverges (4x its best); weights are restored after.
+ * Returns the learning rates and smoothed losses tried, and a suggestion: a tenth of
+ * the rate with the lowest smoothed loss (fastai's "minimum / 10"). */
+gboolean graft_trainer_find_lr (GraftTrainer *trainer, float start, float end, int steps, GArray **lrs,
+                                GArray **losses, float *suggestion, GError **error);
+
+/* Fills the model's metadata for export: labels, preprocessing, the recipe (the spec)
+ * and the validation figures. */
+void graft_trainer_describe_model (GraftTrainer *trainer);
+
+/* Runs model over a dataset's labelled items: metrics, and when probabilities is not
+ * NULL, the softmax of every item's logits ((n_items, classes), unlabelled included,
+ * items that failed to decode left at NAN). */
+GraftMetrics *graft_evaluate (GraftModel *model, const GraftDataset *dataset, const GraftPreprocessing *prep,
+                              int batch_size, int decode_threads, float **probabilities, GError **error);
+
+G_END_DECLS

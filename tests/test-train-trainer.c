@@ -1,0 +1,522 @@
+/* The trainer end to end on the toy network and a folder of toy images: both paths
+ * (cached embeddings and full training), stages, stop, divergence, the LR finder. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <png.h>
+#include <string.h>
+
+#include "engine/parallel.h"
+#include "engine/plan.h"
+#include "gradcheck.h"
+#include "model/model-private.h"
+#include "train/embedding-cache.h"
+#include "train/trainer.h"
+#include "toy-network.h"
+
+static char *folder;   /* ImageFolder of the toy task: train/ and val/, 3 classes */
+
+static void
+write_png (const char *path, const float *image)
+{
+  FILE *file = fopen (path, "wb");
+  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png_create_info_struct (png);
+  guint8 rows[TOY_SIZE][TOY_SIZE * 3];
+  png_bytep pointers[TOY_SIZE];
+
+  g_assert_nonnull (file);
+  for (int y = 0; y < TOY_SIZE; y++)
+    {
+      for (int x = 0; x < TOY_SIZE; x++)
+        for (int c = 0; c < 3; c++)
+          {
+            float v = image[(c * TOY_SIZE + y) * TOY_SIZE + x];
+            rows[y][x * 3 + c] = (guint8) CLAMP ((v + 0.5f) * 160.0f, 0, 255);
+          }
+      pointers[y] = rows[y];
+    }
+  png_init_io (png, file);
+  png_set_IHDR (png, info, TOY_SIZE, TOY_SIZE, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info (png, info);
+  png_write_image (png, pointers);
+  png_write_end (png, NULL);
+  png_destroy_write_struct (&png, &info);
+  fclose (file);
+}
+
+static void
+make_folder (void)
+{
+  static const char *const names[TOY_CLASSES] = { "horizontal", "vertical", "diagonal" };
+  const int counts[2] = { 96, 48 };
+  folder = g_dir_make_tmp ("graft-trainer-XXXXXX", NULL);
+  for (int split = 0; split < 2; split++)
+    {
+      int n = counts[split];
+      g_autofree float *images = test_floats ((size_t) n * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
+      g_autofree int32_t *labels = g_new (int32_t, n);
+      toy_batch (n, 100 + (uint64_t) split, images, labels);
+      for (int c = 0; c < TOY_CLASSES; c++)
+        {
+          g_autofree char *dir = g_build_filename (folder, split ? "val" : "train", names[c], NULL);
+          g_mkdir_with_parents (dir, 0755);
+        }
+      for (int i = 0; i < n; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("%03d.png", i);
+          g_autofree char *path = g_build_filename (folder, split ? "val" : "train", names[labels[i]], name, NULL);
+          write_png (path, images + (size_t) i * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
+        }
+    }
+  /* One broken file: it must be skipped, not fatal. */
+  {
+    g_autofree char *path = g_build_filename (folder, "train", "vertical", "broken.png", NULL);
+    g_file_set_contents (path, "not an image", -1, NULL);
+  }
+}
+
+static void
+remove_tree (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const char *name;
+  if (dir == NULL)
+    {
+      g_remove (path);
+      return;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      remove_tree (child);
+    }
+  g_dir_close (dir);
+  g_rmdir (path);
+}
+
+/* The toy network, briefly pretrained on the toy task so that its features mean
+ * something, as a pretrained model would. */
+static GraftModel *
+pretrained_model (void)
+{
+  GraftModel *model = graft_model_new ();
+  graft_optimizer_config config = graft_optimizer_config_default (GRAFT_OPTIMIZER_ADAM);
+  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = 16, .seed = 3 };
+  g_autofree float *images = test_floats (16 * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
+  int32_t labels[16];
+  graft_optimizer_state *state;
+  graft_plan *plan;
+  toy_network net;
+
+  toy_network_build (&net, 0.0f, 21);
+  options.loss_logits = net.logits;
+  plan = graft_plan_new (net.graph, &options, NULL);
+  config.learning_rate = 1e-2f;
+  state = graft_optimizer_state_new (&config, NULL);
+  for (int step = 0; step < 40; step++)
+    {
+      toy_batch (16, 5000 + (uint64_t) step, images, labels);
+      graft_plan_set_input (plan, net.input, images, 16 * TOY_CHANNELS * TOY_SIZE * TOY_SIZE, NULL);
+      graft_plan_forward (plan, NULL);
+      graft_plan_backward (plan, labels, NULL, NULL);
+      graft_optimizer_state_step (state, plan, config.learning_rate, NULL, NULL);
+    }
+  graft_plan_free (plan);
+  graft_optimizer_state_free (state);
+  model->graph = net.graph;
+  model->input = net.input;
+  model->output = model->logits = net.logits;
+  model->input_name = g_strdup ("image");
+  model->output_name = g_strdup ("fc");
+  g_assert_true (graft_model_analyse (model, NULL));
+  return model;
+}
+
+/* The images are 8x8 PNGs whose values were written as (v + 0.5) * 160. */
+static void
+toy_preprocessing (GraftSessionSpec *spec)
+{
+  spec->preprocessing.size = TOY_SIZE;
+  spec->preprocessing.resize = TOY_SIZE;
+  for (int c = 0; c < 3; c++)
+    {
+      spec->preprocessing.mean[c] = 0.5f * 160;
+      spec->preprocessing.std[c] = 160;
+    }
+  spec->preprocessing.scale = 1;
+  spec->batch_size = 16;
+}
+
+typedef struct {
+  int steps, epochs, stages, logs;
+  int trainable_from[16];
+  double last_validation_accuracy;
+  double first_train_loss, last_train_loss;
+  int stop_after_steps;
+  GString *log;
+} events;
+
+static void
+on_step (const GraftStepEvent *event, gpointer user_data)
+{
+  events *e = user_data;
+  g_assert_cmpint (event->step, <, event->steps);
+  g_assert_true (isfinite (event->loss));
+  g_assert_cmpfloat (event->lr, >, 0);
+  e->steps++;
+}
+
+static void
+on_epoch (const GraftEpochEvent *event, gpointer user_data)
+{
+  events *e = user_data;
+  if (e->epochs == 0)
+    e->first_train_loss = event->train_loss;
+  e->last_train_loss = event->train_loss;
+  e->last_validation_accuracy = event->validation_accuracy;
+  g_assert_nonnull (event->validation);
+  e->epochs++;
+}
+
+static void
+on_stage (int stage, int epoch, int trainable_from, gpointer user_data)
+{
+  events *e = user_data;
+  if (e->stages < 16)
+    e->trainable_from[e->stages] = trainable_from;
+  e->stages++;
+}
+
+static void
+on_log (const char *message, gpointer user_data)
+{
+  events *e = user_data;
+  g_string_append_printf (e->log, "%s\n", message);
+  e->logs++;
+}
+
+static gboolean
+stop_now (gpointer user_data)
+{
+  events *e = user_data;
+  return e->stop_after_steps > 0 && e->steps >= e->stop_after_steps;
+}
+
+static GraftTrainerHooks
+hooks_for (events *e)
+{
+  GraftTrainerHooks hooks = { on_step, on_epoch, on_stage, on_log, stop_now, e };
+  if (e->log == NULL)
+    e->log = g_string_new (NULL);
+  return hooks;
+}
+
+static void
+load_data (GraftDataset **train, GraftDataset **validation)
+{
+  g_autofree char *train_dir = g_build_filename (folder, "train", NULL);
+  g_autofree char *val_dir = g_build_filename (folder, "val", NULL);
+  GError *error = NULL;
+  *train = graft_dataset_load_image_folder (train_dir, NULL, &error);
+  g_assert_no_error (error);
+  *validation = graft_dataset_load_image_folder (val_dir, (*train)->classes, &error);
+  g_assert_no_error (error);
+}
+
+static GBytes *
+tensor_bytes (GraftModel *model, const char *name)
+{
+  int v = graft_graph_find_value (model->graph, name);
+  size_t count;
+  g_assert_cmpint (v, >=, 0);
+  graft_shape_count (&graft_graph_value (model->graph, v)->shape, &count, NULL);
+  return g_bytes_new (graft_graph_tensor_data (model->graph, v), count * sizeof (float));
+}
+
+static void
+test_feature_extraction (void)
+{
+  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autofree char *cache = g_build_filename (folder, "cache", NULL);
+  g_autoptr (GBytes) conv_before = tensor_bytes (base, "conv1.weight");
+  g_autoptr (GBytes) head_first = NULL;
+  events e = { 0 };
+
+  load_data (&train, &validation);
+  for (int run = 0; run < 2; run++)
+    {
+      g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, base);
+      g_autoptr (GraftTrainer) trainer = NULL;
+      g_autoptr (GError) error = NULL;
+      GraftTrainerHooks hooks = hooks_for (&e);
+      g_autoptr (GBytes) conv_after = NULL;
+      g_autoptr (GBytes) head = NULL;
+
+      toy_preprocessing (spec);
+      spec->optimizer.learning_rate = 3e-2f;
+      spec->epochs = 15;
+      trainer = graft_trainer_new (base, spec, train, validation, &error);
+      g_assert_no_error (error);
+      g_assert_true (graft_trainer_uses_embedding_cache (trainer));
+      graft_trainer_set_hooks (trainer, &hooks);
+      graft_trainer_set_cache_folder (trainer, cache);
+      g_string_truncate (e.log, 0);
+      e.epochs = 0;
+      g_assert_true (graft_trainer_run (trainer, &error));
+      g_assert_no_error (error);
+      g_test_message ("run %d: loss %.3f -> %.3f, validation accuracy %.3f", run, e.first_train_loss,
+                      e.last_train_loss, e.last_validation_accuracy);
+      g_assert_cmpint (e.epochs, ==, 15);
+      g_assert_cmpfloat (e.last_train_loss, <, e.first_train_loss);
+      g_assert_cmpfloat (e.last_validation_accuracy, >=, 0.8);
+      /* The broken file was reported by name, once. */
+      if (run == 0)
+        g_assert_nonnull (strstr (e.log->str, "broken.png"));
+      else
+        /* Everything came from the cache: only the broken file is tried again. */
+        {
+          if (strstr (e.log->str, "Computing the features of 1 image\n") == NULL)
+            g_error ("features computed again: %s", e.log->str);
+        }
+      /* The backbone did not move; the head did, identically in both runs. */
+      conv_after = tensor_bytes (graft_trainer_get_model (trainer), "conv1.weight");
+      g_assert_true (g_bytes_equal (conv_before, conv_after));
+      head = tensor_bytes (graft_trainer_get_model (trainer), "head.0.weight");
+      if (run == 0)
+        head_first = g_bytes_ref (head);
+      else
+        g_assert_true (g_bytes_equal (head_first, head));
+      g_assert_nonnull (graft_trainer_get_validation_metrics (trainer));
+    }
+  g_string_free (e.log, TRUE);
+}
+
+static void
+test_fine_tune (void)
+{
+  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, base);
+  g_autoptr (GraftTrainer) trainer = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) frozen_before = tensor_bytes (base, "conv1.weight");
+  g_autoptr (GBytes) frozen_after = NULL;
+  events e = { 0 };
+  GraftTrainerHooks hooks = hooks_for (&e);
+  GraftModel *model;
+  int moved = 0;
+
+  load_data (&train, &validation);
+  toy_preprocessing (spec);
+  spec->augmentation.crop_scale_min = 0.6f;
+  spec->augmentation.rotation_degrees = 0;
+  spec->epochs = 4;
+  spec->optimizer.learning_rate = 1e-2f;
+  trainer = graft_trainer_new (base, spec, train, validation, &error);
+  g_assert_no_error (error);
+  g_assert_false (graft_trainer_uses_embedding_cache (trainer));
+  graft_trainer_set_hooks (trainer, &hooks);
+  g_assert_true (graft_trainer_run (trainer, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (e.epochs, ==, 4);
+  g_assert_cmpint (e.steps, ==, 4 * 6); /* 96 images - 1 broken... 95 in batches of 16 */
+  model = graft_trainer_get_model (trainer);
+  /* The bottom block stays frozen; some of the top blocks moved. */
+  frozen_after = tensor_bytes (model, "conv1.weight");
+  g_assert_true (g_bytes_equal (frozen_before, frozen_after));
+  for (int b = 0; b + 1 < (int) model->blocks->len; b++)
+    {
+      const GraftBlock *block = &g_array_index (model->blocks, GraftBlock, b);
+      for (int n = block->first_node; n <= block->last_node; n++)
+        {
+          const graft_node *node = graft_graph_node (model->graph, n);
+          for (int k = 0; k < node->n_inputs; k++)
+            {
+              const graft_value *value = graft_graph_value (model->graph, node->inputs[k]);
+              int in_base = graft_graph_find_value (base->graph, value->name);
+              size_t count;
+              if (value->kind != GRAFT_VALUE_PARAMETER)
+                continue;
+              graft_shape_count (&value->shape, &count, NULL);
+              moved += memcmp (value->data, graft_graph_tensor_data (base->graph, in_base), count * sizeof (float)) != 0;
+            }
+        }
+    }
+  g_assert_cmpint (moved, >, 0);
+  g_string_free (e.log, TRUE);
+}
+
+static void
+test_progressive_stages (void)
+{
+  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_PROGRESSIVE_ULMFIT, base);
+  g_autoptr (GraftTrainer) trainer = NULL;
+  g_autoptr (GError) error = NULL;
+  events e = { 0 };
+  GraftTrainerHooks hooks = hooks_for (&e);
+  int blocks = (int) base->blocks->len - 1;
+
+  load_data (&train, &validation);
+  toy_preprocessing (spec);
+  graft_augmentation_init_none (&spec->augmentation);
+  trainer = graft_trainer_new (base, spec, train, validation, &error);
+  g_assert_no_error (error);
+  graft_trainer_set_hooks (trainer, &hooks);
+  g_assert_true (graft_trainer_run (trainer, &error));
+  g_assert_cmpint (e.stages, ==, spec->n_stages);
+  /* One more block per stage, from the head alone down to everything. */
+  for (int s = 0; s < MIN (e.stages, 16); s++)
+    g_assert_cmpint (e.trainable_from[s], ==, MAX (0, blocks + 1 - 1 - s));
+  g_string_free (e.log, TRUE);
+}
+
+static void
+test_stop (void)
+{
+  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, base);
+  g_autoptr (GraftTrainer) trainer = NULL;
+  g_autoptr (GError) error = NULL;
+  events e = { .stop_after_steps = 3 };
+  GraftTrainerHooks hooks = hooks_for (&e);
+
+  load_data (&train, &validation);
+  toy_preprocessing (spec);
+  trainer = graft_trainer_new (base, spec, train, validation, &error);
+  graft_trainer_set_hooks (trainer, &hooks);
+  g_assert_true (graft_trainer_run (trainer, &error));
+  g_assert_cmpint (e.steps, ==, 3);
+  g_assert_cmpint (e.epochs, ==, 0);
+  g_assert_nonnull (strstr (e.log->str, "stopped"));
+  g_string_free (e.log, TRUE);
+}
+
+static void
+test_diverges (void)
+{
+  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, base);
+  g_autoptr (GraftTrainer) trainer = NULL;
+  g_autoptr (GError) error = NULL;
+  GraftModel *model;
+
+  load_data (&train, &validation);
+  toy_preprocessing (spec);
+  spec->optimizer = graft_optimizer_config_default (GRAFT_OPTIMIZER_SGD);
+  spec->optimizer.learning_rate = 1e30f;
+  spec->schedule.kind = GRAFT_SCHEDULE_CONSTANT;
+  trainer = graft_trainer_new (base, spec, train, validation, &error);
+  g_assert_false (graft_trainer_run (trainer, &error));
+  g_assert_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DIVERGED);
+  g_assert_nonnull (strstr (error->message, "learning rate"));
+  /* The weights are the last good ones: finite. */
+  model = graft_trainer_get_model (trainer);
+  for (int v = 0; v < graft_graph_value_count (model->graph); v++)
+    {
+      const graft_value *value = graft_graph_value (model->graph, v);
+      size_t count;
+      if (value->kind != GRAFT_VALUE_PARAMETER)
+        continue;
+      graft_shape_count (&value->shape, &count, NULL);
+      for (size_t i = 0; i < count; i++)
+        g_assert_true (isfinite (value->data[i]));
+    }
+}
+
+static void
+test_lr_finder (void)
+{
+  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, base);
+  g_autoptr (GraftTrainer) trainer = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) lrs = NULL;
+  g_autoptr (GArray) losses = NULL;
+  g_autoptr (GBytes) before = NULL;
+  g_autoptr (GBytes) after = NULL;
+  float suggestion = 0;
+
+  load_data (&train, &validation);
+  /* Labels that have nothing to do with the images: no learning rate makes the loss
+   * vanish, and large ones make it explode, as on real data. */
+  for (guint i = 0; i < train->items->len; i++)
+    g_array_index (train->items, GraftDatasetItem, i).label = (int) ((i * 7919u) % TOY_CLASSES);
+  toy_preprocessing (spec);
+  graft_augmentation_init_none (&spec->augmentation);
+  spec->optimizer = graft_optimizer_config_default (GRAFT_OPTIMIZER_SGD);
+  spec->optimizer.momentum = 0.9f;
+  trainer = graft_trainer_new (base, spec, train, validation, &error);
+  before = tensor_bytes (graft_trainer_get_model (trainer), "head.0.weight");
+  g_assert_true (graft_trainer_find_lr (trainer, 1e-5f, 1e4f, 100, &lrs, &losses, &suggestion, &error));
+  g_assert_no_error (error);
+  g_test_message ("%u points, suggestion %g", lrs->len, suggestion);
+  for (guint i = 0; i < lrs->len; i += 8)
+    g_test_message ("lr %g loss %g", g_array_index (lrs, float, i), g_array_index (losses, float, i));
+  g_assert_cmpuint (lrs->len, >=, 10);
+  g_assert_cmpuint (lrs->len, ==, losses->len);
+  /* The sweep stops once the loss blows up, before the end of the range. */
+  g_assert_cmpuint (lrs->len, <, 100);
+  g_assert_cmpfloat (suggestion, >, 1e-4f);
+  g_assert_cmpfloat (suggestion, <, g_array_index (lrs, float, lrs->len - 1));
+  after = tensor_bytes (graft_trainer_get_model (trainer), "head.0.weight");
+  g_assert_true (g_bytes_equal (before, after)); /* weights restored */
+}
+
+static void
+test_evaluate (void)
+{
+  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_CUSTOM, base);
+  g_autoptr (GraftMetrics) metrics = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree float *probabilities = NULL;
+
+  load_data (&train, &validation);
+  toy_preprocessing (spec);
+  metrics = graft_evaluate (base, validation, &spec->preprocessing, 16, 2, &probabilities, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (metrics->count, ==, validation->items->len);
+  for (guint i = 0; i < validation->items->len; i++)
+    {
+      double sum = 0;
+      for (int k = 0; k < TOY_CLASSES; k++)
+        sum += probabilities[i * TOY_CLASSES + k];
+      g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-5);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+  g_test_init (&argc, &argv, NULL);
+  graft_set_num_threads (2);
+  make_folder ();
+  g_test_add_func ("/train/trainer/feature-extraction", test_feature_extraction);
+  g_test_add_func ("/train/trainer/fine-tune", test_fine_tune);
+  g_test_add_func ("/train/trainer/progressive-stages", test_progressive_stages);
+  g_test_add_func ("/train/trainer/stop", test_stop);
+  g_test_add_func ("/train/trainer/diverges", test_diverges);
+  g_test_add_func ("/train/trainer/lr-finder", test_lr_finder);
+  g_test_add_func ("/train/trainer/evaluate", test_evaluate);
+  status = g_test_run ();
+  remove_tree (folder);
+  g_free (folder);
+  return status;
+}
