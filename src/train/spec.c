@@ -83,7 +83,7 @@ graft_session_spec_backbone_blocks (const GraftModel *model)
   if (model == NULL || model->blocks == NULL || model->blocks->len == 0)
     return 1;
   blocks = (int) model->blocks->len;
-  classifier = graft_model_find_classifier (model);
+  classifier = model->graph != NULL ? graft_model_find_classifier (model) : -1;
   /* The block holding the classifier is replaced by the new head. */
   if (classifier >= 0 && g_array_index (model->blocks, GraftBlock, blocks - 1).first_node <= classifier)
     blocks--;
