@@ -3,7 +3,6 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
-#include <png.h>
 #include <string.h>
 
 #include "engine/parallel.h"
@@ -12,142 +11,10 @@
 #include "model/model-private.h"
 #include "train/embedding-cache.h"
 #include "train/trainer.h"
+#include "toy-images.h"
 #include "toy-network.h"
 
 static char *folder;   /* ImageFolder of the toy task: train/ and val/, 3 classes */
-
-static void
-write_png (const char *path, const float *image)
-{
-  FILE *file = fopen (path, "wb");
-  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-  png_infop info = png_create_info_struct (png);
-  guint8 rows[TOY_SIZE][TOY_SIZE * 3];
-  png_bytep pointers[TOY_SIZE];
-
-  g_assert_nonnull (file);
-  for (int y = 0; y < TOY_SIZE; y++)
-    {
-      for (int x = 0; x < TOY_SIZE; x++)
-        for (int c = 0; c < 3; c++)
-          {
-            float v = image[(c * TOY_SIZE + y) * TOY_SIZE + x];
-            rows[y][x * 3 + c] = (guint8) CLAMP ((v + 0.5f) * 160.0f, 0, 255);
-          }
-      pointers[y] = rows[y];
-    }
-  png_init_io (png, file);
-  png_set_IHDR (png, info, TOY_SIZE, TOY_SIZE, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info (png, info);
-  png_write_image (png, pointers);
-  png_write_end (png, NULL);
-  png_destroy_write_struct (&png, &info);
-  fclose (file);
-}
-
-static void
-make_folder (void)
-{
-  static const char *const names[TOY_CLASSES] = { "horizontal", "vertical", "diagonal" };
-  const int counts[2] = { 96, 48 };
-  folder = g_dir_make_tmp ("graft-trainer-XXXXXX", NULL);
-  for (int split = 0; split < 2; split++)
-    {
-      int n = counts[split];
-      g_autofree float *images = test_floats ((size_t) n * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
-      g_autofree int32_t *labels = g_new (int32_t, n);
-      toy_batch (n, 100 + (uint64_t) split, images, labels);
-      for (int c = 0; c < TOY_CLASSES; c++)
-        {
-          g_autofree char *dir = g_build_filename (folder, split ? "val" : "train", names[c], NULL);
-          g_mkdir_with_parents (dir, 0755);
-        }
-      for (int i = 0; i < n; i++)
-        {
-          g_autofree char *name = g_strdup_printf ("%03d.png", i);
-          g_autofree char *path = g_build_filename (folder, split ? "val" : "train", names[labels[i]], name, NULL);
-          write_png (path, images + (size_t) i * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
-        }
-    }
-  /* One broken file: it must be skipped, not fatal. */
-  {
-    g_autofree char *path = g_build_filename (folder, "train", "vertical", "broken.png", NULL);
-    g_file_set_contents (path, "not an image", -1, NULL);
-  }
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-  if (dir == NULL)
-    {
-      g_remove (path);
-      return;
-    }
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      remove_tree (child);
-    }
-  g_dir_close (dir);
-  g_rmdir (path);
-}
-
-/* The toy network, briefly pretrained on the toy task so that its features mean
- * something, as a pretrained model would. */
-static GraftModel *
-pretrained_model (void)
-{
-  GraftModel *model = graft_model_new ();
-  graft_optimizer_config config = graft_optimizer_config_default (GRAFT_OPTIMIZER_ADAM);
-  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = 16, .seed = 3 };
-  g_autofree float *images = test_floats (16 * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
-  int32_t labels[16];
-  graft_optimizer_state *state;
-  graft_plan *plan;
-  toy_network net;
-
-  toy_network_build (&net, 0.0f, 21);
-  options.loss_logits = net.logits;
-  plan = graft_plan_new (net.graph, &options, NULL);
-  config.learning_rate = 1e-2f;
-  state = graft_optimizer_state_new (&config, NULL);
-  for (int step = 0; step < 40; step++)
-    {
-      toy_batch (16, 5000 + (uint64_t) step, images, labels);
-      graft_plan_set_input (plan, net.input, images, 16 * TOY_CHANNELS * TOY_SIZE * TOY_SIZE, NULL);
-      graft_plan_forward (plan, NULL);
-      graft_plan_backward (plan, labels, NULL, NULL);
-      graft_optimizer_state_step (state, plan, config.learning_rate, NULL, NULL);
-    }
-  graft_plan_free (plan);
-  graft_optimizer_state_free (state);
-  model->graph = net.graph;
-  model->input = net.input;
-  model->output = model->logits = net.logits;
-  model->input_name = g_strdup ("image");
-  model->output_name = g_strdup ("fc");
-  g_assert_true (graft_model_analyse (model, NULL));
-  return model;
-}
-
-/* The images are 8x8 PNGs whose values were written as (v + 0.5) * 160. */
-static void
-toy_preprocessing (GraftSessionSpec *spec)
-{
-  spec->preprocessing.size = TOY_SIZE;
-  spec->preprocessing.resize = TOY_SIZE;
-  for (int c = 0; c < 3; c++)
-    {
-      spec->preprocessing.mean[c] = 0.5f * 160;
-      spec->preprocessing.std[c] = 160;
-    }
-  spec->preprocessing.scale = 1;
-  spec->batch_size = 16;
-}
 
 typedef struct {
   int steps, epochs, stages, logs;
@@ -238,7 +105,7 @@ tensor_bytes (GraftModel *model, const char *name)
 static void
 test_feature_extraction (void)
 {
-  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
   g_autoptr (GraftDataset) train = NULL;
   g_autoptr (GraftDataset) validation = NULL;
   g_autofree char *cache = g_build_filename (folder, "cache", NULL);
@@ -298,7 +165,7 @@ test_feature_extraction (void)
 static void
 test_fine_tune (void)
 {
-  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
   g_autoptr (GraftDataset) train = NULL;
   g_autoptr (GraftDataset) validation = NULL;
   g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, base);
@@ -354,7 +221,7 @@ test_fine_tune (void)
 static void
 test_progressive_stages (void)
 {
-  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
   g_autoptr (GraftDataset) train = NULL;
   g_autoptr (GraftDataset) validation = NULL;
   g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_PROGRESSIVE_ULMFIT, base);
@@ -381,7 +248,7 @@ test_progressive_stages (void)
 static void
 test_stop (void)
 {
-  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
   g_autoptr (GraftDataset) train = NULL;
   g_autoptr (GraftDataset) validation = NULL;
   g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, base);
@@ -404,7 +271,7 @@ test_stop (void)
 static void
 test_diverges (void)
 {
-  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
   g_autoptr (GraftDataset) train = NULL;
   g_autoptr (GraftDataset) validation = NULL;
   g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, base);
@@ -438,7 +305,7 @@ test_diverges (void)
 static void
 test_lr_finder (void)
 {
-  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
   g_autoptr (GraftDataset) train = NULL;
   g_autoptr (GraftDataset) validation = NULL;
   g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, base);
@@ -479,7 +346,7 @@ test_lr_finder (void)
 static void
 test_evaluate (void)
 {
-  g_autoptr (GraftModel) base = pretrained_model ();
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
   g_autoptr (GraftDataset) train = NULL;
   g_autoptr (GraftDataset) validation = NULL;
   g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_CUSTOM, base);
@@ -507,7 +374,7 @@ main (int argc, char **argv)
   int status;
   g_test_init (&argc, &argv, NULL);
   graft_set_num_threads (2);
-  make_folder ();
+  folder = toy_image_folder_new (96, 48, TRUE);
   g_test_add_func ("/train/trainer/feature-extraction", test_feature_extraction);
   g_test_add_func ("/train/trainer/fine-tune", test_fine_tune);
   g_test_add_func ("/train/trainer/progressive-stages", test_progressive_stages);
@@ -516,7 +383,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/trainer/lr-finder", test_lr_finder);
   g_test_add_func ("/train/trainer/evaluate", test_evaluate);
   status = g_test_run ();
-  remove_tree (folder);
+  toy_remove_tree (folder);
   g_free (folder);
   return status;
 }

@@ -1149,7 +1149,6 @@ graft_trainer_run (GraftTrainer *trainer, GError **error)
   g_autofree gint32 *train_labels = NULL, *validation_labels = NULL;
   gboolean ok;
 
-  g_atomic_int_set (&trainer->stop_requested, 0);
   ok = prepare (trainer, &rs, FALSE, &train_embeddings, &train_labels, &validation_embeddings, &validation_labels,
                 error);
   if (ok)
@@ -1162,6 +1161,8 @@ graft_trainer_run (GraftTrainer *trainer, GError **error)
       ok = run_loop (&rs, error);
     }
   run_state_clear (&rs);
+  /* A stop asked for before or during this run ends it; the next run starts afresh. */
+  g_atomic_int_set (&trainer->stop_requested, 0);
   return ok;
 }
 

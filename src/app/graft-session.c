@@ -1,0 +1,289 @@
+/* graft-session.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include "graft-session.h"
+
+#include <glib/gi18n.h>
+
+#include "model/surgery.h"
+#include "train/embedding-cache.h"
+
+struct _GraftSession
+{
+  GObject parent_instance;
+
+  GraftModel *model;
+  char *model_path;
+  char *model_sha256;
+  GraftSessionSpec *spec;
+};
+
+G_DEFINE_FINAL_TYPE (GraftSession, graft_session, G_TYPE_OBJECT)
+
+enum { MODEL_CHANGED, SPEC_CHANGED, N_SIGNALS };
+
+static guint signals[N_SIGNALS];
+
+static void
+graft_session_finalize (GObject *object)
+{
+  GraftSession *self = GRAFT_SESSION (object);
+
+  g_clear_pointer (&self->model, graft_model_free);
+  g_clear_pointer (&self->spec, graft_session_spec_free);
+  g_free (self->model_path);
+  g_free (self->model_sha256);
+
+  G_OBJECT_CLASS (graft_session_parent_class)->finalize (object);
+}
+
+static void
+graft_session_class_init (GraftSessionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = graft_session_finalize;
+
+  signals[MODEL_CHANGED] = g_signal_new ("model-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                         NULL, NULL, G_TYPE_NONE, 0);
+  signals[SPEC_CHANGED] = g_signal_new ("spec-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                        NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+graft_session_init (GraftSession *self)
+{
+  self->spec = graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, NULL);
+}
+
+GraftSession *
+graft_session_new (void)
+{
+  return g_object_new (GRAFT_TYPE_SESSION, NULL);
+}
+
+typedef struct {
+  GraftModel *model;
+  char *sha256;
+} LoadResult;
+
+static void
+load_result_free (LoadResult *result)
+{
+  g_clear_pointer (&result->model, graft_model_free);
+  g_free (result->sha256);
+  g_free (result);
+}
+
+static void
+load_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  const char *path = task_data;
+  LoadResult *result = g_new0 (LoadResult, 1);
+  GError *error = NULL;
+
+  result->model = graft_model_load (path, &error);
+  if (result->model != NULL)
+    result->sha256 = graft_file_sha256 (path, &error);
+  if (error != NULL)
+    {
+      load_result_free (result);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, result, (GDestroyNotify) load_result_free);
+}
+
+static void
+adopt_model (GraftSession *self, const char *path, LoadResult *result)
+{
+  GraftStrategy strategy = self->spec->strategy;
+  GraftSessionSpec *spec;
+
+  g_clear_pointer (&self->model, graft_model_free);
+  self->model = g_steal_pointer (&result->model);
+  g_free (self->model_path);
+  self->model_path = g_strdup (path);
+  g_free (self->model_sha256);
+  self->model_sha256 = g_steal_pointer (&result->sha256);
+
+  spec = graft_session_spec_new (strategy, self->model);
+  spec->head = self->spec->head;
+  spec->model_path = g_strdup (path);
+  spec->model_sha256 = g_strdup (self->model_sha256);
+  graft_session_spec_free (self->spec);
+  self->spec = spec;
+  g_signal_emit (self, signals[MODEL_CHANGED], 0);
+  g_signal_emit (self, signals[SPEC_CHANGED], 0);
+}
+
+void
+graft_session_load_model_async (GraftSession *self, const char *path, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, graft_session_load_model_async);
+  g_task_set_task_data (task, g_strdup (path), g_free);
+  g_task_run_in_thread (task, load_in_thread);
+}
+
+gboolean
+graft_session_load_model_finish (GraftSession *self, GAsyncResult *result, GError **error)
+{
+  LoadResult *loaded = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (loaded == NULL)
+    return FALSE;
+  adopt_model (self, g_task_get_task_data (G_TASK (result)), loaded);
+  load_result_free (loaded);
+  return TRUE;
+}
+
+gboolean
+graft_session_load_model (GraftSession *self, const char *path, GError **error)
+{
+  LoadResult *loaded = g_new0 (LoadResult, 1);
+
+  loaded->model = graft_model_load (path, error);
+  if (loaded->model != NULL)
+    loaded->sha256 = graft_file_sha256 (path, error);
+  if (loaded->model == NULL || loaded->sha256 == NULL)
+    {
+      load_result_free (loaded);
+      return FALSE;
+    }
+  adopt_model (self, path, loaded);
+  load_result_free (loaded);
+  return TRUE;
+}
+
+GraftModel *
+graft_session_get_model (GraftSession *self)
+{
+  return self->model;
+}
+
+const char *
+graft_session_get_model_path (GraftSession *self)
+{
+  return self->model_path;
+}
+
+int
+graft_session_get_n_blocks (GraftSession *self)
+{
+  return self->model != NULL ? graft_session_spec_backbone_blocks (self->model) : 0;
+}
+
+const GraftBlock *
+graft_session_get_block (GraftSession *self, int block)
+{
+  if (self->model == NULL || block < 0 || block >= graft_session_get_n_blocks (self))
+    return NULL;
+  return &g_array_index (self->model->blocks, GraftBlock, block);
+}
+
+GraftSessionSpec *
+graft_session_get_spec (GraftSession *self)
+{
+  return self->spec;
+}
+
+void
+graft_session_spec_changed (GraftSession *self)
+{
+  g_signal_emit (self, signals[SPEC_CHANGED], 0);
+}
+
+void
+graft_session_set_strategy (GraftSession *self, GraftStrategy strategy)
+{
+  GraftSessionSpec *spec = graft_session_spec_new (strategy, self->model);
+
+  spec->model_path = g_strdup (self->spec->model_path);
+  spec->model_sha256 = g_strdup (self->spec->model_sha256);
+  spec->cut = g_strdup (self->spec->cut);
+  if (strategy != GRAFT_STRATEGY_REPLACE_TOP)
+    spec->head = self->spec->head;
+  graft_session_spec_free (self->spec);
+  self->spec = spec;
+  g_signal_emit (self, signals[SPEC_CHANGED], 0);
+}
+
+gboolean
+graft_session_get_block_trains (GraftSession *self, int block, int epoch)
+{
+  const GraftBlock *b = graft_session_get_block (self, block);
+  if (b == NULL)
+    return FALSE;
+  return graft_session_spec_block_trains (self->spec, epoch, block, b->name, graft_session_get_n_blocks (self));
+}
+
+static void
+set_override (GraftSession *self, int block, gboolean trains)
+{
+  const GraftBlock *b = graft_session_get_block (self, block);
+  if (b != NULL)
+    g_hash_table_insert (self->spec->block_overrides, g_strdup (b->name), GINT_TO_POINTER (trains ? 1 : 2));
+}
+
+void
+graft_session_set_block_trains (GraftSession *self, int block, gboolean trains)
+{
+  set_override (self, block, trains);
+  if (self->spec->strategy == GRAFT_STRATEGY_FEATURE_EXTRACTION && trains)
+    self->spec->strategy = GRAFT_STRATEGY_CUSTOM;
+  g_signal_emit (self, signals[SPEC_CHANGED], 0);
+}
+
+void
+graft_session_set_block_range_trains (GraftSession *self, int first, int last, gboolean trains)
+{
+  for (int b = MIN (first, last); b <= MAX (first, last); b++)
+    set_override (self, b, trains);
+  if (self->spec->strategy == GRAFT_STRATEGY_FEATURE_EXTRACTION && trains)
+    self->spec->strategy = GRAFT_STRATEGY_CUSTOM;
+  g_signal_emit (self, signals[SPEC_CHANGED], 0);
+}
+
+void
+graft_session_set_cut_block (GraftSession *self, int block)
+{
+  const GraftBlock *b = graft_session_get_block (self, block);
+
+  g_clear_pointer (&self->spec->cut, g_free);
+  if (b != NULL && block < graft_session_get_n_blocks (self) - 1)
+    {
+      const graft_node *last = graft_graph_node (self->model->graph, b->last_node);
+      self->spec->cut = g_strdup (graft_graph_value (self->model->graph, last->output)->name);
+    }
+  g_signal_emit (self, signals[SPEC_CHANGED], 0);
+}
+
+int
+graft_session_get_cut_block (GraftSession *self)
+{
+  int value;
+  if (self->model == NULL || self->spec->cut == NULL)
+    return graft_session_get_n_blocks (self) - 1;
+  value = graft_graph_find_value (self->model->graph, self->spec->cut);
+  for (int b = 0; b < graft_session_get_n_blocks (self); b++)
+    {
+      const GraftBlock *block = graft_session_get_block (self, b);
+      if (value >= 0 && graft_graph_value (self->model->graph, value)->producer >= block->first_node
+          && graft_graph_value (self->model->graph, value)->producer <= block->last_node)
+        return b;
+    }
+  return graft_session_get_n_blocks (self) - 1;
+}
+
+void
+graft_session_set_head (GraftSession *self, const GraftHeadSpec *head)
+{
+  self->spec->head = *head;
+  g_signal_emit (self, signals[SPEC_CHANGED], 0);
+}

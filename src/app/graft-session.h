@@ -1,0 +1,55 @@
+/* graft-session.h: what the person is preparing: the pretrained model, and the
+ * session spec (strategy, freeze plan, head, schedule) that pages edit together.
+ *
+ * Pages edit the spec through the setters here (or directly, followed by
+ * graft_session_spec_changed) and follow ::spec-changed, so the freeze map, the
+ * schedule timeline and the train page always show the same plan.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "model/model.h"
+#include "train/spec.h"
+
+G_BEGIN_DECLS
+
+#define GRAFT_TYPE_SESSION (graft_session_get_type ())
+G_DECLARE_FINAL_TYPE (GraftSession, graft_session, GRAFT, SESSION, GObject)
+
+GraftSession *graft_session_new (void);
+
+/* Loads an ONNX model off the main thread; on success the session's model is replaced,
+ * the spec is rebuilt for it (same strategy) and ::model-changed is emitted. */
+void graft_session_load_model_async (GraftSession *self, const char *path, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data);
+gboolean graft_session_load_model_finish (GraftSession *self, GAsyncResult *result, GError **error);
+/* The same, synchronously (tests, the command line). */
+gboolean graft_session_load_model (GraftSession *self, const char *path, GError **error);
+
+GraftModel *graft_session_get_model (GraftSession *self);   /* NULL before a model is loaded */
+const char *graft_session_get_model_path (GraftSession *self);
+/* Blocks of the model below its classifier (what the freeze map shows), and their names. */
+int graft_session_get_n_blocks (GraftSession *self);
+const GraftBlock *graft_session_get_block (GraftSession *self, int block);
+
+GraftSessionSpec *graft_session_get_spec (GraftSession *self);
+/* Emits ::spec-changed after a direct edit of the spec. */
+void graft_session_spec_changed (GraftSession *self);
+
+/* A preset for strategy on the current model (keeps the cut and the head). */
+void graft_session_set_strategy (GraftSession *self, GraftStrategy strategy);
+/* Whether block trains at epoch (after overrides), and a per-block override: the
+ * block trains (or stays frozen) in every stage. */
+gboolean graft_session_get_block_trains (GraftSession *self, int block, int epoch);
+void graft_session_set_block_trains (GraftSession *self, int block, gboolean trains);
+/* Blocks first..last (inclusive) all trainable or all frozen (shift-click). */
+void graft_session_set_block_range_trains (GraftSession *self, int first, int last, gboolean trains);
+/* Cuts the network after block (its last node's output); -1 for the default cut. */
+void graft_session_set_cut_block (GraftSession *self, int block);
+int graft_session_get_cut_block (GraftSession *self);
+void graft_session_set_head (GraftSession *self, const GraftHeadSpec *head);
+
+G_END_DECLS

@@ -1,0 +1,23 @@
+/* toy-images.h: the toy task as files, for tests of what reads images from disk: an
+ * ImageFolder of 8x8 PNGs (train/ and val/, one folder per class), a toy model
+ * pretrained on the task, and the preprocessing that matches the files. */
+#pragma once
+
+#include <glib.h>
+
+#include "model/model.h"
+#include "train/spec.h"
+
+/* Writes a (3,8,8) toy image as an 8-bit RGB PNG: pixel = (v + 0.5) * 160. */
+void toy_write_png (const char *path, const float *image);
+/* A new temporary folder with train/ (n_train images) and val/ (n_val images), classes
+ * "horizontal", "vertical", "diagonal"; with broken, train/vertical/broken.png is not
+ * an image. */
+char *toy_image_folder_new (int n_train, int n_val, gboolean broken);
+/* Removes a folder and everything in it. */
+void toy_remove_tree (const char *path);
+/* The toy network briefly trained on the task, as a GraftModel with blocks and with
+ * the toy preprocessing in its metadata. */
+GraftModel *toy_pretrained_model (void);
+/* Sets spec's preprocessing to the toy files' and a batch of 16. */
+void toy_preprocessing (GraftSessionSpec *spec);
