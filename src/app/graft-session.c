@@ -19,11 +19,14 @@ struct _GraftSession
   char *model_path;
   char *model_sha256;
   GraftSessionSpec *spec;
+  GraftDataset *train;
+  GraftDataset *validation;
+  char *cache_folder;
 };
 
 G_DEFINE_FINAL_TYPE (GraftSession, graft_session, G_TYPE_OBJECT)
 
-enum { MODEL_CHANGED, SPEC_CHANGED, N_SIGNALS };
+enum { MODEL_CHANGED, SPEC_CHANGED, DATASETS_CHANGED, N_SIGNALS };
 
 static guint signals[N_SIGNALS];
 
@@ -36,6 +39,9 @@ graft_session_finalize (GObject *object)
   g_clear_pointer (&self->spec, graft_session_spec_free);
   g_free (self->model_path);
   g_free (self->model_sha256);
+  g_clear_pointer (&self->train, graft_dataset_free);
+  g_clear_pointer (&self->validation, graft_dataset_free);
+  g_free (self->cache_folder);
 
   G_OBJECT_CLASS (graft_session_parent_class)->finalize (object);
 }
@@ -51,12 +57,15 @@ graft_session_class_init (GraftSessionClass *klass)
                                          NULL, NULL, G_TYPE_NONE, 0);
   signals[SPEC_CHANGED] = g_signal_new ("spec-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                                         NULL, NULL, G_TYPE_NONE, 0);
+  signals[DATASETS_CHANGED] = g_signal_new ("datasets-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                            NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
 graft_session_init (GraftSession *self)
 {
   self->spec = graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, NULL);
+  self->cache_folder = g_build_filename (g_get_user_cache_dir (), "graft", "embeddings", NULL);
 }
 
 GraftSession *
@@ -286,4 +295,39 @@ graft_session_set_head (GraftSession *self, const GraftHeadSpec *head)
 {
   self->spec->head = *head;
   g_signal_emit (self, signals[SPEC_CHANGED], 0);
+}
+
+void
+graft_session_set_datasets (GraftSession *self, GraftDataset *train, GraftDataset *validation)
+{
+  g_clear_pointer (&self->train, graft_dataset_free);
+  g_clear_pointer (&self->validation, graft_dataset_free);
+  self->train = train;
+  self->validation = validation;
+  g_signal_emit (self, signals[DATASETS_CHANGED], 0);
+}
+
+GraftDataset *
+graft_session_get_train_dataset (GraftSession *self)
+{
+  return self->train;
+}
+
+GraftDataset *
+graft_session_get_validation_dataset (GraftSession *self)
+{
+  return self->validation;
+}
+
+const char *
+graft_session_get_cache_folder (GraftSession *self)
+{
+  return self->cache_folder;
+}
+
+void
+graft_session_set_cache_folder (GraftSession *self, const char *folder)
+{
+  g_free (self->cache_folder);
+  self->cache_folder = g_strdup (folder);
 }

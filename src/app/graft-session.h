@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 
 #include "model/model.h"
+#include "train/dataset.h"
 #include "train/spec.h"
 
 G_BEGIN_DECLS
@@ -51,5 +52,15 @@ void graft_session_set_block_range_trains (GraftSession *self, int first, int la
 void graft_session_set_cut_block (GraftSession *self, int block);
 int graft_session_get_cut_block (GraftSession *self);
 void graft_session_set_head (GraftSession *self, const GraftHeadSpec *head);
+
+/* The labelled images a run trains and validates on (taken, the session frees them),
+ * from the open project or the sample folder; ::datasets-changed follows. */
+void graft_session_set_datasets (GraftSession *self, GraftDataset *train, GraftDataset *validation);
+GraftDataset *graft_session_get_train_dataset (GraftSession *self);
+GraftDataset *graft_session_get_validation_dataset (GraftSession *self);
+/* Where embeddings are cached between runs (the project's cache folder, or the user
+ * cache); never NULL. */
+const char *graft_session_get_cache_folder (GraftSession *self);
+void graft_session_set_cache_folder (GraftSession *self, const char *folder);
 
 G_END_DECLS
