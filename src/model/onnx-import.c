@@ -37,6 +37,9 @@
 #define MAX_OPSET 17
 #define MAX_NODE_INPUTS 65536
 #define MAX_FOLDED_ELEMENTS ((size_t) 1 << 24)
+/* Per image: no real image model comes near this (a 1 GiB tensor), and a plan would
+ * try to allocate it. */
+#define MAX_ACTIVATION_ELEMENTS ((size_t) 1 << 28)
 /* Decoded initializers larger than this are dropped once the engine has its copy. */
 #define KEEP_DECODED_ELEMENTS 4096
 
@@ -144,7 +147,9 @@ engine_error (Importer *im, GError **error, const graft_error *engine)
   GraftModelError code = engine->status == GRAFT_ERROR_UNSUPPORTED ? GRAFT_MODEL_ERROR_UNSUPPORTED
                                                                    : GRAFT_MODEL_ERROR_INVALID;
   /* Messages from graft_graph_add_node name the node already. */
-  if (im->current >= 0 && strstr (engine->message, im->node_names[im->current]) == NULL)
+  g_autofree char *quoted = im->current >= 0 ? g_strdup_printf ("'%s'", im->node_names[im->current]) : NULL;
+
+  if (quoted != NULL && strstr (engine->message, quoted) == NULL)
     {
       const Onnx__NodeProto *node = im->graph_proto->node[im->current];
       return import_error (im, error, code, "node '%s' (%s): %s", im->node_names[im->current],
@@ -160,7 +165,7 @@ data_type_name (gint32 type)
     "undefined", "float32", "uint8", "int8", "uint16", "int16", "int32", "int64", "string",
     "bool", "float16", "double", "uint32", "uint64", "complex64", "complex128", "bfloat16",
   };
-  return type >= 0 && type < (gint32) G_N_ELEMENTS (names) ? names[type] : "an unknown type";
+  return type >= 0 && type < (gint32) G_N_ELEMENTS (names) ? names[type] : "unknown";
 }
 
 /* ------------------------------------------------------------------------ */
@@ -354,7 +359,7 @@ attribute_string (Importer *im, const Onnx__NodeProto *node, const char *name, c
     }
   if (!attribute_type_is (a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING))
     return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has an attribute '%s' that should be a string", name);
-  *out = g_strndup ((const char *) a->s.data, a->s.len);
+  *out = a->s.data != NULL ? g_strndup ((const char *) a->s.data, a->s.len) : g_strdup ("");
   return TRUE;
 }
 
@@ -555,7 +560,7 @@ tensor_proto_inspect (Importer *im, const Onnx__TensorProto *t, const char *tens
       break;
     default:
       return import_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                           "tensor '%s' holds %s values; Graft reads float32, double, int32 and int64 tensors",
+                           "tensor '%s' holds values of type %s; Graft reads float32, double, int32 and int64 tensors",
                            tensor_name, data_type_name (info->data_type));
     }
   if (t->n_dims > GRAFT_MAX_RANK)
@@ -895,11 +900,19 @@ add_node (Importer *im, const char *suffix, const graft_node_attributes *attribu
 {
   g_autofree char *name = g_strconcat (im->node_names[im->current], suffix, NULL);
   graft_error engine;
+  size_t count;
   int value;
 
   value = graft_graph_add_node (im->graph, name, attributes, inputs, n_inputs, output, &engine);
   if (value < 0)
     return engine_error (im, error, &engine), -1;
+  if (graft_shape_count (value_shape (im, value), &count, NULL) != GRAFT_OK || count > MAX_ACTIVATION_ELEMENTS)
+    {
+      char text[160];
+      graft_shape_format (value_shape (im, value), text, sizeof text);
+      return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                         "makes a tensor of shape %s for one image, larger than Graft accepts", text), -1;
+    }
   define_value (im, output, value);
   return value;
 }
@@ -1708,7 +1721,8 @@ import_conv (Importer *im, const Onnx__NodeProto *node, GError **error)
     return FALSE;
   if (w->shape.rank != 4)
     return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                       "is a %d-D convolution; Graft supports 2-D convolutions only", w->shape.rank - 2);
+                       "has a rank-%d weight; Graft supports 2-D convolutions (rank-4 weights) only",
+                       w->shape.rank);
   if (w->shape.dims[2] > G_MAXINT || w->shape.dims[3] > G_MAXINT)
     return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has an absurd kernel size");
   if (!attribute_int_list (im, node, "kernel_shape", 2, 0, 1, G_MAXINT, kernel, &has_kernel, error)
@@ -2185,7 +2199,8 @@ import_flatten (Importer *im, const Onnx__NodeProto *node, GError **error)
         return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has the axis %" G_GINT64_FORMAT, axis);
       k = (int) (axis < 0 ? axis + in->shape.rank : axis);
       for (int d = 0; d < in->shape.rank; d++)
-        shape.dims[d < k ? 0 : 1] *= in->shape.dims[d];
+        if (__builtin_mul_overflow (shape.dims[d < k ? 0 : 1], in->shape.dims[d], &shape.dims[d < k ? 0 : 1]))
+          return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "overflows flattening its input");
       if ((t = fold_reshape_to (im, in, &shape, error)) == NULL)
         return FALSE;
       define_constant (im, output_name (node, 0), t);
@@ -2263,7 +2278,8 @@ import_reshape (Importer *im, const Onnx__NodeProto *node, GError **error)
   if ((x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
     return FALSE;
   /* Keep the batch symbolic: the batch element becomes 0 (copy) at position 0, -1
-   * elsewhere; a literal 1 (the file's batch) in position 0 is the batch too. */
+   * elsewhere; a literal equal to the file's batch (1 when symbolic) in position 0 is
+   * the batch too. */
   a.reshape.rank = (int) n;
   for (size_t d = 0; d < n; d++)
     if (flags[d] == ELEMENT_STATIC && dims[d] == -1)
@@ -2284,7 +2300,7 @@ import_reshape (Importer *im, const Onnx__NodeProto *node, GError **error)
         }
       else if (dim == 0 && allow_zero)
         return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED, "makes an empty tensor (allowzero)");
-      else if (d == 0 && (dim == 1 || dim == im->file_batch) && value_shape (im, x)->rank > 0)
+      else if (d == 0 && dim == im->file_batch && value_shape (im, x)->rank > 0)
         dim = 0;
       else if (dim < -1)
         return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has the dimension %" G_GINT64_FORMAT, dim);
@@ -2789,7 +2805,7 @@ read_input (Importer *im, GError **error)
     return import_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED, "input '%s' is not a tensor", input->name);
   if (input->type->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
     return import_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                         "input '%s' holds %s values; Graft supports float32 inputs",
+                         "input '%s' holds values of type %s; Graft supports float32 inputs",
                          input->name, data_type_name (input->type->tensor_type->elem_type));
   shape_proto = input->type->tensor_type->shape;
   if (shape_proto == NULL || shape_proto->n_dim == 0)
@@ -2806,12 +2822,12 @@ read_input (Importer *im, GError **error)
       gboolean known = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
       if (d == 0)
         {
-          /* The batch: symbolic or not, the engine graph is declared at batch 1. */
-          if (known && dim->dim_value < 1)
+          /* The batch: as the file says, or 1 when symbolic. Plans replace it. */
+          if (known && (dim->dim_value < 1 || dim->dim_value > G_MAXINT32))
             return import_error (im, error, GRAFT_MODEL_ERROR_INVALID,
                                  "input '%s' has the batch size %" G_GINT64_FORMAT, input->name, dim->dim_value);
           im->file_batch = known ? dim->dim_value : 1;
-          shape.dims[0] = 1;
+          shape.dims[0] = im->file_batch;
           continue;
         }
       if (!known)
@@ -2822,7 +2838,8 @@ read_input (Importer *im, GError **error)
                                  && dim->dim_param != NULL ? dim->dim_param : "");
       if (dim->dim_value < 1 || dim->dim_value > G_MAXINT32)
         return import_error (im, error, GRAFT_MODEL_ERROR_INVALID,
-                             "input '%s' has the dimension %" G_GINT64_FORMAT, input->name, dim->dim_value);
+                             "input '%s' has the size %" G_GINT64_FORMAT " in dimension %d",
+                             input->name, dim->dim_value, d);
       shape.dims[d] = dim->dim_value;
     }
   im->input_value = graft_graph_add_input (im->graph, input->name, &shape, &engine);
@@ -3116,11 +3133,19 @@ finish_model (Importer *im, const Onnx__ModelProto *proto, GError **error)
   model->output = out->value;
   model->output_name = g_strdup (name);
   model->logits = model->output;
-  if (value->producer >= 0)
+  /* The logits are what a trailing Softmax reads (seen through identities). */
+  while (value->producer >= 0)
     {
       const graft_node *last = graft_graph_node (im->graph, value->producer);
       if (last->attributes.op == GRAFT_OP_SOFTMAX)
-        model->logits = last->inputs[0];
+        {
+          model->logits = last->inputs[0];
+          break;
+        }
+      if (!(last->attributes.op == GRAFT_OP_RESHAPE && last->attributes.reshape.rank < 0)
+          && last->attributes.op != GRAFT_OP_DROPOUT)
+        break;
+      value = graft_graph_value (im->graph, last->inputs[0]);
     }
 
   model->ir_version = proto->ir_version;
