@@ -2823,9 +2823,12 @@ read_input (Importer *im, GError **error)
       if (d == 0)
         {
           /* The batch: as the file says, or 1 when symbolic. Plans replace it. */
-          if (known && (dim->dim_value < 1 || dim->dim_value > G_MAXINT32))
+          if (known && (dim->dim_value < 0 || dim->dim_value > G_MAXINT32))
             return import_error (im, error, GRAFT_MODEL_ERROR_INVALID,
                                  "input '%s' has the batch size %" G_GINT64_FORMAT, input->name, dim->dim_value);
+          if (known && dim->dim_value == 0)
+            return import_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                                 "input '%s' is empty (batch size 0), which Graft cannot run", input->name);
           im->file_batch = known ? dim->dim_value : 1;
           shape.dims[0] = im->file_batch;
           continue;
