@@ -1,6 +1,7 @@
 /* cli-common.c: option parsing, messages and small helpers shared by the commands. */
 #include "cli/cli.h"
 
+#include <math.h>
 #include <stdio.h>
 
 #include "engine/parallel.h"
@@ -99,4 +100,175 @@ cli_model_input_size (const GraftModel *model, gint64 *height, gint64 *width)
     return;
   *height = model->input_nhwc ? shape->dims[1] : shape->dims[2];
   *width = model->input_nhwc ? shape->dims[2] : shape->dims[3];
+}
+
+int
+cli_model_classes (const GraftModel *model)
+{
+  const graft_shape *shape = &graft_graph_value (model->graph, model->logits)->shape;
+  if (shape->rank != 2 || shape->dims[1] < 1 || shape->dims[1] > G_MAXINT)
+    return -1;
+  return (int) shape->dims[1];
+}
+
+gboolean
+cli_model_labels (const GraftModel *model, const char *path, GPtrArray **labels, GError **error)
+{
+  const char *text = model->metadata != NULL ? g_hash_table_lookup (model->metadata, GRAFT_METADATA_LABELS) : NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GPtrArray) names = NULL;
+  JsonArray *array;
+  int classes = cli_model_classes (model);
+
+  *labels = NULL;
+  if (text == NULL)
+    return TRUE;
+  if (!json_parser_load_from_data (parser, text, -1, NULL) || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
+    {
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
+                   "%s: its %s metadata is not a JSON array of names", path, GRAFT_METADATA_LABELS);
+      return FALSE;
+    }
+  array = json_node_get_array (json_parser_get_root (parser));
+  names = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+        {
+          g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
+                       "%s: label %u of its %s metadata is not a string", path, i + 1, GRAFT_METADATA_LABELS);
+          return FALSE;
+        }
+      g_ptr_array_add (names, g_strdup (json_node_get_string (element)));
+    }
+  if (classes < 0 || (int) names->len != classes)
+    {
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
+                   "%s: its %s metadata names %u classes, but the model gives %d", path, GRAFT_METADATA_LABELS,
+                   names->len, classes);
+      return FALSE;
+    }
+  *labels = g_steal_pointer (&names);
+  return TRUE;
+}
+
+gboolean
+cli_check_preprocessing (const GraftModel *model, const char *path, const GraftPreprocessing *prep, GError **error)
+{
+  const graft_shape *shape = &graft_graph_value (model->graph, model->input)->shape;
+  gint64 height, width, channels;
+
+  if (!graft_preprocessing_validate (prep, error))
+    return FALSE;
+  cli_model_input_size (model, &height, &width);
+  if (shape->rank != 4)
+    {
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                   "%s: its input is not a batch of images (rank %d, not 4)", path, shape->rank);
+      return FALSE;
+    }
+  channels = model->input_nhwc ? shape->dims[3] : shape->dims[1];
+  if (height != prep->size || width != prep->size)
+    {
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
+                   "%s takes %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " images, but the preprocessing makes %dx%d",
+                   path, height, width, prep->size, prep->size);
+      return FALSE;
+    }
+  if (channels != graft_preprocessing_channels (prep))
+    {
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
+                   "%s takes %" G_GINT64_FORMAT " channels, but the preprocessing makes %d", path, channels,
+                   graft_preprocessing_channels (prep));
+      return FALSE;
+    }
+  if (!model->input_nhwc != !prep->nhwc)
+    {
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
+                   "%s takes %s images, but the preprocessing makes %s", path, model->input_nhwc ? "NHWC" : "NCHW",
+                   prep->nhwc ? "NHWC" : "NCHW");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+cli_model_preprocessing (const GraftModel *model, const char *path, GraftPreprocessing *prep,
+                         gboolean *from_metadata, GError **error)
+{
+  const char *text = model->metadata != NULL ? g_hash_table_lookup (model->metadata, GRAFT_METADATA_PREPROCESSING)
+                                             : NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  if (from_metadata != NULL)
+    *from_metadata = text != NULL;
+  if (text != NULL)
+    {
+      if (!graft_preprocessing_from_json (text, prep, &local_error))
+        {
+          g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, "%s: its %s metadata: %s", path,
+                       GRAFT_METADATA_PREPROCESSING, local_error->message);
+          return FALSE;
+        }
+    }
+  else
+    {
+      const graft_shape *shape = &graft_graph_value (model->graph, model->input)->shape;
+      gint64 height, width;
+      graft_preprocessing_init_imagenet (prep);
+      cli_model_input_size (model, &height, &width);
+      /* ImageNet's 224 crop of a 256 resize, at the model's own size. */
+      if (height == width && height >= 1 && height <= GRAFT_PREPROCESSING_MAX_SIZE && height != prep->size)
+        {
+          prep->size = (int) height;
+          prep->resize = MIN (GRAFT_PREPROCESSING_MAX_SIZE, (int) (height * 256 + 112) / 224);
+        }
+      prep->nhwc = model->input_nhwc;
+      if (shape->rank == 4 && (model->input_nhwc ? shape->dims[3] : shape->dims[1]) == 1)
+        prep->grey = TRUE;
+    }
+  return cli_check_preprocessing (model, path, prep, error);
+}
+
+void
+cli_json_add_number (JsonBuilder *builder, double value)
+{
+  if (isfinite (value))
+    json_builder_add_double_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+void
+cli_print_json (JsonBuilder *builder, gboolean pretty)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+  g_autofree char *text = NULL;
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, pretty);
+  text = json_generator_to_data (generator, NULL);
+  printf ("%s\n", text);
+  fflush (stdout);
+}
+
+int
+cli_load_image_folder (const char *path, GPtrArray *classes, GraftDataset **out)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftDataset) dataset = NULL;
+
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+    return cli_fail_printf ("%s: %s", path, g_file_test (path, G_FILE_TEST_EXISTS)
+                                             ? "not a folder (images are read from an ImageFolder tree: one "
+                                               "folder per class)"
+                                             : "no such folder");
+  dataset = graft_dataset_load_image_folder (path, classes, &error);
+  if (dataset == NULL)
+    return cli_fail (error);
+  if (graft_dataset_size (dataset) == 0)
+    return cli_fail_printf ("%s: no images (.png, .jpg, .jpeg) in its class folders", path);
+  *out = g_steal_pointer (&dataset);
+  return CLI_EXIT_OK;
 }

@@ -2,23 +2,34 @@
  *
  * Each command is a function taking the arguments after "graft-cli" (argv[0] is the
  * command's name) and returning the exit status: 0 on success, 1 when the work
- * failed (the message is on stderr), 2 on a usage error.
+ * failed (the message is on stderr), 2 on a usage error; train adds 3 (the loss
+ * diverged) and 130 (interrupted by Ctrl+C, after saving).
  */
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
+#include "data/preprocess.h"
 #include "model/model.h"
+#include "train/dataset.h"
 
 G_BEGIN_DECLS
 
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAILURE 1
 #define CLI_EXIT_USAGE 2
+#define CLI_EXIT_DIVERGED 3
+#define CLI_EXIT_INTERRUPTED 130  /* 128 + SIGINT */
 
 int cli_inspect (int argc, char **argv);
 int cli_infer (int argc, char **argv);
 int cli_bench (int argc, char **argv);
+int cli_train (int argc, char **argv);
+int cli_lr_find (int argc, char **argv);
+int cli_eval (int argc, char **argv);
+int cli_predict (int argc, char **argv);
+int cli_export (int argc, char **argv);
 
 /* A GOptionContext for a command: "Usage: graft-cli COMMAND [OPTION…] parameters". */
 GOptionContext *cli_option_context_new (const char *command, const char *parameters, const char *summary,
@@ -38,5 +49,30 @@ gboolean cli_set_threads (int threads);
 const char *cli_node_op_name (const graft_node *node);
 /* The input's H and W, whatever its layout. */
 void cli_model_input_size (const GraftModel *model, gint64 *height, gint64 *width);
+
+/* The classes the model's logits give ((N, classes)), or -1 when they are not 2-D. */
+int cli_model_classes (const GraftModel *model);
+/* The model's graft.labels (char *, one per class): *labels is NULL, and TRUE returned,
+ * when it has none; FALSE when they are not a JSON array of strings or their number is
+ * not the model's classes. path names the model in messages. */
+gboolean cli_model_labels (const GraftModel *model, const char *path, GPtrArray **labels, GError **error);
+/* The preprocessing the model wants: its graft.preprocessing, else ImageNet's
+ * (graft_preprocessing_init_imagenet) at the model's input size and layout; checked
+ * with cli_check_preprocessing. *from_metadata (may be NULL) says which. */
+gboolean cli_model_preprocessing (const GraftModel *model, const char *path, GraftPreprocessing *prep,
+                                  gboolean *from_metadata, GError **error);
+/* Whether prep gives what the model's input takes: size x size, its channels, its layout. */
+gboolean cli_check_preprocessing (const GraftModel *model, const char *path, const GraftPreprocessing *prep,
+                                  GError **error);
+
+/* Reads an ImageFolder tree (classes as graft_dataset_load_image_folder takes them):
+ * CLI_EXIT_OK, or CLI_EXIT_FAILURE after a message naming the folder (also when it
+ * holds no image). */
+int cli_load_image_folder (const char *path, GPtrArray *classes, GraftDataset **dataset);
+
+/* JSON output: a number, or null when it is not finite (JSON has no NaN). */
+void cli_json_add_number (JsonBuilder *builder, double value);
+/* Prints the builder's root on stdout, on one line (or indented), and flushes. */
+void cli_print_json (JsonBuilder *builder, gboolean pretty);
 
 G_END_DECLS

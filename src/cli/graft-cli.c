@@ -4,12 +4,23 @@
  *   graft-cli infer MODEL.onnx --input X.npy --output Y.npy [--threads T]
  *   graft-cli bench MODEL.onnx [--batch B] [--size S] [--threads T] [--mode forward|train|head]
  *                              [--repeats R] [--json]
+ *   graft-cli train MODEL.onnx DATA --output OUT.onnx [--validation VALDATA] [--preset P]
+ *                   [--spec SPEC.json] [--epochs N] [--batch N] [--lr X] [--seed N]
+ *                   [--threads N] [--decode-threads N] [--cache-dir DIR] [--softmax]
+ *                   [--json] [--save-spec SPEC.json]
+ *   graft-cli lr-find MODEL.onnx DATA [--preset P] [--spec SPEC.json] [--start X] [--end X]
+ *                     [--steps N] [--json]
+ *   graft-cli eval MODEL.onnx DATA [--batch N] [--json]
+ *   graft-cli predict MODEL.onnx IMAGE... [--top K] [--json]
+ *   graft-cli export MODEL.onnx --output OUT.onnx [--softmax] [--labels a,b,c]
+ *                    [--preprocessing JSON]
  *   graft-cli version
  *   graft-cli help [COMMAND]
  *
  * Exit status: 0 on success, 1 when the work failed (the reason is on stderr), 2 on a
- * usage error. Benchmarks and other tools rely on these commands, their options and
- * their JSON keys: change them only with their users.
+ * usage error; train also 3 when the loss diverged and 130 when interrupted (after
+ * saving). Messages are in English, untranslated. Benchmarks and other tools rely on
+ * these commands, their options and their JSON keys: change them only with their users.
  */
 #include <locale.h>
 #include <stdio.h>
@@ -31,6 +42,11 @@ static const Command commands[] = {
   { "inspect", cli_inspect, "show a model's input, output, blocks, layers, parameters and FLOPs" },
   { "infer", cli_infer, "run a model on images from a .npy file, write its output as .npy" },
   { "bench", cli_bench, "time inference or a training step (forward, train, head)" },
+  { "train", cli_train, "train a model on an ImageFolder tree and save it" },
+  { "lr-find", cli_lr_find, "sweep the learning rate and suggest one" },
+  { "eval", cli_eval, "measure a classifier on an ImageFolder tree (accuracy, per class, confusion)" },
+  { "predict", cli_predict, "print the most probable classes of images" },
+  { "export", cli_export, "rewrite a model with labels, preprocessing or a Softmax output" },
   { "version", run_version, "print the version" },
   { "help", run_help, "show this help, or a command's (help COMMAND)" },
 };

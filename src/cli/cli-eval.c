@@ -1,0 +1,472 @@
+/* cli-eval.c: graft-cli eval and graft-cli predict.
+ *
+ *   graft-cli eval MODEL.onnx DATA [--batch N] [--threads N] [--decode-threads N] [--json]
+ *   graft-cli predict MODEL.onnx IMAGE... [--top K] [--batch N] [--threads N]
+ *                                          [--decode-threads N] [--json]
+ *
+ * The model's classes are named by its graft.labels metadata; the images are prepared
+ * as its graft.preprocessing says (else ImageNet's at its input size).
+ *
+ * eval: DATA is an ImageFolder tree whose class folders are mapped to the model's
+ * labels by name (a folder that is not a label is an error listing them; a label
+ * without a folder just has no image). A model without labels takes the folders in
+ * name order as its classes 0, 1, ... (said on stderr). Prints accuracy, loss (mean
+ * cross-entropy), per-class precision, recall, F1 and support, and the confusion
+ * matrix (rows: true class, columns: predicted). Images that cannot be read are
+ * skipped and listed on stderr. --json prints one object:
+ *   {"model", "data", "images", "skipped": [paths], "accuracy", "loss", "macro_f1",
+ *    "classes": [{"name", "precision", "recall", "f1", "support"}],
+ *    "confusion": [[count, ...], ...]}
+ *
+ * predict: the K (default 5) most probable classes of each image, with their
+ * probabilities (softmax of the logits); classes are named by the labels, or "class N"
+ * (from 0) without them. An image that cannot be read is reported and makes the exit
+ * status 1; the others are still predicted. --json prints one object:
+ *   {"model", "predictions": [{"image", "top": [{"label", "class", "probability"}]}
+ *                             or {"image", "error"}]}
+ */
+#include "cli/cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/trainer.h"
+
+#define MAX_MATRIX_CLASSES 30
+
+typedef struct {
+  int batch, threads, decode_threads;
+  gboolean json;
+} EvalOptions;
+
+static void
+add_eval_entries (GOptionContext *context, EvalOptions *o)
+{
+  const GOptionEntry entries[] = {
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &o->batch, "Images per batch (default 32)", "N" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &o->threads, "Engine threads (default: one per CPU)", "N" },
+    { "decode-threads", 0, 0, G_OPTION_ARG_INT, &o->decode_threads, "Image decoding threads (default 2)", "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &o->json, "Print JSON", NULL },
+    { NULL },
+  };
+  g_option_context_add_main_entries (context, entries, NULL);
+}
+
+static int
+check_eval_options (GOptionContext *context, const EvalOptions *o)
+{
+  if (o->batch < 1 || o->batch > 4096)
+    return cli_usage_error (context, "--batch %d is not between 1 and 4096", o->batch);
+  if (!cli_set_threads (o->threads))
+    return cli_usage_error (context, "--threads %d is not a thread count", o->threads);
+  if (o->decode_threads < 0 || o->decode_threads > 64)
+    return cli_usage_error (context, "--decode-threads %d is not between 0 and 64", o->decode_threads);
+  return CLI_EXIT_OK;
+}
+
+/* The model, its classes, labels (NULL without) and preprocessing. */
+static int
+load_classifier (const char *path, GraftModel **model, int *classes, GPtrArray **labels, GraftPreprocessing *prep)
+{
+  g_autoptr (GError) error = NULL;
+  *model = graft_model_load (path, &error);
+  if (*model == NULL)
+    return cli_fail (error);
+  *classes = cli_model_classes (*model);
+  if (*classes < 1)
+    return cli_fail_printf ("%s: its output is not a (N, classes) array of class scores", path);
+  if (!cli_model_labels (*model, path, labels, &error) || !cli_model_preprocessing (*model, path, prep, NULL, &error))
+    return cli_fail (error);
+  return CLI_EXIT_OK;
+}
+
+static char *
+class_name (GPtrArray *labels, int c)
+{
+  return labels != NULL ? g_strdup (g_ptr_array_index (labels, c)) : g_strdup_printf ("class %d", c);
+}
+
+/* Why an image gave no prediction: the decoder's message. */
+static char *
+unreadable_reason (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  GraftImage *image = graft_image_load (path, &error);
+  if (image != NULL)
+    {
+      graft_image_free (image);
+      return g_strdup_printf ("%s: could not be read", path);
+    }
+  return g_strdup (error->message);
+}
+
+/* ------------------------------------------------------------------------ */
+/* eval                                                                      */
+
+/* DATA's items with the model's class indices. */
+static int
+map_classes (const char *model_path, const char *data_path, GraftDataset *folder, GPtrArray *labels, int classes,
+             GraftDataset **out)
+{
+  g_autoptr (GraftDataset) dataset = graft_dataset_new ();
+  g_autofree int *index = g_new (int, folder->classes->len);
+
+  for (int c = 0; c < classes; c++)
+    g_ptr_array_add (dataset->classes, labels == NULL && (guint) c < folder->classes->len
+                                         ? g_strdup (g_ptr_array_index (folder->classes, c))
+                                         : class_name (labels, c));
+  if (labels != NULL)
+    {
+      GString *unknown = NULL, *known = g_string_new (NULL);
+      for (guint c = 0; c < labels->len; c++)
+        g_string_append_printf (known, "%s%s", c > 0 ? ", " : "", (const char *) g_ptr_array_index (labels, c));
+      for (guint f = 0; f < folder->classes->len; f++)
+        {
+          const char *name = g_ptr_array_index (folder->classes, f);
+          index[f] = -1;
+          for (guint c = 0; c < labels->len && index[f] < 0; c++)
+            if (strcmp (name, g_ptr_array_index (labels, c)) == 0)
+              index[f] = (int) c;
+          if (index[f] < 0)
+            {
+              if (unknown == NULL)
+                unknown = g_string_new (NULL);
+              else
+                g_string_append (unknown, ", ");
+              g_string_append (unknown, name);
+            }
+        }
+      if (unknown != NULL)
+        {
+          int status = cli_fail_printf ("%s has class folders that are not among the labels of %s (%s): %s",
+                                        data_path, model_path, known->str, unknown->str);
+          g_string_free (unknown, TRUE);
+          g_string_free (known, TRUE);
+          return status;
+        }
+      g_string_free (known, TRUE);
+    }
+  else
+    {
+      if ((int) folder->classes->len > classes)
+        return cli_fail_printf ("%s has %u class folders, but %s gives only %d classes (and has no %s metadata "
+                                "to name them)", data_path, folder->classes->len, model_path, classes,
+                                GRAFT_METADATA_LABELS);
+      fprintf (stderr, "graft-cli: %s has no %s metadata; taking the class folders of %s in name order as its "
+                       "classes 0 to %u\n", model_path, GRAFT_METADATA_LABELS, data_path, folder->classes->len - 1);
+      for (guint f = 0; f < folder->classes->len; f++)
+        index[f] = (int) f;
+    }
+  for (guint i = 0; i < folder->items->len; i++)
+    {
+      const GraftDatasetItem *item = &g_array_index (folder->items, GraftDatasetItem, i);
+      graft_dataset_add (dataset, item->path, item->label >= 0 ? index[item->label] : -1);
+    }
+  *out = g_steal_pointer (&dataset);
+  return CLI_EXIT_OK;
+}
+
+static void
+print_eval_json (const char *model_path, const char *data_path, const GraftDataset *dataset,
+                 const GraftMetrics *metrics, GPtrArray *skipped)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "model");
+  json_builder_add_string_value (builder, model_path);
+  json_builder_set_member_name (builder, "data");
+  json_builder_add_string_value (builder, data_path);
+  json_builder_set_member_name (builder, "images");
+  json_builder_add_int_value (builder, (gint64) metrics->count);
+  json_builder_set_member_name (builder, "skipped");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < skipped->len; i++)
+    json_builder_add_string_value (builder, g_ptr_array_index (skipped, i));
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "accuracy");
+  cli_json_add_number (builder, graft_metrics_accuracy (metrics));
+  json_builder_set_member_name (builder, "loss");
+  cli_json_add_number (builder, graft_metrics_loss (metrics));
+  json_builder_set_member_name (builder, "macro_f1");
+  cli_json_add_number (builder, graft_metrics_macro_f1 (metrics));
+  json_builder_set_member_name (builder, "classes");
+  json_builder_begin_array (builder);
+  for (int c = 0; c < metrics->classes; c++)
+    {
+      GraftClassMetrics m = graft_metrics_class (metrics, c);
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, g_ptr_array_index (dataset->classes, c));
+      json_builder_set_member_name (builder, "precision");
+      cli_json_add_number (builder, m.precision);
+      json_builder_set_member_name (builder, "recall");
+      cli_json_add_number (builder, m.recall);
+      json_builder_set_member_name (builder, "f1");
+      cli_json_add_number (builder, m.f1);
+      json_builder_set_member_name (builder, "support");
+      json_builder_add_int_value (builder, (gint64) m.support);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "confusion");
+  json_builder_begin_array (builder);
+  for (int t = 0; t < metrics->classes; t++)
+    {
+      json_builder_begin_array (builder);
+      for (int c = 0; c < metrics->classes; c++)
+        json_builder_add_int_value (builder, (gint64) metrics->confusion[(size_t) t * metrics->classes + c]);
+      json_builder_end_array (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  cli_print_json (builder, TRUE);
+}
+
+static void
+print_eval_table (const char *model_path, const char *data_path, const GraftDataset *dataset,
+                  const GraftMetrics *metrics)
+{
+  int classes = metrics->classes, name_width = (int) strlen ("macro average"), count_width = 5;
+  guint64 correct = 0, largest = 0;
+
+  for (int c = 0; c < classes; c++)
+    {
+      name_width = MAX (name_width, (int) g_utf8_strlen (g_ptr_array_index (dataset->classes, c), -1));
+      correct += metrics->confusion[(size_t) c * classes + c];
+    }
+  name_width = MIN (name_width, 40);
+  printf ("model     %s\n", model_path);
+  printf ("data      %s: %" G_GUINT64_FORMAT " images\n", data_path, metrics->count);
+  printf ("accuracy  %.2f%% (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT ")\n", 100 * graft_metrics_accuracy (metrics),
+          correct, metrics->count);
+  printf ("loss      %.4f\n\n", graft_metrics_loss (metrics));
+
+  printf ("%-*s  %9s  %9s  %9s  %9s\n", name_width, "class", "precision", "recall", "F1", "support");
+  for (int c = 0; c < classes; c++)
+    {
+      GraftClassMetrics m = graft_metrics_class (metrics, c);
+      const char *name = g_ptr_array_index (dataset->classes, c);
+      /* printf pads bytes, not characters: pad by hand for UTF-8 names. */
+      int pad = MAX (0, name_width - (int) g_utf8_strlen (name, -1));
+      printf ("%s%*s  %9.3f  %9.3f  %9.3f  %9" G_GUINT64_FORMAT "\n", name, pad, "", m.precision, m.recall, m.f1,
+              m.support);
+    }
+  printf ("%-*s  %9s  %9s  %9.3f  %9" G_GUINT64_FORMAT "\n\n", name_width, "macro average", "", "",
+          graft_metrics_macro_f1 (metrics), metrics->count);
+
+  if (classes > MAX_MATRIX_CLASSES)
+    {
+      printf ("confusion matrix: %d classes, too many for a table (--json has it)\n", classes);
+      return;
+    }
+  for (size_t i = 0; i < (size_t) classes * classes; i++)
+    largest = MAX (largest, metrics->confusion[i]);
+  while (largest >= 100000)
+    largest /= 10, count_width++;
+  printf ("confusion matrix (rows: true class, columns: predicted class)\n");
+  printf ("%*s", name_width + 6, "");
+  for (int c = 0; c < classes; c++)
+    printf ("  %*d", count_width, c);
+  printf ("\n");
+  for (int t = 0; t < classes; t++)
+    {
+      const char *name = g_ptr_array_index (dataset->classes, t);
+      int pad = MAX (0, name_width - (int) g_utf8_strlen (name, -1));
+      printf ("%4d  %s%*s", t, name, pad, "");
+      for (int c = 0; c < classes; c++)
+        printf ("  %*" G_GUINT64_FORMAT, count_width, metrics->confusion[(size_t) t * classes + c]);
+      printf ("\n");
+    }
+}
+
+int
+cli_eval (int argc, char **argv)
+{
+  EvalOptions o = { .batch = 32, .decode_threads = 2 };
+  g_autoptr (GOptionContext) context = cli_option_context_new (
+    "eval", "MODEL.onnx DATA",
+    "Measures a classifier on an ImageFolder tree: accuracy, loss, per-class precision, recall and F1, and the "
+    "confusion matrix.",
+    NULL);
+  g_autoptr (GraftModel) model = NULL;
+  g_autoptr (GPtrArray) labels = NULL;
+  g_autoptr (GraftDataset) folder = NULL;
+  g_autoptr (GraftDataset) dataset = NULL;
+  g_autoptr (GraftMetrics) metrics = NULL;
+  g_autoptr (GPtrArray) skipped = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  g_autofree float *probabilities = NULL;
+  GraftPreprocessing prep;
+  int classes, status;
+
+  add_eval_entries (context, &o);
+  if (!cli_parse (context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (argc != 3)
+    return cli_usage_error (context, argc < 2   ? "which model? (give MODEL.onnx DATA)"
+                                     : argc < 3 ? "which images? (give MODEL.onnx DATA)"
+                                                : "one model and one image folder");
+  if ((status = check_eval_options (context, &o)) != CLI_EXIT_OK)
+    return status;
+  if ((status = load_classifier (argv[1], &model, &classes, &labels, &prep)) != CLI_EXIT_OK)
+    return status;
+  if ((status = cli_load_image_folder (argv[2], NULL, &folder)) != CLI_EXIT_OK)
+    return status;
+  if ((status = map_classes (argv[1], argv[2], folder, labels, classes, &dataset)) != CLI_EXIT_OK)
+    return status;
+
+  metrics = graft_evaluate (model, dataset, &prep, o.batch, o.decode_threads, &probabilities, &error);
+  if (metrics == NULL)
+    return cli_fail_printf ("%s: %s", argv[1], error->message);
+  for (guint i = 0; i < dataset->items->len; i++)
+    if (isnan (probabilities[(size_t) i * classes]))
+      {
+        const char *path = g_array_index (dataset->items, GraftDatasetItem, i).path;
+        g_autofree char *reason = unreadable_reason (path);
+        fprintf (stderr, "graft-cli: skipped %s\n", reason);
+        g_ptr_array_add (skipped, g_strdup (path));
+      }
+  if (metrics->count == 0)
+    return cli_fail_printf ("%s: none of its %u images could be read", argv[2], dataset->items->len);
+  if (o.json)
+    print_eval_json (argv[1], argv[2], dataset, metrics, skipped);
+  else
+    print_eval_table (argv[1], argv[2], dataset, metrics);
+  return CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* predict                                                                   */
+
+typedef struct {
+  int index;
+  float probability;
+} Ranked;
+
+static int
+compare_ranked (gconstpointer a, gconstpointer b)
+{
+  const Ranked *x = a, *y = b;
+  if (x->probability != y->probability)
+    return x->probability < y->probability ? 1 : -1;
+  return x->index - y->index;
+}
+
+int
+cli_predict (int argc, char **argv)
+{
+  EvalOptions o = { .batch = 32, .decode_threads = 2 };
+  int top = 5;
+  const GOptionEntry entries[] = {
+    { "top", 'k', 0, G_OPTION_ARG_INT, &top, "How many classes per image, most probable first (default 5)", "K" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = cli_option_context_new (
+    "predict", "MODEL.onnx IMAGE...", "Prints the most probable classes of images, with their probabilities.",
+    entries);
+  g_autoptr (GraftModel) model = NULL;
+  g_autoptr (GPtrArray) labels = NULL;
+  g_autoptr (GraftDataset) dataset = graft_dataset_new ();
+  g_autoptr (GraftMetrics) metrics = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autofree float *probabilities = NULL;
+  g_autofree Ranked *ranked = NULL;
+  GraftPreprocessing prep;
+  int classes, status, n_images;
+
+  add_eval_entries (context, &o);
+  if (!cli_parse (context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (argc < 3)
+    return cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx IMAGE...)"
+                                              : "which images? (give MODEL.onnx IMAGE...)");
+  if (top < 1)
+    return cli_usage_error (context, "--top %d: give at least 1", top);
+  if ((status = check_eval_options (context, &o)) != CLI_EXIT_OK)
+    return status;
+  if ((status = load_classifier (argv[1], &model, &classes, &labels, &prep)) != CLI_EXIT_OK)
+    return status;
+
+  n_images = argc - 2;
+  top = MIN (top, classes);
+  for (int c = 0; c < classes; c++)
+    g_ptr_array_add (dataset->classes, class_name (labels, c));
+  for (int i = 0; i < n_images; i++)
+    graft_dataset_add (dataset, argv[2 + i], -1);
+  metrics = graft_evaluate (model, dataset, &prep, o.batch, o.decode_threads, &probabilities, &error);
+  if (metrics == NULL)
+    return cli_fail_printf ("%s: %s", argv[1], error->message);
+
+  ranked = g_new (Ranked, classes);
+  if (o.json)
+    {
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "model");
+      json_builder_add_string_value (builder, argv[1]);
+      json_builder_set_member_name (builder, "predictions");
+      json_builder_begin_array (builder);
+    }
+  for (int i = 0; i < n_images; i++)
+    {
+      const char *path = argv[2 + i];
+      const float *row = probabilities + (size_t) i * classes;
+      if (isnan (row[0]))
+        {
+          g_autofree char *reason = unreadable_reason (path);
+          fprintf (stderr, "graft-cli: %s\n", reason);
+          status = CLI_EXIT_FAILURE;
+          if (o.json)
+            {
+              json_builder_begin_object (builder);
+              json_builder_set_member_name (builder, "image");
+              json_builder_add_string_value (builder, path);
+              json_builder_set_member_name (builder, "error");
+              json_builder_add_string_value (builder, reason);
+              json_builder_end_object (builder);
+            }
+          continue;
+        }
+      for (int c = 0; c < classes; c++)
+        ranked[c] = (Ranked) { c, row[c] };
+      qsort (ranked, (size_t) classes, sizeof *ranked, compare_ranked);
+      if (o.json)
+        {
+          json_builder_begin_object (builder);
+          json_builder_set_member_name (builder, "image");
+          json_builder_add_string_value (builder, path);
+          json_builder_set_member_name (builder, "top");
+          json_builder_begin_array (builder);
+          for (int k = 0; k < top; k++)
+            {
+              json_builder_begin_object (builder);
+              json_builder_set_member_name (builder, "label");
+              json_builder_add_string_value (builder, g_ptr_array_index (dataset->classes, ranked[k].index));
+              json_builder_set_member_name (builder, "class");
+              json_builder_add_int_value (builder, ranked[k].index);
+              json_builder_set_member_name (builder, "probability");
+              cli_json_add_number (builder, ranked[k].probability);
+              json_builder_end_object (builder);
+            }
+          json_builder_end_array (builder);
+          json_builder_end_object (builder);
+        }
+      else
+        {
+          printf ("%s\n", path);
+          for (int k = 0; k < top; k++)
+            printf ("  %6.2f%%  %s\n", 100 * ranked[k].probability,
+                    (const char *) g_ptr_array_index (dataset->classes, ranked[k].index));
+        }
+    }
+  if (o.json)
+    {
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+      cli_print_json (builder, TRUE);
+    }
+  fflush (stdout);
+  return status;
+}

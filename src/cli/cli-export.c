@@ -1,0 +1,132 @@
+/* cli-export.c: graft-cli export MODEL.onnx --output OUT.onnx [--softmax]
+ *                                [--labels a,b,c] [--preprocessing JSON|FILE]
+ *
+ * Rewrites a model as Graft writes models (graft_model_save), with its metadata set:
+ * turns a plain ONNX file into one that carries its class names and preprocessing.
+ *   --labels      the class names, comma-separated, one per class of the model's output
+ *                 (stored as graft.labels, a JSON array); spaces around names are dropped
+ *   --preprocessing  graft.preprocessing: JSON ({"size": 224, "resize": 256, ...}, see
+ *                 data/preprocess.h), or a file holding it when the value does not start
+ *                 with '{'; missing keys take ImageNet's values; it must make the
+ *                 model's input size, channels and layout
+ *   --softmax     append a Softmax: the output are probabilities
+ * Metadata the model had (labels, preprocessing, recipe, others) is kept unless replaced.
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* a, b , c -> ["a", "b", "c"] as JSON; NULL after a usage message. */
+static char *
+labels_json (GOptionContext *context, const char *text, int classes, const char *model_path, int *status)
+{
+  g_auto (GStrv) names = g_strsplit (text, ",", -1);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+  guint n = g_strv_length (names);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_strstrip (names[i]);
+      if (names[i][0] == '\0')
+        {
+          *status = cli_usage_error (context, "--labels: label %u is empty", i + 1);
+          return NULL;
+        }
+      for (guint k = 0; k < i; k++)
+        if (strcmp (names[k], names[i]) == 0)
+          {
+            *status = cli_usage_error (context, "--labels: '%s' is given twice", names[i]);
+            return NULL;
+          }
+    }
+  if ((int) n != classes)
+    {
+      *status = cli_fail_printf ("%s gives %d classes, but --labels names %u", model_path, classes, n);
+      return NULL;
+    }
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < n; i++)
+    json_builder_add_string_value (builder, names[i]);
+  json_builder_end_array (builder);
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  return json_generator_to_data (generator, NULL);
+}
+
+int
+cli_export (int argc, char **argv)
+{
+  g_autofree char *output_path = NULL, *labels = NULL, *preprocessing = NULL;
+  gboolean softmax = FALSE;
+  const GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path, "Where to write the model", "OUT.onnx" },
+    { "softmax", 0, 0, G_OPTION_ARG_NONE, &softmax, "Append a Softmax: output probabilities", NULL },
+    { "labels", 'l', 0, G_OPTION_ARG_STRING, &labels, "Class names, comma-separated, one per class", "a,b,c" },
+    { "preprocessing", 0, 0, G_OPTION_ARG_STRING, &preprocessing,
+      "The preprocessing, as JSON or a JSON file", "JSON" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = cli_option_context_new (
+    "export", "MODEL.onnx",
+    "Rewrites a model with its class names and preprocessing in its metadata, optionally with a Softmax output.",
+    entries);
+  g_autoptr (GraftModel) model = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *labels_value = NULL;
+  GraftExportOptions options = { 0 };
+  int classes, status = CLI_EXIT_OK;
+
+  if (!cli_parse (context, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (argc != 2)
+    return cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx)" : "one model at a time");
+  if (output_path == NULL)
+    return cli_usage_error (context, "where to? (give --output OUT.onnx)");
+
+  model = graft_model_load (argv[1], &error);
+  if (model == NULL)
+    return cli_fail (error);
+  classes = cli_model_classes (model);
+  if (labels != NULL)
+    {
+      if (classes < 1)
+        return cli_fail_printf ("%s: its output is not a (N, classes) array of class scores, so it takes no labels",
+                                argv[1]);
+      labels_value = labels_json (context, labels, classes, argv[1], &status);
+      if (labels_value == NULL)
+        return status;
+      g_hash_table_replace (model->metadata, g_strdup (GRAFT_METADATA_LABELS), g_steal_pointer (&labels_value));
+    }
+  if (preprocessing != NULL)
+    {
+      g_autofree char *text = NULL;
+      const char *json = preprocessing;
+      GraftPreprocessing prep;
+      if (*g_strchug (preprocessing) != '{')
+        {
+          if (!g_file_get_contents (preprocessing, &text, NULL, &error))
+            return cli_fail_printf ("--preprocessing: %s", error->message);
+          json = text;
+        }
+      if (!graft_preprocessing_from_json (json, &prep, &error))
+        return cli_fail_printf ("--preprocessing: %s", error->message);
+      if (!cli_check_preprocessing (model, argv[1], &prep, &error))
+        return cli_fail_printf ("--preprocessing: %s", error->message);
+      g_hash_table_replace (model->metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
+                            graft_preprocessing_to_json (&prep));
+    }
+  else if (g_hash_table_contains (model->metadata, GRAFT_METADATA_PREPROCESSING))
+    {
+      GraftPreprocessing prep;
+      if (!cli_model_preprocessing (model, argv[1], &prep, NULL, &error))
+        return cli_fail (error);
+    }
+
+  options.softmax_output = softmax;
+  if (!graft_model_save (model, output_path, &options, &error))
+    return cli_fail (error);
+  return CLI_EXIT_OK;
+}

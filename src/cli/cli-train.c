@@ -1,0 +1,970 @@
+/* cli-train.c: graft-cli train and graft-cli lr-find.
+ *
+ *   graft-cli train MODEL.onnx DATA --output OUT.onnx [--validation VALDATA]
+ *       [--preset NAME] [--spec SPEC.json] [--epochs N] [--batch N] [--lr X] [--seed N]
+ *       [--threads N] [--decode-threads N] [--cache-dir DIR] [--softmax] [--json]
+ *       [--save-spec SPEC.json]
+ *   graft-cli lr-find MODEL.onnx DATA [--preset NAME] [--spec SPEC.json] [--start X]
+ *       [--end X] [--steps N] [--batch N] [--seed N] [--threads N] [--decode-threads N]
+ *       [--cache-dir DIR] [--json]
+ *
+ * DATA (and VALDATA) are ImageFolder trees: one subfolder per class. Without
+ * --validation, the spec's validation_fraction of DATA is held out (graft_dataset_split,
+ * with the spec's seed); lr-find sweeps over the same training part.
+ *
+ * The session spec: the preset NAME (feature-extraction, the default, replace-top,
+ * fine-tune, progressive-ulmfit, progressive-fastai) built on the model, with the
+ * preprocessing of the model's graft.preprocessing metadata (else ImageNet's at the
+ * model's input size). --spec SPEC.json puts the fields the file gives over that preset
+ * (objects member by member, everything else whole; a null keeps the preset's value),
+ * so a short file ({"strategy": "fine-tune", "epochs": 3}) gets the stages and the
+ * preprocessing of this model; a file from --save-spec gives every field. The file's
+ * "strategy", when it has one, picks the preset (--preset may not say otherwise).
+ * Then the flags: --epochs, --batch, --seed set their fields; --lr sets the base
+ * learning rate and scales the stages' own learning rates with it. The model's path
+ * and SHA-256 go into the spec, which the output carries as graft.recipe.
+ *
+ * train output, on a terminal: a progress line rewritten in place (epoch, step, the
+ * epoch's running loss, the last validation accuracy, images/s, ETA), a line per
+ * epoch (train and validation loss and accuracy, "best"), the trainer's messages and
+ * a summary. Not on a terminal: the same without the progress line. With --json, only
+ * JSON on stdout, one object per line:
+ *   {"event": "stage", "stage", "epoch", "trainable_from", "blocks"}
+ *   {"event": "step", "epoch", "epochs", "step", "steps", "stage", "loss", "lr",
+ *    "images_per_second", "eta_seconds"}
+ *   {"event": "epoch", "epoch", "epochs", "stage", "train_loss", "train_accuracy",
+ *    "validation_loss", "validation_accuracy", "seconds", "images_per_second", "best"}
+ *   {"event": "log", "message"}
+ *   {"event": "done", "output", "validation_accuracy", "validation_loss", "best_epoch",
+ *    "epochs_completed", "interrupted", "seconds"}
+ *   {"event": "error", "message", "exit_status"}  (the message is on stderr too)
+ * Epochs, steps and stages count from 1; trainable_from is the first trainable block,
+ * from 0 (bottom) to blocks (the head alone). Numbers that are not known (validation
+ * without validation images) are null.
+ *
+ * Ctrl+C (SIGINT) or SIGTERM stops the run after the batch at hand; the best weights
+ * so far (the last ones when no epoch has been validated yet) are saved as usual and
+ * the exit status is 130 (143 for SIGTERM). A second Ctrl+C quits at once.
+ *
+ * Exit status: 0 done, 1 failed (the message names the file or the problem), 2 usage,
+ * 3 the loss diverged (nothing saved), 130 interrupted.
+ *
+ * lr-find prints "lr loss" rows (the smoothed loss at each learning rate tried) and the
+ * suggestion as a comment line; with --json one object:
+ *   {"model", "data", "strategy", "lrs": [..], "losses": [..], "suggestion"}
+ * The trainer's messages go to stderr.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "train/embedding-cache.h"
+#include "train/trainer.h"
+
+/* ------------------------------------------------------------------------ */
+/* The session: options, spec, data                                         */
+
+#define NOT_GIVEN G_MININT
+
+typedef struct {
+  char *preset;
+  char *spec_path;
+  char *validation_path;
+  char *cache_dir;
+  int epochs, batch, threads, decode_threads;
+  double lr;
+  gint64 seed;
+} SessionOptions;
+
+static void
+session_options_init (SessionOptions *o)
+{
+  *o = (SessionOptions) { .epochs = NOT_GIVEN, .batch = NOT_GIVEN, .threads = 0, .decode_threads = NOT_GIVEN,
+                          .lr = NAN, .seed = -1 };
+}
+
+static void
+session_options_clear (SessionOptions *o)
+{
+  g_free (o->preset);
+  g_free (o->spec_path);
+  g_free (o->validation_path);
+  g_free (o->cache_dir);
+}
+
+typedef struct {
+  GraftModel *model;
+  GraftSessionSpec *spec;
+  GraftDataset *train;
+  GraftDataset *validation;   /* NULL: none */
+  char *cache_dir;            /* NULL: in memory only */
+} Session;
+
+static void
+session_clear (Session *s)
+{
+  g_clear_pointer (&s->model, graft_model_free);
+  g_clear_pointer (&s->spec, graft_session_spec_free);
+  g_clear_pointer (&s->train, graft_dataset_free);
+  g_clear_pointer (&s->validation, graft_dataset_free);
+  g_clear_pointer (&s->cache_dir, g_free);
+}
+
+static const char *const preset_names[] = {
+  "feature-extraction", "replace-top", "fine-tune", "progressive-ulmfit", "progressive-fastai",
+};
+
+static gboolean
+preset_from_string (const char *name, GraftStrategy *strategy)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (preset_names); i++)
+    if (strcmp (name, preset_names[i]) == 0)
+      return graft_strategy_from_string (name, strategy);
+  return FALSE;
+}
+
+/* Checks the flags' values: CLI_EXIT_OK, or CLI_EXIT_USAGE after the message. */
+static int
+check_options (GOptionContext *context, const SessionOptions *o, GraftStrategy *strategy)
+{
+  *strategy = GRAFT_STRATEGY_FEATURE_EXTRACTION;
+  if (o->preset != NULL && !preset_from_string (o->preset, strategy))
+    return cli_usage_error (context, "no preset '%s' (feature-extraction, replace-top, fine-tune, "
+                            "progressive-ulmfit or progressive-fastai)", o->preset);
+  if (o->epochs != NOT_GIVEN && (o->epochs < 1 || o->epochs > 10000))
+    return cli_usage_error (context, "--epochs %d is not between 1 and 10000", o->epochs);
+  if (o->batch != NOT_GIVEN && (o->batch < 1 || o->batch > 4096))
+    return cli_usage_error (context, "--batch %d is not between 1 and 4096", o->batch);
+  if (!isnan (o->lr) && !(o->lr > 0 && o->lr <= 1e30 && isfinite (o->lr)))
+    return cli_usage_error (context, "--lr %g is not a learning rate (a positive number)", o->lr);
+  if (o->seed < -1)
+    return cli_usage_error (context, "--seed %" G_GINT64_FORMAT " is negative", o->seed);
+  if (!cli_set_threads (o->threads))
+    return cli_usage_error (context, "--threads %d is not a thread count", o->threads);
+  if (o->decode_threads != NOT_GIVEN && (o->decode_threads < 0 || o->decode_threads > 64))
+    return cli_usage_error (context, "--decode-threads %d is not between 0 and 64", o->decode_threads);
+  return CLI_EXIT_OK;
+}
+
+/* The member called name when it is a string, else NULL. */
+static const char *
+string_member (JsonObject *object, const char *name)
+{
+  JsonNode *node = json_object_has_member (object, name) ? json_object_get_member (object, name) : NULL;
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/* Puts from's members over into's: objects member by member, the rest whole; null
+ * members are skipped. At the top, an optimizer of another kind replaces the preset's
+ * whole (its other fields are the new kind's defaults). */
+static void
+merge_objects (JsonObject *into, JsonObject *from, gboolean top)
+{
+  g_autoptr (GList) members = json_object_get_members (from);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const char *name = l->data;
+      JsonNode *node = json_object_get_member (from, name);
+      JsonNode *old = json_object_has_member (into, name) ? json_object_get_member (into, name) : NULL;
+      if (JSON_NODE_HOLDS_NULL (node))
+        continue;
+      if (old != NULL && JSON_NODE_HOLDS_OBJECT (old) && JSON_NODE_HOLDS_OBJECT (node))
+        {
+          JsonObject *old_object = json_node_get_object (old), *new_object = json_node_get_object (node);
+          gboolean replace = top && strcmp (name, "optimizer") == 0 && json_object_has_member (new_object, "kind")
+                             && g_strcmp0 (string_member (new_object, "kind"), string_member (old_object, "kind")) != 0;
+          if (!replace)
+            {
+              merge_objects (old_object, new_object, FALSE);
+              continue;
+            }
+        }
+      json_object_set_member (into, name, json_node_copy (node));
+    }
+}
+
+/* The preset for strategy on the model, with prep. */
+static GraftSessionSpec *
+preset_spec (GraftStrategy strategy, const GraftModel *model, const GraftPreprocessing *prep)
+{
+  GraftSessionSpec *spec = graft_session_spec_new (strategy, model);
+  spec->preprocessing = *prep;
+  return spec;
+}
+
+/* The spec from SPEC.json over the preset (see the top of the file). */
+static int
+spec_from_file (GOptionContext *context, const SessionOptions *o, GraftStrategy strategy, const GraftModel *model,
+                const GraftPreprocessing *prep, GraftSessionSpec **out)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonParser) preset_parser = json_parser_new ();
+  g_autoptr (GraftSessionSpec) preset = NULL;
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autofree char *text = NULL, *preset_json = NULL, *merged = NULL;
+  JsonObject *object;
+  const char *name;
+
+  if (!g_file_get_contents (o->spec_path, &text, NULL, &error))
+    return cli_fail (error);
+  if (!json_parser_load_from_data (parser, text, -1, &error))
+    return cli_fail_printf ("%s: not JSON: %s", o->spec_path, error->message);
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return cli_fail_printf ("%s: a training spec is a JSON object", o->spec_path);
+  object = json_node_get_object (json_parser_get_root (parser));
+  name = string_member (object, "strategy");
+  if (name != NULL)
+    {
+      GraftStrategy named;
+      if (!graft_strategy_from_string (name, &named))
+        return cli_fail_printf ("%s: strategy: unknown value '%s'", o->spec_path, name);
+      if (o->preset != NULL && named != strategy)
+        return cli_usage_error (context, "--preset %s and the \"strategy\" of %s, \"%s\", disagree", o->preset,
+                                o->spec_path, name);
+      strategy = named;
+    }
+  preset = preset_spec (strategy, model, prep);
+  preset_json = graft_session_spec_to_json (preset);
+  if (!json_parser_load_from_data (preset_parser, preset_json, -1, &error))
+    return cli_fail_printf ("the %s preset: %s", graft_strategy_to_string (strategy), error->message);
+  merge_objects (json_node_get_object (json_parser_get_root (preset_parser)), object, TRUE);
+  json_generator_set_root (generator, json_parser_get_root (preset_parser));
+  merged = json_generator_to_data (generator, NULL);
+  *out = graft_session_spec_from_json (merged, &error);
+  if (*out == NULL)
+    return cli_fail_printf ("%s: %s", o->spec_path, error->message);
+  return CLI_EXIT_OK;
+}
+
+/* The class folders of validation_path that DATA lacks, or NULL. */
+static char *
+extra_classes (const char *validation_path, GPtrArray *classes)
+{
+  g_autoptr (GraftDataset) all = graft_dataset_load_image_folder (validation_path, NULL, NULL);
+  GString *extra = NULL;
+  if (all == NULL)
+    return NULL;
+  for (guint c = 0; c < all->classes->len; c++)
+    {
+      const char *name = g_ptr_array_index (all->classes, c);
+      gboolean found = FALSE;
+      for (guint k = 0; k < classes->len && !found; k++)
+        found = strcmp (name, g_ptr_array_index (classes, k)) == 0;
+      if (!found)
+        {
+          if (extra == NULL)
+            extra = g_string_new (NULL);
+          else
+            g_string_append (extra, ", ");
+          g_string_append (extra, name);
+        }
+    }
+  return extra != NULL ? g_string_free (extra, FALSE) : NULL;
+}
+
+/* Model, spec and data for a run; CLI_EXIT_OK or the exit status after the message. */
+static int
+session_load (GOptionContext *context, const SessionOptions *o, const char *model_path, const char *data_path,
+              Session *s)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftDataset) all = NULL;
+  GraftPreprocessing prep;
+  GraftStrategy strategy;
+  int status;
+
+  if ((status = check_options (context, o, &strategy)) != CLI_EXIT_OK)
+    return status;
+  if (o->spec_path != NULL && !g_file_test (o->spec_path, G_FILE_TEST_EXISTS))
+    return cli_fail_printf ("%s: no such file", o->spec_path);
+
+  s->model = graft_model_load (model_path, &error);
+  if (s->model == NULL)
+    return cli_fail (error);
+  if (!cli_model_preprocessing (s->model, model_path, &prep, NULL, &error))
+    return cli_fail (error);
+
+  if (o->spec_path != NULL)
+    {
+      if ((status = spec_from_file (context, o, strategy, s->model, &prep, &s->spec)) != CLI_EXIT_OK)
+        return status;
+    }
+  else
+    s->spec = preset_spec (strategy, s->model, &prep);
+
+  {
+    g_autofree char *sha256 = graft_file_sha256 (model_path, &error);
+    if (sha256 == NULL)
+      return cli_fail (error);
+    if (s->spec->model_sha256 != NULL && s->spec->model_sha256[0] != '\0'
+        && g_ascii_strcasecmp (s->spec->model_sha256, sha256) != 0)
+      fprintf (stderr, "graft-cli: note: %s was made for another model file (%s); using it on %s\n", o->spec_path,
+               s->spec->model_path != NULL ? s->spec->model_path : "its SHA-256 differs", model_path);
+    g_free (s->spec->model_path);
+    s->spec->model_path = g_strdup (model_path);
+    g_free (s->spec->model_sha256);
+    s->spec->model_sha256 = g_steal_pointer (&sha256);
+  }
+  if (o->epochs != NOT_GIVEN)
+    s->spec->epochs = o->epochs;
+  if (o->batch != NOT_GIVEN)
+    s->spec->batch_size = o->batch;
+  if (o->seed >= 0)
+    s->spec->seed = (guint64) o->seed;
+  if (!isnan (o->lr) && s->spec->optimizer.learning_rate > 0)
+    {
+      /* Stage learning rates are relative to the base (fastai's second stage is base / 2). */
+      float scale = (float) o->lr / s->spec->optimizer.learning_rate;
+      for (int i = 0; i < s->spec->n_stages; i++)
+        s->spec->stages[i].lr *= scale;
+    }
+  if (!isnan (o->lr))
+    s->spec->optimizer.learning_rate = (float) o->lr;
+  if (!cli_check_preprocessing (s->model, model_path, &s->spec->preprocessing, &error))
+    return cli_fail_printf ("%s%s%s", o->spec_path != NULL ? o->spec_path : "", o->spec_path != NULL ? ": " : "",
+                            error->message);
+  if (s->spec->cut == NULL
+      && !graft_session_spec_validate (s->spec, graft_session_spec_backbone_blocks (s->model), &error))
+    return cli_fail_printf ("%s: %s", o->spec_path != NULL ? o->spec_path : "the training session", error->message);
+
+  if ((status = cli_load_image_folder (data_path, NULL, &all)) != CLI_EXIT_OK)
+    return status;
+  if (all->classes->len < 2)
+    return cli_fail_printf ("%s: a classifier needs at least two class folders; found only '%s'", data_path,
+                            (const char *) g_ptr_array_index (all->classes, 0));
+  if (o->validation_path != NULL)
+    {
+      g_autofree char *extra = extra_classes (o->validation_path, all->classes);
+      if (extra != NULL)
+        return cli_fail_printf ("%s has class folders that %s lacks: %s", o->validation_path, data_path, extra);
+      if ((status = cli_load_image_folder (o->validation_path, all->classes, &s->validation)) != CLI_EXIT_OK)
+        return status;
+      s->train = g_steal_pointer (&all);
+    }
+  else
+    {
+      graft_dataset_split (all, s->spec->validation_fraction, s->spec->seed, &s->train, &s->validation);
+      if (graft_dataset_size (s->validation) == 0)
+        g_clear_pointer (&s->validation, graft_dataset_free);
+      if (graft_dataset_size (s->train) == 0)
+        return cli_fail_printf ("%s: all %u images went to validation (validation_fraction %g); "
+                                "nothing is left to train on", data_path, graft_dataset_size (all),
+                                s->spec->validation_fraction);
+    }
+  if (o->cache_dir == NULL)
+    s->cache_dir = g_build_filename (g_get_user_cache_dir (), "graft", "embeddings", NULL);
+  else if (o->cache_dir[0] != '\0')
+    s->cache_dir = g_strdup (o->cache_dir);
+  return CLI_EXIT_OK;
+}
+
+static GraftTrainer *
+session_trainer (Session *s, const SessionOptions *o, GError **error)
+{
+  GraftTrainer *trainer = graft_trainer_new (s->model, s->spec, s->train, s->validation, error);
+  if (trainer == NULL)
+    return NULL;
+  graft_trainer_set_cache_folder (trainer, s->cache_dir);
+  if (o->decode_threads != NOT_GIVEN)
+    graft_trainer_set_decode_threads (trainer, o->decode_threads);
+  return trainer;
+}
+
+static void
+add_session_entries (GOptionContext *context, SessionOptions *o)
+{
+  const GOptionEntry entries[] = {
+    { "preset", 'p', 0, G_OPTION_ARG_STRING, &o->preset,
+      "feature-extraction (default), replace-top, fine-tune, progressive-ulmfit or progressive-fastai", "NAME" },
+    { "spec", 0, 0, G_OPTION_ARG_FILENAME, &o->spec_path, "A training spec (JSON) over the preset", "SPEC.json" },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &o->batch, "Images per batch (default: the spec's)", "N" },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &o->seed, "Seed of the split, the head and the shuffles", "N" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &o->threads, "Engine threads (default: one per CPU)", "N" },
+    { "decode-threads", 0, 0, G_OPTION_ARG_INT, &o->decode_threads, "Image decoding threads (default 2)", "N" },
+    { "cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir,
+      "Where cached features live (default ~/.cache/graft/embeddings; \"\": memory only)", "DIR" },
+    { NULL },
+  };
+  g_option_context_add_main_entries (context, entries, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ctrl+C                                                                   */
+
+/* Set by the handler, which may run on any thread (engine and decoder threads too);
+ * read by the should_stop hook between batches. A lock-free atomic is safe in both. */
+static atomic_int stop_signal;
+
+static void
+on_stop_signal (int signal_number)
+{
+  atomic_store (&stop_signal, signal_number);
+}
+
+typedef struct {
+  struct sigaction old_int, old_term;
+} SignalGuard;
+
+static void
+signals_catch (SignalGuard *guard)
+{
+  struct sigaction action = { 0 };
+  atomic_store (&stop_signal, 0);
+  action.sa_handler = on_stop_signal;
+  sigemptyset (&action.sa_mask);
+  /* A second Ctrl+C finds the default action: it quits at once. */
+  action.sa_flags = SA_RESTART | SA_RESETHAND;
+  sigaction (SIGINT, &action, &guard->old_int);
+  sigaction (SIGTERM, &action, &guard->old_term);
+}
+
+static void
+signals_release (SignalGuard *guard)
+{
+  sigaction (SIGINT, &guard->old_int, NULL);
+  sigaction (SIGTERM, &guard->old_term, NULL);
+}
+
+static gboolean
+stop_requested (gpointer user_data)
+{
+  (void) user_data;
+  return atomic_load (&stop_signal) != 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* train                                                                    */
+
+typedef struct {
+  gboolean json;
+  gboolean terminal;     /* stdout is a terminal: the progress line */
+  gboolean line_open;    /* the progress line is on screen */
+  gint64 last_draw;
+  int blocks;
+  double loss_sum;       /* this epoch's step losses */
+  int loss_count, loss_epoch;
+  int epochs_completed, best_epoch;
+  double last_validation_accuracy;
+} Progress;
+
+static char *
+format_duration (double seconds)
+{
+  gint64 s = isfinite (seconds) && seconds > 0 ? (gint64) (seconds + 0.5) : 0;
+  if (s >= 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d", s / 3600, (int) (s / 60 % 60), (int) (s % 60));
+  return g_strdup_printf ("%d:%02d", (int) (s / 60), (int) (s % 60));
+}
+
+static void
+close_line (Progress *p)
+{
+  if (p->line_open)
+    {
+      printf ("\r\033[K");
+      p->line_open = FALSE;
+    }
+}
+
+static JsonBuilder *
+event_begin (const char *name)
+{
+  JsonBuilder *builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "event");
+  json_builder_add_string_value (builder, name);
+  return builder;
+}
+
+static void
+event_end (JsonBuilder *builder)
+{
+  json_builder_end_object (builder);
+  cli_print_json (builder, FALSE);
+  g_object_unref (builder);
+}
+
+static void
+member_int (JsonBuilder *builder, const char *name, gint64 value)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_add_int_value (builder, value);
+}
+
+static void
+member_number (JsonBuilder *builder, const char *name, double value)
+{
+  json_builder_set_member_name (builder, name);
+  cli_json_add_number (builder, value);
+}
+
+static void
+say (Progress *p, const char *message)
+{
+  if (p->json)
+    {
+      JsonBuilder *builder = event_begin ("log");
+      json_builder_set_member_name (builder, "message");
+      json_builder_add_string_value (builder, message);
+      event_end (builder);
+      return;
+    }
+  close_line (p);
+  printf ("%s\n", message);
+  fflush (stdout);
+}
+
+static void G_GNUC_PRINTF (2, 3)
+say_printf (Progress *p, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  say (p, message);
+}
+
+static void
+on_step (const GraftStepEvent *event, gpointer user_data)
+{
+  Progress *p = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (p->loss_epoch != event->epoch)
+    p->loss_sum = 0, p->loss_count = 0, p->loss_epoch = event->epoch;
+  p->loss_sum += event->loss;
+  p->loss_count++;
+  if (p->json)
+    {
+      JsonBuilder *builder = event_begin ("step");
+      member_int (builder, "epoch", event->epoch + 1);
+      member_int (builder, "epochs", event->epochs);
+      member_int (builder, "step", event->step + 1);
+      member_int (builder, "steps", event->steps);
+      member_int (builder, "stage", event->stage + 1);
+      member_number (builder, "loss", event->loss);
+      member_number (builder, "lr", event->lr);
+      member_number (builder, "images_per_second", event->images_per_second);
+      member_number (builder, "eta_seconds", event->eta_seconds);
+      event_end (builder);
+      return;
+    }
+  if (!p->terminal || (now - p->last_draw < 100000 && event->step + 1 < event->steps))
+    return;
+  {
+    g_autofree char *eta = format_duration (event->eta_seconds);
+    g_autofree char *validation = isnan (p->last_validation_accuracy)
+                                    ? g_strdup ("")
+                                    : g_strdup_printf ("  val acc %.1f%%", 100 * p->last_validation_accuracy);
+    printf ("\r\033[Kepoch %d/%d  step %d/%d  loss %.4f%s  %.0f img/s  ETA %s", event->epoch + 1, event->epochs,
+            event->step + 1, event->steps, p->loss_sum / p->loss_count, validation, event->images_per_second, eta);
+    fflush (stdout);
+    p->line_open = TRUE;
+    p->last_draw = now;
+  }
+}
+
+static void
+on_epoch (const GraftEpochEvent *event, gpointer user_data)
+{
+  Progress *p = user_data;
+
+  p->epochs_completed = event->epoch + 1;
+  if (event->best)
+    p->best_epoch = event->epoch + 1;
+  if (!isnan (event->validation_accuracy))
+    p->last_validation_accuracy = event->validation_accuracy;
+  if (p->json)
+    {
+      JsonBuilder *builder = event_begin ("epoch");
+      member_int (builder, "epoch", event->epoch + 1);
+      member_int (builder, "epochs", event->epochs);
+      member_int (builder, "stage", event->stage + 1);
+      member_number (builder, "train_loss", event->train_loss);
+      member_number (builder, "train_accuracy", event->train_accuracy);
+      member_number (builder, "validation_loss", event->validation_loss);
+      member_number (builder, "validation_accuracy", event->validation_accuracy);
+      member_number (builder, "seconds", event->seconds);
+      member_number (builder, "images_per_second", event->images_per_second);
+      json_builder_set_member_name (builder, "best");
+      json_builder_add_boolean_value (builder, event->best);
+      event_end (builder);
+      return;
+    }
+  close_line (p);
+  {
+    char digits[16];
+    int width = snprintf (digits, sizeof digits, "%d", event->epochs);
+    g_autofree char *validation = NULL;
+    if (!isnan (event->validation_accuracy))
+      validation = g_strdup_printf ("  val loss %.4f  acc %5.1f%%%s", event->validation_loss,
+                                    100 * event->validation_accuracy, event->best ? "  best" : "");
+    printf ("epoch %*d/%d  train loss %.4f  acc %5.1f%%%s  (%.1f s, %.0f img/s)\n", width, event->epoch + 1,
+            event->epochs, event->train_loss, 100 * event->train_accuracy, validation != NULL ? validation : "",
+            event->seconds, event->images_per_second);
+  }
+  fflush (stdout);
+}
+
+/* Blocks first..last (from 0) as a person counts them: "block 3", "blocks 1-2". */
+static const char *
+block_range (int first, int last, char *buffer, gsize size)
+{
+  if (first == last)
+    g_snprintf (buffer, size, "block %d", first + 1);
+  else
+    g_snprintf (buffer, size, "blocks %d-%d", first + 1, last + 1);
+  return buffer;
+}
+
+static void
+on_stage (int stage, int epoch, int trainable_from, gpointer user_data)
+{
+  Progress *p = user_data;
+  char range[64];
+  if (p->json)
+    {
+      JsonBuilder *builder = event_begin ("stage");
+      member_int (builder, "stage", stage + 1);
+      member_int (builder, "epoch", epoch + 1);
+      member_int (builder, "trainable_from", trainable_from);
+      member_int (builder, "blocks", p->blocks);
+      event_end (builder);
+      return;
+    }
+  if (trainable_from >= p->blocks)
+    say_printf (p, "Stage %d from epoch %d: training the head; %s frozen", stage + 1, epoch + 1,
+                block_range (0, p->blocks - 1, range, sizeof range));
+  else if (trainable_from <= 0)
+    say_printf (p, "Stage %d from epoch %d: training the head and %s", stage + 1, epoch + 1,
+                block_range (0, p->blocks - 1, range, sizeof range));
+  else
+    {
+      char frozen[64];
+      say_printf (p, "Stage %d from epoch %d: training the head and %s; %s frozen", stage + 1, epoch + 1,
+                  block_range (trainable_from, p->blocks - 1, range, sizeof range),
+                  block_range (0, trainable_from - 1, frozen, sizeof frozen));
+    }
+}
+
+static void
+on_log (const char *message, gpointer user_data)
+{
+  say (user_data, message);
+}
+
+/* Prints the failure (and the error event with --json); returns status. */
+static int
+train_failed (Progress *p, int status, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+static int
+train_failed (Progress *p, int status, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  close_line (p);
+  fflush (stdout);
+  fprintf (stderr, "graft-cli: %s\n", message);
+  if (p->json)
+    {
+      JsonBuilder *builder = event_begin ("error");
+      json_builder_set_member_name (builder, "message");
+      json_builder_add_string_value (builder, message);
+      member_int (builder, "exit_status", status);
+      event_end (builder);
+    }
+  return status;
+}
+
+int
+cli_train (int argc, char **argv)
+{
+  SessionOptions o;
+  g_autofree char *output_path = NULL, *save_spec_path = NULL;
+  gboolean json = FALSE, softmax = FALSE;
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path, "Where to write the trained model", "OUT.onnx" },
+    { "validation", 'v', 0, G_OPTION_ARG_FILENAME, &o.validation_path,
+      "Validation images, an ImageFolder tree (default: hold out the spec's validation_fraction of DATA)",
+      "VALDATA" },
+    { "epochs", 'e', 0, G_OPTION_ARG_INT, &o.epochs, "Epochs (default: the spec's)", "N" },
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr, "Base learning rate (default: the spec's)", "X" },
+    { "softmax", 0, 0, G_OPTION_ARG_NONE, &softmax, "Make the saved model output probabilities", NULL },
+    { "save-spec", 0, 0, G_OPTION_ARG_FILENAME, &save_spec_path, "Write the run's spec (JSON) here", "SPEC.json" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON events, one per line", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GraftTrainer) trainer = NULL;
+  g_autoptr (GError) error = NULL;
+  GraftExportOptions export_options = { 0 };
+  Session s = { 0 };
+  Progress p = { .last_validation_accuracy = NAN, .loss_epoch = -1 };
+  SignalGuard guard;
+  GraftTrainerHooks hooks = { on_step, on_epoch, on_stage, on_log, stop_requested, &p };
+  const GraftMetrics *best;
+  gint64 started;
+  gboolean ok;
+  int status, interrupted_by;
+
+  session_options_init (&o);
+  context = cli_option_context_new ("train", "MODEL.onnx DATA",
+                                    "Trains a new head (and, as the preset or spec says, more of the model) on an "
+                                    "ImageFolder tree, and saves the trained model.",
+                                    entries);
+  add_session_entries (context, &o);
+  if (!cli_parse (context, &argc, &argv))
+    {
+      session_options_clear (&o);
+      return CLI_EXIT_USAGE;
+    }
+  if (argc != 3)
+    status = cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx DATA)"
+                                       : argc < 3 ? "which images? (give MODEL.onnx DATA)"
+                                                  : "one model and one image folder");
+  else if (output_path == NULL)
+    status = cli_usage_error (context, "where to? (give --output OUT.onnx)");
+  else
+    status = session_load (context, &o, argv[1], argv[2], &s);
+  if (status != CLI_EXIT_OK)
+    goto out;
+
+  p.json = json;
+  p.terminal = !json && isatty (STDOUT_FILENO);
+  trainer = session_trainer (&s, &o, &error);
+  if (trainer == NULL)
+    {
+      status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
+      goto out;
+    }
+  p.blocks = (int) graft_trainer_get_model (trainer)->blocks->len - 1;
+  graft_trainer_set_hooks (trainer, &hooks);
+  if (save_spec_path != NULL)
+    {
+      g_autofree char *spec_json = graft_session_spec_to_json (s.spec);
+      g_autofree char *text = g_strconcat (spec_json, "\n", NULL);
+      if (!g_file_set_contents (save_spec_path, text, -1, &error))
+        {
+          status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
+          goto out;
+        }
+    }
+  if (!json)
+    {
+      printf ("Data: %u training images of %u classes from %s", graft_dataset_size (s.train),
+              s.train->classes->len, argv[2]);
+      if (s.validation != NULL)
+        printf ("; %u validation images from %s", graft_dataset_size (s.validation),
+                o.validation_path != NULL ? o.validation_path : "the same folder");
+      else
+        printf ("; no validation images");
+      printf ("\n");
+      fflush (stdout);
+    }
+
+  started = g_get_monotonic_time ();
+  signals_catch (&guard);
+  ok = graft_trainer_run (trainer, &error);
+  interrupted_by = atomic_load (&stop_signal);
+  if (!ok)
+    {
+      signals_release (&guard);
+      if (g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DIVERGED))
+        status = train_failed (&p, CLI_EXIT_DIVERGED, "%s Nothing was saved; try a lower --lr "
+                               "('graft-cli lr-find' suggests one).", error->message);
+      else if (g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_CANCELLED))
+        status = train_failed (&p, 128 + (interrupted_by != 0 ? interrupted_by : SIGINT),
+                               "Interrupted before training began; nothing was saved.");
+      else
+        status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
+      goto out;
+    }
+
+  /* Save, still catching Ctrl+C (the first one); a second one quits at once. */
+  graft_trainer_describe_model (trainer);
+  export_options.softmax_output = softmax;
+  ok = graft_model_save (graft_trainer_get_model (trainer), output_path, &export_options, &error);
+  signals_release (&guard);
+  if (!ok)
+    {
+      status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
+      goto out;
+    }
+  best = graft_trainer_get_validation_metrics (trainer);
+  status = interrupted_by != 0 ? 128 + interrupted_by : CLI_EXIT_OK;
+  if (json)
+    {
+      JsonBuilder *builder = event_begin ("done");
+      json_builder_set_member_name (builder, "output");
+      json_builder_add_string_value (builder, output_path);
+      member_number (builder, "validation_accuracy", best != NULL ? graft_metrics_accuracy (best) : NAN);
+      member_number (builder, "validation_loss", best != NULL ? graft_metrics_loss (best) : NAN);
+      json_builder_set_member_name (builder, "best_epoch");
+      if (p.best_epoch > 0)
+        json_builder_add_int_value (builder, p.best_epoch);
+      else
+        json_builder_add_null_value (builder);
+      member_int (builder, "epochs_completed", p.epochs_completed);
+      json_builder_set_member_name (builder, "interrupted");
+      json_builder_add_boolean_value (builder, interrupted_by != 0);
+      member_number (builder, "seconds", (g_get_monotonic_time () - started) / 1e6);
+      event_end (builder);
+    }
+  else
+    {
+      g_autofree char *took = format_duration ((g_get_monotonic_time () - started) / 1e6);
+      g_autofree char *figures = best != NULL ? g_strdup_printf (": validation accuracy %.1f%%, loss %.4f (epoch %d)",
+                                                                 100 * graft_metrics_accuracy (best),
+                                                                 graft_metrics_loss (best), p.best_epoch)
+                                              : g_strdup ("");
+      close_line (&p);
+      if (interrupted_by == 0)
+        printf ("Saved %s%s, in %s\n", output_path, figures, took);
+      else if (p.epochs_completed > 0)
+        printf ("Interrupted after %d of %d epochs: saved the %s weights so far to %s%s\n", p.epochs_completed,
+                s.spec->epochs, best != NULL ? "best" : "last", output_path, figures);
+      else
+        printf ("Interrupted during the first epoch: saved the weights so far (not validated) to %s\n", output_path);
+      fflush (stdout);
+    }
+  if (interrupted_by != 0)
+    fprintf (stderr, "graft-cli: interrupted; %s was saved\n", output_path);
+
+out:
+  session_clear (&s);
+  session_options_clear (&o);
+  return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* lr-find                                                                  */
+
+static void
+log_to_stderr (const char *message, gpointer user_data)
+{
+  (void) user_data;
+  fprintf (stderr, "%s\n", message);
+}
+
+int
+cli_lr_find (int argc, char **argv)
+{
+  SessionOptions o;
+  double start = 1e-6, end = 10;
+  int steps = 100;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "start", 0, 0, G_OPTION_ARG_DOUBLE, &start, "Lowest learning rate tried (default 1e-6)", "X" },
+    { "end", 0, 0, G_OPTION_ARG_DOUBLE, &end, "Highest learning rate tried (default 10)", "X" },
+    { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "Batches in the sweep, at most (default 100)", "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GraftTrainer) trainer = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) lrs = NULL;
+  g_autoptr (GArray) losses = NULL;
+  GraftTrainerHooks hooks = { NULL, NULL, NULL, log_to_stderr, stop_requested, NULL };
+  Session s = { 0 };
+  SignalGuard guard;
+  float suggestion = 0;
+  gboolean ok;
+  int status, interrupted_by;
+
+  session_options_init (&o);
+  context = cli_option_context_new ("lr-find", "MODEL.onnx DATA",
+                                    "Sweeps the learning rate up exponentially over a few batches, prints the loss "
+                                    "at each rate and suggests one (a tenth of the rate with the lowest loss).",
+                                    entries);
+  add_session_entries (context, &o);
+  if (!cli_parse (context, &argc, &argv))
+    {
+      session_options_clear (&o);
+      return CLI_EXIT_USAGE;
+    }
+  if (argc != 3)
+    status = cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx DATA)"
+                                       : argc < 3 ? "which images? (give MODEL.onnx DATA)"
+                                                  : "one model and one image folder");
+  else if (!(start > 0 && isfinite (start) && end > start && isfinite (end)))
+    status = cli_usage_error (context, "--start %g and --end %g: the sweep needs 0 < start < end", start, end);
+  else if (steps < 2 || steps > 100000)
+    status = cli_usage_error (context, "--steps %d is not between 2 and 100000", steps);
+  else
+    status = session_load (context, &o, argv[1], argv[2], &s);
+  if (status != CLI_EXIT_OK)
+    goto out;
+
+  trainer = session_trainer (&s, &o, &error);
+  if (trainer == NULL)
+    {
+      status = cli_fail (error);
+      goto out;
+    }
+  graft_trainer_set_hooks (trainer, &hooks);
+  signals_catch (&guard);
+  ok = graft_trainer_find_lr (trainer, (float) start, (float) end, steps, &lrs, &losses, &suggestion, &error);
+  signals_release (&guard);
+  if (!ok)
+    {
+      status = g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_CANCELLED)
+                 ? (fprintf (stderr, "graft-cli: interrupted\n"),
+                    128 + (atomic_load (&stop_signal) != 0 ? atomic_load (&stop_signal) : SIGINT))
+                 : cli_fail (error);
+      goto out;
+    }
+  if (json)
+    {
+      g_autoptr (JsonBuilder) builder = json_builder_new ();
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "model");
+      json_builder_add_string_value (builder, argv[1]);
+      json_builder_set_member_name (builder, "data");
+      json_builder_add_string_value (builder, argv[2]);
+      json_builder_set_member_name (builder, "strategy");
+      json_builder_add_string_value (builder, graft_strategy_to_string (s.spec->strategy));
+      json_builder_set_member_name (builder, "lrs");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < lrs->len; i++)
+        cli_json_add_number (builder, g_array_index (lrs, float, i));
+      json_builder_end_array (builder);
+      json_builder_set_member_name (builder, "losses");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < losses->len; i++)
+        cli_json_add_number (builder, g_array_index (losses, float, i));
+      json_builder_end_array (builder);
+      member_number (builder, "suggestion", suggestion);
+      json_builder_end_object (builder);
+      cli_print_json (builder, TRUE);
+    }
+  else
+    {
+      printf ("# lr          loss\n");
+      for (guint i = 0; i < lrs->len; i++)
+        printf ("%-12.4e  %.6f\n", g_array_index (lrs, float, i), g_array_index (losses, float, i));
+      printf ("# suggested learning rate: %.3g\n", suggestion);
+    }
+  interrupted_by = atomic_load (&stop_signal);
+  status = interrupted_by != 0 ? 128 + interrupted_by : CLI_EXIT_OK;
+  if (interrupted_by != 0)
+    fprintf (stderr, "graft-cli: interrupted; the sweep above is partial\n");
+
+out:
+  session_clear (&s);
+  session_options_clear (&o);
+  return status;
+}

@@ -1,0 +1,762 @@
+/* test-cli-train: graft-cli's train, lr-find, eval, predict and export, spawned as
+ * scripts use them ($GRAFT_CLI), on the toy network (tests/toy-network.h) saved as
+ * ONNX and a folder of 8x8 toy PNGs (three classes: a horizontal bar, a vertical bar, a
+ * diagonal, on noise). */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <png.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "engine/parallel.h"
+#include "engine/plan.h"
+#include "gradcheck.h"
+#include "model/model-private.h"
+#include "train/embedding-cache.h"
+#include "train/spec.h"
+#include "toy-network.h"
+
+static char *cli_path;
+static char *folder;       /* base.onnx, train/, val/, ... */
+static char *base_path;    /* the pretrained toy network, with graft.preprocessing */
+static char *train_dir, *val_dir, *cache_dir;
+static char *trained_path; /* made by /cli/train/json */
+
+static const char *const class_names[TOY_CLASSES] = { "horizontal", "vertical", "diagonal" };
+/* As ImageFolder orders them: by name. */
+static const char *const sorted_names[TOY_CLASSES] = { "diagonal", "horizontal", "vertical" };
+
+/* ------------------------------------------------------------------------ */
+/* The toy setup                                                            */
+
+/* The images are written as (v + 0.5) * 160: preprocessing with mean 80, std 160 and
+ * scale 1 gives v back (up to 8-bit rounding). */
+static void
+write_png (const char *path, const float *image)
+{
+  FILE *file = fopen (path, "wb");
+  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png_create_info_struct (png);
+  guint8 rows[TOY_SIZE][TOY_SIZE * 3];
+  png_bytep pointers[TOY_SIZE];
+
+  g_assert_nonnull (file);
+  for (int y = 0; y < TOY_SIZE; y++)
+    {
+      for (int x = 0; x < TOY_SIZE; x++)
+        for (int c = 0; c < 3; c++)
+          {
+            float v = image[(c * TOY_SIZE + y) * TOY_SIZE + x];
+            rows[y][x * 3 + c] = (guint8) CLAMP ((v + 0.5f) * 160.0f, 0, 255);
+          }
+      pointers[y] = rows[y];
+    }
+  png_init_io (png, file);
+  png_set_IHDR (png, info, TOY_SIZE, TOY_SIZE, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info (png, info);
+  png_write_image (png, pointers);
+  png_write_end (png, NULL);
+  png_destroy_write_struct (&png, &info);
+  fclose (file);
+}
+
+/* n toy images under root/<class>/NNN.png. */
+static void
+write_image_folder (const char *root, int n, uint64_t seed)
+{
+  g_autofree float *images = test_floats ((size_t) n * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
+  g_autofree int32_t *labels = g_new (int32_t, n);
+  toy_batch (n, seed, images, labels);
+  for (int c = 0; c < TOY_CLASSES; c++)
+    {
+      g_autofree char *dir = g_build_filename (root, class_names[c], NULL);
+      g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+    }
+  for (int i = 0; i < n; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%03d.png", i);
+      g_autofree char *path = g_build_filename (root, class_names[labels[i]], name, NULL);
+      write_png (path, images + (size_t) i * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
+    }
+}
+
+/* The toy network, briefly pretrained on the toy task so that its features mean
+ * something (as in test-train-trainer.c), saved as ONNX with the toy preprocessing. */
+static void
+write_base_model (const char *path)
+{
+  g_autoptr (GraftModel) model = graft_model_new ();
+  g_autoptr (GError) error = NULL;
+  graft_optimizer_config config = graft_optimizer_config_default (GRAFT_OPTIMIZER_ADAM);
+  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = 16, .seed = 3 };
+  g_autofree float *images = test_floats (16 * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
+  GraftExportOptions export_options = { 0 };
+  int32_t labels[16];
+  graft_optimizer_state *state;
+  graft_plan *plan;
+  toy_network net;
+
+  toy_network_build (&net, 0.0f, 21);
+  options.loss_logits = net.logits;
+  plan = graft_plan_new (net.graph, &options, NULL);
+  config.learning_rate = 1e-2f;
+  state = graft_optimizer_state_new (&config, NULL);
+  for (int step = 0; step < 40; step++)
+    {
+      toy_batch (16, 5000 + (uint64_t) step, images, labels);
+      graft_plan_set_input (plan, net.input, images, 16 * TOY_CHANNELS * TOY_SIZE * TOY_SIZE, NULL);
+      graft_plan_forward (plan, NULL);
+      graft_plan_backward (plan, labels, NULL, NULL);
+      graft_optimizer_state_step (state, plan, config.learning_rate, NULL, NULL);
+    }
+  graft_plan_free (plan);
+  graft_optimizer_state_free (state);
+  model->graph = net.graph;
+  model->input = net.input;
+  model->output = model->logits = net.logits;
+  model->input_name = g_strdup ("image");
+  model->output_name = g_strdup ("fc");
+  model->ir_version = 7;
+  model->opset = 13;
+  model->producer_name = g_strdup ("Graft tests");
+  model->graph_name = g_strdup ("toy");
+  g_hash_table_replace (model->metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
+                        g_strdup ("{\"size\": 8, \"resize\": 8, \"scale\": 1, \"mean\": [80, 80, 80], "
+                                  "\"std\": [160, 160, 160]}"));
+  g_assert_true (graft_model_analyse (model, &error));
+  g_assert_no_error (error);
+  g_assert_true (graft_model_save (model, path, &export_options, &error));
+  g_assert_no_error (error);
+}
+
+static void
+remove_tree (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const char *name;
+  if (dir == NULL)
+    {
+      g_remove (path);
+      return;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      remove_tree (child);
+    }
+  g_dir_close (dir);
+  g_rmdir (path);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running graft-cli                                                        */
+
+static gboolean
+ready (void)
+{
+  if (cli_path == NULL)
+    {
+      g_test_skip ("GRAFT_CLI is not set");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Runs graft-cli with args (NULL-terminated); returns its exit status. */
+static int
+run_cli (char **out, char **err, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *stdout_text = NULL, *stderr_text = NULL;
+  const char *arg;
+  int wait_status;
+  va_list args;
+
+  g_ptr_array_add (argv, cli_path);
+  va_start (args, err);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &stdout_text, &stderr_text,
+                     &wait_status, &error))
+    g_error ("cannot run %s: %s", cli_path, error->message);
+  g_test_message ("stderr: %s", stderr_text);
+  if (out != NULL)
+    *out = g_steal_pointer (&stdout_text);
+  if (err != NULL)
+    *err = g_steal_pointer (&stderr_text);
+  g_assert_true (WIFEXITED (wait_status));
+  return WEXITSTATUS (wait_status);
+}
+
+static JsonNode *
+parse (const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  JsonNode *node = json_from_string (text, &error);
+  if (node == NULL)
+    g_error ("not JSON (%s): %s", error->message, text);
+  return node;
+}
+
+static char *
+metadata (GraftModel *model, const char *key)
+{
+  return g_strdup (g_hash_table_lookup (model->metadata, key));
+}
+
+static char *
+write_temp (const char *name, const char *contents)
+{
+  char *path = g_build_filename (folder, name, NULL);
+  g_assert_true (g_file_set_contents (path, contents, -1, NULL));
+  return path;
+}
+
+/* ------------------------------------------------------------------------ */
+/* train                                                                    */
+
+static void
+test_train_json (void)
+{
+  g_autofree char *out = NULL, *err = NULL, *spec_path = g_build_filename (folder, "saved-spec.json", NULL);
+  g_autofree char *recipe = NULL, *labels = NULL, *sha = NULL, *saved = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GraftModel) model = NULL;
+  g_autoptr (GraftSessionSpec) spec = NULL;
+  g_autoptr (GraftSessionSpec) saved_spec = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) labels_node = NULL;
+  JsonObject *done = NULL;
+  int steps = 0, epochs = 0, stages = 0, logs = 0, objects = 0;
+
+  if (!ready ())
+    return;
+  trained_path = g_build_filename (folder, "trained.onnx", NULL);
+  g_assert_cmpint (run_cli (&out, &err, "train", base_path, train_dir, "--validation", val_dir, "--output",
+                            trained_path, "--json", "--epochs", "15", "--lr", "0.03", "--batch", "16", "--seed", "1",
+                            "--cache-dir", cache_dir, "--save-spec", spec_path, NULL),
+                   ==, 0);
+  lines = g_strsplit (out, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autoptr (JsonNode) node = NULL;
+      JsonObject *object;
+      const char *event;
+      if (lines[i][0] == '\0')
+        {
+          g_assert_null (lines[i + 1]); /* only the end of the last line */
+          continue;
+        }
+      node = parse (lines[i]);
+      g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+      object = json_node_get_object (node);
+      event = json_object_get_string_member (object, "event");
+      g_assert_null (done); /* "done" comes last */
+      objects++;
+      if (strcmp (event, "step") == 0)
+        {
+          g_assert_true (isfinite (json_object_get_double_member (object, "loss")));
+          g_assert_cmpint (json_object_get_int_member (object, "step"), <=,
+                           json_object_get_int_member (object, "steps"));
+          steps++;
+        }
+      else if (strcmp (event, "epoch") == 0)
+        {
+          epochs++;
+          g_assert_cmpint (json_object_get_int_member (object, "epoch"), ==, epochs);
+          g_assert_cmpint (json_object_get_int_member (object, "epochs"), ==, 15);
+          g_assert_true (json_object_has_member (object, "validation_accuracy"));
+          g_assert_true (json_object_has_member (object, "best"));
+        }
+      else if (strcmp (event, "stage") == 0)
+        stages++;
+      else if (strcmp (event, "log") == 0)
+        {
+          g_assert_nonnull (json_object_get_string_member (object, "message"));
+          logs++;
+        }
+      else if (strcmp (event, "done") == 0)
+        done = json_object_ref (object);
+      else
+        g_error ("unexpected event %s", event);
+    }
+  g_assert_nonnull (done);
+  g_assert_cmpint (epochs, ==, 15);
+  g_assert_cmpint (stages, ==, 1);
+  g_assert_cmpint (steps, ==, 15 * 6); /* 96 images in batches of 16 */
+  g_assert_cmpint (logs, >=, 1);
+  g_assert_cmpstr (json_object_get_string_member (done, "output"), ==, trained_path);
+  g_assert_cmpfloat (json_object_get_double_member (done, "validation_accuracy"), >=, 0.8);
+  g_assert_false (json_object_get_boolean_member (done, "interrupted"));
+  g_assert_cmpint (json_object_get_int_member (done, "epochs_completed"), ==, 15);
+  json_object_unref (done);
+
+  /* The model: labels are the folder names, the recipe a spec tied to the base model. */
+  model = graft_model_load (trained_path, &error);
+  g_assert_no_error (error);
+  labels = metadata (model, GRAFT_METADATA_LABELS);
+  g_assert_nonnull (labels);
+  labels_node = parse (labels);
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (labels_node));
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (labels_node)), ==, TOY_CLASSES);
+  for (int c = 0; c < TOY_CLASSES; c++)
+    g_assert_cmpstr (json_array_get_string_element (json_node_get_array (labels_node), c), ==, sorted_names[c]);
+  g_assert_nonnull (g_hash_table_lookup (model->metadata, GRAFT_METADATA_PREPROCESSING));
+  recipe = metadata (model, GRAFT_METADATA_RECIPE);
+  g_assert_nonnull (recipe);
+  spec = graft_session_spec_from_json (recipe, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (spec->strategy, ==, GRAFT_STRATEGY_FEATURE_EXTRACTION);
+  g_assert_cmpint (spec->epochs, ==, 15);
+  g_assert_cmpint (spec->batch_size, ==, 16);
+  g_assert_cmpfloat_with_epsilon (spec->optimizer.learning_rate, 0.03, 1e-6);
+  g_assert_cmpint (spec->preprocessing.size, ==, TOY_SIZE);
+  g_assert_cmpfloat (spec->preprocessing.std[0], ==, 160);
+  g_assert_cmpstr (spec->model_path, ==, base_path);
+  sha = graft_file_sha256 (base_path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (spec->model_sha256, ==, sha);
+  g_assert_cmpint (graft_graph_value (model->graph, model->logits)->shape.dims[1], ==, TOY_CLASSES);
+
+  /* --save-spec wrote the same spec. */
+  g_assert_true (g_file_get_contents (spec_path, &saved, NULL, &error));
+  saved_spec = graft_session_spec_from_json (saved, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (saved_spec->model_sha256, ==, sha);
+  g_assert_cmpint (saved_spec->epochs, ==, 15);
+}
+
+/* A short spec file gets this model's stages and preprocessing (the preset's); flags
+ * go over it; without --validation a part of DATA is held out. */
+static void
+test_train_spec_file (void)
+{
+  g_autofree char *out = NULL, *err = NULL, *saved = NULL;
+  g_autofree char *spec_path = write_temp ("short-spec.json", "{\"strategy\": \"fine-tune\", \"epochs\": 3, "
+                                                              "\"augmentation\": {\"crop_scale_min\": 0.6}}");
+  g_autofree char *saved_path = g_build_filename (folder, "fine-tune-spec.json", NULL);
+  g_autofree char *output = g_build_filename (folder, "fine-tuned.onnx", NULL);
+  g_autoptr (GraftModel) base = NULL;
+  g_autoptr (GraftSessionSpec) preset = NULL;
+  g_autoptr (GraftSessionSpec) spec = NULL;
+  g_autoptr (GraftModel) model = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!ready ())
+    return;
+  g_assert_cmpint (run_cli (&out, &err, "train", base_path, train_dir, "--spec", spec_path, "--batch", "32",
+                            "--output", output, "--cache-dir", cache_dir, "--save-spec", saved_path, NULL),
+                   ==, 0);
+  g_test_message ("%s", out);
+  g_assert_nonnull (strstr (out, "epoch 3/3"));
+  g_assert_nonnull (strstr (out, "Saved"));
+  g_assert_true (g_file_get_contents (saved_path, &saved, NULL, NULL));
+  spec = graft_session_spec_from_json (saved, &error);
+  g_assert_no_error (error);
+  base = graft_model_load (base_path, &error);
+  g_assert_no_error (error);
+  preset = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, base);
+  g_assert_cmpint (spec->strategy, ==, GRAFT_STRATEGY_FINE_TUNE);
+  g_assert_cmpint (spec->epochs, ==, 3);
+  g_assert_cmpint (spec->batch_size, ==, 32);
+  g_assert_cmpint (spec->n_stages, ==, preset->n_stages);
+  g_assert_cmpint (spec->stages[0].trainable_from, ==, preset->stages[0].trainable_from);
+  g_assert_cmpfloat (spec->backbone_lr_fraction, ==, preset->backbone_lr_fraction);
+  g_assert_cmpint (spec->preprocessing.size, ==, TOY_SIZE);
+  g_assert_true (spec->augmentation.enabled);
+  g_assert_cmpfloat_with_epsilon (spec->augmentation.crop_scale_min, 0.6, 1e-6);
+  g_assert_cmpfloat (spec->augmentation.rotation_degrees, ==, preset->augmentation.rotation_degrees);
+  model = graft_model_load (output, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (g_hash_table_lookup (model->metadata, "graft.validation_accuracy"));
+}
+
+static void
+test_train_diverges (void)
+{
+  g_autofree char *err = NULL;
+  g_autofree char *spec_path = write_temp ("sgd-spec.json", "{\"optimizer\": {\"kind\": \"sgd\"}, "
+                                                            "\"schedule\": {\"kind\": \"constant\"}}");
+  g_autofree char *output = g_build_filename (folder, "diverged.onnx", NULL);
+
+  if (!ready ())
+    return;
+  g_assert_cmpint (run_cli (NULL, &err, "train", base_path, train_dir, "--preset", "fine-tune", "--spec",
+                            spec_path, "--lr", "1e30", "--epochs", "2", "--output", output, NULL),
+                   ==, 3);
+  g_assert_nonnull (strstr (err, "diverged"));
+  g_assert_false (g_file_test (output, G_FILE_TEST_EXISTS));
+}
+
+/* Ctrl+C: the run stops, the best weights so far are saved, exit status 130. */
+static void
+test_train_interrupt (void)
+{
+  g_autofree char *output = g_build_filename (folder, "interrupted.onnx", NULL);
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GDataInputStream) lines = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftModel) model = NULL;
+  g_autofree char *last = NULL;
+  char *line;
+  gboolean signalled = FALSE;
+
+  if (!ready ())
+    return;
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, cli_path,
+                              "train", base_path, train_dir, "--validation", val_dir, "--preset", "fine-tune",
+                              "--epochs", "10000", "--output", output, "--json", NULL);
+  g_assert_no_error (error);
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  while ((line = g_data_input_stream_read_line (lines, NULL, NULL, &error)) != NULL)
+    {
+      if (!signalled && strstr (line, "\"event\":\"epoch\"") != NULL)
+        {
+          g_subprocess_send_signal (process, SIGINT);
+          signalled = TRUE;
+        }
+      g_free (last);
+      last = line;
+    }
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait (process, NULL, &error));
+  g_assert_true (signalled);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 130);
+  g_assert_nonnull (last);
+  {
+    g_autoptr (JsonNode) node = parse (last);
+    JsonObject *done = json_node_get_object (node);
+    g_assert_cmpstr (json_object_get_string_member (done, "event"), ==, "done");
+    g_assert_true (json_object_get_boolean_member (done, "interrupted"));
+    g_assert_cmpint (json_object_get_int_member (done, "epochs_completed"), >=, 1);
+    g_assert_cmpint (json_object_get_int_member (done, "epochs_completed"), <, 10000);
+  }
+  model = graft_model_load (output, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (g_hash_table_lookup (model->metadata, GRAFT_METADATA_LABELS));
+}
+
+/* ------------------------------------------------------------------------ */
+/* eval, predict, lr-find, export                                           */
+
+static void
+test_eval (void)
+{
+  g_autofree char *out = NULL, *err = NULL, *table = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *root;
+  JsonArray *classes, *confusion;
+  gint64 total = 0, support = 0;
+
+  if (!ready () || trained_path == NULL)
+    {
+      g_test_skip ("needs the model of /cli/train/json");
+      return;
+    }
+  g_assert_cmpint (run_cli (&out, &err, "eval", trained_path, val_dir, "--json", "--batch", "7", NULL), ==, 0);
+  node = parse (out);
+  root = json_node_get_object (node);
+  g_test_message ("accuracy %g", json_object_get_double_member (root, "accuracy"));
+  g_assert_cmpfloat (json_object_get_double_member (root, "accuracy"), >=, 0.8);
+  g_assert_cmpint (json_object_get_int_member (root, "images"), ==, 48);
+  g_assert_true (isfinite (json_object_get_double_member (root, "loss")));
+  classes = json_object_get_array_member (root, "classes");
+  g_assert_cmpuint (json_array_get_length (classes), ==, TOY_CLASSES);
+  for (int c = 0; c < TOY_CLASSES; c++)
+    {
+      JsonObject *klass = json_array_get_object_element (classes, c);
+      g_assert_cmpstr (json_object_get_string_member (klass, "name"), ==, sorted_names[c]);
+      g_assert_cmpfloat (json_object_get_double_member (klass, "f1"), >=, 0);
+      support += json_object_get_int_member (klass, "support");
+    }
+  g_assert_cmpint (support, ==, 48);
+  confusion = json_object_get_array_member (root, "confusion");
+  g_assert_cmpuint (json_array_get_length (confusion), ==, TOY_CLASSES);
+  for (int t = 0; t < TOY_CLASSES; t++)
+    for (int c = 0; c < TOY_CLASSES; c++)
+      total += json_array_get_int_element (json_array_get_array_element (confusion, t), c);
+  g_assert_cmpint (total, ==, 48);
+
+  g_assert_cmpint (run_cli (&table, NULL, "eval", trained_path, val_dir, NULL), ==, 0);
+  g_assert_nonnull (strstr (table, "accuracy"));
+  g_assert_nonnull (strstr (table, "precision"));
+  g_assert_nonnull (strstr (table, "confusion matrix"));
+  g_assert_nonnull (strstr (table, "horizontal"));
+}
+
+/* A folder that is not among the model's labels is named; a model without labels
+ * takes the folders in order. */
+static void
+test_eval_classes (void)
+{
+  g_autofree char *extra = g_build_filename (folder, "val-extra", NULL);
+  g_autofree char *circle = g_build_filename (extra, "circle", NULL);
+  g_autofree char *err = NULL, *err2 = NULL, *out = NULL;
+
+  if (!ready () || trained_path == NULL)
+    {
+      g_test_skip ("needs the model of /cli/train/json");
+      return;
+    }
+  write_image_folder (extra, 12, 700);
+  g_assert_cmpint (g_mkdir_with_parents (circle, 0755), ==, 0);
+  {
+    g_autofree char *image = g_build_filename (circle, "0.png", NULL);
+    float pixels[TOY_CHANNELS * TOY_SIZE * TOY_SIZE] = { 0 };
+    write_png (image, pixels);
+  }
+  g_assert_cmpint (run_cli (NULL, &err, "eval", trained_path, extra, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "circle"));
+  g_assert_null (strstr (err, "horizontal:"));
+
+  /* The base model has no labels: the three folders are its classes 0, 1, 2. */
+  g_assert_cmpint (run_cli (&out, &err2, "eval", base_path, val_dir, "--json", NULL), ==, 0);
+  g_assert_nonnull (strstr (err2, GRAFT_METADATA_LABELS));
+}
+
+/* The path of the first val image of a class. */
+static char *
+val_image (const char *klass)
+{
+  g_autofree char *dir = g_build_filename (val_dir, klass, NULL);
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_assert_nonnull (listing);
+  while ((name = g_dir_read_name (listing)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  g_assert_cmpuint (names->len, >, 0);
+  return g_build_filename (dir, (const char *) g_ptr_array_index (names, 0), NULL);
+}
+
+static void
+test_predict (void)
+{
+  g_autofree char *out = NULL, *err = NULL, *table = NULL, *err2 = NULL, *out3 = NULL;
+  g_autofree char *horizontal = NULL, *vertical = NULL;
+  g_autofree char *missing = g_build_filename (folder, "missing.png", NULL);
+  g_autoptr (JsonNode) node = NULL;
+  JsonArray *predictions;
+  const char *expected[2] = { "horizontal", "vertical" };
+
+  if (!ready () || trained_path == NULL)
+    {
+      g_test_skip ("needs the model of /cli/train/json");
+      return;
+    }
+  horizontal = val_image ("horizontal");
+  vertical = val_image ("vertical");
+  g_assert_cmpint (run_cli (&out, &err, "predict", trained_path, horizontal, vertical, "--top", "2", "--json", NULL),
+                   ==, 0);
+  node = parse (out);
+  predictions = json_object_get_array_member (json_node_get_object (node), "predictions");
+  g_assert_cmpuint (json_array_get_length (predictions), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *prediction = json_array_get_object_element (predictions, i);
+      JsonArray *top = json_object_get_array_member (prediction, "top");
+      JsonObject *first = json_array_get_object_element (top, 0);
+      g_assert_cmpstr (json_object_get_string_member (prediction, "image"), ==, i == 0 ? horizontal : vertical);
+      g_assert_cmpuint (json_array_get_length (top), ==, 2);
+      g_assert_cmpstr (json_object_get_string_member (first, "label"), ==, expected[i]);
+      g_assert_cmpfloat (json_object_get_double_member (first, "probability"), >,
+                         json_object_get_double_member (json_array_get_object_element (top, 1), "probability"));
+      g_assert_cmpfloat (json_object_get_double_member (first, "probability"), <=, 1.0);
+    }
+
+  /* Text; an image that cannot be read is reported, the others still predicted. */
+  g_assert_cmpint (run_cli (&table, &err2, "predict", trained_path, missing, horizontal, "--top", "1", NULL), ==, 1);
+  g_assert_nonnull (strstr (err2, "missing.png"));
+  g_assert_nonnull (strstr (table, "horizontal"));
+
+  /* Without labels: "class N". */
+  g_assert_cmpint (run_cli (&out3, NULL, "predict", base_path, horizontal, "--top", "3", NULL), ==, 0);
+  g_assert_nonnull (strstr (out3, "class 0"));
+  g_assert_nonnull (strstr (out3, "class 2"));
+}
+
+static void
+test_lr_find (void)
+{
+  g_autofree char *out = NULL, *err = NULL, *text = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *root;
+
+  if (!ready ())
+    return;
+  g_assert_cmpint (run_cli (&out, &err, "lr-find", base_path, train_dir, "--json", "--steps", "60", "--start", "1e-5",
+                            "--end", "1e4", "--batch", "16", "--cache-dir", cache_dir, NULL),
+                   ==, 0);
+  node = parse (out);
+  root = json_node_get_object (node);
+  g_test_message ("suggestion %g", json_object_get_double_member (root, "suggestion"));
+  g_assert_cmpfloat (json_object_get_double_member (root, "suggestion"), >, 0);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (root, "lrs")), >=, 5);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (root, "lrs")), ==,
+                    json_array_get_length (json_object_get_array_member (root, "losses")));
+  g_assert_cmpfloat (json_array_get_double_element (json_object_get_array_member (root, "lrs"), 0), ==, 1e-5f);
+
+  g_assert_cmpint (run_cli (&text, NULL, "lr-find", base_path, train_dir, "--steps", "20", "--cache-dir", cache_dir,
+                            NULL),
+                   ==, 0);
+  g_assert_nonnull (strstr (text, "# suggested learning rate"));
+}
+
+static void
+test_export (void)
+{
+  g_autofree char *output = g_build_filename (folder, "exported.onnx", NULL);
+  g_autofree char *err = NULL, *err2 = NULL, *err3 = NULL, *labels = NULL, *prep_text = NULL;
+  g_autoptr (GraftModel) model = NULL;
+  g_autoptr (GError) error = NULL;
+  GraftPreprocessing prep;
+
+  if (!ready ())
+    return;
+  g_assert_cmpint (run_cli (NULL, &err, "export", base_path, "--output", output, "--softmax", "--labels",
+                            "bar, pillar ,slash", "--preprocessing", "{\"size\": 8, \"resize\": 10}", NULL),
+                   ==, 0);
+  model = graft_model_load (output, &error);
+  g_assert_no_error (error);
+  labels = metadata (model, GRAFT_METADATA_LABELS);
+  g_assert_cmpstr (labels, ==, "[\"bar\",\"pillar\",\"slash\"]");
+  prep_text = metadata (model, GRAFT_METADATA_PREPROCESSING);
+  g_assert_true (graft_preprocessing_from_json (prep_text, &prep, &error));
+  g_assert_cmpint (prep.size, ==, 8);
+  g_assert_cmpint (prep.resize, ==, 10);
+  g_assert_cmpint (model->output, !=, model->logits); /* a Softmax after the logits */
+
+  /* Labels must be one per class; the preprocessing must make the model's input. */
+  g_assert_cmpint (run_cli (NULL, &err2, "export", base_path, "--output", output, "--labels", "a,b", NULL), ==, 1);
+  g_assert_nonnull (strstr (err2, "3 classes"));
+  g_assert_cmpint (run_cli (NULL, &err3, "export", base_path, "--output", output, "--preprocessing",
+                            "{\"size\": 9}", NULL),
+                   ==, 1);
+  g_assert_nonnull (strstr (err3, "8x8"));
+  g_assert_cmpint (run_cli (NULL, NULL, "export", base_path, "--output", output, "--labels", "a,,b", NULL), ==, 2);
+  g_assert_cmpint (run_cli (NULL, NULL, "export", base_path, NULL), ==, 2);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bad input                                                                */
+
+static void
+test_bad_input (void)
+{
+  g_autofree char *missing_model = g_build_filename (folder, "no-such-model.onnx", NULL);
+  g_autofree char *empty = g_build_filename (folder, "empty", NULL);
+  g_autofree char *no_images = g_build_filename (folder, "no-images", NULL);
+  g_autofree char *output = g_build_filename (folder, "never.onnx", NULL);
+  g_autofree char *bad_type = write_temp ("bad-type.json", "{\"epochs\": \"ten\"}");
+  g_autofree char *bad_kind = write_temp ("bad-kind.json", "{\"optimizer\": {\"kind\": \"rmsprop\"}}");
+  g_autofree char *bad_range = write_temp ("bad-range.json", "{\"head\": {\"dropout\": 2}}");
+  g_autofree char *not_json = write_temp ("not-json.json", "{epochs: 3");
+  g_autofree char *named = write_temp ("named.json", "{\"strategy\": \"feature-extraction\"}");
+  char *err = NULL;
+
+  if (!ready ())
+    return;
+  g_assert_cmpint (g_mkdir_with_parents (empty, 0755), ==, 0);
+  {
+    g_autofree char *a = g_build_filename (no_images, "a", NULL);
+    g_autofree char *b = g_build_filename (no_images, "b", NULL);
+    g_autofree char *note = g_build_filename (no_images, "a", "README.txt", NULL);
+    g_mkdir_with_parents (a, 0755);
+    g_mkdir_with_parents (b, 0755);
+    g_file_set_contents (note, "not an image", -1, NULL);
+  }
+
+#define EXPECT(status, needle, ...)                                       \
+  do                                                                      \
+    {                                                                     \
+      g_assert_cmpint (run_cli (NULL, &err, __VA_ARGS__, NULL), ==, status); \
+      const char *wanted = (needle);                                      \
+      if (wanted != NULL && strstr (err, wanted) == NULL)                 \
+        g_error ("stderr lacks '%s': %s", wanted, err);                   \
+      g_clear_pointer (&err, g_free);                                     \
+    }                                                                     \
+  while (0)
+
+  EXPECT (1, missing_model, "train", missing_model, train_dir, "--output", output);
+  EXPECT (1, missing_model, "eval", missing_model, val_dir);
+  EXPECT (1, missing_model, "predict", missing_model, val_dir);
+  EXPECT (1, missing_model, "lr-find", missing_model, train_dir);
+  EXPECT (1, missing_model, "export", missing_model, "--output", output);
+  EXPECT (1, "no class folder", "train", base_path, empty, "--output", output);
+  EXPECT (1, empty, "eval", trained_path != NULL ? trained_path : base_path, empty);
+  EXPECT (1, "no images", "train", base_path, no_images, "--output", output);
+  EXPECT (1, "no such folder", "train", base_path, "/nonexistent/graft-data", "--output", output);
+  EXPECT (2, "no preset 'transfer-magic'", "train", base_path, train_dir, "--preset", "transfer-magic", "--output",
+          output);
+  EXPECT (2, "no preset", "lr-find", base_path, train_dir, "--preset", "custom");
+  EXPECT (2, "--output", "train", base_path, train_dir);
+  EXPECT (2, NULL, "train", base_path, "--output", output);
+  EXPECT (2, "--epochs", "train", base_path, train_dir, "--epochs", "0", "--output", output);
+  EXPECT (2, "--lr", "train", base_path, train_dir, "--lr", "-1", "--output", output);
+  EXPECT (2, NULL, "train", base_path, train_dir, "--no-such-option", "--output", output);
+  EXPECT (2, "--steps", "lr-find", base_path, train_dir, "--steps", "1");
+  EXPECT (1, "epochs", "train", base_path, train_dir, "--spec", bad_type, "--output", output);
+  EXPECT (1, "optimizer.kind", "train", base_path, train_dir, "--spec", bad_kind, "--output", output);
+  EXPECT (1, "dropout", "train", base_path, train_dir, "--spec", bad_range, "--output", output);
+  EXPECT (1, "not-json.json", "train", base_path, train_dir, "--spec", not_json, "--output", output);
+  EXPECT (1, "missing-spec.json", "train", base_path, train_dir, "--spec", "missing-spec.json", "--output", output);
+  EXPECT (2, "disagree", "train", base_path, train_dir, "--preset", "fine-tune", "--spec", named, "--output",
+          output);
+#undef EXPECT
+  g_assert_false (g_file_test (output, G_FILE_TEST_EXISTS));
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  graft_set_num_threads (2);
+  cli_path = g_strdup (g_getenv ("GRAFT_CLI"));
+  if (cli_path != NULL && !g_file_test (cli_path, G_FILE_TEST_IS_EXECUTABLE))
+    g_clear_pointer (&cli_path, g_free);
+
+  folder = g_dir_make_tmp ("graft-cli-train-XXXXXX", NULL);
+  g_assert_nonnull (folder);
+  base_path = g_build_filename (folder, "base.onnx", NULL);
+  train_dir = g_build_filename (folder, "train", NULL);
+  val_dir = g_build_filename (folder, "val", NULL);
+  cache_dir = g_build_filename (folder, "cache", NULL);
+  write_base_model (base_path);
+  write_image_folder (train_dir, 96, 100);
+  write_image_folder (val_dir, 48, 101);
+
+  g_test_add_func ("/cli/train/json", test_train_json);
+  g_test_add_func ("/cli/train/spec-file", test_train_spec_file);
+  g_test_add_func ("/cli/train/diverges", test_train_diverges);
+  g_test_add_func ("/cli/train/interrupt", test_train_interrupt);
+  g_test_add_func ("/cli/eval/metrics", test_eval);
+  g_test_add_func ("/cli/eval/classes", test_eval_classes);
+  g_test_add_func ("/cli/predict/top", test_predict);
+  g_test_add_func ("/cli/lr-find/json", test_lr_find);
+  g_test_add_func ("/cli/export/metadata", test_export);
+  g_test_add_func ("/cli/train/bad-input", test_bad_input);
+  status = g_test_run ();
+
+  remove_tree (folder);
+  g_free (folder);
+  g_free (base_path);
+  g_free (train_dir);
+  g_free (val_dir);
+  g_free (cache_dir);
+  g_free (trained_path);
+  g_free (cli_path);
+  return status;
+}
