@@ -528,6 +528,44 @@ test_metrics_edge_cases (void)
   g_assert_cmpfloat_with_epsilon (graft_metrics_macro_f1 (two), 1.0, 1e-12);
 }
 
+/* The same images split the same way wherever their folder is and however it is named. */
+static void
+test_split_location_independent (void)
+{
+  const char *const roots[] = { "data", "./data", "/home/someone/photos/data" };
+  guint validation_sizes[3];
+  g_autoptr (GPtrArray) first = g_ptr_array_new_with_free_func (g_free);
+
+  for (int r = 0; r < 3; r++)
+    {
+      g_autoptr (GraftDataset) dataset = graft_dataset_new ();
+      GraftDataset *train = NULL, *validation = NULL;
+      graft_dataset_add_class (dataset, "cat");
+      graft_dataset_add_class (dataset, "dog");
+      for (int i = 0; i < 200; i++)
+        {
+          g_autofree char *path = g_strdup_printf ("%s/%s/img%03d.png", roots[r], i % 2 ? "dog" : "cat", i);
+          graft_dataset_add (dataset, path, i % 2);
+        }
+      graft_dataset_split (dataset, 0.25f, 7, &train, &validation);
+      validation_sizes[r] = validation->items->len;
+      for (guint i = 0; i < validation->items->len; i++)
+        {
+          const char *path = g_array_index (validation->items, GraftDatasetItem, i).path;
+          const char *tail = strstr (path, r == 0 ? "data/" : "data/") + 5;
+          if (r == 0)
+            g_ptr_array_add (first, g_strdup (tail));
+          else
+            g_assert_cmpstr (tail, ==, g_ptr_array_index (first, i));
+        }
+      graft_dataset_free (train);
+      graft_dataset_free (validation);
+    }
+  g_assert_cmpuint (validation_sizes[0], ==, validation_sizes[1]);
+  g_assert_cmpuint (validation_sizes[0], ==, validation_sizes[2]);
+  g_assert_cmpuint (validation_sizes[0], >, 20);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -540,6 +578,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/dataset/split-stable", test_split_stable);
   g_test_add_func ("/train/dataset/split-fraction", test_split_fraction);
   g_test_add_func ("/train/dataset/split-unlabelled", test_split_unlabelled);
+  g_test_add_func ("/train/dataset/split-location-independent", test_split_location_independent);
   g_test_add_func ("/train/metrics/example", test_metrics_example);
   g_test_add_func ("/train/metrics/asymmetric", test_metrics_precision_recall_asymmetric);
   g_test_add_func ("/train/metrics/edge-cases", test_metrics_edge_cases);

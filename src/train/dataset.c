@@ -308,13 +308,24 @@ splitmix64 (guint64 x)
   return x ^ (x >> 31);
 }
 
-/* FNV-1a 64 of the path's bytes, then mixed with the seed through splitmix64 (FNV-1a
- * alone has weak high bits for short strings, and the comparison uses the high bits). */
+/* FNV-1a 64 of the last two components of the path ("class/image.png"), then mixed
+ * with the seed through splitmix64 (FNV-1a alone has weak high bits for short strings,
+ * and the comparison uses the high bits). Only the end of the path counts, so the same
+ * folder splits the same way wherever it is and however it was named ("data",
+ * "./data", an absolute path). */
 static guint64
 split_hash (guint64 seed, const char *path)
 {
   guint64 h = 0xcbf29ce484222325ull;
-  for (const unsigned char *p = (const unsigned char *) path; *p != '\0'; p++)
+  const char *start = path + strlen (path);
+  int separators = 0;
+  while (start > path && separators < 2)
+    {
+      start--;
+      if (*start == G_DIR_SEPARATOR && ++separators == 2)
+        start++;
+    }
+  for (const unsigned char *p = (const unsigned char *) start; *p != '\0'; p++)
     {
       h ^= *p;
       h *= 0x100000001b3ull;
