@@ -50,11 +50,35 @@ static const conv_case fixed_cases[] = {
   { "dw 7x7 s1",               1, 2, 12, 12,  4, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 2 },
   { "dw wide row",             1, 2,  3, 700, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2 },
   { "dw huge kernel",          1, 2, 40, 40,  2, 23, 23, 1, 1, 1, 1, 0, 0, 0, 0, 2 },
+  { "dw 9x9 s2 mult 2",        1, 2, 20, 19,  4, 9, 9, 2, 2, 1, 1, 4, 3, 4, 2, 2 },
+  { "dw too wide s1",          1, 2,  5, 1500, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2 },
+  { "dw too wide s2",          1, 2,  6, 2100, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2 },
+  { "dw tall s1 bands",        1, 2, 100, 100, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2 },
+  { "dw tall s2 bands",        1, 2, 200, 60, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2 },
+  { "dw 5x5 s1 bands mult",    1, 2, 90, 80,  4, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 2 },
+  { "dw s 2,1",                2, 3, 12, 11,  3, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 3 },
+  { "dw s 1,2 dilated",        2, 3, 12, 11,  3, 3, 3, 1, 2, 2, 2, 2, 1, 2, 1, 3 },
+  { "dw s3 5x5",               2, 2, 17, 16,  2, 5, 5, 3, 3, 1, 1, 2, 2, 2, 2, 2 },
+  { "dw s2 wide 3x3 mult",     1, 2, 9, 70,   4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2 },
+  { "dw s2 dilated",           2, 2, 13, 40,  2, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2 },
+  { "dw stacks of 2, 2, 1",    5, 3, 40, 40,  3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3 },
+  { "dw s2 stacks mult",       7, 2, 27, 25,  4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2 },
+  { "dw 7x7 planes batch",     9, 4,  7,  7,  4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4 },
+  { "dw tall narrow bands",    2, 2, 300, 12, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2 },
+  { "dw tall narrow 5x5 mult", 2, 2, 200, 17, 4, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 2 },
+  { "dw wrap asym pads",       2, 2, 9, 10,   2, 3, 3, 1, 1, 1, 1, 0, 0, 2, 2, 2 },
+  { "dw wrap huge top pad",    1, 2, 5, 20,   2, 3, 3, 1, 1, 1, 1, 300, 1, 0, 1, 2 },
+  { "dw wrap huge bottom pad", 1, 2, 5, 20,   2, 3, 3, 1, 1, 1, 1, 0, 1, 300, 1, 2 },
+  { "dw huge pads s2",         1, 2, 4, 30,   2, 3, 3, 2, 2, 1, 1, 200, 1, 190, 1, 2 },
+  { "dw s2 narrow tall bands", 1, 2, 400, 21, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2 },
   /* Small planes: samples are batched into one GEMM, with a partial last batch. */
   { "batched 3x3 7x7",         5, 6,  7,  7,  8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
   { "batched 1x1 20x20",       5, 6, 20, 20,  4, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1 },
   { "batched 1x1 24x25",       3, 5, 24, 25,  4, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1 },
   { "batched groups",          3, 4,  6,  6,  4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2 },
+  /* Larger column matrices. */
+  { "large 3x3 16 channels",   2, 16, 64, 64,  4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
+  { "large 5x5 s2 asym",       1, 8, 150, 151, 3, 5, 5, 2, 2, 1, 1, 2, 1, 0, 3, 1 },
   /* Large. */
   { "large 3x3",               2, 16, 36, 36, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
   { "large dw 3x3 s2",         2, 24, 40, 40, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 24 },
@@ -169,7 +193,7 @@ conv_data_clear (conv_data *d)
   graft_floats_free (d->scratch);
 }
 
-/* Absolute tolerance for float sums of terms products of values in [-1, 1]. */
+/* Absolute tolerance for a float sum of `terms` products of values in [-1, 1]. */
 static double
 tolerance (size_t terms)
 {
