@@ -1,0 +1,290 @@
+/* project-runs.c: training runs and their metric series. Not part of the undo history:
+ * a run is a record of what happened. */
+#include "project/project-private.h"
+
+#include <math.h>
+
+static const char *const status_names[] = { "pending", "running", "finished", "failed", "stopped" };
+
+static GraftRunStatus
+status_from_name (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (status_names); i++)
+    if (g_strcmp0 (name, status_names[i]) == 0)
+      return (GraftRunStatus) i;
+  return GRAFT_RUN_PENDING;
+}
+
+void
+graft_run_clear (GraftRun *run)
+{
+  g_clear_pointer (&run->name, g_free);
+  g_clear_pointer (&run->spec_json, g_free);
+  g_clear_pointer (&run->metrics_json, g_free);
+  g_clear_pointer (&run->model_path, g_free);
+}
+
+static gboolean
+check_run (GraftProject *project, gint64 run_id, GError **error)
+{
+  GRAFT_STMT st = graft_project_statement (project, "SELECT 1 FROM runs WHERE id = ?", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, run_id);
+  if (sqlite3_step (st) == SQLITE_ROW)
+    return TRUE;
+  g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND, "No run %" G_GINT64_FORMAT " in the project",
+               run_id);
+  return FALSE;
+}
+
+/* One statement in its own transaction: sql's ?1 is the run, ?2 the text or number. */
+static gboolean
+update_run (GraftProject *project, gint64 run_id, const char *sql, const char *text, gint64 number, GError **error)
+{
+  GRAFT_PROJECT_LOCK (project);
+  if (!graft_project_begin (project, error))
+    return FALSE;
+  if (!check_run (project, run_id, error))
+    {
+      graft_project_rollback (project);
+      return FALSE;
+    }
+  GRAFT_STMT st = graft_project_statement (project, sql, error);
+  if (st == NULL)
+    {
+      graft_project_rollback (project);
+      return FALSE;
+    }
+  sqlite3_bind_int64 (st, 1, run_id);
+  if (text != NULL)
+    sqlite3_bind_text (st, 2, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_int64 (st, 2, number);
+  sqlite3_bind_int64 (st, 3, g_get_real_time ());
+  if (!graft_project_step_done (project, st, "cannot update the run", error))
+    {
+      graft_project_rollback (project);
+      return FALSE;
+    }
+  return graft_project_commit (project, error);
+}
+
+gint64
+graft_project_add_run (GraftProject *project, const char *name, const char *spec_json, GError **error)
+{
+  g_return_val_if_fail (spec_json != NULL, 0);
+  GRAFT_PROJECT_LOCK (project);
+  if (!graft_project_begin (project, error))
+    return 0;
+  GRAFT_STMT st = graft_project_statement (project,
+                                           "INSERT INTO runs (name, spec, status, created) VALUES (?, ?, 'pending', ?)",
+                                           error);
+  if (st == NULL)
+    {
+      graft_project_rollback (project);
+      return 0;
+    }
+  sqlite3_bind_text (st, 1, name != NULL ? name : "", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, 2, spec_json, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (st, 3, g_get_real_time ());
+  if (!graft_project_step_done (project, st, "cannot add the run", error))
+    {
+      graft_project_rollback (project);
+      return 0;
+    }
+  gint64 id = sqlite3_last_insert_rowid (project->db);
+  if (!graft_project_commit (project, error))
+    return 0;
+  return id;
+}
+
+gboolean
+graft_project_set_run_status (GraftProject *project, gint64 run_id, GraftRunStatus status, GError **error)
+{
+  g_return_val_if_fail ((guint) status < G_N_ELEMENTS (status_names), FALSE);
+  const char *sql = status == GRAFT_RUN_RUNNING
+    ? "UPDATE runs SET status = ?2, started = ?3, finished = NULL WHERE id = ?1"
+    : status == GRAFT_RUN_PENDING ? "UPDATE runs SET status = ?2 WHERE id = ?1 AND ?3 IS NOT NULL"
+                                  : "UPDATE runs SET status = ?2, finished = ?3 WHERE id = ?1";
+  return update_run (project, run_id, sql, status_names[status], 0, error);
+}
+
+gboolean
+graft_project_set_run_metrics (GraftProject *project, gint64 run_id, const char *metrics_json, GError **error)
+{
+  g_return_val_if_fail (metrics_json != NULL, FALSE);
+  return update_run (project, run_id, "UPDATE runs SET metrics = ?2 WHERE id = ?1 AND ?3 IS NOT NULL", metrics_json, 0,
+                     error);
+}
+
+gboolean
+graft_project_set_run_model_path (GraftProject *project, gint64 run_id, const char *model_path, GError **error)
+{
+  g_return_val_if_fail (model_path != NULL, FALSE);
+  return update_run (project, run_id, "UPDATE runs SET model_path = ?2 WHERE id = ?1 AND ?3 IS NOT NULL", model_path, 0,
+                     error);
+}
+
+#define RUN_COLUMNS "id, name, spec, status, created, started, finished, metrics, model_path FROM runs "
+
+static void
+read_run (sqlite3_stmt *st, GraftRun *run)
+{
+  run->id = sqlite3_column_int64 (st, 0);
+  run->name = g_strdup ((const char *) sqlite3_column_text (st, 1));
+  run->spec_json = g_strdup ((const char *) sqlite3_column_text (st, 2));
+  run->status = status_from_name ((const char *) sqlite3_column_text (st, 3));
+  run->created = sqlite3_column_int64 (st, 4);
+  run->started = sqlite3_column_int64 (st, 5);
+  run->finished = sqlite3_column_int64 (st, 6);
+  run->metrics_json = g_strdup ((const char *) sqlite3_column_text (st, 7));
+  run->model_path = g_strdup ((const char *) sqlite3_column_text (st, 8));
+}
+
+gboolean
+graft_project_get_run (GraftProject *project, gint64 run_id, GraftRun *run, GError **error)
+{
+  GRAFT_PROJECT_LOCK (project);
+  GRAFT_STMT st = graft_project_statement (project, "SELECT " RUN_COLUMNS "WHERE id = ?", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, run_id);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_ROW)
+    {
+      read_run (st, run);
+      return TRUE;
+    }
+  if (rc != SQLITE_DONE)
+    return graft_project_fail (project, rc, "cannot read the run", error);
+  g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND, "No run %" G_GINT64_FORMAT " in the project",
+               run_id);
+  return FALSE;
+}
+
+GArray *
+graft_project_list_runs (GraftProject *project, GError **error)
+{
+  GRAFT_PROJECT_LOCK (project);
+  GRAFT_STMT st = graft_project_statement (project, "SELECT " RUN_COLUMNS "ORDER BY id DESC", error);
+  if (st == NULL)
+    return NULL;
+  GArray *runs = g_array_new (FALSE, TRUE, sizeof (GraftRun));
+  g_array_set_clear_func (runs, (GDestroyNotify) graft_run_clear);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    {
+      GraftRun run = { 0 };
+      read_run (st, &run);
+      g_array_append_val (runs, run);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      g_array_unref (runs);
+      graft_project_fail (project, rc, "cannot read the runs", error);
+      return NULL;
+    }
+  return runs;
+}
+
+gboolean
+graft_project_delete_run (GraftProject *project, gint64 run_id, GError **error)
+{
+  return update_run (project, run_id, "DELETE FROM runs WHERE id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL", NULL, 0,
+                     error);
+}
+
+gboolean
+graft_project_append_metrics (GraftProject *project, gint64 run_id, const GraftMetricPoint *points, guint n,
+                              GError **error)
+{
+  g_return_val_if_fail (points != NULL || n == 0, FALSE);
+  GRAFT_PROJECT_LOCK (project);
+  GRAFT_STMT st = NULL;
+  if (!graft_project_begin (project, error))
+    return FALSE;
+  if (!check_run (project, run_id, error))
+    goto fail;
+  st = graft_project_statement (project, "INSERT INTO metrics (run, step, name, value) VALUES (?, ?, ?, ?)", error);
+  if (st == NULL)
+    goto fail;
+  for (guint i = 0; i < n; i++)
+    {
+      if (points[i].name == NULL)
+        {
+          g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID, "A metric point needs a name");
+          goto fail;
+        }
+      sqlite3_reset (st);
+      sqlite3_bind_int64 (st, 1, run_id);
+      sqlite3_bind_int64 (st, 2, points[i].step);
+      sqlite3_bind_text (st, 3, points[i].name, -1, SQLITE_STATIC);
+      sqlite3_bind_double (st, 4, points[i].value);
+      int rc = sqlite3_step (st);
+      if (rc != SQLITE_DONE)
+        {
+          graft_project_fail (project, rc, "cannot append the metrics", error);
+          goto fail;
+        }
+    }
+  sqlite3_reset (st);
+  return graft_project_commit (project, error);
+
+fail:
+  graft_project_rollback (project);
+  return FALSE;
+}
+
+GArray *
+graft_project_get_metric_series (GraftProject *project, gint64 run_id, const char *name, GError **error)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+  GRAFT_PROJECT_LOCK (project);
+  GRAFT_STMT st = graft_project_statement (project,
+                                           "SELECT step, value FROM metrics WHERE run = ? AND name = ? ORDER BY step",
+                                           error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, run_id);
+  sqlite3_bind_text (st, 2, name, -1, SQLITE_TRANSIENT);
+  GArray *series = g_array_new (FALSE, FALSE, sizeof (GraftSeriesPoint));
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    {
+      GraftSeriesPoint point = {
+        .step = sqlite3_column_int64 (st, 0),
+        .value = sqlite3_column_type (st, 1) == SQLITE_NULL ? NAN : sqlite3_column_double (st, 1),
+      };
+      g_array_append_val (series, point);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      g_array_unref (series);
+      graft_project_fail (project, rc, "cannot read the metrics", error);
+      return NULL;
+    }
+  return series;
+}
+
+char **
+graft_project_get_metric_names (GraftProject *project, gint64 run_id, GError **error)
+{
+  GRAFT_PROJECT_LOCK (project);
+  GRAFT_STMT st = graft_project_statement (project, "SELECT DISTINCT name FROM metrics WHERE run = ? ORDER BY name",
+                                           error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, run_id);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    g_ptr_array_add (names, g_strdup ((const char *) sqlite3_column_text (st, 0)));
+  if (rc != SQLITE_DONE)
+    {
+      graft_project_fail (project, rc, "cannot read the metrics", error);
+      return NULL;
+    }
+  g_ptr_array_add (names, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+}
