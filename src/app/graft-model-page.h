@@ -1,0 +1,36 @@
+/* graft-model-page.h: the Model page: the pretrained model (starter or imported ONNX),
+ * the strategy presets, the freeze map, the selected block's layers and the head
+ * designer, all editing the session's spec.
+ *
+ * Actions: "model-page.load-starter", "model-page.import" (a file chooser).
+ * Signal ::toast (const char *message): something the person should read (a model that
+ * could not be opened); the window shows it as an AdwToast.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <adwaita.h>
+
+#include "graft-freeze-map.h"
+#include "graft-session.h"
+
+G_BEGIN_DECLS
+
+#define GRAFT_TYPE_MODEL_PAGE (graft_model_page_get_type ())
+G_DECLARE_FINAL_TYPE (GraftModelPage, graft_model_page, GRAFT, MODEL_PAGE, AdwBin)
+
+GtkWidget *graft_model_page_new (void);
+
+GraftSession *graft_model_page_get_session (GraftModelPage *self);
+void graft_model_page_set_session (GraftModelPage *self, GraftSession *session);
+
+GraftFreezeMap *graft_model_page_get_freeze_map (GraftModelPage *self);
+
+/* The bundled starter model, or NULL when it is not found. Looked up as
+ * <dir>/graft/models/graft-starter.onnx in each of g_get_system_data_dirs() (where
+ * `meson install` puts it, $prefix/share), then as $GRAFT_DATA_DIR/models/graft-starter.onnx,
+ * for a build that runs uninstalled: set GRAFT_DATA_DIR to the source tree's data/. */
+char *graft_model_page_find_starter_model (void);
+
+G_END_DECLS

@@ -1,0 +1,580 @@
+/* The Schedule page with MobileNetV2: the timeline's cells follow the session's
+ * ULMFiT and fastai presets cell by cell, its actions move, split and remove stages
+ * and change a stage's unfreeze level (keeping stages strictly increasing), the keyboard
+ * does the same, and the page's controls write the spec and follow it without feedback
+ * loops, validating as they go. With GRAFT_SCREENSHOT_DIR set, it saves
+ * schedule-{ulmfit,fastai}-{light,dark}.png and schedule-{light,dark}.png there. */
+#include <adwaita.h>
+#include <glib/gstdio.h>
+#include <math.h>
+
+#include "../bench/mobilenet-v2.c"
+#include "graft-schedule-page.h"
+#include "graft-schedule-timeline.h"
+#include "model/model-private.h"
+
+static char *model_path;
+
+static char *
+write_mobilenet (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *folder = g_dir_make_tmp ("graft-schedule-XXXXXX", &error);
+  char *path = g_build_filename (folder, "mobilenet-v2.onnx", NULL);
+  GraftModel *model = graft_model_new ();
+  mobilenet_v2 net;
+
+  g_assert_no_error (error);
+  mobilenet_v2_build (&net, 10, 224, 7);
+  model->graph = net.graph;
+  model->input = net.input;
+  model->output = model->logits = net.logits;
+  model->input_name = g_strdup ("input");
+  model->output_name = g_strdup ("classifier.1");
+  g_assert_true (graft_model_analyse (model, &error));
+  g_assert_no_error (error);
+  g_assert_true (graft_model_save (model, path, NULL, &error));
+  g_assert_no_error (error);
+  graft_model_free (model);
+  return path;
+}
+
+static GraftSession *
+mobilenet_session (void)
+{
+  GraftSession *session = graft_session_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (graft_session_load_model (session, model_path, &error));
+  g_assert_no_error (error);
+  /* features.0 .. features.18; the classifier is replaced by the new head. */
+  g_assert_cmpint (graft_session_get_n_blocks (session), ==, 19);
+  return session;
+}
+
+static void
+wait_for_frames (int ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+  while (g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, FALSE);
+}
+
+static void
+count_emission (GraftSession *session, int *count)
+{
+  (*count)++;
+}
+
+/* Every cell of the grid against the session; the head always trains. */
+static void
+assert_cells_match (GraftScheduleTimeline *timeline, GraftSession *session)
+{
+  GraftSessionSpec *spec = graft_session_get_spec (session);
+  int n_blocks = graft_session_get_n_blocks (session);
+
+  for (int e = 0; e < spec->epochs; e++)
+    {
+      for (int b = 0; b < n_blocks; b++)
+        {
+          gboolean trains = graft_session_get_block_trains (session, b, e);
+          g_assert_cmpint (graft_schedule_timeline_cell_trains (timeline, b, e), ==, trains);
+          if (trains)
+            g_assert_cmpfloat_with_epsilon (graft_schedule_timeline_cell_multiplier (timeline, b, e),
+                                            graft_session_spec_block_lr_multiplier (spec, e, b, n_blocks), 1e-12);
+          else
+            g_assert_cmpfloat (graft_schedule_timeline_cell_multiplier (timeline, b, e), ==, 0);
+        }
+      g_assert_true (graft_schedule_timeline_cell_trains (timeline, n_blocks, e));
+      g_assert_cmpfloat (graft_schedule_timeline_cell_multiplier (timeline, n_blocks, e), ==, 1);
+    }
+  /* Outside the grid. */
+  g_assert_false (graft_schedule_timeline_cell_trains (timeline, 0, spec->epochs));
+  g_assert_false (graft_schedule_timeline_cell_trains (timeline, n_blocks + 1, 0));
+  g_assert_false (graft_schedule_timeline_cell_trains (timeline, -1, 0));
+}
+
+static void
+assert_stages_increase (const GraftSessionSpec *spec)
+{
+  g_assert_cmpint (spec->n_stages, >=, 1);
+  g_assert_cmpint (spec->stages[0].epoch, ==, 0);
+  for (int s = 1; s < spec->n_stages; s++)
+    g_assert_cmpint (spec->stages[s].epoch, >, spec->stages[s - 1].epoch);
+}
+
+static void
+test_presets (void)
+{
+  g_autoptr (GraftSession) session = mobilenet_session ();
+  GtkWidget *widget = g_object_ref_sink (graft_schedule_timeline_new ());
+  GraftScheduleTimeline *timeline = GRAFT_SCHEDULE_TIMELINE (widget);
+  GraftSessionSpec *spec;
+  g_autofree char *description = NULL;
+
+  graft_schedule_timeline_set_session (timeline, session);
+  g_assert_true (graft_schedule_timeline_get_session (timeline) == session);
+
+  /* ULMFiT: one more block each epoch, top down; 19 multipliers and the head. */
+  graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_ULMFIT);
+  spec = graft_session_get_spec (session);
+  g_assert_cmpint (spec->n_stages, ==, 20);
+  g_assert_cmpint (spec->epochs, ==, 20);
+  assert_cells_match (timeline, session);
+  g_assert_false (graft_schedule_timeline_cell_trains (timeline, 18, 0));
+  g_assert_true (graft_schedule_timeline_cell_trains (timeline, 18, 1));
+  g_assert_false (graft_schedule_timeline_cell_trains (timeline, 0, 18));
+  g_assert_true (graft_schedule_timeline_cell_trains (timeline, 0, 19));
+  g_assert_cmpint (graft_schedule_timeline_get_n_curves (timeline), ==, 20);
+  g_assert_cmpint (graft_schedule_timeline_get_selected_stage (timeline), ==, 0);
+  description = graft_schedule_timeline_describe (timeline);
+  g_assert_true (g_str_has_prefix (description, "Stage 1 from epoch 1: only the head trains. "
+                                                "Stage 2 from epoch 2: block 19 and the head train. "
+                                                "Stage 3 from epoch 3: blocks 18 to 19 and the head train."));
+  g_assert_true (g_str_has_suffix (description, "Stage 20 from epoch 20: blocks 1 to 19 and the head train."));
+  g_clear_pointer (&description, g_free);
+
+  /* fastai: the head for an epoch, then everything. */
+  graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_FASTAI);
+  spec = graft_session_get_spec (session);
+  g_assert_cmpint (spec->n_stages, ==, 2);
+  assert_cells_match (timeline, session);
+  for (int b = 0; b < 19; b++)
+    {
+      g_assert_false (graft_schedule_timeline_cell_trains (timeline, b, 0));
+      for (int e = 1; e < spec->epochs; e++)
+        g_assert_true (graft_schedule_timeline_cell_trains (timeline, b, e));
+    }
+  g_assert_cmpint (graft_schedule_timeline_get_n_curves (timeline), ==, 20);
+  description = graft_schedule_timeline_describe (timeline);
+  g_assert_cmpstr (description, ==, "Stage 1 from epoch 1: only the head trains. "
+                                    "Stage 2 from epoch 2: blocks 1 to 19 and the head train.");
+
+  /* Fine-tuning: the top third trains at a tenth of the rate, one group and the head. */
+  graft_session_set_strategy (session, GRAFT_STRATEGY_FINE_TUNE);
+  assert_cells_match (timeline, session);
+  g_assert_cmpint (graft_schedule_timeline_get_n_curves (timeline), ==, 2);
+  g_assert_cmpfloat_with_epsilon (graft_schedule_timeline_cell_multiplier (timeline, 18, 0), 0.1, 1e-6);
+
+  /* A block switched off by hand (the freeze map's override) shows frozen. */
+  graft_session_set_block_trains (session, 18, FALSE);
+  assert_cells_match (timeline, session);
+  g_assert_false (graft_schedule_timeline_cell_trains (timeline, 18, 3));
+
+  /* Without a session, nothing trains. */
+  graft_schedule_timeline_set_session (timeline, NULL);
+  g_assert_false (graft_schedule_timeline_cell_trains (timeline, 0, 0));
+  g_assert_cmpint (graft_schedule_timeline_get_selected_stage (timeline), ==, -1);
+  g_object_unref (widget);
+}
+
+static void
+test_actions (void)
+{
+  g_autoptr (GraftSession) session = mobilenet_session ();
+  GtkWidget *widget = g_object_ref_sink (graft_schedule_timeline_new ());
+  GraftScheduleTimeline *timeline = GRAFT_SCHEDULE_TIMELINE (widget);
+  GraftSessionSpec *spec;
+  int emitted = 0;
+
+  graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_FASTAI);
+  graft_schedule_timeline_set_session (timeline, session);
+  g_signal_connect (session, "spec-changed", G_CALLBACK (count_emission), &emitted);
+  spec = graft_session_get_spec (session);
+  g_assert_cmpint (spec->epochs, ==, 5);
+
+  /* Move the second stage to epoch 4 (3, 0-based): the backbone trains from there. */
+  g_assert_true (gtk_widget_activate_action (widget, "timeline.move-stage", "(ii)", 1, 3));
+  g_assert_cmpint (spec->stages[1].epoch, ==, 3);
+  g_assert_cmpint (emitted, ==, 1);
+  assert_cells_match (timeline, session);
+  g_assert_false (graft_schedule_timeline_cell_trains (timeline, 0, 2));
+  g_assert_true (graft_schedule_timeline_cell_trains (timeline, 0, 3));
+
+  /* Clamped: not onto or before stage 1, not past the last epoch; stage 1 stays put;
+   * no change, no signal. */
+  gtk_widget_activate_action (widget, "timeline.move-stage", "(ii)", 1, 0);
+  g_assert_cmpint (spec->stages[1].epoch, ==, 1);
+  gtk_widget_activate_action (widget, "timeline.move-stage", "(ii)", 1, 99);
+  g_assert_cmpint (spec->stages[1].epoch, ==, 4);
+  g_assert_cmpint (emitted, ==, 3);
+  gtk_widget_activate_action (widget, "timeline.move-stage", "(ii)", 1, 4);
+  gtk_widget_activate_action (widget, "timeline.move-stage", "(ii)", 0, 2);
+  gtk_widget_activate_action (widget, "timeline.move-stage", "(ii)", 7, 2);
+  g_assert_cmpint (spec->stages[0].epoch, ==, 0);
+  g_assert_cmpint (emitted, ==, 3);
+  assert_cells_match (timeline, session);
+
+  /* Split at epoch 3 (2, 0-based): a copy of stage 1 starting there; unfreeze its top
+   * 10 blocks; remove it again. */
+  g_assert_true (gtk_widget_activate_action (widget, "timeline.add-stage", "i", 2));
+  g_assert_cmpint (spec->n_stages, ==, 3);
+  g_assert_cmpint (spec->stages[1].epoch, ==, 2);
+  g_assert_cmpint (spec->stages[1].trainable_from, ==, 19);
+  g_assert_cmpint (spec->stages[2].epoch, ==, 4);
+  g_assert_cmpint (graft_schedule_timeline_get_selected_stage (timeline), ==, 1);
+  assert_stages_increase (spec);
+  gtk_widget_activate_action (widget, "timeline.set-unfreeze", "(ii)", 1, 9);
+  g_assert_cmpint (spec->stages[1].trainable_from, ==, 9);
+  assert_cells_match (timeline, session);
+  g_assert_true (graft_schedule_timeline_cell_trains (timeline, 9, 2));
+  g_assert_false (graft_schedule_timeline_cell_trains (timeline, 8, 2));
+  gtk_widget_activate_action (widget, "timeline.set-unfreeze", "(ii)", 1, -5);
+  g_assert_cmpint (spec->stages[1].trainable_from, ==, 0);
+  gtk_widget_activate_action (widget, "timeline.set-unfreeze", "(ii)", 1, 99);
+  g_assert_cmpint (spec->stages[1].trainable_from, ==, 19);
+  /* No second stage at the same epoch, none at epoch 1 or past the end. */
+  emitted = 0;
+  gtk_widget_activate_action (widget, "timeline.add-stage", "i", 2);
+  gtk_widget_activate_action (widget, "timeline.add-stage", "i", 0);
+  gtk_widget_activate_action (widget, "timeline.add-stage", "i", 5);
+  g_assert_cmpint (spec->n_stages, ==, 3);
+  g_assert_cmpint (emitted, ==, 0);
+  gtk_widget_activate_action (widget, "timeline.remove-stage", "i", 1);
+  g_assert_cmpint (spec->n_stages, ==, 2);
+  g_assert_cmpint (spec->stages[1].epoch, ==, 4);
+  g_assert_cmpint (spec->stages[1].trainable_from, ==, 0);
+  /* Stage 1 cannot go. */
+  gtk_widget_activate_action (widget, "timeline.remove-stage", "i", 0);
+  g_assert_cmpint (spec->n_stages, ==, 2);
+  assert_cells_match (timeline, session);
+
+  /* ULMFiT's stages are one epoch apart: a boundary cannot pass its neighbours. */
+  graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_ULMFIT);
+  spec = graft_session_get_spec (session);
+  gtk_widget_activate_action (widget, "timeline.move-stage", "(ii)", 5, 12);
+  g_assert_cmpint (spec->stages[5].epoch, ==, 5);
+  gtk_widget_activate_action (widget, "timeline.remove-stage", "i", 6);
+  gtk_widget_activate_action (widget, "timeline.move-stage", "(ii)", 5, 12);
+  g_assert_cmpint (spec->stages[5].epoch, ==, 6);
+  assert_stages_increase (spec);
+  assert_cells_match (timeline, session);
+
+  /* Selecting. */
+  gtk_widget_activate_action (widget, "timeline.select-stage", "i", 3);
+  g_assert_cmpint (graft_schedule_timeline_get_selected_stage (timeline), ==, 3);
+  gtk_widget_activate_action (widget, "timeline.select-stage", "i", 400);
+  g_assert_cmpint (graft_schedule_timeline_get_selected_stage (timeline), ==, spec->n_stages - 1);
+
+  g_signal_handlers_disconnect_by_func (session, count_emission, &emitted);
+  g_object_unref (widget);
+}
+
+/* Sends a key press to the widget through its key controller. */
+static gboolean
+press_key (GtkWidget *widget, guint keyval, GdkModifierType state)
+{
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (widget);
+  gboolean handled = FALSE;
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers) && !handled; i++)
+    {
+      g_autoptr (GObject) controller = g_list_model_get_item (controllers, i);
+      if (GTK_IS_EVENT_CONTROLLER_KEY (controller))
+        g_signal_emit_by_name (controller, "key-pressed", keyval, 0, state, &handled);
+    }
+  return handled;
+}
+
+static void
+test_keyboard (void)
+{
+  g_autoptr (GraftSession) session = mobilenet_session ();
+  GtkWidget *widget = g_object_ref_sink (graft_schedule_timeline_new ());
+  GraftScheduleTimeline *timeline = GRAFT_SCHEDULE_TIMELINE (widget);
+  GraftSessionSpec *spec;
+
+  graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_FASTAI);
+  graft_schedule_timeline_set_session (timeline, session);
+  spec = graft_session_get_spec (session);
+  g_assert_true (gtk_widget_get_focusable (widget));
+
+  g_assert_true (press_key (widget, GDK_KEY_Right, GDK_CONTROL_MASK));
+  g_assert_cmpint (graft_schedule_timeline_get_selected_stage (timeline), ==, 1);
+  g_assert_true (press_key (widget, GDK_KEY_Right, 0));
+  g_assert_cmpint (spec->stages[1].epoch, ==, 2);
+  press_key (widget, GDK_KEY_Left, 0);
+  press_key (widget, GDK_KEY_Left, 0);
+  g_assert_cmpint (spec->stages[1].epoch, ==, 1);
+  /* Up freezes one more block at the bottom of the stage. */
+  press_key (widget, GDK_KEY_Up, 0);
+  g_assert_cmpint (spec->stages[1].trainable_from, ==, 1);
+  press_key (widget, GDK_KEY_Down, 0);
+  g_assert_cmpint (spec->stages[1].trainable_from, ==, 0);
+  /* Insert splits the selected stage (epochs 2..5) in the middle; Delete removes it. */
+  press_key (widget, GDK_KEY_Insert, 0);
+  g_assert_cmpint (spec->n_stages, ==, 3);
+  g_assert_cmpint (spec->stages[2].epoch, ==, 3);
+  g_assert_cmpint (graft_schedule_timeline_get_selected_stage (timeline), ==, 2);
+  press_key (widget, GDK_KEY_Delete, 0);
+  g_assert_cmpint (spec->n_stages, ==, 2);
+  g_assert_cmpint (graft_schedule_timeline_get_selected_stage (timeline), ==, 1);
+  assert_stages_increase (spec);
+  assert_cells_match (timeline, session);
+  g_object_unref (widget);
+}
+
+static void
+screenshot (GtkWidget *window, const char *name)
+{
+  const char *folder = g_getenv ("GRAFT_SCREENSHOT_DIR");
+  g_autoptr (GdkPaintable) paintable = NULL;
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autofree char *path = NULL;
+  GtkSnapshot *snapshot;
+  int width, height;
+
+  if (folder == NULL)
+    return;
+  wait_for_frames (400);
+  width = gtk_widget_get_width (window);
+  height = gtk_widget_get_height (window);
+  paintable = gtk_widget_paintable_new (window);
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  path = g_build_filename (folder, name, NULL);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("saved %s", path);
+}
+
+/* Depth-first search for a widget of type whose "title" is title. */
+static GtkWidget *
+find_row (GtkWidget *root, GType type, const char *title)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type) && g_object_class_find_property (G_OBJECT_GET_CLASS (root), "title"))
+    {
+      g_autofree char *text = NULL;
+      g_object_get (root, "title", &text, NULL);
+      if (g_strcmp0 (text, title) == 0)
+        return root;
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_row (child, type, title);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GtkWidget *
+find_type (GtkWidget *root, GType type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_type (child, type);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* The spin button of the row titled title. */
+static GtkSpinButton *
+row_spin (GtkWidget *page, const char *title)
+{
+  GtkWidget *row = find_row (page, ADW_TYPE_ACTION_ROW, title);
+  g_assert_nonnull (row);
+  return GTK_SPIN_BUTTON (find_type (row, GTK_TYPE_SPIN_BUTTON));
+}
+
+static void
+test_page (void)
+{
+  g_autoptr (GraftSession) session = mobilenet_session ();
+  AdwStyleManager *style = adw_style_manager_get_default ();
+  GtkWidget *window, *box, *header, *page;
+  GraftSessionSpec *spec;
+  GtkSpinButton *epochs;
+  AdwComboRow *kind, *optimizer;
+  AdwEntryRow *lr;
+  GtkWidget *factor_row, *momentum_row, *augmentation;
+  GtkRange *factor;
+  int emitted = 0;
+
+  graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_ULMFIT);
+  window = adw_window_new ();
+  gtk_window_set_decorated (GTK_WINDOW (window), FALSE);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1400, 900);
+  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  header = adw_header_bar_new ();
+  adw_header_bar_set_title_widget (ADW_HEADER_BAR (header), adw_window_title_new ("Graft", "Schedule"));
+  gtk_box_append (GTK_BOX (box), header);
+  page = graft_schedule_page_new ();
+  gtk_widget_set_vexpand (page, TRUE);
+  gtk_box_append (GTK_BOX (box), page);
+  adw_window_set_content (ADW_WINDOW (window), box);
+  graft_schedule_page_set_session (GRAFT_SCHEDULE_PAGE (page), session);
+  g_assert_true (graft_schedule_page_get_session (GRAFT_SCHEDULE_PAGE (page)) == session);
+  gtk_window_present (GTK_WINDOW (window));
+  wait_for_frames (200);
+  g_signal_connect (session, "spec-changed", G_CALLBACK (count_emission), &emitted);
+
+  epochs = row_spin (page, "_Epochs");
+  kind = ADW_COMBO_ROW (find_row (page, ADW_TYPE_COMBO_ROW, "_Schedule"));
+  optimizer = ADW_COMBO_ROW (find_row (page, ADW_TYPE_COMBO_ROW, "_Optimizer"));
+  lr = ADW_ENTRY_ROW (find_row (page, ADW_TYPE_ENTRY_ROW, "Base _Learning Rate"));
+  factor_row = find_row (page, ADW_TYPE_ACTION_ROW, "_Discriminative Factor");
+  factor = GTK_RANGE (find_type (factor_row, GTK_TYPE_SCALE));
+  momentum_row = find_row (page, ADW_TYPE_ACTION_ROW, "_Momentum");
+  augmentation = find_row (page, ADW_TYPE_EXPANDER_ROW, "_Augment Training Images");
+  g_assert_nonnull (kind);
+  g_assert_nonnull (lr);
+  g_assert_nonnull (augmentation);
+
+  /* The controls show the preset. */
+  spec = graft_session_get_spec (session);
+  g_assert_cmpfloat (gtk_spin_button_get_value (epochs), ==, 20);
+  g_assert_cmpuint (adw_combo_row_get_selected (kind), ==, GRAFT_SCHEDULE_SLANTED_TRIANGULAR);
+  g_assert_cmpfloat_with_epsilon (gtk_range_get_value (factor), 2.6, 1e-6);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (lr)), ==, "1e-3");
+  g_assert_true (gtk_widget_get_visible (find_row (page, ADW_TYPE_ACTION_ROW, "_Rising Part")));
+  g_assert_false (gtk_widget_get_visible (find_row (page, ADW_TYPE_ACTION_ROW, "_Gamma")));
+  g_assert_false (gtk_widget_get_visible (momentum_row));
+  g_assert_true (adw_expander_row_get_enable_expansion (ADW_EXPANDER_ROW (augmentation)));
+  g_assert_null (graft_schedule_page_get_error (GRAFT_SCHEDULE_PAGE (page)));
+  screenshot (window, "schedule-ulmfit-light.png");
+  screenshot (window, "schedule-light.png");
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
+  screenshot (window, "schedule-ulmfit-dark.png");
+  screenshot (window, "schedule-dark.png");
+  if (g_getenv ("GRAFT_SCREENSHOT_DIR") != NULL)
+    {
+      /* The rest of the settings. */
+      GtkAdjustment *adjustment
+        = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (find_type (page, GTK_TYPE_SCROLLED_WINDOW)));
+      wait_for_frames (200);
+      adw_expander_row_set_expanded (ADW_EXPANDER_ROW (augmentation), TRUE);
+      wait_for_frames (300);
+      gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment));
+      screenshot (window, "schedule-settings-dark.png");
+      adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
+      screenshot (window, "schedule-settings-light.png");
+      adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
+      gtk_adjustment_set_value (adjustment, 0);
+      adw_expander_row_set_expanded (ADW_EXPANDER_ROW (augmentation), FALSE);
+    }
+
+  /* A control writes its field, once. */
+  gtk_spin_button_set_value (epochs, 25);
+  g_assert_cmpint (spec->epochs, ==, 25);
+  g_assert_cmpint (emitted, ==, 1);
+  adw_combo_row_set_selected (kind, GRAFT_SCHEDULE_STEP);
+  g_assert_cmpint (spec->schedule.kind, ==, GRAFT_SCHEDULE_STEP);
+  g_assert_true (gtk_widget_get_visible (find_row (page, ADW_TYPE_ACTION_ROW, "_Gamma")));
+  g_assert_cmpint (emitted, ==, 2);
+  gtk_range_set_value (factor, 2.0);
+  g_assert_cmpfloat_with_epsilon (spec->discriminative_factor, 2.0, 1e-6);
+  adw_combo_row_set_selected (optimizer, GRAFT_OPTIMIZER_SGD);
+  g_assert_cmpint (spec->optimizer.kind, ==, GRAFT_OPTIMIZER_SGD);
+  g_assert_cmpfloat_with_epsilon (spec->optimizer.momentum, 0.9, 1e-6);
+  g_assert_true (gtk_widget_get_visible (momentum_row));
+  emitted = 0;
+
+  /* The learning rate: an invalid text is marked and changes nothing; a valid one in
+   * any notation is taken. */
+  gtk_editable_set_text (GTK_EDITABLE (lr), "fast");
+  g_assert_nonnull (graft_schedule_page_get_error (GRAFT_SCHEDULE_PAGE (page)));
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (lr), "error"));
+  g_assert_cmpfloat_with_epsilon (spec->optimizer.learning_rate, 1e-3, 1e-9);
+  g_assert_cmpint (emitted, ==, 0);
+  gtk_editable_set_text (GTK_EDITABLE (lr), "5E-4");
+  g_assert_cmpfloat_with_epsilon (spec->optimizer.learning_rate, 5e-4, 1e-9);
+  g_assert_null (graft_schedule_page_get_error (GRAFT_SCHEDULE_PAGE (page)));
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (lr), "error"));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (lr)), ==, "5E-4");
+  gtk_editable_set_text (GTK_EDITABLE (lr), "0,0002");
+  g_assert_cmpfloat_with_epsilon (spec->optimizer.learning_rate, 2e-4, 1e-9);
+  g_assert_cmpint (emitted, ==, 2);
+
+  /* BatchNorm: one of three. */
+  {
+    GtkWidget *row = find_row (page, ADW_TYPE_ACTION_ROW, "_Recalibrate");
+    GtkCheckButton *check = GTK_CHECK_BUTTON (find_type (row, GTK_TYPE_CHECK_BUTTON));
+    g_assert_cmpint (spec->batchnorm_policy, ==, GRAFT_BATCHNORM_FROZEN_INFERENCE);
+    gtk_check_button_set_active (check, TRUE);
+    g_assert_cmpint (spec->batchnorm_policy, ==, GRAFT_BATCHNORM_RECALIBRATE);
+    g_assert_cmpint (emitted, ==, 3);
+  }
+
+  /* A preset from elsewhere updates the controls without writing back. */
+  emitted = 0;
+  graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_FASTAI);
+  spec = graft_session_get_spec (session);
+  g_assert_cmpint (emitted, ==, 1);
+  g_assert_cmpfloat (gtk_spin_button_get_value (epochs), ==, 5);
+  g_assert_cmpuint (adw_combo_row_get_selected (kind), ==, GRAFT_SCHEDULE_ONE_CYCLE);
+  g_assert_cmpuint (adw_combo_row_get_selected (optimizer), ==, GRAFT_OPTIMIZER_ADAMW);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (lr)), ==, "1e-3");
+  g_assert_cmpfloat_with_epsilon (gtk_range_get_value (factor), spec->discriminative_factor, 1e-2);
+  g_assert_cmpfloat_with_epsilon (spec->discriminative_factor, powf (100.0f, 1.0f / 19), 1e-6);
+
+  /* An invalid spec from elsewhere is shown, and the clamped control does not write
+   * its clamped value back. */
+  spec->batch_size = 0;
+  graft_session_spec_changed (session);
+  g_assert_cmpint (spec->batch_size, ==, 0);
+  g_assert_true (g_str_has_prefix (graft_schedule_page_get_error (GRAFT_SCHEDULE_PAGE (page)), "The batch size"));
+  spec->batch_size = 32;
+  graft_session_spec_changed (session);
+  g_assert_null (graft_schedule_page_get_error (GRAFT_SCHEDULE_PAGE (page)));
+
+  /* Augmentation off: the note about the embedding cache goes. */
+  emitted = 0;
+  adw_expander_row_set_enable_expansion (ADW_EXPANDER_ROW (augmentation), FALSE);
+  g_assert_false (spec->augmentation.enabled);
+  g_assert_cmpint (emitted, ==, 1);
+  adw_expander_row_set_enable_expansion (ADW_EXPANDER_ROW (augmentation), TRUE);
+  g_assert_true (spec->augmentation.enabled);
+
+  /* The timeline in the page edits the same spec. */
+  gtk_widget_activate_action (GTK_WIDGET (graft_schedule_page_get_timeline (GRAFT_SCHEDULE_PAGE (page))),
+                              "timeline.move-stage", "(ii)", 1, 2);
+  g_assert_cmpint (spec->stages[1].epoch, ==, 2);
+
+  /* The screenshots of fastai's schedule, as the preset made it. */
+  graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_FASTAI);
+  screenshot (window, "schedule-fastai-dark.png");
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
+  screenshot (window, "schedule-fastai-light.png");
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
+
+  g_signal_handlers_disconnect_by_func (session, count_emission, &emitted);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+int
+main (int argc, char **argv)
+{
+  int result;
+
+  g_test_init (&argc, &argv, NULL);
+  if (!gtk_init_check ())
+    {
+      g_print ("1..0 # SKIP no display\n");
+      return 0;
+    }
+  adw_init ();
+  model_path = write_mobilenet ();
+
+  g_test_add_func ("/app/schedule/presets", test_presets);
+  g_test_add_func ("/app/schedule/actions", test_actions);
+  g_test_add_func ("/app/schedule/keyboard", test_keyboard);
+  g_test_add_func ("/app/schedule/page", test_page);
+  result = g_test_run ();
+
+  {
+    g_autofree char *folder = g_path_get_dirname (model_path);
+    g_unlink (model_path);
+    g_rmdir (folder);
+    g_free (model_path);
+  }
+  return result;
+}

@@ -1,0 +1,411 @@
+/* The Train page on a real run: a session with the toy model (saved as ONNX and
+ * loaded back), the toy ImageFolder, a GraftTraining; start from the page's action,
+ * watch the plots fill and the progress reach the last epoch, pause and resume, run
+ * the LR finder and use its suggestion, stop a run, and show a failure. Screenshots
+ * mid-run and at the end, light and dark, go to GRAFT_SHOTS when it names a folder.
+ *
+ * Run under a display: xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- meson test app-train-page */
+#include <adwaita.h>
+#include <glib/gstdio.h>
+#include <math.h>
+
+#include "engine/parallel.h"
+#include "graft-train-page.h"
+#include "toy-images.h"
+#include "toy-network.h"
+
+static char *folder;
+static char *model_path;
+static char *cache_folder;
+
+static void
+iterate_for (int milliseconds)
+{
+  gint64 end = g_get_monotonic_time () + milliseconds * 1000;
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+}
+
+static GtkWidget *
+show_in_window (GtkWidget *child, int width, int height)
+{
+  GtkWidget *window = gtk_window_new ();
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  gtk_window_set_child (GTK_WINDOW (window), child);
+  gtk_window_present (GTK_WINDOW (window));
+  while ((!gtk_widget_get_mapped (child) || gtk_widget_get_width (child) <= 1)
+         && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  iterate_for (100);
+  return window;
+}
+
+typedef struct {
+  GtkWidget *window;
+  const char *path;
+  gboolean done;
+} Shot;
+
+/* Right after a frame, when every widget has its allocation (a running training
+ * changes labels, and with them the layout, between frames). */
+static void
+take_shot (GdkFrameClock *clock, Shot *shot)
+{
+  GtkWidget *window = shot->window;
+  GtkSnapshot *snapshot;
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  int width = gtk_widget_get_width (window), height = gtk_widget_get_height (window);
+  GdkRGBA background;
+
+  if (shot->done)
+    return;
+  shot->done = TRUE;
+  snapshot = gtk_snapshot_new ();
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  if (!gtk_style_context_lookup_color (gtk_widget_get_style_context (window), "window_bg_color", &background))
+    gdk_rgba_parse (&background, "#fafafa");
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  gtk_snapshot_append_color (snapshot, &background, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  GTK_WIDGET_GET_CLASS (window)->snapshot (window, snapshot);
+  node = gtk_snapshot_free_to_node (snapshot);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, shot->path));
+  g_test_message ("saved %s", shot->path);
+}
+
+static void
+save_shot (GtkWidget *window, const char *name)
+{
+  const char *shots = g_getenv ("GRAFT_SHOTS");
+  g_autofree char *path = NULL;
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (window);
+  Shot shot = { window, NULL, FALSE };
+  gulong id;
+
+  if (shots == NULL)
+    return;
+  g_mkdir_with_parents (shots, 0755);
+  path = g_build_filename (shots, name, NULL);
+  shot.path = path;
+  id = g_signal_connect (clock, "after-paint", G_CALLBACK (take_shot), &shot);
+  gtk_widget_queue_draw (window);
+  while (!shot.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_signal_handler_disconnect (clock, id);
+}
+
+static void
+save_light_and_dark (GtkWidget *window, const char *stem)
+{
+  AdwStyleManager *style = adw_style_manager_get_default ();
+  g_autofree char *light = g_strdup_printf ("%s-light.png", stem);
+  g_autofree char *dark = g_strdup_printf ("%s-dark.png", stem);
+
+  if (g_getenv ("GRAFT_SHOTS") == NULL)
+    return;
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
+  iterate_for (150);
+  save_shot (window, light);
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
+  iterate_for (150);
+  save_shot (window, dark);
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
+  iterate_for (50);
+}
+
+static GraftSession *
+toy_session (void)
+{
+  GraftSession *session = graft_session_new ();
+  g_autofree char *t = g_build_filename (folder, "train", NULL);
+  g_autofree char *v = g_build_filename (folder, "val", NULL);
+  g_autoptr (GError) error = NULL;
+  GraftDataset *train, *validation;
+
+  g_assert_true (graft_session_load_model (session, model_path, &error));
+  g_assert_no_error (error);
+  train = graft_dataset_load_image_folder (t, NULL, &error);
+  g_assert_no_error (error);
+  validation = graft_dataset_load_image_folder (v, train->classes, &error);
+  g_assert_no_error (error);
+  graft_session_set_datasets (session, train, validation);
+  graft_session_set_cache_folder (session, cache_folder);
+  toy_preprocessing (graft_session_get_spec (session));
+  graft_session_spec_changed (session);
+  return session;
+}
+
+static GtkWidget *
+child (GtkWidget *page, const char *name)
+{
+  GObject *object = gtk_widget_get_template_child (page, GRAFT_TYPE_TRAIN_PAGE, name);
+  g_assert_nonnull (object);
+  return GTK_WIDGET (object);
+}
+
+static gboolean
+action_enabled (GtkWidget *page, const char *button)
+{
+  /* A button with an action is sensitive exactly when its action is enabled. */
+  return gtk_widget_get_sensitive (child (page, button));
+}
+
+static void
+record_toast (GraftTrainPage *page, const char *message, GPtrArray *toasts)
+{
+  g_test_message ("toast: %s", message);
+  g_ptr_array_add (toasts, g_strdup (message));
+}
+
+static gboolean
+wait_until_idle (GraftTraining *training, int seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+  while (graft_training_is_busy (training) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  iterate_for (50);
+  return !graft_training_is_busy (training);
+}
+
+static const char *
+last_toast (GPtrArray *toasts)
+{
+  return toasts->len > 0 ? g_ptr_array_index (toasts, toasts->len - 1) : "";
+}
+
+/* Without a model or labelled images, the page says what is missing and cannot start. */
+static void
+test_missing (void)
+{
+  g_autoptr (GraftSession) session = graft_session_new ();
+  g_autoptr (GraftTraining) training = graft_training_new ();
+  GtkWidget *page = graft_train_page_new (session, training);
+  GtkWidget *window = show_in_window (page, 900, 700);
+  const char *description;
+
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (child (page, "stack"))), ==, "missing");
+  description = adw_status_page_get_description (ADW_STATUS_PAGE (child (page, "missing_page")));
+  g_assert_nonnull (strstr (description, "model"));
+  g_assert_nonnull (strstr (description, "Label"));
+  g_assert_false (action_enabled (page, "start_button"));
+  save_light_and_dark (window, "train-page-missing");
+
+  /* With the model and the images it becomes ready. */
+  g_object_unref (session);
+  session = toy_session ();
+  graft_train_page_set_session (GRAFT_TRAIN_PAGE (page), session);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (child (page, "stack"))), ==, "ready");
+  g_assert_true (action_enabled (page, "start_button"));
+  g_assert_false (action_enabled (page, "stop_button"));
+  g_assert_false (action_enabled (page, "pause_button"));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+test_run (void)
+{
+  g_autoptr (GraftSession) session = toy_session ();
+  g_autoptr (GraftTraining) training = graft_training_new ();
+  g_autoptr (GPtrArray) toasts = g_ptr_array_new_with_free_func (g_free);
+  GraftSessionSpec *spec = graft_session_get_spec (session);
+  GtkWidget *page = graft_train_page_new (session, training);
+  GtkWidget *window = show_in_window (page, 1100, 1280);
+  GraftPlot *loss = graft_train_page_get_plot (GRAFT_TRAIN_PAGE (page), "loss");
+  GraftPlot *accuracy = graft_train_page_get_plot (GRAFT_TRAIN_PAGE (page), "accuracy");
+  GraftPlot *lr = graft_train_page_get_plot (GRAFT_TRAIN_PAGE (page), "lr");
+  GraftPlot *finder = graft_train_page_get_plot (GRAFT_TRAIN_PAGE (page), "lr-finder");
+  g_autofree char *expected = NULL;
+  float suggestion;
+  gint64 deadline;
+
+  /* Fine-tuning, long enough to look at mid-run (the toy trains about 300 epochs a second). */
+  graft_session_set_strategy (session, GRAFT_STRATEGY_FINE_TUNE);
+  spec = graft_session_get_spec (session);
+  toy_preprocessing (spec);
+  spec->epochs = 600;
+  graft_session_spec_changed (session);
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (child (page, "strategy_label"))), ==, "Fine-Tuning");
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (child (page, "plan_label"))), "600 epochs"));
+  g_signal_connect (page, "toast", G_CALLBACK (record_toast), toasts);
+
+  g_assert_true (gtk_widget_activate_action (page, "train.start", NULL));
+  g_assert_true (graft_training_is_busy (training));
+  iterate_for (20);
+  g_assert_false (action_enabled (page, "start_button"));
+  g_assert_true (action_enabled (page, "stop_button"));
+  g_assert_true (action_enabled (page, "pause_button"));
+  g_assert_false (action_enabled (page, "find_lr_button"));
+
+  /* Pause and resume from the page. */
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (graft_training_get_epoch (training) < 3 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (gtk_widget_activate_action (page, "train.pause", NULL));
+  g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_PAUSED);
+  iterate_for (50);
+  g_assert_cmpstr (gtk_widget_get_tooltip_text (child (page, "pause_button")), ==, "Resume");
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (child (page, "progress_title"))), "Paused at epoch"));
+  g_assert_true (gtk_widget_activate_action (page, "train.pause", NULL));
+  g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_RUNNING);
+
+  /* Mid-run, as it runs. */
+  while (graft_training_get_epoch (training) < spec->epochs / 4 && graft_training_is_busy (training))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (graft_training_is_busy (training));
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (child (page, "progress_title"))), "Epoch "));
+  save_light_and_dark (window, "train-page-running");
+
+  g_assert_true (wait_until_idle (training, 240));
+  g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
+
+  /* The plots have the run's series, full. */
+  g_assert_cmpuint (graft_plot_get_n_series (loss), ==, 3);
+  g_assert_cmpuint (graft_plot_get_n_series (accuracy), ==, 2);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (graft_series_get_length (graft_plot_get_series (loss, i)), >=, (guint) spec->epochs);
+  g_assert_cmpuint (graft_series_get_length (graft_plot_get_series (accuracy, 1)), ==, (guint) spec->epochs);
+  g_assert_cmpuint (graft_series_get_length (graft_plot_get_series (lr, 0)), >, (guint) spec->epochs);
+  {
+    guint n;
+    const float *path = graft_plot_get_path (loss, 0, &n);
+    g_assert_nonnull (path);
+    g_assert_cmpuint (n, >, 10);
+  }
+  /* The progress shows the last epoch, and a toast says how it went. */
+  expected = g_strdup_printf ("Finished %d epochs", spec->epochs);
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (child (page, "progress_title"))), ==, expected);
+  g_assert_cmpfloat (gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (child (page, "progress_bar"))), ==, 1.0);
+  g_assert_cmpint (graft_training_get_epoch (training), ==, spec->epochs);
+  g_assert_true (g_str_has_prefix (last_toast (toasts), "Training finished: "));
+  g_assert_true (g_str_has_suffix (last_toast (toasts), "% validation accuracy"));
+  g_assert_true (action_enabled (page, "start_button"));
+  g_assert_false (action_enabled (page, "stop_button"));
+
+  /* The LR finder: its curve, the suggestion marked, and a button that uses it. */
+  g_assert_true (gtk_widget_activate_action (page, "train.find-lr", NULL));
+  g_assert_true (gtk_revealer_get_reveal_child (GTK_REVEALER (child (page, "lr_finder_revealer"))));
+  g_assert_false (action_enabled (page, "pause_button"));
+  g_assert_true (wait_until_idle (training, 120));
+  g_assert_cmpuint (graft_series_get_length (graft_plot_get_series (finder, 0)), >, 10);
+  suggestion = graft_training_get_lr_suggestion (training);
+  g_assert_cmpfloat (suggestion, >, 0);
+  g_assert_true (gtk_widget_get_visible (child (page, "use_lr_button")));
+  g_assert_true (g_str_has_prefix (gtk_button_get_label (GTK_BUTTON (child (page, "use_lr_button"))), "_Use "));
+  g_assert_true (g_str_has_prefix (last_toast (toasts), "Suggested learning rate: "));
+  /* The epoch curves stay as they were. */
+  g_assert_cmpuint (graft_series_get_length (graft_plot_get_series (accuracy, 1)), ==, (guint) spec->epochs);
+  iterate_for (400); /* the revealer's animation */
+  save_light_and_dark (window, "train-page");
+  g_assert_true (gtk_widget_activate_action (page, "train.use-suggested-lr", NULL));
+  g_assert_cmpfloat (graft_session_get_spec (session)->optimizer.learning_rate, ==, suggestion);
+  g_assert_true (g_str_has_prefix (last_toast (toasts), "Learning rate set to "));
+  {
+    g_autofree char *lr_text = graft_format_learning_rate (suggestion);
+    g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (child (page, "optimizer_label"))), lr_text));
+  }
+
+  /* Stop a run: it ends as stopped, with what it learnt so far. */
+  spec = graft_session_get_spec (session);
+  spec->epochs = 2000;
+  graft_session_spec_changed (session);
+  g_assert_true (gtk_widget_activate_action (page, "train.start", NULL));
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (graft_training_get_epoch (training) < 2 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (gtk_widget_activate_action (page, "train.stop", NULL));
+  g_assert_true (wait_until_idle (training, 60));
+  g_assert_cmpstr (last_toast (toasts), ==, "Training stopped");
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (child (page, "progress_title"))), "Stopped at epoch"));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* A run that diverges: the message shows in the page and in a toast. */
+static void
+test_failure (void)
+{
+  g_autoptr (GraftSession) session = toy_session ();
+  g_autoptr (GraftTraining) training = graft_training_new ();
+  g_autoptr (GPtrArray) toasts = g_ptr_array_new_with_free_func (g_free);
+  GraftSessionSpec *spec = graft_session_get_spec (session);
+  GtkWidget *page = graft_train_page_new (session, training);
+  GtkWidget *window = show_in_window (page, 1100, 800);
+
+  spec->strategy = GRAFT_STRATEGY_CUSTOM;
+  spec->optimizer = graft_optimizer_config_default (GRAFT_OPTIMIZER_SGD);
+  spec->optimizer.learning_rate = 1e30f;
+  spec->schedule.kind = GRAFT_SCHEDULE_CONSTANT;
+  graft_session_spec_changed (session);
+  g_signal_connect (page, "toast", G_CALLBACK (record_toast), toasts);
+  g_assert_true (gtk_widget_activate_action (page, "train.start", NULL));
+  g_assert_true (wait_until_idle (training, 60));
+  g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FAILED);
+  g_assert_true (gtk_widget_get_visible (child (page, "error_box")));
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (child (page, "error_label"))), "Training diverged"));
+  g_assert_cmpstr (last_toast (toasts), ==, "Training failed");
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (child (page, "progress_title"))), ==, "Training failed");
+  save_light_and_dark (window, "train-page-failed");
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+test_words (void)
+{
+  g_autofree char *a = graft_format_time_left (20);
+  g_autofree char *b = graft_format_time_left (125);
+  g_autofree char *c = graft_format_time_left (2 * 3600 + 5 * 60);
+  g_autofree char *d = graft_format_learning_rate (3e-3);
+  g_autofree char *e = graft_format_learning_rate (0.00099999);
+  g_autofree char *f = graft_format_time_left (0);
+
+  g_assert_cmpstr (a, ==, "less than a minute left");
+  g_assert_cmpstr (b, ==, "about 2 min left");
+  g_assert_cmpstr (c, ==, "about 2 h 5 min left");
+  g_assert_cmpstr (d, ==, "3.0e-3");
+  g_assert_cmpstr (e, ==, "1.0e-3");
+  g_assert_null (f);
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+  g_autoptr (GraftModel) model = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tmp = NULL;
+
+  g_setenv ("GSK_RENDERER", "cairo", FALSE);
+  g_test_init (&argc, &argv, NULL);
+  if (!gtk_init_check ())
+    {
+      g_print ("1..0 # SKIP no display\n");
+      return 0;
+    }
+  adw_init ();
+  graft_set_num_threads (2);
+  folder = toy_image_folder_new (96, 48, FALSE);
+  tmp = g_dir_make_tmp ("graft-train-page-XXXXXX", &error);
+  g_assert_no_error (error);
+  model_path = g_build_filename (tmp, "toy.onnx", NULL);
+  cache_folder = g_build_filename (tmp, "cache", NULL);
+  model = toy_pretrained_model ();
+  g_assert_true (graft_model_save (model, model_path, NULL, &error));
+  g_assert_no_error (error);
+
+  g_test_add_func ("/app/train-page/words", test_words);
+  g_test_add_func ("/app/train-page/missing", test_missing);
+  g_test_add_func ("/app/train-page/run", test_run);
+  g_test_add_func ("/app/train-page/failure", test_failure);
+  status = g_test_run ();
+  toy_remove_tree (folder);
+  toy_remove_tree (tmp);
+  g_free (folder);
+  g_free (model_path);
+  g_free (cache_folder);
+  return status;
+}
