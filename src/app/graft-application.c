@@ -17,6 +17,7 @@ struct _GraftApplication
   AdwApplication parent_instance;
 
   GSettings *settings; /* NULL when the schema is not installed */
+  gboolean open_sample; /* --sample */
 };
 
 G_DEFINE_FINAL_TYPE (GraftApplication, graft_application, ADW_TYPE_APPLICATION)
@@ -124,9 +125,22 @@ graft_application_activate (GApplication *application)
   GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
 
   if (window == NULL)
-    window = GTK_WINDOW (graft_window_new (self));
+    {
+      window = GTK_WINDOW (graft_window_new (self));
+      if (self->open_sample)
+        graft_window_open_sample (GRAFT_WINDOW (window));
+    }
 
   gtk_window_present (window);
+}
+
+static int
+graft_application_handle_local_options (GApplication *application, GVariantDict *options)
+{
+  GraftApplication *self = GRAFT_APPLICATION (application);
+
+  self->open_sample = g_variant_dict_contains (options, "sample");
+  return -1;
 }
 
 static void
@@ -148,11 +162,14 @@ graft_application_class_init (GraftApplicationClass *klass)
   object_class->dispose = graft_application_dispose;
   application_class->startup = graft_application_startup;
   application_class->activate = graft_application_activate;
+  application_class->handle_local_options = graft_application_handle_local_options;
 }
 
 static void
 graft_application_init (GraftApplication *self)
 {
+  g_application_add_main_option (G_APPLICATION (self), "sample", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE,
+                                 _("Open the sample project: the starter model and the sample images"), NULL);
 }
 
 GraftApplication *

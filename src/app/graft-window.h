@@ -1,4 +1,5 @@
-/* graft-window.h: the main window.
+/* graft-window.h: the main window: a start screen, then the workspace of pages (Data,
+ * Model, Schedule, Train, Results) that share one session and one training.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -7,6 +8,8 @@
 #include <adwaita.h>
 
 #include "graft-application.h"
+#include "graft-session.h"
+#include "graft-training.h"
 
 G_BEGIN_DECLS
 
@@ -15,5 +18,15 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (GraftWindow, graft_window, GRAFT, WINDOW, AdwApplicationWindow)
 
 GraftWindow *graft_window_new (GraftApplication *application);
+
+GraftSession *graft_window_get_session (GraftWindow *self);
+GraftTraining *graft_window_get_training (GraftWindow *self);
+/* Shows the workspace at a page ("data", "model", "schedule", "train", "results"). */
+void graft_window_show_page (GraftWindow *self, const char *name);
+void graft_window_show_welcome (GraftWindow *self);
+/* Shows a message in a toast. */
+void graft_window_toast (GraftWindow *self, const char *message);
+/* Opens the bundled sample: the starter model and the sample images. */
+void graft_window_open_sample (GraftWindow *self);
 
 G_END_DECLS
