@@ -172,6 +172,37 @@ graft_application_init (GraftApplication *self)
                                  _("Open the sample project: the starter model and the sample images"), NULL);
 }
 
+char *
+graft_application_find_data (const char *relative)
+{
+  const char *env = g_getenv ("GRAFT_DATA_DIR");
+  const char *const *dirs = g_get_system_data_dirs ();
+
+  if (env != NULL)
+    {
+      char *path = g_build_filename (env, relative, NULL);
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        return path;
+      g_free (path);
+    }
+  for (int i = 0; dirs[i] != NULL; i++)
+    {
+      char *path = g_build_filename (dirs[i], "graft", relative, NULL);
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        return path;
+      g_free (path);
+    }
+#ifdef GRAFT_SOURCE_DATA_DIR
+  {
+    char *path = g_build_filename (GRAFT_SOURCE_DATA_DIR, relative, NULL);
+    if (g_file_test (path, G_FILE_TEST_EXISTS))
+      return path;
+    g_free (path);
+  }
+#endif
+  return NULL;
+}
+
 GraftApplication *
 graft_application_new (void)
 {

@@ -16,4 +16,9 @@ GraftApplication *graft_application_new          (void);
 /* The application's settings, or NULL when the schema is not installed. */
 GSettings        *graft_application_get_settings (GraftApplication *self);
 
+/* The path of a file of Graft's bundled data ("models/graft-starter.onnx",
+ * "samples/train"): under $GRAFT_DATA_DIR, the installed datadir's graft/, or the
+ * source tree's data/ when Graft runs from its build folder; NULL when missing. */
+char *graft_application_find_data (const char *relative);
+
 G_END_DECLS

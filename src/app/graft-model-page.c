@@ -14,6 +14,8 @@
 
 #include "graft-model-page.h"
 
+#include "graft-application.h"
+
 #include <glib/gi18n.h>
 
 #include "graft-head-designer.h"
@@ -156,23 +158,7 @@ strategy_explanation (GraftStrategy strategy)
 char *
 graft_model_page_find_starter_model (void)
 {
-  const char *const *dirs = g_get_system_data_dirs ();
-  const char *env;
-
-  for (int i = 0; dirs[i] != NULL; i++)
-    {
-      g_autofree char *path = g_build_filename (dirs[i], "graft", "models", "graft-starter.onnx", NULL);
-      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
-        return g_steal_pointer (&path);
-    }
-  env = g_getenv ("GRAFT_DATA_DIR");
-  if (env != NULL && env[0] != '\0')
-    {
-      g_autofree char *path = g_build_filename (env, "models", "graft-starter.onnx", NULL);
-      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
-        return g_steal_pointer (&path);
-    }
-  return NULL;
+  return graft_application_find_data ("models/graft-starter.onnx");
 }
 
 /* ------------------------------------------------------------------------ */

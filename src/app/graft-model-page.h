@@ -27,10 +27,7 @@ void graft_model_page_set_session (GraftModelPage *self, GraftSession *session);
 
 GraftFreezeMap *graft_model_page_get_freeze_map (GraftModelPage *self);
 
-/* The bundled starter model, or NULL when it is not found. Looked up as
- * <dir>/graft/models/graft-starter.onnx in each of g_get_system_data_dirs() (where
- * `meson install` puts it, $prefix/share), then as $GRAFT_DATA_DIR/models/graft-starter.onnx,
- * for a build that runs uninstalled: set GRAFT_DATA_DIR to the source tree's data/. */
+/* The bundled starter model, or NULL when it is not found (graft_application_find_data). */
 char *graft_model_page_find_starter_model (void);
 
 G_END_DECLS

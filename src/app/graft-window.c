@@ -111,39 +111,6 @@ graft_window_get_training (GraftWindow *self)
   return self->training;
 }
 
-/* Where the bundled data is: $GRAFT_DATA_DIR, the installed datadir, or the source
- * tree's data/ when Graft runs from its build folder. */
-static char *
-find_data (const char *relative)
-{
-  const char *env = g_getenv ("GRAFT_DATA_DIR");
-  const char *const *dirs = g_get_system_data_dirs ();
-
-  if (env != NULL)
-    {
-      char *path = g_build_filename (env, relative, NULL);
-      if (g_file_test (path, G_FILE_TEST_EXISTS))
-        return path;
-      g_free (path);
-    }
-  for (int i = 0; dirs[i] != NULL; i++)
-    {
-      char *path = g_build_filename (dirs[i], "graft", relative, NULL);
-      if (g_file_test (path, G_FILE_TEST_EXISTS))
-        return path;
-      g_free (path);
-    }
-#ifdef GRAFT_SOURCE_DATA_DIR
-  {
-    char *path = g_build_filename (GRAFT_SOURCE_DATA_DIR, relative, NULL);
-    if (g_file_test (path, G_FILE_TEST_EXISTS))
-      return path;
-    g_free (path);
-  }
-#endif
-  return NULL;
-}
-
 static void
 on_sample_model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -162,9 +129,9 @@ on_sample_model_loaded (GObject *source, GAsyncResult *result, gpointer user_dat
 void
 graft_window_open_sample (GraftWindow *self)
 {
-  g_autofree char *model = find_data ("models/graft-starter.onnx");
-  g_autofree char *train_dir = find_data ("samples/train");
-  g_autofree char *validation_dir = find_data ("samples/validation");
+  g_autofree char *model = graft_application_find_data ("models/graft-starter.onnx");
+  g_autofree char *train_dir = graft_application_find_data ("samples/train");
+  g_autofree char *validation_dir = graft_application_find_data ("samples/validation");
   g_autoptr (GError) error = NULL;
   GraftDataset *train = NULL, *validation = NULL;
 
