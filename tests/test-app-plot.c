@@ -236,7 +236,7 @@ static void
 test_incremental (void)
 {
   g_autoptr (GraftSeries) series = graft_series_new ("s", "Series");
-  GtkWidget *plot = graft_plot_new (), *window;
+  GtkWidget *plot, *window;
   const float *path;
   guint n;
 
@@ -245,6 +245,7 @@ test_incremental (void)
       g_test_skip ("no display");
       return;
     }
+  plot = graft_plot_new ();
   graft_plot_add_series (GRAFT_PLOT (plot), series, GRAFT_PLOT_LINE | GRAFT_PLOT_POINTS);
   graft_plot_set_x_range (GRAFT_PLOT (plot), 0, 10);
   window = show_in_window (plot, 500, 300);
@@ -301,13 +302,14 @@ static void
 test_keyboard (void)
 {
   g_autoptr (GraftSeries) series = graft_series_new ("s", "Series");
-  GtkWidget *plot = graft_plot_new (), *window;
+  GtkWidget *plot, *window;
 
   if (!have_display)
     {
       g_test_skip ("no display");
       return;
     }
+  plot = graft_plot_new ();
   for (int i = 1; i <= 5; i++)
     graft_series_append (series, i, i * i);
   graft_plot_add_series (GRAFT_PLOT (plot), series, GRAFT_PLOT_LINE);
@@ -396,7 +398,7 @@ test_performance (void)
 {
   g_autoptr (GraftSeries) series = graft_series_new ("loss", "Training loss");
   g_autoptr (GraftSeries) other = graft_series_new ("val", "Validation loss");
-  GtkWidget *plot = graft_plot_new (), *window;
+  GtkWidget *plot, *window;
   Streaming s = { .series = series, .target = 100000, .chunk = 1000 };
   gint64 start, append_time;
   const int frames = 30;
@@ -407,6 +409,7 @@ test_performance (void)
       g_test_skip ("no display");
       return;
     }
+  plot = graft_plot_new ();
   graft_plot_set_title (GRAFT_PLOT (plot), "Loss");
   graft_plot_set_x_label (GRAFT_PLOT (plot), "Step");
   graft_plot_set_log_y (GRAFT_PLOT (plot), TRUE);
@@ -522,16 +525,21 @@ test_screenshots (void)
   g_autoptr (GraftSeries) val_loss = graft_series_new ("validation-loss", "Validation loss");
   g_autoptr (GraftSeries) finder = graft_series_new ("lr-finder", "Loss by learning rate");
   g_autoptr (GraftSeries) empty = graft_series_new ("empty", "Nothing");
-  GtkWidget *grid = gtk_grid_new (), *window;
-  GtkWidget *loss = graft_plot_new (), *lr = graft_plot_new (), *placeholder = graft_plot_new ();
+  GtkWidget *grid, *window;
+  GtkWidget *loss, *lr, *placeholder;
   GRand *rand = g_rand_new_with_seed (7);
-  AdwStyleManager *style = adw_style_manager_get_default ();
+  AdwStyleManager *style;
 
   if (!have_display)
     {
       g_test_skip ("no display");
       return;
     }
+  style = adw_style_manager_get_default ();
+  grid = gtk_grid_new ();
+  loss = graft_plot_new ();
+  lr = graft_plot_new ();
+  placeholder = graft_plot_new ();
   for (int i = 0; i < 600; i++)
     {
       double x = (i + 1) / 60.0;
@@ -582,12 +590,13 @@ test_screenshots (void)
   gtk_grid_attach (GTK_GRID (grid), card (lr), 0, 1, 1, 1);
   gtk_grid_attach (GTK_GRID (grid), card (placeholder), 1, 1, 1, 1);
   window = show_in_window (grid, 1000, 720);
-  graft_plot_set_hover_x (GRAFT_PLOT (loss), 6.02);
-  /* The keyboard focus shows on the LR finder's plot. */
+  /* The keyboard focus shows on the LR finder's plot; the pointer is over the loss. */
   gtk_widget_grab_focus (lr);
   gtk_window_set_focus_visible (GTK_WINDOW (window), TRUE);
   g_assert_true (gtk_widget_has_focus (lr));
+  graft_plot_set_hover_x (GRAFT_PLOT (loss), 6.02);
   iterate_for (100);
+  g_test_message ("focus visible: %d", gtk_widget_has_visible_focus (lr));
 
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
   iterate_for (300);

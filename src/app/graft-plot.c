@@ -88,6 +88,9 @@ struct _GraftPlot
   double path_ranges[4];
 
   char *accessible_description;
+  guint description_timeout_id;
+  gboolean description_dirty;
+  double tick_height;          /* of a tick label; 0: to measure again */
 };
 
 G_DEFINE_FINAL_TYPE (GraftPlot, graft_plot, GTK_TYPE_WIDGET)
@@ -113,6 +116,7 @@ static GParamSpec *properties[N_PROPS];
 
 static void update_layout (GraftPlot *self);
 static void update_readout (GraftPlot *self);
+static void write_accessible_description (GraftPlot *self);
 
 /* Palette: libadwaita's accent colours, deep shades for light backgrounds and light
  * shades for dark ones. */
@@ -688,8 +692,39 @@ place_legend (GraftPlot *self, double top, double title_width, double line_heigh
   return used + 2;
 }
 
+static gboolean on_description_timeout (gpointer user_data);
+
+/* The description follows the data, at most once a second (a screen reader need not
+ * hear of every training step). */
 static void
 update_accessible_description (GraftPlot *self)
+{
+  if (self->description_timeout_id != 0)
+    {
+      self->description_dirty = TRUE;
+      return;
+    }
+  write_accessible_description (self);
+  self->description_dirty = FALSE;
+  self->description_timeout_id = g_timeout_add_seconds (1, on_description_timeout, self);
+}
+
+static gboolean
+on_description_timeout (gpointer user_data)
+{
+  GraftPlot *self = user_data;
+  if (!self->description_dirty)
+    {
+      self->description_timeout_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  write_accessible_description (self);
+  self->description_dirty = FALSE;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+write_accessible_description (GraftPlot *self)
 {
   GString *text = g_string_new (NULL);
   for (guint i = 0; i < self->series->len; i++)
@@ -758,12 +793,14 @@ update_layout (GraftPlot *self)
 
   /* Rows from the top: title (and legend), the plot area, tick labels, the x label. */
   line_height = MAX (layout_height (self->title_layout), 16);
-  {
-    PangoLayout *probe = NULL;
-    ensure_text_layout (self, &probe, "0", FALSE, TRUE);
-    tick_height = layout_height (probe);
-    g_object_unref (probe);
-  }
+  if (self->tick_height <= 0)
+    {
+      PangoLayout *probe = NULL;
+      ensure_text_layout (self, &probe, "0", FALSE, TRUE);
+      self->tick_height = layout_height (probe);
+      g_object_unref (probe);
+    }
+  tick_height = self->tick_height;
   title_width = layout_width (self->title_layout);
   top = PADDING;
   if (self->title_layout != NULL || self->legend_layouts->len > 0)
@@ -1261,9 +1298,14 @@ draw_series (cairo_t *cr, GraftPlot *self, PlotSeries *ps, const GdkRGBA *color)
             {
               /* A point alone between breaks still shows, as a dot. */
               gboolean alone = i + 1 >= n || isnan (points[i + 1].x);
-              cairo_move_to (cr, x, y);
               if (alone && !dots)
-                cairo_line_to (cr, x + 0.01, y);
+                {
+                  cairo_stroke (cr); /* what came before the break */
+                  cairo_new_sub_path (cr);
+                  cairo_arc (cr, x, y, line_width + 0.5, 0, 2 * G_PI);
+                  cairo_fill (cr);
+                }
+              cairo_move_to (cr, x, y);
               pen_down = TRUE;
               segments = 0;
             }
@@ -1323,7 +1365,7 @@ graft_plot_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
       cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
       set_source (cr, &accent, 0.5);
       cairo_set_line_width (cr, 2);
-      rounded_rectangle (cr, 1, 1, width - 2, height - 2, 8);
+      rounded_rectangle (cr, 1, 1, width - 2, height - 2, 11);
       cairo_stroke (cr);
       cairo_destroy (cr);
     }
@@ -1597,6 +1639,7 @@ relayout_text (GraftPlot *self)
         pango_layout_context_changed (ps->readout_layout);
     }
   /* Fonts may have changed: the layout is recomputed before the next draw. */
+  self->tick_height = 0;
   self->layout_valid = FALSE;
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
@@ -1632,6 +1675,7 @@ graft_plot_dispose (GObject *object)
   GraftPlot *self = GRAFT_PLOT (object);
 
   g_ptr_array_set_size (self->series, 0);
+  g_clear_handle_id (&self->description_timeout_id, g_source_remove);
 
   G_OBJECT_CLASS (graft_plot_parent_class)->dispose (object);
 }

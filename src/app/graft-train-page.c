@@ -526,7 +526,7 @@ show_suggestion (GraftTrainPage *self)
     }
   lr = graft_format_learning_rate (suggestion);
   /* Translators: %s is a learning rate such as 3.0e-3 */
-  text = g_strdup_printf (_("The loss falls fastest around %s: a good learning rate to start from."), lr);
+  text = g_strdup_printf (_("The loss is lowest around ten times %s: that rate is a safe one to start from."), lr);
   /* Translators: a button; %s is a learning rate such as 3.0e-3 */
   button = g_strdup_printf (_("_Use %s"), lr);
   /* Translators: the marker on the LR finder's plot; %s is a learning rate */
