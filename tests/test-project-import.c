@@ -687,6 +687,10 @@ test_export (Fixture *f, gconstpointer data)
   g_autofree char *train_cat = g_build_filename (linked, "train", "cat", NULL);
   g_autofree char *validation = g_build_filename (linked, "validation", NULL);
   g_assert_true (g_file_test (train_cat, G_FILE_TEST_IS_DIR) || g_file_test (validation, G_FILE_TEST_IS_DIR));
+  /* the source of d1 now has a second name in the export */
+  GStatBuf st;
+  g_assert_cmpint (g_stat (d1, &st), ==, 0);
+  g_assert_cmpuint (st.st_nlink, ==, 2);
   g_autoptr (GraftDataset) whole = graft_project_dataset (f->project, GRAFT_SPLIT_NONE, &error);
   g_assert_cmpuint (graft_dataset_size (whole), ==, 3);
 

@@ -289,15 +289,16 @@ check_folder (const char *folder, GError **error)
 
 /* ---- Phase 2: hashing and copying ------------------------------------------------- */
 
+/* A copy into images/ failed: names the folder and the file being copied. */
 static gboolean
-set_write_error (Import *im, const char *path, int saved_errno, GError **error)
+set_write_error (Import *im, const Candidate *candidate, int saved_errno, GError **error)
 {
-  g_autofree char *display = g_filename_display_name (path);
+  g_autofree char *display = g_filename_display_name (im->images_folder);
   GraftProjectError code = saved_errno == ENOSPC || saved_errno == EDQUOT ? GRAFT_PROJECT_ERROR_DISK_FULL
                            : saved_errno == EROFS || saved_errno == EACCES ? GRAFT_PROJECT_ERROR_READ_ONLY
                                                                            : GRAFT_PROJECT_ERROR_IO;
-  g_set_error (error, GRAFT_PROJECT_ERROR, code, "%s: cannot write the copy: %s%s", display, g_strerror (saved_errno),
-               code == GRAFT_PROJECT_ERROR_DISK_FULL ? "; nothing was imported" : "");
+  g_set_error (error, GRAFT_PROJECT_ERROR, code, "%s: cannot copy %s into the project: %s; nothing was imported",
+               display, candidate->display, g_strerror (saved_errno));
   return FALSE;
 }
 
@@ -326,11 +327,11 @@ static gboolean
 copy_in (Import *im, Candidate *candidate, GBytes *bytes, GError **error)
 {
   if (g_mkdir_with_parents (im->images_folder, 0755) != 0)
-    return set_write_error (im, im->images_folder, errno, error);
+    return set_write_error (im, candidate, errno, error);
   g_autofree char *template = g_build_filename (im->images_folder, ".import-XXXXXX", NULL);
   int out = g_mkstemp_full (template, O_WRONLY | O_CLOEXEC, 0644);
   if (out < 0)
-    return set_write_error (im, im->images_folder, errno, error);
+    return set_write_error (im, candidate, errno, error);
   g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
   gboolean ok = TRUE;
   int write_errno = 0;
@@ -386,7 +387,7 @@ copy_in (Import *im, Candidate *candidate, GBytes *bytes, GError **error)
   if (!ok)
     {
       g_remove (template);
-      return set_write_error (im, template, write_errno, error);
+      return set_write_error (im, candidate, write_errno, error);
     }
   const char *hash = g_checksum_get_string (checksum);
   char sub[3] = { hash[0], hash[1], 0 };
@@ -397,7 +398,7 @@ copy_in (Import *im, Candidate *candidate, GBytes *bytes, GError **error)
     {
       int saved_errno = errno;
       g_remove (template);
-      return set_write_error (im, folder, saved_errno, error);
+      return set_write_error (im, candidate, saved_errno, error);
     }
   if (g_file_test (final, G_FILE_TEST_EXISTS))
     g_remove (template);    /* the same content is there already */
@@ -405,7 +406,7 @@ copy_in (Import *im, Candidate *candidate, GBytes *bytes, GError **error)
     {
       int saved_errno = errno;
       g_remove (template);
-      return set_write_error (im, final, saved_errno, error);
+      return set_write_error (im, candidate, saved_errno, error);
     }
   else
     g_ptr_array_add (im->created, g_strdup (final));

@@ -1019,7 +1019,7 @@ graft_project_set_predictions (GraftProject *project, gint64 run_id, const Graft
       GRAFT_STMT st = graft_project_statement (project,
                                                "INSERT INTO predictions (image, run, class, confidence, probabilities, embedding) "
                                                "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM images WHERE id = ?1) "
-                                               "AND EXISTS (SELECT 1 FROM classes WHERE id = ?3) "
+                                               "AND EXISTS (SELECT 1 FROM classes WHERE id = ?3 AND deleted = 0) "
                                                "AND (?2 IS NULL OR EXISTS (SELECT 1 FROM runs WHERE id = ?2)) "
                                                "ON CONFLICT (image) DO UPDATE SET run = excluded.run, class = excluded.class,"
                                                " confidence = excluded.confidence, probabilities = excluded.probabilities,"

@@ -19,6 +19,13 @@ struct _GraftProject {
   int schema_version;
   GHashTable *statements;     /* SQL text -> sqlite3_stmt * (persistent, cached) */
 
+  /* checkpoints in a thread of their own (project.c) */
+  GThread *checkpoint_thread;
+  GMutex checkpoint_mutex;
+  GCond checkpoint_cond;
+  gboolean checkpoint_wanted;
+  gboolean checkpoint_stop;
+
   /* background hashing */
   GMutex hash_mutex;
   GThread *hash_thread;

@@ -281,6 +281,81 @@ migrate (GraftProject *project, int from, GError **error)
   return TRUE;
 }
 
+/* ---- Checkpoints off the labelling path ------------------------------------------------ */
+
+/* SQLite's own checkpoint runs inside the commit that makes the WAL reach 1000 pages:
+ * that one label would wait for the database file to be written and fsynced (tens of
+ * ms). Instead a WAL hook wakes a thread with its own connection that runs a PASSIVE
+ * checkpoint (it never blocks a writer; the next writer restarts the WAL after it). */
+#define CHECKPOINT_PAGES 1000
+
+static int
+wal_hook (void *data, sqlite3 *db, const char *name, int pages)
+{
+  GraftProject *project = data;
+  if (pages >= CHECKPOINT_PAGES)
+    {
+      g_mutex_lock (&project->checkpoint_mutex);
+      project->checkpoint_wanted = TRUE;
+      g_cond_signal (&project->checkpoint_cond);
+      g_mutex_unlock (&project->checkpoint_mutex);
+    }
+  return SQLITE_OK;
+}
+
+static gpointer
+checkpointer (gpointer data)
+{
+  GraftProject *project = data;
+  sqlite3 *db = NULL;
+  g_mutex_lock (&project->checkpoint_mutex);
+  while (!project->checkpoint_stop)
+    {
+      while (!project->checkpoint_wanted && !project->checkpoint_stop)
+        g_cond_wait (&project->checkpoint_cond, &project->checkpoint_mutex);
+      if (project->checkpoint_stop)
+        break;
+      project->checkpoint_wanted = FALSE;
+      g_mutex_unlock (&project->checkpoint_mutex);
+      if (db == NULL && sqlite3_open_v2 (project->db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)
+                          != SQLITE_OK)
+        {
+          sqlite3_close (db);
+          db = NULL;
+        }
+      if (db != NULL)
+        {
+          sqlite3_busy_timeout (db, 1000);
+          sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        }
+      g_mutex_lock (&project->checkpoint_mutex);
+    }
+  g_mutex_unlock (&project->checkpoint_mutex);
+  if (db != NULL)
+    sqlite3_close (db);
+  return NULL;
+}
+
+static void
+start_checkpointer (GraftProject *project)
+{
+  sqlite3_wal_hook (project->db, wal_hook, project);
+  project->checkpoint_thread = g_thread_new ("graft-checkpoint", checkpointer, project);
+}
+
+static void
+stop_checkpointer (GraftProject *project)
+{
+  if (project->checkpoint_thread == NULL)
+    return;
+  g_mutex_lock (&project->checkpoint_mutex);
+  project->checkpoint_stop = TRUE;
+  g_cond_signal (&project->checkpoint_cond);
+  g_mutex_unlock (&project->checkpoint_mutex);
+  g_thread_join (project->checkpoint_thread);
+  project->checkpoint_thread = NULL;
+}
+
 /* ---- Opening ------------------------------------------------------------------------ */
 
 static int
@@ -313,6 +388,8 @@ project_new (const char *folder, const char *db_path)
   GraftProject *project = g_new0 (GraftProject, 1);
   g_rec_mutex_init (&project->lock);
   g_mutex_init (&project->hash_mutex);
+  g_mutex_init (&project->checkpoint_mutex);
+  g_cond_init (&project->checkpoint_cond);
   project->folder = g_canonicalize_filename (folder, NULL);
   project->db_path = g_canonicalize_filename (db_path, NULL);
   project->cache_folder = g_build_filename (project->folder, "cache", NULL);
@@ -323,6 +400,7 @@ project_new (const char *folder, const char *db_path)
 static void
 project_free (GraftProject *project)
 {
+  stop_checkpointer (project);
   g_hash_table_destroy (project->statements);
   if (project->db != NULL)
     sqlite3_close_v2 (project->db);
@@ -332,6 +410,8 @@ project_free (GraftProject *project)
   g_free (project->read_only_reason);
   g_clear_object (&project->hash_cancellable);
   g_mutex_clear (&project->hash_mutex);
+  g_mutex_clear (&project->checkpoint_mutex);
+  g_cond_clear (&project->checkpoint_cond);
   g_rec_mutex_clear (&project->lock);
   g_free (project);
 }
@@ -574,6 +654,8 @@ graft_project_open (const char *folder, GError **error)
         }
     }
   ensure_cache_folder (project);
+  if (!project->read_only)
+    start_checkpointer (project);
   return project;
 }
 
@@ -639,6 +721,7 @@ graft_project_create (const char *folder, const char *name, GError **error)
       return NULL;
     }
   ensure_cache_folder (project);
+  start_checkpointer (project);
   return project;
 }
 
@@ -655,6 +738,7 @@ graft_project_close (GraftProject *project)
   if (thread != NULL)
     g_thread_join (thread);
 
+  stop_checkpointer (project);
   g_rec_mutex_lock (&project->lock);
   g_hash_table_remove_all (project->statements);
   if (project->db != NULL && !project->read_only)
@@ -742,6 +826,16 @@ graft_project_set_name (GraftProject *project, const char *name, GError **error)
       return FALSE;
     }
   return graft_project_commit (project, error);
+}
+
+gboolean
+graft_project_set_power_safe (GraftProject *project, gboolean power_safe, GError **error)
+{
+  GRAFT_PROJECT_LOCK (project);
+  if (project->read_only)
+    return TRUE;
+  return graft_project_exec (project, power_safe ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+                             "cannot change the durability", error);
 }
 
 gboolean

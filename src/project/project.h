@@ -12,7 +12,8 @@
  * - Every user action (a label, a class change, an import, a removal) is one SQLite
  *   transaction and one undo step. A call that returned TRUE has committed: its
  *   change survives the process being killed right after (synchronous=FULL also makes it
- *   survive a power cut). A call that failed changed nothing.
+ *   survive a power cut; see graft_project_set_power_safe). A call that failed changed
+ *   nothing. WAL checkpoints run in a thread of their own, not inside a label's commit.
  * - The undo history lives in the database (tables actions, undo_labels, undo_classes,
  *   undo_images): it survives closing the project; the newest 1000 actions are kept.
  *   A new action clears what could be redone.
@@ -111,6 +112,12 @@ gboolean graft_project_is_read_only (GraftProject *project);
 const char *graft_project_read_only_reason (GraftProject *project);
 /* The schema version of the file as opened (after migration). */
 int graft_project_schema_version (GraftProject *project);
+/* TRUE (the default): a change that returned survives a power cut (synchronous=FULL:
+ * one fsync of the WAL per change). FALSE: it survives the process being killed, but
+ * the last changes before a power cut may be lost (the database stays consistent:
+ * synchronous=NORMAL); for disks where an fsync takes many milliseconds. */
+gboolean graft_project_set_power_safe (GraftProject *project, gboolean power_safe, GError **error);
+
 /* PRAGMA integrity_check: TRUE when "ok"; otherwise GRAFT_PROJECT_ERROR_CORRUPT with
  * SQLite's first complaints. */
 gboolean graft_project_check_integrity (GraftProject *project, GError **error);
