@@ -161,6 +161,18 @@ test_presets (void)
   assert_cells_match (timeline, session);
   g_assert_false (graft_schedule_timeline_cell_trains (timeline, 18, 3));
 
+  /* Blocks above the cut go with the old classifier: never coloured, no curve. */
+  graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_FASTAI);
+  graft_session_set_cut_block (session, 15);
+  g_assert_true (graft_session_get_block_trains (session, 17, 2));
+  g_assert_false (graft_schedule_timeline_cell_trains (timeline, 17, 2));
+  g_assert_true (graft_schedule_timeline_cell_trains (timeline, 15, 2));
+  g_assert_cmpint (graft_schedule_timeline_get_n_curves (timeline), ==, 17);
+  g_clear_pointer (&description, g_free);
+  description = graft_schedule_timeline_describe (timeline);
+  g_assert_cmpstr (description, ==, "Stage 1 from epoch 1: only the head trains. "
+                                    "Stage 2 from epoch 2: blocks 1 to 16 and the head train.");
+
   /* Without a session, nothing trains. */
   graft_schedule_timeline_set_session (timeline, NULL);
   g_assert_false (graft_schedule_timeline_cell_trains (timeline, 0, 0));
@@ -312,6 +324,106 @@ test_keyboard (void)
   assert_stages_increase (spec);
   assert_cells_match (timeline, session);
   g_object_unref (widget);
+}
+
+static GtkEventController *
+find_controller (GtkWidget *widget, GType type, guint button)
+{
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (widget);
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr (GObject) controller = g_list_model_get_item (controllers, i);
+      if (G_TYPE_CHECK_INSTANCE_TYPE (controller, type)
+          && gtk_gesture_single_get_button (GTK_GESTURE_SINGLE (controller)) == button)
+        return GTK_EVENT_CONTROLLER (controller);
+    }
+  return NULL;
+}
+
+/* A drag from (x, y) by (dx, dy), as the drag gesture reports it. */
+static void
+drag (GtkWidget *widget, double x, double y, double dx, double dy)
+{
+  GtkEventController *gesture = find_controller (widget, GTK_TYPE_GESTURE_DRAG, GDK_BUTTON_PRIMARY);
+  g_assert_nonnull (gesture);
+  g_signal_emit_by_name (gesture, "drag-begin", x, y);
+  g_signal_emit_by_name (gesture, "drag-update", dx / 2, dy / 2);
+  g_signal_emit_by_name (gesture, "drag-update", dx, dy);
+  g_signal_emit_by_name (gesture, "drag-end", dx, dy);
+}
+
+/* The pointer in a realised window: drag a boundary and an unfreeze edge, double-click
+ * to split a stage, right-click for the stage's menu. */
+static void
+test_pointer (void)
+{
+  g_autoptr (GraftSession) session = mobilenet_session ();
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *widget = graft_schedule_timeline_new ();
+  GraftScheduleTimeline *timeline = GRAFT_SCHEDULE_TIMELINE (widget);
+  GtkEventController *click;
+  GraftSessionSpec *spec;
+  graphene_point_t boundary, edge, cell, next;
+  GtkWidget *child;
+  gboolean menu_shown = FALSE;
+
+  graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_FASTAI);
+  spec = graft_session_get_spec (session);
+  graft_schedule_timeline_set_session (timeline, session);
+  gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+  gtk_window_set_child (GTK_WINDOW (window), widget);
+  gtk_window_present (GTK_WINDOW (window));
+  wait_for_frames (300);
+  g_assert_cmpint (gtk_widget_get_width (widget), >, 500);
+
+  /* The boundary of stage 2, dragged two columns right. */
+  g_assert_true (graft_schedule_timeline_get_stage_handles (timeline, 1, &boundary, &edge));
+  g_assert_true (graft_schedule_timeline_get_cell_center (timeline, 0, 1, &cell));
+  g_assert_true (graft_schedule_timeline_get_cell_center (timeline, 0, 2, &next));
+  drag (widget, boundary.x, boundary.y, 2 * (next.x - cell.x), 0);
+  g_assert_cmpint (spec->stages[1].epoch, ==, 3);
+  g_assert_cmpint (graft_schedule_timeline_get_selected_stage (timeline), ==, 1);
+  assert_cells_match (timeline, session);
+
+  /* Its unfreeze edge (all blocks: the bottom of the grid) dragged up five rows. */
+  g_assert_true (graft_schedule_timeline_get_stage_handles (timeline, 1, &boundary, &edge));
+  g_assert_true (graft_schedule_timeline_get_cell_center (timeline, 1, 3, &next));
+  g_assert_true (graft_schedule_timeline_get_cell_center (timeline, 0, 3, &cell));
+  drag (widget, edge.x, edge.y, 0, -5 * (cell.y - next.y));
+  g_assert_cmpint (spec->stages[1].trainable_from, ==, 5);
+  assert_cells_match (timeline, session);
+
+  /* A press on a cell selects its stage and drags nothing. */
+  g_assert_true (graft_schedule_timeline_get_cell_center (timeline, 10, 0, &cell));
+  drag (widget, cell.x, cell.y, 200, 200);
+  g_assert_cmpint (graft_schedule_timeline_get_selected_stage (timeline), ==, 0);
+  g_assert_cmpint (spec->stages[1].epoch, ==, 3);
+  g_assert_cmpint (spec->stages[1].trainable_from, ==, 5);
+
+  /* A double-click on epoch 2 (1, 0-based) splits stage 1 there. */
+  click = find_controller (widget, GTK_TYPE_GESTURE_CLICK, GDK_BUTTON_PRIMARY);
+  g_assert_true (graft_schedule_timeline_get_cell_center (timeline, 4, 1, &cell));
+  g_signal_emit_by_name (click, "pressed", 2, (double) cell.x, (double) cell.y);
+  g_assert_cmpint (spec->n_stages, ==, 3);
+  g_assert_cmpint (spec->stages[1].epoch, ==, 1);
+  g_assert_cmpint (spec->stages[2].epoch, ==, 3);
+  assert_stages_increase (spec);
+
+  /* A right-click on a boundary opens the stage's menu. */
+  click = find_controller (widget, GTK_TYPE_GESTURE_CLICK, GDK_BUTTON_SECONDARY);
+  g_assert_true (graft_schedule_timeline_get_stage_handles (timeline, 2, &boundary, NULL));
+  g_signal_emit_by_name (click, "pressed", 1, (double) boundary.x, (double) boundary.y + 40);
+  wait_for_frames (100);
+  g_assert_cmpint (graft_schedule_timeline_get_selected_stage (timeline), ==, 2);
+  for (child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
+    if (GTK_IS_POPOVER_MENU (child) && gtk_widget_get_visible (child))
+      {
+        menu_shown = TRUE;
+        gtk_popover_popdown (GTK_POPOVER (child));
+      }
+  g_assert_true (menu_shown);
+
+  gtk_window_destroy (GTK_WINDOW (window));
 }
 
 static void
@@ -544,6 +656,39 @@ test_page (void)
   screenshot (window, "schedule-fastai-dark.png");
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
   screenshot (window, "schedule-fastai-light.png");
+  g_assert_true (gtk_check_button_get_active (
+    GTK_CHECK_BUTTON (find_type (find_row (page, ADW_TYPE_ACTION_ROW, "_Inference Mode"), GTK_TYPE_CHECK_BUTTON))));
+
+  /* A long run, edited: 150 epochs, a warm cosine, stages added by hand. */
+  {
+    GtkWidget *timeline = GTK_WIDGET (graft_schedule_page_get_timeline (GRAFT_SCHEDULE_PAGE (page)));
+    graft_session_set_strategy (session, GRAFT_STRATEGY_FINE_TUNE);
+    spec = graft_session_get_spec (session);
+    spec->epochs = 150;
+    spec->schedule.kind = GRAFT_SCHEDULE_COSINE;
+    spec->schedule.warmup_epochs = 5;
+    spec->discriminative_factor = 1.5f;
+    graft_session_spec_changed (session);
+    gtk_widget_activate_action (timeline, "timeline.add-stage", "i", 30);
+    gtk_widget_activate_action (timeline, "timeline.set-unfreeze", "(ii)", 1, 8);
+    gtk_widget_activate_action (timeline, "timeline.add-stage", "i", 70);
+    gtk_widget_activate_action (timeline, "timeline.set-unfreeze", "(ii)", 2, 0);
+    g_assert_cmpint (spec->n_stages, ==, 3);
+    assert_stages_increase (spec);
+    assert_cells_match (GRAFT_SCHEDULE_TIMELINE (timeline), session);
+    g_assert_null (graft_schedule_page_get_error (GRAFT_SCHEDULE_PAGE (page)));
+    screenshot (window, "schedule-long-light.png");
+    graft_session_set_strategy (session, GRAFT_STRATEGY_FEATURE_EXTRACTION);
+    assert_cells_match (GRAFT_SCHEDULE_TIMELINE (timeline), session);
+    g_assert_cmpint (graft_schedule_timeline_get_n_curves (GRAFT_SCHEDULE_TIMELINE (timeline)), ==, 1);
+    screenshot (window, "schedule-feature-extraction-light.png");
+    graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_FASTAI);
+    graft_session_set_cut_block (session, 14);
+    screenshot (window, "schedule-cut-light.png");
+    gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
+    graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_ULMFIT);
+    screenshot (window, "schedule-small-light.png");
+  }
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
 
   g_signal_handlers_disconnect_by_func (session, count_emission, &emitted);
@@ -567,6 +712,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/schedule/presets", test_presets);
   g_test_add_func ("/app/schedule/actions", test_actions);
   g_test_add_func ("/app/schedule/keyboard", test_keyboard);
+  g_test_add_func ("/app/schedule/pointer", test_pointer);
   g_test_add_func ("/app/schedule/page", test_page);
   result = g_test_run ();
 

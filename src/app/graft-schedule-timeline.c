@@ -591,6 +591,14 @@ edge_y (GraftScheduleTimeline *self, int trainable_from)
   return self->grid_y + (self->n_blocks - trainable_from + 1) * self->row_h;
 }
 
+/* Where stage's unfreeze edge shows: blocks above the cut are removed, so "from a block
+ * above the cut" is drawn (and edited) as "from the cut up": the head only. */
+static int
+shown_trainable_from (GraftScheduleTimeline *self, int stage)
+{
+  return MIN (self->stages[stage].trainable_from, self->cut + 1);
+}
+
 static double
 value_y (GraftScheduleTimeline *self, double log_value)
 {
@@ -1312,7 +1320,7 @@ draw_edges (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p, gboolean
       if (start >= self->epochs)
         break;
       x0 = epoch_x (self, start);
-      y = round (edge_y (self, self->stages[s].trainable_from));
+      y = round (edge_y (self, shown_trainable_from (self, s)));
       if (!isnan (previous_y) && previous_y != y)
         {
           set_source (cr, &p->fg, 0.55);
@@ -1332,7 +1340,7 @@ draw_edges (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p, gboolean
         break;
       x0 = epoch_x (self, start);
       x1 = epoch_x (self, end);
-      y = round (edge_y (self, self->stages[s].trainable_from));
+      y = round (edge_y (self, shown_trainable_from (self, s)));
       cairo_set_line_width (cr, selected || hover ? 3 : 2);
       if (selected)
         set_source (cr, &p->accent, focused ? 1 : 0.8);
@@ -1560,7 +1568,7 @@ edge_at (GraftScheduleTimeline *self, double x, double y)
       || y > self->grid_y + self->grid_h + EDGE_GRAB)
     return -1;
   s = stage_at_epoch (self, epoch_at (self, x));
-  if (fabs (y - edge_y (self, self->stages[s].trainable_from)) <= EDGE_GRAB)
+  if (fabs (y - edge_y (self, shown_trainable_from (self, s))) <= EDGE_GRAB)
     return s;
   return -1;
 }
@@ -1629,8 +1637,12 @@ on_drag_update (GtkGestureDrag *gesture, double dx, double dy, GraftScheduleTime
   if (self->drag == DRAG_BOUNDARY)
     move_stage (self, self->drag_stage, (int) round ((x - self->grid_x) / self->col_w));
   else if (self->drag == DRAG_EDGE)
-    set_unfreeze (self, self->drag_stage,
-                  self->n_blocks + 1 - (int) round ((y - self->grid_y) / self->row_h));
+    {
+      int trainable_from = self->n_blocks + 1 - (int) round ((y - self->grid_y) / self->row_h);
+      trainable_from = CLAMP (trainable_from, 0, self->cut + 1);
+      if (trainable_from != shown_trainable_from (self, self->drag_stage))
+        set_unfreeze (self, self->drag_stage, trainable_from);
+    }
 }
 
 static void
@@ -1830,10 +1842,11 @@ on_key_pressed (GtkEventControllerKey *controller, guint keyval, guint keycode, 
     case GDK_KEY_KP_Down:
       {
         int step = keyval == GDK_KEY_Up || keyval == GDK_KEY_KP_Up ? 1 : -1;
-        int before = self->stages[s].trainable_from;
-        set_unfreeze (self, s, before + step);
-        if (self->stages[s].trainable_from == before)
+        int before = shown_trainable_from (self, s), after = before + step;
+        if (after < 0 || after > self->cut + 1)
           gtk_widget_error_bell (GTK_WIDGET (self));
+        else
+          set_unfreeze (self, s, after);
         return TRUE;
       }
     case GDK_KEY_Home:
@@ -1999,6 +2012,37 @@ graft_schedule_timeline_cell_multiplier (GraftScheduleTimeline *self, int block,
   if (!graft_schedule_timeline_cell_trains (self, block, epoch))
     return 0;
   return self->row_multiplier[block];
+}
+
+gboolean
+graft_schedule_timeline_get_stage_handles (GraftScheduleTimeline *self, int stage, graphene_point_t *boundary,
+                                           graphene_point_t *edge)
+{
+  int start, end;
+
+  g_return_val_if_fail (GRAFT_IS_SCHEDULE_TIMELINE (self), FALSE);
+  if (self->n_blocks == 0 || self->row_names->len == 0 || stage < 0 || stage >= self->n_stages
+      || self->stages[stage].epoch >= self->epochs)
+    return FALSE;
+  start = self->stages[stage].epoch;
+  end = stage_end (self, stage);
+  if (boundary != NULL)
+    *boundary = GRAPHENE_POINT_INIT ((float) epoch_x (self, start), (float) (self->strip_y + (STRIP_HEIGHT - 4) / 2));
+  if (edge != NULL)
+    *edge = GRAPHENE_POINT_INIT ((float) epoch_x (self, (start + end) / 2.0),
+                                 (float) edge_y (self, shown_trainable_from (self, stage)));
+  return TRUE;
+}
+
+gboolean
+graft_schedule_timeline_get_cell_center (GraftScheduleTimeline *self, int block, int epoch, graphene_point_t *center)
+{
+  g_return_val_if_fail (GRAFT_IS_SCHEDULE_TIMELINE (self), FALSE);
+  if (self->n_blocks == 0 || self->row_names->len == 0 || block < 0 || block > self->n_blocks || epoch < 0
+      || epoch >= self->epochs)
+    return FALSE;
+  *center = GRAPHENE_POINT_INIT ((float) epoch_x (self, epoch + 0.5), (float) (row_y (self, block) + self->row_h / 2));
+  return TRUE;
 }
 
 int

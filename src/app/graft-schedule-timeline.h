@@ -60,6 +60,15 @@ double graft_schedule_timeline_cell_multiplier (GraftScheduleTimeline *self, int
  * the head included). */
 int graft_schedule_timeline_get_n_curves (GraftScheduleTimeline *self);
 
+/* Where stage's handles are, in widget coordinates, after the widget has a size: the
+ * grip of its start boundary (stage >= 1) and the middle of its unfreeze edge. FALSE for
+ * no such stage or one that starts after the last epoch. For tests and popovers. */
+gboolean graft_schedule_timeline_get_stage_handles (GraftScheduleTimeline *self, int stage,
+                                                    graphene_point_t *boundary, graphene_point_t *edge);
+/* The middle of the cell of block (n_blocks: the head) at epoch. */
+gboolean graft_schedule_timeline_get_cell_center (GraftScheduleTimeline *self, int block, int epoch,
+                                                  graphene_point_t *center);
+
 /* One sentence a stage: "Stage 2 from epoch 3: blocks 15 to 19 and the head train."
  * (also the widget's accessible description, with the keyboard help). */
 char *graft_schedule_timeline_describe (GraftScheduleTimeline *self);
