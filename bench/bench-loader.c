@@ -319,6 +319,7 @@ main (int argc, char **argv)
   decode_rate ("decode, full size", paths, 0, 2);
   g_autofree char *scaled = g_strdup_printf ("decode, at least %d (DCT scaling)", resize);
   decode_rate (scaled, paths, resize, 2);
+  decode_rate ("decode, at least 240 (1/2 of VGA)", paths, 240, 2);
   if (large != NULL)
     {
       decode_rate ("12 MP decode, full size", large, 0, 1);
