@@ -218,6 +218,57 @@ test_unfreeze_keeps_state (void)
   g_free (images);
 }
 
+/* The optimizer state survives serialisation bit for bit; damaged bytes are refused. */
+static void
+test_optimizer_state_bytes (void)
+{
+  toy_network net;
+  graft_optimizer_config config = graft_optimizer_config_default (GRAFT_OPTIMIZER_ADAMW);
+  graft_plan_options training = { .mode = GRAFT_PLAN_TRAINING, .batch = BATCH };
+  size_t count = (size_t) BATCH * TOY_CHANNELS * TOY_SIZE * TOY_SIZE;
+  float *images = test_floats (count);
+  int32_t labels[BATCH];
+  graft_optimizer_state *state = graft_optimizer_state_new (&config, NULL), *copy;
+  graft_error error;
+  graft_plan *plan;
+  size_t size;
+  uint8_t *bytes, *again;
+
+  toy_network_build (&net, 0.0f, 6);
+  training.loss_logits = net.logits;
+  plan = graft_plan_new (net.graph, &training, &error);
+  for (int step = 0; step < 3; step++)
+    {
+      toy_batch (BATCH, (uint64_t) step, images, labels);
+      graft_plan_set_input (plan, net.input, images, count, &error);
+      graft_plan_forward (plan, &error);
+      graft_plan_backward (plan, labels, NULL, &error);
+      graft_optimizer_state_step (state, plan, 1e-3f, NULL, &error);
+    }
+  size = graft_optimizer_state_serialized_size (state);
+  bytes = g_malloc (size);
+  again = g_malloc (size);
+  graft_optimizer_state_serialize (state, bytes);
+  copy = graft_optimizer_state_deserialize (&config, bytes, size, &error);
+  g_assert_nonnull (copy);
+  g_assert_cmpint (graft_optimizer_state_steps (copy), ==, 3);
+  g_assert_cmpuint (graft_optimizer_state_serialized_size (copy), ==, size);
+  graft_optimizer_state_serialize (copy, again);
+  g_assert_cmpmem (bytes, size, again, size);
+  for (size_t cut = 0; cut < size; cut += 1 + size / 50)
+    g_assert_null (graft_optimizer_state_deserialize (&config, bytes, cut, &error));
+  config.kind = GRAFT_OPTIMIZER_SGD;
+  config.momentum = 0;
+  g_assert_null (graft_optimizer_state_deserialize (&config, bytes, size, &error));
+  graft_optimizer_state_free (copy);
+  graft_optimizer_state_free (state);
+  graft_plan_free (plan);
+  toy_network_free (&net);
+  g_free (bytes);
+  g_free (again);
+  g_free (images);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -228,5 +279,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/train/frozen-stays", test_frozen_stays);
   g_test_add_func ("/engine/train/deterministic", test_deterministic);
   g_test_add_func ("/engine/train/unfreeze-keeps-state", test_unfreeze_keeps_state);
+  g_test_add_func ("/engine/train/optimizer-state-bytes", test_optimizer_state_bytes);
   return g_test_run ();
 }

@@ -368,6 +368,99 @@ test_evaluate (void)
     }
 }
 
+static int resume_epochs_seen;
+
+static void
+count_epoch (const GraftEpochEvent *event, gpointer user_data)
+{
+  resume_epochs_seen++;
+}
+
+static gboolean
+stop_after_two_epochs (gpointer user_data)
+{
+  return resume_epochs_seen >= 2;
+}
+
+static GBytes *
+all_weights (GraftModel *model)
+{
+  GByteArray *bytes = g_byte_array_new ();
+  for (int v = 0; v < graft_graph_value_count (model->graph); v++)
+    {
+      const graft_value *value = graft_graph_value (model->graph, v);
+      size_t count;
+      if (value->kind != GRAFT_VALUE_PARAMETER && value->kind != GRAFT_VALUE_BUFFER)
+        continue;
+      graft_shape_count (&value->shape, &count, NULL);
+      g_byte_array_append (bytes, (const guint8 *) value->data, (guint) (count * sizeof (float)));
+    }
+  return g_byte_array_free_to_bytes (bytes);
+}
+
+/* A run stopped after two epochs and resumed from its checkpoint ends with the same
+ * bits as one that was never interrupted (augmentation and dropout included). */
+static void
+test_resume (void)
+{
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, base);
+  g_autofree char *uninterrupted = g_build_filename (folder, "checkpoints-a", NULL);
+  g_autofree char *interrupted = g_build_filename (folder, "checkpoints-b", NULL);
+  g_autoptr (GBytes) expected = NULL;
+  g_autoptr (GBytes) resumed = NULL;
+  g_autoptr (GError) error = NULL;
+  GraftTrainerHooks counting = { .on_epoch = count_epoch, .should_stop = stop_after_two_epochs };
+
+  load_data (&train, &validation);
+  toy_preprocessing (spec);
+  spec->epochs = 4;
+  spec->augmentation.crop_scale_min = 0.6f;
+  spec->head.dropout = 0.3f;
+  {
+    g_autoptr (GraftTrainer) trainer = graft_trainer_new (base, spec, train, validation, &error);
+    graft_trainer_set_checkpoint_folder (trainer, uninterrupted);
+    g_assert_true (graft_trainer_run (trainer, &error));
+    g_assert_no_error (error);
+    expected = all_weights (graft_trainer_get_model (trainer));
+  }
+  {
+    g_autoptr (GraftTrainer) trainer = graft_trainer_new (base, spec, train, validation, &error);
+    g_autofree char *state = g_build_filename (interrupted, "state.json", NULL);
+    g_autofree char *contents = NULL;
+    graft_trainer_set_checkpoint_folder (trainer, interrupted);
+    graft_trainer_set_hooks (trainer, &counting);
+    resume_epochs_seen = 0;
+    g_assert_true (graft_trainer_run (trainer, &error));
+    g_assert_cmpint (resume_epochs_seen, ==, 2);
+    g_assert_true (g_file_get_contents (state, &contents, NULL, NULL));
+    g_assert_nonnull (strstr (contents, "\"epoch\": 1,"));
+  }
+  {
+    g_autoptr (GraftTrainer) trainer = graft_trainer_new (base, spec, train, validation, &error);
+    GraftTrainerHooks only_counting = { .on_epoch = count_epoch };
+    resume_epochs_seen = 0;
+    graft_trainer_set_hooks (trainer, &only_counting);
+    g_assert_true (graft_trainer_resume_from (trainer, interrupted, &error));
+    g_assert_no_error (error);
+    g_assert_true (graft_trainer_run (trainer, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (resume_epochs_seen, ==, 2);
+    resumed = all_weights (graft_trainer_get_model (trainer));
+  }
+  g_assert_true (g_bytes_equal (expected, resumed));
+
+  /* A folder that holds no checkpoint is an error, not a fresh start. */
+  {
+    g_autoptr (GraftTrainer) trainer = graft_trainer_new (base, spec, train, validation, NULL);
+    g_autoptr (GError) resume_error = NULL;
+    g_assert_false (graft_trainer_resume_from (trainer, folder, &resume_error));
+    g_assert_nonnull (resume_error);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -382,6 +475,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/trainer/diverges", test_diverges);
   g_test_add_func ("/train/trainer/lr-finder", test_lr_finder);
   g_test_add_func ("/train/trainer/evaluate", test_evaluate);
+  g_test_add_func ("/train/trainer/resume", test_resume);
   status = g_test_run ();
   toy_remove_tree (folder);
   g_free (folder);

@@ -735,6 +735,12 @@ run_forward (graft_plan *plan, int i)
     }
 }
 
+void
+graft_plan_set_step (graft_plan *plan, uint64_t step)
+{
+  plan->forward_count = step;
+}
+
 graft_status
 graft_plan_forward (graft_plan *plan, graft_error *error)
 {
@@ -1081,4 +1087,142 @@ graft_optimizer_state_step (graft_optimizer_state *state, graft_plan *plan, floa
     }
   state->steps++;
   return GRAFT_OK;
+}
+
+/* Serialised optimizer state: "GOPT", version 1, steps (i64), per_element (i32),
+ * n_entries (i32), then per entry: name length (u32), name, count (u64), steps (i64),
+ * count * per_element floats. Native byte order: a checkpoint is read back on the
+ * machine that wrote it. */
+#define STATE_MAGIC "GOPT"
+
+size_t
+graft_optimizer_state_serialized_size (const graft_optimizer_state *state)
+{
+  size_t size = 4 + 4 + 8 + 4 + 4;
+  for (int e = 0; e < state->n_entries; e++)
+    size += 4 + strlen (state->entries[e].name) + 8 + 8
+            + state->entries[e].count * (size_t) state->per_element * sizeof (float);
+  return size;
+}
+
+static void
+put (uint8_t **cursor, const void *data, size_t size)
+{
+  if (size > 0)
+    memcpy (*cursor, data, size);
+  *cursor += size;
+}
+
+void
+graft_optimizer_state_serialize (const graft_optimizer_state *state, void *buffer)
+{
+  uint8_t *cursor = buffer;
+  uint32_t version = 1;
+  int32_t per_element = state->per_element, n_entries = state->n_entries;
+
+  put (&cursor, STATE_MAGIC, 4);
+  put (&cursor, &version, 4);
+  put (&cursor, &state->steps, 8);
+  put (&cursor, &per_element, 4);
+  put (&cursor, &n_entries, 4);
+  for (int e = 0; e < state->n_entries; e++)
+    {
+      const state_entry *entry = &state->entries[e];
+      uint32_t length = (uint32_t) strlen (entry->name);
+      uint64_t count = entry->count;
+      put (&cursor, &length, 4);
+      put (&cursor, entry->name, length);
+      put (&cursor, &count, 8);
+      put (&cursor, &entry->steps, 8);
+      put (&cursor, state->arena + entry->offset, entry->count * (size_t) state->per_element * sizeof (float));
+    }
+}
+
+static bool
+take (const uint8_t **cursor, const uint8_t *end, void *out, size_t size)
+{
+  if ((size_t) (end - *cursor) < size)
+    return false;
+  if (out != NULL && size > 0)
+    memcpy (out, *cursor, size);
+  *cursor += size;
+  return true;
+}
+
+graft_optimizer_state *
+graft_optimizer_state_deserialize (const graft_optimizer_config *config, const void *data, size_t size,
+                                   graft_error *error)
+{
+  const uint8_t *cursor = data, *end = (const uint8_t *) data + size;
+  graft_optimizer_state *state = graft_optimizer_state_new (config, error);
+  char magic[4];
+  uint32_t version;
+  int32_t per_element, n_entries;
+  size_t total = 0, floats, aligned;
+
+  if (state == NULL)
+    return NULL;
+  if (!take (&cursor, end, magic, 4) || memcmp (magic, STATE_MAGIC, 4) != 0 || !take (&cursor, end, &version, 4)
+      || version != 1 || !take (&cursor, end, &state->steps, 8) || !take (&cursor, end, &per_element, 4)
+      || !take (&cursor, end, &n_entries, 4))
+    goto invalid;
+  if (per_element != state->per_element || n_entries < 0 || (size_t) n_entries > size / 24)
+    {
+      graft_optimizer_state_free (state);
+      graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT, "the saved optimizer state is for another optimizer");
+      return NULL;
+    }
+  state->entries = calloc ((size_t) (n_entries ? n_entries : 1), sizeof (state_entry));
+  if (state->entries == NULL)
+    goto oom;
+  /* First pass: names and sizes; the moments follow once the arena exists. */
+  {
+    const uint8_t *start = cursor;
+    for (int e = 0; e < n_entries; e++)
+      {
+        uint32_t length;
+        uint64_t count;
+        if (!take (&cursor, end, &length, 4) || length > (size_t) (end - cursor) || length == 0)
+          goto invalid;
+        state->entries[e].name = strndup ((const char *) cursor, length);
+        state->n_entries = e + 1;
+        if (state->entries[e].name == NULL)
+          goto oom;
+        cursor += length;
+        if (!take (&cursor, end, &count, 8) || !take (&cursor, end, &state->entries[e].steps, 8)
+            || !graft_size_mul (count, (size_t) per_element * sizeof (float), &floats)
+            || floats > (size_t) (end - cursor))
+          goto invalid;
+        state->entries[e].count = count;
+        state->entries[e].offset = total;
+        cursor += floats;
+        if (!graft_size_align_floats (count * (size_t) per_element, &aligned) || !graft_size_add (total, aligned, &total))
+          goto invalid;
+      }
+    if (cursor != end)
+      goto invalid;
+    state->arena = graft_floats_alloc (total);
+    if (state->arena == NULL)
+      goto oom;
+    state->arena_floats = total;
+    cursor = start;
+    for (int e = 0; e < n_entries; e++)
+      {
+        uint32_t length = 0;
+        take (&cursor, end, &length, 4);
+        cursor += length + 16;
+        floats = state->entries[e].count * (size_t) per_element;
+        take (&cursor, end, state->arena + state->entries[e].offset, floats * sizeof (float));
+      }
+  }
+  return state;
+
+invalid:
+  graft_optimizer_state_free (state);
+  graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT, "the saved optimizer state is damaged");
+  return NULL;
+oom:
+  graft_optimizer_state_free (state);
+  graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory reading the optimizer state");
+  return NULL;
 }

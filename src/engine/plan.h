@@ -56,6 +56,11 @@ graft_status graft_plan_forward (graft_plan *plan, graft_error *error);
  * Fails with GRAFT_ERROR_NUMERIC when the loss is not finite. */
 graft_status graft_plan_backward (graft_plan *plan, const int32_t *labels, float *loss, graft_error *error);
 
+/* Sets the step number that, with the seed and the node, picks dropout masks (it
+ * counts forward passes otherwise). A trainer sets the global step so that a resumed
+ * run draws the masks an uninterrupted one would. */
+void graft_plan_set_step (graft_plan *plan, uint64_t step);
+
 /* The data of a kept value (or a parameter) after forward, and its shape at this batch;
  * NULL if the value is not kept. */
 const float *graft_plan_value_data (const graft_plan *plan, int value, graft_shape *shape);
@@ -87,3 +92,10 @@ void graft_optimizer_state_free (graft_optimizer_state *state);
 graft_status graft_optimizer_state_step (graft_optimizer_state *state, graft_plan *plan, float lr,
                                          double *norm, graft_error *error);
 int64_t graft_optimizer_state_steps (const graft_optimizer_state *state);
+
+/* The state as bytes (a checkpoint), and back. The bytes hold the moments of every
+ * parameter by name and the step counts; reading checks every size. */
+size_t graft_optimizer_state_serialized_size (const graft_optimizer_state *state);
+void graft_optimizer_state_serialize (const graft_optimizer_state *state, void *buffer);
+graft_optimizer_state *graft_optimizer_state_deserialize (const graft_optimizer_config *config, const void *data,
+                                                          size_t size, graft_error *error);

@@ -3,6 +3,7 @@
 #include "train/trainer.h"
 
 #include <glib/gi18n-lib.h>
+#include <errno.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
@@ -57,6 +58,14 @@ struct _GraftTrainer {
   float *class_weights;
   GraftMetrics *best_metrics;
   double wait_seconds, step_seconds;
+
+  char *checkpoint_folder;
+  /* Set by graft_trainer_resume_from: where the next run starts. */
+  int start_epoch;
+  guint64 start_step;
+  double resume_best_accuracy, resume_best_loss;
+  int resume_without_improvement;
+  char *resume_folder;
 
   GMutex lock;
   GCond resumed;
@@ -179,6 +188,8 @@ graft_trainer_free (GraftTrainer *trainer)
   if (trainer->validation != NULL)
     graft_dataset_free (trainer->validation);
   g_free (trainer->cache_folder);
+  g_free (trainer->checkpoint_folder);
+  g_free (trainer->resume_folder);
   g_free (trainer->class_weights);
   if (trainer->best_metrics != NULL)
     graft_metrics_free (trainer->best_metrics);
@@ -198,6 +209,13 @@ graft_trainer_set_cache_folder (GraftTrainer *trainer, const char *folder)
 {
   g_free (trainer->cache_folder);
   trainer->cache_folder = g_strdup (folder);
+}
+
+void
+graft_trainer_set_checkpoint_folder (GraftTrainer *trainer, const char *folder)
+{
+  g_free (trainer->checkpoint_folder);
+  trainer->checkpoint_folder = g_strdup (folder);
 }
 
 void
@@ -790,6 +808,107 @@ out:
   return g_steal_pointer (&embeddings);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints                                                               */
+
+/* Copies the parameters and buffers of the ONNX file at path into graph, by name;
+ * names graph does not have are skipped. */
+static gboolean
+load_weights (graft_graph *graph, const char *path, GError **error)
+{
+  g_autoptr (GraftModel) saved = graft_model_load (path, error);
+  if (saved == NULL)
+    return FALSE;
+  for (int v = 0; v < graft_graph_value_count (saved->graph); v++)
+    {
+      const graft_value *value = graft_graph_value (saved->graph, v);
+      int target;
+      size_t count, target_count;
+      if (value->kind != GRAFT_VALUE_PARAMETER && value->kind != GRAFT_VALUE_BUFFER)
+        continue;
+      target = graft_graph_find_value (graph, value->name);
+      if (target < 0)
+        continue;
+      graft_shape_count (&value->shape, &count, NULL);
+      graft_shape_count (&graft_graph_value (graph, target)->shape, &target_count, NULL);
+      if (count != target_count)
+        {
+          g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID,
+                       "%s: '%s' has %zu values, the model being trained %zu", path, value->name, count, target_count);
+          return FALSE;
+        }
+      memcpy (graft_graph_tensor_data (graph, target), value->data, count * sizeof (float));
+    }
+  return TRUE;
+}
+
+static gboolean
+write_checkpoint (GraftTrainer *trainer, int epoch, guint64 step, gboolean best, double best_accuracy,
+                  double best_loss, int without_improvement, graft_optimizer_state *optimizer, GError **error)
+{
+  g_autofree char *last = g_build_filename (trainer->checkpoint_folder, "last.onnx", NULL);
+  g_autofree char *best_path = g_build_filename (trainer->checkpoint_folder, "best.onnx", NULL);
+  g_autofree char *state_path = g_build_filename (trainer->checkpoint_folder, "state.json", NULL);
+  g_autofree char *optimizer_path = g_build_filename (trainer->checkpoint_folder, "optimizer.bin", NULL);
+  g_autofree char *state = NULL;
+  g_autofree guint8 *bytes = NULL;
+  gsize size = graft_optimizer_state_serialized_size (optimizer);
+  GraftExportOptions options = { 0 };
+
+  if (g_mkdir_with_parents (trainer->checkpoint_folder, 0755) != 0)
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO, "cannot create %s: %s",
+                   trainer->checkpoint_folder, g_strerror (errno));
+      return FALSE;
+    }
+  bytes = g_malloc (size);
+  graft_optimizer_state_serialize (optimizer, bytes);
+  state = g_strdup_printf ("{\"epoch\": %d, \"step\": %" G_GUINT64_FORMAT ", \"best_accuracy\": %.17g, "
+                           "\"best_loss\": %.17g, \"epochs_without_improvement\": %d}\n",
+                           epoch, step, isfinite (best_accuracy) ? best_accuracy : -1.0,
+                           isfinite (best_loss) ? best_loss : 1e300, without_improvement);
+  /* state.json last: it says the other files are complete. */
+  return graft_model_save (trainer->model, last, &options, error)
+         && (!best || graft_model_save (trainer->model, best_path, &options, error))
+         && g_file_set_contents (optimizer_path, (const char *) bytes, (gssize) size, error)
+         && g_file_set_contents (state_path, state, -1, error);
+}
+
+gboolean
+graft_trainer_resume_from (GraftTrainer *trainer, const char *folder, GError **error)
+{
+  g_autofree char *state_path = g_build_filename (folder, "state.json", NULL);
+  g_autofree char *last = g_build_filename (folder, "last.onnx", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *state;
+
+  if (!json_parser_load_from_file (parser, state_path, error))
+    return FALSE;
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID, "%s is not a checkpoint", state_path);
+      return FALSE;
+    }
+  state = json_node_get_object (json_parser_get_root (parser));
+  if (!load_weights (trainer->model->graph, last, error))
+    return FALSE;
+  trainer->start_epoch = (int) json_object_get_int_member_with_default (state, "epoch", -1) + 1;
+  trainer->start_step = (guint64) json_object_get_int_member_with_default (state, "step", 0);
+  trainer->resume_best_accuracy = json_object_get_double_member_with_default (state, "best_accuracy", -1);
+  trainer->resume_best_loss = json_object_get_double_member_with_default (state, "best_loss", INFINITY);
+  trainer->resume_without_improvement =
+      (int) json_object_get_int_member_with_default (state, "epochs_without_improvement", 0);
+  if (trainer->start_epoch < 1 || trainer->start_epoch > trainer->spec->epochs)
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID, "%s does not fit this run", state_path);
+      return FALSE;
+    }
+  g_free (trainer->resume_folder);
+  trainer->resume_folder = g_strdup (folder);
+  return TRUE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The loop                                                                  */
 
@@ -861,17 +980,31 @@ run_loop (run_state *rs, GError **error)
   };
   plan_pair plans = { 0 };
   snapshot best = { 0 }, last_good = { 0 };
-  double best_accuracy = -1, best_loss = INFINITY;
-  int epochs_without_improvement = 0, stage_index = -1, steps = steps_per_epoch (rs);
+  double best_accuracy = trainer->start_epoch > 0 ? trainer->resume_best_accuracy : -1;
+  double best_loss = trainer->start_epoch > 0 ? trainer->resume_best_loss : INFINITY;
+  int epochs_without_improvement = trainer->start_epoch > 0 ? trainer->resume_without_improvement : 0;
+  int stage_index = -1, steps = steps_per_epoch (rs);
+  guint64 global_step = trainer->start_step;
   gboolean ok = TRUE;
   g_autoptr (GraftMetrics) train_metrics = graft_metrics_new (trainer->classes);
   g_autoptr (GraftMetrics) validation_metrics = graft_metrics_new (trainer->classes);
   g_autoptr (GraftBatch) held = NULL;
 
-  rs->total_steps = steps * spec->epochs;
+  rs->total_steps = steps * (spec->epochs - trainer->start_epoch);
+  if (trainer->resume_folder != NULL && best_accuracy >= 0)
+    {
+      /* The best weights so far come from the checkpoint's best.onnx. */
+      g_autofree char *best_path = g_build_filename (trainer->resume_folder, "best.onnx", NULL);
+      g_autofree char *last_path = g_build_filename (trainer->resume_folder, "last.onnx", NULL);
+      if (!load_weights (rs->tg.graph, best_path, error))
+        return FALSE;
+      snapshot_take (rs->tg.graph, &best);
+      if (!load_weights (rs->tg.graph, last_path, error))
+        return FALSE;
+    }
   snapshot_take (rs->tg.graph, &last_good);
   rs->started = g_get_monotonic_time ();
-  for (int epoch = 0; epoch < spec->epochs && ok; epoch++)
+  for (int epoch = trainer->start_epoch; epoch < spec->epochs && ok; epoch++)
     {
       const GraftUnfreezeStage *stage = graft_session_spec_stage_at (spec, epoch);
       int s = (int) (stage - spec->stages);
@@ -920,6 +1053,7 @@ run_loop (run_state *rs, GError **error)
               break;
             }
           lr = graft_session_spec_lr_at (spec, epoch, step, steps);
+          graft_plan_set_step (plan, global_step++);
           if (!engine_ok (graft_plan_set_input (plan, rs->tg.input, inputs,
                                                 rs->train_source.item_floats * (gsize) n,
                                                 &engine_error),
@@ -1006,6 +1140,17 @@ run_loop (run_state *rs, GError **error)
         }
       else
         event.best = TRUE;
+      if (trainer->checkpoint_folder != NULL)
+        {
+          if (!rs->full)
+            copy_head_back (trainer, &rs->tg);
+          if (!write_checkpoint (trainer, epoch, global_step, event.best && rs->has_validation, best_accuracy,
+                                 best_loss, epochs_without_improvement, rs->optimizer, error))
+            {
+              ok = FALSE;
+              break;
+            }
+        }
       if (trainer->hooks.on_epoch != NULL)
         trainer->hooks.on_epoch (&event, trainer->hooks.user_data);
       if (spec->early_stopping_patience > 0 && epochs_without_improvement >= spec->early_stopping_patience)
@@ -1052,7 +1197,17 @@ prepare (GraftTrainer *trainer, run_state *rs, gboolean for_lr_finder, float **t
       g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DATA, _("There are no labelled images to train on"));
       return FALSE;
     }
-  rs->optimizer = graft_optimizer_state_new (&spec->optimizer, &engine_error);
+  if (trainer->resume_folder != NULL && !for_lr_finder)
+    {
+      g_autofree char *path = g_build_filename (trainer->resume_folder, "optimizer.bin", NULL);
+      g_autofree char *bytes = NULL;
+      gsize size;
+      if (!g_file_get_contents (path, &bytes, &size, error))
+        return FALSE;
+      rs->optimizer = graft_optimizer_state_deserialize (&spec->optimizer, bytes, size, &engine_error);
+    }
+  else
+    rs->optimizer = graft_optimizer_state_new (&spec->optimizer, &engine_error);
   if (rs->optimizer == NULL)
     return engine_ok (engine_error.status, &engine_error, error);
   rs->has_validation = !for_lr_finder && trainer->validation != NULL && graft_dataset_size (trainer->validation) > 0;
@@ -1073,7 +1228,7 @@ prepare (GraftTrainer *trainer, run_state *rs, gboolean for_lr_finder, float **t
           if (rs->validation_source.loader == NULL)
             return FALSE;
         }
-      if (spec->batchnorm_policy == GRAFT_BATCHNORM_RECALIBRATE && !for_lr_finder
+      if (spec->batchnorm_policy == GRAFT_BATCHNORM_RECALIBRATE && !for_lr_finder && trainer->start_epoch == 0
           && !recalibrate_batchnorm (rs, error))
         return FALSE;
       apply_stage (trainer, 0);

@@ -69,6 +69,16 @@ void graft_trainer_set_decode_threads (GraftTrainer *trainer, int threads);
 
 gboolean graft_trainer_run (GraftTrainer *trainer, GError **error);
 
+/* Checkpoints: after every epoch the folder gets last.onnx (all weights), optimizer.bin
+ * and state.json (where the run is), and best.onnx when the epoch is the best so far.
+ * Each file is written to a temporary name and renamed. */
+void graft_trainer_set_checkpoint_folder (GraftTrainer *trainer, const char *folder);
+/* Picks up the run checkpointed in folder (made with the same spec and data): the next
+ * graft_trainer_run starts after the last checkpointed epoch, with its weights,
+ * optimizer state and best weights, and ends with the same bits as an uninterrupted
+ * run. */
+gboolean graft_trainer_resume_from (GraftTrainer *trainer, const char *folder, GError **error);
+
 void graft_trainer_pause (GraftTrainer *trainer);
 void graft_trainer_resume (GraftTrainer *trainer);
 void graft_trainer_stop (GraftTrainer *trainer);
