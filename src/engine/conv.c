@@ -1316,10 +1316,12 @@ dw_run (const dw_geometry *g, int nk, const float *xp, size_t x_stride, const fl
         for (int i = 0; i < nk; i++)
           for (int ki = 0; ki < g->kh; ki++)
             for (int kj = 0; kj < g->kw; kj++)
-              sums[ki * g->kw + kj]
-                += dot_rows (dyp + i * y_stride + (size_t) oy0 * g->ow,
-                             buf + ((size_t) i * b.step + (size_t) ki * g->dh) * g->cols + (size_t) kj * g->dw,
-                             b.hb, g->ow, (size_t) g->sh * g->cols, g->sw);
+              {
+                const float *s = buf + ((size_t) i * b.step + (size_t) ki * g->dh) * g->cols
+                                 + (size_t) kj * g->dw;
+                sums[ki * g->kw + kj] += dot_rows (dyp + i * y_stride + (size_t) oy0 * g->ow, s, b.hb,
+                                                   g->ow, (size_t) g->sh * g->cols, g->sw);
+              }
     }
 }
 
