@@ -15,6 +15,7 @@
 #include <glib/gi18n.h>
 
 #include "graft-model-page.h"
+#include "graft-results-page.h"
 #include "graft-schedule-page.h"
 #include "graft-train-page.h"
 #include "train/dataset.h"
@@ -312,6 +313,8 @@ graft_window_init (GraftWindow *self)
   add_page (self,
             g_object_new (GRAFT_TYPE_TRAIN_PAGE, "session", self->session, "training", self->training, NULL),
             "train", _("Train"), "media-playback-start-symbolic");
+  add_page (self, GTK_WIDGET (graft_results_page_new (self->session, self->training)), "results", _("Results"),
+            "emblem-ok-symbolic");
   gtk_stack_set_visible_child_name (self->main_stack, "welcome");
 }
 

@@ -1,0 +1,2516 @@
+/* graft-results-page.c
+ *
+ * What the page shows comes from one Results: the run's spec, classes and validation
+ * images (copied when the run started), the page's own copy of the trained model
+ * (serialised on the main thread when the run finishes, parsed back in the worker),
+ * and what graft_evaluate found. Workers only ever see a Results (reference counted)
+ * and plain data; widgets are touched on the main thread. A generation number drops
+ * the answer of an evaluation that a newer run has overtaken.
+ *
+ * The gallery is one GListStore of every validation image with its prediction (most
+ * confident first), behind a GtkFilterListModel: mistakes by default, or one cell of
+ * the confusion matrix. Thumbnails are decoded when an image is bound to a grid cell,
+ * one GTask each, cancelled when the cell is recycled before it is done.
+ *
+ * The small GObject types of the list models (an image, a per-class row) are private
+ * to this file.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include "graft-results-page.h"
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "data/image.h"
+#include "graft-plot.h"
+#include "train/trainer.h"
+
+#define THUMBNAIL_SIZE 120
+#define DECODE_THREADS 2
+#define MAX_EVALUATION_BATCH 64
+#define MAX_DIFFERENCES 8
+/* Images the gallery shows at first, and adds with each Show More. */
+#define GALLERY_PAGE 48
+
+static const char *const curve_names[] = {
+  "train-loss", "train-loss-epoch", "validation-loss", "train-accuracy", "validation-accuracy", "lr",
+};
+
+/* --- an image of the gallery -------------------------------------------------------- */
+
+#define GRAFT_TYPE_RESULTS_IMAGE (graft_results_image_get_type ())
+G_DECLARE_FINAL_TYPE (GraftResultsImage, graft_results_image, GRAFT, RESULTS_IMAGE, GObject)
+
+struct _GraftResultsImage
+{
+  GObject parent_instance;
+
+  guint index;               /* in the validation dataset */
+  char *path;
+  int true_class, predicted_class;
+  float confidence;          /* the probability of the predicted class */
+  char *true_name, *predicted_name;
+  GdkPaintable *paintable;   /* the thumbnail, once decoded */
+  char *error;               /* why it could not be */
+  GCancellable *loading;     /* while it is being decoded */
+};
+
+G_DEFINE_FINAL_TYPE (GraftResultsImage, graft_results_image, G_TYPE_OBJECT)
+
+enum { IMAGE_PROP_0, IMAGE_PROP_PAINTABLE, IMAGE_N_PROPS };
+static GParamSpec *image_properties[IMAGE_N_PROPS];
+
+static void
+graft_results_image_finalize (GObject *object)
+{
+  GraftResultsImage *self = GRAFT_RESULTS_IMAGE (object);
+
+  if (self->loading != NULL)
+    g_cancellable_cancel (self->loading);
+  g_clear_object (&self->loading);
+  g_clear_object (&self->paintable);
+  g_free (self->path);
+  g_free (self->true_name);
+  g_free (self->predicted_name);
+  g_free (self->error);
+  G_OBJECT_CLASS (graft_results_image_parent_class)->finalize (object);
+}
+
+static void
+graft_results_image_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GraftResultsImage *self = GRAFT_RESULTS_IMAGE (object);
+
+  switch (prop_id)
+    {
+    case IMAGE_PROP_PAINTABLE:
+      g_value_set_object (value, self->paintable);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+graft_results_image_class_init (GraftResultsImageClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = graft_results_image_finalize;
+  object_class->get_property = graft_results_image_get_property;
+  image_properties[IMAGE_PROP_PAINTABLE] =
+    g_param_spec_object ("paintable", NULL, NULL, GDK_TYPE_PAINTABLE,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, IMAGE_N_PROPS, image_properties);
+}
+
+static void
+graft_results_image_init (GraftResultsImage *self)
+{
+}
+
+/* --- a row of the per-class table --------------------------------------------------- */
+
+#define GRAFT_TYPE_RESULTS_CLASS_ROW (graft_results_class_row_get_type ())
+G_DECLARE_FINAL_TYPE (GraftResultsClassRow, graft_results_class_row, GRAFT, RESULTS_CLASS_ROW, GObject)
+
+struct _GraftResultsClassRow
+{
+  GObject parent_instance;
+
+  char *name;
+  double precision, recall, f1;
+  guint support;
+};
+
+G_DEFINE_FINAL_TYPE (GraftResultsClassRow, graft_results_class_row, G_TYPE_OBJECT)
+
+enum { ROW_PROP_0, ROW_PROP_NAME, ROW_PROP_PRECISION, ROW_PROP_RECALL, ROW_PROP_F1, ROW_PROP_SUPPORT, ROW_N_PROPS };
+static GParamSpec *row_properties[ROW_N_PROPS];
+
+static void
+graft_results_class_row_finalize (GObject *object)
+{
+  g_free (GRAFT_RESULTS_CLASS_ROW (object)->name);
+  G_OBJECT_CLASS (graft_results_class_row_parent_class)->finalize (object);
+}
+
+static void
+graft_results_class_row_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GraftResultsClassRow *self = GRAFT_RESULTS_CLASS_ROW (object);
+
+  switch (prop_id)
+    {
+    case ROW_PROP_NAME:
+      g_value_set_string (value, self->name);
+      break;
+    case ROW_PROP_PRECISION:
+      g_value_set_double (value, self->precision);
+      break;
+    case ROW_PROP_RECALL:
+      g_value_set_double (value, self->recall);
+      break;
+    case ROW_PROP_F1:
+      g_value_set_double (value, self->f1);
+      break;
+    case ROW_PROP_SUPPORT:
+      g_value_set_uint (value, self->support);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+graft_results_class_row_class_init (GraftResultsClassRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  object_class->finalize = graft_results_class_row_finalize;
+  object_class->get_property = graft_results_class_row_get_property;
+  row_properties[ROW_PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL, flags);
+  row_properties[ROW_PROP_PRECISION] = g_param_spec_double ("precision", NULL, NULL, 0, 1, 0, flags);
+  row_properties[ROW_PROP_RECALL] = g_param_spec_double ("recall", NULL, NULL, 0, 1, 0, flags);
+  row_properties[ROW_PROP_F1] = g_param_spec_double ("f1", NULL, NULL, 0, 1, 0, flags);
+  row_properties[ROW_PROP_SUPPORT] = g_param_spec_uint ("support", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  g_object_class_install_properties (object_class, ROW_N_PROPS, row_properties);
+}
+
+static void
+graft_results_class_row_init (GraftResultsClassRow *self)
+{
+}
+
+/* --- what a run left: shared with the workers ------------------------------------ */
+
+typedef struct {
+  GraftSessionSpec *spec;
+  GPtrArray *classes;        /* char *: the model's outputs (the train dataset's classes) */
+  GraftDataset *validation;  /* NULL without validation images */
+  GraftModel *model;         /* the page's own copy; set by the evaluation worker */
+  int outputs;
+  GraftMetrics *metrics;     /* NULL without validation images */
+  float *probabilities;      /* (validation items, outputs); NAN for images that failed */
+} Results;
+
+static void
+results_clear (gpointer data)
+{
+  Results *r = data;
+
+  g_clear_pointer (&r->spec, graft_session_spec_free);
+  g_clear_pointer (&r->classes, g_ptr_array_unref);
+  g_clear_pointer (&r->validation, graft_dataset_free);
+  g_clear_pointer (&r->model, graft_model_free);
+  g_clear_pointer (&r->metrics, graft_metrics_free);
+  g_clear_pointer (&r->probabilities, g_free);
+}
+
+static Results *
+results_ref (Results *r)
+{
+  return g_atomic_rc_box_acquire (r);
+}
+
+static void
+results_unref (Results *r)
+{
+  g_atomic_rc_box_release_full (r, results_clear);
+}
+
+static const char *
+results_class_name (Results *r, int c)
+{
+  return r->classes != NULL && c >= 0 && (guint) c < r->classes->len ? g_ptr_array_index (r->classes, c) : "?";
+}
+
+/* --- a finished run, for the list and the comparison --------------------------- */
+
+typedef struct {
+  int number;
+  GraftStrategy strategy;
+  char *spec_json;
+  double accuracy;           /* NAN without validation images */
+  int epochs_done, epochs;
+  double seconds;            /* NAN when the start was not seen */
+  GDateTime *finished;
+  GHashTable *series;        /* curve name -> GraftSeries (copies) */
+  GraftSeries *compare_accuracy, *compare_loss; /* the same, labelled "Run n" */
+  GtkCheckButton *check;
+} Run;
+
+static void
+run_free (gpointer data)
+{
+  Run *run = data;
+
+  g_free (run->spec_json);
+  g_clear_pointer (&run->finished, g_date_time_unref);
+  g_clear_pointer (&run->series, g_hash_table_unref);
+  g_clear_object (&run->compare_accuracy);
+  g_clear_object (&run->compare_loss);
+  g_free (run);
+}
+
+/* --- the page ---------------------------------------------------------------------- */
+
+struct _GraftResultsPage
+{
+  AdwBin parent_instance;
+
+  GraftSession *session;
+  GraftTraining *training;
+  GSignalGroup *training_signals;
+  char *project_name;
+
+  /* The run going on, as it started. */
+  gboolean run_in_progress;
+  GraftSessionSpec *run_spec;
+  GPtrArray *run_classes;
+  GraftDataset *run_validation;
+  gint64 run_started;
+
+  Results *results;          /* shown, or being evaluated */
+  Run *shown_run;
+  guint generation;
+  GCancellable *cancellable; /* of the evaluation under way */
+  gboolean evaluating;
+  gboolean exporting_model;
+  gboolean exporting_curves;
+  GPtrArray *runs;           /* Run */
+
+  GListStore *images;        /* GraftResultsImage, most confident first */
+  GtkCustomFilter *filter;
+  GtkFilterListModel *gallery;
+  GtkSliceListModel *gallery_page; /* the first images of the gallery, as many as shown */
+  int filter_true, filter_predicted;
+  GListStore *class_rows;    /* GraftResultsClassRow */
+
+  /* Template children. */
+  GtkStack *stack;
+  GtkLabel *title_label;
+  GtkLabel *subtitle_label;
+  GtkLabel *export_label;
+  GtkSpinner *export_spinner;
+  GtkWidget *curves_button;
+  AdwSplitButton *export_button;
+  GtkSwitch *softmax_switch;
+  GtkStack *evaluation_stack;
+  GtkSpinner *evaluation_spinner;
+  AdwStatusPage *failed_page;
+  GtkLabel *accuracy_value;
+  GtkLabel *f1_value;
+  GtkLabel *loss_value;
+  GtkLabel *images_value;
+  GtkLabel *mistakes_value;
+  GraftConfusionView *confusion_view;
+  GtkColumnView *class_view;
+  GtkLabel *gallery_title;
+  GtkLabel *gallery_subtitle;
+  GtkWidget *show_all_button;
+  GtkStack *gallery_stack;
+  GtkFlowBox *gallery_box;
+  GtkButton *more_button;
+  AdwStatusPage *gallery_empty;
+  AdwPreferencesGroup *runs_group;
+  GtkRevealer *compare_revealer;
+  GraftPlot *compare_accuracy_plot;
+  GraftPlot *compare_loss_plot;
+  GtkLabel *differences_label;
+};
+
+G_DEFINE_FINAL_TYPE (GraftResultsPage, graft_results_page, ADW_TYPE_BIN)
+
+enum { PROP_0, PROP_SESSION, PROP_TRAINING, PROP_PROJECT_NAME, N_PROPS };
+enum { TOAST, N_SIGNALS };
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static void update_actions (GraftResultsPage *self);
+static void update_gallery_header (GraftResultsPage *self);
+
+static void
+toast (GraftResultsPage *self, const char *message)
+{
+  g_signal_emit (self, signals[TOAST], 0, message);
+}
+
+/* --- words ---------------------------------------------------------------------- */
+
+static const char *
+strategy_name (GraftStrategy strategy)
+{
+  switch (strategy)
+    {
+    case GRAFT_STRATEGY_FEATURE_EXTRACTION:
+      return _("Feature Extraction");
+    case GRAFT_STRATEGY_REPLACE_TOP:
+      return _("Replace Top Layers");
+    case GRAFT_STRATEGY_FINE_TUNE:
+      return _("Fine-Tuning");
+    case GRAFT_STRATEGY_PROGRESSIVE_ULMFIT:
+      return _("Progressive Unfreezing (ULMFiT)");
+    case GRAFT_STRATEGY_PROGRESSIVE_FASTAI:
+      return _("Progressive Unfreezing (fastai)");
+    case GRAFT_STRATEGY_CUSTOM:
+    default:
+      return _("Custom Plan");
+    }
+}
+
+/* "93.8 %"; never "100 %" unless it is all. */
+static char *
+format_percent (double fraction)
+{
+  double tenths = floor (fraction * 1000 + 1e-9) / 10;
+  if (fraction >= 1.0)
+    /* Translators: a whole percentage, such as "100 %" */
+    return g_strdup_printf (_("%.0f %%"), 100.0);
+  /* Translators: a percentage with one decimal, such as "93.8 %" */
+  return g_strdup_printf (_("%.1f %%"), tenths);
+}
+
+static char *
+format_duration (double seconds)
+{
+  int s;
+
+  if (!isfinite (seconds) || seconds < 0)
+    return NULL;
+  s = (int) round (seconds);
+  if (s < 60)
+    /* Translators: a duration in seconds */
+    return g_strdup_printf (_("%d s"), MAX (1, s));
+  if (s < 3600)
+    /* Translators: a duration, "2 min 5 s" */
+    return g_strdup_printf (_("%d min %d s"), s / 60, s % 60);
+  /* Translators: a duration, "1 h 5 min" */
+  return g_strdup_printf (_("%d h %d min"), s / 3600, (s % 3600) / 60);
+}
+
+/* "20 epochs in 14 s", "stopped after 3 of 20 epochs, 5 s" */
+static char *
+describe_epochs (Run *run)
+{
+  g_autofree char *duration = format_duration (run->seconds);
+  g_autofree char *epochs = NULL;
+
+  if (run->epochs_done < run->epochs)
+    epochs = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "stopped after %d of %d epoch",
+                                           "stopped after %d of %d epochs", run->epochs),
+                              run->epochs_done, run->epochs);
+  else
+    epochs = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d epoch", "%d epochs", run->epochs_done),
+                              run->epochs_done);
+  if (duration == NULL)
+    return g_steal_pointer (&epochs);
+  /* Translators: "20 epochs in 14 s" */
+  return g_strdup_printf (_("%s in %s"), epochs, duration);
+}
+
+static guint
+labelled_items (const GraftDataset *dataset, int classes)
+{
+  guint n = 0;
+
+  if (dataset == NULL)
+    return 0;
+  for (guint i = 0; i < dataset->items->len; i++)
+    {
+      int label = g_array_index (dataset->items, GraftDatasetItem, i).label;
+      if (label >= 0 && (classes <= 0 || label < classes))
+        n++;
+    }
+  return n;
+}
+
+static GraftDataset *
+dataset_copy (const GraftDataset *dataset)
+{
+  GraftDataset *copy;
+
+  if (dataset == NULL)
+    return NULL;
+  copy = graft_dataset_new ();
+  for (guint c = 0; c < dataset->classes->len; c++)
+    graft_dataset_add_class (copy, g_ptr_array_index (dataset->classes, c));
+  for (guint i = 0; i < dataset->items->len; i++)
+    {
+      const GraftDatasetItem *item = &g_array_index (dataset->items, GraftDatasetItem, i);
+      graft_dataset_add (copy, item->path, item->label);
+    }
+  return copy;
+}
+
+static GPtrArray *
+class_names_copy (const GraftDataset *dataset)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+
+  if (dataset != NULL)
+    for (guint c = 0; c < dataset->classes->len; c++)
+      g_ptr_array_add (names, g_strdup (g_ptr_array_index (dataset->classes, c)));
+  return names;
+}
+
+static GraftSeries *
+series_copy (GraftSeries *series, const char *label)
+{
+  GraftSeries *copy = graft_series_new (graft_series_get_name (series),
+                                        label != NULL ? label : graft_series_get_label (series));
+  graft_series_append_many (copy, graft_series_get_x (series), graft_series_get_y (series),
+                            graft_series_get_length (series));
+  return copy;
+}
+
+static int
+argmax (const float *row, int n)
+{
+  int best = 0;
+  for (int k = 1; k < n; k++)
+    if (row[k] > row[best])
+      best = k;
+  return best;
+}
+
+/* --- the header ------------------------------------------------------------------ */
+
+static void
+update_header (GraftResultsPage *self)
+{
+  Run *run = self->shown_run;
+  Results *r = self->results;
+  g_autofree char *title = NULL;
+  g_autofree char *epochs = NULL;
+  g_autofree char *time = NULL;
+  g_autofree char *images = NULL;
+  g_autofree char *subtitle = NULL;
+
+  if (r == NULL || run == NULL)
+    return;
+  /* Translators: the title of the Results page: "Run 2: Fine-Tuning" */
+  title = g_strdup_printf (_("Run %d: %s"), run->number, strategy_name (r->spec->strategy));
+  epochs = describe_epochs (run);
+  time = g_date_time_format (run->finished, "%X");
+  {
+    guint n = self->session != NULL ? labelled_items (graft_session_get_train_dataset (self->session), 0) : 0;
+    if (n > 0)
+      images = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u training image", "%u training images", n), n);
+  }
+  /* Translators: "finished at 14:03" */
+  {
+    g_autofree char *finished = g_strdup_printf (_("finished at %s"), time);
+    if (images != NULL)
+      subtitle = g_strdup_printf ("%s · %s · %s", epochs, images, finished);
+    else
+      subtitle = g_strdup_printf ("%s · %s", epochs, finished);
+  }
+  gtk_label_set_label (self->title_label, title);
+  gtk_label_set_label (self->subtitle_label, subtitle);
+}
+
+/* --- the run as it starts and finishes ------------------------------------------ */
+
+static void
+clear_captured_run (GraftResultsPage *self)
+{
+  g_clear_pointer (&self->run_spec, graft_session_spec_free);
+  g_clear_pointer (&self->run_classes, g_ptr_array_unref);
+  g_clear_pointer (&self->run_validation, graft_dataset_free);
+}
+
+/* What the run was started with: the session may change while it trains. */
+static void
+capture_run (GraftResultsPage *self)
+{
+  clear_captured_run (self);
+  self->run_started = g_get_monotonic_time ();
+  if (self->session == NULL)
+    return;
+  self->run_spec = graft_session_spec_copy (graft_session_get_spec (self->session));
+  self->run_classes = class_names_copy (graft_session_get_train_dataset (self->session));
+  self->run_validation = dataset_copy (graft_session_get_validation_dataset (self->session));
+}
+
+static void
+on_training_state (GraftResultsPage *self)
+{
+  gboolean busy = graft_training_is_busy (self->training);
+
+  if (busy && !self->run_in_progress)
+    capture_run (self);
+  self->run_in_progress = busy;
+}
+
+static void update_comparison (GraftResultsPage *self);
+
+static void
+on_compare_toggled (GtkCheckButton *check, GraftResultsPage *self)
+{
+  update_comparison (self);
+}
+
+/* GraftTraining emits ::finished before it appends the last steps it drained, so the
+ * curves are copied right after, before anything else (a new run) can clear them. */
+static gboolean
+copy_series_later (gpointer user_data)
+{
+  GraftResultsPage *self = user_data;
+  Run *run = self->runs->len > 0 ? g_ptr_array_index (self->runs, self->runs->len - 1) : NULL;
+  g_autofree char *label = NULL;
+
+  if (run == NULL || self->training == NULL || g_hash_table_size (run->series) > 0)
+    return G_SOURCE_REMOVE;
+  for (gsize i = 0; i < G_N_ELEMENTS (curve_names); i++)
+    {
+      GraftSeries *series = graft_training_get_series (self->training, curve_names[i]);
+      if (series != NULL)
+        g_hash_table_insert (run->series, (gpointer) curve_names[i], series_copy (series, NULL));
+    }
+  /* Translators: a run in the comparison's legend */
+  label = g_strdup_printf (_("Run %d"), run->number);
+  if (g_hash_table_contains (run->series, "validation-accuracy"))
+    run->compare_accuracy = series_copy (g_hash_table_lookup (run->series, "validation-accuracy"), label);
+  if (g_hash_table_contains (run->series, "validation-loss"))
+    run->compare_loss = series_copy (g_hash_table_lookup (run->series, "validation-loss"), label);
+  return G_SOURCE_REMOVE;
+}
+
+static Run *
+add_run (GraftResultsPage *self, Results *r)
+{
+  Run *run = g_new0 (Run, 1);
+  const GraftMetrics *metrics = graft_training_get_validation_metrics (self->training);
+  GtkWidget *row = adw_action_row_new ();
+  GtkWidget *check = gtk_check_button_new ();
+  g_autofree char *title = NULL;
+  g_autofree char *epochs = NULL;
+  g_autofree char *time = NULL;
+  g_autofree char *subtitle = NULL;
+  g_autofree char *accessible = NULL;
+
+  run->number = self->runs->len + 1;
+  run->strategy = r->spec->strategy;
+  run->spec_json = graft_session_spec_to_json (r->spec);
+  run->accuracy = metrics != NULL && metrics->count > 0 ? graft_metrics_accuracy (metrics) : NAN;
+  run->epochs_done = graft_training_get_epoch (self->training);
+  run->epochs = graft_training_get_epochs (self->training);
+  run->seconds = self->run_started > 0 ? (g_get_monotonic_time () - self->run_started) / 1e6 : NAN;
+  run->finished = g_date_time_new_now_local ();
+  run->series = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
+  g_idle_add_full (G_PRIORITY_HIGH, copy_series_later, g_object_ref (self), g_object_unref);
+  g_ptr_array_add (self->runs, run);
+
+  title = g_strdup_printf (_("Run %d: %s"), run->number, strategy_name (run->strategy));
+  epochs = describe_epochs (run);
+  time = g_date_time_format (run->finished, "%X");
+  if (isfinite (run->accuracy))
+    {
+      g_autofree char *accuracy = format_percent (run->accuracy);
+      /* Translators: a run's line: "93.8 % validation accuracy · 20 epochs in 14 s · 14:03" */
+      subtitle = g_strdup_printf (_("%s validation accuracy · %s · %s"), accuracy, epochs, time);
+    }
+  else
+    subtitle = g_strdup_printf ("%s · %s", epochs, time);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+  gtk_widget_set_valign (check, GTK_ALIGN_CENTER);
+  /* Translators: the accessible name of a run's check box */
+  accessible = g_strdup_printf (_("Compare run %d"), run->number);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (check), GTK_ACCESSIBLE_PROPERTY_LABEL, accessible, -1);
+  adw_action_row_add_prefix (ADW_ACTION_ROW (row), check);
+  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), check);
+  g_signal_connect (check, "toggled", G_CALLBACK (on_compare_toggled), self);
+  run->check = GTK_CHECK_BUTTON (check);
+  adw_preferences_group_add (self->runs_group, row);
+  gtk_widget_set_visible (GTK_WIDGET (self->runs_group), TRUE);
+  return run;
+}
+
+/* --- evaluation ------------------------------------------------------------------ */
+
+typedef struct {
+  GBytes *model_bytes;
+  Results *results;
+} EvaluateData;
+
+static void
+evaluate_data_free (gpointer data)
+{
+  EvaluateData *d = data;
+  g_bytes_unref (d->model_bytes);
+  results_unref (d->results);
+  g_free (d);
+}
+
+static int
+evaluation_batch (const GraftSessionSpec *spec)
+{
+  return CLAMP (spec->batch_size, 1, MAX_EVALUATION_BATCH);
+}
+
+static void
+evaluate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  EvaluateData *d = task_data;
+  Results *r = d->results;
+  GError *error = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (d->model_bytes, &size);
+
+  r->model = graft_model_load_from_data (data, size, NULL, _("the trained model"), &error);
+  if (r->model == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  r->outputs = (int) graft_graph_value (r->model->graph, r->model->logits)->shape.dims[1];
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (labelled_items (r->validation, r->outputs) > 0)
+    {
+      r->metrics = graft_evaluate (r->model, r->validation, &r->spec->preprocessing, evaluation_batch (r->spec),
+                                   DECODE_THREADS, &r->probabilities, &error);
+      if (r->metrics == NULL)
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+show_figures (GraftResultsPage *self)
+{
+  const GraftMetrics *m = self->results->metrics;
+  guint64 correct = 0;
+  g_autofree char *accuracy = format_percent (graft_metrics_accuracy (m));
+  g_autofree char *f1 = g_strdup_printf ("%.2f", graft_metrics_macro_f1 (m));
+  double loss = graft_metrics_loss (m);
+  g_autofree char *loss_text = isfinite (loss) ? g_strdup_printf ("%.3f", loss) : g_strdup ("—");
+  g_autofree char *images = g_strdup_printf ("%" G_GUINT64_FORMAT, m->count);
+  g_autofree char *mistakes = NULL;
+
+  for (int c = 0; c < m->classes; c++)
+    correct += m->confusion[(gsize) c * m->classes + c];
+  mistakes = g_strdup_printf ("%" G_GUINT64_FORMAT, m->count - correct);
+  gtk_label_set_label (self->accuracy_value, accuracy);
+  gtk_label_set_label (self->f1_value, f1);
+  gtk_label_set_label (self->loss_value, loss_text);
+  gtk_label_set_label (self->images_value, images);
+  gtk_label_set_label (self->mistakes_value, mistakes);
+}
+
+static void
+show_classes (GraftResultsPage *self)
+{
+  const GraftMetrics *m = self->results->metrics;
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (int c = 0; c < m->classes; c++)
+    {
+      GraftResultsClassRow *row = g_object_new (GRAFT_TYPE_RESULTS_CLASS_ROW, NULL);
+      GraftClassMetrics cm = graft_metrics_class (m, c);
+      row->name = g_strdup (results_class_name (self->results, c));
+      row->precision = cm.precision;
+      row->recall = cm.recall;
+      row->f1 = cm.f1;
+      row->support = (guint) cm.support;
+      g_ptr_array_add (rows, row);
+    }
+  g_list_store_splice (self->class_rows, 0, g_list_model_get_n_items (G_LIST_MODEL (self->class_rows)),
+                       rows->pdata, rows->len);
+}
+
+static int
+compare_confidence (gconstpointer a, gconstpointer b)
+{
+  const GraftResultsImage *x = *(GraftResultsImage *const *) a;
+  const GraftResultsImage *y = *(GraftResultsImage *const *) b;
+
+  if (x->confidence != y->confidence)
+    return x->confidence > y->confidence ? -1 : 1;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static void
+show_gallery (GraftResultsPage *self)
+{
+  Results *r = self->results;
+  g_autoptr (GPtrArray) images = g_ptr_array_new_with_free_func (g_object_unref);
+  guint n_items = r->validation != NULL ? r->validation->items->len : 0;
+
+  for (guint i = 0; i < n_items && r->probabilities != NULL; i++)
+    {
+      const GraftDatasetItem *item = &g_array_index (r->validation->items, GraftDatasetItem, i);
+      const float *row = r->probabilities + (gsize) i * r->outputs;
+      GraftResultsImage *image;
+      int predicted;
+
+      if (item->label < 0 || item->label >= r->outputs || isnan (row[0]))
+        continue;
+      predicted = argmax (row, r->outputs);
+      image = g_object_new (GRAFT_TYPE_RESULTS_IMAGE, NULL);
+      image->index = i;
+      image->path = g_strdup (item->path);
+      image->true_class = item->label;
+      image->predicted_class = predicted;
+      image->confidence = row[predicted];
+      image->true_name = g_strdup (results_class_name (r, item->label));
+      image->predicted_name = g_strdup (results_class_name (r, predicted));
+      g_ptr_array_add (images, image);
+    }
+  g_ptr_array_sort (images, compare_confidence);
+  g_list_store_splice (self->images, 0, g_list_model_get_n_items (G_LIST_MODEL (self->images)), images->pdata,
+                       images->len);
+}
+
+static void
+show_metrics (GraftResultsPage *self)
+{
+  Results *r = self->results;
+  g_autofree const char **names = NULL;
+
+  if (r->metrics == NULL)
+    {
+      gtk_stack_set_visible_child_name (self->evaluation_stack, "no-validation");
+      return;
+    }
+  show_figures (self);
+  names = g_new0 (const char *, r->metrics->classes + 1);
+  for (int c = 0; c < r->metrics->classes; c++)
+    names[c] = results_class_name (r, c);
+  graft_confusion_view_set_matrix (self->confusion_view, r->metrics->confusion, r->metrics->classes, names);
+  show_classes (self);
+  show_gallery (self);
+  graft_results_page_filter_gallery (self, -1, -1);
+  gtk_stack_set_visible_child_name (self->evaluation_stack, "metrics");
+}
+
+static void
+on_evaluated (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GraftResultsPage *self = GRAFT_RESULTS_PAGE (source);
+  guint generation = GPOINTER_TO_UINT (user_data);
+  g_autoptr (GError) error = NULL;
+  gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
+
+  if (generation != self->generation)
+    return; /* a newer run's results replaced these */
+  self->evaluating = FALSE;
+  gtk_spinner_stop (self->evaluation_spinner);
+  if (!ok)
+    {
+      adw_status_page_set_description (self->failed_page, error->message);
+      gtk_stack_set_visible_child_name (self->evaluation_stack, "failed");
+    }
+  else
+    show_metrics (self);
+  update_actions (self);
+}
+
+static void
+clear_shown_results (GraftResultsPage *self)
+{
+  self->filter_true = self->filter_predicted = -1;
+  g_list_store_remove_all (self->images);
+  g_list_store_remove_all (self->class_rows);
+  graft_confusion_view_set_matrix (self->confusion_view, NULL, 0, NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->export_label), FALSE);
+}
+
+/* Takes the training's model (a copy: the training frees its own at the next start)
+ * and evaluates it. */
+static void
+take_results (GraftResultsPage *self)
+{
+  GraftModel *model = graft_training_get_model (self->training);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GTask) task = NULL;
+  Results *r;
+  EvaluateData *data;
+
+  if (model == NULL)
+    return;
+  /* Serialising is a copy of the weights, quick even for a large model; parsing them
+   * back (the slower half) happens in the worker. */
+  bytes = graft_model_save_to_bytes (model, NULL, &error);
+
+  r = g_atomic_rc_box_new0 (Results);
+  r->spec = self->run_spec != NULL ? g_steal_pointer (&self->run_spec)
+            : self->session != NULL ? graft_session_spec_copy (graft_session_get_spec (self->session))
+                                    : graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, NULL);
+  if (self->run_classes != NULL)
+    r->classes = g_steal_pointer (&self->run_classes);
+  else
+    r->classes = class_names_copy (self->session != NULL ? graft_session_get_train_dataset (self->session) : NULL);
+  if (self->run_validation != NULL)
+    r->validation = g_steal_pointer (&self->run_validation);
+  else if (self->session != NULL)
+    r->validation = dataset_copy (graft_session_get_validation_dataset (self->session));
+
+  self->generation++;
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  g_clear_pointer (&self->results, results_unref);
+  self->results = r;
+  self->shown_run = add_run (self, r);
+  self->run_started = 0;
+
+  clear_shown_results (self);
+  update_header (self);
+  gtk_stack_set_visible_child_name (self->stack, "results");
+  if (bytes == NULL)
+    {
+      adw_status_page_set_description (self->failed_page, error->message);
+      gtk_stack_set_visible_child_name (self->evaluation_stack, "failed");
+      update_actions (self);
+      return;
+    }
+  self->evaluating = TRUE;
+  gtk_spinner_start (self->evaluation_spinner);
+  gtk_stack_set_visible_child_name (self->evaluation_stack, "evaluating");
+  update_actions (self);
+
+  data = g_new0 (EvaluateData, 1);
+  data->model_bytes = g_steal_pointer (&bytes);
+  data->results = results_ref (r);
+  task = g_task_new (self, self->cancellable, on_evaluated, GUINT_TO_POINTER (self->generation));
+  g_task_set_source_tag (task, take_results);
+  g_task_set_task_data (task, data, evaluate_data_free);
+  g_task_run_in_thread (task, evaluate_thread);
+}
+
+/* A run ended. A learning-rate sweep has no epoch, and a run stopped before its first
+ * epoch has nothing to show. */
+static void
+on_training_finished (GraftTraining *training, GError *error, GraftResultsPage *self)
+{
+  self->run_in_progress = FALSE;
+  if (error == NULL && graft_training_get_epoch (training) >= 1)
+    take_results (self);
+  clear_captured_run (self);
+}
+
+/* --- the gallery ---------------------------------------------------------------- */
+
+typedef struct {
+  char *path;
+  int side;
+} ThumbnailData;
+
+typedef struct {
+  GBytes *pixels;            /* RGB */
+  int side;
+} Thumbnail;
+
+static void
+thumbnail_data_free (gpointer data)
+{
+  ThumbnailData *d = data;
+  g_free (d->path);
+  g_free (d);
+}
+
+static void
+thumbnail_free (gpointer data)
+{
+  Thumbnail *t = data;
+  g_bytes_unref (t->pixels);
+  g_free (t);
+}
+
+/* The centre square (what the model sees, near enough), box-filtered down to side,
+ * or enlarged by a whole factor without smoothing when it is smaller (small images
+ * stay sharp). */
+static void
+thumbnail_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  ThumbnailData *d = task_data;
+  GError *error = NULL;
+  g_autoptr (GraftImage) image = NULL;
+  Thumbnail *thumbnail;
+  guint8 *out;
+  int s, x0, y0, side;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  image = graft_image_load_at_least (d->path, d->side, &error);
+  if (image == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  s = MIN (image->width, image->height);
+  x0 = (image->width - s) / 2;
+  y0 = (image->height - s) / 2;
+  side = s >= d->side ? d->side : s * ((d->side + s - 1) / s);
+  out = g_malloc ((gsize) side * side * 3);
+  for (int oy = 0; oy < side; oy++)
+    {
+      int sy0 = y0 + (int) ((gint64) oy * s / side);
+      int sy1 = MAX (sy0 + 1, y0 + (int) ((gint64) (oy + 1) * s / side));
+      for (int ox = 0; ox < side; ox++)
+        {
+          int sx0 = x0 + (int) ((gint64) ox * s / side);
+          int sx1 = MAX (sx0 + 1, x0 + (int) ((gint64) (ox + 1) * s / side));
+          guint sum[3] = { 0, 0, 0 };
+          guint n = (guint) ((sy1 - sy0) * (sx1 - sx0));
+          for (int y = sy0; y < sy1; y++)
+            for (int x = sx0; x < sx1; x++)
+              for (int c = 0; c < 3; c++)
+                sum[c] += image->rgb[((gsize) y * image->width + x) * 3 + c];
+          for (int c = 0; c < 3; c++)
+            out[((gsize) oy * side + ox) * 3 + c] = (guint8) ((sum[c] + n / 2) / n);
+        }
+    }
+  thumbnail = g_new0 (Thumbnail, 1);
+  thumbnail->pixels = g_bytes_new_take (out, (gsize) side * side * 3);
+  thumbnail->side = side;
+  g_task_return_pointer (task, thumbnail, thumbnail_free);
+}
+
+static void
+on_thumbnail (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GraftResultsImage *image = GRAFT_RESULTS_IMAGE (source);
+  g_autoptr (GError) error = NULL;
+  Thumbnail *thumbnail = g_task_propagate_pointer (G_TASK (result), &error);
+
+  g_clear_object (&image->loading);
+  if (thumbnail == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        image->error = g_strdup (error->message);
+      return;
+    }
+  g_clear_object (&image->paintable);
+  image->paintable = GDK_PAINTABLE (gdk_memory_texture_new (thumbnail->side, thumbnail->side, GDK_MEMORY_R8G8B8,
+                                                            thumbnail->pixels, (gsize) thumbnail->side * 3));
+  thumbnail_free (thumbnail);
+  g_object_notify_by_pspec (G_OBJECT (image), image_properties[IMAGE_PROP_PAINTABLE]);
+}
+
+static void
+start_thumbnail (GraftResultsPage *self, GraftResultsImage *image)
+{
+  g_autoptr (GTask) task = NULL;
+  ThumbnailData *data = g_new0 (ThumbnailData, 1);
+
+  data->path = g_strdup (image->path);
+  data->side = THUMBNAIL_SIZE * gtk_widget_get_scale_factor (GTK_WIDGET (self));
+  image->loading = g_cancellable_new ();
+  task = g_task_new (image, image->loading, on_thumbnail, NULL);
+  g_task_set_source_tag (task, start_thumbnail);
+  g_task_set_task_data (task, data, thumbnail_data_free);
+  g_task_run_in_thread (task, thumbnail_thread);
+}
+
+static void
+on_gallery_widget_destroy (GtkWidget *box, GraftResultsImage *image)
+{
+  /* Gone before its thumbnail came (a new filter, a new run): not needed any more. */
+  if (image->loading != NULL)
+    g_cancellable_cancel (image->loading);
+}
+
+/* One image of the gallery: the thumbnail, the predicted and the true class, the
+ * confidence. */
+static GtkWidget *
+create_gallery_widget (gpointer item, gpointer user_data)
+{
+  GraftResultsPage *self = user_data;
+  GraftResultsImage *image = item;
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
+  GtkWidget *picture = gtk_picture_new ();
+  GtkWidget *predicted_label, *true_label, *confidence_label;
+  g_autofree char *predicted = NULL;
+  g_autofree char *truth = NULL;
+  g_autofree char *percent = format_percent (image->confidence);
+  g_autofree char *confidence = NULL;
+  g_autofree char *basename = g_filename_display_basename (image->path);
+  g_autofree char *description = NULL;
+
+  /* Translators: under a thumbnail: the class the model chose */
+  predicted = g_strdup_printf (_("Predicted: %s"), image->predicted_name);
+  /* Translators: under a thumbnail: the image's label */
+  truth = g_strdup_printf (_("True: %s"), image->true_name);
+  /* Translators: under a thumbnail: "87 % confident" */
+  confidence = g_strdup_printf (_("%s confident"), percent);
+  predicted_label = gtk_label_new (predicted);
+  true_label = gtk_label_new (truth);
+  confidence_label = gtk_label_new (confidence);
+
+  gtk_widget_set_margin_top (box, 6);
+  gtk_widget_set_margin_bottom (box, 6);
+  gtk_widget_set_margin_start (box, 6);
+  gtk_widget_set_margin_end (box, 6);
+  gtk_widget_set_halign (box, GTK_ALIGN_CENTER);
+  gtk_picture_set_can_shrink (GTK_PICTURE (picture), TRUE);
+  gtk_picture_set_content_fit (GTK_PICTURE (picture), GTK_CONTENT_FIT_COVER);
+  gtk_widget_set_size_request (picture, THUMBNAIL_SIZE, THUMBNAIL_SIZE);
+  gtk_widget_set_halign (picture, GTK_ALIGN_CENTER);
+  gtk_widget_set_overflow (picture, GTK_OVERFLOW_HIDDEN);
+  gtk_widget_add_css_class (picture, "thumbnail");
+  gtk_widget_set_margin_bottom (picture, 4);
+  for (GtkWidget **l = (GtkWidget *[]) { true_label, predicted_label, confidence_label, NULL }; *l != NULL; l++)
+    {
+      gtk_label_set_ellipsize (GTK_LABEL (*l), PANGO_ELLIPSIZE_END);
+      gtk_label_set_xalign (GTK_LABEL (*l), 0);
+      gtk_label_set_max_width_chars (GTK_LABEL (*l), 14);
+      gtk_widget_add_css_class (*l, "caption");
+    }
+  gtk_widget_add_css_class (predicted_label, "heading");
+  gtk_widget_add_css_class (confidence_label, "dim-label");
+  gtk_widget_add_css_class (confidence_label, "numeric");
+  gtk_box_append (GTK_BOX (box), picture);
+  gtk_box_append (GTK_BOX (box), predicted_label);
+  gtk_box_append (GTK_BOX (box), true_label);
+  gtk_box_append (GTK_BOX (box), confidence_label);
+  gtk_widget_set_tooltip_text (box, basename);
+  /* Translators: the accessible name of a thumbnail: "0042.jpg: cat, predicted dog, 87 % confident" */
+  description = g_strdup_printf (_("%s: %s, predicted %s, %s confident"), basename, image->true_name,
+                                 image->predicted_name, percent);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (box), GTK_ACCESSIBLE_PROPERTY_LABEL, description, -1);
+
+  g_object_bind_property (image, "paintable", picture, "paintable", G_BINDING_SYNC_CREATE);
+  g_signal_connect_object (box, "destroy", G_CALLBACK (on_gallery_widget_destroy), image, 0);
+  if (image->paintable == NULL && image->loading == NULL && image->error == NULL)
+    start_thumbnail (self, image);
+  return box;
+}
+
+/* A click (or Enter) on an image opens it in the image viewer. */
+static void
+on_gallery_child_activated (GtkFlowBox *box, GtkFlowBoxChild *child, GraftResultsPage *self)
+{
+  g_autoptr (GraftResultsImage) image = g_list_model_get_item (G_LIST_MODEL (self->gallery_page),
+                                                               (guint) gtk_flow_box_child_get_index (child));
+  g_autoptr (GFile) file = NULL;
+  g_autofree char *uri = NULL;
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  if (image == NULL)
+    return;
+  file = g_file_new_for_path (image->path);
+  uri = g_file_get_uri (file);
+  gtk_show_uri (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, uri, GDK_CURRENT_TIME);
+}
+
+static gboolean
+gallery_filter_func (gpointer item, gpointer user_data)
+{
+  GraftResultsPage *self = user_data;
+  GraftResultsImage *image = item;
+
+  if (self->filter_true < 0)
+    return image->true_class != image->predicted_class;
+  return image->true_class == self->filter_true && image->predicted_class == self->filter_predicted;
+}
+
+static void
+update_gallery_header (GraftResultsPage *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->gallery));
+  gboolean filtered = self->filter_true >= 0;
+  g_autofree char *title = NULL;
+  g_autofree char *subtitle = NULL;
+
+  if (!filtered)
+    {
+      title = g_strdup (_("Mistakes"));
+      if (n > 0)
+        subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u image the model got wrong",
+                                                 "%u images the model got wrong, the most confident mistakes first", n),
+                                    n);
+      adw_status_page_set_title (self->gallery_empty, _("No Mistakes"));
+      adw_status_page_set_description (self->gallery_empty, _("Every validation image was classified correctly."));
+    }
+  else
+    {
+      const char *true_name = results_class_name (self->results, self->filter_true);
+      const char *predicted_name = results_class_name (self->results, self->filter_predicted);
+      if (self->filter_true == self->filter_predicted)
+        /* Translators: the gallery's title when it shows one cell of the confusion matrix */
+        title = g_strdup_printf (_("“%s” Classified Correctly"), true_name);
+      else
+        /* Translators: the gallery's title when it shows one cell of the confusion matrix */
+        title = g_strdup_printf (_("“%s” Classified as “%s”"), true_name, predicted_name);
+      subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u image in this cell",
+                                               "%u images in this cell, the most confident first", n),
+                                  n);
+      adw_status_page_set_title (self->gallery_empty, _("No Images"));
+      adw_status_page_set_description (self->gallery_empty, _("No validation image fell in this cell."));
+    }
+  gtk_label_set_label (self->gallery_title, title);
+  gtk_label_set_label (self->gallery_subtitle, subtitle != NULL ? subtitle : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->gallery_subtitle), subtitle != NULL);
+  gtk_widget_set_visible (self->show_all_button, filtered);
+  gtk_stack_set_visible_child_name (self->gallery_stack, n > 0 ? "grid" : "none");
+  {
+    guint shown = gtk_slice_list_model_get_size (self->gallery_page);
+    guint more = n > shown ? MIN (n - shown, GALLERY_PAGE) : 0;
+    if (more > 0)
+      {
+        /* Translators: a button under the gallery */
+        g_autofree char *label = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Show %u More Image",
+                                                               "Show %u More Images", more),
+                                                  more);
+        gtk_button_set_label (self->more_button, label);
+      }
+    gtk_widget_set_visible (GTK_WIDGET (self->more_button), more > 0);
+  }
+}
+
+void
+graft_results_page_filter_gallery (GraftResultsPage *self, int true_class, int predicted_class)
+{
+  g_return_if_fail (GRAFT_IS_RESULTS_PAGE (self));
+
+  if (self->results == NULL || self->results->metrics == NULL || true_class < 0 || predicted_class < 0
+      || true_class >= self->results->metrics->classes || predicted_class >= self->results->metrics->classes)
+    true_class = predicted_class = -1;
+  self->filter_true = true_class;
+  self->filter_predicted = predicted_class;
+  gtk_slice_list_model_set_size (self->gallery_page, GALLERY_PAGE);
+  graft_confusion_view_set_selected (self->confusion_view, true_class, predicted_class);
+  gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
+  update_gallery_header (self);
+  update_actions (self);
+}
+
+/* A second click on the shown cell goes back to every mistake. */
+static void
+on_cell_activated (GraftConfusionView *view, int true_class, int predicted_class, GraftResultsPage *self)
+{
+  if (self->filter_true == true_class && self->filter_predicted == predicted_class)
+    graft_results_page_filter_gallery (self, -1, -1);
+  else
+    graft_results_page_filter_gallery (self, true_class, predicted_class);
+}
+
+/* --- the per-class table ------------------------------------------------------------ */
+
+static void
+class_cell_setup (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
+{
+  const char *property = user_data;
+  GtkWidget *label = gtk_label_new (NULL);
+
+  if (g_str_equal (property, "name"))
+    {
+      gtk_label_set_xalign (GTK_LABEL (label), 0);
+      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+    }
+  else
+    {
+      gtk_label_set_xalign (GTK_LABEL (label), 1);
+      gtk_widget_add_css_class (label, "numeric");
+    }
+  gtk_list_item_set_child (item, label);
+}
+
+static void
+class_cell_bind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
+{
+  const char *property = user_data;
+  GraftResultsClassRow *row = gtk_list_item_get_item (item);
+  GtkWidget *label = gtk_list_item_get_child (item);
+  g_autofree char *text = NULL;
+
+  if (g_str_equal (property, "name"))
+    text = g_strdup (row->name);
+  else if (g_str_equal (property, "support"))
+    text = g_strdup_printf ("%u", row->support);
+  else
+    {
+      double value = g_str_equal (property, "precision") ? row->precision
+                     : g_str_equal (property, "recall")  ? row->recall
+                                                         : row->f1;
+      text = g_strdup_printf ("%.2f", value);
+    }
+  gtk_label_set_label (GTK_LABEL (label), text);
+  gtk_widget_set_tooltip_text (label, g_str_equal (property, "name") ? row->name : NULL);
+}
+
+static void
+add_class_column (GraftResultsPage *self, const char *title, const char *property, gboolean expand)
+{
+  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+  GtkColumnViewColumn *column;
+  GtkExpression *expression = gtk_property_expression_new (GRAFT_TYPE_RESULTS_CLASS_ROW, NULL, property);
+  GtkSorter *sorter;
+
+  g_signal_connect (factory, "setup", G_CALLBACK (class_cell_setup), (gpointer) property);
+  g_signal_connect (factory, "bind", G_CALLBACK (class_cell_bind), (gpointer) property);
+  column = gtk_column_view_column_new (title, factory);
+  if (g_str_equal (property, "name"))
+    sorter = GTK_SORTER (gtk_string_sorter_new (expression));
+  else
+    /* The first click sorts lowest first: the weakest classes on top. */
+    sorter = GTK_SORTER (gtk_numeric_sorter_new (expression));
+  gtk_column_view_column_set_sorter (column, sorter);
+  gtk_column_view_column_set_expand (column, expand);
+  gtk_column_view_append_column (self->class_view, column);
+  g_object_unref (sorter);
+  g_object_unref (column);
+}
+
+static void
+setup_class_view (GraftResultsPage *self)
+{
+  GtkSortListModel *sorted;
+
+  add_class_column (self, _("Class"), "name", TRUE);
+  add_class_column (self, _("Precision"), "precision", FALSE);
+  add_class_column (self, _("Recall"), "recall", FALSE);
+  add_class_column (self, _("F1"), "f1", FALSE);
+  /* Translators: a column: the number of validation images of the class */
+  add_class_column (self, _("Images"), "support", FALSE);
+  sorted = gtk_sort_list_model_new (G_LIST_MODEL (g_object_ref (self->class_rows)),
+                                    g_object_ref (gtk_column_view_get_sorter (self->class_view)));
+  gtk_column_view_set_model (self->class_view, GTK_SELECTION_MODEL (gtk_no_selection_new (G_LIST_MODEL (sorted))));
+}
+
+/* --- export of the model --------------------------------------------------------- */
+
+typedef struct {
+  Results *results;
+  char *path;
+  gboolean softmax;
+  /* Out. */
+  gboolean verified;
+  guint compared, agreed;
+  double max_difference;
+} ExportData;
+
+static void
+export_data_free (gpointer data)
+{
+  ExportData *d = data;
+  results_unref (d->results);
+  g_free (d->path);
+  g_free (d);
+}
+
+/* The metadata graft_trainer_describe_model writes, from what the page has. */
+static void
+describe_model (Results *r)
+{
+  GHashTable *metadata = r->model->metadata;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_array (builder);
+  for (guint c = 0; c < r->classes->len; c++)
+    json_builder_add_string_value (builder, g_ptr_array_index (r->classes, c));
+  json_builder_end_array (builder);
+  root = json_builder_get_root (builder);
+  g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_LABELS), json_to_string (root, FALSE));
+  g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
+                       graft_preprocessing_to_json (&r->spec->preprocessing));
+  g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_RECIPE), graft_session_spec_to_json (r->spec));
+  if (r->metrics != NULL && r->metrics->count > 0)
+    {
+      char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+      g_ascii_formatd (buffer, sizeof buffer, "%.4f", graft_metrics_accuracy (r->metrics));
+      g_hash_table_insert (metadata, g_strdup ("graft.validation_accuracy"), g_strdup (buffer));
+    }
+  else
+    g_hash_table_remove (metadata, "graft.validation_accuracy");
+}
+
+static void
+export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  ExportData *d = task_data;
+  Results *r = d->results;
+  GraftExportOptions options = { .softmax_output = d->softmax };
+  GError *error = NULL;
+  g_autoptr (GraftModel) exported = NULL;
+  g_autoptr (GraftMetrics) metrics = NULL;
+  g_autofree float *probabilities = NULL;
+  guint n_items;
+
+  if (!graft_model_save (r->model, d->path, &options, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (r->metrics == NULL || r->probabilities == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  /* Verify: the file, as another program would read it, on the same images. */
+  exported = graft_model_load (d->path, &error);
+  if (exported == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (graft_graph_value (exported->graph, exported->logits)->shape.dims[1] != r->outputs)
+    {
+      g_task_return_new_error (task, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
+                               _("The exported file has %d outputs instead of %d"),
+                               (int) graft_graph_value (exported->graph, exported->logits)->shape.dims[1], r->outputs);
+      return;
+    }
+  metrics = graft_evaluate (exported, r->validation, &r->spec->preprocessing, evaluation_batch (r->spec),
+                            DECODE_THREADS, &probabilities, &error);
+  if (metrics == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  n_items = r->validation->items->len;
+  for (guint i = 0; i < n_items; i++)
+    {
+      const float *a = r->probabilities + (gsize) i * r->outputs;
+      const float *b = probabilities + (gsize) i * r->outputs;
+      int label = g_array_index (r->validation->items, GraftDatasetItem, i).label;
+
+      if (label < 0 || label >= r->outputs || isnan (a[0]) || isnan (b[0]))
+        continue;
+      d->compared++;
+      if (argmax (a, r->outputs) == argmax (b, r->outputs))
+        d->agreed++;
+      for (int k = 0; k < r->outputs; k++)
+        d->max_difference = MAX (d->max_difference, fabs ((double) a[k] - b[k]));
+    }
+  d->verified = TRUE;
+  g_task_return_boolean (task, TRUE);
+}
+
+/* The last part of a chained message ("Cannot write …: Failed to create …: No space
+ * left on device"), when the message names the file anyway: the toast names it. */
+static const char *
+short_reason (const GError *error, const char *path)
+{
+  const char *last = g_strrstr (error->message, ": ");
+  g_autofree char *name = g_filename_display_basename (path);
+
+  if (last != NULL && last[2] != '\0' && strstr (error->message, name) != NULL)
+    return last + 2;
+  return error->message;
+}
+
+static void
+on_exported (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GraftResultsPage *self = GRAFT_RESULTS_PAGE (source);
+  ExportData *d = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = g_filename_display_basename (d->path);
+  g_autofree char *message = NULL;
+  g_autofree char *detail = NULL;
+
+  self->exporting_model = FALSE;
+  gtk_widget_set_visible (GTK_WIDGET (self->export_spinner), self->exporting_curves);
+  update_actions (self);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      /* Translators: a toast: the file, then what went wrong */
+      message = g_strdup_printf (_("Could not export “%s”: %s"), name, short_reason (error, d->path));
+      gtk_label_set_label (self->export_label, error->message);
+      gtk_widget_set_visible (GTK_WIDGET (self->export_label), TRUE);
+      toast (self, message);
+      return;
+    }
+  if (!d->verified && labelled_items (d->results->validation, d->results->outputs) > 0)
+    {
+      /* Translators: a toast: the evaluation on the validation images had failed */
+      message = g_strdup_printf (_("Exported “%s” (not verified: the validation images could not be read)"), name);
+      detail = g_strdup_printf (_("Exported to %s."), d->path);
+    }
+  else if (!d->verified)
+    {
+      /* Translators: a toast */
+      message = g_strdup_printf (_("Exported “%s” (not verified: there are no validation images)"), name);
+      detail = g_strdup_printf (_("Exported to %s."), d->path);
+    }
+  else
+    {
+      g_autofree char *agreement = format_percent (d->compared > 0 ? (double) d->agreed / d->compared : 1.0);
+      char difference[32];
+
+      g_snprintf (difference, sizeof difference, "%.1e", d->max_difference);
+      if (d->agreed == d->compared)
+        /* Translators: a toast: "… agrees with the app on 100 % of 120 images" */
+        message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                "Exported and verified: the file agrees with the app on %s of %u image",
+                                                "Exported and verified: the file agrees with the app on %s of %u images",
+                                                d->compared),
+                                   agreement, d->compared);
+      else
+        /* Translators: a toast: "… agrees with the app on only 97.5 % of 120 images" */
+        message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                "Exported, but the file agrees with the app on only %s of %u image",
+                                                "Exported, but the file agrees with the app on only %s of %u images",
+                                                d->compared),
+                                   agreement, d->compared);
+      /* Translators: under the title after an export: the path, the agreement, and a number like 3.2e-07 */
+      detail = g_strdup_printf (_("Exported to %s. Run again on %u validation images, the file predicts the same "
+                                  "class as the app for %s of them; probabilities differ by at most %s."),
+                                d->path, d->compared, agreement, difference);
+    }
+  gtk_label_set_label (self->export_label, detail);
+  gtk_widget_set_visible (GTK_WIDGET (self->export_label), TRUE);
+  toast (self, message);
+}
+
+static void
+export_to (GraftResultsPage *self, const char *path)
+{
+  g_autoptr (GTask) task = NULL;
+  ExportData *data;
+
+  if (self->results == NULL || self->results->model == NULL || self->evaluating)
+    {
+      toast (self, _("There is no trained model to export yet"));
+      return;
+    }
+  if (self->exporting_model)
+    return;
+  describe_model (self->results);
+  data = g_new0 (ExportData, 1);
+  data->results = results_ref (self->results);
+  data->path = g_strdup (path);
+  data->softmax = gtk_switch_get_active (self->softmax_switch);
+  self->exporting_model = TRUE;
+  gtk_widget_set_visible (GTK_WIDGET (self->export_spinner), TRUE);
+  gtk_spinner_start (self->export_spinner);
+  update_actions (self);
+  task = g_task_new (self, NULL, on_exported, NULL);
+  g_task_set_source_tag (task, export_to);
+  g_task_set_task_data (task, data, export_data_free);
+  g_task_run_in_thread (task, export_thread);
+}
+
+/* --- export of the curves ----------------------------------------------------- */
+
+typedef struct {
+  char *name;
+  char *label;
+  double *x, *y;
+  guint n;
+} Curve;
+
+typedef struct {
+  char *csv_path;
+  char *png_path;
+  GPtrArray *curves;         /* Curve */
+  char *loss_title, *accuracy_title, *epoch_label, *loss_label, *accuracy_label;
+} CurvesData;
+
+static void
+curve_free (gpointer data)
+{
+  Curve *c = data;
+  g_free (c->name);
+  g_free (c->label);
+  g_free (c->x);
+  g_free (c->y);
+  g_free (c);
+}
+
+static void
+curves_data_free (gpointer data)
+{
+  CurvesData *d = data;
+  g_free (d->csv_path);
+  g_free (d->png_path);
+  g_ptr_array_unref (d->curves);
+  g_free (d->loss_title);
+  g_free (d->accuracy_title);
+  g_free (d->epoch_label);
+  g_free (d->loss_label);
+  g_free (d->accuracy_label);
+  g_free (d);
+}
+
+static Curve *
+find_curve (CurvesData *d, const char *name)
+{
+  for (guint i = 0; i < d->curves->len; i++)
+    {
+      Curve *c = g_ptr_array_index (d->curves, i);
+      if (g_str_equal (c->name, name))
+        return c;
+    }
+  return NULL;
+}
+
+static gboolean
+write_csv (CurvesData *d, GError **error)
+{
+  GString *csv = g_string_new ("series,epoch,value\n");
+  gboolean ok;
+
+  for (guint i = 0; i < d->curves->len; i++)
+    {
+      Curve *c = g_ptr_array_index (d->curves, i);
+      for (guint k = 0; k < c->n; k++)
+        {
+          char x[G_ASCII_DTOSTR_BUF_SIZE], y[G_ASCII_DTOSTR_BUF_SIZE];
+          g_ascii_formatd (x, sizeof x, "%.6g", c->x[k]);
+          if (isfinite (c->y[k]))
+            g_ascii_formatd (y, sizeof y, "%.9g", c->y[k]);
+          else
+            y[0] = '\0';
+          g_string_append_printf (csv, "%s,%s,%s\n", c->name, x, y);
+        }
+    }
+  ok = g_file_set_contents (d->csv_path, csv->str, (gssize) csv->len, error);
+  g_string_free (csv, TRUE);
+  return ok;
+}
+
+/* Plot colours for a light background: libadwaita's blue 4 and orange 4. */
+static const double blue[3] = { 0x1c / 255.0, 0x71 / 255.0, 0xd8 / 255.0 };
+static const double orange[3] = { 0xe6 / 255.0, 0x61 / 255.0, 0x00 / 255.0 };
+
+typedef struct {
+  Curve *curve;
+  const double *color;
+  gboolean faint;
+} PlotLine;
+
+static void
+show_text (cairo_t *cr, PangoLayout *layout, const char *text, double x, double y, double align_x, double align_y)
+{
+  int w, h;
+  pango_layout_set_text (layout, text, -1);
+  pango_layout_get_pixel_size (layout, &w, &h);
+  cairo_move_to (cr, x - align_x * w, y - align_y * h);
+  pango_cairo_show_layout (cr, layout);
+}
+
+/* One panel: axes with nice ticks, the lines (min/max decimated per pixel column when
+ * they have more points than columns; NaN breaks a line), a legend. */
+static void
+draw_panel (cairo_t *cr, PangoLayout *layout, double x0, double y0, double width, double height, const char *title,
+            const char *x_label, const char *y_label, PlotLine *lines, int n_lines, double y_factor, gboolean y_fixed,
+            double y_fixed_lo, double y_fixed_hi)
+{
+  double left = x0 + 70, right = x0 + width - 20, top = y0 + 48, bottom = y0 + height - 52;
+  double x_max = 1, y_lo = INFINITY, y_hi = -INFINITY, ax_lo, ax_hi, ay_lo, ay_hi;
+  g_autoptr (GArray) x_ticks = NULL;
+  g_autoptr (GArray) y_ticks = NULL;
+  PangoFontDescription *font = pango_font_description_from_string ("Sans 10");
+
+  pango_layout_set_font_description (layout, font);
+  for (int l = 0; l < n_lines; l++)
+    for (guint k = 0; lines[l].curve != NULL && k < lines[l].curve->n; k++)
+      {
+        double x = lines[l].curve->x[k], y = lines[l].curve->y[k] * y_factor;
+        if (!isfinite (x) || !isfinite (y))
+          continue;
+        x_max = MAX (x_max, x);
+        y_lo = MIN (y_lo, y);
+        y_hi = MAX (y_hi, y);
+      }
+  if (y_fixed)
+    {
+      y_lo = y_fixed_lo;
+      y_hi = y_fixed_hi;
+    }
+  else if (!isfinite (y_lo))
+    {
+      y_lo = 0;
+      y_hi = 1;
+    }
+  else if (y_hi - y_lo < 1e-9)
+    {
+      y_lo -= 0.5;
+      y_hi += 0.5;
+    }
+  x_ticks = graft_plot_compute_ticks (0, x_max, FALSE, TRUE, 8, &ax_lo, &ax_hi, NULL);
+  y_ticks = graft_plot_compute_ticks (y_lo, y_hi, FALSE, FALSE, 6, &ay_lo, &ay_hi, NULL);
+
+#define PX(v) (left + ((v) - ax_lo) / (ax_hi - ax_lo) * (right - left))
+#define PY(v) (bottom - ((v) - ay_lo) / (ay_hi - ay_lo) * (bottom - top))
+
+  /* Grid and tick labels. */
+  cairo_set_line_width (cr, 1);
+  for (guint i = 0; i < y_ticks->len; i++)
+    {
+      double v = g_array_index (y_ticks, double, i);
+      double step = y_ticks->len > 1 ? g_array_index (y_ticks, double, 1) - g_array_index (y_ticks, double, 0) : 1;
+      g_autofree char *text = graft_plot_format_tick (v, step, FALSE);
+      double y = round (PY (v)) + 0.5;
+      cairo_set_source_rgba (cr, 0, 0, 0, 0.1);
+      cairo_move_to (cr, left, y);
+      cairo_line_to (cr, right, y);
+      cairo_stroke (cr);
+      cairo_set_source_rgba (cr, 0.2, 0.2, 0.2, 1);
+      show_text (cr, layout, text, left - 8, y, 1, 0.5);
+    }
+  for (guint i = 0; i < x_ticks->len; i++)
+    {
+      double v = g_array_index (x_ticks, double, i);
+      double step = x_ticks->len > 1 ? g_array_index (x_ticks, double, 1) - g_array_index (x_ticks, double, 0) : 1;
+      g_autofree char *text = graft_plot_format_tick (v, step, FALSE);
+      double x = round (PX (v)) + 0.5;
+      cairo_set_source_rgba (cr, 0, 0, 0, 0.1);
+      cairo_move_to (cr, x, top);
+      cairo_line_to (cr, x, bottom);
+      cairo_stroke (cr);
+      cairo_set_source_rgba (cr, 0.2, 0.2, 0.2, 1);
+      show_text (cr, layout, text, x, bottom + 6, 0.5, 0);
+    }
+  cairo_set_source_rgba (cr, 0, 0, 0, 0.45);
+  cairo_rectangle (cr, left + 0.5, top + 0.5, right - left - 1, bottom - top - 1);
+  cairo_stroke (cr);
+
+  /* Titles. */
+  show_text (cr, layout, x_label, (left + right) / 2, bottom + 28, 0.5, 0);
+  cairo_save (cr);
+  cairo_translate (cr, x0 + 8, (top + bottom) / 2);
+  cairo_rotate (cr, -G_PI / 2);
+  show_text (cr, layout, y_label, 0, 0, 0.5, 0);
+  cairo_restore (cr);
+  pango_font_description_set_weight (font, PANGO_WEIGHT_BOLD);
+  pango_font_description_set_size (font, 12 * PANGO_SCALE);
+  pango_layout_set_font_description (layout, font);
+  cairo_set_source_rgba (cr, 0.1, 0.1, 0.1, 1);
+  show_text (cr, layout, title, left, y0 + 12, 0, 0);
+  pango_font_description_set_weight (font, PANGO_WEIGHT_NORMAL);
+  pango_font_description_set_size (font, 10 * PANGO_SCALE);
+  pango_layout_set_font_description (layout, font);
+
+  /* Lines, clipped to the plot. */
+  cairo_save (cr);
+  cairo_rectangle (cr, left, top, right - left, bottom - top);
+  cairo_clip (cr);
+  cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
+  for (int l = 0; l < n_lines; l++)
+    {
+      Curve *c = lines[l].curve;
+      int columns = (int) (right - left);
+      gboolean decimate, pen_down = FALSE;
+      int column = -1;
+      double first = NAN, lo = NAN, hi = NAN, last = NAN, fx = 0, lx = 0;
+
+      if (c == NULL || c->n == 0)
+        continue;
+      decimate = c->n > (guint) columns * 2;
+      cairo_set_source_rgba (cr, lines[l].color[0], lines[l].color[1], lines[l].color[2], lines[l].faint ? 0.35 : 1);
+      cairo_set_line_width (cr, lines[l].faint ? 1 : 2);
+      for (guint k = 0; k <= c->n; k++)
+        {
+          double x = k < c->n ? c->x[k] : NAN, y = k < c->n ? c->y[k] * y_factor : NAN;
+          gboolean valid = isfinite (x) && isfinite (y);
+          int this_column = valid ? (int) floor (PX (x) - left) : -2;
+
+          if (!decimate)
+            {
+              if (!valid)
+                {
+                  pen_down = FALSE;
+                  continue;
+                }
+              if (pen_down)
+                cairo_line_to (cr, PX (x), PY (y));
+              else
+                cairo_move_to (cr, PX (x), PY (y));
+              pen_down = TRUE;
+              continue;
+            }
+          /* Flush the column before a new one (or a break): first, lowest, highest, last. */
+          if (column != -1 && this_column != column)
+            {
+              double ys[4] = { first, lo, hi, last };
+              for (int j = 0; j < 4; j++)
+                {
+                  double px = j == 0 ? fx : j == 3 ? lx : (fx + lx) / 2;
+                  if (pen_down)
+                    cairo_line_to (cr, PX (px), PY (ys[j]));
+                  else
+                    cairo_move_to (cr, PX (px), PY (ys[j]));
+                  pen_down = TRUE;
+                }
+              column = -1;
+            }
+          if (!valid)
+            {
+              pen_down = FALSE;
+              continue;
+            }
+          if (column == -1)
+            {
+              column = this_column;
+              first = lo = hi = last = y;
+              fx = lx = x;
+            }
+          else
+            {
+              lo = MIN (lo, y);
+              hi = MAX (hi, y);
+              last = y;
+              lx = x;
+            }
+        }
+      cairo_stroke (cr);
+      /* Points, where they are sparse enough to see. */
+      if (!lines[l].faint && c->n <= 60)
+        for (guint k = 0; k < c->n; k++)
+          if (isfinite (c->x[k]) && isfinite (c->y[k]))
+            {
+              cairo_arc (cr, PX (c->x[k]), PY (c->y[k] * y_factor), 3, 0, 2 * G_PI);
+              cairo_fill (cr);
+            }
+    }
+  cairo_restore (cr);
+
+  /* Legend, top right. */
+  {
+    double x = right;
+    for (int l = n_lines - 1; l >= 0; l--)
+      {
+        int w, h;
+        if (lines[l].curve == NULL || lines[l].curve->n == 0)
+          continue;
+        pango_layout_set_text (layout, lines[l].curve->label, -1);
+        pango_layout_get_pixel_size (layout, &w, &h);
+        x -= w;
+        cairo_set_source_rgba (cr, 0.2, 0.2, 0.2, 1);
+        cairo_move_to (cr, x, y0 + 16);
+        pango_cairo_show_layout (cr, layout);
+        x -= 24;
+        cairo_set_source_rgba (cr, lines[l].color[0], lines[l].color[1], lines[l].color[2],
+                               lines[l].faint ? 0.35 : 1);
+        cairo_set_line_width (cr, lines[l].faint ? 1 : 2.5);
+        cairo_move_to (cr, x, y0 + 16 + h / 2.0);
+        cairo_line_to (cr, x + 18, y0 + 16 + h / 2.0);
+        cairo_stroke (cr);
+        x -= 16;
+      }
+  }
+#undef PX
+#undef PY
+  pango_font_description_free (font);
+}
+
+static cairo_status_t
+append_png (void *closure, const unsigned char *data, unsigned int length)
+{
+  g_byte_array_append (closure, data, length);
+  return CAIRO_STATUS_SUCCESS;
+}
+
+static gboolean
+write_png (CurvesData *d, GError **error)
+{
+  const int width = 1200, height = 440, scale = 2;
+  cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, width * scale, height * scale);
+  cairo_t *cr = cairo_create (surface);
+  PangoLayout *layout = pango_cairo_create_layout (cr);
+  g_autoptr (GByteArray) png = g_byte_array_new ();
+  PlotLine loss[] = {
+    { find_curve (d, "train-loss"), blue, TRUE },
+    { find_curve (d, "train-loss-epoch"), blue, FALSE },
+    { find_curve (d, "validation-loss"), orange, FALSE },
+  };
+  PlotLine accuracy[] = {
+    { find_curve (d, "train-accuracy"), blue, FALSE },
+    { find_curve (d, "validation-accuracy"), orange, FALSE },
+  };
+  cairo_status_t status;
+
+  cairo_scale (cr, scale, scale);
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_paint (cr);
+  draw_panel (cr, layout, 0, 0, width / 2.0, height, d->loss_title, d->epoch_label, d->loss_label, loss,
+              G_N_ELEMENTS (loss), 1, FALSE, 0, 0);
+  draw_panel (cr, layout, width / 2.0, 0, width / 2.0, height, d->accuracy_title, d->epoch_label, d->accuracy_label,
+              accuracy, G_N_ELEMENTS (accuracy), 100, TRUE, 0, 100);
+  g_object_unref (layout);
+  cairo_destroy (cr);
+  status = cairo_surface_write_to_png_stream (surface, append_png, png);
+  cairo_surface_destroy (surface);
+  if (status != CAIRO_STATUS_SUCCESS)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", cairo_status_to_string (status));
+      return FALSE;
+    }
+  return g_file_set_contents (d->png_path, (const char *) png->data, (gssize) png->len, error);
+}
+
+static void
+export_curves_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  CurvesData *d = task_data;
+  GError *error = NULL;
+
+  if (!write_csv (d, &error) || !write_png (d, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_curves_exported (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GraftResultsPage *self = GRAFT_RESULTS_PAGE (source);
+  CurvesData *d = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+  g_autofree char *csv = g_filename_display_basename (d->csv_path);
+  g_autofree char *png = g_filename_display_basename (d->png_path);
+  g_autofree char *message = NULL;
+
+  self->exporting_curves = FALSE;
+  gtk_widget_set_visible (GTK_WIDGET (self->export_spinner), self->exporting_model);
+  update_actions (self);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      /* Translators: a toast: the file, then what went wrong */
+      message = g_strdup_printf (_("Could not export the curves to “%s”: %s"), csv, short_reason (error, d->csv_path));
+      gtk_label_set_label (self->export_label, error->message);
+      gtk_widget_set_visible (GTK_WIDGET (self->export_label), TRUE);
+    }
+  else
+    /* Translators: a toast naming the two files written */
+    message = g_strdup_printf (_("Curves exported to “%s” and “%s”"), csv, png);
+  toast (self, message);
+}
+
+static void
+export_curves_to (GraftResultsPage *self, const char *path)
+{
+  g_autoptr (GTask) task = NULL;
+  CurvesData *d;
+
+  if (self->shown_run == NULL)
+    {
+      toast (self, _("There are no curves to export yet"));
+      return;
+    }
+  if (self->exporting_curves)
+    return;
+  d = g_new0 (CurvesData, 1);
+  d->csv_path = g_strdup (path);
+  if (g_str_has_suffix (path, ".csv") || g_str_has_suffix (path, ".CSV"))
+    d->png_path = g_strdup_printf ("%.*s.png", (int) strlen (path) - 4, path);
+  else
+    d->png_path = g_strdup_printf ("%s.png", path);
+  d->curves = g_ptr_array_new_with_free_func (curve_free);
+  for (gsize i = 0; i < G_N_ELEMENTS (curve_names); i++)
+    {
+      GraftSeries *series = g_hash_table_lookup (self->shown_run->series, curve_names[i]);
+      Curve *c;
+      if (series == NULL)
+        continue;
+      c = g_new0 (Curve, 1);
+      c->name = g_strdup (curve_names[i]);
+      c->label = g_strdup (graft_series_get_label (series));
+      c->n = graft_series_get_length (series);
+      c->x = g_memdup2 (graft_series_get_x (series), sizeof (double) * MAX (1, c->n));
+      c->y = g_memdup2 (graft_series_get_y (series), sizeof (double) * MAX (1, c->n));
+      g_ptr_array_add (d->curves, c);
+    }
+  d->loss_title = g_strdup (_("Loss"));
+  d->accuracy_title = g_strdup (_("Accuracy"));
+  d->epoch_label = g_strdup (_("Epoch"));
+  d->loss_label = g_strdup (_("Cross-entropy loss"));
+  d->accuracy_label = g_strdup (_("Accuracy (%)"));
+  self->exporting_curves = TRUE;
+  gtk_widget_set_visible (GTK_WIDGET (self->export_spinner), TRUE);
+  gtk_spinner_start (self->export_spinner);
+  update_actions (self);
+  task = g_task_new (self, NULL, on_curves_exported, NULL);
+  g_task_set_source_tag (task, export_curves_to);
+  g_task_set_task_data (task, d, curves_data_free);
+  g_task_run_in_thread (task, export_curves_thread);
+}
+
+/* --- file dialogs ----------------------------------------------------------------- */
+
+typedef void (*ExportFunc) (GraftResultsPage *self, const char *path);
+
+static void
+on_save_response (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  g_autoptr (GraftResultsPage) self = user_data;
+  ExportFunc export = g_object_get_data (G_OBJECT (dialog), "export");
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+      if (path != NULL)
+        export (self, path);
+      else
+        toast (self, _("Graft can only export to a local folder"));
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+}
+
+static void
+ask_for_file (GraftResultsPage *self, const char *title, const char *suffix, const char *filter_name,
+              const char *pattern, ExportFunc export)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkFileChooserNative *dialog;
+  GtkFileFilter *filter = gtk_file_filter_new ();
+  g_autofree char *name = g_strdup_printf ("%s-%s", self->project_name != NULL ? self->project_name : "graft",
+                                           suffix);
+
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  dialog = gtk_file_chooser_native_new (title, GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                        GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), name);
+  gtk_file_filter_set_name (filter, filter_name);
+  gtk_file_filter_add_pattern (filter, pattern);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
+  g_object_unref (filter);
+  g_object_set_data (G_OBJECT (dialog), "export", export);
+  g_signal_connect (dialog, "response", G_CALLBACK (on_save_response), g_object_ref (self));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+  G_GNUC_END_IGNORE_DEPRECATIONS
+}
+
+/* --- runs and their comparison ----------------------------------------------------- */
+
+/* Leaf values of a JSON tree by path ("optimizer.learning_rate", "stages[1].epoch"),
+ * keys in document order. */
+static void
+flatten_json (JsonNode *node, const char *path, GHashTable *values, GPtrArray *keys)
+{
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonObject *object = json_node_get_object (node);
+      g_autoptr (GList) members = json_object_get_members (object);
+      for (GList *l = members; l != NULL; l = l->next)
+        {
+          g_autofree char *child = path != NULL ? g_strdup_printf ("%s.%s", path, (char *) l->data)
+                                                : g_strdup (l->data);
+          flatten_json (json_object_get_member (object, l->data), child, values, keys);
+        }
+    }
+  else if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          g_autofree char *child = g_strdup_printf ("%s[%u]", path != NULL ? path : "", i);
+          flatten_json (json_array_get_element (array, i), child, values, keys);
+        }
+    }
+  else if (path != NULL)
+    {
+      char *text;
+      if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_DOUBLE)
+        {
+          /* Float fields saved as doubles: 0.1f reads 0.10000000149011612. */
+          char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+          text = g_strdup (g_ascii_formatd (buffer, sizeof buffer, "%.6g", json_node_get_double (node)));
+        }
+      else
+        text = json_to_string (node, FALSE);
+      if (!g_hash_table_contains (values, path))
+        g_ptr_array_add (keys, g_strdup (path));
+      g_hash_table_insert (values, g_strdup (path), text);
+    }
+}
+
+static char *
+describe_differences (GPtrArray *runs)
+{
+  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) tables = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  GString *text = g_string_new (NULL);
+  guint differing = 0;
+
+  for (guint r = 0; r < runs->len; r++)
+    {
+      Run *run = g_ptr_array_index (runs, r);
+      GHashTable *values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      g_autoptr (GPtrArray) run_keys = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr (JsonNode) root = json_from_string (run->spec_json, NULL);
+      if (root != NULL)
+        flatten_json (root, NULL, values, run_keys);
+      for (guint k = 0; k < run_keys->len; k++)
+        if (!g_hash_table_contains (seen, g_ptr_array_index (run_keys, k)))
+          {
+            char *key = g_strdup (g_ptr_array_index (run_keys, k));
+            g_ptr_array_add (keys, key);
+            g_hash_table_add (seen, key);
+          }
+      g_ptr_array_add (tables, values);
+    }
+  for (guint k = 0; k < keys->len; k++)
+    {
+      const char *key = g_ptr_array_index (keys, k);
+      const char *first = g_hash_table_lookup (g_ptr_array_index (tables, 0), key);
+      gboolean same = TRUE;
+
+      for (guint r = 1; r < tables->len && same; r++)
+        same = g_strcmp0 (first, g_hash_table_lookup (g_ptr_array_index (tables, r), key)) == 0;
+      if (same)
+        continue;
+      differing++;
+      if (differing > MAX_DIFFERENCES)
+        continue;
+      {
+        g_autofree char *escaped = g_markup_escape_text (key, -1);
+        g_string_append_printf (text, "\n<tt>%s</tt>  ", escaped);
+      }
+      for (guint r = 0; r < tables->len; r++)
+        {
+          const char *value = g_hash_table_lookup (g_ptr_array_index (tables, r), key);
+          g_autofree char *escaped = g_markup_escape_text (value != NULL ? value : "—", -1);
+          g_string_append_printf (text, "%s%s", r > 0 ? " → " : "", escaped);
+        }
+    }
+  if (differing == 0)
+    {
+      g_string_free (text, TRUE);
+      return g_strdup (_("These runs were trained with the same plan."));
+    }
+  if (differing > MAX_DIFFERENCES)
+    {
+      g_string_append_c (text, '\n');
+      g_string_append_printf (text, g_dngettext (GETTEXT_PACKAGE, "and %u more setting", "and %u more settings",
+                                                 differing - MAX_DIFFERENCES),
+                              differing - MAX_DIFFERENCES);
+    }
+  {
+    GString *numbers = g_string_new (NULL);
+    for (guint r = 0; r < runs->len; r++)
+      g_string_append_printf (numbers, "%s%d", r > 0 ? " → " : "", ((Run *) g_ptr_array_index (runs, r))->number);
+    /* Translators: followed by one line per setting: "epochs: 5 → 20"; %s lists the runs, "1 → 3" */
+    {
+      g_autofree char *head = g_strdup_printf (_("What differs between runs %s:"), numbers->str);
+      g_autofree char *escaped = g_markup_escape_text (head, -1);
+      g_autofree char *bold = g_strdup_printf ("<b>%s</b>", escaped);
+      g_string_prepend (text, bold);
+    }
+    g_string_free (numbers, TRUE);
+  }
+  return g_string_free (text, FALSE);
+}
+
+static void
+update_comparison (GraftResultsPage *self)
+{
+  g_autoptr (GPtrArray) chosen = g_ptr_array_new ();
+
+  for (guint i = 0; i < self->runs->len; i++)
+    {
+      Run *run = g_ptr_array_index (self->runs, i);
+      if (gtk_check_button_get_active (run->check))
+        g_ptr_array_add (chosen, run);
+    }
+  graft_plot_remove_all_series (self->compare_accuracy_plot);
+  graft_plot_remove_all_series (self->compare_loss_plot);
+  for (guint i = 0; i < chosen->len; i++)
+    {
+      Run *run = g_ptr_array_index (chosen, i);
+      if (run->compare_accuracy != NULL)
+        graft_plot_add_series (self->compare_accuracy_plot, run->compare_accuracy, GRAFT_PLOT_LINE | GRAFT_PLOT_POINTS);
+      if (run->compare_loss != NULL)
+        graft_plot_add_series (self->compare_loss_plot, run->compare_loss, GRAFT_PLOT_LINE | GRAFT_PLOT_POINTS);
+    }
+  if (chosen->len >= 2)
+    {
+      g_autofree char *differences = describe_differences (chosen);
+      gtk_label_set_label (self->differences_label, differences);
+    }
+  else
+    gtk_label_set_label (self->differences_label, _("Tick another run to see what differs in its plan."));
+  gtk_revealer_set_reveal_child (self->compare_revealer, chosen->len > 0);
+}
+
+guint
+graft_results_page_get_n_runs (GraftResultsPage *self)
+{
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), 0);
+  return self->runs->len;
+}
+
+void
+graft_results_page_set_run_compared (GraftResultsPage *self, guint run, gboolean compared)
+{
+  g_return_if_fail (GRAFT_IS_RESULTS_PAGE (self));
+  g_return_if_fail (run < self->runs->len);
+  gtk_check_button_set_active (((Run *) g_ptr_array_index (self->runs, run))->check, compared);
+}
+
+/* --- actions ---------------------------------------------------------------------- */
+
+static void
+update_actions (GraftResultsPage *self)
+{
+  gboolean model = self->results != NULL && self->results->model != NULL && !self->evaluating;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "results.export", model && !self->exporting_model);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "results.export-to", model && !self->exporting_model);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "results.export-curves",
+                                 self->shown_run != NULL && !self->exporting_curves);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "results.export-curves-to",
+                                 self->shown_run != NULL && !self->exporting_curves);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "results.show-all-mistakes", self->filter_true >= 0);
+}
+
+static void
+action_export (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  /* Translators: the title of the file chooser */
+  ask_for_file (GRAFT_RESULTS_PAGE (widget), _("Export Model"), "classifier.onnx", _("ONNX models"), "*.onnx",
+                export_to);
+}
+
+static void
+action_export_to (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  export_to (GRAFT_RESULTS_PAGE (widget), g_variant_get_string (parameter, NULL));
+}
+
+static void
+action_export_curves (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  /* Translators: the title of the file chooser */
+  ask_for_file (GRAFT_RESULTS_PAGE (widget), _("Export Curves"), "curves.csv", _("CSV files"), "*.csv",
+                export_curves_to);
+}
+
+static void
+action_export_curves_to (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  export_curves_to (GRAFT_RESULTS_PAGE (widget), g_variant_get_string (parameter, NULL));
+}
+
+static void
+action_show_more (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  GraftResultsPage *self = GRAFT_RESULTS_PAGE (widget);
+
+  gtk_slice_list_model_set_size (self->gallery_page, gtk_slice_list_model_get_size (self->gallery_page) + GALLERY_PAGE);
+  update_gallery_header (self);
+}
+
+static void
+action_show_all_mistakes (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  graft_results_page_filter_gallery (GRAFT_RESULTS_PAGE (widget), -1, -1);
+}
+
+/* --- properties and the rest of the API --------------------------------------------- */
+
+void
+graft_results_page_set_session (GraftResultsPage *self, GraftSession *session)
+{
+  g_return_if_fail (GRAFT_IS_RESULTS_PAGE (self));
+  g_return_if_fail (session == NULL || GRAFT_IS_SESSION (session));
+
+  if (!g_set_object (&self->session, session))
+    return;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SESSION]);
+}
+
+GraftSession *
+graft_results_page_get_session (GraftResultsPage *self)
+{
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), NULL);
+  return self->session;
+}
+
+void
+graft_results_page_set_training (GraftResultsPage *self, GraftTraining *training)
+{
+  g_return_if_fail (GRAFT_IS_RESULTS_PAGE (self));
+  g_return_if_fail (training == NULL || GRAFT_IS_TRAINING (training));
+
+  if (!g_set_object (&self->training, training))
+    return;
+  g_signal_group_set_target (self->training_signals, training);
+  clear_captured_run (self);
+  self->run_in_progress = training != NULL && graft_training_is_busy (training);
+  if (self->run_in_progress)
+    capture_run (self);
+  /* Shown after a run finished: its results are there to take. */
+  else if (training != NULL && graft_training_get_state (training) == GRAFT_TRAINING_FINISHED
+           && graft_training_get_epoch (training) >= 1 && self->results == NULL)
+    take_results (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TRAINING]);
+}
+
+GraftTraining *
+graft_results_page_get_training (GraftResultsPage *self)
+{
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), NULL);
+  return self->training;
+}
+
+void
+graft_results_page_set_project_name (GraftResultsPage *self, const char *name)
+{
+  g_return_if_fail (GRAFT_IS_RESULTS_PAGE (self));
+  if (g_strcmp0 (self->project_name, name) == 0)
+    return;
+  g_free (self->project_name);
+  self->project_name = g_strdup (name);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROJECT_NAME]);
+}
+
+const char *
+graft_results_page_get_project_name (GraftResultsPage *self)
+{
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), NULL);
+  return self->project_name;
+}
+
+gboolean
+graft_results_page_is_busy (GraftResultsPage *self)
+{
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), FALSE);
+  return self->evaluating || self->exporting_model || self->exporting_curves;
+}
+
+const GraftMetrics *
+graft_results_page_get_metrics (GraftResultsPage *self)
+{
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), NULL);
+  return self->results != NULL && !self->evaluating ? self->results->metrics : NULL;
+}
+
+GListModel *
+graft_results_page_get_gallery (GraftResultsPage *self)
+{
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), NULL);
+  return G_LIST_MODEL (self->gallery);
+}
+
+GraftConfusionView *
+graft_results_page_get_confusion_view (GraftResultsPage *self)
+{
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), NULL);
+  return self->confusion_view;
+}
+
+GtkWidget *
+graft_results_page_new (GraftSession *session, GraftTraining *training)
+{
+  return g_object_new (GRAFT_TYPE_RESULTS_PAGE, "session", session, "training", training, NULL);
+}
+
+static void
+graft_results_page_dispose (GObject *object)
+{
+  GraftResultsPage *self = GRAFT_RESULTS_PAGE (object);
+
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  if (self->training_signals != NULL)
+    g_signal_group_set_target (self->training_signals, NULL);
+  g_clear_object (&self->training_signals);
+  g_clear_object (&self->session);
+  g_clear_object (&self->training);
+  if (self->class_view != NULL)
+    gtk_column_view_set_model (self->class_view, NULL);
+  if (self->gallery_box != NULL)
+    gtk_flow_box_bind_model (self->gallery_box, NULL, NULL, NULL, NULL);
+  g_clear_object (&self->gallery_page);
+  g_clear_object (&self->gallery);
+  g_clear_object (&self->filter);
+  g_clear_object (&self->images);
+  g_clear_object (&self->class_rows);
+
+  G_OBJECT_CLASS (graft_results_page_parent_class)->dispose (object);
+}
+
+static void
+graft_results_page_finalize (GObject *object)
+{
+  GraftResultsPage *self = GRAFT_RESULTS_PAGE (object);
+
+  clear_captured_run (self);
+  g_clear_pointer (&self->results, results_unref);
+  g_ptr_array_unref (self->runs);
+  g_free (self->project_name);
+
+  G_OBJECT_CLASS (graft_results_page_parent_class)->finalize (object);
+}
+
+static void
+graft_results_page_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GraftResultsPage *self = GRAFT_RESULTS_PAGE (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION:
+      g_value_set_object (value, self->session);
+      break;
+    case PROP_TRAINING:
+      g_value_set_object (value, self->training);
+      break;
+    case PROP_PROJECT_NAME:
+      g_value_set_string (value, self->project_name);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+graft_results_page_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GraftResultsPage *self = GRAFT_RESULTS_PAGE (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION:
+      graft_results_page_set_session (self, g_value_get_object (value));
+      break;
+    case PROP_TRAINING:
+      graft_results_page_set_training (self, g_value_get_object (value));
+      break;
+    case PROP_PROJECT_NAME:
+      graft_results_page_set_project_name (self, g_value_get_string (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+graft_results_page_class_init (GraftResultsPageClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GParamFlags flags = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+  object_class->dispose = graft_results_page_dispose;
+  object_class->finalize = graft_results_page_finalize;
+  object_class->get_property = graft_results_page_get_property;
+  object_class->set_property = graft_results_page_set_property;
+
+  properties[PROP_SESSION] = g_param_spec_object ("session", NULL, NULL, GRAFT_TYPE_SESSION, flags);
+  properties[PROP_TRAINING] = g_param_spec_object ("training", NULL, NULL, GRAFT_TYPE_TRAINING, flags);
+  properties[PROP_PROJECT_NAME] = g_param_spec_string ("project-name", NULL, NULL, NULL, flags);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* (message) for the window to show in a toast. */
+  signals[TOAST] = g_signal_new ("toast", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                 G_TYPE_NONE, 1, G_TYPE_STRING);
+
+  g_type_ensure (GRAFT_TYPE_CONFUSION_VIEW);
+  g_type_ensure (GRAFT_TYPE_PLOT);
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/graftlab/Graft/ui/graft-results-page.ui");
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, stack);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, title_label);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, subtitle_label);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, export_label);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, export_spinner);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, curves_button);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, export_button);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, softmax_switch);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, evaluation_stack);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, evaluation_spinner);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, failed_page);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, accuracy_value);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, f1_value);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, loss_value);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, images_value);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, mistakes_value);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, confusion_view);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, class_view);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery_title);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery_subtitle);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, show_all_button);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery_stack);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery_box);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, more_button);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery_empty);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, runs_group);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, compare_revealer);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, compare_accuracy_plot);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, compare_loss_plot);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, differences_label);
+
+  gtk_widget_class_install_action (widget_class, "results.export", NULL, action_export);
+  gtk_widget_class_install_action (widget_class, "results.export-to", "s", action_export_to);
+  gtk_widget_class_install_action (widget_class, "results.export-curves", NULL, action_export_curves);
+  gtk_widget_class_install_action (widget_class, "results.export-curves-to", "s", action_export_curves_to);
+  gtk_widget_class_install_action (widget_class, "results.show-all-mistakes", NULL, action_show_all_mistakes);
+  gtk_widget_class_install_action (widget_class, "results.show-more", NULL, action_show_more);
+
+  gtk_widget_class_set_css_name (widget_class, "graftresultspage");
+}
+
+static void
+add_style (void)
+{
+  static gsize done = 0;
+  GdkDisplay *display = gdk_display_get_default ();
+
+  if (display == NULL || !g_once_init_enter (&done))
+    return;
+  {
+    GtkCssProvider *provider = gtk_css_provider_new ();
+    gtk_css_provider_load_from_data (provider,
+                                     "graftresultspage .figure { padding: 14px 6px 12px 6px; }\n"
+                                     "graftresultspage .thumbnail { border-radius: 8px;"
+                                     " background-color: alpha(currentColor, 0.08); }\n",
+                                     -1);
+    gtk_style_context_add_provider_for_display (display, GTK_STYLE_PROVIDER (provider),
+                                                GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+    g_object_unref (provider);
+  }
+  g_once_init_leave (&done, 1);
+}
+
+static void
+graft_results_page_init (GraftResultsPage *self)
+{
+  add_style ();
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->runs = g_ptr_array_new_with_free_func (run_free);
+  self->filter_true = self->filter_predicted = -1;
+  self->training_signals = g_signal_group_new (GRAFT_TYPE_TRAINING);
+  g_signal_group_connect_swapped (self->training_signals, "notify::state", G_CALLBACK (on_training_state), self);
+  g_signal_group_connect (self->training_signals, "finished", G_CALLBACK (on_training_finished), self);
+
+  self->class_rows = g_list_store_new (GRAFT_TYPE_RESULTS_CLASS_ROW);
+  setup_class_view (self);
+
+  self->images = g_list_store_new (GRAFT_TYPE_RESULTS_IMAGE);
+  self->filter = gtk_custom_filter_new (gallery_filter_func, self, NULL);
+  self->gallery = gtk_filter_list_model_new (G_LIST_MODEL (g_object_ref (self->images)),
+                                             GTK_FILTER (g_object_ref (self->filter)));
+  self->gallery_page = gtk_slice_list_model_new (G_LIST_MODEL (g_object_ref (self->gallery)), 0, GALLERY_PAGE);
+  gtk_flow_box_bind_model (self->gallery_box, G_LIST_MODEL (self->gallery_page), create_gallery_widget, self, NULL);
+  g_signal_connect (self->gallery_box, "child-activated", G_CALLBACK (on_gallery_child_activated), self);
+  g_signal_connect_swapped (self->gallery, "items-changed", G_CALLBACK (update_gallery_header), self);
+  g_signal_connect (self->confusion_view, "cell-activated", G_CALLBACK (on_cell_activated), self);
+
+  graft_plot_set_y_factor (self->compare_accuracy_plot, 100);
+  graft_plot_set_y_range (self->compare_accuracy_plot, 0, 100);
+  graft_plot_set_x_integer_ticks (self->compare_accuracy_plot, TRUE);
+  graft_plot_set_x_integer_ticks (self->compare_loss_plot, TRUE);
+  gtk_widget_set_visible (GTK_WIDGET (self->runs_group), FALSE);
+  update_gallery_header (self);
+  update_actions (self);
+}
