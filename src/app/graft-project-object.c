@@ -1,0 +1,1516 @@
+/* graft-project-object.c: an open project as the app sees it (see graft-project-object.h).
+ *
+ * Three kinds of object live here:
+ *   GraftClassItem      one class, updated in place when the store's classes change
+ *   GraftImageList      (private) a GListModel over the ids of one filter; its rows are
+ *                       made from the store a page at a time when asked for
+ *   GraftProjectObject  the project: the store, the live items, the thumbnails, the
+ *                       datasets handed to the session
+ *
+ * Every live GraftImageItem is in one table (id -> item, weak), so the grid, Label next
+ * and every list share one object per image, and a change refreshes each live item once.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "graft-project-object.h"
+#include "project/thumbnails.h"
+
+#define IMAGE_PAGE 64              /* rows fetched from the store at once */
+#define LIST_RECENT_ITEMS 256      /* items a list keeps alive after fetching them */
+#define TEXTURE_CACHE_SIZE 600     /* thumbnails kept in memory */
+#define DATASETS_DELAY_MS 300
+
+/* ------------------------------------------------------------------------ */
+/* GraftClassItem                                                            */
+
+struct _GraftClassItem
+{
+  GObject parent_instance;
+
+  gint64 id;
+  char *name;
+  char *colour;
+  int position;
+  guint count;
+};
+
+G_DEFINE_FINAL_TYPE (GraftClassItem, graft_class_item, G_TYPE_OBJECT)
+
+enum { CLASS_PROP_0, CLASS_PROP_ID, CLASS_PROP_NAME, CLASS_PROP_COLOUR, CLASS_PROP_POSITION, CLASS_PROP_COUNT,
+       CLASS_PROP_KEY, CLASS_N_PROPS };
+static GParamSpec *class_properties[CLASS_N_PROPS];
+
+static void
+graft_class_item_finalize (GObject *object)
+{
+  GraftClassItem *self = GRAFT_CLASS_ITEM (object);
+
+  g_free (self->name);
+  g_free (self->colour);
+  G_OBJECT_CLASS (graft_class_item_parent_class)->finalize (object);
+}
+
+static void
+graft_class_item_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GraftClassItem *self = GRAFT_CLASS_ITEM (object);
+
+  switch (prop_id)
+    {
+    case CLASS_PROP_ID: g_value_set_int64 (value, self->id); break;
+    case CLASS_PROP_NAME: g_value_set_string (value, self->name); break;
+    case CLASS_PROP_COLOUR: g_value_set_string (value, self->colour); break;
+    case CLASS_PROP_POSITION: g_value_set_int (value, self->position); break;
+    case CLASS_PROP_COUNT: g_value_set_uint (value, self->count); break;
+    case CLASS_PROP_KEY: g_value_set_int (value, graft_class_item_get_key (self)); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+graft_class_item_class_init (GraftClassItemClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  const GParamFlags flags = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+  object_class->finalize = graft_class_item_finalize;
+  object_class->get_property = graft_class_item_get_property;
+
+  class_properties[CLASS_PROP_ID] = g_param_spec_int64 ("id", NULL, NULL, 0, G_MAXINT64, 0, flags);
+  class_properties[CLASS_PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL, flags);
+  class_properties[CLASS_PROP_COLOUR] = g_param_spec_string ("colour", NULL, NULL, NULL, flags);
+  class_properties[CLASS_PROP_POSITION] = g_param_spec_int ("position", NULL, NULL, 0, G_MAXINT, 0, flags);
+  class_properties[CLASS_PROP_COUNT] = g_param_spec_uint ("count", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  class_properties[CLASS_PROP_KEY] = g_param_spec_int ("key", NULL, NULL, 0, 9, 0, flags);
+  g_object_class_install_properties (object_class, CLASS_N_PROPS, class_properties);
+}
+
+static void
+graft_class_item_init (GraftClassItem *self)
+{
+}
+
+static GraftClassItem *
+class_item_new (const GraftClass *klass)
+{
+  GraftClassItem *self = g_object_new (GRAFT_TYPE_CLASS_ITEM, NULL);
+
+  self->id = klass->id;
+  self->name = g_strdup (klass->name);
+  self->colour = g_strdup (klass->colour);
+  self->position = klass->position;
+  self->count = klass->count;
+  return self;
+}
+
+/* Takes klass's fields (same id); notifies what changed. */
+static void
+class_item_update (GraftClassItem *self, const GraftClass *klass)
+{
+  g_object_freeze_notify (G_OBJECT (self));
+  if (g_strcmp0 (self->name, klass->name) != 0)
+    {
+      g_free (self->name);
+      self->name = g_strdup (klass->name);
+      g_object_notify_by_pspec (G_OBJECT (self), class_properties[CLASS_PROP_NAME]);
+    }
+  if (g_strcmp0 (self->colour, klass->colour) != 0)
+    {
+      g_free (self->colour);
+      self->colour = g_strdup (klass->colour);
+      g_object_notify_by_pspec (G_OBJECT (self), class_properties[CLASS_PROP_COLOUR]);
+    }
+  if (self->position != klass->position)
+    {
+      gboolean key_changed = (self->position < 9) != (klass->position < 9) || klass->position < 9;
+      self->position = klass->position;
+      g_object_notify_by_pspec (G_OBJECT (self), class_properties[CLASS_PROP_POSITION]);
+      if (key_changed)
+        g_object_notify_by_pspec (G_OBJECT (self), class_properties[CLASS_PROP_KEY]);
+    }
+  if (self->count != klass->count)
+    {
+      self->count = klass->count;
+      g_object_notify_by_pspec (G_OBJECT (self), class_properties[CLASS_PROP_COUNT]);
+    }
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+gint64
+graft_class_item_get_id (GraftClassItem *self)
+{
+  g_return_val_if_fail (GRAFT_IS_CLASS_ITEM (self), 0);
+  return self->id;
+}
+
+const char *
+graft_class_item_get_name (GraftClassItem *self)
+{
+  g_return_val_if_fail (GRAFT_IS_CLASS_ITEM (self), NULL);
+  return self->name;
+}
+
+const char *
+graft_class_item_get_colour (GraftClassItem *self)
+{
+  g_return_val_if_fail (GRAFT_IS_CLASS_ITEM (self), NULL);
+  return self->colour;
+}
+
+int
+graft_class_item_get_position (GraftClassItem *self)
+{
+  g_return_val_if_fail (GRAFT_IS_CLASS_ITEM (self), 0);
+  return self->position;
+}
+
+guint
+graft_class_item_get_count (GraftClassItem *self)
+{
+  g_return_val_if_fail (GRAFT_IS_CLASS_ITEM (self), 0);
+  return self->count;
+}
+
+int
+graft_class_item_get_key (GraftClassItem *self)
+{
+  g_return_val_if_fail (GRAFT_IS_CLASS_ITEM (self), 0);
+  return self->position < 9 ? self->position + 1 : 0;
+}
+
+void
+graft_class_item_get_rgba (GraftClassItem *self, GdkRGBA *rgba)
+{
+  g_return_if_fail (GRAFT_IS_CLASS_ITEM (self));
+  if (self->colour == NULL || !gdk_rgba_parse (rgba, self->colour))
+    *rgba = (GdkRGBA) { 0.6f, 0.6f, 0.6f, 1.f };
+}
+
+/* ------------------------------------------------------------------------ */
+/* The project object: fields                                                */
+
+struct _GraftProjectObject
+{
+  GObject parent_instance;
+
+  GraftProject *project;
+  GraftSession *session;
+
+  GListStore *classes;            /* GraftClassItem */
+  GHashTable *live_items;         /* image id -> GraftImageItem (weak) */
+  GPtrArray *lists;               /* GraftImageList (weak) */
+
+  GraftThumbnailer *thumbnailer;
+  GHashTable *pending;            /* image id -> ThumbnailRequest (owned by the thumbnailer's job) */
+  GHashTable *textures;           /* image id -> TextureEntry */
+  GQueue texture_order;           /* gint64 * (the TextureEntry's), most recently used first */
+
+  guint datasets_source;
+  guint datasets_generation;
+  GCancellable *cancellable;      /* cancelled on dispose */
+
+  gboolean can_undo, can_redo;
+};
+
+G_DEFINE_FINAL_TYPE (GraftProjectObject, graft_project_object, G_TYPE_OBJECT)
+
+enum { PROP_0, PROP_NAME, PROP_SESSION, PROP_CAN_UNDO, PROP_CAN_REDO, N_PROPS };
+static GParamSpec *properties[N_PROPS];
+
+enum { CLASSES_CHANGED, LABELS_CHANGED, IMAGES_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+typedef enum {
+  CHANGED_CLASSES = 1 << 0,
+  CHANGED_LABELS = 1 << 1,
+  CHANGED_IMAGES = 1 << 2,
+  CHANGED_ALL = CHANGED_CLASSES | CHANGED_LABELS | CHANGED_IMAGES,
+} Changes;
+
+static void register_item (GraftProjectObject *self, GraftImageItem *item);
+static GraftImageItem *live_lookup (GraftProjectObject *self, gint64 id);
+static void refresh_item (GraftProjectObject *self, GraftImageItem *item, const GraftImageInfo *info);
+static void schedule_datasets (GraftProjectObject *self);
+
+/* ------------------------------------------------------------------------ */
+/* GraftImageList: a filter's images, fetched as they are asked for           */
+
+#define GRAFT_TYPE_IMAGE_LIST (graft_image_list_get_type ())
+G_DECLARE_FINAL_TYPE (GraftImageList, graft_image_list, GRAFT, IMAGE_LIST, GObject)
+
+struct _GraftImageList
+{
+  GObject parent_instance;
+
+  GraftProjectObject *owner;      /* strong */
+  GraftImageQuery query;
+  GArray *ids;                    /* gint64, increasing */
+  GQueue recent;                  /* GraftImageItem (strong), newest first */
+};
+
+static void graft_image_list_model_init (GListModelInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (GraftImageList, graft_image_list, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, graft_image_list_model_init))
+
+static void
+graft_image_list_finalize (GObject *object)
+{
+  GraftImageList *self = GRAFT_IMAGE_LIST (object);
+
+  g_queue_clear_full (&self->recent, g_object_unref);
+  g_clear_pointer (&self->ids, g_array_unref);
+  if (self->owner != NULL)
+    g_ptr_array_remove (self->owner->lists, self);
+  g_clear_object (&self->owner);
+  G_OBJECT_CLASS (graft_image_list_parent_class)->finalize (object);
+}
+
+static void
+graft_image_list_class_init (GraftImageListClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = graft_image_list_finalize;
+}
+
+static void
+graft_image_list_init (GraftImageList *self)
+{
+  g_queue_init (&self->recent);
+}
+
+static GType
+graft_image_list_get_item_type (GListModel *model)
+{
+  return GRAFT_TYPE_IMAGE_ITEM;
+}
+
+static guint
+graft_image_list_get_n_items (GListModel *model)
+{
+  return GRAFT_IMAGE_LIST (model)->ids->len;
+}
+
+static void
+list_keep (GraftImageList *self, GraftImageItem *item)
+{
+  g_queue_push_head (&self->recent, g_object_ref (item));
+  while (self->recent.length > LIST_RECENT_ITEMS)
+    g_object_unref (g_queue_pop_tail (&self->recent));
+}
+
+static gpointer
+graft_image_list_get_item (GListModel *model, guint position)
+{
+  GraftImageList *self = GRAFT_IMAGE_LIST (model);
+  GraftProjectObject *owner = self->owner;
+  g_autoptr (GArray) rows = NULL;
+  GraftImageItem *item;
+  gint64 id;
+
+  if (position >= self->ids->len)
+    return NULL;
+  id = g_array_index (self->ids, gint64, position);
+  item = live_lookup (owner, id);
+  if (item != NULL)
+    return g_object_ref (item);
+
+  /* Not alive: fetch the page that starts here, so that the rows scrolling in next are
+   * ready too. */
+  rows = graft_project_query_images (owner->project, &self->query,
+                                     position > 0 ? g_array_index (self->ids, gint64, position - 1) : 0, IMAGE_PAGE,
+                                     NULL);
+  for (guint i = 0; rows != NULL && i < rows->len; i++)
+    {
+      const GraftImageInfo *info = &g_array_index (rows, GraftImageInfo, i);
+      GraftImageItem *row;
+
+      if (g_hash_table_contains (owner->live_items, &info->id))
+        continue;
+      row = graft_image_item_new (info);
+      register_item (owner, row);
+      refresh_item (owner, row, info);
+      list_keep (self, row);
+      g_object_unref (row);
+    }
+  item = live_lookup (owner, id);
+  if (item != NULL)
+    return g_object_ref (item);
+  /* The store changed under the list (the refresh is on its way): make the row alone. */
+  item = graft_project_object_get_image (owner, id);
+  if (item == NULL)
+    {
+      GraftImageInfo gone = { .id = id, .path = (char *) "" };
+      item = graft_image_item_new (&gone);
+      graft_image_item_set_thumbnail_failed (item, TRUE);
+    }
+  return item;
+}
+
+static void
+graft_image_list_model_init (GListModelInterface *iface)
+{
+  iface->get_item_type = graft_image_list_get_item_type;
+  iface->get_n_items = graft_image_list_get_n_items;
+  iface->get_item = graft_image_list_get_item;
+}
+
+typedef struct {
+  guint position, removed, added;
+} Run;
+
+/* Reads the ids again and tells the views only where rows came or went: both arrays
+ * are in id order, so a merge finds the runs. During each items-changed the model is
+ * already what it says (the runs before it applied, the ones after not yet). */
+static void
+graft_image_list_refresh (GraftImageList *self)
+{
+  g_autoptr (GArray) fresh = graft_project_query_ids (self->owner->project, &self->query, NULL);
+  g_autoptr (GArray) runs = g_array_new (FALSE, FALSE, sizeof (Run));
+  const gint64 *old_ids, *new_ids;
+  guint n_old, n_new, i = 0, j = 0;
+
+  if (fresh == NULL)
+    return;
+  old_ids = (const gint64 *) (gpointer) self->ids->data;
+  new_ids = (const gint64 *) (gpointer) fresh->data;
+  n_old = self->ids->len;
+  n_new = fresh->len;
+  while (i < n_old || j < n_new)
+    {
+      Run run = { j, 0, 0 };
+
+      if (i < n_old && j < n_new && old_ids[i] == new_ids[j])
+        {
+          i++, j++;
+          continue;
+        }
+      while ((i < n_old || j < n_new) && !(i < n_old && j < n_new && old_ids[i] == new_ids[j]))
+        {
+          if (j >= n_new || (i < n_old && old_ids[i] < new_ids[j]))
+            i++, run.removed++;
+          else
+            j++, run.added++;
+        }
+      g_array_append_val (runs, run);
+    }
+  if (runs->len == 0)
+    return;
+  if (runs->len > 32)
+    {
+      GArray *previous = self->ids;
+      self->ids = g_steal_pointer (&fresh);
+      g_array_unref (previous);
+      g_list_model_items_changed (G_LIST_MODEL (self), 0, n_old, n_new);
+      return;
+    }
+  for (guint r = 0; r < runs->len; r++)
+    {
+      const Run *run = &g_array_index (runs, Run, r);
+      if (run->removed > 0)
+        g_array_remove_range (self->ids, run->position, run->removed);
+      if (run->added > 0)
+        g_array_insert_vals (self->ids, run->position, new_ids + run->position, run->added);
+      g_list_model_items_changed (G_LIST_MODEL (self), run->position, run->removed, run->added);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Live items                                                                */
+
+/* One entry of live_items: the item (weak) and what its weak-ref callback needs. */
+typedef struct {
+  GraftProjectObject *owner;
+  GraftImageItem *item;
+  gint64 id;
+} LiveEntry;
+
+static void
+on_item_finalized (gpointer data, GObject *where_the_object_was)
+{
+  LiveEntry *entry = data;
+
+  g_hash_table_remove (entry->owner->live_items, &entry->id);   /* frees entry */
+}
+
+static void
+register_item (GraftProjectObject *self, GraftImageItem *item)
+{
+  LiveEntry *entry = g_new0 (LiveEntry, 1);
+
+  entry->owner = self;
+  entry->item = item;
+  entry->id = graft_image_item_get_id (item);
+  g_hash_table_insert (self->live_items, &entry->id, entry);
+  g_object_weak_ref (G_OBJECT (item), on_item_finalized, entry);
+}
+
+static GraftImageItem *
+live_lookup (GraftProjectObject *self, gint64 id)
+{
+  LiveEntry *entry = g_hash_table_lookup (self->live_items, &id);
+
+  return entry != NULL ? entry->item : NULL;
+}
+
+typedef struct {
+  GdkTexture *texture;
+  GList *link;                    /* in texture_order; data points at id */
+  gint64 id;
+} TextureEntry;
+
+static void
+texture_entry_free (gpointer data)
+{
+  TextureEntry *entry = data;
+  g_object_unref (entry->texture);
+  g_free (entry);
+}
+
+/* Fills the item's label and suggestion names from the class list, and its thumbnail
+ * from the cache when it is there. */
+static void
+refresh_item (GraftProjectObject *self, GraftImageItem *item, const GraftImageInfo *info)
+{
+  GraftClassItem *klass = info->class_id != 0 ? graft_project_object_find_class (self, info->class_id) : NULL;
+  GraftClassItem *suggestion = info->suggestion != 0 ? graft_project_object_find_class (self, info->suggestion) : NULL;
+  TextureEntry *entry;
+
+  graft_image_item_update (item, info, klass != NULL ? klass->name : NULL, klass != NULL ? klass->colour : NULL,
+                           suggestion != NULL ? suggestion->name : NULL, suggestion != NULL ? suggestion->colour : NULL);
+  if (graft_image_item_get_paintable (item) == NULL
+      && (entry = g_hash_table_lookup (self->textures, &info->id)) != NULL)
+    graft_image_item_set_paintable (item, GDK_PAINTABLE (entry->texture));
+}
+
+static void
+refresh_live_items (GraftProjectObject *self)
+{
+  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  /* Strong refs first: an update's handlers may drop the last other ref of an item. */
+  g_hash_table_iter_init (&iter, self->live_items);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (items, g_object_ref (((LiveEntry *) value)->item));
+  for (guint i = 0; i < items->len; i++)
+    {
+      GraftImageItem *item = g_ptr_array_index (items, i);
+      GraftImageInfo info;
+
+      if (graft_project_get_image (self->project, graft_image_item_get_id (item), &info, NULL))
+        {
+          refresh_item (self, item, &info);
+          graft_image_info_clear (&info);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Classes                                                                   */
+
+static void
+refresh_classes (GraftProjectObject *self)
+{
+  g_autoptr (GArray) classes = graft_project_list_classes (self->project, NULL);
+  guint n_old = g_list_model_get_n_items (G_LIST_MODEL (self->classes));
+  gboolean same_ids;
+
+  if (classes == NULL)
+    return;
+  same_ids = n_old == classes->len;
+  for (guint i = 0; same_ids && i < classes->len; i++)
+    {
+      g_autoptr (GraftClassItem) item = g_list_model_get_item (G_LIST_MODEL (self->classes), i);
+      same_ids = item->id == g_array_index (classes, GraftClass, i).id;
+    }
+  if (same_ids)
+    {
+      /* Counts, names and colours: in place, so rows keep their objects. */
+      for (guint i = 0; i < classes->len; i++)
+        {
+          g_autoptr (GraftClassItem) item = g_list_model_get_item (G_LIST_MODEL (self->classes), i);
+          class_item_update (item, &g_array_index (classes, GraftClass, i));
+        }
+      return;
+    }
+  {
+    /* Classes came, went or moved: reuse the objects of the classes that stay. */
+    g_autoptr (GPtrArray) fresh = g_ptr_array_new_with_free_func (g_object_unref);
+    for (guint i = 0; i < classes->len; i++)
+      {
+        const GraftClass *klass = &g_array_index (classes, GraftClass, i);
+        GraftClassItem *item = graft_project_object_find_class (self, klass->id);
+        if (item != NULL)
+          {
+            g_object_ref (item);
+            class_item_update (item, klass);
+          }
+        else
+          item = class_item_new (klass);
+        g_ptr_array_add (fresh, item);
+      }
+    g_list_store_splice (self->classes, 0, n_old, fresh->pdata, fresh->len);
+  }
+}
+
+GraftClassItem *
+graft_project_object_find_class (GraftProjectObject *self, gint64 class_id)
+{
+  guint n;
+
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->classes));
+  for (guint i = 0; i < n; i++)
+    {
+      GraftClassItem *item = g_list_model_get_item (G_LIST_MODEL (self->classes), i);
+      g_object_unref (item);   /* the store keeps it */
+      if (item->id == class_id)
+        return item;
+    }
+  return NULL;
+}
+
+GraftClassItem *
+graft_project_object_get_class_for_key (GraftProjectObject *self, int key)
+{
+  GraftClassItem *item;
+
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+  if (key < 1 || key > 9 || (guint) key > g_list_model_get_n_items (G_LIST_MODEL (self->classes)))
+    return NULL;
+  item = g_list_model_get_item (G_LIST_MODEL (self->classes), key - 1);
+  g_object_unref (item);
+  return item;
+}
+
+char *
+graft_project_object_get_class_css (GraftProjectObject *self)
+{
+  GString *css = g_string_new (NULL);
+  guint n;
+
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->classes));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (GraftClassItem) item = g_list_model_get_item (G_LIST_MODEL (self->classes), i);
+      GdkRGBA rgba;
+      double luminance;
+      g_autofree char *colour = NULL;
+
+      graft_class_item_get_rgba (item, &rgba);
+      colour = gdk_rgba_to_string (&rgba);
+      /* Relative luminance (sRGB, roughly): dark text on light colours. */
+      luminance = 0.2126 * rgba.red + 0.7152 * rgba.green + 0.0722 * rgba.blue;
+      g_string_append_printf (css,
+                              ".graft-class-%" G_GINT64_FORMAT " { background-color: %s; color: %s; }\n"
+                              ".graft-suggest-%" G_GINT64_FORMAT " { border-color: %s; }\n",
+                              item->id, colour, luminance > 0.55 ? "rgba(0, 0, 0, 0.8)" : "#ffffff", item->id, colour);
+    }
+  return g_string_free (css, FALSE);
+}
+
+GListModel *
+graft_project_object_get_classes (GraftProjectObject *self)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+  return G_LIST_MODEL (self->classes);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Changes                                                                   */
+
+static void
+update_undo_state (GraftProjectObject *self)
+{
+  gboolean can_undo = graft_project_can_undo (self->project);
+  gboolean can_redo = graft_project_can_redo (self->project);
+
+  if (can_undo != self->can_undo)
+    {
+      self->can_undo = can_undo;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAN_UNDO]);
+    }
+  if (can_redo != self->can_redo)
+    {
+      self->can_redo = can_redo;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAN_REDO]);
+    }
+}
+
+/* After every change: classes (their counts follow labels), live items, lists, then the
+ * signals, the undo state and the datasets. */
+static void
+emit_changes (GraftProjectObject *self, Changes changes)
+{
+  g_object_ref (self);
+  refresh_classes (self);
+  refresh_live_items (self);
+  {
+    g_autoptr (GPtrArray) lists = g_ptr_array_new_with_free_func (g_object_unref);
+    for (guint i = 0; i < self->lists->len; i++)
+      g_ptr_array_add (lists, g_object_ref (g_ptr_array_index (self->lists, i)));
+    for (guint i = 0; i < lists->len; i++)
+      graft_image_list_refresh (g_ptr_array_index (lists, i));
+  }
+  if (changes & CHANGED_CLASSES)
+    g_signal_emit (self, signals[CLASSES_CHANGED], 0);
+  if (changes & CHANGED_LABELS)
+    g_signal_emit (self, signals[LABELS_CHANGED], 0);
+  if (changes & CHANGED_IMAGES)
+    g_signal_emit (self, signals[IMAGES_CHANGED], 0);
+  update_undo_state (self);
+  schedule_datasets (self);
+  g_object_unref (self);
+}
+
+gboolean
+graft_project_object_set_labels (GraftProjectObject *self, const gint64 *image_ids, guint n_images, gint64 class_id,
+                                 GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+
+  if (n_images == 0)
+    return TRUE;
+  if (!graft_project_set_labels (self->project, image_ids, n_images, class_id, GRAFT_LABEL_PERSON, error))
+    return FALSE;
+  emit_changes (self, CHANGED_CLASSES | CHANGED_LABELS);
+  return TRUE;
+}
+
+gboolean
+graft_project_object_accept_suggestions (GraftProjectObject *self, const gint64 *image_ids, guint n_images,
+                                         guint *accepted, GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+
+  if (!graft_project_accept_suggestions (self->project, image_ids, n_images, accepted, error))
+    return FALSE;
+  emit_changes (self, CHANGED_CLASSES | CHANGED_LABELS);
+  return TRUE;
+}
+
+gboolean
+graft_project_object_remove_images (GraftProjectObject *self, const gint64 *image_ids, guint n_images,
+                                    GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+
+  if (!graft_project_remove_images (self->project, image_ids, n_images, error))
+    return FALSE;
+  emit_changes (self, CHANGED_ALL);
+  return TRUE;
+}
+
+gint64
+graft_project_object_add_class (GraftProjectObject *self, const char *name, const char *colour, GError **error)
+{
+  gint64 id;
+
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), 0);
+
+  id = graft_project_add_class (self->project, name, colour, error);
+  if (id != 0)
+    emit_changes (self, CHANGED_CLASSES);
+  return id;
+}
+
+gboolean
+graft_project_object_rename_class (GraftProjectObject *self, gint64 class_id, const char *name, GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+
+  if (!graft_project_rename_class (self->project, class_id, name, error))
+    return FALSE;
+  emit_changes (self, CHANGED_CLASSES);
+  return TRUE;
+}
+
+gboolean
+graft_project_object_recolour_class (GraftProjectObject *self, gint64 class_id, const char *colour, GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+
+  if (!graft_project_recolour_class (self->project, class_id, colour, error))
+    return FALSE;
+  emit_changes (self, CHANGED_CLASSES);
+  return TRUE;
+}
+
+gboolean
+graft_project_object_move_class (GraftProjectObject *self, gint64 class_id, int position, GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+
+  if (!graft_project_move_class (self->project, class_id, position, error))
+    return FALSE;
+  emit_changes (self, CHANGED_CLASSES);
+  return TRUE;
+}
+
+gboolean
+graft_project_object_merge_classes (GraftProjectObject *self, gint64 source_id, gint64 target_id, guint *moved,
+                                    GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+
+  if (!graft_project_merge_classes (self->project, source_id, target_id, moved, error))
+    return FALSE;
+  emit_changes (self, CHANGED_CLASSES | CHANGED_LABELS);
+  return TRUE;
+}
+
+gboolean
+graft_project_object_delete_class (GraftProjectObject *self, gint64 class_id, guint *labels_removed, GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+
+  if (!graft_project_delete_class (self->project, class_id, labels_removed, error))
+    return FALSE;
+  emit_changes (self, CHANGED_CLASSES | CHANGED_LABELS);
+  return TRUE;
+}
+
+gboolean
+graft_project_object_get_can_undo (GraftProjectObject *self)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+  return self->can_undo;
+}
+
+gboolean
+graft_project_object_get_can_redo (GraftProjectObject *self)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+  return self->can_redo;
+}
+
+char *
+graft_project_object_get_undo_description (GraftProjectObject *self)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+  return graft_project_undo_description (self->project);
+}
+
+char *
+graft_project_object_get_redo_description (GraftProjectObject *self)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+  return graft_project_redo_description (self->project);
+}
+
+gboolean
+graft_project_object_undo (GraftProjectObject *self, GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+
+  if (!graft_project_undo (self->project, error))
+    return FALSE;
+  emit_changes (self, CHANGED_ALL);
+  return TRUE;
+}
+
+gboolean
+graft_project_object_redo (GraftProjectObject *self, GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+
+  if (!graft_project_redo (self->project, error))
+    return FALSE;
+  emit_changes (self, CHANGED_ALL);
+  return TRUE;
+}
+
+gboolean
+graft_project_object_set_predictions (GraftProjectObject *self, const GraftPrediction *predictions, guint n,
+                                      GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+
+  if (!graft_project_set_predictions (self->project, 0, predictions, n, error))
+    return FALSE;
+  emit_changes (self, CHANGED_LABELS);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Images                                                                    */
+
+GListModel *
+graft_project_object_list_images (GraftProjectObject *self, GraftImageFilter filter, gint64 class_id)
+{
+  GraftImageList *list;
+
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+
+  list = g_object_new (GRAFT_TYPE_IMAGE_LIST, NULL);
+  list->owner = g_object_ref (self);
+  list->query.filter = filter;
+  list->query.class_id = class_id;
+  list->ids = graft_project_query_ids (self->project, &list->query, NULL);
+  if (list->ids == NULL)
+    list->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_ptr_array_add (self->lists, list);
+  return G_LIST_MODEL (list);
+}
+
+guint
+graft_project_object_count_images (GraftProjectObject *self, GraftImageFilter filter, gint64 class_id)
+{
+  GraftImageQuery query = { .filter = filter, .class_id = class_id };
+
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), 0);
+  return graft_project_count_images (self->project, &query, NULL);
+}
+
+GraftImageItem *
+graft_project_object_get_image (GraftProjectObject *self, gint64 image_id)
+{
+  GraftImageItem *item;
+  GraftImageInfo info;
+
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+
+  item = live_lookup (self, image_id);
+  if (item != NULL)
+    return g_object_ref (item);
+  if (!graft_project_get_image (self->project, image_id, &info, NULL))
+    return NULL;
+  item = graft_image_item_new (&info);
+  register_item (self, item);
+  refresh_item (self, item, &info);
+  graft_image_info_clear (&info);
+  return item;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Thumbnails                                                                */
+
+typedef struct {
+  GWeakRef owner;
+  gint64 id;
+  GCancellable *cancellable;
+} ThumbnailRequest;
+
+static void
+thumbnail_request_free (ThumbnailRequest *request)
+{
+  g_weak_ref_clear (&request->owner);
+  g_clear_object (&request->cancellable);
+  g_free (request);
+}
+
+static void
+free_image_bytes (gpointer data)
+{
+  graft_image_free (data);
+}
+
+/* Thumbnails of tiny images (MNIST-size) are enlarged without smoothing: the grid then
+ * shows their pixels, not a blur. */
+#define THUMBNAIL_MIN_SIDE 96
+
+static GraftImage *
+enlarge_nearest (GraftImage *image)
+{
+  int side = MAX (image->width, image->height);
+  int factor = (2 * THUMBNAIL_MIN_SIDE + side - 1) / side;
+  GraftImage *out;
+
+  if (side >= THUMBNAIL_MIN_SIDE || factor < 2)
+    return image;
+  out = graft_image_new (image->width * factor, image->height * factor, NULL);
+  if (out == NULL)
+    return image;
+  for (int y = 0; y < out->height; y++)
+    {
+      const guint8 *in_row = image->rgb + (gsize) (y / factor) * image->width * 3;
+      guint8 *out_row = out->rgb + (gsize) y * out->width * 3;
+      for (int x = 0; x < out->width; x++)
+        memcpy (out_row + x * 3, in_row + (x / factor) * 3, 3);
+    }
+  graft_image_free (image);
+  return out;
+}
+
+static GdkTexture *
+texture_from_image (GraftImage *image)
+{
+  image = enlarge_nearest (image);
+  gsize stride = (gsize) image->width * 3;
+  g_autoptr (GBytes) bytes = g_bytes_new_with_free_func (image->rgb, stride * image->height, free_image_bytes, image);
+
+  return gdk_memory_texture_new (image->width, image->height, GDK_MEMORY_R8G8B8, bytes, stride);
+}
+
+static void
+cache_texture (GraftProjectObject *self, gint64 id, GdkTexture *texture)
+{
+  TextureEntry *entry = g_hash_table_lookup (self->textures, &id);
+
+  if (entry != NULL)
+    {
+      g_set_object (&entry->texture, texture);
+      g_queue_unlink (&self->texture_order, entry->link);
+      g_queue_push_head_link (&self->texture_order, entry->link);
+      return;
+    }
+  entry = g_new0 (TextureEntry, 1);
+  entry->id = id;
+  entry->texture = g_object_ref (texture);
+  g_queue_push_head (&self->texture_order, &entry->id);
+  entry->link = self->texture_order.head;
+  g_hash_table_insert (self->textures, &entry->id, entry);
+  while (self->texture_order.length > TEXTURE_CACHE_SIZE)
+    {
+      gint64 *oldest = g_queue_pop_tail (&self->texture_order);
+      g_hash_table_remove (self->textures, oldest);
+    }
+}
+
+static void
+on_thumbnail_ready (GraftImage *thumbnail, const char *cache_path, const GError *error, gpointer user_data)
+{
+  ThumbnailRequest *request = user_data;
+  g_autoptr (GraftProjectObject) self = g_weak_ref_get (&request->owner);
+
+  if (self != NULL && !g_cancellable_is_cancelled (request->cancellable))
+    {
+      GraftImageItem *item = live_lookup (self, request->id);
+
+      if (g_hash_table_lookup (self->pending, &request->id) == request)
+        g_hash_table_remove (self->pending, &request->id);
+      if (thumbnail != NULL)
+        {
+          g_autoptr (GdkTexture) texture = texture_from_image (g_steal_pointer (&thumbnail));
+          cache_texture (self, request->id, texture);
+          if (item != NULL)
+            graft_image_item_set_paintable (item, GDK_PAINTABLE (texture));
+        }
+      else if (item != NULL)
+        {
+          g_debug ("No thumbnail for image %" G_GINT64_FORMAT ": %s", request->id,
+                   error != NULL ? error->message : "unknown error");
+          graft_image_item_set_thumbnail_failed (item, TRUE);
+        }
+    }
+  if (thumbnail != NULL)
+    graft_image_free (thumbnail);
+  thumbnail_request_free (request);
+}
+
+void
+graft_project_object_load_thumbnail (GraftProjectObject *self, GraftImageItem *item)
+{
+  ThumbnailRequest *request;
+  TextureEntry *entry;
+  gint64 id;
+
+  g_return_if_fail (GRAFT_IS_PROJECT_OBJECT (self));
+  g_return_if_fail (GRAFT_IS_IMAGE_ITEM (item));
+
+  id = graft_image_item_get_id (item);
+  if (graft_image_item_get_paintable (item) != NULL || graft_image_item_get_thumbnail_failed (item)
+      || g_hash_table_contains (self->pending, &id))
+    return;
+  if ((entry = g_hash_table_lookup (self->textures, &id)) != NULL)
+    {
+      g_queue_unlink (&self->texture_order, entry->link);
+      g_queue_push_head_link (&self->texture_order, entry->link);
+      graft_image_item_set_paintable (item, GDK_PAINTABLE (entry->texture));
+      return;
+    }
+  if (self->thumbnailer == NULL || graft_image_item_get_path (item)[0] == '\0')
+    return;
+  request = g_new0 (ThumbnailRequest, 1);
+  g_weak_ref_init (&request->owner, self);
+  request->id = id;
+  request->cancellable = g_cancellable_new ();
+  g_hash_table_insert (self->pending, g_memdup2 (&id, sizeof id), request);
+  graft_thumbnailer_request (self->thumbnailer, graft_image_item_get_path (item), graft_image_item_get_hash (item),
+                             GRAFT_THUMBNAIL_SIZE, request->cancellable, on_thumbnail_ready, request);
+}
+
+void
+graft_project_object_cancel_thumbnail (GraftProjectObject *self, GraftImageItem *item)
+{
+  ThumbnailRequest *request;
+  gint64 id;
+
+  g_return_if_fail (GRAFT_IS_PROJECT_OBJECT (self));
+  g_return_if_fail (GRAFT_IS_IMAGE_ITEM (item));
+
+  id = graft_image_item_get_id (item);
+  request = g_hash_table_lookup (self->pending, &id);
+  if (request == NULL)
+    return;
+  /* The job still runs its callback (cancelled), which frees the request. */
+  g_cancellable_cancel (request->cancellable);
+  g_hash_table_remove (self->pending, &id);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Datasets for the session                                                  */
+
+typedef struct {
+  GraftDataset *train;
+  GraftDataset *validation;
+} Datasets;
+
+static void
+datasets_free (gpointer data)
+{
+  Datasets *datasets = data;
+  g_clear_pointer (&datasets->train, graft_dataset_free);
+  g_clear_pointer (&datasets->validation, graft_dataset_free);
+  g_free (datasets);
+}
+
+static Datasets *
+build_datasets (GraftProject *project, GError **error)
+{
+  Datasets *datasets = g_new0 (Datasets, 1);
+
+  if (!graft_project_is_read_only (project) && !graft_project_assign_splits (project, NULL, error))
+    goto fail;
+  datasets->train = graft_project_dataset (project, GRAFT_SPLIT_TRAIN, error);
+  if (datasets->train == NULL)
+    goto fail;
+  datasets->validation = graft_project_dataset (project, GRAFT_SPLIT_VALIDATION, error);
+  if (datasets->validation == NULL)
+    goto fail;
+  return datasets;
+
+fail:
+  datasets_free (datasets);
+  return NULL;
+}
+
+static void
+build_datasets_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  GraftProject *project = task_data;
+  GError *error = NULL;
+  Datasets *datasets = build_datasets (project, &error);
+
+  if (datasets == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, datasets, datasets_free);
+}
+
+static void
+hand_datasets (GraftProjectObject *self, Datasets *datasets)
+{
+  if (self->session == NULL)
+    return;
+  graft_session_set_datasets (self->session, g_steal_pointer (&datasets->train),
+                              g_steal_pointer (&datasets->validation));
+}
+
+static void
+on_datasets_built (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GraftProjectObject *self = GRAFT_PROJECT_OBJECT (source);
+  guint generation = GPOINTER_TO_UINT (user_data);
+  g_autoptr (GError) error = NULL;
+  Datasets *datasets = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (datasets == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_warning ("Cannot build the datasets of %s: %s", graft_project_get_folder (self->project), error->message);
+      return;
+    }
+  /* A newer change started another build: its datasets will do. */
+  if (generation == self->datasets_generation)
+    hand_datasets (self, datasets);
+  datasets_free (datasets);
+}
+
+static gboolean
+on_datasets_timeout (gpointer user_data)
+{
+  GraftProjectObject *self = user_data;
+  g_autoptr (GTask) task = NULL;
+
+  self->datasets_source = 0;
+  if (self->session == NULL)
+    return G_SOURCE_REMOVE;
+  task = g_task_new (self, self->cancellable, on_datasets_built, GUINT_TO_POINTER (++self->datasets_generation));
+  g_task_set_source_tag (task, on_datasets_timeout);
+  g_task_set_task_data (task, self->project, NULL);   /* the task holds self, which holds the project */
+  g_task_run_in_thread (task, build_datasets_thread);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_datasets (GraftProjectObject *self)
+{
+  if (self->session == NULL)
+    return;
+  g_clear_handle_id (&self->datasets_source, g_source_remove);
+  self->datasets_source = g_timeout_add (DATASETS_DELAY_MS, on_datasets_timeout, self);
+  g_source_set_name_by_id (self->datasets_source, "[graft] project datasets");
+}
+
+void
+graft_project_object_push_datasets (GraftProjectObject *self)
+{
+  g_autoptr (GError) error = NULL;
+  Datasets *datasets;
+
+  g_return_if_fail (GRAFT_IS_PROJECT_OBJECT (self));
+
+  g_clear_handle_id (&self->datasets_source, g_source_remove);
+  self->datasets_generation++;   /* a build in flight is stale now */
+  if (self->session == NULL)
+    return;
+  datasets = build_datasets (self->project, &error);
+  if (datasets == NULL)
+    {
+      g_warning ("Cannot build the datasets of %s: %s", graft_project_get_folder (self->project), error->message);
+      return;
+    }
+  hand_datasets (self, datasets);
+  datasets_free (datasets);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Imports                                                                   */
+
+typedef struct {
+  GraftImportKind kind;
+  char **paths;
+  gint64 class_id;
+} ImportData;
+
+static void
+import_data_free (gpointer data)
+{
+  ImportData *import = data;
+  g_strfreev (import->paths);
+  g_free (import);
+}
+
+static void
+import_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  GraftProjectObject *self = source;
+  ImportData *import = task_data;
+  GraftImportOptions options = { GRAFT_IMPORT_REFERENCE, GRAFT_HASH_AUTO, cancellable };
+  GError *error = NULL;
+  GraftImportReport *report = NULL;
+
+  switch (import->kind)
+    {
+    case GRAFT_IMPORT_KIND_FOLDER:
+      report = graft_import_folder (self->project, import->paths[0], &options, &error);
+      break;
+    case GRAFT_IMPORT_KIND_IMAGE_FOLDER:
+      report = graft_import_image_folder (self->project, import->paths[0], &options, &error);
+      break;
+    case GRAFT_IMPORT_KIND_CSV:
+      report = graft_import_csv (self->project, import->paths[0], &options, &error);
+      break;
+    case GRAFT_IMPORT_KIND_FILES:
+      report = graft_import_files (self->project, (const char *const *) import->paths,
+                                   g_strv_length (import->paths), import->class_id, &options, &error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  if (report == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, report, (GDestroyNotify) graft_import_report_free);
+}
+
+static void
+on_import_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GraftProjectObject *self = GRAFT_PROJECT_OBJECT (source);
+  GTask *outer = user_data;
+  GError *error = NULL;
+  GraftImportReport *report = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (report != NULL)
+    {
+      if (report->added > 0 || report->labelled > 0 || report->classes_added > 0)
+        emit_changes (self, CHANGED_ALL);
+      if (report->hash_pending > 0)
+        graft_project_start_hashing (self->project);
+      g_task_return_pointer (outer, report, (GDestroyNotify) graft_import_report_free);
+    }
+  else
+    g_task_return_error (outer, error);
+  g_object_unref (outer);
+}
+
+void
+graft_project_object_import_async (GraftProjectObject *self, GraftImportKind kind, const char *const *paths,
+                                   gint64 class_id, GCancellable *cancellable, GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  GTask *outer, *inner;
+  ImportData *import;
+
+  g_return_if_fail (GRAFT_IS_PROJECT_OBJECT (self));
+  g_return_if_fail (paths != NULL && paths[0] != NULL);
+
+  /* The worker's task returns to on_import_done, which emits the signals on the main
+   * thread before the caller's callback runs. */
+  outer = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (outer, graft_project_object_import_async);
+  import = g_new0 (ImportData, 1);
+  import->kind = kind;
+  import->paths = g_strdupv ((char **) paths);
+  import->class_id = class_id;
+  inner = g_task_new (self, cancellable, on_import_done, outer);
+  g_task_set_task_data (inner, import, import_data_free);
+  g_task_set_return_on_cancel (inner, FALSE);
+  g_task_run_in_thread (inner, import_thread);
+  g_object_unref (inner);
+}
+
+GraftImportReport *
+graft_project_object_import_finish (GraftProjectObject *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+char *
+graft_import_report_summary (const GraftImportReport *report)
+{
+  g_autofree char *added = NULL;
+  guint skipped = report->skipped != NULL ? report->skipped->len : 0;
+
+  if (report->added == 0 && skipped == 0 && report->already_present > 0)
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "The image was already in the project",
+                                         "All %u images were already in the project", report->already_present),
+                            report->already_present);
+  if (report->added == 0 && skipped == 0)
+    return g_strdup (_("No images found"));
+  added = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u image imported", "%u images imported", report->added),
+                           report->added);
+  if (skipped == 0)
+    return g_steal_pointer (&added);
+  /* Translators: "%s" is "12 images imported"; "%u skipped" counts files left out. */
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s, %u skipped", "%s, %u skipped", skipped), added, skipped);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The object                                                                */
+
+static void
+graft_project_object_dispose (GObject *object)
+{
+  GraftProjectObject *self = GRAFT_PROJECT_OBJECT (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->datasets_source, g_source_remove);
+  if (self->thumbnailer != NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, self->pending);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        g_cancellable_cancel (((ThumbnailRequest *) value)->cancellable);
+      g_hash_table_remove_all (self->pending);
+      g_clear_pointer (&self->thumbnailer, graft_thumbnailer_free);
+    }
+  g_clear_object (&self->session);
+
+  G_OBJECT_CLASS (graft_project_object_parent_class)->dispose (object);
+}
+
+static void
+graft_project_object_finalize (GObject *object)
+{
+  GraftProjectObject *self = GRAFT_PROJECT_OBJECT (object);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->live_items);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_object_weak_unref (G_OBJECT (((LiveEntry *) value)->item), on_item_finalized, value);
+  g_hash_table_unref (self->live_items);
+  g_ptr_array_unref (self->lists);
+  g_hash_table_unref (self->pending);
+  g_queue_clear (&self->texture_order);
+  g_hash_table_unref (self->textures);
+  g_clear_object (&self->classes);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->project, graft_project_close);
+
+  G_OBJECT_CLASS (graft_project_object_parent_class)->finalize (object);
+}
+
+static void
+graft_project_object_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GraftProjectObject *self = GRAFT_PROJECT_OBJECT (object);
+
+  switch (prop_id)
+    {
+    case PROP_NAME: g_value_take_string (value, graft_project_object_get_name (self)); break;
+    case PROP_SESSION: g_value_set_object (value, self->session); break;
+    case PROP_CAN_UNDO: g_value_set_boolean (value, self->can_undo); break;
+    case PROP_CAN_REDO: g_value_set_boolean (value, self->can_redo); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+graft_project_object_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GraftProjectObject *self = GRAFT_PROJECT_OBJECT (object);
+
+  switch (prop_id)
+    {
+    case PROP_SESSION: graft_project_object_set_session (self, g_value_get_object (value)); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+graft_project_object_class_init (GraftProjectObjectClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = graft_project_object_dispose;
+  object_class->finalize = graft_project_object_finalize;
+  object_class->get_property = graft_project_object_get_property;
+  object_class->set_property = graft_project_object_set_property;
+
+  properties[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL,
+                                               G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SESSION] = g_param_spec_object ("session", NULL, NULL, GRAFT_TYPE_SESSION,
+                                                  G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CAN_UNDO] = g_param_spec_boolean ("can-undo", NULL, NULL, FALSE,
+                                                    G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CAN_REDO] = g_param_spec_boolean ("can-redo", NULL, NULL, FALSE,
+                                                    G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[CLASSES_CHANGED] = g_signal_new ("classes-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                           NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[LABELS_CHANGED] = g_signal_new ("labels-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                          NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[IMAGES_CHANGED] = g_signal_new ("images-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                          NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+graft_project_object_init (GraftProjectObject *self)
+{
+  self->classes = g_list_store_new (GRAFT_TYPE_CLASS_ITEM);
+  self->live_items = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
+  self->lists = g_ptr_array_new ();
+  self->pending = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->textures = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, texture_entry_free);
+  g_queue_init (&self->texture_order);
+  self->cancellable = g_cancellable_new ();
+}
+
+GraftProjectObject *
+graft_project_object_new (GraftProject *project)
+{
+  GraftProjectObject *self;
+
+  g_return_val_if_fail (project != NULL, NULL);
+
+  self = g_object_new (GRAFT_TYPE_PROJECT_OBJECT, NULL);
+  self->project = project;
+  self->thumbnailer = graft_thumbnailer_new (graft_project_get_cache_folder (project), 0);
+  refresh_classes (self);
+  self->can_undo = graft_project_can_undo (project);
+  self->can_redo = graft_project_can_redo (project);
+  return self;
+}
+
+GraftProjectObject *
+graft_project_object_create (const char *folder, const char *name, GError **error)
+{
+  GraftProject *project = graft_project_create (folder, name, error);
+
+  return project != NULL ? graft_project_object_new (project) : NULL;
+}
+
+GraftProjectObject *
+graft_project_object_open (const char *folder, GError **error)
+{
+  GraftProject *project = graft_project_open (folder, error);
+
+  return project != NULL ? graft_project_object_new (project) : NULL;
+}
+
+GraftProject *
+graft_project_object_get_project (GraftProjectObject *self)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+  return self->project;
+}
+
+const char *
+graft_project_object_get_folder (GraftProjectObject *self)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+  return graft_project_get_folder (self->project);
+}
+
+char *
+graft_project_object_get_name (GraftProjectObject *self)
+{
+  char *name;
+
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+  name = graft_project_get_name (self->project);
+  if (name == NULL || name[0] == '\0')
+    {
+      g_autofree char *base = g_path_get_basename (graft_project_get_folder (self->project));
+      g_free (name);
+      if (g_str_has_suffix (base, ".graft"))
+        base[strlen (base) - strlen (".graft")] = '\0';
+      name = g_filename_display_name (base);
+    }
+  return name;
+}
+
+gboolean
+graft_project_object_get_read_only (GraftProjectObject *self)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), TRUE);
+  return graft_project_is_read_only (self->project);
+}
+
+GraftSession *
+graft_project_object_get_session (GraftProjectObject *self)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+  return self->session;
+}
+
+void
+graft_project_object_set_session (GraftProjectObject *self, GraftSession *session)
+{
+  g_return_if_fail (GRAFT_IS_PROJECT_OBJECT (self));
+  g_return_if_fail (session == NULL || GRAFT_IS_SESSION (session));
+
+  if (!g_set_object (&self->session, session))
+    return;
+  if (session != NULL)
+    {
+      graft_session_set_cache_folder (session, graft_project_get_cache_folder (self->project));
+      schedule_datasets (self);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SESSION]);
+}

@@ -1,0 +1,159 @@
+/* graft-project-object.h: an open project (src/project/) as the app sees it.
+ *
+ * GraftProjectObject owns a GraftProject and is the one way the pages change it, so that
+ * every change is followed by the right signal:
+ *   ::classes-changed   classes added, renamed, recoloured, moved, merged or deleted
+ *                       (their counts too: a label changes them)
+ *   ::labels-changed    labels or predictions (suggestions) changed
+ *   ::images-changed    images added (imports) or removed
+ * An undo or redo emits all three. The class list (GraftClassItem) is updated in place,
+ * so a row keeps its object while its count changes. Image lists (GraftImageItem) are
+ * made for a filter and fetch their rows from the store page by page as they are asked
+ * for: 100,000 images cost an array of ids, not 100,000 objects.
+ *
+ * With a session set, the project's labelled images go to it as datasets
+ * (graft_session_set_datasets: the train and validation splits, after
+ * graft_project_assign_splits), 300 ms after the last change to labels or images, built
+ * in a worker thread; the session's cache folder is the project's.
+ *
+ * Thumbnails are made off the main thread (src/project/thumbnails.h, cached on disk in
+ * the project's cache folder) and the newest few hundred are kept in memory.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "graft-image-item.h"
+#include "graft-session.h"
+#include "project/import.h"
+#include "project/project.h"
+
+G_BEGIN_DECLS
+
+/* ---- A class, as the sidebar shows it ------------------------------------------------ */
+
+#define GRAFT_TYPE_CLASS_ITEM (graft_class_item_get_type ())
+G_DECLARE_FINAL_TYPE (GraftClassItem, graft_class_item, GRAFT, CLASS_ITEM, GObject)
+
+/* Properties: id (int64), name, colour ("#rrggbb"), position (0-based), count (labelled
+ * images), key (1..9: the number key that labels with it, 0: none). */
+gint64 graft_class_item_get_id (GraftClassItem *self);
+const char *graft_class_item_get_name (GraftClassItem *self);
+const char *graft_class_item_get_colour (GraftClassItem *self);
+int graft_class_item_get_position (GraftClassItem *self);
+guint graft_class_item_get_count (GraftClassItem *self);
+int graft_class_item_get_key (GraftClassItem *self);
+/* The colour as RGBA (opaque grey when it does not parse). */
+void graft_class_item_get_rgba (GraftClassItem *self, GdkRGBA *rgba);
+
+/* ---- The project --------------------------------------------------------------------- */
+
+#define GRAFT_TYPE_PROJECT_OBJECT (graft_project_object_get_type ())
+G_DECLARE_FINAL_TYPE (GraftProjectObject, graft_project_object, GRAFT, PROJECT_OBJECT, GObject)
+
+/* Takes project (closed when the object is finalized). */
+GraftProjectObject *graft_project_object_new (GraftProject *project);
+/* graft_project_create / graft_project_open, wrapped. */
+GraftProjectObject *graft_project_object_create (const char *folder, const char *name, GError **error);
+GraftProjectObject *graft_project_object_open (const char *folder, GError **error);
+
+GraftProject *graft_project_object_get_project (GraftProjectObject *self);
+const char *graft_project_object_get_folder (GraftProjectObject *self);
+/* Property "name" (newly allocated here). */
+char *graft_project_object_get_name (GraftProjectObject *self);
+gboolean graft_project_object_get_read_only (GraftProjectObject *self);
+
+/* Property "session": where the datasets go. NULL: none. */
+GraftSession *graft_project_object_get_session (GraftProjectObject *self);
+void graft_project_object_set_session (GraftProjectObject *self, GraftSession *session);
+/* Builds and hands the datasets to the session now (synchronously), instead of 300 ms
+ * after the last change. */
+void graft_project_object_push_datasets (GraftProjectObject *self);
+
+/* The classes in order: a GListModel of GraftClassItem (owned by self). */
+GListModel *graft_project_object_get_classes (GraftProjectObject *self);
+GraftClassItem *graft_project_object_find_class (GraftProjectObject *self, gint64 class_id);
+/* The class with number key key (1..9), or NULL. */
+GraftClassItem *graft_project_object_get_class_for_key (GraftProjectObject *self, int key);
+
+/* CSS for the classes' colours, for a GtkCssProvider: .graft-class-ID (background in the
+ * class colour, a legible text colour on it) and .graft-suggest-ID (border in the colour). */
+char *graft_project_object_get_class_css (GraftProjectObject *self);
+
+/* A new GListModel of GraftImageItem: the images that filter (GRAFT_FILTER_ALL,
+ * _CLASS with class_id, _UNLABELLED, _SUGGESTED with class_id 0 for any, _LABELLED),
+ * in id order. It follows the project's changes by itself (items-changed only where
+ * rows came or went). */
+GListModel *graft_project_object_list_images (GraftProjectObject *self, GraftImageFilter filter, gint64 class_id);
+guint graft_project_object_count_images (GraftProjectObject *self, GraftImageFilter filter, gint64 class_id);
+/* The item of an image (shared with the lists that show it), or a new one; NULL when the
+ * image is not in the project. */
+GraftImageItem *graft_project_object_get_image (GraftProjectObject *self, gint64 image_id);
+
+/* Asks for item's thumbnail (size: fit in size x size pixels) unless it is there or on its
+ * way; it arrives as the item's paintable. graft_project_object_cancel_thumbnail drops
+ * the request (an item scrolled out of view). */
+void graft_project_object_load_thumbnail (GraftProjectObject *self, GraftImageItem *item);
+void graft_project_object_cancel_thumbnail (GraftProjectObject *self, GraftImageItem *item);
+#define GRAFT_THUMBNAIL_SIZE 192
+
+/* ---- Changes (each one undo step; FALSE with error when nothing changed) ------------- */
+
+/* class_id 0 clears the labels. */
+gboolean graft_project_object_set_labels (GraftProjectObject *self, const gint64 *image_ids, guint n_images,
+                                          gint64 class_id, GError **error);
+gboolean graft_project_object_accept_suggestions (GraftProjectObject *self, const gint64 *image_ids,
+                                                  guint n_images, guint *accepted, GError **error);
+gboolean graft_project_object_remove_images (GraftProjectObject *self, const gint64 *image_ids, guint n_images,
+                                             GError **error);
+
+gint64 graft_project_object_add_class (GraftProjectObject *self, const char *name, const char *colour,
+                                       GError **error);
+gboolean graft_project_object_rename_class (GraftProjectObject *self, gint64 class_id, const char *name,
+                                            GError **error);
+gboolean graft_project_object_recolour_class (GraftProjectObject *self, gint64 class_id, const char *colour,
+                                              GError **error);
+gboolean graft_project_object_move_class (GraftProjectObject *self, gint64 class_id, int position,
+                                          GError **error);
+gboolean graft_project_object_merge_classes (GraftProjectObject *self, gint64 source_id, gint64 target_id,
+                                             guint *moved, GError **error);
+gboolean graft_project_object_delete_class (GraftProjectObject *self, gint64 class_id, guint *labels_removed,
+                                            GError **error);
+
+/* Properties "can-undo" and "can-redo". Descriptions newly allocated, NULL when none. */
+gboolean graft_project_object_get_can_undo (GraftProjectObject *self);
+gboolean graft_project_object_get_can_redo (GraftProjectObject *self);
+char *graft_project_object_get_undo_description (GraftProjectObject *self);
+char *graft_project_object_get_redo_description (GraftProjectObject *self);
+gboolean graft_project_object_undo (GraftProjectObject *self, GError **error);
+gboolean graft_project_object_redo (GraftProjectObject *self, GError **error);
+
+/* Stores a model's predictions (suggestions and the active-learning queue) and emits
+ * ::labels-changed. */
+gboolean graft_project_object_set_predictions (GraftProjectObject *self, const GraftPrediction *predictions,
+                                               guint n, GError **error);
+
+/* ---- Imports, in a worker thread ----------------------------------------------------- */
+
+typedef enum {
+  GRAFT_IMPORT_KIND_FOLDER,        /* paths[0]: a folder of images, unlabelled */
+  GRAFT_IMPORT_KIND_IMAGE_FOLDER,  /* paths[0]: one subfolder per class */
+  GRAFT_IMPORT_KIND_CSV,           /* paths[0]: path,label rows */
+  GRAFT_IMPORT_KIND_FILES,         /* paths: files and folders (drag and drop); class_id labels them */
+} GraftImportKind;
+
+/* Runs the import off the main thread; on the main thread again, the signals for what
+ * changed are emitted before callback runs. */
+void graft_project_object_import_async (GraftProjectObject *self, GraftImportKind kind, const char *const *paths,
+                                        gint64 class_id, GCancellable *cancellable, GAsyncReadyCallback callback,
+                                        gpointer user_data);
+/* The report (free with graft_import_report_free), or NULL with error. */
+GraftImportReport *graft_project_object_import_finish (GraftProjectObject *self, GAsyncResult *result,
+                                                       GError **error);
+
+/* "120 images imported, 3 skipped"-style one line for a toast; newly allocated. */
+char *graft_import_report_summary (const GraftImportReport *report);
+
+G_END_DECLS
