@@ -30,6 +30,7 @@ int cli_lr_find (int argc, char **argv);
 int cli_eval (int argc, char **argv);
 int cli_predict (int argc, char **argv);
 int cli_export (int argc, char **argv);
+int cli_models (int argc, char **argv);
 
 /* A GOptionContext for a command: "Usage: graft-cli COMMAND [OPTION…] parameters". */
 GOptionContext *cli_option_context_new (const char *command, const char *parameters, const char *summary,

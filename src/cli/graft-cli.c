@@ -14,6 +14,7 @@
  *   graft-cli predict MODEL.onnx IMAGE... [--top K] [--json]
  *   graft-cli export MODEL.onnx --output OUT.onnx [--softmax] [--labels a,b,c]
  *                    [--preprocessing JSON]
+ *   graft-cli models [list | download NAME | path NAME | verify NAME] [--json]
  *   graft-cli version
  *   graft-cli help [COMMAND]
  *
@@ -47,6 +48,7 @@ static const Command commands[] = {
   { "eval", cli_eval, "measure a classifier on an ImageFolder tree (accuracy, per class, confusion)" },
   { "predict", cli_predict, "print the most probable classes of images" },
   { "export", cli_export, "rewrite a model with labels, preprocessing or a Softmax output" },
+  { "models", cli_models, "list, download (resumable, verified) and locate the catalog's ImageNet models" },
   { "version", run_version, "print the version" },
   { "help", run_help, "show this help, or a command's (help COMMAND)" },
 };
