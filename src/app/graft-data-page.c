@@ -83,7 +83,6 @@ struct _GraftDataPage
   GCancellable *cancellable;
   guint importing;
   gboolean syncing_sidebar;
-  guint advance_position;             /* G_MAXUINT: none */
 };
 
 G_DEFINE_FINAL_TYPE (GraftDataPage, graft_data_page, ADW_TYPE_BIN)
@@ -2155,7 +2154,6 @@ graft_data_page_init (GraftDataPage *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   gtk_widget_add_css_class (GTK_WIDGET (self), "graft-data-page");
   self->cancellable = g_cancellable_new ();
-  self->advance_position = G_MAXUINT;
 
   self->class_css = gtk_css_provider_new ();
   gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (self->class_css),

@@ -14,10 +14,12 @@
 
 #include <glib/gi18n.h>
 
+#include "graft-data-page.h"
 #include "graft-model-page.h"
 #include "graft-results-page.h"
 #include "graft-schedule-page.h"
 #include "graft-train-page.h"
+#include "graft-welcome-page.h"
 #include "train/dataset.h"
 
 struct _GraftWindow
@@ -30,6 +32,8 @@ struct _GraftWindow
   AdwBin *welcome_bin;
 
   GSettings *settings; /* NULL when the schema is not installed */
+  GraftWelcomePage *welcome;
+  GraftDataPage *data_page;
   GraftSession *session;
   GraftTraining *training;
   guint inhibit_cookie;
@@ -112,46 +116,20 @@ graft_window_get_training (GraftWindow *self)
   return self->training;
 }
 
-static void
-on_sample_model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GraftWindow) self = user_data;
-  g_autoptr (GError) error = NULL;
-
-  if (!graft_session_load_model_finish (GRAFT_SESSION (source), result, &error))
-    {
-      g_autofree char *message = g_strdup_printf (_("The starter model could not be loaded: %s"), error->message);
-      graft_window_toast (self, message);
-      return;
-    }
-  graft_window_show_page (self, "model");
-}
-
 void
 graft_window_open_sample (GraftWindow *self)
 {
-  g_autofree char *model = graft_application_find_data ("models/graft-starter.onnx");
-  g_autofree char *train_dir = graft_application_find_data ("samples/train");
-  g_autofree char *validation_dir = graft_application_find_data ("samples/validation");
-  g_autoptr (GError) error = NULL;
-  GraftDataset *train = NULL, *validation = NULL;
+  graft_welcome_page_open_sample (self->welcome);
+}
 
-  if (model == NULL || train_dir == NULL)
-    {
-      graft_window_toast (self, _("The sample project is not installed"));
-      return;
-    }
-  train = graft_dataset_load_image_folder (train_dir, NULL, &error);
-  if (train != NULL && validation_dir != NULL)
-    validation = graft_dataset_load_image_folder (validation_dir, train->classes, &error);
-  if (train == NULL || (validation_dir != NULL && validation == NULL))
-    {
-      graft_window_toast (self, error->message);
-      g_clear_pointer (&train, graft_dataset_free);
-      return;
-    }
-  graft_session_set_datasets (self->session, train, validation);
-  graft_session_load_model_async (self->session, model, NULL, on_sample_model_loaded, g_object_ref (self));
+static void
+on_project_opened (GraftWelcomePage *welcome, GraftProjectObject *project, GraftWindow *self)
+{
+  g_autofree char *name = graft_project_object_get_name (project);
+
+  graft_data_page_set_project (self->data_page, project);
+  gtk_window_set_title (GTK_WINDOW (self), name);
+  graft_window_show_page (self, "data");
 }
 
 static void
@@ -170,33 +148,6 @@ static void
 show_page_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   graft_window_show_page (GRAFT_WINDOW (widget), g_variant_get_string (parameter, NULL));
-}
-
-/* Until the project screens exist, the start screen offers the sample and a model. */
-static GtkWidget *
-make_welcome (GraftWindow *self)
-{
-  GtkWidget *status = adw_status_page_new ();
-  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
-  GtkWidget *sample = gtk_button_new_with_mnemonic (_("Open the _Sample Project"));
-  GtkWidget *model = gtk_button_new_with_mnemonic (_("Choose a _Model"));
-
-  adw_status_page_set_icon_name (ADW_STATUS_PAGE (status), "io.github.graftlab.Graft");
-  adw_status_page_set_title (ADW_STATUS_PAGE (status), _("Teach a Model Your Own Classes"));
-  adw_status_page_set_description (ADW_STATUS_PAGE (status),
-                                   _("Label your photos, choose which layers of a pretrained network stay "
-                                     "frozen, graft a new head on top and train it on this computer."));
-  gtk_widget_add_css_class (sample, "suggested-action");
-  gtk_widget_add_css_class (sample, "pill");
-  gtk_widget_add_css_class (model, "pill");
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (sample), "win.open-sample");
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (model), "win.show-page");
-  gtk_actionable_set_action_target (GTK_ACTIONABLE (model), "s", "model");
-  gtk_widget_set_halign (box, GTK_ALIGN_CENTER);
-  gtk_box_append (GTK_BOX (box), sample);
-  gtk_box_append (GTK_BOX (box), model);
-  adw_status_page_set_child (ADW_STATUS_PAGE (status), box);
-  return status;
 }
 
 static void
@@ -305,7 +256,14 @@ graft_window_init (GraftWindow *self)
   g_signal_connect (self->training, "notify::state", G_CALLBACK (on_training_state), self);
   g_signal_connect (self->training, "finished", G_CALLBACK (on_training_finished), self);
 
-  adw_bin_set_child (self->welcome_bin, make_welcome (self));
+  self->welcome = GRAFT_WELCOME_PAGE (graft_welcome_page_new ());
+  graft_welcome_page_set_session (self->welcome, self->session);
+  g_signal_connect_object (self->welcome, "project-opened", G_CALLBACK (on_project_opened), self, 0);
+  g_signal_connect_object (self->welcome, "toast", G_CALLBACK (on_page_toast), self, 0);
+  adw_bin_set_child (self->welcome_bin, GTK_WIDGET (self->welcome));
+  self->data_page = GRAFT_DATA_PAGE (graft_data_page_new ());
+  graft_data_page_set_session (self->data_page, self->session);
+  add_page (self, GTK_WIDGET (self->data_page), "data", _("Data"), "image-x-generic-symbolic");
   add_page (self, g_object_new (GRAFT_TYPE_MODEL_PAGE, "session", self->session, NULL), "model", _("Model"),
             "view-grid-symbolic");
   add_page (self, g_object_new (GRAFT_TYPE_SCHEDULE_PAGE, "session", self->session, NULL), "schedule",
@@ -330,7 +288,10 @@ graft_window_new (GraftApplication *application)
 
   settings = graft_application_get_settings (application);
   if (settings != NULL)
-    self->settings = g_object_ref (settings);
+    {
+      self->settings = g_object_ref (settings);
+      graft_welcome_page_set_settings (self->welcome, settings);
+    }
   graft_window_restore_state (self);
 
   return self;
