@@ -122,10 +122,14 @@ graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
   switch (strategy)
     {
     case GRAFT_STRATEGY_FEATURE_EXTRACTION:
-      /* Backbone frozen, no augmentation: the embeddings are computed once and cached. */
+      /* Backbone frozen, no augmentation: the embeddings are computed once and cached.
+       * A head alone takes a higher learning rate than a network (bench/parity-torch.py:
+       * at 1e-3 it is still far from converged after 20 epochs of a small dataset). */
+      spec->optimizer.learning_rate = 1e-2f;
       spec->epochs = 20;
       break;
     case GRAFT_STRATEGY_REPLACE_TOP:
+      spec->optimizer.learning_rate = 1e-2f;
       spec->head.n_hidden = 1;
       spec->head.hidden[0] = 256;
       spec->head.dropout = 0.2f;
