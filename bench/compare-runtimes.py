@@ -252,6 +252,7 @@ def main():
 
     if args.export_worker:
         import torch
+        os.makedirs(args.workdir, exist_ok=True)
         args.models = [m for m in args.models.split(",") if m]
         export_models(args)
         print(json.dumps({"torch": torch.__version__}))
