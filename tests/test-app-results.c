@@ -156,6 +156,8 @@ set_plan (GraftSession *session, GraftStrategy strategy, int epochs)
   spec = graft_session_get_spec (session);
   toy_preprocessing (spec);
   spec->epochs = epochs;
+  /* A slow learning rate, so that the toy run still makes mistakes to show. */
+  spec->optimizer.learning_rate = 1e-3f;
   graft_session_spec_changed (session);
 }
 
