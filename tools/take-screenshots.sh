@@ -7,9 +7,13 @@
 #
 # BUILD_DIR defaults to ./build (made with `meson setup build` if missing), OUTPUT_DIR
 # to data/screenshots. Needs xvfb-run and dbus-run-session (Debian: xvfb, dbus).
-# Look at every picture before committing it; the metainfo names the files it links
-# (model.png, schedule.png, train.png), and links them at the release tag, so take
-# them again before tagging.
+# Arguments after "--" go to take-screenshots (page names, --dark, --strategy NAME);
+# without any, it takes the pages the metainfo shows: data, model, schedule, train and
+# results. With options but no page name it takes every page and the start screen.
+# Look at every
+# picture before committing it: the metainfo links them at the release tag, so take
+# them again before tagging, and `meson test check-screenshots` says whether each
+# linked file is there and fits. Training the sample takes a minute or two.
 set -eu
 
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +22,7 @@ build_dir=${1:-$source_dir/build}
 output_dir=${1:-$source_dir/data/screenshots}
 [ $# -gt 0 ] && shift
 [ "${1:-}" = "--" ] && shift
+[ $# -eq 0 ] && set -- data model schedule train results
 
 for tool in xvfb-run dbus-run-session; do
   command -v "$tool" >/dev/null || { echo "take-screenshots.sh: $tool is missing" >&2; exit 1; }
