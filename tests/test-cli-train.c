@@ -18,6 +18,7 @@
 #include "model/model-private.h"
 #include "train/embedding-cache.h"
 #include "train/spec.h"
+#include "toy-images.h"
 #include "toy-network.h"
 
 static char *cli_path;
@@ -32,38 +33,6 @@ static const char *const sorted_names[TOY_CLASSES] = { "diagonal", "horizontal",
 
 /* ------------------------------------------------------------------------ */
 /* The toy setup                                                            */
-
-/* The images are written as (v + 0.5) * 160: preprocessing with mean 80, std 160 and
- * scale 1 gives v back (up to 8-bit rounding). */
-static void
-write_png (const char *path, const float *image)
-{
-  FILE *file = fopen (path, "wb");
-  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-  png_infop info = png_create_info_struct (png);
-  guint8 rows[TOY_SIZE][TOY_SIZE * 3];
-  png_bytep pointers[TOY_SIZE];
-
-  g_assert_nonnull (file);
-  for (int y = 0; y < TOY_SIZE; y++)
-    {
-      for (int x = 0; x < TOY_SIZE; x++)
-        for (int c = 0; c < 3; c++)
-          {
-            float v = image[(c * TOY_SIZE + y) * TOY_SIZE + x];
-            rows[y][x * 3 + c] = (guint8) CLAMP ((v + 0.5f) * 160.0f, 0, 255);
-          }
-      pointers[y] = rows[y];
-    }
-  png_init_io (png, file);
-  png_set_IHDR (png, info, TOY_SIZE, TOY_SIZE, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info (png, info);
-  png_write_image (png, pointers);
-  png_write_end (png, NULL);
-  png_destroy_write_struct (&png, &info);
-  fclose (file);
-}
 
 /* n toy images under root/<class>/NNN.png. */
 static void
@@ -81,7 +50,7 @@ write_image_folder (const char *root, int n, uint64_t seed)
     {
       g_autofree char *name = g_strdup_printf ("%03d.png", i);
       g_autofree char *path = g_build_filename (root, class_names[labels[i]], name, NULL);
-      write_png (path, images + (size_t) i * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
+      toy_write_png (path, images + (size_t) i * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
     }
 }
 
@@ -90,68 +59,18 @@ write_image_folder (const char *root, int n, uint64_t seed)
 static void
 write_base_model (const char *path)
 {
-  g_autoptr (GraftModel) model = graft_model_new ();
+  g_autoptr (GraftModel) model = toy_pretrained_model ();
   g_autoptr (GError) error = NULL;
-  graft_optimizer_config config = graft_optimizer_config_default (GRAFT_OPTIMIZER_ADAM);
-  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = 16, .seed = 3 };
-  g_autofree float *images = test_floats (16 * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
   GraftExportOptions export_options = { 0 };
-  int32_t labels[16];
-  graft_optimizer_state *state;
-  graft_plan *plan;
-  toy_network net;
 
-  toy_network_build (&net, 0.0f, 21);
-  options.loss_logits = net.logits;
-  plan = graft_plan_new (net.graph, &options, NULL);
-  config.learning_rate = 1e-2f;
-  state = graft_optimizer_state_new (&config, NULL);
-  for (int step = 0; step < 40; step++)
-    {
-      toy_batch (16, 5000 + (uint64_t) step, images, labels);
-      graft_plan_set_input (plan, net.input, images, 16 * TOY_CHANNELS * TOY_SIZE * TOY_SIZE, NULL);
-      graft_plan_forward (plan, NULL);
-      graft_plan_backward (plan, labels, NULL, NULL);
-      graft_optimizer_state_step (state, plan, config.learning_rate, NULL, NULL);
-    }
-  graft_plan_free (plan);
-  graft_optimizer_state_free (state);
-  model->graph = net.graph;
-  model->input = net.input;
-  model->output = model->logits = net.logits;
-  model->input_name = g_strdup ("image");
-  model->output_name = g_strdup ("fc");
   model->ir_version = 7;
   model->opset = 13;
   model->producer_name = g_strdup ("Graft tests");
   model->graph_name = g_strdup ("toy");
-  g_hash_table_replace (model->metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
-                        g_strdup ("{\"size\": 8, \"resize\": 8, \"scale\": 1, \"mean\": [80, 80, 80], "
-                                  "\"std\": [160, 160, 160]}"));
-  g_assert_true (graft_model_analyse (model, &error));
-  g_assert_no_error (error);
   g_assert_true (graft_model_save (model, path, &export_options, &error));
   g_assert_no_error (error);
 }
 
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-  if (dir == NULL)
-    {
-      g_remove (path);
-      return;
-    }
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      remove_tree (child);
-    }
-  g_dir_close (dir);
-  g_rmdir (path);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Running graft-cli                                                        */
@@ -512,7 +431,7 @@ test_eval_classes (void)
   {
     g_autofree char *image = g_build_filename (circle, "0.png", NULL);
     float pixels[TOY_CHANNELS * TOY_SIZE * TOY_SIZE] = { 0 };
-    write_png (image, pixels);
+    toy_write_png (image, pixels);
   }
   g_assert_cmpint (run_cli (NULL, &err, "eval", trained_path, extra, NULL), ==, 1);
   g_assert_nonnull (strstr (err, "circle"));
@@ -750,7 +669,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/train/bad-input", test_bad_input);
   status = g_test_run ();
 
-  remove_tree (folder);
+  toy_remove_tree (folder);
   g_free (folder);
   g_free (base_path);
   g_free (train_dir);
