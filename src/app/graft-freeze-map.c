@@ -17,6 +17,7 @@
  */
 #include "config.h"
 
+#include "graft-colors.h"
 #include "graft-freeze-map.h"
 
 #include <adwaita.h>
@@ -186,24 +187,6 @@ typedef struct {
   GdkRGBA accent_fg;
 } Palette;
 
-static GdkRGBA
-mix (const GdkRGBA *a, const GdkRGBA *b, float t)
-{
-  return (GdkRGBA) { a->red + (b->red - a->red) * t, a->green + (b->green - a->green) * t,
-                     a->blue + (b->blue - a->blue) * t, a->alpha + (b->alpha - a->alpha) * t };
-}
-
-static GdkRGBA
-named (GtkStyleContext *context, const char *name, const char *fallback)
-{
-  GdkRGBA color;
-  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-  if (!gtk_style_context_lookup_color (context, name, &color))
-    gdk_rgba_parse (&color, fallback);
-  G_GNUC_END_IGNORE_DEPRECATIONS
-  return color;
-}
-
 static void
 get_palette (GraftFreezeMap *self, Palette *p)
 {
@@ -211,26 +194,26 @@ get_palette (GraftFreezeMap *self, Palette *p)
   GtkStyleContext *context = gtk_widget_get_style_context (GTK_WIDGET (self));
   G_GNUC_END_IGNORE_DEPRECATIONS
   gboolean dark = adw_style_manager_get_dark (adw_style_manager_get_default ());
-  GdkRGBA bg = named (context, "window_bg_color", dark ? "#242424" : "#fafafa");
+  GdkRGBA bg = graft_color_named (context, "window_bg_color", dark ? "#242424" : "#fafafa");
   GdkRGBA slate, green, green_dark, purple, purple_dark;
 
   G_GNUC_BEGIN_IGNORE_DEPRECATIONS
   gtk_style_context_get_color (context, &p->fg);
   G_GNUC_END_IGNORE_DEPRECATIONS
   gdk_rgba_parse (&slate, dark ? "#8197ae" : "#5d7691");
-  green = named (context, "green_4", "#2ec27e");
-  green_dark = named (context, "green_5", "#26a269");
-  purple = named (context, "purple_2", "#c061cb");
-  purple_dark = named (context, "purple_3", "#9141ac");
-  p->accent = named (context, "accent_color", "#1c71d8");
-  p->accent_bg = named (context, "accent_bg_color", "#3584e4");
-  p->accent_fg = named (context, "accent_fg_color", "#ffffff");
+  green = graft_color_named (context, "green_4", "#2ec27e");
+  green_dark = graft_color_named (context, "green_5", "#26a269");
+  purple = graft_color_named (context, "purple_2", "#c061cb");
+  purple_dark = graft_color_named (context, "purple_3", "#9141ac");
+  p->accent = graft_color_named (context, "accent_color", "#1c71d8");
+  p->accent_bg = graft_color_named (context, "accent_bg_color", "#3584e4");
+  p->accent_fg = graft_color_named (context, "accent_fg_color", "#ffffff");
 
-  p->fill[0] = mix (&bg, &slate, dark ? 0.30f : 0.20f);
-  p->border[0] = mix (&bg, &slate, dark ? 0.62f : 0.55f);
-  p->fill[1] = mix (&bg, dark ? &green_dark : &green, dark ? 0.58f : 0.48f);
+  p->fill[0] = graft_color_mix (&bg, &slate, dark ? 0.30f : 0.20f);
+  p->border[0] = graft_color_mix (&bg, &slate, dark ? 0.62f : 0.55f);
+  p->fill[1] = graft_color_mix (&bg, dark ? &green_dark : &green, dark ? 0.58f : 0.48f);
   p->border[1] = dark ? green : green_dark;
-  p->fill[2] = mix (&bg, dark ? &purple_dark : &purple, dark ? 0.62f : 0.40f);
+  p->fill[2] = graft_color_mix (&bg, dark ? &purple_dark : &purple, dark ? 0.62f : 0.40f);
   p->border[2] = dark ? purple : purple_dark;
   p->fill[3] = bg;
   p->border[3] = p->fg;

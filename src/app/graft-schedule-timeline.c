@@ -19,6 +19,7 @@
  */
 #include "config.h"
 
+#include "graft-colors.h"
 #include "graft-schedule-timeline.h"
 
 #include <adwaita.h>
@@ -989,24 +990,6 @@ typedef struct {
   GdkRGBA accent, accent_bg, accent_fg;
 } Palette;
 
-static GdkRGBA
-mix (const GdkRGBA *a, const GdkRGBA *b, float t)
-{
-  return (GdkRGBA) { a->red + (b->red - a->red) * t, a->green + (b->green - a->green) * t,
-                     a->blue + (b->blue - a->blue) * t, a->alpha + (b->alpha - a->alpha) * t };
-}
-
-static GdkRGBA
-named (GtkStyleContext *context, const char *name, const char *fallback)
-{
-  GdkRGBA color;
-  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-  if (!gtk_style_context_lookup_color (context, name, &color))
-    gdk_rgba_parse (&color, fallback);
-  G_GNUC_END_IGNORE_DEPRECATIONS
-  return color;
-}
-
 /* From libadwaita's named colours, blended with the background, so that light and dark
  * styles both read well; the same hues as the freeze map (green trains, purple head). */
 static void
@@ -1021,35 +1004,35 @@ get_palette (GraftScheduleTimeline *self, Palette *p)
   G_GNUC_BEGIN_IGNORE_DEPRECATIONS
   gtk_style_context_get_color (context, &p->fg);
   G_GNUC_END_IGNORE_DEPRECATIONS
-  p->bg = named (context, "view_bg_color", dark ? "#1e1e1e" : "#ffffff");
+  p->bg = graft_color_named (context, "view_bg_color", dark ? "#1e1e1e" : "#ffffff");
   gdk_rgba_parse (&slate, dark ? "#8197ae" : "#5d7691");
-  green_light = named (context, "green_2", "#57e389");
-  green = named (context, "green_4", "#2ec27e");
-  green_dark = named (context, "green_5", "#26a269");
-  purple = named (context, "purple_2", "#c061cb");
-  purple_dark = named (context, "purple_3", "#9141ac");
-  p->accent = named (context, "accent_color", "#1c71d8");
-  p->accent_bg = named (context, "accent_bg_color", "#3584e4");
-  p->accent_fg = named (context, "accent_fg_color", "#ffffff");
+  green_light = graft_color_named (context, "green_2", "#57e389");
+  green = graft_color_named (context, "green_4", "#2ec27e");
+  green_dark = graft_color_named (context, "green_5", "#26a269");
+  purple = graft_color_named (context, "purple_2", "#c061cb");
+  purple_dark = graft_color_named (context, "purple_3", "#9141ac");
+  p->accent = graft_color_named (context, "accent_color", "#1c71d8");
+  p->accent_bg = graft_color_named (context, "accent_bg_color", "#3584e4");
+  p->accent_fg = graft_color_named (context, "accent_fg_color", "#ffffff");
 
-  p->frozen = mix (&p->bg, &slate, dark ? 0.20f : 0.13f);
+  p->frozen = graft_color_mix (&p->bg, &slate, dark ? 0.20f : 0.13f);
   p->removed = p->bg;
   if (dark)
     {
-      p->low = mix (&p->bg, &green_dark, 0.30f);
-      p->high = mix (&p->bg, &green, 0.92f);
-      p->line_low = mix (&p->bg, &green_dark, 0.55f);
+      p->low = graft_color_mix (&p->bg, &green_dark, 0.30f);
+      p->high = graft_color_mix (&p->bg, &green, 0.92f);
+      p->line_low = graft_color_mix (&p->bg, &green_dark, 0.55f);
       p->line_high = green_light;
-      p->head = mix (&p->bg, &purple_dark, 0.85f);
+      p->head = graft_color_mix (&p->bg, &purple_dark, 0.85f);
       p->head_line = purple;
     }
   else
     {
-      p->low = mix (&p->bg, &green, 0.22f);
+      p->low = graft_color_mix (&p->bg, &green, 0.22f);
       p->high = green_dark;
-      p->line_low = mix (&p->bg, &green, 0.50f);
-      p->line_high = mix (&green_dark, &p->fg, 0.25f);
-      p->head = mix (&p->bg, &purple, 0.75f);
+      p->line_low = graft_color_mix (&p->bg, &green, 0.50f);
+      p->line_high = graft_color_mix (&green_dark, &p->fg, 0.25f);
+      p->head = graft_color_mix (&p->bg, &purple, 0.75f);
       p->head_line = purple_dark;
     }
 }
@@ -1080,7 +1063,7 @@ rounded_rectangle (cairo_t *cr, double x, double y, double w, double h, double r
 static GdkRGBA
 cell_color (const Palette *p, double t)
 {
-  return mix (&p->low, &p->high, (float) t);
+  return graft_color_mix (&p->low, &p->high, (float) t);
 }
 
 static GdkRGBA
@@ -1088,7 +1071,7 @@ group_color (const Palette *p, const Group *group)
 {
   if (group->head)
     return p->head_line;
-  return mix (&p->line_low, &p->line_high, (float) group->t);
+  return graft_color_mix (&p->line_low, &p->line_high, (float) group->t);
 }
 
 static void
