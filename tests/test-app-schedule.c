@@ -546,7 +546,7 @@ test_page (void)
   g_assert_cmpfloat (gtk_spin_button_get_value (epochs), ==, 20);
   g_assert_cmpuint (adw_combo_row_get_selected (kind), ==, GRAFT_SCHEDULE_SLANTED_TRIANGULAR);
   g_assert_cmpfloat_with_epsilon (gtk_range_get_value (factor), 2.6, 1e-6);
-  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (lr)), ==, "1e-3");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (lr)), ==, "1e-2");
   g_assert_true (gtk_widget_get_visible (find_row (page, ADW_TYPE_ACTION_ROW, "_Rising Part")));
   g_assert_false (gtk_widget_get_visible (find_row (page, ADW_TYPE_ACTION_ROW, "_Gamma")));
   g_assert_false (gtk_widget_get_visible (momentum_row));
@@ -595,7 +595,7 @@ test_page (void)
   gtk_editable_set_text (GTK_EDITABLE (lr), "fast");
   g_assert_nonnull (graft_schedule_page_get_error (GRAFT_SCHEDULE_PAGE (page)));
   g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (lr), "error"));
-  g_assert_cmpfloat_with_epsilon (spec->optimizer.learning_rate, 1e-3, 1e-9);
+  g_assert_cmpfloat_with_epsilon (spec->optimizer.learning_rate, 1e-2, 1e-9);
   g_assert_cmpint (emitted, ==, 0);
   gtk_editable_set_text (GTK_EDITABLE (lr), "5E-4");
   g_assert_cmpfloat_with_epsilon (spec->optimizer.learning_rate, 5e-4, 1e-9);
@@ -624,7 +624,7 @@ test_page (void)
   g_assert_cmpfloat (gtk_spin_button_get_value (epochs), ==, 5);
   g_assert_cmpuint (adw_combo_row_get_selected (kind), ==, GRAFT_SCHEDULE_ONE_CYCLE);
   g_assert_cmpuint (adw_combo_row_get_selected (optimizer), ==, GRAFT_OPTIMIZER_ADAMW);
-  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (lr)), ==, "1e-3");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (lr)), ==, "1e-2");
   g_assert_cmpfloat_with_epsilon (gtk_range_get_value (factor), spec->discriminative_factor, 1e-2);
   g_assert_cmpfloat_with_epsilon (spec->discriminative_factor, powf (100.0f, 1.0f / 19), 1e-6);
 

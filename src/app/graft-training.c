@@ -9,6 +9,9 @@
 #include <gio/gio.h>
 #include <glib/gi18n.h>
 #include <math.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "train/trainer.h"
 
@@ -230,6 +233,10 @@ run_worker (gpointer user_data)
   GraftTraining *self = user_data;
   Event event = { .kind = EVENT_FINISHED };
   GError *error = NULL;
+
+  /* Training yields to the interface: this thread, and the OpenMP threads it starts
+   * (they inherit it), run at a lower priority than the main loop. */
+  setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 10);
 
   if (self->lr_finder)
     {

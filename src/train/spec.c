@@ -104,7 +104,9 @@ graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
   spec->backbone_lr_fraction = 1.0f;
   spec->batchnorm_policy = GRAFT_BATCHNORM_FROZEN_INFERENCE;
   spec->optimizer = graft_optimizer_config_default (GRAFT_OPTIMIZER_ADAMW);
-  spec->optimizer.learning_rate = 1e-3f;
+  /* The head's rate; backbone blocks get less (fraction, discriminative factor). A new
+   * head is far from converged after a few epochs at 1e-3 (bench/parity-torch.py). */
+  spec->optimizer.learning_rate = 1e-2f;
   spec->optimizer.weight_decay = 1e-4f;
   spec->schedule = (GraftLrSchedule) {
     .kind = GRAFT_SCHEDULE_COSINE, .step_epochs = 5, .gamma = 0.1f, .final_fraction = 0.01f,
@@ -122,14 +124,10 @@ graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
   switch (strategy)
     {
     case GRAFT_STRATEGY_FEATURE_EXTRACTION:
-      /* Backbone frozen, no augmentation: the embeddings are computed once and cached.
-       * A head alone takes a higher learning rate than a network (bench/parity-torch.py:
-       * at 1e-3 it is still far from converged after 20 epochs of a small dataset). */
-      spec->optimizer.learning_rate = 1e-2f;
+      /* Backbone frozen, no augmentation: the embeddings are computed once and cached. */
       spec->epochs = 20;
       break;
     case GRAFT_STRATEGY_REPLACE_TOP:
-      spec->optimizer.learning_rate = 1e-2f;
       spec->head.n_hidden = 1;
       spec->head.hidden[0] = 256;
       spec->head.dropout = 0.2f;
@@ -142,6 +140,7 @@ graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
       spec->schedule.kind = GRAFT_SCHEDULE_ONE_CYCLE;
       spec->schedule.pct_start = 0.25f;
       graft_augmentation_init_default (&spec->augmentation);
+      spec->augmentation.crop_scale_min = 0.35f; /* fastai's: the whole object mostly stays in view */
       spec->epochs = 10;
       break;
     case GRAFT_STRATEGY_PROGRESSIVE_ULMFIT:
@@ -157,6 +156,7 @@ graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
       spec->schedule.div_factor = 32.0f;
       spec->schedule.restart_each_stage = TRUE;
       graft_augmentation_init_default (&spec->augmentation);
+      spec->augmentation.crop_scale_min = 0.35f;
       break;
     case GRAFT_STRATEGY_PROGRESSIVE_FASTAI:
       /* fastai's fine_tune: one epoch of the head alone, then every block with learning
@@ -168,6 +168,7 @@ graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
       spec->schedule.kind = GRAFT_SCHEDULE_ONE_CYCLE;
       spec->schedule.restart_each_stage = TRUE;
       graft_augmentation_init_default (&spec->augmentation);
+      spec->augmentation.crop_scale_min = 0.35f;
       spec->epochs = 5;
       break;
     case GRAFT_STRATEGY_CUSTOM:
