@@ -1787,7 +1787,10 @@ import_batchnorm (Importer *im, const Onnx__NodeProto *node, GError **error)
     return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
                        "has spatial=0 (statistics per element, an old MXNet form); Graft supports "
                        "per-channel BatchNormalization only");
-  if (!(a.batchnorm.epsilon >= 0.0f) || !isfinite (a.batchnorm.momentum))
+  /* The engine needs epsilon > 0 (it divides by sqrt (var + epsilon)) and a momentum
+   * that averages, in [0, 1]: refuse others here, where the message names the node. */
+  if (!(a.batchnorm.epsilon > 0.0f) || !isfinite (a.batchnorm.epsilon)
+      || !(a.batchnorm.momentum >= 0.0f && a.batchnorm.momentum <= 1.0f))
     return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has a bad epsilon or momentum");
   if ((inputs[0] = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
     return FALSE;
