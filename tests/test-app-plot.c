@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app-test-helpers.h"
 #include "graft-plot.h"
 
 static gboolean have_display;
@@ -20,31 +21,6 @@ thread_time (void)
   struct timespec t;
   clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t);
   return t.tv_sec * G_USEC_PER_SEC + t.tv_nsec / 1000;
-}
-
-static void
-iterate_for (int milliseconds)
-{
-  gint64 end = g_get_monotonic_time () + milliseconds * 1000;
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-}
-
-static GtkWidget *
-show_in_window (GtkWidget *child, int width, int height)
-{
-  GtkWidget *window = gtk_window_new ();
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-
-  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
-  gtk_window_set_child (GTK_WINDOW (window), child);
-  gtk_window_present (GTK_WINDOW (window));
-  while ((!gtk_widget_get_mapped (child) || gtk_widget_get_width (child) <= 1)
-         && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  iterate_for (100);
-  return window;
 }
 
 static GdkTexture *
@@ -191,7 +167,7 @@ test_decimation (void)
 
   plot = graft_plot_new ();
   graft_plot_add_series (GRAFT_PLOT (plot), series, GRAFT_PLOT_LINE);
-  window = show_in_window (plot, 600, 300);
+  window = app_test_show_in_window (plot, 600, 300);
   columns = graft_plot_get_path_columns (GRAFT_PLOT (plot));
   path = graft_plot_get_path (GRAFT_PLOT (plot), 0, &n);
   g_assert_nonnull (path);
@@ -224,7 +200,7 @@ test_decimation (void)
 
   /* Narrower: fewer columns, fewer points. */
   gtk_window_set_default_size (GTK_WINDOW (window), 300, 300);
-  iterate_for (200);
+  app_test_iterate_for (200);
   g_assert_cmpint (graft_plot_get_path_columns (GRAFT_PLOT (plot)), <, columns);
   path = graft_plot_get_path (GRAFT_PLOT (plot), 0, &n);
   g_assert_cmpuint (n, <=, 4 * (guint) graft_plot_get_path_columns (GRAFT_PLOT (plot)) + 2);
@@ -248,7 +224,7 @@ test_incremental (void)
   plot = graft_plot_new ();
   graft_plot_add_series (GRAFT_PLOT (plot), series, GRAFT_PLOT_LINE | GRAFT_PLOT_POINTS);
   graft_plot_set_x_range (GRAFT_PLOT (plot), 0, 10);
-  window = show_in_window (plot, 500, 300);
+  window = app_test_show_in_window (plot, 500, 300);
   path = graft_plot_get_path (GRAFT_PLOT (plot), 0, &n);
   g_assert_cmpuint (n, ==, 0);
 
@@ -313,7 +289,7 @@ test_keyboard (void)
   for (int i = 1; i <= 5; i++)
     graft_series_append (series, i, i * i);
   graft_plot_add_series (GRAFT_PLOT (plot), series, GRAFT_PLOT_LINE);
-  window = show_in_window (plot, 500, 300);
+  window = app_test_show_in_window (plot, 500, 300);
   g_assert_true (gtk_widget_get_focusable (plot));
   g_assert_true (isnan (graft_plot_get_hover_x (GRAFT_PLOT (plot))));
   g_assert_true (send_key (plot, GDK_KEY_Right));
@@ -417,7 +393,7 @@ test_performance (void)
   graft_plot_add_series (GRAFT_PLOT (plot), other, GRAFT_PLOT_LINE | GRAFT_PLOT_POINTS);
   for (int e = 1; e <= 100; e++)
     graft_series_append (other, e * 1000.0, 1.2 - e * 0.003);
-  window = show_in_window (plot, 1000, 400);
+  window = app_test_show_in_window (plot, 1000, 400);
 
   /* The same window redrawn every frame with no new data, for comparison. */
   s.intervals = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -589,20 +565,20 @@ test_screenshots (void)
   gtk_grid_attach (GTK_GRID (grid), card (loss), 0, 0, 2, 1);
   gtk_grid_attach (GTK_GRID (grid), card (lr), 0, 1, 1, 1);
   gtk_grid_attach (GTK_GRID (grid), card (placeholder), 1, 1, 1, 1);
-  window = show_in_window (grid, 1000, 720);
+  window = app_test_show_in_window (grid, 1000, 720);
   /* The keyboard focus shows on the LR finder's plot; the pointer is over the loss. */
   gtk_widget_grab_focus (lr);
   gtk_window_set_focus_visible (GTK_WINDOW (window), TRUE);
   g_assert_true (gtk_widget_has_focus (lr));
   graft_plot_set_hover_x (GRAFT_PLOT (loss), 6.02);
-  iterate_for (100);
+  app_test_iterate_for (100);
   g_test_message ("focus visible: %d", gtk_widget_has_visible_focus (lr));
 
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
-  iterate_for (300);
+  app_test_iterate_for (300);
   save_shot (window, "plot-light.png");
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
-  iterate_for (300);
+  app_test_iterate_for (300);
   save_shot (window, "plot-dark.png");
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
   gtk_window_destroy (GTK_WINDOW (window));

@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 
+#include "app-test-helpers.h"
 #include "engine/parallel.h"
 #include "graft-plot.h"
 #include "graft-results-page.h"
@@ -24,103 +25,6 @@ static char *folder;
 static char *model_path;
 static char *cache_folder;
 static char *tmp;
-
-static void
-iterate_for (int milliseconds)
-{
-  gint64 end = g_get_monotonic_time () + milliseconds * 1000;
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-}
-
-static GtkWidget *
-show_in_window (GtkWidget *child, int width, int height)
-{
-  GtkWidget *window = gtk_window_new ();
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-
-  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
-  gtk_window_set_child (GTK_WINDOW (window), child);
-  gtk_window_present (GTK_WINDOW (window));
-  while ((!gtk_widget_get_mapped (child) || gtk_widget_get_width (child) <= 1) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  iterate_for (100);
-  return window;
-}
-
-typedef struct {
-  GtkWidget *window;
-  const char *path;
-  gboolean done;
-} Shot;
-
-static void
-take_shot (GdkFrameClock *clock, Shot *shot)
-{
-  GtkWidget *window = shot->window;
-  GtkSnapshot *snapshot;
-  g_autoptr (GskRenderNode) node = NULL;
-  g_autoptr (GdkTexture) texture = NULL;
-  int width = gtk_widget_get_width (window), height = gtk_widget_get_height (window);
-  GdkRGBA background;
-
-  if (shot->done)
-    return;
-  shot->done = TRUE;
-  snapshot = gtk_snapshot_new ();
-  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-  if (!gtk_style_context_lookup_color (gtk_widget_get_style_context (window), "window_bg_color", &background))
-    gdk_rgba_parse (&background, "#fafafa");
-  G_GNUC_END_IGNORE_DEPRECATIONS
-  gtk_snapshot_append_color (snapshot, &background, &GRAPHENE_RECT_INIT (0, 0, width, height));
-  GTK_WIDGET_GET_CLASS (window)->snapshot (window, snapshot);
-  node = gtk_snapshot_free_to_node (snapshot);
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, shot->path));
-  g_test_message ("saved %s", shot->path);
-}
-
-static void
-save_shot (GtkWidget *window, const char *name)
-{
-  const char *shots = g_getenv ("GRAFT_SHOTS");
-  g_autofree char *path = NULL;
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (window);
-  Shot shot = { window, NULL, FALSE };
-  gulong id;
-
-  if (shots == NULL)
-    return;
-  g_mkdir_with_parents (shots, 0755);
-  path = g_build_filename (shots, name, NULL);
-  shot.path = path;
-  id = g_signal_connect (clock, "after-paint", G_CALLBACK (take_shot), &shot);
-  gtk_widget_queue_draw (window);
-  while (!shot.done)
-    g_main_context_iteration (NULL, TRUE);
-  g_signal_handler_disconnect (clock, id);
-}
-
-static void
-save_light_and_dark (GtkWidget *window, const char *stem)
-{
-  AdwStyleManager *style = adw_style_manager_get_default ();
-  g_autofree char *light = g_strdup_printf ("%s-light.png", stem);
-  g_autofree char *dark = g_strdup_printf ("%s-dark.png", stem);
-
-  if (g_getenv ("GRAFT_SHOTS") == NULL)
-    return;
-  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
-  iterate_for (150);
-  save_shot (window, light);
-  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
-  iterate_for (150);
-  save_shot (window, dark);
-  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
-  iterate_for (50);
-}
 
 static GraftSession *
 toy_session (gboolean with_validation)
@@ -185,12 +89,12 @@ wait_until_idle (GraftResultsPage *page)
 {
   gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
 
-  iterate_for (20);
+  app_test_iterate_for (20);
   while (graft_results_page_is_busy (page) && g_get_monotonic_time () < deadline)
     if (!g_main_context_iteration (NULL, FALSE))
       g_usleep (500);
   g_assert_false (graft_results_page_is_busy (page));
-  iterate_for (50);
+  app_test_iterate_for (50);
 }
 
 static GtkWidget *
@@ -344,10 +248,10 @@ test_results (void)
 
   graft_results_page_set_project_name (page, "toy");
   g_signal_connect (page, "toast", G_CALLBACK (record_toast), toasts);
-  window = show_in_window (page_widget, 1180, 1720);
+  window = app_test_show_in_window (page_widget, 1180, 1720);
   g_assert_cmpstr (visible_child (page_widget, "stack"), ==, "empty");
   g_assert_false (gtk_widget_get_sensitive (child (page_widget, "curves_button")));
-  save_light_and_dark (window, "results-empty");
+  app_test_save_light_and_dark (window, "results-empty");
 
   /* A short feature-extraction run: good, not perfect, so there are mistakes. */
   set_plan (session, GRAFT_STRATEGY_FEATURE_EXTRACTION, 20);
@@ -413,7 +317,7 @@ test_results (void)
   g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (child (page_widget, "gallery_title"))), ==, "Mistakes");
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while (!first_thumbnail_loaded (page) && g_get_monotonic_time () < deadline)
-    iterate_for (10);
+    app_test_iterate_for (10);
   g_assert_true (first_thumbnail_loaded (page));
 
   /* A click on a cell shows its images; a second click goes back to every mistake. */
@@ -434,8 +338,8 @@ test_results (void)
     g_assert_cmpint (t, ==, worst_t);
     g_assert_cmpint (p, ==, worst_p);
   }
-  iterate_for (200);
-  save_light_and_dark (window, "results-cell");
+  app_test_iterate_for (200);
+  app_test_save_light_and_dark (window, "results-cell");
   g_signal_emit_by_name (view, "cell-activated", worst_t, worst_p);
   g_assert_cmpuint (gallery_count (page), ==, mistakes);
   g_assert_false (gtk_widget_get_visible (child (page_widget, "show_all_button")));
@@ -472,7 +376,7 @@ test_results (void)
     g_assert_cmpint (t, ==, 0);
     g_assert_cmpint (p, ==, 0);
   }
-  save_light_and_dark (window, "results");
+  app_test_save_light_and_dark (window, "results");
 
   /* Export, and the verification: the file predicts what the app predicts. */
   g_assert_true (gtk_widget_get_sensitive (child (page_widget, "curves_button")));
@@ -558,8 +462,8 @@ test_results (void)
     g_assert_nonnull (strstr (differences, "\nstrategy  \"feature-extraction\" → \"fine-tune\""));
     g_assert_nonnull (strstr (differences, "\nepochs  20 → 30"));
   }
-  iterate_for (400);
-  save_light_and_dark (window, "results-compare");
+  app_test_iterate_for (400);
+  app_test_save_light_and_dark (window, "results-compare");
 
   /* A learning-rate sweep is not a run: the results stay. */
   run_training (session, training, TRUE);
@@ -582,7 +486,7 @@ test_no_validation (void)
   g_autoptr (GPtrArray) toasts = g_ptr_array_new_with_free_func (g_free);
   GtkWidget *page_widget = graft_results_page_new (session, training);
   GraftResultsPage *page = GRAFT_RESULTS_PAGE (page_widget);
-  GtkWidget *window = show_in_window (page_widget, 1000, 700);
+  GtkWidget *window = app_test_show_in_window (page_widget, 1000, 700);
   g_autofree char *onnx = g_build_filename (tmp, "no-validation.onnx", NULL);
 
   g_signal_connect (page, "toast", G_CALLBACK (record_toast), toasts);
@@ -591,7 +495,7 @@ test_no_validation (void)
   wait_until_idle (page);
   g_assert_cmpstr (visible_child (page_widget, "evaluation_stack"), ==, "no-validation");
   g_assert_null (graft_results_page_get_metrics (page));
-  save_light_and_dark (window, "results-no-validation");
+  app_test_save_light_and_dark (window, "results-no-validation");
   g_assert_true (gtk_widget_activate_action (page_widget, "results.export-to", "s", onnx));
   wait_until_idle (page);
   g_assert_cmpstr (last_toast (toasts), ==,
@@ -612,7 +516,7 @@ test_late_page (void)
   set_plan (session, GRAFT_STRATEGY_FEATURE_EXTRACTION, 2);
   run_training (session, training, FALSE);
   page_widget = graft_results_page_new (session, training);
-  window = show_in_window (page_widget, 1000, 900);
+  window = app_test_show_in_window (page_widget, 1000, 900);
   wait_until_idle (GRAFT_RESULTS_PAGE (page_widget));
   g_assert_cmpstr (visible_child (page_widget, "evaluation_stack"), ==, "metrics");
   g_assert_cmpuint (graft_confusion_view_get_total (graft_results_page_get_confusion_view (GRAFT_RESULTS_PAGE (page_widget))),
@@ -656,7 +560,7 @@ test_many_mistakes (void)
   graft_session_set_cache_folder (session, cache_folder);
   page_widget = graft_results_page_new (session, training);
   page = GRAFT_RESULTS_PAGE (page_widget);
-  window = show_in_window (page_widget, 1180, 1000);
+  window = app_test_show_in_window (page_widget, 1180, 1000);
   set_plan (session, GRAFT_STRATEGY_FEATURE_EXTRACTION, 2);
   run_training (session, training, FALSE);
 
@@ -726,7 +630,7 @@ test_confusion_view (void)
   gtk_widget_set_margin_bottom (view, 12);
   gtk_widget_set_margin_start (view, 12);
   gtk_widget_set_margin_end (view, 12);
-  window = show_in_window (view, 620, 400);
+  window = app_test_show_in_window (view, 620, 400);
   g_signal_connect (view, "cell-activated", G_CALLBACK (on_cell), cell);
   g_assert_cmpfloat (graft_confusion_view_get_cell_size (GRAFT_CONFUSION_VIEW (view)), >=, 16);
   /* The height follows the width: the window grew to show the whole grid. */
@@ -744,7 +648,7 @@ test_confusion_view (void)
   g_assert_cmpint (cell[0], ==, n - 2);
   g_assert_cmpint (cell[1], ==, n - 3);
   gtk_widget_grab_focus (view);
-  save_light_and_dark (window, "confusion-view");
+  app_test_save_light_and_dark (window, "confusion-view");
 
   /* 60 classes in a small window: tiny cells, no counts, and no complaint. */
   {
@@ -758,10 +662,10 @@ test_confusion_view (void)
         many[i * m + (i + 1) % m] = 2;
       }
     graft_confusion_view_set_matrix (GRAFT_CONFUSION_VIEW (view), many, m, (const char *const *) many_names->pdata);
-    iterate_for (200);
+    app_test_iterate_for (200);
     g_assert_false (graft_confusion_view_get_shows_counts (GRAFT_CONFUSION_VIEW (view)));
     g_assert_cmpuint (graft_confusion_view_get_total (GRAFT_CONFUSION_VIEW (view)), ==, (guint64) m * 12);
-    save_light_and_dark (window, "confusion-view-many");
+    app_test_save_light_and_dark (window, "confusion-view-many");
   }
   gtk_window_destroy (GTK_WINDOW (window));
 }

@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <math.h>
 
+#include "app-test-helpers.h"
 #include "engine/parallel.h"
 #include "graft-train-page.h"
 #include "toy-images.h"
@@ -17,106 +18,6 @@
 static char *folder;
 static char *model_path;
 static char *cache_folder;
-
-static void
-iterate_for (int milliseconds)
-{
-  gint64 end = g_get_monotonic_time () + milliseconds * 1000;
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-}
-
-static GtkWidget *
-show_in_window (GtkWidget *child, int width, int height)
-{
-  GtkWidget *window = gtk_window_new ();
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-
-  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
-  gtk_window_set_child (GTK_WINDOW (window), child);
-  gtk_window_present (GTK_WINDOW (window));
-  while ((!gtk_widget_get_mapped (child) || gtk_widget_get_width (child) <= 1)
-         && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  iterate_for (100);
-  return window;
-}
-
-typedef struct {
-  GtkWidget *window;
-  const char *path;
-  gboolean done;
-} Shot;
-
-/* Right after a frame, when every widget has its allocation (a running training
- * changes labels, and with them the layout, between frames). */
-static void
-take_shot (GdkFrameClock *clock, Shot *shot)
-{
-  GtkWidget *window = shot->window;
-  GtkSnapshot *snapshot;
-  g_autoptr (GskRenderNode) node = NULL;
-  g_autoptr (GdkTexture) texture = NULL;
-  int width = gtk_widget_get_width (window), height = gtk_widget_get_height (window);
-  GdkRGBA background;
-
-  if (shot->done)
-    return;
-  shot->done = TRUE;
-  snapshot = gtk_snapshot_new ();
-  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-  if (!gtk_style_context_lookup_color (gtk_widget_get_style_context (window), "window_bg_color", &background))
-    gdk_rgba_parse (&background, "#fafafa");
-  G_GNUC_END_IGNORE_DEPRECATIONS
-  gtk_snapshot_append_color (snapshot, &background, &GRAPHENE_RECT_INIT (0, 0, width, height));
-  GTK_WIDGET_GET_CLASS (window)->snapshot (window, snapshot);
-  node = gtk_snapshot_free_to_node (snapshot);
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, shot->path));
-  g_test_message ("saved %s", shot->path);
-}
-
-static void
-save_shot (GtkWidget *window, const char *name)
-{
-  const char *shots = g_getenv ("GRAFT_SHOTS");
-  g_autofree char *path = NULL;
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (window);
-  Shot shot = { window, NULL, FALSE };
-  gulong id;
-
-  if (shots == NULL)
-    return;
-  g_mkdir_with_parents (shots, 0755);
-  path = g_build_filename (shots, name, NULL);
-  shot.path = path;
-  id = g_signal_connect (clock, "after-paint", G_CALLBACK (take_shot), &shot);
-  gtk_widget_queue_draw (window);
-  while (!shot.done)
-    g_main_context_iteration (NULL, TRUE);
-  g_signal_handler_disconnect (clock, id);
-}
-
-static void
-save_light_and_dark (GtkWidget *window, const char *stem)
-{
-  AdwStyleManager *style = adw_style_manager_get_default ();
-  g_autofree char *light = g_strdup_printf ("%s-light.png", stem);
-  g_autofree char *dark = g_strdup_printf ("%s-dark.png", stem);
-
-  if (g_getenv ("GRAFT_SHOTS") == NULL)
-    return;
-  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
-  iterate_for (150);
-  save_shot (window, light);
-  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
-  iterate_for (150);
-  save_shot (window, dark);
-  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
-  iterate_for (50);
-}
 
 static GraftSession *
 toy_session (void)
@@ -168,7 +69,7 @@ wait_until_idle (GraftTraining *training, int seconds)
   gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
   while (graft_training_is_busy (training) && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
-  iterate_for (50);
+  app_test_iterate_for (50);
   return !graft_training_is_busy (training);
 }
 
@@ -185,7 +86,7 @@ test_missing (void)
   g_autoptr (GraftSession) session = graft_session_new ();
   g_autoptr (GraftTraining) training = graft_training_new ();
   GtkWidget *page = graft_train_page_new (session, training);
-  GtkWidget *window = show_in_window (page, 900, 700);
+  GtkWidget *window = app_test_show_in_window (page, 900, 700);
   const char *description;
 
   g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (child (page, "stack"))), ==, "missing");
@@ -193,7 +94,7 @@ test_missing (void)
   g_assert_nonnull (strstr (description, "model"));
   g_assert_nonnull (strstr (description, "Label"));
   g_assert_false (action_enabled (page, "start_button"));
-  save_light_and_dark (window, "train-page-missing");
+  app_test_save_light_and_dark (window, "train-page-missing");
 
   /* With the model and the images it becomes ready. */
   g_object_unref (session);
@@ -214,7 +115,7 @@ test_run (void)
   g_autoptr (GPtrArray) toasts = g_ptr_array_new_with_free_func (g_free);
   GraftSessionSpec *spec = graft_session_get_spec (session);
   GtkWidget *page = graft_train_page_new (session, training);
-  GtkWidget *window = show_in_window (page, 1100, 1280);
+  GtkWidget *window = app_test_show_in_window (page, 1100, 1280);
   GraftPlot *loss = graft_train_page_get_plot (GRAFT_TRAIN_PAGE (page), "loss");
   GraftPlot *accuracy = graft_train_page_get_plot (GRAFT_TRAIN_PAGE (page), "accuracy");
   GraftPlot *lr = graft_train_page_get_plot (GRAFT_TRAIN_PAGE (page), "lr");
@@ -235,7 +136,7 @@ test_run (void)
 
   g_assert_true (gtk_widget_activate_action (page, "train.start", NULL));
   g_assert_true (graft_training_is_busy (training));
-  iterate_for (20);
+  app_test_iterate_for (20);
   g_assert_false (action_enabled (page, "start_button"));
   g_assert_true (action_enabled (page, "stop_button"));
   g_assert_true (action_enabled (page, "pause_button"));
@@ -247,7 +148,7 @@ test_run (void)
     g_main_context_iteration (NULL, TRUE);
   g_assert_true (gtk_widget_activate_action (page, "train.pause", NULL));
   g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_PAUSED);
-  iterate_for (50);
+  app_test_iterate_for (50);
   g_assert_cmpstr (gtk_widget_get_tooltip_text (child (page, "pause_button")), ==, "Resume");
   g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (child (page, "progress_title"))), "Paused at epoch"));
   g_assert_true (gtk_widget_activate_action (page, "train.pause", NULL));
@@ -258,7 +159,7 @@ test_run (void)
     g_main_context_iteration (NULL, TRUE);
   g_assert_true (graft_training_is_busy (training));
   g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (child (page, "progress_title"))), "Epoch "));
-  save_light_and_dark (window, "train-page-running");
+  app_test_save_light_and_dark (window, "train-page-running");
 
   g_assert_true (wait_until_idle (training, 240));
   g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
@@ -299,8 +200,8 @@ test_run (void)
   g_assert_true (g_str_has_prefix (last_toast (toasts), "Suggested learning rate: "));
   /* The epoch curves stay as they were. */
   g_assert_cmpuint (graft_series_get_length (graft_plot_get_series (accuracy, 1)), ==, (guint) spec->epochs);
-  iterate_for (400); /* the revealer's animation */
-  save_light_and_dark (window, "train-page");
+  app_test_iterate_for (400); /* the revealer's animation */
+  app_test_save_light_and_dark (window, "train-page");
   g_assert_true (gtk_widget_activate_action (page, "train.use-suggested-lr", NULL));
   g_assert_cmpfloat (graft_session_get_spec (session)->optimizer.learning_rate, ==, suggestion);
   g_assert_true (g_str_has_prefix (last_toast (toasts), "Learning rate set to "));
@@ -334,7 +235,7 @@ test_failure (void)
   g_autoptr (GPtrArray) toasts = g_ptr_array_new_with_free_func (g_free);
   GraftSessionSpec *spec = graft_session_get_spec (session);
   GtkWidget *page = graft_train_page_new (session, training);
-  GtkWidget *window = show_in_window (page, 1100, 800);
+  GtkWidget *window = app_test_show_in_window (page, 1100, 800);
 
   spec->strategy = GRAFT_STRATEGY_CUSTOM;
   spec->optimizer = graft_optimizer_config_default (GRAFT_OPTIMIZER_SGD);
@@ -349,7 +250,7 @@ test_failure (void)
   g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (child (page, "error_label"))), "Training diverged"));
   g_assert_cmpstr (last_toast (toasts), ==, "Training failed");
   g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (child (page, "progress_title"))), ==, "Training failed");
-  save_light_and_dark (window, "train-page-failed");
+  app_test_save_light_and_dark (window, "train-page-failed");
   gtk_window_destroy (GTK_WINDOW (window));
 }
 

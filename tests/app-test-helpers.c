@@ -1,0 +1,101 @@
+#include "app-test-helpers.h"
+
+void
+app_test_iterate_for (int milliseconds)
+{
+  gint64 end = g_get_monotonic_time () + milliseconds * 1000;
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+}
+
+GtkWidget *
+app_test_show_in_window (GtkWidget *child, int width, int height)
+{
+  GtkWidget *window = gtk_window_new ();
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  gtk_window_set_child (GTK_WINDOW (window), child);
+  gtk_window_present (GTK_WINDOW (window));
+  while ((!gtk_widget_get_mapped (child) || gtk_widget_get_width (child) <= 1)
+         && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  app_test_iterate_for (100);
+  return window;
+}
+
+typedef struct {
+  GtkWidget *window;
+  const char *path;
+  gboolean done;
+} Shot;
+
+/* Right after a frame, when every widget has its allocation (a running training
+ * changes labels, and with them the layout, between frames). */
+static void
+take_shot (GdkFrameClock *clock, Shot *shot)
+{
+  GtkWidget *window = shot->window;
+  GtkSnapshot *snapshot;
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  int width = gtk_widget_get_width (window), height = gtk_widget_get_height (window);
+  GdkRGBA background;
+
+  if (shot->done)
+    return;
+  shot->done = TRUE;
+  snapshot = gtk_snapshot_new ();
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  if (!gtk_style_context_lookup_color (gtk_widget_get_style_context (window), "window_bg_color", &background))
+    gdk_rgba_parse (&background, "#fafafa");
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  gtk_snapshot_append_color (snapshot, &background, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  GTK_WIDGET_GET_CLASS (window)->snapshot (window, snapshot);
+  node = gtk_snapshot_free_to_node (snapshot);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, shot->path));
+  g_test_message ("saved %s", shot->path);
+}
+
+void
+app_test_save_shot (GtkWidget *window, const char *name)
+{
+  const char *shots = g_getenv ("GRAFT_SHOTS");
+  g_autofree char *path = NULL;
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (window);
+  Shot shot = { window, NULL, FALSE };
+  gulong id;
+
+  if (shots == NULL)
+    return;
+  g_mkdir_with_parents (shots, 0755);
+  path = g_build_filename (shots, name, NULL);
+  shot.path = path;
+  id = g_signal_connect (clock, "after-paint", G_CALLBACK (take_shot), &shot);
+  gtk_widget_queue_draw (window);
+  while (!shot.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_signal_handler_disconnect (clock, id);
+}
+
+void
+app_test_save_light_and_dark (GtkWidget *window, const char *stem)
+{
+  AdwStyleManager *style = adw_style_manager_get_default ();
+  g_autofree char *light = g_strdup_printf ("%s-light.png", stem);
+  g_autofree char *dark = g_strdup_printf ("%s-dark.png", stem);
+
+  if (g_getenv ("GRAFT_SHOTS") == NULL)
+    return;
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
+  app_test_iterate_for (150);
+  app_test_save_shot (window, light);
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
+  app_test_iterate_for (150);
+  app_test_save_shot (window, dark);
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
+  app_test_iterate_for (50);
+}
