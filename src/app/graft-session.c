@@ -16,6 +16,7 @@ struct _GraftSession
   GObject parent_instance;
 
   GraftModel *model;
+  int n_blocks;       /* blocks below the classifier: the freeze map asks for it often */
   char *model_path;
   char *model_sha256;
   GraftSessionSpec *spec;
@@ -114,6 +115,7 @@ adopt_model (GraftSession *self, const char *path, LoadResult *result)
 
   g_clear_pointer (&self->model, graft_model_free);
   self->model = g_steal_pointer (&result->model);
+  self->n_blocks = graft_session_spec_backbone_blocks (self->model);
   g_free (self->model_path);
   self->model_path = g_strdup (path);
   g_free (self->model_sha256);
@@ -185,7 +187,7 @@ graft_session_get_model_path (GraftSession *self)
 int
 graft_session_get_n_blocks (GraftSession *self)
 {
-  return self->model != NULL ? graft_session_spec_backbone_blocks (self->model) : 0;
+  return self->model != NULL ? self->n_blocks : 0;
 }
 
 const GraftBlock *
