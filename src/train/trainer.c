@@ -1316,8 +1316,12 @@ graft_trainer_run (GraftTrainer *trainer, GError **error)
       ok = run_loop (&rs, error);
     }
   run_state_clear (&rs);
-  /* A stop asked for before or during this run ends it; the next run starts afresh. */
+  /* A stop asked for before or during this run ends it; the next run starts afresh,
+   * not from the checkpoint this one may have resumed. */
   g_atomic_int_set (&trainer->stop_requested, 0);
+  trainer->start_epoch = 0;
+  trainer->start_step = 0;
+  g_clear_pointer (&trainer->resume_folder, g_free);
   return ok;
 }
 
