@@ -285,6 +285,30 @@ test_bench (void)
     }
 }
 
+/* OpenMP's threads wait passively unless the user asked otherwise (graft_prefer_passive_wait:
+ * the variable must be set before libgomp loads, so graft-cli runs itself again). */
+static void
+test_bench_wait_policy (void)
+{
+  static const char *const given[] = { NULL, "active" };
+  static const char *const expected[] = { "passive", "active" };
+  if (!ready ())
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (given); i++)
+    {
+      g_autofree char *out = NULL, *err = NULL;
+      g_autoptr (JsonParser) parser = json_parser_new ();
+      if (given[i] != NULL)
+        g_setenv ("OMP_WAIT_POLICY", given[i], TRUE);
+      else
+        g_unsetenv ("OMP_WAIT_POLICY");
+      g_assert_cmpint (run_cli (&out, &err, "bench", model_path, "--batch", "1", "--size", "16", "--threads", "1",
+                                "--repeats", "1", "--json", NULL), ==, 0);
+      g_assert_cmpstr (json_object_get_string_member (parse_object (parser, out), "omp_wait_policy"), ==, expected[i]);
+    }
+  g_unsetenv ("OMP_WAIT_POLICY");
+}
+
 static void
 test_bench_wrong_size (void)
 {
@@ -393,6 +417,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/cli/infer", test_infer);
   g_test_add_func ("/model/cli/infer/bad-input", test_infer_bad_input);
   g_test_add_func ("/model/cli/bench", test_bench);
+  g_test_add_func ("/model/cli/bench-wait-policy", test_bench_wait_policy);
   g_test_add_func ("/model/cli/bench/wrong-size", test_bench_wrong_size);
   g_test_add_func ("/model/cli/bad-model", test_bad_model);
   g_test_add_func ("/model/cli/usage", test_usage);

@@ -1214,7 +1214,8 @@ graft_data_page_show_import_report (GraftDataPage *self, const GraftImportReport
   if (skipped > 500)
     {
       GtkWidget *row = adw_action_row_new ();
-      g_autofree char *more = g_strdup_printf (_("and %u more"), skipped - 500);
+      g_autofree char *more = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "and %u more", "and %u more", skipped - 500),
+                                                 skipped - 500);
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), more);
       gtk_list_box_append (GTK_LIST_BOX (list), row);
     }

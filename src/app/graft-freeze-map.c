@@ -350,7 +350,9 @@ update_accessible (GraftFreezeMap *self)
     }
   g_string_append_printf (description,
                           /* Translators: the whole map: trainable blocks, blocks, the block the head sits on. */
-                          _("%d of %d blocks trainable; the new head is grafted after %s."), trainable,
+                          g_dngettext (GETTEXT_PACKAGE, "%d of %d block trainable; the new head is grafted after %s.",
+                                       "%d of %d blocks trainable; the new head is grafted after %s.", self->cut + 1),
+                          trainable,
                           self->cut + 1, graft_session_get_block (self->session, self->cut)->name);
   g_string_append_c (description, ' ');
   g_string_append (description, _("Up and Down select a block, Space freezes or unfreezes it, Shift extends the "
@@ -406,7 +408,9 @@ graft_freeze_map_relayout (GraftFreezeMap *self)
         gint64 h = model->input_nhwc ? input->shape.dims[1] : input->shape.dims[2];
         gint64 w = model->input_nhwc ? input->shape.dims[2] : input->shape.dims[3];
         /* Translators: the model's input image: width × height, channels. */
-        text = g_strdup_printf (_("Input: %d × %d pixels, %d channels"), (int) w, (int) h, (int) c);
+        text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Input: %d × %d pixels, %d channel",
+                                                     "Input: %d × %d pixels, %d channels", (gulong) c),
+                                (int) w, (int) h, (int) c);
       }
     else
       text = g_strdup (_("Input"));

@@ -1365,7 +1365,8 @@ export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   if (graft_graph_value (exported->graph, exported->logits)->shape.dims[1] != r->outputs)
     {
       g_task_return_new_error (task, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
-                               _("The exported file has %d outputs instead of %d"),
+                               g_dngettext (GETTEXT_PACKAGE, "The exported file has %d outputs instead of %d",
+                                            "The exported file has %d outputs instead of %d", r->outputs),
                                (int) graft_graph_value (exported->graph, exported->logits)->shape.dims[1], r->outputs);
       return;
     }
@@ -1463,8 +1464,12 @@ on_exported (GObject *source, GAsyncResult *result, gpointer user_data)
                                                 d->compared),
                                    agreement, d->compared);
       /* Translators: under the title after an export: the path, the agreement, and a number like 3.2e-07 */
-      detail = g_strdup_printf (_("Exported to %s. Run again on %u validation images, the file predicts the same "
-                                  "class as the app for %s of them; probabilities differ by at most %s."),
+      detail = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                             "Exported to %s. Run again on %u validation image, the file predicts the "
+                                             "same class as the app for %s of them; probabilities differ by at most %s.",
+                                             "Exported to %s. Run again on %u validation images, the file predicts the "
+                                             "same class as the app for %s of them; probabilities differ by at most %s.",
+                                             d->compared),
                                 d->path, d->compared, agreement, difference);
     }
   gtk_label_set_label (self->export_label, detail);

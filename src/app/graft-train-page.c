@@ -473,8 +473,8 @@ update_progress (GraftTrainPage *self)
       {
         const GraftMetrics *metrics = graft_training_get_validation_metrics (t);
         if (metrics != NULL && metrics->count > 0 && !self->last_run_lr_finder)
-          /* Translators: %.0f%% is an accuracy such as "94%", %.3f a loss */
-          detail = g_strdup_printf (_("Validation accuracy %.0f%% · loss %.3f"), 100 * graft_metrics_accuracy (metrics),
+          /* Translators: %.0f %% is an accuracy such as "94 %", %.3f a loss */
+          detail = g_strdup_printf (_("Validation accuracy %.0f %% · loss %.3f"), 100 * graft_metrics_accuracy (metrics),
                                     graft_metrics_loss (metrics));
       }
       break;
@@ -569,8 +569,8 @@ on_training_finished (GraftTraining *training, GError *error, GraftTrainPage *se
       const GraftMetrics *metrics = graft_training_get_validation_metrics (training);
       if (metrics != NULL && metrics->count > 0)
         {
-          /* Translators: a toast; %.0f%% is the validation accuracy, such as "94%" */
-          g_autofree char *message = g_strdup_printf (_("Training finished: %.0f%% validation accuracy"),
+          /* Translators: a toast; %.0f %% is the validation accuracy, such as "94 %" */
+          g_autofree char *message = g_strdup_printf (_("Training finished: %.0f %% validation accuracy"),
                                                       100 * graft_metrics_accuracy (metrics));
           toast (self, message);
         }

@@ -7,6 +7,7 @@
 #include <locale.h>
 #include <glib/gi18n.h>
 
+#include "engine/parallel.h"
 #include "graft-application.h"
 
 int
@@ -15,6 +16,7 @@ main (int   argc,
 {
   g_autoptr(GraftApplication) application = NULL;
 
+  graft_prefer_passive_wait (argv);
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");

@@ -254,6 +254,9 @@ cli_bench (int argc, char **argv)
       json_builder_add_int_value (builder, height);
       json_builder_set_member_name (builder, "threads");
       json_builder_add_int_value (builder, graft_get_num_threads ());
+      /* graft_prefer_passive_wait sets it when the user did not. */
+      json_builder_set_member_name (builder, "omp_wait_policy");
+      json_builder_add_string_value (builder, g_getenv ("OMP_WAIT_POLICY"));
       json_builder_set_member_name (builder, "repeats");
       json_builder_add_int_value (builder, repeats);
       json_builder_set_member_name (builder, "images_per_second");

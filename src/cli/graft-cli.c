@@ -116,6 +116,7 @@ main (int argc, char **argv)
 {
   const Command *command;
 
+  graft_prefer_passive_wait (argv);
   setlocale (LC_ALL, "");
   if (argc < 2)
     {

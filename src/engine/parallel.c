@@ -1,6 +1,7 @@
 #include "engine/parallel.h"
 
 #include <omp.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* OpenBLAS's own prototypes; cblas.h does not declare them in every version. */
@@ -27,4 +28,15 @@ graft_get_num_threads (void)
   if (num_threads == 0)
     graft_set_num_threads (0);
   return num_threads;
+}
+
+void
+graft_prefer_passive_wait (char **argv)
+{
+  if (getenv ("OMP_WAIT_POLICY") != NULL || argv == NULL || argv[0] == NULL)
+    return;
+  if (setenv ("OMP_WAIT_POLICY", "passive", 1) != 0)
+    return;
+  execv ("/proc/self/exe", argv);
+  /* No /proc (or no exec): carry on with the policy libgomp already read. */
 }

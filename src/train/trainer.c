@@ -1155,7 +1155,11 @@ run_loop (run_state *rs, GError **error)
         trainer->hooks.on_epoch (&event, trainer->hooks.user_data);
       if (spec->early_stopping_patience > 0 && epochs_without_improvement >= spec->early_stopping_patience)
         {
-          log_message (trainer, _("Stopped early: no improvement on the validation images for %d epochs"),
+          log_message (trainer,
+                       g_dngettext (GETTEXT_PACKAGE,
+                                    "Stopped early: no improvement on the validation images for %d epoch",
+                                    "Stopped early: no improvement on the validation images for %d epochs",
+                                    epochs_without_improvement),
                        epochs_without_improvement);
           break;
         }
@@ -1308,11 +1312,18 @@ graft_trainer_run (GraftTrainer *trainer, GError **error)
                 error);
   if (ok)
     {
-      log_message (trainer, rs.full ? _("Training %s: %u images, %d blocks below the head")
-                                    : _("Training the head of %s on cached features of %u images (%d blocks frozen)"),
-                   graft_strategy_to_string (trainer->spec->strategy), rs.train_source.loader != NULL
-                     ? graft_loader_get_n_items (rs.train_source.loader) : rs.train_source.n_items,
-                   trainer->n_blocks);
+      guint n_images = rs.train_source.loader != NULL ? graft_loader_get_n_items (rs.train_source.loader)
+                                                       : rs.train_source.n_items;
+      g_autofree char *blocks = g_strdup_printf (
+        rs.full ? g_dngettext (GETTEXT_PACKAGE, "%d block below the head", "%d blocks below the head", trainer->n_blocks)
+                : g_dngettext (GETTEXT_PACKAGE, "%d block frozen", "%d blocks frozen", trainer->n_blocks),
+        trainer->n_blocks);
+      /* Translators: the strategy, the number of images, then "N blocks below the head" or "N blocks frozen". */
+      log_message (trainer, rs.full ? g_dngettext (GETTEXT_PACKAGE, "Training %s: %u image, %s", "Training %s: %u images, %s",
+                                                   n_images)
+                                    : g_dngettext (GETTEXT_PACKAGE, "Training the head of %s on cached features of %u image (%s)",
+                                                   "Training the head of %s on cached features of %u images (%s)", n_images),
+                   graft_strategy_to_string (trainer->spec->strategy), n_images, blocks);
       ok = run_loop (&rs, error);
     }
   run_state_clear (&rs);
