@@ -828,6 +828,51 @@ test_builder_valid (void)
   g_assert_cmpint (graft_graph_node_count (model->graph), ==, 2);
 }
 
+/* Dropout at opset 13 with its ratio and training_mode as initializers, the mode a
+ * bool (as PyTorch exports it): false imports (inference: identity), true is refused,
+ * in raw bytes or in int32_data alike. */
+static void
+test_dropout_bool_mode (void)
+{
+  for (int mode = 0; mode <= 1; mode++)
+    for (int raw = 0; raw <= 1; raw++)
+      {
+        g_autoptr (Builder) b = builder_conv_relu (13);
+        g_autoptr (GError) error = NULL;
+        g_autoptr (GraftModel) model = NULL;
+        Onnx__TensorProto *t = tensor (b, "mode", ONNX__TENSOR_PROTO__DATA_TYPE__BOOL, 0, NULL);
+        static const guint8 bytes[2] = { 0, 1 };
+        static const gint32 ints[2] = { 0, 1 };
+
+        add_float_initializer (b, "ratio", 0, NULL, 0.25f);
+        if (raw)
+          {
+            t->has_raw_data = TRUE;
+            t->raw_data.len = 1;
+            t->raw_data.data = (guint8 *) &bytes[mode];
+          }
+        else
+          {
+            t->n_int32_data = 1;
+            t->int32_data = (gint32 *) &ints[mode];
+          }
+        g_ptr_array_add (b->initializers, t);
+        add_node (b, "Dropout", "drop", "y,ratio,mode", "d");
+        b->outputs->pdata[0] = value_info (b, "d", -1, NULL);
+        model = builder_load (b, NULL, &error);
+        if (mode == 0)
+          {
+            g_assert_no_error (error);
+            g_assert_nonnull (model);
+          }
+        else
+          {
+            g_assert_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_UNSUPPORTED);
+            g_assert_nonnull (strstr (error->message, "training mode"));
+          }
+      }
+}
+
 /* A static batch dimension is declared as the file says (ONNX's own node tests use
  * inputs whose first dimension is not a batch). */
 static void
@@ -1492,6 +1537,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/import/external-data", test_external_data);
   g_test_add_func ("/model/import/load-errors", test_load_errors);
   g_test_add_func ("/model/import/builder-valid", test_builder_valid);
+  g_test_add_func ("/model/import/dropout-bool-mode", test_dropout_bool_mode);
   g_test_add_func ("/model/import/static-batch", test_builder_static_batch);
   g_test_add_func ("/model/import/hostile/empty-and-random", test_hostile_empty_and_random);
   g_test_add_func ("/model/import/hostile/truncated", test_hostile_truncated);

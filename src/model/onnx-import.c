@@ -558,9 +558,13 @@ tensor_proto_inspect (Importer *im, const Onnx__TensorProto *t, const char *tens
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
       info->type = TENSOR_INT, info->element_size = 4, n_typed = t->n_int32_data;
       break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
+      /* Dropout's training_mode, for one: one byte each raw, int32_data otherwise. */
+      info->type = TENSOR_INT, info->element_size = 1, n_typed = t->n_int32_data;
+      break;
     default:
       return import_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                           "tensor '%s' holds values of type %s; Graft reads float32, double, int32 and int64 tensors",
+                           "tensor '%s' holds values of type %s; Graft reads float32, double, int32, int64 and bool tensors",
                            tensor_name, data_type_name (info->data_type));
     }
   if (t->n_dims > GRAFT_MAX_RANK)
@@ -683,6 +687,9 @@ tensor_proto_decode (Importer *im, const Onnx__TensorProto *t, const char *tenso
             }
           else
             tensor->ints[i] = t->int32_data[i];
+          break;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
+          tensor->ints[i] = (raw != NULL ? raw[i] : t->int32_data[i]) != 0;
           break;
         default:
           break;
