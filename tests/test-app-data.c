@@ -4,7 +4,7 @@
  * action (key 2), undo and redo, the session's datasets, Label next and the welcome
  * page with its sample project (the bundled Fashion-MNIST samples and starter model),
  * Label next retraining the head for suggestions, and 10,000 images in the grid.
- * With GRAFT_SCREENSHOT_DIR set, it saves there: data-page-{light,dark}.png (the sample
+ * With GRAFT_SHOTS set, it saves there: data-page-{light,dark}.png (the sample
  * project), data-page-toy-{light,dark}.png, data-page-suggested-light.png,
  * data-page-many.png, label-next-{light,dark}.png, label-next-toy-light.png,
  * welcome-{light,dark}.png, delete-class-dialog.png and import-report-dialog.png. */
@@ -19,6 +19,7 @@
 #include "graft-project-object.h"
 #include "graft-welcome-page.h"
 #include "toy-images.h"
+#include "app-test-helpers.h"
 
 static char *data_home;
 
@@ -43,29 +44,10 @@ wait_for (gboolean *flag, int seconds)
 static void
 screenshot (GtkWidget *window, const char *name)
 {
-  const char *folder = g_getenv ("GRAFT_SCREENSHOT_DIR");
-  g_autoptr (GdkPaintable) paintable = NULL;
-  g_autoptr (GskRenderNode) node = NULL;
-  g_autoptr (GdkTexture) texture = NULL;
-  g_autofree char *path = NULL;
-  GtkSnapshot *snapshot;
-  int width, height;
-
-  if (folder == NULL)
+  if (g_getenv ("GRAFT_SHOTS") == NULL)
     return;
   wait_for_frames (400);
-  width = gtk_widget_get_width (window);
-  height = gtk_widget_get_height (window);
-  paintable = gtk_widget_paintable_new (window);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (snapshot);
-  g_assert_nonnull (node);
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  path = g_build_filename (folder, name, NULL);
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("saved %s", path);
+  app_test_save_shot (window, name);
 }
 
 static void

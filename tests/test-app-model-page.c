@@ -1,6 +1,6 @@
 /* The Model page with MobileNetV2 in a 1400×900 window: a click on a block in the freeze
  * map changes the spec, the cut moves, strategy buttons, the layer list's check boxes and
- * the head designer edit the same spec. With GRAFT_SCREENSHOT_DIR set, it saves
+ * the head designer edit the same spec. With GRAFT_SHOTS set, it saves
  * model-page-light.png and model-page-dark.png there. */
 #include <adwaita.h>
 #include <glib/gi18n.h>
@@ -10,6 +10,7 @@
 #include "../bench/mobilenet-v2.c"
 #include "graft-model-page.h"
 #include "model/model-private.h"
+#include "app-test-helpers.h"
 
 static char *model_path;
 
@@ -103,29 +104,10 @@ collect_checks (GtkWidget *root, GPtrArray *checks)
 static void
 screenshot (GtkWidget *window, const char *name)
 {
-  const char *folder = g_getenv ("GRAFT_SCREENSHOT_DIR");
-  g_autoptr (GdkPaintable) paintable = NULL;
-  g_autoptr (GskRenderNode) node = NULL;
-  g_autoptr (GdkTexture) texture = NULL;
-  g_autofree char *path = NULL;
-  GtkSnapshot *snapshot;
-  int width, height;
-
-  if (folder == NULL)
+  if (g_getenv ("GRAFT_SHOTS") == NULL)
     return;
   wait_for_frames (400);
-  width = gtk_widget_get_width (window);
-  height = gtk_widget_get_height (window);
-  paintable = gtk_widget_paintable_new (window);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (snapshot);
-  g_assert_nonnull (node);
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  path = g_build_filename (folder, name, NULL);
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("saved %s", path);
+  app_test_save_shot (window, name);
 }
 
 static void

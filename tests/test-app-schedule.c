@@ -2,7 +2,7 @@
  * ULMFiT and fastai presets cell by cell, its actions move, split and remove stages
  * and change a stage's unfreeze level (keeping stages strictly increasing), the keyboard
  * does the same, and the page's controls write the spec and follow it without feedback
- * loops, validating as they go. With GRAFT_SCREENSHOT_DIR set, it saves
+ * loops, validating as they go. With GRAFT_SHOTS set, it saves
  * schedule-{ulmfit,fastai}-{light,dark}.png and schedule-{light,dark}.png there. */
 #include <adwaita.h>
 #include <glib/gstdio.h>
@@ -12,6 +12,7 @@
 #include "graft-schedule-page.h"
 #include "graft-schedule-timeline.h"
 #include "model/model-private.h"
+#include "app-test-helpers.h"
 
 static char *model_path;
 
@@ -429,29 +430,10 @@ test_pointer (void)
 static void
 screenshot (GtkWidget *window, const char *name)
 {
-  const char *folder = g_getenv ("GRAFT_SCREENSHOT_DIR");
-  g_autoptr (GdkPaintable) paintable = NULL;
-  g_autoptr (GskRenderNode) node = NULL;
-  g_autoptr (GdkTexture) texture = NULL;
-  g_autofree char *path = NULL;
-  GtkSnapshot *snapshot;
-  int width, height;
-
-  if (folder == NULL)
+  if (g_getenv ("GRAFT_SHOTS") == NULL)
     return;
   wait_for_frames (400);
-  width = gtk_widget_get_width (window);
-  height = gtk_widget_get_height (window);
-  paintable = gtk_widget_paintable_new (window);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (snapshot);
-  g_assert_nonnull (node);
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  path = g_build_filename (folder, name, NULL);
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("saved %s", path);
+  app_test_save_shot (window, name);
 }
 
 /* Depth-first search for a widget of type whose "title" is title. */
@@ -557,7 +539,7 @@ test_page (void)
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
   screenshot (window, "schedule-ulmfit-dark.png");
   screenshot (window, "schedule-dark.png");
-  if (g_getenv ("GRAFT_SCREENSHOT_DIR") != NULL)
+  if (g_getenv ("GRAFT_SHOTS") != NULL)
     {
       /* The rest of the settings. */
       GtkAdjustment *adjustment
