@@ -12,9 +12,11 @@
 #include <libsoup/soup.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "catalog/catalog.h"
 #include "catalog/download.h"
+#include "model/model-private.h"
 
 #define CONTENT_SIZE (1536 * 1024 + 123)
 
@@ -519,6 +521,88 @@ test_verify (void)
   g_assert_nonnull (strstr (error->message, "5 bytes"));
 }
 
+/* A model's downloaded file is found back from its path, however the path is spelt. */
+static void
+test_find_file (void)
+{
+  g_autoptr (GraftCatalog) catalog = graft_catalog_load_bundled (NULL);
+  g_autofree char *models = graft_catalog_models_dir ();
+  g_autofree char *parent = g_path_get_dirname (models);
+  const GraftCatalogEntry *resnet = graft_catalog_find (catalog, "resnet18-v1-7");
+  const GraftCatalogEntry *entry;
+  g_autofree char *path = graft_catalog_model_path (resnet);
+  g_autofree char *dotted = g_build_filename (models, "..", "models", ".", "resnet18-v1-7.onnx", NULL);
+  g_autofree char *link_dir = g_build_filename (parent, "linked", NULL);
+  g_autofree char *linked = g_build_filename (link_dir, "resnet18-v1-7.onnx", NULL);
+  g_autofree char *other = g_build_filename (models, "resnet18-v1-7.onnx.part", NULL);
+  g_autofree char *cwd = g_get_current_dir ();
+
+  g_assert_nonnull (resnet);
+  /* The file need not be there (nor its folder). */
+  g_assert_true (graft_catalog_find_file (catalog, path) == resnet);
+  g_assert_true (graft_catalog_find_file (catalog, dotted) == resnet);
+
+  /* Each entry finds its own file. */
+  for (guint i = 0; i < graft_catalog_get_n_entries (catalog); i++)
+    {
+      g_autofree char *file = graft_catalog_model_path (graft_catalog_get_entry (catalog, i));
+      g_assert_true (graft_catalog_find_file (catalog, file) == graft_catalog_get_entry (catalog, i));
+    }
+
+  /* Through a symbolic link to the folder, and relative to the current folder. */
+  g_assert_cmpint (g_mkdir_with_parents (models, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (path, "x", 1, NULL));
+  g_assert_cmpint (symlink (models, link_dir), ==, 0);
+  g_assert_true (graft_catalog_find_file (catalog, linked) == resnet);
+  g_assert_cmpint (g_chdir (models), ==, 0);
+  entry = graft_catalog_find_file (catalog, "resnet18-v1-7.onnx");
+  g_assert_cmpint (g_chdir (cwd), ==, 0);
+  g_assert_true (entry == resnet);
+
+  /* Anything else is no catalog model. */
+  g_assert_null (graft_catalog_find_file (catalog, other));
+  g_assert_null (graft_catalog_find_file (catalog, "/tmp/resnet18-v1-7.onnx"));
+  g_assert_null (graft_catalog_find_file (catalog, models));
+  g_assert_null (graft_catalog_find_file (catalog, ""));
+  g_unlink (link_dir);
+}
+
+/* A catalog model's preprocessing goes into the model's metadata, unless it has its own. */
+static void
+test_annotate (void)
+{
+  g_autoptr (GraftCatalog) catalog = graft_catalog_load_bundled (NULL);
+  const GraftCatalogEntry *efficientnet = graft_catalog_find (catalog, "efficientnet-lite4-11");
+  const GraftCatalogEntry *mobilenet = graft_catalog_find (catalog, "mobilenetv2-7");
+  g_autoptr (GraftModel) model = graft_model_new ();
+  g_autoptr (GraftModel) own = graft_model_new ();
+  g_autoptr (GError) error = NULL;
+  GraftPreprocessing prep;
+  const char *text;
+
+  g_assert_true (graft_catalog_entry_annotate_model (efficientnet, model));
+  text = g_hash_table_lookup (model->metadata, GRAFT_METADATA_PREPROCESSING);
+  g_assert_nonnull (text);
+  g_assert_true (graft_preprocessing_from_json (text, &prep, &error));
+  g_assert_no_error (error);
+  /* EfficientNet-Lite4: NHWC, (x - 127) / 128 on 0..255, not ImageNet's. */
+  g_assert_true (prep.nhwc);
+  g_assert_cmpint (prep.size, ==, 224);
+  g_assert_cmpfloat (prep.mean[0], ==, 127.0f);
+  g_assert_cmpfloat (prep.std[1], ==, 128.0f);
+  g_assert_cmpfloat (prep.scale, ==, 1.0f);
+  g_assert_cmpmem (&prep, sizeof prep, &efficientnet->preprocessing, sizeof prep);
+  /* Once there, it stays: another entry does not replace it. */
+  g_assert_false (graft_catalog_entry_annotate_model (mobilenet, model));
+  g_assert_cmpstr (g_hash_table_lookup (model->metadata, GRAFT_METADATA_PREPROCESSING), ==, text);
+
+  /* A file with preprocessing of its own keeps it. */
+  g_hash_table_insert (own->metadata, g_strdup (GRAFT_METADATA_PREPROCESSING), g_strdup ("{\"size\": 32}"));
+  g_assert_false (graft_catalog_entry_annotate_model (efficientnet, own));
+  g_assert_cmpstr (g_hash_table_lookup (own->metadata, GRAFT_METADATA_PREPROCESSING), ==, "{\"size\": 32}");
+  g_assert_cmpuint (g_hash_table_size (own->metadata), ==, 1);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Downloads                                                                */
 
@@ -804,6 +888,8 @@ static const struct {
   { "/catalog/user-catalog", test_user_catalog },
   { "/catalog/parse-errors", test_parse_errors },
   { "/catalog/verify", test_verify },
+  { "/catalog/find-file", test_find_file },
+  { "/catalog/annotate", test_annotate },
   { "/catalog/download/whole", test_download_whole },
   { "/catalog/download/resume", test_download_resume },
   { "/catalog/download/range-ignored", test_download_range_ignored },

@@ -1,10 +1,13 @@
 /* The embedding cache: round trip, keys, replaced and torn files, a full disk; file SHA-256. */
 #include <glib.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "train/embedding-cache.h"
@@ -454,6 +457,142 @@ test_sha256 (void)
   remove_tree (folder);
 }
 
+/* A closed cache for model key `model` holding `records` embeddings of 16 floats, its
+ * modification time set `age` seconds back. Returns its path; its size in *size. */
+static char *
+make_aged_cache (const char *folder, const char *model, int records, int age, goffset *size)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftEmbeddingCache) cache = graft_embedding_cache_open (folder, model, "features", PREPROCESSING, 16,
+                                                                      &error);
+  char *path;
+
+  g_assert_no_error (error);
+  insert_range (cache, 0, records, 16);
+  path = g_strdup (graft_embedding_cache_path (cache));
+  g_clear_pointer (&cache, graft_embedding_cache_free);
+  {
+    struct timespec times[2] = { { time (NULL) - age, 0 }, { time (NULL) - age, 0 } };
+    g_assert_cmpint (utimensat (AT_FDCWD, path, times, 0), ==, 0);
+  }
+  *size = file_size (path);
+  return path;
+}
+
+static void
+assert_measure (const char *folder, guint64 bytes, guint files)
+{
+  g_autoptr (GError) error = NULL;
+  guint64 measured_bytes = 1;
+  guint measured_files = 1;
+
+  g_assert_true (graft_embedding_cache_measure (folder, &measured_bytes, &measured_files, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (measured_bytes, ==, bytes);
+  g_assert_cmpuint (measured_files, ==, files);
+}
+
+/* The size limit: least recently used files go first, never the one kept or one open,
+ * never a file that is not a cache file. */
+static void
+test_trim (void)
+{
+  g_autofree char *folder = make_folder ();
+  g_autofree char *other = g_build_filename (folder, "thumbnail.png", NULL);
+  g_autofree char *missing = g_build_filename (folder, "missing", NULL);
+  g_autoptr (GError) error = NULL;
+  goffset size_a, size_b, size_c, size_d;
+  guint64 freed = 0;
+  /* a oldest and smallest, then b, then c, newest and biggest. */
+  g_autofree char *a = make_aged_cache (folder, "model a", 10, 300, &size_a);
+  g_autofree char *b = make_aged_cache (folder, "model b", 20, 200, &size_b);
+  g_autofree char *c = make_aged_cache (folder, "model c", 30, 100, &size_c);
+
+  /* Not a cache file, and bigger than all of them: never counted, never deleted. */
+  {
+    g_autofree char *junk = g_malloc0 (100000);
+    g_assert_true (g_file_set_contents (other, junk, 100000, &error));
+    g_assert_no_error (error);
+  }
+  assert_measure (folder, (guint64) (size_a + size_b + size_c), 3);
+
+  /* Within the limit: nothing goes. */
+  g_assert_true (graft_embedding_cache_trim (folder, (guint64) (size_a + size_b + size_c), NULL, &freed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (freed, ==, 0);
+  assert_measure (folder, (guint64) (size_a + size_b + size_c), 3);
+
+  /* One byte short: a, the oldest, goes (deleting by size would take c). */
+  g_assert_true (graft_embedding_cache_trim (folder, (guint64) (size_a + size_b + size_c - 1), NULL, &freed,
+                                             &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (freed, ==, (guint64) size_a);
+  g_assert_false (g_file_test (a, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (b, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (c, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (other, G_FILE_TEST_EXISTS));
+  assert_measure (folder, (guint64) (size_b + size_c), 2);
+
+  /* Opening a cache counts as using it: b, opened now, outlives c (which a smallest-first
+   * rule would keep). */
+  {
+    g_autoptr (GraftEmbeddingCache) cache = graft_embedding_cache_open (folder, "model b", "features", PREPROCESSING,
+                                                                        16, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (graft_embedding_cache_size (cache), ==, 20);   /* reading did not change it */
+  }
+  g_assert_true (graft_embedding_cache_trim (folder, (guint64) size_b, NULL, &freed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (freed, ==, (guint64) size_c);
+  g_assert_false (g_file_test (c, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (b, G_FILE_TEST_EXISTS));
+
+  /* The file kept stays, even over the limit, even when it is the oldest. */
+  g_clear_pointer (&c, g_free);
+  c = make_aged_cache (folder, "model c", 30, 1000, &size_c);
+  g_assert_true (graft_embedding_cache_trim (folder, 0, c, &freed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (freed, ==, (guint64) size_b);
+  g_assert_true (g_file_test (c, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (b, G_FILE_TEST_EXISTS));
+  assert_measure (folder, (guint64) size_c, 1);
+
+  /* A cache open in this process (a run using it) stays too. */
+  {
+    g_autoptr (GraftEmbeddingCache) in_use = NULL;
+    g_autofree char *d = make_aged_cache (folder, "model d", 5, 5000, &size_d);
+    in_use = graft_embedding_cache_open (folder, "model d", "features", PREPROCESSING, 16, &error);
+    g_assert_no_error (error);
+    g_assert_true (graft_embedding_cache_trim (folder, 0, NULL, &freed, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (freed, ==, (guint64) size_c);
+    g_assert_true (g_file_test (d, G_FILE_TEST_EXISTS));
+    g_assert_false (g_file_test (c, G_FILE_TEST_EXISTS));
+    /* Still usable after the trim. */
+    insert_range (in_use, 5, 6, 16);
+    g_clear_pointer (&in_use, graft_embedding_cache_free);
+    /* Closed: it can go now. */
+    g_assert_true (graft_embedding_cache_trim (folder, 0, NULL, &freed, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (freed, ==, (guint64) size_d + 64 + 16 * 4);
+    g_assert_false (g_file_test (d, G_FILE_TEST_EXISTS));
+  }
+  assert_measure (folder, 0, 0);
+  g_assert_true (g_file_test (other, G_FILE_TEST_EXISTS));
+
+  /* A missing folder is an empty cache. */
+  g_assert_true (graft_embedding_cache_trim (missing, 0, NULL, &freed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (freed, ==, 0);
+  assert_measure (missing, 0, 0);
+  /* A file where the folder should be is an error. */
+  g_assert_false (graft_embedding_cache_measure (other, NULL, NULL, &error));
+  g_assert_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO);
+  g_clear_error (&error);
+
+  remove_tree (folder);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -464,6 +603,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/embedding-cache/torn-record", test_torn_record);
   g_test_add_func ("/train/embedding-cache/write-error", test_write_error);
   g_test_add_func ("/train/embedding-cache/open-errors", test_open_errors);
+  g_test_add_func ("/train/embedding-cache/trim", test_trim);
   g_test_add_func ("/train/sha256/file", test_sha256);
   return g_test_run ();
 }

@@ -16,6 +16,13 @@ GraftApplication *graft_application_new          (void);
 /* The application's settings, or NULL when the schema is not installed. */
 GSettings        *graft_application_get_settings (GraftApplication *self);
 
+/* The feature cache folder the "cache-folder" setting names, or the default one. */
+char             *graft_application_get_cache_folder (GraftApplication *self);
+/* Trims the feature cache to the "cache-size-mb" limit in a worker thread (nothing when
+ * the limit is 0); ::cache-trimmed (guint64 freed bytes) follows on the main thread.
+ * Done by itself when the limit or the folder changes, and by windows after each run. */
+void              graft_application_trim_cache (GraftApplication *self);
+
 /* The path of a file of Graft's bundled data ("models/graft-starter.onnx",
  * "samples/train"): under $GRAFT_DATA_DIR, the installed datadir's graft/, or the
  * source tree's data/ when Graft runs from its build folder; NULL when missing. */

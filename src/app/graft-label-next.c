@@ -496,8 +496,11 @@ predict_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   PredictData *predict = task_data;
   GError *error = NULL;
   float *probabilities = NULL;
-  g_autoptr (GraftMetrics) metrics = graft_evaluate (predict->model, predict->unlabelled, &predict->preprocessing, 32,
-                                                     2, &probabilities, &error);
+  g_autoptr (GraftMetrics) metrics = NULL;
+
+  graft_training_apply_threads ();   /* the "threads" setting, for this thread's OpenMP */
+  metrics = graft_evaluate (predict->model, predict->unlabelled, &predict->preprocessing, 32, 2, &probabilities,
+                            &error);
 
   if (metrics == NULL)
     g_task_return_error (task, error);

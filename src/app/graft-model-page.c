@@ -18,7 +18,9 @@
 
 #include <glib/gi18n.h>
 
+#include "catalog/catalog.h"
 #include "graft-head-designer.h"
+#include "graft-model-chooser.h"
 
 /* ------------------------------------------------------------------------ */
 /* GraftModelLayer: one row of the layer list                                */
@@ -31,7 +33,8 @@ struct _GraftModelLayer
   GObject parent_instance;
 
   int node;
-  char *name;
+  char *name;             /* the node's name in the file */
+  char *short_name;       /* what the list shows (short_layer_name) */
   char *operation;
   char *shape;
   char *parameters;       /* "864", "—" */
@@ -54,6 +57,7 @@ graft_model_layer_finalize (GObject *object)
   GraftModelLayer *self = GRAFT_MODEL_LAYER (object);
 
   g_free (self->name);
+  g_free (self->short_name);
   g_free (self->operation);
   g_free (self->shape);
   g_free (self->parameters);
@@ -86,7 +90,7 @@ struct _GraftModelPage
   GtkLabel *model_title;
   GtkLabel *model_subtitle;
   GtkSpinner *spinner;
-  GtkMenuButton *choose_button;
+  GtkWidget *choose_button;
   GtkToggleButton *strategy_buttons[STRATEGY_BUTTONS];
   GtkLabel *strategy_description;
   GtkWidget *epoch_box;
@@ -111,6 +115,7 @@ struct _GraftModelPage
   int shown_block;              /* -1: none; n_blocks: the head */
   GCancellable *loading;
   GtkFileChooserNative *chooser;
+  GtkWidget *model_chooser;     /* GraftModelChooser, kept (hidden) so downloads go on */
   gboolean syncing;
 };
 
@@ -199,7 +204,8 @@ describe_operation (const graft_graph *graph, const graft_node *node)
           /* Translators: a depthwise convolution, after "Conv 3×3". */
           g_string_append (text, _(", depthwise"));
         else if (a->conv.groups > 1)
-          g_string_append_printf (text, _(", %d groups"), a->conv.groups);
+          g_string_append_printf (text, g_dngettext (GETTEXT_PACKAGE, ", %d group", ", %d groups", a->conv.groups),
+                                  a->conv.groups);
         if (a->conv.stride_h > 1 || a->conv.stride_w > 1)
           g_string_append_printf (text, _(", stride %d"), MAX (a->conv.stride_h, a->conv.stride_w));
         return g_string_free (g_steal_pointer (&text), FALSE);
@@ -210,6 +216,43 @@ describe_operation (const graft_graph *graph, const graft_node *node)
     default:
       return g_strdup (graft_op_name (a->op));
     }
+}
+
+/* PyTorch's exporter names nodes by module path and op, "/layer2/layer2.0/downsample/
+ * downsample.1/BatchNormalization": within the block "layer2.0", beside an Operation
+ * column, "downsample.1" says it all. Names in that form (starting with '/') lose the
+ * block's path, the trailing op and the module path repeated ("downsample/downsample.1");
+ * other names are shown whole. The list's tooltip keeps the full name. */
+static char *
+short_layer_name (const char *name, const char *block)
+{
+  g_auto (GStrv) parts = NULL;
+  g_autoptr (GPtrArray) kept = NULL;
+  guint n, first = 0, last;
+
+  if (name == NULL || name[0] != '/')
+    return g_strdup (name);
+  parts = g_strsplit (name + 1, "/", -1);
+  n = g_strv_length (parts);
+  for (guint i = 0; i < n; i++)
+    if (block != NULL && strcmp (parts[i], block) == 0)
+      first = i + 1;
+  last = n;
+  /* The op ("Conv", "Relu", "BatchNormalization"): a capital, no dot. */
+  if (last - first >= 2 && g_ascii_isupper (parts[last - 1][0]) && strchr (parts[last - 1], '.') == NULL)
+    last--;
+  if (first >= last)
+    return g_strdup (name);
+  kept = g_ptr_array_new ();
+  for (guint i = first; i < last; i++)
+    {
+      /* "downsample" before "downsample.1" says nothing more. */
+      if (i + 1 < last && g_str_has_prefix (parts[i + 1], parts[i]) && parts[i + 1][strlen (parts[i])] == '.')
+        continue;
+      g_ptr_array_add (kept, parts[i]);
+    }
+  g_ptr_array_add (kept, NULL);
+  return g_strjoinv ("/", (char **) kept->pdata);
 }
 
 static char *
@@ -349,6 +392,7 @@ show_block (GraftModelPage *self, int block)
           layer->node = n;
           layer->name = g_strdup (node->name != NULL && node->name[0] != '\0' ? node->name
                                   : graft_graph_value (model->graph, node->output)->name);
+          layer->short_name = short_layer_name (layer->name, b->name);
           layer->operation = describe_operation (model->graph, node);
           layer->shape = describe_shape (&info->output_shape);
           layer->has_parameters = info->parameters > 0;
@@ -405,7 +449,12 @@ label_setup (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer data
 
   gtk_label_set_xalign (GTK_LABEL (label), column == COLUMN_PARAMETERS ? 1.0f : 0.0f);
   if (column == COLUMN_NAME)
-    gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
+    {
+      /* Never narrower than a name can be read: the list scrolls sideways first. */
+      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
+      gtk_label_set_width_chars (GTK_LABEL (label), 12);
+      gtk_widget_add_css_class (label, "layer-name");
+    }
   if (column == COLUMN_PARAMETERS || column == COLUMN_SHAPE)
     gtk_widget_add_css_class (label, "numeric");
   if (column == COLUMN_BATCHNORM)
@@ -429,7 +478,7 @@ label_bind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer data)
   switch (column)
     {
     case COLUMN_NAME:
-      gtk_label_set_text (label, layer->name);
+      gtk_label_set_text (label, layer->short_name);
       gtk_widget_set_tooltip_text (GTK_WIDGET (label), layer->name);
       break;
     case COLUMN_OPERATION:
@@ -606,6 +655,23 @@ setup_legend (GraftModelPage *self)
 /* ------------------------------------------------------------------------ */
 /* Model, strategy, spec                                                     */
 
+/* The catalog's title of a downloaded catalog model ("ResNet-18 v1" rather than
+ * "resnet18-v1-7"), or NULL. */
+static char *
+catalog_title (const char *path)
+{
+  g_autoptr (GraftCatalog) catalog = NULL;
+  const GraftCatalogEntry *entry;
+
+  if (path == NULL)
+    return NULL;
+  catalog = graft_catalog_load (NULL);
+  if (catalog == NULL)
+    catalog = graft_catalog_load_bundled (NULL);
+  entry = catalog != NULL ? graft_catalog_find_file (catalog, path) : NULL;
+  return entry != NULL ? g_strdup (entry->title) : NULL;
+}
+
 static void
 update_model_header (GraftModelPage *self)
 {
@@ -624,7 +690,9 @@ update_model_header (GraftModelPage *self)
     }
   gtk_stack_set_visible_child_name (self->stack, "model");
   path = graft_session_get_model_path (self->session);
-  base = path != NULL ? g_path_get_basename (path) : g_strdup (_("Untitled model"));
+  base = catalog_title (path);
+  if (base == NULL)
+    base = path != NULL ? g_path_get_basename (path) : g_strdup (_("Untitled model"));
   if (g_str_has_suffix (base, ".onnx"))
     base[strlen (base) - 5] = '\0';
   gtk_label_set_text (self->model_title, base);
@@ -918,6 +986,44 @@ action_import (GtkWidget *widget, const char *action_name, GVariant *parameter)
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
 }
 
+static void
+on_model_chosen (GraftModelPage *self, const char *path)
+{
+  load_model (self, path);
+}
+
+static void
+on_import_requested (GraftModelPage *self)
+{
+  gtk_widget_activate_action (GTK_WIDGET (self), "model-page.import", NULL);
+}
+
+static void
+on_chooser_toast (GraftModelPage *self, const char *message)
+{
+  g_signal_emit (self, signals[TOAST], 0, message);
+}
+
+static void
+action_choose (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  GraftModelPage *self = GRAFT_MODEL_PAGE (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+
+  if (self->model_chooser == NULL)
+    {
+      self->model_chooser = graft_model_chooser_new ();
+      g_object_ref_sink (self->model_chooser);
+      g_signal_connect_object (self->model_chooser, "model-chosen", G_CALLBACK (on_model_chosen), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->model_chooser, "import-requested", G_CALLBACK (on_import_requested), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->model_chooser, "toast", G_CALLBACK (on_chooser_toast), self, G_CONNECT_SWAPPED);
+    }
+  gtk_window_set_transient_for (GTK_WINDOW (self->model_chooser), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL);
+  gtk_window_present (GTK_WINDOW (self->model_chooser));
+}
+
 /* ------------------------------------------------------------------------ */
 /* GObject                                                                   */
 
@@ -1015,6 +1121,10 @@ graft_model_page_dispose (GObject *object)
   if (self->chooser != NULL)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
   g_clear_object (&self->chooser);
+  /* Its downloads stop, keeping what came for the next time. */
+  if (self->model_chooser != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->model_chooser));
+  g_clear_object (&self->model_chooser);
   disconnect_session (self);
   g_clear_object (&self->layers);
   G_OBJECT_CLASS (graft_model_page_parent_class)->dispose (object);
@@ -1081,6 +1191,7 @@ graft_model_page_class_init (GraftModelPageClass *klass)
 
   gtk_widget_class_install_action (widget_class, "model-page.load-starter", NULL, action_load_starter);
   gtk_widget_class_install_action (widget_class, "model-page.import", NULL, action_import);
+  gtk_widget_class_install_action (widget_class, "model-page.choose", NULL, action_choose);
 }
 
 static void

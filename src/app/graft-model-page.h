@@ -2,7 +2,9 @@
  * the strategy presets, the freeze map, the selected block's layers and the head
  * designer, all editing the session's spec.
  *
- * Actions: "model-page.load-starter", "model-page.import" (a file chooser).
+ * Actions: "model-page.load-starter", "model-page.import" (a file chooser),
+ * "model-page.choose" (the GraftModelChooser dialog: catalog models, downloaded on demand;
+ * the page keeps the dialog, so its downloads go on while it is hidden).
  * Signal ::toast (const char *message): something the person should read (a model that
  * could not be opened); the window shows it as an AdwToast.
  *

@@ -345,27 +345,6 @@ toast (GraftResultsPage *self, const char *message)
 
 /* --- words ---------------------------------------------------------------------- */
 
-static const char *
-strategy_name (GraftStrategy strategy)
-{
-  switch (strategy)
-    {
-    case GRAFT_STRATEGY_FEATURE_EXTRACTION:
-      return _("Feature Extraction");
-    case GRAFT_STRATEGY_REPLACE_TOP:
-      return _("Replace Top Layers");
-    case GRAFT_STRATEGY_FINE_TUNE:
-      return _("Fine-Tuning");
-    case GRAFT_STRATEGY_PROGRESSIVE_ULMFIT:
-      return _("Progressive Unfreezing (ULMFiT)");
-    case GRAFT_STRATEGY_PROGRESSIVE_FASTAI:
-      return _("Progressive Unfreezing (fastai)");
-    case GRAFT_STRATEGY_CUSTOM:
-    default:
-      return _("Custom Plan");
-    }
-}
-
 /* "93.8 %"; never "100 %" unless it is all. */
 static char *
 format_percent (double fraction)
@@ -497,7 +476,7 @@ update_header (GraftResultsPage *self)
   if (r == NULL || run == NULL)
     return;
   /* Translators: the title of the Results page: "Run 2: Fine-Tuning" */
-  title = g_strdup_printf (_("Run %d: %s"), run->number, strategy_name (r->spec->strategy));
+  title = g_strdup_printf (_("Run %d: %s"), run->number, graft_strategy_get_title (r->spec->strategy));
   epochs = describe_epochs (run);
   time = g_date_time_format (run->finished, "%X");
   {
@@ -601,7 +580,12 @@ add_run (GraftResultsPage *self, Results *r)
   run->strategy = r->spec->strategy;
   run->spec_json = graft_session_spec_to_json (r->spec);
   run->accuracy = metrics != NULL && metrics->count > 0 ? graft_metrics_accuracy (metrics) : NAN;
-  run->epochs_done = graft_training_get_epoch (self->training);
+  {
+    /* Epochs completed: a run stopped during its third epoch has done two. */
+    GraftSeries *per_epoch = graft_training_get_series (self->training, "train-loss-epoch");
+    run->epochs_done = per_epoch != NULL ? (int) graft_series_get_length (per_epoch)
+                                         : graft_training_get_epoch (self->training);
+  }
   run->epochs = graft_training_get_epochs (self->training);
   run->seconds = self->run_started > 0 ? (g_get_monotonic_time () - self->run_started) / 1e6 : NAN;
   run->finished = g_date_time_new_now_local ();
@@ -609,7 +593,7 @@ add_run (GraftResultsPage *self, Results *r)
   g_idle_add_full (G_PRIORITY_HIGH, copy_series_later, g_object_ref (self), g_object_unref);
   g_ptr_array_add (self->runs, run);
 
-  title = g_strdup_printf (_("Run %d: %s"), run->number, strategy_name (run->strategy));
+  title = g_strdup_printf (_("Run %d: %s"), run->number, graft_strategy_get_title (run->strategy));
   epochs = describe_epochs (run);
   time = g_date_time_format (run->finished, "%X");
   if (isfinite (run->accuracy))
@@ -666,6 +650,7 @@ evaluate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable 
   gsize size;
   const guint8 *data = g_bytes_get_data (d->model_bytes, &size);
 
+  graft_training_apply_threads ();   /* the "threads" setting, for this thread's OpenMP */
   r->model = graft_model_load_from_data (data, size, NULL, _("the trained model"), &error);
   if (r->model == NULL)
     {
@@ -833,18 +818,15 @@ clear_shown_results (GraftResultsPage *self)
 static void
 take_results (GraftResultsPage *self)
 {
-  GraftModel *model = graft_training_get_model (self->training);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GBytes) bytes = graft_training_get_model_bytes (self->training);
   g_autoptr (GTask) task = NULL;
   Results *r;
   EvaluateData *data;
 
-  if (model == NULL)
+  /* The worker serialised the model; parsing it back happens in the evaluation thread. */
+  if (bytes == NULL)
     return;
-  /* Serialising is a copy of the weights, quick even for a large model; parsing them
-   * back (the slower half) happens in the worker. */
-  bytes = graft_model_save_to_bytes (model, NULL, &error);
 
   r = g_atomic_rc_box_new0 (Results);
   r->spec = self->run_spec != NULL ? g_steal_pointer (&self->run_spec)
@@ -1344,6 +1326,7 @@ export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   g_autofree float *probabilities = NULL;
   guint n_items;
 
+  graft_training_apply_threads ();   /* the "threads" setting, for this thread's OpenMP */
   if (!graft_model_save (r->model, d->path, &options, &error))
     {
       g_task_return_error (task, error);

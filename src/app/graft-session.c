@@ -8,6 +8,7 @@
 
 #include <glib/gi18n.h>
 
+#include "catalog/catalog.h"
 #include "model/surgery.h"
 #include "train/embedding-cache.h"
 
@@ -66,7 +67,7 @@ static void
 graft_session_init (GraftSession *self)
 {
   self->spec = graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, NULL);
-  self->cache_folder = g_build_filename (g_get_user_cache_dir (), "graft", "embeddings", NULL);
+  self->cache_folder = graft_session_get_default_cache_folder ();
 }
 
 GraftSession *
@@ -78,6 +79,7 @@ graft_session_new (void)
 typedef struct {
   GraftModel *model;
   char *sha256;
+  char *cut;          /* the catalog's cut, when the model is a catalog model's file */
 } LoadResult;
 
 static void
@@ -85,7 +87,36 @@ load_result_free (LoadResult *result)
 {
   g_clear_pointer (&result->model, graft_model_free);
   g_free (result->sha256);
+  g_free (result->cut);
   g_free (result);
+}
+
+/* A catalog model's file says nothing of its preprocessing or of where a head goes: the
+ * catalog does. When path is the downloaded file of a catalog entry and its checksum is
+ * the entry's, the model's metadata gets the entry's preprocessing (unless the file has
+ * its own) and the result the entry's cut, when the file has a value of that name. */
+static void
+apply_catalog (LoadResult *result, const char *path)
+{
+  g_autoptr (GraftCatalog) catalog = NULL;
+  g_autoptr (GError) error = NULL;
+  const GraftCatalogEntry *entry;
+  gboolean named = FALSE;
+
+  catalog = graft_catalog_load (&error);
+  if (catalog == NULL)
+    {
+      g_debug ("%s; using the bundled catalog", error->message);
+      catalog = graft_catalog_load_bundled (NULL);
+      if (catalog == NULL)
+        return;
+    }
+  entry = graft_catalog_find_file (catalog, path);
+  if (entry == NULL || result->sha256 == NULL || g_ascii_strcasecmp (entry->sha256, result->sha256) != 0)
+    return;
+  graft_catalog_entry_annotate_model (entry, result->model);
+  if (graft_catalog_entry_find_cut (entry, result->model, &named) >= 0 && named)
+    result->cut = g_strdup (entry->cut);
 }
 
 static void
@@ -104,6 +135,7 @@ load_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       g_task_return_error (task, error);
       return;
     }
+  apply_catalog (result, path);
   g_task_return_pointer (task, result, (GDestroyNotify) load_result_free);
 }
 
@@ -125,6 +157,7 @@ adopt_model (GraftSession *self, const char *path, LoadResult *result)
   spec->head = self->spec->head;
   spec->model_path = g_strdup (path);
   spec->model_sha256 = g_strdup (self->model_sha256);
+  spec->cut = g_steal_pointer (&result->cut);
   graft_session_spec_free (self->spec);
   self->spec = spec;
   g_signal_emit (self, signals[MODEL_CHANGED], 0);
@@ -167,6 +200,7 @@ graft_session_load_model (GraftSession *self, const char *path, GError **error)
       load_result_free (loaded);
       return FALSE;
     }
+  apply_catalog (loaded, path);
   adopt_model (self, path, loaded);
   load_result_free (loaded);
   return TRUE;
@@ -330,6 +364,17 @@ graft_session_get_cache_folder (GraftSession *self)
 void
 graft_session_set_cache_folder (GraftSession *self, const char *folder)
 {
+  g_return_if_fail (GRAFT_IS_SESSION (self));
+
   g_free (self->cache_folder);
-  self->cache_folder = g_strdup (folder);
+  if (folder == NULL || folder[0] == '\0')
+    self->cache_folder = graft_session_get_default_cache_folder ();
+  else
+    self->cache_folder = g_strdup (folder);
+}
+
+char *
+graft_session_get_default_cache_folder (void)
+{
+  return g_build_filename (g_get_user_cache_dir (), "graft", "embeddings", NULL);
 }

@@ -58,9 +58,11 @@ void graft_session_set_head (GraftSession *self, const GraftHeadSpec *head);
 void graft_session_set_datasets (GraftSession *self, GraftDataset *train, GraftDataset *validation);
 GraftDataset *graft_session_get_train_dataset (GraftSession *self);
 GraftDataset *graft_session_get_validation_dataset (GraftSession *self);
-/* Where embeddings are cached between runs (the project's cache folder, or the user
- * cache); never NULL. */
+/* Where embeddings are cached between runs; never NULL. The window sets it from the
+ * "cache-folder" setting; NULL or "" means the default folder. */
 const char *graft_session_get_cache_folder (GraftSession *self);
 void graft_session_set_cache_folder (GraftSession *self, const char *folder);
+/* The default: $XDG_CACHE_HOME/graft/embeddings. */
+char *graft_session_get_default_cache_folder (void);
 
 G_END_DECLS

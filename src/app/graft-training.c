@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "engine/parallel.h"
 #include "train/trainer.h"
 
 typedef enum { EVENT_STEP, EVENT_EPOCH, EVENT_STAGE, EVENT_LOG, EVENT_FINISHED } EventKind;
@@ -42,6 +43,8 @@ struct _GraftTraining
   GraftTrainer *trainer;       /* owned; used by the worker while busy */
   GThread *worker;
   gboolean lr_finder;
+  gboolean stop_requested;
+  GBytes *model_bytes;         /* the trained model as ONNX, serialised by the worker */
 
   GMutex lock;                 /* guards events and idle_id */
   GArray *events;              /* Event */
@@ -66,6 +69,30 @@ enum { EPOCH_FINISHED, FINISHED, N_SIGNALS };
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
+
+static int engine_threads = -1;   /* atomic; -1: not set, leave the engine alone */
+
+void
+graft_training_set_threads (int threads)
+{
+  g_atomic_int_set (&engine_threads, MAX (threads, 0));
+  graft_set_num_threads (threads);
+}
+
+int
+graft_training_get_threads (void)
+{
+  return g_atomic_int_get (&engine_threads);
+}
+
+void
+graft_training_apply_threads (void)
+{
+  int threads = g_atomic_int_get (&engine_threads);
+
+  if (threads >= 0)
+    graft_set_num_threads (threads);
+}
 
 static void
 event_clear (gpointer data)
@@ -167,7 +194,8 @@ drain_events (gpointer user_data)
         case EVENT_FINISHED:
           g_thread_join (self->worker);
           self->worker = NULL;
-          if (event->error == NULL)
+          /* A stopped run's bar stays where it stopped. */
+          if (event->error == NULL && !self->stop_requested)
             {
               self->fraction = 1.0;
               g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
@@ -237,6 +265,7 @@ run_worker (gpointer user_data)
   /* Training yields to the interface: this thread, and the OpenMP threads it starts
    * (they inherit it), run at a lower priority than the main loop. */
   setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 10);
+  graft_training_apply_threads ();
 
   if (self->lr_finder)
     {
@@ -259,8 +288,15 @@ run_worker (gpointer user_data)
           self->lr_suggestion = suggestion;
         }
     }
-  else
-    graft_trainer_run (self->trainer, &error);
+  else if (graft_trainer_run (self->trainer, &error))
+    {
+      /* Serialised here, so that whoever keeps the result (the results page) does not
+       * copy a large model's weights on the main thread. */
+      g_autoptr (GError) save_error = NULL;
+      self->model_bytes = graft_model_save_to_bytes (graft_trainer_get_model (self->trainer), NULL, &save_error);
+      if (self->model_bytes == NULL)
+        g_warning ("Cannot serialise the trained model: %s", save_error->message);
+    }
   event.error = error;
   push_event (self, &event);
   return NULL;
@@ -284,6 +320,7 @@ graft_training_finalize (GObject *object)
   GraftTraining *self = GRAFT_TRAINING (object);
 
   g_clear_pointer (&self->trainer, graft_trainer_free);
+  g_clear_pointer (&self->model_bytes, g_bytes_unref);
   g_clear_pointer (&self->events, g_array_unref);
   g_free (self->message);
   g_mutex_clear (&self->lock);
@@ -401,6 +438,8 @@ graft_training_start (GraftTraining *self, const GraftModel *model, const GraftS
       return FALSE;
     }
   g_clear_pointer (&self->trainer, graft_trainer_free);
+  g_clear_pointer (&self->model_bytes, g_bytes_unref);
+  self->stop_requested = FALSE;
   self->trainer = graft_trainer_new (model, spec, train, validation, error);
   if (self->trainer == NULL)
     return FALSE;
@@ -462,7 +501,10 @@ graft_training_stop (GraftTraining *self)
 {
   g_return_if_fail (GRAFT_IS_TRAINING (self));
   if (graft_training_is_busy (self))
-    graft_trainer_stop (self->trainer);
+    {
+      self->stop_requested = TRUE;
+      graft_trainer_stop (self->trainer);
+    }
 }
 
 GraftTrainingState
@@ -538,6 +580,20 @@ graft_training_get_model (GraftTraining *self)
   if (self->trainer == NULL || graft_training_is_busy (self))
     return NULL;
   return graft_trainer_get_model (self->trainer);
+}
+
+GBytes *
+graft_training_get_model_bytes (GraftTraining *self)
+{
+  if (self->model_bytes == NULL || graft_training_is_busy (self))
+    return NULL;
+  return g_bytes_ref (self->model_bytes);
+}
+
+gboolean
+graft_training_was_stopped (GraftTraining *self)
+{
+  return self->stop_requested;
 }
 
 const GraftMetrics *

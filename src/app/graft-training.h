@@ -34,6 +34,15 @@ G_DECLARE_FINAL_TYPE (GraftTraining, graft_training, GRAFT, TRAINING, GObject)
 
 GraftTraining *graft_training_new (void);
 
+/* The engine's thread count for the app (the "threads" setting; 0 = one per core).
+ * OpenMP keeps its count per calling thread, so every app thread that runs the engine
+ * (a run, an evaluation, a prediction) calls graft_training_apply_threads first; a run
+ * started here does so itself. set also applies it to the calling thread and to
+ * OpenBLAS. Until set is called, apply leaves the engine's count alone. Any thread. */
+void graft_training_set_threads (int threads);
+int graft_training_get_threads (void);   /* -1 before set */
+void graft_training_apply_threads (void);
+
 /* Starts a run (or, with lr_finder, a learning-rate sweep) on copies of its inputs.
  * Fails (FALSE with error) only when the run cannot start; later failures arrive as
  * state FAILED with the error in ::finished. */
@@ -63,6 +72,11 @@ GraftSeries *graft_training_get_series (GraftTraining *self, const char *name);
 /* After a finished run: the trained model (owned by self, valid until the next start)
  * and its validation metrics (NULL without validation images). */
 GraftModel *graft_training_get_model (GraftTraining *self);
+/* The same model as ONNX (a new reference), serialised by the worker at the end of the
+ * run, so that keeping a copy costs the main thread nothing; NULL before a run ends. */
+GBytes *graft_training_get_model_bytes (GraftTraining *self);
+/* Whether the last run ended because graft_training_stop was called. */
+gboolean graft_training_was_stopped (GraftTraining *self);
 const GraftMetrics *graft_training_get_validation_metrics (GraftTraining *self);
 
 G_END_DECLS

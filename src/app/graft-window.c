@@ -4,7 +4,9 @@
  * run), hands them to every page, turns the pages' ::toast signals into toasts, keeps
  * the computer awake while a run trains, and says when a long run ends while the
  * window is in the background. It restores its size from the settings and saves it
- * on close.
+ * on close. It gives its session the feature cache folder of the settings (over the
+ * project's own cache folder) and has the cache trimmed after each run. It opens a
+ * project or a model the application hands it.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -32,6 +34,9 @@ struct _GraftWindow
   AdwBin *welcome_bin;
 
   GSettings *settings; /* NULL when the schema is not installed */
+  GraftProjectObject *project; /* the project open, NULL before the first */
+  gboolean model_page_on_open; /* a model came before any project: show it then */
+  GCancellable *model_loading;
   GraftWelcomePage *welcome;
   GraftDataPage *data_page;
   GraftSession *session;
@@ -122,14 +127,116 @@ graft_window_open_sample (GraftWindow *self)
   graft_welcome_page_open_sample (self->welcome);
 }
 
+/* The settings' folder wins over the project's cache folder (which project objects
+ * give the session): one folder, one size limit. Without settings the session keeps
+ * what it has. */
+static void
+apply_cache_folder (GraftWindow *self)
+{
+  g_autofree char *folder = NULL;
+
+  if (self->settings == NULL)
+    return;
+  folder = g_settings_get_string (self->settings, "cache-folder");
+  graft_session_set_cache_folder (self->session, folder);
+}
+
+static void
+on_cache_folder_changed (GSettings *settings, const char *key, GraftWindow *self)
+{
+  apply_cache_folder (self);
+}
+
 static void
 on_project_opened (GraftWelcomePage *welcome, GraftProjectObject *project, GraftWindow *self)
 {
   g_autofree char *name = graft_project_object_get_name (project);
 
+  g_set_object (&self->project, project);
+  apply_cache_folder (self);
   graft_data_page_set_project (self->data_page, project);
   gtk_window_set_title (GTK_WINDOW (self), name);
-  graft_window_show_page (self, "data");
+  graft_window_show_page (self, self->model_page_on_open ? "model" : "data");
+  self->model_page_on_open = FALSE;
+}
+
+const char *
+graft_window_get_project_folder (GraftWindow *self)
+{
+  g_return_val_if_fail (GRAFT_IS_WINDOW (self), NULL);
+  return self->project != NULL ? graft_project_object_get_folder (self->project) : NULL;
+}
+
+gboolean
+graft_window_is_opening (GraftWindow *self)
+{
+  g_return_val_if_fail (GRAFT_IS_WINDOW (self), FALSE);
+  return graft_welcome_page_get_busy (self->welcome);
+}
+
+gboolean
+graft_window_open_project (GraftWindow *self, const char *folder, GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_WINDOW (self), FALSE);
+  return graft_welcome_page_open_project (self->welcome, folder, error);
+}
+
+typedef struct {
+  GraftWindow *window;
+  char *path;
+  GCancellable *cancellable;
+} ModelLoad;
+
+static void
+on_model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ModelLoad *load = user_data;
+  GraftWindow *self = load->window;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = g_filename_display_basename (load->path);
+
+  if (!graft_session_load_model_finish (GRAFT_SESSION (source), result, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_autofree char *message = g_strdup_printf (_("Could not open the model “%s”: %s"), name, error->message);
+          graft_window_toast (self, message);
+        }
+    }
+  else if (self->project != NULL)
+    graft_window_show_page (self, "model");
+  else
+    {
+      /* The session keeps the model: the project opened next trains it. */
+      g_autofree char *message = g_strdup_printf (_("Model “%s” loaded: open or create a project to train it"), name);
+      self->model_page_on_open = TRUE;
+      graft_window_toast (self, message);
+    }
+  if (self->model_loading == load->cancellable)
+    g_clear_object (&self->model_loading);
+  g_object_unref (load->cancellable);
+  g_object_unref (load->window);
+  g_free (load->path);
+  g_free (load);
+}
+
+void
+graft_window_open_model (GraftWindow *self, const char *path)
+{
+  ModelLoad *load;
+
+  g_return_if_fail (GRAFT_IS_WINDOW (self));
+  g_return_if_fail (path != NULL);
+
+  if (self->model_loading != NULL)
+    g_cancellable_cancel (self->model_loading);
+  g_clear_object (&self->model_loading);
+  self->model_loading = g_cancellable_new ();
+  load = g_new0 (ModelLoad, 1);
+  load->window = g_object_ref (self);
+  load->path = g_strdup (path);
+  load->cancellable = g_object_ref (self->model_loading);
+  graft_session_load_model_async (self->session, path, self->model_loading, on_model_loaded, load);
 }
 
 static void
@@ -188,6 +295,10 @@ on_training_finished (GraftTraining *training, GError *error, GraftWindow *self)
   GApplication *application = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
   double minutes = (g_get_monotonic_time () - self->run_started) / 6e7;
 
+  /* The run may have grown the feature cache past its size limit. */
+  if (GRAFT_IS_APPLICATION (application))
+    graft_application_trim_cache (GRAFT_APPLICATION (application));
+
   if (application == NULL || gtk_window_is_active (GTK_WINDOW (self)) || minutes < 1.0)
     return;
   {
@@ -216,7 +327,13 @@ graft_window_dispose (GObject *object)
 {
   GraftWindow *self = GRAFT_WINDOW (object);
 
+  if (self->model_loading != NULL)
+    g_cancellable_cancel (self->model_loading);
+  g_clear_object (&self->model_loading);
+  if (self->settings != NULL)
+    g_signal_handlers_disconnect_by_data (self->settings, self);
   g_clear_object (&self->settings);
+  g_clear_object (&self->project);
   if (self->training != NULL)
     g_signal_handlers_disconnect_by_data (self->training, self);
   g_clear_object (&self->training);
@@ -291,6 +408,8 @@ graft_window_new (GraftApplication *application)
     {
       self->settings = g_object_ref (settings);
       graft_welcome_page_set_settings (self->welcome, settings);
+      g_signal_connect (settings, "changed::cache-folder", G_CALLBACK (on_cache_folder_changed), self);
+      apply_cache_folder (self);
     }
   graft_window_restore_state (self);
 

@@ -28,5 +28,15 @@ void graft_window_show_welcome (GraftWindow *self);
 void graft_window_toast (GraftWindow *self, const char *message);
 /* Opens the bundled sample: the starter model and the sample images. */
 void graft_window_open_sample (GraftWindow *self);
+/* Opens the project in folder (an error is also a toast) and shows its images. */
+gboolean graft_window_open_project (GraftWindow *self, const char *folder, GError **error);
+/* The folder of the project the window shows, NULL before one is opened. */
+const char *graft_window_get_project_folder (GraftWindow *self);
+/* Whether a project is being opened (the sample is being prepared). */
+gboolean graft_window_is_opening (GraftWindow *self);
+/* Loads an ONNX model into the session off the main thread, then shows the Model page;
+ * before any project is open, the start screen stays, a toast says the model is ready,
+ * and the next project opened shows it. A failure is a toast. */
+void graft_window_open_model (GraftWindow *self, const char *path);
 
 G_END_DECLS

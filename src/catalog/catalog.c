@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "catalog/graft-catalog-resources.h"
@@ -766,4 +767,66 @@ graft_catalog_entry_find_cut (const GraftCatalogEntry *entry, const GraftModel *
   if (cut >= 0)
     return cut;
   return graft_model_default_cut (model);
+}
+
+/* Absolute, without "." and "..", and with symbolic links resolved when the file (or,
+ * failing that, its folder) exists. */
+static char *
+canonical_path (const char *path)
+{
+  g_autofree char *absolute = g_canonicalize_filename (path, NULL);
+  g_autofree char *dir = NULL;
+  g_autofree char *base = NULL;
+  char *resolved = realpath (absolute, NULL);
+
+  if (resolved != NULL)
+    {
+      char *copy = g_strdup (resolved);
+      free (resolved);
+      return copy;
+    }
+  /* Not there (yet): the folder may be. */
+  dir = g_path_get_dirname (absolute);
+  base = g_path_get_basename (absolute);
+  resolved = realpath (dir, NULL);
+  if (resolved != NULL)
+    {
+      char *joined = g_build_filename (resolved, base, NULL);
+      free (resolved);
+      return joined;
+    }
+  return g_steal_pointer (&absolute);
+}
+
+const GraftCatalogEntry *
+graft_catalog_find_file (const GraftCatalog *catalog, const char *path)
+{
+  g_autofree char *wanted = NULL;
+
+  g_return_val_if_fail (catalog != NULL, NULL);
+  if (path == NULL || path[0] == '\0')
+    return NULL;
+  wanted = canonical_path (path);
+  for (guint i = 0; i < catalog->entries->len; i++)
+    {
+      const GraftCatalogEntry *entry = g_ptr_array_index (catalog->entries, i);
+      g_autofree char *model_path = graft_catalog_model_path (entry);
+      g_autofree char *canonical = canonical_path (model_path);
+      if (strcmp (canonical, wanted) == 0)
+        return entry;
+    }
+  return NULL;
+}
+
+gboolean
+graft_catalog_entry_annotate_model (const GraftCatalogEntry *entry, GraftModel *model)
+{
+  g_return_val_if_fail (entry != NULL && model != NULL, FALSE);
+  if (model->metadata == NULL)
+    model->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (g_hash_table_contains (model->metadata, GRAFT_METADATA_PREPROCESSING))
+    return FALSE;
+  g_hash_table_insert (model->metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
+                       g_strdup (entry->preprocessing_json));
+  return TRUE;
 }

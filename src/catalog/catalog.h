@@ -145,6 +145,19 @@ char *graft_catalog_file_sha256 (const char *path, GCancellable *cancellable, GE
  * SHA-256, in path + ".verified". */
 gboolean graft_catalog_write_verified_note (const GraftCatalogEntry *entry, const char *path, GError **error);
 
+/* The entry whose downloaded file (graft_catalog_model_path) is path, comparing the two
+ * paths canonicalised (absolute, without "." and "..", symbolic links resolved where the
+ * files exist); NULL when path is no catalog model's file. It does not check the file:
+ * graft_catalog_verify does. */
+const GraftCatalogEntry *graft_catalog_find_file (const GraftCatalog *catalog, const char *path);
+
+/* Puts the entry's preprocessing (entry->preprocessing_json) into model->metadata under
+ * GRAFT_METADATA_PREPROCESSING when the file carries none, so that what reads the
+ * metadata (the session spec, the embedding cache key, exports) gets the catalog's
+ * preprocessing rather than a guess. TRUE when it added it; FALSE (nothing changed) when
+ * the model has preprocessing of its own. */
+gboolean graft_catalog_entry_annotate_model (const GraftCatalogEntry *entry, GraftModel *model);
+
 /* Where a head goes on model (the entry's file, loaded): the value named by the entry's
  * cut, or, when the file has no value of that name (a cut name that was inferred, not
  * read from the real file), graft_model_default_cut; *named (may be NULL) says which.

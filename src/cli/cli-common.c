@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "catalog/catalog.h"
 #include "engine/parallel.h"
 
 GOptionContext *
@@ -193,13 +194,50 @@ cli_check_preprocessing (const GraftModel *model, const char *path, const GraftP
   return TRUE;
 }
 
+/* A catalog model's file (graft-cli models download NAME) says nothing of its
+ * preprocessing: the catalog does (EfficientNet-Lite4 takes NHWC images normalised its own
+ * way). When path is a catalog model's file, verified, the entry's preprocessing goes into
+ * the model's metadata, so that what trains, caches or exports it carries the catalog's
+ * preprocessing rather than a guess. */
+static void
+annotate_from_catalog (const GraftModel *model, const char *path)
+{
+  g_autoptr (GraftCatalog) catalog = NULL;
+  g_autoptr (GError) error = NULL;
+  const GraftCatalogEntry *entry;
+
+  catalog = graft_catalog_load (&error);
+  if (catalog == NULL)
+    {
+      fprintf (stderr, "graft-cli: note: %s; using the bundled catalog only\n", error->message);
+      g_clear_error (&error);
+      catalog = graft_catalog_load_bundled (NULL);
+      if (catalog == NULL)
+        return;
+    }
+  entry = graft_catalog_find_file (catalog, path);
+  if (entry == NULL)
+    return;
+  if (!graft_catalog_verify (entry, path, FALSE, NULL, &error))
+    {
+      fprintf (stderr, "graft-cli: note: %s; the catalog's preprocessing is not used\n", error->message);
+      return;
+    }
+  /* The metadata table belongs to the model; filling it in is no change to the graph. */
+  graft_catalog_entry_annotate_model (entry, (GraftModel *) model);
+}
+
 gboolean
 cli_model_preprocessing (const GraftModel *model, const char *path, GraftPreprocessing *prep,
                          gboolean *from_metadata, GError **error)
 {
-  const char *text = model->metadata != NULL ? g_hash_table_lookup (model->metadata, GRAFT_METADATA_PREPROCESSING)
-                                             : NULL;
+  const char *text = NULL;
   g_autoptr (GError) local_error = NULL;
+
+  if (model->metadata == NULL || !g_hash_table_contains (model->metadata, GRAFT_METADATA_PREPROCESSING))
+    annotate_from_catalog (model, path);
+  if (model->metadata != NULL)
+    text = g_hash_table_lookup (model->metadata, GRAFT_METADATA_PREPROCESSING);
 
   if (from_metadata != NULL)
     *from_metadata = text != NULL;

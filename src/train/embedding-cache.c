@@ -16,6 +16,11 @@
  *
  * Lookups and inserts may come from several threads (a mutex guards the table and the
  * descriptor); the floats a lookup returns are never moved or freed before the cache.
+ *
+ * Size limit: opening touches the file (futimens), appends move its modification time
+ * too, so trimming by oldest modification time drops what was used least recently. The
+ * files open in this process are listed by device and inode (a folder may be named
+ * several ways), and trimming passes over them.
  */
 #include "train/embedding-cache.h"
 
@@ -40,6 +45,9 @@
 struct _GraftEmbeddingCache {
   GMutex mutex;
   char *path;
+  gboolean registered;    /* in open_files: dev and ino below */
+  dev_t dev;
+  ino_t ino;
   int dim;
   int fd;
   gsize record_size;
@@ -53,6 +61,56 @@ set_io_error (GError **error, const char *path, const char *what, int saved_errn
 {
   g_autofree char *display = g_filename_display_name (path);
   g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO, "%s: %s: %s", display, what, g_strerror (saved_errno));
+}
+
+/* The cache files open in this process, by device and inode. */
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+} FileId;
+
+static GMutex open_files_lock;
+static GArray *open_files;   /* FileId, one per open cache (the same file may be open twice) */
+
+static void
+open_files_add (dev_t dev, ino_t ino)
+{
+  FileId id = { dev, ino };
+  g_mutex_lock (&open_files_lock);
+  if (open_files == NULL)
+    open_files = g_array_new (FALSE, FALSE, sizeof (FileId));
+  g_array_append_val (open_files, id);
+  g_mutex_unlock (&open_files_lock);
+}
+
+static void
+open_files_remove (dev_t dev, ino_t ino)
+{
+  g_mutex_lock (&open_files_lock);
+  for (guint i = 0; open_files != NULL && i < open_files->len; i++)
+    {
+      FileId *id = &g_array_index (open_files, FileId, i);
+      if (id->dev == dev && id->ino == ino)
+        {
+          g_array_remove_index_fast (open_files, i);
+          break;
+        }
+    }
+  g_mutex_unlock (&open_files_lock);
+}
+
+static gboolean
+open_files_contains (dev_t dev, ino_t ino)
+{
+  gboolean found = FALSE;
+  g_mutex_lock (&open_files_lock);
+  for (guint i = 0; open_files != NULL && i < open_files->len && !found; i++)
+    {
+      FileId *id = &g_array_index (open_files, FileId, i);
+      found = id->dev == dev && id->ino == ino;
+    }
+  g_mutex_unlock (&open_files_lock);
+  return found;
 }
 
 static gboolean
@@ -301,6 +359,13 @@ graft_embedding_cache_open (const char *folder, const char *model_sha256, const 
                    display);
       return NULL;
     }
+  cache->dev = st.st_dev;
+  cache->ino = st.st_ino;
+  cache->registered = TRUE;
+  open_files_add (cache->dev, cache->ino);
+  /* Used now: trimming deletes the files used least recently first. A cache whose file
+   * cannot be touched still works. */
+  (void) futimens (cache->fd, NULL);
 
   guint8 expected[HEADER_SIZE], found[HEADER_SIZE];
   make_header (expected, dim, key);
@@ -337,6 +402,8 @@ graft_embedding_cache_free (GraftEmbeddingCache *cache)
 {
   if (cache == NULL)
     return;
+  if (cache->registered)
+    open_files_remove (cache->dev, cache->ino);
   if (cache->fd >= 0)
     close (cache->fd);
   g_clear_pointer (&cache->table, g_hash_table_unref);
@@ -429,6 +496,152 @@ graft_embedding_cache_insert (GraftEmbeddingCache *cache, const char *image_hash
     }
   g_mutex_unlock (&cache->mutex);
   return ok;
+}
+
+/* ---- Size limit ------------------------------------------------------------------ */
+
+typedef struct {
+  char *path;
+  guint64 size;
+  gint64 mtime_ns;
+  dev_t dev;
+  ino_t ino;
+} CacheFile;
+
+static void
+cache_file_clear (gpointer data)
+{
+  g_free (((CacheFile *) data)->path);
+}
+
+static gboolean
+is_cache_file_name (const char *name)
+{
+  return strlen (name) == 16 + strlen (".emb") && is_lower_hex (name, 16) && g_str_equal (name + 16, ".emb");
+}
+
+/* The cache files in folder (an empty array when the folder is missing). */
+static GArray *
+list_cache_files (const char *folder, GError **error)
+{
+  g_autoptr (GArray) files = g_array_new (FALSE, FALSE, sizeof (CacheFile));
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+
+  g_array_set_clear_func (files, cache_file_clear);
+  dir = g_dir_open (folder, 0, &local_error);
+  if (dir == NULL)
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return g_steal_pointer (&files);
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO, "cannot read the embedding cache folder: %s",
+                   local_error->message);
+      return NULL;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      CacheFile file = { 0 };
+      struct stat st;
+      if (!is_cache_file_name (name))
+        continue;
+      file.path = g_build_filename (folder, name, NULL);
+      if (g_lstat (file.path, &st) != 0 || !S_ISREG (st.st_mode))
+        {
+          g_free (file.path);
+          continue;   /* gone meanwhile, or not ours */
+        }
+      file.size = (guint64) st.st_size;
+      file.mtime_ns = (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec;
+      file.dev = st.st_dev;
+      file.ino = st.st_ino;
+      g_array_append_val (files, file);
+    }
+  return g_steal_pointer (&files);
+}
+
+static int
+compare_least_recent_first (gconstpointer a, gconstpointer b)
+{
+  const CacheFile *x = a, *y = b;
+  if (x->mtime_ns != y->mtime_ns)
+    return x->mtime_ns < y->mtime_ns ? -1 : 1;
+  return strcmp (x->path, y->path);
+}
+
+gboolean
+graft_embedding_cache_measure (const char *folder, guint64 *bytes, guint *files, GError **error)
+{
+  g_autoptr (GArray) list = NULL;
+  guint64 total = 0;
+
+  g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (bytes != NULL)
+    *bytes = 0;
+  if (files != NULL)
+    *files = 0;
+  list = list_cache_files (folder, error);
+  if (list == NULL)
+    return FALSE;
+  for (guint i = 0; i < list->len; i++)
+    total += g_array_index (list, CacheFile, i).size;
+  if (bytes != NULL)
+    *bytes = total;
+  if (files != NULL)
+    *files = list->len;
+  return TRUE;
+}
+
+gboolean
+graft_embedding_cache_trim (const char *folder, guint64 max_bytes, const char *keep_path, guint64 *freed,
+                            GError **error)
+{
+  g_autoptr (GArray) list = NULL;
+  g_autoptr (GError) first_error = NULL;
+  struct stat keep;
+  gboolean has_keep = FALSE;
+  guint64 total = 0, deleted = 0;
+
+  g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (freed != NULL)
+    *freed = 0;
+  list = list_cache_files (folder, error);
+  if (list == NULL)
+    return FALSE;
+  if (keep_path != NULL && g_stat (keep_path, &keep) == 0)
+    has_keep = TRUE;
+  for (guint i = 0; i < list->len; i++)
+    total += g_array_index (list, CacheFile, i).size;
+  g_array_sort (list, compare_least_recent_first);
+
+  for (guint i = 0; i < list->len && total > max_bytes; i++)
+    {
+      const CacheFile *file = &g_array_index (list, CacheFile, i);
+      if (has_keep && file->dev == keep.st_dev && file->ino == keep.st_ino)
+        continue;
+      if (open_files_contains (file->dev, file->ino))
+        continue;   /* a run is reading and appending to it */
+      if (g_unlink (file->path) != 0 && errno != ENOENT)
+        {
+          if (first_error == NULL)
+            set_io_error (&first_error, file->path, "cannot delete from the embedding cache", errno);
+          continue;
+        }
+      total -= file->size;
+      deleted += file->size;
+    }
+  if (freed != NULL)
+    *freed = deleted;
+  if (first_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&first_error));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 char *

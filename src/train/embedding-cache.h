@@ -33,6 +33,23 @@ const float *graft_embedding_cache_lookup (GraftEmbeddingCache *cache, const cha
 gboolean graft_embedding_cache_insert (GraftEmbeddingCache *cache, const char *image_hash,
                                        const float *embedding, GError **error);
 
+/* Cache files are recognised by their names (16 lowercase hex digits, ".emb"): other
+ * files in the folder (a project's thumbnails, say) are never counted or deleted.
+ *
+ * Opening a cache sets its file's modification time to now, and every insert appends,
+ * so the modification time says when a model, cut and preprocessing were last used.
+ * graft_embedding_cache_trim deletes the files used least recently (oldest modification
+ * time first) until the cache files in folder take at most max_bytes; it never deletes
+ * keep_path (may be NULL) nor a file that a GraftEmbeddingCache of this process holds
+ * open (a run in progress), so the folder may stay above max_bytes. A missing folder is
+ * an empty cache. freed (may be NULL) gets the bytes deleted. A file that cannot be
+ * deleted is skipped and reported in error once the others are done (FALSE). Safe to
+ * call from any thread. max_bytes 0 clears the cache (but for the files kept). */
+gboolean graft_embedding_cache_trim (const char *folder, guint64 max_bytes, const char *keep_path, guint64 *freed,
+                                     GError **error);
+/* The bytes and the number of cache files in folder (0 and 0 when it is missing). */
+gboolean graft_embedding_cache_measure (const char *folder, guint64 *bytes, guint *files, GError **error);
+
 /* The SHA-256 of a file's content, in hex (the image and model checksums). */
 char *graft_file_sha256 (const char *path, GError **error);
 

@@ -1,5 +1,8 @@
+#include "config.h"
+
 #include "train/spec.h"
 
+#include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
@@ -52,6 +55,27 @@ lookup (const char *const *names, int n, const char *name)
     if (names[i] != NULL && name != NULL && strcmp (names[i], name) == 0)
       return i;
   return -1;
+}
+
+const char *
+graft_strategy_get_title (GraftStrategy strategy)
+{
+  switch (strategy)
+    {
+    case GRAFT_STRATEGY_FEATURE_EXTRACTION:
+      return _("Feature Extraction");
+    case GRAFT_STRATEGY_REPLACE_TOP:
+      return _("Replace Top Layers");
+    case GRAFT_STRATEGY_FINE_TUNE:
+      return _("Fine-Tuning");
+    case GRAFT_STRATEGY_PROGRESSIVE_ULMFIT:
+      return _("Progressive Unfreezing (ULMFiT)");
+    case GRAFT_STRATEGY_PROGRESSIVE_FASTAI:
+      return _("Progressive Unfreezing (fastai)");
+    case GRAFT_STRATEGY_CUSTOM:
+    default:
+      return _("Custom Plan");
+    }
 }
 
 const char *

@@ -124,6 +124,7 @@ char *graft_session_spec_to_json (const GraftSessionSpec *spec);
 GraftSessionSpec *graft_session_spec_from_json (const char *json, GError **error);
 
 const char *graft_strategy_to_string (GraftStrategy strategy);  /* "feature-extraction", ... */
+const char *graft_strategy_get_title (GraftStrategy strategy);  /* "Feature Extraction", translated */
 gboolean graft_strategy_from_string (const char *name, GraftStrategy *strategy);
 
 /* The stage in force at epoch. */

@@ -1323,7 +1323,7 @@ graft_trainer_run (GraftTrainer *trainer, GError **error)
                                                    n_images)
                                     : g_dngettext (GETTEXT_PACKAGE, "Training the head of %s on cached features of %u image (%s)",
                                                    "Training the head of %s on cached features of %u images (%s)", n_images),
-                   graft_strategy_to_string (trainer->spec->strategy), n_images, blocks);
+                   graft_strategy_get_title (trainer->spec->strategy), n_images, blocks);
       ok = run_loop (&rs, error);
     }
   run_state_clear (&rs);
