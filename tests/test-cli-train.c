@@ -298,6 +298,61 @@ test_train_spec_file (void)
   g_assert_nonnull (g_hash_table_lookup (model->metadata, "graft.validation_accuracy"));
 }
 
+/* A catalog model (its file downloaded into $XDG_DATA_HOME/graft/models and verified):
+ * the head goes on the value its entry names as the cut, not on the default cut. */
+static void
+test_train_catalog_cut (void)
+{
+  g_autofree char *data_home = g_build_filename (folder, "xdg-data", NULL);
+  g_autofree char *models = g_build_filename (data_home, "graft", "models", NULL);
+  g_autofree char *catalog_path = g_build_filename (data_home, "graft", "catalog.json", NULL);
+  g_autofree char *model_path = g_build_filename (models, "toy-catalog.onnx", NULL);
+  g_autofree char *spec_path = g_build_filename (folder, "catalog-spec.json", NULL);
+  g_autofree char *output = g_build_filename (folder, "catalog-trained.onnx", NULL);
+  g_autofree char *contents = NULL, *sha256 = NULL, *catalog = NULL, *saved = NULL, *out = NULL, *err = NULL;
+  g_autoptr (GraftModel) base = NULL;
+  g_autoptr (GraftSessionSpec) spec = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize length;
+
+  if (!ready ())
+    return;
+  g_assert_cmpint (g_mkdir_with_parents (models, 0755), ==, 0);
+  g_assert_true (g_file_get_contents (base_path, &contents, &length, &error));
+  g_assert_true (g_file_set_contents (model_path, contents, (gssize) length, &error));
+  sha256 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
+  base = graft_model_load (base_path, &error);
+  g_assert_no_error (error);
+  catalog = g_strdup_printf ("{\"catalog\": 1, \"models\": [{\"name\": \"toy-catalog\", \"description\": \"toy\", "
+                             "\"url\": \"http://127.0.0.1:9/toy-catalog.onnx\", \"bytes\": %" G_GSIZE_FORMAT ", "
+                             "\"sha256\": \"%s\", \"licence\": \"CC0-1.0\", \"input_size\": %d, "
+                             "\"preprocessing\": %s, \"cut\": \"concat\"}]}",
+                             length, sha256, TOY_SIZE,
+                             (const char *) g_hash_table_lookup (base->metadata, "graft.preprocessing"));
+  g_assert_true (g_file_set_contents (catalog_path, catalog, -1, &error));
+
+  g_setenv ("XDG_DATA_HOME", data_home, TRUE);
+  g_assert_cmpint (run_cli (&out, &err, "train", model_path, train_dir, "--epochs", "1", "--output", output,
+                            "--cache-dir", cache_dir, "--save-spec", spec_path, NULL),
+                   ==, 0);
+  g_unsetenv ("XDG_DATA_HOME");
+  g_assert_true (g_file_get_contents (spec_path, &saved, NULL, NULL));
+  spec = graft_session_spec_from_json (saved, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (spec->cut, ==, "concat");
+
+  /* The same file outside the catalog's folder keeps the default cut. */
+  g_clear_pointer (&spec, graft_session_spec_free);
+  g_clear_pointer (&saved, g_free);
+  g_assert_cmpint (run_cli (&out, &err, "train", base_path, train_dir, "--epochs", "1", "--output", output,
+                            "--cache-dir", cache_dir, "--save-spec", spec_path, NULL),
+                   ==, 0);
+  g_assert_true (g_file_get_contents (spec_path, &saved, NULL, NULL));
+  spec = graft_session_spec_from_json (saved, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (spec->cut, !=, "concat");
+}
+
 static void
 test_train_diverges (void)
 {
@@ -659,6 +714,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/cli/train/json", test_train_json);
   g_test_add_func ("/cli/train/spec-file", test_train_spec_file);
+  g_test_add_func ("/cli/train/catalog-cut", test_train_catalog_cut);
   g_test_add_func ("/cli/train/diverges", test_train_diverges);
   g_test_add_func ("/cli/train/interrupt", test_train_interrupt);
   g_test_add_func ("/cli/eval/metrics", test_eval);

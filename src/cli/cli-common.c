@@ -194,13 +194,9 @@ cli_check_preprocessing (const GraftModel *model, const char *path, const GraftP
   return TRUE;
 }
 
-/* A catalog model's file (graft-cli models download NAME) says nothing of its
- * preprocessing: the catalog does (EfficientNet-Lite4 takes NHWC images normalised its own
- * way). When path is a catalog model's file, verified, the entry's preprocessing goes into
- * the model's metadata, so that what trains, caches or exports it carries the catalog's
- * preprocessing rather than a guess. */
-static void
-annotate_from_catalog (const GraftModel *model, const char *path)
+/* The catalog entry whose verified, downloaded file path is (a copy), or NULL. */
+static GraftCatalogEntry *
+catalog_entry_for_file (const char *path)
 {
   g_autoptr (GraftCatalog) catalog = NULL;
   g_autoptr (GError) error = NULL;
@@ -213,18 +209,45 @@ annotate_from_catalog (const GraftModel *model, const char *path)
       g_clear_error (&error);
       catalog = graft_catalog_load_bundled (NULL);
       if (catalog == NULL)
-        return;
+        return NULL;
     }
   entry = graft_catalog_find_file (catalog, path);
   if (entry == NULL)
-    return;
+    return NULL;
   if (!graft_catalog_verify (entry, path, FALSE, NULL, &error))
     {
-      fprintf (stderr, "graft-cli: note: %s; the catalog's preprocessing is not used\n", error->message);
-      return;
+      fprintf (stderr, "graft-cli: note: %s; the catalog's preprocessing and cut are not used\n", error->message);
+      return NULL;
     }
+  return graft_catalog_entry_copy (entry);
+}
+
+/* A catalog model's file (graft-cli models download NAME) says nothing of its
+ * preprocessing: the catalog does (EfficientNet-Lite4 takes NHWC images normalised its own
+ * way). When path is a catalog model's file, verified, the entry's preprocessing goes into
+ * the model's metadata, so that what trains, caches or exports it carries the catalog's
+ * preprocessing rather than a guess. */
+static void
+annotate_from_catalog (const GraftModel *model, const char *path)
+{
+  g_autoptr (GraftCatalogEntry) entry = catalog_entry_for_file (path);
+
   /* The metadata table belongs to the model; filling it in is no change to the graph. */
-  graft_catalog_entry_annotate_model (entry, (GraftModel *) model);
+  if (entry != NULL)
+    graft_catalog_entry_annotate_model (entry, (GraftModel *) model);
+}
+
+char *
+cli_catalog_cut (const GraftModel *model, const char *path)
+{
+  g_autoptr (GraftCatalogEntry) entry = catalog_entry_for_file (path);
+  gboolean named = FALSE;
+  int value;
+
+  if (entry == NULL)
+    return NULL;
+  value = graft_catalog_entry_find_cut (entry, model, &named);
+  return value >= 0 && named ? g_strdup (graft_graph_value (model->graph, value)->name) : NULL;
 }
 
 gboolean

@@ -300,6 +300,9 @@ session_load (GOptionContext *context, const SessionOptions *o, const char *mode
     }
   else
     s->spec = preset_spec (strategy, s->model, &prep);
+  /* A catalog model: the head goes where its entry says, unless a spec says otherwise. */
+  if (s->spec->cut == NULL)
+    s->spec->cut = cli_catalog_cut (s->model, model_path);
 
   {
     g_autofree char *sha256 = graft_file_sha256 (model_path, &error);
