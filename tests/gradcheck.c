@@ -1,5 +1,7 @@
 #include "gradcheck.h"
 
+#include <glib/gstdio.h>
+
 #include <math.h>
 
 static uint64_t
@@ -132,4 +134,25 @@ test_check_gradient (const char *what, double *x, size_t count, const double *an
         g_error ("%s: gradient element %zu of %zu is %.9g analytically, %.9g by finite differences",
                  what, i, count, analytic[i], numeric);
     }
+}
+
+void
+test_remove_tree (const char *path)
+{
+  if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK) && g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      GDir *dir;
+      const char *name;
+      g_chmod (path, 0700);
+      dir = g_dir_open (path, 0, NULL);
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          char *child = g_build_filename (path, name, NULL);
+          test_remove_tree (child);
+          g_free (child);
+        }
+      if (dir != NULL)
+        g_dir_close (dir);
+    }
+  g_remove (path);
 }

@@ -36,3 +36,8 @@ typedef double (*test_scalar_function) (void *ctx);
  * (|fd - analytic| <= tolerance * max(1, |fd|, |analytic|)). */
 void test_check_gradient (const char *what, double *x, size_t count, const double *analytic,
                           test_scalar_function f, void *ctx, double step, double tolerance);
+
+/* Deletes path and, when it is a folder, everything below it (symbolic links are
+ * removed, not followed; write permission is restored on folders a test took it
+ * from). Missing paths are fine. */
+void test_remove_tree (const char *path);

@@ -26,6 +26,7 @@
 #include "catalog/catalog.h"
 #include "graft-model-chooser.h"
 #include "graft-model-page.h"
+#include "gradcheck.h"
 
 #define GOOD_CUT "/layer3/layer3.0/relu_1/Relu_output_0"
 #define WRONG_SHA256 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -649,24 +650,6 @@ test_chooser (void)
   g_assert_null (find_chooser ());
 }
 
-/* Every test starts with an empty data folder, and ends with it removed. */
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-          remove_tree (child);
-        else
-          g_unlink (child);
-      }
-  g_rmdir (path);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -687,13 +670,13 @@ main (int argc, char **argv)
   if (!gtk_init_check ())
     {
       g_print ("1..0 # SKIP no display\n");
-      remove_tree (data_home);
+      test_remove_tree (data_home);
       return 0;
     }
   adw_init ();
   g_assert_cmpstr (g_get_user_data_dir (), ==, data_home);
   g_test_add_func ("/app/catalog/chooser", test_chooser);
   status = g_test_run ();
-  remove_tree (data_home);
+  test_remove_tree (data_home);
   return status;
 }

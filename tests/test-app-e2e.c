@@ -47,6 +47,7 @@
 #include "graft-welcome-page.h"
 #include "graft-window.h"
 #include "model/model.h"
+#include "gradcheck.h"
 
 /* Epochs typed in on the Schedule page. With augmentation on, the frozen backbone runs
  * on every image of every epoch (no embedding cache), so an epoch takes a noticeable
@@ -198,23 +199,6 @@ copy_tree (GFile *from, GFile *to)
       g_object_unref (info);
     }
   g_assert_no_error (error);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_remove (child);
-    }
-  g_rmdir (path);
 }
 
 /* The class folders of the sample's train images, sorted. */
@@ -762,7 +746,7 @@ main (int argc, char **argv)
   if (!gtk_init_check ())
     {
       g_print ("1..0 # SKIP no display\n");
-      remove_tree (home);
+      test_remove_tree (home);
       return 0;
     }
   adw_init ();
@@ -781,7 +765,7 @@ main (int argc, char **argv)
         if (!g_file_test (from_path, G_FILE_TEST_IS_DIR))
           {
             g_print ("1..0 # SKIP no %s in the source tree\n", from_path);
-            remove_tree (home);
+            test_remove_tree (home);
             return 0;
           }
         copy_tree (from, to);
@@ -792,7 +776,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/e2e/sample-to-exported-model", test_end_to_end);
   status = g_test_run ();
 
-  remove_tree (home);
+  test_remove_tree (home);
   g_free (home);
   g_free (data_copy);
   return status;

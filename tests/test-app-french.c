@@ -23,6 +23,7 @@
 
 #include "graft-application.h"
 #include "graft-window.h"
+#include "gradcheck.h"
 
 static GraftApplication *application;
 static GraftWindow *window;
@@ -527,26 +528,6 @@ test_pages (void)
     }
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GFile) file = g_file_new_for_path (path);
-  g_autoptr (GFileEnumerator) children =
-    g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  GFileInfo *info;
-
-  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
-      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-        remove_tree (child);
-      else
-        g_remove (child);
-      g_object_unref (info);
-    }
-  g_rmdir (path);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -628,6 +609,6 @@ main (int argc, char **argv)
   g_hash_table_unref (catalogued);
   g_hash_table_unref (marked);
   g_hash_table_unref (reported);
-  remove_tree (home);
+  test_remove_tree (home);
   return status;
 }

@@ -17,6 +17,7 @@
 #include "catalog/catalog.h"
 #include "catalog/download.h"
 #include "model/model-private.h"
+#include "gradcheck.h"
 
 #define CONTENT_SIZE (1536 * 1024 + 123)
 
@@ -264,27 +265,10 @@ download (const GraftCatalogEntry *entry, ProgressLog *log, GError **error)
 /* The catalog                                                              */
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-          remove_tree (child);
-        else
-          g_unlink (child);
-      }
-  g_rmdir (path);
-}
-
-static void
 fresh_data_dir (void)
 {
   g_autofree char *graft = g_build_filename (g_get_user_data_dir (), "graft", NULL);
-  remove_tree (graft);
+  test_remove_tree (graft);
 }
 
 static void
@@ -930,6 +914,6 @@ main (int argc, char **argv)
   for (guint i = 0; i < G_N_ELEMENTS (tests); i++)
     g_test_add_data_func (tests[i].path, GUINT_TO_POINTER (i), run_fresh);
   status = g_test_run ();
-  remove_tree (data_home);
+  test_remove_tree (data_home);
   return status;
 }

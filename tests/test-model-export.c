@@ -637,26 +637,6 @@ test_temp_dir (void)
 }
 
 static void
-remove_tree (const char *dir)
-{
-  GDir *handle = g_dir_open (dir, 0, NULL);
-  const char *name;
-  if (handle == NULL)
-    return;
-  g_chmod (dir, 0700);
-  while ((name = g_dir_read_name (handle)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (path);
-      else
-        g_unlink (path);
-    }
-  g_dir_close (handle);
-  g_rmdir (dir);
-}
-
-static void
 save_or_die (GraftModel *model, const char *path, const GraftExportOptions *options)
 {
   g_autoptr (GError) error = NULL;
@@ -754,7 +734,7 @@ test_checker_toy (void)
                        (gint64) graft_graph_value_count (model->graph) - graft_graph_node_count (model->graph) - 1 + 2);
       assert_checker_metadata (report, model);
     }
-  remove_tree (dir);
+  test_remove_tree (dir);
 }
 
 static void
@@ -785,7 +765,7 @@ test_checker_zoo (void)
       assert_json_shape (json_array_get_object_element (json_object_get_array_member (report, "outputs"), 0),
                          "probabilities", "N", 5);
     }
-  remove_tree (dir);
+  test_remove_tree (dir);
 }
 
 /* Runs the model file in ONNX Runtime (node tests/ort/run.js) on input at batch;
@@ -851,7 +831,7 @@ check_against_ort (GraftModel *model, const GraftExportOptions *options, int bat
         }
       g_test_message ("ONNX Runtime vs Graft at batch %d: max |difference| %.3g", batch, worst);
     }
-  remove_tree (dir);
+  test_remove_tree (dir);
 }
 
 static void
@@ -917,7 +897,7 @@ test_save_parent_is_file (void)
   g_autofree char *path = g_build_filename (file, "model.onnx", NULL);
   g_assert_true (g_file_set_contents (file, "x", 1, NULL));
   assert_save_fails (model, path, GRAFT_MODEL_ERROR_IO);
-  remove_tree (dir);
+  test_remove_tree (dir);
 }
 
 /* A read-only folder with a model in it: saving over it fails and the old model stays. */
@@ -932,7 +912,7 @@ test_save_read_only (void)
   if (geteuid () == 0)
     {
       g_test_skip ("root ignores folder permissions (the full-disk test covers this as root)");
-      remove_tree (dir);
+      test_remove_tree (dir);
       return;
     }
   g_assert_true (g_file_set_contents (path, "old model", -1, NULL));
@@ -942,7 +922,7 @@ test_save_read_only (void)
   contents = read_file (path);
   g_assert_cmpstr (contents, ==, "old model");
   g_assert_cmpuint (count_entries (dir), ==, 1);
-  remove_tree (dir);
+  test_remove_tree (dir);
 }
 
 /* A full disk (a file size limit, which binds root as well): the write fails with the
@@ -973,7 +953,7 @@ test_save_disk_full (void)
 
   /* and with room again, it works */
   save_or_die (model, path, NULL);
-  remove_tree (dir);
+  test_remove_tree (dir);
 }
 
 /* A model the exporter cannot write fails before touching the file. */
@@ -996,7 +976,7 @@ test_save_invalid_model (void)
   contents = read_file (path);
   g_assert_cmpstr (contents, ==, "old model");
   g_assert_cmpuint (count_entries (dir), ==, 1);
-  remove_tree (dir);
+  test_remove_tree (dir);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1059,7 +1039,7 @@ test_mobilenet_v2 (void)
                          "classifier.1", "N", 1000);
       assert_checker_metadata (report, model);
     }
-  remove_tree (dir);
+  test_remove_tree (dir);
   check_against_ort (model, NULL, 2, model->output);
 }
 

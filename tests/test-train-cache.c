@@ -12,28 +12,11 @@
 
 #include "train/embedding-cache.h"
 #include "train/spec.h"
+#include "gradcheck.h"
 
 #define MODEL "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define PREPROCESSING "{\"size\":224,\"mean\":[0.485,0.456,0.406]}"
 #define HEADER_SIZE 48
-
-static void
-remove_tree (const char *path)
-{
-  if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK) && g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      GDir *dir = g_dir_open (path, 0, NULL);
-      const char *name;
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      if (dir != NULL)
-        g_dir_close (dir);
-    }
-  g_remove (path);
-}
 
 static char *
 make_folder (void)
@@ -174,7 +157,7 @@ test_round_trip (void)
   g_assert_cmpuint (graft_embedding_cache_size (cache), ==, 100);
   g_assert_cmpmem (graft_embedding_cache_lookup (cache, hash), sizeof changed, changed, sizeof changed);
 
-  remove_tree (folder);
+  test_remove_tree (folder);
 }
 
 static void
@@ -203,7 +186,7 @@ test_keys (void)
   g_assert_no_error (error);
   g_assert_cmpuint (graft_embedding_cache_size (base), ==, 3);
   assert_range (base, 0, 3, dim);
-  remove_tree (folder);
+  test_remove_tree (folder);
 }
 
 static void
@@ -245,7 +228,7 @@ test_wrong_header (void)
       insert_range (cache, 0, 2, 12);
       g_assert_cmpint (file_size (path), ==, HEADER_SIZE + 2 * (64 + 4 * 12));
     }
-  remove_tree (folder);
+  test_remove_tree (folder);
 }
 
 static void
@@ -302,7 +285,7 @@ test_torn_record (void)
     g_assert_cmpint (file_size (path), ==, HEADER_SIZE + 15 * record);
     assert_range (cache, 0, 15, dim);
   }
-  remove_tree (folder);
+  test_remove_tree (folder);
 }
 
 /* A full disk, simulated with RLIMIT_FSIZE: the write fails part way, the file is cut
@@ -326,7 +309,7 @@ test_write_error (void)
   if (saved.rlim_cur != RLIM_INFINITY && saved.rlim_cur < limited.rlim_cur)
     {
       g_test_skip ("RLIMIT_FSIZE already lower than the test needs");
-      remove_tree (folder);
+      test_remove_tree (folder);
       return;
     }
   void (*old_handler) (int) = signal (SIGXFSZ, SIG_IGN);
@@ -357,7 +340,7 @@ test_write_error (void)
   assert_range (again, 0, 2, dim);
   assert_range (again, 3, 5, dim);
   g_assert_null (graft_embedding_cache_lookup (again, hash));
-  remove_tree (folder);
+  test_remove_tree (folder);
 }
 
 static void
@@ -393,7 +376,7 @@ test_open_errors (void)
     g_assert_nonnull (strstr (error->message, path));
     g_clear_error (&error);
   }
-  remove_tree (folder);
+  test_remove_tree (folder);
 }
 
 /* SHA-256 */
@@ -454,7 +437,7 @@ test_sha256 (void)
   g_assert_nonnull (strstr (error->message, folder));
   g_clear_error (&error);
 
-  remove_tree (folder);
+  test_remove_tree (folder);
 }
 
 /* A closed cache for model key `model` holding `records` embeddings of 16 floats, its
@@ -590,7 +573,7 @@ test_trim (void)
   g_assert_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO);
   g_clear_error (&error);
 
-  remove_tree (folder);
+  test_remove_tree (folder);
 }
 
 int

@@ -8,26 +8,9 @@
 #include "train/dataset.h"
 #include "train/metrics.h"
 #include "train/spec.h"
+#include "gradcheck.h"
 
 /* Helpers */
-
-static void
-remove_tree (const char *path)
-{
-  if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK) && g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      GDir *dir = g_dir_open (path, 0, NULL);
-      const char *name;
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      if (dir != NULL)
-        g_dir_close (dir);
-    }
-  g_remove (path);
-}
 
 static void
 touch (const char *root, const char *relative)
@@ -143,7 +126,7 @@ test_image_folder (void)
   g_assert_cmpuint (counts[2], ==, 1);
   g_assert_cmpuint (counts[3], ==, 0);
 
-  remove_tree (root);
+  test_remove_tree (root);
 }
 
 static void
@@ -190,7 +173,7 @@ test_image_folder_given_classes (void)
   g_assert_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DATA);
   g_assert_nonnull (strstr (error->message, root));
 
-  remove_tree (root);
+  test_remove_tree (root);
 }
 
 static void
@@ -206,7 +189,7 @@ test_image_folder_symlink_loop (void)
   g_autoptr (GraftDataset) dataset = graft_dataset_load_image_folder (root, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (graft_dataset_size (dataset), ==, 2);
-  remove_tree (root);
+  test_remove_tree (root);
 }
 
 static void
@@ -251,7 +234,7 @@ test_image_folder_errors (void)
       g_chmod (locked, 0755);
     }
 
-  remove_tree (root);
+  test_remove_tree (root);
 }
 
 /* The split */
