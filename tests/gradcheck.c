@@ -156,3 +156,29 @@ test_remove_tree (const char *path)
     }
   g_remove (path);
 }
+
+char *
+test_private_user_dirs (const char *template, gboolean data_home)
+{
+  static const char *const xdg_dirs[] = { "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME" };
+  char *home = g_dir_make_tmp (template, NULL);
+
+  g_assert_nonnull (home);
+  for (guint i = 0; i < G_N_ELEMENTS (xdg_dirs); i++)
+    {
+      char *dir = data_home && i == 0 ? g_strdup (home) : g_build_filename (home, xdg_dirs[i], NULL);
+      g_setenv (xdg_dirs[i], dir, TRUE);
+      g_free (dir);
+    }
+  return home;
+}
+
+void
+test_no_proxy (void)
+{
+  g_unsetenv ("http_proxy");
+  g_unsetenv ("HTTP_PROXY");
+  g_unsetenv ("https_proxy");
+  g_unsetenv ("all_proxy");
+  g_setenv ("GIO_USE_PROXY_RESOLVER", "dummy", TRUE);
+}

@@ -41,3 +41,12 @@ void test_check_gradient (const char *what, double *x, size_t count, const doubl
  * removed, not followed; write permission is restored on folders a test took it
  * from). Missing paths are fine. */
 void test_remove_tree (const char *path);
+
+/* A new temporary folder (template as for g_dir_make_tmp) holding the user folders,
+ * with XDG_DATA_HOME, XDG_CONFIG_HOME, XDG_CACHE_HOME and XDG_STATE_HOME pointing
+ * into it (data_home: as is, the folder itself, for tests that want the data folder
+ * plain). Call before anything reads them: GLib caches them. */
+char *test_private_user_dirs (const char *template, gboolean data_home);
+/* No proxy from the environment or the desktop: for tests that talk to a loopback
+ * server. */
+void test_no_proxy (void);

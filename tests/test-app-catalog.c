@@ -658,14 +658,8 @@ main (int argc, char **argv)
 
   /* Loopback only: no proxy from the environment or the desktop. Set before anything
    * reads the data folder (g_get_user_data_dir caches it). */
-  g_unsetenv ("http_proxy");
-  g_unsetenv ("HTTP_PROXY");
-  g_unsetenv ("https_proxy");
-  g_unsetenv ("all_proxy");
-  g_setenv ("GIO_USE_PROXY_RESOLVER", "dummy", TRUE);
-  data_home = g_dir_make_tmp ("graft-test-app-catalog-XXXXXX", NULL);
-  g_assert_nonnull (data_home);
-  g_setenv ("XDG_DATA_HOME", data_home, TRUE);
+  test_no_proxy ();
+  data_home = test_private_user_dirs ("graft-test-app-catalog-XXXXXX", TRUE);
   g_test_init (&argc, &argv, NULL);
   if (!gtk_init_check ())
     {

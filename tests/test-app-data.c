@@ -20,6 +20,7 @@
 #include "graft-welcome-page.h"
 #include "toy-images.h"
 #include "app-test-helpers.h"
+#include "gradcheck.h"
 
 static char *data_home;
 
@@ -294,8 +295,8 @@ test_project_object (void)
   }
 
   g_clear_object (&project);
-  toy_remove_tree (toy);
-  toy_remove_tree (tmp);
+  test_remove_tree (toy);
+  test_remove_tree (tmp);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -433,7 +434,7 @@ test_data_page (void)
     g_assert_true (idle);
     g_assert_cmpuint (graft_class_item_get_count (klass), ==, before + 9);
     g_assert_nonnull (toast);   /* "9 images imported" */
-    toy_remove_tree (more);
+    test_remove_tree (more);
   }
 
   /* Screenshots: all images, a few selected, thumbnails loaded. */
@@ -526,8 +527,8 @@ test_data_page (void)
   gtk_window_destroy (GTK_WINDOW (window));
   wait_for_frames (100);
   g_clear_object (&project);
-  toy_remove_tree (toy);
-  toy_remove_tree (tmp);
+  test_remove_tree (toy);
+  test_remove_tree (tmp);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -638,8 +639,8 @@ test_many_images (void)
   gtk_window_destroy (GTK_WINDOW (window));
   wait_for_frames (100);
   g_clear_object (&project);
-  toy_remove_tree (toy);
-  toy_remove_tree (tmp);
+  test_remove_tree (toy);
+  test_remove_tree (tmp);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -822,8 +823,7 @@ main (int argc, char **argv)
   int result;
 
   /* Before anything asks GLib for it: the sample project goes to a temporary data home. */
-  data_home = g_dir_make_tmp ("graft-data-home-XXXXXX", NULL);
-  g_setenv ("XDG_DATA_HOME", data_home, TRUE);
+  data_home = test_private_user_dirs ("graft-data-home-XXXXXX", TRUE);
   g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
 
   g_test_init (&argc, &argv, NULL);
@@ -849,7 +849,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/data/welcome-and-sample", test_welcome_and_sample);
   result = g_test_run ();
 
-  toy_remove_tree (data_home);
+  test_remove_tree (data_home);
   g_free (data_home);
   return result;
 }

@@ -724,20 +724,13 @@ test_end_to_end (void)
 int
 main (int argc, char **argv)
 {
-  static const char *const xdg_dirs[] = { "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME" };
   g_autofree char *source_data = NULL;
   int status;
 
   /* Before GLib reads them: private user folders (the sample project is made in the
    * data home), and a copy of the bundled data, so that nothing in the source tree is
    * touched. */
-  home = g_dir_make_tmp ("graft-e2e-XXXXXX", NULL);
-  g_assert_nonnull (home);
-  for (guint i = 0; i < G_N_ELEMENTS (xdg_dirs); i++)
-    {
-      g_autofree char *dir = g_build_filename (home, xdg_dirs[i], NULL);
-      g_setenv (xdg_dirs[i], dir, TRUE);
-    }
+  home = test_private_user_dirs ("graft-e2e-XXXXXX", FALSE);
   g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
   g_setenv ("GSK_RENDERER", "cairo", FALSE);
 

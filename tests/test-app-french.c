@@ -535,17 +535,10 @@ main (int argc, char **argv)
   g_autofree char *po = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *home = NULL;
-  static const char *const xdg_dirs[] = { "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME" };
   int status;
 
   /* The sample project is made in the user data folder: a private one. */
-  home = g_dir_make_tmp ("graft-french-XXXXXX", NULL);
-  g_assert_nonnull (home);
-  for (guint i = 0; i < G_N_ELEMENTS (xdg_dirs); i++)
-    {
-      g_autofree char *dir = g_build_filename (home, xdg_dirs[i], NULL);
-      g_setenv (xdg_dirs[i], dir, TRUE);
-    }
+  home = test_private_user_dirs ("graft-french-XXXXXX", FALSE);
 
   /* French messages. LANGUAGE is ignored in the "C" locale, so C.UTF-8 (always
    * there with glibc) underneath. */

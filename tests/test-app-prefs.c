@@ -25,6 +25,7 @@
 #include "graft-window.h"
 #include "toy-images.h"
 #include "train/embedding-cache.h"
+#include "gradcheck.h"
 
 #define PREPROCESSING "{\"size\":224}"
 
@@ -158,7 +159,7 @@ static void
 test_preferences (void)
 {
   GSettings *settings = graft_application_get_settings (application);
-  g_autofree char *default_folder = g_build_filename (home, "cache", "graft", "embeddings", NULL);
+  g_autofree char *default_folder = g_build_filename (g_get_user_cache_dir (), "graft", "embeddings", NULL);
   g_autofree char *custom = g_build_filename (home, "elsewhere", NULL);
   g_autofree char *old = NULL, *recent = NULL;
   g_autofree char *expected = NULL;
@@ -473,13 +474,7 @@ main (int argc, char **argv)
   int status;
 
   /* Before anything asks GLib for them: a temporary home for caches and data. */
-  home = g_dir_make_tmp ("graft-prefs-XXXXXX", NULL);
-  {
-    g_autofree char *cache = g_build_filename (home, "cache", NULL);
-    g_autofree char *data = g_build_filename (home, "data", NULL);
-    g_setenv ("XDG_CACHE_HOME", cache, TRUE);
-    g_setenv ("XDG_DATA_HOME", data, TRUE);
-  }
+  home = test_private_user_dirs ("graft-prefs-XXXXXX", FALSE);
   g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
 
   g_test_init (&argc, &argv, NULL);
@@ -509,7 +504,7 @@ main (int argc, char **argv)
 
   g_application_release (G_APPLICATION (application));
   g_object_unref (application);
-  toy_remove_tree (home);
+  test_remove_tree (home);
   g_free (home);
   return status;
 }

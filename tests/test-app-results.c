@@ -20,6 +20,7 @@
 #include "graft-results-page.h"
 #include "toy-images.h"
 #include "toy-network.h"
+#include "gradcheck.h"
 
 static char *folder;
 static char *model_path;
@@ -596,7 +597,7 @@ test_many_mistakes (void)
   graft_results_page_filter_gallery (page, -1, -1);
   g_assert_cmpuint (count_children (gallery_box), ==, 48);
   gtk_window_destroy (GTK_WINDOW (window));
-  toy_remove_tree (many);
+  test_remove_tree (many);
 }
 
 static void
@@ -702,8 +703,8 @@ main (int argc, char **argv)
   g_test_add_func ("/app/results/many-mistakes", test_many_mistakes);
   status = g_test_run ();
 
-  toy_remove_tree (folder);
-  toy_remove_tree (tmp);
+  test_remove_tree (folder);
+  test_remove_tree (tmp);
   g_free (folder);
   g_free (tmp);
   g_free (model_path);

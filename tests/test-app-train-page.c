@@ -14,6 +14,7 @@
 #include "graft-train-page.h"
 #include "toy-images.h"
 #include "toy-network.h"
+#include "gradcheck.h"
 
 static char *folder;
 static char *model_path;
@@ -303,8 +304,8 @@ main (int argc, char **argv)
   g_test_add_func ("/app/train-page/run", test_run);
   g_test_add_func ("/app/train-page/failure", test_failure);
   status = g_test_run ();
-  toy_remove_tree (folder);
-  toy_remove_tree (tmp);
+  test_remove_tree (folder);
+  test_remove_tree (tmp);
   g_free (folder);
   g_free (model_path);
   g_free (cache_folder);

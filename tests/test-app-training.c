@@ -7,6 +7,7 @@
 #include "graft-training.h"
 #include "toy-images.h"
 #include "toy-network.h"
+#include "gradcheck.h"
 
 static char *folder;
 
@@ -207,7 +208,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/training/lr-finder", test_lr_finder);
   g_test_add_func ("/app/training/failure", test_failure);
   status = g_test_run ();
-  toy_remove_tree (folder);
+  test_remove_tree (folder);
   g_free (folder);
   return status;
 }

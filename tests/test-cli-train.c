@@ -725,7 +725,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/train/bad-input", test_bad_input);
   status = g_test_run ();
 
-  toy_remove_tree (folder);
+  test_remove_tree (folder);
   g_free (folder);
   g_free (base_path);
   g_free (train_dir);

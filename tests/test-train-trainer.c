@@ -477,7 +477,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/trainer/evaluate", test_evaluate);
   g_test_add_func ("/train/trainer/resume", test_resume);
   status = g_test_run ();
-  toy_remove_tree (folder);
+  test_remove_tree (folder);
   g_free (folder);
   return status;
 }

@@ -74,25 +74,6 @@ toy_image_folder_new (int n_train, int n_val, gboolean broken)
   return folder;
 }
 
-void
-toy_remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-  if (dir == NULL)
-    {
-      g_remove (path);
-      return;
-    }
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      toy_remove_tree (child);
-    }
-  g_dir_close (dir);
-  g_rmdir (path);
-}
-
 static void
 toy_preprocessing_values (GraftPreprocessing *prep)
 {

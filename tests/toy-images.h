@@ -14,8 +14,6 @@ void toy_write_png (const char *path, const float *image);
  * "horizontal", "vertical", "diagonal"; with broken, train/vertical/broken.png is not
  * an image. */
 char *toy_image_folder_new (int n_train, int n_val, gboolean broken);
-/* Removes a folder and everything in it. */
-void toy_remove_tree (const char *path);
 /* The toy network briefly trained on the task, as a GraftModel with blocks and with
  * the toy preprocessing in its metadata. */
 GraftModel *toy_pretrained_model (void);
