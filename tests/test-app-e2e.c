@@ -331,6 +331,10 @@ test_end_to_end (void)
   welcome = adw_bin_get_child (ADW_BIN (template_child (window, GRAFT_TYPE_WINDOW, "welcome_bin")));
   g_assert_true (GRAFT_IS_WELCOME_PAGE (welcome));
   g_signal_connect (welcome, "toast", G_CALLBACK (on_toast), &seen);
+  /* No page switcher and no project name before a project is open. */
+  g_assert_false (adw_view_switcher_title_get_view_switcher_enabled (
+    ADW_VIEW_SWITCHER_TITLE (template_child (window, GRAFT_TYPE_WINDOW, "switcher_title"))));
+  g_assert_false (gtk_widget_get_visible (template_child (window, GRAFT_TYPE_WINDOW, "project_label")));
   app_test_save_shot (GTK_WIDGET (window), "e2e-01-welcome.png");
   started = g_get_monotonic_time ();
   click (template_child (welcome, GRAFT_TYPE_WELCOME_PAGE, "sample_button"));
@@ -352,6 +356,17 @@ test_end_to_end (void)
   g_assert_cmpuint (graft_project_object_count_images (project, GRAFT_FILTER_ALL, 0), ==, 1000);
   g_assert_cmpuint (graft_project_object_count_images (project, GRAFT_FILTER_UNLABELLED, 0), ==, 300);
   g_assert_cmpuint (dataset_images (session), ==, 700);
+  {
+    /* The header names the project, and so do the window's title and the export. */
+    GtkLabel *project_label = GTK_LABEL (template_child (window, GRAFT_TYPE_WINDOW, "project_label"));
+    const char *name = gtk_label_get_label (project_label);
+    g_assert_true (adw_view_switcher_title_get_view_switcher_enabled (
+      ADW_VIEW_SWITCHER_TITLE (template_child (window, GRAFT_TYPE_WINDOW, "switcher_title"))));
+    g_assert_true (gtk_widget_get_visible (GTK_WIDGET (project_label)));
+    g_assert_cmpstr (name, !=, "");
+    g_assert_nonnull (strstr (gtk_window_get_title (GTK_WINDOW (window)), name));
+    g_assert_cmpstr (graft_results_page_get_project_name (GRAFT_RESULTS_PAGE (results_page)), ==, name);
+  }
 
   /* 2. Data: the Unlabelled row of the sidebar, the first thumbnail, key 2. */
   {

@@ -124,7 +124,7 @@ G_DEFINE_FINAL_TYPE (GraftModelPage, graft_model_page, ADW_TYPE_BIN)
 enum { PROP_0, PROP_SESSION, N_PROPS };
 static GParamSpec *properties[N_PROPS];
 
-enum { TOAST, N_SIGNALS };
+enum { TOAST, MODEL_LOADED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 /* The order of the toggle buttons. */
@@ -898,6 +898,8 @@ on_model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
           g_signal_emit (self, signals[TOAST], 0, message);
         }
     }
+  else
+    g_signal_emit (self, signals[MODEL_LOADED], 0, data->path);
   /* Unless another load has started since. */
   if (self->loading != NULL && self->loading == data->cancellable)
     {
@@ -910,8 +912,8 @@ on_model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   g_free (data);
 }
 
-static void
-load_model (GraftModelPage *self, const char *path)
+void
+graft_model_page_load_model (GraftModelPage *self, const char *path)
 {
   LoadData *data;
 
@@ -940,7 +942,7 @@ action_load_starter (GtkWidget *widget, const char *action_name, GVariant *param
       g_signal_emit (self, signals[TOAST], 0, _("The starter model is not installed"));
       return;
     }
-  load_model (self, path);
+  graft_model_page_load_model (self, path);
 }
 
 static void
@@ -951,7 +953,7 @@ on_chooser_response (GtkNativeDialog *dialog, int response, GraftModelPage *self
       g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
       g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
       if (path != NULL)
-        load_model (self, path);
+        graft_model_page_load_model (self, path);
       else
         g_signal_emit (self, signals[TOAST], 0, _("Graft can only open models stored on this computer"));
     }
@@ -989,7 +991,7 @@ action_import (GtkWidget *widget, const char *action_name, GVariant *parameter)
 static void
 on_model_chosen (GraftModelPage *self, const char *path)
 {
-  load_model (self, path);
+  graft_model_page_load_model (self, path);
 }
 
 static void
@@ -1150,6 +1152,8 @@ graft_model_page_class_init (GraftModelPageClass *klass)
    */
   signals[TOAST] = g_signal_new ("toast", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                  G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[MODEL_LOADED] = g_signal_new ("model-loaded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                        NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 
   g_type_ensure (GRAFT_TYPE_FREEZE_MAP);
   g_type_ensure (GRAFT_TYPE_HEAD_DESIGNER);

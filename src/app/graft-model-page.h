@@ -7,6 +7,7 @@
  * the page keeps the dialog, so its downloads go on while it is hidden).
  * Signal ::toast (const char *message): something the person should read (a model that
  * could not be opened); the window shows it as an AdwToast.
+ * Signal ::model-loaded (const char *path): a model the page loaded is the session's.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -28,6 +29,11 @@ GraftSession *graft_model_page_get_session (GraftModelPage *self);
 void graft_model_page_set_session (GraftModelPage *self, GraftSession *session);
 
 GraftFreezeMap *graft_model_page_get_freeze_map (GraftModelPage *self);
+
+/* Loads the model at path into the session off the main thread (the page's spinner
+ * shows meanwhile; a load started later cancels this one). Errors become ::toast in
+ * plain words; success emits ::model-loaded. */
+void graft_model_page_load_model (GraftModelPage *self, const char *path);
 
 /* The bundled starter model, or NULL when it is not found (graft_application_find_data). */
 char *graft_model_page_find_starter_model (void);

@@ -98,6 +98,7 @@ struct _GraftSchedulePage
   GtkSwitch *restart_switch;
   AdwEntryRow *lr_row;
   GtkScale *factor_scale;
+  GtkLabel *factor_label;
   AdwComboRow *optimizer_row;
   AdwActionRow *momentum_row;
   AdwActionRow *nesterov_row;
@@ -332,11 +333,21 @@ on_batchnorm_toggled (GraftSchedulePage *self, GtkCheckButton *button)
       }
 }
 
+/* The factor's value, in its own label beside the scale. */
+static void
+show_factor (GraftSchedulePage *self)
+{
+  g_autofree char *text = g_strdup_printf ("%.2f", gtk_range_get_value (GTK_RANGE (self->factor_scale)));
+
+  gtk_label_set_label (self->factor_label, text);
+}
+
 static void
 on_factor_changed (GraftSchedulePage *self)
 {
   GraftSessionSpec *spec = spec_for_edit (self);
 
+  show_factor (self);
   if (spec == NULL)
     return;
   spec->discriminative_factor = (float) gtk_range_get_value (GTK_RANGE (self->factor_scale));
@@ -747,6 +758,7 @@ graft_schedule_page_class_init (GraftSchedulePageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, restart_switch);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, lr_row);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, factor_scale);
+  gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, factor_label);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, optimizer_row);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, momentum_row);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, nesterov_row);
@@ -794,5 +806,6 @@ graft_schedule_page_init (GraftSchedulePage *self)
       g_signal_connect (self->spins[spin], "value-changed", G_CALLBACK (on_spin_changed), self);
     }
   gtk_widget_set_visible (GTK_WIDGET (self->error_revealer), FALSE);
+  show_factor (self);
   update_stage_controls (self);
 }

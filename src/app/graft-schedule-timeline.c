@@ -931,8 +931,9 @@ graft_schedule_timeline_relayout (GraftScheduleTimeline *self)
   plot_h = CLAMP ((height - fixed) * 0.32, MIN_PLOT_HEIGHT, MAX_PLOT_HEIGHT);
   rows_h = height - fixed - plot_h;
   self->row_h = floor (CLAMP (rows_h / rows, MIN_ROW_HEIGHT, MAX_ROW_HEIGHT));
-  /* Height the rows cannot use goes to the plot, up to its maximum. */
-  plot_h = CLAMP (height - fixed - rows * self->row_h, MIN_PLOT_HEIGHT, MAX_PLOT_HEIGHT);
+  /* Height the rows cannot use goes to the plot, whatever it comes to: the timeline
+   * fills the height it is given, leaving no empty band below the epoch axis. */
+  plot_h = MAX (height - fixed - rows * self->row_h, MIN_PLOT_HEIGHT);
   self->plot_y = PADDING + title_h + TITLE_GAP;
   self->plot_h = plot_h;
   self->strip_y = self->plot_y + self->plot_h + STRIP_GAP;

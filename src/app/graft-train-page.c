@@ -122,27 +122,6 @@ graft_format_time_left (double seconds)
 }
 
 static const char *
-strategy_name (GraftStrategy strategy)
-{
-  switch (strategy)
-    {
-    case GRAFT_STRATEGY_FEATURE_EXTRACTION:
-      return _("Feature Extraction");
-    case GRAFT_STRATEGY_REPLACE_TOP:
-      return _("Replace Top Layers");
-    case GRAFT_STRATEGY_FINE_TUNE:
-      return _("Fine-Tuning");
-    case GRAFT_STRATEGY_PROGRESSIVE_ULMFIT:
-      return _("Progressive Unfreezing (ULMFiT)");
-    case GRAFT_STRATEGY_PROGRESSIVE_FASTAI:
-      return _("Progressive Unfreezing (fastai)");
-    case GRAFT_STRATEGY_CUSTOM:
-    default:
-      return _("Custom Plan");
-    }
-}
-
-static const char *
 optimizer_name (graft_optimizer_kind kind)
 {
   switch (kind)
@@ -177,9 +156,10 @@ schedule_name (GraftScheduleKind kind)
 }
 
 /* "Head only", "Head and the top 3 of 17 blocks", "All 17 blocks and the head",
- * counting the blocks that train at any epoch of the run. */
+ * counting the blocks that train at any epoch of the run; head_only says whether none
+ * does. */
 static char *
-describe_trained_blocks (GraftSession *session, const GraftSessionSpec *spec)
+describe_trained_blocks (GraftSession *session, const GraftSessionSpec *spec, gboolean *head_only)
 {
   int n_blocks = graft_session_get_n_blocks (session);
   int trained = 0, lowest = n_blocks;
@@ -201,6 +181,7 @@ describe_trained_blocks (GraftSession *session, const GraftSessionSpec *spec)
     }
   if (trained > 0 && lowest + trained != n_blocks)
     contiguous = FALSE;
+  *head_only = trained == 0;
   if (trained == 0)
     return g_strdup (_("Head only"));
   if (trained == n_blocks)
@@ -280,6 +261,7 @@ update_summary (GraftTrainPage *self)
   g_autofree char *plan = NULL;
   g_autofree char *stages = NULL;
   guint classes = 0, n_train, n_validation, unused;
+  gboolean head_only = FALSE;
 
   if (missing != NULL && !busy)
     {
@@ -293,8 +275,8 @@ update_summary (GraftTrainPage *self)
     return;
 
   spec = graft_session_get_spec (self->session);
-  gtk_label_set_label (self->strategy_label, strategy_name (spec->strategy));
-  blocks = describe_trained_blocks (self->session, spec);
+  gtk_label_set_label (self->strategy_label, graft_strategy_get_title (spec->strategy));
+  blocks = describe_trained_blocks (self->session, spec, &head_only);
   lr = graft_format_learning_rate (spec->optimizer.learning_rate);
   epochs = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%d epoch", "%d epochs", spec->epochs), spec->epochs);
   /* Translators: the number of images in each training step */
@@ -310,6 +292,25 @@ update_summary (GraftTrainPage *self)
       blocks = with_stages;
     }
   plan = g_strdup_printf ("%s · %s · %s", blocks, epochs, batch);
+  if (spec->augmentation.enabled)
+    {
+      /* Augmented images differ every epoch, so the features of a frozen backbone
+       * cannot be cached: a head-only run then runs the backbone each epoch too (the
+       * trainer's own test for its fast path). */
+      gboolean cache_lost = head_only && spec->batchnorm_policy != GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS;
+      const char *augmented;
+      char *with_augmented;
+
+      if (cache_lost)
+        /* Translators: in the run's summary, after "Head only · 30 epochs · batches of 32" */
+        augmented = _("augmented: no feature cache");
+      else
+        /* Translators: in the run's summary: the training images are augmented */
+        augmented = _("augmented");
+      with_augmented = g_strdup_printf ("%s · %s", plan, augmented);
+      g_free (plan);
+      plan = with_augmented;
+    }
   gtk_label_set_label (self->plan_label, plan);
   {
     /* Translators: "Learning rate 3.0e-3 with Adam, one-cycle schedule" */

@@ -8,6 +8,11 @@
  * project's own cache folder) and has the cache trimmed after each run. It opens a
  * project or a model the application hands it.
  *
+ * The header follows the main stack: on the start screen it shows the application's
+ * name (and, with a project open, a button back to it), in the workspace the pages'
+ * switcher with the project's name beside it. A toast replaces the one before it:
+ * the newest message is the one that counts.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
@@ -32,13 +37,21 @@ struct _GraftWindow
   GtkStack *main_stack;
   AdwViewStack *view_stack;
   AdwBin *welcome_bin;
+  AdwViewSwitcherTitle *switcher_title;
+  AdwViewSwitcherBar *switcher_bar;
+  GtkButton *back_button;
+  GtkLabel *project_label;
+
+  char *application_title; /* the template's title, for the start screen */
+  AdwToast *last_toast; /* weak: the toast shown last, until the overlay drops it */
 
   GSettings *settings; /* NULL when the schema is not installed */
   GraftProjectObject *project; /* the project open, NULL before the first */
   gboolean model_page_on_open; /* a model came before any project: show it then */
-  GCancellable *model_loading;
+  GraftModelPage *model_page;
   GraftWelcomePage *welcome;
   GraftDataPage *data_page;
+  GraftResultsPage *results_page;
   GraftSession *session;
   GraftTraining *training;
   guint inhibit_cookie;
@@ -85,7 +98,13 @@ graft_window_toast (GraftWindow *self, const char *message)
 {
   AdwToast *toast = adw_toast_new (message);
 
+  /* The overlay would queue the new toast behind the one on screen (or, at high
+   * priority, show the old one again after it): dismissed, the old one makes way at
+   * once, and the overlay animates the replacement. */
+  if (self->last_toast != NULL)
+    adw_toast_dismiss (self->last_toast);
   adw_toast_set_timeout (toast, 5);
+  g_set_weak_pointer (&self->last_toast, toast);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
 }
 
@@ -107,6 +126,30 @@ void
 graft_window_show_welcome (GraftWindow *self)
 {
   gtk_stack_set_visible_child_name (self->main_stack, "welcome");
+}
+
+/* The header for what the main stack shows; see the top of the file. */
+static void
+update_header (GraftWindow *self)
+{
+  gboolean workspace = g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "workspace") == 0;
+  g_autofree char *name = self->project != NULL ? graft_project_object_get_name (self->project) : NULL;
+
+  adw_view_switcher_title_set_view_switcher_enabled (self->switcher_title, workspace);
+  /* With the switcher off the title shows, which would reveal the bar too. */
+  adw_view_switcher_bar_set_reveal (self->switcher_bar,
+                                    workspace && adw_view_switcher_title_get_title_visible (self->switcher_title));
+  gtk_widget_set_visible (GTK_WIDGET (self->back_button), !workspace && name != NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->project_label), workspace && name != NULL);
+  if (name != NULL)
+    {
+      gtk_label_set_label (self->project_label, name);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->project_label),
+                                   graft_project_object_get_folder (self->project));
+    }
+  gtk_window_set_title (GTK_WINDOW (self), workspace && name != NULL ? name : self->application_title);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-welcome", workspace);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-project", !workspace && name != NULL);
 }
 
 GraftSession *
@@ -155,8 +198,10 @@ on_project_opened (GraftWelcomePage *welcome, GraftProjectObject *project, Graft
   g_set_object (&self->project, project);
   apply_cache_folder (self);
   graft_data_page_set_project (self->data_page, project);
-  gtk_window_set_title (GTK_WINDOW (self), name);
+  /* Export proposes "<project>.onnx". */
+  graft_results_page_set_project_name (self->results_page, name);
   graft_window_show_page (self, self->model_page_on_open ? "model" : "data");
+  update_header (self); /* the stack may have shown the workspace already */
   self->model_page_on_open = FALSE;
 }
 
@@ -181,68 +226,43 @@ graft_window_open_project (GraftWindow *self, const char *folder, GError **error
   return graft_welcome_page_open_project (self->welcome, folder, error);
 }
 
-typedef struct {
-  GraftWindow *window;
-  char *path;
-  GCancellable *cancellable;
-} ModelLoad;
-
+/* A model the Model page loaded (from its chooser, or opened from the file manager). */
 static void
-on_model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+on_model_loaded (GraftModelPage *page, const char *path, GraftWindow *self)
 {
-  ModelLoad *load = user_data;
-  GraftWindow *self = load->window;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *name = g_filename_display_basename (load->path);
-
-  if (!graft_session_load_model_finish (GRAFT_SESSION (source), result, &error))
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_autofree char *message = g_strdup_printf (_("Could not open the model “%s”: %s"), name, error->message);
-          graft_window_toast (self, message);
-        }
-    }
-  else if (self->project != NULL)
+  if (self->project != NULL)
     graft_window_show_page (self, "model");
   else
     {
       /* The session keeps the model: the project opened next trains it. */
+      g_autofree char *name = g_filename_display_basename (path);
       g_autofree char *message = g_strdup_printf (_("Model “%s” loaded: open or create a project to train it"), name);
       self->model_page_on_open = TRUE;
       graft_window_toast (self, message);
     }
-  if (self->model_loading == load->cancellable)
-    g_clear_object (&self->model_loading);
-  g_object_unref (load->cancellable);
-  g_object_unref (load->window);
-  g_free (load->path);
-  g_free (load);
 }
 
 void
 graft_window_open_model (GraftWindow *self, const char *path)
 {
-  ModelLoad *load;
-
   g_return_if_fail (GRAFT_IS_WINDOW (self));
   g_return_if_fail (path != NULL);
-
-  if (self->model_loading != NULL)
-    g_cancellable_cancel (self->model_loading);
-  g_clear_object (&self->model_loading);
-  self->model_loading = g_cancellable_new ();
-  load = g_new0 (ModelLoad, 1);
-  load->window = g_object_ref (self);
-  load->path = g_strdup (path);
-  load->cancellable = g_object_ref (self->model_loading);
-  graft_session_load_model_async (self->session, path, self->model_loading, on_model_loaded, load);
+  graft_model_page_load_model (self->model_page, path);
 }
 
 static void
 show_welcome_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   graft_window_show_welcome (GRAFT_WINDOW (widget));
+}
+
+static void
+show_project_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  GraftWindow *self = GRAFT_WINDOW (widget);
+
+  if (self->project != NULL)
+    gtk_stack_set_visible_child_name (self->main_stack, "workspace");
 }
 
 static void
@@ -327,9 +347,8 @@ graft_window_dispose (GObject *object)
 {
   GraftWindow *self = GRAFT_WINDOW (object);
 
-  if (self->model_loading != NULL)
-    g_cancellable_cancel (self->model_loading);
-  g_clear_object (&self->model_loading);
+  g_clear_weak_pointer (&self->last_toast);
+  g_clear_pointer (&self->application_title, g_free);
   if (self->settings != NULL)
     g_signal_handlers_disconnect_by_data (self->settings, self);
   g_clear_object (&self->settings);
@@ -357,8 +376,13 @@ graft_window_class_init (GraftWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, GraftWindow, view_stack);
   gtk_widget_class_bind_template_child (widget_class, GraftWindow, welcome_bin);
+  gtk_widget_class_bind_template_child (widget_class, GraftWindow, switcher_title);
+  gtk_widget_class_bind_template_child (widget_class, GraftWindow, switcher_bar);
+  gtk_widget_class_bind_template_child (widget_class, GraftWindow, back_button);
+  gtk_widget_class_bind_template_child (widget_class, GraftWindow, project_label);
 
   gtk_widget_class_install_action (widget_class, "win.show-welcome", NULL, show_welcome_action);
+  gtk_widget_class_install_action (widget_class, "win.show-project", NULL, show_project_action);
   gtk_widget_class_install_action (widget_class, "win.open-sample", NULL, open_sample_action);
   gtk_widget_class_install_action (widget_class, "win.show-page", "s", show_page_action);
 }
@@ -367,6 +391,7 @@ static void
 graft_window_init (GraftWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->application_title = g_strdup (gtk_window_get_title (GTK_WINDOW (self)));
 
   self->session = graft_session_new ();
   self->training = graft_training_new ();
@@ -381,16 +406,22 @@ graft_window_init (GraftWindow *self)
   self->data_page = GRAFT_DATA_PAGE (graft_data_page_new ());
   graft_data_page_set_session (self->data_page, self->session);
   add_page (self, GTK_WIDGET (self->data_page), "data", _("Data"), "image-x-generic-symbolic");
-  add_page (self, g_object_new (GRAFT_TYPE_MODEL_PAGE, "session", self->session, NULL), "model", _("Model"),
-            "view-grid-symbolic");
+  self->model_page = g_object_new (GRAFT_TYPE_MODEL_PAGE, "session", self->session, NULL);
+  g_signal_connect_object (self->model_page, "model-loaded", G_CALLBACK (on_model_loaded), self, 0);
+  add_page (self, GTK_WIDGET (self->model_page), "model", _("Model"), "view-grid-symbolic");
   add_page (self, g_object_new (GRAFT_TYPE_SCHEDULE_PAGE, "session", self->session, NULL), "schedule",
             _("Schedule"), "x-office-calendar-symbolic");
   add_page (self,
             g_object_new (GRAFT_TYPE_TRAIN_PAGE, "session", self->session, "training", self->training, NULL),
             "train", _("Train"), "media-playback-start-symbolic");
-  add_page (self, GTK_WIDGET (graft_results_page_new (self->session, self->training)), "results", _("Results"),
-            "emblem-ok-symbolic");
+  self->results_page = GRAFT_RESULTS_PAGE (graft_results_page_new (self->session, self->training));
+  add_page (self, GTK_WIDGET (self->results_page), "results", _("Results"), "emblem-ok-symbolic");
   gtk_stack_set_visible_child_name (self->main_stack, "welcome");
+  g_signal_connect_object (self->main_stack, "notify::visible-child-name", G_CALLBACK (update_header), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->switcher_title, "notify::title-visible", G_CALLBACK (update_header), self,
+                           G_CONNECT_SWAPPED);
+  update_header (self);
 }
 
 GraftWindow *
