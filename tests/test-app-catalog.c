@@ -225,6 +225,13 @@ write_user_catalog (TestServer *ts)
       "\"channels\": \"BGR\"}, \"cut\": \"" GOOD_CUT "\", \"flops\": 33e6, \"parameters\": 308181}",
       i > 0 ? ", " : "", entries[i].name, entries[i].title, ts->base_url, entries[i].file,
       g_bytes_get_size (ts->content), entries[i].sha256);
+  /* A model Graft cannot run (every bundled one runs): listed, not downloadable. */
+  g_string_append_printf (json,
+    ", {\"name\": \"test-unsupported\", \"description\": \"A model with an op Graft lacks.\", "
+    "\"url\": \"%s/good.onnx\", \"bytes\": %zu, \"sha256\": \"%s\", \"licence\": \"CC0-1.0\", \"input_size\": 32, "
+    "\"preprocessing\": {\"size\": 32}, \"cut\": \"" GOOD_CUT "\", \"support\": \"unsupported\", "
+    "\"support_note\": \"Graft cannot import it: it uses the ONNX op Loop.\"}",
+    ts->base_url, g_bytes_get_size (ts->content), sha256);
   g_string_append (json, "]}");
   g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
   g_file_set_contents (path, json->str, -1, &error);
@@ -486,10 +493,12 @@ test_chooser (void)
   /* The bundled catalog's models are listed, and the user's; a model Graft cannot run
    * is insensitive and says why. */
   g_assert_nonnull (graft_model_chooser_get_row (GRAFT_MODEL_CHOOSER (chooser), "mobilenetv2-7"));
-  unsupported = graft_model_chooser_get_row (GRAFT_MODEL_CHOOSER (chooser), "shufflenet-v2-12");
+  g_assert_true (gtk_widget_get_sensitive (graft_model_chooser_get_row (GRAFT_MODEL_CHOOSER (chooser),
+                                                                        "shufflenet-v2-12")));
+  unsupported = graft_model_chooser_get_row (GRAFT_MODEL_CHOOSER (chooser), "test-unsupported");
   g_assert_nonnull (unsupported);
   g_assert_false (gtk_widget_get_sensitive (unsupported));
-  g_assert_nonnull (find_label_containing (unsupported, "Split"));
+  g_assert_nonnull (find_label_containing (unsupported, "Loop"));
   g_assert_null (visible_button (unsupported, _("_Download")));
   good = graft_model_chooser_get_row (GRAFT_MODEL_CHOOSER (chooser), "test-good");
   bad = graft_model_chooser_get_row (GRAFT_MODEL_CHOOSER (chooser), "test-bad");

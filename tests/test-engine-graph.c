@@ -252,6 +252,157 @@ test_network_gradient (void)
   g_free (images);
 }
 
+/* A ShuffleNet V2 unit: a 1x1 conv, its channels split in two by Slice nodes, one half
+ * through a conv, the halves joined again and shuffled (Reshape, Transpose, Reshape),
+ * then pooled into a Gemm. Both Slice backwards accumulate into the first conv's output
+ * gradient, a range each; the parameter gradients of the whole network must match
+ * finite differences. */
+typedef struct {
+  graft_graph *graph;
+  graft_plan *plan;
+  int input;
+  const float *images;
+  const int32_t *labels;
+  size_t count;
+} split_context;
+
+static int
+split_tensor (graft_graph *graph, const char *name, graft_shape shape, uint64_t seed)
+{
+  size_t count;
+  g_autofree float *data = NULL;
+  graft_shape_count (&shape, &count, NULL);
+  data = test_floats (count);
+  test_fill_uniform_float (data, count, seed, -0.6f, 0.6f);
+  return graft_graph_add_tensor (graph, name, GRAFT_VALUE_PARAMETER, &shape, data, NULL);
+}
+
+static int
+split_node (graft_graph *graph, const char *name, graft_node_attributes a, const int *inputs, int n)
+{
+  graft_error error;
+  int value = graft_graph_add_node (graph, name, &a, inputs, n, name, &error);
+  if (value < 0)
+    g_error ("%s", error.message);
+  return value;
+}
+
+static double
+split_loss (split_context *ctx)
+{
+  float loss;
+  graft_error error;
+  g_assert_cmpint (graft_plan_set_input (ctx->plan, ctx->input, ctx->images, ctx->count, &error), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_forward (ctx->plan, &error), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_backward (ctx->plan, ctx->labels, &loss, &error), ==, GRAFT_OK);
+  return loss;
+}
+
+static void
+test_split_gradient (void)
+{
+  graft_graph *graph = graft_graph_new ();
+  graft_shape shape = graft_shape_4d (1, 4, 5, 5);
+  graft_node_attributes conv = { .op = GRAFT_OP_CONV };
+  graft_plan_options training = { .mode = GRAFT_PLAN_TRAINING, .batch = 3 };
+  graft_error error;
+  int x, c, halves[2], y, pair[2], in3[3], logits, checked = 0;
+  size_t count = 3 * 4 * 5 * 5;
+  g_autofree float *images = test_floats (count);
+  int32_t labels[3] = { 0, 2, 1 };
+  split_context ctx;
+
+  conv.conv.stride_h = conv.conv.stride_w = conv.conv.dilation_h = conv.conv.dilation_w = 1;
+  conv.conv.groups = 1;
+  conv.conv.kh = conv.conv.kw = 1;
+  x = graft_graph_add_input (graph, "x", &shape, NULL);
+  in3[0] = x;
+  in3[1] = split_tensor (graph, "stem.weight", graft_shape_4d (4, 4, 1, 1), 1);
+  in3[2] = split_tensor (graph, "stem.bias", graft_shape_make (1, (int64_t[]) { 4 }), 2);
+  c = split_node (graph, "stem", conv, in3, 3);
+  halves[0] = split_node (graph, "left", (graft_node_attributes) { .op = GRAFT_OP_SLICE, .slice = { 1, 0, 2 } }, &c, 1);
+  halves[1] = split_node (graph, "right", (graft_node_attributes) { .op = GRAFT_OP_SLICE, .slice = { -3, 2, 4 } },
+                          &c, 1);
+  g_assert_cmpint (graft_graph_value (graph, halves[1])->shape.dims[1], ==, 2);
+  conv.conv.kh = conv.conv.kw = 3;
+  conv.conv.pad_top = conv.conv.pad_left = conv.conv.pad_bottom = conv.conv.pad_right = 1;
+  in3[0] = halves[1];
+  in3[1] = split_tensor (graph, "branch.weight", graft_shape_4d (2, 2, 3, 3), 3);
+  y = split_node (graph, "branch", conv, in3, 2);
+  /* Smooth, so that finite differences do not cross a kink. */
+  y = split_node (graph, "branch.act", (graft_node_attributes) { .op = GRAFT_OP_ACTIVATION,
+                                                                  .activation = { GRAFT_ACTIVATION_SIGMOID } }, &y, 1);
+  pair[0] = halves[0], pair[1] = y;
+  y = split_node (graph, "join", (graft_node_attributes) { .op = GRAFT_OP_CONCAT, .concat = { 1 } }, pair, 2);
+  y = split_node (graph, "groups", (graft_node_attributes) { .op = GRAFT_OP_RESHAPE,
+                                                             .reshape = { 5, { 0, 2, 2, 5, 5 } } }, &y, 1);
+  y = split_node (graph, "shuffle", (graft_node_attributes) { .op = GRAFT_OP_TRANSPOSE,
+                                                              .transpose = { { 0, 2, 1, 3, 4 } } }, &y, 1);
+  y = split_node (graph, "channels", (graft_node_attributes) { .op = GRAFT_OP_RESHAPE,
+                                                               .reshape = { 4, { 0, -1, 5, 5 } } }, &y, 1);
+  y = split_node (graph, "pool", (graft_node_attributes) { .op = GRAFT_OP_MEAN_SPATIAL }, &y, 1);
+  in3[0] = y;
+  in3[1] = split_tensor (graph, "fc.weight", graft_shape_2d (3, 4), 4);
+  in3[2] = split_tensor (graph, "fc.bias", graft_shape_make (1, (int64_t[]) { 3 }), 5);
+  logits = split_node (graph, "fc", (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1, 1 } },
+                       in3, 3);
+
+  /* A range outside the input is refused, by name. */
+  g_assert_cmpint (graft_graph_add_node (graph, "too_far", &(graft_node_attributes) { .op = GRAFT_OP_SLICE,
+                                                                                      .slice = { 1, 2, 5 } },
+                                         &c, 1, "too_far", &error), ==, -1);
+  g_assert_cmpint (error.status, ==, GRAFT_ERROR_SHAPE);
+  g_assert_nonnull (strstr (error.message, "'too_far'"));
+  g_assert_cmpint (graft_graph_add_node (graph, "no_axis", &(graft_node_attributes) { .op = GRAFT_OP_SLICE,
+                                                                                      .slice = { 4, 0, 1 } },
+                                         &c, 1, "no_axis", &error), ==, -1);
+
+  test_fill_uniform_float (images, count, 21, -1, 1);
+  training.loss_logits = logits;
+  ctx = (split_context) { graph, graft_plan_new (graph, &training, &error), x, images, labels, count };
+  if (ctx.plan == NULL)
+    g_error ("%s", error.message);
+  for (int v = 0; v < graft_graph_value_count (graph); v++)
+    {
+      const graft_value *value = graft_graph_value (graph, v);
+      size_t size;
+      float *data;
+      g_autofree float *analytic = NULL;
+      if (value->kind != GRAFT_VALUE_PARAMETER)
+        continue;
+      graft_shape_count (&value->shape, &size, NULL);
+      data = graft_graph_tensor_data (graph, v);
+      split_loss (&ctx);
+      analytic = g_memdup2 (graft_plan_gradient (ctx.plan, v), size * sizeof (float));
+      for (size_t i = 0; i < size; i += 1 + size / 7)
+        {
+          float saved = data[i], step = 2e-3f;
+          double plus, minus, numeric;
+          data[i] = saved + step;
+          plus = split_loss (&ctx);
+          data[i] = saved - step;
+          minus = split_loss (&ctx);
+          data[i] = saved;
+          numeric = (plus - minus) / (2.0 * step);
+          if (fabs (numeric - analytic[i]) > 2e-2 * fmax (0.02, fabs (numeric)))
+            g_error ("%s[%zu]: gradient %.6g, finite differences %.6g", value->name, i, analytic[i], numeric);
+          checked++;
+        }
+    }
+  g_assert_cmpint (checked, >, 20);
+  /* The stem's gradient is not zero: both halves send theirs back. */
+  {
+    const float *g = graft_plan_gradient (ctx.plan, graft_graph_find_value (graph, "stem.weight"));
+    double norm = 0;
+    g_assert_nonnull (g);
+    for (int i = 0; i < 16; i++)
+      norm += fabs (g[i]);
+    g_assert_cmpfloat (norm, >, 1e-6);
+  }
+  graft_plan_free (ctx.plan);
+  graft_graph_free (graph);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -261,5 +412,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/graph/inference-memory", test_inference_memory);
   g_test_add_func ("/engine/graph/backward-stops", test_backward_stops);
   g_test_add_func ("/engine/graph/network-gradient", test_network_gradient);
+  g_test_add_func ("/engine/graph/split-gradient", test_split_gradient);
   return g_test_run ();
 }

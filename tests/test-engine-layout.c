@@ -1,5 +1,5 @@
-/* Tests of layout.c: Concat and Transpose against the double-precision references,
- * finite differences, and hand-computed permutations. */
+/* Tests of layout.c: Concat, Transpose and Slice against the double-precision
+ * references, finite differences, and hand-computed permutations and ranges. */
 #include "engine/ops.h"
 #include "engine/parallel.h"
 #include "gradcheck.h"
@@ -464,6 +464,265 @@ test_nhwc_round_trip (void)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Slice                                                                     */
+
+static graft_slice_params
+make_slice (int rank, const int64_t *dims, int axis, int64_t start, int64_t end)
+{
+  graft_slice_params p = { .x = graft_shape_make (rank, dims), .axis = axis, .start = start, .end = end };
+  graft_error error;
+
+  graft_error_clear (&error);
+  if (graft_slice_setup (&p, &error) != GRAFT_OK)
+    g_error ("slice setup failed: %s", error.message);
+  return p;
+}
+
+/* Random rank 1..6, sizes from {1, 2, 3, 5, 7, 13}, at most max_count elements; a
+ * random axis (negative half the time) and a random range in it, empty sometimes. */
+static graft_slice_params
+random_slice (uint64_t *state, size_t max_count)
+{
+  static const int64_t sizes[] = { 1, 2, 3, 5, 7, 13 };
+  int64_t dims[GRAFT_MAX_RANK];
+  int rank = test_random_int (state, 1, GRAFT_MAX_RANK);
+  int axis = test_random_int (state, 0, rank - 1);
+  int64_t start, end;
+  size_t count = 1;
+
+  for (int k = 0; k < rank; k++)
+    {
+      do
+        dims[k] = sizes[test_random_int (state, 0, G_N_ELEMENTS (sizes) - 1)];
+      while (count * (size_t) dims[k] > max_count && dims[k] > 1);
+      count *= (size_t) dims[k];
+    }
+  start = test_random_int (state, 0, (int) dims[axis]);
+  end = test_random_int (state, (int) start, (int) dims[axis]);
+  if (test_random_int (state, 0, 1))
+    axis -= rank;
+  return make_slice (rank, dims, axis, start, end);
+}
+
+/* Bigger cases: ShuffleNet's channel split, both halves, at batch 1 and 8 (threads
+ * split the rows), and a split of the last axis. */
+static const struct {
+  int rank;
+  int64_t dims[GRAFT_MAX_RANK];
+  int axis;
+  int64_t start, end;
+} slice_cases[] = {
+  { 4, { 8, 116, 28, 28 }, 1, 0, 58 },
+  { 4, { 8, 116, 28, 28 }, 1, 58, 116 },
+  { 4, { 1, 232, 14, 14 }, 1, 116, 232 },
+  { 4, { 8, 464, 7, 7 }, -3, 0, 232 },
+  { 2, { 1000, 777 }, 1, 100, 677 },
+  { 3, { 3, 0, 5 }, 2, 1, 4 },  /* empty input */
+  { 1, { 17 }, 0, 3, 3 },       /* empty range */
+};
+
+static void
+check_slice_forward (const graft_slice_params *p, uint64_t seed)
+{
+  size_t x_count = shape_count (&p->x), y_count = shape_count (&p->y);
+  double *xd = test_doubles (x_count), *yd = test_doubles (y_count);
+  float *x = test_floats (x_count), *y = test_floats (y_count);
+
+  test_fill_uniform (xd, x_count, seed, -1, 1);
+  test_to_float (xd, x, x_count);
+  test_to_double (x, xd, x_count);
+  graft_slice_forward (p, x, y);
+  graft_slice_forward_reference (p, xd, yd);
+  test_assert_close ("slice forward", y, yd, y_count, 0, 0);
+  g_free (xd);
+  g_free (yd);
+  g_free (x);
+  g_free (y);
+}
+
+/* Fast vs reference backward onto a prefilled dx: only the range changes, by dy. */
+static void
+check_slice_backward (const graft_slice_params *p, uint64_t seed)
+{
+  size_t x_count = shape_count (&p->x), y_count = shape_count (&p->y);
+  double *dyd = test_doubles (y_count), *dxd = test_doubles (x_count);
+  float *dy = test_floats (y_count), *dx = test_floats (x_count), *dy_copy;
+
+  test_fill_uniform (dyd, y_count, seed, -1, 1);
+  test_to_float (dyd, dy, y_count);
+  test_to_double (dy, dyd, y_count);
+  test_fill_uniform (dxd, x_count, seed + 1, -2, 2);
+  test_to_float (dxd, dx, x_count);
+  test_to_double (dx, dxd, x_count);
+  dy_copy = g_memdup2 (dy, MAX (y_count, 1) * sizeof *dy);
+  graft_slice_backward (p, dy, dx);
+  graft_slice_backward_reference (p, dyd, dxd);
+  test_assert_close ("slice backward", dx, dxd, x_count, 1e-6, 1e-6);
+  graft_slice_backward (p, dy, NULL);
+  graft_slice_backward_reference (p, dyd, NULL);
+  g_assert_cmpmem (dy, y_count * sizeof *dy, dy_copy, y_count * sizeof *dy);
+  g_free (dyd);
+  g_free (dxd);
+  g_free (dy);
+  g_free (dx);
+  g_free (dy_copy);
+}
+
+static void
+test_slice_setup (void)
+{
+  static const struct {
+    int rank;
+    int64_t dims[GRAFT_MAX_RANK];
+    int axis;
+    int64_t start, end;
+  } bad[] = {
+    { 3, { 2, 6, 4 }, 3, 0, 1 },                 /* axis out of range */
+    { 3, { 2, 6, 4 }, -4, 0, 1 },
+    { 3, { 2, 6, 4 }, 1, -1, 3 },                /* negative start */
+    { 3, { 2, 6, 4 }, 1, 4, 3 },                 /* start after end */
+    { 3, { 2, 6, 4 }, 1, 3, 7 },                 /* end past the axis */
+    { 2, { 2, -6 }, 1, 0, 1 },                   /* negative dim */
+    { 4, { 1 << 20, 1 << 20, 1 << 20, 1 << 20 }, 1, 0, 1 },  /* overflow */
+    { 0, { 0 }, 0, 0, 0 },                       /* a scalar has no axis */
+  };
+  graft_slice_params p;
+  graft_error error;
+
+  p = make_slice (4, (const int64_t[]) { 2, 6, 5, 7 }, -3, 3, 6);
+  g_assert_cmpint (p.axis, ==, 1);
+  g_assert_cmpint (p.y.rank, ==, 4);
+  g_assert_cmpint (p.y.dims[0], ==, 2);
+  g_assert_cmpint (p.y.dims[1], ==, 3);
+  g_assert_cmpint (p.y.dims[2], ==, 5);
+  g_assert_cmpint (p.y.dims[3], ==, 7);
+  g_assert_cmpuint (p.outer, ==, 2);
+  g_assert_cmpuint (p.inner, ==, 35);
+
+  for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      graft_status status;
+      p = (graft_slice_params) { .x = graft_shape_make (bad[i].rank, bad[i].dims), .axis = bad[i].axis,
+                                 .start = bad[i].start, .end = bad[i].end };
+      graft_error_clear (&error);
+      status = graft_slice_setup (&p, &error);
+      if (status == GRAFT_OK)
+        g_error ("bad slice %zu was accepted", i);
+      g_assert_cmpint (error.status, ==, status);
+      g_assert_cmpuint (strlen (error.message), >, 0);
+      p = (graft_slice_params) { .x = graft_shape_make (bad[i].rank, bad[i].dims), .axis = bad[i].axis,
+                                 .start = bad[i].start, .end = bad[i].end };
+      g_assert_cmpint (graft_slice_setup (&p, NULL), ==, status);
+    }
+  p = (graft_slice_params) { .x = { .rank = 7 }, .axis = 0 };
+  g_assert_cmpint (graft_slice_setup (&p, &error), !=, GRAFT_OK);
+}
+
+static void
+test_slice_forward (void)
+{
+  uint64_t state = 45;
+  for (int i = 0; i < 300; i++)
+    {
+      graft_slice_params p = random_slice (&state, 5000);
+      check_slice_forward (&p, 8000 + i);
+    }
+  for (size_t i = 0; i < G_N_ELEMENTS (slice_cases); i++)
+    {
+      graft_slice_params p = make_slice (slice_cases[i].rank, slice_cases[i].dims, slice_cases[i].axis,
+                                         slice_cases[i].start, slice_cases[i].end);
+      check_slice_forward (&p, 9000 + i);
+    }
+}
+
+typedef struct {
+  const graft_slice_params *p;
+  double *x, *y;
+  const double *r;
+} slice_ctx;
+
+static double
+slice_loss (void *data)
+{
+  slice_ctx *ctx = data;
+  graft_slice_forward_reference (ctx->p, ctx->x, ctx->y);
+  return test_dot (ctx->y, ctx->r, shape_count (&ctx->p->y));
+}
+
+/* The reference backward against central finite differences of the reference
+ * forward: 1 inside the range, 0 outside. */
+static void
+test_slice_gradient (void)
+{
+  uint64_t state = 46;
+  for (int i = 0; i < 30; i++)
+    {
+      graft_slice_params p = random_slice (&state, 300);
+      size_t x_count = shape_count (&p.x), y_count = shape_count (&p.y);
+      double *x = test_doubles (x_count), *y = test_doubles (MAX (y_count, 1));
+      double *r = test_doubles (MAX (y_count, 1)), *dx = test_doubles (x_count);
+      slice_ctx ctx = { &p, x, y, r };
+
+      test_fill_uniform (x, x_count, 10000 + i, -1, 1);
+      test_fill_uniform (r, y_count, 11000 + i, -1, 1);
+      graft_slice_backward_reference (&p, r, dx);
+      test_check_gradient ("slice reference", x, x_count, dx, slice_loss, &ctx, 1e-6, 1e-6);
+      g_free (x);
+      g_free (y);
+      g_free (r);
+      g_free (dx);
+    }
+}
+
+static void
+test_slice_backward (void)
+{
+  uint64_t state = 47;
+  for (int i = 0; i < 300; i++)
+    {
+      graft_slice_params p = random_slice (&state, 5000);
+      check_slice_backward (&p, 12000 + 2 * i);
+    }
+  for (size_t i = 0; i < G_N_ELEMENTS (slice_cases); i++)
+    {
+      graft_slice_params p = make_slice (slice_cases[i].rank, slice_cases[i].dims, slice_cases[i].axis,
+                                         slice_cases[i].start, slice_cases[i].end);
+      check_slice_backward (&p, 13000 + 2 * i);
+    }
+}
+
+/* ShuffleNet's channel split, by hand: the two halves of (2,6,5,7) along C are
+ * channels 0..2 and 3..5; the backward of both halves onto one dx gives dy back, in
+ * place, and adds to what dx held. */
+static void
+test_slice_channel_split (void)
+{
+  const int64_t dims[] = { 2, 6, 5, 7 };
+  graft_slice_params halves[2] = { make_slice (4, dims, 1, 0, 3), make_slice (4, dims, 1, 3, 6) };
+  float x[2 * 6 * 35], y[2][2 * 3 * 35], dx[2 * 6 * 35];
+
+  for (int n = 0; n < 2; n++)
+    for (int c = 0; c < 6; c++)
+      for (int s = 0; s < 35; s++)
+        x[(n * 6 + c) * 35 + s] = (float) (n * 10000 + c * 100 + s);
+  for (int h = 0; h < 2; h++)
+    {
+      g_assert_cmpint (halves[h].y.dims[1], ==, 3);
+      graft_slice_forward (&halves[h], x, y[h]);
+      for (int n = 0; n < 2; n++)
+        for (int c = 0; c < 3; c++)
+          for (int s = 0; s < 35; s++)
+            g_assert_cmpfloat (y[h][(n * 3 + c) * 35 + s], ==, (float) (n * 10000 + (3 * h + c) * 100 + s));
+    }
+  for (size_t i = 0; i < G_N_ELEMENTS (dx); i++)
+    dx[i] = 0.5f;
+  graft_slice_backward (&halves[1], y[1], dx);
+  graft_slice_backward (&halves[0], y[0], dx);
+  for (size_t i = 0; i < G_N_ELEMENTS (dx); i++)
+    g_assert_cmpfloat (dx[i], ==, x[i] + 0.5f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -478,5 +737,10 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/layout/transpose/backward", test_transpose_backward);
   g_test_add_func ("/engine/layout/transpose/channel-shuffle", test_channel_shuffle);
   g_test_add_func ("/engine/layout/transpose/nhwc-round-trip", test_nhwc_round_trip);
+  g_test_add_func ("/engine/layout/slice/setup", test_slice_setup);
+  g_test_add_func ("/engine/layout/slice/forward", test_slice_forward);
+  g_test_add_func ("/engine/layout/slice/gradient", test_slice_gradient);
+  g_test_add_func ("/engine/layout/slice/backward", test_slice_backward);
+  g_test_add_func ("/engine/layout/slice/channel-split", test_slice_channel_split);
   return g_test_run ();
 }

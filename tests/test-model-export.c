@@ -184,6 +184,58 @@ zoo_model_new (void)
   return model;
 }
 
+/* A ShuffleNet V2 unit as the importer makes it from a torch export: a 1x1 conv, the
+ * channels split in two by Slice nodes (ONNX Split), one half through a depthwise and
+ * a 1x1 conv, the halves joined and shuffled (Reshape, Transpose, Reshape), then a
+ * spatial mean and a Gemm. The second half is taken with a negative axis. */
+static GraftModel *
+shuffle_model_new (void)
+{
+  graft_graph *graph = graft_graph_new ();
+  graft_shape input_shape = graft_shape_4d (1, 3, 6, 6);
+  graft_node_attributes a;
+  int x, c, left, right, y, pair[2], in3[3];
+
+  x = graft_graph_add_input (graph, "input", &input_shape, NULL);
+  a = (graft_node_attributes) { .op = GRAFT_OP_CONV };
+  a.conv.kh = a.conv.kw = 1;
+  a.conv.stride_h = a.conv.stride_w = a.conv.dilation_h = a.conv.dilation_w = a.conv.groups = 1;
+  in3[0] = x;
+  in3[1] = zoo_tensor (graph, "stem.weight", GRAFT_VALUE_PARAMETER, graft_shape_4d (8, 3, 1, 1), 11);
+  in3[2] = zoo_tensor (graph, "stem.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { 8 }), 12);
+  c = zoo_node (graph, "stem", a, in3, 3);
+  left = zoo_node (graph, "split/0", (graft_node_attributes) { .op = GRAFT_OP_SLICE, .slice = { 1, 0, 4 } }, &c, 1);
+  right = zoo_node (graph, "split/1", (graft_node_attributes) { .op = GRAFT_OP_SLICE, .slice = { -3, 4, 8 } }, &c, 1);
+  a.conv.kh = a.conv.kw = 3;
+  a.conv.pad_top = a.conv.pad_left = a.conv.pad_bottom = a.conv.pad_right = 1;
+  a.conv.groups = 4;
+  in3[0] = right;
+  in3[1] = zoo_tensor (graph, "branch.depthwise.weight", GRAFT_VALUE_PARAMETER, graft_shape_4d (4, 1, 3, 3), 13);
+  y = zoo_node (graph, "branch.depthwise", a, in3, 2);
+  a.conv.kh = a.conv.kw = 1;
+  a.conv.pad_top = a.conv.pad_left = a.conv.pad_bottom = a.conv.pad_right = 0;
+  a.conv.groups = 1;
+  in3[0] = y;
+  in3[1] = zoo_tensor (graph, "branch.pointwise.weight", GRAFT_VALUE_PARAMETER, graft_shape_4d (4, 4, 1, 1), 14);
+  y = zoo_node (graph, "branch.pointwise", a, in3, 2);
+  y = zoo_node (graph, "branch.relu", (graft_node_attributes) { .op = GRAFT_OP_ACTIVATION,
+                                                                .activation = { GRAFT_ACTIVATION_RELU } }, &y, 1);
+  pair[0] = left, pair[1] = y;
+  y = zoo_node (graph, "join", (graft_node_attributes) { .op = GRAFT_OP_CONCAT, .concat = { 1 } }, pair, 2);
+  y = zoo_node (graph, "groups", (graft_node_attributes) { .op = GRAFT_OP_RESHAPE,
+                                                           .reshape = { 5, { 0, 2, 4, 6, 6 } } }, &y, 1);
+  y = zoo_node (graph, "shuffle", (graft_node_attributes) { .op = GRAFT_OP_TRANSPOSE,
+                                                            .transpose = { { 0, 2, 1, 3, 4 } } }, &y, 1);
+  y = zoo_node (graph, "channels", (graft_node_attributes) { .op = GRAFT_OP_RESHAPE,
+                                                             .reshape = { 4, { 0, -1, 6, 6 } } }, &y, 1);
+  y = zoo_node (graph, "pool", (graft_node_attributes) { .op = GRAFT_OP_MEAN_SPATIAL }, &y, 1);
+  in3[0] = y;
+  in3[1] = zoo_tensor (graph, "fc.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (5, 8), 15);
+  in3[2] = zoo_tensor (graph, "fc.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { 5 }), 16);
+  y = zoo_node (graph, "fc", (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1, 1 } }, in3, 3);
+  return model_wrap (graph, x, y, y, "shuffle");
+}
+
 static GraftModel *
 mobilenet_model_new (void)
 {
@@ -353,6 +405,13 @@ assert_same_attributes (const char *name, const graft_node_attributes *want, con
     case GRAFT_OP_TRANSPOSE:
       g_assert_cmpmem (got->transpose.perm, sizeof got->transpose.perm, want->transpose.perm,
                        sizeof want->transpose.perm);
+      break;
+    case GRAFT_OP_SLICE:
+      /* The axis comes back counted from the front. */
+      g_assert_cmpint (got->slice.axis, >=, 0);
+      g_assert_cmpint (got->slice.axis, ==, want->slice.axis < 0 ? want->slice.axis + 4 : want->slice.axis);
+      g_assert_cmpint (got->slice.start, ==, want->slice.start);
+      g_assert_cmpint (got->slice.end, ==, want->slice.end);
       break;
     case GRAFT_OP_GEMM:
       g_assert_cmpint (got->gemm.trans_a, ==, want->gemm.trans_a);
@@ -524,6 +583,13 @@ static void
 test_round_trip_toy (void)
 {
   g_autoptr (GraftModel) model = toy_model_new (5);
+  check_round_trip (model, 13);
+}
+
+static void
+test_round_trip_shuffle (void)
+{
+  g_autoptr (GraftModel) model = shuffle_model_new ();
   check_round_trip (model, 13);
 }
 
@@ -768,6 +834,31 @@ test_checker_zoo (void)
   test_remove_tree (dir);
 }
 
+/* The Slice nodes are ONNX Slice with starts, ends and axes as int64 initializers. */
+static void
+test_checker_shuffle (void)
+{
+  g_autoptr (GraftModel) model = shuffle_model_new ();
+  g_autofree char *dir = test_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "shuffle.onnx", NULL);
+  g_autoptr (JsonObject) report = NULL;
+
+  save_or_die (model, path, NULL);
+  report = run_checker (path);
+  if (report != NULL)
+    {
+      JsonObject *ops = json_object_get_object_member (report, "op_counts");
+      g_assert_cmpint (json_object_get_int_member (report, "opset"), ==, 13);
+      g_assert_cmpint (json_object_get_int_member (ops, "Slice"), ==, 2);
+      g_assert_cmpint (json_object_get_int_member (ops, "Transpose"), ==, 1);
+      /* 6 tensors of the graph, the two Reshape shapes, three per Slice */
+      g_assert_cmpint (json_object_get_int_member (report, "initializers"), ==, 6 + 2 + 2 * 3);
+      assert_json_shape (json_array_get_object_element (json_object_get_array_member (report, "outputs"), 0),
+                         "fc", "N", 5);
+    }
+  test_remove_tree (dir);
+}
+
 /* Runs the model file in ONNX Runtime (node tests/ort/run.js) on input at batch;
  * NULL (and the test skipped) when onnxruntime-node is not installed. */
 static float *
@@ -839,6 +930,13 @@ test_ort_toy (void)
 {
   g_autoptr (GraftModel) model = toy_model_new (5);
   check_against_ort (model, NULL, 5, model->output);
+}
+
+static void
+test_ort_shuffle (void)
+{
+  g_autoptr (GraftModel) model = shuffle_model_new ();
+  check_against_ort (model, NULL, 4, model->output);
 }
 
 static void
@@ -1049,12 +1147,15 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/model/export/round-trip/toy", test_round_trip_toy);
   g_test_add_func ("/model/export/round-trip/op-zoo", test_round_trip_zoo);
+  g_test_add_func ("/model/export/round-trip/shuffle", test_round_trip_shuffle);
   g_test_add_func ("/model/export/trained-values", test_exports_trained_values);
   g_test_add_func ("/model/export/softmax-output", test_softmax_output);
   g_test_add_func ("/model/export/checker/toy", test_checker_toy);
   g_test_add_func ("/model/export/checker/op-zoo", test_checker_zoo);
+  g_test_add_func ("/model/export/checker/shuffle", test_checker_shuffle);
   g_test_add_func ("/model/export/ort/toy", test_ort_toy);
   g_test_add_func ("/model/export/ort/op-zoo", test_ort_zoo);
+  g_test_add_func ("/model/export/ort/shuffle", test_ort_shuffle);
   g_test_add_func ("/model/export/save/parent-is-file", test_save_parent_is_file);
   g_test_add_func ("/model/export/save/read-only", test_save_read_only);
   g_test_add_func ("/model/export/save/disk-full", test_save_disk_full);

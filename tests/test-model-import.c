@@ -1502,6 +1502,413 @@ test_flatten_batch16 (void)
   graft_plan_free (plan);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Split and Slice on computed tensors                                       */
+
+/* Runs model at batch on input; returns a copy of the output and its shape. */
+static float *
+run_output (GraftModel *model, int batch, const float *input, graft_shape *shape)
+{
+  graft_plan_options options = { .mode = GRAFT_PLAN_INFERENCE, .batch = batch, .keep = &model->output, .n_keep = 1 };
+  graft_shape in_shape = graft_graph_value (model->graph, model->input)->shape;
+  graft_error error;
+  graft_plan *plan = graft_plan_new (model->graph, &options, &error);
+  size_t in_count, count;
+  const float *data;
+  float *copy;
+
+  if (plan == NULL)
+    g_error ("plan: %s", error.message);
+  in_shape.dims[0] = batch;
+  graft_shape_count (&in_shape, &in_count, NULL);
+  if (graft_plan_set_input (plan, model->input, input, in_count, &error) != GRAFT_OK
+      || graft_plan_forward (plan, &error) != GRAFT_OK)
+    g_error ("forward: %s", error.message);
+  data = graft_plan_value_data (plan, model->output, shape);
+  g_assert_nonnull (data);
+  graft_shape_count (shape, &count, NULL);
+  copy = g_memdup2 (data, MAX (count, 1) * sizeof (float));
+  graft_plan_free (plan);
+  return copy;
+}
+
+/* x[n][c][s] = 1000 n + 10 c + s for an (N,C,S...) input of count elements. */
+static float *
+numbered_input (int batch, int channels, int spatial)
+{
+  float *x = g_new (float, (gsize) batch * channels * spatial);
+  for (int n = 0; n < batch; n++)
+    for (int c = 0; c < channels; c++)
+      for (int k = 0; k < spatial; k++)
+        x[(n * channels + c) * spatial + k] = (float) (1000 * n + 10 * c + k);
+  return x;
+}
+
+/* Asserts that y (N, len(order), S) holds the channels order[] of numbered_input. */
+static void
+assert_channels (const float *y, const graft_shape *shape, int batch, const int *order, int n_order, int spatial)
+{
+  g_assert_cmpint (shape->dims[0], ==, batch);
+  g_assert_cmpint (shape->dims[1], ==, n_order);
+  for (int n = 0; n < batch; n++)
+    for (int c = 0; c < n_order; c++)
+      for (int k = 0; k < spatial; k++)
+        if (y[(n * n_order + c) * spatial + k] != (float) (1000 * n + 10 * order[c] + k))
+          g_error ("channel %d of image %d holds %g, not input channel %d", c, n,
+                   (double) y[(n * n_order + c) * spatial + k], order[c]);
+}
+
+/* Replaces the inputs of node (comma-separated names, "" for an absent one). */
+static void
+set_inputs (Builder *b, Onnx__NodeProto *node, const char *inputs)
+{
+  char **in = keep (b, g_strsplit (inputs, ",", -1));
+  for (int i = 0; in[i] != NULL; i++)
+    keep (b, in[i]);
+  node->input = in;
+  node->n_input = g_strv_length (in);
+}
+
+/* x (N,6,2,2) split along the channels, the parts joined again in reverse order. */
+static Builder *
+builder_split (gint64 opset, const char *outputs, const char *concat_inputs)
+{
+  Builder *b = builder_new (opset);
+  static const gint64 x_dims[] = { -1, 6, 2, 2 };
+  Onnx__NodeProto *concat;
+
+  add_input (b, "x", 4, x_dims);
+  add_node (b, "Split", "split", "x", outputs);
+  concat = add_node (b, "Concat", "join", concat_inputs, "y");
+  attribute_int (b, concat, "axis", 1);
+  add_output (b, "y");
+  return b;
+}
+
+static void
+test_split_forms (void)
+{
+  static const int two_four[] = { 2, 3, 4, 5, 0, 1 }, thirds[] = { 4, 5, 2, 3, 0, 1 };
+  static const int halves[] = { 3, 4, 5, 0, 1, 2 };
+  g_autofree float *x = numbered_input (3, 6, 4);
+  static const struct {
+    gint64 opset;
+    const char *form;
+  } forms[] = {
+    { 11, "attribute [2, 4]" }, { 11, "no attribute: three equal parts, axis -3" },
+    { 13, "input [2, 4]" }, { 13, "no input: two equal parts" }, { 13, "empty input name: three equal parts" },
+    { 7, "attribute [2, 4]" }, { 17, "input [2, 4]" },
+  };
+
+  for (guint f = 0; f < G_N_ELEMENTS (forms); f++)
+    {
+      g_autoptr (Builder) b = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GraftModel) model = NULL;
+      g_autofree float *y = NULL;
+      Onnx__NodeProto *split;
+      const int *order;
+      int parts;
+      graft_shape shape;
+      static const gint64 sizes[] = { 2, 4 };
+
+      g_test_message ("Split at opset %" G_GINT64_FORMAT ", %s", forms[f].opset, forms[f].form);
+      if (strstr (forms[f].form, "[2, 4]") != NULL)
+        {
+          b = builder_split (forms[f].opset, "a,b", "b,a");
+          split = b->nodes->pdata[0];
+          if (forms[f].opset >= 13)
+            {
+              add_int_initializer (b, "sizes", 2, sizes);
+              set_inputs (b, split, "x,sizes");
+            }
+          else
+            attribute_ints (b, split, "split", 2, sizes);
+          attribute_int (b, split, "axis", 1);
+          order = two_four, parts = 2;
+        }
+      else if (strstr (forms[f].form, "three") != NULL)
+        {
+          b = builder_split (forms[f].opset, "a,b,c", "c,b,a");
+          split = b->nodes->pdata[0];
+          attribute_int (b, split, "axis", -3);
+          if (strstr (forms[f].form, "empty input") != NULL)
+            {
+              set_inputs (b, split, "x,");
+            }
+          order = thirds, parts = 3;
+        }
+      else
+        {
+          b = builder_split (forms[f].opset, "a,b", "b,a");
+          attribute_int (b, b->nodes->pdata[0], "axis", 1);
+          order = halves, parts = 2;
+        }
+      model = builder_load (b, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (count_ops (model, GRAFT_OP_SLICE), ==, parts);
+      g_assert_cmpint (node_named (model, "split/0")->attributes.slice.axis, ==, 1);
+      g_assert_cmpint (node_named (model, "split/0")->attributes.slice.start, ==, 0);
+      g_assert_cmpint (node_named (model, "split/1")->attributes.slice.start, ==, order == two_four ? 2 : 6 / parts);
+      g_assert_cmpint (value_named (model, "b")->shape.dims[1], ==, order == two_four ? 4 : 6 / parts);
+      /* At batch 3, beyond the file's batch 1. */
+      y = run_output (model, 3, x, &shape);
+      assert_channels (y, &shape, 3, order, 6, 4);
+    }
+}
+
+/* Split of a constant is folded; outputs nothing reads are not computed; a Split of
+ * the whole axis into one part is the tensor itself. */
+static void
+test_split_folded_and_unused (void)
+{
+  {
+    g_autoptr (Builder) b = builder_new (11);
+    static const gint64 x_dims[] = { -1, 4 }, c_dims[] = { 6 }, sizes[] = { 2, 4 };
+    static const float values[] = { 0, 1, 2, 3, 4, 5 };
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GraftModel) model = NULL;
+    g_autofree float *y = NULL;
+    float x[8] = { 10, 20, 30, 40, 50, 60, 70, 80 };
+    Onnx__TensorProto *c = tensor (b, "c", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, c_dims);
+    graft_shape shape;
+
+    c->n_float_data = 6;
+    c->float_data = (float *) values;
+    g_ptr_array_add (b->initializers, c);
+    add_input (b, "x", 2, x_dims);
+    attribute_ints (b, add_node (b, "Split", "split_constant", "c", "c0,c1"), "split", 2, sizes);
+    add_node (b, "Add", "add", "x,c1", "y");
+    add_output (b, "y");
+    model = builder_load (b, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (count_ops (model, GRAFT_OP_SLICE), ==, 0);
+    y = run_output (model, 2, x, &shape);
+    for (int i = 0; i < 8; i++)
+      g_assert_cmpfloat (y[i], ==, x[i] + (float) (2 + i % 4));
+  }
+  {
+    /* Three parts, only the middle one read (and it is the graph's output). */
+    g_autoptr (Builder) b = builder_new (13);
+    static const gint64 x_dims[] = { -1, 6, 2, 2 };
+    static const int middle[] = { 2, 3 };
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GraftModel) model = NULL;
+    g_autofree float *x = numbered_input (2, 6, 4), *y = NULL;
+    graft_shape shape;
+
+    add_input (b, "x", 4, x_dims);
+    attribute_int (b, add_node (b, "Split", "split", "x", "a,b,c"), "axis", 1);
+    add_output (b, "b");
+    model = builder_load (b, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (graft_graph_node_count (model->graph), ==, 1);
+    g_assert_cmpstr (model->output_name, ==, "b");
+    y = run_output (model, 2, x, &shape);
+    assert_channels (y, &shape, 2, middle, 2, 4);
+  }
+  {
+    /* One part: the whole axis, no copy. */
+    g_autoptr (Builder) b = builder_new (13);
+    static const gint64 x_dims[] = { -1, 6, 2, 2 };
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GraftModel) model = NULL;
+    Onnx__NodeProto *concat;
+
+    add_input (b, "x", 4, x_dims);
+    attribute_int (b, add_node (b, "Split", "split", "x", "whole"), "axis", 1);
+    concat = add_node (b, "Concat", "join", "whole,x", "y");
+    attribute_int (b, concat, "axis", 1);
+    add_output (b, "y");
+    model = builder_load (b, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (count_ops (model, GRAFT_OP_SLICE), ==, 0);
+    g_assert_cmpint (graft_graph_node_count (model->graph), ==, 1);
+    g_assert_cmpint (value_named (model, "y")->shape.dims[1], ==, 12);
+  }
+}
+
+static void
+test_split_errors (void)
+{
+  static const gint64 bad_sum[] = { 2, 3 }, three[] = { 2, 2, 2 }, negative[] = { 7, -1 };
+  {
+    /* Sizes that do not add up to the axis. */
+    g_autoptr (Builder) b = builder_split (11, "a,b", "b,a");
+    attribute_int (b, b->nodes->pdata[0], "axis", 1);
+    attribute_ints (b, b->nodes->pdata[0], "split", 2, bad_sum);
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_INVALID, "node 'split' (Split)", "add up to 5", "has 6", NULL);
+  }
+  {
+    g_autoptr (Builder) b = builder_split (11, "a,b", "b,a");
+    attribute_int (b, b->nodes->pdata[0], "axis", 1);
+    attribute_ints (b, b->nodes->pdata[0], "split", 2, negative);
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_INVALID, "'split'", "split size -1", NULL);
+  }
+  {
+    /* As many sizes as outputs. */
+    g_autoptr (Builder) b = builder_split (11, "a,b", "b,a");
+    attribute_int (b, b->nodes->pdata[0], "axis", 1);
+    attribute_ints (b, b->nodes->pdata[0], "split", 3, three);
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_INVALID, "'split'", "3 split sizes for 2 outputs", NULL);
+  }
+  {
+    /* Equal parts that do not divide the axis. */
+    g_autoptr (Builder) b = builder_split (13, "a,b,c,d", "d,c,b,a");
+    attribute_int (b, b->nodes->pdata[0], "axis", 1);
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_INVALID, "'split'", "axis of 6 into 4 equal parts", NULL);
+  }
+  {
+    /* Sizes computed at run time (here: the input itself). */
+    g_autoptr (Builder) b = builder_split (13, "a,b", "b,a");
+    Onnx__NodeProto *split = b->nodes->pdata[0];
+    set_inputs (b, split, "x,x");
+    attribute_int (b, split, "axis", 1);
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "node 'split' (Split)", "split sizes 'x' computed at run time",
+                  NULL);
+  }
+  {
+    /* A part of size 0 that something reads. */
+    g_autoptr (Builder) b = builder_split (11, "a,b", "b,a");
+    static const gint64 sizes[] = { 0, 6 };
+    attribute_int (b, b->nodes->pdata[0], "axis", 1);
+    attribute_ints (b, b->nodes->pdata[0], "split", 2, sizes);
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "'split'", "[0, 0)", "empty tensors", NULL);
+  }
+  {
+    /* Opset 13 moved the sizes to an input. */
+    g_autoptr (Builder) b = builder_split (13, "a,b", "b,a");
+    static const gint64 sizes[] = { 3, 3 };
+    attribute_int (b, b->nodes->pdata[0], "axis", 1);
+    attribute_ints (b, b->nodes->pdata[0], "split", 2, sizes);
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_INVALID, "'split'", "'split' attribute", "opset is 13", NULL);
+  }
+  {
+    /* The batch axis (the default axis 0). */
+    g_autoptr (Builder) b = builder_split (13, "a,b", "b,a");
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "'split'", "batch axis", NULL);
+  }
+  {
+    g_autoptr (Builder) b = builder_split (13, "a,b", "b,a");
+    attribute_int (b, b->nodes->pdata[0], "axis", 4);
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_INVALID, "'split'", "axis 4", NULL);
+  }
+  {
+    /* Opset 18 (num_outputs) is beyond what Graft reads at all. */
+    g_autoptr (Builder) b = builder_split (18, "a,b", "b,a");
+    attribute_int (b, b->nodes->pdata[0], "axis", 1);
+    attribute_int (b, b->nodes->pdata[0], "num_outputs", 2);
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "opset 18", NULL);
+  }
+}
+
+/* Slice with step 1 on a computed tensor: one engine Slice per axis it narrows;
+ * the whole batch passes; part of the batch, or other steps, are refused. */
+static void
+test_slice_computed (void)
+{
+  static const gint64 x_dims[] = { -1, 6, 2, 2 };
+  {
+    /* Channels 1..3, and the last row dropped ([0, -1) of H): two chained slices. */
+    g_autoptr (Builder) b = builder_new (13);
+    static const gint64 starts[] = { 0, 1, 0 }, ends[] = { G_MAXINT64, 4, -1 }, axes[] = { 0, 1, -2 };
+    static const int channels[] = { 1, 2, 3 };
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GraftModel) model = NULL;
+    g_autofree float *x = numbered_input (2, 6, 4), *y = NULL;
+    graft_shape shape;
+
+    add_input (b, "x", 4, x_dims);
+    add_int_initializer (b, "starts", 3, starts);
+    add_int_initializer (b, "ends", 3, ends);
+    add_int_initializer (b, "axes", 3, axes);
+    add_node (b, "Slice", "slice", "x,starts,ends,axes", "y");
+    add_output (b, "y");
+    model = builder_load (b, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (count_ops (model, GRAFT_OP_SLICE), ==, 2);
+    g_assert_cmpint (node_named (model, "slice/axis1")->attributes.slice.end, ==, 4);
+    g_assert_cmpint (node_named (model, "slice")->attributes.slice.axis, ==, 2);
+    y = run_output (model, 2, x, &shape);
+    g_assert_cmpint (shape.rank, ==, 4);
+    g_assert_cmpint (shape.dims[2], ==, 1);
+    g_assert_cmpint (shape.dims[3], ==, 2);
+    /* Row 0 of each channel: spatial elements 0 and 1. */
+    for (int n = 0; n < 2; n++)
+      for (int c = 0; c < 3; c++)
+        for (int k = 0; k < 2; k++)
+          g_assert_cmpfloat (y[(n * 3 + c) * 2 + k], ==, (float) (1000 * n + 10 * channels[c] + k));
+  }
+  {
+    /* Opset 9: attributes; ends past the axis are clamped. */
+    g_autoptr (Builder) b = builder_new (9);
+    static const gint64 starts[] = { 4 }, ends[] = { 100 }, axes[] = { 1 };
+    static const int channels[] = { 4, 5 };
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GraftModel) model = NULL;
+    g_autofree float *x = numbered_input (3, 6, 4), *y = NULL;
+    Onnx__NodeProto *slice;
+    graft_shape shape;
+
+    add_input (b, "x", 4, x_dims);
+    slice = add_node (b, "Slice", "slice", "x", "y");
+    attribute_ints (b, slice, "starts", 1, starts);
+    attribute_ints (b, slice, "ends", 1, ends);
+    attribute_ints (b, slice, "axes", 1, axes);
+    add_output (b, "y");
+    model = builder_load (b, NULL, &error);
+    g_assert_no_error (error);
+    y = run_output (model, 3, x, &shape);
+    assert_channels (y, &shape, 3, channels, 2, 4);
+  }
+  {
+    /* Part of the batch. */
+    g_autoptr (Builder) b = builder_new (13);
+    static const gint64 starts[] = { 0 }, ends[] = { 1 };
+    add_input (b, "x", 4, x_dims);
+    add_int_initializer (b, "starts", 1, starts);
+    add_int_initializer (b, "ends", 1, ends);
+    add_node (b, "Slice", "first_image", "x,starts,ends", "y");
+    add_output (b, "y");
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "node 'first_image' (Slice)", "batch axis", NULL);
+  }
+  {
+    /* Every other channel. */
+    g_autoptr (Builder) b = builder_new (13);
+    static const gint64 starts[] = { 0 }, ends[] = { 6 }, axes[] = { 1 }, steps[] = { 2 };
+    add_input (b, "x", 4, x_dims);
+    add_int_initializer (b, "starts", 1, starts);
+    add_int_initializer (b, "ends", 1, ends);
+    add_int_initializer (b, "axes", 1, axes);
+    add_int_initializer (b, "steps", 1, steps);
+    add_node (b, "Slice", "strided", "x,starts,ends,axes,steps", "y");
+    add_output (b, "y");
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "'strided'", "step 2", NULL);
+  }
+  {
+    /* Nothing left: starts past the axis. */
+    g_autoptr (Builder) b = builder_new (13);
+    static const gint64 starts[] = { 10 }, ends[] = { 20 }, axes[] = { 1 };
+    add_input (b, "x", 4, x_dims);
+    add_int_initializer (b, "starts", 1, starts);
+    add_int_initializer (b, "ends", 1, ends);
+    add_int_initializer (b, "axes", 1, axes);
+    add_node (b, "Slice", "empty", "x,starts,ends,axes", "y");
+    add_output (b, "y");
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "'empty'", "[6, 6)", "empty tensors", NULL);
+  }
+  {
+    /* Starts computed at run time. */
+    g_autoptr (Builder) b = builder_new (13);
+    static const gint64 ends[] = { 6 };
+    add_input (b, "x", 4, x_dims);
+    add_int_initializer (b, "ends", 1, ends);
+    add_node (b, "Slice", "dynamic", "x,x,ends", "y");
+    add_output (b, "y");
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "'dynamic'", "starts", "run time", NULL);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1539,6 +1946,10 @@ main (int argc, char **argv)
   g_test_add_func ("/model/import/builder-valid", test_builder_valid);
   g_test_add_func ("/model/import/dropout-bool-mode", test_dropout_bool_mode);
   g_test_add_func ("/model/import/static-batch", test_builder_static_batch);
+  g_test_add_func ("/model/import/split/forms", test_split_forms);
+  g_test_add_func ("/model/import/split/folded-and-unused", test_split_folded_and_unused);
+  g_test_add_func ("/model/import/split/errors", test_split_errors);
+  g_test_add_func ("/model/import/slice-computed", test_slice_computed);
   g_test_add_func ("/model/import/hostile/empty-and-random", test_hostile_empty_and_random);
   g_test_add_func ("/model/import/hostile/truncated", test_hostile_truncated);
   g_test_add_func ("/model/import/hostile/mutations", test_hostile_mutations);

@@ -339,7 +339,7 @@ static const char *const supported_ops[] = {
   "Conv", "BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid",
   "HardSwish", "Add", "Mul", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool",
   "Flatten", "Reshape", "Transpose", "Gemm", "MatMul", "Softmax", "Dropout", "Identity",
-  "Squeeze", "Unsqueeze", "Shape", "Gather", "Constant",
+  "Squeeze", "Unsqueeze", "Shape", "Gather", "Constant", "Slice", "Split",
 };
 
 typedef struct {

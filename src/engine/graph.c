@@ -28,6 +28,7 @@ static const char *const op_names[GRAFT_OP_COUNT] = {
   [GRAFT_OP_GEMM] = "Gemm",
   [GRAFT_OP_DROPOUT] = "Dropout",
   [GRAFT_OP_SOFTMAX] = "Softmax",
+  [GRAFT_OP_SLICE] = "Slice",
 };
 
 const char *
@@ -498,6 +499,20 @@ graft_node_infer_shape (const graft_node *node, const graft_shape *const *in,
         memcpy (p.perm, a->transpose.perm, sizeof p.perm);
         if (graft_transpose_setup (&p, error) != GRAFT_OK)
           return GRAFT_ERROR_SHAPE;
+        *out = p.y;
+        return GRAFT_OK;
+      }
+    case GRAFT_OP_SLICE:
+      {
+        graft_slice_params p = { .x = *x, .axis = a->slice.axis, .start = a->slice.start, .end = a->slice.end };
+        if (graft_slice_setup (&p, NULL) != GRAFT_OK)
+          {
+            char text[160];
+            graft_shape_format (x, text, sizeof text);
+            return graft_error_set (error, GRAFT_ERROR_SHAPE, "%s node '%s': the range [%lld, %lld) of axis %d "
+                                    "is not inside its input %s", graft_op_name (a->op), node->name,
+                                    (long long) a->slice.start, (long long) a->slice.end, a->slice.axis, text);
+          }
         *out = p.y;
         return GRAFT_OK;
       }

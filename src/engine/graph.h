@@ -45,6 +45,7 @@ typedef enum {
   GRAFT_OP_GEMM,            /* a, b [, c] */
   GRAFT_OP_DROPOUT,         /* x: identity at inference */
   GRAFT_OP_SOFTMAX,         /* x, along the last axis */
+  GRAFT_OP_SLICE,           /* x: a range of one axis (ONNX Split, one node per output; Slice) */
   GRAFT_OP_COUNT
 } graft_op;
 
@@ -70,6 +71,7 @@ typedef struct {
     struct { int perm[GRAFT_MAX_RANK]; } transpose;
     struct { bool trans_a, trans_b; float alpha, beta; } gemm;
     struct { float ratio; } dropout;
+    struct { int axis; int64_t start, end; } slice; /* [start, end) of axis; negative axis counts from the end */
   };
 } graft_node_attributes;
 

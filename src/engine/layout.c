@@ -1,4 +1,9 @@
-/* layout.c: Concat and Transpose.
+/* layout.c: Concat, Transpose and Slice.
+ *
+ * Slice copies, for each of the `outer` rows (the dims before the axis), one
+ * contiguous run of (end - start) * inner floats; rows go to threads statically, and
+ * backward adds each run back into its own range of dx, so no two items touch the
+ * same element.
  *
  * Transpose first simplifies the permutation: dims of size 1 are dropped, and
  * neighbouring output dims that are also neighbours, in order, in the input are
@@ -347,4 +352,74 @@ graft_transpose_backward (const graft_transpose_params *p, const float *dy, floa
   if (dx == NULL)
     return;
   transpose_walk (p, &io);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Slice                                                                     */
+
+graft_status
+graft_slice_setup (graft_slice_params *p, graft_error *error)
+{
+  graft_status status;
+  size_t count;
+  int axis;
+
+  status = graft_shape_count (&p->x, &count, error);
+  if (status != GRAFT_OK)
+    return status;
+  axis = p->axis < 0 ? p->axis + p->x.rank : p->axis;
+  if (p->x.rank < 1 || axis < 0 || axis >= p->x.rank)
+    return graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT,
+                            "slice: axis %d is outside a rank-%d tensor", p->axis, p->x.rank);
+  if (p->start < 0 || p->start > p->end || p->end > p->x.dims[axis])
+    return graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT,
+                            "slice: the range [%lld, %lld) is not inside the axis %d of size %lld",
+                            (long long) p->start, (long long) p->end, axis, (long long) p->x.dims[axis]);
+  p->axis = axis;
+  p->y = p->x;
+  p->y.dims[axis] = p->end - p->start;
+  for (int k = p->x.rank; k < GRAFT_MAX_RANK; k++)
+    p->y.dims[k] = 0;
+  p->outer = 1;
+  p->inner = 1;
+  for (int k = 0; k < axis; k++)
+    p->outer *= (size_t) p->x.dims[k];
+  for (int k = axis + 1; k < p->x.rank; k++)
+    p->inner *= (size_t) p->x.dims[k];
+  return GRAFT_OK;
+}
+
+/* x has shape p->x, y shape p->y: y[o, j, i] = x[o, start + j, i] */
+void
+graft_slice_forward (const graft_slice_params *p, const float *x, float *y)
+{
+  size_t dim = (size_t) p->x.dims[p->axis];
+  size_t run = (size_t) (p->end - p->start) * p->inner;
+  size_t offset = (size_t) p->start * p->inner;
+
+  if (run == 0)
+    return;
+#pragma omp parallel for schedule(static) if (p->outer * run > LAYOUT_PARALLEL_THRESHOLD)
+  for (size_t o = 0; o < p->outer; o++)
+    memcpy (y + o * run, x + o * dim * p->inner + offset, run * sizeof (float));
+}
+
+/* dy has shape p->y; dx[o, start + j, i] += dy[o, j, i], nothing else of dx changes. */
+void
+graft_slice_backward (const graft_slice_params *p, const float *dy, float *dx)
+{
+  size_t dim = (size_t) p->x.dims[p->axis];
+  size_t run = (size_t) (p->end - p->start) * p->inner;
+  size_t offset = (size_t) p->start * p->inner;
+
+  if (dx == NULL || run == 0)
+    return;
+#pragma omp parallel for schedule(static) if (p->outer * run > LAYOUT_PARALLEL_THRESHOLD)
+  for (size_t o = 0; o < p->outer; o++)
+    {
+      float *restrict d = dx + o * dim * p->inner + offset;
+      const float *restrict g = dy + o * run;
+      for (size_t j = 0; j < run; j++)
+        d[j] += g[j];
+    }
 }

@@ -199,7 +199,7 @@ void graft_mean_spatial_forward_reference (size_t planes, size_t spatial, const 
 void graft_mean_spatial_backward_reference (size_t planes, size_t spatial, const double *dy, double *dx);
 
 /* ------------------------------------------------------------------------ */
-/* Data movement: Concat, Transpose, copies (layout.c, layout-reference.c)   */
+/* Data movement: Concat, Transpose, Slice (layout.c, layout-reference.c)  */
 
 /* Concat along one axis. Viewing every input as (outer, inner[i]) where outer is the
  * product of the dims before the axis and inner[i] = dims[axis] * product of dims after,
@@ -221,6 +221,26 @@ void graft_transpose_forward (const graft_transpose_params *p, const float *x, f
 void graft_transpose_backward (const graft_transpose_params *p, const float *dy, float *dx);
 void graft_transpose_forward_reference (const graft_transpose_params *p, const double *x, double *y);
 void graft_transpose_backward_reference (const graft_transpose_params *p, const double *dy, double *dx);
+
+/* Slice: a contiguous range [start, end) of one axis, the others whole (ONNX Split
+ * makes one per output; Slice with step 1). Viewing x as (outer, dims[axis], inner),
+ * y is (outer, end - start, inner). ShuffleNet's channel split: axis 1 of (N,C,H,W). */
+typedef struct {
+  graft_shape x;         /* input shape */
+  int axis;              /* negative counts from the end */
+  int64_t start, end;    /* 0 <= start <= end <= x.dims[axis] */
+  graft_shape y;         /* computed by setup, and: */
+  size_t outer, inner;   /* product of the dims before the axis, and after it */
+} graft_slice_params;
+
+graft_status graft_slice_setup (graft_slice_params *p, graft_error *error);
+/* x has shape p->x, y shape p->y */
+void graft_slice_forward (const graft_slice_params *p, const float *x, float *y);
+/* dy has shape p->y; the range [start, end) of dx (shape p->x) accumulates it, the
+ * rest of dx is left as it is. dx may be NULL. */
+void graft_slice_backward (const graft_slice_params *p, const float *dy, float *dx);
+void graft_slice_forward_reference (const graft_slice_params *p, const double *x, double *y);
+void graft_slice_backward_reference (const graft_slice_params *p, const double *dy, double *dx);
 
 /* ------------------------------------------------------------------------ */
 /* Gemm (gemm.c, gemm-reference.c)                                           */

@@ -36,6 +36,7 @@ typedef struct {
     graft_broadcast_params broadcast;
     graft_pool2d_params pool;
     graft_transpose_params transpose;
+    graft_slice_params slice;
     graft_gemm_params gemm;
   } p;
   size_t concat_outer;
@@ -207,6 +208,13 @@ setup_node (graft_plan *plan, int index, graft_error *error)
       np->p.transpose.x = *x;
       memcpy (np->p.transpose.perm, a->transpose.perm, sizeof np->p.transpose.perm);
       if (graft_transpose_setup (&np->p.transpose, error) != GRAFT_OK)
+        return GRAFT_ERROR_SHAPE;
+      break;
+    case GRAFT_OP_SLICE:
+      np->p.slice = (graft_slice_params) {
+        .x = *x, .axis = a->slice.axis, .start = a->slice.start, .end = a->slice.end,
+      };
+      if (graft_slice_setup (&np->p.slice, error) != GRAFT_OK)
         return GRAFT_ERROR_SHAPE;
       break;
     case GRAFT_OP_GEMM:
@@ -714,6 +722,9 @@ run_forward (graft_plan *plan, int i)
     case GRAFT_OP_TRANSPOSE:
       graft_transpose_forward (&np->p.transpose, x, y);
       break;
+    case GRAFT_OP_SLICE:
+      graft_slice_forward (&np->p.slice, x, y);
+      break;
     case GRAFT_OP_GEMM:
       graft_gemm_forward (&np->p.gemm, x, in1, in2, y);
       break;
@@ -832,6 +843,9 @@ run_backward (graft_plan *plan, int i)
     case GRAFT_OP_TRANSPOSE:
       if (dx != NULL)
         graft_transpose_backward (&np->p.transpose, dy, dx);
+      break;
+    case GRAFT_OP_SLICE:
+      graft_slice_backward (&np->p.slice, dy, dx);
       break;
     case GRAFT_OP_GEMM:
       graft_gemm_backward (&np->p.gemm, x, in1, dy, dx, d1, d2);

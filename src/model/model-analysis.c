@@ -164,6 +164,7 @@ node_flops (const graft_node *node, const graft_shape *const *in, const graft_sh
     case GRAFT_OP_FLATTEN:
     case GRAFT_OP_TRANSPOSE:
     case GRAFT_OP_CONCAT:
+    case GRAFT_OP_SLICE:
     case GRAFT_OP_DROPOUT:
     case GRAFT_OP_COUNT:
       break;

@@ -8,6 +8,8 @@
  * - Dropout is left out (it is the identity at inference) and its readers are rewired;
  * - a GlobalAveragePool that drops the spatial axes is GlobalAveragePool + Flatten;
  * - Clip bounds and Reshape shapes become small initializers named after the node;
+ * - a Slice (one part of an imported Split, or an imported Slice) is an ONNX Slice
+ *   with its starts, ends and axes as such initializers (inputs since opset 10);
  * - the batch dimension of the input and the output is the symbol "N".
  *
  * The protobuf structs do not own what they point at: strings and tensor data point
@@ -491,6 +493,22 @@ export_node (Exporter *ex, int index, GError **error)
           perm[d] = a->transpose.perm[d];
         out = exporter_add_node (ex, "Transpose", name, inputs, 1, output);
         node_add_ints (ex, out, "perm", perm, rank);
+        return TRUE;
+      }
+    case GRAFT_OP_SLICE:
+      {
+        int rank = graft_graph_value (ex->graph, node->inputs[0])->shape.rank;
+        int64_t axis = a->slice.axis < 0 ? a->slice.axis + rank : a->slice.axis;
+        g_autofree char *starts_name = g_strconcat (name, ".starts", NULL);
+        g_autofree char *ends_name = g_strconcat (name, ".ends", NULL);
+        g_autofree char *axes_name = g_strconcat (name, ".axes", NULL);
+        if (axis < 0 || axis >= rank)
+          return export_error (ex, error, GRAFT_MODEL_ERROR_INVALID, "node '%s' (Slice) has the axis %d for rank %d",
+                               name, a->slice.axis, rank);
+        inputs[1] = exporter_add_int64s (ex, starts_name, &a->slice.start, 1);
+        inputs[2] = exporter_add_int64s (ex, ends_name, &a->slice.end, 1);
+        inputs[3] = exporter_add_int64s (ex, axes_name, &axis, 1);
+        exporter_add_node (ex, "Slice", name, inputs, 4, output);
         return TRUE;
       }
     case GRAFT_OP_GEMM:

@@ -1545,34 +1545,132 @@ import_cast (Importer *im, const Onnx__NodeProto *node, GError **error)
   return TRUE;
 }
 
+/* The output of a node that takes [start, end) of one axis of the engine value x: an
+ * engine Slice node, or x itself (an alias, or an identity node for a graph output)
+ * when the range is the whole axis. The batch axis is symbolic, so only its whole
+ * range can be taken; whole_batch says the node asked for all of it. */
+static gboolean
+slice_value (Importer *im, int x, int axis, gint64 start, gint64 end, gboolean whole_batch, const char *suffix,
+             const char *output, GError **error)
+{
+  const graft_shape *shape = value_shape (im, x);
+  graft_node_attributes a = { .op = GRAFT_OP_SLICE };
+
+  if (axis == 0 && !whole_batch)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "takes part of the batch axis, whose size Graft only knows when it runs; "
+                       "Graft slices and splits the other axes");
+  if (axis != 0 && start == end)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "takes nothing of the axis %d (the range [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
+                       ")): Graft does not compute empty tensors", axis, start, end);
+  if (axis == 0 || (start == 0 && end == shape->dims[axis]))
+    {
+      if (is_graph_output (im, output))
+        {
+          graft_node_attributes identity = { .op = GRAFT_OP_RESHAPE, .reshape = { .rank = -1 } };
+          return add_node (im, suffix, &identity, &x, 1, output, error) >= 0;
+        }
+      define_value (im, output, x);
+      return TRUE;
+    }
+  a.slice.axis = axis;
+  a.slice.start = start;
+  a.slice.end = end;
+  return add_node (im, suffix, &a, &x, 1, output, error) >= 0;
+}
+
+/* Slice with step 1 on values computed at run time: one engine Slice per axis that
+ * it narrows (several are chained through values named OUTPUT/axisK). */
+static gboolean
+slice_runtime (Importer *im, const Onnx__NodeProto *node, const gint64 *starts, const gint64 *ends,
+               const gint64 *axes, const gint64 *steps, size_t n, GError **error)
+{
+  const char *output = output_name (node, 0);
+  gint64 start[GRAFT_MAX_RANK], end[GRAFT_MAX_RANK];
+  gboolean seen[GRAFT_MAX_RANK] = { FALSE }, whole_batch = TRUE;
+  int x, rank, last = -1;
+
+  if ((x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
+    return FALSE;
+  rank = value_shape (im, x)->rank;
+  for (int d = 0; d < rank; d++)
+    start[d] = 0, end[d] = value_shape (im, x)->dims[d];
+  for (size_t i = 0; i < n; i++)
+    {
+      int axis;
+      gint64 dim, s, e;
+      if (!normalise_axis (im, axes != NULL ? axes[i] : (gint64) i, rank, &axis, error))
+        return FALSE;
+      if (seen[axis])
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "slices the axis %d twice", axis);
+      seen[axis] = TRUE;
+      if (steps != NULL && steps[i] != 1)
+        return node_error (im, error, steps[i] == 0 ? GRAFT_MODEL_ERROR_INVALID : GRAFT_MODEL_ERROR_UNSUPPORTED,
+                           "has the step %" G_GINT64_FORMAT " on a tensor computed at run time; Graft slices "
+                           "computed tensors with step 1 only", steps[i]);
+      dim = end[axis];
+      s = starts[i] < 0 ? starts[i] + dim : starts[i];
+      e = ends[i] < 0 ? ends[i] + dim : ends[i];
+      s = CLAMP (s, 0, dim);
+      e = CLAMP (e, s, dim);
+      start[axis] = s;
+      end[axis] = e;
+      /* All of the batch: from its start (or before it) to past any batch size. */
+      if (axis == 0)
+        whole_batch = (starts[i] == 0 || starts[i] <= -(gint64) G_MAXINT32) && ends[i] >= G_MAXINT32;
+    }
+  for (int d = 0; d < rank; d++)
+    if (d == 0 ? !whole_batch : start[d] != 0 || end[d] != value_shape (im, x)->dims[d])
+      last = d;
+  if (last < 0)
+    return slice_value (im, x, 0, 0, 0, TRUE, "", output, error);
+  for (int d = 0; d <= last; d++)
+    {
+      g_autofree char *suffix = NULL, *name = NULL;
+      Entry *entry;
+      if (d == 0 ? whole_batch : start[d] == 0 && end[d] == value_shape (im, x)->dims[d])
+        continue;
+      if (d < last)
+        {
+          suffix = g_strdup_printf ("/axis%d", d);
+          name = g_strconcat (output, suffix, NULL);
+        }
+      if (!slice_value (im, x, d, start[d], end[d], whole_batch, suffix != NULL ? suffix : "",
+                        name != NULL ? name : output, error))
+        return FALSE;
+      entry = lookup (im, name != NULL ? name : output);
+      x = entry->value;
+    }
+  return TRUE;
+}
+
 static gboolean
 import_slice (Importer *im, const Onnx__NodeProto *node, GError **error)
 {
-  const Tensor *data, *starts_t, *ends_t, *axes_t = NULL, *steps_t = NULL;
+  const Tensor *starts_t, *ends_t, *axes_t = NULL, *steps_t = NULL;
   const gint64 *starts, *ends, *axes = NULL, *steps = NULL;
   size_t n_starts, n_ends, n_axes = 0, n_steps = 0;
+  const Tensor *data = NULL;
+  Entry *data_entry;
+  int rank;
   Tensor *t;
 
   if (im->opset < 10)
     {
-      if (!check_input_count (im, node, 1, 1, error))
-        return FALSE;
-      if (!all_inputs_constant (im, node))
-        return not_foldable (im, node, error);
-      if ((data = constant_input (im, node, 0, "data", error)) == NULL
+      if (!check_input_count (im, node, 1, 1, error)
           || !attribute_ints (im, node, "starts", &starts, &n_starts, error)
           || !attribute_ints (im, node, "ends", &ends, &n_ends, error)
           || !attribute_ints (im, node, "axes", &axes, &n_axes, error))
         return FALSE;
+      if (starts == NULL || ends == NULL)
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "needs the attributes 'starts' and 'ends'");
     }
   else
     {
       if (!check_input_count (im, node, 3, 5, error))
         return FALSE;
-      if (!all_inputs_constant (im, node))
-        return not_foldable (im, node, error);
-      if ((data = constant_input (im, node, 0, "data", error)) == NULL
-          || (starts_t = constant_input (im, node, 1, "starts", error)) == NULL
+      if ((starts_t = constant_input (im, node, 1, "starts", error)) == NULL
           || (ends_t = constant_input (im, node, 2, "ends", error)) == NULL
           || !constant_ints (im, starts_t, "starts", &starts, NULL, &n_starts, error)
           || !constant_ints (im, ends_t, "ends", &ends, NULL, &n_ends, error))
@@ -1586,14 +1684,124 @@ import_slice (Importer *im, const Onnx__NodeProto *node, GError **error)
               || !constant_ints (im, steps_t, "steps", &steps, NULL, &n_steps, error)))
         return FALSE;
     }
+  data_entry = input_entry (im, node, 0);
+  if (is_constant (data_entry))
+    {
+      if ((data = entry_tensor (im, data_entry, error)) == NULL)
+        return FALSE;
+      rank = data->shape.rank;
+    }
+  else if (data_entry->kind == ENTRY_VALUE)
+    rank = value_shape (im, data_entry->value)->rank;
+  else
+    return value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error) >= 0;  /* a pending Pad: its message */
   if (n_starts != n_ends || (axes != NULL && n_axes != n_starts) || (steps != NULL && n_steps != n_starts)
-      || n_starts > (size_t) data->shape.rank)
+      || n_starts > (size_t) rank)
     return node_error (im, error, GRAFT_MODEL_ERROR_INVALID,
                        "has starts, ends, axes and steps of different lengths");
+  if (data == NULL)
+    return slice_runtime (im, node, starts, ends, axes, steps, n_starts, error);
   t = fold_slice (im, data, starts, ends, axes, steps, n_starts, error);
   if (t == NULL)
     return FALSE;
   define_constant (im, output_name (node, 0), t);
+  return TRUE;
+}
+
+/* Split into consecutive parts along one axis: the sizes in the 'split' attribute
+ * (before opset 13) or the optional constant input 'split' (from 13), equal parts
+ * when absent. One engine Slice per output that something reads. */
+static gboolean
+import_split (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  const gint64 *sizes = NULL;
+  size_t n_sizes = 0, n_outputs = node->n_output;
+  gint64 axis_attribute, dim, offset = 0;
+  const Tensor *data = NULL;
+  graft_shape shape;
+  Entry *entry;
+  int axis, x = -1;
+
+  if (!check_input_count (im, node, 1, im->opset >= 13 ? 2 : 1, error)
+      || !attribute_int (im, node, "axis", 0, &axis_attribute, error))
+    return FALSE;
+  for (size_t i = 0; i < n_outputs; i++)
+    if (output_name (node, i) == NULL)
+      return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has an empty output %zu", i);
+  if (im->opset >= 13)
+    {
+      const Tensor *t;
+      if (find_attribute (node, "split") != NULL)
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID,
+                           "has a 'split' attribute, which is an input from opset 13 (this file's opset is %"
+                           G_GINT64_FORMAT ")", im->opset);
+      if (input_name (node, 1) != NULL
+          && ((t = constant_input (im, node, 1, "split sizes", error)) == NULL
+              || !constant_ints (im, t, "split sizes", &sizes, NULL, &n_sizes, error)))
+        return FALSE;
+    }
+  else if (!attribute_ints (im, node, "split", &sizes, &n_sizes, error))
+    return FALSE;
+
+  entry = input_entry (im, node, 0);
+  if (is_constant (entry))
+    {
+      if ((data = entry_tensor (im, entry, error)) == NULL)
+        return FALSE;
+      shape = data->shape;
+    }
+  else
+    {
+      if ((x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
+        return FALSE;
+      shape = *value_shape (im, x);
+    }
+  if (shape.rank < 1)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "splits a scalar");
+  if (!normalise_axis (im, axis_attribute, shape.rank, &axis, error))
+    return FALSE;
+  dim = shape.dims[axis];
+  if (sizes != NULL)
+    {
+      gint64 total = 0;
+      if (n_sizes != n_outputs)
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has %zu split sizes for %zu outputs",
+                           n_sizes, n_outputs);
+      for (size_t i = 0; i < n_sizes; i++)
+        if (sizes[i] < 0 || __builtin_add_overflow (total, sizes[i], &total))
+          return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has the split size %" G_GINT64_FORMAT,
+                             sizes[i]);
+      if (total != dim && !(x >= 0 && axis == 0))
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID,
+                           "has split sizes that add up to %" G_GINT64_FORMAT ", but the axis %d it splits "
+                           "has %" G_GINT64_FORMAT, total, axis, dim);
+    }
+  else if (dim % (gint64) n_outputs != 0 && !(x >= 0 && axis == 0))
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID,
+                       "splits an axis of %" G_GINT64_FORMAT " into %zu equal parts", dim, n_outputs);
+  if (x >= 0 && axis == 0 && n_outputs > 1)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "splits the batch axis, whose size Graft only knows when it runs; "
+                       "Graft splits the other axes");
+
+  for (size_t i = 0; i < n_outputs; i++)
+    {
+      const char *output = output_name (node, i);
+      gint64 size = sizes != NULL ? sizes[i] : dim / (gint64) n_outputs;
+      gint64 start = offset, end = offset + size, axis64 = axis;
+      g_autofree char *suffix = n_outputs > 1 ? g_strdup_printf ("/%zu", i) : g_strdup ("");
+      offset = end;
+      if (data != NULL)
+        {
+          Tensor *t = fold_slice (im, data, &start, &end, &axis64, NULL, 1, error);
+          if (t == NULL)
+            return FALSE;
+          define_constant (im, output, t);
+        }
+      else if (use_count (im, output) > 0
+               && !slice_value (im, x, axis, start, end, TRUE, suffix, output, error))
+        return FALSE;
+    }
   return TRUE;
 }
 
@@ -2711,6 +2919,7 @@ static const struct {
   { "Gather", import_gather },
   { "Cast", import_cast },
   { "Slice", import_slice },
+  { "Split", import_split },
   { "ConstantOfShape", import_constant_of_shape },
 };
 
