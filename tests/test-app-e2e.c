@@ -669,6 +669,8 @@ test_end_to_end (void)
     g_assert_true (g_str_has_prefix (text, "Exported to "));
     g_assert_nonnull (strstr (text, exported));
     g_assert_nonnull (strstr (text, "for 100 % of them"));
+    /* Identical probabilities read as 0, not as 0.0e+00. */
+    g_assert_null (strstr (text, "e+00"));
     app_test_iterate_for (300);
     app_test_save_shot (GTK_WIDGET (window), "e2e-11-exported.png");
 

@@ -1431,7 +1431,8 @@ on_exported (GObject *source, GAsyncResult *result, gpointer user_data)
       g_autofree char *agreement = format_percent (d->compared > 0 ? (double) d->agreed / d->compared : 1.0);
       char difference[32];
 
-      g_snprintf (difference, sizeof difference, "%.1e", d->max_difference);
+      /* "0" when they are the same bits, not "0.0e+00". */
+      g_snprintf (difference, sizeof difference, d->max_difference > 0 ? "%.1e" : "%.0f", d->max_difference);
       if (d->agreed == d->compared)
         /* Translators: a toast: "… agrees with the app on 100 % of 120 images" */
         message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
