@@ -99,3 +99,50 @@ app_test_save_light_and_dark (GtkWidget *window, const char *stem)
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
   app_test_iterate_for (50);
 }
+
+GtkWidget *
+app_test_template_child (gpointer widget, GType type, const char *name)
+{
+  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (widget), type, name);
+  if (object == NULL)
+    g_error ("no template child “%s” in %s", name, g_type_name (type));
+  return GTK_WIDGET (object);
+}
+
+GtkEventController *
+app_test_find_controller (GtkWidget *widget, GType type)
+{
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr (GtkEventController) controller = g_list_model_get_item (controllers, i);
+      if (G_TYPE_CHECK_INSTANCE_TYPE (controller, type))
+        return controller; /* the widget keeps it */
+    }
+  return NULL;
+}
+
+GraftApplication *
+app_test_application_new (void)
+{
+  GraftApplication *application = graft_application_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_application_set_flags (G_APPLICATION (application),
+                           g_application_get_flags (G_APPLICATION (application)) | G_APPLICATION_NON_UNIQUE);
+  g_assert_true (g_application_register (G_APPLICATION (application), NULL, &error));
+  g_assert_no_error (error);
+  return application;
+}
+
+const char *
+app_test_visible_page (GraftWindow *window)
+{
+  GtkStack *main_stack = GTK_STACK (app_test_template_child (window, GRAFT_TYPE_WINDOW, "main_stack"));
+  AdwViewStack *view_stack = ADW_VIEW_STACK (app_test_template_child (window, GRAFT_TYPE_WINDOW, "view_stack"));
+
+  if (g_strcmp0 (gtk_stack_get_visible_child_name (main_stack), "welcome") == 0)
+    return "welcome";
+  return adw_view_stack_get_visible_child_name (view_stack);
+}

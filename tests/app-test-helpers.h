@@ -13,3 +13,17 @@ GtkWidget *app_test_show_in_window (GtkWidget *child, int width, int height);
 void app_test_save_shot (GtkWidget *window, const char *name);
 /* stem-light.png and stem-dark.png, with the style forced each way. */
 void app_test_save_light_and_dark (GtkWidget *window, const char *stem);
+
+#include "graft-application.h"
+#include "graft-window.h"
+
+/* The template child name of widget (an instance of type); fails the test when there
+ * is none. */
+GtkWidget *app_test_template_child (gpointer widget, GType type, const char *name);
+/* The first event controller of type on widget (the widget keeps it), or NULL. */
+GtkEventController *app_test_find_controller (GtkWidget *widget, GType type);
+/* A registered GraftApplication, as `graft` runs it but not unique, so that tests may
+ * run side by side. */
+GraftApplication *app_test_application_new (void);
+/* "welcome" on the start screen, else the name of the visible page ("data", ...). */
+const char *app_test_visible_page (GraftWindow *window);

@@ -73,39 +73,19 @@ static char *data_copy;   /* the copy of data/samples and data/models: GRAFT_DAT
   G_STMT_END
 
 static GtkWidget *
-template_child (gpointer widget, GType type, const char *name)
-{
-  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (widget), type, name);
-  if (object == NULL)
-    g_error ("no template child “%s” in %s", name, g_type_name (type));
-  return GTK_WIDGET (object);
-}
-
-static GtkWidget *
 page (GraftWindow *window, const char *name)
 {
-  AdwViewStack *stack = ADW_VIEW_STACK (template_child (window, GRAFT_TYPE_WINDOW, "view_stack"));
+  AdwViewStack *stack = ADW_VIEW_STACK (app_test_template_child (window, GRAFT_TYPE_WINDOW, "view_stack"));
   GtkWidget *child = adw_view_stack_get_child_by_name (stack, name);
   g_assert_nonnull (child);
   return child;
-}
-
-static const char *
-visible_page (GraftWindow *window)
-{
-  GtkStack *main_stack = GTK_STACK (template_child (window, GRAFT_TYPE_WINDOW, "main_stack"));
-  AdwViewStack *stack = ADW_VIEW_STACK (template_child (window, GRAFT_TYPE_WINDOW, "view_stack"));
-
-  if (g_strcmp0 (gtk_stack_get_visible_child_name (main_stack), "welcome") == 0)
-    return "welcome";
-  return adw_view_stack_get_visible_child_name (stack);
 }
 
 static void
 show_page (GraftWindow *window, const char *name)
 {
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-page", "s", name));
-  g_assert_cmpstr (visible_page (window), ==, name);
+  g_assert_cmpstr (app_test_visible_page (window), ==, name);
   app_test_iterate_for (300);
 }
 
@@ -128,21 +108,6 @@ click (GtkWidget *button)
   WAIT_UNTIL (clicked, 5);
   g_signal_handler_disconnect (button, id);
   g_assert_true (clicked);
-}
-
-/* The controller of type on widget (the first). */
-static GtkEventController *
-find_controller (GtkWidget *widget, GType type)
-{
-  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (widget);
-
-  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
-    {
-      g_autoptr (GtkEventController) controller = g_list_model_get_item (controllers, i);
-      if (G_TYPE_CHECK_INSTANCE_TYPE (controller, type))
-        return controller;   /* the widget keeps it */
-    }
-  return NULL;
 }
 
 /* What a key press that reaches widget does: its own shortcut for keyval (with no
@@ -256,7 +221,7 @@ dataset_images (GraftSession *session)
 static gboolean
 sensitive (GtkWidget *page_widget, GType type, const char *name)
 {
-  return gtk_widget_is_sensitive (template_child (page_widget, type, name));
+  return gtk_widget_is_sensitive (app_test_template_child (page_widget, type, name));
 }
 
 /* GTK warns when the session bus has no portal to keep the computer awake with (the
@@ -300,11 +265,7 @@ test_end_to_end (void)
   gint64 started;
 
   /* The application, as `graft` runs it (not unique: tests may run side by side). */
-  application = graft_application_new ();
-  g_application_set_flags (G_APPLICATION (application),
-                           g_application_get_flags (G_APPLICATION (application)) | G_APPLICATION_NON_UNIQUE);
-  g_assert_true (g_application_register (G_APPLICATION (application), NULL, &error));
-  g_assert_no_error (error);
+  application = app_test_application_new ();
   window = graft_window_new (application);
   gtk_window_set_default_size (GTK_WINDOW (window), 1360, 860);
   gtk_window_present (GTK_WINDOW (window));
@@ -327,23 +288,23 @@ test_end_to_end (void)
   g_signal_connect (results_page, "toast", G_CALLBACK (on_toast), &seen);
 
   /* 1. The start screen; the Sample Project button. */
-  g_assert_cmpstr (visible_page (window), ==, "welcome");
-  welcome = adw_bin_get_child (ADW_BIN (template_child (window, GRAFT_TYPE_WINDOW, "welcome_bin")));
+  g_assert_cmpstr (app_test_visible_page (window), ==, "welcome");
+  welcome = adw_bin_get_child (ADW_BIN (app_test_template_child (window, GRAFT_TYPE_WINDOW, "welcome_bin")));
   g_assert_true (GRAFT_IS_WELCOME_PAGE (welcome));
   g_signal_connect (welcome, "toast", G_CALLBACK (on_toast), &seen);
   /* No page switcher and no project name before a project is open. */
   g_assert_false (adw_view_switcher_title_get_view_switcher_enabled (
-    ADW_VIEW_SWITCHER_TITLE (template_child (window, GRAFT_TYPE_WINDOW, "switcher_title"))));
-  g_assert_false (gtk_widget_get_visible (template_child (window, GRAFT_TYPE_WINDOW, "project_label")));
+    ADW_VIEW_SWITCHER_TITLE (app_test_template_child (window, GRAFT_TYPE_WINDOW, "switcher_title"))));
+  g_assert_false (gtk_widget_get_visible (app_test_template_child (window, GRAFT_TYPE_WINDOW, "project_label")));
   app_test_save_shot (GTK_WIDGET (window), "e2e-01-welcome.png");
   started = g_get_monotonic_time ();
-  click (template_child (welcome, GRAFT_TYPE_WELCOME_PAGE, "sample_button"));
+  click (app_test_template_child (welcome, GRAFT_TYPE_WELCOME_PAGE, "sample_button"));
   g_assert_true (graft_welcome_page_get_busy (GRAFT_WELCOME_PAGE (welcome)));
-  WAIT_UNTIL (g_strcmp0 (visible_page (window), "data") == 0 && graft_session_get_model (session) != NULL
+  WAIT_UNTIL (g_strcmp0 (app_test_visible_page (window), "data") == 0 && graft_session_get_model (session) != NULL
                 && dataset_images (session) > 0,
               120);
   g_test_message ("sample open in %.1f s", (g_get_monotonic_time () - started) / 1e6);
-  g_assert_cmpstr (visible_page (window), ==, "data");
+  g_assert_cmpstr (app_test_visible_page (window), ==, "data");
   g_assert_false (graft_welcome_page_get_busy (GRAFT_WELCOME_PAGE (welcome)));
   g_assert_nonnull (graft_session_get_model (session));
   {
@@ -358,10 +319,10 @@ test_end_to_end (void)
   g_assert_cmpuint (dataset_images (session), ==, 700);
   {
     /* The header names the project, and so do the window's title and the export. */
-    GtkLabel *project_label = GTK_LABEL (template_child (window, GRAFT_TYPE_WINDOW, "project_label"));
+    GtkLabel *project_label = GTK_LABEL (app_test_template_child (window, GRAFT_TYPE_WINDOW, "project_label"));
     const char *name = gtk_label_get_label (project_label);
     g_assert_true (adw_view_switcher_title_get_view_switcher_enabled (
-      ADW_VIEW_SWITCHER_TITLE (template_child (window, GRAFT_TYPE_WINDOW, "switcher_title"))));
+      ADW_VIEW_SWITCHER_TITLE (app_test_template_child (window, GRAFT_TYPE_WINDOW, "switcher_title"))));
     g_assert_true (gtk_widget_get_visible (GTK_WIDGET (project_label)));
     g_assert_cmpstr (name, !=, "");
     g_assert_nonnull (strstr (gtk_window_get_title (GTK_WINDOW (window)), name));
@@ -370,7 +331,7 @@ test_end_to_end (void)
 
   /* 2. Data: the Unlabelled row of the sidebar, the first thumbnail, key 2. */
   {
-    GtkListBox *filters = GTK_LIST_BOX (template_child (data_page, GRAFT_TYPE_DATA_PAGE, "filter_list"));
+    GtkListBox *filters = GTK_LIST_BOX (app_test_template_child (data_page, GRAFT_TYPE_DATA_PAGE, "filter_list"));
     GtkSelectionModel *selection = graft_data_page_get_selection (GRAFT_DATA_PAGE (data_page));
     GtkWidget *grid = GTK_WIDGET (graft_data_page_get_grid_view (GRAFT_DATA_PAGE (data_page)));
     GraftClassItem *klass = graft_project_object_get_class_for_key (project, 2);
@@ -431,9 +392,9 @@ test_end_to_end (void)
   show_page (window, "model");
   {
     GraftFreezeMap *map = graft_model_page_get_freeze_map (GRAFT_MODEL_PAGE (model_page));
-    GtkWidget *preset = template_child (model_page, GRAFT_TYPE_MODEL_PAGE, "strategy_feature_extraction");
-    GtkEventController *drag = find_controller (GTK_WIDGET (map), GTK_TYPE_GESTURE_DRAG);
-    GtkEventController *keys = find_controller (GTK_WIDGET (map), GTK_TYPE_EVENT_CONTROLLER_KEY);
+    GtkWidget *preset = app_test_template_child (model_page, GRAFT_TYPE_MODEL_PAGE, "strategy_feature_extraction");
+    GtkEventController *drag = app_test_find_controller (GTK_WIDGET (map), GTK_TYPE_GESTURE_DRAG);
+    GtkEventController *keys = app_test_find_controller (GTK_WIDGET (map), GTK_TYPE_EVENT_CONTROLLER_KEY);
     int block = graft_session_get_cut_block (session);
     const char *block_name = graft_session_get_block (session, block)->name;
     graphene_rect_t area;
@@ -485,8 +446,8 @@ test_end_to_end (void)
   /* 4. Schedule: the epochs, typed in; augmentation, switched on in its row. */
   show_page (window, "schedule");
   {
-    GtkSpinButton *epochs = GTK_SPIN_BUTTON (template_child (schedule_page, GRAFT_TYPE_SCHEDULE_PAGE, "epochs_spin"));
-    AdwExpanderRow *augmentation = ADW_EXPANDER_ROW (template_child (schedule_page, GRAFT_TYPE_SCHEDULE_PAGE,
+    GtkSpinButton *epochs = GTK_SPIN_BUTTON (app_test_template_child (schedule_page, GRAFT_TYPE_SCHEDULE_PAGE, "epochs_spin"));
+    AdwExpanderRow *augmentation = ADW_EXPANDER_ROW (app_test_template_child (schedule_page, GRAFT_TYPE_SCHEDULE_PAGE,
                                                                      "augmentation_row"));
     guint before = seen.spec_changed;
 
@@ -507,8 +468,8 @@ test_end_to_end (void)
     GType type = GRAFT_TYPE_TRAIN_PAGE;
     GraftSeries *loss = graft_training_get_series (training, "train-loss");
     GraftPlot *loss_plot = graft_train_page_get_plot (GRAFT_TRAIN_PAGE (train_page), "loss");
-    GtkProgressBar *progress = GTK_PROGRESS_BAR (template_child (train_page, type, "progress_bar"));
-    GtkLabel *progress_title = GTK_LABEL (template_child (train_page, type, "progress_title"));
+    GtkProgressBar *progress = GTK_PROGRESS_BAR (app_test_template_child (train_page, type, "progress_bar"));
+    GtkLabel *progress_title = GTK_LABEL (app_test_template_child (train_page, type, "progress_title"));
     g_autofree char *expected_title = NULL;
     gboolean plotted = FALSE;
     guint points_1, points_2;
@@ -517,16 +478,16 @@ test_end_to_end (void)
 
     g_assert_nonnull (loss);
     g_signal_connect (loss, "changed", G_CALLBACK (count), &seen.loss_changes);
-    g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (template_child (train_page, type, "stack"))), ==,
+    g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (app_test_template_child (train_page, type, "stack"))), ==,
                      "ready");
     g_assert_true (sensitive (train_page, type, "start_button"));
     g_assert_false (sensitive (train_page, type, "stop_button"));
     g_assert_false (sensitive (train_page, type, "pause_button"));
-    g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (template_child (train_page, type, "strategy_label"))), ==,
+    g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (app_test_template_child (train_page, type, "strategy_label"))), ==,
                      "Feature Extraction");
 
     started = g_get_monotonic_time ();
-    click (template_child (train_page, type, "start_button"));
+    click (app_test_template_child (train_page, type, "start_button"));
     g_assert_true (graft_training_is_busy (training));
     app_test_iterate_for (20);
     g_assert_false (sensitive (train_page, type, "start_button"));
@@ -583,7 +544,7 @@ test_end_to_end (void)
     app_test_save_shot (GTK_WIDGET (window), "e2e-08-train-running.png");
 
     /* Stop: the run ends as stopped, the controls come back. */
-    click (template_child (train_page, type, "stop_button"));
+    click (app_test_template_child (train_page, type, "stop_button"));
     WAIT_UNTIL (!graft_training_is_busy (training), 60);
     app_test_iterate_for (100);
     g_test_message ("stopped at epoch %d of %d after %.1f s", graft_training_get_epoch (training), RUN_EPOCHS,
@@ -599,7 +560,7 @@ test_end_to_end (void)
     g_assert_cmpfloat (gtk_progress_bar_get_fraction (progress), <, 1.0);
     g_assert_cmpfloat (graft_training_get_fraction (training), <, 1.0);
     g_assert_true (sensitive (train_page, type, "start_button"));
-    g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (template_child (train_page, type, "start_button"))), ==,
+    g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (app_test_template_child (train_page, type, "start_button"))), ==,
                      "_Train Again");
     g_assert_false (sensitive (train_page, type, "stop_button"));
     g_assert_false (sensitive (train_page, type, "pause_button"));
@@ -636,18 +597,18 @@ test_end_to_end (void)
     g_assert_cmpint (metrics->classes, ==, (int) classes->len);
     g_assert_cmpuint (metrics->count, ==, graft_dataset_size (validation));
     g_test_message ("validation accuracy of the stopped run: %.3f", graft_metrics_accuracy (metrics));
-    g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (template_child (results_page, type, "stack"))), ==,
+    g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (app_test_template_child (results_page, type, "stack"))), ==,
                      "results");
-    g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (template_child (results_page, type, "title_label"))), ==,
+    g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (app_test_template_child (results_page, type, "title_label"))), ==,
                      "Run 1: Feature Extraction");
-    g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (template_child (results_page, type,
+    g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (app_test_template_child (results_page, type,
                                                                                      "subtitle_label"))),
                                      "stopped after "));
     {
       /* It counts the epochs completed: the epoch the run stopped in is not one of them. */
       guint completed = graft_series_get_length (graft_training_get_series (training, "train-loss-epoch"));
       g_autofree char *done = g_strdup_printf ("stopped after %u of %d epochs", completed, RUN_EPOCHS);
-      g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (template_child (results_page, type,
+      g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (app_test_template_child (results_page, type,
                                                                                        "subtitle_label"))),
                                        done));
     }
@@ -664,7 +625,7 @@ test_end_to_end (void)
     expected = g_strdup_printf ("Exported and verified: the file agrees with the app on 100 %% of %u images",
                                 graft_dataset_size (validation));
     g_assert_cmpstr (last_toast (&seen), ==, expected);
-    text = gtk_label_get_label (GTK_LABEL (template_child (results_page, type, "export_label")));
+    text = gtk_label_get_label (GTK_LABEL (app_test_template_child (results_page, type, "export_label")));
     g_test_message ("%s", text);
     g_assert_true (g_str_has_prefix (text, "Exported to "));
     g_assert_nonnull (strstr (text, exported));

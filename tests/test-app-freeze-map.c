@@ -8,6 +8,7 @@
 #include "../bench/mobilenet-v2.c"
 #include "graft-freeze-map.h"
 #include "model/model-private.h"
+#include "app-test-helpers.h"
 
 static char *model_path;
 
@@ -226,25 +227,12 @@ test_epoch (Fixture *f, gconstpointer data)
   g_assert_false (graft_session_get_block_trains (f->session, 17, 3));
 }
 
-static GtkEventController *
-find_controller (GtkWidget *widget, GType type)
-{
-  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (widget);
-  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
-    {
-      g_autoptr (GtkEventController) controller = g_list_model_get_item (controllers, i);
-      if (G_TYPE_CHECK_INSTANCE_TYPE (controller, type))
-        return controller;
-    }
-  return NULL;
-}
-
 /* The pointer, through the map's own drag gesture handlers: a press and release on a
  * block toggles it; a drag of the cut handle moves the cut to the nearest boundary. */
 static void
 test_pointer (Fixture *f, gconstpointer data)
 {
-  GtkEventController *drag = find_controller (GTK_WIDGET (f->map), GTK_TYPE_GESTURE_DRAG);
+  GtkEventController *drag = app_test_find_controller (GTK_WIDGET (f->map), GTK_TYPE_GESTURE_DRAG);
   graphene_rect_t area, target;
   double cut_y;
 
@@ -275,7 +263,7 @@ test_pointer (Fixture *f, gconstpointer data)
 static gboolean
 press (Fixture *f, guint keyval, GdkModifierType state)
 {
-  GtkEventController *keys = find_controller (GTK_WIDGET (f->map), GTK_TYPE_EVENT_CONTROLLER_KEY);
+  GtkEventController *keys = app_test_find_controller (GTK_WIDGET (f->map), GTK_TYPE_EVENT_CONTROLLER_KEY);
   gboolean handled = FALSE;
   g_signal_emit_by_name (keys, "key-pressed", keyval, 0, state, &handled);
   return handled;

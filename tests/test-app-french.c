@@ -24,6 +24,7 @@
 #include "graft-application.h"
 #include "graft-window.h"
 #include "gradcheck.h"
+#include "app-test-helpers.h"
 
 static GraftApplication *application;
 static GraftWindow *window;
@@ -580,11 +581,7 @@ main (int argc, char **argv)
     marked_read_folder (ui_files, ".ui", marked_read_ui);
   }
 
-  application = graft_application_new ();
-  g_application_set_flags (G_APPLICATION (application),
-                           g_application_get_flags (G_APPLICATION (application)) | G_APPLICATION_NON_UNIQUE);
-  g_assert_true (g_application_register (G_APPLICATION (application), NULL, &error));
-  g_assert_no_error (error);
+  application = app_test_application_new ();
   window = graft_window_new (application);
   gtk_window_set_default_size (GTK_WINDOW (window), 1280, 820);
   gtk_window_present (GTK_WINDOW (window));

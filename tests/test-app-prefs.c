@@ -129,26 +129,6 @@ find_preferences (void)
   return NULL;
 }
 
-static GtkWidget *
-child (gpointer widget, GType type, const char *name)
-{
-  GObject *object = gtk_widget_get_template_child (GTK_WIDGET (widget), type, name);
-
-  g_assert_nonnull (object);
-  return GTK_WIDGET (object);
-}
-
-static const char *
-visible_page (GraftWindow *window)
-{
-  GtkStack *main_stack = GTK_STACK (child (window, GRAFT_TYPE_WINDOW, "main_stack"));
-  AdwViewStack *view_stack = ADW_VIEW_STACK (child (window, GRAFT_TYPE_WINDOW, "view_stack"));
-
-  if (g_strcmp0 (gtk_stack_get_visible_child_name (main_stack), "welcome") == 0)
-    return "welcome";
-  return adw_view_stack_get_visible_child_name (view_stack);
-}
-
 static void
 on_trimmed (GraftApplication *app, guint64 freed, gboolean *done)
 {
@@ -198,9 +178,9 @@ test_preferences (void)
   }
   g_assert_cmpstr (graft_preferences_window_get_usage (preferences), ==, expected);
 
-  threads = GTK_SPIN_BUTTON (child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "threads_spin"));
-  cache_size = GTK_SPIN_BUTTON (child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "cache_size_spin"));
-  folder_row = ADW_ACTION_ROW (child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "folder_row"));
+  threads = GTK_SPIN_BUTTON (app_test_template_child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "threads_spin"));
+  cache_size = GTK_SPIN_BUTTON (app_test_template_child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "cache_size_spin"));
+  folder_row = ADW_ACTION_ROW (app_test_template_child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "folder_row"));
 
   /* The defaults, as the schema has them, read as words. */
   g_assert_cmpint (gtk_spin_button_get_value_as_int (threads), ==, 0);
@@ -212,7 +192,7 @@ test_preferences (void)
   g_assert_cmpint (gtk_spin_button_get_value_as_int (cache_size), ==, 2048);
   g_assert_true (g_str_has_prefix (adw_action_row_get_subtitle (folder_row), default_folder));
   g_assert_true (g_str_has_suffix (adw_action_row_get_subtitle (folder_row), "(default)"));
-  g_assert_false (gtk_widget_is_sensitive (child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "reset_folder_button")));
+  g_assert_false (gtk_widget_is_sensitive (app_test_template_child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "reset_folder_button")));
 
   app_test_iterate_for (600);   /* past the header's transitions */
   app_test_save_light_and_dark (GTK_WIDGET (preferences), "preferences");
@@ -266,11 +246,11 @@ test_preferences (void)
   g_settings_set_string (settings, "cache-folder", custom);
   app_test_iterate_for (50);
   g_assert_cmpstr (adw_action_row_get_subtitle (folder_row), ==, custom);
-  g_assert_true (gtk_widget_is_sensitive (child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "reset_folder_button")));
+  g_assert_true (gtk_widget_is_sensitive (app_test_template_child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "reset_folder_button")));
   g_assert_cmpstr (graft_session_get_cache_folder (graft_window_get_session (window)), ==, custom);
   g_assert_true (wait_until (measured, preferences, 10));
   g_assert_cmpstr (graft_preferences_window_get_usage (preferences), ==, "Empty");
-  g_assert_false (gtk_widget_is_sensitive (child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "clear_button")));
+  g_assert_false (gtk_widget_is_sensitive (app_test_template_child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "clear_button")));
   {
     g_autofree char *a = make_cache_file (custom, "model c", 3, 10);
     g_autofree char *b = make_cache_file (custom, "model d", 3, 20);
@@ -278,7 +258,7 @@ test_preferences (void)
     g_assert_true (wait_until (measured, preferences, 10));
     g_assert_true (g_str_has_suffix (graft_preferences_window_get_usage (preferences), "in 2 files"));
     /* Clear Cache empties it (but for other files: none here). */
-    g_assert_true (gtk_widget_is_sensitive (child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "clear_button")));
+    g_assert_true (gtk_widget_is_sensitive (app_test_template_child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "clear_button")));
     gtk_widget_activate_action (GTK_WIDGET (preferences), "preferences.clear-cache", NULL);
     g_assert_true (wait_until (file_gone, a, 10));
     g_assert_true (wait_until (file_gone, b, 10));
@@ -371,7 +351,7 @@ test_open (void)
   g_assert_true (wait_until (model_loaded, wait, 30));
   g_assert_nonnull (graft_session_get_model (graft_window_get_session (window)));
   app_test_iterate_for (50);
-  g_assert_cmpstr (visible_page (window), ==, "welcome");
+  g_assert_cmpstr (app_test_visible_page (window), ==, "welcome");
   g_assert_null (graft_window_get_project_folder (window));
   if (g_getenv ("GRAFT_SHOTS") != NULL)
     {
@@ -398,7 +378,7 @@ test_open (void)
   open_path (first);
   g_assert_cmpuint (n_main_windows (), ==, 1);
   g_assert_cmpstr (graft_window_get_project_folder (window), ==, first);
-  g_assert_cmpstr (visible_page (window), ==, "model");
+  g_assert_cmpstr (app_test_visible_page (window), ==, "model");
   g_assert_cmpstr (graft_session_get_model_path (graft_window_get_session (window)), ==, model);
 
   /* The same project again, or its project.db: the same window. */
@@ -427,7 +407,7 @@ test_open (void)
   }
   g_assert_nonnull (other);
   g_assert_cmpstr (graft_window_get_project_folder (other), ==, second);
-  g_assert_cmpstr (visible_page (other), ==, "data");
+  g_assert_cmpstr (app_test_visible_page (other), ==, "data");
   g_assert_cmpstr (graft_window_get_project_folder (window), ==, first);
 
   /* A model for a window with a project (the one focused last): the Model page shows. */
@@ -445,7 +425,7 @@ test_open (void)
     wait[1] = copy;
     g_assert_true (wait_until (model_loaded, wait, 30));
     app_test_iterate_for (50);
-    g_assert_cmpstr (visible_page (target), ==, "model");
+    g_assert_cmpstr (app_test_visible_page (target), ==, "model");
   }
   g_assert_cmpuint (n_main_windows (), ==, 2);
 
@@ -485,11 +465,7 @@ main (int argc, char **argv)
     }
   adw_init ();
 
-  application = graft_application_new ();
-  g_application_set_flags (G_APPLICATION (application),
-                           g_application_get_flags (G_APPLICATION (application)) | G_APPLICATION_NON_UNIQUE);
-  g_assert_true (g_application_register (G_APPLICATION (application), NULL, &error));
-  g_assert_no_error (error);
+  application = app_test_application_new ();
   if (graft_application_get_settings (application) == NULL)
     {
       g_print ("1..0 # SKIP the GSettings schema is not compiled\n");
