@@ -310,6 +310,7 @@ test_train_catalog_cut (void)
   g_autofree char *spec_path = g_build_filename (folder, "catalog-spec.json", NULL);
   g_autofree char *output = g_build_filename (folder, "catalog-trained.onnx", NULL);
   g_autofree char *contents = NULL, *sha256 = NULL, *catalog = NULL, *saved = NULL, *out = NULL, *err = NULL;
+  g_autofree char *prep_json = NULL;
   g_autoptr (GraftModel) base = NULL;
   g_autoptr (GraftSessionSpec) spec = NULL;
   g_autoptr (GError) error = NULL;
@@ -323,18 +324,45 @@ test_train_catalog_cut (void)
   sha256 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
   base = graft_model_load (base_path, &error);
   g_assert_no_error (error);
+  prep_json = g_strdup (g_hash_table_lookup (base->metadata, "graft.preprocessing"));
   catalog = g_strdup_printf ("{\"catalog\": 1, \"models\": [{\"name\": \"toy-catalog\", \"description\": \"toy\", "
                              "\"url\": \"http://127.0.0.1:9/toy-catalog.onnx\", \"bytes\": %" G_GSIZE_FORMAT ", "
                              "\"sha256\": \"%s\", \"licence\": \"CC0-1.0\", \"input_size\": %d, "
                              "\"preprocessing\": %s, \"cut\": \"concat\"}]}",
-                             length, sha256, TOY_SIZE,
-                             (const char *) g_hash_table_lookup (base->metadata, "graft.preprocessing"));
+                             length, sha256, TOY_SIZE, prep_json);
   g_assert_true (g_file_set_contents (catalog_path, catalog, -1, &error));
 
   g_setenv ("XDG_DATA_HOME", data_home, TRUE);
   g_assert_cmpint (run_cli (&out, &err, "train", model_path, train_dir, "--epochs", "1", "--output", output,
                             "--cache-dir", cache_dir, "--save-spec", spec_path, NULL),
                    ==, 0);
+  {
+    /* The same file without its own preprocessing: graft-cli export writes the entry's. */
+    g_autofree char *plain_path = g_build_filename (models, "toy-plain.onnx", NULL);
+    g_autofree char *plain = NULL, *plain_sha256 = NULL, *plain_catalog = NULL;
+    g_autoptr (GraftModel) exported = NULL;
+    GraftExportOptions options = { 0 };
+    gsize plain_length;
+    GraftPreprocessing prep;
+
+    g_hash_table_remove (base->metadata, "graft.preprocessing");
+    g_assert_true (graft_model_save (base, plain_path, &options, &error));
+    g_assert_true (g_file_get_contents (plain_path, &plain, &plain_length, &error));
+    plain_sha256 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) plain, plain_length);
+    plain_catalog = g_strdup_printf ("{\"catalog\": 1, \"models\": [{\"name\": \"toy-plain\", \"description\": "
+                                     "\"toy\", \"url\": \"http://127.0.0.1:9/toy-plain.onnx\", \"bytes\": %"
+                                     G_GSIZE_FORMAT ", \"sha256\": \"%s\", \"licence\": \"CC0-1.0\", "
+                                     "\"input_size\": %d, \"preprocessing\": %s, \"cut\": \"concat\"}]}",
+                                     plain_length, plain_sha256, TOY_SIZE, prep_json);
+    g_assert_true (g_file_set_contents (catalog_path, plain_catalog, -1, &error));
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (run_cli (NULL, &err, "export", plain_path, "--output", output, NULL), ==, 0);
+    exported = graft_model_load (output, &error);
+    g_assert_no_error (error);
+    g_assert_true (graft_preprocessing_from_json (g_hash_table_lookup (exported->metadata, "graft.preprocessing"),
+                                                  &prep, &error));
+    g_assert_cmpint (prep.size, ==, TOY_SIZE);
+  }
   g_unsetenv ("XDG_DATA_HOME");
   g_assert_true (g_file_get_contents (spec_path, &saved, NULL, NULL));
   spec = graft_session_spec_from_json (saved, &error);
@@ -344,6 +372,8 @@ test_train_catalog_cut (void)
   /* The same file outside the catalog's folder keeps the default cut. */
   g_clear_pointer (&spec, graft_session_spec_free);
   g_clear_pointer (&saved, g_free);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
   g_assert_cmpint (run_cli (&out, &err, "train", base_path, train_dir, "--epochs", "1", "--output", output,
                             "--cache-dir", cache_dir, "--save-spec", spec_path, NULL),
                    ==, 0);

@@ -227,8 +227,8 @@ catalog_entry_for_file (const char *path)
  * way). When path is a catalog model's file, verified, the entry's preprocessing goes into
  * the model's metadata, so that what trains, caches or exports it carries the catalog's
  * preprocessing rather than a guess. */
-static void
-annotate_from_catalog (const GraftModel *model, const char *path)
+void
+cli_annotate_from_catalog (const GraftModel *model, const char *path)
 {
   g_autoptr (GraftCatalogEntry) entry = catalog_entry_for_file (path);
 
@@ -258,7 +258,7 @@ cli_model_preprocessing (const GraftModel *model, const char *path, GraftPreproc
   g_autoptr (GError) local_error = NULL;
 
   if (model->metadata == NULL || !g_hash_table_contains (model->metadata, GRAFT_METADATA_PREPROCESSING))
-    annotate_from_catalog (model, path);
+    cli_annotate_from_catalog (model, path);
   if (model->metadata != NULL)
     text = g_hash_table_lookup (model->metadata, GRAFT_METADATA_PREPROCESSING);
 

@@ -118,7 +118,10 @@ cli_export (int argc, char **argv)
       g_hash_table_replace (model->metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
                             graft_preprocessing_to_json (&prep));
     }
-  else if (g_hash_table_contains (model->metadata, GRAFT_METADATA_PREPROCESSING))
+  else if (!g_hash_table_contains (model->metadata, GRAFT_METADATA_PREPROCESSING))
+    /* A catalog model's file: its entry's preprocessing goes into the export. */
+    cli_annotate_from_catalog (model, argv[1]);
+  if (preprocessing == NULL && g_hash_table_contains (model->metadata, GRAFT_METADATA_PREPROCESSING))
     {
       GraftPreprocessing prep;
       if (!cli_model_preprocessing (model, argv[1], &prep, NULL, &error))

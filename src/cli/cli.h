@@ -62,6 +62,9 @@ gboolean cli_model_labels (const GraftModel *model, const char *path, GPtrArray 
  * with cli_check_preprocessing. *from_metadata (may be NULL) says which. */
 gboolean cli_model_preprocessing (const GraftModel *model, const char *path, GraftPreprocessing *prep,
                                   gboolean *from_metadata, GError **error);
+/* When path is a catalog model's downloaded, verified file and the model has no
+ * graft.preprocessing, puts the entry's there (in memory). */
+void cli_annotate_from_catalog (const GraftModel *model, const char *path);
 /* When path is a catalog model's downloaded, verified file: the value its entry names as
  * the cut (where the head goes), if the model has it; NULL otherwise. */
 char *cli_catalog_cut (const GraftModel *model, const char *path);
