@@ -20,30 +20,9 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+from tap import check, finish, skip
+
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-results = []
-
-
-def check(ok, name, detail=""):
-    results.append((bool(ok), name, detail))
-
-
-def skip(reason):
-    print(f"1..0 # SKIP {reason}")
-    sys.exit(0)
-
-
-def finish():
-    print(f"1..{len(results)}")
-    failed = 0
-    for i, (ok, name, detail) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-        if not ok:
-            failed += 1
-            for line in str(detail).splitlines():
-                print(f"# {line}")
-    sys.exit(1 if failed else 0)
-
 
 def main():
     if len(sys.argv) != 4:

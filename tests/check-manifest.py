@@ -27,6 +27,8 @@ import shutil
 import subprocess
 import sys
 
+from tap import check, finish
+
 APP_ID = "io.github.graftlab.Graft"
 FINISH_ARGS = {"--share=ipc", "--socket=wayland", "--socket=fallback-x11", "--device=dri",
                "--share=network"}
@@ -34,24 +36,6 @@ FINISH_ARGS = {"--share=ipc", "--socket=wayland", "--socket=fallback-x11", "--de
 MESON_BUILTINS = {"buildtype", "optimization", "debug", "b_lto", "b_ndebug", "b_pie",
                   "b_sanitize", "warning_level", "werror", "default_library", "prefix",
                   "libdir", "c_args", "c_link_args", "wrap_mode"}
-
-results = []
-
-
-def check(ok, name, detail=""):
-    results.append((bool(ok), name, detail))
-
-
-def finish():
-    print(f"1..{len(results)}")
-    failed = 0
-    for i, (ok, name, detail) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-        if not ok:
-            failed += 1
-            for line in str(detail).splitlines():
-                print(f"# {line}")
-    sys.exit(1 if failed else 0)
 
 
 def project_options(source_root):

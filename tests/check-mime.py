@@ -26,31 +26,10 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+from tap import check, finish, skip
+
 MIME_NS = "{http://www.freedesktop.org/standards/shared-mime-info}"
 GRAFT_APPLICATION_ID = 0x47524654  # 'GRFT', PRAGMA application_id of project.db
-
-results = []
-
-
-def check(ok, name, detail=""):
-    results.append((bool(ok), name, detail))
-
-
-def finish():
-    print(f"1..{len(results)}")
-    failed = 0
-    for i, (ok, name, detail) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-        if not ok:
-            failed += 1
-            for line in detail.splitlines():
-                print(f"# {line}")
-    sys.exit(1 if failed else 0)
-
-
-def skip(reason):
-    print(f"1..0 # SKIP {reason}")
-    sys.exit(0)
 
 
 def system_freedesktop_xml():

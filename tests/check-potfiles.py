@@ -19,6 +19,8 @@ import os
 import re
 import sys
 
+from tap import check, finish
+
 C_CALL = re.compile(
     r'(?<![A-Za-z0-9_])(?:_|N_|Q_)\s*\(\s*"'
     r'|(?<![A-Za-z0-9_])(?:C_|NC_)\s*\('
@@ -83,22 +85,11 @@ def main():
     absent = [p for p in listed if not os.path.exists(os.path.join(root, p))]
     duplicated = sorted({p for p in listed if listed.count(p) > 1})
 
-    tests = [
-        (not missing, f"POTFILES.in lists all {len(needed)} files with translatable strings",
-         "missing from po/POTFILES.in:\n" + "\n".join(missing)),
-        (not absent, "every file POTFILES.in lists exists",
-         "listed but not found:\n" + "\n".join(absent)),
-        (not duplicated, "no file is listed twice", "\n".join(duplicated)),
-    ]
-    print(f"1..{len(tests)}")
-    failed = 0
-    for i, (ok, name, detail) in enumerate(tests, 1):
-        print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-        if not ok:
-            failed += 1
-            for line in detail.splitlines():
-                print(f"# {line}")
-    sys.exit(1 if failed else 0)
+    check(not missing, f"POTFILES.in lists all {len(needed)} files with translatable strings",
+          "missing from po/POTFILES.in:\n" + "\n".join(missing))
+    check(not absent, "every file POTFILES.in lists exists", "listed but not found:\n" + "\n".join(absent))
+    check(not duplicated, "no file is listed twice", "\n".join(duplicated))
+    finish()
 
 
 if __name__ == "__main__":

@@ -15,12 +15,9 @@ import struct
 import sys
 import xml.etree.ElementTree as ET
 
+from tap import check, finish
+
 PREFIX = "https://raw.githubusercontent.com/graftlab/graft/"
-results = []
-
-
-def check(ok, name, detail=""):
-    results.append((bool(ok), name, detail))
 
 
 def png_size(path):
@@ -81,15 +78,7 @@ def main():
                         if f.endswith(".png") and os.path.normpath(os.path.join(folder, f)) not in linked)
         check(not unused, "every picture in data/screenshots/ is linked", f"unused: {unused}")
 
-    print(f"1..{len(results)}")
-    failed = 0
-    for i, (ok, name, detail) in enumerate(results, 1):
-        print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-        if not ok:
-            failed += 1
-            for line in str(detail).splitlines():
-                print(f"# {line}")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 
+from tap import check, finish, skip
+
 # meson's i18n 'glib' preset (mesonbuild/modules/i18n.py).
 GLIB_PRESET = [
     "--from-code=UTF-8", "--add-comments",
@@ -62,16 +64,14 @@ def main():
     root, lang = sys.argv[1:]
     for tool in ("xgettext", "msgcmp"):
         if shutil.which(tool) is None:
-            print(f"1..0 # SKIP {tool} is missing")
-            return 0
+            skip(f"{tool} is missing")
     po = os.path.join(root, "po", lang + ".po")
     with tempfile.TemporaryDirectory(prefix="graft-pot-") as tmp:
         pot = os.path.join(tmp, "graft.pot")
         out = subprocess.run(["xgettext", "--package-name=graft", "-f", "po/POTFILES.in",
                               "-D", root, "-o", pot] + GLIB_PRESET,
                              cwd=root, capture_output=True, text=True)
-        tests = [(out.returncode == 0, "xgettext extracts the strings of POTFILES.in",
-                  out.stderr)]
+        check(out.returncode == 0, "xgettext extracts the strings of POTFILES.in", out.stderr)
         if out.returncode == 0:
             total = sum(1 for line in open(pot, encoding="utf-8") if line.startswith("msgid ")) - 1
             cmp = subprocess.run(["msgcmp", po, pot], capture_output=True, text=True)
@@ -81,18 +81,9 @@ def main():
                       f"(msgcmp {os.path.relpath(po, root)} graft.pot):\n"
                       + "\n".join(missing[:40])
                       + ("\n…" if len(missing) > 40 else ""))
-            tests.append((cmp.returncode == 0,
-                          f"po/{lang}.po translates all {total} strings", detail))
-    print(f"1..{len(tests)}")
-    failed = 0
-    for i, (ok, name, detail) in enumerate(tests, 1):
-        print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-        if not ok:
-            failed += 1
-            for line in detail.splitlines():
-                print(f"# {line}")
-    return 1 if failed else 0
+            check(cmp.returncode == 0, f"po/{lang}.po translates all {total} strings", detail)
+    finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
