@@ -117,6 +117,55 @@ test_inference_memory (void)
   graft_graph_free (graph);
 }
 
+/* Packing moves every tensor into one block, keeping its data; a tensor added later
+ * unpacks the graph again (each tensor its own copy), and the next plan packs it anew. */
+static void
+test_pack (void)
+{
+  toy_network net;
+  graft_plan_options inference = { .mode = GRAFT_PLAN_INFERENCE, .batch = 2 };
+  graft_shape shape = graft_shape_2d (3, 5);
+  float extra[15];
+  g_autofree float *weight = NULL;
+  const float *packed_weight;
+  uintptr_t packed_at;
+  graft_error error;
+  graft_plan *plan;
+  int added;
+
+  toy_network_build (&net, 0.0f, 5);
+  inference.keep = &net.logits, inference.n_keep = 1;
+  weight = g_memdup2 (graft_graph_tensor_data (net.graph, net.fc_weight), 48 * sizeof (float));
+
+  plan = graft_plan_new (net.graph, &inference, &error);
+  g_assert_nonnull (plan);
+  graft_plan_free (plan);
+  packed_weight = graft_graph_tensor_data (net.graph, net.fc_weight);
+  g_assert_cmpmem (packed_weight, 48 * sizeof (float), weight, 48 * sizeof (float));
+  /* Packed: the tensors lie in one block, 64-byte aligned, one after another. */
+  g_assert_true (graft_graph_tensor_data (net.graph, net.fc_bias) > packed_weight);
+  g_assert_cmpuint ((uintptr_t) packed_weight % 64, ==, 0);
+  g_assert_cmpint (graft_graph_pack (net.graph, &error), ==, GRAFT_OK);
+  g_assert_true (graft_graph_tensor_data (net.graph, net.fc_weight) == packed_weight);
+  packed_at = (uintptr_t) packed_weight;
+
+  test_fill_uniform_float (extra, 15, 6, -1, 1);
+  added = graft_graph_add_tensor (net.graph, "extra", GRAFT_VALUE_CONSTANT, &shape, extra, &error);
+  g_assert_cmpint (added, >=, 0);
+  g_assert_cmpuint ((uintptr_t) graft_graph_tensor_data (net.graph, net.fc_weight), !=, packed_at);
+  g_assert_cmpmem (graft_graph_tensor_data (net.graph, net.fc_weight), 48 * sizeof (float),
+                   weight, 48 * sizeof (float));
+  g_assert_cmpmem (graft_graph_tensor_data (net.graph, added), sizeof extra, extra, sizeof extra);
+
+  plan = graft_plan_new (net.graph, &inference, &error);
+  g_assert_nonnull (plan);
+  g_assert_cmpmem (graft_graph_tensor_data (net.graph, net.fc_weight), 48 * sizeof (float),
+                   weight, 48 * sizeof (float));
+  g_assert_cmpmem (graft_graph_tensor_data (net.graph, added), sizeof extra, extra, sizeof extra);
+  graft_plan_free (plan);
+  toy_network_free (&net);
+}
+
 /* With only the head trainable, backward runs only the head; the backbone keeps no
  * activation for backward and gets no gradient. */
 static void
@@ -179,9 +228,11 @@ test_backward_stops (void)
   toy_network_free (&net);
 }
 
+/* A training plan and the batch its loss is taken on. */
 typedef struct {
+  graft_graph *graph;
   graft_plan *plan;
-  toy_network *net;
+  int input;
   const float *images;
   const int32_t *labels;
   size_t count;
@@ -192,10 +243,48 @@ plan_loss (loss_context *ctx)
 {
   float loss;
   graft_error error;
-  g_assert_cmpint (graft_plan_set_input (ctx->plan, ctx->net->input, ctx->images, ctx->count, &error), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_set_input (ctx->plan, ctx->input, ctx->images, ctx->count, &error), ==, GRAFT_OK);
   g_assert_cmpint (graft_plan_forward (ctx->plan, &error), ==, GRAFT_OK);
   g_assert_cmpint (graft_plan_backward (ctx->plan, ctx->labels, &loss, &error), ==, GRAFT_OK);
   return loss;
+}
+
+/* Every parameter's gradient, at every (1 + size / spacing)-th element, against
+ * central finite differences of the loss in float: |numeric - analytic| <= 2e-2 *
+ * max(floor, |numeric|). Returns how many elements were checked. */
+static int
+check_parameter_gradients (loss_context *ctx, size_t spacing, double floor)
+{
+  int checked = 0;
+
+  for (int v = 0; v < graft_graph_value_count (ctx->graph); v++)
+    {
+      const graft_value *value = graft_graph_value (ctx->graph, v);
+      size_t size;
+      float *data;
+      g_autofree float *analytic = NULL;
+      if (value->kind != GRAFT_VALUE_PARAMETER)
+        continue;
+      graft_shape_count (&value->shape, &size, NULL);
+      data = graft_graph_tensor_data (ctx->graph, v);
+      plan_loss (ctx);
+      analytic = g_memdup2 (graft_plan_gradient (ctx->plan, v), size * sizeof (float));
+      for (size_t i = 0; i < size; i += 1 + size / spacing)
+        {
+          float saved = data[i], step = 2e-3f;
+          double plus, minus, numeric;
+          data[i] = saved + step;
+          plus = plan_loss (ctx);
+          data[i] = saved - step;
+          minus = plan_loss (ctx);
+          data[i] = saved;
+          numeric = (plus - minus) / (2.0 * step);
+          if (fabs (numeric - analytic[i]) > 2e-2 * fmax (floor, fabs (numeric)))
+            g_error ("%s[%zu]: gradient %.6g, finite differences %.6g", value->name, i, analytic[i], numeric);
+          checked++;
+        }
+    }
+  return checked;
 }
 
 /* The whole network's parameter gradients against float finite differences: checks
@@ -206,7 +295,7 @@ test_network_gradient (void)
   toy_network net;
   graft_plan_options training = { .mode = GRAFT_PLAN_TRAINING, .batch = 4, .label_smoothing = 0.1f };
   graft_error error;
-  int n = 4, checked = 0;
+  int n = 4;
   size_t count = (size_t) n * TOY_CHANNELS * TOY_SIZE * TOY_SIZE;
   float *images = test_floats (count);
   int32_t labels[4];
@@ -215,38 +304,9 @@ test_network_gradient (void)
   toy_network_build (&net, 0.0f, 11);
   toy_batch (n, 5, images, labels);
   training.loss_logits = net.logits;
-  ctx = (loss_context) { graft_plan_new (net.graph, &training, &error), &net, images, labels, count };
+  ctx = (loss_context) { net.graph, graft_plan_new (net.graph, &training, &error), net.input, images, labels, count };
   g_assert_nonnull (ctx.plan);
-
-  for (int v = 0; v < graft_graph_value_count (net.graph); v++)
-    {
-      const graft_value *value = graft_graph_value (net.graph, v);
-      size_t size;
-      float *data;
-      float *analytic;
-      if (value->kind != GRAFT_VALUE_PARAMETER)
-        continue;
-      graft_shape_count (&value->shape, &size, NULL);
-      data = graft_graph_tensor_data (net.graph, v);
-      plan_loss (&ctx);
-      analytic = g_memdup2 (graft_plan_gradient (ctx.plan, v), size * sizeof (float));
-      for (size_t i = 0; i < size; i += 1 + size / 5)
-        {
-          float saved = data[i], step = 2e-3f;
-          double plus, minus, numeric;
-          data[i] = saved + step;
-          plus = plan_loss (&ctx);
-          data[i] = saved - step;
-          minus = plan_loss (&ctx);
-          data[i] = saved;
-          numeric = (plus - minus) / (2.0 * step);
-          if (fabs (numeric - analytic[i]) > 2e-2 * fmax (0.05, fabs (numeric)))
-            g_error ("%s[%zu]: gradient %.6g, finite differences %.6g", value->name, i, analytic[i], numeric);
-          checked++;
-        }
-      g_free (analytic);
-    }
-  g_assert_cmpint (checked, >, 40);
+  g_assert_cmpint (check_parameter_gradients (&ctx, 5, 0.05), >, 40);
   graft_plan_free (ctx.plan);
   toy_network_free (&net);
   g_free (images);
@@ -257,15 +317,6 @@ test_network_gradient (void)
  * then pooled into a Gemm. Both Slice backwards accumulate into the first conv's output
  * gradient, a range each; the parameter gradients of the whole network must match
  * finite differences. */
-typedef struct {
-  graft_graph *graph;
-  graft_plan *plan;
-  int input;
-  const float *images;
-  const int32_t *labels;
-  size_t count;
-} split_context;
-
 static int
 split_tensor (graft_graph *graph, const char *name, graft_shape shape, uint64_t seed)
 {
@@ -287,17 +338,6 @@ split_node (graft_graph *graph, const char *name, graft_node_attributes a, const
   return value;
 }
 
-static double
-split_loss (split_context *ctx)
-{
-  float loss;
-  graft_error error;
-  g_assert_cmpint (graft_plan_set_input (ctx->plan, ctx->input, ctx->images, ctx->count, &error), ==, GRAFT_OK);
-  g_assert_cmpint (graft_plan_forward (ctx->plan, &error), ==, GRAFT_OK);
-  g_assert_cmpint (graft_plan_backward (ctx->plan, ctx->labels, &loss, &error), ==, GRAFT_OK);
-  return loss;
-}
-
 static void
 test_split_gradient (void)
 {
@@ -306,11 +346,11 @@ test_split_gradient (void)
   graft_node_attributes conv = { .op = GRAFT_OP_CONV };
   graft_plan_options training = { .mode = GRAFT_PLAN_TRAINING, .batch = 3 };
   graft_error error;
-  int x, c, halves[2], y, pair[2], in3[3], logits, checked = 0;
+  int x, c, halves[2], y, pair[2], in3[3], logits;
   size_t count = 3 * 4 * 5 * 5;
   g_autofree float *images = test_floats (count);
   int32_t labels[3] = { 0, 2, 1 };
-  split_context ctx;
+  loss_context ctx;
 
   conv.conv.stride_h = conv.conv.stride_w = conv.conv.dilation_h = conv.conv.dilation_w = 1;
   conv.conv.groups = 1;
@@ -359,37 +399,10 @@ test_split_gradient (void)
 
   test_fill_uniform_float (images, count, 21, -1, 1);
   training.loss_logits = logits;
-  ctx = (split_context) { graph, graft_plan_new (graph, &training, &error), x, images, labels, count };
+  ctx = (loss_context) { graph, graft_plan_new (graph, &training, &error), x, images, labels, count };
   if (ctx.plan == NULL)
     g_error ("%s", error.message);
-  for (int v = 0; v < graft_graph_value_count (graph); v++)
-    {
-      const graft_value *value = graft_graph_value (graph, v);
-      size_t size;
-      float *data;
-      g_autofree float *analytic = NULL;
-      if (value->kind != GRAFT_VALUE_PARAMETER)
-        continue;
-      graft_shape_count (&value->shape, &size, NULL);
-      data = graft_graph_tensor_data (graph, v);
-      split_loss (&ctx);
-      analytic = g_memdup2 (graft_plan_gradient (ctx.plan, v), size * sizeof (float));
-      for (size_t i = 0; i < size; i += 1 + size / 7)
-        {
-          float saved = data[i], step = 2e-3f;
-          double plus, minus, numeric;
-          data[i] = saved + step;
-          plus = split_loss (&ctx);
-          data[i] = saved - step;
-          minus = split_loss (&ctx);
-          data[i] = saved;
-          numeric = (plus - minus) / (2.0 * step);
-          if (fabs (numeric - analytic[i]) > 2e-2 * fmax (0.02, fabs (numeric)))
-            g_error ("%s[%zu]: gradient %.6g, finite differences %.6g", value->name, i, analytic[i], numeric);
-          checked++;
-        }
-    }
-  g_assert_cmpint (checked, >, 20);
+  g_assert_cmpint (check_parameter_gradients (&ctx, 7, 0.02), >, 20);
   /* The stem's gradient is not zero: both halves send theirs back. */
   {
     const float *g = graft_plan_gradient (ctx.plan, graft_graph_find_value (graph, "stem.weight"));
@@ -410,6 +423,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/graph/errors", test_errors);
   g_test_add_func ("/engine/graph/reshape-inference", test_reshape_inference);
   g_test_add_func ("/engine/graph/inference-memory", test_inference_memory);
+  g_test_add_func ("/engine/graph/pack", test_pack);
   g_test_add_func ("/engine/graph/backward-stops", test_backward_stops);
   g_test_add_func ("/engine/graph/network-gradient", test_network_gradient);
   g_test_add_func ("/engine/graph/split-gradient", test_split_gradient);

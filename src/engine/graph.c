@@ -8,8 +8,7 @@ struct graft_graph {
   int n_values, values_capacity;
   graft_node *nodes;
   int n_nodes, nodes_capacity;
-  float *arena;       /* packed tensor data, or NULL */
-  bool packed;        /* every tensor's data lives in arena */
+  float *arena;       /* after graft_graph_pack, every tensor's data; NULL while unpacked */
 };
 
 static const char *const op_names[GRAFT_OP_COUNT] = {
@@ -57,7 +56,7 @@ graft_graph_free (graft_graph *graph)
   for (int i = 0; i < graph->n_values; i++)
     {
       graft_value *value = &graph->values[i];
-      if (tensor_kind (value->kind) && !graph->packed)
+      if (tensor_kind (value->kind) && graph->arena == NULL)
         graft_floats_free (value->data);
       free (value->name);
     }
@@ -66,8 +65,7 @@ graft_graph_free (graft_graph *graph)
       free (graph->nodes[i].name);
       free (graph->nodes[i].inputs);
     }
-  if (graph->packed)
-    graft_floats_free (graph->arena);
+  graft_floats_free (graph->arena);
   free (graph->values);
   free (graph->nodes);
   free (graph);
@@ -234,7 +232,7 @@ graft_graph_add_tensor (graft_graph *graph, const char *name, graft_value_kind k
       graft_floats_free (copy);
       return -1;
     }
-  if (graph->packed)
+  if (graph->arena != NULL)
     {
       /* The graph is no longer in one piece: give every tensor its own copy again. */
       for (int i = 0; i < graph->n_values - 1; i++)
@@ -257,7 +255,6 @@ graft_graph_add_tensor (graft_graph *graph, const char *name, graft_value_kind k
           }
       graft_floats_free (graph->arena);
       graph->arena = NULL;
-      graph->packed = false;
     }
   value->kind = kind;
   value->shape = *shape;
@@ -272,7 +269,7 @@ graft_graph_pack (graft_graph *graph, graft_error *error)
   size_t total = 0, count, offset = 0;
   float *arena;
 
-  if (graph->packed)
+  if (graph->arena != NULL)
     return GRAFT_OK;
   for (int i = 0; i < graph->n_values; i++)
     if (tensor_kind (graph->values[i].kind))
@@ -299,7 +296,6 @@ graft_graph_pack (graft_graph *graph, graft_error *error)
       offset += count;
     }
   graph->arena = arena;
-  graph->packed = true;
   return GRAFT_OK;
 }
 
@@ -314,6 +310,34 @@ shape_error (graft_error *error, const graft_node *node, const char *what, const
     graft_shape_format (shape, text, sizeof text);
   return graft_error_set (error, GRAFT_ERROR_SHAPE, "%s node '%s': %s %s",
                           graft_op_name (node->attributes.op), node->name, what, text);
+}
+
+graft_conv2d_params
+graft_node_conv2d_params (const graft_node *node, const graft_shape *x, const graft_shape *w)
+{
+  const graft_node_attributes *a = &node->attributes;
+  return (graft_conv2d_params) {
+    .n = (int) x->dims[0], .c = (int) x->dims[1], .h = (int) x->dims[2], .w = (int) x->dims[3],
+    .m = (int) w->dims[0], .kh = a->conv.kh, .kw = a->conv.kw,
+    .stride_h = a->conv.stride_h, .stride_w = a->conv.stride_w,
+    .dilation_h = a->conv.dilation_h, .dilation_w = a->conv.dilation_w,
+    .pad_top = a->conv.pad_top, .pad_left = a->conv.pad_left,
+    .pad_bottom = a->conv.pad_bottom, .pad_right = a->conv.pad_right,
+    .groups = a->conv.groups,
+  };
+}
+
+graft_pool2d_params
+graft_node_pool2d_params (const graft_node *node, const graft_shape *x)
+{
+  const graft_node_attributes *a = &node->attributes;
+  return (graft_pool2d_params) {
+    .n = (int) x->dims[0], .c = (int) x->dims[1], .h = (int) x->dims[2], .w = (int) x->dims[3],
+    .kh = a->pool.kh, .kw = a->pool.kw, .stride_h = a->pool.stride_h, .stride_w = a->pool.stride_w,
+    .pad_top = a->pool.pad_top, .pad_left = a->pool.pad_left,
+    .pad_bottom = a->pool.pad_bottom, .pad_right = a->pool.pad_right,
+    .ceil_mode = a->pool.ceil_mode, .count_include_pad = a->pool.count_include_pad,
+  };
 }
 
 static bool
@@ -339,15 +363,7 @@ graft_node_infer_shape (const graft_node *node, const graft_shape *const *in,
     case GRAFT_OP_CONV:
       {
         const graft_shape *w = in[1];
-        graft_conv2d_params p = {
-          .n = (int) x->dims[0], .c = (int) x->dims[1], .h = (int) x->dims[2], .w = (int) x->dims[3],
-          .m = (int) w->dims[0], .kh = a->conv.kh, .kw = a->conv.kw,
-          .stride_h = a->conv.stride_h, .stride_w = a->conv.stride_w,
-          .dilation_h = a->conv.dilation_h, .dilation_w = a->conv.dilation_w,
-          .pad_top = a->conv.pad_top, .pad_left = a->conv.pad_left,
-          .pad_bottom = a->conv.pad_bottom, .pad_right = a->conv.pad_right,
-          .groups = a->conv.groups,
-        };
+        graft_conv2d_params p;
         if (x->rank != 4 || x->dims[1] > INT32_MAX || x->dims[2] > INT32_MAX || x->dims[3] > INT32_MAX
             || x->dims[0] > INT32_MAX)
           return shape_error (error, node, "expects an (N,C,H,W) input, not", x);
@@ -356,6 +372,7 @@ graft_node_infer_shape (const graft_node *node, const graft_shape *const *in,
           return shape_error (error, node, "has a weight that does not fit its input:", w);
         if (node->n_inputs == 3 && !expect_count (in[2], w->dims[0]))
           return shape_error (error, node, "has a bias of the wrong size:", in[2]);
+        p = graft_node_conv2d_params (node, x, w);
         if (graft_conv2d_setup (&p, error) != GRAFT_OK)
           return GRAFT_ERROR_SHAPE;
         *out = graft_shape_4d (p.n, p.m, p.oh, p.ow);
@@ -409,16 +426,11 @@ graft_node_infer_shape (const graft_node *node, const graft_shape *const *in,
     case GRAFT_OP_MAXPOOL:
     case GRAFT_OP_AVGPOOL:
       {
-        graft_pool2d_params p = {
-          .kh = a->pool.kh, .kw = a->pool.kw, .stride_h = a->pool.stride_h, .stride_w = a->pool.stride_w,
-          .pad_top = a->pool.pad_top, .pad_left = a->pool.pad_left,
-          .pad_bottom = a->pool.pad_bottom, .pad_right = a->pool.pad_right,
-          .ceil_mode = a->pool.ceil_mode, .count_include_pad = a->pool.count_include_pad,
-        };
+        graft_pool2d_params p;
         if (x->rank != 4 || x->dims[0] > INT32_MAX || x->dims[1] > INT32_MAX || x->dims[2] > INT32_MAX
             || x->dims[3] > INT32_MAX)
           return shape_error (error, node, "expects an (N,C,H,W) input, not", x);
-        p.n = (int) x->dims[0], p.c = (int) x->dims[1], p.h = (int) x->dims[2], p.w = (int) x->dims[3];
+        p = graft_node_pool2d_params (node, x);
         if (graft_pool2d_setup (&p, error) != GRAFT_OK)
           return GRAFT_ERROR_SHAPE;
         *out = graft_shape_4d (p.n, p.c, p.oh, p.ow);

@@ -140,3 +140,9 @@ const char *graft_op_name (graft_op op);
  * graft_graph_add_node and by plans (which redo it for their batch size). */
 graft_status graft_node_infer_shape (const graft_node *node, const graft_shape *const *input_shapes,
                                      graft_shape *output, graft_error *error);
+
+/* The op params of a Conv node whose input x and weight w are (N,C,H,W) and
+ * (M,C/groups,KH,KW), and of a MaxPool or AveragePool node whose input x is (N,C,H,W),
+ * ready for their _setup: shape inference and plans build them here, the same way. */
+graft_conv2d_params graft_node_conv2d_params (const graft_node *node, const graft_shape *x, const graft_shape *w);
+graft_pool2d_params graft_node_pool2d_params (const graft_node *node, const graft_shape *x);

@@ -159,14 +159,7 @@ setup_node (graft_plan *plan, int index, graft_error *error)
   switch (a->op)
     {
     case GRAFT_OP_CONV:
-      np->p.conv = (graft_conv2d_params) {
-        .n = (int) x->dims[0], .c = (int) x->dims[1], .h = (int) x->dims[2], .w = (int) x->dims[3],
-        .m = (int) plan->values[node->inputs[1]].shape.dims[0],
-        .kh = a->conv.kh, .kw = a->conv.kw, .stride_h = a->conv.stride_h, .stride_w = a->conv.stride_w,
-        .dilation_h = a->conv.dilation_h, .dilation_w = a->conv.dilation_w,
-        .pad_top = a->conv.pad_top, .pad_left = a->conv.pad_left,
-        .pad_bottom = a->conv.pad_bottom, .pad_right = a->conv.pad_right, .groups = a->conv.groups,
-      };
+      np->p.conv = graft_node_conv2d_params (node, x, &plan->values[node->inputs[1]].shape);
       if (graft_conv2d_setup (&np->p.conv, error) != GRAFT_OK)
         return GRAFT_ERROR_SHAPE;
       np->scratch = graft_conv2d_scratch_floats (&np->p.conv);
@@ -194,13 +187,7 @@ setup_node (graft_plan *plan, int index, graft_error *error)
       break;
     case GRAFT_OP_MAXPOOL:
     case GRAFT_OP_AVGPOOL:
-      np->p.pool = (graft_pool2d_params) {
-        .n = (int) x->dims[0], .c = (int) x->dims[1], .h = (int) x->dims[2], .w = (int) x->dims[3],
-        .kh = a->pool.kh, .kw = a->pool.kw, .stride_h = a->pool.stride_h, .stride_w = a->pool.stride_w,
-        .pad_top = a->pool.pad_top, .pad_left = a->pool.pad_left,
-        .pad_bottom = a->pool.pad_bottom, .pad_right = a->pool.pad_right,
-        .ceil_mode = a->pool.ceil_mode, .count_include_pad = a->pool.count_include_pad,
-      };
+      np->p.pool = graft_node_pool2d_params (node, x);
       if (graft_pool2d_setup (&np->p.pool, error) != GRAFT_OK)
         return GRAFT_ERROR_SHAPE;
       break;
@@ -960,7 +947,6 @@ struct graft_optimizer_state {
   state_entry *entries;
   int n_entries;
   float *arena;
-  size_t arena_floats;
   int64_t steps;
 };
 
@@ -1063,7 +1049,6 @@ sync_state (graft_optimizer_state *state, graft_plan *plan, graft_error *error)
     }
   graft_floats_free (state->arena);
   state->arena = arena;
-  state->arena_floats = total;
   return GRAFT_OK;
 }
 
@@ -1218,7 +1203,6 @@ graft_optimizer_state_deserialize (const graft_optimizer_config *config, const v
     state->arena = graft_floats_alloc (total);
     if (state->arena == NULL)
       goto oom;
-    state->arena_floats = total;
     cursor = start;
     for (int e = 0; e < n_entries; e++)
       {
