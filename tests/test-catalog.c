@@ -514,6 +514,47 @@ test_verify (void)
   g_assert_nonnull (strstr (error->message, "5 bytes"));
 }
 
+/* Files are hashed in chunks (1 MiB): a file of several chunks and a part one, an empty
+ * file, and a missing one, whose error says the model is not downloaded. */
+static void
+test_checksum_file (void)
+{
+  gsize sizes[] = { (1 << 20) * 2 + 12345, 0 };
+  g_autofree char *models = graft_catalog_models_dir ();
+  g_autofree char *path = g_build_filename (models, "hashed.bin", NULL);
+  g_autofree char *missing = g_build_filename (models, "missing.bin", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  guint64 size = 1;
+
+  g_assert_cmpint (g_mkdir_with_parents (models, 0755), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autoptr (GBytes) content = make_content (sizes[i], 3);
+      g_autofree char *want = content_sha256 (content);
+      g_autofree char *got = NULL;
+
+      g_assert_true (g_file_set_contents (path, g_bytes_get_data (content, NULL), (gssize) sizes[i], NULL));
+      got = graft_catalog_file_sha256 (path, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (got, ==, want);
+      /* The same through a checksum the caller keeps, with the count of bytes. */
+      g_checksum_reset (checksum);
+      g_assert_true (graft_catalog_checksum_file (checksum, path, &size, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (size, ==, sizes[i]);
+      g_assert_cmpstr (g_checksum_get_string (checksum), ==, want);
+    }
+
+  g_assert_false (graft_catalog_checksum_file (checksum, missing, &size, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_cmpuint (size, ==, 0);
+  g_clear_error (&error);
+  g_assert_null (graft_catalog_file_sha256 (missing, NULL, &error));
+  g_assert_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_NOT_DOWNLOADED);
+  g_assert_true (g_str_has_prefix (error->message, missing));
+}
+
 /* A model's downloaded file is found back from its path, however the path is spelt. */
 static void
 test_find_file (void)
@@ -881,6 +922,7 @@ static const struct {
   { "/catalog/user-catalog", test_user_catalog },
   { "/catalog/parse-errors", test_parse_errors },
   { "/catalog/verify", test_verify },
+  { "/catalog/checksum-file", test_checksum_file },
   { "/catalog/find-file", test_find_file },
   { "/catalog/annotate", test_annotate },
   { "/catalog/download/whole", test_download_whole },

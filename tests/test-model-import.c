@@ -828,6 +828,37 @@ test_builder_valid (void)
   g_assert_cmpint (graft_graph_node_count (model->graph), ==, 2);
 }
 
+/* A Cast to float32 of a computed tensor is an alias, except where it names the graph
+ * output: then, as for Identity, a node carries the file's output name. */
+static void
+test_cast_output (void)
+{
+  for (int last = 0; last <= 1; last++)
+    {
+      g_autoptr (Builder) b = builder_conv_relu (13);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GraftModel) model = NULL;
+      Onnx__NodeProto *cast = add_node (b, "Cast", "cast", "y", "f");
+
+      attribute_int (b, cast, "to", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+      if (last)
+        b->outputs->pdata[0] = value_info (b, "f", -1, NULL);
+      else
+        {
+          add_node (b, "Relu", "relu2", "f", "z");
+          b->outputs->pdata[0] = value_info (b, "z", -1, NULL);
+        }
+      model = builder_load (b, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (graft_graph_node_count (model->graph), ==, 3);
+      g_assert_cmpstr (model->output_name, ==, last ? "f" : "z");
+      g_assert_cmpstr (graft_graph_value (model->graph, model->output)->name, ==, last ? "f" : "z");
+      /* The alias: the second Relu reads the first one's output. */
+      if (!last)
+        g_assert_cmpint (node_named (model, "relu2")->inputs[0], ==, graft_graph_find_value (model->graph, "y"));
+    }
+}
+
 /* Dropout at opset 13 with its ratio and training_mode as initializers, the mode a
  * bool (as PyTorch exports it): false imports (inference: identity), true is refused,
  * in raw bytes or in int32_data alike. */
@@ -1944,6 +1975,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/import/external-data", test_external_data);
   g_test_add_func ("/model/import/load-errors", test_load_errors);
   g_test_add_func ("/model/import/builder-valid", test_builder_valid);
+  g_test_add_func ("/model/import/cast-output", test_cast_output);
   g_test_add_func ("/model/import/dropout-bool-mode", test_dropout_bool_mode);
   g_test_add_func ("/model/import/static-batch", test_builder_static_batch);
   g_test_add_func ("/model/import/split/forms", test_split_forms);

@@ -16,6 +16,7 @@
 #define MAX_NAME_LENGTH 100
 #define MAX_BYTES (G_GUINT64_CONSTANT (1) << 40)  /* 1 TiB: anything larger is a typo */
 #define VERIFIED_SUFFIX ".verified"
+#define HASH_CHUNK_SIZE (1 << 20)
 
 G_DEFINE_QUARK (graft-catalog-error-quark, graft_catalog_error)
 
@@ -563,18 +564,37 @@ graft_catalog_model_path (const GraftCatalogEntry *entry)
   return g_build_filename (dir, file, NULL);
 }
 
-char *
-graft_catalog_file_sha256 (const char *path, GCancellable *cancellable, GError **error)
+gboolean
+graft_catalog_checksum_file (GChecksum *checksum, const char *path, guint64 *size, GCancellable *cancellable,
+                             GError **error)
 {
   g_autoptr (GFile) file = g_file_new_for_path (path);
   g_autoptr (GFileInputStream) in = NULL;
-  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autoptr (GError) local = NULL;
-  g_autofree guint8 *buffer = g_malloc (1 << 20);
+  g_autofree guint8 *buffer = NULL;
   gssize n;
 
-  in = g_file_read (file, cancellable, &local);
+  if (size != NULL)
+    *size = 0;
+  in = g_file_read (file, cancellable, error);
   if (in == NULL)
+    return FALSE;
+  buffer = g_malloc (HASH_CHUNK_SIZE);
+  while ((n = g_input_stream_read (G_INPUT_STREAM (in), buffer, HASH_CHUNK_SIZE, cancellable, error)) > 0)
+    {
+      g_checksum_update (checksum, buffer, (gsize) n);
+      if (size != NULL)
+        *size += (guint64) n;
+    }
+  return n == 0;
+}
+
+char *
+graft_catalog_file_sha256 (const char *path, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr (GError) local = NULL;
+
+  if (!graft_catalog_checksum_file (checksum, path, NULL, cancellable, &local))
     {
       if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_propagate_error (error, g_steal_pointer (&local));
@@ -582,17 +602,6 @@ graft_catalog_file_sha256 (const char *path, GCancellable *cancellable, GError *
         g_set_error (error, GRAFT_CATALOG_ERROR, g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
                      ? GRAFT_CATALOG_ERROR_NOT_DOWNLOADED : GRAFT_CATALOG_ERROR_IO,
                      "%s: cannot read it: %s", path, local->message);
-      return NULL;
-    }
-  while ((n = g_input_stream_read (G_INPUT_STREAM (in), buffer, 1 << 20, cancellable, &local)) > 0)
-    g_checksum_update (checksum, buffer, (gsize) n);
-  if (n < 0)
-    {
-      if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_propagate_error (error, g_steal_pointer (&local));
-      else
-        g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_IO, "%s: cannot read it: %s", path,
-                     local->message);
       return NULL;
     }
   return g_strdup (g_checksum_get_string (checksum));
@@ -635,18 +644,14 @@ verified_note_text (guint64 size, gint64 mtime_usec, const char *sha256)
                           sha256);
 }
 
-gboolean
-graft_catalog_write_verified_note (const GraftCatalogEntry *entry, const char *path, GError **error)
+/* The note for path as it was when stamped (size, mtime). */
+static gboolean
+write_note (const GraftCatalogEntry *entry, const char *path, guint64 size, gint64 mtime, GError **error)
 {
   g_autofree char *note_path = g_strconcat (path, VERIFIED_SUFFIX, NULL);
-  g_autofree char *text = NULL;
+  g_autofree char *text = verified_note_text (size, mtime, entry->sha256);
   g_autoptr (GError) local = NULL;
-  guint64 size;
-  gint64 mtime;
 
-  if (!file_stamp (path, &size, &mtime, error))
-    return FALSE;
-  text = verified_note_text (size, mtime, entry->sha256);
   if (!g_file_set_contents (note_path, text, -1, &local))
     {
       g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_IO, "%s: cannot write it: %s", note_path,
@@ -654,6 +659,15 @@ graft_catalog_write_verified_note (const GraftCatalogEntry *entry, const char *p
       return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+graft_catalog_write_verified_note (const GraftCatalogEntry *entry, const char *path, GError **error)
+{
+  guint64 size;
+  gint64 mtime;
+
+  return file_stamp (path, &size, &mtime, error) && write_note (entry, path, size, mtime, error);
 }
 
 static gboolean
@@ -704,8 +718,9 @@ graft_catalog_verify (const GraftCatalogEntry *entry, const char *path, gboolean
                    path, sha256, entry->name, entry->sha256);
       return FALSE;
     }
-  /* A note that cannot be written only costs a new check next time. */
-  graft_catalog_write_verified_note (entry, path, NULL);
+  /* Stamped as it was before it was hashed: a file changed meanwhile is hashed again next
+   * time. A note that cannot be written only costs a new check next time. */
+  write_note (entry, path, size, mtime, NULL);
   return TRUE;
 }
 

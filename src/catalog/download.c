@@ -321,23 +321,15 @@ prepare (Job *job)
         g_unlink (part_path);  /* longer than the model: not ours */
       else
         {
-          g_autoptr (GFile) part = g_file_new_for_path (part_path);
-          g_autoptr (GFileInputStream) in = g_file_read (part, job->cancellable, NULL);
-          g_autofree guint8 *buffer = g_malloc (1 << 20);
-          gssize n = -1;
-          if (in != NULL)
-            while ((n = g_input_stream_read (G_INPUT_STREAM (in), buffer, 1 << 20, job->cancellable, NULL)) > 0)
-              {
-                g_checksum_update (job->checksum, buffer, (gsize) n);
-                job->received += (guint64) n;
-              }
+          gboolean hashed = graft_catalog_checksum_file (job->checksum, part_path, &job->received, job->cancellable,
+                                                         NULL);
           if (g_cancellable_is_cancelled (job->cancellable))
             {
               job->received = (guint64) st.st_size;  /* still there, for the next time */
               finish (job, cancelled_error (job));
               return FALSE;
             }
-          if (n < 0 || job->received != (guint64) st.st_size)
+          if (!hashed || job->received != (guint64) st.st_size)
             {
               /* Unreadable: start again. */
               g_checksum_reset (job->checksum);

@@ -44,6 +44,8 @@
  * - the others are named "block 1", "block 2"...
  */
 #include "model/model.h"
+#include "model/model-private.h"
+#include "model/surgery.h"
 
 #include <string.h>
 
@@ -133,20 +135,25 @@ spatial (const graft_shape *shape)
   return shape->rank == 4 ? shape->dims[2] * shape->dims[3] : -1;
 }
 
-/* FLOPs of one node at batch 1; see the convention at the top of the file. */
+/* FLOPs of one node at batch 1 (shapes: of every value); see the convention at the top
+ * of the file. */
 static double
-node_flops (const graft_node *node, const graft_shape *const *in, const graft_shape *out)
+node_flops (const graft_node *node, const graft_shape *shapes)
 {
   const graft_node_attributes *a = &node->attributes;
+  const graft_shape *out = &shapes[node->output];
   switch (a->op)
     {
     case GRAFT_OP_CONV:
-      /* out is (N,M,OH,OW), w is (M,C/g,KH,KW) */
-      return 2.0 * shape_elements (out) * (double) in[1]->dims[1] * (double) in[1]->dims[2]
-             * (double) in[1]->dims[3];
+      {
+        /* out is (N,M,OH,OW), w is (M,C/g,KH,KW) */
+        const graft_shape *w = &shapes[node->inputs[1]];
+        return 2.0 * shape_elements (out) * (double) w->dims[1] * (double) w->dims[2] * (double) w->dims[3];
+      }
     case GRAFT_OP_GEMM:
       {
-        double k = (double) (a->gemm.trans_a ? in[0]->dims[0] : in[0]->dims[1]);
+        const graft_shape *x = &shapes[node->inputs[0]];
+        double k = (double) (a->gemm.trans_a ? x->dims[0] : x->dims[1]);
         return 2.0 * shape_elements (out) * k;
       }
     case GRAFT_OP_BATCHNORM:
@@ -159,7 +166,7 @@ node_flops (const graft_node *node, const graft_shape *const *in, const graft_sh
     case GRAFT_OP_AVGPOOL:
       return shape_elements (out) * a->pool.kh * a->pool.kw;
     case GRAFT_OP_MEAN_SPATIAL:
-      return shape_elements (in[0]);
+      return shape_elements (&shapes[node->inputs[0]]);
     case GRAFT_OP_RESHAPE:
     case GRAFT_OP_FLATTEN:
     case GRAFT_OP_TRANSPOSE:
@@ -249,33 +256,13 @@ blocks_by_name (const graft_graph *graph)
   return ranges;
 }
 
-/* The classifier node for the structural grouping, or -1. */
-static int
-find_classifier (const graft_graph *graph)
-{
-  int n_nodes = graft_graph_node_count (graph);
-  for (int i = n_nodes - 1; i >= 0; i--)
-    {
-      const graft_node *node = graft_graph_node (graph, i);
-      if (node->attributes.op == GRAFT_OP_GEMM && first_parameter (graph, node) >= 0)
-        return i;
-    }
-  for (int i = n_nodes - 1; i >= 0; i--)
-    {
-      const graft_node *node = graft_graph_node (graph, i);
-      if (first_parameter (graph, node) >= 0)
-        return node->attributes.op == GRAFT_OP_CONV ? i : -1;
-    }
-  return -1;
-}
-
-/* Blocks by graph structure; shapes are the batch-1 shapes of every value. */
+/* Blocks by graph structure; shapes are the batch-1 shapes of every value, classifier
+ * the node graft_model_find_classifier gives (-1: none). */
 static GArray *
-blocks_by_structure (const graft_graph *graph, const graft_shape *shapes)
+blocks_by_structure (const graft_graph *graph, const graft_shape *shapes, int classifier)
 {
   GArray *ranges = ranges_new ();
   int n_nodes = graft_graph_node_count (graph);
-  int classifier = find_classifier (graph);
   int body_end = classifier >= 0 ? classifier : n_nodes;
   gint64 stage = G_MAXINT64;
   gboolean after_join = FALSE; /* the current block began after a residual join or a pool */
@@ -361,12 +348,48 @@ merge_weightless (GArray *ranges, const graft_graph *graph)
 }
 
 gboolean
+graft_model_infer_shapes (const graft_graph *graph, graft_shape *shapes, graft_error *error)
+{
+  int n_nodes = graft_graph_node_count (graph);
+
+  for (int i = 0; i < n_nodes; i++)
+    {
+      const graft_node *node = graft_graph_node (graph, i);
+      const graft_shape *stack[16];
+      g_autofree const graft_shape **heap = NULL;
+      const graft_shape **in = stack;
+
+      if (node->n_inputs > (int) G_N_ELEMENTS (stack))
+        in = heap = g_new (const graft_shape *, node->n_inputs);
+      for (int k = 0; k < node->n_inputs; k++)
+        in[k] = &shapes[node->inputs[k]];
+      if (graft_node_infer_shape (node, in, &shapes[node->output], error) != GRAFT_OK)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+void
+graft_block_sum_layers (GraftBlock *block, const GArray *layers)
+{
+  block->parameters = 0;
+  block->flops = 0;
+  for (int i = block->first_node; i <= block->last_node; i++)
+    {
+      const GraftLayerInfo *info = &g_array_index (layers, GraftLayerInfo, i);
+      block->parameters += info->parameters;
+      block->flops += info->flops;
+    }
+}
+
+gboolean
 graft_model_analyse (GraftModel *model, GError **error)
 {
   const graft_graph *graph;
   g_autofree graft_shape *shapes = NULL;
   g_autofree gboolean *counted = NULL;
   g_autoptr (GArray) ranges = NULL;
+  graft_error engine_error;
   int n_values, n_nodes, meaningful = 0, total = 0, block_number = 0;
 
   g_return_val_if_fail (model != NULL, FALSE);
@@ -393,22 +416,6 @@ graft_model_analyse (GraftModel *model, GError **error)
         total++;
     }
 
-  /* Models whose first dimension is not a batch (some of ONNX's own operator tests)
-   * do not infer at batch 1: then the shapes are the graph's, at its declared size. */
-  for (int i = 0; i < n_nodes; i++)
-    {
-      const graft_node *node = graft_graph_node (graph, i);
-      g_autofree const graft_shape **in = g_new (const graft_shape *, MAX (1, node->n_inputs));
-      for (int k = 0; k < node->n_inputs; k++)
-        in[k] = &shapes[node->inputs[k]];
-      if (graft_node_infer_shape (node, in, &shapes[node->output], NULL) != GRAFT_OK)
-        {
-          for (int v = 0; v < n_values; v++)
-            shapes[v] = graft_graph_value (graph, v)->shape;
-          break;
-        }
-    }
-
   if (model->layers == NULL)
     model->layers = g_array_new (FALSE, TRUE, sizeof (GraftLayerInfo));
   g_array_set_size (model->layers, 0);
@@ -417,29 +424,28 @@ graft_model_analyse (GraftModel *model, GError **error)
   g_array_set_clear_func (model->blocks, block_clear);
   g_array_set_size (model->blocks, 0);
 
-  counted = g_new0 (gboolean, MAX (n_values, 1));
-  for (int i = 0; i < n_nodes; i++)
+  /* Models whose first dimension is not a batch (some of ONNX's own operator tests)
+   * do not infer at batch 1: then the shapes are the graph's, at its declared size. */
+  if (!graft_model_infer_shapes (graph, shapes, NULL))
     {
-      const graft_node *node = graft_graph_node (graph, i);
-      const graft_shape *stack[16];
-      g_autofree const graft_shape **heap = NULL;
-      const graft_shape **in = stack;
-      GraftLayerInfo info = { 0 };
-      graft_error engine_error;
-
-      if (node->n_inputs > (int) G_N_ELEMENTS (stack))
-        in = heap = g_new (const graft_shape *, node->n_inputs);
-      for (int k = 0; k < node->n_inputs; k++)
-        in[k] = &shapes[node->inputs[k]];
-      if (graft_node_infer_shape (node, in, &shapes[node->output], &engine_error) != GRAFT_OK)
+      for (int v = 0; v < n_values; v++)
+        shapes[v] = graft_graph_value (graph, v)->shape;
+      if (!graft_model_infer_shapes (graph, shapes, &engine_error))
         {
-          g_array_set_size (model->layers, 0);
           g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
                        "cannot infer the shapes of the model: %s", engine_error.message);
           return FALSE;
         }
+    }
+
+  counted = g_new0 (gboolean, MAX (n_values, 1));
+  for (int i = 0; i < n_nodes; i++)
+    {
+      const graft_node *node = graft_graph_node (graph, i);
+      GraftLayerInfo info = { 0 };
+
       info.output_shape = shapes[node->output];
-      info.flops = node_flops (node, in, &shapes[node->output]);
+      info.flops = node_flops (node, shapes);
       for (int k = 0; k < node->n_inputs; k++)
         {
           int v = node->inputs[k];
@@ -458,7 +464,7 @@ graft_model_analyse (GraftModel *model, GError **error)
   if (total > 0 && meaningful * 2 >= total)
     ranges = blocks_by_name (graph);
   else
-    ranges = blocks_by_structure (graph, shapes);
+    ranges = blocks_by_structure (graph, shapes, graft_model_find_classifier (model));
   merge_weightless (ranges, graph);
 
   for (guint b = 0; b < ranges->len; b++)
@@ -468,12 +474,7 @@ graft_model_analyse (GraftModel *model, GError **error)
       block.first_node = range->first_node;
       block.last_node = range->last_node;
       block.name = range->key != NULL ? g_strdup (range->key) : g_strdup_printf ("block %d", ++block_number);
-      for (int i = range->first_node; i <= range->last_node; i++)
-        {
-          const GraftLayerInfo *info = &g_array_index (model->layers, GraftLayerInfo, i);
-          block.parameters += info->parameters;
-          block.flops += info->flops;
-        }
+      graft_block_sum_layers (&block, model->layers);
       g_array_append_val (model->blocks, block);
     }
   return TRUE;

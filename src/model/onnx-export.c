@@ -17,6 +17,7 @@
  * freed with it once the message is packed.
  */
 #include "model/model.h"
+#include "model/model-private.h"
 
 #include <string.h>
 
@@ -294,10 +295,9 @@ static void
 output_dynamic_dims (Exporter *ex, int value, gboolean *dynamic)
 {
   int n_values = graft_graph_value_count (ex->graph);
-  int n_nodes = graft_graph_node_count (ex->graph);
   const graft_value *target = graft_graph_value (ex->graph, value);
   g_autofree graft_shape *shapes = g_new0 (graft_shape, (gsize) MAX (n_values, 1));
-  gboolean inferred = TRUE;
+  gboolean inferred;
 
   for (int v = 0; v < n_values; v++)
     {
@@ -306,19 +306,7 @@ output_dynamic_dims (Exporter *ex, int value, gboolean *dynamic)
       if (info->kind == GRAFT_VALUE_INPUT && info->shape.rank > 0 && info->shape.dims[0] < G_MAXINT32)
         shapes[v].dims[0] = info->shape.dims[0] + 1;
     }
-  for (int i = 0; i < n_nodes && inferred; i++)
-    {
-      const graft_node *node = graft_graph_node (ex->graph, i);
-      const graft_shape *in[64];
-      g_autofree const graft_shape **heap = NULL;
-      const graft_shape **inputs = in;
-      if (node->n_inputs > (int) G_N_ELEMENTS (in))
-        inputs = heap = g_new (const graft_shape *, (gsize) node->n_inputs);
-      for (int k = 0; k < node->n_inputs; k++)
-        inputs[k] = &shapes[node->inputs[k]];
-      if (graft_node_infer_shape (node, inputs, &shapes[node->output], NULL) != GRAFT_OK)
-        inferred = FALSE;
-    }
+  inferred = graft_model_infer_shapes (ex->graph, shapes, NULL);
 
   for (int d = 0; d < target->shape.rank; d++)
     dynamic[d] = inferred ? shapes[value].rank != target->shape.rank || shapes[value].dims[d] != target->shape.dims[d]
@@ -605,7 +593,7 @@ export_model (GraftModel *model, const GraftExportOptions *options, const char *
   output_value = options->softmax_output ? logits_value : model->output;
   ex.graph_output = options->softmax_output ? -1 : model->output;
 
-  /* Names, and which opset: HardSwish needs 14. */
+  /* Names. */
   for (int v = 0; v < n_values; v++)
     {
       const graft_value *value = graft_graph_value (ex.graph, v);
@@ -618,23 +606,20 @@ export_model (GraftModel *model, const GraftExportOptions *options, const char *
       if (value->kind != GRAFT_VALUE_ACTIVATION)
         ex.value_names[v] = value->name;
     }
+  /* Which values nodes read, and which opset: HardSwish needs 14. */
+  read = g_new0 (gboolean, (gsize) MAX (n_values, 1));
   for (int i = 0; i < n_nodes; i++)
     {
       const graft_node *node = graft_graph_node (ex.graph, i);
       if (node->attributes.op == GRAFT_OP_ACTIVATION && node->attributes.activation.kind == GRAFT_ACTIVATION_HARD_SWISH)
         opset_version = EXPORT_OPSET_HARD_SWISH;
-    }
-
-  /* Graph inputs: the model's input first, then any other that a node reads (batch
-   * dim "N" for all). */
-  read = g_new0 (gboolean, (gsize) MAX (n_values, 1));
-  for (int i = 0; i < n_nodes; i++)
-    {
-      const graft_node *node = graft_graph_node (ex.graph, i);
       for (int k = 0; k < node->n_inputs; k++)
         if (node->inputs[k] >= 0 && node->inputs[k] < n_values)
           read[node->inputs[k]] = TRUE;
     }
+
+  /* Graph inputs: the model's input first, then any other that a node reads (batch
+   * dim "N" for all). */
   for (int pass = 0; pass < 2; pass++)
     for (int v = 0; v < n_values; v++)
       {

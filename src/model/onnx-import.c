@@ -103,6 +103,8 @@ typedef struct {
 } Importer;
 
 typedef gboolean (*NodeImporter) (Importer *im, const Onnx__NodeProto *node, GError **error);
+/* One importer for several ops: variant says which (an activation kind, '+' for Add...). */
+typedef gboolean (*VariantImporter) (Importer *im, const Onnx__NodeProto *node, int variant, GError **error);
 
 /* ------------------------------------------------------------------------ */
 /* Messages                                                                  */
@@ -124,6 +126,12 @@ static const char *
 op_type_of (const Onnx__NodeProto *node)
 {
   return node->op_type != NULL ? node->op_type : "";
+}
+
+static gboolean
+is_default_domain (const char *domain)
+{
+  return domain == NULL || domain[0] == '\0' || strcmp (domain, "ai.onnx") == 0;
 }
 
 static gboolean G_GNUC_PRINTF (4, 5)
@@ -535,10 +543,12 @@ read_external_data (Importer *im, const Onnx__TensorProto *t, const char *tensor
 }
 
 /* Checks a TensorProto without decoding it: type, dims, and that its data is exactly as
- * long as its shape says (an external file is opened and range-checked). */
+ * long as its shape says (an external file is opened and range-checked). external: NULL
+ * to check only; else it gets the bytes of external data, read in the same go (NULL when
+ * the data is in the proto). */
 static gboolean
 tensor_proto_inspect (Importer *im, const Onnx__TensorProto *t, const char *tensor_name,
-                      TensorInfo *info, GError **error)
+                      TensorInfo *info, guint8 **external, GError **error)
 {
   size_t n_typed;
 
@@ -587,7 +597,7 @@ tensor_proto_inspect (Importer *im, const Onnx__TensorProto *t, const char *tens
     }
 
   if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-    return read_external_data (im, t, tensor_name, info, NULL, error);
+    return read_external_data (im, t, tensor_name, info, external, error);
   if (t->has_raw_data)
     {
       if (t->raw_data.len / info->element_size != info->count || t->raw_data.len % info->element_size != 0)
@@ -611,14 +621,10 @@ tensor_proto_decode (Importer *im, const Onnx__TensorProto *t, const char *tenso
   const guint8 *raw = NULL;
   TensorInfo info;
 
-  if (!tensor_proto_inspect (im, t, tensor_name, &info, error))
+  if (!tensor_proto_inspect (im, t, tensor_name, &info, &external, error))
     return NULL;
-  if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-    {
-      if (!read_external_data (im, t, tensor_name, &info, &external, error))
-        return NULL;
-      raw = external;
-    }
+  if (external != NULL)
+    raw = external;
   else if (t->has_raw_data)
     raw = t->raw_data.data;
 
@@ -922,6 +928,25 @@ add_node (Importer *im, const char *suffix, const graft_node_attributes *attribu
     }
   define_value (im, output, value);
   return value;
+}
+
+/* Makes output another name for x (an engine value, or one with a Pad pending): an alias,
+ * or an identity node named after the ONNX node (plus suffix) when output is the graph
+ * output, whose name must survive. */
+static gboolean
+define_alias (Importer *im, const char *suffix, const Entry *x, const char *output, GError **error)
+{
+  Entry *alias;
+
+  if (x->kind == ENTRY_VALUE && is_graph_output (im, output))
+    {
+      graft_node_attributes identity = { .op = GRAFT_OP_RESHAPE, .reshape = { .rank = -1 } };
+      return add_node (im, suffix, &identity, &x->value, 1, output, error) >= 0;
+    }
+  alias = define_entry (im, output, x->kind);
+  alias->value = x->value;
+  memcpy (alias->pads, x->pads, sizeof alias->pads);
+  return TRUE;
 }
 
 /* Integer values of a 0-D or 1-D constant (axes, shapes, pads), with their flags. */
@@ -1492,12 +1517,7 @@ import_cast (Importer *im, const Onnx__NodeProto *node, GError **error)
     {
       /* Everything computed at run time is float32 already. */
       if (to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-        {
-          Entry *alias = define_entry (im, output_name (node, 0), x->kind);
-          alias->value = x->value;
-          memcpy (alias->pads, x->pads, sizeof alias->pads);
-          return TRUE;
-        }
+        return define_alias (im, "", x, output_name (node, 0), error);
       return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
                          "casts a computed tensor to %s; Graft computes in float32", data_type_name ((gint32) to));
     }
@@ -1566,13 +1586,8 @@ slice_value (Importer *im, int x, int axis, gint64 start, gint64 end, gboolean w
                        ")): Graft does not compute empty tensors", axis, start, end);
   if (axis == 0 || (start == 0 && end == shape->dims[axis]))
     {
-      if (is_graph_output (im, output))
-        {
-          graft_node_attributes identity = { .op = GRAFT_OP_RESHAPE, .reshape = { .rank = -1 } };
-          return add_node (im, suffix, &identity, &x, 1, output, error) >= 0;
-        }
-      define_value (im, output, x);
-      return TRUE;
+      const Entry whole = { .kind = ENTRY_VALUE, .value = x };
+      return define_alias (im, suffix, &whole, output, error);
     }
   a.slice.axis = axis;
   a.slice.start = start;
@@ -2033,25 +2048,12 @@ activation (Importer *im, const Onnx__NodeProto *node, graft_activation_kind kin
   return x >= 0 && add_node (im, "", &a, &x, 1, output_name (node, 0), error) >= 0;
 }
 
+/* Relu, Sigmoid, HardSwish: activations without attributes. */
 static gboolean
-import_relu (Importer *im, const Onnx__NodeProto *node, GError **error)
+import_plain_activation (Importer *im, const Onnx__NodeProto *node, int kind, GError **error)
 {
   return check_input_count (im, node, 1, 1, error)
-         && activation (im, node, GRAFT_ACTIVATION_RELU, 0, 0, error);
-}
-
-static gboolean
-import_sigmoid (Importer *im, const Onnx__NodeProto *node, GError **error)
-{
-  return check_input_count (im, node, 1, 1, error)
-         && activation (im, node, GRAFT_ACTIVATION_SIGMOID, 0, 0, error);
-}
-
-static gboolean
-import_hard_swish (Importer *im, const Onnx__NodeProto *node, GError **error)
-{
-  return check_input_count (im, node, 1, 1, error)
-         && activation (im, node, GRAFT_ACTIVATION_HARD_SWISH, 0, 0, error);
+         && activation (im, node, (graft_activation_kind) kind, 0, 0, error);
 }
 
 static gboolean
@@ -2120,10 +2122,10 @@ producer_op (Importer *im, int value)
                                        : GRAFT_OP_COUNT;
 }
 
-/* Add, Sub, Mul, Div. Sub and Div need a constant second operand: x - c is x + (-c),
- * x / c is x * (1/c). */
+/* Add, Sub, Mul, Div (op '+', '-', '*', '/'). Sub and Div need a constant second operand:
+ * x - c is x + (-c), x / c is x * (1/c). */
 static gboolean
-import_binary (Importer *im, const Onnx__NodeProto *node, char op, GError **error)
+import_binary (Importer *im, const Onnx__NodeProto *node, int op, GError **error)
 {
   graft_node_attributes a = { .op = op == '+' || op == '-' ? GRAFT_OP_ADD : GRAFT_OP_MUL };
   Entry *entries[2];
@@ -2204,30 +2206,6 @@ import_binary (Importer *im, const Onnx__NodeProto *node, char op, GError **erro
 }
 
 static gboolean
-import_add (Importer *im, const Onnx__NodeProto *node, GError **error)
-{
-  return import_binary (im, node, '+', error);
-}
-
-static gboolean
-import_sub (Importer *im, const Onnx__NodeProto *node, GError **error)
-{
-  return import_binary (im, node, '-', error);
-}
-
-static gboolean
-import_mul (Importer *im, const Onnx__NodeProto *node, GError **error)
-{
-  return import_binary (im, node, '*', error);
-}
-
-static gboolean
-import_div (Importer *im, const Onnx__NodeProto *node, GError **error)
-{
-  return import_binary (im, node, '/', error);
-}
-
-static gboolean
 import_concat (Importer *im, const Onnx__NodeProto *node, GError **error)
 {
   graft_node_attributes a = { .op = GRAFT_OP_CONCAT };
@@ -2265,8 +2243,9 @@ import_concat (Importer *im, const Onnx__NodeProto *node, GError **error)
   return add_node (im, "", &a, inputs, (int) node->n_input, output_name (node, 0), error) >= 0;
 }
 
+/* MaxPool (max) and AveragePool. */
 static gboolean
-import_pool (Importer *im, const Onnx__NodeProto *node, gboolean max, GError **error)
+import_pool (Importer *im, const Onnx__NodeProto *node, int max, GError **error)
 {
   graft_node_attributes a = { .op = max ? GRAFT_OP_MAXPOOL : GRAFT_OP_AVGPOOL };
   const graft_shape *x_shape;
@@ -2316,18 +2295,6 @@ import_pool (Importer *im, const Onnx__NodeProto *node, gboolean max, GError **e
   a.pool.ceil_mode = ceil_mode != 0;
   a.pool.count_include_pad = count_include_pad != 0;
   return add_node (im, "", &a, &x, 1, output_name (node, 0), error) >= 0;
-}
-
-static gboolean
-import_max_pool (Importer *im, const Onnx__NodeProto *node, GError **error)
-{
-  return import_pool (im, node, TRUE, error);
-}
-
-static gboolean
-import_average_pool (Importer *im, const Onnx__NodeProto *node, GError **error)
-{
-  return import_pool (im, node, FALSE, error);
 }
 
 static gboolean
@@ -2545,7 +2512,7 @@ reshape_to (Importer *im, int x, const graft_shape *shape, int moved, const char
 }
 
 static gboolean
-import_squeeze_unsqueeze (Importer *im, const Onnx__NodeProto *node, gboolean squeeze, GError **error)
+import_squeeze_unsqueeze (Importer *im, const Onnx__NodeProto *node, int squeeze, GError **error)
 {
   const gint64 *axes;
   size_t n_axes;
@@ -2580,18 +2547,6 @@ import_squeeze_unsqueeze (Importer *im, const Onnx__NodeProto *node, gboolean sq
               : !unsqueeze_shape (im, value_shape (im, x), axes, n_axes, &shape, &moved, error))
     return FALSE;
   return reshape_to (im, x, &shape, moved, output_name (node, 0), error);
-}
-
-static gboolean
-import_squeeze (Importer *im, const Onnx__NodeProto *node, GError **error)
-{
-  return import_squeeze_unsqueeze (im, node, TRUE, error);
-}
-
-static gboolean
-import_unsqueeze (Importer *im, const Onnx__NodeProto *node, GError **error)
-{
-  return import_squeeze_unsqueeze (im, node, FALSE, error);
 }
 
 static gboolean
@@ -2681,8 +2636,7 @@ import_matmul (Importer *im, const Onnx__NodeProto *node, GError **error)
   if (use != NULL && use->count == 1 && use->last_consumer >= 0)
     {
       const Onnx__NodeProto *next = im->graph_proto->node[use->last_consumer];
-      if (g_strcmp0 (next->op_type, "Add") == 0 && (next->domain == NULL || next->domain[0] == '\0'
-                                                     || strcmp (next->domain, "ai.onnx") == 0)
+      if (g_strcmp0 (next->op_type, "Add") == 0 && is_default_domain (next->domain)
           && next->n_input == 2 && output_name (next, 0) != NULL && input_name (next, 0) != NULL
           && input_name (next, 1) != NULL && strcmp (next->input[0], next->input[1]) != 0)
         {
@@ -2777,18 +2731,7 @@ import_identity (Importer *im, const Onnx__NodeProto *node, GError **error)
       define_constant (im, out, tensor_copy (t));
       return TRUE;
     }
-  if (x->kind == ENTRY_VALUE && is_graph_output (im, out))
-    {
-      /* The file's output name must survive: an identity node carries it. */
-      graft_node_attributes a = { .op = GRAFT_OP_RESHAPE, .reshape = { .rank = -1 } };
-      return add_node (im, "", &a, &x->value, 1, out, error) >= 0;
-    }
-  {
-    Entry *alias = define_entry (im, out, x->kind);
-    alias->value = x->value;
-    memcpy (alias->pads, x->pads, sizeof alias->pads);
-  }
-  return TRUE;
+  return define_alias (im, "", x, out, error);
 }
 
 static gboolean
@@ -2881,32 +2824,37 @@ import_pad (Importer *im, const Onnx__NodeProto *node, GError **error)
   return TRUE;
 }
 
-static const struct {
+/* Each op with either its own importer or a shared one and the variant to pass it. */
+typedef struct {
   const char *op_type;
   NodeImporter import;
-} node_importers[] = {
+  VariantImporter import_variant;
+  int variant;
+} OpImporter;
+
+static const OpImporter node_importers[] = {
   { "Conv", import_conv },
   { "BatchNormalization", import_batchnorm },
-  { "Relu", import_relu },
-  { "Sigmoid", import_sigmoid },
+  { "Relu", NULL, import_plain_activation, GRAFT_ACTIVATION_RELU },
+  { "Sigmoid", NULL, import_plain_activation, GRAFT_ACTIVATION_SIGMOID },
   { "LeakyRelu", import_leaky_relu },
   { "HardSigmoid", import_hard_sigmoid },
-  { "HardSwish", import_hard_swish },
+  { "HardSwish", NULL, import_plain_activation, GRAFT_ACTIVATION_HARD_SWISH },
   { "Clip", import_clip },
-  { "Add", import_add },
-  { "Sub", import_sub },
-  { "Mul", import_mul },
-  { "Div", import_div },
+  { "Add", NULL, import_binary, '+' },
+  { "Sub", NULL, import_binary, '-' },
+  { "Mul", NULL, import_binary, '*' },
+  { "Div", NULL, import_binary, '/' },
   { "Concat", import_concat },
-  { "MaxPool", import_max_pool },
-  { "AveragePool", import_average_pool },
+  { "MaxPool", NULL, import_pool, TRUE },
+  { "AveragePool", NULL, import_pool, FALSE },
   { "GlobalAveragePool", import_global_average_pool },
   { "GlobalMaxPool", import_global_max_pool },
   { "ReduceMean", import_reduce_mean },
   { "Flatten", import_flatten },
   { "Reshape", import_reshape },
-  { "Squeeze", import_squeeze },
-  { "Unsqueeze", import_unsqueeze },
+  { "Squeeze", NULL, import_squeeze_unsqueeze, TRUE },
+  { "Unsqueeze", NULL, import_squeeze_unsqueeze, FALSE },
   { "Transpose", import_transpose },
   { "Gemm", import_gemm },
   { "MatMul", import_matmul },
@@ -2925,12 +2873,6 @@ static const struct {
 
 /* ------------------------------------------------------------------------ */
 /* The graph: names, inputs, order                                           */
-
-static gboolean
-is_default_domain (const char *domain)
-{
-  return domain == NULL || domain[0] == '\0' || strcmp (domain, "ai.onnx") == 0;
-}
 
 static gboolean
 check_model (Importer *im, const Onnx__ModelProto *proto, GError **error)
@@ -2980,7 +2922,7 @@ read_initializers (Importer *im, GError **error)
         return import_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has an initializer without a name (number %zu)", i);
       if (g_hash_table_contains (im->initializers, t->name))
         return import_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has two initializers named '%s'", t->name);
-      if (!tensor_proto_inspect (im, t, t->name, &info, error))
+      if (!tensor_proto_inspect (im, t, t->name, &info, NULL, error))
         return FALSE;
       g_hash_table_insert (im->initializers, t->name, (gpointer) t);
       entry = define_entry (im, t->name, ENTRY_CONSTANT);
@@ -3299,7 +3241,8 @@ import_nodes (Importer *im, GError **error)
     {
       int i = order[k];
       const Onnx__NodeProto *node = g->node[i];
-      NodeImporter import = NULL;
+      const OpImporter *importer = NULL;
+      gboolean ok;
 
       if (im->folded[i])
         continue;
@@ -3308,10 +3251,10 @@ import_nodes (Importer *im, GError **error)
         return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
                            "uses op '%s' of the domain '%s', which Graft does not support",
                            node->op_type, node->domain);
-      for (size_t j = 0; j < G_N_ELEMENTS (node_importers); j++)
+      for (size_t j = 0; j < G_N_ELEMENTS (node_importers) && importer == NULL; j++)
         if (strcmp (node_importers[j].op_type, node->op_type) == 0)
-          import = node_importers[j].import;
-      if (import == NULL)
+          importer = &node_importers[j];
+      if (importer == NULL)
         {
           g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_UNSUPPORTED,
                        "%s: node '%s' uses ONNX op '%s' (opset %" G_GINT64_FORMAT "), which Graft does not support",
@@ -3326,7 +3269,9 @@ import_nodes (Importer *im, GError **error)
                                "reads '%s', an output of node '%s' that Graft does not compute", name,
                                im->node_names[producer_of (im, name) >= 0 ? producer_of (im, name) : i]);
         }
-      if (!import (im, node, error))
+      ok = importer->import != NULL ? importer->import (im, node, error)
+                                    : importer->import_variant (im, node, importer->variant, error);
+      if (!ok)
         return FALSE;
     }
   im->current = -1;

@@ -311,25 +311,14 @@ graft_model_graft_head (const GraftModel *base, int cut, const GraftHeadSpec *he
     GraftBlock head_block = { .name = g_strdup ("head"), .first_node = head_start,
                               .last_node = graft_graph_node_count (model->graph) - 1 };
     guint i = 0;
-    for (int n = head_start; n <= head_block.last_node; n++)
-      {
-        const GraftLayerInfo *info = &g_array_index (model->layers, GraftLayerInfo, n);
-        head_block.parameters += info->parameters;
-        head_block.flops += info->flops;
-      }
+    graft_block_sum_layers (&head_block, model->layers);
     while (i < model->blocks->len && g_array_index (model->blocks, GraftBlock, i).last_node < head_start)
       i++;
     if (i < model->blocks->len && g_array_index (model->blocks, GraftBlock, i).first_node < head_start)
       {
         GraftBlock *partial = &g_array_index (model->blocks, GraftBlock, i);
         partial->last_node = head_start - 1;
-        partial->parameters = 0;
-        partial->flops = 0;
-        for (int n = partial->first_node; n <= partial->last_node; n++)
-          {
-            partial->parameters += g_array_index (model->layers, GraftLayerInfo, n).parameters;
-            partial->flops += g_array_index (model->layers, GraftLayerInfo, n).flops;
-          }
+        graft_block_sum_layers (partial, model->layers);
         i++;
       }
     if (i < model->blocks->len)
