@@ -1,5 +1,5 @@
 /* GraftPlot: nice ticks, min/max decimation (spikes survive, NaN breaks the line),
- * incremental updates, the read-out from the keyboard, its speed at 100,000 points,
+ * incremental updates (an extended path is the path computed afresh), the read-out from the keyboard, its speed at 100,000 points,
  * and screenshots in light and dark style (saved when GRAFT_SHOTS names a folder).
  *
  * Run under a display: xvfb-run -a -s "-screen 0 1400x900x24" dbus-run-session -- meson test app-plot */
@@ -254,6 +254,136 @@ test_incremental (void)
   graft_series_clear (series);
   path = graft_plot_get_path (GRAFT_PLOT (plot), 0, &n);
   g_assert_cmpuint (n, ==, 0);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* The path as a copy (NaN compared as NaN). */
+static GArray *
+path_copy (GraftPlot *plot)
+{
+  guint n = 0;
+  const float *path = graft_plot_get_path (plot, 0, &n);
+  GArray *copy = g_array_new (FALSE, FALSE, sizeof (float));
+  if (path != NULL)
+    g_array_append_vals (copy, path, 2 * n);
+  return copy;
+}
+
+static void
+assert_same_path (GArray *a, GArray *b)
+{
+  g_assert_cmpuint (a->len, ==, b->len);
+  for (guint i = 0; i < a->len; i++)
+    {
+      float x = g_array_index (a, float, i), y = g_array_index (b, float, i);
+      if (isnan (x) || isnan (y))
+        g_assert_true (isnan (x) && isnan (y));
+      else
+        g_assert_cmpfloat (x, ==, y);
+    }
+}
+
+/* A path extended point by point (the ranges held by hints) is the path computed from
+ * all the points at once: a few points, then more than there are columns (spans), with
+ * breaks, spikes and chunks that end inside a column; and a cleared series starts
+ * again. Also how long growing one point at a time takes. */
+static void
+test_extended_path (void)
+{
+  g_autoptr (GraftSeries) series = graft_series_new ("s", "Series");
+  GtkWidget *plot, *window;
+  const guint N = 20000;
+  guint added = 0, chunk = 1;
+  gint64 start, elapsed;
+
+  if (!have_display)
+    {
+      g_test_skip ("no display");
+      return;
+    }
+  plot = graft_plot_new ();
+  graft_plot_add_series (GRAFT_PLOT (plot), series, GRAFT_PLOT_LINE);
+  graft_plot_set_x_range (GRAFT_PLOT (plot), 0, N);
+  graft_plot_set_y_range (GRAFT_PLOT (plot), 0, 2);
+  window = app_test_show_in_window (plot, 600, 300);
+  g_assert_cmpint (graft_plot_get_path_columns (GRAFT_PLOT (plot)), <, 600);
+
+  start = thread_time ();
+  while (added < N)
+    {
+      g_autofree double *x = g_new (double, chunk);
+      g_autofree double *y = g_new (double, chunk);
+      guint n = MIN (chunk, N - added);
+      for (guint i = 0; i < n; i++)
+        {
+          guint k = added + i;
+          x[i] = k;
+          y[i] = (k % 1000) >= 700 && (k % 1000) < 710 ? NAN : k % 997 == 0 ? 1.9 : 1 + 0.5 * sin (k * 0.01);
+        }
+      graft_series_append_many (series, x, y, n);
+      added += n;
+      /* Now and then, the path so far against one computed afresh. */
+      if (added < 40 || added % 4999 < chunk)
+        {
+          g_autoptr (GArray) extended = path_copy (GRAFT_PLOT (plot));
+          g_autoptr (GArray) fresh = NULL;
+          graft_plot_set_log_x (GRAFT_PLOT (plot), TRUE);
+          graft_plot_set_log_x (GRAFT_PLOT (plot), FALSE);
+          fresh = path_copy (GRAFT_PLOT (plot));
+          g_assert_cmpuint (extended->len, >, 0);
+          assert_same_path (extended, fresh);
+        }
+      chunk = added < 100 ? 1 : 1 + added % 7;
+    }
+  elapsed = thread_time () - start;
+  g_test_message ("%u points appended in chunks of 1 to 7, the path kept up: %.1f ms CPU", N, elapsed / 1000.0);
+  g_print ("# %u points appended a few at a time, path kept up: %.1f ms CPU\n", N, elapsed / 1000.0);
+  {
+    g_autoptr (GArray) extended = path_copy (GRAFT_PLOT (plot));
+    g_autoptr (GArray) fresh = NULL;
+    graft_plot_set_log_x (GRAFT_PLOT (plot), TRUE);
+    graft_plot_set_log_x (GRAFT_PLOT (plot), FALSE);
+    fresh = path_copy (GRAFT_PLOT (plot));
+    assert_same_path (extended, fresh);
+  }
+
+  /* Cleared, then refilled past its old length with other values. */
+  graft_series_clear (series);
+  for (guint k = 0; k < N + 10; k += 10)
+    {
+      double x[10], y[10];
+      for (guint i = 0; i < 10; i++)
+        {
+          x[i] = (k + i) * (double) N / (N + 10);
+          y[i] = 0.5 + 0.25 * cos ((k + i) * 0.003);
+        }
+      graft_series_append_many (series, x, y, 10);
+    }
+  {
+    g_autoptr (GArray) extended = path_copy (GRAFT_PLOT (plot));
+    g_autoptr (GArray) fresh = NULL;
+    graft_plot_set_log_x (GRAFT_PLOT (plot), TRUE);
+    graft_plot_set_log_x (GRAFT_PLOT (plot), FALSE);
+    fresh = path_copy (GRAFT_PLOT (plot));
+    assert_same_path (extended, fresh);
+  }
+
+  /* A new y-factor moves the path, even when the hints hold the axes where they were. */
+  graft_series_clear (series);
+  graft_series_append (series, 10, 0.25);
+  graft_series_append (series, 20, 0.5);
+  graft_plot_set_y_range (GRAFT_PLOT (plot), 0, 100);
+  {
+    guint n;
+    const float *path = graft_plot_get_path (GRAFT_PLOT (plot), 0, &n);
+    g_assert_cmpuint (n, ==, 2);
+    g_assert_cmpfloat_with_epsilon (path[1], 0.0025, 1e-6);
+    graft_plot_set_y_factor (GRAFT_PLOT (plot), 100);
+    path = graft_plot_get_path (GRAFT_PLOT (plot), 0, &n);
+    g_assert_cmpuint (n, ==, 2);
+    g_assert_cmpfloat_with_epsilon (path[1], 0.25, 1e-6);
+    g_assert_cmpfloat_with_epsilon (path[3], 0.5, 1e-6);
+  }
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
@@ -595,6 +725,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/plot/ticks", test_ticks);
   g_test_add_func ("/app/plot/decimation", test_decimation);
   g_test_add_func ("/app/plot/incremental", test_incremental);
+  g_test_add_func ("/app/plot/extended-path", test_extended_path);
   g_test_add_func ("/app/plot/keyboard", test_keyboard);
   g_test_add_func ("/app/plot/performance", test_performance);
   g_test_add_func ("/app/plot/screenshots", test_screenshots);

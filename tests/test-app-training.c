@@ -22,6 +22,9 @@ typedef struct {
   GraftTraining *training;
   int pause_at_epoch;
   gboolean paused_once;
+  guint steps_per_epoch;      /* when set, checked at every ::epoch-finished */
+  guint loss_points_at_finish;
+  guint lr_finder_points_at_finish;
 } Watch;
 
 static gboolean
@@ -50,6 +53,10 @@ on_epoch (GraftTraining *training, int epoch, gboolean best, Watch *w)
 {
   w->epochs_seen++;
   g_assert_cmpint (epoch, ==, w->epochs_seen);
+  /* Every step of the epoch is in the series when it is signalled. */
+  if (w->steps_per_epoch > 0)
+    g_assert_cmpuint (graft_series_get_length (graft_training_get_series (training, "train-loss")), ==,
+                      (guint) epoch * w->steps_per_epoch);
   if (epoch == w->pause_at_epoch && !w->paused_once)
     {
       w->paused_once = TRUE;
@@ -62,6 +69,8 @@ static void
 on_finished (GraftTraining *training, GError *error, Watch *w)
 {
   w->finished = TRUE;
+  w->loss_points_at_finish = graft_series_get_length (graft_training_get_series (training, "train-loss"));
+  w->lr_finder_points_at_finish = graft_series_get_length (graft_training_get_series (training, "lr-finder"));
   if (error != NULL)
     w->error = g_error_copy (error);
   g_main_loop_quit (w->loop);
@@ -89,7 +98,8 @@ test_main_loop_stays_responsive (void)
   g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, model);
   g_autoptr (GraftTraining) training = graft_training_new ();
   g_autoptr (GError) error = NULL;
-  Watch w = { .loop = g_main_loop_new (NULL, FALSE), .training = training, .pause_at_epoch = 2 };
+  Watch w = { .loop = g_main_loop_new (NULL, FALSE), .training = training, .pause_at_epoch = 2,
+              .steps_per_epoch = 6 };
   guint timer;
   GraftSeries *loss, *accuracy;
 
@@ -118,6 +128,8 @@ test_main_loop_stays_responsive (void)
   loss = graft_training_get_series (training, "train-loss");
   accuracy = graft_training_get_series (training, "validation-accuracy");
   g_assert_cmpuint (graft_series_get_length (loss), ==, 300 * 6);
+  /* ... and were all there when ::finished came. */
+  g_assert_cmpuint (w.loss_points_at_finish, ==, 300 * 6);
   g_assert_cmpuint (graft_series_get_length (accuracy), ==, 300);
   g_assert_cmpfloat (graft_series_get_x (loss)[graft_series_get_length (loss) - 1], ==, 300.0);
   g_assert_nonnull (graft_training_get_model (training));
@@ -167,6 +179,9 @@ test_lr_finder (void)
   g_main_loop_run (w.loop);
   g_assert_no_error (w.error);
   g_assert_cmpuint (graft_series_get_length (graft_training_get_series (training, "lr-finder")), >, 10);
+  /* The curve is in its series when ::finished comes. */
+  g_assert_cmpuint (w.lr_finder_points_at_finish, ==,
+                    graft_series_get_length (graft_training_get_series (training, "lr-finder")));
   g_assert_cmpfloat (graft_training_get_lr_suggestion (training), >, 0);
   g_main_loop_unref (w.loop);
 }

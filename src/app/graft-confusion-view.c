@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include "graft-colors.h"
 #include "graft-confusion-view.h"
 
 #include <glib/gi18n.h>
@@ -385,33 +386,6 @@ graft_confusion_view_size_allocate (GtkWidget *widget, int width, int height, in
 
 /* --- drawing ---------------------------------------------------------------------- */
 
-static void
-lookup_color (GtkWidget *widget, const char *name, const char *fallback, GdkRGBA *color)
-{
-  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-  if (!gtk_style_context_lookup_color (gtk_widget_get_style_context (widget), name, color))
-    gdk_rgba_parse (color, fallback);
-  G_GNUC_END_IGNORE_DEPRECATIONS
-}
-
-static void
-set_source (cairo_t *cr, const GdkRGBA *color, double alpha)
-{
-  cairo_set_source_rgba (cr, color->red, color->green, color->blue, color->alpha * alpha);
-}
-
-static void
-rounded_rectangle (cairo_t *cr, double x, double y, double w, double h, double r)
-{
-  r = MIN (r, MIN (w, h) / 2);
-  cairo_new_sub_path (cr);
-  cairo_arc (cr, x + w - r, y + r, r, -G_PI / 2, 0);
-  cairo_arc (cr, x + w - r, y + h - r, r, 0, G_PI / 2);
-  cairo_arc (cr, x + r, y + h - r, r, G_PI / 2, G_PI);
-  cairo_arc (cr, x + r, y + r, r, G_PI, 3 * G_PI / 2);
-  cairo_close_path (cr);
-}
-
 static double
 cell_gap (GraftConfusionView *self)
 {
@@ -431,7 +405,7 @@ outline_cell (GraftConfusionView *self, cairo_t *cr, int t, int p, double inset,
 {
   graphene_rect_t r;
   cell_rectangle (self, t, p, inset, &r);
-  rounded_rectangle (cr, r.origin.x, r.origin.y, r.size.width, r.size.height, MIN (6, self->cell * 0.15) + 1);
+  graft_rounded_rectangle (cr, r.origin.x, r.origin.y, r.size.width, r.size.height, MIN (6, self->cell * 0.15) + 1);
   cairo_set_line_width (cr, line_width);
   cairo_stroke (cr);
 }
@@ -453,6 +427,7 @@ graft_confusion_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   int n = self->classes;
   int width = gtk_widget_get_width (widget), height = gtk_widget_get_height (widget);
   double cell = self->cell, grid_w = n * cell, radius = MIN (6, cell * 0.15);
+  GtkStyleContext *style;
   GdkRGBA fg, accent, accent_fg, error, error_fg, focus;
   gboolean focus_visible;
   cairo_t *cr;
@@ -461,13 +436,14 @@ graft_confusion_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
     return;
 
   G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-  gtk_style_context_get_color (gtk_widget_get_style_context (widget), &fg);
+  style = gtk_widget_get_style_context (widget);
+  gtk_style_context_get_color (style, &fg);
   G_GNUC_END_IGNORE_DEPRECATIONS
-  lookup_color (widget, "accent_bg_color", "#3584e4", &accent);
-  lookup_color (widget, "accent_fg_color", "#ffffff", &accent_fg);
-  lookup_color (widget, "error_bg_color", "#e01b24", &error);
-  lookup_color (widget, "error_fg_color", "#ffffff", &error_fg);
-  lookup_color (widget, "accent_color", "#1c71d8", &focus);
+  accent = graft_color_named (style, "accent_bg_color", "#3584e4");
+  accent_fg = graft_color_named (style, "accent_fg_color", "#ffffff");
+  error = graft_color_named (style, "error_bg_color", "#e01b24");
+  error_fg = graft_color_named (style, "error_fg_color", "#ffffff");
+  focus = graft_color_named (style, "accent_color", "#1c71d8");
   focus_visible = gtk_widget_has_focus (widget)
                   && (gtk_widget_get_state_flags (widget) & GTK_STATE_FLAG_FOCUS_VISIBLE) != 0;
 
@@ -477,7 +453,7 @@ graft_confusion_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   {
     int w, h;
     pixel_size (self->predicted_title, &w, &h);
-    set_source (cr, &fg, 0.7);
+    graft_color_set_source (cr, &fg, 0.7);
     cairo_move_to (cr, self->grid_x + MAX (0, (grid_w - w) / 2), 0);
     pango_cairo_show_layout (cr, self->predicted_title);
     pixel_size (self->true_title, &w, &h);
@@ -504,14 +480,14 @@ graft_confusion_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
       if (c % self->label_step == 0 || row_hot)
         {
           pixel_size (row, &w, &h);
-          set_source (cr, &fg, row_hot ? 1.0 : 0.75);
+          graft_color_set_source (cr, &fg, row_hot ? 1.0 : 0.75);
           cairo_move_to (cr, self->grid_x - PAD - self->row_label_width, self->grid_y + (c + 0.5) * cell - h / 2.0);
           pango_cairo_show_layout (cr, row);
         }
       if (c % self->label_step == 0 || column_hot)
         {
           pixel_size (column, &w, &h);
-          set_source (cr, &fg, column_hot ? 1.0 : 0.75);
+          graft_color_set_source (cr, &fg, column_hot ? 1.0 : 0.75);
           if (self->columns_vertical)
             {
               cairo_save (cr);
@@ -537,11 +513,11 @@ graft_confusion_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
         graphene_rect_t r;
 
         cell_rectangle (self, t, p, 0, &r);
-        rounded_rectangle (cr, r.origin.x, r.origin.y, r.size.width, r.size.height, radius);
+        graft_rounded_rectangle (cr, r.origin.x, r.origin.y, r.size.width, r.size.height, radius);
         if (strength == 0)
-          set_source (cr, &fg, 0.06);
+          graft_color_set_source (cr, &fg, 0.06);
         else
-          set_source (cr, t == p ? &accent : &error, strength);
+          graft_color_set_source (cr, t == p ? &accent : &error, strength);
         cairo_fill (cr);
 
         if (self->shows_counts)
@@ -554,12 +530,12 @@ graft_confusion_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
             pixel_size (count, &w, &h);
             if (self->shows_percent && strength > 0)
               pixel_size (g_ptr_array_index (self->percent_layouts, (gsize) t * n + p), &pw, &ph);
-            set_source (cr, ink, strength == 0 ? 0.45 : 1.0);
+            graft_color_set_source (cr, ink, strength == 0 ? 0.45 : 1.0);
             cairo_move_to (cr, cx - w / 2.0, cy - (h + ph) / 2.0);
             pango_cairo_show_layout (cr, count);
             if (ph > 0)
               {
-                set_source (cr, ink, 0.8);
+                graft_color_set_source (cr, ink, 0.8);
                 cairo_move_to (cr, cx - pw / 2.0, cy - (h + ph) / 2.0 + h);
                 pango_cairo_show_layout (cr, g_ptr_array_index (self->percent_layouts, (gsize) t * n + p));
               }
@@ -569,17 +545,17 @@ graft_confusion_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   /* The selected cell, the one under the pointer, and the keyboard cursor. */
   if (self->selected_true >= 0)
     {
-      set_source (cr, &fg, 0.9);
+      graft_color_set_source (cr, &fg, 0.9);
       outline_cell (self, cr, self->selected_true, self->selected_predicted, -1, 2.5);
     }
   if (self->hover_true >= 0)
     {
-      set_source (cr, &fg, 0.45);
+      graft_color_set_source (cr, &fg, 0.45);
       outline_cell (self, cr, self->hover_true, self->hover_predicted, 1, 1.5);
     }
   if (focus_visible && self->cursor_true >= 0)
     {
-      set_source (cr, &focus, 0.8);
+      graft_color_set_source (cr, &focus, 0.8);
       outline_cell (self, cr, self->cursor_true, self->cursor_predicted, -2.5, 2);
     }
   cairo_destroy (cr);

@@ -534,30 +534,12 @@ on_spec_changed (GraftFreezeMap *self)
 /* Painting. */
 
 static void
-rounded_rectangle (cairo_t *cr, double x, double y, double w, double h, double r)
-{
-  r = MIN (r, MIN (w, h) / 2);
-  cairo_new_sub_path (cr);
-  cairo_arc (cr, x + w - r, y + r, r, -G_PI / 2, 0);
-  cairo_arc (cr, x + w - r, y + h - r, r, 0, G_PI / 2);
-  cairo_arc (cr, x + r, y + h - r, r, G_PI / 2, G_PI);
-  cairo_arc (cr, x + r, y + r, r, G_PI, 3 * G_PI / 2);
-  cairo_close_path (cr);
-}
-
-static void
-set_source (cairo_t *cr, const GdkRGBA *color, double alpha)
-{
-  cairo_set_source_rgba (cr, color->red, color->green, color->blue, color->alpha * alpha);
-}
-
-static void
 hatch (cairo_t *cr, double x, double y, double w, double h, const GdkRGBA *color)
 {
   cairo_save (cr);
-  rounded_rectangle (cr, x, y, w, h, RADIUS);
+  graft_rounded_rectangle (cr, x, y, w, h, RADIUS);
   cairo_clip (cr);
-  set_source (cr, color, 0.13);
+  graft_color_set_source (cr, color, 0.13);
   cairo_set_line_width (cr, 1.5);
   for (double d = -h; d < w; d += 8)
     {
@@ -607,7 +589,7 @@ graft_freeze_map_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   pill_x = x + w - pill_w - 8;
   {
     double cx = x + w + RIGHT_MARGIN / 2;
-    set_source (cr, &p.border[GRAFT_FREEZE_MAP_HEAD], 1);
+    graft_color_set_source (cr, &p.border[GRAFT_FREEZE_MAP_HEAD], 1);
     cairo_set_line_width (cr, 2);
     cairo_move_to (cr, x + w, head->y + head->height / 2);
     cairo_line_to (cr, cx - 4, head->y + head->height / 2);
@@ -633,15 +615,15 @@ graft_freeze_map_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
       double name_h = layout_height (row->name);
       double line_y;
 
-      rounded_rectangle (cr, x + 0.5, ry + 0.5, w - 1, rh - 1, RADIUS);
-      set_source (cr, &p.fill[kind], 1);
+      graft_rounded_rectangle (cr, x + 0.5, ry + 0.5, w - 1, rh - 1, RADIUS);
+      graft_color_set_source (cr, &p.fill[kind], 1);
       cairo_fill_preserve (cr);
       if ((int) i == self->hover && !self->dragging_cut)
         {
-          set_source (cr, &p.fg, 0.07);
+          graft_color_set_source (cr, &p.fg, 0.07);
           cairo_fill_preserve (cr);
         }
-      set_source (cr, &p.border[kind], 1);
+      graft_color_set_source (cr, &p.border[kind], 1);
       cairo_set_line_width (cr, 1);
       if (kind == GRAFT_FREEZE_MAP_REMOVED)
         {
@@ -659,29 +641,29 @@ graft_freeze_map_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
           /* The selection: an accent outline; with the keyboard focus, a wider halo too. */
           if (focused)
             {
-              rounded_rectangle (cr, x - 2.5, ry - 2.5, w + 5, rh + 5, RADIUS + 2.5);
-              set_source (cr, &p.accent, 0.35);
+              graft_rounded_rectangle (cr, x - 2.5, ry - 2.5, w + 5, rh + 5, RADIUS + 2.5);
+              graft_color_set_source (cr, &p.accent, 0.35);
               cairo_set_line_width (cr, 3);
               cairo_stroke (cr);
             }
-          rounded_rectangle (cr, x + 1, ry + 1, w - 2, rh - 2, RADIUS - 1);
-          set_source (cr, &p.accent, 1.0);
+          graft_rounded_rectangle (cr, x + 1, ry + 1, w - 2, rh - 2, RADIUS - 1);
+          graft_color_set_source (cr, &p.accent, 1.0);
           cairo_set_line_width (cr, 2);
           cairo_stroke (cr);
         }
 
       /* Name (and detail) at the left, the value at the right, centred vertically. */
       line_y = row->detail != NULL ? ry + (rh - name_h - layout_height (row->detail) - 1) / 2 : ry + (rh - name_h) / 2;
-      set_source (cr, &p.fg, text_alpha);
+      graft_color_set_source (cr, &p.fg, text_alpha);
       cairo_move_to (cr, tx, line_y);
       pango_cairo_show_layout (cr, row->name);
       cairo_move_to (cr, x + w - ROW_PADDING - layout_width (row->value),
                      line_y + (name_h - layout_height (row->value)) / 2);
-      set_source (cr, &p.fg, text_alpha * 0.75);
+      graft_color_set_source (cr, &p.fg, text_alpha * 0.75);
       pango_cairo_show_layout (cr, row->value);
       if (row->detail != NULL)
         {
-          set_source (cr, &p.fg, text_alpha * 0.7);
+          graft_color_set_source (cr, &p.fg, text_alpha * 0.7);
           cairo_move_to (cr, tx, line_y + name_h + 1);
           pango_cairo_show_layout (cr, row->detail);
         }
@@ -691,23 +673,23 @@ graft_freeze_map_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   {
     static const double dashes[] = { 6, 4 };
     double ph = PILL_HEIGHT;
-    set_source (cr, &p.accent, 1);
+    graft_color_set_source (cr, &p.accent, 1);
     cairo_set_line_width (cr, 2);
     cairo_set_dash (cr, dashes, 2, 0);
     cairo_move_to (cr, x + 2, cut_y);
     cairo_line_to (cr, pill_x, cut_y);
     cairo_stroke (cr);
     cairo_set_dash (cr, NULL, 0, 0);
-    rounded_rectangle (cr, pill_x, cut_y - ph / 2, pill_w, ph, ph / 2);
-    set_source (cr, &p.accent_bg, 1);
+    graft_rounded_rectangle (cr, pill_x, cut_y - ph / 2, pill_w, ph, ph / 2);
+    graft_color_set_source (cr, &p.accent_bg, 1);
     cairo_fill (cr);
-    set_source (cr, &p.accent_fg, 1);
+    graft_color_set_source (cr, &p.accent_fg, 1);
     cairo_move_to (cr, pill_x + 10 + ICON_SIZE + 6, cut_y - layout_height (self->cut_label) / 2);
     pango_cairo_show_layout (cr, self->cut_label);
   }
 
   /* The input, under the first block. */
-  set_source (cr, &p.fg, 0.6);
+  graft_color_set_source (cr, &p.fg, 0.6);
   cairo_move_to (cr, x, self->input_y);
   pango_cairo_show_layout (cr, self->input_label);
   cairo_destroy (cr);
@@ -1269,10 +1251,10 @@ graft_freeze_map_draw_swatch (GraftFreezeMap *self, cairo_t *cr, GraftFreezeMapS
   g_return_if_fail (GRAFT_IS_FREEZE_MAP (self));
   state = CLAMP (state, GRAFT_FREEZE_MAP_FROZEN, GRAFT_FREEZE_MAP_REMOVED);
   get_palette (self, &p);
-  rounded_rectangle (cr, x + 0.5, y + 0.5, size - 1, size - 1, 3);
-  set_source (cr, &p.fill[state], 1);
+  graft_rounded_rectangle (cr, x + 0.5, y + 0.5, size - 1, size - 1, 3);
+  graft_color_set_source (cr, &p.fill[state], 1);
   cairo_fill_preserve (cr);
-  set_source (cr, &p.border[state], 1);
+  graft_color_set_source (cr, &p.border[state], 1);
   cairo_set_line_width (cr, 1);
   cairo_stroke (cr);
   if (state == GRAFT_FREEZE_MAP_REMOVED)

@@ -18,7 +18,6 @@
 
 #include <glib/gi18n.h>
 
-#include "catalog/catalog.h"
 #include "graft-head-designer.h"
 #include "graft-model-chooser.h"
 
@@ -655,23 +654,6 @@ setup_legend (GraftModelPage *self)
 /* ------------------------------------------------------------------------ */
 /* Model, strategy, spec                                                     */
 
-/* The catalog's title of a downloaded catalog model ("ResNet-18 v1" rather than
- * "resnet18-v1-7"), or NULL. */
-static char *
-catalog_title (const char *path)
-{
-  g_autoptr (GraftCatalog) catalog = NULL;
-  const GraftCatalogEntry *entry;
-
-  if (path == NULL)
-    return NULL;
-  catalog = graft_catalog_load (NULL);
-  if (catalog == NULL)
-    catalog = graft_catalog_load_bundled (NULL);
-  entry = catalog != NULL ? graft_catalog_find_file (catalog, path) : NULL;
-  return entry != NULL ? g_strdup (entry->title) : NULL;
-}
-
 static void
 update_model_header (GraftModelPage *self)
 {
@@ -690,8 +672,9 @@ update_model_header (GraftModelPage *self)
     }
   gtk_stack_set_visible_child_name (self->stack, "model");
   path = graft_session_get_model_path (self->session);
-  base = catalog_title (path);
-  if (base == NULL)
+  if (graft_session_get_model_title (self->session) != NULL)
+    base = g_strdup (graft_session_get_model_title (self->session));
+  else
     base = path != NULL ? g_path_get_basename (path) : g_strdup (_("Untitled model"));
   if (g_str_has_suffix (base, ".onnx"))
     base[strlen (base) - 5] = '\0';

@@ -6,7 +6,9 @@
  *   layout  the axis ranges, ticks, text layouts and the plot area: on a data change,
  *           a size change, a property or a style change;
  *   paths   per series, normalised to the plot area and decimated to its pixel
- *           columns: when its series changes, or the ranges or the width change.
+ *           columns: extended with the points appended to its series (its last
+ *           column read again), recomputed when the ranges, the width or the
+ *           y-factor change.
  * snapshot() draws from them; it recomputes only a cache found invalid (after a
  * style change, which cannot recompute on the spot).
  *
@@ -14,6 +16,7 @@
  */
 #include "config.h"
 
+#include "graft-colors.h"
 #include "graft-plot.h"
 
 #include <glib/gi18n.h>
@@ -41,10 +44,16 @@ typedef struct {
   double last_x, last_y;
 
   /* The cached path: (x, y) float pairs in 0..1 over the plot area, NaN pairs break;
-   * with spans, pairs of pairs: a column's lowest and highest point. */
+   * with spans, pairs of pairs: a column's lowest and highest point. It covers the
+   * series' first path_seen points; appended points extend it from where its last
+   * point (or column) began, with the decimation's state as it was there. */
   GArray *path;
   gboolean spans;
   gboolean path_valid;
+  guint path_seen;
+  guint resume_index, resume_length;
+  gboolean resume_joined;
+  double resume_previous_last;
 
   /* The read-out: the point nearest the hover x, or -1. */
   int hover_index;
@@ -83,9 +92,9 @@ struct _GraftPlot
   GArray *legend_positions;    /* graphene_point_t, the swatch's left, the line's middle */
   PangoLayout *readout_header;
 
-  /* Paths: valid for these ranges and columns. */
+  /* Paths: valid for these ranges, columns and y-factor. */
   int path_columns;
-  double path_ranges[4];
+  double path_ranges[5];
 
   char *accessible_description;
   guint description_timeout_id;
@@ -429,9 +438,13 @@ path_trim (GArray *path)
 /* The path of a series over the current ranges. When the points outnumber the pixel
  * columns, it becomes one vertical span per column, from the column's lowest to its
  * highest point (stretched to reach the previous column's last point, so the spans
- * join up like a line): spikes survive, and drawing costs one rectangle a column. */
+ * join up like a line): spikes survive, and drawing costs one rectangle a column.
+ *
+ * A valid path is only extended: it is cut back to where its last point (or column)
+ * began and the series is read on from there, so a growing series costs the points
+ * appended, not all of them. */
 static void
-plot_series_compute_path (PlotSeries *ps)
+plot_series_update_path (PlotSeries *ps)
 {
   GraftPlot *self = ps->plot;
   guint n = graft_series_get_length (ps->series);
@@ -440,16 +453,28 @@ plot_series_compute_path (PlotSeries *ps)
   int columns = self->path_columns;
   double sx = 1.0 / (self->ax_hi - self->ax_lo), sy = 1.0 / (self->ay_hi - self->ay_lo);
   GArray *path = ps->path;
+  gboolean spans = n > (guint) columns;
   int column = G_MININT;
-  gboolean open = FALSE, joined = FALSE;
-  double low = 0, high = 0, last = 0, previous_last = 0;
+  gboolean open = FALSE, joined;
+  double low = 0, high = 0, last = 0, previous_last;
 
-  g_array_set_size (path, 0);
-  ps->path_valid = TRUE;
-  ps->spans = n > (guint) columns;
-  if (!ps->spans)
+  if (ps->path_valid && spans == ps->spans && n == ps->path_seen)
+    return;
+  if (!ps->path_valid || spans != ps->spans || n < ps->path_seen)
     {
-      for (guint i = 0; i < n; i++)
+      ps->resume_index = ps->resume_length = 0;
+      ps->resume_joined = FALSE;
+      ps->resume_previous_last = 0;
+    }
+  g_array_set_size (path, ps->resume_length);
+  joined = ps->resume_joined;
+  previous_last = ps->resume_previous_last;
+  ps->path_valid = TRUE;
+  ps->path_seen = n;
+  ps->spans = spans;
+  if (!spans)
+    {
+      for (guint i = ps->resume_index; i < n; i++)
         {
           if (!point_valid (self, xs[i], ys[i]))
             {
@@ -457,6 +482,8 @@ plot_series_compute_path (PlotSeries *ps)
               continue;
             }
           PathPoint p = { (axis_x (self, xs[i]) - self->ax_lo) * sx, (axis_y (self, ys[i]) - self->ay_lo) * sy };
+          ps->resume_index = i;
+          ps->resume_length = path->len;
           g_array_append_val (path, p);
         }
       path_trim (path);
@@ -482,7 +509,7 @@ plot_series_compute_path (PlotSeries *ps)
   }                                                                                  \
   G_STMT_END
 
-  for (guint i = 0; i < n; i++)
+  for (guint i = ps->resume_index; i < n; i++)
     {
       double y;
       int c;
@@ -500,6 +527,11 @@ plot_series_compute_path (PlotSeries *ps)
         FLUSH ();
       if (!open)
         {
+          /* Where a later call goes on from: this column may get more points. */
+          ps->resume_index = i;
+          ps->resume_length = path->len;
+          ps->resume_joined = joined;
+          ps->resume_previous_last = previous_last;
           open = TRUE;
           column = c;
           low = high = last = y;
@@ -872,25 +904,24 @@ update_layout (GraftPlot *self)
   top = round (top);
   self->area = GRAPHENE_RECT_INIT (left, top, MAX (1, floor (right - left)), MAX (1, floor (bottom - top)));
 
-  /* Paths: all again when the ranges or the columns changed. */
+  /* Paths: all again when the ranges, the columns or the y-factor changed; otherwise
+   * extended with the points appended since. */
   columns = MAX (1, (int) self->area.size.width);
   if (columns != self->path_columns || self->path_ranges[0] != self->ax_lo || self->path_ranges[1] != self->ax_hi
-      || self->path_ranges[2] != self->ay_lo || self->path_ranges[3] != self->ay_hi)
+      || self->path_ranges[2] != self->ay_lo || self->path_ranges[3] != self->ay_hi
+      || self->path_ranges[4] != self->y_factor)
     {
       self->path_columns = columns;
       self->path_ranges[0] = self->ax_lo;
       self->path_ranges[1] = self->ax_hi;
       self->path_ranges[2] = self->ay_lo;
       self->path_ranges[3] = self->ay_hi;
+      self->path_ranges[4] = self->y_factor;
       for (guint i = 0; i < self->series->len; i++)
         ((PlotSeries *) g_ptr_array_index (self->series, i))->path_valid = FALSE;
     }
   for (guint i = 0; i < self->series->len; i++)
-    {
-      PlotSeries *ps = g_ptr_array_index (self->series, i);
-      if (!ps->path_valid)
-        plot_series_compute_path (ps);
-    }
+    plot_series_update_path (g_ptr_array_index (self->series, i));
 }
 
 static void
@@ -913,7 +944,9 @@ on_series_changed (GraftSeries *series, PlotSeries *ps)
 {
   GraftPlot *self = ps->plot;
   plot_series_update_bounds (ps);
-  ps->path_valid = FALSE;
+  /* Appended points extend the path; a cleared series starts it again. */
+  if (graft_series_get_length (series) < ps->path_seen)
+    ps->path_valid = FALSE;
   update_layout (self);
   if (!isnan (self->hover_x))
     update_readout (self);
@@ -1168,12 +1201,6 @@ series_color (GraftPlotColor color, gboolean dark, GdkRGBA *rgba)
 }
 
 static void
-set_source (cairo_t *cr, const GdkRGBA *color, double alpha)
-{
-  cairo_set_source_rgba (cr, color->red, color->green, color->blue, color->alpha * alpha);
-}
-
-static void
 append_layout (GtkSnapshot *snapshot, PangoLayout *layout, double x, double y, const GdkRGBA *color, double alpha)
 {
   GdkRGBA c = *color;
@@ -1185,20 +1212,9 @@ append_layout (GtkSnapshot *snapshot, PangoLayout *layout, double x, double y, c
 }
 
 static void
-rounded_rectangle (cairo_t *cr, double x, double y, double w, double h, double r)
-{
-  cairo_new_sub_path (cr);
-  cairo_arc (cr, x + w - r, y + r, r, -G_PI / 2, 0);
-  cairo_arc (cr, x + w - r, y + h - r, r, 0, G_PI / 2);
-  cairo_arc (cr, x + r, y + h - r, r, G_PI / 2, G_PI);
-  cairo_arc (cr, x + r, y + r, r, G_PI, 3 * G_PI / 2);
-  cairo_close_path (cr);
-}
-
-static void
 draw_swatch (cairo_t *cr, PlotSeries *ps, const GdkRGBA *color, double x, double y)
 {
-  set_source (cr, color, (ps->style & GRAFT_PLOT_FAINT) ? 0.6 : 1.0);
+  graft_color_set_source (cr, color, (ps->style & GRAFT_PLOT_FAINT) ? 0.6 : 1.0);
   if (ps->style & GRAFT_PLOT_LINE || !(ps->style & GRAFT_PLOT_POINTS))
     {
       cairo_set_line_width (cr, (ps->style & GRAFT_PLOT_FAINT) ? 1.5 : 2.0);
@@ -1247,7 +1263,7 @@ draw_series (cairo_t *cr, GraftPlot *self, PlotSeries *ps, const GdkRGBA *color)
   if (ps->spans)
     {
       double column_width = w / self->path_columns;
-      set_source (cr, color, alpha);
+      graft_color_set_source (cr, color, alpha);
       for (guint i = 0; i + 1 < n; i += 2)
         {
           if (isnan (points[i].x))
@@ -1269,7 +1285,7 @@ draw_series (cairo_t *cr, GraftPlot *self, PlotSeries *ps, const GdkRGBA *color)
       gboolean pen_down = FALSE;
       if (alpha < 1)
         cairo_push_group (cr);
-      set_source (cr, color, 1.0);
+      graft_color_set_source (cr, color, 1.0);
       cairo_set_line_width (cr, line_width);
       cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
       cairo_set_line_cap (cr, CAIRO_LINE_CAP_ROUND);
@@ -1319,7 +1335,7 @@ draw_series (cairo_t *cr, GraftPlot *self, PlotSeries *ps, const GdkRGBA *color)
     }
   if (dots)
     {
-      set_source (cr, color, alpha);
+      graft_color_set_source (cr, color, alpha);
       for (guint i = 0; i < n; i++)
         {
           if (isnan (points[i].x))
@@ -1350,8 +1366,7 @@ graft_plot_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 
   G_GNUC_BEGIN_IGNORE_DEPRECATIONS
   gtk_style_context_get_color (style, &fg);
-  if (!gtk_style_context_lookup_color (style, "accent_color", &accent))
-    gdk_rgba_parse (&accent, "#3584e4");
+  accent = graft_color_named (style, "accent_color", "#3584e4");
   if (!gtk_style_context_lookup_color (style, "popover_bg_color", &popover_bg))
     popover_bg = (GdkRGBA) { 1 - fg.red, 1 - fg.green, 1 - fg.blue, 1 };
   G_GNUC_END_IGNORE_DEPRECATIONS
@@ -1363,9 +1378,9 @@ graft_plot_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   if (gtk_widget_has_visible_focus (widget))
     {
       cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
-      set_source (cr, &accent, 0.5);
+      graft_color_set_source (cr, &accent, 0.5);
       cairo_set_line_width (cr, 2);
-      rounded_rectangle (cr, 1, 1, width - 2, height - 2, 11);
+      graft_rounded_rectangle (cr, 1, 1, width - 2, height - 2, 11);
       cairo_stroke (cr);
       cairo_destroy (cr);
     }
@@ -1384,7 +1399,7 @@ graft_plot_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 
   /* Grid: minor ticks faint, major ticks light, the frame's bottom and left a little stronger. */
   cairo_set_line_width (cr, 1);
-  set_source (cr, &fg, 0.05);
+  graft_color_set_source (cr, &fg, 0.05);
   for (guint i = 0; self->y_minor != NULL && i < self->y_minor->len; i++)
     {
       double y = round (y_to_pixel (self, g_array_index (self->y_minor, double, i) / self->y_factor)) + 0.5;
@@ -1404,7 +1419,7 @@ graft_plot_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
         }
     }
   cairo_stroke (cr);
-  set_source (cr, &fg, 0.12);
+  graft_color_set_source (cr, &fg, 0.12);
   for (guint i = 0; i < self->y_ticks->len; i++)
     {
       double y = round (y_to_pixel (self, g_array_index (self->y_ticks, double, i) / self->y_factor)) + 0.5;
@@ -1418,7 +1433,7 @@ graft_plot_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
       cairo_line_to (cr, x, a->origin.y + a->size.height + 4);
     }
   cairo_stroke (cr);
-  set_source (cr, &fg, 0.35);
+  graft_color_set_source (cr, &fg, 0.35);
   cairo_move_to (cr, round (a->origin.x) + 0.5, a->origin.y);
   cairo_line_to (cr, round (a->origin.x) + 0.5, round (a->origin.y + a->size.height) + 0.5);
   cairo_line_to (cr, a->origin.x + a->size.width, round (a->origin.y + a->size.height) + 0.5);
@@ -1430,7 +1445,7 @@ graft_plot_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
       double x = round (x_to_pixel (self, self->marker_x)) + 0.5;
       if (x >= a->origin.x && x <= a->origin.x + a->size.width)
         {
-          set_source (cr, &fg, 0.6);
+          graft_color_set_source (cr, &fg, 0.6);
           cairo_set_dash (cr, (double[]) { 4, 3 }, 2, 0);
           cairo_move_to (cr, x, a->origin.y);
           cairo_line_to (cr, x, a->origin.y + a->size.height);
@@ -1471,7 +1486,7 @@ graft_plot_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
       double box_h;
       int rows = 0;
 
-      set_source (cr, &fg, 0.45);
+      graft_color_set_source (cr, &fg, 0.45);
       cairo_set_line_width (cr, 1);
       cairo_move_to (cr, gx, a->origin.y);
       cairo_line_to (cr, gx, a->origin.y + a->size.height);
@@ -1488,10 +1503,10 @@ graft_plot_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
           double py = y_to_pixel (self, graft_series_get_y (ps->series)[ps->hover_index]);
           if (py < a->origin.y - 1 || py > a->origin.y + a->size.height + 1)
             continue;
-          set_source (cr, &popover_bg, 1.0);
+          graft_color_set_source (cr, &popover_bg, 1.0);
           cairo_arc (cr, px, py, 4.5, 0, 2 * G_PI);
           cairo_fill_preserve (cr);
-          set_source (cr, &color, 1.0);
+          graft_color_set_source (cr, &color, 1.0);
           cairo_set_line_width (cr, 2);
           cairo_stroke (cr);
           cairo_set_line_width (cr, 1);
@@ -1512,10 +1527,10 @@ graft_plot_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
         box_x = gx - 10 - box_w;
       box_x = MAX (box_x, 1);
       box_y = a->origin.y + 6;
-      set_source (cr, &popover_bg, 0.96);
-      rounded_rectangle (cr, round (box_x) + 0.5, round (box_y) + 0.5, round (box_w), round (box_h), 6);
+      graft_color_set_source (cr, &popover_bg, 0.96);
+      graft_rounded_rectangle (cr, round (box_x) + 0.5, round (box_y) + 0.5, round (box_w), round (box_h), 6);
       cairo_fill_preserve (cr);
-      set_source (cr, &fg, 0.15);
+      graft_color_set_source (cr, &fg, 0.15);
       cairo_stroke (cr);
       double y = box_y + READOUT_PADDING + row_h + 2;
       for (guint i = 0; i < self->series->len; i++)
@@ -1525,7 +1540,7 @@ graft_plot_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
           if (ps->hover_index < 0)
             continue;
           series_color (ps->color, dark, &color);
-          set_source (cr, &color, 1.0);
+          graft_color_set_source (cr, &color, 1.0);
           cairo_arc (cr, box_x + READOUT_PADDING + 4, y + row_h / 2, 4, 0, 2 * G_PI);
           cairo_fill (cr);
           y += row_h + 2;

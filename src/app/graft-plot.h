@@ -3,10 +3,10 @@
  * Like Sysprof's charts, the plot never walks the data while drawing: when a series
  * changes (GraftSeries::changed) or the plot's size changes, it recomputes the axes
  * (nice 1/2/5 ticks, decades on a log scale), their labels and, for every series, a
- * cached path normalised to the plot area. When points outnumber the plot's pixel
- * columns, the path keeps the first, lowest, highest and last point of each column,
- * so spikes survive; NaN points break the line. snapshot() only scales and strokes
- * the cached paths.
+ * cached path normalised to the plot area (points appended while the axes stay only
+ * extend it). When points outnumber the plot's pixel columns, the path becomes one
+ * span a column, from its lowest to its highest point, so spikes survive; NaN points
+ * break the line. snapshot() only scales and strokes the cached paths.
  *
  * The pointer (or the arrow keys, when the plot has the keyboard focus) shows a
  * read-out: a vertical guide and the value of each series at that x.

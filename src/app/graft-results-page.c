@@ -537,17 +537,13 @@ on_compare_toggled (GtkCheckButton *check, GraftResultsPage *self)
   update_comparison (self);
 }
 
-/* GraftTraining emits ::finished before it appends the last steps it drained, so the
- * curves are copied right after, before anything else (a new run) can clear them. */
-static gboolean
-copy_series_later (gpointer user_data)
+/* The run's curves, copied when it finishes (GraftTraining has appended every point
+ * by then), before anything else (a new run) can clear them. */
+static void
+copy_series (GraftResultsPage *self, Run *run)
 {
-  GraftResultsPage *self = user_data;
-  Run *run = self->runs->len > 0 ? g_ptr_array_index (self->runs, self->runs->len - 1) : NULL;
   g_autofree char *label = NULL;
 
-  if (run == NULL || self->training == NULL || g_hash_table_size (run->series) > 0)
-    return G_SOURCE_REMOVE;
   for (gsize i = 0; i < G_N_ELEMENTS (curve_names); i++)
     {
       GraftSeries *series = graft_training_get_series (self->training, curve_names[i]);
@@ -560,7 +556,6 @@ copy_series_later (gpointer user_data)
     run->compare_accuracy = series_copy (g_hash_table_lookup (run->series, "validation-accuracy"), label);
   if (g_hash_table_contains (run->series, "validation-loss"))
     run->compare_loss = series_copy (g_hash_table_lookup (run->series, "validation-loss"), label);
-  return G_SOURCE_REMOVE;
 }
 
 static Run *
@@ -590,7 +585,7 @@ add_run (GraftResultsPage *self, Results *r)
   run->seconds = self->run_started > 0 ? (g_get_monotonic_time () - self->run_started) / 1e6 : NAN;
   run->finished = g_date_time_new_now_local ();
   run->series = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
-  g_idle_add_full (G_PRIORITY_HIGH, copy_series_later, g_object_ref (self), g_object_unref);
+  copy_series (self, run);
   g_ptr_array_add (self->runs, run);
 
   title = g_strdup_printf (_("Run %d: %s"), run->number, graft_strategy_get_title (run->strategy));
@@ -818,7 +813,6 @@ clear_shown_results (GraftResultsPage *self)
 static void
 take_results (GraftResultsPage *self)
 {
-  g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) bytes = graft_training_get_model_bytes (self->training);
   g_autoptr (GTask) task = NULL;
   Results *r;
@@ -854,13 +848,6 @@ take_results (GraftResultsPage *self)
   clear_shown_results (self);
   update_header (self);
   gtk_stack_set_visible_child_name (self->stack, "results");
-  if (bytes == NULL)
-    {
-      adw_status_page_set_description (self->failed_page, error->message);
-      gtk_stack_set_visible_child_name (self->evaluation_stack, "failed");
-      update_actions (self);
-      return;
-    }
   self->evaluating = TRUE;
   gtk_spinner_start (self->evaluation_spinner);
   gtk_stack_set_visible_child_name (self->evaluation_stack, "evaluating");

@@ -1038,29 +1038,6 @@ get_palette (GraftScheduleTimeline *self, Palette *p)
     }
 }
 
-static void
-set_source (cairo_t *cr, const GdkRGBA *color, double alpha)
-{
-  cairo_set_source_rgba (cr, color->red, color->green, color->blue, color->alpha * alpha);
-}
-
-static void
-rounded_rectangle (cairo_t *cr, double x, double y, double w, double h, double r)
-{
-  r = MIN (r, MIN (w, h) / 2);
-  if (r <= 0.5)
-    {
-      cairo_rectangle (cr, x, y, w, h);
-      return;
-    }
-  cairo_new_sub_path (cr);
-  cairo_arc (cr, x + w - r, y + r, r, -G_PI / 2, 0);
-  cairo_arc (cr, x + w - r, y + h - r, r, 0, G_PI / 2);
-  cairo_arc (cr, x + r, y + h - r, r, G_PI / 2, G_PI);
-  cairo_arc (cr, x + r, y + r, r, G_PI, 3 * G_PI / 2);
-  cairo_close_path (cr);
-}
-
 static GdkRGBA
 cell_color (const Palette *p, double t)
 {
@@ -1087,7 +1064,7 @@ legend_line (cairo_t *cr, const GdkRGBA *color, double x, double y, double w)
 {
   cairo_set_line_width (cr, 2);
   cairo_set_line_cap (cr, CAIRO_LINE_CAP_ROUND);
-  set_source (cr, color, 1);
+  graft_color_set_source (cr, color, 1);
   cairo_move_to (cr, x + 1, y);
   cairo_line_to (cr, x + w - 1, y);
   cairo_stroke (cr);
@@ -1102,13 +1079,13 @@ draw_legend (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p)
     return;
   legend_line (cr, &p->head_line, x, cy, LEGEND_LINE);
   x += LEGEND_LINE + LEGEND_GAP;
-  set_source (cr, &p->fg, 0.8);
+  graft_color_set_source (cr, &p->fg, 0.8);
   show_layout (cr, self->legend_head, x, cy - layout_height (self->legend_head) / 2);
   x += layout_width (self->legend_head);
   if (self->legend_blocks == NULL)
     return;
   x += LEGEND_SPACE;
-  set_source (cr, &p->fg, 0.8);
+  graft_color_set_source (cr, &p->fg, 0.8);
   show_layout (cr, self->legend_blocks, x, cy - layout_height (self->legend_blocks) / 2);
   x += layout_width (self->legend_blocks) + LEGEND_GAP;
   if (self->legend_low == NULL)
@@ -1120,7 +1097,7 @@ draw_legend (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p)
       legend_line (cr, &color, x, cy, LEGEND_LINE);
       return;
     }
-  set_source (cr, &p->fg, 0.6);
+  graft_color_set_source (cr, &p->fg, 0.6);
   show_layout (cr, self->legend_low, x, cy - layout_height (self->legend_low) / 2);
   x += layout_width (self->legend_low) + LEGEND_GAP;
   {
@@ -1128,13 +1105,13 @@ draw_legend (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p)
     cairo_pattern_add_color_stop_rgba (ramp, 0, p->line_low.red, p->line_low.green, p->line_low.blue, p->line_low.alpha);
     cairo_pattern_add_color_stop_rgba (ramp, 1, p->line_high.red, p->line_high.green, p->line_high.blue,
                                        p->line_high.alpha);
-    rounded_rectangle (cr, x, cy - 4, LEGEND_RAMP, 8, 3);
+    graft_rounded_rectangle (cr, x, cy - 4, LEGEND_RAMP, 8, 3);
     cairo_set_source (cr, ramp);
     cairo_fill (cr);
     cairo_pattern_destroy (ramp);
   }
   x += LEGEND_RAMP + LEGEND_GAP;
-  set_source (cr, &p->fg, 0.6);
+  graft_color_set_source (cr, &p->fg, 0.6);
   show_layout (cr, self->legend_high, x, cy - layout_height (self->legend_high) / 2);
 }
 
@@ -1144,7 +1121,7 @@ draw_plot (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p)
   double right = self->plot_x + self->plot_w;
   gboolean head_shared = FALSE;
 
-  set_source (cr, &p->fg, 1);
+  graft_color_set_source (cr, &p->fg, 1);
   show_layout (cr, self->plot_title, PADDING, PADDING);
   draw_legend (self, cr, p);
 
@@ -1154,18 +1131,18 @@ draw_plot (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p)
     {
       const Tick *tick = &g_array_index (self->y_ticks, Tick, i);
       double y = round (tick->position) + 0.5;
-      set_source (cr, &p->fg, 0.10);
+      graft_color_set_source (cr, &p->fg, 0.10);
       cairo_move_to (cr, self->plot_x, y);
       cairo_line_to (cr, right, y);
       cairo_stroke (cr);
-      set_source (cr, &p->fg, 0.65);
+      graft_color_set_source (cr, &p->fg, 0.65);
       show_layout (cr, tick->label, self->grid_x - LABEL_GAP - layout_width (tick->label),
                    tick->position - layout_height (tick->label) / 2);
     }
   /* Epochs, faintly, where the grid has room for them. */
   if (self->col_w >= 6)
     {
-      set_source (cr, &p->fg, 0.05);
+      graft_color_set_source (cr, &p->fg, 0.05);
       for (int e = 1; e < self->epochs; e++)
         {
           double x = round (epoch_x (self, e)) + 0.5;
@@ -1174,7 +1151,7 @@ draw_plot (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p)
         }
       cairo_stroke (cr);
     }
-  set_source (cr, &p->fg, 0.25);
+  graft_color_set_source (cr, &p->fg, 0.25);
   cairo_move_to (cr, self->plot_x, round (self->plot_y + self->plot_h) + 0.5);
   cairo_line_to (cr, right, round (self->plot_y + self->plot_h) + 0.5);
   cairo_stroke (cr);
@@ -1216,7 +1193,7 @@ draw_plot (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p)
           cairo_set_dash (cr, dashes, 2, 0);
         }
       cairo_set_line_width (cr, group->head ? 2.0 : 1.75);
-      set_source (cr, &color, 1);
+      graft_color_set_source (cr, &color, 1);
       cairo_stroke (cr);
       cairo_set_dash (cr, NULL, 0, 0);
     }
@@ -1236,16 +1213,16 @@ draw_strip (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p, gboolean
         continue;
       x0 = epoch_x (self, start);
       x1 = epoch_x (self, end);
-      rounded_rectangle (cr, x0 + 1, self->strip_y + 2, x1 - x0 - 2, STRIP_HEIGHT - 6, 5);
+      graft_rounded_rectangle (cr, x0 + 1, self->strip_y + 2, x1 - x0 - 2, STRIP_HEIGHT - 6, 5);
       if (s == self->selected)
-        set_source (cr, &p->accent_bg, focused ? 0.30 : 0.18);
+        graft_color_set_source (cr, &p->accent_bg, focused ? 0.30 : 0.18);
       else
-        set_source (cr, &p->fg, s % 2 == 0 ? 0.06 : 0.10);
+        graft_color_set_source (cr, &p->fg, s % 2 == 0 ? 0.06 : 0.10);
       cairo_fill (cr);
       if (label != NULL)
         {
           double lx = x0 + (x1 - x0 - layout_width (label)) / 2;
-          set_source (cr, s == self->selected ? &p->accent : &p->fg, s == self->selected ? 1.0 : 0.75);
+          graft_color_set_source (cr, s == self->selected ? &p->accent : &p->fg, s == self->selected ? 1.0 : 0.75);
           show_layout (cr, label, lx, self->strip_y + (STRIP_HEIGHT - 4 - layout_height (label)) / 2);
         }
     }
@@ -1276,12 +1253,12 @@ draw_grid (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p)
           color = p->removed;
           break;
         }
-      rounded_rectangle (cr, run->x, run->y, run->w, run->h, radius);
-      set_source (cr, &color, 1);
+      graft_rounded_rectangle (cr, run->x, run->y, run->w, run->h, radius);
+      graft_color_set_source (cr, &color, 1);
       if (run->kind == CELL_REMOVED)
         {
           cairo_set_line_width (cr, 1);
-          set_source (cr, &p->fg, 0.15);
+          graft_color_set_source (cr, &p->fg, 0.15);
           cairo_stroke (cr);
         }
       else
@@ -1307,7 +1284,7 @@ draw_edges (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p, gboolean
       y = round (edge_y (self, shown_trainable_from (self, s)));
       if (!isnan (previous_y) && previous_y != y)
         {
-          set_source (cr, &p->fg, 0.55);
+          graft_color_set_source (cr, &p->fg, 0.55);
           cairo_set_line_width (cr, 2);
           cairo_move_to (cr, x0, previous_y);
           cairo_line_to (cr, x0, y);
@@ -1327,19 +1304,19 @@ draw_edges (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p, gboolean
       y = round (edge_y (self, shown_trainable_from (self, s)));
       cairo_set_line_width (cr, selected || hover ? 3 : 2);
       if (selected)
-        set_source (cr, &p->accent, focused ? 1 : 0.8);
+        graft_color_set_source (cr, &p->accent, focused ? 1 : 0.8);
       else
-        set_source (cr, &p->fg, hover ? 0.85 : 0.55);
+        graft_color_set_source (cr, &p->fg, hover ? 0.85 : 0.55);
       cairo_move_to (cr, x0, y);
       cairo_line_to (cr, x1, y);
       cairo_stroke (cr);
       if (selected || hover)
         {
           double gw = MIN (22, MAX (x1 - x0 - 4, 8)), gx = (x0 + x1) / 2 - gw / 2;
-          rounded_rectangle (cr, gx, y - 3.5, gw, 7, 3.5);
-          set_source (cr, selected ? &p->accent_bg : &p->fg, 1);
+          graft_rounded_rectangle (cr, gx, y - 3.5, gw, 7, 3.5);
+          graft_color_set_source (cr, selected ? &p->accent_bg : &p->fg, 1);
           cairo_fill_preserve (cr);
-          set_source (cr, &p->bg, 1);
+          graft_color_set_source (cr, &p->bg, 1);
           cairo_set_line_width (cr, 1.5);
           cairo_stroke (cr);
         }
@@ -1360,28 +1337,28 @@ draw_handles (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p, gboole
       x = round (epoch_x (self, self->stages[s].epoch));
       cairo_set_line_width (cr, selected || active ? 2 : 1);
       if (selected)
-        set_source (cr, &p->accent, focused ? 0.9 : 0.7);
+        graft_color_set_source (cr, &p->accent, focused ? 0.9 : 0.7);
       else
-        set_source (cr, &p->fg, active ? 0.6 : 0.28);
+        graft_color_set_source (cr, &p->fg, active ? 0.6 : 0.28);
       cairo_move_to (cr, x, self->plot_y);
       cairo_line_to (cr, x, self->grid_y + self->grid_h);
       cairo_stroke (cr);
 
-      rounded_rectangle (cr, x - GRIP_WIDTH / 2, self->strip_y + (STRIP_HEIGHT - 4 - GRIP_HEIGHT) / 2, GRIP_WIDTH,
+      graft_rounded_rectangle (cr, x - GRIP_WIDTH / 2, self->strip_y + (STRIP_HEIGHT - 4 - GRIP_HEIGHT) / 2, GRIP_WIDTH,
                          GRIP_HEIGHT, 3);
       if (selected)
-        set_source (cr, &p->accent_bg, 1);
+        graft_color_set_source (cr, &p->accent_bg, 1);
       else
-        set_source (cr, &p->bg, 1);
+        graft_color_set_source (cr, &p->bg, 1);
       cairo_fill_preserve (cr);
       cairo_set_line_width (cr, 1);
       if (selected)
-        set_source (cr, &p->accent_bg, 1);
+        graft_color_set_source (cr, &p->accent_bg, 1);
       else
-        set_source (cr, &p->fg, active ? 0.7 : 0.4);
+        graft_color_set_source (cr, &p->fg, active ? 0.7 : 0.4);
       cairo_stroke (cr);
       /* Two ridges on the grip. */
-      set_source (cr, selected ? &p->accent_fg : &p->fg, selected ? 0.9 : 0.5);
+      graft_color_set_source (cr, selected ? &p->accent_fg : &p->fg, selected ? 0.9 : 0.5);
       for (int r = -1; r <= 1; r += 2)
         {
           double rx = x + r * 1.5 + 0.5 * r;
@@ -1407,21 +1384,21 @@ draw_labels (GraftScheduleTimeline *self, cairo_t *cr, const Palette *p)
       /* Rows too short for every name show every other one. */
       if (self->row_h < layout_height (name) - 2 && b != self->n_blocks && (self->n_blocks - 1 - b) % 2 != 0)
         continue;
-      set_source (cr, &p->fg, removed ? 0.4 : 0.85);
+      graft_color_set_source (cr, &p->fg, removed ? 0.4 : 0.85);
       show_layout (cr, name, self->grid_x - LABEL_GAP - layout_width (name), y - layout_height (name) / 2);
       if (value != NULL)
         {
-          set_source (cr, &p->fg, 0.6);
+          graft_color_set_source (cr, &p->fg, 0.6);
           show_layout (cr, value, values_x, y - layout_height (value) / 2);
         }
     }
-  set_source (cr, &p->fg, 0.65);
+  graft_color_set_source (cr, &p->fg, 0.65);
   for (guint i = 0; i < self->x_ticks->len; i++)
     {
       const Tick *tick = &g_array_index (self->x_ticks, Tick, i);
       show_layout (cr, tick->label, tick->position - layout_width (tick->label) / 2, self->axis_y);
     }
-  set_source (cr, &p->fg, 0.85);
+  graft_color_set_source (cr, &p->fg, 0.85);
   if (self->x_ticks->len > 0)
     {
       PangoLayout *tick = g_array_index (self->x_ticks, Tick, 0).label;
@@ -1445,7 +1422,7 @@ graft_schedule_timeline_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
     {
       if (self->placeholder != NULL)
         {
-          set_source (cr, &p.fg, 0.55);
+          graft_color_set_source (cr, &p.fg, 0.55);
           show_layout (cr, self->placeholder, (width - layout_width (self->placeholder)) / 2,
                        (height - layout_height (self->placeholder)) / 2);
         }

@@ -6,8 +6,6 @@
 
 #include "graft-series.h"
 
-#include <math.h>
-
 struct _GraftSeries
 {
   GObject parent_instance;
@@ -175,31 +173,4 @@ graft_series_get_y (GraftSeries *self)
 {
   g_return_val_if_fail (GRAFT_IS_SERIES (self), NULL);
   return (const double *) self->y->data;
-}
-
-gboolean
-graft_series_get_bounds (GraftSeries *self, gboolean positive_only, double *x_min, double *x_max,
-                         double *y_min, double *y_max)
-{
-  gboolean any = FALSE;
-
-  g_return_val_if_fail (GRAFT_IS_SERIES (self), FALSE);
-  for (guint i = 0; i < self->x->len; i++)
-    {
-      double x = g_array_index (self->x, double, i), y = g_array_index (self->y, double, i);
-      if (!isfinite (x) || !isfinite (y) || (positive_only && y <= 0))
-        continue;
-      if (!any)
-        {
-          *x_min = *x_max = x;
-          *y_min = *y_max = y;
-          any = TRUE;
-          continue;
-        }
-      *x_min = MIN (*x_min, x);
-      *x_max = MAX (*x_max, x);
-      *y_min = MIN (*y_min, y);
-      *y_max = MAX (*y_max, y);
-    }
-  return any;
 }

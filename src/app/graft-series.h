@@ -28,9 +28,5 @@ void graft_series_clear (GraftSeries *self);
 guint graft_series_get_length (GraftSeries *self);
 const double *graft_series_get_x (GraftSeries *self);
 const double *graft_series_get_y (GraftSeries *self);
-/* Bounds of the finite points (with positive_only, of those with y > 0, for log
- * scales); FALSE when there are none. */
-gboolean graft_series_get_bounds (GraftSeries *self, gboolean positive_only, double *x_min, double *x_max,
-                                  double *y_min, double *y_max);
 
 G_END_DECLS

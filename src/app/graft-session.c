@@ -19,7 +19,7 @@ struct _GraftSession
   GraftModel *model;
   int n_blocks;       /* blocks below the classifier: the freeze map asks for it often */
   char *model_path;
-  char *model_sha256;
+  char *model_title;  /* the catalog's, for a catalog model's file */
   GraftSessionSpec *spec;
   GraftDataset *train;
   GraftDataset *validation;
@@ -40,7 +40,7 @@ graft_session_finalize (GObject *object)
   g_clear_pointer (&self->model, graft_model_free);
   g_clear_pointer (&self->spec, graft_session_spec_free);
   g_free (self->model_path);
-  g_free (self->model_sha256);
+  g_free (self->model_title);
   g_clear_pointer (&self->train, graft_dataset_free);
   g_clear_pointer (&self->validation, graft_dataset_free);
   g_free (self->cache_folder);
@@ -79,6 +79,7 @@ graft_session_new (void)
 typedef struct {
   GraftModel *model;
   char *sha256;
+  char *title;        /* the catalog's title, when path is a catalog model's file */
   char *cut;          /* the catalog's cut, when the model is a catalog model's file */
 } LoadResult;
 
@@ -87,14 +88,16 @@ load_result_free (LoadResult *result)
 {
   g_clear_pointer (&result->model, graft_model_free);
   g_free (result->sha256);
+  g_free (result->title);
   g_free (result->cut);
   g_free (result);
 }
 
 /* A catalog model's file says nothing of its preprocessing or of where a head goes: the
- * catalog does. When path is the downloaded file of a catalog entry and its checksum is
- * the entry's, the model's metadata gets the entry's preprocessing (unless the file has
- * its own) and the result the entry's cut, when the file has a value of that name. */
+ * catalog does. When path is the downloaded file of a catalog entry, the result gets the
+ * entry's title; when its checksum is the entry's too, the model's metadata gets the
+ * entry's preprocessing (unless the file has its own) and the result the entry's cut,
+ * when the file has a value of that name. */
 static void
 apply_catalog (LoadResult *result, const char *path)
 {
@@ -112,6 +115,8 @@ apply_catalog (LoadResult *result, const char *path)
         return;
     }
   entry = graft_catalog_find_file (catalog, path);
+  if (entry != NULL)
+    result->title = g_strdup (entry->title);
   if (entry == NULL || result->sha256 == NULL || g_ascii_strcasecmp (entry->sha256, result->sha256) != 0)
     return;
   graft_catalog_entry_annotate_model (entry, result->model);
@@ -150,13 +155,13 @@ adopt_model (GraftSession *self, const char *path, LoadResult *result)
   self->n_blocks = graft_session_spec_backbone_blocks (self->model);
   g_free (self->model_path);
   self->model_path = g_strdup (path);
-  g_free (self->model_sha256);
-  self->model_sha256 = g_steal_pointer (&result->sha256);
+  g_free (self->model_title);
+  self->model_title = g_steal_pointer (&result->title);
 
   spec = graft_session_spec_new (strategy, self->model);
   spec->head = self->spec->head;
   spec->model_path = g_strdup (path);
-  spec->model_sha256 = g_strdup (self->model_sha256);
+  spec->model_sha256 = g_steal_pointer (&result->sha256);
   spec->cut = g_steal_pointer (&result->cut);
   graft_session_spec_free (self->spec);
   self->spec = spec;
@@ -216,6 +221,12 @@ const char *
 graft_session_get_model_path (GraftSession *self)
 {
   return self->model_path;
+}
+
+const char *
+graft_session_get_model_title (GraftSession *self)
+{
+  return self->model_title;
 }
 
 int

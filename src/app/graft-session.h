@@ -32,6 +32,9 @@ gboolean graft_session_load_model (GraftSession *self, const char *path, GError 
 
 GraftModel *graft_session_get_model (GraftSession *self);   /* NULL before a model is loaded */
 const char *graft_session_get_model_path (GraftSession *self);
+/* The catalog's title of a downloaded catalog model ("ResNet-18 v1" rather than
+ * "resnet18-v1-7"), found when it was loaded; NULL for another file. */
+const char *graft_session_get_model_title (GraftSession *self);
 /* Blocks of the model below its classifier (what the freeze map shows), and their names. */
 int graft_session_get_n_blocks (GraftSession *self);
 const GraftBlock *graft_session_get_block (GraftSession *self, int block);

@@ -921,9 +921,7 @@ graft_train_page_init (GraftTrainPage *self)
                                   self);
   g_signal_group_connect_swapped (self->training_signals, "notify::message", G_CALLBACK (on_training_message),
                                   self);
-  /* After the training's own handlers, which fill the LR finder's series. */
-  g_signal_group_connect_data (self->training_signals, "finished", G_CALLBACK (on_training_finished), self, NULL,
-                               G_CONNECT_AFTER);
+  g_signal_group_connect (self->training_signals, "finished", G_CALLBACK (on_training_finished), self);
 
   g_signal_connect_swapped (self->error_close_button, "clicked", G_CALLBACK (on_error_close), self);
 

@@ -21,9 +21,8 @@ typedef enum { EVENT_STEP, EVENT_EPOCH, EVENT_STAGE, EVENT_LOG, EVENT_FINISHED }
 typedef struct {
   EventKind kind;
   GraftStepEvent step;
-  GraftEpochEvent epoch;      /* epoch.validation is not kept: see metrics */
-  GraftMetrics *metrics;      /* copy of the epoch's validation metrics */
-  int stage, trainable_from;
+  GraftEpochEvent epoch;      /* epoch.validation is not kept: it is the worker's */
+  int stage;
   char *message;
   GError *error;              /* EVENT_FINISHED */
 } Event;
@@ -45,6 +44,8 @@ struct _GraftTraining
   gboolean lr_finder;
   gboolean stop_requested;
   GBytes *model_bytes;         /* the trained model as ONNX, serialised by the worker */
+  GArray *lr_finder_x;         /* the sweep's points (double), from the worker to the */
+  GArray *lr_finder_y;         /* drain of its last event */
 
   GMutex lock;                 /* guards events and idle_id */
   GArray *events;              /* Event */
@@ -98,7 +99,6 @@ static void
 event_clear (gpointer data)
 {
   Event *event = data;
-  g_clear_pointer (&event->metrics, graft_metrics_free);
   g_clear_pointer (&event->message, g_free);
   g_clear_error (&event->error);
 }
@@ -125,17 +125,38 @@ set_state (GraftTraining *self, GraftTrainingState state)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
 
-/* Main thread: turns the worker's events into series, properties and signals. */
+/* Steps drained since the last flush, appended to their series at once. */
+typedef struct {
+  GArray *x, *loss, *lr;
+} PendingSteps;
+
+static void
+flush_steps (GraftTraining *self, PendingSteps *steps)
+{
+  if (steps->x->len == 0)
+    return;
+  graft_series_append_many (g_hash_table_lookup (self->series, "train-loss"), (double *) steps->x->data,
+                            (double *) steps->loss->data, steps->x->len);
+  graft_series_append_many (g_hash_table_lookup (self->series, "lr"), (double *) steps->x->data,
+                            (double *) steps->lr->data, steps->x->len);
+  g_array_set_size (steps->x, 0);
+  g_array_set_size (steps->loss, 0);
+  g_array_set_size (steps->lr, 0);
+}
+
+/* Main thread: turns the worker's events into series, properties and signals. Steps
+ * are batched into one append per series, flushed before an epoch or the end is
+ * signalled, so that a handler of ::epoch-finished or ::finished sees every step
+ * before it. */
 static gboolean
 drain_events (gpointer user_data)
 {
   GraftTraining *self = user_data;
   g_autoptr (GArray) events = NULL;
-  GraftSeries *loss = g_hash_table_lookup (self->series, "train-loss");
-  GraftSeries *lr = g_hash_table_lookup (self->series, "lr");
-  g_autoptr (GArray) loss_x = g_array_new (FALSE, FALSE, sizeof (double));
-  g_autoptr (GArray) loss_y = g_array_new (FALSE, FALSE, sizeof (double));
-  g_autoptr (GArray) lr_y = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) steps_x = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) steps_loss = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) steps_lr = g_array_new (FALSE, FALSE, sizeof (double));
+  PendingSteps steps = { steps_x, steps_loss, steps_lr };
 
   g_mutex_lock (&self->lock);
   events = self->events;
@@ -154,10 +175,9 @@ drain_events (gpointer user_data)
           {
             const GraftStepEvent *s = &event->step;
             double x = s->epoch + (s->step + 1.0) / MAX (1, s->steps);
-            /* Steps are batched into one append per series per drain. */
-            g_array_append_val (loss_x, x);
-            g_array_append_vals (loss_y, &(double) { s->loss }, 1);
-            g_array_append_vals (lr_y, &(double) { s->lr }, 1);
+            g_array_append_val (steps.x, x);
+            g_array_append_vals (steps.loss, &(double) { s->loss }, 1);
+            g_array_append_vals (steps.lr, &(double) { s->lr }, 1);
             self->fraction = x / MAX (1, s->epochs);
             self->images_per_second = s->images_per_second;
             self->eta_seconds = s->eta_seconds;
@@ -174,6 +194,7 @@ drain_events (gpointer user_data)
           {
             const GraftEpochEvent *e = &event->epoch;
             double x = e->epoch + 1.0;
+            flush_steps (self, &steps);
             graft_series_append (g_hash_table_lookup (self->series, "train-loss-epoch"), x, e->train_loss);
             graft_series_append (g_hash_table_lookup (self->series, "train-accuracy"), x, e->train_accuracy);
             graft_series_append (g_hash_table_lookup (self->series, "validation-loss"), x, e->validation_loss);
@@ -194,6 +215,14 @@ drain_events (gpointer user_data)
         case EVENT_FINISHED:
           g_thread_join (self->worker);
           self->worker = NULL;
+          flush_steps (self, &steps);
+          /* The sweep's curve, handed over whole: the series is only touched here. */
+          if (self->lr_finder_x != NULL)
+            graft_series_append_many (g_hash_table_lookup (self->series, "lr-finder"),
+                                      (double *) self->lr_finder_x->data, (double *) self->lr_finder_y->data,
+                                      self->lr_finder_x->len);
+          g_clear_pointer (&self->lr_finder_x, g_array_unref);
+          g_clear_pointer (&self->lr_finder_y, g_array_unref);
           /* A stopped run's bar stays where it stopped. */
           if (event->error == NULL && !self->stop_requested)
             {
@@ -206,8 +235,7 @@ drain_events (gpointer user_data)
           break;
         }
     }
-  graft_series_append_many (loss, (double *) loss_x->data, (double *) loss_y->data, loss_x->len);
-  graft_series_append_many (lr, (double *) loss_x->data, (double *) lr_y->data, loss_x->len);
+  flush_steps (self, &steps);
   g_object_thaw_notify (G_OBJECT (self));
   g_object_unref (self);
   return G_SOURCE_REMOVE;
@@ -236,15 +264,13 @@ on_epoch (const GraftEpochEvent *epoch, gpointer user_data)
 {
   Event event = { .kind = EVENT_EPOCH, .epoch = *epoch };
   event.epoch.validation = NULL;
-  if (epoch->validation != NULL)
-    event.metrics = graft_metrics_copy (epoch->validation);
   push_event (user_data, &event);
 }
 
 static void
 on_stage (int stage, int epoch, int trainable_from, gpointer user_data)
 {
-  Event event = { .kind = EVENT_STAGE, .stage = stage, .trainable_from = trainable_from };
+  Event event = { .kind = EVENT_STAGE, .stage = stage };
   push_event (user_data, &event);
 }
 
@@ -274,17 +300,15 @@ run_worker (gpointer user_data)
       float suggestion = 0;
       if (graft_trainer_find_lr (self->trainer, 1e-6f, 10.0f, 100, &lrs, &losses, &suggestion, &error))
         {
-          /* Handed over whole: the series is only touched on the main thread. */
-          g_autoptr (GArray) xs = g_array_new (FALSE, FALSE, sizeof (double));
-          g_autoptr (GArray) ys = g_array_new (FALSE, FALSE, sizeof (double));
+          /* Handed over with the last event: the series is only touched on the main thread. */
+          self->lr_finder_x = g_array_sized_new (FALSE, FALSE, sizeof (double), lrs->len);
+          self->lr_finder_y = g_array_sized_new (FALSE, FALSE, sizeof (double), lrs->len);
           for (guint i = 0; i < lrs->len; i++)
             {
               double x = g_array_index (lrs, float, i), y = g_array_index (losses, float, i);
-              g_array_append_val (xs, x);
-              g_array_append_val (ys, y);
+              g_array_append_val (self->lr_finder_x, x);
+              g_array_append_val (self->lr_finder_y, y);
             }
-          g_object_set_data_full (G_OBJECT (self), "lr-finder-x", g_array_ref (xs), (GDestroyNotify) g_array_unref);
-          g_object_set_data_full (G_OBJECT (self), "lr-finder-y", g_array_ref (ys), (GDestroyNotify) g_array_unref);
           self->lr_suggestion = suggestion;
         }
     }
@@ -321,6 +345,8 @@ graft_training_finalize (GObject *object)
 
   g_clear_pointer (&self->trainer, graft_trainer_free);
   g_clear_pointer (&self->model_bytes, g_bytes_unref);
+  g_clear_pointer (&self->lr_finder_x, g_array_unref);
+  g_clear_pointer (&self->lr_finder_y, g_array_unref);
   g_clear_pointer (&self->events, g_array_unref);
   g_free (self->message);
   g_mutex_clear (&self->lock);
@@ -412,16 +438,6 @@ graft_training_new (void)
   return g_object_new (GRAFT_TYPE_TRAINING, NULL);
 }
 
-static void
-on_lr_finder_finished (GraftTraining *self, GError *error, gpointer user_data)
-{
-  GArray *xs = g_object_get_data (G_OBJECT (self), "lr-finder-x");
-  GArray *ys = g_object_get_data (G_OBJECT (self), "lr-finder-y");
-  if (xs != NULL && ys != NULL)
-    graft_series_append_many (g_hash_table_lookup (self->series, "lr-finder"), (double *) xs->data,
-                              (double *) ys->data, xs->len);
-}
-
 gboolean
 graft_training_start (GraftTraining *self, const GraftModel *model, const GraftSessionSpec *spec,
                       const GraftDataset *train, const GraftDataset *validation, const char *cache_folder,
@@ -456,9 +472,6 @@ graft_training_start (GraftTraining *self, const GraftModel *model, const GraftS
         if (!g_str_equal (graft_series_get_name (series), "lr-finder"))
           graft_series_clear (series);
     }
-  g_signal_handlers_disconnect_by_func (self, on_lr_finder_finished, NULL);
-  if (lr_finder)
-    g_signal_connect (self, "finished", G_CALLBACK (on_lr_finder_finished), NULL);
   self->lr_finder = lr_finder;
   self->fraction = 0;
   self->epoch = self->stage = 0;

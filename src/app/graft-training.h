@@ -5,7 +5,8 @@
  * most one idle callback; the callback drains the buffer on the main thread into the
  * series and properties below, which plots and progress bars follow. The main loop
  * never waits on the worker: stop only asks, and ::finished comes when the worker is
- * done.
+ * done. ::epoch-finished and ::finished are emitted once every point before them is
+ * in the series (the LR sweep's curve included).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
