@@ -93,16 +93,40 @@ graft_window_save_state (GraftWindow *self)
   g_settings_apply (self->settings);
 }
 
+static void
+weak_ref_free (gpointer data)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
+}
+
+static gboolean
+dismiss_toast (gpointer data)
+{
+  g_autoptr (AdwToast) toast = g_weak_ref_get (data);
+
+  if (toast != NULL) /* else the overlay is done with it */
+    adw_toast_dismiss (toast);
+  return G_SOURCE_REMOVE;
+}
+
 void
 graft_window_toast (GraftWindow *self, const char *message)
 {
   AdwToast *toast = adw_toast_new (message);
 
-  /* The overlay would queue the new toast behind the one on screen (or, at high
-   * priority, show the old one again after it): dismissed, the old one makes way at
-   * once, and the overlay animates the replacement. */
+  /* The overlay would queue the new toast behind the one on screen: at high priority
+   * it shows at once and puts the old one back in the queue, which then dismisses it.
+   * Not at once: libadwaita 1.2 crashes when a toast is dismissed while its show
+   * animation runs (a double unref in the animation's "done" handler), so 500 ms on,
+   * when that animation is over. */
   if (self->last_toast != NULL)
-    adw_toast_dismiss (self->last_toast);
+    {
+      GWeakRef *old = g_new0 (GWeakRef, 1);
+      g_weak_ref_init (old, self->last_toast);
+      g_timeout_add_full (G_PRIORITY_DEFAULT, 500, dismiss_toast, old, weak_ref_free);
+    }
+  adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
   adw_toast_set_timeout (toast, 5);
   g_set_weak_pointer (&self->last_toast, toast);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
