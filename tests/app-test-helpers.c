@@ -9,6 +9,23 @@ app_test_iterate_for (int milliseconds)
       g_usleep (1000);
 }
 
+gboolean
+app_test_wait_until (AppTestCondition condition, gpointer data, int seconds)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
+
+  while (!condition (data) && g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  return condition (data);
+}
+
+gboolean
+app_test_flag_set (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
 GtkWidget *
 app_test_show_in_window (GtkWidget *child, int width, int height)
 {

@@ -6,6 +6,11 @@
 
 /* Runs the default main context for about milliseconds. */
 void app_test_iterate_for (int milliseconds);
+/* Runs the default main context until condition (data) holds, or seconds pass; whether it
+ * holds. app_test_flag_set: data is a gboolean * that became TRUE. */
+typedef gboolean (*AppTestCondition) (gpointer data);
+gboolean app_test_wait_until (AppTestCondition condition, gpointer data, int seconds);
+gboolean app_test_flag_set (gpointer data);
 /* A window of width x height holding child, presented and with child allocated. */
 GtkWidget *app_test_show_in_window (GtkWidget *child, int width, int height);
 /* Saves window as GRAFT_SHOTS/name right after its next frame; nothing without

@@ -329,19 +329,11 @@ click (GtkWidget *button)
   g_signal_emit_by_name (button, "clicked");
 }
 
-typedef gboolean (*Condition) (gpointer data);
-
 static void
-wait_until (Condition condition, gpointer data, int seconds, const char *what)
+wait_until (AppTestCondition condition, gpointer data, int seconds, const char *what)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
-  while (!condition (data))
-    {
-      if (g_get_monotonic_time () > end)
-        g_error ("timed out waiting for %s", what);
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
+  if (!app_test_wait_until (condition, data, seconds))
+    g_error ("timed out waiting for %s", what);
 }
 
 static gboolean

@@ -7,7 +7,8 @@
  * With GRAFT_SHOTS set, it saves there: data-page-{light,dark}.png (the sample
  * project), data-page-toy-{light,dark}.png, data-page-suggested-light.png,
  * data-page-many.png, label-next-{light,dark}.png, label-next-toy-light.png,
- * welcome-{light,dark}.png, delete-class-dialog.png and import-report-dialog.png. */
+ * welcome-{light,dark}.png, delete-class-dialog.png, recolour-class-dialog.png and
+ * import-report-dialog.png. */
 #include <adwaita.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -25,29 +26,11 @@
 static char *data_home;
 
 static void
-wait_for_frames (int ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * 1000;
-  while (g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, FALSE);
-}
-
-/* Iterates the main context until *flag is set (or the timeout, in seconds, passes). */
-static gboolean
-wait_for (gboolean *flag, int seconds)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
-  while (!*flag && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, FALSE);
-  return *flag;
-}
-
-static void
 screenshot (GtkWidget *window, const char *name)
 {
   if (g_getenv ("GRAFT_SHOTS") == NULL)
     return;
-  wait_for_frames (400);
+  app_test_iterate_for (400);
   app_test_save_shot (window, name);
 }
 
@@ -56,7 +39,7 @@ set_dark (gboolean dark)
 {
   adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
                                       dark ? ADW_COLOR_SCHEME_FORCE_DARK : ADW_COLOR_SCHEME_FORCE_LIGHT);
-  wait_for_frames (200);
+  app_test_iterate_for (200);
 }
 
 static GtkWidget *
@@ -74,7 +57,7 @@ window_with (GtkWidget *child, const char *title)
   gtk_box_append (GTK_BOX (box), child);
   adw_window_set_content (ADW_WINDOW (window), box);
   gtk_window_present (GTK_WINDOW (window));
-  wait_for_frames (300);
+  app_test_iterate_for (300);
   return window;
 }
 
@@ -99,7 +82,7 @@ import_and_wait (GraftProjectObject *project, GraftImportKind kind, const char *
   ImportWait wait = { FALSE, NULL, NULL };
 
   graft_project_object_import_async (project, kind, paths, 0, NULL, on_imported, &wait);
-  g_assert_true (wait_for (&wait.done, 60));
+  g_assert_true (app_test_wait_until (app_test_flag_set, &wait.done, 60));
   g_assert_no_error (wait.error);
   g_assert_nonnull (wait.report);
   return wait.report;
@@ -135,7 +118,7 @@ static AdwMessageDialog *
 find_dialog (void)
 {
   GListModel *toplevels = gtk_window_get_toplevels ();   /* transfer none */
-  wait_for_frames (100);
+  app_test_iterate_for (100);
   for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
     {
       g_autoptr (GObject) window = g_list_model_get_item (toplevels, i);
@@ -220,6 +203,7 @@ test_project_object (void)
     g_autoptr (GraftImageItem) first = g_list_model_get_item (unlabelled, 0);
     g_autoptr (GraftImageItem) same = NULL;
     guint item_changes = 0;
+    ListChanges all_changes = { 0 };
 
     id = graft_image_item_get_id (first);
     for (guint i = 0; i < g_list_model_get_n_items (all); i++)
@@ -232,13 +216,23 @@ test_project_object (void)
     g_assert_cmpint (graft_image_item_get_class_id (first), ==, 0);
     g_signal_connect (first, "changed", G_CALLBACK (count_signal), &item_changes);
     g_signal_connect (unlabelled, "items-changed", G_CALLBACK (on_items_changed), &changes);
+    g_signal_connect (all, "items-changed", G_CALLBACK (on_items_changed), &all_changes);
 
     klass = graft_project_object_get_class_for_key (project, 2);
     g_assert_nonnull (klass);
     labels_changed = 0;
-    g_assert_true (graft_project_object_set_labels (project, &id, 1, graft_class_item_get_id (klass), &error));
-    g_assert_no_error (error);
+    classes_changed = 0;
+    {
+      guint count = graft_class_item_get_count (klass);
+      g_assert_true (graft_project_object_set_labels (project, &id, 1, graft_class_item_get_id (klass), &error));
+      g_assert_no_error (error);
+      /* The class's count follows (its item notifies it); the classes themselves did not
+       * change, and All images keeps its rows. */
+      g_assert_cmpuint (graft_class_item_get_count (klass), ==, count + 1);
+    }
     g_assert_cmpuint (labels_changed, ==, 1);
+    g_assert_cmpuint (classes_changed, ==, 0);
+    g_assert_cmpuint (all_changes.n_changes, ==, 0);
     g_assert_cmpuint (item_changes, ==, 1);
     g_assert_cmpint (graft_image_item_get_class_id (first), ==, graft_class_item_get_id (klass));
     g_assert_cmpstr (graft_image_item_get_class_name (first), ==, graft_class_item_get_name (klass));
@@ -267,13 +261,17 @@ test_project_object (void)
     g_assert_cmpint (added, >, 0);
     g_assert_cmpuint (g_list_model_get_n_items (graft_project_object_get_classes (project)), ==, 4);
     kept = g_object_ref (graft_project_object_find_class (project, added));
+    classes_changed = 0;
     g_assert_true (graft_project_object_rename_class (project, added, "spots", &error));
     g_assert_cmpstr (graft_class_item_get_name (kept), ==, "spots");
+    g_assert_cmpuint (classes_changed, ==, 1);
     g_assert_true (graft_project_object_recolour_class (project, added, "#123456", &error));
     g_assert_cmpstr (graft_class_item_get_colour (kept), ==, "#123456");
     g_assert_true (graft_project_object_set_labels (project, &id, 1, added, &error));
     g_assert_cmpuint (graft_class_item_get_count (kept), ==, 1);
+    classes_changed = 0;
     g_assert_true (graft_project_object_delete_class (project, added, &removed, &error));
+    g_assert_cmpuint (classes_changed, ==, 1);
     /* The store's labels_removed counts the trigger's row too at the moment (2 for 1);
      * the page asks graft_project_count_labels before deleting instead. */
     g_assert_cmpuint (removed, >=, 1);
@@ -297,6 +295,27 @@ test_project_object (void)
   g_clear_object (&project);
   test_remove_tree (toy);
   test_remove_tree (tmp);
+}
+
+/* Tiny images are enlarged without smoothing: each pixel becomes a factor × factor block. */
+static void
+test_enlarge (void)
+{
+  g_autoptr (GraftImage) image = graft_image_new (2, 1, NULL);
+  g_autoptr (GraftImage) large = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+
+  memcpy (image->rgb, (const guint8[]) { 10, 20, 30, 200, 210, 220 }, 6);
+  large = graft_image_enlarge_nearest (image, 3);
+  g_assert_nonnull (large);
+  g_assert_cmpint (large->width, ==, 6);
+  g_assert_cmpint (large->height, ==, 3);
+  for (int y = 0; y < 3; y++)
+    for (int x = 0; x < 6; x++)
+      g_assert_cmpmem (large->rgb + (y * 6 + x) * 3, 3, image->rgb + (x / 3) * 3, 3);
+  texture = graft_texture_new_for_image (g_steal_pointer (&large));
+  g_assert_cmpint (gdk_texture_get_width (texture), ==, 6);
+  g_assert_cmpint (gdk_texture_get_height (texture), ==, 3);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -352,7 +371,7 @@ test_data_page (void)
   window = window_with (page, "Toy");
 
   /* The session gets the labelled images, 300 ms after the project was set. */
-  g_assert_true (wait_for (&datasets, 10));
+  g_assert_true (app_test_wait_until (app_test_flag_set, &datasets, 10));
   g_assert_nonnull (graft_session_get_train_dataset (session));
   g_assert_nonnull (graft_session_get_validation_dataset (session));
   g_assert_cmpuint (graft_session_get_train_dataset (session)->classes->len, ==, 3);
@@ -391,7 +410,7 @@ test_data_page (void)
   g_assert_cmpint (info.class_id, ==, graft_class_item_get_id (klass));
   graft_image_info_clear (&info);
   /* The label reaches the session's datasets. */
-  g_assert_true (wait_for (&datasets, 10));
+  g_assert_true (app_test_wait_until (app_test_flag_set, &datasets, 10));
   g_assert_cmpuint (graft_dataset_size (graft_session_get_train_dataset (session))
                     + graft_dataset_size (graft_session_get_validation_dataset (session)), ==, 61);
 
@@ -475,7 +494,7 @@ test_data_page (void)
     dialog = find_dialog ();
     g_assert_nonnull (dialog);
     g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), count_text));
-    wait_for_frames (300);
+    app_test_iterate_for (300);
     screenshot (GTK_WIDGET (dialog), "delete-class-dialog.png");
     adw_message_dialog_response (dialog, "delete");
     gtk_window_destroy (GTK_WINDOW (dialog));
@@ -487,13 +506,31 @@ test_data_page (void)
     g_assert_cmpuint (g_list_model_get_n_items (graft_project_object_get_classes (project)), ==, n_classes);
   }
 
+  /* The colour dialog: the palette's swatches; one click recolours the class. */
+  {
+    AdwMessageDialog *dialog;
+    GtkWidget *swatch;
+    gint64 class_id = graft_class_item_get_id (klass);
+
+    gtk_widget_activate_action (page, "data.recolour-class", "x", class_id);
+    dialog = find_dialog ();
+    g_assert_nonnull (dialog);
+    app_test_iterate_for (300);
+    screenshot (GTK_WIDGET (dialog), "recolour-class-dialog.png");
+    swatch = gtk_grid_get_child_at (GTK_GRID (adw_message_dialog_get_extra_child (dialog)), 1, 0);   /* orange */
+    g_assert_true (GTK_IS_BUTTON (swatch));
+    g_signal_emit_by_name (swatch, "clicked");
+    g_assert_cmpstr (graft_class_item_get_colour (graft_project_object_find_class (project, class_id)), ==, "#f28e2b");
+    g_assert_null (find_dialog ());
+  }
+
   /* The import report: what was skipped and why. */
   {
     AdwMessageDialog *dialog;
     graft_data_page_show_import_report (GRAFT_DATA_PAGE (page), skipped_report);
     dialog = find_dialog ();
     g_assert_nonnull (dialog);
-    wait_for_frames (300);
+    app_test_iterate_for (300);
     screenshot (GTK_WIDGET (dialog), "import-report-dialog.png");
     adw_message_dialog_response (dialog, "close");
     gtk_window_destroy (GTK_WINDOW (dialog));
@@ -501,7 +538,7 @@ test_data_page (void)
 
   /* Label next: the unlabelled images in order (no predictions yet); 1 labels. */
   gtk_widget_activate_action (page, "data.label-next", NULL);
-  wait_for_frames (300);
+  app_test_iterate_for (300);
   {
     GraftLabelNext *label_next = graft_data_page_get_label_next (GRAFT_DATA_PAGE (page));
     gint64 shown = graft_label_next_get_current (label_next);
@@ -519,13 +556,13 @@ test_data_page (void)
     gtk_widget_activate_action (GTK_WIDGET (label_next), "label-next.undo", NULL);
     g_assert_cmpint (graft_label_next_get_current (label_next), ==, shown);
     g_assert_cmpuint (graft_label_next_get_labelled (label_next), ==, 0);
-    wait_for_frames (500);
+    app_test_iterate_for (500);
     screenshot (window, "label-next-toy-light.png");
     gtk_widget_activate_action (GTK_WIDGET (label_next), "label-next.leave", NULL);
   }
 
   gtk_window_destroy (GTK_WINDOW (window));
-  wait_for_frames (100);
+  app_test_iterate_for (100);
   g_clear_object (&project);
   test_remove_tree (toy);
   test_remove_tree (tmp);
@@ -607,7 +644,7 @@ test_many_images (void)
   adjustment = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (graft_data_page_get_grid_view (GRAFT_DATA_PAGE (page))));
   gtk_widget_activate_action (GTK_WIDGET (graft_data_page_get_grid_view (GRAFT_DATA_PAGE (page))), "list.scroll-to-item",
                               "u", n / 2);
-  wait_for_frames (500);
+  app_test_iterate_for (500);
   g_test_message ("scrolled to %.0f of %.0f", gtk_adjustment_get_value (adjustment), gtk_adjustment_get_upper (adjustment));
   g_assert_cmpfloat (gtk_adjustment_get_value (adjustment), >, 0);
   gtk_selection_model_select_item (selection, n / 2, TRUE);
@@ -633,11 +670,11 @@ test_many_images (void)
   /* The next image took the selection. */
   g_assert_true (gtk_selection_model_is_selected (selection, n / 2));
   start = g_get_monotonic_time ();
-  wait_for_frames (300);
+  app_test_iterate_for (300);
   screenshot (window, "data-page-many.png");
 
   gtk_window_destroy (GTK_WINDOW (window));
-  wait_for_frames (100);
+  app_test_iterate_for (100);
   g_clear_object (&project);
   test_remove_tree (toy);
   test_remove_tree (tmp);
@@ -749,10 +786,10 @@ test_welcome_and_sample (void)
   g_assert_cmpuint (g_list_model_get_n_items (graft_project_object_get_classes (opened)), ==, 5);
   g_assert_cmpuint (graft_project_object_count_images (opened, GRAFT_FILTER_ALL, 0), ==, 1000);
   g_assert_cmpuint (graft_project_object_count_images (opened, GRAFT_FILTER_UNLABELLED, 0), ==, 300);
-  g_assert_true (wait_for (&model_loaded, 60));
+  g_assert_true (app_test_wait_until (app_test_flag_set, &model_loaded, 60));
   g_assert_nonnull (graft_session_get_model (session));
   gtk_window_destroy (GTK_WINDOW (window));
-  wait_for_frames (100);
+  app_test_iterate_for (100);
 
   /* The sample on the Data page, and Label next retraining the head for suggestions. */
   {
@@ -783,10 +820,10 @@ test_welcome_and_sample (void)
     g_assert_true (graft_label_next_retrain_now (label_next, &error));
     g_assert_no_error (error);
     g_assert_true (graft_label_next_get_retraining (label_next));
-    g_assert_true (wait_for (&retrained, 120));
+    g_assert_true (app_test_wait_until (app_test_flag_set, &retrained, 120));
     g_assert_cmpuint (graft_project_object_count_images (opened, GRAFT_FILTER_SUGGESTED, 0), ==, 300);
     /* The queue follows the predictions; Enter accepts the suggestion. */
-    wait_for_frames (300);
+    app_test_iterate_for (300);
     {
       gint64 shown = graft_label_next_get_current (label_next);
       g_autoptr (GraftImageItem) item = graft_project_object_get_image (opened, shown);
@@ -810,9 +847,9 @@ test_welcome_and_sample (void)
     wait_for_thumbnails (opened, G_LIST_MODEL (selection), 60);
     screenshot (window, "data-page-suggested-light.png");
     for (i = 0; i < 3; i++)
-      wait_for_frames (10);
+      app_test_iterate_for (10);
     gtk_window_destroy (GTK_WINDOW (window));
-    wait_for_frames (100);
+    app_test_iterate_for (100);
   }
   g_clear_object (&opened);
 }
@@ -844,6 +881,7 @@ main (int argc, char **argv)
     }
 
   g_test_add_func ("/app/data/project-object", test_project_object);
+  g_test_add_func ("/app/data/enlarge", test_enlarge);
   g_test_add_func ("/app/data/page", test_data_page);
   g_test_add_func ("/app/data/many-images", test_many_images);
   g_test_add_func ("/app/data/welcome-and-sample", test_welcome_and_sample);

@@ -32,20 +32,6 @@
 static char *home;
 static GraftApplication *application;
 
-typedef gboolean (*Condition) (gpointer data);
-
-/* Iterates the main context until condition holds (or seconds pass). */
-static gboolean
-wait_until (Condition condition, gpointer data, int seconds)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
-
-  while (!condition (data) && g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-  return condition (data);
-}
-
 static gboolean
 measured (gpointer data)
 {
@@ -56,12 +42,6 @@ static gboolean
 file_gone (gpointer data)
 {
   return !g_file_test (data, G_FILE_TEST_EXISTS);
-}
-
-static gboolean
-flag_set (gpointer data)
-{
-  return *(gboolean *) data;
 }
 
 /* A closed cache file of `records` embeddings of 4096 floats (16 KiB each), last used
@@ -171,7 +151,7 @@ test_preferences (void)
   g_action_group_activate_action (G_ACTION_GROUP (application), "preferences", NULL);
   preferences = find_preferences ();
   g_assert_nonnull (preferences);
-  g_assert_true (wait_until (measured, preferences, 10));
+  g_assert_true (app_test_wait_until (measured, preferences, 10));
   {
     g_autofree char *size = g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
     expected = g_strdup_printf ("%s in 2 files", size);
@@ -225,14 +205,14 @@ test_preferences (void)
     gtk_spin_button_set_value (cache_size, 1);
     g_assert_cmpint (g_settings_get_int (settings, "cache-size-mb"), ==, 1);
     g_assert_true (g_file_test (old, G_FILE_TEST_EXISTS));
-    g_assert_true (wait_until (flag_set, &trimmed, 10));
+    g_assert_true (app_test_wait_until (app_test_flag_set, &trimmed, 10));
     g_signal_handler_disconnect (application, id);
   }
   g_assert_false (g_file_test (old, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (recent, G_FILE_TEST_EXISTS));
   /* The window measures again after the trim. */
   app_test_iterate_for (100);
-  g_assert_true (wait_until (measured, preferences, 10));
+  g_assert_true (app_test_wait_until (measured, preferences, 10));
   g_assert_true (g_str_has_suffix (graft_preferences_window_get_usage (preferences), "in 1 file"));
   /* 0 reads "No limit". */
   gtk_spin_button_set_value (cache_size, 0);
@@ -248,22 +228,22 @@ test_preferences (void)
   g_assert_cmpstr (adw_action_row_get_subtitle (folder_row), ==, custom);
   g_assert_true (gtk_widget_is_sensitive (app_test_template_child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "reset_folder_button")));
   g_assert_cmpstr (graft_session_get_cache_folder (graft_window_get_session (window)), ==, custom);
-  g_assert_true (wait_until (measured, preferences, 10));
+  g_assert_true (app_test_wait_until (measured, preferences, 10));
   g_assert_cmpstr (graft_preferences_window_get_usage (preferences), ==, "Empty");
   g_assert_false (gtk_widget_is_sensitive (app_test_template_child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "clear_button")));
   {
     g_autofree char *a = make_cache_file (custom, "model c", 3, 10);
     g_autofree char *b = make_cache_file (custom, "model d", 3, 20);
     graft_preferences_window_measure (preferences);
-    g_assert_true (wait_until (measured, preferences, 10));
+    g_assert_true (app_test_wait_until (measured, preferences, 10));
     g_assert_true (g_str_has_suffix (graft_preferences_window_get_usage (preferences), "in 2 files"));
     /* Clear Cache empties it (but for other files: none here). */
     g_assert_true (gtk_widget_is_sensitive (app_test_template_child (preferences, GRAFT_TYPE_PREFERENCES_WINDOW, "clear_button")));
     gtk_widget_activate_action (GTK_WIDGET (preferences), "preferences.clear-cache", NULL);
-    g_assert_true (wait_until (file_gone, a, 10));
-    g_assert_true (wait_until (file_gone, b, 10));
+    g_assert_true (app_test_wait_until (file_gone, a, 10));
+    g_assert_true (app_test_wait_until (file_gone, b, 10));
     app_test_iterate_for (50);
-    g_assert_true (wait_until (measured, preferences, 10));
+    g_assert_true (app_test_wait_until (measured, preferences, 10));
     g_assert_cmpstr (graft_preferences_window_get_usage (preferences), ==, "Empty");
   }
   /* A project opened in the window keeps the folder of the settings. */
@@ -348,7 +328,7 @@ test_open (void)
   window = first_main_window ();
   wait[0] = window;
   wait[1] = model;
-  g_assert_true (wait_until (model_loaded, wait, 30));
+  g_assert_true (app_test_wait_until (model_loaded, wait, 30));
   g_assert_nonnull (graft_session_get_model (graft_window_get_session (window)));
   app_test_iterate_for (50);
   g_assert_cmpstr (app_test_visible_page (window), ==, "welcome");
@@ -423,7 +403,7 @@ test_open (void)
     open_path (copy);
     wait[0] = target;
     wait[1] = copy;
-    g_assert_true (wait_until (model_loaded, wait, 30));
+    g_assert_true (app_test_wait_until (model_loaded, wait, 30));
     app_test_iterate_for (50);
     g_assert_cmpstr (app_test_visible_page (target), ==, "model");
   }

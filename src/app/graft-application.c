@@ -41,10 +41,9 @@ enum { CACHE_TRIMMED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 /* The installed schema is looked up first. An uninstalled build (build/src/app/graft)
- * falls back to the schema compiled in the build tree. Without either, the app
- * still runs; it just does not remember the window size. */
-static GSettings *
-graft_application_create_settings (void)
+ * falls back to the schema compiled in the build tree. */
+GSettings *
+graft_application_new_settings (void)
 {
   GSettingsSchemaSource *default_source = g_settings_schema_source_get_default ();
   g_autoptr(GSettingsSchema) schema = NULL;
@@ -67,14 +66,7 @@ graft_application_create_settings (void)
     }
 #endif
 
-  if (schema == NULL)
-    {
-      g_message ("GSettings schema %s is not installed; window size will not be remembered",
-                 APPLICATION_ID);
-      return NULL;
-    }
-
-  return g_settings_new_full (schema, NULL, NULL);
+  return schema != NULL ? g_settings_new_full (schema, NULL, NULL) : NULL;
 }
 
 static void
@@ -260,7 +252,10 @@ graft_application_startup (GApplication *application)
 
   G_APPLICATION_CLASS (graft_application_parent_class)->startup (application);
 
-  self->settings = graft_application_create_settings ();
+  /* Without settings the app still runs; it just does not remember the window size. */
+  self->settings = graft_application_new_settings ();
+  if (self->settings == NULL)
+    g_message ("GSettings schema %s is not installed; window size will not be remembered", APPLICATION_ID);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions,
                                    G_N_ELEMENTS (app_actions), self);

@@ -15,6 +15,9 @@ G_DECLARE_FINAL_TYPE (GraftApplication, graft_application, GRAFT, APPLICATION, A
 GraftApplication *graft_application_new          (void);
 /* The application's settings, or NULL when the schema is not installed. */
 GSettings        *graft_application_get_settings (GraftApplication *self);
+/* New settings of the application's schema: the installed one, else the one compiled in
+ * the build tree (an uninstalled build, tests); NULL without either. */
+GSettings        *graft_application_new_settings (void);
 
 /* The feature cache folder the "cache-folder" setting names, or the default one. */
 char             *graft_application_get_cache_folder (GraftApplication *self);

@@ -74,6 +74,7 @@ struct _GraftDataPage
   gint64 filter_class;
   GtkWidget *filter_rows[3];          /* All, Unlabelled, Suggested */
   GtkLabel *filter_counts[3];
+  guint counts[3];                    /* their images, read when labels or images change */
   GtkCssProvider *class_css;
   GMenu *label_menu;                  /* "Label As" items, one per class */
   GMenu *context_menu;
@@ -108,6 +109,7 @@ static const char *const swatch_names[] = {
 static void update_header (GraftDataPage *self);
 static void apply_project (GraftDataPage *self);
 static void update_selection_bar (GraftDataPage *self);
+static gboolean import_dropped_files (GraftDataPage *self, GSList *files, gint64 class_id);
 
 static void
 toast (GraftDataPage *self, const char *message)
@@ -156,13 +158,18 @@ void
 graft_data_page_ensure_style (void)
 {
   static gboolean done;
-  GtkCssProvider *provider;
+  g_autoptr (GtkCssProvider) provider = NULL;
+  g_autoptr (GString) css = NULL;
 
   if (done)
     return;
   done = TRUE;
+  css = g_string_new (page_css);
+  /* The palette's swatches in the colour dialog. */
+  for (guint i = 0; i < G_N_ELEMENTS (swatch_palette); i++)
+    g_string_append_printf (css, ".graft-palette-%u { background-color: %s; }\n", i, swatch_palette[i]);
   provider = gtk_css_provider_new ();
-  gtk_css_provider_load_from_data (provider, page_css, -1);
+  gtk_css_provider_load_from_data (provider, css->str, -1);
   gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (provider),
                                               GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
 }
@@ -639,20 +646,7 @@ on_class_drop (GtkDropTarget *target, const GValue *value, double x, double y, g
       return TRUE;
     }
   if (G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
-    {
-      GSList *files = g_value_get_boxed (value);
-      g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
-      for (GSList *l = files; l != NULL; l = l->next)
-        {
-          char *path = g_file_get_path (l->data);
-          if (path != NULL)
-            g_ptr_array_add (paths, path);
-        }
-      g_ptr_array_add (paths, NULL);
-      if (paths->len > 1)
-        graft_data_page_import_files (self, (const char *const *) paths->pdata, graft_class_item_get_id (row->klass));
-      return paths->len > 1;
-    }
+    return import_dropped_files (self, g_value_get_boxed (value), graft_class_item_get_id (row->klass));
   return FALSE;
 }
 
@@ -813,6 +807,8 @@ on_grid_menu_key (GtkWidget *widget, GVariant *args, gpointer user_data)
   return TRUE;
 }
 
+/* Counts the images of the three filters again (self->counts, which the header and the
+ * empty state read too) and shows them in the sidebar. */
 static void
 update_filter_counts (GraftDataPage *self)
 {
@@ -821,8 +817,10 @@ update_filter_counts (GraftDataPage *self)
   for (guint i = 0; i < G_N_ELEMENTS (filters); i++)
     {
       g_autofree char *text = NULL;
+
+      self->counts[i] = self->project != NULL ? graft_project_object_count_images (self->project, filters[i], 0) : 0;
       if (self->project != NULL)
-        text = g_strdup_printf ("%'u", graft_project_object_count_images (self->project, filters[i], 0));
+        text = g_strdup_printf ("%'u", self->counts[i]);
       gtk_label_set_text (self->filter_counts[i], text != NULL ? text : "");
     }
 }
@@ -931,7 +929,7 @@ update_empty_state (GraftDataPage *self)
       title = _("No Project Open");
       description = g_strdup (_("Open or create a project from the start screen."));
     }
-  else if (graft_project_object_count_images (self->project, GRAFT_FILTER_ALL, 0) == 0)
+  else if (self->counts[FILTER_ROW_ALL] == 0)
     {
       title = _("Add Images");
       description = g_strdup (_("Drop images or folders here, or import a folder with one subfolder of images per "
@@ -1007,8 +1005,8 @@ update_header (GraftDataPage *self)
   gtk_label_set_text (self->title_label, title);
   if (self->project != NULL)
     {
-      guint all = graft_project_object_count_images (self->project, GRAFT_FILTER_ALL, 0);
-      unlabelled = graft_project_object_count_images (self->project, GRAFT_FILTER_UNLABELLED, 0);
+      guint all = self->counts[FILTER_ROW_ALL];
+      unlabelled = self->counts[FILTER_ROW_UNLABELLED];
       if (self->filter == GRAFT_FILTER_ALL)
         subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%'u image, %'u labelled", "%'u images, %'u labelled",
                                                  all),
@@ -1307,6 +1305,25 @@ graft_data_page_import_files (GraftDataPage *self, const char *const *paths, gin
   start_import (self, GRAFT_IMPORT_KIND_FILES, paths, class_id);
 }
 
+/* Files dropped on the page or on a class: the ones on this computer are imported. */
+static gboolean
+import_dropped_files (GraftDataPage *self, GSList *files, gint64 class_id)
+{
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+
+  for (GSList *l = files; l != NULL; l = l->next)
+    {
+      char *path = g_file_get_path (l->data);
+      if (path != NULL)
+        g_ptr_array_add (paths, path);
+    }
+  if (paths->len == 0)
+    return FALSE;
+  g_ptr_array_add (paths, NULL);
+  graft_data_page_import_files (self, (const char *const *) paths->pdata, class_id);
+  return TRUE;
+}
+
 gboolean
 graft_data_page_get_importing (GraftDataPage *self)
 {
@@ -1393,23 +1410,10 @@ static gboolean
 on_page_drop (GtkDropTarget *target, const GValue *value, double x, double y, gpointer user_data)
 {
   GraftDataPage *self = user_data;
-  GSList *files;
-  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
 
   if (self->project == NULL || !G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
     return FALSE;
-  files = g_value_get_boxed (value);
-  for (GSList *l = files; l != NULL; l = l->next)
-    {
-      char *path = g_file_get_path (l->data);
-      if (path != NULL)
-        g_ptr_array_add (paths, path);
-    }
-  if (paths->len == 0)
-    return FALSE;
-  g_ptr_array_add (paths, NULL);
-  graft_data_page_import_files (self, (const char *const *) paths->pdata, 0);
-  return TRUE;
+  return import_dropped_files (self, g_value_get_boxed (value), 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1466,6 +1470,19 @@ name_dialog (GraftDataPage *self, const char *heading, const char *ok_label, con
   return dialog;
 }
 
+/* A class could not take name: taken already, or what (then why). */
+static void
+toast_name_error (GraftDataPage *self, const char *name, const char *what, const GError *error)
+{
+  if (g_error_matches (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_EXISTS))
+    {
+      g_autofree char *message = g_strdup_printf (_("There is already a class called “%s”"), name);
+      toast (self, message);
+    }
+  else
+    toast_error (self, what, error);
+}
+
 static void
 on_add_class_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
 {
@@ -1479,15 +1496,7 @@ on_add_class_response (AdwMessageDialog *dialog, const char *response, gpointer 
   name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (data->entry))));
   id = graft_project_object_add_class (data->page->project, name, NULL, &error);
   if (id == 0)
-    {
-      if (g_error_matches (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_EXISTS))
-        {
-          g_autofree char *message = g_strdup_printf (_("There is already a class called “%s”"), name);
-          toast (data->page, message);
-        }
-      else
-        toast_error (data->page, _("Could not add the class"), error);
-    }
+    toast_name_error (data->page, name, _("Could not add the class"), error);
 }
 
 static void
@@ -1521,15 +1530,7 @@ on_rename_response (AdwMessageDialog *dialog, const char *response, gpointer use
     return;
   name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (data->entry))));
   if (!graft_project_object_rename_class (data->page->project, data->class_id, name, &error))
-    {
-      if (g_error_matches (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_EXISTS))
-        {
-          g_autofree char *message = g_strdup_printf (_("There is already a class called “%s”"), name);
-          toast (data->page, message);
-        }
-      else
-        toast_error (data->page, _("Could not rename the class"), error);
-    }
+    toast_name_error (data->page, name, _("Could not rename the class"), error);
 }
 
 static void
@@ -2159,18 +2160,6 @@ graft_data_page_init (GraftDataPage *self)
   self->class_css = gtk_css_provider_new ();
   gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (self->class_css),
                                               GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
-  {
-    /* The palette's swatches in the colour dialog. */
-    GtkCssProvider *palette = gtk_css_provider_new ();
-    GString *css = g_string_new (NULL);
-    for (guint i = 0; i < G_N_ELEMENTS (swatch_palette); i++)
-      g_string_append_printf (css, ".graft-palette-%u { background-color: %s; }\n", i, swatch_palette[i]);
-    gtk_css_provider_load_from_data (palette, css->str, -1);
-    gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (palette),
-                                                GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
-    g_string_free (css, TRUE);
-    g_object_unref (palette);
-  }
 
   /* The filters. */
   self->filter_rows[FILTER_ROW_ALL] = make_filter_row ("image-x-generic-symbolic", _("All Images"),

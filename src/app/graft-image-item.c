@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "graft-image-item.h"
 
@@ -390,4 +391,48 @@ graft_image_item_describe (GraftImageItem *self)
                             self->confidence * 100);
   /* Translators: %s is a file name. */
   return g_strdup_printf (_("%s, unlabelled"), self->name);
+}
+
+GraftImage *
+graft_image_enlarge_nearest (const GraftImage *image, int factor)
+{
+  GraftImage *out;
+
+  g_return_val_if_fail (image != NULL && factor >= 1, NULL);
+
+  out = graft_image_new (image->width * factor, image->height * factor, NULL);
+  if (out == NULL)
+    return NULL;
+  for (int y = 0; y < image->height; y++)
+    {
+      const guint8 *in_row = image->rgb + (gsize) y * image->width * 3;
+      gsize out_stride = (gsize) out->width * 3;
+      guint8 *out_row = out->rgb + (gsize) y * factor * out_stride;
+
+      for (int x = 0; x < out->width; x++)
+        memcpy (out_row + x * 3, in_row + (x / factor) * 3, 3);
+      /* The other factor - 1 rows of the block are the same. */
+      for (int r = 1; r < factor; r++)
+        memcpy (out_row + r * out_stride, out_row, out_stride);
+    }
+  return out;
+}
+
+static void
+free_image_bytes (gpointer data)
+{
+  graft_image_free (data);
+}
+
+GdkTexture *
+graft_texture_new_for_image (GraftImage *image)
+{
+  gsize stride;
+  g_autoptr (GBytes) bytes = NULL;
+
+  g_return_val_if_fail (image != NULL, NULL);
+
+  stride = (gsize) image->width * 3;
+  bytes = g_bytes_new_with_free_func (image->rgb, stride * image->height, free_image_bytes, image);
+  return gdk_memory_texture_new (image->width, image->height, GDK_MEMORY_R8G8B8, bytes, stride);
 }

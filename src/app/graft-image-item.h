@@ -12,6 +12,7 @@
 
 #include <gtk/gtk.h>
 
+#include "data/image.h"
 #include "project/project.h"
 
 G_BEGIN_DECLS
@@ -59,5 +60,13 @@ void graft_image_item_set_thumbnail_failed (GraftImageItem *self, gboolean faile
 
 /* A short description for screen readers and tooltips: "0042.png, labelled Shirt". */
 char *graft_image_item_describe (GraftImageItem *self);
+
+/* ---- Pixels to show (the grid's thumbnails, Label next's image) --------------------- */
+
+/* image enlarged factor times without smoothing, so that a tiny image (MNIST-size) shows
+ * its pixels instead of a blur; NULL when the result would be too large. Pure: any thread. */
+GraftImage *graft_image_enlarge_nearest (const GraftImage *image, int factor);
+/* A texture of image's pixels; takes image (freed with the texture). */
+GdkTexture *graft_texture_new_for_image (GraftImage *image);
 
 G_END_DECLS

@@ -13,7 +13,6 @@
 
 #include <glib/gi18n.h>
 #include <math.h>
-#include <string.h>
 
 #include "graft-data-page.h"
 #include "graft-label-next.h"
@@ -89,15 +88,6 @@ toast (GraftLabelNext *self, const char *message)
   g_signal_emit (self, signals[TOAST], 0, message);
 }
 
-static gboolean
-array_contains (GArray *array, gint64 id)
-{
-  for (guint i = 0; i < array->len; i++)
-    if (g_array_index (array, gint64, i) == id)
-      return TRUE;
-  return FALSE;
-}
-
 /* ------------------------------------------------------------------------ */
 /* The queue                                                                 */
 
@@ -108,9 +98,9 @@ build_queue (GraftLabelNext *self)
   g_autoptr (GArray) active = NULL;
   g_autoptr (GArray) unlabelled = NULL;
   g_autoptr (GHashTable) seen = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autoptr (GHashTable) skipped = g_hash_table_new (g_int64_hash, g_int64_equal);
   g_autoptr (GArray) queue = g_array_new (FALSE, FALSE, sizeof (gint64));
   GraftImageQuery query = { .filter = GRAFT_FILTER_UNLABELLED };
-  g_autoptr (GArray) later = g_array_new (FALSE, FALSE, sizeof (gint64));
 
   self->queue_dirty = FALSE;
   g_array_set_size (self->queue, 0);
@@ -140,21 +130,20 @@ build_queue (GraftLabelNext *self)
         g_array_append_val (queue, *id);
     }
   /* Skipped images after the others, in the order they were skipped. */
+  for (guint i = 0; i < self->skipped->len; i++)
+    g_hash_table_add (skipped, &g_array_index (self->skipped, gint64, i));
   for (guint i = 0; i < queue->len; i++)
     {
       gint64 id = g_array_index (queue, gint64, i);
-      if (id == self->pinned)
-        continue;
-      if (!array_contains (self->skipped, id))
+      if (id != self->pinned && !g_hash_table_contains (skipped, &id))
         g_array_append_val (self->queue, id);
     }
   for (guint i = 0; i < self->skipped->len; i++)
     {
       gint64 id = g_array_index (self->skipped, gint64, i);
       if (g_hash_table_contains (seen, &id) && id != self->pinned)
-        g_array_append_val (later, id);
+        g_array_append_val (self->queue, id);
     }
-  g_array_append_vals (self->queue, later->data, later->len);
   if (self->pinned != 0 && g_hash_table_contains (seen, &self->pinned))
     g_array_prepend_val (self->queue, self->pinned);
   self->pinned = 0;
@@ -162,24 +151,6 @@ build_queue (GraftLabelNext *self)
 
 /* ------------------------------------------------------------------------ */
 /* Images                                                                    */
-
-/* Nearest-neighbour enlargement by an integer factor. */
-static GraftImage *
-enlarge (const GraftImage *image, int factor)
-{
-  GraftImage *out = graft_image_new (image->width * factor, image->height * factor, NULL);
-
-  if (out == NULL)
-    return NULL;
-  for (int y = 0; y < out->height; y++)
-    {
-      const guint8 *in_row = image->rgb + (gsize) (y / factor) * image->width * 3;
-      guint8 *out_row = out->rgb + (gsize) y * out->width * 3;
-      for (int x = 0; x < out->width; x++)
-        memcpy (out_row + x * 3, in_row + (x / factor) * 3, 3);
-    }
-  return out;
-}
 
 static void
 load_image_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
@@ -203,7 +174,7 @@ load_image_thread (GTask *task, gpointer source, gpointer task_data, GCancellabl
     }
   else if (side < DISPLAY_MIN_SIDE / 2)
     {
-      GraftImage *large = enlarge (image, MAX (1, DISPLAY_MIN_SIDE / side));
+      GraftImage *large = graft_image_enlarge_nearest (image, MAX (1, DISPLAY_MIN_SIDE / side));
       if (large != NULL)
         {
           graft_image_free (g_steal_pointer (&image));
@@ -211,12 +182,6 @@ load_image_thread (GTask *task, gpointer source, gpointer task_data, GCancellabl
         }
     }
   g_task_return_pointer (task, g_steal_pointer (&image), (GDestroyNotify) graft_image_free);
-}
-
-static void
-free_image (gpointer data)
-{
-  graft_image_free (data);
 }
 
 static void
@@ -232,12 +197,7 @@ on_image_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   g_hash_table_remove (self->loading, &id);
   if (image != NULL)
-    {
-      gsize stride = (gsize) image->width * 3;
-      g_autoptr (GBytes) bytes = g_bytes_new_with_free_func (image->rgb, stride * image->height, free_image, image);
-      GdkTexture *texture = gdk_memory_texture_new (image->width, image->height, GDK_MEMORY_R8G8B8, bytes, stride);
-      g_hash_table_insert (self->textures, g_memdup2 (&id, sizeof id), texture);
-    }
+    g_hash_table_insert (self->textures, g_memdup2 (&id, sizeof id), graft_texture_new_for_image (image));
   else
     g_debug ("Cannot show image %" G_GINT64_FORMAT ": %s", id, error->message);
   if (id == self->current)

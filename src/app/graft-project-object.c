@@ -108,22 +108,27 @@ class_item_new (const GraftClass *klass)
   return self;
 }
 
-/* Takes klass's fields (same id); notifies what changed. */
-static void
+/* Takes klass's fields (same id); notifies what changed. TRUE when more than the count
+ * changed (the name, the colour or the position). */
+static gboolean
 class_item_update (GraftClassItem *self, const GraftClass *klass)
 {
+  gboolean changed = FALSE;
+
   g_object_freeze_notify (G_OBJECT (self));
   if (g_strcmp0 (self->name, klass->name) != 0)
     {
       g_free (self->name);
       self->name = g_strdup (klass->name);
       g_object_notify_by_pspec (G_OBJECT (self), class_properties[CLASS_PROP_NAME]);
+      changed = TRUE;
     }
   if (g_strcmp0 (self->colour, klass->colour) != 0)
     {
       g_free (self->colour);
       self->colour = g_strdup (klass->colour);
       g_object_notify_by_pspec (G_OBJECT (self), class_properties[CLASS_PROP_COLOUR]);
+      changed = TRUE;
     }
   if (self->position != klass->position)
     {
@@ -132,6 +137,7 @@ class_item_update (GraftClassItem *self, const GraftClass *klass)
       g_object_notify_by_pspec (G_OBJECT (self), class_properties[CLASS_PROP_POSITION]);
       if (key_changed)
         g_object_notify_by_pspec (G_OBJECT (self), class_properties[CLASS_PROP_KEY]);
+      changed = TRUE;
     }
   if (self->count != klass->count)
     {
@@ -139,6 +145,7 @@ class_item_update (GraftClassItem *self, const GraftClass *klass)
       g_object_notify_by_pspec (G_OBJECT (self), class_properties[CLASS_PROP_COUNT]);
     }
   g_object_thaw_notify (G_OBJECT (self));
+  return changed;
 }
 
 gint64
@@ -225,11 +232,13 @@ static GParamSpec *properties[N_PROPS];
 enum { CLASSES_CHANGED, LABELS_CHANGED, IMAGES_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
+/* What a change may have touched besides the classes (refresh_classes finds whether
+ * they changed). */
 typedef enum {
-  CHANGED_CLASSES = 1 << 0,
-  CHANGED_LABELS = 1 << 1,
-  CHANGED_IMAGES = 1 << 2,
-  CHANGED_ALL = CHANGED_CLASSES | CHANGED_LABELS | CHANGED_IMAGES,
+  CHANGED_CLASSES_ONLY = 0,
+  CHANGED_LABELS = 1 << 0,        /* labels or predictions */
+  CHANGED_IMAGES = 1 << 1,
+  CHANGED_ALL = CHANGED_LABELS | CHANGED_IMAGES,
 } Changes;
 
 static void register_item (GraftProjectObject *self, GraftImageItem *item);
@@ -514,15 +523,16 @@ refresh_live_items (GraftProjectObject *self)
 /* ------------------------------------------------------------------------ */
 /* Classes                                                                   */
 
-static void
+/* Reads the classes again; TRUE when more than their counts changed. */
+static gboolean
 refresh_classes (GraftProjectObject *self)
 {
   g_autoptr (GArray) classes = graft_project_list_classes (self->project, NULL);
   guint n_old = g_list_model_get_n_items (G_LIST_MODEL (self->classes));
-  gboolean same_ids;
+  gboolean same_ids, changed = FALSE;
 
   if (classes == NULL)
-    return;
+    return FALSE;
   same_ids = n_old == classes->len;
   for (guint i = 0; same_ids && i < classes->len; i++)
     {
@@ -535,9 +545,9 @@ refresh_classes (GraftProjectObject *self)
       for (guint i = 0; i < classes->len; i++)
         {
           g_autoptr (GraftClassItem) item = g_list_model_get_item (G_LIST_MODEL (self->classes), i);
-          class_item_update (item, &g_array_index (classes, GraftClass, i));
+          changed |= class_item_update (item, &g_array_index (classes, GraftClass, i));
         }
-      return;
+      return changed;
     }
   {
     /* Classes came, went or moved: reuse the objects of the classes that stay. */
@@ -557,6 +567,7 @@ refresh_classes (GraftProjectObject *self)
       }
     g_list_store_splice (self->classes, 0, n_old, fresh->pdata, fresh->len);
   }
+  return TRUE;
 }
 
 GraftClassItem *
@@ -644,22 +655,36 @@ update_undo_state (GraftProjectObject *self)
     }
 }
 
-/* After every change: classes (their counts follow labels), live items, lists, then the
- * signals, the undo state and the datasets. */
+/* Whether a list's rows may have come or gone: All images changes with the images
+ * alone, every other filter with the labels (or predictions) too. */
+static gboolean
+list_may_change (GraftImageList *list, Changes changes)
+{
+  if (changes & CHANGED_IMAGES)
+    return TRUE;
+  return (changes & CHANGED_LABELS) && list->query.filter != GRAFT_FILTER_ALL;
+}
+
+/* After every change: classes (their counts follow labels), live items, the lists the
+ * change may touch, then the signals (::classes-changed only when more than counts
+ * changed), the undo state and the datasets. */
 static void
 emit_changes (GraftProjectObject *self, Changes changes)
 {
+  gboolean classes_changed;
+
   g_object_ref (self);
-  refresh_classes (self);
+  classes_changed = refresh_classes (self);
   refresh_live_items (self);
   {
     g_autoptr (GPtrArray) lists = g_ptr_array_new_with_free_func (g_object_unref);
     for (guint i = 0; i < self->lists->len; i++)
-      g_ptr_array_add (lists, g_object_ref (g_ptr_array_index (self->lists, i)));
+      if (list_may_change (g_ptr_array_index (self->lists, i), changes))
+        g_ptr_array_add (lists, g_object_ref (g_ptr_array_index (self->lists, i)));
     for (guint i = 0; i < lists->len; i++)
       graft_image_list_refresh (g_ptr_array_index (lists, i));
   }
-  if (changes & CHANGED_CLASSES)
+  if (classes_changed)
     g_signal_emit (self, signals[CLASSES_CHANGED], 0);
   if (changes & CHANGED_LABELS)
     g_signal_emit (self, signals[LABELS_CHANGED], 0);
@@ -680,7 +705,7 @@ graft_project_object_set_labels (GraftProjectObject *self, const gint64 *image_i
     return TRUE;
   if (!graft_project_set_labels (self->project, image_ids, n_images, class_id, GRAFT_LABEL_PERSON, error))
     return FALSE;
-  emit_changes (self, CHANGED_CLASSES | CHANGED_LABELS);
+  emit_changes (self, CHANGED_LABELS);
   return TRUE;
 }
 
@@ -692,7 +717,7 @@ graft_project_object_accept_suggestions (GraftProjectObject *self, const gint64 
 
   if (!graft_project_accept_suggestions (self->project, image_ids, n_images, accepted, error))
     return FALSE;
-  emit_changes (self, CHANGED_CLASSES | CHANGED_LABELS);
+  emit_changes (self, CHANGED_LABELS);
   return TRUE;
 }
 
@@ -717,7 +742,7 @@ graft_project_object_add_class (GraftProjectObject *self, const char *name, cons
 
   id = graft_project_add_class (self->project, name, colour, error);
   if (id != 0)
-    emit_changes (self, CHANGED_CLASSES);
+    emit_changes (self, CHANGED_CLASSES_ONLY);
   return id;
 }
 
@@ -728,7 +753,7 @@ graft_project_object_rename_class (GraftProjectObject *self, gint64 class_id, co
 
   if (!graft_project_rename_class (self->project, class_id, name, error))
     return FALSE;
-  emit_changes (self, CHANGED_CLASSES);
+  emit_changes (self, CHANGED_CLASSES_ONLY);
   return TRUE;
 }
 
@@ -739,7 +764,7 @@ graft_project_object_recolour_class (GraftProjectObject *self, gint64 class_id, 
 
   if (!graft_project_recolour_class (self->project, class_id, colour, error))
     return FALSE;
-  emit_changes (self, CHANGED_CLASSES);
+  emit_changes (self, CHANGED_CLASSES_ONLY);
   return TRUE;
 }
 
@@ -750,7 +775,7 @@ graft_project_object_move_class (GraftProjectObject *self, gint64 class_id, int 
 
   if (!graft_project_move_class (self->project, class_id, position, error))
     return FALSE;
-  emit_changes (self, CHANGED_CLASSES);
+  emit_changes (self, CHANGED_CLASSES_ONLY);
   return TRUE;
 }
 
@@ -762,7 +787,7 @@ graft_project_object_merge_classes (GraftProjectObject *self, gint64 source_id, 
 
   if (!graft_project_merge_classes (self->project, source_id, target_id, moved, error))
     return FALSE;
-  emit_changes (self, CHANGED_CLASSES | CHANGED_LABELS);
+  emit_changes (self, CHANGED_LABELS);
   return TRUE;
 }
 
@@ -773,7 +798,7 @@ graft_project_object_delete_class (GraftProjectObject *self, gint64 class_id, gu
 
   if (!graft_project_delete_class (self->project, class_id, labels_removed, error))
     return FALSE;
-  emit_changes (self, CHANGED_CLASSES | CHANGED_LABELS);
+  emit_changes (self, CHANGED_LABELS);
   return TRUE;
 }
 
@@ -906,47 +931,26 @@ thumbnail_request_free (ThumbnailRequest *request)
   g_free (request);
 }
 
-static void
-free_image_bytes (gpointer data)
-{
-  graft_image_free (data);
-}
-
 /* Thumbnails of tiny images (MNIST-size) are enlarged without smoothing: the grid then
  * shows their pixels, not a blur. */
 #define THUMBNAIL_MIN_SIDE 96
 
-static GraftImage *
-enlarge_nearest (GraftImage *image)
-{
-  int side = MAX (image->width, image->height);
-  int factor = (2 * THUMBNAIL_MIN_SIDE + side - 1) / side;
-  GraftImage *out;
-
-  if (side >= THUMBNAIL_MIN_SIDE || factor < 2)
-    return image;
-  out = graft_image_new (image->width * factor, image->height * factor, NULL);
-  if (out == NULL)
-    return image;
-  for (int y = 0; y < out->height; y++)
-    {
-      const guint8 *in_row = image->rgb + (gsize) (y / factor) * image->width * 3;
-      guint8 *out_row = out->rgb + (gsize) y * out->width * 3;
-      for (int x = 0; x < out->width; x++)
-        memcpy (out_row + x * 3, in_row + (x / factor) * 3, 3);
-    }
-  graft_image_free (image);
-  return out;
-}
-
 static GdkTexture *
 texture_from_image (GraftImage *image)
 {
-  image = enlarge_nearest (image);
-  gsize stride = (gsize) image->width * 3;
-  g_autoptr (GBytes) bytes = g_bytes_new_with_free_func (image->rgb, stride * image->height, free_image_bytes, image);
+  int side = MAX (image->width, image->height);
+  int factor = (2 * THUMBNAIL_MIN_SIDE + side - 1) / side;
 
-  return gdk_memory_texture_new (image->width, image->height, GDK_MEMORY_R8G8B8, bytes, stride);
+  if (side < THUMBNAIL_MIN_SIDE && factor >= 2)
+    {
+      GraftImage *large = graft_image_enlarge_nearest (image, factor);
+      if (large != NULL)
+        {
+          graft_image_free (image);
+          image = large;
+        }
+    }
+  return graft_texture_new_for_image (image);
 }
 
 static void
@@ -1158,28 +1162,6 @@ schedule_datasets (GraftProjectObject *self)
   g_clear_handle_id (&self->datasets_source, g_source_remove);
   self->datasets_source = g_timeout_add (DATASETS_DELAY_MS, on_datasets_timeout, self);
   g_source_set_name_by_id (self->datasets_source, "[graft] project datasets");
-}
-
-void
-graft_project_object_push_datasets (GraftProjectObject *self)
-{
-  g_autoptr (GError) error = NULL;
-  Datasets *datasets;
-
-  g_return_if_fail (GRAFT_IS_PROJECT_OBJECT (self));
-
-  g_clear_handle_id (&self->datasets_source, g_source_remove);
-  self->datasets_generation++;   /* a build in flight is stale now */
-  if (self->session == NULL)
-    return;
-  datasets = build_datasets (self->project, &error);
-  if (datasets == NULL)
-    {
-      g_warning ("Cannot build the datasets of %s: %s", graft_project_get_folder (self->project), error->message);
-      return;
-    }
-  hand_datasets (self, datasets);
-  datasets_free (datasets);
 }
 
 /* ------------------------------------------------------------------------ */

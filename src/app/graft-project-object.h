@@ -3,11 +3,13 @@
  * GraftProjectObject owns a GraftProject and is the one way the pages change it, so that
  * every change is followed by the right signal:
  *   ::classes-changed   classes added, renamed, recoloured, moved, merged or deleted
- *                       (their counts too: a label changes them)
+ *                       (not for counts alone: a label changes those, and each
+ *                       GraftClassItem notifies its "count")
  *   ::labels-changed    labels or predictions (suggestions) changed
  *   ::images-changed    images added (imports) or removed
- * An undo or redo emits all three. The class list (GraftClassItem) is updated in place,
- * so a row keeps its object while its count changes. Image lists (GraftImageItem) are
+ * An undo or redo emits labels-changed and images-changed, and classes-changed when the
+ * classes themselves changed. The class list (GraftClassItem) is updated in
+ * place, so a row keeps its object while its count changes. Image lists (GraftImageItem) are
  * made for a filter and fetch their rows from the store page by page as they are asked
  * for: 100,000 images cost an array of ids, not 100,000 objects.
  *
@@ -68,9 +70,6 @@ gboolean graft_project_object_get_read_only (GraftProjectObject *self);
 /* Property "session": where the datasets go. NULL: none. */
 GraftSession *graft_project_object_get_session (GraftProjectObject *self);
 void graft_project_object_set_session (GraftProjectObject *self, GraftSession *session);
-/* Builds and hands the datasets to the session now (synchronously), instead of 300 ms
- * after the last change. */
-void graft_project_object_push_datasets (GraftProjectObject *self);
 
 /* The classes in order: a GListModel of GraftClassItem (owned by self). */
 GListModel *graft_project_object_get_classes (GraftProjectObject *self);

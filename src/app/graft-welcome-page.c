@@ -57,26 +57,10 @@ static GSettings *
 find_settings (void)
 {
   GApplication *application = g_application_get_default ();
-  GSettingsSchemaSource *default_source = g_settings_schema_source_get_default ();
-  g_autoptr (GSettingsSchema) schema = NULL;
 
-  if (application != NULL && GRAFT_IS_APPLICATION (application)
-      && graft_application_get_settings (GRAFT_APPLICATION (application)) != NULL)
+  if (GRAFT_IS_APPLICATION (application) && graft_application_get_settings (GRAFT_APPLICATION (application)) != NULL)
     return g_object_ref (graft_application_get_settings (GRAFT_APPLICATION (application)));
-  if (default_source != NULL)
-    schema = g_settings_schema_source_lookup (default_source, APPLICATION_ID, TRUE);
-#ifdef GRAFT_BUILD_SCHEMA_DIR
-  if (schema == NULL)
-    {
-      g_autoptr (GSettingsSchemaSource) build_source =
-        g_settings_schema_source_new_from_directory (GRAFT_BUILD_SCHEMA_DIR, default_source, FALSE, NULL);
-      if (build_source != NULL)
-        schema = g_settings_schema_source_lookup (build_source, APPLICATION_ID, FALSE);
-    }
-#endif
-  if (schema == NULL || !g_settings_schema_has_key (schema, RECENT_KEY))
-    return NULL;
-  return g_settings_new_full (schema, NULL, NULL);
+  return graft_application_new_settings ();
 }
 
 static char *
@@ -515,8 +499,9 @@ graft_welcome_page_get_busy (GraftWelcomePage *self)
 /* ------------------------------------------------------------------------ */
 /* Choosers                                                                  */
 
+/* New Project names a folder to create (NAME.graft), Open Project one to open. */
 static void
-on_new_response (GtkNativeDialog *dialog, int response, gpointer user_data)
+on_chooser_response (GtkNativeDialog *dialog, int response, gpointer user_data)
 {
   GraftWelcomePage *self = user_data;
 
@@ -525,64 +510,43 @@ on_new_response (GtkNativeDialog *dialog, int response, gpointer user_data)
       g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
       g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
 
-      if (path != NULL)
+      if (path != NULL && gtk_file_chooser_get_action (GTK_FILE_CHOOSER (dialog)) == GTK_FILE_CHOOSER_ACTION_SAVE)
         {
           g_autofree char *folder = g_str_has_suffix (path, ".graft") ? g_strdup (path)
                                                                       : g_strconcat (path, ".graft", NULL);
           graft_welcome_page_create_project (self, folder, NULL);
         }
-    }
-  g_clear_object (&self->chooser);
-}
-
-static void
-on_open_response (GtkNativeDialog *dialog, int response, gpointer user_data)
-{
-  GraftWelcomePage *self = user_data;
-
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
-
-      if (path != NULL)
+      else if (path != NULL)
         graft_welcome_page_open_project (self, path, NULL);
     }
   g_clear_object (&self->chooser);
 }
 
-static GtkWindow *
-toplevel (GraftWelcomePage *self)
+static void
+show_chooser (GraftWelcomePage *self, const char *title, GtkFileChooserAction action, const char *accept_label)
 {
   GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
-  return GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL;
+
+  g_clear_object (&self->chooser);
+  self->chooser = gtk_file_chooser_native_new (title, GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, action,
+                                               accept_label, _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->chooser), TRUE);
+  if (action == GTK_FILE_CHOOSER_ACTION_SAVE)
+    gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (self->chooser), _("Untitled Project.graft"));
+  g_signal_connect (self->chooser, "response", G_CALLBACK (on_chooser_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
 }
 
 static void
 new_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
-  GraftWelcomePage *self = GRAFT_WELCOME_PAGE (widget);
-
-  g_clear_object (&self->chooser);
-  self->chooser = gtk_file_chooser_native_new (_("New Project"), toplevel (self), GTK_FILE_CHOOSER_ACTION_SAVE,
-                                               _("_Create"), _("_Cancel"));
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->chooser), TRUE);
-  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (self->chooser), _("Untitled Project.graft"));
-  g_signal_connect (self->chooser, "response", G_CALLBACK (on_new_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
+  show_chooser (GRAFT_WELCOME_PAGE (widget), _("New Project"), GTK_FILE_CHOOSER_ACTION_SAVE, _("_Create"));
 }
 
 static void
 open_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
-  GraftWelcomePage *self = GRAFT_WELCOME_PAGE (widget);
-
-  g_clear_object (&self->chooser);
-  self->chooser = gtk_file_chooser_native_new (_("Open Project"), toplevel (self),
-                                               GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Open"), _("_Cancel"));
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->chooser), TRUE);
-  g_signal_connect (self->chooser, "response", G_CALLBACK (on_open_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
+  show_chooser (GRAFT_WELCOME_PAGE (widget), _("Open Project"), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Open"));
 }
 
 static void
