@@ -980,6 +980,59 @@ test_runs (Fixture *f, gconstpointer data)
   g_assert_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND);
 }
 
+/* ---- Checkpoints ---------------------------------------------------------------------- */
+
+static goffset
+file_size (const char *folder, const char *name)
+{
+  g_autofree char *path = g_build_filename (folder, name, NULL);
+  GStatBuf st;
+  return g_stat (path, &st) == 0 ? (goffset) st.st_size : -1;
+}
+
+/* Waits (up to 10 s) for project.db to grow past size and then keep its size for 0.2 s
+ * (the checkpoint is done, or nearly); returns its size. */
+static goffset
+wait_for_database_growth (Fixture *f, goffset size)
+{
+  goffset now = file_size (f->folder, GRAFT_PROJECT_DB_NAME);
+  int steady = 0;
+  for (int i = 0; i < 1000 && (now <= size || steady < 20); i++)
+    {
+      g_usleep (10000);
+      goffset next = file_size (f->folder, GRAFT_PROJECT_DB_NAME);
+      steady = next == now ? steady + 1 : 0;
+      now = next;
+    }
+  return now;
+}
+
+/* Once the WAL passes 1000 pages, the checkpoint thread copies it into project.db while
+ * the project is open, each time (not only when it closes). */
+static void
+test_checkpoints (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 run = graft_project_add_run (f->project, "big", "{}", &error);
+  g_assert_no_error (error);
+  goffset db_size = file_size (f->folder, GRAFT_PROJECT_DB_NAME);
+  g_autofree GraftMetricPoint *points = g_new (GraftMetricPoint, 100000);
+
+  for (int round = 0; round < 3; round++)
+    {
+      /* About 1500 pages of WAL in one commit. */
+      for (int i = 0; i < 100000; i++)
+        points[i] = (GraftMetricPoint) { round * 100000 + i, "train/loss", i * 0.5 };
+      g_assert_true (graft_project_append_metrics (f->project, run, points, 100000, &error));
+      g_assert_no_error (error);
+      goffset grown = wait_for_database_growth (f, db_size);
+      g_assert_cmpint (grown, >, db_size);
+      db_size = grown;
+    }
+  g_assert_true (graft_project_check_integrity (f->project, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -999,6 +1052,7 @@ main (int argc, char **argv)
   ADD ("/project/store/queries", test_queries);
   ADD ("/project/store/splits", test_splits);
   ADD ("/project/store/runs", test_runs);
+  ADD ("/project/store/checkpoints", test_checkpoints);
 #undef ADD
   return g_test_run ();
 }

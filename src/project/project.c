@@ -303,6 +303,27 @@ wal_hook (void *data, sqlite3 *db, const char *name, int pages)
   return SQLITE_OK;
 }
 
+/* The checkpointer's own connection, or NULL. */
+static sqlite3 *
+open_checkpoint_connection (const char *db_path)
+{
+  sqlite3 *db = NULL;
+  if (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    {
+      sqlite3_close (db);
+      return NULL;
+    }
+  sqlite3_busy_timeout (db, 1000);
+  /* A connection that has read nothing has not opened the WAL yet: its checkpoint would
+   * do nothing (and return SQLITE_OK). One read opens it. */
+  if (sqlite3_exec (db, "PRAGMA schema_version", NULL, NULL, NULL) != SQLITE_OK)
+    {
+      sqlite3_close (db);
+      return NULL;
+    }
+  return db;
+}
+
 static gpointer
 checkpointer (gpointer data)
 {
@@ -317,17 +338,10 @@ checkpointer (gpointer data)
         break;
       project->checkpoint_wanted = FALSE;
       g_mutex_unlock (&project->checkpoint_mutex);
-      if (db == NULL && sqlite3_open_v2 (project->db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)
-                          != SQLITE_OK)
-        {
-          sqlite3_close (db);
-          db = NULL;
-        }
+      if (db == NULL)
+        db = open_checkpoint_connection (project->db_path);
       if (db != NULL)
-        {
-          sqlite3_busy_timeout (db, 1000);
-          sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        }
+        sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
       g_mutex_lock (&project->checkpoint_mutex);
     }
   g_mutex_unlock (&project->checkpoint_mutex);
