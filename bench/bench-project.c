@@ -280,8 +280,8 @@ main (int argc, char **argv)
   if (!graft_project_reset_splits (project, 0.2, 0.1, 3, &error))
     die ("splits", error);
 
-  /* Label operations */
-  g_autofree double *times = g_new (double, labels);
+  /* Label operations (times is also used for the 20 runs of the counts below) */
+  g_autofree double *times = g_new (double, MAX (labels, 20));
   for (int i = 0; i < labels; i++)
     {
       gint64 image = ids[g_rand_int_range (rand, 0, (gint32) n)];
