@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "cli-test-helpers.h"
 #include "engine/parallel.h"
 #include "engine/plan.h"
 #include "gradcheck.h"
@@ -21,7 +22,6 @@
 #include "toy-images.h"
 #include "toy-network.h"
 
-static char *cli_path;
 static char *folder;       /* base.onnx, train/, val/, ... */
 static char *base_path;    /* the pretrained toy network, with graft.preprocessing */
 static char *train_dir, *val_dir, *cache_dir;
@@ -84,35 +84,6 @@ ready (void)
       return FALSE;
     }
   return TRUE;
-}
-
-/* Runs graft-cli with args (NULL-terminated); returns its exit status. */
-static int
-run_cli (char **out, char **err, ...)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  g_autofree char *stdout_text = NULL, *stderr_text = NULL;
-  const char *arg;
-  int wait_status;
-  va_list args;
-
-  g_ptr_array_add (argv, cli_path);
-  va_start (args, err);
-  while ((arg = va_arg (args, const char *)) != NULL)
-    g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-  if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &stdout_text, &stderr_text,
-                     &wait_status, &error))
-    g_error ("cannot run %s: %s", cli_path, error->message);
-  g_test_message ("stderr: %s", stderr_text);
-  if (out != NULL)
-    *out = g_steal_pointer (&stdout_text);
-  if (err != NULL)
-    *err = g_steal_pointer (&stderr_text);
-  g_assert_true (WIFEXITED (wait_status));
-  return WEXITSTATUS (wait_status);
 }
 
 static JsonNode *
@@ -368,6 +339,8 @@ test_train_catalog_cut (void)
   spec = graft_session_spec_from_json (saved, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (spec->cut, ==, "concat");
+  /* The checksum comes from the verified entry, and is the file's. */
+  g_assert_cmpstr (spec->model_sha256, ==, sha256);
 
   /* The same file outside the catalog's folder keeps the default cut. */
   g_clear_pointer (&spec, graft_session_spec_free);
@@ -661,6 +634,7 @@ test_bad_input (void)
   g_autofree char *missing_model = g_build_filename (folder, "no-such-model.onnx", NULL);
   g_autofree char *empty = g_build_filename (folder, "empty", NULL);
   g_autofree char *no_images = g_build_filename (folder, "no-images", NULL);
+  g_autofree char *more_classes = g_build_filename (folder, "more-classes", NULL);
   g_autofree char *output = g_build_filename (folder, "never.onnx", NULL);
   g_autofree char *bad_type = write_temp ("bad-type.json", "{\"epochs\": \"ten\"}");
   g_autofree char *bad_kind = write_temp ("bad-kind.json", "{\"optimizer\": {\"kind\": \"rmsprop\"}}");
@@ -679,6 +653,13 @@ test_bad_input (void)
     g_mkdir_with_parents (a, 0755);
     g_mkdir_with_parents (b, 0755);
     g_file_set_contents (note, "not an image", -1, NULL);
+  }
+  {
+    /* Validation classes the training images lack. */
+    g_autofree char *circle = g_build_filename (more_classes, "circle", NULL);
+    g_autofree char *square = g_build_filename (more_classes, "square", NULL);
+    g_mkdir_with_parents (circle, 0755);
+    g_mkdir_with_parents (square, 0755);
   }
 
 #define EXPECT(status, needle, ...)                                       \
@@ -701,6 +682,8 @@ test_bad_input (void)
   EXPECT (1, empty, "eval", trained_path != NULL ? trained_path : base_path, empty);
   EXPECT (1, "no images", "train", base_path, no_images, "--output", output);
   EXPECT (1, "no such folder", "train", base_path, "/nonexistent/graft-data", "--output", output);
+  EXPECT (1, "lacks: circle, square", "train", base_path, train_dir, "--validation", more_classes, "--output",
+          output);
   EXPECT (2, "no preset 'transfer-magic'", "train", base_path, train_dir, "--preset", "transfer-magic", "--output",
           output);
   EXPECT (2, "no preset", "lr-find", base_path, train_dir, "--preset", "custom");

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "cli-test-helpers.h"
 #include "engine/parallel.h"
 #include "engine/plan.h"
 #include "model/model.h"
@@ -61,7 +62,6 @@ static const char model_script[] =
 /* Parameters of the model above (BatchNorm running statistics are buffers). */
 #define TINY_PARAMETERS (216 + 8 + 8 + 72 + 64 + 40 + 5)
 
-static char *cli_path;
 static char *work_dir;
 static char *model_path;
 static char *skip_reason;
@@ -75,35 +75,6 @@ ready (void)
       return FALSE;
     }
   return TRUE;
-}
-
-/* Runs graft-cli with args (NULL-terminated); returns its exit status. */
-static int
-run_cli (char **out, char **err, ...)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  g_autofree char *stdout_text = NULL, *stderr_text = NULL;
-  const char *arg;
-  int wait_status;
-  va_list args;
-
-  g_ptr_array_add (argv, cli_path);
-  va_start (args, err);
-  while ((arg = va_arg (args, const char *)) != NULL)
-    g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-  if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &stdout_text, &stderr_text,
-                     &wait_status, &error))
-    g_error ("cannot run %s: %s", cli_path, error->message);
-  g_test_message ("stderr: %s", stderr_text);
-  if (out != NULL)
-    *out = g_steal_pointer (&stdout_text);
-  if (err != NULL)
-    *err = g_steal_pointer (&stderr_text);
-  g_assert_true (WIFEXITED (wait_status));
-  return WEXITSTATUS (wait_status);
 }
 
 static JsonObject *

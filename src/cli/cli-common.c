@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "catalog/catalog.h"
 #include "engine/parallel.h"
@@ -194,9 +195,8 @@ cli_check_preprocessing (const GraftModel *model, const char *path, const GraftP
   return TRUE;
 }
 
-/* The catalog entry whose verified, downloaded file path is (a copy), or NULL. */
-static GraftCatalogEntry *
-catalog_entry_for_file (const char *path)
+GraftCatalogEntry *
+cli_catalog_entry_for_file (const char *path)
 {
   g_autoptr (GraftCatalog) catalog = NULL;
   g_autoptr (GError) error = NULL;
@@ -230,23 +230,22 @@ catalog_entry_for_file (const char *path)
 void
 cli_annotate_from_catalog (const GraftModel *model, const char *path)
 {
-  g_autoptr (GraftCatalogEntry) entry = catalog_entry_for_file (path);
+  g_autoptr (GraftCatalogEntry) entry = NULL;
 
+  if (model->metadata != NULL && g_hash_table_contains (model->metadata, GRAFT_METADATA_PREPROCESSING))
+    return;
+  entry = cli_catalog_entry_for_file (path);
   /* The metadata table belongs to the model; filling it in is no change to the graph. */
   if (entry != NULL)
     graft_catalog_entry_annotate_model (entry, (GraftModel *) model);
 }
 
 char *
-cli_catalog_cut (const GraftModel *model, const char *path)
+cli_catalog_cut (const GraftCatalogEntry *entry, const GraftModel *model)
 {
-  g_autoptr (GraftCatalogEntry) entry = catalog_entry_for_file (path);
   gboolean named = FALSE;
-  int value;
+  int value = graft_catalog_entry_find_cut (entry, model, &named);
 
-  if (entry == NULL)
-    return NULL;
-  value = graft_catalog_entry_find_cut (entry, model, &named);
   return value >= 0 && named ? g_strdup (graft_graph_value (model->graph, value)->name) : NULL;
 }
 
@@ -257,8 +256,6 @@ cli_model_preprocessing (const GraftModel *model, const char *path, GraftPreproc
   const char *text = NULL;
   g_autoptr (GError) local_error = NULL;
 
-  if (model->metadata == NULL || !g_hash_table_contains (model->metadata, GRAFT_METADATA_PREPROCESSING))
-    cli_annotate_from_catalog (model, path);
   if (model->metadata != NULL)
     text = g_hash_table_lookup (model->metadata, GRAFT_METADATA_PREPROCESSING);
 
@@ -312,6 +309,28 @@ cli_print_json (JsonBuilder *builder, gboolean pretty)
   text = json_generator_to_data (generator, NULL);
   printf ("%s\n", text);
   fflush (stdout);
+}
+
+char *
+cli_missing_names (GPtrArray *names, GPtrArray *known)
+{
+  GString *missing = NULL;
+
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      gboolean found = FALSE;
+      for (guint k = 0; k < known->len && !found; k++)
+        found = strcmp (name, g_ptr_array_index (known, k)) == 0;
+      if (found)
+        continue;
+      if (missing == NULL)
+        missing = g_string_new (NULL);
+      else
+        g_string_append (missing, ", ");
+      g_string_append (missing, name);
+    }
+  return missing != NULL ? g_string_free (missing, FALSE) : NULL;
 }
 
 int

@@ -77,6 +77,7 @@ load_classifier (const char *path, GraftModel **model, int *classes, GPtrArray *
   *classes = cli_model_classes (*model);
   if (*classes < 1)
     return cli_fail_printf ("%s: its output is not a (N, classes) array of class scores", path);
+  cli_annotate_from_catalog (*model, path);
   if (!cli_model_labels (*model, path, labels, &error) || !cli_model_preprocessing (*model, path, prep, NULL, &error))
     return cli_fail (error);
   return CLI_EXIT_OK;
@@ -119,34 +120,20 @@ map_classes (const char *model_path, const char *data_path, GraftDataset *folder
                                          : class_name (labels, c));
   if (labels != NULL)
     {
-      GString *unknown = NULL, *known = g_string_new (NULL);
-      for (guint c = 0; c < labels->len; c++)
-        g_string_append_printf (known, "%s%s", c > 0 ? ", " : "", (const char *) g_ptr_array_index (labels, c));
-      for (guint f = 0; f < folder->classes->len; f++)
-        {
-          const char *name = g_ptr_array_index (folder->classes, f);
-          index[f] = -1;
-          for (guint c = 0; c < labels->len && index[f] < 0; c++)
-            if (strcmp (name, g_ptr_array_index (labels, c)) == 0)
-              index[f] = (int) c;
-          if (index[f] < 0)
-            {
-              if (unknown == NULL)
-                unknown = g_string_new (NULL);
-              else
-                g_string_append (unknown, ", ");
-              g_string_append (unknown, name);
-            }
-        }
+      g_autofree char *unknown = cli_missing_names (folder->classes, labels);
       if (unknown != NULL)
         {
-          int status = cli_fail_printf ("%s has class folders that are not among the labels of %s (%s): %s",
-                                        data_path, model_path, known->str, unknown->str);
-          g_string_free (unknown, TRUE);
-          g_string_free (known, TRUE);
-          return status;
+          g_autoptr (GString) known = g_string_new (NULL);
+          for (guint c = 0; c < labels->len; c++)
+            g_string_append_printf (known, "%s%s", c > 0 ? ", " : "", (const char *) g_ptr_array_index (labels, c));
+          return cli_fail_printf ("%s has class folders that are not among the labels of %s (%s): %s", data_path,
+                                  model_path, known->str, unknown);
         }
-      g_string_free (known, TRUE);
+      /* Every folder is a label now. */
+      for (guint f = 0; f < folder->classes->len; f++)
+        for (index[f] = 0; strcmp (g_ptr_array_index (folder->classes, f), g_ptr_array_index (labels, index[f])) != 0;
+             index[f]++)
+          ;
     }
   else
     {

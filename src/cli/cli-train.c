@@ -249,26 +249,8 @@ spec_from_file (GOptionContext *context, const SessionOptions *o, GraftStrategy 
 static char *
 extra_classes (const char *validation_path, GPtrArray *classes)
 {
-  g_autoptr (GraftDataset) all = graft_dataset_load_image_folder (validation_path, NULL, NULL);
-  GString *extra = NULL;
-  if (all == NULL)
-    return NULL;
-  for (guint c = 0; c < all->classes->len; c++)
-    {
-      const char *name = g_ptr_array_index (all->classes, c);
-      gboolean found = FALSE;
-      for (guint k = 0; k < classes->len && !found; k++)
-        found = strcmp (name, g_ptr_array_index (classes, k)) == 0;
-      if (!found)
-        {
-          if (extra == NULL)
-            extra = g_string_new (NULL);
-          else
-            g_string_append (extra, ", ");
-          g_string_append (extra, name);
-        }
-    }
-  return extra != NULL ? g_string_free (extra, FALSE) : NULL;
+  g_autoptr (GPtrArray) names = graft_dataset_image_folder_classes (validation_path, NULL);
+  return names != NULL ? cli_missing_names (names, classes) : NULL;
 }
 
 /* Model, spec and data for a run; CLI_EXIT_OK or the exit status after the message. */
@@ -278,6 +260,7 @@ session_load (GOptionContext *context, const SessionOptions *o, const char *mode
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GraftDataset) all = NULL;
+  g_autoptr (GraftCatalogEntry) entry = NULL;
   GraftPreprocessing prep;
   GraftStrategy strategy;
   int status;
@@ -290,6 +273,11 @@ session_load (GOptionContext *context, const SessionOptions *o, const char *mode
   s->model = graft_model_load (model_path, &error);
   if (s->model == NULL)
     return cli_fail (error);
+  /* A catalog model's file, looked up and verified once: its entry gives the
+   * preprocessing (when the file has none), the cut and the checksum. */
+  entry = cli_catalog_entry_for_file (model_path);
+  if (entry != NULL)
+    graft_catalog_entry_annotate_model (entry, s->model);
   if (!cli_model_preprocessing (s->model, model_path, &prep, NULL, &error))
     return cli_fail (error);
 
@@ -301,11 +289,12 @@ session_load (GOptionContext *context, const SessionOptions *o, const char *mode
   else
     s->spec = preset_spec (strategy, s->model, &prep);
   /* A catalog model: the head goes where its entry says, unless a spec says otherwise. */
-  if (s->spec->cut == NULL)
-    s->spec->cut = cli_catalog_cut (s->model, model_path);
+  if (s->spec->cut == NULL && entry != NULL)
+    s->spec->cut = cli_catalog_cut (entry, s->model);
 
   {
-    g_autofree char *sha256 = graft_file_sha256 (model_path, &error);
+    /* A verified catalog file's checksum is its entry's: no need to read it again. */
+    g_autofree char *sha256 = entry != NULL ? g_strdup (entry->sha256) : graft_file_sha256 (model_path, &error);
     if (sha256 == NULL)
       return cli_fail (error);
     if (s->spec->model_sha256 != NULL && s->spec->model_sha256[0] != '\0'

@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "catalog/catalog.h"
 #include "data/preprocess.h"
 #include "model/model.h"
 #include "train/dataset.h"
@@ -59,15 +60,21 @@ int cli_model_classes (const GraftModel *model);
 gboolean cli_model_labels (const GraftModel *model, const char *path, GPtrArray **labels, GError **error);
 /* The preprocessing the model wants: its graft.preprocessing, else ImageNet's
  * (graft_preprocessing_init_imagenet) at the model's input size and layout; checked
- * with cli_check_preprocessing. *from_metadata (may be NULL) says which. */
+ * with cli_check_preprocessing. *from_metadata (may be NULL) says which. A catalog
+ * model's preprocessing counts only once it is in the metadata: call
+ * cli_annotate_from_catalog (or graft_catalog_entry_annotate_model) first. */
 gboolean cli_model_preprocessing (const GraftModel *model, const char *path, GraftPreprocessing *prep,
                                   gboolean *from_metadata, GError **error);
-/* When path is a catalog model's downloaded, verified file and the model has no
- * graft.preprocessing, puts the entry's there (in memory). */
+/* The catalog entry (a copy) whose downloaded file path is, once verified (by its
+ * verified note, else by hashing it): then the file's SHA-256 is the entry's. NULL when
+ * path is no catalog model's file, or does not match its entry (a note on stderr). */
+GraftCatalogEntry *cli_catalog_entry_for_file (const char *path);
+/* When the model has no graft.preprocessing and path is a catalog model's downloaded,
+ * verified file, puts the entry's there (in memory). */
 void cli_annotate_from_catalog (const GraftModel *model, const char *path);
-/* When path is a catalog model's downloaded, verified file: the value its entry names as
- * the cut (where the head goes), if the model has it; NULL otherwise. */
-char *cli_catalog_cut (const GraftModel *model, const char *path);
+/* The value the entry names as the cut (where the head goes), if the model has it;
+ * NULL otherwise. */
+char *cli_catalog_cut (const GraftCatalogEntry *entry, const GraftModel *model);
 /* Whether prep gives what the model's input takes: size x size, its channels, its layout. */
 gboolean cli_check_preprocessing (const GraftModel *model, const char *path, const GraftPreprocessing *prep,
                                   GError **error);
@@ -76,6 +83,10 @@ gboolean cli_check_preprocessing (const GraftModel *model, const char *path, con
  * CLI_EXIT_OK, or CLI_EXIT_FAILURE after a message naming the folder (also when it
  * holds no image). */
 int cli_load_image_folder (const char *path, GPtrArray *classes, GraftDataset **dataset);
+
+/* The names (char *) that known (char *) lacks, comma-separated, or NULL when it has
+ * them all. */
+char *cli_missing_names (GPtrArray *names, GPtrArray *known);
 
 /* JSON output: a number, or null when it is not finite (JSON has no NaN). */
 void cli_json_add_number (JsonBuilder *builder, double value);

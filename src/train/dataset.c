@@ -162,9 +162,31 @@ typedef struct {
   ino_t ino;
 } FolderId;
 
-/* Every folder under (and including) folder, unsorted. A folder that is its own
- * ancestor through a symbolic link is not entered again; a folder reached twice by
- * different links is listed under both paths, as os.walk does. */
+/* A folder and the names of the files in it, sorted. */
+typedef struct {
+  char *path;
+  GPtrArray *files;
+} FolderListing;
+
+static void
+folder_listing_free (gpointer data)
+{
+  FolderListing *listing = data;
+  g_free (listing->path);
+  g_ptr_array_unref (listing->files);
+  g_free (listing);
+}
+
+static int
+compare_listings (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(FolderListing *const *) a)->path, (*(FolderListing *const *) b)->path);
+}
+
+/* Every folder under (and including) folder with its files (FolderListing *), unsorted;
+ * each folder is read once. A folder that is its own ancestor through a symbolic link
+ * is not entered again; a folder reached twice by different links is listed under both
+ * paths, as os.walk does. */
 static gboolean
 collect_folders (const char *folder, GArray *ancestors, GPtrArray *out, GError **error)
 {
@@ -187,9 +209,15 @@ collect_folders (const char *folder, GArray *ancestors, GPtrArray *out, GError *
     }
 
   g_autoptr (GPtrArray) children = g_ptr_array_new_with_free_func (g_free);
-  gboolean ok = list_folder (folder, children, NULL, error);
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+  gboolean ok = list_folder (folder, children, files, error);
   if (ok)
-    g_ptr_array_add (out, g_strdup (folder));
+    {
+      FolderListing *listing = g_new (FolderListing, 1);
+      listing->path = g_strdup (folder);
+      listing->files = g_steal_pointer (&files);
+      g_ptr_array_add (out, listing);
+    }
   for (guint i = 0; ok && i < children->len; i++)
     {
       g_autofree char *child = g_build_filename (folder, g_ptr_array_index (children, i), NULL);
@@ -202,23 +230,20 @@ collect_folders (const char *folder, GArray *ancestors, GPtrArray *out, GError *
 static gboolean
 add_class_images (GraftDataset *dataset, const char *class_folder, int label, GError **error)
 {
-  g_autoptr (GPtrArray) folders = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) folders = g_ptr_array_new_with_free_func (folder_listing_free);
   g_autoptr (GArray) ancestors = g_array_new (FALSE, FALSE, sizeof (FolderId));
   if (!collect_folders (class_folder, ancestors, folders, error))
     return FALSE;
-  g_ptr_array_sort (folders, compare_strings);
+  g_ptr_array_sort (folders, compare_listings);
   for (guint f = 0; f < folders->len; f++)
     {
-      const char *folder = g_ptr_array_index (folders, f);
-      g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
-      if (!list_folder (folder, NULL, files, error))
-        return FALSE;
-      for (guint i = 0; i < files->len; i++)
+      const FolderListing *listing = g_ptr_array_index (folders, f);
+      for (guint i = 0; i < listing->files->len; i++)
         {
-          const char *name = g_ptr_array_index (files, i);
+          const char *name = g_ptr_array_index (listing->files, i);
           if (!is_image_name (name))
             continue;
-          GraftDatasetItem item = { g_build_filename (folder, name, NULL), label };
+          GraftDatasetItem item = { g_build_filename (listing->path, name, NULL), label };
           g_array_append_val (dataset->items, item);
         }
     }
@@ -232,14 +257,24 @@ valid_class_name (const char *name)
          && strcmp (name, "..") != 0;
 }
 
+GPtrArray *
+graft_dataset_image_folder_classes (const char *root, GError **error)
+{
+  g_return_val_if_fail (root != NULL, NULL);
+  g_autoptr (GPtrArray) folders = g_ptr_array_new_with_free_func (g_free);
+  if (!list_folder (root, folders, NULL, error))
+    return NULL;
+  return g_steal_pointer (&folders);
+}
+
 GraftDataset *
 graft_dataset_load_image_folder (const char *root, GPtrArray *classes, GError **error)
 {
   g_return_val_if_fail (root != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  g_autoptr (GPtrArray) folders = g_ptr_array_new_with_free_func (g_free);
-  if (!list_folder (root, folders, NULL, error))
+  g_autoptr (GPtrArray) folders = graft_dataset_image_folder_classes (root, error);
+  if (folders == NULL)
     return NULL;
 
   g_autoptr (GraftDataset) dataset = graft_dataset_new ();

@@ -37,6 +37,10 @@ guint *graft_dataset_class_counts (const GraftDataset *dataset);
  * the folders. Other files are ignored. A root that cannot be read, or has no class
  * folder, is an error naming it. */
 GraftDataset *graft_dataset_load_image_folder (const char *root, GPtrArray *classes, GError **error);
+/* The class folders of an ImageFolder tree (char *, in name order), as
+ * graft_dataset_load_image_folder finds them, without reading the folders' contents; an
+ * error naming root when it cannot be read. */
+GPtrArray *graft_dataset_image_folder_classes (const char *root, GError **error);
 
 /* Splits the labelled items into training and validation. An item goes to validation
  * when a hash of (seed, path) falls below the fraction, so each item's side depends

@@ -571,6 +571,15 @@ plan_pair_clear (plan_pair *pair)
     g_clear_pointer (&pair->plans[i], graft_plan_free);
 }
 
+/* Puts a batch (floats in all) into the plan's input and runs the plan forward. */
+static gboolean
+plan_forward (graft_plan *plan, int input, const float *inputs, gsize floats, GError **error)
+{
+  graft_error engine_error;
+  return engine_ok (graft_plan_set_input (plan, input, inputs, floats, &engine_error), &engine_error, error)
+         && engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error);
+}
+
 /* Runs tg in inference over a source and accumulates metrics. */
 static gboolean
 evaluate_source (training_graph *tg, batch_source *source, GraftMetrics *metrics, int classes, float *probabilities,
@@ -584,7 +593,6 @@ evaluate_source (training_graph *tg, batch_source *source, GraftMetrics *metrics
   const guint *indices;
   int n;
   gboolean ok = TRUE;
-  graft_error engine_error;
 
   source_start_epoch (source, 0);
   while (ok && source_next (source, &held, &inputs, &labels, &indices, &n, error))
@@ -596,9 +604,7 @@ evaluate_source (training_graph *tg, batch_source *source, GraftMetrics *metrics
           ok = FALSE;
           break;
         }
-      ok = engine_ok (graft_plan_set_input (plan, tg->input, inputs, source->item_floats * (gsize) n, &engine_error),
-                      &engine_error, error)
-           && engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error);
+      ok = plan_forward (plan, tg->input, inputs, source->item_floats * (gsize) n, error);
       if (!ok)
         break;
       logits = graft_plan_value_data (plan, tg->logits, NULL);
@@ -744,18 +750,9 @@ compute_embeddings (GraftTrainer *trainer, GraftDataset *dataset, GraftEmbedding
     }
   if (missing > 0)
     {
-      g_autofree GraftLoaderItem *items = loader_items (todo);
-      GraftLoaderOptions lo;
-      graft_loader_options_init (&lo);
-      lo.preprocessing = trainer->spec->preprocessing;
-      graft_augmentation_init_none (&lo.augmentation);
-      lo.batch_size = trainer->spec->batch_size;
-      lo.shuffle = FALSE;
-      lo.threads = trainer->decode_threads;
-      loader = graft_loader_new (items, todo->items->len, &lo, error);
+      loader = make_loader (trainer, todo, FALSE, error);
       if (loader == NULL)
         goto out;
-      graft_loader_set_failure_func (loader, report_failure, trainer, NULL);
       graft_loader_start_epoch (loader, 0);
       log_message (trainer, g_dngettext (GETTEXT_PACKAGE, "Computing the features of %u image",
                                          "Computing the features of %u images", missing),
@@ -763,7 +760,6 @@ compute_embeddings (GraftTrainer *trainer, GraftDataset *dataset, GraftEmbedding
       while (ok)
         {
           graft_plan *plan;
-          graft_error engine_error;
           const float *out;
           g_clear_pointer (&batch, graft_batch_free);
           if (!graft_loader_next (loader, &batch, error) || batch == NULL)
@@ -776,12 +772,9 @@ compute_embeddings (GraftTrainer *trainer, GraftDataset *dataset, GraftEmbedding
             }
           plan = plan_for (&plans, &tg, &options, batch->size, &trainer->embedding, 1, error);
           ok = plan != NULL
-               && engine_ok (graft_plan_set_input (plan, tg.input, batch->images,
-                                                   graft_preprocessing_floats (&trainer->spec->preprocessing)
-                                                     * (gsize) batch->size,
-                                                   &engine_error),
-                             &engine_error, error)
-               && engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error);
+               && plan_forward (plan, tg.input, batch->images,
+                                graft_preprocessing_floats (&trainer->spec->preprocessing) * (gsize) batch->size,
+                                error);
           if (!ok)
             break;
           out = graft_plan_value_data (plan, trainer->embedding, NULL);
@@ -955,14 +948,8 @@ recalibrate_batchnorm (run_state *rs, GError **error)
   source_start_epoch (&rs->train_source, 0);
   while (ok && source_next (&rs->train_source, &held, &inputs, &labels, &indices, &n, error))
     {
-      graft_error engine_error;
       graft_plan *plan = plan_for (&plans, &rs->tg, &options, n, NULL, 0, error);
-      ok = plan != NULL
-           && engine_ok (graft_plan_set_input (plan, rs->tg.input, inputs,
-                                               graft_preprocessing_floats (&trainer->spec->preprocessing) * (gsize) n,
-                                               &engine_error),
-                         &engine_error, error)
-           && engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error);
+      ok = plan != NULL && plan_forward (plan, rs->tg.input, inputs, rs->train_source.item_floats * (gsize) n, error);
     }
   graft_loader_stop (rs->train_source.loader);
   plan_pair_clear (&plans);
@@ -1054,11 +1041,7 @@ run_loop (run_state *rs, GError **error)
             }
           lr = graft_session_spec_lr_at (spec, epoch, step, steps);
           graft_plan_set_step (plan, global_step++);
-          if (!engine_ok (graft_plan_set_input (plan, rs->tg.input, inputs,
-                                                rs->train_source.item_floats * (gsize) n,
-                                                &engine_error),
-                          &engine_error, error)
-              || !engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error))
+          if (!plan_forward (plan, rs->tg.input, inputs, rs->train_source.item_floats * (gsize) n, error))
             {
               ok = FALSE;
               break;
@@ -1386,12 +1369,7 @@ graft_trainer_find_lr (GraftTrainer *trainer, float start, float end, int steps,
           continue;
         }
       plan = plan_for (&plans, &rs.tg, &options, n, &rs.tg.logits, 1, error);
-      if (plan == NULL
-          || !engine_ok (graft_plan_set_input (plan, rs.tg.input, inputs,
-                                               rs.train_source.item_floats * (gsize) n,
-                                               &engine_error),
-                         &engine_error, error)
-          || !engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error))
+      if (plan == NULL || !plan_forward (plan, rs.tg.input, inputs, rs.train_source.item_floats * (gsize) n, error))
         {
           ok = FALSE;
           break;

@@ -1,0 +1,39 @@
+/* cli-test-helpers.h: running graft-cli from the tests of its commands
+ * (tests/test-cli*.c). Static functions: each test includes it once. */
+#pragma once
+
+#include <glib.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+
+/* The graft-cli to run (from GRAFT_CLI), set by the test's main. */
+static char *cli_path;
+
+/* Runs graft-cli with args (NULL-terminated); returns its exit status. */
+static G_GNUC_UNUSED int
+run_cli (char **out, char **err, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *stdout_text = NULL, *stderr_text = NULL;
+  const char *arg;
+  int wait_status;
+  va_list args;
+
+  g_ptr_array_add (argv, cli_path);
+  va_start (args, err);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &stdout_text, &stderr_text,
+                     &wait_status, &error))
+    g_error ("cannot run %s: %s", cli_path, error->message);
+  g_test_message ("stderr: %s", stderr_text);
+  if (out != NULL)
+    *out = g_steal_pointer (&stdout_text);
+  if (err != NULL)
+    *err = g_steal_pointer (&stderr_text);
+  g_assert_true (WIFEXITED (wait_status));
+  return WEXITSTATUS (wait_status);
+}
