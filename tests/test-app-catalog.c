@@ -601,6 +601,8 @@ test_chooser (void)
   g_assert_cmpfloat_with_epsilon (spec->preprocessing.mean[1], 0.4f, 1e-6);
   g_assert_cmpfloat_with_epsilon (spec->preprocessing.std[2], 0.3f, 1e-6);
   g_assert_cmpstr (spec->cut, ==, GOOD_CUT);
+  /* The file's checksum is the verified entry's (no second hash of the file). */
+  g_assert_cmpstr (spec->model_sha256, ==, good_entry->sha256);
   g_assert_cmpint (graft_session_get_cut_block (session), ==, 3);   /* layer3.0 */
   g_assert_cmpstr (graft_session_get_block (session, 3)->name, ==, "layer3.0");
   /* The page calls it by the catalog's title. */

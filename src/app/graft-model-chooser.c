@@ -767,12 +767,11 @@ graft_model_chooser_init (GraftModelChooser *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   self->rows = g_ptr_array_new_with_free_func ((GDestroyNotify) catalog_row_unref);
   add_starter_row (self);
-  self->catalog = graft_catalog_load (&error);
-  if (self->catalog == NULL)
+  self->catalog = graft_catalog_load_or_bundled (&error);
+  if (error != NULL)
     {
       g_autofree char *description = NULL;
       g_warning ("%s", error->message);
-      self->catalog = graft_catalog_load_bundled (NULL);
       /* Translators: the user's catalog file could not be read: why (in English). */
       description = g_strdup_printf (_("Your own catalog file could not be read, so only Graft’s models are listed. %s"),
                                      error->message);

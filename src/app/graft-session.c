@@ -93,55 +93,62 @@ load_result_free (LoadResult *result)
   g_free (result);
 }
 
-/* A catalog model's file says nothing of its preprocessing or of where a head goes: the
- * catalog does. When path is the downloaded file of a catalog entry, the result gets the
- * entry's title; when its checksum is the entry's too, the model's metadata gets the
- * entry's preprocessing (unless the file has its own) and the result the entry's cut,
- * when the file has a value of that name. */
-static void
-apply_catalog (LoadResult *result, const char *path)
+/* Loads the model at path. A catalog model's file says nothing of its preprocessing or
+ * of where a head goes: the catalog does. When path is the downloaded file of a catalog
+ * entry, the result gets the entry's title; when the file is verified as the entry's
+ * (graft_catalog_verify: its .verified note, else one hash), its SHA-256 is the entry's,
+ * the model's metadata gets the entry's preprocessing (unless the file has its own) and
+ * the result the entry's cut, when the file has a value of that name. Any other file is
+ * hashed. */
+static LoadResult *
+load_result_new (const char *path, GError **error)
 {
+  LoadResult *result = g_new0 (LoadResult, 1);
   g_autoptr (GraftCatalog) catalog = NULL;
-  g_autoptr (GError) error = NULL;
-  const GraftCatalogEntry *entry;
+  g_autoptr (GError) catalog_error = NULL;
+  const GraftCatalogEntry *entry = NULL;
   gboolean named = FALSE;
 
-  catalog = graft_catalog_load (&error);
-  if (catalog == NULL)
+  result->model = graft_model_load (path, error);
+  if (result->model == NULL)
     {
-      g_debug ("%s; using the bundled catalog", error->message);
-      catalog = graft_catalog_load_bundled (NULL);
-      if (catalog == NULL)
-        return;
+      load_result_free (result);
+      return NULL;
     }
-  entry = graft_catalog_find_file (catalog, path);
+  catalog = graft_catalog_load_or_bundled (&catalog_error);
+  if (catalog_error != NULL)
+    g_debug ("%s; using the bundled catalog", catalog_error->message);
+  if (catalog != NULL)
+    entry = graft_catalog_find_file (catalog, path);
   if (entry != NULL)
-    result->title = g_strdup (entry->title);
-  if (entry == NULL || result->sha256 == NULL || g_ascii_strcasecmp (entry->sha256, result->sha256) != 0)
-    return;
-  graft_catalog_entry_annotate_model (entry, result->model);
-  if (graft_catalog_entry_find_cut (entry, result->model, &named) >= 0 && named)
-    result->cut = g_strdup (entry->cut);
+    {
+      result->title = g_strdup (entry->title);
+      if (graft_catalog_verify (entry, path, FALSE, NULL, NULL))
+        {
+          result->sha256 = g_strdup (entry->sha256);
+          graft_catalog_entry_annotate_model (entry, result->model);
+          if (graft_catalog_entry_find_cut (entry, result->model, &named) >= 0 && named)
+            result->cut = g_strdup (entry->cut);
+        }
+    }
+  if (result->sha256 == NULL && (result->sha256 = graft_file_sha256 (path, error)) == NULL)
+    {
+      load_result_free (result);
+      return NULL;
+    }
+  return result;
 }
 
 static void
 load_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
-  const char *path = task_data;
-  LoadResult *result = g_new0 (LoadResult, 1);
   GError *error = NULL;
+  LoadResult *result = load_result_new (task_data, &error);
 
-  result->model = graft_model_load (path, &error);
-  if (result->model != NULL)
-    result->sha256 = graft_file_sha256 (path, &error);
-  if (error != NULL)
-    {
-      load_result_free (result);
-      g_task_return_error (task, error);
-      return;
-    }
-  apply_catalog (result, path);
-  g_task_return_pointer (task, result, (GDestroyNotify) load_result_free);
+  if (result == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, result, (GDestroyNotify) load_result_free);
 }
 
 static void
@@ -195,17 +202,10 @@ graft_session_load_model_finish (GraftSession *self, GAsyncResult *result, GErro
 gboolean
 graft_session_load_model (GraftSession *self, const char *path, GError **error)
 {
-  LoadResult *loaded = g_new0 (LoadResult, 1);
+  LoadResult *loaded = load_result_new (path, error);
 
-  loaded->model = graft_model_load (path, error);
-  if (loaded->model != NULL)
-    loaded->sha256 = graft_file_sha256 (path, error);
-  if (loaded->model == NULL || loaded->sha256 == NULL)
-    {
-      load_result_free (loaded);
-      return FALSE;
-    }
-  apply_catalog (loaded, path);
+  if (loaded == NULL)
+    return FALSE;
   adopt_model (self, path, loaded);
   load_result_free (loaded);
   return TRUE;

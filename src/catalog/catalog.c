@@ -504,6 +504,14 @@ graft_catalog_load (GError **error)
   return g_steal_pointer (&catalog);
 }
 
+GraftCatalog *
+graft_catalog_load_or_bundled (GError **user_error)
+{
+  GraftCatalog *catalog = graft_catalog_load (user_error);
+
+  return catalog != NULL ? catalog : graft_catalog_load_bundled (NULL);
+}
+
 guint
 graft_catalog_get_n_entries (const GraftCatalog *catalog)
 {

@@ -102,6 +102,10 @@ GraftCatalog *graft_catalog_load_bundled (GError **error);
  * Fails, naming the file, when either is broken: callers that must go on can fall
  * back to graft_catalog_load_bundled. */
 GraftCatalog *graft_catalog_load (GError **error);
+/* The same for callers that must go on: when the user's file is broken, the bundled
+ * catalog alone, with *user_error (may be NULL) saying why; NULL only when the bundled
+ * catalog itself cannot be read (a broken build). */
+GraftCatalog *graft_catalog_load_or_bundled (GError **user_error);
 
 /* Adds the entries of a catalog file: as_user marks them as the user's and lets an
  * entry override an existing one member by member. Nothing is added when the file is

@@ -202,15 +202,14 @@ cli_catalog_entry_for_file (const char *path)
   g_autoptr (GError) error = NULL;
   const GraftCatalogEntry *entry;
 
-  catalog = graft_catalog_load (&error);
-  if (catalog == NULL)
+  catalog = graft_catalog_load_or_bundled (&error);
+  if (error != NULL)
     {
       fprintf (stderr, "graft-cli: note: %s; using the bundled catalog only\n", error->message);
       g_clear_error (&error);
-      catalog = graft_catalog_load_bundled (NULL);
-      if (catalog == NULL)
-        return NULL;
     }
+  if (catalog == NULL)
+    return NULL;
   entry = graft_catalog_find_file (catalog, path);
   if (entry == NULL)
     return NULL;
