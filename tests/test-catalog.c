@@ -16,6 +16,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/download.h"
+#include "data/file-hash.h"
 #include "model/model-private.h"
 #include "gradcheck.h"
 
@@ -540,13 +541,13 @@ test_checksum_file (void)
       g_assert_cmpstr (got, ==, want);
       /* The same through a checksum the caller keeps, with the count of bytes. */
       g_checksum_reset (checksum);
-      g_assert_true (graft_catalog_checksum_file (checksum, path, &size, NULL, &error));
+      g_assert_true (graft_file_checksum (checksum, path, &size, NULL, &error));
       g_assert_no_error (error);
       g_assert_cmpuint (size, ==, sizes[i]);
       g_assert_cmpstr (g_checksum_get_string (checksum), ==, want);
     }
 
-  g_assert_false (graft_catalog_checksum_file (checksum, missing, &size, NULL, &error));
+  g_assert_false (graft_file_checksum (checksum, missing, &size, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_cmpuint (size, ==, 0);
   g_clear_error (&error);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "catalog/graft-catalog-resources.h"
+#include "data/file-hash.h"
 #include "model/surgery.h"
 
 #define CATALOG_RESOURCE "/io/github/graftlab/Graft/catalog.json"
@@ -16,7 +17,6 @@
 #define MAX_NAME_LENGTH 100
 #define MAX_BYTES (G_GUINT64_CONSTANT (1) << 40)  /* 1 TiB: anything larger is a typo */
 #define VERIFIED_SUFFIX ".verified"
-#define HASH_CHUNK_SIZE (1 << 20)
 
 G_DEFINE_QUARK (graft-catalog-error-quark, graft_catalog_error)
 
@@ -572,37 +572,13 @@ graft_catalog_model_path (const GraftCatalogEntry *entry)
   return g_build_filename (dir, file, NULL);
 }
 
-gboolean
-graft_catalog_checksum_file (GChecksum *checksum, const char *path, guint64 *size, GCancellable *cancellable,
-                             GError **error)
-{
-  g_autoptr (GFile) file = g_file_new_for_path (path);
-  g_autoptr (GFileInputStream) in = NULL;
-  g_autofree guint8 *buffer = NULL;
-  gssize n;
-
-  if (size != NULL)
-    *size = 0;
-  in = g_file_read (file, cancellable, error);
-  if (in == NULL)
-    return FALSE;
-  buffer = g_malloc (HASH_CHUNK_SIZE);
-  while ((n = g_input_stream_read (G_INPUT_STREAM (in), buffer, HASH_CHUNK_SIZE, cancellable, error)) > 0)
-    {
-      g_checksum_update (checksum, buffer, (gsize) n);
-      if (size != NULL)
-        *size += (guint64) n;
-    }
-  return n == 0;
-}
-
 char *
 graft_catalog_file_sha256 (const char *path, GCancellable *cancellable, GError **error)
 {
   g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
   g_autoptr (GError) local = NULL;
 
-  if (!graft_catalog_checksum_file (checksum, path, NULL, cancellable, &local))
+  if (!graft_file_checksum (checksum, path, NULL, cancellable, &local))
     {
       if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_propagate_error (error, g_steal_pointer (&local));

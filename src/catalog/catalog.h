@@ -144,10 +144,6 @@ gboolean graft_catalog_verify_finish (GAsyncResult *result, GError **error);
 
 /* SHA-256 of a file (lower-case hex), reading it in chunks; NULL with an error naming it. */
 char *graft_catalog_file_sha256 (const char *path, GCancellable *cancellable, GError **error);
-/* Feeds the bytes of the file at path to checksum, reading it in chunks; *size (may be
- * NULL) gets how many it read, also when it fails. The error is GIO's, as it comes. */
-gboolean graft_catalog_checksum_file (GChecksum *checksum, const char *path, guint64 *size,
-                                      GCancellable *cancellable, GError **error);
 
 /* Records that path (with its current size and modification time) has the entry's
  * SHA-256, in path + ".verified". */

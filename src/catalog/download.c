@@ -6,6 +6,8 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "data/file-hash.h"
+
 #define CHUNK_SIZE 65536
 #define PROGRESS_INTERVAL_USEC (100 * 1000)
 #define RATE_SAMPLES 32              /* at least 100 ms apart: a window of about 3 s */
@@ -321,7 +323,7 @@ prepare (Job *job)
         g_unlink (part_path);  /* longer than the model: not ours */
       else
         {
-          gboolean hashed = graft_catalog_checksum_file (job->checksum, part_path, &job->received, job->cancellable,
+          gboolean hashed = graft_file_checksum (job->checksum, part_path, &job->received, job->cancellable,
                                                          NULL);
           if (g_cancellable_is_cancelled (job->cancellable))
             {

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/file-hash.h"
 #include "train/spec.h"   /* GRAFT_TRAIN_ERROR */
 
 #define MAGIC "GRAFTEMB"
@@ -647,33 +648,17 @@ graft_embedding_cache_trim (const char *folder, guint64 max_bytes, const char *k
 char *
 graft_file_sha256 (const char *path, GError **error)
 {
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr (GError) local = NULL;
+
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0)
+  if (!graft_file_checksum (checksum, path, NULL, NULL, &local))
     {
-      set_io_error (error, path, "cannot open", errno);
+      /* The message names the file already. */
+      g_set_error_literal (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO, local->message);
       return NULL;
     }
-  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autofree guint8 *buffer = g_malloc (64 * 1024);
-  for (;;)
-    {
-      ssize_t got = read (fd, buffer, 64 * 1024);
-      if (got < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          int saved_errno = errno;
-          close (fd);
-          set_io_error (error, path, "cannot read", saved_errno);
-          return NULL;
-        }
-      if (got == 0)
-        break;
-      g_checksum_update (checksum, buffer, (gssize) got);
-    }
-  close (fd);
   return g_strdup (g_checksum_get_string (checksum));
 }

@@ -1,0 +1,57 @@
+#include "data/file-hash.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#define CHUNK_SIZE (64 * 1024)
+
+static gboolean
+fail (GError **error, const char *path, const char *what, int saved_errno)
+{
+  g_autofree char *display = g_filename_display_name (path);
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "%s: %s: %s", display, what,
+               g_strerror (saved_errno));
+  return FALSE;
+}
+
+gboolean
+graft_file_checksum (GChecksum *checksum, const char *path, guint64 *size, GCancellable *cancellable,
+                     GError **error)
+{
+  g_autofree guint8 *buffer = NULL;
+  gboolean ok = TRUE;
+  int fd;
+
+  if (size != NULL)
+    *size = 0;
+  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0)
+    return fail (error, path, "cannot open", errno);
+  buffer = g_malloc (CHUNK_SIZE);
+  for (;;)
+    {
+      ssize_t got;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          ok = FALSE;
+          break;
+        }
+      got = read (fd, buffer, CHUNK_SIZE);
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got < 0)
+        {
+          ok = fail (error, path, "cannot read", errno);
+          break;
+        }
+      if (got == 0)
+        break;
+      g_checksum_update (checksum, buffer, (gssize) got);
+      if (size != NULL)
+        *size += (guint64) got;
+    }
+  close (fd);
+  return ok;
+}
