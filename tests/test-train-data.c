@@ -549,11 +549,45 @@ test_split_location_independent (void)
   g_assert_cmpuint (validation_sizes[0], >, 20);
 }
 
+/* A copy keeps the classes and the items whose label is below the limit; G_MAXINT keeps
+ * them all, unlabelled ones included. */
+static void
+test_dataset_copy (void)
+{
+  g_autoptr (GraftDataset) dataset = graft_dataset_new ();
+  g_autoptr (GraftDataset) all = NULL;
+  g_autoptr (GraftDataset) labelled = NULL;
+
+  graft_dataset_add_class (dataset, "cat");
+  graft_dataset_add_class (dataset, "dog");
+  graft_dataset_add_class (dataset, "fox");
+  graft_dataset_add (dataset, "a.png", 0);
+  graft_dataset_add (dataset, "b.png", -1);
+  graft_dataset_add (dataset, "c.png", 2);
+  graft_dataset_add (dataset, "d.png", 1);
+
+  all = graft_dataset_copy (dataset, G_MAXINT);
+  g_assert_cmpuint (all->classes->len, ==, 3);
+  g_assert_cmpuint (graft_dataset_size (all), ==, 4);
+  g_assert_cmpstr (g_array_index (all->items, GraftDatasetItem, 1).path, ==, "b.png");
+  g_assert_cmpint (g_array_index (all->items, GraftDatasetItem, 1).label, ==, -1);
+
+  labelled = graft_dataset_copy (dataset, 2);
+  g_assert_cmpuint (labelled->classes->len, ==, 3);
+  g_assert_cmpuint (graft_dataset_size (labelled), ==, 2);
+  g_assert_cmpstr (g_array_index (labelled->items, GraftDatasetItem, 0).path, ==, "a.png");
+  g_assert_cmpstr (g_array_index (labelled->items, GraftDatasetItem, 1).path, ==, "d.png");
+  g_assert_cmpint (g_array_index (labelled->items, GraftDatasetItem, 1).label, ==, 1);
+
+  g_assert_null (graft_dataset_copy (NULL, G_MAXINT));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/train/dataset/basics", test_dataset_basics);
+  g_test_add_func ("/train/dataset/copy", test_dataset_copy);
   g_test_add_func ("/train/dataset/image-folder", test_image_folder);
   g_test_add_func ("/train/dataset/image-folder-given-classes", test_image_folder_given_classes);
   g_test_add_func ("/train/dataset/image-folder-symlink-loop", test_image_folder_symlink_loop);

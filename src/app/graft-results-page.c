@@ -411,24 +411,6 @@ labelled_items (const GraftDataset *dataset, int classes)
   return n;
 }
 
-static GraftDataset *
-dataset_copy (const GraftDataset *dataset)
-{
-  GraftDataset *copy;
-
-  if (dataset == NULL)
-    return NULL;
-  copy = graft_dataset_new ();
-  for (guint c = 0; c < dataset->classes->len; c++)
-    graft_dataset_add_class (copy, g_ptr_array_index (dataset->classes, c));
-  for (guint i = 0; i < dataset->items->len; i++)
-    {
-      const GraftDatasetItem *item = &g_array_index (dataset->items, GraftDatasetItem, i);
-      graft_dataset_add (copy, item->path, item->label);
-    }
-  return copy;
-}
-
 static GPtrArray *
 class_names_copy (const GraftDataset *dataset)
 {
@@ -516,7 +498,7 @@ capture_run (GraftResultsPage *self)
     return;
   self->run_spec = graft_session_spec_copy (graft_session_get_spec (self->session));
   self->run_classes = class_names_copy (graft_session_get_train_dataset (self->session));
-  self->run_validation = dataset_copy (graft_session_get_validation_dataset (self->session));
+  self->run_validation = graft_dataset_copy (graft_session_get_validation_dataset (self->session), G_MAXINT);
 }
 
 static void
@@ -833,7 +815,7 @@ take_results (GraftResultsPage *self)
   if (self->run_validation != NULL)
     r->validation = g_steal_pointer (&self->run_validation);
   else if (self->session != NULL)
-    r->validation = dataset_copy (graft_session_get_validation_dataset (self->session));
+    r->validation = graft_dataset_copy (graft_session_get_validation_dataset (self->session), G_MAXINT);
 
   self->generation++;
   if (self->cancellable != NULL)

@@ -76,6 +76,25 @@ graft_dataset_add (GraftDataset *dataset, const char *path, int label)
   g_array_append_val (dataset->items, item);
 }
 
+GraftDataset *
+graft_dataset_copy (const GraftDataset *dataset, int max_label)
+{
+  GraftDataset *copy;
+
+  if (dataset == NULL)
+    return NULL;
+  copy = graft_dataset_new ();
+  for (guint c = 0; c < dataset->classes->len; c++)
+    graft_dataset_add_class (copy, g_ptr_array_index (dataset->classes, c));
+  for (guint i = 0; i < dataset->items->len; i++)
+    {
+      const GraftDatasetItem *item = &g_array_index (dataset->items, GraftDatasetItem, i);
+      if (max_label == G_MAXINT || (item->label >= 0 && item->label < max_label))
+        graft_dataset_add (copy, item->path, item->label);
+    }
+  return copy;
+}
+
 guint
 graft_dataset_size (const GraftDataset *dataset)
 {

@@ -27,6 +27,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftDataset, graft_dataset_free)
 int graft_dataset_add_class (GraftDataset *dataset, const char *name);
 void graft_dataset_add (GraftDataset *dataset, const char *path, int label);
 guint graft_dataset_size (const GraftDataset *dataset);
+/* A copy with the same classes and the items whose label is in [0, max_label)
+ * (G_MAXINT: every item, unlabelled ones included); NULL for NULL. */
+GraftDataset *graft_dataset_copy (const GraftDataset *dataset, int max_label);
 /* Items per class (classes->len entries, newly allocated). */
 guint *graft_dataset_class_counts (const GraftDataset *dataset);
 

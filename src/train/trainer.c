@@ -90,21 +90,6 @@ log_message (GraftTrainer *trainer, const char *format, ...)
     g_debug ("%s", message);
 }
 
-static GraftDataset *
-labelled_copy (const GraftDataset *source, int classes)
-{
-  GraftDataset *copy = graft_dataset_new ();
-  for (guint c = 0; c < source->classes->len; c++)
-    graft_dataset_add_class (copy, g_ptr_array_index (source->classes, c));
-  for (guint i = 0; i < source->items->len; i++)
-    {
-      const GraftDatasetItem *item = &g_array_index (source->items, GraftDatasetItem, i);
-      if (item->label >= 0 && item->label < classes)
-        graft_dataset_add (copy, item->path, item->label);
-    }
-  return copy;
-}
-
 GraftTrainer *
 graft_trainer_new (const GraftModel *base, const GraftSessionSpec *spec, const GraftDataset *train,
                    const GraftDataset *validation, GError **error)
@@ -161,8 +146,8 @@ graft_trainer_new (const GraftModel *base, const GraftSessionSpec *spec, const G
   if (graft_graph_node (model->graph, trainer->head_first_node)->attributes.op == GRAFT_OP_MEAN_SPATIAL)
     trainer->embedding = graft_graph_node (model->graph, trainer->head_first_node)->output;
   trainer->model = g_steal_pointer (&model);
-  trainer->train = labelled_copy (train, classes);
-  trainer->validation = validation != NULL ? labelled_copy (validation, classes) : NULL;
+  trainer->train = graft_dataset_copy (train, classes);
+  trainer->validation = validation != NULL ? graft_dataset_copy (validation, classes) : NULL;
   trainer->decode_threads = 2;
   g_mutex_init (&trainer->lock);
   g_cond_init (&trainer->resumed);
