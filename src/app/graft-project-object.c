@@ -1081,8 +1081,7 @@ build_datasets (GraftProject *project, GError **error)
 {
   Datasets *datasets = g_new0 (Datasets, 1);
 
-  if (!graft_project_is_read_only (project) && !graft_project_assign_splits (project, NULL, error))
-    goto fail;
+  /* graft_project_dataset assigns the splits of new labels first. */
   datasets->train = graft_project_dataset (project, GRAFT_SPLIT_TRAIN, error);
   if (datasets->train == NULL)
     goto fail;
