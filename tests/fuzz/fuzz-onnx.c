@@ -89,14 +89,7 @@ small_enough (const graft_graph *graph)
             const graft_shape *w = inputs[1];
             if (x->rank != 4 || w->rank != 4)
               return TRUE;
-            p = (graft_conv2d_params) {
-              .n = (int) x->dims[0], .c = (int) x->dims[1], .h = (int) x->dims[2], .w = (int) x->dims[3],
-              .m = (int) w->dims[0],
-              .kh = a->conv.kh, .kw = a->conv.kw, .stride_h = a->conv.stride_h, .stride_w = a->conv.stride_w,
-              .dilation_h = a->conv.dilation_h, .dilation_w = a->conv.dilation_w,
-              .pad_top = a->conv.pad_top, .pad_left = a->conv.pad_left,
-              .pad_bottom = a->conv.pad_bottom, .pad_right = a->conv.pad_right, .groups = a->conv.groups,
-            };
+            p = graft_node_conv2d_params (node, x, w);
             if (graft_conv2d_setup (&p, NULL) != GRAFT_OK)
               return TRUE;
             scratch = MAX (scratch, graft_conv2d_scratch_floats (&p));
