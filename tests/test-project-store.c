@@ -94,6 +94,8 @@ test_create_open (Fixture *f, gconstpointer data)
   g_assert_false (graft_project_is_read_only (f->project));
   g_autofree char *db = g_build_filename (f->folder, "project.db", NULL);
   g_assert_true (g_file_test (db, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (graft_project_folder_has_project (f->folder));
+  g_assert_false (graft_project_folder_has_project (graft_project_get_cache_folder (f->project)));
   g_assert_true (g_file_test (graft_project_get_cache_folder (f->project), G_FILE_TEST_IS_DIR));
   g_autofree char *name = graft_project_get_name (f->project);
   g_assert_cmpstr (name, ==, "Test");

@@ -286,14 +286,6 @@ typedef enum {
   TARGET_REMOTE,    /* not a local file */
 } TargetKind;
 
-static gboolean
-is_project_folder (const char *folder)
-{
-  g_autofree char *db = g_build_filename (folder, GRAFT_PROJECT_DB_NAME, NULL);
-
-  return g_file_test (db, G_FILE_TEST_IS_REGULAR);
-}
-
 /* What file is; *path gets the project folder or the model's path. */
 static TargetKind
 classify_target (GFile *file, char **path)
@@ -324,7 +316,7 @@ classify_target (GFile *file, char **path)
     {
       g_autofree char *parent = NULL;
 
-      if (is_project_folder (folder))
+      if (graft_project_folder_has_project (folder))
         {
           *path = g_steal_pointer (&folder);
           return TARGET_PROJECT;

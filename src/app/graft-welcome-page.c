@@ -87,19 +87,12 @@ project_display_name (const char *folder)
   return g_filename_display_name (base);
 }
 
-static gboolean
-is_project (const char *folder)
-{
-  g_autofree char *db = g_build_filename (folder, GRAFT_PROJECT_DB_NAME, NULL);
-  return g_file_test (db, G_FILE_TEST_IS_REGULAR);
-}
-
 static GtkWidget *
 make_recent_row (const char *folder)
 {
   g_autofree char *name = project_display_name (folder);
   g_autofree char *path = display_path (folder);
-  gboolean found = is_project (folder);
+  gboolean found = graft_project_folder_has_project (folder);
   GtkWidget *row = adw_action_row_new ();
   GtkWidget *remove, *icon;
 
@@ -387,7 +380,7 @@ open_sample_thread (GTask *task, gpointer source, gpointer task_data, GCancellab
   GError *error = NULL;
   GraftProject *project;
 
-  if (is_project (sample->folder))
+  if (graft_project_folder_has_project (sample->folder))
     project = graft_project_open (sample->folder, &error);
   else
     project = make_sample (sample->folder, sample->samples, &error);
@@ -461,7 +454,7 @@ graft_welcome_page_open_sample (GraftWelcomePage *self)
     return;
   folder = graft_welcome_page_get_sample_folder ();
   samples = graft_application_find_data ("samples");
-  if (samples == NULL && !is_project (folder))
+  if (samples == NULL && !graft_project_folder_has_project (folder))
     {
       toast (self, _("The sample images are not installed"));
       return;
@@ -561,7 +554,7 @@ open_recent_action (GtkWidget *widget, const char *action_name, GVariant *parame
   GraftWelcomePage *self = GRAFT_WELCOME_PAGE (widget);
   const char *folder = g_variant_get_string (parameter, NULL);
 
-  if (!is_project (folder))
+  if (!graft_project_folder_has_project (folder))
     {
       g_autofree char *name = project_display_name (folder);
       g_autofree char *message = g_strdup_printf (_("“%s” was not found"), name);

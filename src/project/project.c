@@ -535,6 +535,13 @@ ensure_cache_folder (GraftProject *project)
     g_mkdir_with_parents (project->cache_folder, 0755);
 }
 
+gboolean
+graft_project_folder_has_project (const char *folder)
+{
+  g_autofree char *db = g_build_filename (folder, GRAFT_PROJECT_DB_NAME, NULL);
+  return g_file_test (db, G_FILE_TEST_IS_REGULAR);
+}
+
 GraftProject *
 graft_project_open (const char *folder, GError **error)
 {

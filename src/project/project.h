@@ -94,6 +94,8 @@ GraftProject *graft_project_create (const char *folder, const char *name, GError
 /* folder: the project folder, or the path of its project.db. Migrates an older schema
  * (in one transaction; a failed migration leaves the file as it was). */
 GraftProject *graft_project_open (const char *folder, GError **error);
+/* Whether folder holds a project (its project.db), without opening it. */
+gboolean graft_project_folder_has_project (const char *folder);
 /* Stops the background hashing, checkpoints the WAL and closes. NULL is ignored. */
 void graft_project_close (GraftProject *project);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftProject, graft_project_close)
