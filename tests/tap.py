@@ -9,6 +9,11 @@ def check(ok, name, detail=""):
     results.append((bool(ok), name, detail))
 
 
+def skip_one(name, reason):
+    """Records one test as skipped, with the reason."""
+    results.append((True, f"{name} # SKIP {reason}", ""))
+
+
 def skip(reason):
     """Skips the whole script."""
     print(f"1..0 # SKIP {reason}")
