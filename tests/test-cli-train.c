@@ -691,6 +691,23 @@ test_bad_input (void)
   EXPECT (2, NULL, "train", base_path, "--output", output);
   EXPECT (2, "--epochs", "train", base_path, train_dir, "--epochs", "0", "--output", output);
   EXPECT (2, "--lr", "train", base_path, train_dir, "--lr", "-1", "--output", output);
+  /* No value of a number option means "not given": NaN was once taken as no --lr. */
+  EXPECT (2, "--lr nan is not a number", "train", base_path, train_dir, "--lr", "nan", "--output", output);
+  EXPECT (2, "--lr inf is not a finite number", "train", base_path, train_dir, "--lr", "inf", "--output", output);
+  EXPECT (2, "--lr -infinity", "train", base_path, train_dir, "--lr", "-infinity", "--output", output);
+  EXPECT (2, "--lr 1e400", "train", base_path, train_dir, "--lr", "1e400", "--output", output);
+  EXPECT (2, "--lr 0 is out of range", "train", base_path, train_dir, "--lr", "0", "--output", output);
+  EXPECT (2, "--lr 1e-60 is too small", "train", base_path, train_dir, "--lr", "1e-60", "--output", output);
+  EXPECT (2, "--lr fast is not a number", "train", base_path, train_dir, "--lr", "fast", "--output", output);
+  EXPECT (2, "--lr 0.1x is not a number", "train", base_path, train_dir, "--lr", "0.1x", "--output", output);
+  EXPECT (2, "--start nan", "lr-find", base_path, train_dir, "--start", "nan");
+  EXPECT (2, "--end inf", "lr-find", base_path, train_dir, "--end", "inf");
+  EXPECT (2, "--start -1", "lr-find", base_path, train_dir, "--start", "-1");
+  EXPECT (2, "--epochs -2147483648", "train", base_path, train_dir, "--epochs", "-2147483648", "--output", output);
+  EXPECT (2, "--epochs 2.5", "train", base_path, train_dir, "--epochs", "2.5", "--output", output);
+  EXPECT (2, "--batch 0x10", "train", base_path, train_dir, "--batch", "0x10", "--output", output);
+  EXPECT (2, "--seed -1", "train", base_path, train_dir, "--seed", "-1", "--output", output);
+  EXPECT (2, "--decode-threads 65", "train", base_path, train_dir, "--decode-threads", "65", "--output", output);
   EXPECT (2, NULL, "train", base_path, train_dir, "--no-such-option", "--output", output);
   EXPECT (2, "--steps", "lr-find", base_path, train_dir, "--steps", "1");
   EXPECT (1, "epochs", "train", base_path, train_dir, "--spec", bad_type, "--output", output);

@@ -1,6 +1,7 @@
 /* cli-common.c: option parsing, messages and small helpers shared by the commands. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,6 +65,45 @@ cli_fail_printf (const char *format, ...)
   va_end (args);
   fprintf (stderr, "graft-cli: %s\n", message);
   return CLI_EXIT_FAILURE;
+}
+
+int
+cli_option_double (GOptionContext *context, const char *option, const char *text, double above, double at_most,
+                   double *value)
+{
+  char *end = NULL;
+  double number;
+
+  errno = 0;
+  number = g_ascii_strtod (text, &end);
+  if (end == text || *end != '\0' || isnan (number))
+    return cli_usage_error (context, "%s %s is not a number (give one above %g and at most %g)", option, text, above,
+                            at_most);
+  if (!isfinite (number) || errno == ERANGE)
+    return cli_usage_error (context, "%s %s is not a finite number (give one above %g and at most %g)", option, text,
+                            above, at_most);
+  if (!(number > above && number <= at_most))
+    return cli_usage_error (context, "%s %s is out of range (give a number above %g and at most %g)", option, text,
+                            above, at_most);
+  *value = number;
+  return CLI_EXIT_OK;
+}
+
+int
+cli_option_int64 (GOptionContext *context, const char *option, const char *text, gint64 min, gint64 max,
+                  gint64 *value)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 number;
+
+  if (!g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &number, &error))
+    return cli_usage_error (context, "%s %s is not a whole number (give one from %" G_GINT64_FORMAT " to %"
+                            G_GINT64_FORMAT ")", option, text, min, max);
+  if (number < min || number > max)
+    return cli_usage_error (context, "%s %s is out of range (give a whole number from %" G_GINT64_FORMAT " to %"
+                            G_GINT64_FORMAT ")", option, text, min, max);
+  *value = number;
+  return CLI_EXIT_OK;
 }
 
 gboolean

@@ -77,9 +77,13 @@ typedef struct {
   char *spec_path;
   char *validation_path;
   char *cache_dir;
-  int epochs, batch, threads, decode_threads;
-  double lr;
-  gint64 seed;
+  /* Number options as given (NULL: not given), parsed by check_options into the fields
+   * below: no value of a number stands for "not given" (--lr nan was once ignored). */
+  char *epochs_text, *batch_text, *decode_threads_text, *lr_text, *seed_text;
+  int threads;
+  int epochs, batch, decode_threads;   /* NOT_GIVEN when not given */
+  double lr;                           /* NAN when not given */
+  gint64 seed;                         /* -1 when not given */
 } SessionOptions;
 
 static void
@@ -96,6 +100,11 @@ session_options_clear (SessionOptions *o)
   g_free (o->spec_path);
   g_free (o->validation_path);
   g_free (o->cache_dir);
+  g_free (o->epochs_text);
+  g_free (o->batch_text);
+  g_free (o->decode_threads_text);
+  g_free (o->lr_text);
+  g_free (o->seed_text);
 }
 
 typedef struct {
@@ -129,26 +138,44 @@ preset_from_string (const char *name, GraftStrategy *strategy)
   return FALSE;
 }
 
-/* Checks the flags' values: CLI_EXIT_OK, or CLI_EXIT_USAGE after the message. */
+/* A whole-number option from min to max into *value (left alone when not given). */
 static int
-check_options (GOptionContext *context, const SessionOptions *o, GraftStrategy *strategy)
+int_option (GOptionContext *context, const char *option, const char *text, int min, int max, int *value)
 {
+  gint64 number;
+  int status;
+  if (text == NULL)
+    return CLI_EXIT_OK;
+  if ((status = cli_option_int64 (context, option, text, min, max, &number)) == CLI_EXIT_OK)
+    *value = (int) number;
+  return status;
+}
+
+/* Checks and parses the flags' values: CLI_EXIT_OK, or CLI_EXIT_USAGE after the message. */
+static int
+check_options (GOptionContext *context, SessionOptions *o, GraftStrategy *strategy)
+{
+  int status;
+
   *strategy = GRAFT_STRATEGY_FEATURE_EXTRACTION;
   if (o->preset != NULL && !preset_from_string (o->preset, strategy))
     return cli_usage_error (context, "no preset '%s' (feature-extraction, replace-top, fine-tune, "
                             "progressive-ulmfit or progressive-fastai)", o->preset);
-  if (o->epochs != NOT_GIVEN && (o->epochs < 1 || o->epochs > 10000))
-    return cli_usage_error (context, "--epochs %d is not between 1 and 10000", o->epochs);
-  if (o->batch != NOT_GIVEN && (o->batch < 1 || o->batch > 4096))
-    return cli_usage_error (context, "--batch %d is not between 1 and 4096", o->batch);
-  if (!isnan (o->lr) && !(o->lr > 0 && o->lr <= 1e30 && isfinite (o->lr)))
-    return cli_usage_error (context, "--lr %g is not a learning rate (a positive number)", o->lr);
-  if (o->seed < -1)
-    return cli_usage_error (context, "--seed %" G_GINT64_FORMAT " is negative", o->seed);
+  if ((status = int_option (context, "--epochs", o->epochs_text, 1, 10000, &o->epochs)) != CLI_EXIT_OK
+      || (status = int_option (context, "--batch", o->batch_text, 1, 4096, &o->batch)) != CLI_EXIT_OK
+      || (status = int_option (context, "--decode-threads", o->decode_threads_text, 0, 64, &o->decode_threads))
+           != CLI_EXIT_OK)
+    return status;
+  if (o->lr_text != NULL
+      && (status = cli_option_double (context, "--lr", o->lr_text, 0, 1e30, &o->lr)) != CLI_EXIT_OK)
+    return status;
+  if (o->lr_text != NULL && (float) o->lr == 0)
+    return cli_usage_error (context, "--lr %s is too small (the learning rate is a 32-bit float)", o->lr_text);
+  if (o->seed_text != NULL
+      && (status = cli_option_int64 (context, "--seed", o->seed_text, 0, G_MAXINT64, &o->seed)) != CLI_EXIT_OK)
+    return status;
   if (!cli_set_threads (o->threads))
     return cli_usage_error (context, "--threads %d is not a thread count", o->threads);
-  if (o->decode_threads != NOT_GIVEN && (o->decode_threads < 0 || o->decode_threads > 64))
-    return cli_usage_error (context, "--decode-threads %d is not between 0 and 64", o->decode_threads);
   return CLI_EXIT_OK;
 }
 
@@ -255,7 +282,7 @@ extra_classes (const char *validation_path, GPtrArray *classes)
 
 /* Model, spec and data for a run; CLI_EXIT_OK or the exit status after the message. */
 static int
-session_load (GOptionContext *context, const SessionOptions *o, const char *model_path, const char *data_path,
+session_load (GOptionContext *context, SessionOptions *o, const char *model_path, const char *data_path,
               Session *s)
 {
   g_autoptr (GError) error = NULL;
@@ -378,10 +405,11 @@ add_session_entries (GOptionContext *context, SessionOptions *o)
     { "preset", 'p', 0, G_OPTION_ARG_STRING, &o->preset,
       "feature-extraction (default), replace-top, fine-tune, progressive-ulmfit or progressive-fastai", "NAME" },
     { "spec", 0, 0, G_OPTION_ARG_FILENAME, &o->spec_path, "A training spec (JSON) over the preset", "SPEC.json" },
-    { "batch", 'b', 0, G_OPTION_ARG_INT, &o->batch, "Images per batch (default: the spec's)", "N" },
-    { "seed", 0, 0, G_OPTION_ARG_INT64, &o->seed, "Seed of the split, the head and the shuffles", "N" },
+    { "batch", 'b', 0, G_OPTION_ARG_STRING, &o->batch_text, "Images per batch (default: the spec's)", "N" },
+    { "seed", 0, 0, G_OPTION_ARG_STRING, &o->seed_text, "Seed of the split, the head and the shuffles", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &o->threads, "Engine threads (default: one per CPU)", "N" },
-    { "decode-threads", 0, 0, G_OPTION_ARG_INT, &o->decode_threads, "Image decoding threads (default 2)", "N" },
+    { "decode-threads", 0, 0, G_OPTION_ARG_STRING, &o->decode_threads_text, "Image decoding threads (default 2)",
+      "N" },
     { "cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir,
       "Where cached features live (default ~/.cache/graft/embeddings; \"\": memory only)", "DIR" },
     { NULL },
@@ -692,8 +720,8 @@ cli_train (int argc, char **argv)
     { "validation", 'v', 0, G_OPTION_ARG_FILENAME, &o.validation_path,
       "Validation images, an ImageFolder tree (default: hold out the spec's validation_fraction of DATA)",
       "VALDATA" },
-    { "epochs", 'e', 0, G_OPTION_ARG_INT, &o.epochs, "Epochs (default: the spec's)", "N" },
-    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr, "Base learning rate (default: the spec's)", "X" },
+    { "epochs", 'e', 0, G_OPTION_ARG_STRING, &o.epochs_text, "Epochs (default: the spec's)", "N" },
+    { "lr", 0, 0, G_OPTION_ARG_STRING, &o.lr_text, "Base learning rate, above 0 (default: the spec's)", "X" },
     { "softmax", 0, 0, G_OPTION_ARG_NONE, &softmax, "Make the saved model output probabilities", NULL },
     { "save-spec", 0, 0, G_OPTION_ARG_FILENAME, &save_spec_path, "Write the run's spec (JSON) here", "SPEC.json" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON events, one per line", NULL },
@@ -856,11 +884,12 @@ cli_lr_find (int argc, char **argv)
 {
   SessionOptions o;
   double start = 1e-6, end = 10;
+  g_autofree char *start_text = NULL, *end_text = NULL;
   int steps = 100;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
-    { "start", 0, 0, G_OPTION_ARG_DOUBLE, &start, "Lowest learning rate tried (default 1e-6)", "X" },
-    { "end", 0, 0, G_OPTION_ARG_DOUBLE, &end, "Highest learning rate tried (default 10)", "X" },
+    { "start", 0, 0, G_OPTION_ARG_STRING, &start_text, "Lowest learning rate tried (default 1e-6)", "X" },
+    { "end", 0, 0, G_OPTION_ARG_STRING, &end_text, "Highest learning rate tried (default 10)", "X" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "Batches in the sweep, at most (default 100)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
     { NULL },
@@ -888,16 +917,24 @@ cli_lr_find (int argc, char **argv)
       session_options_clear (&o);
       return CLI_EXIT_USAGE;
     }
-  if (argc != 3)
-    status = cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx DATA)"
-                                       : argc < 3 ? "which images? (give MODEL.onnx DATA)"
-                                                  : "one model and one image folder");
-  else if (!(start > 0 && isfinite (start) && end > start && isfinite (end)))
-    status = cli_usage_error (context, "--start %g and --end %g: the sweep needs 0 < start < end", start, end);
-  else if (steps < 2 || steps > 100000)
-    status = cli_usage_error (context, "--steps %d is not between 2 and 100000", steps);
-  else
-    status = session_load (context, &o, argv[1], argv[2], &s);
+  status = CLI_EXIT_OK;
+  if (start_text != NULL)
+    status = cli_option_double (context, "--start", start_text, 0, 1e30, &start);
+  if (status == CLI_EXIT_OK && end_text != NULL)
+    status = cli_option_double (context, "--end", end_text, 0, 1e30, &end);
+  if (status == CLI_EXIT_OK)
+    {
+      if (argc != 3)
+        status = cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx DATA)"
+                                           : argc < 3 ? "which images? (give MODEL.onnx DATA)"
+                                                      : "one model and one image folder");
+      else if (!(end > start))
+        status = cli_usage_error (context, "--start %g and --end %g: the sweep needs start < end", start, end);
+      else if (steps < 2 || steps > 100000)
+        status = cli_usage_error (context, "--steps %d is not between 2 and 100000", steps);
+      else
+        status = session_load (context, &o, argv[1], argv[2], &s);
+    }
   if (status != CLI_EXIT_OK)
     goto out;
 

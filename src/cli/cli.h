@@ -44,6 +44,16 @@ int cli_usage_error (GOptionContext *context, const char *format, ...) G_GNUC_PR
 int cli_fail (const GError *error);
 int cli_fail_printf (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
+/* A number option given as text (G_OPTION_ARG_STRING, NULL when not given: no value
+ * doubles as "not given"). *value gets it when it is a finite number with
+ * above < value <= at_most; else a usage error naming the option ("--lr nan is not a
+ * number") and CLI_EXIT_USAGE. GOption's own G_OPTION_ARG_DOUBLE takes "nan" and "inf". */
+int cli_option_double (GOptionContext *context, const char *option, const char *text, double above, double at_most,
+                       double *value);
+/* The same for a whole number from min to max (decimal). */
+int cli_option_int64 (GOptionContext *context, const char *option, const char *text, gint64 min, gint64 max,
+                      gint64 *value);
+
 /* Sets the engine's threads; threads <= 0 keeps the default. FALSE on a bad count. */
 gboolean cli_set_threads (int threads);
 
