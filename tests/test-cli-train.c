@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli-test-helpers.h"
 #include "engine/parallel.h"
@@ -371,6 +372,41 @@ test_train_diverges (void)
                    ==, 3);
   g_assert_nonnull (strstr (err, "diverged"));
   g_assert_false (g_file_test (output, G_FILE_TEST_EXISTS));
+}
+
+/* An output that cannot be written fails at once, before the first epoch, naming
+ * the path (it once trained every epoch first). */
+static void
+test_train_output_location (void)
+{
+  g_autofree char *missing = g_build_filename (folder, "no-such-folder", "out.onnx", NULL);
+  g_autofree char *read_only = g_build_filename (folder, "read-only", NULL);
+  g_autofree char *in_read_only = g_build_filename (read_only, "out.onnx", NULL);
+  g_autofree char *in_file = g_build_filename (base_path, "out.onnx", NULL);
+  const char *outputs[] = { in_read_only, missing, train_dir, in_file };
+  const char *reasons[] = { "no file can be created", "there is no folder", "it is a folder", "is not a folder" };
+
+  if (!ready ())
+    return;
+  g_assert_cmpint (g_mkdir (read_only, 0555), ==, 0);
+  g_assert_cmpint (g_chmod (read_only, 0555), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (outputs); i++)
+    {
+      g_autofree char *out = NULL, *err = NULL;
+      if (i == 0 && geteuid () == 0)
+        {
+          g_test_message ("root writes in a 0555 folder: that case is not tested");
+          continue;
+        }
+      g_assert_cmpint (run_cli (&out, &err, "train", base_path, train_dir, "--epochs", "3", "--json", "--cache-dir",
+                                cache_dir, "--output", outputs[i], NULL),
+                       ==, 1);
+      g_assert_nonnull (strstr (err, outputs[i]));
+      g_assert_nonnull (strstr (err, reasons[i]));
+      /* Nothing trained: no step, epoch or stage event. */
+      g_assert_null (strstr (out, "\"event\""));
+      g_assert_false (g_file_test (outputs[i], G_FILE_TEST_IS_REGULAR));
+    }
 }
 
 /* Ctrl+C: the run stops, the best weights so far are saved, exit status 130. */
@@ -747,6 +783,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/train/catalog-cut", test_train_catalog_cut);
   g_test_add_func ("/cli/train/diverges", test_train_diverges);
   g_test_add_func ("/cli/train/interrupt", test_train_interrupt);
+  g_test_add_func ("/cli/train/output-location", test_train_output_location);
   g_test_add_func ("/cli/eval/metrics", test_eval);
   g_test_add_func ("/cli/eval/classes", test_eval_classes);
   g_test_add_func ("/cli/predict/top", test_predict);

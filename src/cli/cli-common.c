@@ -2,9 +2,16 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
 
 #include "catalog/catalog.h"
 #include "engine/parallel.h"
@@ -390,4 +397,53 @@ cli_load_image_folder (const char *path, GPtrArray *classes, GraftDataset **out)
     return cli_fail_printf ("%s: no images (.png, .jpg, .jpeg) in its class folders", path);
   *out = g_steal_pointer (&dataset);
   return CLI_EXIT_OK;
+}
+
+gboolean
+cli_check_output_location (const char *path, gint64 needed_bytes, GError **error)
+{
+  g_autofree char *folder = g_path_get_dirname (path);
+  g_autofree char *probe = NULL;
+  struct statvfs fs;
+  struct stat st;
+  int fd, saved_errno;
+
+  if (g_stat (path, &st) == 0 && S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, "Cannot write %s: it is a folder", path);
+      return FALSE;
+    }
+  if (g_stat (folder, &st) != 0)
+    {
+      saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "Cannot write %s: %s %s",
+                   path, saved_errno == ENOENT ? "there is no folder" : g_strerror (saved_errno), folder);
+      return FALSE;
+    }
+  if (!S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY, "Cannot write %s: %s is not a folder", path, folder);
+      return FALSE;
+    }
+  /* The file will be a temporary file in this folder, renamed into place: try one. */
+  probe = g_build_filename (folder, ".graft-write-test-XXXXXX", NULL);
+  fd = g_mkstemp_full (probe, O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "Cannot write %s: no file can be "
+                   "created in %s (%s)", path, folder, g_strerror (saved_errno));
+      return FALSE;
+    }
+  close (fd);
+  g_unlink (probe);
+  if (needed_bytes > 0 && statvfs (folder, &fs) == 0 && (guint64) fs.f_bavail * fs.f_frsize < (guint64) needed_bytes)
+    {
+      g_autofree char *free_text = g_format_size ((guint64) fs.f_bavail * fs.f_frsize);
+      g_autofree char *needed_text = g_format_size ((guint64) needed_bytes);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "Cannot write %s: only %s are free in %s, and the file "
+                   "needs about %s", path, free_text, folder, needed_text);
+      return FALSE;
+    }
+  return TRUE;
 }

@@ -46,6 +46,9 @@
  * so far (the last ones when no epoch has been validated yet) are saved as usual and
  * the exit status is 130 (143 for SIGTERM). A second Ctrl+C quits at once.
  *
+ * --output is checked before anything is loaded: its folder must exist and take a new
+ * file, and have about the model file's size free; otherwise train fails at once.
+ *
  * Exit status: 0 done, 1 failed (the message names the file or the problem), 2 usage,
  * 3 the loss diverged (nothing saved), 130 interrupted.
  *
@@ -63,6 +66,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "train/embedding-cache.h"
 #include "train/trainer.h"
@@ -758,7 +763,16 @@ cli_train (int argc, char **argv)
   else if (output_path == NULL)
     status = cli_usage_error (context, "where to? (give --output OUT.onnx)");
   else
-    status = session_load (context, &o, argv[1], argv[2], &s);
+    {
+      /* Found now, not after the last epoch: the trained model is about the size of the
+       * one it starts from. */
+      GStatBuf model_stat;
+      gint64 needed = g_stat (argv[1], &model_stat) == 0 ? (gint64) model_stat.st_size : 0;
+      if (!cli_check_output_location (output_path, needed, &error))
+        status = cli_fail (error);
+      else
+        status = session_load (context, &o, argv[1], argv[2], &s);
+    }
   if (status != CLI_EXIT_OK)
     goto out;
 

@@ -89,6 +89,12 @@ char *cli_catalog_cut (const GraftCatalogEntry *entry, const GraftModel *model);
 gboolean cli_check_preprocessing (const GraftModel *model, const char *path, const GraftPreprocessing *prep,
                                   GError **error);
 
+/* Whether a file can be written at path, before the work that makes it: its folder
+ * exists, a file can be created there (a test file, removed at once: access() says yes
+ * to root on a read-only mount's folders), path is no folder, and at least
+ * needed_bytes are free (0: not checked). FALSE with a message naming path otherwise. */
+gboolean cli_check_output_location (const char *path, gint64 needed_bytes, GError **error);
+
 /* Reads an ImageFolder tree (classes as graft_dataset_load_image_folder takes them):
  * CLI_EXIT_OK, or CLI_EXIT_FAILURE after a message naming the folder (also when it
  * holds no image). */
