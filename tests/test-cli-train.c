@@ -553,6 +553,56 @@ val_image (const char *klass)
   return g_build_filename (dir, (const char *) g_ptr_array_index (names, 0), NULL);
 }
 
+/* Images that cannot be read: eval and predict both measure the others, list them and
+ * exit with 4 (eval once said 0 and predict 1); none read is 1 for both. */
+static void
+test_eval_skipped (void)
+{
+  g_autofree char *tree = g_build_filename (folder, "val-broken", NULL);
+  g_autofree char *broken = g_build_filename (tree, "horizontal", "broken.png", NULL);
+  g_autofree char *only_broken = g_build_filename (folder, "only-broken", NULL);
+  g_autofree char *only_broken_class = g_build_filename (only_broken, "horizontal", NULL);
+  g_autofree char *only_broken_image = g_build_filename (only_broken_class, "broken.png", NULL);
+  g_autofree char *good = NULL;
+  g_autofree char *out = NULL, *err = NULL, *help = NULL, *predict_out = NULL;
+  g_autoptr (JsonNode) node = NULL, predict_node = NULL;
+  JsonArray *skipped, *predictions;
+
+  if (!ready () || trained_path == NULL)
+    {
+      g_test_skip ("needs the model of /cli/train/json");
+      return;
+    }
+  good = val_image ("horizontal");
+  write_image_folder (tree, 12, 702);
+  g_assert_true (g_file_set_contents (broken, "not a PNG at all", -1, NULL));
+  g_assert_cmpint (run_cli (&out, &err, "eval", trained_path, tree, "--json", NULL), ==, 4);
+  g_assert_nonnull (strstr (err, "broken.png"));
+  node = parse (out);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "images"), ==, 12);
+  skipped = json_object_get_array_member (json_node_get_object (node), "skipped");
+  g_assert_cmpuint (json_array_get_length (skipped), ==, 1);
+  g_assert_cmpstr (json_array_get_string_element (skipped, 0), ==, broken);
+
+  g_assert_cmpint (run_cli (&predict_out, NULL, "predict", trained_path, broken, good, "--json", NULL), ==, 4);
+  predict_node = parse (predict_out);
+  predictions = json_object_get_array_member (json_node_get_object (predict_node), "predictions");
+  g_assert_cmpuint (json_array_get_length (predictions), ==, 2);
+  g_assert_true (json_object_has_member (json_array_get_object_element (predictions, 0), "error"));
+
+  g_assert_cmpint (g_mkdir_with_parents (only_broken_class, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (only_broken_image, "not a PNG", -1, NULL));
+  g_assert_cmpint (run_cli (NULL, NULL, "eval", trained_path, only_broken, NULL), ==, 1);
+  g_assert_cmpint (run_cli (NULL, NULL, "predict", trained_path, only_broken_image, NULL), ==, 1);
+
+  /* --help says so, for both. */
+  g_assert_cmpint (run_cli (&help, NULL, "eval", "--help", NULL), ==, 0);
+  g_assert_nonnull (strstr (help, "4 when some could not be"));
+  g_clear_pointer (&help, g_free);
+  g_assert_cmpint (run_cli (&help, NULL, "predict", "--help", NULL), ==, 0);
+  g_assert_nonnull (strstr (help, "4 when some could not be"));
+}
+
 static void
 test_predict (void)
 {
@@ -588,10 +638,12 @@ test_predict (void)
       g_assert_cmpfloat (json_object_get_double_member (first, "probability"), <=, 1.0);
     }
 
-  /* Text; an image that cannot be read is reported, the others still predicted. */
-  g_assert_cmpint (run_cli (&table, &err2, "predict", trained_path, missing, horizontal, "--top", "1", NULL), ==, 1);
+  /* Text; an image that cannot be read is reported, the others still predicted: exit
+   * status 4, as eval's (/cli/eval/skipped); none read is 1. */
+  g_assert_cmpint (run_cli (&table, &err2, "predict", trained_path, missing, horizontal, "--top", "1", NULL), ==, 4);
   g_assert_nonnull (strstr (err2, "missing.png"));
   g_assert_nonnull (strstr (table, "horizontal"));
+  g_assert_cmpint (run_cli (NULL, NULL, "predict", trained_path, missing, "--json", NULL), ==, 1);
 
   /* Without labels: "class N". */
   g_assert_cmpint (run_cli (&out3, NULL, "predict", base_path, horizontal, "--top", "3", NULL), ==, 0);
@@ -787,6 +839,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/eval/metrics", test_eval);
   g_test_add_func ("/cli/eval/classes", test_eval_classes);
   g_test_add_func ("/cli/predict/top", test_predict);
+  g_test_add_func ("/cli/eval/skipped", test_eval_skipped);
   g_test_add_func ("/cli/lr-find/json", test_lr_find);
   g_test_add_func ("/cli/export/metadata", test_export);
   g_test_add_func ("/cli/train/bad-input", test_bad_input);

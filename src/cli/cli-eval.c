@@ -13,15 +13,17 @@
  * name order as its classes 0, 1, ... (said on stderr). Prints accuracy, loss (mean
  * cross-entropy), per-class precision, recall, F1 and support, and the confusion
  * matrix (rows: true class, columns: predicted). Images that cannot be read are
- * skipped and listed on stderr. --json prints one object:
+ * skipped, listed on stderr (and under "skipped" with --json), and make the exit status
+ * 4 (CLI_EXIT_SKIPPED); none read is a failure (1). --json prints one object:
  *   {"model", "data", "images", "skipped": [paths], "accuracy", "loss", "macro_f1",
  *    "classes": [{"name", "precision", "recall", "f1", "support"}],
  *    "confusion": [[count, ...], ...]}
  *
  * predict: the K (default 5) most probable classes of each image, with their
  * probabilities (softmax of the logits); classes are named by the labels, or "class N"
- * (from 0) without them. An image that cannot be read is reported and makes the exit
- * status 1; the others are still predicted. --json prints one object:
+ * (from 0) without them. An image that cannot be read is reported (on stderr, and with
+ * an "error" in the JSON), the others are still predicted, and the exit status is 4
+ * as for eval (1 when no image could be read). --json prints one object:
  *   {"model", "predictions": [{"image", "top": [{"label", "class", "probability"}]}
  *                             or {"image", "error"}]}
  */
@@ -53,6 +55,11 @@ add_eval_entries (GOptionContext *context, EvalOptions *o)
   };
   g_option_context_add_main_entries (context, entries, NULL);
 }
+
+/* What --help says of the exit status; eval and predict agree. */
+static const char exit_status_help[] =
+  "Exit status: 0 when every image was read; 4 when some could not be (each is named on stderr and in the JSON), "
+  "the output covering the others; 1 when none could be read or the work failed; 2 on a usage error.";
 
 static int
 check_eval_options (GOptionContext *context, const EvalOptions *o)
@@ -288,6 +295,7 @@ cli_eval (int argc, char **argv)
   GraftPreprocessing prep;
   int classes, status;
 
+  g_option_context_set_description (context, exit_status_help);
   add_eval_entries (context, &o);
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
@@ -321,6 +329,12 @@ cli_eval (int argc, char **argv)
     print_eval_json (argv[1], argv[2], dataset, metrics, skipped);
   else
     print_eval_table (argv[1], argv[2], dataset, metrics);
+  if (skipped->len > 0)
+    {
+      fprintf (stderr, "graft-cli: %u of %u images could not be read; the figures are of the other %" G_GUINT64_FORMAT
+                       "\n", skipped->len, dataset->items->len, metrics->count);
+      return CLI_EXIT_SKIPPED;
+    }
   return CLI_EXIT_OK;
 }
 
@@ -362,8 +376,9 @@ cli_predict (int argc, char **argv)
   g_autofree float *probabilities = NULL;
   g_autofree Ranked *ranked = NULL;
   GraftPreprocessing prep;
-  int classes, status, n_images;
+  int classes, status, n_images, n_skipped = 0;
 
+  g_option_context_set_description (context, exit_status_help);
   add_eval_entries (context, &o);
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
@@ -404,7 +419,7 @@ cli_predict (int argc, char **argv)
         {
           g_autofree char *reason = unreadable_reason (path);
           fprintf (stderr, "graft-cli: %s\n", reason);
-          status = CLI_EXIT_FAILURE;
+          n_skipped++;
           if (o.json)
             {
               json_builder_begin_object (builder);
@@ -455,5 +470,13 @@ cli_predict (int argc, char **argv)
       cli_print_json (builder, TRUE);
     }
   fflush (stdout);
-  return status;
+  if (n_skipped == n_images)
+    return cli_fail_printf ("none of the %d images could be read", n_images);
+  if (n_skipped > 0)
+    {
+      fprintf (stderr, "graft-cli: %d of %d images could not be read; the others were predicted\n", n_skipped,
+               n_images);
+      return CLI_EXIT_SKIPPED;
+    }
+  return CLI_EXIT_OK;
 }

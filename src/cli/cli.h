@@ -3,7 +3,8 @@
  * Each command is a function taking the arguments after "graft-cli" (argv[0] is the
  * command's name) and returning the exit status: 0 on success, 1 when the work
  * failed (the message is on stderr), 2 on a usage error; train adds 3 (the loss
- * diverged) and 130 (interrupted by Ctrl+C, after saving).
+ * diverged) and 130 (interrupted by Ctrl+C, after saving); eval and predict add 4 (done,
+ * but some images could not be read: they are listed).
  */
 #pragma once
 
@@ -21,6 +22,7 @@ G_BEGIN_DECLS
 #define CLI_EXIT_FAILURE 1
 #define CLI_EXIT_USAGE 2
 #define CLI_EXIT_DIVERGED 3
+#define CLI_EXIT_SKIPPED 4        /* eval, predict: the output covers only the images that could be read */
 #define CLI_EXIT_INTERRUPTED 130  /* 128 + SIGINT */
 
 int cli_inspect (int argc, char **argv);

@@ -20,7 +20,8 @@
  *
  * Exit status: 0 on success, 1 when the work failed (the reason is on stderr), 2 on a
  * usage error; train also 3 when the loss diverged and 130 when interrupted (after
- * saving). Messages are in English, untranslated. Benchmarks and other tools rely on
+ * saving); eval and predict also 4 when some images could not be read (each is named on
+ * stderr and in the JSON; the output covers the others; none read is 1). Messages are in English, untranslated. Benchmarks and other tools rely on
  * these commands, their options and their JSON keys: change them only with their users.
  */
 #include <locale.h>
@@ -59,6 +60,9 @@ usage (FILE *out)
   fprintf (out, "Usage: graft-cli COMMAND [OPTIONS]\n\nCommands:\n");
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nExit status: 0 done; 1 failed (the reason is on stderr); 2 usage error; 3 the loss diverged "
+                "(train);\n4 some images could not be read, the output covers the others (eval, predict);\n"
+                "130 or 143 interrupted by Ctrl+C or SIGTERM (train, lr-find).\n");
   fprintf (out, "\nRun 'graft-cli COMMAND --help' for a command's options.\n");
 }
 
