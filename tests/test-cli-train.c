@@ -651,6 +651,134 @@ test_predict (void)
   g_assert_nonnull (strstr (out3, "class 2"));
 }
 
+/* stdout of a --json command: valid UTF-8, and JSON. */
+static JsonNode *
+parse_utf8 (const char *text)
+{
+  g_assert_true (g_utf8_validate (text, -1, NULL));
+  return parse (text);
+}
+
+/* The file a member_bytes member names. */
+static char *
+unescape_member (JsonObject *object, const char *member)
+{
+  g_autofree char *name = g_strconcat (member, "_bytes", NULL);
+  g_assert_true (json_object_has_member (object, name));
+  return g_uri_unescape_string (json_object_get_string_member (object, name), NULL);
+}
+
+/* File names that are not UTF-8 (byte 0xff) make valid JSON: shown lossily, their bytes
+ * kept percent-encoded in a *_bytes member (json-glib once wrote the raw bytes). */
+static void
+test_json_non_utf8 (void)
+{
+  g_autofree char *tree = g_build_filename (folder, "names-\xff", NULL);
+  g_autofree char *odd_class = g_build_filename (tree, "vert\xfeical", NULL);
+  g_autofree char *plain_class = g_build_filename (tree, "vertical", NULL);
+  g_autofree char *odd_image = g_build_filename (tree, "horizontal", "\xff.png", NULL);
+  g_autofree char *broken = g_build_filename (tree, "horizontal", "bad-\xff.png", NULL);
+  g_autofree char *missing = g_build_filename (folder, "missing-\xfe.png", NULL);
+  g_autofree char *odd_model = g_build_filename (folder, "model-\xff.onnx", NULL);
+  g_autofree char *output = g_build_filename (folder, "trained-\xff.onnx", NULL);
+  g_autofree char *good = NULL, *contents = NULL, *eval_out = NULL, *predict_out = NULL, *train_out = NULL;
+  g_autofree char *inspect_out = NULL, *lr_out = NULL, *bytes = NULL;
+  g_autoptr (JsonNode) eval_node = NULL, predict_node = NULL, inspect_node = NULL, lr_node = NULL;
+  g_auto (GStrv) lines = NULL;
+  JsonObject *root, *klass, *prediction;
+  JsonArray *skipped, *classes, *predictions;
+  gsize length;
+  gboolean done = FALSE;
+
+  if (!ready ())
+    return;
+  good = val_image ("horizontal");
+  write_image_folder (tree, 12, 703);
+  g_assert_cmpint (g_rename (plain_class, odd_class), ==, 0);
+  g_assert_true (g_file_get_contents (good, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (odd_image, contents, (gssize) length, NULL));
+  g_assert_true (g_file_set_contents (broken, "not a PNG", -1, NULL));
+  g_clear_pointer (&contents, g_free);
+  g_assert_true (g_file_get_contents (base_path, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (odd_model, contents, (gssize) length, NULL));
+
+  /* eval: the model, the folder, a class folder and a skipped image. */
+  g_assert_cmpint (run_cli (&eval_out, NULL, "eval", odd_model, tree, "--json", NULL), ==, 4);
+  eval_node = parse_utf8 (eval_out);
+  root = json_node_get_object (eval_node);
+  bytes = unescape_member (root, "model");
+  g_assert_cmpstr (bytes, ==, odd_model);
+  g_clear_pointer (&bytes, g_free);
+  bytes = unescape_member (root, "data");
+  g_assert_cmpstr (bytes, ==, tree);
+  g_clear_pointer (&bytes, g_free);
+  skipped = json_object_get_array_member (root, "skipped");
+  g_assert_cmpuint (json_array_get_length (skipped), ==, 1);
+  g_assert_nonnull (strstr (json_array_get_string_element (skipped, 0), "bad-\xef\xbf\xbd.png")); /* U+FFFD */
+  bytes = g_uri_unescape_string (
+    json_array_get_string_element (json_object_get_array_member (root, "skipped_bytes"), 0), NULL);
+  g_assert_cmpstr (bytes, ==, broken);
+  g_clear_pointer (&bytes, g_free);
+  classes = json_object_get_array_member (root, "classes");
+  klass = json_array_get_object_element (classes, 2); /* folders in byte order: vert\xfeical last */
+  g_assert_cmpstr (json_object_get_string_member (klass, "name"), ==, "vert\xef\xbf\xbdical");
+  bytes = unescape_member (klass, "name");
+  g_assert_cmpstr (bytes, ==, "vert\xfeical");
+  g_clear_pointer (&bytes, g_free);
+  g_assert_false (json_object_has_member (json_array_get_object_element (classes, 0), "name_bytes"));
+
+  /* predict: a readable image and a missing one (its error names it). */
+  g_assert_cmpint (run_cli (&predict_out, NULL, "predict", odd_model, odd_image, missing, "--json", NULL), ==, 4);
+  predict_node = parse_utf8 (predict_out);
+  predictions = json_object_get_array_member (json_node_get_object (predict_node), "predictions");
+  g_assert_cmpuint (json_array_get_length (predictions), ==, 2);
+  prediction = json_array_get_object_element (predictions, 0);
+  g_assert_true (json_object_has_member (prediction, "top"));
+  bytes = unescape_member (prediction, "image");
+  g_assert_cmpstr (bytes, ==, odd_image);
+  g_clear_pointer (&bytes, g_free);
+  prediction = json_array_get_object_element (predictions, 1);
+  g_assert_nonnull (strstr (json_object_get_string_member (prediction, "error"), "missing-"));
+  bytes = unescape_member (prediction, "image");
+  g_assert_cmpstr (bytes, ==, missing);
+  g_clear_pointer (&bytes, g_free);
+
+  /* train: every line of events, and the output's name in "done". */
+  g_assert_cmpint (run_cli (&train_out, NULL, "train", odd_model, tree, "--epochs", "1", "--json", "--cache-dir",
+                            cache_dir, "--output", output, NULL),
+                   ==, 0);
+  g_assert_true (g_file_test (output, G_FILE_TEST_IS_REGULAR));
+  lines = g_strsplit (train_out, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autoptr (JsonNode) node = NULL;
+      if (lines[i][0] == '\0')
+        continue;
+      node = parse_utf8 (lines[i]);
+      if (g_strcmp0 (json_object_get_string_member (json_node_get_object (node), "event"), "done") == 0)
+        {
+          bytes = unescape_member (json_node_get_object (node), "output");
+          g_assert_cmpstr (bytes, ==, output);
+          g_clear_pointer (&bytes, g_free);
+          done = TRUE;
+        }
+    }
+  g_assert_true (done);
+
+  /* lr-find and inspect. */
+  g_assert_cmpint (run_cli (&lr_out, NULL, "lr-find", odd_model, tree, "--json", "--steps", "5", "--cache-dir",
+                            cache_dir, NULL),
+                   ==, 0);
+  lr_node = parse_utf8 (lr_out);
+  bytes = unescape_member (json_node_get_object (lr_node), "data");
+  g_assert_cmpstr (bytes, ==, tree);
+  g_clear_pointer (&bytes, g_free);
+  g_assert_cmpint (run_cli (&inspect_out, NULL, "inspect", odd_model, "--json", NULL), ==, 0);
+  inspect_node = parse_utf8 (inspect_out);
+  bytes = unescape_member (json_node_get_object (inspect_node), "model");
+  g_assert_cmpstr (bytes, ==, odd_model);
+}
+
 static void
 test_lr_find (void)
 {
@@ -840,6 +968,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/eval/classes", test_eval_classes);
   g_test_add_func ("/cli/predict/top", test_predict);
   g_test_add_func ("/cli/eval/skipped", test_eval_skipped);
+  g_test_add_func ("/cli/json/non-utf8", test_json_non_utf8);
   g_test_add_func ("/cli/lr-find/json", test_lr_find);
   g_test_add_func ("/cli/export/metadata", test_export);
   g_test_add_func ("/cli/train/bad-input", test_bad_input);

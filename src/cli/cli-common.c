@@ -345,10 +345,124 @@ cli_json_add_number (JsonBuilder *builder, double value)
 }
 
 void
+cli_json_add_text (JsonBuilder *builder, const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  json_builder_add_string_value (builder, valid);
+}
+
+char *
+cli_percent_encode (const char *bytes)
+{
+  return g_uri_escape_string (bytes, "/", FALSE);
+}
+
+static gboolean
+is_displayed_as_is (const char *path)
+{
+  g_autofree char *display = g_filename_display_name (path);
+  return strcmp (display, path) == 0;
+}
+
+static void
+add_file_name (JsonBuilder *builder, const char *path)
+{
+  g_autofree char *display = g_filename_display_name (path);
+  json_builder_add_string_value (builder, display);
+}
+
+void
+cli_json_set_file_name (JsonBuilder *builder, const char *member, const char *path)
+{
+  json_builder_set_member_name (builder, member);
+  add_file_name (builder, path);
+  if (!is_displayed_as_is (path))
+    {
+      g_autofree char *bytes_member = g_strconcat (member, "_bytes", NULL);
+      g_autofree char *encoded = cli_percent_encode (path);
+      json_builder_set_member_name (builder, bytes_member);
+      json_builder_add_string_value (builder, encoded);
+    }
+}
+
+void
+cli_json_set_file_names (JsonBuilder *builder, const char *member, GPtrArray *paths)
+{
+  gboolean all_as_is = TRUE;
+
+  json_builder_set_member_name (builder, member);
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < paths->len; i++)
+    {
+      add_file_name (builder, g_ptr_array_index (paths, i));
+      all_as_is = all_as_is && is_displayed_as_is (g_ptr_array_index (paths, i));
+    }
+  json_builder_end_array (builder);
+  if (!all_as_is)
+    {
+      g_autofree char *bytes_member = g_strconcat (member, "_bytes", NULL);
+      json_builder_set_member_name (builder, bytes_member);
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < paths->len; i++)
+        {
+          g_autofree char *encoded = cli_percent_encode (g_ptr_array_index (paths, i));
+          json_builder_add_string_value (builder, encoded);
+        }
+      json_builder_end_array (builder);
+    }
+}
+
+/* A copy of node whose strings and member names are all UTF-8: the last guard, for
+ * strings that came from files (node names, metadata) rather than file names. */
+static JsonNode *
+valid_utf8_copy (JsonNode *node)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *object = json_node_get_object (node), *copy = json_object_new ();
+        g_autoptr (GList) members = json_object_get_members (object);
+        JsonNode *result = json_node_new (JSON_NODE_OBJECT);
+        for (GList *l = members; l != NULL; l = l->next)
+          {
+            g_autofree char *name = g_utf8_make_valid (l->data, -1);
+            json_object_set_member (copy, name, valid_utf8_copy (json_object_get_member (object, l->data)));
+          }
+        json_node_take_object (result, copy);
+        return result;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node), *copy = json_array_sized_new (json_array_get_length (array));
+        JsonNode *result = json_node_new (JSON_NODE_ARRAY);
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          json_array_add_element (copy, valid_utf8_copy (json_array_get_element (array, i)));
+        json_node_take_array (result, copy);
+        return result;
+      }
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_STRING
+          && !g_utf8_validate (json_node_get_string (node), -1, NULL))
+        {
+          g_autofree char *valid = g_utf8_make_valid (json_node_get_string (node), -1);
+          JsonNode *result = json_node_new (JSON_NODE_VALUE);
+          json_node_set_string (result, valid);
+          return result;
+        }
+      return json_node_copy (node);
+    case JSON_NODE_NULL:
+    default:
+      return json_node_copy (node);
+    }
+}
+
+void
 cli_print_json (JsonBuilder *builder, gboolean pretty)
 {
   g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+  g_autoptr (JsonNode) built = json_builder_get_root (builder);
+  g_autoptr (JsonNode) root = valid_utf8_copy (built);
   g_autofree char *text = NULL;
   json_generator_set_root (generator, root);
   json_generator_set_pretty (generator, pretty);

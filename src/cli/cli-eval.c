@@ -26,6 +26,7 @@
  * as for eval (1 when no image could be read). --json prints one object:
  *   {"model", "predictions": [{"image", "top": [{"label", "class", "probability"}]}
  *                             or {"image", "error"}]}
+ * File names in JSON: see CLI_JSON_NAMES_HELP ("image_bytes" and the like).
  */
 #include "cli/cli.h"
 
@@ -59,7 +60,8 @@ add_eval_entries (GOptionContext *context, EvalOptions *o)
 /* What --help says of the exit status; eval and predict agree. */
 static const char exit_status_help[] =
   "Exit status: 0 when every image was read; 4 when some could not be (each is named on stderr and in the JSON), "
-  "the output covering the others; 1 when none could be read or the work failed; 2 on a usage error.";
+  "the output covering the others; 1 when none could be read or the work failed; 2 on a usage error.\n\n"
+  CLI_JSON_NAMES_HELP;
 
 static int
 check_eval_options (GOptionContext *context, const EvalOptions *o)
@@ -168,17 +170,11 @@ print_eval_json (const char *model_path, const char *data_path, const GraftDatas
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "model");
-  json_builder_add_string_value (builder, model_path);
-  json_builder_set_member_name (builder, "data");
-  json_builder_add_string_value (builder, data_path);
+  cli_json_set_file_name (builder, "model", model_path);
+  cli_json_set_file_name (builder, "data", data_path);
   json_builder_set_member_name (builder, "images");
   json_builder_add_int_value (builder, (gint64) metrics->count);
-  json_builder_set_member_name (builder, "skipped");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < skipped->len; i++)
-    json_builder_add_string_value (builder, g_ptr_array_index (skipped, i));
-  json_builder_end_array (builder);
+  cli_json_set_file_names (builder, "skipped", skipped);
   json_builder_set_member_name (builder, "accuracy");
   cli_json_add_number (builder, graft_metrics_accuracy (metrics));
   json_builder_set_member_name (builder, "loss");
@@ -191,8 +187,8 @@ print_eval_json (const char *model_path, const char *data_path, const GraftDatas
     {
       GraftClassMetrics m = graft_metrics_class (metrics, c);
       json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "name");
-      json_builder_add_string_value (builder, g_ptr_array_index (dataset->classes, c));
+      /* A class folder's name, unless the model's labels name the class. */
+      cli_json_set_file_name (builder, "name", g_ptr_array_index (dataset->classes, c));
       json_builder_set_member_name (builder, "precision");
       cli_json_add_number (builder, m.precision);
       json_builder_set_member_name (builder, "recall");
@@ -406,8 +402,7 @@ cli_predict (int argc, char **argv)
   if (o.json)
     {
       json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "model");
-      json_builder_add_string_value (builder, argv[1]);
+      cli_json_set_file_name (builder, "model", argv[1]);
       json_builder_set_member_name (builder, "predictions");
       json_builder_begin_array (builder);
     }
@@ -423,10 +418,9 @@ cli_predict (int argc, char **argv)
           if (o.json)
             {
               json_builder_begin_object (builder);
-              json_builder_set_member_name (builder, "image");
-              json_builder_add_string_value (builder, path);
+              cli_json_set_file_name (builder, "image", path);
               json_builder_set_member_name (builder, "error");
-              json_builder_add_string_value (builder, reason);
+              cli_json_add_text (builder, reason);
               json_builder_end_object (builder);
             }
           continue;
@@ -437,8 +431,7 @@ cli_predict (int argc, char **argv)
       if (o.json)
         {
           json_builder_begin_object (builder);
-          json_builder_set_member_name (builder, "image");
-          json_builder_add_string_value (builder, path);
+          cli_json_set_file_name (builder, "image", path);
           json_builder_set_member_name (builder, "top");
           json_builder_begin_array (builder);
           for (int k = 0; k < top; k++)

@@ -74,17 +74,14 @@ static void
 print_json (const char *path, const GraftModel *model)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
   g_autoptr (GPtrArray) keys = sorted_metadata_keys (model);
-  g_autofree char *text = NULL, *made_by = producer (model);
+  g_autofree char *made_by = producer (model);
   guint64 parameters;
   double flops;
 
   totals (model, &parameters, &flops);
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "model");
-  json_builder_add_string_value (builder, path);
+  cli_json_set_file_name (builder, "model", path);
 
   json_builder_set_member_name (builder, "input");
   json_builder_begin_object (builder);
@@ -164,11 +161,8 @@ print_json (const char *path, const GraftModel *model)
   json_builder_end_array (builder);
   json_builder_end_object (builder);
 
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  json_generator_set_pretty (generator, TRUE);
-  text = json_generator_to_data (generator, NULL);
-  printf ("%s\n", text);
+  /* Node names and metadata come from the file: cli_print_json makes them valid UTF-8. */
+  cli_print_json (builder, TRUE);
 }
 
 /* 3504872 -> "3,504,872" */
@@ -277,6 +271,7 @@ cli_inspect (int argc, char **argv)
   g_autoptr (GraftModel) model = NULL;
   g_autoptr (GError) error = NULL;
 
+  g_option_context_set_description (context, CLI_JSON_NAMES_HELP);
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc != 2)

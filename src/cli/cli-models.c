@@ -36,6 +36,16 @@ add_string_or_null (JsonBuilder *builder, const char *key, const char *value)
     json_builder_add_null_value (builder);
 }
 
+/* A file name (with key_bytes when it is not UTF-8), or null. */
+static void
+add_file_name_or_null (JsonBuilder *builder, const char *key, const char *path)
+{
+  if (path != NULL)
+    cli_json_set_file_name (builder, key, path);
+  else
+    add_string_or_null (builder, key, NULL);
+}
+
 /* Bytes of the .part file, or 0. */
 static guint64
 part_bytes (const GraftCatalogEntry *entry)
@@ -88,7 +98,7 @@ add_entry_json (JsonBuilder *builder, const GraftCatalogEntry *entry, gboolean d
   json_builder_add_boolean_value (builder, downloaded);
   json_builder_set_member_name (builder, "part_bytes");
   json_builder_add_int_value (builder, (gint64) part_bytes (entry));
-  add_string_or_null (builder, "path", path);
+  add_file_name_or_null (builder, "path", path);
   json_builder_end_object (builder);
 }
 
@@ -103,8 +113,8 @@ models_list (const GraftCatalog *catalog, gboolean json)
       g_autofree char *dir = graft_catalog_models_dir ();
       g_autofree char *user = graft_catalog_user_file ();
       json_builder_begin_object (builder);
-      add_string_or_null (builder, "models_dir", dir);
-      add_string_or_null (builder, "user_catalog", user);
+      add_file_name_or_null (builder, "models_dir", dir);
+      add_file_name_or_null (builder, "user_catalog", user);
       json_builder_set_member_name (builder, "models");
       json_builder_begin_array (builder);
       for (guint i = 0; i < n; i++)
@@ -224,9 +234,12 @@ print_event (const char *event, const char *name, const char *path, const char *
   add_string_or_null (builder, "event", event);
   add_string_or_null (builder, "name", name);
   if (path != NULL)
-    add_string_or_null (builder, "path", path);
+    add_file_name_or_null (builder, "path", path);
   if (message != NULL)
-    add_string_or_null (builder, "message", message);
+    {
+      json_builder_set_member_name (builder, "message");
+      cli_json_add_text (builder, message);
+    }
   json_builder_end_object (builder);
   cli_print_json (builder, FALSE);
 }
@@ -316,7 +329,7 @@ models_verify (const GraftCatalogEntry *entry, gboolean json)
       g_autoptr (JsonBuilder) builder = json_builder_new ();
       json_builder_begin_object (builder);
       add_string_or_null (builder, "name", entry->name);
-      add_string_or_null (builder, "path", path);
+      add_file_name_or_null (builder, "path", path);
       json_builder_set_member_name (builder, "ok");
       json_builder_add_boolean_value (builder, ok);
       add_string_or_null (builder, "message", ok ? NULL : error->message);
@@ -347,6 +360,7 @@ cli_models (int argc, char **argv)
   const GraftCatalogEntry *entry;
   const char *action;
 
+  g_option_context_set_description (context, CLI_JSON_NAMES_HELP);
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   action = argc >= 2 ? argv[1] : "list";

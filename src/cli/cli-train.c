@@ -38,6 +38,7 @@
  *   {"event": "done", "output", "validation_accuracy", "validation_loss", "best_epoch",
  *    "epochs_completed", "interrupted", "seconds"}
  *   {"event": "error", "message", "exit_status"}  (the message is on stderr too)
+ * File names in JSON: see CLI_JSON_NAMES_HELP ("output_bytes" and the like).
  * Epochs, steps and stages count from 1; trainable_from is the first trainable block,
  * from 0 (bottom) to blocks (the head alone). Numbers that are not known (validation
  * without validation images) are null.
@@ -539,7 +540,7 @@ say (Progress *p, const char *message)
     {
       JsonBuilder *builder = event_begin ("log");
       json_builder_set_member_name (builder, "message");
-      json_builder_add_string_value (builder, message);
+      cli_json_add_text (builder, message);
       event_end (builder);
       return;
     }
@@ -707,7 +708,7 @@ train_failed (Progress *p, int status, const char *format, ...)
     {
       JsonBuilder *builder = event_begin ("error");
       json_builder_set_member_name (builder, "message");
-      json_builder_add_string_value (builder, message);
+      cli_json_add_text (builder, message);
       member_int (builder, "exit_status", status);
       event_end (builder);
     }
@@ -750,6 +751,7 @@ cli_train (int argc, char **argv)
                                     "Trains a new head (and, as the preset or spec says, more of the model) on an "
                                     "ImageFolder tree, and saves the trained model.",
                                     entries);
+  g_option_context_set_description (context, CLI_JSON_NAMES_HELP);
   add_session_entries (context, &o);
   if (!cli_parse (context, &argc, &argv))
     {
@@ -842,8 +844,7 @@ cli_train (int argc, char **argv)
   if (json)
     {
       JsonBuilder *builder = event_begin ("done");
-      json_builder_set_member_name (builder, "output");
-      json_builder_add_string_value (builder, output_path);
+      cli_json_set_file_name (builder, "output", output_path);
       member_number (builder, "validation_accuracy", best != NULL ? graft_metrics_accuracy (best) : NAN);
       member_number (builder, "validation_loss", best != NULL ? graft_metrics_loss (best) : NAN);
       json_builder_set_member_name (builder, "best_epoch");
@@ -925,6 +926,7 @@ cli_lr_find (int argc, char **argv)
                                     "Sweeps the learning rate up exponentially over a few batches, prints the loss "
                                     "at each rate and suggests one (a tenth of the rate with the lowest loss).",
                                     entries);
+  g_option_context_set_description (context, CLI_JSON_NAMES_HELP);
   add_session_entries (context, &o);
   if (!cli_parse (context, &argc, &argv))
     {
@@ -974,10 +976,8 @@ cli_lr_find (int argc, char **argv)
     {
       g_autoptr (JsonBuilder) builder = json_builder_new ();
       json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "model");
-      json_builder_add_string_value (builder, argv[1]);
-      json_builder_set_member_name (builder, "data");
-      json_builder_add_string_value (builder, argv[2]);
+      cli_json_set_file_name (builder, "model", argv[1]);
+      cli_json_set_file_name (builder, "data", argv[2]);
       json_builder_set_member_name (builder, "strategy");
       json_builder_add_string_value (builder, graft_strategy_to_string (s.spec->strategy));
       json_builder_set_member_name (builder, "lrs");

@@ -108,7 +108,27 @@ char *cli_missing_names (GPtrArray *names, GPtrArray *known);
 
 /* JSON output: a number, or null when it is not finite (JSON has no NaN). */
 void cli_json_add_number (JsonBuilder *builder, double value);
-/* Prints the builder's root on stdout, on one line (or indented), and flushes. */
+/* JSON output is UTF-8, always (json-glib writes a string's bytes as they are). Text that
+ * may hold a file name (a message): bytes that are not UTF-8 become U+FFFD. */
+void cli_json_add_text (JsonBuilder *builder, const char *text);
+/* A file name as the member called member: as g_filename_display_name shows it; when
+ * that is not the name itself (its bytes are not UTF-8), member_bytes ("image_bytes")
+ * holds the name's bytes percent-encoded (cli_percent_encode), so that a script can
+ * get the file back. */
+void cli_json_set_file_name (JsonBuilder *builder, const char *member, const char *path);
+/* An array of file names the same way: member_bytes, an array of every name
+ * percent-encoded, is there when one of them is not UTF-8. */
+void cli_json_set_file_names (JsonBuilder *builder, const char *member, GPtrArray *paths);
+/* RFC 3986 percent-encoding of bytes: every byte but A-Z a-z 0-9 - . _ ~ / as %XX
+ * (Python: urllib.parse.unquote_to_bytes gives the bytes back). */
+char *cli_percent_encode (const char *bytes);
+/* What --help says of file names in JSON output. */
+#define CLI_JSON_NAMES_HELP                                                                                         \
+  "JSON output is valid UTF-8: a file name that is not UTF-8 is shown with U+FFFD for its bad bytes, and its "   \
+  "exact bytes are given percent-encoded (RFC 3986, every byte but A-Z a-z 0-9 - . _ ~ / as %XX) in a member of " \
+  "the same name ending in _bytes (\"image_bytes\"; for an array of names, \"skipped_bytes\", every name)."
+/* Prints the builder's root on stdout, on one line (or indented), and flushes. Strings and
+ * member names that are not UTF-8 (a model's node names, say) are made valid first. */
 void cli_print_json (JsonBuilder *builder, gboolean pretty);
 
 G_END_DECLS

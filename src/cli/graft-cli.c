@@ -63,6 +63,7 @@ usage (FILE *out)
   fprintf (out, "\nExit status: 0 done; 1 failed (the reason is on stderr); 2 usage error; 3 the loss diverged "
                 "(train);\n4 some images could not be read, the output covers the others (eval, predict);\n"
                 "130 or 143 interrupted by Ctrl+C or SIGTERM (train, lr-find).\n");
+  fprintf (out, "\n%s\n", CLI_JSON_NAMES_HELP);
   fprintf (out, "\nRun 'graft-cli COMMAND --help' for a command's options.\n");
 }
 
