@@ -4,12 +4,14 @@
  * diagonal, on noise). */
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <png.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -456,6 +458,135 @@ test_train_interrupt (void)
   model = graft_model_load (output, &error);
   g_assert_no_error (error);
   g_assert_nonnull (g_hash_table_lookup (model->metadata, GRAFT_METADATA_LABELS));
+}
+
+typedef struct {
+  gboolean done;
+} WaitState;
+
+static void
+on_waited (GObject *source, GAsyncResult *result, gpointer data)
+{
+  WaitState *state = data;
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  state->done = TRUE;
+}
+
+/* Seconds until process ends, or -1 (and it is killed) when it is still there after
+ * limit seconds. */
+static double
+wait_at_most (GSubprocess *process, double limit)
+{
+  WaitState state = { FALSE };
+  gint64 start = g_get_monotonic_time ();
+  double took;
+
+  g_subprocess_wait_async (process, NULL, on_waited, &state);
+  while (!state.done && g_get_monotonic_time () - start < limit * 1e6)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  took = (g_get_monotonic_time () - start) / 1e6;
+  if (state.done)
+    return took;
+  g_subprocess_force_exit (process);
+  while (!state.done)
+    g_main_context_iteration (NULL, TRUE);
+  return -1;
+}
+
+/* Files in folder whose names start with prefix (an output and its temporary files). */
+static guint
+count_files (const char *prefix)
+{
+  g_autoptr (GDir) dir = g_dir_open (folder, 0, NULL);
+  const char *name;
+  guint n = 0;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, prefix))
+      {
+        g_test_message ("%s", name);
+        n++;
+      }
+  return n;
+}
+
+/* SIGTERM ends a run within a second: a run that polls its stop hook stops and saves
+ * (143); one blocked in a write to a full pipe (its stdout is read by no one), where
+ * nothing polls, is ended by the watchdog (143 as well) without leaving any part of
+ * its output. It once waited there for ever. */
+static void
+test_train_sigterm (void)
+{
+  g_autofree char *saved = g_build_filename (folder, "sigterm-saved.onnx", NULL);
+  g_autofree char *blocked = g_build_filename (folder, "sigterm-blocked.onnx", NULL);
+  g_autoptr (GError) error = NULL;
+  double took;
+
+  if (!ready ())
+    return;
+  {
+    g_autoptr (GSubprocess) process = NULL;
+    g_autoptr (GDataInputStream) lines = NULL;
+    g_autoptr (GraftModel) model = NULL;
+    char *line;
+    gint64 signalled = 0;
+
+    process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, cli_path,
+                                "train", base_path, train_dir, "--preset", "fine-tune", "--epochs", "10000",
+                                "--output", saved, "--json", NULL);
+    g_assert_no_error (error);
+    lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+    while ((line = g_data_input_stream_read_line (lines, NULL, NULL, &error)) != NULL)
+      {
+        if (signalled == 0 && strstr (line, "\"event\":\"epoch\"") != NULL)
+          {
+            g_subprocess_send_signal (process, SIGTERM);
+            signalled = g_get_monotonic_time ();
+          }
+        g_free (line);
+      }
+    g_assert_cmpint (signalled, >, 0);
+    g_assert_cmpfloat (wait_at_most (process, 10), >=, 0);
+    took = (g_get_monotonic_time () - signalled) / 1e6;
+    g_test_message ("a polling run ended %.3f s after SIGTERM", took);
+    g_assert_cmpfloat (took, <, 1.0);
+    g_assert_true (g_subprocess_get_if_exited (process));
+    g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 143);
+    model = graft_model_load (saved, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (count_files ("sigterm-saved.onnx"), ==, 1);
+  }
+  {
+    g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+    g_autoptr (GSubprocess) process = NULL;
+    int fds[2], fd, queued = 0;
+    gint64 start = g_get_monotonic_time ();
+
+    g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, NULL));
+    fd = fds[0];
+    g_subprocess_launcher_take_stdout_fd (launcher, fds[1]);
+    process = g_subprocess_launcher_spawn (launcher, &error, cli_path, "train", base_path, train_dir, "--preset",
+                                           "fine-tune", "--epochs", "10000", "--output", blocked, "--json", NULL);
+    g_assert_no_error (error);
+    g_clear_object (&launcher); /* closes the write end here */
+    /* Until the pipe is full (64 KiB on Linux) and the run waits in write(). */
+    while (queued < 60000 && g_get_monotonic_time () - start < 60 * G_USEC_PER_SEC)
+      {
+        g_usleep (20000);
+        g_assert_cmpint (ioctl (fd, FIONREAD, &queued), ==, 0);
+      }
+    g_assert_cmpint (queued, >=, 60000);
+    g_usleep (200000);
+    g_subprocess_send_signal (process, SIGTERM);
+    took = wait_at_most (process, 5);
+    g_test_message ("a run blocked in write() ended %.3f s after SIGTERM", took);
+    g_assert_cmpfloat (took, >=, 0);
+    g_assert_cmpfloat (took, <, 1.0);
+    g_assert_true (g_subprocess_get_if_exited (process));
+    g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 143);
+    g_assert_cmpuint (count_files ("sigterm-blocked.onnx"), ==, 0);
+    close (fd);
+  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -964,6 +1095,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/train/diverges", test_train_diverges);
   g_test_add_func ("/cli/train/interrupt", test_train_interrupt);
   g_test_add_func ("/cli/train/output-location", test_train_output_location);
+  g_test_add_func ("/cli/train/sigterm", test_train_sigterm);
   g_test_add_func ("/cli/eval/metrics", test_eval);
   g_test_add_func ("/cli/eval/classes", test_eval_classes);
   g_test_add_func ("/cli/predict/top", test_predict);

@@ -222,6 +222,9 @@ on_interrupt (gpointer data)
 {
   DownloadUi *ui = data;
   ui->interrupted = TRUE;
+  /* The cancelled download keeps its .part file; the watchdog ends the process if
+   * the download thread does not finish in time. */
+  cli_signals_arm_watchdog (SIGINT);
   g_cancellable_cancel (ui->cancellable);
   return G_SOURCE_CONTINUE;
 }
@@ -268,6 +271,7 @@ models_download (const GraftCatalogEntry *entry, gboolean json)
     }
   download = graft_download_new (entry, NULL);
   g_signal_connect (download, "progress", G_CALLBACK (on_progress), &ui);
+  cli_signals_prepare_watchdog ();
   sigint = g_unix_signal_add (SIGINT, on_interrupt, &ui);
   sigterm = g_unix_signal_add (SIGTERM, on_interrupt, &ui);
   ok = graft_download_run (download, cancellable, &error);

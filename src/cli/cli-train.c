@@ -45,7 +45,10 @@
  *
  * Ctrl+C (SIGINT) or SIGTERM stops the run after the batch at hand; the best weights
  * so far (the last ones when no epoch has been validated yet) are saved as usual and
- * the exit status is 130 (143 for SIGTERM). A second Ctrl+C quits at once.
+ * the exit status is 130 (143 for SIGTERM). A second Ctrl+C quits at once, and so does
+ * a run still busy 0.7 s after the signal (a long batch, a blocked read: cli-signals.c),
+ * without saving: the process always ends within a second, and never leaves a
+ * half-written output.
  *
  * --output is checked before anything is loaded: its folder must exist and take a new
  * file, and have about the model file's size free; otherwise train fails at once.
@@ -63,7 +66,6 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -426,45 +428,13 @@ add_session_entries (GOptionContext *context, SessionOptions *o)
 /* ------------------------------------------------------------------------ */
 /* Ctrl+C                                                                   */
 
-/* Set by the handler, which may run on any thread (engine and decoder threads too);
- * read by the should_stop hook between batches. A lock-free atomic is safe in both. */
-static atomic_int stop_signal;
-
-static void
-on_stop_signal (int signal_number)
-{
-  atomic_store (&stop_signal, signal_number);
-}
-
-typedef struct {
-  struct sigaction old_int, old_term;
-} SignalGuard;
-
-static void
-signals_catch (SignalGuard *guard)
-{
-  struct sigaction action = { 0 };
-  atomic_store (&stop_signal, 0);
-  action.sa_handler = on_stop_signal;
-  sigemptyset (&action.sa_mask);
-  /* A second Ctrl+C finds the default action: it quits at once. */
-  action.sa_flags = SA_RESTART | SA_RESETHAND;
-  sigaction (SIGINT, &action, &guard->old_int);
-  sigaction (SIGTERM, &action, &guard->old_term);
-}
-
-static void
-signals_release (SignalGuard *guard)
-{
-  sigaction (SIGINT, &guard->old_int, NULL);
-  sigaction (SIGTERM, &guard->old_term, NULL);
-}
-
+/* The trainer's should_stop hook, between batches: a SIGINT or SIGTERM came
+ * (cli-signals.c; its watchdog ends a run that does not stop in time). */
 static gboolean
 stop_requested (gpointer user_data)
 {
   (void) user_data;
-  return atomic_load (&stop_signal) != 0;
+  return cli_signals_received () != 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -739,7 +709,6 @@ cli_train (int argc, char **argv)
   GraftExportOptions export_options = { 0 };
   Session s = { 0 };
   Progress p = { .last_validation_accuracy = NAN, .loss_epoch = -1 };
-  SignalGuard guard;
   GraftTrainerHooks hooks = { on_step, on_epoch, on_stage, on_log, stop_requested, &p };
   const GraftMetrics *best;
   gint64 started;
@@ -812,12 +781,12 @@ cli_train (int argc, char **argv)
     }
 
   started = g_get_monotonic_time ();
-  signals_catch (&guard);
+  cli_signals_catch ();
   ok = graft_trainer_run (trainer, &error);
-  interrupted_by = atomic_load (&stop_signal);
+  interrupted_by = cli_signals_received ();
   if (!ok)
     {
-      signals_release (&guard);
+      cli_signals_release ();
       if (g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DIVERGED))
         status = train_failed (&p, CLI_EXIT_DIVERGED, "%s Nothing was saved; try a lower --lr "
                                "('graft-cli lr-find' suggests one).", error->message);
@@ -833,7 +802,7 @@ cli_train (int argc, char **argv)
   graft_trainer_describe_model (trainer);
   export_options.softmax_output = softmax;
   ok = graft_model_save (graft_trainer_get_model (trainer), output_path, &export_options, &error);
-  signals_release (&guard);
+  cli_signals_release ();
   if (!ok)
     {
       status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
@@ -916,7 +885,6 @@ cli_lr_find (int argc, char **argv)
   g_autoptr (GArray) losses = NULL;
   GraftTrainerHooks hooks = { NULL, NULL, NULL, log_to_stderr, stop_requested, NULL };
   Session s = { 0 };
-  SignalGuard guard;
   float suggestion = 0;
   gboolean ok;
   int status, interrupted_by;
@@ -961,14 +929,14 @@ cli_lr_find (int argc, char **argv)
       goto out;
     }
   graft_trainer_set_hooks (trainer, &hooks);
-  signals_catch (&guard);
+  cli_signals_catch ();
   ok = graft_trainer_find_lr (trainer, (float) start, (float) end, steps, &lrs, &losses, &suggestion, &error);
-  signals_release (&guard);
+  cli_signals_release ();
   if (!ok)
     {
       status = g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_CANCELLED)
                  ? (fprintf (stderr, "graft-cli: interrupted\n"),
-                    128 + (atomic_load (&stop_signal) != 0 ? atomic_load (&stop_signal) : SIGINT))
+                    128 + (cli_signals_received () != 0 ? cli_signals_received () : SIGINT))
                  : cli_fail (error);
       goto out;
     }
@@ -1001,7 +969,7 @@ cli_lr_find (int argc, char **argv)
         printf ("%-12.4e  %.6f\n", g_array_index (lrs, float, i), g_array_index (losses, float, i));
       printf ("# suggested learning rate: %.3g\n", suggestion);
     }
-  interrupted_by = atomic_load (&stop_signal);
+  interrupted_by = cli_signals_received ();
   status = interrupted_by != 0 ? 128 + interrupted_by : CLI_EXIT_OK;
   if (interrupted_by != 0)
     fprintf (stderr, "graft-cli: interrupted; the sweep above is partial\n");

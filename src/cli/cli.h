@@ -35,6 +35,19 @@ int cli_predict (int argc, char **argv);
 int cli_export (int argc, char **argv);
 int cli_models (int argc, char **argv);
 
+/* Ctrl+C and SIGTERM (cli-signals.c): the first one is taken, and the process ends
+ * CLI_WATCHDOG_MS later whatever it is doing; a second one ends it at once. */
+#define CLI_WATCHDOG_MS 700
+/* Catches SIGINT and SIGTERM until cli_signals_release: cli_signals_received then says
+ * which came first (0: none), for a should_stop hook to poll. */
+void cli_signals_catch (void);
+void cli_signals_release (void);
+int cli_signals_received (void);
+/* For a command that takes the signals through its main loop (g_unix_signal_add):
+ * prepare the watchdog before, arm it when the signal comes. */
+void cli_signals_prepare_watchdog (void);
+void cli_signals_arm_watchdog (int signal_number);
+
 /* A GOptionContext for a command: "Usage: graft-cli COMMAND [OPTION…] parameters". */
 GOptionContext *cli_option_context_new (const char *command, const char *parameters, const char *summary,
                                         const GOptionEntry *entries);
