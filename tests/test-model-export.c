@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/plan.h"
@@ -1077,6 +1078,120 @@ test_save_invalid_model (void)
   test_remove_tree (dir);
 }
 
+/* The PID of a process that has ended (and been reaped). */
+static pid_t
+dead_pid (void)
+{
+  pid_t pid = fork ();
+  int status;
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    _exit (0);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  return pid;
+}
+
+static void
+touch (const char *dir, const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_assert_true (g_file_set_contents (path, "partial", -1, NULL));
+}
+
+static gboolean
+exists_in (const char *dir, const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+/* Temporary files that killed saves left (our pattern, this host, a PID that is gone) are
+ * removed by the next save into the folder; those of a running process, of another
+ * host (a shared folder) and of other programs stay. */
+static void
+test_save_stale_temp (void)
+{
+  g_autoptr (GraftModel) model = toy_model_new (5);
+  g_autoptr (GraftModel) back = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = test_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "model.onnx", NULL);
+  const char *host = g_get_host_name ();
+  pid_t dead = dead_pid ();
+  g_autofree char *stale = g_strdup_printf ("model.onnx.graft-tmp.%s.%ld.a1B2c3", host, (long) dead);
+  g_autofree char *stale_other = g_strdup_printf ("other.onnx.graft-tmp.%s.%ld.zzzzzz", host, (long) dead);
+  g_autofree char *live = g_strdup_printf ("model.onnx.graft-tmp.%s.%ld.a1B2c3", host, (long) getppid ());
+  g_autofree char *foreign = g_strdup_printf ("model.onnx.graft-tmp.%s.example.%ld.a1B2c3", host, (long) dead);
+  const char *glib_style = "model.onnx.Q1W2E3";
+
+  touch (dir, stale);
+  touch (dir, stale_other);
+  touch (dir, live);
+  touch (dir, foreign);
+  touch (dir, glib_style);
+  save_or_die (model, path, NULL);
+  g_assert_false (exists_in (dir, stale));
+  g_assert_false (exists_in (dir, stale_other));
+  g_assert_true (exists_in (dir, live));
+  g_assert_true (exists_in (dir, foreign));
+  g_assert_true (exists_in (dir, glib_style));
+  g_assert_cmpuint (count_entries (dir), ==, 4);
+  back = graft_model_load (path, &error);
+  g_assert_no_error (error);
+  test_remove_tree (dir);
+}
+
+/* kill -9 while saving, again and again: whatever moment the kill comes, the folder
+ * holds the model or nothing, and temporary files at most until the next save (which
+ * finds the folder holding only the model). Both ways of writing: under no name
+ * (O_TMPFILE, graft_model_save) and the named temporary file it falls back to. Saving
+ * once left model.onnx.XXXXXX files for good. */
+static void
+test_save_killed (void)
+{
+  g_autoptr (GraftModel) model = mobilenet_model_new ();
+  g_autoptr (GBytes) bytes = export_bytes (model, NULL);
+  g_autofree char *dir = test_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "model.onnx", NULL);
+
+  for (int named = 0; named < 2; named++)
+    {
+      guint left = 0;
+      for (int round = 0; round < 12; round++)
+        {
+          pid_t pid = fork ();
+          int status;
+          g_assert_cmpint (pid, >=, 0);
+          if (pid == 0)
+            {
+              for (;;)
+                {
+                  if (named)
+                    graft_model_write_file (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), FALSE,
+                                            NULL);
+                  else
+                    graft_model_save (model, path, NULL, NULL);
+                }
+            }
+          g_usleep ((gulong) g_test_rand_int_range (5000, 60000));
+          kill (pid, SIGKILL);
+          g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+          g_assert_true (WIFSIGNALED (status));
+          left += count_entries (dir) - (g_file_test (path, G_FILE_TEST_EXISTS) ? 1 : 0);
+          if (g_file_test (path, G_FILE_TEST_EXISTS))
+            {
+              GStatBuf info;
+              g_assert_cmpint (g_stat (path, &info), ==, 0);
+              g_assert_cmpuint ((guint64) info.st_size, ==, g_bytes_get_size (bytes));
+            }
+        }
+      g_test_message ("%s: temporary files seen after 12 kills: %u", named ? "named" : "O_TMPFILE", left);
+      save_or_die (model, path, NULL);
+      g_assert_cmpuint (count_entries (dir), ==, 1);
+    }
+  test_remove_tree (dir);
+}
+
 /* ------------------------------------------------------------------------ */
 /* MobileNetV2: the real shape of work                                       */
 
@@ -1160,6 +1275,8 @@ main (int argc, char **argv)
   g_test_add_func ("/model/export/save/read-only", test_save_read_only);
   g_test_add_func ("/model/export/save/disk-full", test_save_disk_full);
   g_test_add_func ("/model/export/save/invalid-model", test_save_invalid_model);
+  g_test_add_func ("/model/export/save/stale-temp", test_save_stale_temp);
+  g_test_add_func ("/model/export/save/killed", test_save_killed);
   g_test_add_func ("/model/export/mobilenet-v2", test_mobilenet_v2);
   return g_test_run ();
 }

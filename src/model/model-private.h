@@ -18,4 +18,12 @@ gboolean graft_model_infer_shapes (const graft_graph *graph, graft_shape *shapes
  * nodes, first_node to last_node. */
 void graft_block_sum_layers (GraftBlock *block, const GArray *layers);
 
+/* Writes data to path whole or not at all (graft_model_save's writer): under no name
+ * first (O_TMPFILE, when anonymous_first and the file system has it), else as a
+ * temporary file NAME.graft-tmp.HOST.PID.XXXXXX beside path; synced, then renamed over
+ * path. Temporary files of this pattern left in the folder by killed processes (same
+ * host, PID gone) are removed first. A G_FILE_ERROR on failure; path is then untouched. */
+gboolean graft_model_write_file (const char *path, const void *data, gsize size, gboolean anonymous_first,
+                                 GError **error);
+
 G_END_DECLS

@@ -19,7 +19,16 @@
 #include "model/model.h"
 #include "model/model-private.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "model/onnx.pb-c.h"
 
@@ -787,6 +796,227 @@ graft_model_save_to_bytes (GraftModel *model, const GraftExportOptions *options,
   return export_model (model, options, "the model", error);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Writing the file whole or not at all                                     */
+
+/* Temporary files are named NAME.graft-tmp.HOST.PID.XXXXXX beside NAME, so that the
+ * next save into the folder can tell one left by a process that was killed (same host,
+ * PID no longer running) from one being written right now, and remove it. */
+#define TEMP_MARK ".graft-tmp."
+
+static char *
+temp_template (const char *path)
+{
+  return g_strdup_printf ("%s" TEMP_MARK "%s.%ld.XXXXXX", path, g_get_host_name (), (long) getpid ());
+}
+
+/* Whether name (in a folder) is a temporary file of ours whose process is gone. */
+static gboolean
+is_stale_temp (const char *name)
+{
+  const char *mark = strstr (name, TEMP_MARK), *host, *last_dot;
+  g_autofree char *rest = NULL;
+  char *pid_text, *end;
+  gsize length;
+  long pid;
+
+  if (mark == NULL)
+    return FALSE;
+  host = mark + strlen (TEMP_MARK);
+  /* HOST.PID.XXXXXX: the host may hold dots, the PID and the suffix do not. */
+  length = strlen (host);
+  if (length < 9 || host[length - 7] != '.')
+    return FALSE;
+  rest = g_strndup (host, length - 7);
+  last_dot = strrchr (rest, '.');
+  if (last_dot == NULL)
+    return FALSE;
+  pid_text = (char *) last_dot + 1;
+  errno = 0;
+  pid = strtol (pid_text, &end, 10);
+  if (end == pid_text || *end != '\0' || errno != 0 || pid <= 0 || pid == (long) getpid ())
+    return FALSE;
+  rest[last_dot - rest] = '\0';
+  if (strcmp (rest, g_get_host_name ()) != 0)
+    return FALSE; /* another machine's (a shared folder): its PIDs mean nothing here */
+  return kill ((pid_t) pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Removes the temporary files that killed saves left in folder. */
+static void
+remove_stale_temps (const char *folder)
+{
+  g_autoptr (GDir) dir = g_dir_open (folder, 0, NULL);
+  const char *name;
+
+  if (dir == NULL)
+    return;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (is_stale_temp (name))
+      {
+        g_autofree char *stale = g_build_filename (folder, name, NULL);
+        g_unlink (stale);
+      }
+}
+
+static gboolean
+write_all (int fd, const char *data, gsize size)
+{
+  while (size > 0)
+    {
+      ssize_t n = write (fd, data, MIN (size, (gsize) 1 << 30));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n == 0)
+            errno = EIO;
+          return FALSE;
+        }
+      data += n;
+      size -= (gsize) n;
+    }
+  return TRUE;
+}
+
+static void
+sync_folder (const char *folder)
+{
+  int fd = open (folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0)
+    {
+      fsync (fd);
+      close (fd);
+    }
+}
+
+/* path's temporary name with a random suffix. */
+static char *
+temp_name (const char *path)
+{
+  static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  char *name = temp_template (path);
+  char *suffix = name + strlen (name) - 6;
+  for (int i = 0; i < 6; i++)
+    suffix[i] = letters[g_random_int_range (0, (gint32) sizeof letters - 1)];
+  return name;
+}
+
+static void
+set_errno_error (GError **error, int saved_errno)
+{
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno), "%s", g_strerror (saved_errno));
+}
+
+/* Renames temp over path, or removes it. */
+static gboolean
+rename_into_place (const char *temp, const char *path, GError **error)
+{
+  if (g_rename (temp, path) != 0)
+    {
+      int saved_errno = errno;
+      g_unlink (temp);
+      set_errno_error (error, saved_errno);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* O_TMPFILE: a file without a name until it is complete and synced, so that a kill
+ * before leaves nothing. Then it is linked to a temporary name and renamed over path
+ * (linkat cannot replace a file). -1 when this file system (or kernel) has no O_TMPFILE
+ * or the file cannot be linked: the caller writes a named temporary file instead; 0 on
+ * an error, set; 1 when written. */
+static int
+write_anonymous (const char *path, const char *folder, const char *data, gsize size, GError **error)
+{
+  g_autofree char *temp = NULL;
+  char proc_path[64];
+  int fd = open (folder, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666), saved_errno;
+
+  if (fd < 0)
+    {
+      saved_errno = errno;
+      if (saved_errno == EOPNOTSUPP || saved_errno == EISDIR || saved_errno == EINVAL || saved_errno == ENOSYS)
+        return -1;
+      set_errno_error (error, saved_errno);
+      return 0;
+    }
+  if (!write_all (fd, data, size) || fsync (fd) != 0)
+    {
+      saved_errno = errno;
+      close (fd);
+      set_errno_error (error, saved_errno);
+      return 0;
+    }
+  /* linkat (fd, "", ..., AT_EMPTY_PATH) needs a capability; the /proc link does not. */
+  g_snprintf (proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
+  for (int attempt = 0; attempt < 100; attempt++)
+    {
+      g_free (temp);
+      temp = temp_name (path);
+      if (linkat (AT_FDCWD, proc_path, AT_FDCWD, temp, AT_SYMLINK_FOLLOW) == 0)
+        break;
+      saved_errno = errno;
+      g_clear_pointer (&temp, g_free);
+      if (saved_errno != EEXIST)
+        break;
+    }
+  close (fd);
+  if (temp == NULL)
+    return -1; /* no /proc, say */
+  return rename_into_place (temp, path, error) ? 1 : 0;
+}
+
+/* A named temporary file beside path (NAME.graft-tmp.HOST.PID.XXXXXX), renamed over it
+ * once complete and synced; removed on failure, and by the next save when the process
+ * was killed. */
+static gboolean
+write_named (const char *path, const char *data, gsize size, GError **error)
+{
+  g_autofree char *temp = temp_template (path);
+  /* 0666 less the umask, as any file the user makes (mkstemp alone makes 0600). */
+  int fd = g_mkstemp_full (temp, O_WRONLY | O_CLOEXEC, 0666), saved_errno;
+
+  if (fd < 0)
+    {
+      set_errno_error (error, errno);
+      return FALSE;
+    }
+  if (!write_all (fd, data, size) || fsync (fd) != 0)
+    {
+      saved_errno = errno;
+      close (fd);
+      g_unlink (temp);
+      set_errno_error (error, saved_errno);
+      return FALSE;
+    }
+  if (close (fd) != 0)
+    {
+      saved_errno = errno;
+      g_unlink (temp);
+      set_errno_error (error, saved_errno);
+      return FALSE;
+    }
+  return rename_into_place (temp, path, error);
+}
+
+gboolean
+graft_model_write_file (const char *path, const void *data, gsize size, gboolean anonymous_first, GError **error)
+{
+  g_autofree char *folder = g_path_get_dirname (path);
+  int written = -1;
+
+  remove_stale_temps (folder);
+  if (anonymous_first)
+    written = write_anonymous (path, folder, data, size, error);
+  if (written < 0)
+    written = write_named (path, data, size, error) ? 1 : 0;
+  if (written == 1)
+    sync_folder (folder);
+  return written == 1;
+}
+
 gboolean
 graft_model_save (GraftModel *model, const char *path, const GraftExportOptions *options, GError **error)
 {
@@ -806,11 +1036,9 @@ graft_model_save (GraftModel *model, const char *path, const GraftExportOptions 
   if (bytes == NULL)
     return FALSE;
   data = g_bytes_get_data (bytes, &size);
-  /* CONSISTENT: a temporary file in the same folder, renamed over path once complete;
-   * DURABLE: synced first, so a crash cannot leave an empty file either. */
-  if (!g_file_set_contents_full (path, data, (gssize) size,
-                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0666,
-                                 &local_error))
+  /* Whole or not at all: written and synced under no name (or a temporary one),
+   * then renamed over path; a crash or a kill cannot leave a partial or empty file. */
+  if (!graft_model_write_file (path, data, size, TRUE, &local_error))
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO, "Cannot write the model to “%s”: %s",
                    display, local_error->message);
