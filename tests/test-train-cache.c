@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -576,6 +577,155 @@ test_trim (void)
   test_remove_tree (folder);
 }
 
+/* Writers sharing one cache file: four processes (and four caches of one process, on
+ * threads), each opened before any wrote, all insert the same records, from different
+ * starting points, at the same time. Each record is in the file once (each writer once
+ * appended its own copy) and every writer finds every record. */
+#define SHARED_WRITERS 4
+#define SHARED_RECORDS 300
+#define SHARED_DIM 16
+
+typedef struct {
+  const char *folder;
+  int writer;
+  int go;            /* a pipe's read end: writing starts when it closes (processes) */
+  GMutex *lock;      /* held by the test until every thread is ready (threads) */
+  gint *ready;
+  gboolean ok;
+} SharedWriter;
+
+/* Inserts every record (from its own starting point) into cache; FALSE on an error or a
+ * record missing afterwards. */
+static gboolean
+insert_all (GraftEmbeddingCache *cache, int writer)
+{
+  float values[SHARED_DIM];
+  for (int k = 0; k < SHARED_RECORDS; k++)
+    {
+      int i = (k + writer * SHARED_RECORDS / SHARED_WRITERS) % SHARED_RECORDS;
+      g_autofree char *hash = image_hash (i);
+      embedding (i, SHARED_DIM, values);
+      if (!graft_embedding_cache_insert (cache, hash, values, NULL))
+        return FALSE;
+    }
+  for (int i = 0; i < SHARED_RECORDS; i++)
+    {
+      g_autofree char *hash = image_hash (i);
+      const float *found = graft_embedding_cache_lookup (cache, hash);
+      embedding (i, SHARED_DIM, values);
+      if (found == NULL || memcmp (found, values, sizeof values) != 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static GraftEmbeddingCache *
+open_shared (const char *folder)
+{
+  return graft_embedding_cache_open (folder, MODEL, "features.18", PREPROCESSING, SHARED_DIM, NULL);
+}
+
+static gpointer
+shared_thread (gpointer data)
+{
+  SharedWriter *w = data;
+  g_autoptr (GraftEmbeddingCache) cache = open_shared (w->folder);
+  g_atomic_int_inc (w->ready);
+  g_mutex_lock (w->lock);   /* everyone open: go */
+  g_mutex_unlock (w->lock);
+  w->ok = cache != NULL && insert_all (cache, w->writer);
+  return NULL;
+}
+
+static void
+assert_each_record_once (const char *folder)
+{
+  g_autoptr (GraftEmbeddingCache) cache = open_shared (folder);
+  g_assert_nonnull (cache);
+  g_test_message ("%s: %" G_GINT64_FORMAT " bytes", graft_embedding_cache_path (cache),
+                  (gint64) file_size (graft_embedding_cache_path (cache)));
+  g_assert_cmpint (file_size (graft_embedding_cache_path (cache)), ==,
+                   HEADER_SIZE + SHARED_RECORDS * (64 + 4 * SHARED_DIM));
+  g_assert_cmpuint (graft_embedding_cache_size (cache), ==, SHARED_RECORDS);
+  assert_range (cache, 0, SHARED_RECORDS, SHARED_DIM);
+}
+
+static void
+test_shared_writers (void)
+{
+  /* Processes. */
+  {
+    g_autofree char *folder = make_folder ();
+    pid_t pids[SHARED_WRITERS];
+    int ready[2], go[2];
+    char byte;
+
+    g_assert_cmpint (pipe (ready), ==, 0);
+    g_assert_cmpint (pipe (go), ==, 0);
+    for (int w = 0; w < SHARED_WRITERS; w++)
+      {
+        pids[w] = fork ();
+        g_assert_cmpint (pids[w], >=, 0);
+        if (pids[w] == 0)
+          {
+            GraftEmbeddingCache *cache;
+            gboolean ok;
+            close (go[1]);
+            cache = open_shared (folder);
+            if (write (ready[1], "r", 1) != 1)
+              _exit (2);
+            while (read (go[0], &byte, 1) > 0)
+              ;   /* until the test closes its end */
+            ok = cache != NULL && insert_all (cache, w);
+            graft_embedding_cache_free (cache);
+            _exit (ok ? 0 : 1);
+          }
+      }
+    close (go[0]);
+    for (int w = 0; w < SHARED_WRITERS; w++)
+      g_assert_cmpint (read (ready[0], &byte, 1), ==, 1);
+    close (go[1]);   /* all open: go */
+    for (int w = 0; w < SHARED_WRITERS; w++)
+      {
+        int status;
+        g_assert_cmpint (waitpid (pids[w], &status, 0), ==, pids[w]);
+        g_assert_true (WIFEXITED (status));
+        g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+      }
+    close (ready[0]);
+    close (ready[1]);
+    assert_each_record_once (folder);
+    test_remove_tree (folder);
+  }
+  /* Threads, a cache each. */
+  {
+    g_autofree char *folder = make_folder ();
+    SharedWriter writers[SHARED_WRITERS];
+    GThread *threads[SHARED_WRITERS];
+    GMutex lock;
+    gint ready = 0;
+
+    g_mutex_init (&lock);
+    g_mutex_lock (&lock);
+    for (int w = 0; w < SHARED_WRITERS; w++)
+      {
+        writers[w] = (SharedWriter) { .folder = folder, .writer = w, .lock = &lock, .ready = &ready };
+        threads[w] = g_thread_new ("writer", shared_thread, &writers[w]);
+      }
+    while (g_atomic_int_get (&ready) < SHARED_WRITERS)
+      g_usleep (1000);
+    g_mutex_unlock (&lock);
+    for (int w = 0; w < SHARED_WRITERS; w++)
+      {
+        g_thread_join (threads[w]);
+        g_assert_true (writers[w].ok);
+      }
+    g_mutex_clear (&lock);
+    assert_each_record_once (folder);
+    test_remove_tree (folder);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -587,6 +737,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/embedding-cache/write-error", test_write_error);
   g_test_add_func ("/train/embedding-cache/open-errors", test_open_errors);
   g_test_add_func ("/train/embedding-cache/trim", test_trim);
+  g_test_add_func ("/train/embedding-cache/shared-writers", test_shared_writers);
   g_test_add_func ("/train/sha256/file", test_sha256);
   return g_test_run ();
 }

@@ -10,9 +10,16 @@
  * not 64 hex digits is taken as the start of garbage and dropped with what follows.
  * A header that does not match (another version, dim or key, or not a cache file at all)
  * means the file is rewritten empty: it is a cache, nothing is lost that cannot be
- * computed again. The same hash twice in a file (two runs racing) is harmless: the last
- * record wins. A write that fails (disk full) truncates the file back to its last
+ * computed again. A write that fails (disk full) truncates the file back to its last
  * complete record and returns an error; the embedding is still kept in memory.
+ *
+ * Several processes may share a file (four trainers on one machine): opening and every
+ * append hold an exclusive flock on it. An append first reads the records that others
+ * appended since (and cuts off a record torn by a writer that died), and a record whose
+ * hash is now there is not written again: the writer that lost the race keeps the
+ * winner's copy and discards its own, so each record is in the file once (each of four
+ * trainers once appended its own copy of every record). The same hash twice in a file
+ * (an older file) is harmless: the last record wins.
  *
  * Lookups and inserts may come from several threads (a mutex guards the table and the
  * descriptor); the floats a lookup returns are never moved or freed before the cache.
@@ -28,6 +35,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -231,14 +239,15 @@ floats_to_le (guint8 *out, const float *in, int dim)
 #endif
 }
 
-/* Reads the records after the header into the table; returns the size of the valid
- * part of the file (header + complete records), or -1 with errno set. */
+/* Reads the records from start (the end of a complete record) to file_size into the
+ * table; returns where the valid part of the file ends (header + complete records), or
+ * -1 with errno set. */
 static goffset
-read_records (GraftEmbeddingCache *cache, goffset file_size)
+read_records (GraftEmbeddingCache *cache, goffset start, goffset file_size)
 {
-  goffset available = (file_size - HEADER_SIZE) / (goffset) cache->record_size;
+  goffset available = (file_size - start) / (goffset) cache->record_size;
   if (available <= 0)
-    return HEADER_SIZE;
+    return start;
 
   float *block = g_try_new (float, (gsize) available * (gsize) cache->dim);
   if (block == NULL)
@@ -250,7 +259,7 @@ read_records (GraftEmbeddingCache *cache, goffset file_size)
 
   gsize per_chunk = MAX (1, READ_CHUNK / cache->record_size);
   g_autofree guint8 *buffer = g_malloc (per_chunk * cache->record_size);
-  goffset offset = HEADER_SIZE;
+  goffset offset = start;
   goffset done = 0;
   while (done < available)
     {
@@ -276,6 +285,70 @@ read_records (GraftEmbeddingCache *cache, goffset file_size)
   return offset;
 }
 
+/* The exclusive lock that opening and appending hold, between processes (and between
+ * caches of one process: flock belongs to the open file, not the process). FALSE
+ * where the file system has no locks: the cache then works as before, unshared. */
+static gboolean
+lock_file (GraftEmbeddingCache *cache)
+{
+  while (flock (cache->fd, LOCK_EX) != 0)
+    if (errno != EINTR)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+unlock_file (GraftEmbeddingCache *cache, gboolean locked)
+{
+  if (locked)
+    (void) flock (cache->fd, LOCK_UN);
+}
+
+/* Under the lock, before an append: reads what other processes appended since this
+ * cache last wrote or read, and cuts off a record torn by one that died while writing,
+ * so that the append starts where a record does. */
+static gboolean
+catch_up (GraftEmbeddingCache *cache, GError **error)
+{
+  struct stat st;
+  goffset valid;
+
+  if (fstat (cache->fd, &st) != 0)
+    {
+      set_io_error (error, cache->path, "cannot read the embedding cache", errno);
+      return FALSE;
+    }
+  if ((goffset) st.st_size == cache->file_size)
+    return TRUE;
+  if ((goffset) st.st_size < cache->file_size)
+    {
+      /* Emptied under us (another process found its header wrong): start on a record. */
+      goffset size = (goffset) st.st_size;
+      cache->file_size = size < HEADER_SIZE ? size
+                                            : HEADER_SIZE + (size - HEADER_SIZE) / (goffset) cache->record_size
+                                                              * (goffset) cache->record_size;
+      if (cache->file_size < HEADER_SIZE)
+        {
+          set_io_error (error, cache->path, "the embedding cache was emptied while in use", ESTALE);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  valid = read_records (cache, cache->file_size, (goffset) st.st_size);
+  if (valid < 0)
+    {
+      set_io_error (error, cache->path, "cannot read the embedding cache", errno);
+      return FALSE;
+    }
+  if (valid != (goffset) st.st_size && ftruncate (cache->fd, (off_t) valid) != 0)
+    {
+      set_io_error (error, cache->path, "cannot cut a torn record off the embedding cache", errno);
+      return FALSE;
+    }
+  cache->file_size = valid;
+  return TRUE;
+}
+
 /* Empties the file and writes the header. */
 static gboolean
 reset_file (GraftEmbeddingCache *cache, const guint8 header[HEADER_SIZE], GError **error)
@@ -294,6 +367,45 @@ reset_file (GraftEmbeddingCache *cache, const guint8 header[HEADER_SIZE], GError
     }
   cache->file_size = HEADER_SIZE;
   return TRUE;
+}
+
+/* The rest of graft_embedding_cache_open, under the file's lock: cache, or NULL. */
+static GraftEmbeddingCache *
+open_locked (GraftEmbeddingCache *cache, const guint8 key[KEY_SIZE], GError **error)
+{
+  struct stat st;
+  int dim = cache->dim;
+
+  if (fstat (cache->fd, &st) != 0)
+    {
+      set_io_error (error, cache->path, "cannot read the embedding cache", errno);
+      return NULL;
+    }
+
+  guint8 expected[HEADER_SIZE], found[HEADER_SIZE];
+  make_header (expected, dim, key);
+  gssize got = st.st_size >= HEADER_SIZE ? read_at (cache->fd, found, HEADER_SIZE, 0) : 0;
+  if (got < 0)
+    {
+      set_io_error (error, cache->path, "cannot read the embedding cache", errno);
+      return NULL;
+    }
+  if (got != HEADER_SIZE || memcmp (found, expected, HEADER_SIZE) != 0)
+    return reset_file (cache, expected, error) ? cache : NULL;
+
+  goffset valid = read_records (cache, HEADER_SIZE, (goffset) st.st_size);
+  if (valid < 0)
+    {
+      set_io_error (error, cache->path, "cannot read the embedding cache", errno);
+      return NULL;
+    }
+  if (valid != (goffset) st.st_size && ftruncate (cache->fd, (off_t) valid) != 0)
+    {
+      set_io_error (error, cache->path, "cannot cut a torn record off the embedding cache", errno);
+      return NULL;
+    }
+  cache->file_size = valid;
+  return cache;
 }
 
 GraftEmbeddingCache *
@@ -368,33 +480,12 @@ graft_embedding_cache_open (const char *folder, const char *model_sha256, const 
    * cannot be touched still works. */
   (void) futimens (cache->fd, NULL);
 
-  guint8 expected[HEADER_SIZE], found[HEADER_SIZE];
-  make_header (expected, dim, key);
-  gssize got = st.st_size >= HEADER_SIZE ? read_at (cache->fd, found, HEADER_SIZE, 0) : 0;
-  if (got < 0)
-    {
-      set_io_error (error, cache->path, "cannot read the embedding cache", errno);
-      return NULL;
-    }
-  if (got != HEADER_SIZE || memcmp (found, expected, HEADER_SIZE) != 0)
-    {
-      if (!reset_file (cache, expected, error))
-        return NULL;
-      return g_steal_pointer (&cache);
-    }
-
-  goffset valid = read_records (cache, (goffset) st.st_size);
-  if (valid < 0)
-    {
-      set_io_error (error, cache->path, "cannot read the embedding cache", errno);
-      return NULL;
-    }
-  if (valid != (goffset) st.st_size && ftruncate (cache->fd, (off_t) valid) != 0)
-    {
-      set_io_error (error, cache->path, "cannot cut a torn record off the embedding cache", errno);
-      return NULL;
-    }
-  cache->file_size = valid;
+  /* Checked, read and cut under the lock: another process may be appending. */
+  gboolean locked = lock_file (cache);
+  GraftEmbeddingCache *opened = open_locked (cache, key, error);
+  unlock_file (cache, locked);
+  if (opened == NULL)
+    return NULL;
   return g_steal_pointer (&cache);
 }
 
@@ -477,6 +568,22 @@ graft_embedding_cache_insert (GraftEmbeddingCache *cache, const char *image_hash
       return TRUE;   /* already there, bit for bit */
     }
 
+  gboolean locked = lock_file (cache);
+  if (locked && !catch_up (cache, error))
+    {
+      unlock_file (cache, locked);
+      g_mutex_unlock (&cache->mutex);
+      return FALSE;
+    }
+  const float *now = g_hash_table_lookup (cache->table, hash);
+  if (now != NULL && (old == NULL || memcmp (now, embedding, bytes) == 0))
+    {
+      /* Another process wrote it meanwhile: its copy stays, this one is dropped. */
+      unlock_file (cache, locked);
+      g_mutex_unlock (&cache->mutex);
+      return TRUE;
+    }
+
   /* Memory first: even if the file cannot take it, this run keeps the embedding. */
   float *values = g_memdup2 (embedding, bytes);
   g_ptr_array_add (cache->blocks, values);
@@ -495,6 +602,7 @@ graft_embedding_cache_insert (GraftEmbeddingCache *cache, const char *image_hash
       /* Drop what part of the record made it, so the next append starts on a record. */
       (void) ftruncate (cache->fd, (off_t) cache->file_size);
     }
+  unlock_file (cache, locked);
   g_mutex_unlock (&cache->mutex);
   return ok;
 }

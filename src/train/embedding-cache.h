@@ -6,6 +6,8 @@
  * three (a change of any gives another file), holding records (image content hash ->
  * dim floats). A record is appended when it is computed, so a killed run loses at most
  * the record being written; a torn last record is ignored when the file is read back.
+ * Runs may share the folder (processes and threads): appends are locked, and a record
+ * that another run wrote first is not written again.
  */
 #pragma once
 
