@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli-test-helpers.h"
 #include "engine/parallel.h"
@@ -256,6 +257,38 @@ test_bench (void)
     }
 }
 
+/* A model whose file name is not UTF-8 (byte 0xff): inspect and bench --json stay valid
+ * UTF-8, the name's bytes percent-encoded in "model_bytes". */
+static void
+test_json_non_utf8_name (void)
+{
+  g_autofree char *odd = g_build_filename (work_dir, "model-\xff.onnx", NULL);
+  const char *const commands[] = { "bench", "inspect" };
+
+  if (!ready ())
+    return;
+  g_assert_cmpint (symlink (model_path, odd), ==, 0);
+  for (guint c = 0; c < G_N_ELEMENTS (commands); c++)
+    {
+      g_autofree char *out = NULL, *bytes = NULL;
+      g_autoptr (JsonParser) parser = json_parser_new ();
+      JsonObject *root;
+      if (c == 0)
+        g_assert_cmpint (run_cli (&out, NULL, "bench", odd, "--size", "16", "--threads", "1", "--repeats", "1",
+                                  "--json", NULL), ==, 0);
+      else
+        g_assert_cmpint (run_cli (&out, NULL, "inspect", odd, "--json", NULL), ==, 0);
+      g_assert_true (g_utf8_validate (out, -1, NULL));
+      root = parse_object (parser, out);
+      g_assert_cmpstr (json_object_get_string_member (root, "model"), !=, odd);
+      bytes = g_uri_unescape_string (json_object_get_string_member (root, "model_bytes"), NULL);
+      g_assert_cmpstr (bytes, ==, odd);
+      g_test_message ("%s: model %s, model_bytes %s", commands[c], json_object_get_string_member (root, "model"),
+                      json_object_get_string_member (root, "model_bytes"));
+    }
+  g_unlink (odd);
+}
+
 /* OpenMP's threads wait passively unless the user asked otherwise (graft_prefer_passive_wait:
  * the variable must be set before libgomp loads, so graft-cli runs itself again). */
 static void
@@ -390,6 +423,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/cli/bench", test_bench);
   g_test_add_func ("/model/cli/bench-wait-policy", test_bench_wait_policy);
   g_test_add_func ("/model/cli/bench/wrong-size", test_bench_wrong_size);
+  g_test_add_func ("/model/cli/json/non-utf8-name", test_json_non_utf8_name);
   g_test_add_func ("/model/cli/bad-model", test_bad_model);
   g_test_add_func ("/model/cli/usage", test_usage);
   status = g_test_run ();

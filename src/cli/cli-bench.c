@@ -240,12 +240,8 @@ cli_bench (int argc, char **argv)
   if (json)
     {
       g_autoptr (JsonBuilder) builder = json_builder_new ();
-      g_autoptr (JsonGenerator) generator = json_generator_new ();
-      g_autoptr (JsonNode) root = NULL;
-      g_autofree char *text = NULL;
       json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "model");
-      json_builder_add_string_value (builder, argv[1]);
+      cli_json_set_file_name (builder, "model", argv[1]);
       json_builder_set_member_name (builder, "mode");
       json_builder_add_string_value (builder, mode_names[mode]);
       json_builder_set_member_name (builder, "batch");
@@ -272,10 +268,7 @@ cli_bench (int argc, char **argv)
       json_builder_set_member_name (builder, "backward_nodes");
       json_builder_add_int_value (builder, memory.backward_nodes);
       json_builder_end_object (builder);
-      root = json_builder_get_root (builder);
-      json_generator_set_root (generator, root);
-      text = json_generator_to_data (generator, NULL);
-      printf ("%s\n", text);
+      cli_print_json (builder, FALSE);
     }
   else
     {
