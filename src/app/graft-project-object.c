@@ -5,7 +5,8 @@
  *   GraftImageList      (private) a GListModel over the ids of one filter; its rows are
  *                       made from the store a page at a time when asked for
  *   GraftProjectObject  the project: the store, the live items, the thumbnails, the
- *                       datasets handed to the session
+ *                       datasets handed to the session, the session's spec stored
+ *                       after each change, and the runs of its training recorded
  *
  * Every live GraftImageItem is in one table (id -> item, weak), so the grid, Label next
  * and every list share one object per image, and a change refreshes each live item once.
@@ -15,6 +16,8 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
 #include <string.h>
 
 #include "graft-project-object.h"
@@ -24,6 +27,7 @@
 #define LIST_RECENT_ITEMS 256      /* items a list keeps alive after fetching them */
 #define TEXTURE_CACHE_SIZE 600     /* thumbnails kept in memory */
 #define DATASETS_DELAY_MS 300
+#define SPEC_SAVE_DELAY_MS 400     /* the session's spec is stored this long after its last change */
 
 /* ------------------------------------------------------------------------ */
 /* GraftClassItem                                                            */
@@ -221,15 +225,22 @@ struct _GraftProjectObject
   guint datasets_generation;
   GCancellable *cancellable;      /* cancelled on dispose */
 
+  gulong spec_changed_id, model_changed_id;  /* on session */
+  guint spec_save_source;
+  GraftTraining *training;
+  gulong state_id, finished_id;   /* on training */
+  struct _Recording *recording;   /* the run going on */
+  guint storing;                  /* runs that ended, being stored */
+
   gboolean can_undo, can_redo;
 };
 
 G_DEFINE_FINAL_TYPE (GraftProjectObject, graft_project_object, G_TYPE_OBJECT)
 
-enum { PROP_0, PROP_NAME, PROP_SESSION, PROP_CAN_UNDO, PROP_CAN_REDO, N_PROPS };
+enum { PROP_0, PROP_NAME, PROP_SESSION, PROP_TRAINING, PROP_RECORDING, PROP_CAN_UNDO, PROP_CAN_REDO, N_PROPS };
 static GParamSpec *properties[N_PROPS];
 
-enum { CLASSES_CHANGED, LABELS_CHANGED, IMAGES_CHANGED, N_SIGNALS };
+enum { CLASSES_CHANGED, LABELS_CHANGED, IMAGES_CHANGED, RUNS_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 /* What a change may have touched besides the classes (refresh_classes finds whether
@@ -1288,6 +1299,315 @@ graft_import_report_summary (const GraftImportReport *report)
 }
 
 /* ------------------------------------------------------------------------ */
+/* The session's spec, stored                                                */
+
+static void
+save_spec_now (GraftProjectObject *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *json = NULL;
+
+  g_clear_handle_id (&self->spec_save_source, g_source_remove);
+  if (self->session == NULL || graft_project_is_read_only (self->project))
+    return;
+  json = graft_session_spec_to_json (graft_session_get_spec (self->session));
+  if (!graft_project_set_session_spec (self->project, json, &error))
+    g_warning ("%s", error->message);
+}
+
+static gboolean
+on_spec_save_timeout (gpointer data)
+{
+  GraftProjectObject *self = data;
+
+  self->spec_save_source = 0;
+  save_spec_now (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_session_spec_changed (GraftProjectObject *self)
+{
+  g_clear_handle_id (&self->spec_save_source, g_source_remove);
+  self->spec_save_source = g_timeout_add (SPEC_SAVE_DELAY_MS, on_spec_save_timeout, self);
+  g_source_set_name_by_id (self->spec_save_source, "[graft] project spec");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Runs, recorded                                                            */
+
+static const char *const recorded_series[] = {
+  "train-loss", "train-loss-epoch", "validation-loss", "train-accuracy", "validation-accuracy", "lr",
+};
+
+/* What a run started with (the session may change while it trains), and then what it
+ * left, handed to the thread that stores it. */
+typedef struct _Recording {
+  gint64 run_id;                  /* 0: the store refused it (read-only) */
+  char *spec_json;
+  GPtrArray *classes;             /* char * */
+  GraftDataset *validation;       /* NULL without validation images */
+  gint64 started;                 /* monotonic */
+  /* At the end. */
+  GraftRunStatus status;
+  GBytes *model;
+  char *metrics_json;
+  GArray *points;                 /* GraftMetricPoint (names static) */
+} Recording;
+
+static void
+recording_free (Recording *r)
+{
+  g_free (r->spec_json);
+  g_clear_pointer (&r->classes, g_ptr_array_unref);
+  g_clear_pointer (&r->validation, graft_dataset_free);
+  g_clear_pointer (&r->model, g_bytes_unref);
+  g_free (r->metrics_json);
+  g_clear_pointer (&r->points, g_array_unref);
+  g_free (r);
+}
+
+static char *
+run_metrics_json (Recording *r, GraftTraining *training)
+{
+  const GraftMetrics *m = graft_training_get_validation_metrics (training);
+  GraftSeries *per_epoch = graft_training_get_series (training, "train-loss-epoch");
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "classes");
+  json_builder_begin_array (b);
+  for (guint c = 0; r->classes != NULL && c < r->classes->len; c++)
+    json_builder_add_string_value (b, g_ptr_array_index (r->classes, c));
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "epochs");
+  json_builder_add_int_value (b, graft_training_get_epochs (training));
+  json_builder_set_member_name (b, "epochs_done");
+  json_builder_add_int_value (b, per_epoch != NULL ? graft_series_get_length (per_epoch) : 0);
+  json_builder_set_member_name (b, "seconds");
+  json_builder_add_double_value (b, (g_get_monotonic_time () - r->started) / 1e6);
+  if (m != NULL && m->count > 0)
+    {
+      json_builder_set_member_name (b, "accuracy");
+      json_builder_add_double_value (b, graft_metrics_accuracy (m));
+      json_builder_set_member_name (b, "count");
+      json_builder_add_int_value (b, (gint64) m->count);
+      json_builder_set_member_name (b, "loss_sum");
+      json_builder_add_double_value (b, isfinite (m->loss_sum) ? m->loss_sum : 0);
+      /* Row = true class, column = predicted. */
+      json_builder_set_member_name (b, "confusion");
+      json_builder_begin_array (b);
+      for (int t = 0; t < m->classes; t++)
+        {
+          json_builder_begin_array (b);
+          for (int p = 0; p < m->classes; p++)
+            json_builder_add_int_value (b, (gint64) m->confusion[(gsize) t * m->classes + p]);
+          json_builder_end_array (b);
+        }
+      json_builder_end_array (b);
+    }
+  /* The images it was validated on, so that opening the run later evaluates it on
+   * the same ones. */
+  json_builder_set_member_name (b, "validation");
+  json_builder_begin_array (b);
+  for (guint i = 0; r->validation != NULL && i < r->validation->items->len; i++)
+    {
+      const GraftDatasetItem *item = &g_array_index (r->validation->items, GraftDatasetItem, i);
+      json_builder_begin_array (b);
+      json_builder_add_string_value (b, item->path);
+      json_builder_add_int_value (b, item->label);
+      json_builder_end_array (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static GArray *
+run_points (GraftTraining *training)
+{
+  GArray *points = g_array_new (FALSE, FALSE, sizeof (GraftMetricPoint));
+
+  for (gsize i = 0; i < G_N_ELEMENTS (recorded_series); i++)
+    {
+      GraftSeries *series = graft_training_get_series (training, recorded_series[i]);
+      guint n = series != NULL ? graft_series_get_length (series) : 0;
+      const double *x = n > 0 ? graft_series_get_x (series) : NULL;
+      const double *y = n > 0 ? graft_series_get_y (series) : NULL;
+
+      for (guint k = 0; k < n; k++)
+        {
+          GraftMetricPoint point = { llround (x[k] * GRAFT_RUN_STEPS_PER_EPOCH), recorded_series[i], y[k] };
+          g_array_append_val (points, point);
+        }
+    }
+  return points;
+}
+
+static void
+store_run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  GraftProjectObject *self = source;
+  Recording *r = task_data;
+  GError *error = NULL;
+
+  if ((r->model != NULL && !graft_project_save_run_model (self->project, r->run_id, r->model, &error))
+      || (r->metrics_json != NULL && !graft_project_set_run_metrics (self->project, r->run_id, r->metrics_json, &error))
+      || (r->points->len > 0
+          && !graft_project_append_metrics (self->project, r->run_id, (GraftMetricPoint *) r->points->data,
+                                            r->points->len, &error)))
+    {
+      /* The run is kept as failed: its row says what it was. */
+      graft_project_set_run_status (self->project, r->run_id, GRAFT_RUN_FAILED, NULL);
+      g_task_return_error (task, error);
+      return;
+    }
+  if (!graft_project_set_run_status (self->project, r->run_id, r->status, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_run_stored (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GraftProjectObject *self = GRAFT_PROJECT_OBJECT (source);
+  Recording *r = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_warning ("Cannot store run %" G_GINT64_FORMAT ": %s", r->run_id, error->message);
+  self->storing--;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECORDING]);
+  g_signal_emit (self, signals[RUNS_CHANGED], 0, r->run_id);
+}
+
+static void
+on_training_state (GraftTraining *training, GParamSpec *pspec, GraftProjectObject *self)
+{
+  g_autoptr (GError) error = NULL;
+  Recording *r;
+
+  if (!graft_training_is_busy (training) || self->recording != NULL || graft_training_is_lr_finder (training))
+    return;
+  r = g_new0 (Recording, 1);
+  r->started = g_get_monotonic_time ();
+  if (self->session != NULL)
+    {
+      GraftDataset *train = graft_session_get_train_dataset (self->session);
+      r->spec_json = graft_session_spec_to_json (graft_session_get_spec (self->session));
+      r->classes = g_ptr_array_new_with_free_func (g_free);
+      for (guint c = 0; train != NULL && c < train->classes->len; c++)
+        g_ptr_array_add (r->classes, g_strdup (g_ptr_array_index (train->classes, c)));
+      r->validation = graft_dataset_copy (graft_session_get_validation_dataset (self->session), G_MAXINT);
+      /* The spec a run trained with is the project's, whatever the delay. */
+      save_spec_now (self);
+    }
+  else
+    r->spec_json = g_strdup ("{}");
+  if (!graft_project_is_read_only (self->project))
+    {
+      r->run_id = graft_project_add_run (self->project, NULL, r->spec_json, &error);
+      if (r->run_id == 0 || !graft_project_set_run_status (self->project, r->run_id, GRAFT_RUN_RUNNING, &error))
+        g_warning ("Cannot record the run: %s", error->message);
+    }
+  self->recording = r;
+  /* The project stays open until its run is stored, whoever lets it go meanwhile. */
+  g_object_ref (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECORDING]);
+}
+
+static void
+on_training_finished (GraftTraining *training, GError *error, GraftProjectObject *self)
+{
+  Recording *r = self->recording;
+  g_autoptr (GTask) task = NULL;
+
+  if (r == NULL || graft_training_is_lr_finder (training))
+    return;
+  if (r->run_id == 0)
+    {
+      self->recording = NULL;
+      recording_free (r);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECORDING]);
+      g_object_unref (self);
+      return;
+    }
+  r->status = error != NULL ? GRAFT_RUN_FAILED
+              : graft_training_was_stopped (training) ? GRAFT_RUN_STOPPED : GRAFT_RUN_FINISHED;
+  r->model = error == NULL ? graft_training_get_model_bytes (training) : NULL;
+  r->metrics_json = error == NULL ? run_metrics_json (r, training) : NULL;
+  r->points = run_points (training);
+  self->recording = NULL;
+  self->storing++;
+  task = g_task_new (self, NULL, on_run_stored, NULL);
+  g_task_set_source_tag (task, on_training_finished);
+  /* The task holds the project (and its store) until the run is stored; the reference
+   * taken at the start goes with the recording. */
+  g_task_set_task_data (task, r, (GDestroyNotify) recording_free);
+  g_task_run_in_thread (task, store_run_thread);
+  g_object_unref (self);
+}
+
+GraftTraining *
+graft_project_object_get_training (GraftProjectObject *self)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), NULL);
+  return self->training;
+}
+
+void
+graft_project_object_set_training (GraftProjectObject *self, GraftTraining *training)
+{
+  g_return_if_fail (GRAFT_IS_PROJECT_OBJECT (self));
+  g_return_if_fail (training == NULL || GRAFT_IS_TRAINING (training));
+
+  if (self->training == training)
+    return;
+  if (self->training != NULL)
+    {
+      g_clear_signal_handler (&self->state_id, self->training);
+      g_clear_signal_handler (&self->finished_id, self->training);
+      g_clear_object (&self->training);
+    }
+  if (training != NULL)
+    {
+      self->training = g_object_ref (training);
+      self->state_id = g_signal_connect (training, "notify::state", G_CALLBACK (on_training_state), self);
+      self->finished_id = g_signal_connect (training, "finished", G_CALLBACK (on_training_finished), self);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TRAINING]);
+}
+
+gboolean
+graft_project_object_get_recording (GraftProjectObject *self)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+  return self->recording != NULL || self->storing > 0;
+}
+
+gboolean
+graft_project_object_delete_run (GraftProjectObject *self, gint64 run_id, GError **error)
+{
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+
+  if (self->recording != NULL && self->recording->run_id == run_id)
+    {
+      g_set_error_literal (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID,
+                           _("The run is still going on"));
+      return FALSE;
+    }
+  if (!graft_project_delete_run (self->project, run_id, error))
+    return FALSE;
+  g_signal_emit (self, signals[RUNS_CHANGED], 0, run_id);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
 /* The object                                                                */
 
 static void
@@ -1307,6 +1627,15 @@ graft_project_object_dispose (GObject *object)
         g_cancellable_cancel (((ThumbnailRequest *) value)->cancellable);
       g_hash_table_remove_all (self->pending);
       g_clear_pointer (&self->thumbnailer, graft_thumbnailer_free);
+    }
+  /* A change of the last moments is stored before the project closes. */
+  if (self->spec_save_source != 0)
+    save_spec_now (self);
+  graft_project_object_set_training (self, NULL);
+  if (self->session != NULL)
+    {
+      g_clear_signal_handler (&self->spec_changed_id, self->session);
+      g_clear_signal_handler (&self->model_changed_id, self->session);
     }
   g_clear_object (&self->session);
 
@@ -1344,6 +1673,8 @@ graft_project_object_get_property (GObject *object, guint prop_id, GValue *value
     {
     case PROP_NAME: g_value_take_string (value, graft_project_object_get_name (self)); break;
     case PROP_SESSION: g_value_set_object (value, self->session); break;
+    case PROP_TRAINING: g_value_set_object (value, self->training); break;
+    case PROP_RECORDING: g_value_set_boolean (value, graft_project_object_get_recording (self)); break;
     case PROP_CAN_UNDO: g_value_set_boolean (value, self->can_undo); break;
     case PROP_CAN_REDO: g_value_set_boolean (value, self->can_redo); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1358,6 +1689,7 @@ graft_project_object_set_property (GObject *object, guint prop_id, const GValue 
   switch (prop_id)
     {
     case PROP_SESSION: graft_project_object_set_session (self, g_value_get_object (value)); break;
+    case PROP_TRAINING: graft_project_object_set_training (self, g_value_get_object (value)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -1376,6 +1708,10 @@ graft_project_object_class_init (GraftProjectObjectClass *klass)
                                                G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_SESSION] = g_param_spec_object ("session", NULL, NULL, GRAFT_TYPE_SESSION,
                                                   G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_TRAINING] = g_param_spec_object ("training", NULL, NULL, GRAFT_TYPE_TRAINING,
+                                                   G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_RECORDING] = g_param_spec_boolean ("recording", NULL, NULL, FALSE,
+                                                     G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_CAN_UNDO] = g_param_spec_boolean ("can-undo", NULL, NULL, FALSE,
                                                     G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_CAN_REDO] = g_param_spec_boolean ("can-redo", NULL, NULL, FALSE,
@@ -1388,6 +1724,9 @@ graft_project_object_class_init (GraftProjectObjectClass *klass)
                                           NULL, NULL, NULL, G_TYPE_NONE, 0);
   signals[IMAGES_CHANGED] = g_signal_new ("images-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                           NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* (run id) a run was stored or deleted. */
+  signals[RUNS_CHANGED] = g_signal_new ("runs-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                        NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
 }
 
 static void
@@ -1486,10 +1825,23 @@ graft_project_object_set_session (GraftProjectObject *self, GraftSession *sessio
   g_return_if_fail (GRAFT_IS_PROJECT_OBJECT (self));
   g_return_if_fail (session == NULL || GRAFT_IS_SESSION (session));
 
-  if (!g_set_object (&self->session, session))
+  if (self->session == session)
     return;
+  if (self->session != NULL)
+    {
+      if (self->spec_save_source != 0)
+        save_spec_now (self);
+      g_clear_signal_handler (&self->spec_changed_id, self->session);
+      g_clear_signal_handler (&self->model_changed_id, self->session);
+      g_clear_object (&self->session);
+    }
   if (session != NULL)
     {
+      self->session = g_object_ref (session);
+      self->spec_changed_id = g_signal_connect_swapped (session, "spec-changed", G_CALLBACK (on_session_spec_changed),
+                                                        self);
+      self->model_changed_id = g_signal_connect_swapped (session, "model-changed",
+                                                         G_CALLBACK (on_session_spec_changed), self);
       graft_session_set_cache_folder (session, graft_project_get_cache_folder (self->project));
       schedule_datasets (self);
     }

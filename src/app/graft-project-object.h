@@ -7,6 +7,7 @@
  *                       GraftClassItem notifies its "count")
  *   ::labels-changed    labels or predictions (suggestions) changed
  *   ::images-changed    images added (imports) or removed
+ *   ::runs-changed      a run stored or deleted (its id)
  * An undo or redo emits labels-changed and images-changed, and classes-changed when the
  * classes themselves changed. The class list (GraftClassItem) is updated in
  * place, so a row keeps its object while its count changes. Image lists (GraftImageItem) are
@@ -29,6 +30,7 @@
 
 #include "graft-image-item.h"
 #include "graft-session.h"
+#include "graft-training.h"
 #include "project/import.h"
 #include "project/project.h"
 
@@ -70,6 +72,25 @@ gboolean graft_project_object_get_read_only (GraftProjectObject *self);
 /* Property "session": where the datasets go. NULL: none. */
 GraftSession *graft_project_object_get_session (GraftProjectObject *self);
 void graft_project_object_set_session (GraftProjectObject *self, GraftSession *session);
+
+/* Property "training": the runs of training are recorded in the project. When a run
+ * starts (not an LR sweep) a run is added with the session's spec; when it ends
+ * (finished, stopped or failed) its trained model (runs/<id>.onnx, written
+ * atomically), its curves (metric series named as GraftTraining's, step = x x
+ * GRAFT_RUN_STEPS_PER_EPOCH), its metrics (JSON: classes, epochs, epochs_done, seconds,
+ * accuracy, count, loss_sum, confusion rows, the validation images as [path, label])
+ * and its status are stored off the main thread, then ::runs-changed (run id) is
+ * emitted. Property "recording" is TRUE from the start of a run until it is stored;
+ * meanwhile the object keeps itself (and its store) alive.
+ * The session's spec is stored in the project 400 ms after each change of it, at the
+ * start of each run, and when the session or the object goes. */
+#define GRAFT_RUN_STEPS_PER_EPOCH 1000000
+GraftTraining *graft_project_object_get_training (GraftProjectObject *self);
+void graft_project_object_set_training (GraftProjectObject *self, GraftTraining *training);
+gboolean graft_project_object_get_recording (GraftProjectObject *self);
+/* Deletes a stored run (not the one being recorded) and its model file; emits
+ * ::runs-changed. */
+gboolean graft_project_object_delete_run (GraftProjectObject *self, gint64 run_id, GError **error);
 
 /* The classes in order: a GListModel of GraftClassItem (owned by self). */
 GListModel *graft_project_object_get_classes (GraftProjectObject *self);

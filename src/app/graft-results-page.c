@@ -12,6 +12,12 @@
  * the confusion matrix. Thumbnails are decoded when an image is bound to a grid cell,
  * one GTask each, cancelled when the cell is recycled before it is done.
  *
+ * With a project set, the page shows that project's runs only: setting it drops every
+ * result and run of the project before, lists the runs the project stored (each can be
+ * opened: its trained model is read from the project and evaluated on the validation
+ * images it was validated on; or deleted), and opens the newest. A run that ends here
+ * gets its stored id when the project has stored it (::runs-changed).
+ *
  * The small GObject types of the list models (an image, a per-class row) are private
  * to this file.
  *
@@ -234,7 +240,12 @@ results_class_name (Results *r, int c)
 /* --- a finished run, for the list and the comparison --------------------------- */
 
 typedef struct {
-  int number;
+  int number;                /* the stored run's id once stored; its place in the list before */
+  gint64 id;                 /* in the project; 0: not stored (yet) */
+  char *model_path;          /* the stored run's model file */
+  char *metrics_json;        /* the stored run's metrics (classes, validation images) */
+  GtkWidget *row;
+  GtkWidget *open_button;
   GraftStrategy strategy;
   char *spec_json;
   double accuracy;           /* NAN without validation images */
@@ -244,6 +255,7 @@ typedef struct {
   GHashTable *series;        /* curve name -> GraftSeries (copies) */
   GraftSeries *compare_accuracy, *compare_loss; /* the same, labelled "Run n" */
   GtkCheckButton *check;
+  const char *note;          /* "failed", "interrupted": a stored run without a model */
 } Run;
 
 static void
@@ -252,6 +264,8 @@ run_free (gpointer data)
   Run *run = data;
 
   g_free (run->spec_json);
+  g_free (run->model_path);
+  g_free (run->metrics_json);
   g_clear_pointer (&run->finished, g_date_time_unref);
   g_clear_pointer (&run->series, g_hash_table_unref);
   g_clear_object (&run->compare_accuracy);
@@ -268,6 +282,8 @@ struct _GraftResultsPage
   GraftSession *session;
   GraftTraining *training;
   GSignalGroup *training_signals;
+  GraftProjectObject *project;
+  gulong runs_changed_id;
   char *project_name;
 
   /* The run going on, as it started. */
@@ -328,7 +344,7 @@ struct _GraftResultsPage
 
 G_DEFINE_FINAL_TYPE (GraftResultsPage, graft_results_page, ADW_TYPE_BIN)
 
-enum { PROP_0, PROP_SESSION, PROP_TRAINING, PROP_PROJECT_NAME, N_PROPS };
+enum { PROP_0, PROP_SESSION, PROP_TRAINING, PROP_PROJECT_NAME, PROP_PROJECT, N_PROPS };
 enum { TOAST, N_SIGNALS };
 
 static GParamSpec *properties[N_PROPS];
@@ -460,7 +476,7 @@ update_header (GraftResultsPage *self)
   /* Translators: the title of the Results page: "Run 2: Fine-Tuning" */
   title = g_strdup_printf (_("Run %d: %s"), run->number, graft_strategy_get_title (r->spec->strategy));
   epochs = describe_epochs (run);
-  time = g_date_time_format (run->finished, "%X");
+  time = run->finished != NULL ? g_date_time_format (run->finished, "%X") : g_strdup ("—");
   {
     guint n = self->session != NULL ? labelled_items (graft_session_get_train_dataset (self->session), 0) : 0;
     if (n > 0)
@@ -540,20 +556,91 @@ copy_series (GraftResultsPage *self, Run *run)
     run->compare_loss = series_copy (g_hash_table_lookup (run->series, "validation-loss"), label);
 }
 
-static Run *
-add_run (GraftResultsPage *self, Results *r)
+static void on_open_clicked (GtkButton *button, GraftResultsPage *self);
+
+/* The row's title and line, after its number or figures changed. */
+static void
+update_run_row (Run *run)
 {
-  Run *run = g_new0 (Run, 1);
-  const GraftMetrics *metrics = graft_training_get_validation_metrics (self->training);
-  GtkWidget *row = adw_action_row_new ();
-  GtkWidget *check = gtk_check_button_new ();
   g_autofree char *title = NULL;
   g_autofree char *epochs = NULL;
   g_autofree char *time = NULL;
   g_autofree char *subtitle = NULL;
   g_autofree char *accessible = NULL;
 
-  run->number = self->runs->len + 1;
+  title = g_strdup_printf (_("Run %d: %s"), run->number, graft_strategy_get_title (run->strategy));
+  epochs = describe_epochs (run);
+  time = run->finished != NULL ? g_date_time_format (run->finished, "%X") : g_strdup ("—");
+  if (run->note != NULL)
+    subtitle = g_strdup_printf ("%s · %s", run->note, time);
+  else if (isfinite (run->accuracy))
+    {
+      g_autofree char *accuracy = format_percent (run->accuracy);
+      /* Translators: a run's line: "93.8 % validation accuracy · 20 epochs in 14 s · 14:03" */
+      subtitle = g_strdup_printf (_("%s validation accuracy · %s · %s"), accuracy, epochs, time);
+    }
+  else
+    subtitle = g_strdup_printf ("%s · %s", epochs, time);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (run->row), title);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (run->row), subtitle);
+  /* Translators: the accessible name of a run's check box */
+  accessible = g_strdup_printf (_("Compare run %d"), run->number);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (run->check), GTK_ACCESSIBLE_PROPERTY_LABEL, accessible, -1);
+  gtk_widget_set_visible (run->open_button, run->model_path != NULL);
+  if (run->id != 0)
+    {
+      g_autofree char *open = g_strdup_printf (_("Open run %d"), run->number);
+      g_autofree char *delete = g_strdup_printf (_("Delete run %d"), run->number);
+      GtkWidget *delete_button = g_object_get_data (G_OBJECT (run->row), "delete-button");
+      gtk_accessible_update_property (GTK_ACCESSIBLE (run->open_button), GTK_ACCESSIBLE_PROPERTY_LABEL, open, -1);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (delete_button), GTK_ACCESSIBLE_PROPERTY_LABEL, delete, -1);
+      gtk_actionable_set_action_target (GTK_ACTIONABLE (delete_button), "x", run->id);
+      gtk_widget_set_visible (delete_button, TRUE);
+    }
+}
+
+/* A row in the Runs group for run (its fields set), at the end of the list. */
+static void
+append_run_row (GraftResultsPage *self, Run *run)
+{
+  GtkWidget *row = adw_action_row_new ();
+  GtkWidget *check = gtk_check_button_new ();
+  GtkWidget *open = gtk_button_new_with_label (_("Open"));
+  GtkWidget *delete = gtk_button_new_from_icon_name ("user-trash-symbolic");
+
+  gtk_widget_set_valign (check, GTK_ALIGN_CENTER);
+  adw_action_row_add_prefix (ADW_ACTION_ROW (row), check);
+  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), check);
+  g_signal_connect (check, "toggled", G_CALLBACK (on_compare_toggled), self);
+  gtk_widget_set_valign (open, GTK_ALIGN_CENTER);
+  gtk_widget_set_tooltip_text (open, _("Show this run’s results"));
+  g_object_set_data (G_OBJECT (open), "run", run);
+  g_signal_connect (open, "clicked", G_CALLBACK (on_open_clicked), self);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), open);
+  gtk_widget_set_valign (delete, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (delete, "flat");
+  gtk_widget_set_tooltip_text (delete, _("Delete Run"));
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (delete), "x", (gint64) 0);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (delete), "results.delete-run");
+  gtk_widget_set_visible (delete, FALSE);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), delete);
+  g_object_set_data (G_OBJECT (row), "delete-button", delete);
+  run->row = row;
+  run->check = GTK_CHECK_BUTTON (check);
+  run->open_button = open;
+  g_ptr_array_add (self->runs, run);
+  update_run_row (run);
+  adw_preferences_group_add (self->runs_group, row);
+  gtk_widget_set_visible (GTK_WIDGET (self->runs_group), TRUE);
+}
+
+static Run *
+add_run (GraftResultsPage *self, Results *r)
+{
+  Run *run = g_new0 (Run, 1);
+  const GraftMetrics *metrics = graft_training_get_validation_metrics (self->training);
+
+  run->number = self->runs->len > 0 ? ((Run *) g_ptr_array_index (self->runs, self->runs->len - 1))->number + 1 : 1;
   run->strategy = r->spec->strategy;
   run->spec_json = graft_session_spec_to_json (r->spec);
   run->accuracy = metrics != NULL && metrics->count > 0 ? graft_metrics_accuracy (metrics) : NAN;
@@ -568,38 +655,15 @@ add_run (GraftResultsPage *self, Results *r)
   run->finished = g_date_time_new_now_local ();
   run->series = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
   copy_series (self, run);
-  g_ptr_array_add (self->runs, run);
-
-  title = g_strdup_printf (_("Run %d: %s"), run->number, graft_strategy_get_title (run->strategy));
-  epochs = describe_epochs (run);
-  time = g_date_time_format (run->finished, "%X");
-  if (isfinite (run->accuracy))
-    {
-      g_autofree char *accuracy = format_percent (run->accuracy);
-      /* Translators: a run's line: "93.8 % validation accuracy · 20 epochs in 14 s · 14:03" */
-      subtitle = g_strdup_printf (_("%s validation accuracy · %s · %s"), accuracy, epochs, time);
-    }
-  else
-    subtitle = g_strdup_printf ("%s · %s", epochs, time);
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
-  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
-  gtk_widget_set_valign (check, GTK_ALIGN_CENTER);
-  /* Translators: the accessible name of a run's check box */
-  accessible = g_strdup_printf (_("Compare run %d"), run->number);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (check), GTK_ACCESSIBLE_PROPERTY_LABEL, accessible, -1);
-  adw_action_row_add_prefix (ADW_ACTION_ROW (row), check);
-  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), check);
-  g_signal_connect (check, "toggled", G_CALLBACK (on_compare_toggled), self);
-  run->check = GTK_CHECK_BUTTON (check);
-  adw_preferences_group_add (self->runs_group, row);
-  gtk_widget_set_visible (GTK_WIDGET (self->runs_group), TRUE);
+  append_run_row (self, run);
   return run;
 }
 
 /* --- evaluation ------------------------------------------------------------------ */
 
 typedef struct {
-  GBytes *model_bytes;
+  GBytes *model_bytes;       /* or */
+  char *model_path;          /* a stored run's file */
   Results *results;
 } EvaluateData;
 
@@ -607,7 +671,8 @@ static void
 evaluate_data_free (gpointer data)
 {
   EvaluateData *d = data;
-  g_bytes_unref (d->model_bytes);
+  g_clear_pointer (&d->model_bytes, g_bytes_unref);
+  g_free (d->model_path);
   results_unref (d->results);
   g_free (d);
 }
@@ -625,9 +690,20 @@ evaluate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable 
   Results *r = d->results;
   GError *error = NULL;
   gsize size;
-  const guint8 *data = g_bytes_get_data (d->model_bytes, &size);
+  const guint8 *data;
 
   graft_training_apply_threads ();   /* the "threads" setting, for this thread's OpenMP */
+  if (d->model_bytes == NULL)
+    {
+      char *contents;
+      if (!g_file_get_contents (d->model_path, &contents, &size, &error))
+        {
+          g_task_return_error (task, error);
+          return;
+        }
+      d->model_bytes = g_bytes_new_take (contents, size);
+    }
+  data = g_bytes_get_data (d->model_bytes, &size);
   r->model = graft_model_load_from_data (data, size, NULL, _("the trained model"), &error);
   if (r->model == NULL)
     {
@@ -792,13 +868,13 @@ clear_shown_results (GraftResultsPage *self)
 
 /* Takes the training's model (a copy: the training frees its own at the next start)
  * and evaluates it. */
+static void show_results (GraftResultsPage *self, Results *r, GBytes *bytes, const char *path);
+
 static void
 take_results (GraftResultsPage *self)
 {
   g_autoptr (GBytes) bytes = graft_training_get_model_bytes (self->training);
-  g_autoptr (GTask) task = NULL;
   Results *r;
-  EvaluateData *data;
 
   /* The worker serialised the model; parsing it back happens in the evaluation thread. */
   if (bytes == NULL)
@@ -817,6 +893,19 @@ take_results (GraftResultsPage *self)
   else if (self->session != NULL)
     r->validation = graft_dataset_copy (graft_session_get_validation_dataset (self->session), G_MAXINT);
 
+  self->shown_run = add_run (self, r);
+  self->run_started = 0;
+  show_results (self, r, g_steal_pointer (&bytes), NULL);
+}
+
+/* Shows r (taken) for self->shown_run: the model (bytes, or the file at path) is
+ * parsed and evaluated in a worker. */
+static void
+show_results (GraftResultsPage *self, Results *r, GBytes *bytes, const char *path)
+{
+  g_autoptr (GTask) task = NULL;
+  EvaluateData *data;
+
   self->generation++;
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
@@ -824,8 +913,11 @@ take_results (GraftResultsPage *self)
   self->cancellable = g_cancellable_new ();
   g_clear_pointer (&self->results, results_unref);
   self->results = r;
-  self->shown_run = add_run (self, r);
-  self->run_started = 0;
+  for (guint i = 0; i < self->runs->len; i++)
+    {
+      Run *run = g_ptr_array_index (self->runs, i);
+      gtk_widget_set_sensitive (run->open_button, run != self->shown_run);
+    }
 
   clear_shown_results (self);
   update_header (self);
@@ -836,10 +928,11 @@ take_results (GraftResultsPage *self)
   update_actions (self);
 
   data = g_new0 (EvaluateData, 1);
-  data->model_bytes = g_steal_pointer (&bytes);
+  data->model_bytes = bytes;
+  data->model_path = g_strdup (path);
   data->results = results_ref (r);
   task = g_task_new (self, self->cancellable, on_evaluated, GUINT_TO_POINTER (self->generation));
-  g_task_set_source_tag (task, take_results);
+  g_task_set_source_tag (task, show_results);
   g_task_set_task_data (task, data, evaluate_data_free);
   g_task_run_in_thread (task, evaluate_thread);
 }
@@ -2113,6 +2206,360 @@ graft_results_page_set_run_compared (GraftResultsPage *self, guint run, gboolean
   gtk_check_button_set_active (((Run *) g_ptr_array_index (self->runs, run))->check, compared);
 }
 
+/* --- the project's stored runs ----------------------------------------------------- */
+
+static void
+set_compare_series (Run *run)
+{
+  /* Translators: a run in the comparison's legend */
+  g_autofree char *label = g_strdup_printf (_("Run %d"), run->number);
+
+  g_clear_object (&run->compare_accuracy);
+  g_clear_object (&run->compare_loss);
+  if (g_hash_table_contains (run->series, "validation-accuracy"))
+    run->compare_accuracy = series_copy (g_hash_table_lookup (run->series, "validation-accuracy"), label);
+  if (g_hash_table_contains (run->series, "validation-loss"))
+    run->compare_loss = series_copy (g_hash_table_lookup (run->series, "validation-loss"), label);
+}
+
+static JsonObject *
+parse_object (const char *json)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+
+  if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  return root != NULL && JSON_NODE_HOLDS_OBJECT (root) ? json_object_ref (json_node_get_object (root)) : NULL;
+}
+
+static Run *
+run_from_store (GraftResultsPage *self, const GraftRun *stored)
+{
+  Run *run = g_new0 (Run, 1);
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_from_json (stored->spec_json, NULL);
+  g_autoptr (JsonObject) metrics = parse_object (stored->metrics_json);
+  GraftProject *project = graft_project_object_get_project (self->project);
+
+  run->id = stored->id;
+  run->number = (int) stored->id;
+  run->strategy = spec != NULL ? spec->strategy : GRAFT_STRATEGY_CUSTOM;
+  run->spec_json = g_strdup (stored->spec_json);
+  run->metrics_json = g_strdup (stored->metrics_json);
+  if ((stored->status == GRAFT_RUN_FINISHED || stored->status == GRAFT_RUN_STOPPED) && stored->model_path != NULL
+      && g_file_test (stored->model_path, G_FILE_TEST_IS_REGULAR))
+    run->model_path = g_strdup (stored->model_path);
+  run->accuracy = metrics != NULL && json_object_has_member (metrics, "accuracy")
+                    ? json_object_get_double_member (metrics, "accuracy") : NAN;
+  run->epochs = metrics != NULL ? (int) json_object_get_int_member_with_default (metrics, "epochs", 0)
+                                : spec != NULL ? spec->epochs : 0;
+  run->epochs_done = metrics != NULL ? (int) json_object_get_int_member_with_default (metrics, "epochs_done", 0) : 0;
+  run->seconds = metrics != NULL ? json_object_get_double_member_with_default (metrics, "seconds", NAN) : NAN;
+  if (stored->finished > 0)
+    run->finished = g_date_time_new_from_unix_local (stored->finished / G_USEC_PER_SEC);
+  if (stored->status == GRAFT_RUN_FAILED)
+    /* Translators: a stored run's line: it ended with an error */
+    run->note = _("failed");
+  else if (stored->status == GRAFT_RUN_RUNNING || stored->status == GRAFT_RUN_PENDING)
+    /* Translators: a stored run's line: the app was closed or killed while it trained */
+    run->note = _("interrupted");
+  else if (run->model_path == NULL)
+    /* Translators: a stored run's line: its model file is gone */
+    run->note = _("model file missing");
+  run->series = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
+  for (gsize i = 0; i < G_N_ELEMENTS (curve_names); i++)
+    {
+      g_autoptr (GArray) points = graft_project_get_metric_series (project, stored->id, curve_names[i], NULL);
+      GraftSeries *series;
+      if (points == NULL || points->len == 0)
+        continue;
+      series = graft_series_new (curve_names[i], NULL);
+      for (guint k = 0; k < points->len; k++)
+        {
+          const GraftSeriesPoint *point = &g_array_index (points, GraftSeriesPoint, k);
+          graft_series_append (series, (double) point->step / GRAFT_RUN_STEPS_PER_EPOCH, point->value);
+        }
+      g_hash_table_insert (run->series, (gpointer) curve_names[i], series);
+    }
+  set_compare_series (run);
+  return run;
+}
+
+static Run *
+find_run (GraftResultsPage *self, gint64 id)
+{
+  for (guint i = 0; i < self->runs->len; i++)
+    {
+      Run *run = g_ptr_array_index (self->runs, i);
+      if (run->id == id)
+        return run;
+    }
+  return NULL;
+}
+
+/* What a stored run was: its spec, its classes and the images it was validated on. */
+static Results *
+results_from_run (Run *run)
+{
+  Results *r = g_atomic_rc_box_new0 (Results);
+  g_autoptr (JsonObject) metrics = parse_object (run->metrics_json);
+  JsonArray *classes = metrics != NULL && json_object_has_member (metrics, "classes")
+                         ? json_object_get_array_member (metrics, "classes") : NULL;
+  JsonArray *validation = metrics != NULL && json_object_has_member (metrics, "validation")
+                            ? json_object_get_array_member (metrics, "validation") : NULL;
+
+  r->spec = graft_session_spec_from_json (run->spec_json, NULL);
+  if (r->spec == NULL)
+    r->spec = graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, NULL);
+  r->classes = g_ptr_array_new_with_free_func (g_free);
+  for (guint c = 0; classes != NULL && c < json_array_get_length (classes); c++)
+    g_ptr_array_add (r->classes, g_strdup (json_array_get_string_element (classes, c)));
+  if (validation != NULL && json_array_get_length (validation) > 0)
+    {
+      r->validation = graft_dataset_new ();
+      for (guint c = 0; c < r->classes->len; c++)
+        graft_dataset_add_class (r->validation, g_ptr_array_index (r->classes, c));
+      for (guint i = 0; i < json_array_get_length (validation); i++)
+        {
+          JsonArray *item = json_array_get_array_element (validation, i);
+          if (item != NULL && json_array_get_length (item) == 2)
+            graft_dataset_add (r->validation, json_array_get_string_element (item, 0),
+                               (int) json_array_get_int_element (item, 1));
+        }
+    }
+  return r;
+}
+
+static void
+open_run (GraftResultsPage *self, Run *run)
+{
+  if (run->model_path == NULL)
+    return;
+  self->shown_run = run;
+  show_results (self, results_from_run (run), NULL, run->model_path);
+}
+
+static void
+on_open_clicked (GtkButton *button, GraftResultsPage *self)
+{
+  open_run (self, g_object_get_data (G_OBJECT (button), "run"));
+}
+
+gboolean
+graft_results_page_open_run (GraftResultsPage *self, gint64 run_id)
+{
+  Run *run;
+
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), FALSE);
+  run = find_run (self, run_id);
+  if (run == NULL || run->model_path == NULL)
+    return FALSE;
+  open_run (self, run);
+  return TRUE;
+}
+
+gint64
+graft_results_page_get_shown_run_id (GraftResultsPage *self)
+{
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), 0);
+  return self->shown_run != NULL ? self->shown_run->id : 0;
+}
+
+gint64
+graft_results_page_get_run_id (GraftResultsPage *self, guint run)
+{
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), 0);
+  g_return_val_if_fail (run < self->runs->len, 0);
+  return ((Run *) g_ptr_array_index (self->runs, run))->id;
+}
+
+static void
+remove_run (GraftResultsPage *self, Run *run)
+{
+  if (run == self->shown_run)
+    {
+      /* Nothing of a deleted run stays on screen, nor can it be exported. */
+      self->generation++;
+      if (self->cancellable != NULL)
+        g_cancellable_cancel (self->cancellable);
+      self->evaluating = FALSE;
+      self->shown_run = NULL;
+      g_clear_pointer (&self->results, results_unref);
+      clear_shown_results (self);
+      gtk_stack_set_visible_child_name (self->stack, "empty");
+    }
+  adw_preferences_group_remove (self->runs_group, run->row);
+  g_ptr_array_remove (self->runs, run);
+  gtk_widget_set_visible (GTK_WIDGET (self->runs_group), self->runs->len > 0);
+  update_comparison (self);
+  update_actions (self);
+}
+
+/* Every run and result goes: another project's must not show. */
+static void
+clear_runs (GraftResultsPage *self)
+{
+  self->generation++;
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  self->evaluating = FALSE;
+  gtk_spinner_stop (self->evaluation_spinner);
+  self->shown_run = NULL;
+  g_clear_pointer (&self->results, results_unref);
+  clear_captured_run (self);
+  self->run_in_progress = self->training != NULL && graft_training_is_busy (self->training);
+  while (self->runs->len > 0)
+    {
+      Run *run = g_ptr_array_index (self->runs, self->runs->len - 1);
+      adw_preferences_group_remove (self->runs_group, run->row);
+      g_ptr_array_remove_index (self->runs, self->runs->len - 1);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->runs_group), FALSE);
+  clear_shown_results (self);
+  gtk_stack_set_visible_child_name (self->stack, "empty");
+  update_comparison (self);
+  update_actions (self);
+}
+
+/* The project's runs, oldest first; the newest with a model is opened. */
+static void
+load_stored_runs (GraftResultsPage *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) runs = graft_project_list_runs (graft_project_object_get_project (self->project), &error);
+  Run *newest = NULL;
+
+  if (runs == NULL)
+    {
+      g_warning ("%s", error->message);
+      return;
+    }
+  for (guint i = runs->len; i-- > 0;)
+    {
+      const GraftRun *stored = &g_array_index (runs, GraftRun, i);
+      Run *run;
+      if (stored->status == GRAFT_RUN_RUNNING && graft_project_object_get_recording (self->project))
+        continue; /* the run going on: it shows when it ends */
+      run = run_from_store (self, stored);
+      append_run_row (self, run);
+      if (run->model_path != NULL)
+        newest = run;
+    }
+  if (newest != NULL)
+    open_run (self, newest);
+}
+
+/* A run ended here was stored (it takes its id), or a run was deleted. */
+static void
+on_runs_changed (GraftProjectObject *project, gint64 run_id, GraftResultsPage *self)
+{
+  GraftRun stored = { 0 };
+  Run *run = find_run (self, run_id);
+
+  if (!graft_project_get_run (graft_project_object_get_project (project), run_id, &stored, NULL))
+    {
+      if (run != NULL)
+        remove_run (self, run);
+      return;
+    }
+  if (run == NULL)
+    {
+      /* The newest run of this page not yet stored is the one the project stored. */
+      for (guint i = self->runs->len; i-- > 0 && run == NULL;)
+        if (((Run *) g_ptr_array_index (self->runs, i))->id == 0)
+          run = g_ptr_array_index (self->runs, i);
+      if (run == NULL)
+        {
+          append_run_row (self, run_from_store (self, &stored));
+          graft_run_clear (&stored);
+          return;
+        }
+      run->id = run_id;
+      run->number = (int) run_id;
+      set_compare_series (run);
+      update_header (self);
+    }
+  g_free (run->model_path);
+  run->model_path = stored.model_path != NULL && g_file_test (stored.model_path, G_FILE_TEST_IS_REGULAR)
+                      ? g_strdup (stored.model_path) : NULL;
+  g_free (run->metrics_json);
+  run->metrics_json = g_strdup (stored.metrics_json);
+  update_run_row (run);
+  gtk_widget_set_sensitive (run->open_button, run != self->shown_run);
+  update_comparison (self);
+  graft_run_clear (&stored);
+}
+
+void
+graft_results_page_set_project (GraftResultsPage *self, GraftProjectObject *project)
+{
+  g_return_if_fail (GRAFT_IS_RESULTS_PAGE (self));
+  g_return_if_fail (project == NULL || GRAFT_IS_PROJECT_OBJECT (project));
+
+  if (self->project == project)
+    return;
+  if (self->project != NULL)
+    g_clear_signal_handler (&self->runs_changed_id, self->project);
+  g_set_object (&self->project, project);
+  clear_runs (self);
+  if (project != NULL)
+    {
+      self->runs_changed_id = g_signal_connect (project, "runs-changed", G_CALLBACK (on_runs_changed), self);
+      load_stored_runs (self);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROJECT]);
+}
+
+GraftProjectObject *
+graft_results_page_get_project (GraftResultsPage *self)
+{
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), NULL);
+  return self->project;
+}
+
+static void
+on_delete_response (AdwMessageDialog *dialog, const char *response, GraftResultsPage *self)
+{
+  gint64 run_id = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (dialog), "run-id"));
+  g_autoptr (GError) error = NULL;
+
+  if (g_strcmp0 (response, "delete") != 0 || self->project == NULL)
+    return;
+  if (!graft_project_object_delete_run (self->project, run_id, &error))
+    {
+      /* Translators: a toast; the reason follows */
+      g_autofree char *message = g_strdup_printf (_("Could not delete the run: %s"), error->message);
+      toast (self, message);
+    }
+}
+
+static void
+action_delete_run (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  GraftResultsPage *self = GRAFT_RESULTS_PAGE (widget);
+  gint64 run_id = g_variant_get_int64 (parameter);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  AdwMessageDialog *dialog;
+  g_autofree char *heading = NULL;
+
+  if (find_run (self, run_id) == NULL)
+    return;
+  /* Translators: the question before a run is deleted */
+  heading = g_strdup_printf (_("Delete run %d?"), (int) run_id);
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, heading,
+                                                       _("Its trained model and curves are removed from the "
+                                                         "project. This cannot be undone.")));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "delete", _("_Delete"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "delete", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_object_set_data (G_OBJECT (dialog), "run-id", GSIZE_TO_POINTER ((gsize) run_id));
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_delete_response), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 /* --- actions ---------------------------------------------------------------------- */
 
 static void
@@ -2284,6 +2731,9 @@ graft_results_page_dispose (GObject *object)
   g_clear_object (&self->training_signals);
   g_clear_object (&self->session);
   g_clear_object (&self->training);
+  if (self->project != NULL)
+    g_clear_signal_handler (&self->runs_changed_id, self->project);
+  g_clear_object (&self->project);
   if (self->class_view != NULL)
     gtk_column_view_set_model (self->class_view, NULL);
   if (self->gallery_box != NULL)
@@ -2326,6 +2776,9 @@ graft_results_page_get_property (GObject *object, guint prop_id, GValue *value, 
     case PROP_PROJECT_NAME:
       g_value_set_string (value, self->project_name);
       break;
+    case PROP_PROJECT:
+      g_value_set_object (value, self->project);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2347,6 +2800,9 @@ graft_results_page_set_property (GObject *object, guint prop_id, const GValue *v
     case PROP_PROJECT_NAME:
       graft_results_page_set_project_name (self, g_value_get_string (value));
       break;
+    case PROP_PROJECT:
+      graft_results_page_set_project (self, g_value_get_object (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2367,6 +2823,7 @@ graft_results_page_class_init (GraftResultsPageClass *klass)
   properties[PROP_SESSION] = g_param_spec_object ("session", NULL, NULL, GRAFT_TYPE_SESSION, flags);
   properties[PROP_TRAINING] = g_param_spec_object ("training", NULL, NULL, GRAFT_TYPE_TRAINING, flags);
   properties[PROP_PROJECT_NAME] = g_param_spec_string ("project-name", NULL, NULL, NULL, flags);
+  properties[PROP_PROJECT] = g_param_spec_object ("project", NULL, NULL, GRAFT_TYPE_PROJECT_OBJECT, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* (message) for the window to show in a toast. */
@@ -2413,6 +2870,7 @@ graft_results_page_class_init (GraftResultsPageClass *klass)
   gtk_widget_class_install_action (widget_class, "results.export-curves-to", "s", action_export_curves_to);
   gtk_widget_class_install_action (widget_class, "results.show-all-mistakes", NULL, action_show_all_mistakes);
   gtk_widget_class_install_action (widget_class, "results.show-more", NULL, action_show_more);
+  gtk_widget_class_install_action (widget_class, "results.delete-run", "x", action_delete_run);
 
   gtk_widget_class_set_css_name (widget_class, "graftresultspage");
 }

@@ -38,6 +38,7 @@
 #include <adwaita.h>
 
 #include "graft-confusion-view.h"
+#include "graft-project-object.h"
 #include "graft-session.h"
 #include "graft-training.h"
 #include "train/metrics.h"
@@ -71,9 +72,23 @@ GListModel *graft_results_page_get_gallery (GraftResultsPage *self);
  * -1, -1 shows every mistake. What a click on a cell does. */
 void graft_results_page_filter_gallery (GraftResultsPage *self, int true_class, int predicted_class);
 GraftConfusionView *graft_results_page_get_confusion_view (GraftResultsPage *self);
-/* The finished runs listed (this session's, in memory). */
+/* The runs listed: the project's stored runs, oldest first, then those ended since. */
 guint graft_results_page_get_n_runs (GraftResultsPage *self);
 /* Ticks a run (0 = the first) for the comparison. */
 void graft_results_page_set_run_compared (GraftResultsPage *self, guint run, gboolean compared);
+
+/* "project": the open project. Setting it drops every result and run shown, lists the
+ * project's stored runs and opens the newest; the runs that end are stored there (by
+ * the project object) and take their stored id. NULL: none (runs in memory only). */
+void graft_results_page_set_project (GraftResultsPage *self, GraftProjectObject *project);
+GraftProjectObject *graft_results_page_get_project (GraftResultsPage *self);
+/* The stored id of a listed run (0 = the first), 0 when it is not stored (yet). */
+gint64 graft_results_page_get_run_id (GraftResultsPage *self, guint run);
+/* Shows a stored run: its model, read from the project, evaluated on the images it was
+ * validated on (what its Open button does). FALSE when it has no model file. */
+gboolean graft_results_page_open_run (GraftResultsPage *self, gint64 run_id);
+/* The stored id of the run shown, 0 when none or not stored. */
+gint64 graft_results_page_get_shown_run_id (GraftResultsPage *self);
+/* The action "results.delete-run" (int64 run id) asks, then deletes the run. */
 
 G_END_DECLS

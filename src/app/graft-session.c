@@ -151,8 +151,10 @@ load_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
     g_task_return_pointer (task, result, (GDestroyNotify) load_result_free);
 }
 
+/* Takes the model of result, and restored as the spec when given (a spec the project
+ * stored), else a spec rebuilt for the model with the same strategy and head. */
 static void
-adopt_model (GraftSession *self, const char *path, LoadResult *result)
+adopt_model (GraftSession *self, const char *path, LoadResult *result, GraftSessionSpec *restored)
 {
   GraftStrategy strategy = self->spec->strategy;
   GraftSessionSpec *spec;
@@ -165,11 +167,22 @@ adopt_model (GraftSession *self, const char *path, LoadResult *result)
   g_free (self->model_title);
   self->model_title = g_steal_pointer (&result->title);
 
-  spec = graft_session_spec_new (strategy, self->model);
-  spec->head = self->spec->head;
-  spec->model_path = g_strdup (path);
-  spec->model_sha256 = g_steal_pointer (&result->sha256);
-  spec->cut = g_steal_pointer (&result->cut);
+  if (restored != NULL)
+    {
+      spec = restored;
+      g_free (spec->model_path);
+      spec->model_path = g_strdup (path);
+      g_free (spec->model_sha256);
+      spec->model_sha256 = g_steal_pointer (&result->sha256);
+    }
+  else
+    {
+      spec = graft_session_spec_new (strategy, self->model);
+      spec->head = self->spec->head;
+      spec->model_path = g_strdup (path);
+      spec->model_sha256 = g_steal_pointer (&result->sha256);
+      spec->cut = g_steal_pointer (&result->cut);
+    }
   graft_session_spec_free (self->spec);
   self->spec = spec;
   g_signal_emit (self, signals[MODEL_CHANGED], 0);
@@ -194,7 +207,7 @@ graft_session_load_model_finish (GraftSession *self, GAsyncResult *result, GErro
 
   if (loaded == NULL)
     return FALSE;
-  adopt_model (self, g_task_get_task_data (G_TASK (result)), loaded);
+  adopt_model (self, g_task_get_task_data (G_TASK (result)), loaded, NULL);
   load_result_free (loaded);
   return TRUE;
 }
@@ -206,7 +219,88 @@ graft_session_load_model (GraftSession *self, const char *path, GError **error)
 
   if (loaded == NULL)
     return FALSE;
-  adopt_model (self, path, loaded);
+  adopt_model (self, path, loaded, NULL);
+  load_result_free (loaded);
+  return TRUE;
+}
+
+typedef struct {
+  char *path;
+  GraftSessionSpec *spec;
+} RestoreData;
+
+static void
+restore_data_free (gpointer data)
+{
+  RestoreData *d = data;
+  g_free (d->path);
+  g_clear_pointer (&d->spec, graft_session_spec_free);
+  g_free (d);
+}
+
+static void
+restore_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  RestoreData *d = task_data;
+  GError *error = NULL;
+  LoadResult *result = load_result_new (d->path, &error);
+
+  if (result == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, result, (GDestroyNotify) load_result_free);
+}
+
+void
+graft_session_restore_async (GraftSession *self, const char *spec_json, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  GError *error = NULL;
+  GraftSessionSpec *spec;
+  RestoreData *d;
+
+  g_return_if_fail (GRAFT_IS_SESSION (self));
+  g_return_if_fail (spec_json != NULL);
+
+  g_task_set_source_tag (task, graft_session_restore_async);
+  spec = graft_session_spec_from_json (spec_json, &error);
+  if (spec == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (spec->model_path == NULL)
+    {
+      /* Settings made before any model was chosen: nothing to load. */
+      graft_session_spec_free (self->spec);
+      self->spec = spec;
+      g_signal_emit (self, signals[SPEC_CHANGED], 0);
+      g_task_return_pointer (task, NULL, NULL);
+      return;
+    }
+  d = g_new0 (RestoreData, 1);
+  d->path = g_strdup (spec->model_path);
+  d->spec = spec;
+  g_task_set_task_data (task, d, restore_data_free);
+  g_task_run_in_thread (task, restore_in_thread);
+}
+
+gboolean
+graft_session_restore_finish (GraftSession *self, GAsyncResult *result, GError **error)
+{
+  RestoreData *d = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) local_error = NULL;
+  LoadResult *loaded = g_task_propagate_pointer (G_TASK (result), &local_error);
+
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (loaded == NULL) /* nothing to load */
+    return TRUE;
+  adopt_model (self, d->path, loaded, g_steal_pointer (&d->spec));
   load_result_free (loaded);
   return TRUE;
 }

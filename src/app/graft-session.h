@@ -30,6 +30,13 @@ gboolean graft_session_load_model_finish (GraftSession *self, GAsyncResult *resu
 /* The same, synchronously (tests, the command line). */
 gboolean graft_session_load_model (GraftSession *self, const char *path, GError **error);
 
+/* Takes a spec a project stored (JSON): its model is loaded off the main thread, then
+ * the spec is taken whole (model, cut, head, strategy, schedule), with ::model-changed
+ * and ::spec-changed. A spec without a model is taken at once. */
+void graft_session_restore_async (GraftSession *self, const char *spec_json, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+gboolean graft_session_restore_finish (GraftSession *self, GAsyncResult *result, GError **error);
+
 GraftModel *graft_session_get_model (GraftSession *self);   /* NULL before a model is loaded */
 const char *graft_session_get_model_path (GraftSession *self);
 /* The catalog's title of a downloaded catalog model ("ResNet-18 v1" rather than

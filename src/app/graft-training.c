@@ -604,6 +604,13 @@ graft_training_get_model_bytes (GraftTraining *self)
 }
 
 gboolean
+graft_training_is_lr_finder (GraftTraining *self)
+{
+  g_return_val_if_fail (GRAFT_IS_TRAINING (self), FALSE);
+  return self->lr_finder;
+}
+
+gboolean
 graft_training_was_stopped (GraftTraining *self)
 {
   return self->stop_requested;

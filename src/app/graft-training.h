@@ -76,6 +76,8 @@ GraftModel *graft_training_get_model (GraftTraining *self);
 /* The same model as ONNX (a new reference), serialised by the worker at the end of the
  * run, so that keeping a copy costs the main thread nothing; NULL before a run ends. */
 GBytes *graft_training_get_model_bytes (GraftTraining *self);
+/* Whether the run going on (or the last one) is a learning-rate sweep. */
+gboolean graft_training_is_lr_finder (GraftTraining *self);
 /* Whether the last run ended because graft_training_stop was called. */
 gboolean graft_training_was_stopped (GraftTraining *self);
 const GraftMetrics *graft_training_get_validation_metrics (GraftTraining *self);

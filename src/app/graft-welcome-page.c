@@ -404,6 +404,8 @@ set_busy (GraftWelcomePage *self, gboolean busy)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
 }
 
+static void load_starter (GraftWelcomePage *self);
+
 static void
 on_sample_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -422,7 +424,13 @@ on_sample_ready (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   {
     g_autoptr (GraftProjectObject) object = graft_project_object_new (project);
+    g_autofree char *stored = graft_project_get_session_spec (project);
     project_opened (self, object);
+    /* The starter model, unless the project remembers its own (its window restores it)
+     * or the session has one already (a model opened before the project). The
+     * session is the project's now, not the one before. */
+    if (stored == NULL && self->session != NULL && graft_session_get_model (self->session) == NULL)
+      load_starter (self);
   }
 }
 
@@ -438,6 +446,17 @@ on_starter_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       g_autofree char *message = g_strdup_printf (_("Could not load the starter model: %s"), error->message);
       toast (self, message);
     }
+}
+
+static void
+load_starter (GraftWelcomePage *self)
+{
+  g_autofree char *model = graft_application_find_data ("models/graft-starter.onnx");
+
+  if (model == NULL)
+    toast (self, _("The starter model is not installed"));
+  else
+    graft_session_load_model_async (self->session, model, self->cancellable, on_starter_loaded, g_object_ref (self));
 }
 
 void
@@ -458,18 +477,6 @@ graft_welcome_page_open_sample (GraftWelcomePage *self)
     {
       toast (self, _("The sample images are not installed"));
       return;
-    }
-
-  if (self->session != NULL)
-    {
-      g_autofree char *model = graft_application_find_data ("models/graft-starter.onnx");
-      const char *current = graft_session_get_model_path (self->session);
-
-      if (model == NULL)
-        toast (self, _("The starter model is not installed"));
-      else if (current == NULL || g_strcmp0 (current, model) != 0)
-        graft_session_load_model_async (self->session, model, self->cancellable, on_starter_loaded,
-                                        g_object_ref (self));
     }
 
   set_busy (self, TRUE);

@@ -1,7 +1,15 @@
 /* graft-window.c: the main window.
  *
- * It owns the session (the model and the plan being prepared) and the training (the
- * run), hands them to every page, turns the pages' ::toast signals into toasts, keeps
+ * A project owns its state: a session (the model and the plan being prepared) and a
+ * training (the run), which the window makes for each project it opens, hands to the
+ * project (which stores the session's spec and records every run) and to every page,
+ * so that nothing of one project shows in another. The first project takes the
+ * session the window had before it (a model opened first is trained in it); a project
+ * that remembers a spec gets it back, model included. Opening another project stops
+ * the run of the one before (it is stored there as stopped). Closing the window during
+ * a run asks first; Stop and Close stops the run and closes once it is stored.
+ *
+ * The window turns the pages' ::toast signals into toasts, keeps
  * the computer awake while a run trains, and says when a long run ends while the
  * window is in the background. It restores its size from the settings and saves it
  * on close. It gives its session the feature cache folder of the settings (over the
@@ -51,11 +59,16 @@ struct _GraftWindow
   GraftModelPage *model_page;
   GraftWelcomePage *welcome;
   GraftDataPage *data_page;
+  GraftSchedulePage *schedule_page;
+  GraftTrainPage *train_page;
   GraftResultsPage *results_page;
-  GraftSession *session;
-  GraftTraining *training;
+  GraftSession *session;       /* the open project's (before any: the one it will take) */
+  GraftTraining *training;     /* the same */
+  GCancellable *restoring;     /* the project's stored spec being restored */
   guint inhibit_cookie;
   gint64 run_started;
+  gboolean closing;            /* Stop and Close: close once the run is stored */
+  AdwMessageDialog *close_dialog;
 };
 
 G_DEFINE_FINAL_TYPE (GraftWindow, graft_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -214,14 +227,77 @@ on_cache_folder_changed (GSettings *settings, const char *key, GraftWindow *self
   apply_cache_folder (self);
 }
 
+static void on_training_state (GraftTraining *training, GParamSpec *pspec, GraftWindow *self);
+static void on_training_finished (GraftTraining *training, GError *error, GraftWindow *self);
+
+/* Makes session and training the ones every page shows and edits. */
+static void
+set_state_objects (GraftWindow *self, GraftSession *session, GraftTraining *training)
+{
+  if (self->training != NULL && self->training != training)
+    g_signal_handlers_disconnect_by_data (self->training, self);
+  g_set_object (&self->session, session);
+  if (g_set_object (&self->training, training))
+    {
+      g_signal_connect (training, "notify::state", G_CALLBACK (on_training_state), self);
+      g_signal_connect (training, "finished", G_CALLBACK (on_training_finished), self);
+      on_training_state (training, NULL, self);
+    }
+  graft_welcome_page_set_session (self->welcome, session);
+  graft_data_page_set_session (self->data_page, session);
+  graft_model_page_set_session (self->model_page, session);
+  graft_schedule_page_set_session (self->schedule_page, session);
+  graft_train_page_set_session (self->train_page, session);
+  graft_train_page_set_training (self->train_page, training);
+  graft_results_page_set_session (self->results_page, session);
+  graft_results_page_set_training (self->results_page, training);
+}
+
+static void
+on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GraftWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (graft_session_restore_finish (GRAFT_SESSION (source), result, &error)
+      || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  {
+    /* Translators: a toast when a project is opened; the reason follows */
+    g_autofree char *message = g_strdup_printf (_("Could not restore the project’s model: %s"), error->message);
+    graft_window_toast (self, message);
+  }
+}
+
 static void
 on_project_opened (GraftWelcomePage *welcome, GraftProjectObject *project, GraftWindow *self)
 {
   g_autofree char *name = graft_project_object_get_name (project);
+  g_autofree char *stored = graft_project_get_session_spec (graft_project_object_get_project (project));
 
+  if (self->restoring != NULL)
+    g_cancellable_cancel (self->restoring);
+  g_clear_object (&self->restoring);
+  if (self->project != NULL)
+    {
+      /* The project before keeps its session and training: its run, stopped, is
+       * stored there; this one gets its own. */
+      g_autoptr (GraftSession) session = graft_session_new ();
+      g_autoptr (GraftTraining) training = graft_training_new ();
+      graft_training_stop (self->training);
+      set_state_objects (self, session, training);
+    }
   g_set_object (&self->project, project);
+  graft_project_object_set_session (project, self->session);
+  graft_project_object_set_training (project, self->training);
   apply_cache_folder (self);
   graft_data_page_set_project (self->data_page, project);
+  graft_results_page_set_project (self->results_page, project);
+  if (stored != NULL)
+    {
+      self->restoring = g_cancellable_new ();
+      graft_session_restore_async (self->session, stored, self->restoring, on_restored, g_object_ref (self));
+    }
   /* Export proposes "<project>.onnx". */
   graft_results_page_set_project_name (self->results_page, name);
   graft_window_show_page (self, self->model_page_on_open ? "model" : "data");
@@ -355,13 +431,81 @@ on_training_finished (GraftTraining *training, GError *error, GraftWindow *self)
   }
 }
 
+/* Stop and Close: the window closes once the run has ended and the project stored it. */
+static void
+close_when_stored (GraftWindow *self)
+{
+  if (!self->closing || graft_training_is_busy (self->training)
+      || (self->project != NULL && graft_project_object_get_recording (self->project)))
+    return;
+  gtk_window_close (GTK_WINDOW (self));
+}
+
+static void
+on_close_response (AdwMessageDialog *dialog, const char *response, GraftWindow *self)
+{
+  g_clear_weak_pointer (&self->close_dialog);
+  if (g_strcmp0 (response, "stop") != 0)
+    return;
+  self->closing = TRUE;
+  gtk_widget_set_sensitive (GTK_WIDGET (self), FALSE);
+  if (self->project != NULL)
+    g_signal_connect_object (self->project, "notify::recording", G_CALLBACK (close_when_stored), self,
+                             G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->training, "finished", G_CALLBACK (close_when_stored), self, G_CONNECT_SWAPPED);
+  graft_training_stop (self->training);
+  if (graft_training_get_state (self->training) == GRAFT_TRAINING_PAUSED)
+    graft_training_resume (self->training);
+  close_when_stored (self);
+}
+
+/* Asks before a run is lost: Cancel keeps training, Stop and Close stores the run as
+ * stopped and closes. */
+static void
+ask_before_closing (GraftWindow *self)
+{
+  AdwMessageDialog *dialog;
+
+  if (self->close_dialog != NULL)
+    {
+      gtk_window_present (GTK_WINDOW (self->close_dialog));
+      return;
+    }
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), _("Stop training and close?"), NULL));
+  adw_message_dialog_format_body (dialog, "%s",
+                                  _("A model is training. Stopping keeps the run, with the weights of its last epoch, "
+                                    "in the project."));
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "stop", _("_Stop and Close"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "stop", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_close_response), self, 0);
+  g_set_weak_pointer (&self->close_dialog, dialog);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+AdwMessageDialog *
+graft_window_get_close_dialog (GraftWindow *self)
+{
+  g_return_val_if_fail (GRAFT_IS_WINDOW (self), NULL);
+  return self->close_dialog;
+}
+
 static gboolean
 graft_window_close_request (GtkWindow *window)
 {
   GraftWindow *self = GRAFT_WINDOW (window);
 
+  if (graft_training_is_busy (self->training) && !graft_training_is_lr_finder (self->training))
+    {
+      if (!self->closing)
+        ask_before_closing (self);
+      return TRUE; /* not now */
+    }
+  if (self->closing && self->project != NULL && graft_project_object_get_recording (self->project))
+    return TRUE; /* the run is being stored: close_when_stored closes */
   graft_window_save_state (self);
-  graft_training_stop (self->training);
+  graft_training_stop (self->training); /* an LR sweep */
 
   return GTK_WINDOW_CLASS (graft_window_parent_class)->close_request (window);
 }
@@ -372,6 +516,10 @@ graft_window_dispose (GObject *object)
   GraftWindow *self = GRAFT_WINDOW (object);
 
   g_clear_weak_pointer (&self->last_toast);
+  g_clear_weak_pointer (&self->close_dialog);
+  if (self->restoring != NULL)
+    g_cancellable_cancel (self->restoring);
+  g_clear_object (&self->restoring);
   g_clear_pointer (&self->application_title, g_free);
   if (self->settings != NULL)
     g_signal_handlers_disconnect_by_data (self->settings, self);
@@ -417,29 +565,27 @@ graft_window_init (GraftWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   self->application_title = g_strdup (gtk_window_get_title (GTK_WINDOW (self)));
 
-  self->session = graft_session_new ();
-  self->training = graft_training_new ();
-  g_signal_connect (self->training, "notify::state", G_CALLBACK (on_training_state), self);
-  g_signal_connect (self->training, "finished", G_CALLBACK (on_training_finished), self);
-
   self->welcome = GRAFT_WELCOME_PAGE (graft_welcome_page_new ());
-  graft_welcome_page_set_session (self->welcome, self->session);
   g_signal_connect_object (self->welcome, "project-opened", G_CALLBACK (on_project_opened), self, 0);
   g_signal_connect_object (self->welcome, "toast", G_CALLBACK (on_page_toast), self, 0);
   adw_bin_set_child (self->welcome_bin, GTK_WIDGET (self->welcome));
   self->data_page = GRAFT_DATA_PAGE (graft_data_page_new ());
-  graft_data_page_set_session (self->data_page, self->session);
   add_page (self, GTK_WIDGET (self->data_page), "data", _("Data"), "image-x-generic-symbolic");
-  self->model_page = g_object_new (GRAFT_TYPE_MODEL_PAGE, "session", self->session, NULL);
+  self->model_page = g_object_new (GRAFT_TYPE_MODEL_PAGE, NULL);
   g_signal_connect_object (self->model_page, "model-loaded", G_CALLBACK (on_model_loaded), self, 0);
   add_page (self, GTK_WIDGET (self->model_page), "model", _("Model"), "view-grid-symbolic");
-  add_page (self, g_object_new (GRAFT_TYPE_SCHEDULE_PAGE, "session", self->session, NULL), "schedule",
-            _("Schedule"), "x-office-calendar-symbolic");
-  add_page (self,
-            g_object_new (GRAFT_TYPE_TRAIN_PAGE, "session", self->session, "training", self->training, NULL),
-            "train", _("Train"), "media-playback-start-symbolic");
-  self->results_page = GRAFT_RESULTS_PAGE (graft_results_page_new (self->session, self->training));
+  self->schedule_page = g_object_new (GRAFT_TYPE_SCHEDULE_PAGE, NULL);
+  add_page (self, GTK_WIDGET (self->schedule_page), "schedule", _("Schedule"), "x-office-calendar-symbolic");
+  self->train_page = g_object_new (GRAFT_TYPE_TRAIN_PAGE, NULL);
+  add_page (self, GTK_WIDGET (self->train_page), "train", _("Train"), "media-playback-start-symbolic");
+  self->results_page = GRAFT_RESULTS_PAGE (graft_results_page_new (NULL, NULL));
   add_page (self, GTK_WIDGET (self->results_page), "results", _("Results"), "emblem-ok-symbolic");
+  {
+    /* Before any project: a session for a model opened first, which the first project takes. */
+    g_autoptr (GraftSession) session = graft_session_new ();
+    g_autoptr (GraftTraining) training = graft_training_new ();
+    set_state_objects (self, session, training);
+  }
   gtk_stack_set_visible_child_name (self->main_stack, "welcome");
   g_signal_connect_object (self->main_stack, "notify::visible-child-name", G_CALLBACK (update_header), self,
                            G_CONNECT_SWAPPED);

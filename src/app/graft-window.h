@@ -38,5 +38,7 @@ gboolean graft_window_is_opening (GraftWindow *self);
  * before any project is open, the start screen stays, a toast says the model is ready,
  * and the next project opened shows it. A failure is a toast. */
 void graft_window_open_model (GraftWindow *self, const char *path);
+/* The "Stop training and close?" dialog while it is shown (closing during a run), else NULL. */
+AdwMessageDialog *graft_window_get_close_dialog (GraftWindow *self);
 
 G_END_DECLS

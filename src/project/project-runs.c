@@ -1,7 +1,10 @@
-/* project-runs.c: training runs and their metric series. Not part of the undo history:
- * a run is a record of what happened. */
+/* project-runs.c: training runs, their metric series and trained models, and the
+ * session spec the project remembers. Not part of the undo history: a run is a record
+ * of what happened. */
 #include "project/project-private.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <math.h>
 
 static const char *const status_names[] = { "pending", "running", "finished", "failed", "stopped" };
@@ -188,11 +191,133 @@ graft_project_list_runs (GraftProject *project, GError **error)
   return runs;
 }
 
+/* A model file the project owns: one in <folder>/runs/. A path elsewhere (a model
+ * exported by hand) is the person's, and stays. */
+static char *
+owned_model_file (GraftProject *project, const char *model_path)
+{
+  g_autofree char *runs = g_build_filename (graft_project_get_folder (project), GRAFT_PROJECT_RUNS_FOLDER, NULL);
+  g_autofree char *parent = NULL;
+
+  if (model_path == NULL)
+    return NULL;
+  parent = g_path_get_dirname (model_path);
+  return g_strcmp0 (parent, runs) == 0 ? g_strdup (model_path) : NULL;
+}
+
 gboolean
 graft_project_delete_run (GraftProject *project, gint64 run_id, GError **error)
 {
-  return update_run (project, run_id, "DELETE FROM runs WHERE id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL", NULL, 0,
-                     error);
+  g_autofree char *model_file = NULL;
+  {
+    GraftRun run = { 0 };
+    if (!graft_project_get_run (project, run_id, &run, error))
+      return FALSE;
+    model_file = owned_model_file (project, run.model_path);
+    graft_run_clear (&run);
+  }
+  if (!update_run (project, run_id, "DELETE FROM runs WHERE id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL", NULL, 0,
+                   error))
+    return FALSE;
+  /* After the row: a failed delete leaves the run whole. A file left behind by a
+   * failed removal is only wasted space. */
+  if (model_file != NULL && g_remove (model_file) != 0 && errno != ENOENT)
+    g_debug ("%s: cannot remove: %s", model_file, g_strerror (errno));
+  return TRUE;
+}
+
+char *
+graft_project_run_model_file (GraftProject *project, gint64 run_id)
+{
+  g_autofree char *name = g_strdup_printf ("%" G_GINT64_FORMAT ".onnx", run_id);
+  return g_build_filename (graft_project_get_folder (project), GRAFT_PROJECT_RUNS_FOLDER, name, NULL);
+}
+
+gboolean
+graft_project_save_run_model (GraftProject *project, gint64 run_id, GBytes *model, GError **error)
+{
+  g_autofree char *path = graft_project_run_model_file (project, run_id);
+  g_autofree char *folder = g_path_get_dirname (path);
+  g_autoptr (GError) local_error = NULL;
+  gsize size;
+  const char *data;
+
+  g_return_val_if_fail (model != NULL, FALSE);
+  if (graft_project_is_read_only (project))
+    {
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_READ_ONLY, "%s: the project is read-only (%s)",
+                   graft_project_get_db_path (project), graft_project_read_only_reason (project));
+      return FALSE;
+    }
+  {
+    GraftRun run = { 0 };
+    if (!graft_project_get_run (project, run_id, &run, error))
+      return FALSE;
+    graft_run_clear (&run);
+  }
+  if (g_mkdir_with_parents (folder, 0755) != 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, GRAFT_PROJECT_ERROR,
+                   saved_errno == ENOSPC ? GRAFT_PROJECT_ERROR_DISK_FULL : GRAFT_PROJECT_ERROR_IO,
+                   "%s: cannot create the folder: %s", folder, g_strerror (saved_errno));
+      return FALSE;
+    }
+  data = g_bytes_get_data (model, &size);
+  /* A temporary file renamed over the name once written and synced: the file is the
+   * whole model or absent, never half of one. */
+  if (!g_file_set_contents_full (path, data, (gssize) size,
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0644, &local_error))
+    {
+      g_set_error (error, GRAFT_PROJECT_ERROR,
+                   g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOSPC) ? GRAFT_PROJECT_ERROR_DISK_FULL
+                                                                                 : GRAFT_PROJECT_ERROR_IO,
+                   "%s", local_error->message);
+      return FALSE;
+    }
+  if (!graft_project_set_run_model_path (project, run_id, path, error))
+    {
+      g_remove (path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+#define SESSION_SPEC_KEY "session_spec"
+
+gboolean
+graft_project_set_session_spec (GraftProject *project, const char *spec_json, GError **error)
+{
+  GRAFT_PROJECT_LOCK (project);
+  if (!graft_project_begin (project, error))
+    return FALSE;
+  GRAFT_STMT st = graft_project_statement (project,
+                                           spec_json != NULL
+                                             ? "INSERT OR REPLACE INTO meta (key, value) VALUES ('" SESSION_SPEC_KEY "', ?)"
+                                             : "DELETE FROM meta WHERE key = '" SESSION_SPEC_KEY "'",
+                                           error);
+  if (st == NULL)
+    {
+      graft_project_rollback (project);
+      return FALSE;
+    }
+  if (spec_json != NULL)
+    sqlite3_bind_text (st, 1, spec_json, -1, SQLITE_TRANSIENT);
+  if (!graft_project_step_done (project, st, "cannot store the session's settings", error))
+    {
+      graft_project_rollback (project);
+      return FALSE;
+    }
+  return graft_project_commit (project, error);
+}
+
+char *
+graft_project_get_session_spec (GraftProject *project)
+{
+  GRAFT_PROJECT_LOCK (project);
+  char *value = NULL;
+  graft_project_meta_get (project, SESSION_SPEC_KEY, &value);
+  return value;
 }
 
 gboolean

@@ -331,7 +331,7 @@ typedef struct {
   GraftRunStatus status;
   gint64 created, started, finished;   /* 0 when not yet */
   char *metrics_json;                  /* final metrics, NULL until finished */
-  char *model_path;                    /* exported model, NULL until exported */
+  char *model_path;                    /* the trained model's file, NULL until saved */
 } GraftRun;
 
 void graft_run_clear (GraftRun *run);
@@ -345,8 +345,22 @@ gboolean graft_project_set_run_model_path (GraftProject *project, gint64 run_id,
 gboolean graft_project_get_run (GraftProject *project, gint64 run_id, GraftRun *run, GError **error);
 /* GArray of GraftRun, newest first (clear func set). */
 GArray *graft_project_list_runs (GraftProject *project, GError **error);
-/* Deletes the run and its series (not an undo step). */
+/* Deletes the run, its series and its model file when the project owns it (one in
+ * runs/; not an undo step). */
 gboolean graft_project_delete_run (GraftProject *project, gint64 run_id, GError **error);
+
+/* The trained models of runs live in <folder>/runs/<id>.onnx. */
+#define GRAFT_PROJECT_RUNS_FOLDER "runs"
+char *graft_project_run_model_file (GraftProject *project, gint64 run_id);
+/* Writes model (ONNX bytes) as the run's model file, atomically (a synced temporary
+ * file renamed over the name: the file is the whole model or absent) and sets the
+ * run's model_path to it. Any thread. */
+gboolean graft_project_save_run_model (GraftProject *project, gint64 run_id, GBytes *model, GError **error);
+
+/* The session spec (JSON, spec.h) the project was last prepared with: model, cut,
+ * head, strategy, schedule. NULL forgets it. get: newly allocated, NULL when none. */
+gboolean graft_project_set_session_spec (GraftProject *project, const char *spec_json, GError **error);
+char *graft_project_get_session_spec (GraftProject *project);
 
 typedef struct {
   gint64 step;
