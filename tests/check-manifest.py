@@ -14,7 +14,11 @@ flatpak/io.github.graftlab.Graft.json:
   commit; local sources (type dir, or a path) are the repository itself;
 - builds OpenBLAS for a fixed TARGET on every architecture together with
   DYNAMIC_ARCH (without TARGET the common code is compiled for the builder's CPU),
-  with NUM_THREADS, NO_LAPACK, CBLAS and pthreads, and protobuf-c without protoc;
+  with NUM_THREADS, NO_LAPACK, CBLAS and USE_OPENMP=1 (OpenBLAS then runs its GEMMs
+  on libgomp's threads, the pool the engine's own loops use: with its pthreads
+  server, its workers spun in sched_yield beside the engine's OpenMP threads, 37-40 %
+  of all CPU time of a training step; see src/engine/parallel.h), and protobuf-c
+  without protoc;
 - installs the licence of every bundled library under /app/share/licenses;
 - passes Graft's own meson options, each of which exists in meson_options.txt, and
   sets every option there explicitly (a new option needs a decision for the Flatpak).
@@ -168,7 +172,8 @@ def main():
                   f"NUM_THREADS={env.get('NUM_THREADS')}")
             check(env.get("NO_LAPACK") == "1", f"OpenBLAS: NO_LAPACK=1 on {arch}")
             check(env.get("NO_CBLAS", "0") == "0", f"OpenBLAS: CBLAS kept on {arch}")
-            check(env.get("USE_OPENMP", "0") == "0", f"OpenBLAS: pthreads, not OpenMP, on {arch}")
+            check(env.get("USE_OPENMP") == "1", f"OpenBLAS: OpenMP, the engine's thread pool, on {arch}",
+                  f"USE_OPENMP={env.get('USE_OPENMP')}")
 
     protobuf = by_name.get("protobuf-c")
     check(protobuf is not None and "--disable-protoc" in protobuf.get("config-opts", []),

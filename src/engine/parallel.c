@@ -1,11 +1,15 @@
 #include "engine/parallel.h"
 
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 /* OpenBLAS's own prototypes; cblas.h does not declare them in every version. */
 void openblas_set_num_threads (int num_threads);
+int openblas_get_parallel (void);
+char *openblas_get_config (void);
+char *openblas_get_corename (void);
 
 static int num_threads = 0;
 
@@ -39,4 +43,29 @@ graft_prefer_passive_wait (char **argv)
     return;
   execv ("/proc/self/exe", argv);
   /* No /proc (or no exec): carry on with the policy libgomp already read. */
+}
+
+const char *
+graft_openblas_threading (void)
+{
+  switch (openblas_get_parallel ())
+    {
+    case 0:
+      return "sequential";
+    case 1:
+      return "pthreads";
+    case 2:
+      return "OpenMP";
+    default:
+      return "unknown";
+    }
+}
+
+const char *
+graft_openblas_description (void)
+{
+  static char line[256];
+  snprintf (line, sizeof line, "%s; core %s; %s threads", openblas_get_config (), openblas_get_corename (),
+            graft_openblas_threading ());
+  return line;
 }
