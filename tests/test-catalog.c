@@ -12,6 +12,7 @@
 #include <libsoup/soup.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog/catalog.h"
@@ -554,6 +555,23 @@ test_checksum_file (void)
   g_assert_null (graft_catalog_file_sha256 (missing, NULL, &error));
   g_assert_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_NOT_DOWNLOADED);
   g_assert_true (g_str_has_prefix (error->message, missing));
+  g_clear_error (&error);
+
+  /* A FIFO is refused, not waited on: as a file to hash and as a catalog file. */
+  g_autofree char *pipe = g_build_filename (models, "pipe.json", NULL);
+  g_assert_cmpint (mkfifo (pipe, 0600), ==, 0);
+  alarm (30);   /* a regression blocks in open(): SIGALRM fails the test instead of hanging */
+  g_assert_false (graft_file_checksum (checksum, pipe, &size, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  g_assert_nonnull (strstr (error->message, "pipe.json is not a regular file (a FIFO)"));
+  g_clear_error (&error);
+  g_autoptr (GraftCatalog) catalog = graft_catalog_load_bundled (&error);
+  g_assert_no_error (error);
+  g_assert_false (graft_catalog_add_file (catalog, pipe, TRUE, &error));
+  g_assert_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "not a regular file (a FIFO)"));
+  alarm (0);
+  g_unlink (pipe);
 }
 
 /* A model's downloaded file is found back from its path, however the path is spelt. */

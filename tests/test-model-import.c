@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/plan.h"
@@ -1418,6 +1419,34 @@ test_hostile_graph (void)
   }
 }
 
+/* A model path that is a FIFO (or a device) is refused, not waited on. */
+static void
+test_model_not_regular (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *root = g_dir_make_tmp ("graft-import-XXXXXX", &error);
+  g_autofree char *pipe = g_build_filename (root, "model.onnx", NULL);
+  g_assert_no_error (error);
+  g_assert_cmpint (mkfifo (pipe, 0600), ==, 0);
+
+  alarm (30);   /* a regression blocks in open() for ever: SIGALRM fails the test instead */
+  g_autoptr (GraftModel) model = graft_model_load (pipe, &error);
+  g_assert_null (model);
+  g_assert_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, pipe));
+  g_assert_nonnull (strstr (error->message, "not a regular file (a FIFO)"));
+  g_clear_error (&error);
+
+  g_assert_null (graft_model_load ("/dev/zero", &error));
+  g_assert_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "not a regular file (a character device)"));
+  alarm (0);
+
+  g_unlink (pipe);
+  g_rmdir (root);
+}
+
 /* External data: inside the folder it loads; outside it is refused. */
 static void
 test_external_data (void)
@@ -1429,6 +1458,7 @@ test_external_data (void)
   g_autofree char *outside = g_build_filename (root, "secret.bin", NULL);
   g_autofree char *link_out = g_build_filename (folder, "link-out.bin", NULL);
   g_autofree char *link_in = g_build_filename (folder, "link-in.bin", NULL);
+  g_autofree char *pipe = g_build_filename (folder, "pipe.bin", NULL);
   float weights[2 + 54];
   struct {
     const char *location, *offset, *length;
@@ -1442,6 +1472,8 @@ test_external_data (void)
     { "/etc/passwd", NULL, NULL, GRAFT_MODEL_ERROR_INVALID, "absolute path" },
     { "link-out.bin", "8", NULL, GRAFT_MODEL_ERROR_INVALID, "resolves outside" },
     { "missing.bin", NULL, NULL, GRAFT_MODEL_ERROR_IO, "missing.bin" },
+    /* A FIFO with no writer: opening it for reading would wait for ever. */
+    { "pipe.bin", "8", NULL, GRAFT_MODEL_ERROR_IO, "not a regular file (a FIFO)" },
     { "weights.bin", "16", NULL, GRAFT_MODEL_ERROR_INVALID, "has only 224" },
     { "weights.bin", "-8", NULL, GRAFT_MODEL_ERROR_INVALID, "offset" },
     { "weights.bin", "0", "100", GRAFT_MODEL_ERROR_INVALID, "100 bytes" },
@@ -1457,7 +1489,9 @@ test_external_data (void)
   g_assert_true (g_file_set_contents (outside, (const char *) weights, sizeof weights, NULL));
   g_assert_cmpint (symlink (outside, link_out), ==, 0);
   g_assert_cmpint (symlink ("weights.bin", link_in), ==, 0);
+  g_assert_cmpint (mkfifo (pipe, 0600), ==, 0);
 
+  alarm (60);   /* a regression blocks on the FIFO: SIGALRM fails the test instead */
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
     {
       g_autoptr (Builder) b = builder_conv_relu (13);
@@ -1506,7 +1540,9 @@ test_external_data (void)
     t->external_data[0] = e;
     expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "'w'", "external", NULL);
   }
+  alarm (0);
 
+  g_unlink (pipe);
   g_unlink (link_in);
   g_unlink (link_out);
   g_unlink (inside);
@@ -1973,6 +2009,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/import/normalise-sub-div", test_normalise);
   g_test_add_func ("/model/import/pad-folded", test_pad_folded);
   g_test_add_func ("/model/import/external-data", test_external_data);
+  g_test_add_func ("/model/import/not-regular", test_model_not_regular);
   g_test_add_func ("/model/import/load-errors", test_load_errors);
   g_test_add_func ("/model/import/builder-valid", test_builder_valid);
   g_test_add_func ("/model/import/cast-output", test_cast_output);

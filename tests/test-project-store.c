@@ -4,6 +4,8 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "project/project.h"
 #include "test-project-helpers.h"
@@ -171,6 +173,42 @@ test_not_a_project (Fixture *f, gconstpointer data)
   g_assert_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_A_PROJECT);
   g_assert_nonnull (strstr (error->message, other_db));
   g_assert_nonnull (strstr (error->message, "another program"));
+}
+
+/* A project.db, or a journal beside it, that is a FIFO: refused before SQLite opens it
+ * (opening a FIFO for reading waits for a writer, for ever). */
+static void
+test_fifo (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  alarm (30);   /* a regression blocks in open(): SIGALRM fails the test instead of hanging */
+
+  g_autofree char *folder = g_build_filename (f->dir, "fifo", NULL);
+  g_autofree char *db = g_build_filename (folder, "project.db", NULL);
+  g_assert_cmpint (g_mkdir (folder, 0755), ==, 0);
+  g_assert_cmpint (mkfifo (db, 0600), ==, 0);
+  g_assert_null (graft_project_open (folder, &error));
+  g_assert_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_A_PROJECT);
+  g_autofree char *expected = g_strdup_printf ("%s is not a regular file (a FIFO)", db);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_clear_error (&error);
+  /* Nor is one created over it. */
+  g_assert_null (graft_project_create (folder, "x", &error));
+  g_assert_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_EXISTS);
+  g_clear_error (&error);
+
+  /* A project whose write-ahead log is a FIFO. */
+  g_autofree char *wal_folder = g_build_filename (f->dir, "wal", NULL);
+  graft_project_close (graft_project_create (wal_folder, "wal", &error));
+  g_assert_no_error (error);
+  g_autofree char *wal = g_build_filename (wal_folder, "project.db-wal", NULL);
+  g_remove (wal);
+  g_assert_cmpint (mkfifo (wal, 0600), ==, 0);
+  g_assert_null (graft_project_open (wal_folder, &error));
+  g_assert_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_A_PROJECT);
+  g_assert_nonnull (strstr (error->message, "project.db-wal is not a regular file (a FIFO)"));
+  g_clear_error (&error);
+  alarm (0);
 }
 
 static void
@@ -1042,6 +1080,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("/project/store/create-open", test_create_open);
   ADD ("/project/store/not-a-project", test_not_a_project);
+  ADD ("/project/store/fifo", test_fifo);
   ADD ("/project/store/corrupt", test_corrupt);
   ADD ("/project/store/newer-version", test_newer_version);
   g_test_add_func ("/project/store/migrate-v1", test_migrate_v1);

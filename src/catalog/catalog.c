@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "catalog/graft-catalog-resources.h"
+#include "base/regular-file.h"
 #include "data/file-hash.h"
 #include "model/surgery.h"
 
@@ -452,7 +453,7 @@ graft_catalog_add_file (GraftCatalog *catalog, const char *path, gboolean as_use
   g_autoptr (GError) local = NULL;
   gsize length;
 
-  if (!g_file_get_contents (path, &contents, &length, &local))
+  if (!graft_file_get_contents (path, &contents, &length, &local))
     {
       g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_IO, "%s: cannot read the catalog file: %s",
                    path, local->message);
@@ -661,7 +662,7 @@ verified_note_matches (const GraftCatalogEntry *entry, const char *path, guint64
   g_autofree char *contents = NULL;
   g_autofree char *expected = verified_note_text (size, mtime, entry->sha256);
 
-  if (!g_file_get_contents (note_path, &contents, NULL, NULL))
+  if (!graft_file_get_contents (note_path, &contents, NULL, NULL))
     return FALSE;
   return strcmp (contents, expected) == 0;
 }

@@ -8,6 +8,7 @@
 
 #include <glib/gstdio.h>
 
+#include "base/regular-file.h"
 #include "data/image-private.h"
 
 /* Files larger than this are refused before reading: no PNG or JPEG within the pixel
@@ -184,25 +185,14 @@ set_io_error (GError **error, const char *name, const char *what, int saved_errn
 static guint8 *
 read_file (const char *path, const char *name, gsize *size_out, GError **error)
 {
-  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  /* Never a FIFO (open() would wait for a writer) or a device (reads never end). */
+  struct stat st;
+  g_autoptr (GError) local = NULL;
+  int fd = graft_open_regular (path, &st, &local);
   if (fd < 0)
     {
-      set_io_error (error, name, "cannot open", errno);
-      return NULL;
-    }
-
-  struct stat st;
-  if (fstat (fd, &st) != 0)
-    {
-      set_io_error (error, name, "cannot read", errno);
-      close (fd);
-      return NULL;
-    }
-  if (!S_ISREG (st.st_mode))
-    {
-      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_IO, "%s: %s, not an image file", name,
-                   S_ISDIR (st.st_mode) ? "a folder" : "a device or pipe");
-      close (fd);
+      /* The message names the file: "x.png is not a regular file (a FIFO)". */
+      g_set_error_literal (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_IO, local->message);
       return NULL;
     }
   if (st.st_size < 0 || (guint64) st.st_size > MAX_FILE_BYTES)

@@ -1,6 +1,7 @@
 /* model.c: the GraftModel itself: error domain, allocation, and reading a file. The
  * parsing is in onnx-import.c, the writing in onnx-export.c, the layers and blocks in
  * model-analysis.c. */
+#include "base/regular-file.h"
 #include "model/model.h"
 #include "model/model-private.h"
 
@@ -53,8 +54,9 @@ graft_model_load (const char *path, GError **error)
                    "%s: is a folder, not an ONNX file", path);
       return NULL;
     }
-  /* Mapped, not copied: the protobuf parser copies what it keeps anyway. */
-  file = g_mapped_file_new (path, FALSE, &local_error);
+  /* Mapped, not copied: the protobuf parser copies what it keeps anyway. Only a regular
+   * file: a FIFO would block the open for ever. */
+  file = graft_mapped_file_new (path, &local_error);
   if (file == NULL)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO,

@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "base/regular-file.h"
 #include "model/model.h"
 
 #define MAGIC "\x93NUMPY"
@@ -321,7 +322,7 @@ graft_npy_read (const char *path, graft_shape *shape, float **data, GError **err
   g_autoptr (GMappedFile) file = NULL;
   g_autoptr (GError) local_error = NULL;
 
-  file = g_mapped_file_new (path, FALSE, &local_error);
+  file = graft_mapped_file_new (path, &local_error);
   if (file == NULL)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO, "%s", local_error->message);

@@ -19,6 +19,7 @@
  * of Conv, Gemm and BatchNorm scale/bias are parameters, BatchNorm statistics are
  * buffers, other operands are constants. Initializer names are kept.
  */
+#include "base/regular-file.h"
 #include "model/model.h"
 #include "model/model-private.h"
 #include "model/onnx.pb-c.h"
@@ -422,6 +423,7 @@ read_external_data (Importer *im, const Onnx__TensorProto *t, const char *tensor
   const char *location = NULL, *offset_text = NULL, *length_text = NULL;
   guint64 offset = 0, length, expected, end;
   g_autofree char *full = NULL, *real_base = NULL, *real_file = NULL, *prefix = NULL;
+  g_autoptr (GError) open_error = NULL;
   g_auto (GStrv) parts = NULL;
   g_autofree guint8 *bytes = NULL;
   struct stat st;
@@ -491,18 +493,12 @@ read_external_data (Importer *im, const Onnx__TensorProto *t, const char *tensor
                          "tensor '%s' refers to external data '%s', which resolves outside the "
                          "model's folder", tensor_name, location);
 
-  fd = open (real_file, O_RDONLY | O_CLOEXEC);
+  /* Not a FIFO or a device: opening one would block, reading one would never end. */
+  fd = graft_open_regular (real_file, &st, &open_error);
   if (fd < 0)
     return import_error (im, error, GRAFT_MODEL_ERROR_IO,
-                         "cannot open the external data of tensor '%s' ('%s'): %s",
-                         tensor_name, location, g_strerror (errno));
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
-    {
-      close (fd);
-      return import_error (im, error, GRAFT_MODEL_ERROR_IO,
-                           "the external data of tensor '%s' ('%s') is not a regular file",
-                           tensor_name, location);
-    }
+                         "cannot read the external data of tensor '%s' ('%s'): %s",
+                         tensor_name, location, open_error->message);
   if (__builtin_add_overflow (offset, length, &end) || end > (guint64) st.st_size)
     {
       close (fd);

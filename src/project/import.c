@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/regular-file.h"
 #include "project/project-private.h"
 #include "project/zip-reader.h"
 #include "train/embedding-cache.h"   /* graft_file_sha256 */
@@ -127,13 +128,15 @@ extension_for (GraftMagic magic)
   return magic == GRAFT_MAGIC_PNG ? "png" : "jpg";
 }
 
-/* Judges the first bytes; reports and returns FALSE when the file is not one we read. */
+/* Judges the first bytes; reports and returns FALSE when the file is not one we read
+ * (read_error: why they could not be read, when got < 0). */
 static gboolean
-judge_head (Import *im, const char *display, const guint8 *head, gssize got, int saved_errno, GraftMagic *magic)
+judge_head (Import *im, const char *display, const guint8 *head, gssize got, const GError *read_error,
+            GraftMagic *magic)
 {
   if (got < 0)
     {
-      add_skip (im, display, GRAFT_SKIP_UNREADABLE, g_strerror (saved_errno));
+      add_skip (im, display, GRAFT_SKIP_UNREADABLE, read_error->message);
       return FALSE;
     }
   const char *format = NULL;
@@ -181,10 +184,10 @@ static void
 add_candidate_file (Import *im, const char *path, const struct stat *st, const char *class_name)
 {
   guint8 head[GRAFT_MAGIC_BYTES];
-  gssize got = graft_project_read_head (path, head, sizeof head);
-  int saved_errno = errno;
+  g_autoptr (GError) read_error = NULL;
+  gssize got = graft_project_read_head (path, head, sizeof head, &read_error);
   GraftMagic magic;
-  if (!judge_head (im, path, head, got, saved_errno, &magic))
+  if (!judge_head (im, path, head, got, read_error, &magic))
     return;
   Candidate *candidate = g_new0 (Candidate, 1);
   candidate->path = g_strdup (path);
@@ -759,10 +762,10 @@ graft_import_csv (GraftProject *project, const char *csv_path, const GraftImport
   g_autofree char *text = NULL;
   gsize length = 0;
   g_autoptr (GError) local_error = NULL;
-  if (!g_file_get_contents (csv_path, &text, &length, &local_error))
+  if (!graft_file_get_contents (csv_path, &text, &length, &local_error))
     {
       g_set_error (error, GRAFT_PROJECT_ERROR,
-                   g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? GRAFT_PROJECT_ERROR_NOT_FOUND
+                   g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ? GRAFT_PROJECT_ERROR_NOT_FOUND
                                                                                  : GRAFT_PROJECT_ERROR_IO,
                    "%s", local_error->message);
       return NULL;
@@ -905,7 +908,7 @@ scan_archive (Import *im, const char *path, gboolean fatal_open, GError **error)
       gsize n;
       const guint8 *data = g_bytes_get_data (bytes, &n);
       GraftMagic magic;
-      if (!judge_head (im, display, data, (gssize) MIN (n, GRAFT_MAGIC_BYTES), 0, &magic))
+      if (!judge_head (im, display, data, (gssize) MIN (n, GRAFT_MAGIC_BYTES), NULL, &magic))
         continue;
       Candidate *candidate = g_new0 (Candidate, 1);
       candidate->display = g_steal_pointer (&display);

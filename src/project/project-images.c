@@ -105,10 +105,12 @@ graft_project_add_image (GraftProject *project, const char *path, GError **error
   g_return_val_if_fail (path != NULL, 0);
   g_autofree char *display = g_filename_display_name (path);
   guint8 head[GRAFT_MAGIC_BYTES];
-  gssize got = graft_project_read_head (path, head, sizeof head);
+  g_autoptr (GError) read_error = NULL;
+  gssize got = graft_project_read_head (path, head, sizeof head, &read_error);
   if (got < 0)
     {
-      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_IO, "%s: cannot read: %s", display, g_strerror (errno));
+      /* The message names the file. */
+      g_set_error_literal (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_IO, read_error->message);
       return 0;
     }
   const char *format = NULL;

@@ -120,8 +120,9 @@ typedef enum {
 #define GRAFT_MAGIC_BYTES 16
 /* format (nullable): "PNG", "JPEG", "GIF", ... */
 GraftMagic graft_project_sniff (const guint8 *head, gsize n, const char **format);
-/* Reads the first bytes of a file: -1 (errno set) when it cannot be opened or read. */
-gssize graft_project_read_head (const char *path, guint8 *head, gsize n);
+/* Reads the first bytes of a regular file: -1 and error (G_IO_ERROR, naming the file)
+ * when it cannot be opened or read, or is a FIFO, a device, a folder. */
+gssize graft_project_read_head (const char *path, guint8 *head, gsize n, GError **error);
 
 /* Micro-seconds from a struct stat's mtime. */
 gint64 graft_project_stat_mtime (const void *stat_buf);

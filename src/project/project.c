@@ -12,6 +12,8 @@
  * is the one every project takes. */
 #include "project/project-private.h"
 
+#include "base/regular-file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -448,6 +450,19 @@ connect (GraftProject *project, gboolean create, GError **error)
       sqlite3_close_v2 (project->db);
       project->db = NULL;
     }
+  /* The database and the journals SQLite opens beside it must be regular files (or not
+   * be there yet): SQLite would block on a FIFO, or read a device as a journal. */
+  static const char *const suffixes[] = { "", "-wal", "-journal", "-shm" };
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *path = g_strconcat (project->db_path, suffixes[i], NULL);
+      g_autoptr (GError) local = NULL;
+      if (!graft_file_regular_or_absent (path, &local))
+        {
+          g_set_error_literal (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_A_PROJECT, local->message);
+          return FALSE;
+        }
+    }
   int flags = project->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   if (create)
     flags |= SQLITE_OPEN_CREATE;
@@ -578,13 +593,18 @@ graft_project_open (const char *folder, GError **error)
       return NULL;
     }
 
-  /* The SQLite header, before SQLite sees the file. */
+  /* The SQLite header, before SQLite sees the file; a project.db that is a FIFO or a
+   * device is refused here (SQLite's open would wait on a FIFO for ever). */
   guint8 head[16];
-  gssize got = graft_project_read_head (project->db_path, head, sizeof head);
+  g_autoptr (GError) read_error = NULL;
+  gssize got = graft_project_read_head (project->db_path, head, sizeof head, &read_error);
   if (got < 0)
     {
-      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_IO, "%s: cannot read: %s", display,
-                   g_strerror (errno));
+      g_set_error_literal (error, GRAFT_PROJECT_ERROR,
+                           g_error_matches (read_error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE)
+                               ? GRAFT_PROJECT_ERROR_NOT_A_PROJECT
+                               : GRAFT_PROJECT_ERROR_IO,
+                           read_error->message);
       project_free (project);
       return NULL;
     }
@@ -907,9 +927,9 @@ graft_project_resolve_path (GraftProject *project, const char *stored)
 }
 
 gssize
-graft_project_read_head (const char *path, guint8 *head, gsize n)
+graft_project_read_head (const char *path, guint8 *head, gsize n, GError **error)
 {
-  int fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+  int fd = graft_open_regular (path, NULL, error);
   if (fd < 0)
     return -1;
   gsize total = 0;
@@ -922,7 +942,9 @@ graft_project_read_head (const char *path, guint8 *head, gsize n)
             continue;
           int saved_errno = errno;
           close (fd);
-          errno = saved_errno;
+          g_autofree char *display = g_filename_display_name (path);
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "%s: cannot read: %s", display,
+                       g_strerror (saved_errno));
           return -1;
         }
       if (got == 0)

@@ -5,6 +5,8 @@
  * (30 bytes + name + extra field of the local header). */
 #include "project/zip-reader.h"
 
+#include "base/regular-file.h"
+
 #include <gio/gio.h>
 #include <string.h>
 
@@ -83,7 +85,7 @@ graft_zip_open (const char *path, GError **error)
 {
   GraftZip *zip = g_new0 (GraftZip, 1);
   zip->path = g_strdup (path);
-  zip->file = g_mapped_file_new (path, FALSE, error);
+  zip->file = graft_mapped_file_new (path, error);   /* never a FIFO: it would block */
   if (zip->file == NULL)
     {
       graft_zip_free (zip);

@@ -22,7 +22,8 @@ typedef struct {
 
 typedef struct _GraftZip GraftZip;
 
-/* Errors: G_FILE_ERROR from opening; G_IO_ERROR_INVALID_DATA for a bad or unsupported
+/* Errors: G_IO_ERROR from opening (NOT_REGULAR_FILE for a FIFO or a device, never
+ * waited on); G_IO_ERROR_INVALID_DATA for a bad or unsupported
  * archive, the archive's name (and the member's) in the message. */
 GraftZip *graft_zip_open (const char *path, GError **error);
 void graft_zip_free (GraftZip *zip);

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/regular-file.h"
 #include "data/loader.h"
 #include "engine/plan.h"
 #include "model/surgery.h"
@@ -859,9 +860,12 @@ graft_trainer_resume_from (GraftTrainer *trainer, const char *folder, GError **e
   g_autofree char *state_path = g_build_filename (folder, "state.json", NULL);
   g_autofree char *last = g_build_filename (folder, "last.onnx", NULL);
   g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree char *text = NULL;
+  gsize length = 0;
   JsonObject *state;
 
-  if (!json_parser_load_from_file (parser, state_path, error))
+  if (!graft_file_get_contents (state_path, &text, &length, error)
+      || !json_parser_load_from_data (parser, text, (gssize) length, error))
     return FALSE;
   if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
@@ -1174,7 +1178,7 @@ prepare (GraftTrainer *trainer, run_state *rs, gboolean for_lr_finder, float **t
       g_autofree char *path = g_build_filename (trainer->resume_folder, "optimizer.bin", NULL);
       g_autofree char *bytes = NULL;
       gsize size;
-      if (!g_file_get_contents (path, &bytes, &size, error))
+      if (!graft_file_get_contents (path, &bytes, &size, error))
         return FALSE;
       rs->optimizer = graft_optimizer_state_deserialize (&spec->optimizer, bytes, size, &engine_error);
     }
