@@ -17,7 +17,8 @@
  *
  * --json prints {"model", "mode", "batch", "size", "threads", "repeats",
  * "images_per_second", "ms_per_batch", "peak_rss_mib", "activation_mib",
- * "gradient_mib", "backward_nodes", "openblas" (its configuration, core and threading)}.
+ * "gradient_mib", "backward_nodes", "openblas" (its configuration, core and threading),
+ * "simd" (the engine's kernels this CPU runs)}.
  */
 #include "cli/cli.h"
 
@@ -30,6 +31,7 @@
 
 #include "engine/parallel.h"
 #include "engine/plan.h"
+#include "engine/simd.h"
 
 typedef enum {
   MODE_FORWARD,
@@ -255,6 +257,8 @@ cli_bench (int argc, char **argv)
       json_builder_add_string_value (builder, g_getenv ("OMP_WAIT_POLICY"));
       json_builder_set_member_name (builder, "openblas");
       json_builder_add_string_value (builder, graft_openblas_description ());
+      json_builder_set_member_name (builder, "simd");
+      json_builder_add_string_value (builder, graft_simd_level ());
       json_builder_set_member_name (builder, "repeats");
       json_builder_add_int_value (builder, repeats);
       json_builder_set_member_name (builder, "images_per_second");
@@ -277,6 +281,7 @@ cli_bench (int argc, char **argv)
       printf ("%s: %s, batch %d, %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT ", %d threads, median of %d\n", argv[1],
               mode_names[mode], batch, height, width, graft_get_num_threads (), repeats);
       printf ("  OpenBLAS: %s\n", graft_openblas_description ());
+      printf ("  engine kernels: %s\n", graft_simd_level ());
       printf ("  %.2f ms per batch, %.1f images/s\n", median, batch / (median / 1e3));
       printf ("  peak RSS %.1f MiB; activations %.1f MiB, gradients %.1f MiB (plan)\n", peak_rss,
               memory.activation_floats * 4.0 / 1048576, memory.gradient_floats * 4.0 / 1048576);

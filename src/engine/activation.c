@@ -6,6 +6,7 @@
  * the same index, which "omp simd" allows, so the loops need no restrict.
  */
 #include "engine/ops.h"
+#include "engine/simd.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -74,6 +75,7 @@ exp_nonpositive (float t)
 /* ------------------------------------------------------------------------ */
 /* Forward kernels over one chunk. */
 
+GRAFT_SIMD_DISPATCH
 static void
 forward_chunk (const graft_activation_params *p, size_t count, const float *x, float *y)
 {
@@ -144,6 +146,7 @@ forward_chunk (const graft_activation_params *p, size_t count, const float *x, f
 /* ------------------------------------------------------------------------ */
 /* Backward kernels over one chunk; x or y is NULL when the kind does not need it. */
 
+GRAFT_SIMD_DISPATCH
 static void
 backward_chunk (const graft_activation_params *p, size_t count, const float *restrict x,
                 const float *restrict y, const float *restrict dy, float *restrict dx)

@@ -5,6 +5,7 @@
  * planes, so that a layer with few channels and large planes still uses every core.
  */
 #include "engine/ops.h"
+#include "engine/simd.h"
 
 #include <math.h>
 
@@ -42,73 +43,80 @@ graft_batchnorm_setup (graft_batchnorm_params *p, graft_error *error)
   return GRAFT_OK;
 }
 
-/* sum of row[0..len) in double; four partial sums, always combined the same way. */
+/* The per-channel sums below run in double, in LANES partial sums that are always
+ * combined the same way: lanes that vectorise (8 doubles: one AVX-512 vector, two AVX2
+ * ones) without reassociating anything. */
+#define LANES 8
+
+static double
+combine_lanes (const double *acc)
+{
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* sum of row[0..len) in double. */
+GRAFT_SIMD_DISPATCH
 static double
 sum_row (const float *restrict row, size_t len)
 {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  double acc[LANES] = { 0 }, tail = 0;
   size_t i = 0;
-  for (; i + 4 <= len; i += 4)
-    {
-      s0 += row[i];
-      s1 += row[i + 1];
-      s2 += row[i + 2];
-      s3 += row[i + 3];
-    }
+  for (; i + LANES <= len; i += LANES)
+    for (int j = 0; j < LANES; j++)
+      acc[j] += row[i + j];
   for (; i < len; i++)
-    s0 += row[i];
-  return (s0 + s1) + (s2 + s3);
+    tail += row[i];
+  return combine_lanes (acc) + tail;
 }
 
 /* sum of (row[i] - mean)^2 in double. */
+GRAFT_SIMD_DISPATCH
 static double
 sum_squared_deviation (const float *restrict row, size_t len, double mean)
 {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  double acc[LANES] = { 0 }, tail = 0;
   size_t i = 0;
-  for (; i + 4 <= len; i += 4)
-    {
-      double d0 = row[i] - mean, d1 = row[i + 1] - mean;
-      double d2 = row[i + 2] - mean, d3 = row[i + 3] - mean;
-      s0 += d0 * d0;
-      s1 += d1 * d1;
-      s2 += d2 * d2;
-      s3 += d3 * d3;
-    }
+  for (; i + LANES <= len; i += LANES)
+    for (int j = 0; j < LANES; j++)
+      {
+        double d = row[i + j] - mean;
+        acc[j] += d * d;
+      }
   for (; i < len; i++)
     {
       double d = row[i] - mean;
-      s0 += d * d;
+      tail += d * d;
     }
-  return (s0 + s1) + (s2 + s3);
+  return combine_lanes (acc) + tail;
 }
 
 /* sum of dy[i] and of dy[i] * (x[i] - mean), in double. */
+GRAFT_SIMD_DISPATCH
 static void
 sum_dy_and_dy_centered (const float *restrict x, const float *restrict dy, size_t len, double mean,
                         double *sum_dy, double *sum_dy_centered)
 {
-  double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+  double a[LANES] = { 0 }, b[LANES] = { 0 }, a_tail = 0, b_tail = 0;
   size_t i = 0;
-  for (; i + 2 <= len; i += 2)
-    {
-      a0 += dy[i];
-      a1 += dy[i + 1];
-      b0 += dy[i] * (x[i] - mean);
-      b1 += dy[i + 1] * (x[i + 1] - mean);
-    }
+  for (; i + LANES <= len; i += LANES)
+    for (int j = 0; j < LANES; j++)
+      {
+        a[j] += dy[i + j];
+        b[j] += dy[i + j] * (x[i + j] - mean);
+      }
   for (; i < len; i++)
     {
-      a0 += dy[i];
-      b0 += dy[i] * (x[i] - mean);
+      a_tail += dy[i];
+      b_tail += dy[i] * (x[i] - mean);
     }
-  *sum_dy += a0 + a1;
-  *sum_dy_centered += b0 + b1;
+  *sum_dy += combine_lanes (a) + a_tail;
+  *sum_dy_centered += combine_lanes (b) + b_tail;
 }
 
 /* y = (x - center[k]) * scale[k] + shift[k] for channels c0 .. c0+cb-1 of every sample;
  * center, scale, shift are indexed by k. Centring first keeps the float rounding
  * relative to the spread of x, not to its mean. */
+GRAFT_SIMD_DISPATCH
 static void
 affine_block (const graft_batchnorm_params *p, int c0, int cb, const float *center,
               const float *scale, const float *shift, const float *x, float *y)
@@ -206,6 +214,7 @@ graft_batchnorm_forward_inference (const graft_batchnorm_params *p, const float 
 /* Backward for channels c0 .. c0+cb-1; mean and invstd are indexed by k and hold the
  * statistics x was normalised with. training says whether they are batch statistics
  * (functions of x) or constants (running statistics). */
+GRAFT_SIMD_DISPATCH
 static void
 backward_block (const graft_batchnorm_params *p, bool training, int c0, int cb,
                 const float *x, const float *gamma, const float *mean, const float *invstd,

@@ -12,6 +12,7 @@
  * are direct loops over (sample, channel) planes; see the comment of that section.
  */
 #include "engine/ops.h"
+#include "engine/simd.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -221,6 +222,7 @@ sum_floats (const float *restrict x, size_t count)
 }
 
 /* dbias[oc] += sum of dy over samples and positions; one channel per thread. */
+GRAFT_SIMD_DISPATCH
 static void
 bias_backward (const graft_conv2d_params *p, size_t ohw, const float *dy, float *dbias)
 {
@@ -241,6 +243,7 @@ bias_backward (const graft_conv2d_params *p, size_t ohw, const float *dy, float 
 
 /* col (K rows of ldcol) receives, for samples side by side, the patches of x; x points
  * at the group's first channel of the first sample, samples are sample_stride apart. */
+GRAFT_SIMD_DISPATCH
 static void
 im2col (const graft_conv2d_params *p, const conv_layout *l, const float *x, size_t sample_stride,
         int samples, float *col, size_t ldcol)
@@ -282,6 +285,7 @@ im2col (const graft_conv2d_params *p, const conv_layout *l, const float *x, size
 
 /* dx += col2im (col): the adjoint of im2col. One (sample, channel) plane per item, so
  * every dx element is summed by one thread in a fixed order. */
+GRAFT_SIMD_DISPATCH
 static void
 col2im_add (const graft_conv2d_params *p, const conv_layout *l, const float *col, size_t ldcol,
             int samples, float *dx, size_t sample_stride)
@@ -320,6 +324,7 @@ col2im_add (const graft_conv2d_params *p, const conv_layout *l, const float *col
 }
 
 /* y rows of the group (mg channels of samples side by side in out) = out + bias. */
+GRAFT_SIMD_DISPATCH
 static void
 scatter_output (const graft_conv2d_params *p, const conv_layout *l, const float *out, int samples,
                 int n0, int g, const float *bias, float *y)
@@ -358,6 +363,7 @@ gather_dy (const graft_conv2d_params *p, const conv_layout *l, const float *dy, 
 }
 
 /* Plane j of y = bias[j]. */
+GRAFT_SIMD_DISPATCH
 static void
 fill_bias (const float *bias, int channels, size_t ohw, float *y)
 {
@@ -998,6 +1004,7 @@ item_planes (const graft_conv2d_params *p, const dw_geometry *g, long item, int 
 }
 
 /* y planes (n, c * mult + j) from the x planes (n, c): one padded stack serves all j. */
+GRAFT_SIMD_DISPATCH
 static void
 depthwise_forward (const graft_conv2d_params *p, const conv_layout *l, const float *x, const float *w,
                    const float *bias, float *y)
@@ -1329,6 +1336,7 @@ dw_run (const dw_geometry *g, int nk, const float *xp, size_t x_stride, const fl
  * its mult output channels, runs of samples are processed while their x, dy and dx
  * planes are in cache, for all three gradients. Samples in order inside an item and
  * sums in double: the result does not depend on the thread count. */
+GRAFT_SIMD_DISPATCH
 static void
 depthwise_backward (const graft_conv2d_params *p, const conv_layout *l, const float *x, const float *w,
                     const float *dy, float *dx, float *dw, float *dbias)

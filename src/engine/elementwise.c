@@ -13,6 +13,7 @@
  * the thread count.
  */
 #include "engine/ops.h"
+#include "engine/simd.h"
 
 #include <omp.h>
 
@@ -97,6 +98,7 @@ typedef enum {
 
 /* One inner run of n elements; a and b step by 1 when *_vec, else stay put.
  * y may be the same array as a or b (same index), which "omp simd" allows. */
+GRAFT_SIMD_DISPATCH
 static void
 run_inner (op_kind op, size_t n, const float *a, bool a_vec, const float *b, bool b_vec, float *y)
 {
@@ -260,6 +262,7 @@ odometer_next (odometer *od)
 
 /* out (the operand with strides s_out) += sum over its broadcast dims of
  * dy * other (other has strides s_other; NULL means a factor of 1). */
+GRAFT_SIMD_DISPATCH
 static void
 reduce_into (const plan *pl, const size_t *s_out, const size_t *s_other,
              const float *dy, const float *other, float *out)

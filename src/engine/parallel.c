@@ -1,4 +1,5 @@
 #include "engine/parallel.h"
+#include "engine/simd.h"
 
 #include <omp.h>
 #include <stdio.h>
@@ -68,4 +69,21 @@ graft_openblas_description (void)
   snprintf (line, sizeof line, "%s; core %s; %s threads", openblas_get_config (), openblas_get_corename (),
             graft_openblas_threading ());
   return line;
+}
+
+const char *
+graft_simd_level (void)
+{
+#if GRAFT_SIMD_CLONES
+  __builtin_cpu_init ();
+  if (__builtin_cpu_supports ("x86-64-v4"))
+    return "x86-64-v4 (AVX-512)";
+  if (__builtin_cpu_supports ("x86-64-v3"))
+    return "x86-64-v3 (AVX2)";
+  return "x86-64 baseline (SSE2)";
+#elif defined(__aarch64__)
+  return "aarch64 (NEON, no dispatch)";
+#else
+  return "baseline (no dispatch)";
+#endif
 }
