@@ -416,6 +416,147 @@ test_split_gradient (void)
   graft_graph_free (graph);
 }
 
+/* Forward fuses Conv -> Activation and BatchNorm -> Activation into one pass; with
+ * options.unfused each node runs alone. Both must give the same outputs, gradients and
+ * running statistics: the fused passes do the same arithmetic, and an activation whose
+ * backward reads its input (Clip, HardSigmoid) still finds it. The toy network has
+ * BN -> Relu (the BN output is never written), Conv -> Relu, Conv -> HardSigmoid and
+ * depthwise Conv -> Clip (kept); a wide network (40x40 outputs: one GEMM per sample, not
+ * samples batched) adds Conv -> Clip, Conv -> Relu, depthwise Conv -> Clip and 1x1 Conv ->
+ * HardSwish on that path. The unfused plan also clears each gradient buffer before its
+ * first writer adds to it, where the other lets that writer overwrite it: conv (im2col,
+ * 1x1 and depthwise), BatchNorm and activation backwards are first writers here. Each
+ * plan gets its own copy of the graph, as training forward updates BN's running statistics. */
+static int
+wide_network (graft_graph **out, int *input)
+{
+  graft_graph *graph = graft_graph_new ();
+  graft_shape shape = graft_shape_4d (1, 3, 40, 40);
+  graft_node_attributes conv = { .op = GRAFT_OP_CONV };
+  int x, in3[3];
+
+  conv.conv.stride_h = conv.conv.stride_w = conv.conv.dilation_h = conv.conv.dilation_w = 1;
+  conv.conv.groups = 1;
+  conv.conv.kh = conv.conv.kw = 3;
+  conv.conv.pad_top = conv.conv.pad_left = conv.conv.pad_bottom = conv.conv.pad_right = 1;
+  *input = x = graft_graph_add_input (graph, "x", &shape, NULL);
+  in3[0] = x;
+  in3[1] = split_tensor (graph, "c1.weight", graft_shape_4d (4, 3, 3, 3), 31);
+  in3[2] = split_tensor (graph, "c1.bias", graft_shape_make (1, (int64_t[]) { 4 }), 32);
+  x = split_node (graph, "c1", conv, in3, 3);
+  x = split_node (graph, "c1.act", (graft_node_attributes) { .op = GRAFT_OP_ACTIVATION,
+                                                             .activation = { GRAFT_ACTIVATION_CLIP, 0, 0.5f } }, &x, 1);
+  in3[0] = x;
+  in3[1] = split_tensor (graph, "c2.weight", graft_shape_4d (4, 4, 3, 3), 33);
+  in3[2] = split_tensor (graph, "c2.bias", graft_shape_make (1, (int64_t[]) { 4 }), 34);
+  x = split_node (graph, "c2", conv, in3, 3);
+  x = split_node (graph, "c2.act", (graft_node_attributes) { .op = GRAFT_OP_ACTIVATION,
+                                                             .activation = { GRAFT_ACTIVATION_RELU } }, &x, 1);
+  /* Depthwise (its backward is the first writer of c2.act's gradient), then a 1x1 conv
+   * (one GEMM straight into dx). */
+  conv.conv.groups = 4;
+  in3[0] = x;
+  in3[1] = split_tensor (graph, "dw.weight", graft_shape_4d (4, 1, 3, 3), 37);
+  x = split_node (graph, "dw", conv, in3, 2);
+  x = split_node (graph, "dw.act", (graft_node_attributes) { .op = GRAFT_OP_ACTIVATION,
+                                                             .activation = { GRAFT_ACTIVATION_CLIP, 0, 0.3f } }, &x, 1);
+  conv.conv.groups = 1;
+  conv.conv.kh = conv.conv.kw = 1;
+  conv.conv.pad_top = conv.conv.pad_left = conv.conv.pad_bottom = conv.conv.pad_right = 0;
+  in3[0] = x;
+  in3[1] = split_tensor (graph, "c3.weight", graft_shape_4d (4, 4, 1, 1), 38);
+  in3[2] = split_tensor (graph, "c3.bias", graft_shape_make (1, (int64_t[]) { 4 }), 39);
+  x = split_node (graph, "c3", conv, in3, 3);
+  x = split_node (graph, "c3.act", (graft_node_attributes) { .op = GRAFT_OP_ACTIVATION,
+                                                             .activation = { GRAFT_ACTIVATION_HARD_SWISH } }, &x, 1);
+  x = split_node (graph, "pool", (graft_node_attributes) { .op = GRAFT_OP_MEAN_SPATIAL }, &x, 1);
+  in3[0] = x;
+  in3[1] = split_tensor (graph, "fc.weight", graft_shape_2d (3, 4), 35);
+  in3[2] = split_tensor (graph, "fc.bias", graft_shape_make (1, (int64_t[]) { 3 }), 36);
+  *out = graph;
+  return split_node (graph, "fc", (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1, 1 } },
+                     in3, 3);
+}
+
+static void
+assert_same_floats (const float *a, const float *b, size_t count, const char *what)
+{
+  for (size_t i = 0; i < count; i++)
+    if (!(a[i] == b[i]))
+      g_error ("%s differs at %zu: %.9g fused, %.9g unfused", what, i, a[i], b[i]);
+}
+
+static void
+compare_fused (bool wide, graft_plan_mode mode)
+{
+  graft_graph *graphs[2];
+  graft_plan *plans[2];
+  int input = 0, logits = 0, batch = 3;
+  int32_t labels[3] = { 0, 2, 1 };
+  float loss[2];
+  size_t count = 0;
+  float *images = NULL;
+  graft_error error;
+
+  for (int r = 0; r < 2; r++)
+    {
+      graft_plan_options options = { .mode = mode, .batch = batch, .unfused = r == 1 };
+      toy_network net;
+      if (wide)
+        logits = wide_network (&graphs[r], &input);
+      else
+        {
+          toy_network_build (&net, 0.0f, 17);
+          graphs[r] = net.graph, input = net.input, logits = net.logits;
+        }
+      if (images == NULL)
+        {
+          graft_shape_count (&graft_graph_value (graphs[r], input)->shape, &count, NULL);
+          count *= (size_t) batch;
+          images = test_floats (count);
+          test_fill_uniform_float (images, count, 41, -1, 1);
+        }
+      options.loss_logits = logits;
+      options.keep = &logits;
+      options.n_keep = 1;
+      plans[r] = graft_plan_new (graphs[r], &options, &error);
+      if (plans[r] == NULL)
+        g_error ("%s", error.message);
+      g_assert_cmpint (graft_plan_set_input (plans[r], input, images, count, &error), ==, GRAFT_OK);
+      g_assert_cmpint (graft_plan_forward (plans[r], &error), ==, GRAFT_OK);
+      if (mode == GRAFT_PLAN_TRAINING)
+        g_assert_cmpint (graft_plan_backward (plans[r], labels, &loss[r], &error), ==, GRAFT_OK);
+    }
+  assert_same_floats (graft_plan_value_data (plans[0], logits, NULL), graft_plan_value_data (plans[1], logits, NULL),
+                      (size_t) batch * 3, "logits");
+  for (int v = 0; v < graft_graph_value_count (graphs[0]); v++)
+    {
+      const graft_value *value = graft_graph_value (graphs[0], v);
+      size_t n;
+      if (value->kind != GRAFT_VALUE_PARAMETER && value->kind != GRAFT_VALUE_BUFFER)
+        continue;
+      graft_shape_count (&value->shape, &n, NULL);
+      assert_same_floats (value->data, graft_graph_value (graphs[1], v)->data, n, value->name);
+      if (mode == GRAFT_PLAN_TRAINING && graft_plan_gradient (plans[0], v) != NULL)
+        assert_same_floats (graft_plan_gradient (plans[0], v), graft_plan_gradient (plans[1], v), n, value->name);
+    }
+  for (int r = 0; r < 2; r++)
+    {
+      graft_plan_free (plans[r]);
+      graft_graph_free (graphs[r]);
+    }
+  g_free (images);
+}
+
+static void
+test_fused_matches_unfused (void)
+{
+  compare_fused (false, GRAFT_PLAN_TRAINING);
+  compare_fused (false, GRAFT_PLAN_INFERENCE);
+  compare_fused (true, GRAFT_PLAN_TRAINING);
+  compare_fused (true, GRAFT_PLAN_INFERENCE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -427,5 +568,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/graph/backward-stops", test_backward_stops);
   g_test_add_func ("/engine/graph/network-gradient", test_network_gradient);
   g_test_add_func ("/engine/graph/split-gradient", test_split_gradient);
+  g_test_add_func ("/engine/graph/fused-matches-unfused", test_fused_matches_unfused);
   return g_test_run ();
 }

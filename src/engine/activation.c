@@ -144,12 +144,16 @@ forward_chunk (const graft_activation_params *p, size_t count, const float *x, f
 }
 
 /* ------------------------------------------------------------------------ */
-/* Backward kernels over one chunk; x or y is NULL when the kind does not need it. */
+/* Backward kernels over one chunk; x or y is NULL when the kind does not need it.
+ * set: dx = f'(x) * dy instead of dx += (the first writer of dx); the two forms are
+ * compiled apart (set is a constant in each), so neither tests it per element. 0 + v
+ * is v, so both give the same values. */
 
-GRAFT_SIMD_DISPATCH
-static void
-backward_chunk (const graft_activation_params *p, size_t count, const float *restrict x,
-                const float *restrict y, const float *restrict dy, float *restrict dx)
+#define WRITE_DX(i, v) (dx[i] = set ? (v) : dx[i] + (v))
+
+static inline __attribute__ ((always_inline)) void
+backward_kernel (const graft_activation_params *p, size_t count, const float *restrict x,
+                 const float *restrict y, const float *restrict dy, float *restrict dx, const bool set)
 {
   const float alpha = p->alpha, beta = p->beta;
 
@@ -161,7 +165,7 @@ backward_chunk (const graft_activation_params *p, size_t count, const float *res
       for (size_t i = 0; i < count; i++)
         {
           float g = dy[i];
-          dx[i] += y[i] > 0.0f ? g : 0.0f;
+          WRITE_DX (i, y[i] > 0.0f ? g : 0.0f);
         }
       break;
     case GRAFT_ACTIVATION_CLIP:
@@ -170,7 +174,7 @@ backward_chunk (const graft_activation_params *p, size_t count, const float *res
       for (size_t i = 0; i < count; i++)
         {
           float v = x[i], g = dy[i];
-          dx[i] += (v >= alpha) & (v <= beta) ? g : 0.0f;
+          WRITE_DX (i, (v >= alpha) & (v <= beta) ? g : 0.0f);
         }
       break;
     case GRAFT_ACTIVATION_LEAKY_RELU:
@@ -179,20 +183,20 @@ backward_chunk (const graft_activation_params *p, size_t count, const float *res
       for (size_t i = 0; i < count; i++)
         {
           float g = dy[i];
-          dx[i] += select_float (x[i] > 0.0f, g, alpha * g);
+          WRITE_DX (i, select_float (x[i] > 0.0f, g, alpha * g));
         }
       break;
     case GRAFT_ACTIVATION_SIGMOID:
 #pragma omp simd
       for (size_t i = 0; i < count; i++)
-        dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+        WRITE_DX (i, dy[i] * y[i] * (1.0f - y[i]));
       break;
     case GRAFT_ACTIVATION_HARD_SIGMOID:
 #pragma omp simd
       for (size_t i = 0; i < count; i++)
         {
           float v = alpha * x[i] + beta;
-          dx[i] += select_float ((v > 0.0f) & (v < 1.0f), alpha * dy[i], 0.0f);
+          WRITE_DX (i, select_float ((v > 0.0f) & (v < 1.0f), alpha * dy[i], 0.0f));
         }
       break;
     case GRAFT_ACTIVATION_HARD_SWISH:
@@ -204,10 +208,26 @@ backward_chunk (const graft_activation_params *p, size_t count, const float *res
           float g = v * (1.0f / 3.0f) + 0.5f;
           g = select_float (v > 3.0f, 1.0f, g);
           g = select_float (v < -3.0f, 0.0f, g);
-          dx[i] += g * dy[i];
+          WRITE_DX (i, g * dy[i]);
         }
       break;
     }
+}
+
+GRAFT_SIMD_DISPATCH
+static void
+backward_chunk_add (const graft_activation_params *p, size_t count, const float *x, const float *y,
+                    const float *dy, float *dx)
+{
+  backward_kernel (p, count, x, y, dy, dx, false);
+}
+
+GRAFT_SIMD_DISPATCH
+static void
+backward_chunk_set (const graft_activation_params *p, size_t count, const float *x, const float *y,
+                    const float *dy, float *dx)
+{
+  backward_kernel (p, count, x, y, dy, dx, true);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -224,6 +244,12 @@ graft_activation_backward_needs (graft_activation_kind kind, bool *needs_x, bool
 }
 
 void
+graft_activation_forward_serial (const graft_activation_params *p, size_t count, const float *x, float *y)
+{
+  forward_chunk (p, count, x, y);
+}
+
+void
 graft_activation_forward (const graft_activation_params *p, size_t count, const float *x, float *y)
 {
   size_t chunks = count / CHUNK + (count % CHUNK != 0);
@@ -237,9 +263,9 @@ graft_activation_forward (const graft_activation_params *p, size_t count, const 
     }
 }
 
-void
-graft_activation_backward (const graft_activation_params *p, size_t count, const float *x,
-                           const float *y, const float *dy, float *dx)
+static void
+activation_backward (const graft_activation_params *p, size_t count, const float *x, const float *y,
+                     const float *dy, float *dx, bool set)
 {
   size_t chunks = count / CHUNK + (count % CHUNK != 0);
   bool needs_x, needs_y;
@@ -253,7 +279,21 @@ graft_activation_backward (const graft_activation_params *p, size_t count, const
     {
       size_t start = c * CHUNK;
       size_t n = count - start < CHUNK ? count - start : CHUNK;
-      backward_chunk (p, n, needs_x ? x + start : NULL, needs_y ? y + start : NULL,
-                      dy + start, dx + start);
+      (set ? backward_chunk_set : backward_chunk_add) (p, n, needs_x ? x + start : NULL,
+                                                       needs_y ? y + start : NULL, dy + start, dx + start);
     }
+}
+
+void
+graft_activation_backward (const graft_activation_params *p, size_t count, const float *x,
+                           const float *y, const float *dy, float *dx)
+{
+  activation_backward (p, count, x, y, dy, dx, false);
+}
+
+void
+graft_activation_backward_set_dx (const graft_activation_params *p, size_t count, const float *x,
+                                  const float *y, const float *dy, float *dx)
+{
+  activation_backward (p, count, x, y, dy, dx, true);
 }

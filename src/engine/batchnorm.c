@@ -115,15 +115,19 @@ sum_dy_and_dy_centered (const float *restrict x, const float *restrict dy, size_
 
 /* y = (x - center[k]) * scale[k] + shift[k] for channels c0 .. c0+cb-1 of every sample;
  * center, scale, shift are indexed by k. Centring first keeps the float rounding
- * relative to the spread of x, not to its mean. */
+ * relative to the spread of x, not to its mean. With act, the plane then goes through
+ * the activation while it is in cache: into y, and pre keeps the normalised plane
+ * (when pre is NULL the activation runs in place in y). */
 GRAFT_SIMD_DISPATCH
 static void
 affine_block (const graft_batchnorm_params *p, int c0, int cb, const float *center,
-              const float *scale, const float *shift, const float *x, float *y)
+              const float *scale, const float *shift, const graft_activation_params *act,
+              const float *x, float *pre, float *y)
 {
   const size_t spatial = p->spatial, plane_stride = (size_t) p->c * spatial;
   const size_t total = (size_t) p->n * (size_t) cb * spatial;
   const int n = p->n;
+  float *out = act != NULL && pre != NULL ? pre : y;
 
 #pragma omp parallel for collapse(2) schedule(static) if (total > PARALLEL_THRESHOLD)
   for (int ni = 0; ni < n; ni++)
@@ -131,10 +135,12 @@ affine_block (const graft_batchnorm_params *p, int c0, int cb, const float *cent
       {
         const size_t offset = (size_t) ni * plane_stride + (size_t) (c0 + k) * spatial;
         const float *restrict xp = x + offset;
-        float *restrict yp = y + offset;
+        float *restrict op = out + offset;
         const float m = center[k], a = scale[k], b = shift[k];
         for (size_t s = 0; s < spatial; s++)
-          yp[s] = (xp[s] - m) * a + b;
+          op[s] = (xp[s] - m) * a + b;
+        if (act != NULL)
+          graft_activation_forward_serial (act, spatial, op, y + offset);
       }
 }
 
@@ -150,6 +156,17 @@ graft_batchnorm_forward_training (const graft_batchnorm_params *p, const float *
                                   const float *gamma, const float *beta,
                                   float *running_mean, float *running_var,
                                   float *y, float *saved_mean, float *saved_invstd)
+{
+  graft_batchnorm_forward_training_activation (p, x, gamma, beta, running_mean, running_var, NULL, NULL, y,
+                                               saved_mean, saved_invstd);
+}
+
+void
+graft_batchnorm_forward_training_activation (const graft_batchnorm_params *p, const float *x,
+                                             const float *gamma, const float *beta,
+                                             float *running_mean, float *running_var,
+                                             const graft_activation_params *act, float *pre,
+                                             float *y, float *saved_mean, float *saved_invstd)
 {
   const size_t spatial = p->spatial, plane_stride = (size_t) p->c * spatial;
   const size_t count = (size_t) p->n * spatial;
@@ -189,7 +206,7 @@ graft_batchnorm_forward_training (const graft_batchnorm_params *p, const float *
           shift[k] = (float) (beta[ci] - (mean - saved_mean[ci]) * gamma[ci] * invstd);
         }
 
-      affine_block (p, c0, cb, saved_mean + c0, scale, shift, x, y);
+      affine_block (p, c0, cb, saved_mean + c0, scale, shift, act, x, pre, y);
     }
 }
 
@@ -199,6 +216,15 @@ graft_batchnorm_forward_inference (const graft_batchnorm_params *p, const float 
                                    const float *gamma, const float *beta,
                                    const float *running_mean, const float *running_var, float *y)
 {
+  graft_batchnorm_forward_inference_activation (p, x, gamma, beta, running_mean, running_var, NULL, NULL, y);
+}
+
+void
+graft_batchnorm_forward_inference_activation (const graft_batchnorm_params *p, const float *x,
+                                              const float *gamma, const float *beta,
+                                              const float *running_mean, const float *running_var,
+                                              const graft_activation_params *act, float *pre, float *y)
+{
   const double eps = p->epsilon;
   float scale[CHANNEL_BLOCK];
 
@@ -207,7 +233,7 @@ graft_batchnorm_forward_inference (const graft_batchnorm_params *p, const float 
       const int cb = block_size (p->c, c0);
       for (int k = 0; k < cb; k++)
         scale[k] = (float) (gamma[c0 + k] / sqrt ((double) running_var[c0 + k] + eps));
-      affine_block (p, c0, cb, running_mean + c0, scale, beta + c0, x, y);
+      affine_block (p, c0, cb, running_mean + c0, scale, beta + c0, act, x, pre, y);
     }
 }
 
@@ -218,7 +244,7 @@ GRAFT_SIMD_DISPATCH
 static void
 backward_block (const graft_batchnorm_params *p, bool training, int c0, int cb,
                 const float *x, const float *gamma, const float *mean, const float *invstd,
-                const float *dy, float *dx, float *dgamma, float *dbeta)
+                const float *dy, float *dx, bool set_dx, float *dgamma, float *dbeta)
 {
   const size_t spatial = p->spatial, plane_stride = (size_t) p->c * spatial;
   const size_t count = (size_t) p->n * spatial;
@@ -276,9 +302,16 @@ backward_block (const graft_batchnorm_params *p, bool training, int c0, int cb,
         const float *restrict dyp = dy + offset;
         float *restrict dxp = dx + offset;
         const float a = dx_dy[k], b = dx_x[k], mdy = dx_mean_dy[k], m = mean[k];
-        if (training)
+        /* set_dx: the first writer of dx overwrites it (0 + v is v: the same values). */
+        if (training && set_dx)
+          for (size_t s = 0; s < spatial; s++)
+            dxp[s] = a * (dyp[s] - mdy) + b * (xp[s] - m);
+        else if (training)
           for (size_t s = 0; s < spatial; s++)
             dxp[s] += a * (dyp[s] - mdy) + b * (xp[s] - m);
+        else if (set_dx)
+          for (size_t s = 0; s < spatial; s++)
+            dxp[s] = a * dyp[s];
         else
           for (size_t s = 0; s < spatial; s++)
             dxp[s] += a * dyp[s];
@@ -286,25 +319,41 @@ backward_block (const graft_batchnorm_params *p, bool training, int c0, int cb,
 }
 
 /* x, dy, dx (N,C,S); gamma, saved_mean, saved_invstd, dgamma, dbeta (C). */
+static void
+backward_training (const graft_batchnorm_params *p, const float *x, const float *gamma,
+                   const float *saved_mean, const float *saved_invstd, const float *dy,
+                   float *dx, bool set_dx, float *dgamma, float *dbeta)
+{
+  if (dx == NULL && dgamma == NULL && dbeta == NULL)
+    return;
+  for (int c0 = 0; c0 < p->c; c0 += CHANNEL_BLOCK)
+    backward_block (p, true, c0, block_size (p->c, c0), x, gamma, saved_mean + c0,
+                    saved_invstd + c0, dy, dx, set_dx, dgamma, dbeta);
+}
+
 void
 graft_batchnorm_backward_training (const graft_batchnorm_params *p, const float *x,
                                    const float *gamma, const float *saved_mean,
                                    const float *saved_invstd, const float *dy,
                                    float *dx, float *dgamma, float *dbeta)
 {
-  if (dx == NULL && dgamma == NULL && dbeta == NULL)
-    return;
-  for (int c0 = 0; c0 < p->c; c0 += CHANNEL_BLOCK)
-    backward_block (p, true, c0, block_size (p->c, c0), x, gamma, saved_mean + c0,
-                    saved_invstd + c0, dy, dx, dgamma, dbeta);
+  backward_training (p, x, gamma, saved_mean, saved_invstd, dy, dx, false, dgamma, dbeta);
+}
+
+void
+graft_batchnorm_backward_training_set_dx (const graft_batchnorm_params *p, const float *x,
+                                          const float *gamma, const float *saved_mean,
+                                          const float *saved_invstd, const float *dy,
+                                          float *dx, float *dgamma, float *dbeta)
+{
+  backward_training (p, x, gamma, saved_mean, saved_invstd, dy, dx, true, dgamma, dbeta);
 }
 
 /* x, dy, dx (N,C,S); gamma, running_mean, running_var, dgamma, dbeta (C). */
-void
-graft_batchnorm_backward_inference (const graft_batchnorm_params *p, const float *x,
-                                    const float *gamma, const float *running_mean,
-                                    const float *running_var, const float *dy,
-                                    float *dx, float *dgamma, float *dbeta)
+static void
+backward_inference (const graft_batchnorm_params *p, const float *x, const float *gamma,
+                    const float *running_mean, const float *running_var, const float *dy,
+                    float *dx, bool set_dx, float *dgamma, float *dbeta)
 {
   const double eps = p->epsilon;
   float invstd[CHANNEL_BLOCK];
@@ -317,6 +366,24 @@ graft_batchnorm_backward_inference (const graft_batchnorm_params *p, const float
       for (int k = 0; k < cb; k++)
         invstd[k] = (float) (1.0 / sqrt ((double) running_var[c0 + k] + eps));
       backward_block (p, false, c0, cb, x, gamma, running_mean + c0, invstd,
-                      dy, dx, dgamma, dbeta);
+                      dy, dx, set_dx, dgamma, dbeta);
     }
+}
+
+void
+graft_batchnorm_backward_inference (const graft_batchnorm_params *p, const float *x,
+                                    const float *gamma, const float *running_mean,
+                                    const float *running_var, const float *dy,
+                                    float *dx, float *dgamma, float *dbeta)
+{
+  backward_inference (p, x, gamma, running_mean, running_var, dy, dx, false, dgamma, dbeta);
+}
+
+void
+graft_batchnorm_backward_inference_set_dx (const graft_batchnorm_params *p, const float *x,
+                                           const float *gamma, const float *running_mean,
+                                           const float *running_var, const float *dy,
+                                           float *dx, float *dgamma, float *dbeta)
+{
+  backward_inference (p, x, gamma, running_mean, running_var, dy, dx, true, dgamma, dbeta);
 }

@@ -323,11 +323,12 @@ col2im_add (const graft_conv2d_params *p, const conv_layout *l, const float *col
     }
 }
 
-/* y rows of the group (mg channels of samples side by side in out) = out + bias. */
+/* y rows of the group (mg channels of samples side by side in out) = out + bias; with
+ * act, each plane then goes through it into z (in place when z is y). */
 GRAFT_SIMD_DISPATCH
 static void
 scatter_output (const graft_conv2d_params *p, const conv_layout *l, const float *out, int samples,
-                int n0, int g, const float *bias, float *y)
+                int n0, int g, const float *bias, const graft_activation_params *act, float *y, float *z)
 {
   long items = (long) l->mg * samples;
   size_t ldo = (size_t) samples * l->ohw;
@@ -342,6 +343,23 @@ scatter_output (const graft_conv2d_params *p, const conv_layout *l, const float 
       float v = bias != NULL ? bias[oc] : 0.0f;
       for (size_t i = 0; i < l->ohw; i++)
         d[i] = s[i] + v;
+      if (act != NULL)
+        graft_activation_forward_serial (act, l->ohw, d, z + (d - y));
+    }
+}
+
+/* z = act(y) over count floats that one GEMM has just written (z may be y). */
+static void
+activate_block (const graft_activation_params *act, size_t count, const float *y, float *z)
+{
+  const size_t chunk = 16384;
+  size_t chunks = (count + chunk - 1) / chunk;
+
+#pragma omp parallel for schedule(static) if (count > PARALLEL_MIN_WORK)
+  for (size_t c = 0; c < chunks; c++)
+    {
+      size_t start = c * chunk;
+      graft_activation_forward_serial (act, count - start < chunk ? count - start : chunk, y + start, z + start);
     }
 }
 
@@ -378,9 +396,10 @@ fill_bias (const float *bias, int channels, size_t ohw, float *y)
     }
 }
 
+/* y = conv(x) + bias; with act, z = act(y) block by block (z may be y). */
 static void
 dense_forward (const graft_conv2d_params *p, const conv_layout *l, const float *x, const float *w,
-               const float *bias, float *y, float *scratch)
+               const float *bias, const graft_activation_params *act, float *y, float *z, float *scratch)
 {
   size_t sample_stride = (size_t) p->c * l->hw;
 
@@ -406,13 +425,15 @@ dense_forward (const graft_conv2d_params *p, const conv_layout *l, const float *
                 fill_bias (bias + g * l->mg, l->mg, l->ohw, yg);
               cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, l->mg, cols, l->k,
                            1.0f, wg, l->k, col, cols, bias != NULL ? 1.0f : 0.0f, yg, cols);
+              if (act != NULL)
+                activate_block (act, (size_t) l->mg * l->ohw, yg, z + (yg - y));
             }
           else
             {
               float *out = scratch + l->col_floats;
               cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, l->mg, cols, l->k,
                            1.0f, wg, l->k, col, cols, 0.0f, out, cols);
-              scatter_output (p, l, out, nb, n0, g, bias, y);
+              scatter_output (p, l, out, nb, n0, g, bias, act, y, z);
             }
         }
     }
@@ -422,7 +443,7 @@ dense_forward (const graft_conv2d_params *p, const conv_layout *l, const float *
  * is first gathered side by side like the columns. */
 static void
 dense_backward (const graft_conv2d_params *p, const conv_layout *l, const float *x, const float *w,
-                const float *dy, float *dx, float *dw, float *scratch)
+                const float *dy, float *dx, bool set_dx, float *dw, float *scratch)
 {
   size_t sample_stride = (size_t) p->c * l->hw;
 
@@ -459,11 +480,15 @@ dense_backward (const graft_conv2d_params *p, const conv_layout *l, const float 
               float *dxg = dx + n0 * sample_stride + gofs;
               if (nb == 1 && l->direct_col)
                 cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, l->k, cols, l->mg,
-                             1.0f, wg, l->k, dyg, cols, 1.0f, dxg, cols);
+                             1.0f, wg, l->k, dyg, cols, set_dx ? 0.0f : 1.0f, dxg, cols);
               else
                 {
                   cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, l->k, cols, l->mg,
                                1.0f, wg, l->k, dyg, cols, 0.0f, scratch, cols);
+                  /* Cleared here, block by block, rather than all of dx beforehand. */
+                  if (set_dx)
+                    for (int b = 0; b < nb; b++)
+                      memset (dxg + b * sample_stride, 0, (size_t) l->cg * l->hw * sizeof (float));
                   col2im_add (p, l, scratch, cols, nb, dxg, sample_stride);
                 }
             }
@@ -1003,11 +1028,27 @@ item_planes (const graft_conv2d_params *p, const dw_geometry *g, long item, int 
   *nk = p->n - *n0 < g->stack ? p->n - *n0 : g->stack;
 }
 
-/* y planes (n, c * mult + j) from the x planes (n, c): one padded stack serves all j. */
+/* z = act(y) on the planes of one depthwise item, just written: samples n0 .. n0+nk-1,
+ * channels c * mult .. c * mult + mult-1. */
+static inline void
+activate_item (const graft_activation_params *act, const conv_layout *l, int c, int mult, int n0, int nk,
+               size_t y_stride, const float *y, float *z)
+{
+  if (act == NULL)
+    return;
+  for (int i = 0; i < nk; i++)
+    {
+      size_t offset = (size_t) (n0 + i) * y_stride + (size_t) c * mult * l->ohw;
+      graft_activation_forward_serial (act, (size_t) mult * l->ohw, y + offset, z + offset);
+    }
+}
+
+/* y planes (n, c * mult + j) from the x planes (n, c): one padded stack serves all j;
+ * with act, z = act(y) item by item (z may be y). */
 GRAFT_SIMD_DISPATCH
 static void
 depthwise_forward (const graft_conv2d_params *p, const conv_layout *l, const float *x, const float *w,
-                   const float *bias, float *y)
+                   const float *bias, const graft_activation_params *act, float *y, float *z)
 {
   dw_geometry g = forward_geometry (p);
   int mult = p->m / p->c, kk = p->kh * p->kw;
@@ -1038,6 +1079,7 @@ depthwise_forward (const graft_conv2d_params *p, const conv_layout *l, const flo
                                             bias != NULL ? bias[oc] : 0.0f,
                                             y + (n0 + i) * y_stride + oc * l->ohw);
                 }
+            activate_item (act, l, c, mult, n0, nk, y_stride, y, z);
             continue;
           }
         for (int oy0 = 0; oy0 < g.oh; oy0 += g.band)
@@ -1063,6 +1105,7 @@ depthwise_forward (const graft_conv2d_params *p, const conv_layout *l, const flo
                                  y + n0 * y_stride + oc * l->ohw + (size_t) oy0 * g.ow, y_stride, tmp);
               }
           }
+        activate_item (act, l, c, mult, n0, nk, y_stride, y, z);
       }
   }
 }
@@ -1339,7 +1382,7 @@ dw_run (const dw_geometry *g, int nk, const float *xp, size_t x_stride, const fl
 GRAFT_SIMD_DISPATCH
 static void
 depthwise_backward (const graft_conv2d_params *p, const conv_layout *l, const float *x, const float *w,
-                    const float *dy, float *dx, float *dw, float *dbias)
+                    const float *dy, float *dx, bool set_dx, float *dw, float *dbias)
 {
   dw_geometry f = forward_geometry (p);
   /* dx (h x w) from dy (oh x ow) upsampled by the stride: stride 1, flipped kernel. */
@@ -1371,6 +1414,9 @@ depthwise_backward (const graft_conv2d_params *p, const conv_layout *l, const fl
             {
               int nk = p->n - n0 < run ? p->n - n0 : run;
               const float *dyp = dy + n0 * y_stride + oc * l->ohw;
+              if (dx != NULL && set_dx && j == 0)
+                for (int i = 0; i < nk; i++)
+                  memset (dx + (n0 + i) * x_stride + c * l->hw, 0, l->hw * sizeof (float));
               if (dx != NULL)
                 dx_run (&t, &f, nk, k, dyp, y_stride, dx + n0 * x_stride + c * l->hw, x_stride,
                         buf, tmp, col);
@@ -1396,18 +1442,28 @@ void
 graft_conv2d_forward (const graft_conv2d_params *p, const float *x, const float *w,
                       const float *bias, float *y, float *scratch)
 {
-  conv_layout l;
-
-  conv_layout_get (p, &l);
-  if (l.depthwise)
-    depthwise_forward (p, &l, x, w, bias, y);
-  else
-    dense_forward (p, &l, x, w, bias, y, scratch);
+  graft_conv2d_forward_activation (p, x, w, bias, NULL, NULL, y, scratch);
 }
 
 void
-graft_conv2d_backward (const graft_conv2d_params *p, const float *x, const float *w,
-                       const float *dy, float *dx, float *dw, float *dbias, float *scratch)
+graft_conv2d_forward_activation (const graft_conv2d_params *p, const float *x, const float *w,
+                                 const float *bias, const graft_activation_params *act,
+                                 float *pre, float *y, float *scratch)
+{
+  conv_layout l;
+  /* The convolution writes out; the activation then reads it and writes y. */
+  float *out = act != NULL && pre != NULL ? pre : y;
+
+  conv_layout_get (p, &l);
+  if (l.depthwise)
+    depthwise_forward (p, &l, x, w, bias, act, out, y);
+  else
+    dense_forward (p, &l, x, w, bias, act, out, y, scratch);
+}
+
+static void
+conv2d_backward (const graft_conv2d_params *p, const float *x, const float *w, const float *dy,
+                 float *dx, bool set_dx, float *dw, float *dbias, float *scratch)
 {
   conv_layout l;
 
@@ -1415,11 +1471,25 @@ graft_conv2d_backward (const graft_conv2d_params *p, const float *x, const float
   if (l.depthwise)
     {
       if (dx != NULL || dw != NULL || dbias != NULL)
-        depthwise_backward (p, &l, x, w, dy, dx, dw, dbias);
+        depthwise_backward (p, &l, x, w, dy, dx, set_dx, dw, dbias);
       return;
     }
   if (dbias != NULL)
     bias_backward (p, l.ohw, dy, dbias);
   if (dx != NULL || dw != NULL)
-    dense_backward (p, &l, x, w, dy, dx, dw, scratch);
+    dense_backward (p, &l, x, w, dy, dx, set_dx, dw, scratch);
+}
+
+void
+graft_conv2d_backward (const graft_conv2d_params *p, const float *x, const float *w,
+                       const float *dy, float *dx, float *dw, float *dbias, float *scratch)
+{
+  conv2d_backward (p, x, w, dy, dx, false, dw, dbias, scratch);
+}
+
+void
+graft_conv2d_backward_set_dx (const graft_conv2d_params *p, const float *x, const float *w,
+                              const float *dy, float *dx, float *dw, float *dbias, float *scratch)
+{
+  conv2d_backward (p, x, w, dy, dx, true, dw, dbias, scratch);
 }

@@ -8,6 +8,10 @@
  *   gradient output may be NULL, meaning "not needed": the op then skips that
  *   work entirely (a frozen weight gets no gradient, an input below the lowest
  *   trainable parameter gets none either).
+ *   The first writer of a gradient buffer would have to clear it first: the _set_dx
+ *   forms of Conv2d, BatchNormalization and the activations overwrite dx instead
+ *   (every element of it; their other gradient outputs still accumulate), with the same
+ *   values, as 0 + v is v. The plan uses them where an op is a buffer's first writer.
  * - Ops do not allocate. Ops that need temporary memory say how many floats of
  *   scratch they need; the plan hands them a 64-byte aligned block that large.
  * - Params structs are validated once by their _setup function, which computes the
@@ -50,10 +54,20 @@ size_t graft_conv2d_scratch_floats (const graft_conv2d_params *p);
 /* x is (N,C,H,W), w is (M,C/groups,KH,KW), bias is (M) or NULL, y is (N,M,OH,OW) */
 void graft_conv2d_forward (const graft_conv2d_params *p, const float *x, const float *w,
                            const float *bias, float *y, float *scratch);
+/* Conv2d and the activation that follows it in one pass (defined below: the activation
+ * section): y = act(conv(x) + bias), applied to each block of output while it is still
+ * in cache; pre (N,M,OH,OW), when not NULL, also receives conv(x) + bias, for an
+ * activation backward that reads its input. act NULL is graft_conv2d_forward. */
+typedef struct graft_activation_params graft_activation_params;
+void graft_conv2d_forward_activation (const graft_conv2d_params *p, const float *x, const float *w,
+                                      const float *bias, const graft_activation_params *act,
+                                      float *pre, float *y, float *scratch);
 /* dy is (N,M,OH,OW); dx (N,C,H,W), dw (M,C/groups,KH,KW), dbias (M) accumulate; each may be NULL.
  * x is only read when dw != NULL, w only when dx != NULL. */
 void graft_conv2d_backward (const graft_conv2d_params *p, const float *x, const float *w,
                             const float *dy, float *dx, float *dw, float *dbias, float *scratch);
+void graft_conv2d_backward_set_dx (const graft_conv2d_params *p, const float *x, const float *w,
+                                   const float *dy, float *dx, float *dw, float *dbias, float *scratch);
 void graft_conv2d_forward_reference (const graft_conv2d_params *p, const double *x, const double *w,
                                      const double *bias, double *y);
 void graft_conv2d_backward_reference (const graft_conv2d_params *p, const double *x, const double *w,
@@ -84,6 +98,17 @@ void graft_batchnorm_forward_training (const graft_batchnorm_params *p, const fl
 void graft_batchnorm_forward_inference (const graft_batchnorm_params *p, const float *x,
                                         const float *gamma, const float *beta,
                                         const float *running_mean, const float *running_var, float *y);
+/* The same two, followed by an activation in the same pass, as for Conv2d above:
+ * y = act(batchnorm(x)); pre, when not NULL, receives batchnorm(x). act NULL is the plain form. */
+void graft_batchnorm_forward_training_activation (const graft_batchnorm_params *p, const float *x,
+                                                  const float *gamma, const float *beta,
+                                                  float *running_mean, float *running_var,
+                                                  const graft_activation_params *act, float *pre,
+                                                  float *y, float *saved_mean, float *saved_invstd);
+void graft_batchnorm_forward_inference_activation (const graft_batchnorm_params *p, const float *x,
+                                                   const float *gamma, const float *beta,
+                                                   const float *running_mean, const float *running_var,
+                                                   const graft_activation_params *act, float *pre, float *y);
 /* Backward of the training form: dx (N,C,S), dgamma, dbeta (C) accumulate; each may be NULL. */
 void graft_batchnorm_backward_training (const graft_batchnorm_params *p, const float *x,
                                         const float *gamma, const float *saved_mean,
@@ -94,6 +119,14 @@ void graft_batchnorm_backward_inference (const graft_batchnorm_params *p, const 
                                          const float *gamma, const float *running_mean,
                                          const float *running_var, const float *dy,
                                          float *dx, float *dgamma, float *dbeta);
+void graft_batchnorm_backward_training_set_dx (const graft_batchnorm_params *p, const float *x,
+                                               const float *gamma, const float *saved_mean,
+                                               const float *saved_invstd, const float *dy,
+                                               float *dx, float *dgamma, float *dbeta);
+void graft_batchnorm_backward_inference_set_dx (const graft_batchnorm_params *p, const float *x,
+                                                const float *gamma, const float *running_mean,
+                                                const float *running_var, const float *dy,
+                                                float *dx, float *dgamma, float *dbeta);
 /* References: same semantics. The training reference does not touch running stats. */
 void graft_batchnorm_forward_training_reference (const graft_batchnorm_params *p, const double *x,
                                                  const double *gamma, const double *beta, double *y);
@@ -121,17 +154,22 @@ typedef enum {
   GRAFT_ACTIVATION_HARD_SWISH,    /* x * max(0, min(1, x / 6 + 1/2)) */
 } graft_activation_kind;
 
-typedef struct {
+struct graft_activation_params {
   graft_activation_kind kind;
   float alpha, beta;
-} graft_activation_params;
+};
 
 /* x, y are (count); y may equal x (in place). */
 void graft_activation_forward (const graft_activation_params *p, size_t count, const float *x, float *y);
+/* The same on the calling thread only: for ops that fuse the activation into their own
+ * parallel loops (an OpenMP region never opens another). */
+void graft_activation_forward_serial (const graft_activation_params *p, size_t count, const float *x, float *y);
 /* dx += f'(x) * dy. x is the forward input, y the forward output; each kind reads
  * only what graft_activation_backward_needs says it needs (the other may be NULL). */
 void graft_activation_backward (const graft_activation_params *p, size_t count, const float *x,
                                 const float *y, const float *dy, float *dx);
+void graft_activation_backward_set_dx (const graft_activation_params *p, size_t count, const float *x,
+                                       const float *y, const float *dy, float *dx);
 /* Which forward tensors the backward of kind reads. */
 void graft_activation_backward_needs (graft_activation_kind kind, bool *needs_x, bool *needs_y);
 void graft_activation_forward_reference (const graft_activation_params *p, size_t count,

@@ -43,6 +43,12 @@ typedef struct {
   size_t *concat_inner;
   bool backward;
   bool batch_statistics;  /* BatchNorm with batch statistics in this plan */
+  /* Fused forward: a Conv or BatchNorm runs the Activation node right after it in the
+   * same pass (fuses is that node, or -1); the Activation node then does nothing in
+   * forward (fused_into is its producer, or -1). fused_keeps_input: the activation's
+   * backward reads its input, so the producer writes its own output too. */
+  int fuses, fused_into;
+  bool fused_keeps_input;
   int aux_slot;           /* saved BN statistics, max-pool argmax, dropout mask */
   float *aux;
   size_t scratch;
@@ -336,6 +342,46 @@ out_of_memory (graft_error *error, const char *what, size_t floats)
                           "not enough memory for %s (%.1f MiB)", what, floats * 4.0 / 1048576.0);
 }
 
+/* Finds Conv -> Activation and BatchNorm -> Activation pairs that run as one pass: the
+ * activation is the next node and the only reader of the producer's output, which is
+ * not kept. The activation's backward is unchanged; when it reads its input (Clip,
+ * HardSwish...) the fused pass writes the producer's output as well. */
+static void
+plan_fusions (graft_plan *plan, const graft_plan_options *options)
+{
+  const graft_graph *graph = plan->graph;
+
+  for (int i = 0; i < plan->n_nodes; i++)
+    plan->nodes[i].fuses = plan->nodes[i].fused_into = -1;
+  if (plan->options.unfused)
+    return;
+  for (int i = 0; i + 1 < plan->n_nodes; i++)
+    {
+      const graft_node *node = graft_graph_node (graph, i), *next = graft_graph_node (graph, i + 1);
+      int v = node->output, readers = 0;
+      bool needs_x, needs_y;
+
+      if ((node->attributes.op != GRAFT_OP_CONV && node->attributes.op != GRAFT_OP_BATCHNORM)
+          || next->attributes.op != GRAFT_OP_ACTIVATION || next->inputs[0] != v
+          || plan->nodes[i].fused_into >= 0 || v == plan->options.loss_logits)
+        continue;
+      for (int k = 0; k < options->n_keep; k++)
+        readers += options->keep[k] == v;
+      for (int j = 0; j < plan->n_nodes; j++)
+        {
+          const graft_node *reader = graft_graph_node (graph, j);
+          for (int k = 0; k < reader->n_inputs; k++)
+            readers += reader->inputs[k] == v;
+        }
+      if (readers != 1)
+        continue;
+      graft_activation_backward_needs (next->attributes.activation.kind, &needs_x, &needs_y);
+      plan->nodes[i].fuses = i + 1;
+      plan->nodes[i].fused_keeps_input = plan->nodes[i + 1].backward && needs_x;
+      plan->nodes[i + 1].fused_into = i;
+    }
+}
+
 graft_plan *
 graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_error *error)
 {
@@ -448,6 +494,7 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
       const graft_node *node = graft_graph_node (graph, i);
       plan->nodes[i].batch_statistics = training && node->batchnorm_batch_statistics;
     }
+  plan_fusions (plan, options);
 
   /* Lifetimes of inputs and activations. */
   for (int v = 0; v < n_values; v++)
@@ -457,6 +504,9 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
       if (value->kind == GRAFT_VALUE_INPUT || value->kind == GRAFT_VALUE_ACTIVATION)
         {
           int start = value->kind == GRAFT_VALUE_INPUT ? 0 : FORWARD_STEP (value->producer);
+          /* A fused activation's output is written when its producer runs. */
+          if (value->kind == GRAFT_VALUE_ACTIVATION && plan->nodes[value->producer].fused_into >= 0)
+            start = FORWARD_STEP (plan->nodes[value->producer].fused_into);
           if ((vp->data_slot = add_slot (plan, vp->count, start, start)) < 0)
             goto oom;
         }
@@ -660,20 +710,35 @@ run_forward (graft_plan *plan, int i)
   float *y = out->data;
   bool training = plan->options.mode == GRAFT_PLAN_TRAINING;
 
+  const graft_activation_params *act = NULL;
+  float *pre = NULL;
+
+  if (np->fused_into >= 0)
+    return; /* its producer ran it */
+  if (np->fuses >= 0)
+    {
+      /* y becomes the activation's output; the producer's own output only when the
+       * activation's backward reads it. */
+      const graft_node *next = graft_graph_node (plan->graph, np->fuses);
+      act = &next->attributes.activation;
+      pre = np->fused_keeps_input ? y : NULL;
+      y = plan->values[next->output].data;
+    }
+
   switch (a->op)
     {
     case GRAFT_OP_CONV:
-      graft_conv2d_forward (&np->p.conv, x, in1, in2, y, plan->scratch);
+      graft_conv2d_forward_activation (&np->p.conv, x, in1, in2, act, pre, y, plan->scratch);
       break;
     case GRAFT_OP_BATCHNORM:
       {
         float *mean = plan->values[node->inputs[3]].data, *var = plan->values[node->inputs[4]].data;
         const float *beta = plan->values[node->inputs[2]].data;
         if (np->batch_statistics)
-          graft_batchnorm_forward_training (&np->p.batchnorm, x, in1, beta, mean, var, y,
-                                            np->aux, np->aux + np->p.batchnorm.c);
+          graft_batchnorm_forward_training_activation (&np->p.batchnorm, x, in1, beta, mean, var, act, pre, y,
+                                                       np->aux, np->aux + np->p.batchnorm.c);
         else
-          graft_batchnorm_forward_inference (&np->p.batchnorm, x, in1, beta, mean, var, y);
+          graft_batchnorm_forward_inference_activation (&np->p.batchnorm, x, in1, beta, mean, var, act, pre, y);
       }
       break;
     case GRAFT_OP_ACTIVATION:
@@ -755,11 +820,20 @@ gradient_of (graft_plan *plan, int value)
   return vp->requires_grad ? vp->grad : NULL;
 }
 
+/* Whether the backward at step is the first to write value's gradient (whose buffer
+ * then holds whatever its slot held before). */
+static bool
+first_gradient_writer (const graft_plan *plan, int value, int step)
+{
+  const value_plan *vp = &plan->values[value];
+  return vp->grad_slot >= 0 && plan->slots[vp->grad_slot].start == step;
+}
+
 static void
 zero_gradient_slot (graft_plan *plan, int value, int step)
 {
   value_plan *vp = &plan->values[value];
-  if (vp->grad_slot >= 0 && plan->slots[vp->grad_slot].start == step)
+  if (first_gradient_writer (plan, value, step))
     memset (vp->grad, 0, vp->count * sizeof (float));
 }
 
@@ -777,23 +851,39 @@ run_backward (graft_plan *plan, int i)
   float *d1 = node->n_inputs > 1 ? gradient_of (plan, node->inputs[1]) : NULL;
   float *d2 = node->n_inputs > 2 ? gradient_of (plan, node->inputs[2]) : NULL;
 
-  for (int k = 0; k < node->n_inputs; k++)
-    zero_gradient_slot (plan, node->inputs[k], BACKWARD_STEP (plan->n_nodes, i));
+  int step = BACKWARD_STEP (plan->n_nodes, i);
+  /* First writer overwrites: Conv, BatchNorm and the activations write every element of
+   * dx in their _set_dx forms, so the first of them to write a gradient buffer needs no
+   * memset of it beforehand (unless the node reads the same value twice). */
+  bool set_dx = dx != NULL && !plan->options.unfused && first_gradient_writer (plan, node->inputs[0], step)
+                && (a->op == GRAFT_OP_CONV || a->op == GRAFT_OP_BATCHNORM || a->op == GRAFT_OP_ACTIVATION);
+
+  for (int k = 1; k < node->n_inputs; k++)
+    set_dx &= node->inputs[k] != node->inputs[0];
+  for (int k = set_dx ? 1 : 0; k < node->n_inputs; k++)
+    zero_gradient_slot (plan, node->inputs[k], step);
 
   switch (a->op)
     {
     case GRAFT_OP_CONV:
-      graft_conv2d_backward (&np->p.conv, x, in1, dy, dx, d1, d2, plan->scratch);
+      (set_dx ? graft_conv2d_backward_set_dx : graft_conv2d_backward) (&np->p.conv, x, in1, dy, dx, d1, d2,
+                                                                      plan->scratch);
       break;
     case GRAFT_OP_BATCHNORM:
       if (np->batch_statistics)
-        graft_batchnorm_backward_training (&np->p.batchnorm, x, in1, np->aux, np->aux + np->p.batchnorm.c,
-                                           dy, dx, d1, d2);
+        (set_dx ? graft_batchnorm_backward_training_set_dx : graft_batchnorm_backward_training) (
+          &np->p.batchnorm, x, in1, np->aux, np->aux + np->p.batchnorm.c, dy, dx, d1, d2);
       else
-        graft_batchnorm_backward_inference (&np->p.batchnorm, x, in1, plan->values[node->inputs[3]].data,
-                                            plan->values[node->inputs[4]].data, dy, dx, d1, d2);
+        (set_dx ? graft_batchnorm_backward_inference_set_dx : graft_batchnorm_backward_inference) (
+          &np->p.batchnorm, x, in1, plan->values[node->inputs[3]].data, plan->values[node->inputs[4]].data,
+          dy, dx, d1, d2);
       break;
     case GRAFT_OP_ACTIVATION:
+      if (set_dx)
+        {
+          graft_activation_backward_set_dx (&a->activation, out->count, x, out->data, dy, dx);
+          break;
+        }
       graft_activation_backward (&a->activation, out->count, x, out->data, dy, dx);
       break;
     case GRAFT_OP_ADD:

@@ -40,6 +40,10 @@ typedef struct {
   float label_smoothing;
   const float *class_weights; /* (K) or NULL; copied */
   uint64_t seed;              /* dropout masks: seed, step and node give the mask */
+  /* Run every node on its own (no Conv or BatchNorm with the Activation after it in one
+   * pass), and clear every gradient buffer before its first writer adds to it (instead
+   * of that writer overwriting it). The results are the same; tests compare the two. */
+  bool unfused;
 } graft_plan_options;
 
 typedef struct graft_plan graft_plan;
