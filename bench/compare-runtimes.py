@@ -3,7 +3,8 @@
 
     /usr/bin/python3 bench/compare-runtimes.py [--batch 16] [--size 224] [--threads 2]
         [--repeats 5] [--rounds 3] [--models mobilenet_v2,resnet18,efficientnet_b0]
-        [--graft-cli build/src/cli/graft-cli] [--workdir DIR] [--json OUT.json]
+        [--graft-cli build/src/cli/graft-cli] [--variant NAME=PATH[@LIBDIR]]...
+        [--workdir DIR] [--json OUT.json]
 
 Needs Debian's python3-torch and python3-torchvision (run it with /usr/bin/python3),
 node with onnxruntime-node under tests/ort/ (tests/ort/install.sh), and a built
@@ -34,7 +35,15 @@ What it does:
     memory (the script itself never imports torch and stays near 10 MiB: on Linux a
     child's ru_maxrss starts from its parent's peak). A figure in the table is the
     median over the rounds.
- 3. Prints the table with ratios, and the goals of issue 3 with pass/fail.
+ 3. Prints the table with ratios, and the goals of issue 12 with pass/fail.
+
+--variant adds other builds of graft-cli to the same rounds (forward and train only),
+interleaved with the rest, so that a change is measured side by side with what it
+changes: NAME=PATH, or NAME=PATH@LIBDIR to run it with LD_LIBRARY_PATH=LIBDIR (which
+overrides the run path: e.g. an OpenBLAS build other than the one it was linked to).
+The table then has a row per variant, with its ratio to the first variant.
+The header says which CPU (model and vector flags), OpenBLAS (configuration, core,
+threading) and engine kernels ran, and the thread settings.
 """
 
 import argparse
@@ -49,8 +58,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = ("mobilenet_v2", "resnet18", "efficientnet_b0")
 MODES = ("forward", "train", "head")
-# Training step goals of issue 3: Graft images/s >= factor x PyTorch's.
-TRAIN_GOALS = {"mobilenet_v2": 3.0, "efficientnet_b0": 3.0, "resnet18": 1.2}
+# Training step goals of issue 12 (BatchNorm kept): Graft images/s >= factor x PyTorch's.
+TRAIN_GOALS = {"mobilenet_v2": 2.0, "efficientnet_b0": 2.0, "resnet18": 1.4}
 HEAD_GOAL = 1.2  # head-only step time within 1.2x of Graft's own forward time
 
 
@@ -193,10 +202,40 @@ def thread_env(args):
     return env
 
 
-def run_graft(args, model_file, mode):
-    return run_json([args.graft_cli, "bench", model_file, "--batch", str(args.batch), "--size", str(args.size),
+def run_graft(args, model_file, mode, variant=None):
+    cli, libdir = variant[1:] if variant else (args.graft_cli, None)
+    env = thread_env(args)
+    if libdir:
+        env["LD_LIBRARY_PATH"] = libdir
+    return run_json([cli, "bench", model_file, "--batch", str(args.batch), "--size", str(args.size),
                      "--threads", str(args.threads), "--mode", mode, "--repeats", str(args.repeats), "--json"],
-                    env=thread_env(args))
+                    env=env)
+
+
+def parse_variant(text):
+    name, _, rest = text.partition("=")
+    path, _, libdir = rest.partition("@")
+    if not name or not path or name in ("graft", "graft-bn", "torch", "ort"):
+        raise argparse.ArgumentTypeError(f"{text}: give NAME=PATH or NAME=PATH@LIBDIR (NAME not graft, torch, ort)")
+    return (name, path, libdir or None)
+
+
+def cpu_summary():
+    """The CPU's model name and the vector flags that matter here."""
+    model, flags = "?", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() in ("flags", "Features"):
+                    flags = set(value.split())
+    except OSError:
+        pass
+    wanted = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+              "amx_tile", "amx_bf16", "asimd", "sve")
+    return model, " ".join(f for f in wanted if f in flags)
 
 
 def run_torch(args, name, mode):
@@ -243,6 +282,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows their median")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--graft-cli", default=os.path.join(ROOT, "build", "src", "cli", "graft-cli"))
+    parser.add_argument("--variant", action="append", type=parse_variant, default=[],
+                        help="another graft-cli, NAME=PATH[@LIBDIR], timed in the same rounds (forward, train)")
     parser.add_argument("--workdir", default="/tmp/graft-compare-runtimes")
     parser.add_argument("--reexport", action="store_true", help="export the models again even if present")
     parser.add_argument("--json", help="also write every measurement to this file")
@@ -277,6 +318,10 @@ def main():
     print(f"compare-runtimes: batch {args.batch}, {args.size}x{args.size}, {args.threads} threads, "
           f"{args.repeats} timed runs per process after 1 warm-up, {args.rounds} rounds; "
           f"{os.cpu_count()} CPUs; load average at start {load_start}", flush=True)
+    model, flags = cpu_summary()
+    print(f"CPU: {model}; flags: {flags}", flush=True)
+    print("threads: OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS="
+          f"{args.threads}, OMP_WAIT_POLICY=passive", flush=True)
     print("exporting (random weights, opset 14, dynamic batch):", flush=True)
     exported = run_json([sys.executable, os.path.abspath(__file__), "--export-worker", "--models",
                          ",".join(args.models), "--size", str(args.size), "--threads", str(args.threads),
@@ -288,6 +333,7 @@ def main():
 
     # (model, mode, runtime) -> list of results. "graft-bn" is Graft's forward on the -bn file.
     results = {}
+    seen_setups = {}
     for r in range(args.rounds):
         for name in args.models:
             bn = os.path.join(args.workdir, name + "-bn.onnx")
@@ -302,6 +348,9 @@ def main():
                 (("head", "graft"), lambda: run_graft(args, bn, "head")),
                 (("head", "torch"), lambda: run_torch(args, name, "head")),
             ]
+            for v in args.variant:
+                jobs += [(("forward", v[0]), lambda v=v: run_graft(args, folded, "forward", v)),
+                         (("train", v[0]), lambda v=v: run_graft(args, bn, "train", v))]
             # Within a mode the runtimes alternate; the order rotates with the round.
             by_mode = {}
             for key, job in jobs:
@@ -313,6 +362,9 @@ def main():
                     results.setdefault((name, key[0], key[1]), []).append(result)
                     what = result.get("error") or f"{result['images_per_second']:.1f} images/s, " \
                                                   f"{result['peak_rss_mib']:.0f} MiB"
+                    if "openblas" in result and result["openblas"] not in seen_setups.setdefault(key[1], set()):
+                        seen_setups[key[1]].add(result["openblas"])
+                        what += f"  [{result['openblas']}; kernels {result.get('simd', '?')}]"
                     print(f"  round {r + 1} {name:16s} {key[0]:8s} {key[1]:9s} {what}", flush=True)
     load_end = loadavg()
     minutes = (time.time() - started) / 60
@@ -342,6 +394,17 @@ def main():
             print(f"{name:16s} {mode:8s} {fmt(g[0])} {fmt(t[0])} {fmt(o[0])} {fmt(rt, '7.2f', '      -')} "
                   f"{fmt(ro, '6.2f', '     -')} {fmt(g[1], '7.0f', '      -')} {fmt(t[1], '7.0f', '      -')} "
                   f"{fmt(o[1], '7.0f', '      -')}")
+        for mode in ("forward", "train") if args.variant else ():
+            first = None
+            for v in args.variant + [("graft", args.graft_cli, None)]:
+                ips, mib, errs = summarise(results.get((name, mode, v[0]), []))
+                if v[0] != "graft":
+                    errors += [f"{name} {mode} {v[0]}: {e}" for e in errs]
+                first = first or ips
+                t, o = fig[(mode, "torch")][0], fig[(mode, "ort")][0]
+                print(f"{'':16s} {mode + ' ' + v[0]:>22s} {fmt(ips)}  x{fmt(ips / first if ips and first else None, '.2f', '-')}"
+                      f" of {args.variant[0][0] if args.variant else 'graft'}, {fmt(ips / t if ips and t else None, '.2f', '-')}"
+                      f" of Torch, {fmt(ips / o if ips and o else None, '.2f', '-')} of ORT, {fmt(mib, '.0f', '-')} MiB")
         gb = fig[("forward", "graft-bn")]
         print(f"{name:16s} {'fwd(bn)':8s} {fmt(gb[0])} {'':8s} {'':8s} {'':7s} {'':6s} {fmt(gb[1], '7.0f', '      -')}"
               f"   (Graft forward on the file with BN unfolded)")
@@ -364,7 +427,7 @@ def main():
         goal("train step peak memory <= PyTorch", None if not (gm and tm) else gm <= tm,
              f"{fmt(gm, '.0f')} vs {fmt(tm, '.0f')} MiB peak RSS")
     print()
-    print("goals (issue 3):")
+    print("goals (issue 12):")
     for line in goals:
         print("  " + line)
     if errors:
