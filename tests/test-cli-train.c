@@ -178,6 +178,9 @@ test_train_json (void)
         }
       else if (strcmp (event, "done") == 0)
         done = json_object_ref (object);
+      else if (strcmp (event, "boundary_cache") == 0)
+        /* Feature extraction: the embedding cache serves, nothing trains below the head. */
+        g_assert_false (json_object_get_boolean_member (object, "used"));
       else
         g_error ("unexpected event %s", event);
     }

@@ -2,7 +2,7 @@
  *
  *   graft-cli train MODEL.onnx DATA --output OUT.onnx [--validation VALDATA]
  *       [--preset NAME] [--spec SPEC.json] [--epochs N] [--batch N] [--lr X] [--seed N]
- *       [--threads N] [--decode-threads N] [--cache-dir DIR] [--softmax] [--json]
+ *       [--threads N] [--decode-threads N] [--cache-dir DIR] [--cache-size MB] [--softmax] [--json]
  *       [--save-spec SPEC.json]
  *   graft-cli lr-find MODEL.onnx DATA [--preset NAME] [--spec SPEC.json] [--start X]
  *       [--end X] [--steps N] [--batch N] [--seed N] [--threads N] [--decode-threads N]
@@ -35,6 +35,8 @@
  *   {"event": "epoch", "epoch", "epochs", "stage", "train_loss", "train_accuracy",
  *    "validation_loss", "validation_accuracy", "seconds", "images_per_second", "best"}
  *   {"event": "log", "message"}
+ *   {"event": "boundary_cache", "used", "boundary", "reason", "images_found",
+ *    "images_computed", "hits"}  (the frozen layers' output kept per image: trainer.h)
  *   {"event": "done", "output", "validation_accuracy", "validation_loss", "best_epoch",
  *    "epochs_completed", "interrupted", "seconds"}
  *   {"event": "error", "message", "exit_status"}  (the message is on stderr too)
@@ -87,9 +89,9 @@ typedef struct {
   char *cache_dir;
   /* Number options as given (NULL: not given), parsed by check_options into the fields
    * below: no value of a number stands for "not given" (--lr nan was once ignored). */
-  char *epochs_text, *batch_text, *decode_threads_text, *lr_text, *seed_text;
+  char *epochs_text, *batch_text, *decode_threads_text, *lr_text, *seed_text, *cache_size_text;
   int threads;
-  int epochs, batch, decode_threads;   /* NOT_GIVEN when not given */
+  int epochs, batch, decode_threads, cache_size;   /* NOT_GIVEN when not given */
   double lr;                           /* NAN when not given */
   gint64 seed;                         /* -1 when not given */
 } SessionOptions;
@@ -98,7 +100,7 @@ static void
 session_options_init (SessionOptions *o)
 {
   *o = (SessionOptions) { .epochs = NOT_GIVEN, .batch = NOT_GIVEN, .threads = 0, .decode_threads = NOT_GIVEN,
-                          .lr = NAN, .seed = -1 };
+                          .cache_size = NOT_GIVEN, .lr = NAN, .seed = -1 };
 }
 
 static void
@@ -113,6 +115,7 @@ session_options_clear (SessionOptions *o)
   g_free (o->decode_threads_text);
   g_free (o->lr_text);
   g_free (o->seed_text);
+  g_free (o->cache_size_text);
 }
 
 typedef struct {
@@ -172,6 +175,8 @@ check_options (GOptionContext *context, SessionOptions *o, GraftStrategy *strate
   if ((status = int_option (context, "--epochs", o->epochs_text, 1, 10000, &o->epochs)) != CLI_EXIT_OK
       || (status = int_option (context, "--batch", o->batch_text, 1, 4096, &o->batch)) != CLI_EXIT_OK
       || (status = int_option (context, "--decode-threads", o->decode_threads_text, 0, 64, &o->decode_threads))
+           != CLI_EXIT_OK
+      || (status = int_option (context, "--cache-size", o->cache_size_text, 0, G_MAXINT, &o->cache_size))
            != CLI_EXIT_OK)
     return status;
   if (o->lr_text != NULL
@@ -403,6 +408,8 @@ session_trainer (Session *s, const SessionOptions *o, GError **error)
   graft_trainer_set_cache_folder (trainer, s->cache_dir);
   if (o->decode_threads != NOT_GIVEN)
     graft_trainer_set_decode_threads (trainer, o->decode_threads);
+  if (o->cache_size != NOT_GIVEN)
+    graft_trainer_set_cache_limit (trainer, (guint64) o->cache_size << 20);
   return trainer;
 }
 
@@ -420,6 +427,8 @@ add_session_entries (GOptionContext *context, SessionOptions *o)
       "N" },
     { "cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir,
       "Where cached features live (default ~/.cache/graft/embeddings; \"\": memory only)", "DIR" },
+    { "cache-size", 0, 0, G_OPTION_ARG_STRING, &o->cache_size_text,
+      "Most MiB the frozen layers' cached output may take (default 2048; 0: not cached)", "MB" },
     { NULL },
   };
   g_option_context_add_main_entries (context, entries, NULL);
@@ -812,7 +821,26 @@ cli_train (int argc, char **argv)
   status = interrupted_by != 0 ? 128 + interrupted_by : CLI_EXIT_OK;
   if (json)
     {
-      JsonBuilder *builder = event_begin ("done");
+      GraftBoundaryCacheReport cache;
+      JsonBuilder *builder = event_begin ("boundary_cache");
+      graft_trainer_get_boundary_cache_report (trainer, &cache);
+      json_builder_set_member_name (builder, "used");
+      json_builder_add_boolean_value (builder, cache.used);
+      json_builder_set_member_name (builder, "boundary");
+      if (cache.boundary != NULL)
+        cli_json_add_text (builder, cache.boundary);
+      else
+        json_builder_add_null_value (builder);
+      json_builder_set_member_name (builder, "reason");
+      if (cache.reason != NULL)
+        cli_json_add_text (builder, cache.reason);
+      else
+        json_builder_add_null_value (builder);
+      member_int (builder, "images_found", (gint64) cache.images_found);
+      member_int (builder, "images_computed", (gint64) cache.images_computed);
+      member_int (builder, "hits", (gint64) cache.hits);
+      event_end (builder);
+      builder = event_begin ("done");
       cli_json_set_file_name (builder, "output", output_path);
       member_number (builder, "validation_accuracy", best != NULL ? graft_metrics_accuracy (best) : NAN);
       member_number (builder, "validation_loss", best != NULL ? graft_metrics_loss (best) : NAN);

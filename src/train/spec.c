@@ -314,6 +314,8 @@ graft_session_spec_validate (const GraftSessionSpec *spec, int n_blocks, GError 
     return FALSE;
   if (!graft_augmentation_validate (&spec->augmentation, error))
     return FALSE;
+  if (spec->cached_views < 0 || spec->cached_views > GRAFT_MAX_CACHED_VIEWS)
+    return invalid (error, "augmentation.cached_views must be between 0 and %d", GRAFT_MAX_CACHED_VIEWS);
   return TRUE;
 }
 
@@ -538,7 +540,18 @@ graft_session_spec_to_json (const GraftSessionSpec *spec)
   json_builder_set_member_name (b, "batch_size");
   json_builder_add_int_value (b, spec->batch_size);
   add_embedded (b, "preprocessing", graft_preprocessing_to_json (&spec->preprocessing));
-  add_embedded (b, "augmentation", graft_augmentation_to_json (&spec->augmentation));
+  {
+    /* The augmentation's own members, and how many views of it the boundary cache keeps. */
+    g_autofree char *augmentation = graft_augmentation_to_json (&spec->augmentation);
+    JsonNode *node = json_from_string (augmentation, NULL);
+    if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+      json_object_set_int_member (json_node_get_object (node), "cached_views", spec->cached_views);
+    json_builder_set_member_name (b, "augmentation");
+    if (node != NULL)
+      json_builder_add_value (b, node);
+    else
+      json_builder_add_null_value (b);
+  }
   json_builder_set_member_name (b, "seed");
   json_builder_add_int_value (b, (gint64) spec->seed);
   json_builder_set_member_name (b, "validation_fraction");
@@ -809,6 +822,9 @@ graft_session_spec_from_json (const char *json, GError **error)
   aug = member_as_json (&r, "augmentation");
   if (r.ok && aug != NULL && !graft_augmentation_from_json (aug, &spec->augmentation, error))
     return NULL;
+  sub = sub_reader (&r, "augmentation", "augmentation.");
+  read_int (&sub, "cached_views", &spec->cached_views);
+  r.ok &= sub.ok;
   if ((node = member (&r, "seed", JSON_NODE_VALUE)) != NULL)
     spec->seed = (guint64) json_node_get_int (node);
   read_number (&r, "validation_fraction", &spec->validation_fraction);

@@ -79,6 +79,7 @@ typedef struct {
 } GraftUnfreezeStage;
 
 #define GRAFT_MAX_STAGES 64
+#define GRAFT_MAX_CACHED_VIEWS 64
 
 typedef struct {
   GraftStrategy strategy;
@@ -101,6 +102,12 @@ typedef struct {
   int batch_size;
   GraftPreprocessing preprocessing;
   GraftAugmentation augmentation;
+  /* augmentation.cached_views in JSON: with augmentation on and frozen layers below the
+   * trainable ones, the frozen layers' output is kept for this many augmented views of
+   * each image (made in the first epochs, then one of them drawn per image and epoch
+   * from the seed), so later epochs run only the trainable layers; 0: a fresh
+   * augmentation every epoch, the frozen layers run every epoch. 0..GRAFT_MAX_CACHED_VIEWS. */
+  int cached_views;
   guint64 seed;
   float validation_fraction;  /* of the labelled images, when the project has no split */
   int early_stopping_patience; /* epochs without validation improvement; 0: off */

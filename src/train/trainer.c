@@ -12,13 +12,44 @@
 #include "data/loader.h"
 #include "engine/plan.h"
 #include "model/surgery.h"
+#include "train/boundary-cache.h"
 #include "train/embedding-cache.h"
 
-/* Where batches come from: the image loader (the full path) or embeddings in memory
- * (the head-only path). */
+/* Plans live at one batch size; the last batch of an epoch may be smaller, and gets its
+ * own plan (kept for the next epoch). */
+typedef struct {
+  graft_plan *plans[2];
+  int batches[2];
+} plan_pair;
+
+/* The boundary path: the activations at the freeze boundary of every item (and view),
+ * from the store, or computed by the frozen prefix from the loader's images in the
+ * epochs that still miss some. */
+typedef struct {
+  GraftBoundaryStore *store;   /* the run's (not owned) */
+  graft_graph *prefix;         /* the run's (not owned): input -> boundary */
+  int prefix_input, prefix_output;
+  plan_pair plans;             /* inference plans of the prefix */
+  int views;                   /* rows per item: 1, or the cached augmented views */
+  gboolean augmented;
+  guint64 seed;
+  char **hashes;               /* per item: the image's content hash; NULL in memory (the run's) */
+  const float **rows;          /* (n_items, views): NULL where not known yet */
+  gboolean *failed;            /* per item: did not decode */
+  gint32 *labels;              /* per item */
+  guint epoch;
+  gboolean building;           /* this epoch reads images and runs the prefix */
+  gboolean filling;            /* views are missing past the epochs that make them */
+  GError *store_error;         /* the first row the cache file could not take */
+  guint64 found, computed, hits;
+} boundary_data;
+
+/* Where batches come from: the image loader (the full path), embeddings in memory
+ * (the head-only path), or boundary activations (the loader's order, with boundary set). */
 typedef struct {
   /* loader path */
   GraftLoader *loader;
+  boundary_data *boundary;
   /* embedding path: rows of dim floats, one per item */
   const float *embeddings;
   const gint32 *labels;
@@ -55,6 +86,7 @@ struct _GraftTrainer {
   int n_blocks;                /* backbone blocks (the head excluded) */
   GraftTrainerHooks hooks;
   char *cache_folder;
+  guint64 cache_limit;         /* bytes the boundary cache may take */
   int decode_threads;
   float *class_weights;
   GraftMetrics *best_metrics;
@@ -67,6 +99,11 @@ struct _GraftTrainer {
   double resume_best_accuracy, resume_best_loss;
   int resume_without_improvement;
   char *resume_folder;
+
+  /* What the last run did with the boundary cache. */
+  gboolean boundary_used;
+  char *boundary_name, *boundary_reason;
+  guint64 boundary_found, boundary_computed, boundary_hits, boundary_bytes;
 
   GMutex lock;
   GCond resumed;
@@ -150,6 +187,7 @@ graft_trainer_new (const GraftModel *base, const GraftSessionSpec *spec, const G
   trainer->train = graft_dataset_copy (train, classes);
   trainer->validation = validation != NULL ? graft_dataset_copy (validation, classes) : NULL;
   trainer->decode_threads = 2;
+  trainer->cache_limit = GRAFT_TRAINER_DEFAULT_CACHE_LIMIT;
   g_mutex_init (&trainer->lock);
   g_cond_init (&trainer->resumed);
   if (spec->balanced_class_weights)
@@ -176,6 +214,8 @@ graft_trainer_free (GraftTrainer *trainer)
   g_free (trainer->cache_folder);
   g_free (trainer->checkpoint_folder);
   g_free (trainer->resume_folder);
+  g_free (trainer->boundary_name);
+  g_free (trainer->boundary_reason);
   g_free (trainer->class_weights);
   if (trainer->best_metrics != NULL)
     graft_metrics_free (trainer->best_metrics);
@@ -195,6 +235,22 @@ graft_trainer_set_cache_folder (GraftTrainer *trainer, const char *folder)
 {
   g_free (trainer->cache_folder);
   trainer->cache_folder = g_strdup (folder);
+}
+
+void
+graft_trainer_set_cache_limit (GraftTrainer *trainer, guint64 bytes)
+{
+  trainer->cache_limit = bytes;
+}
+
+void
+graft_trainer_get_boundary_cache_report (GraftTrainer *trainer, GraftBoundaryCacheReport *report)
+{
+  *report = (GraftBoundaryCacheReport) {
+    .used = trainer->boundary_used, .boundary = trainer->boundary_name, .reason = trainer->boundary_reason,
+    .images_found = trainer->boundary_found, .images_computed = trainer->boundary_computed,
+    .hits = trainer->boundary_hits, .bytes = trainer->boundary_bytes,
+  };
 }
 
 void
@@ -424,10 +480,20 @@ make_loader (GraftTrainer *trainer, const GraftDataset *dataset, gboolean traini
   return loader;
 }
 
+static void boundary_start_epoch (batch_source *source, guint epoch);
+static gboolean boundary_next (batch_source *source, GraftBatch **held, const float **inputs, const gint32 **labels,
+                               const guint **indices, int *n, GError **error);
+static void boundary_data_free (boundary_data *bd);
+
 static void
 source_start_epoch (batch_source *source, guint epoch)
 {
   source->position = 0;
+  if (source->boundary != NULL)
+    {
+      boundary_start_epoch (source, epoch);
+      return;
+    }
   if (source->loader != NULL)
     {
       graft_loader_start_epoch (source->loader, epoch);
@@ -452,6 +518,8 @@ static gboolean
 source_next (batch_source *source, GraftBatch **held, const float **inputs, const gint32 **labels,
              const guint **indices, int *n, GError **error)
 {
+  if (source->boundary != NULL)
+    return boundary_next (source, held, inputs, labels, indices, n, error);
   if (source->loader != NULL)
     {
       g_clear_pointer (held, graft_batch_free);
@@ -484,6 +552,7 @@ source_next (batch_source *source, GraftBatch **held, const float **inputs, cons
 static void
 source_clear (batch_source *source)
 {
+  g_clear_pointer (&source->boundary, boundary_data_free);
   g_clear_pointer (&source->loader, graft_loader_free);
   g_clear_pointer (&source->order, g_free);
   g_clear_pointer (&source->buffer, g_free);
@@ -518,13 +587,6 @@ engine_ok (graft_status status, const graft_error *engine_error, GError **error)
                "%s", engine_error->message);
   return FALSE;
 }
-
-/* Plans live at one batch size; the last batch of an epoch may be smaller, and gets its
- * own plan (kept for the next epoch). */
-typedef struct {
-  graft_plan *plans[2];
-  int batches[2];
-} plan_pair;
 
 static graft_plan *
 plan_for (plan_pair *pair, training_graph *tg, const graft_plan_options *base, int batch, const int *keep,
@@ -564,6 +626,194 @@ plan_forward (graft_plan *plan, int input, const float *inputs, gsize floats, GE
   graft_error engine_error;
   return engine_ok (graft_plan_set_input (plan, input, inputs, floats, &engine_error), &engine_error, error)
          && engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Boundary activations                                                      */
+
+/* The view of item used in epoch: the one made in that epoch while there are fewer
+ * than views, then one of them drawn from the seed. */
+static int
+view_at (const boundary_data *bd, guint epoch, guint item)
+{
+  if (bd->views == 1)
+    return 0;
+  if (epoch < (guint) bd->views)
+    return (int) epoch;
+  return MIN (bd->views - 1, (int) (graft_random_uniform (bd->seed ^ 0x5649455753ull,
+                                                          (guint64) epoch * 0x100000001b3ull + item) * bd->views));
+}
+
+static void
+boundary_data_free (boundary_data *bd)
+{
+  plan_pair_clear (&bd->plans);
+  g_free (bd->rows);
+  g_free (bd->failed);
+  g_free (bd->labels);
+  g_clear_error (&bd->store_error);
+  g_free (bd);
+}
+
+static void
+boundary_start_epoch (batch_source *source, guint epoch)
+{
+  boundary_data *bd = source->boundary;
+  gboolean missing = FALSE;
+
+  bd->epoch = epoch;
+  for (guint i = 0; i < source->n_items && !missing; i++)
+    missing = !bd->failed[i] && bd->rows[(gsize) i * bd->views + view_at (bd, epoch, i)] == NULL;
+  bd->building = missing && (!bd->augmented || epoch < (guint) bd->views);
+  bd->filling = missing && !bd->building;
+  if (bd->building)
+    graft_loader_start_epoch (source->loader, epoch);
+  else
+    graft_loader_epoch_order (source->loader, epoch, source->order);
+}
+
+/* Runs the prefix over the images of a batch whose rows for view (-1: the epoch's view
+ * of each item) are missing, and keeps their rows. */
+static gboolean
+boundary_compute (batch_source *source, const GraftBatch *batch, int view, GError **error)
+{
+  boundary_data *bd = source->boundary;
+  graft_plan_options options = { .mode = GRAFT_PLAN_INFERENCE };
+  training_graph tg = { bd->prefix, bd->prefix_input, bd->prefix_output, 0 };
+  gsize image_floats = (gsize) batch->channels * batch->height * batch->width;
+  g_autofree guint *missing = g_new (guint, MAX (1, batch->size));
+  g_autofree float *images = NULL;
+  graft_plan *plan;
+  const float *out;
+  int n = 0;
+
+  for (int b = 0; b < batch->size; b++)
+    {
+      guint item = batch->indices[b];
+      if (bd->rows[(gsize) item * bd->views + (view >= 0 ? view : view_at (bd, bd->epoch, item))] == NULL)
+        missing[n++] = (guint) b;
+    }
+  if (n == 0)
+    return TRUE;
+  if (n < batch->size)
+    {
+      images = g_new (float, (gsize) n * image_floats);
+      for (int k = 0; k < n; k++)
+        memcpy (images + (gsize) k * image_floats, batch->images + (gsize) missing[k] * image_floats,
+                image_floats * sizeof (float));
+    }
+  plan = plan_for (&bd->plans, &tg, &options, n, &bd->prefix_output, 1, error);
+  if (plan == NULL
+      || !plan_forward (plan, bd->prefix_input, images != NULL ? images : batch->images, (gsize) n * image_floats,
+                        error))
+    return FALSE;
+  out = graft_plan_value_data (plan, bd->prefix_output, NULL);
+  for (int k = 0; k < n; k++)
+    {
+      guint item = batch->indices[missing[k]];
+      int v = view >= 0 ? view : view_at (bd, bd->epoch, item);
+      g_autoptr (GError) store_error = NULL;
+      bd->rows[(gsize) item * bd->views + v] = graft_boundary_store_insert (
+          bd->store, bd->hashes != NULL ? bd->hashes[item] : NULL, v, out + (gsize) k * source->dim, &store_error);
+      if (store_error != NULL && bd->store_error == NULL)
+        bd->store_error = g_steal_pointer (&store_error);
+    }
+  bd->computed += (guint64) n;
+  return TRUE;
+}
+
+/* Makes every missing view of every item: one pass of the loader per view, in the
+ * epoch that made that view (a run resumed past those epochs with a cold cache). */
+static gboolean
+boundary_fill (batch_source *source, GError **error)
+{
+  boundary_data *bd = source->boundary;
+  for (int v = 0; v < bd->views; v++)
+    {
+      gboolean missing = FALSE;
+      g_autoptr (GraftBatch) batch = NULL;
+      for (guint i = 0; i < source->n_items && !missing; i++)
+        missing = !bd->failed[i] && bd->rows[(gsize) i * bd->views + v] == NULL;
+      if (!missing)
+        continue;
+      graft_loader_start_epoch (source->loader, (guint) v);
+      while (graft_loader_next (source->loader, &batch, error) && batch != NULL)
+        {
+          if (!boundary_compute (source, batch, v, error))
+            return FALSE;
+          g_clear_pointer (&batch, graft_batch_free);
+        }
+      if (error != NULL && *error != NULL)
+        return FALSE;
+      for (guint i = 0; i < source->n_items; i++)
+        if (bd->rows[(gsize) i * bd->views + v] == NULL)
+          bd->failed[i] = TRUE;
+    }
+  graft_loader_stop (source->loader);
+  return TRUE;
+}
+
+static gboolean
+boundary_next (batch_source *source, GraftBatch **held, const float **inputs, const gint32 **labels,
+               const guint **indices, int *n, GError **error)
+{
+  boundary_data *bd = source->boundary;
+
+  if (bd->filling)
+    {
+      if (!boundary_fill (source, error))
+        return FALSE;
+      bd->filling = FALSE;
+      graft_loader_epoch_order (source->loader, bd->epoch, source->order);
+    }
+  if (bd->building)
+    {
+      guint64 computed = bd->computed;
+      g_clear_pointer (held, graft_batch_free);
+      if (!graft_loader_next (source->loader, held, error) || *held == NULL)
+        {
+          /* What the loader skipped did not decode: later epochs skip it too. */
+          for (guint i = 0; i < source->n_items && (error == NULL || *error == NULL); i++)
+            if (bd->rows[(gsize) i * bd->views + view_at (bd, bd->epoch, i)] == NULL)
+              bd->failed[i] = TRUE;
+          return FALSE;
+        }
+      if (!boundary_compute (source, *held, -1, error))
+        return FALSE;
+      /* The batch as the loader made it, every row now known. */
+      *n = (*held)->size;
+      for (int b = 0; b < *n; b++)
+        {
+          guint item = (*held)->indices[b];
+          memcpy (source->buffer + (gsize) b * source->dim,
+                  bd->rows[(gsize) item * bd->views + view_at (bd, bd->epoch, item)],
+                  (gsize) source->dim * sizeof (float));
+        }
+      bd->hits += (guint64) *n - (bd->computed - computed);
+      *inputs = source->buffer;
+      *labels = (*held)->labels;
+      *indices = (*held)->indices;
+      return TRUE;
+    }
+  /* From memory, in the loader's order of the epoch, skipping what did not decode as
+   * the loader does. */
+  *n = 0;
+  while (source->position < source->n_items && *n < source->batch_size)
+    {
+      guint item = source->order[source->position++];
+      const float *row = bd->rows[(gsize) item * bd->views + view_at (bd, bd->epoch, item)];
+      if (bd->failed[item] || row == NULL)
+        continue;
+      memcpy (source->buffer + (gsize) *n * source->dim, row, (gsize) source->dim * sizeof (float));
+      source->label_buffer[*n] = bd->labels[item];
+      source->index_buffer[*n] = item;
+      (*n)++;
+    }
+  bd->hits += (guint64) *n;
+  *inputs = source->buffer;
+  *labels = source->label_buffer;
+  *indices = source->index_buffer;
+  return *n > 0;
 }
 
 /* Runs tg in inference over a source and accumulates metrics. */
@@ -626,69 +876,41 @@ build_head_graph (GraftTrainer *trainer, training_graph *tg, GError **error)
 {
   graft_graph *full = trainer->model->graph;
   const graft_value *embedding = graft_graph_value (full, trainer->embedding);
-  int n_values = graft_graph_value_count (full), n_nodes = graft_graph_node_count (full);
-  g_autofree int *map = g_new (int, n_values);
-  graft_shape shape = graft_shape_2d (1, embedding->shape.dims[1]);
-  graft_error engine_error;
-  int first = embedding->producer + 1;
 
-  for (int v = 0; v < n_values; v++)
-    map[v] = -1;
-  tg->graph = graft_graph_new ();
-  map[trainer->embedding] = tg->input = graft_graph_add_input (tg->graph, embedding->name, &shape, &engine_error);
-  for (int i = first; i < n_nodes; i++)
-    {
-      const graft_node *node = graft_graph_node (full, i);
-      g_autofree int *inputs = g_new (int, node->n_inputs);
-      for (int k = 0; k < node->n_inputs; k++)
-        {
-          const graft_value *value = graft_graph_value (full, node->inputs[k]);
-          if (map[node->inputs[k]] < 0)
-            {
-              if (value->kind == GRAFT_VALUE_ACTIVATION || value->kind == GRAFT_VALUE_INPUT)
-                goto fail_structure;
-              map[node->inputs[k]] = graft_graph_add_tensor (tg->graph, value->name, value->kind, &value->shape,
-                                                             value->data, &engine_error);
-              if (map[node->inputs[k]] < 0)
-                goto fail;
-            }
-          inputs[k] = map[node->inputs[k]];
-        }
-      map[node->output] = graft_graph_add_node (tg->graph, node->name, &node->attributes, inputs, node->n_inputs,
-                                                graft_graph_value (full, node->output)->name, &engine_error);
-      if (map[node->output] < 0)
-        goto fail;
-    }
-  tg->logits = map[trainer->model->logits];
+  tg->graph = graft_subgraph_extract (full, trainer->embedding, embedding->producer + 1, graft_graph_node_count (full),
+                                      error);
+  if (tg->graph == NULL)
+    return FALSE;
+  tg->input = graft_graph_find_value (tg->graph, embedding->name);
+  tg->logits = graft_graph_find_value (tg->graph, graft_graph_value (full, trainer->model->logits)->name);
   tg->first_head_node = 0;
   return TRUE;
-
-fail_structure:
-  g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID,
-               "the head reads the backbone somewhere else than at the cut");
-  g_clear_pointer (&tg->graph, graft_graph_free);
-  return FALSE;
-fail:
-  g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID, "%s", engine_error.message);
-  g_clear_pointer (&tg->graph, graft_graph_free);
-  return FALSE;
 }
 
-/* Copies the head graph's tensors back into the full model, by name. */
+/* Copies the parameters and buffers of from into the tensors of to that have their names. */
 static void
-copy_head_back (GraftTrainer *trainer, training_graph *tg)
+copy_weights (graft_graph *from, graft_graph *to)
 {
-  for (int v = 0; v < graft_graph_value_count (tg->graph); v++)
+  for (int v = 0; v < graft_graph_value_count (from); v++)
     {
-      const graft_value *value = graft_graph_value (tg->graph, v);
+      const graft_value *value = graft_graph_value (from, v);
       int target;
       size_t count;
       if (value->kind != GRAFT_VALUE_PARAMETER && value->kind != GRAFT_VALUE_BUFFER)
         continue;
-      target = graft_graph_find_value (trainer->model->graph, value->name);
+      target = graft_graph_find_value (to, value->name);
+      if (target < 0)
+        continue;
       graft_shape_count (&value->shape, &count, NULL);
-      memcpy (graft_graph_tensor_data (trainer->model->graph, target), value->data, count * sizeof (float));
+      memcpy (graft_graph_tensor_data (to, target), value->data, count * sizeof (float));
     }
+}
+
+/* Copies the head graph's (or the trainable suffix's) tensors back into the full model, by name. */
+static void
+copy_head_back (GraftTrainer *trainer, training_graph *tg)
+{
+  copy_weights (tg->graph, trainer->model->graph);
 }
 
 /* The embedding of every item of dataset (n_items, dim), from the cache where it has
@@ -904,7 +1126,277 @@ typedef struct {
   gboolean full;          /* training the full model (not the head over embeddings) */
   gint64 started;
   int total_steps, done_steps;
+  /* The boundary path (full only): tg is then the trainable suffix, a graph of its own. */
+  gboolean boundary_allowed;
+  int boundary_value;     /* in the model's graph; -1: the frozen layers run every epoch */
+  graft_graph *prefix;
+  GraftBoundaryStore *plain_store, *view_store;
+  char **train_hashes, **validation_hashes;
 } run_state;
+
+/* The graph that holds the run's weights: the model's, with the trainable suffix's
+ * copied back first. Snapshots are taken there, so they survive a stage that moves the
+ * boundary. */
+static graft_graph *
+weights_home (run_state *rs)
+{
+  if (!rs->full || rs->tg.graph == rs->trainer->model->graph)
+    return rs->tg.graph;
+  copy_head_back (rs->trainer, &rs->tg);
+  return rs->trainer->model->graph;
+}
+
+/* After weights were restored into weights_home: the suffix gets them too. */
+static void
+weights_restored (run_state *rs)
+{
+  if (rs->full && rs->tg.graph != rs->trainer->model->graph)
+    copy_weights (rs->trainer->model->graph, rs->tg.graph);
+}
+
+/* Images' content hashes (the cache's keys), NULL where a file cannot be read. */
+static char **
+dataset_hashes (const GraftDataset *dataset)
+{
+  char **hashes = g_new0 (char *, dataset->items->len + 1);
+  for (guint i = 0; i < dataset->items->len; i++)
+    hashes[i] = graft_file_sha256 (g_array_index (dataset->items, GraftDatasetItem, i).path, NULL);
+  return hashes;
+}
+
+static void
+boundary_attach (run_state *rs, batch_source *source, const GraftDataset *dataset, GraftBoundaryStore *store,
+                 int views, gboolean augmented, char **hashes, int dim)
+{
+  const GraftSessionSpec *spec = rs->trainer->spec;
+  boundary_data *bd = g_new0 (boundary_data, 1);
+  guint n = dataset->items->len;
+
+  bd->store = store;
+  bd->prefix = rs->prefix;
+  bd->prefix_input = graft_graph_find_value (rs->prefix, graft_graph_value (rs->trainer->model->graph,
+                                                                            rs->trainer->model->input)->name);
+  bd->prefix_output = graft_graph_find_value (rs->prefix, graft_graph_value (rs->trainer->model->graph,
+                                                                             rs->boundary_value)->name);
+  bd->views = views;
+  bd->augmented = augmented;
+  bd->seed = spec->seed;
+  bd->hashes = hashes;
+  bd->rows = g_new0 (const float *, (gsize) MAX (1, n) * views);
+  bd->failed = g_new0 (gboolean, MAX (1, n));
+  bd->labels = g_new (gint32, MAX (1, n));
+  for (guint i = 0; i < n; i++)
+    {
+      bd->labels[i] = g_array_index (dataset->items, GraftDatasetItem, i).label;
+      for (int v = 0; v < views && hashes != NULL; v++)
+        {
+          bd->rows[(gsize) i * views + v] = graft_boundary_store_lookup (store, hashes[i], v);
+          bd->found += bd->rows[(gsize) i * views + v] != NULL;
+        }
+    }
+  source->boundary = bd;
+  source->n_items = n;
+  source->dim = dim;
+  source->item_floats = (gsize) dim;
+  source->batch_size = spec->batch_size;
+  g_free (source->order);
+  g_free (source->buffer);
+  g_free (source->label_buffer);
+  g_free (source->index_buffer);
+  source->order = g_new (guint, MAX (1, n));
+  source->buffer = g_new (float, (gsize) spec->batch_size * dim);
+  source->label_buffer = g_new (gint32, spec->batch_size);
+  source->index_buffer = g_new (guint, spec->batch_size);
+}
+
+/* Back to the images: what the source's boundary data did goes into the report. */
+static void
+boundary_detach (run_state *rs, batch_source *source)
+{
+  GraftTrainer *trainer = rs->trainer;
+  boundary_data *bd = source->boundary;
+  if (bd == NULL)
+    return;
+  trainer->boundary_found += bd->found;
+  trainer->boundary_computed += bd->computed;
+  trainer->boundary_hits += bd->hits;
+  if (bd->store_error != NULL)
+    log_message (trainer, _("The boundary cache keeps some activations in memory only: %s"), bd->store_error->message);
+  g_clear_pointer (&source->boundary, boundary_data_free);
+  source->item_floats = graft_preprocessing_floats (&trainer->spec->preprocessing);
+}
+
+static void
+boundary_off (run_state *rs)
+{
+  boundary_detach (rs, &rs->train_source);
+  boundary_detach (rs, &rs->validation_source);
+  g_clear_pointer (&rs->prefix, graft_graph_free);
+  g_clear_pointer (&rs->plain_store, graft_boundary_store_free);
+  g_clear_pointer (&rs->view_store, graft_boundary_store_free);
+  rs->boundary_value = -1;
+}
+
+/* Logs why the frozen layers run every epoch, once per reason. */
+static void
+boundary_reason (GraftTrainer *trainer, char *reason)
+{
+  if (reason == NULL || g_strcmp0 (reason, trainer->boundary_reason) == 0)
+    {
+      g_free (reason);
+      return;
+    }
+  log_message (trainer, _("The frozen layers run every epoch: %s"), reason);
+  g_free (trainer->boundary_reason);
+  trainer->boundary_reason = reason;
+}
+
+/* Splits the model at value: the frozen prefix, the stores and the sources' rows. FALSE
+ * on an error; the boundary may stay off (rs->boundary_value -1) with a reason logged. */
+static gboolean
+boundary_on (run_state *rs, int split, int value, GError **error)
+{
+  GraftTrainer *trainer = rs->trainer;
+  const GraftSessionSpec *spec = trainer->spec;
+  graft_graph *model = trainer->model->graph;
+  const graft_value *boundary = graft_graph_value (model, value);
+  gboolean augmented = spec->augmentation.enabled;
+  int views = augmented ? spec->cached_views : 1;
+  guint n_train = trainer->train->items->len;
+  guint n_validation = rs->has_validation ? trainer->validation->items->len : 0;
+  guint64 rows = (guint64) n_train * views + n_validation, bytes, dim = 1;
+  g_autofree char *digest = NULL, *key_boundary = NULL, *prep = NULL, *warning = NULL;
+  const char *key_model = spec->model_sha256 != NULL ? spec->model_sha256
+                          : trainer->model->graph_name != NULL ? trainer->model->graph_name : "";
+
+  for (int d = 1; d < boundary->shape.rank; d++)
+    dim *= (guint64) boundary->shape.dims[d];
+  bytes = graft_boundary_store_bytes (rows, (int) MIN (dim, G_MAXINT));
+  if (dim > (1u << 24))
+    {
+      boundary_reason (trainer, g_strdup_printf (_("the activations at %s have %" G_GUINT64_FORMAT
+                                                   " values per image, too many to keep"),
+                                                 boundary->name, dim));
+      return TRUE;
+    }
+  if (bytes > trainer->cache_limit)
+    {
+      g_autofree char *need = g_format_size (bytes), *limit = g_format_size (trainer->cache_limit);
+      boundary_reason (trainer,
+                       g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                     "the activations at %s of %u image would take %s, more than the "
+                                                     "cache's limit of %s",
+                                                     "the activations at %s of %u images would take %s, more than "
+                                                     "the cache's limit of %s",
+                                                     n_train + n_validation),
+                                        boundary->name, n_train + n_validation, need, limit));
+      return TRUE;
+    }
+  rs->prefix = graft_subgraph_extract (model, trainer->model->input, 0, split, error);
+  if (rs->prefix == NULL)
+    return FALSE;
+  rs->boundary_value = value;
+  digest = graft_boundary_prefix_digest (model, split);
+  key_boundary = g_strdup_printf ("%s\n%s", boundary->name, digest);
+  prep = graft_preprocessing_to_json (&spec->preprocessing);
+  if (trainer->cache_folder != NULL && rs->train_hashes == NULL)
+    {
+      rs->train_hashes = dataset_hashes (trainer->train);
+      if (rs->has_validation)
+        rs->validation_hashes = dataset_hashes (trainer->validation);
+    }
+  rs->plain_store = graft_boundary_store_new (trainer->cache_folder, key_model, key_boundary, prep, (int) dim,
+                                              &warning);
+  if (warning != NULL)
+    log_message (trainer, "%s", warning);
+  if (augmented)
+    {
+      g_autofree char *augmentation = graft_augmentation_to_json (&spec->augmentation);
+      g_autofree char *key_inputs = g_strdup_printf ("%s\n%s\nseed %" G_GUINT64_FORMAT, prep, augmentation,
+                                                     spec->seed);
+      g_clear_pointer (&warning, g_free);
+      rs->view_store = graft_boundary_store_new (trainer->cache_folder, key_model, key_boundary, key_inputs,
+                                                 (int) dim, &warning);
+      if (warning != NULL)
+        log_message (trainer, "%s", warning);
+    }
+  boundary_attach (rs, &rs->train_source, trainer->train, augmented ? rs->view_store : rs->plain_store, views,
+                   augmented, rs->train_hashes, (int) dim);
+  if (rs->has_validation)
+    boundary_attach (rs, &rs->validation_source, trainer->validation, rs->plain_store, 1, FALSE,
+                     rs->validation_hashes, (int) dim);
+  trainer->boundary_used = TRUE;
+  g_free (trainer->boundary_name);
+  trainer->boundary_name = g_strdup (boundary->name);
+  trainer->boundary_bytes = bytes;
+  {
+    guint64 found = rs->train_source.boundary->found
+                    + (rs->validation_source.boundary != NULL ? rs->validation_source.boundary->found : 0);
+    g_autofree char *size = g_format_size (bytes);
+    log_message (trainer,
+                 g_dngettext (GETTEXT_PACKAGE,
+                              "The frozen layers run once per image: training from %s (%s; %" G_GUINT64_FORMAT
+                              " image view found in the cache)",
+                              "The frozen layers run once per image: training from %s (%s; %" G_GUINT64_FORMAT
+                              " image views found in the cache)",
+                              (gulong) found),
+                 boundary->name, size, found);
+  }
+  return TRUE;
+}
+
+/* A new stage: the model's trainable set for epoch, and where it meets the frozen
+ * layers. The rows stay while the boundary does; a boundary moved down gets new ones,
+ * made in this stage's first epoch. */
+static gboolean
+begin_stage (run_state *rs, int epoch, GError **error)
+{
+  GraftTrainer *trainer = rs->trainer;
+  graft_graph *model = trainer->model->graph;
+  int split = -1, value = -1;
+  char *reason = NULL;
+
+  if (rs->tg.graph != model)
+    {
+      copy_head_back (trainer, &rs->tg);
+      graft_graph_free (rs->tg.graph);
+    }
+  rs->tg = (training_graph) { model, trainer->model->input, trainer->model->logits, trainer->head_first_node };
+  apply_stage (trainer, epoch);
+  if (!rs->boundary_allowed)
+    return TRUE;
+  if (!graft_boundary_find (model, &split, &value, &reason))
+    {
+      boundary_off (rs);
+      boundary_reason (trainer, reason);
+      return TRUE;
+    }
+  if (trainer->spec->augmentation.enabled && trainer->spec->cached_views == 0)
+    {
+      boundary_off (rs);
+      boundary_reason (trainer, g_strdup (_("augmentation makes every epoch's images new, and no augmented views "
+                                            "are cached (augmentation.cached_views is 0)")));
+      return TRUE;
+    }
+  if (value != rs->boundary_value)
+    {
+      boundary_off (rs);
+      if (!boundary_on (rs, split, value, error))
+        return FALSE;
+    }
+  if (rs->boundary_value >= 0)
+    {
+      const char *name = graft_graph_value (model, value)->name;
+      graft_graph *suffix = graft_subgraph_extract (model, value, split, graft_graph_node_count (model), error);
+      if (suffix == NULL)
+        return FALSE;
+      rs->tg = (training_graph) {
+        suffix, graft_graph_find_value (suffix, name),
+        graft_graph_find_value (suffix, graft_graph_value (model, trainer->model->logits)->name), 0,
+      };
+    }
+  return TRUE;
+}
 
 static int
 steps_per_epoch (run_state *rs)
@@ -974,11 +1466,11 @@ run_loop (run_state *rs, GError **error)
       g_autofree char *last_path = g_build_filename (trainer->resume_folder, "last.onnx", NULL);
       if (!load_weights (rs->tg.graph, best_path, error))
         return FALSE;
-      snapshot_take (rs->tg.graph, &best);
+      snapshot_take (weights_home (rs), &best);
       if (!load_weights (rs->tg.graph, last_path, error))
         return FALSE;
     }
-  snapshot_take (rs->tg.graph, &last_good);
+  snapshot_take (weights_home (rs), &last_good);
   rs->started = g_get_monotonic_time ();
   for (int epoch = trainer->start_epoch; epoch < spec->epochs && ok; epoch++)
     {
@@ -997,9 +1489,12 @@ run_loop (run_state *rs, GError **error)
           /* A new stage: a new trainable set, so new plans; the optimizer keeps the
            * moments of the parameters that were already training. */
           stage_index = s;
-          if (rs->full)
-            apply_stage (trainer, epoch);
           plan_pair_clear (&plans);
+          if (rs->full && !begin_stage (rs, epoch, error))
+            {
+              ok = FALSE;
+              break;
+            }
           if (trainer->hooks.on_stage != NULL)
             trainer->hooks.on_stage (s, epoch, stage->trainable_from, trainer->hooks.user_data);
         }
@@ -1046,7 +1541,8 @@ run_loop (run_state *rs, GError **error)
             {
               if (engine_error.status == GRAFT_ERROR_NUMERIC)
                 {
-                  snapshot_restore (rs->tg.graph, &last_good);
+                  snapshot_restore (weights_home (rs), &last_good);
+                  weights_restored (rs);
                   g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DIVERGED,
                                _("Training diverged at epoch %d, step %d: the loss exploded. "
                                  "The learning rate (%g) is probably too high. The weights of the last good "
@@ -1078,7 +1574,7 @@ run_loop (run_state *rs, GError **error)
       if (!ok || g_atomic_int_get (&trainer->stop_requested))
         break;
 
-      snapshot_take (rs->tg.graph, &last_good);
+      snapshot_take (weights_home (rs), &last_good);
       event.train_loss = graft_metrics_loss (train_metrics);
       event.train_accuracy = graft_metrics_accuracy (train_metrics);
       event.validation_loss = event.validation_accuracy = NAN;
@@ -1100,7 +1596,7 @@ run_loop (run_state *rs, GError **error)
             {
               best_accuracy = event.validation_accuracy;
               best_loss = event.validation_loss;
-              snapshot_take (rs->tg.graph, &best);
+              snapshot_take (weights_home (rs), &best);
               if (trainer->best_metrics != NULL)
                 graft_metrics_free (trainer->best_metrics);
               trainer->best_metrics = graft_metrics_copy (validation_metrics);
@@ -1116,6 +1612,8 @@ run_loop (run_state *rs, GError **error)
         {
           if (!rs->full)
             copy_head_back (trainer, &rs->tg);
+          else
+            weights_home (rs);
           if (!write_checkpoint (trainer, epoch, global_step, event.best && rs->has_validation, best_accuracy,
                                  best_loss, epochs_without_improvement, rs->optimizer, error))
             {
@@ -1137,9 +1635,14 @@ run_loop (run_state *rs, GError **error)
         }
     }
   if (ok && best.values != NULL)
-    snapshot_restore (rs->tg.graph, &best);
+    {
+      snapshot_restore (weights_home (rs), &best);
+      weights_restored (rs);
+    }
   if (!rs->full)
     copy_head_back (trainer, &rs->tg);
+  else
+    weights_home (rs);
   plan_pair_clear (&plans);
   snapshot_clear (&best);
   snapshot_clear (&last_good);
@@ -1153,11 +1656,14 @@ run_loop (run_state *rs, GError **error)
 static void
 run_state_clear (run_state *rs)
 {
+  boundary_off (rs);
   source_clear (&rs->train_source);
   source_clear (&rs->validation_source);
   g_clear_pointer (&rs->optimizer, graft_optimizer_state_free);
-  if (!rs->full && rs->tg.graph != NULL)
+  if (rs->tg.graph != NULL && rs->tg.graph != rs->trainer->model->graph)
     graft_graph_free (rs->tg.graph);
+  g_clear_pointer (&rs->train_hashes, g_strfreev);
+  g_clear_pointer (&rs->validation_hashes, g_strfreev);
 }
 
 static gboolean
@@ -1167,7 +1673,14 @@ prepare (GraftTrainer *trainer, run_state *rs, gboolean for_lr_finder, float **t
   const GraftSessionSpec *spec = trainer->spec;
   graft_error engine_error;
 
-  *rs = (run_state) { .trainer = trainer };
+  *rs = (run_state) { .trainer = trainer, .boundary_value = -1 };
+  if (!for_lr_finder)
+    {
+      trainer->boundary_used = FALSE;
+      g_clear_pointer (&trainer->boundary_name, g_free);
+      g_clear_pointer (&trainer->boundary_reason, g_free);
+      trainer->boundary_found = trainer->boundary_computed = trainer->boundary_hits = trainer->boundary_bytes = 0;
+    }
   if (graft_dataset_size (trainer->train) == 0)
     {
       g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DATA, _("There are no labelled images to train on"));
@@ -1188,6 +1701,7 @@ prepare (GraftTrainer *trainer, run_state *rs, gboolean for_lr_finder, float **t
     return engine_ok (engine_error.status, &engine_error, error);
   rs->has_validation = !for_lr_finder && trainer->validation != NULL && graft_dataset_size (trainer->validation) > 0;
   rs->full = !graft_trainer_uses_embedding_cache (trainer);
+  rs->boundary_allowed = rs->full && !for_lr_finder;
 
   if (rs->full)
     {

@@ -64,6 +64,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftTrainer, graft_trainer_free)
 void graft_trainer_set_hooks (GraftTrainer *trainer, const GraftTrainerHooks *hooks);
 /* Where embeddings are cached between runs; NULL (the default) keeps them in memory only. */
 void graft_trainer_set_cache_folder (GraftTrainer *trainer, const char *folder);
+/* The most bytes the boundary cache (the activations where the frozen layers meet the
+ * trainable ones, kept for every image) may take, in memory and in the cache folder
+ * (default GRAFT_TRAINER_DEFAULT_CACHE_LIMIT; G_MAXUINT64: no limit; 0: never cache).
+ * A run whose activations would take more runs the frozen layers every epoch, and the
+ * log says why. */
+#define GRAFT_TRAINER_DEFAULT_CACHE_LIMIT (G_GUINT64_CONSTANT (2048) << 20)
+void graft_trainer_set_cache_limit (GraftTrainer *trainer, guint64 bytes);
 /* Image decoding threads beside the engine (default 2). */
 void graft_trainer_set_decode_threads (GraftTrainer *trainer, int threads);
 
@@ -82,6 +89,23 @@ gboolean graft_trainer_resume_from (GraftTrainer *trainer, const char *folder, G
 void graft_trainer_pause (GraftTrainer *trainer);
 void graft_trainer_resume (GraftTrainer *trainer);
 void graft_trainer_stop (GraftTrainer *trainer);
+
+/* The boundary cache: when the lowest trainable layer sits above frozen ones, the
+ * frozen layers' output is computed once per image (per cached view with augmentation,
+ * spec->cached_views) and kept (on disk under the cache folder, keyed like the embedding
+ * cache; in memory without one), and the epochs that have it run only the trainable
+ * layers. What the last run did: */
+typedef struct {
+  gboolean used;            /* at least one stage trained from the boundary */
+  const char *boundary;     /* the value at the boundary (the last stage's), or NULL */
+  const char *reason;       /* why the frozen layers ran every epoch, or NULL */
+  guint64 images_found;     /* image views found in the cache when a stage began */
+  guint64 images_computed;  /* image views whose frozen layers ran in this run */
+  guint64 hits;             /* images trained or validated from the cache, every epoch counted */
+  guint64 bytes;            /* what the rows take (the last stage's) */
+} GraftBoundaryCacheReport;
+/* Owned by the trainer, valid until the next run. */
+void graft_trainer_get_boundary_cache_report (GraftTrainer *trainer, GraftBoundaryCacheReport *report);
 
 /* Whether run takes the cached-embedding path. */
 gboolean graft_trainer_uses_embedding_cache (GraftTrainer *trainer);
