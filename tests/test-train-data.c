@@ -3,6 +3,7 @@
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "train/dataset.h"
@@ -189,6 +190,97 @@ test_image_folder_symlink_loop (void)
   g_autoptr (GraftDataset) dataset = graft_dataset_load_image_folder (root, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (graft_dataset_size (dataset), ==, 2);
+  test_remove_tree (root);
+}
+
+/* The skipped entry whose path ends with suffix; its reason contains reason. */
+static void
+assert_skipped (const GraftDataset *dataset, const char *suffix, const char *reason)
+{
+  for (guint i = 0; i < dataset->skipped->len; i++)
+    {
+      const GraftDatasetSkip *skip = &g_array_index (dataset->skipped, GraftDatasetSkip, i);
+      if (g_str_has_suffix (skip->path, suffix))
+        {
+          g_test_message ("%s: %s", skip->path, skip->reason);
+          g_assert_nonnull (strstr (skip->reason, reason));
+          return;
+        }
+    }
+  g_error ("%s is not among the %u skipped entries", suffix, dataset->skipped->len);
+}
+
+/* a/loop -> .. inside a class folder is the root: following it pulled every class's
+ * images into class a (15 images became 23). */
+static void
+test_image_folder_link_to_root (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *root = g_dir_make_tmp ("graft-imagefolder-XXXXXX", &error);
+  g_assert_no_error (error);
+  const char *classes[] = { "a", "b", "c" };
+  for (guint c = 0; c < 3; c++)
+    for (guint i = 0; i < 5; i++)
+      {
+        g_autofree char *name = g_strdup_printf ("%s/%u.png", classes[c], i);
+        touch (root, name);
+      }
+  g_autofree char *link = g_build_filename (root, "a", "loop", NULL);
+  g_assert_cmpint (symlink ("..", link), ==, 0);
+  g_autofree char *up = g_build_filename (root, "b", "up", NULL);
+  g_assert_cmpint (symlink ("../..", up), ==, 0);   /* above the root */
+
+  g_autoptr (GraftDataset) dataset = graft_dataset_load_image_folder (root, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (dataset->classes->len, ==, 3);
+  g_assert_cmpuint (graft_dataset_size (dataset), ==, 15);
+  g_autofree guint *counts = graft_dataset_class_counts (dataset);
+  for (guint c = 0; c < 3; c++)
+    g_assert_cmpuint (counts[c], ==, 5);
+  g_assert_cmpuint (dataset->skipped->len, ==, 2);
+  assert_skipped (dataset, "a/loop", "back up the tree");
+  assert_skipped (dataset, "b/up", "back up the tree");
+  test_remove_tree (root);
+}
+
+/* Links between classes: a file or folder of class b linked from class a stays b's; a
+ * FIFO named like an image is not an item (the loader would block opening it). */
+static void
+test_image_folder_links_and_fifos (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *root = g_dir_make_tmp ("graft-imagefolder-XXXXXX", &error);
+  g_assert_no_error (error);
+  touch (root, "a/1.png");
+  touch (root, "b/2.png");
+  touch (root, "b/sub/3.png");
+  touch (root, "outside/4.png");
+  g_autofree char *file_link = g_build_filename (root, "a", "2-link.png", NULL);
+  g_assert_cmpint (symlink ("../b/2.png", file_link), ==, 0);
+  g_autofree char *folder_link = g_build_filename (root, "a", "b-sub", NULL);
+  g_assert_cmpint (symlink ("../b/sub", folder_link), ==, 0);
+  g_autofree char *outside_link = g_build_filename (root, "b", "elsewhere", NULL);
+  g_assert_cmpint (symlink ("../outside", outside_link), ==, 0);   /* a class of its own too */
+  g_autofree char *hard = g_build_filename (root, "b", "hard.png", NULL);
+  g_autofree char *one = g_build_filename (root, "a", "1.png", NULL);
+  g_assert_cmpint (link (one, hard), ==, 0);
+  g_autofree char *fifo = g_build_filename (root, "a", "x.png", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+
+  g_autoptr (GraftDataset) dataset = graft_dataset_load_image_folder (root, NULL, &error);
+  g_assert_no_error (error);
+  guint i = 0;
+  assert_item (dataset, i++, root, "a/1.png", 0);
+  assert_item (dataset, i++, root, "b/2.png", 1);
+  assert_item (dataset, i++, root, "b/sub/3.png", 1);
+  assert_item (dataset, i++, root, "outside/4.png", 2);
+  g_assert_cmpuint (graft_dataset_size (dataset), ==, i);
+  assert_skipped (dataset, "a/x.png", "a FIFO");
+  assert_skipped (dataset, "a/2-link.png", "the same file as");
+  assert_skipped (dataset, "a/b-sub", "already listed");
+  assert_skipped (dataset, "b/hard.png", "the same file as");
+  assert_skipped (dataset, "b/elsewhere", "already listed");
+  g_assert_cmpuint (dataset->skipped->len, ==, 5);
   test_remove_tree (root);
 }
 
@@ -591,6 +683,8 @@ main (int argc, char **argv)
   g_test_add_func ("/train/dataset/image-folder", test_image_folder);
   g_test_add_func ("/train/dataset/image-folder-given-classes", test_image_folder_given_classes);
   g_test_add_func ("/train/dataset/image-folder-symlink-loop", test_image_folder_symlink_loop);
+  g_test_add_func ("/train/dataset/image-folder-link-to-root", test_image_folder_link_to_root);
+  g_test_add_func ("/train/dataset/image-folder-links-and-fifos", test_image_folder_links_and_fifos);
   g_test_add_func ("/train/dataset/image-folder-errors", test_image_folder_errors);
   g_test_add_func ("/train/dataset/split-stable", test_split_stable);
   g_test_add_func ("/train/dataset/split-fraction", test_split_fraction);

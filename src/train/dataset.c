@@ -15,10 +15,16 @@
  * - only .png, .jpg and .jpeg (any case) are images: the decoders read PNG and JPEG only;
  * - a class folder with no image is a class with no item, not an error;
  * - a folder that cannot be read is an error naming it (os.walk skips it silently);
- * - a symbolic link to a folder's own ancestor is not followed (os.walk with followlinks=True
- *   loops until the path is too long).
+ * - the walk is base/folder-walk.h's: a symbolic link to a class folder, the root or a
+ *   folder above it is not followed (os.walk with followlinks=True loops until the path
+ *   is too long, and a/loop -> .. would pull every class into class a), each folder is
+ *   entered once and each file (by device and inode) is an item once, where it really
+ *   is rather than where a link reached it; FIFOs, sockets and device files are not
+ *   items (reading one would block or never end). What is left out is in skipped.
  */
 #include "train/dataset.h"
+
+#include "base/folder-walk.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -34,6 +40,14 @@ item_clear (gpointer data)
   g_clear_pointer (&item->path, g_free);
 }
 
+static void
+skip_clear (gpointer data)
+{
+  GraftDatasetSkip *skip = data;
+  g_clear_pointer (&skip->path, g_free);
+  g_clear_pointer (&skip->reason, g_free);
+}
+
 GraftDataset *
 graft_dataset_new (void)
 {
@@ -41,6 +55,8 @@ graft_dataset_new (void)
   dataset->classes = g_ptr_array_new_with_free_func (g_free);
   dataset->items = g_array_new (FALSE, TRUE, sizeof (GraftDatasetItem));
   g_array_set_clear_func (dataset->items, item_clear);
+  dataset->skipped = g_array_new (FALSE, TRUE, sizeof (GraftDatasetSkip));
+  g_array_set_clear_func (dataset->skipped, skip_clear);
   return dataset;
 }
 
@@ -51,6 +67,7 @@ graft_dataset_free (GraftDataset *dataset)
     return;
   g_ptr_array_unref (dataset->classes);
   g_array_unref (dataset->items);
+  g_array_unref (dataset->skipped);
   g_free (dataset);
 }
 
@@ -141,10 +158,10 @@ set_folder_error (GError **error, const char *folder, const char *what)
   g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DATA, "%s: %s", display, what);
 }
 
-/* The names in folder not starting with '.', split into folders and other entries
- * (following symbolic links, as os.walk(followlinks=True) does), each sorted by strcmp. */
+/* The names in folder not starting with '.' that are folders (following symbolic links,
+ * as os.scandir's is_dir() does), sorted by strcmp: the classes. */
 static gboolean
-list_folder (const char *folder, GPtrArray *folders, GPtrArray *files, GError **error)
+list_folder (const char *folder, GPtrArray *folders, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
   g_autoptr (GDir) dir = g_dir_open (folder, 0, &local_error);
@@ -162,109 +179,77 @@ list_folder (const char *folder, GPtrArray *folders, GPtrArray *files, GError **
         continue;
       g_autofree char *path = g_build_filename (folder, name, NULL);
       if (g_file_test (path, G_FILE_TEST_IS_DIR))
-        {
-          if (folders != NULL)
-            g_ptr_array_add (folders, g_strdup (name));
-        }
-      else if (files != NULL)
-        g_ptr_array_add (files, g_strdup (name));
+        g_ptr_array_add (folders, g_strdup (name));
     }
-  if (folders != NULL)
-    g_ptr_array_sort (folders, compare_strings);
-  if (files != NULL)
-    g_ptr_array_sort (files, compare_strings);
+  g_ptr_array_sort (folders, compare_strings);
   return TRUE;
 }
 
-typedef struct {
-  dev_t dev;
-  ino_t ino;
-} FolderId;
-
-/* A folder and the names of the files in it, sorted. */
-typedef struct {
-  char *path;
-  GPtrArray *files;
-} FolderListing;
-
 static void
-folder_listing_free (gpointer data)
+add_skip (GraftDataset *dataset, const char *path, const char *reason)
 {
-  FolderListing *listing = data;
-  g_free (listing->path);
-  g_ptr_array_unref (listing->files);
-  g_free (listing);
+  GraftDatasetSkip skip = { g_strdup (path), g_strdup (reason) };
+  g_array_append_val (dataset->skipped, skip);
 }
 
-static int
-compare_listings (gconstpointer a, gconstpointer b)
-{
-  return strcmp ((*(FolderListing *const *) a)->path, (*(FolderListing *const *) b)->path);
-}
-
-/* Every folder under (and including) folder with its files (FolderListing *), unsorted;
- * each folder is read once. A folder that is its own ancestor through a symbolic link
- * is not entered again; a folder reached twice by different links is listed under both
- * paths, as os.walk does. */
+/* The images of every class folder that exists, in one walk (base/folder-walk.h), so
+ * that a link from one class into another, or back up to the root, cannot pull images
+ * into the wrong class, and no file is an item twice. */
 static gboolean
-collect_folders (const char *folder, GArray *ancestors, GPtrArray *out, GError **error)
+add_images (GraftDataset *dataset, const char *root, GError **error)
 {
-  GStatBuf st;
-  if (g_stat (folder, &st) == 0)
+  g_autoptr (GraftFolderWalk) walk = graft_folder_walk_new ();
+  graft_folder_walk_protect (walk, root);
+  for (guint c = 0; c < dataset->classes->len; c++)
     {
-      for (guint i = 0; i < ancestors->len; i++)
-        {
-          const FolderId *id = &g_array_index (ancestors, FolderId, i);
-          if (id->dev == st.st_dev && id->ino == st.st_ino)
-            return TRUE;
-        }
-      FolderId id = { st.st_dev, st.st_ino };
-      g_array_append_val (ancestors, id);
+      g_autofree char *class_folder = g_build_filename (root, g_ptr_array_index (dataset->classes, c), NULL);
+      if (g_file_test (class_folder, G_FILE_TEST_IS_DIR))
+        graft_folder_walk_add (walk, class_folder, (int) c);
+      /* else a given class with no folder here: no item */
     }
-  else
+  graft_folder_walk_run (walk);
+
+  GArray *skipped = graft_folder_walk_skipped (walk);
+  for (guint i = 0; i < skipped->len; i++)
     {
-      FolderId id = { 0, 0 };
-      g_array_append_val (ancestors, id);
+      const GraftWalkSkip *skip = &g_array_index (skipped, GraftWalkSkip, i);
+      g_autofree char *base = g_path_get_basename (skip->path);
+      switch (skip->kind)
+        {
+        case GRAFT_WALK_SKIP_UNREADABLE:
+          if (S_ISDIR (skip->mode))
+            {
+              g_autofree char *display = g_filename_display_name (skip->path);
+              g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO, "%s: cannot read the folder: %s", display,
+                           g_strerror (skip->error_code));
+              return FALSE;
+            }
+          if (is_image_name (base))
+            add_skip (dataset, skip->path, skip->detail);
+          break;
+        case GRAFT_WALK_SKIP_DUPLICATE:
+        case GRAFT_WALK_SKIP_BROKEN_LINK:
+          /* Other files are not items anyway. */
+          if (is_image_name (base))
+            add_skip (dataset, skip->path, skip->detail);
+          break;
+        case GRAFT_WALK_SKIP_SPECIAL:
+        case GRAFT_WALK_SKIP_LOOP:
+        case GRAFT_WALK_SKIP_TOO_DEEP:
+        default:
+          add_skip (dataset, skip->path, skip->detail);
+          break;
+        }
     }
 
-  g_autoptr (GPtrArray) children = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
-  gboolean ok = list_folder (folder, children, files, error);
-  if (ok)
+  GArray *files = graft_folder_walk_files (walk);
+  for (guint i = 0; i < files->len; i++)
     {
-      FolderListing *listing = g_new (FolderListing, 1);
-      listing->path = g_strdup (folder);
-      listing->files = g_steal_pointer (&files);
-      g_ptr_array_add (out, listing);
-    }
-  for (guint i = 0; ok && i < children->len; i++)
-    {
-      g_autofree char *child = g_build_filename (folder, g_ptr_array_index (children, i), NULL);
-      ok = collect_folders (child, ancestors, out, error);
-    }
-  g_array_set_size (ancestors, ancestors->len - 1);
-  return ok;
-}
-
-static gboolean
-add_class_images (GraftDataset *dataset, const char *class_folder, int label, GError **error)
-{
-  g_autoptr (GPtrArray) folders = g_ptr_array_new_with_free_func (folder_listing_free);
-  g_autoptr (GArray) ancestors = g_array_new (FALSE, FALSE, sizeof (FolderId));
-  if (!collect_folders (class_folder, ancestors, folders, error))
-    return FALSE;
-  g_ptr_array_sort (folders, compare_listings);
-  for (guint f = 0; f < folders->len; f++)
-    {
-      const FolderListing *listing = g_ptr_array_index (folders, f);
-      for (guint i = 0; i < listing->files->len; i++)
-        {
-          const char *name = g_ptr_array_index (listing->files, i);
-          if (!is_image_name (name))
-            continue;
-          GraftDatasetItem item = { g_build_filename (listing->path, name, NULL), label };
-          g_array_append_val (dataset->items, item);
-        }
+      const GraftWalkFile *file = &g_array_index (files, GraftWalkFile, i);
+      if (!is_image_name (file->name))
+        continue;
+      GraftDatasetItem item = { g_strdup (file->path), file->group };
+      g_array_append_val (dataset->items, item);
     }
   return TRUE;
 }
@@ -281,7 +266,7 @@ graft_dataset_image_folder_classes (const char *root, GError **error)
 {
   g_return_val_if_fail (root != NULL, NULL);
   g_autoptr (GPtrArray) folders = g_ptr_array_new_with_free_func (g_free);
-  if (!list_folder (root, folders, NULL, error))
+  if (!list_folder (root, folders, error))
     return NULL;
   return g_steal_pointer (&folders);
 }
@@ -340,14 +325,8 @@ graft_dataset_load_image_folder (const char *root, GPtrArray *classes, GError **
         }
     }
 
-  for (guint c = 0; c < dataset->classes->len; c++)
-    {
-      g_autofree char *class_folder = g_build_filename (root, g_ptr_array_index (dataset->classes, c), NULL);
-      if (!g_file_test (class_folder, G_FILE_TEST_IS_DIR))
-        continue;   /* a given class with no folder here: no item */
-      if (!add_class_images (dataset, class_folder, (int) c, error))
-        return NULL;
-    }
+  if (!add_images (dataset, root, error))
+    return NULL;
   return g_steal_pointer (&dataset);
 }
 

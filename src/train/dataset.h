@@ -15,8 +15,16 @@ typedef struct {
 } GraftDatasetItem;
 
 typedef struct {
+  char *path;
+  char *reason;         /* in English: "a FIFO", "a link back up the tree to /data, not followed", ... */
+} GraftDatasetSkip;
+
+typedef struct {
   GPtrArray *classes;   /* char * */
   GArray *items;        /* GraftDatasetItem */
+  GArray *skipped;      /* GraftDatasetSkip: what reading an ImageFolder tree left out (FIFOs,
+                         * sockets and device files, links that loop, images reached twice,
+                         * broken links); empty otherwise, and in copies */
 } GraftDataset;
 
 GraftDataset *graft_dataset_new (void);
@@ -38,7 +46,8 @@ guint *graft_dataset_class_counts (const GraftDataset *dataset);
  * class folder, in name order. classes may name the classes and their order (e.g. to
  * read a validation folder with the training folder's classes); NULL reads them from
  * the folders. Other files are ignored. A root that cannot be read, or has no class
- * folder, is an error naming it. */
+ * folder, is an error naming it. Links are followed except back up the tree or into a
+ * folder already read, each file is an item once, and what is left out is in skipped. */
 GraftDataset *graft_dataset_load_image_folder (const char *root, GPtrArray *classes, GError **error);
 /* The class folders of an ImageFolder tree (char *, in name order), as
  * graft_dataset_load_image_folder finds them, without reading the folders' contents; an
