@@ -12,10 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+
 #include "data/augment.h"
 #include "data/image-private.h"
 #include "data/image.h"
 #include "data/preprocess.h"
+
+#include "test-project-helpers.h"
 
 #define JPEG_TOLERANCE 2
 
@@ -427,6 +432,37 @@ test_damaged_files (void)
   g_rand_free (rand);
 }
 
+/* Whether reduced is full reduced by the integer factor f, each pixel the rounded mean
+ * of its box (partial boxes at the right and bottom edges), as PIL's Image.reduce(). */
+static gboolean
+is_box_reduced (const GraftImage *full, const GraftImage *reduced, int f)
+{
+  if (reduced->width != (full->width + f - 1) / f || reduced->height != (full->height + f - 1) / f)
+    return FALSE;
+  for (int y = 0; y < reduced->height; y++)
+    for (int x = 0; x < reduced->width; x++)
+      for (int k = 0; k < 3; k++)
+        {
+          int total = 0, count = 0;
+          for (int sy = y * f; sy < MIN ((y + 1) * f, full->height); sy++)
+            for (int sx = x * f; sx < MIN ((x + 1) * f, full->width); sx++, count++)
+              total += full->rgb[((gsize) sy * full->width + sx) * 3 + k];
+          if (reduced->rgb[((gsize) y * reduced->width + x) * 3 + k] != (total + count / 2) / count)
+            return FALSE;
+        }
+  return TRUE;
+}
+
+/* reduced is full box-reduced by some integer factor (several can give one size). */
+static void
+assert_box_reduced (const GraftImage *full, const GraftImage *reduced)
+{
+  gboolean found = FALSE;
+  for (int f = 1; f <= MAX (full->width, full->height) && !found; f++)
+    found = is_box_reduced (full, reduced, f);
+  g_assert_true (found);
+}
+
 static void
 test_load_at_least (void)
 {
@@ -463,10 +499,22 @@ test_load_at_least (void)
   g_assert_cmpint (rotated->width, ==, 24);
   g_assert_cmpint (rotated->height, ==, 16);
 
-  /* PNG: always full size. */
-  g_autofree char *png = image_path ("png-rgb.png");
-  g_autoptr (GraftImage) full = graft_image_load_at_least (png, 8, NULL);
-  g_assert_cmpint (full->width, ==, 40);
+  /* PNG: the largest integer factor that keeps the shorter side >= min_side, each
+   * pixel the rounded mean of its box (partial boxes at the edges), as PIL's reduce(). */
+  static const char *const pngs[] = { "png-rgb.png", "png-interlaced.png", "png-rgba.png",
+                                      "png-interlaced-rgba16.png", "png-palette-trns.png" };
+  for (gsize i = 0; i < G_N_ELEMENTS (pngs); i++)
+    for (int min_side = 1; min_side <= 13; min_side += 3)
+      {
+        g_autoptr (GraftImage) full = load_ok (pngs[i]);
+        g_autofree char *png = image_path (pngs[i]);
+        g_autoptr (GError) error = NULL;
+        g_autoptr (GraftImage) reduced = graft_image_load_at_least (png, min_side, &error);
+        g_assert_no_error (error);
+        const int f = MAX (1, MIN (full->width, full->height) / min_side);
+        g_assert_cmpint (MIN (reduced->width, reduced->height), >=, MIN (min_side, MIN (full->width, full->height)));
+        g_assert_true (is_box_reduced (full, reduced, f));
+      }
 }
 
 static void
@@ -488,6 +536,245 @@ test_load_from_bytes (void)
   g_clear_error (&error);
   g_assert_null (graft_image_new (20000, 20000, &error));   /* 400 Mpx */
   g_assert_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Memory budget                                                            */
+
+/* A width x height 16-bit RGBA PNG of zeros (transparent black): deflate takes it to
+ * about 1/1000 of its pixels' size. Z_RLE: the same ratio, several times faster. */
+static void
+write_zero_png16 (const char *path, int width, int height)
+{
+  FILE *file = fopen (path, "wb");
+  g_assert_nonnull (file);
+  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png_create_info_struct (png);
+  png_init_io (png, file);
+  png_set_compression_level (png, 9);
+  png_set_compression_strategy (png, 3 /* Z_RLE */);
+  png_set_filter (png, 0, PNG_FILTER_NONE);
+  png_set_IHDR (png, info, (png_uint_32) width, (png_uint_32) height, 16, PNG_COLOR_TYPE_RGB_ALPHA,
+                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info (png, info);
+  g_autofree guint8 *row = g_malloc0 ((gsize) width * 8);
+  for (int y = 0; y < height; y++)
+    png_write_row (png, row);
+  png_write_end (png, info);
+  png_destroy_write_struct (&png, &info);
+  g_assert_cmpint (fclose (file), ==, 0);
+}
+
+/* The issue's file: 30000x6600 16-bit RGBA in 1.5 MB (1.6 GB of samples, 594 MB as
+ * 8-bit RGB) took 1.37 GB to decode. The decode runs in a child process, whose peak
+ * resident memory (getrusage) must stay within 256 MB in all, the test program's own
+ * included; the image comes out at a reduced size, every pixel transparent black over
+ * grey 128. */
+static void
+test_budget_huge_png (void)
+{
+  g_autofree char *folder = make_temp_dir ();
+  g_autofree char *path = g_build_filename (folder, "huge.png", NULL);
+  write_zero_png16 (path, 30000, 6600);
+  GStatBuf st;
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_test_message ("%s: %" G_GINT64_FORMAT " bytes", path, (gint64) st.st_size);
+
+  int channel[2];
+  g_assert_cmpint (pipe (channel), ==, 0);
+  const pid_t child = fork ();
+  g_assert_cmpint (child, >=, 0);
+  if (child == 0)
+    {
+      struct { long before_kib, peak_kib; int width, height, grey; char message[200]; } result = { 0 };
+      struct rusage usage;
+      getrusage (RUSAGE_SELF, &usage);
+      result.before_kib = usage.ru_maxrss;
+      GError *error = NULL;
+      GraftImage *image = graft_image_load (path, &error);
+      getrusage (RUSAGE_SELF, &usage);
+      result.peak_kib = usage.ru_maxrss;
+      if (image != NULL)
+        {
+          result.width = image->width;
+          result.height = image->height;
+          result.grey = 1;
+          for (gsize i = 0, n = (gsize) image->width * image->height * 3; i < n; i++)
+            result.grey &= image->rgb[i] == 128;
+        }
+      else
+        g_strlcpy (result.message, error->message, sizeof result.message);
+      if (write (channel[1], &result, sizeof result) != sizeof result)
+        _exit (1);
+      _exit (0);
+    }
+  close (channel[1]);
+  struct { long before_kib, peak_kib; int width, height, grey; char message[200]; } result = { 0 };
+  g_assert_cmpint (read (channel[0], &result, sizeof result), ==, sizeof result);
+  close (channel[0]);
+  int status = 0;
+  g_assert_cmpint (waitpid (child, &status, 0), ==, child);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+
+  g_test_message ("decoded at %dx%d (%s); peak RSS %ld KiB, %ld KiB before the decode", result.width,
+                  result.height, result.message, result.peak_kib, result.before_kib);
+  g_assert_cmpstr (result.message, ==, "");
+  g_assert_cmpint (result.peak_kib, <=, 256 * 1024);
+  /* Reduced by an integer factor, to within the limit, and every pixel right. */
+  g_assert_cmpint (result.width, <, 30000);
+  g_assert_cmpint (30000 / result.width, ==, 6600 / result.height);
+  g_assert_cmpuint ((gsize) result.width * result.height * 3, <=, GRAFT_IMAGE_MEMORY_LIMIT);
+  g_assert_true (result.grey);
+
+  /* For a 224-pixel model, far less: the box that reaches 224 on the shorter side. */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftImage) small = graft_image_load_at_least (path, 224, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (small->height, ==, (6600 + 6600 / 224 - 1) / (6600 / 224));
+  g_assert_cmpint (small->width, ==, (30000 + 6600 / 224 - 1) / (6600 / 224));
+  remove_tree (folder);
+}
+
+/* A JPEG header that declares 10848x8256 (90 megapixels) followed by almost nothing:
+ * refused before decoding, with the file's name and its dimensions. */
+static void
+test_budget_huge_jpeg (void)
+{
+  g_autofree char *folder = make_temp_dir ();
+  g_autofree char *real = g_build_filename (folder, "real.jpg", NULL);
+  write_jpeg (real, 64, 64, 3);
+  g_autofree guint8 *data = NULL;
+  gsize size = 0;
+  g_assert_true (g_file_get_contents (real, (char **) &data, &size, NULL));
+
+  /* The SOF0 marker's height and width; then keep the header and 10 bytes of scan. */
+  gsize sof = 0, sos = 0;
+  for (gsize i = 2; i + 1 < size; i++)
+    {
+      if (data[i] == 0xff && data[i + 1] == 0xc0 && sof == 0)
+        sof = i;
+      if (data[i] == 0xff && data[i + 1] == 0xda && sos == 0)
+        sos = i;
+    }
+  g_assert_cmpuint (sof, >, 0);
+  g_assert_cmpuint (sos, >, sof);
+  data[sof + 5] = 8256 >> 8;
+  data[sof + 6] = 8256 & 0xff;
+  data[sof + 7] = 10848 >> 8;
+  data[sof + 8] = 10848 & 0xff;
+  const gsize scan_header = 2 + ((gsize) data[sos + 2] << 8 | data[sos + 3]);
+  const gsize cut = sos + scan_header + 10;
+  data[cut] = 0xff;
+  data[cut + 1] = 0xd9;
+  const gsize length = cut + 2;
+  g_test_message ("a %" G_GSIZE_FORMAT "-byte JPEG declaring 10848x8256", length);
+
+  g_autoptr (GError) error = NULL;
+  graft_image_memory_peak (TRUE);
+  g_autoptr (GraftImage) image = graft_image_load_from_data (data, length, "huge.jpg", 0, &error);
+  g_assert_null (image);
+  g_assert_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, "huge.jpg: truncated JPEG file"));
+  g_assert_nonnull (strstr (error->message, "10848x8256"));
+  /* Refused before any pixel memory was counted (or allocated). */
+  g_assert_cmpuint (graft_image_memory_peak (TRUE), ==, 0);
+  remove_tree (folder);
+}
+
+/* Lower and lower limits: the decoders pick smaller sizes (JPEG 1/2, 1/4, 1/8; PNG an
+ * integer box factor), never hold more than the limit, and at last refuse, naming the
+ * file, its dimensions and the limit. */
+static void
+test_budget_limits (void)
+{
+  static const char *const names[] = { "jpeg-large.jpg", "jpeg-progressive.jpg", "png-interlaced-rgba16.png",
+                                       "png-rgb.png", "png-exif6.png" };
+  for (gsize n = 0; n < G_N_ELEMENTS (names); n++)
+    {
+      g_autofree char *path = image_path (names[n]);
+      graft_image_set_memory_limits (0, 0);
+      g_autoptr (GraftImage) full = load_ok (names[n]);
+      int previous = full->width, sizes = 0;
+      gboolean refused = FALSE;
+      for (gsize limit = 1400 << 10; limit >= 900 << 10; limit -= 1 << 10)
+        {
+          graft_image_set_memory_limits (limit, 0);
+          graft_image_memory_peak (TRUE);
+          g_autoptr (GError) error = NULL;
+          g_autoptr (GraftImage) image = graft_image_load (path, &error);
+          g_assert_cmpuint (graft_image_memory_peak (TRUE), <=, limit);
+          if (image == NULL)
+            {
+              g_assert_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE);
+              g_assert_true (g_str_has_prefix (error->message, path));
+              /* The dimensions as stored (a turned image's are the other way round). */
+              g_autofree char *dimensions = g_strdup_printf ("%dx%d", full->width, full->height);
+              g_autofree char *turned = g_strdup_printf ("%dx%d", full->height, full->width);
+              g_autofree char *limit_is = g_strdup_printf ("the limit is %" G_GSIZE_FORMAT " KB", limit >> 10);
+              g_assert_true (strstr (error->message, dimensions) != NULL || strstr (error->message, turned) != NULL);
+              g_assert_nonnull (strstr (error->message, limit_is));
+              if (!refused)
+                g_test_message ("%s", error->message);
+              refused = TRUE;
+              continue;
+            }
+          g_assert_false (refused);   /* a larger limit never refuses what a smaller one decodes */
+          g_assert_no_error (error);
+          g_assert_cmpint (image->width, <=, previous);
+          if (image->width < previous)
+            {
+              g_test_message ("%s at %" G_GSIZE_FORMAT " KiB: %dx%d", names[n], limit >> 10, image->width,
+                              image->height);
+              sizes++;
+            }
+          previous = image->width;
+          if (names[n][0] == 'j')
+            {
+              g_assert_cmpint (full->width % image->width, ==, 0);
+              g_assert_cmpint ((full->width / image->width) & (full->width / image->width - 1), ==, 0);
+              g_assert_cmpint (full->height / (full->width / image->width), ==, image->height);
+            }
+          else if (strstr (names[n], "exif") == NULL)
+            assert_box_reduced (full, image);
+        }
+      g_assert_true (refused);
+      g_assert_cmpint (sizes, >=, 1);
+    }
+  graft_image_set_memory_limits (0, 0);
+}
+
+/* The total: threads that each hold a part wait while the rest would exceed it. */
+static gpointer
+hold_and_release (gpointer data)
+{
+  for (int i = 0; i < 200; i++)
+    {
+      GraftImageBudget budget = { 0 };
+      graft_image_budget_hold (&budget, 300 + (gsize) (i % 7) * 100);
+      g_usleep (10);
+      graft_image_budget_hold (&budget, 100);   /* shrinking never waits */
+      graft_image_budget_release (&budget);
+    }
+  return NULL;
+}
+
+static void
+test_budget_total (void)
+{
+  graft_image_set_memory_limits (1000, 2000);
+  graft_image_memory_peak (TRUE);
+  GThread *threads[8];
+  for (int i = 0; i < 8; i++)
+    threads[i] = g_thread_new ("hold", hold_and_release, NULL);
+  for (int i = 0; i < 8; i++)
+    g_thread_join (threads[i]);
+  const gsize peak = graft_image_memory_peak (TRUE);
+  g_test_message ("peak held %" G_GSIZE_FORMAT " of 2000", peak);
+  g_assert_cmpuint (peak, <=, 2000);
+  g_assert_cmpuint (peak, >=, 900);
+  g_assert_cmpuint (graft_image_memory_peak (FALSE), ==, 0);
+  graft_image_set_memory_limits (0, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1011,6 +1298,10 @@ main (int argc, char **argv)
   g_test_add_func ("/data/image/damaged", test_damaged_files);
   g_test_add_func ("/data/image/at-least", test_load_at_least);
   g_test_add_func ("/data/image/from-bytes", test_load_from_bytes);
+  g_test_add_func ("/data/image/budget/huge-png", test_budget_huge_png);
+  g_test_add_func ("/data/image/budget/huge-jpeg", test_budget_huge_jpeg);
+  g_test_add_func ("/data/image/budget/limits", test_budget_limits);
+  g_test_add_func ("/data/image/budget/total", test_budget_total);
   g_test_add_func ("/data/preprocess/torchvision", test_preprocess_matches_torchvision);
   g_test_add_func ("/data/preprocess/reference", test_preprocess_reference);
   g_test_add_func ("/data/preprocess/layouts", test_preprocess_layouts);

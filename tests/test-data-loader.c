@@ -7,6 +7,8 @@
 #include "data/image.h"
 #include "data/loader.h"
 
+#include "test-project-helpers.h"
+
 /* Decodable images of several formats and sizes; labels are made up. */
 static const char *const good_names[] = {
   "png-rgb.png", "png-palette.png", "png-grey.png", "png-grey-alpha.png", "png-rgba16.png",
@@ -255,6 +257,54 @@ test_threads_identical (void)
       epoch_free (runs[t][e]);
 }
 
+/* Eight workers share the decoders' total memory budget: what they hold at once (each
+ * decode, and its image until it is preprocessed) never exceeds it; they wait for each
+ * other instead, and the batches are the same as with no budget. */
+static void
+test_memory_budget (void)
+{
+  g_autofree char *folder = make_temp_dir ();
+  g_autoptr (ItemList) list = g_new0 (ItemList, 1);
+  list->paths = g_ptr_array_new_with_free_func (g_free);
+  list->items = g_array_new (FALSE, FALSE, sizeof (GraftLoaderItem));
+  for (int i = 0; i < 24; i++)
+    {
+      /* 800x600: about 2.5 MB each to decode (file, buffers, 1.4 MB of pixels). */
+      char *path = g_strdup_printf ("%s/%02d.png", folder, i);
+      write_png (path, 800, 600, (guint) i);
+      g_ptr_array_add (list->paths, path);
+      GraftLoaderItem item = { path, i };
+      g_array_append_val (list->items, item);
+    }
+  GraftLoaderOptions options;
+  small_options (&options);
+  options.decode_min_side = 0;   /* full size */
+  graft_augmentation_init_default (&options.augmentation);
+  options.threads = 8;
+  options.queue_batches = 4;
+
+  g_autoptr (GraftLoader) free_loader = new_loader (list, &options);
+  graft_image_memory_peak (TRUE);
+  g_autoptr (Epoch) reference = run_epoch (free_loader, 0);
+  const gsize free_peak = graft_image_memory_peak (TRUE);
+
+  /* Room for one decode at a time. */
+  const gsize total = (gsize) 4 << 20;
+  graft_image_set_memory_limits (total, total);
+  g_autoptr (GraftLoader) loader = new_loader (list, &options);
+  g_autoptr (Epoch) epoch = run_epoch (loader, 0);
+  const gsize peak = graft_image_memory_peak (TRUE);
+  graft_image_set_memory_limits (0, 0);
+
+  g_test_message ("8 threads held at most %" G_GSIZE_FORMAT " KiB of %" G_GSIZE_FORMAT " KiB (%" G_GSIZE_FORMAT
+                  " KiB with the default total)", peak >> 10, total >> 10, free_peak >> 10);
+  g_assert_cmpuint (peak, <=, total);
+  g_assert_cmpuint (peak, >=, (gsize) 2 << 20);
+  g_assert_cmpuint (graft_image_memory_peak (FALSE), ==, 0);   /* all released */
+  assert_same_epoch (reference, epoch);
+  remove_tree (folder);
+}
+
 static void
 on_failure (GraftLoader *loader, const GraftLoaderFailure *failure, gpointer user_data)
 {
@@ -445,6 +495,7 @@ main (int argc, char **argv)
   g_test_add_func ("/data/loader/every-item-once", test_every_item_once);
   g_test_add_func ("/data/loader/order", test_order);
   g_test_add_func ("/data/loader/threads-identical", test_threads_identical);
+  g_test_add_func ("/data/loader/memory-budget", test_memory_budget);
   g_test_add_func ("/data/loader/corrupt-files-skipped", test_corrupt_files_skipped);
   g_test_add_func ("/data/loader/drop-last", test_drop_last);
   g_test_add_func ("/data/loader/stop-and-restart", test_stop_and_restart);

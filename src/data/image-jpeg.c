@@ -5,7 +5,12 @@
  * warning (it then pads the image with grey) is turned into an error, as is a file
  * with an absurd number of progressive scans (a known way to make a tiny file take
  * minutes to decode). Everything that changes between setjmp and longjmp lives in a
- * heap-allocated JpegDecode. */
+ * heap-allocated JpegDecode.
+ *
+ * Memory: the scale is chosen from the header so that the file, libjpeg's buffers (the
+ * whole image's coefficients for a progressive or multi-scan file, at full size whatever
+ * the scale) and the image fit in the memory limit; libjpeg's max_memory_to_use holds
+ * it to what was counted for it. */
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +22,10 @@
 
 /* libjpeg-turbo's fuzzers and tjDecompress use a limit of this order. */
 #define MAX_SCANS 500
+/* libjpeg's buffers besides the coefficients: a few rows of MCUs, per byte of width of
+ * each component (context rows for upsampling, the colour converter's rows). */
+#define ROW_BUFFER_BYTES 64
+#define LIBJPEG_OVERHEAD ((gsize) 1 << 20)
 
 typedef struct {
   struct jpeg_error_mgr manager;
@@ -86,8 +95,43 @@ cmyk_channel (guint c, guint k)
   return (guint8) (nk - ((t >> 8) + t) / 256);
 }
 
+/* The bytes of the whole image's coefficients (64 of 2 bytes a block, every block of
+ * every component, rows of blocks rounded up to the sampling factor), which libjpeg
+ * keeps when a file has several scans; 0 for a single-scan file. */
+static gsize
+coefficient_bytes (j_decompress_ptr info)
+{
+  if (!info->progressive_mode && info->comps_in_scan >= info->num_components)
+    return 0;
+  gsize total = 0;
+  for (int c = 0; c < info->num_components; c++)
+    {
+      const jpeg_component_info *comp = &info->comp_info[c];
+      const gsize rows = ((gsize) comp->height_in_blocks + comp->v_samp_factor - 1) / comp->v_samp_factor
+                         * comp->v_samp_factor;
+      const gsize columns = ((gsize) comp->width_in_blocks + comp->h_samp_factor - 1) / comp->h_samp_factor
+                            * comp->h_samp_factor;
+      total += rows * columns * DCTSIZE2 * sizeof (JCOEF);
+    }
+  return total;
+}
+
+/* Huffman coding spends at least one bit on each block of the first scan (its DC
+ * difference, or a refinement bit): fewer bytes than that and the file ends early. */
+static gboolean
+too_short (j_decompress_ptr info, gsize size)
+{
+  if (info->arith_code || info->Ss != 0)
+    return FALSE;
+  double blocks = 0;
+  for (int c = 0; c < info->comps_in_scan; c++)
+    blocks += (double) info->cur_comp_info[c]->width_in_blocks * info->cur_comp_info[c]->height_in_blocks;
+  return blocks / 8 > (double) size;
+}
+
 GraftImage *
-graft_image_decode_jpeg (const guint8 *data, gsize size, const char *name, int min_side, GError **error)
+graft_image_decode_jpeg (const guint8 *data, gsize size, const char *name, int min_side,
+                         GraftImageBudget *budget, GError **error)
 {
   JpegDecode *decode = g_new0 (JpegDecode, 1);
   GraftImage *result = NULL;
@@ -118,8 +162,16 @@ graft_image_decode_jpeg (const guint8 *data, gsize size, const char *name, int m
   jpeg_save_markers (&decode->info, JPEG_APP0 + 1, 0xffff);
   jpeg_read_header (&decode->info, TRUE);
 
-  if (!graft_image_check_size (name, (long) decode->info.image_width, (long) decode->info.image_height, error))
+  const long full_width = (long) decode->info.image_width, full_height = (long) decode->info.image_height;
+  if (!graft_image_check_size (name, full_width, full_height, error))
     goto out;
+  if (too_short (&decode->info, size))
+    {
+      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
+                   "%s: truncated JPEG file (%ldx%ld pixels cannot fit in %" G_GSIZE_FORMAT " bytes)",
+                   name, full_width, full_height, size);
+      goto out;
+    }
 
   for (jpeg_saved_marker_ptr marker = decode->info.marker_list; marker != NULL; marker = marker->next)
     if (marker->marker == JPEG_APP0 + 1)
@@ -162,6 +214,35 @@ graft_image_decode_jpeg (const guint8 *data, gsize size, const char *name, int m
           break;
         decode->info.scale_denom = 1;
       }
+
+  /* Larger scales while the decode would not fit in the memory limit. */
+  const gsize limit = graft_image_memory_limit ();
+  const gsize coefficients = coefficient_bytes (&decode->info);
+  const gsize rows = (gsize) (decode->info.image_width + 2 * DCTSIZE) * decode->info.num_components
+                     * ROW_BUFFER_BYTES + LIBJPEG_OVERHEAD;
+  gsize need = 0, libjpeg = 0;
+  for (;;)
+    {
+      jpeg_calc_output_dimensions (&decode->info);
+      const gsize out_bytes = (gsize) decode->info.output_width * decode->info.output_height * 3;
+      const gsize row = (gsize) decode->info.output_width * 4;
+      libjpeg = coefficients + rows;
+      /* A turn (orientation 5..8) copies the image at the end, after libjpeg is done. */
+      need = size + out_bytes + MAX (libjpeg + row, orientation >= 5 ? out_bytes : 0);
+      if (need <= limit || decode->info.scale_denom >= 8)
+        break;
+      decode->info.scale_denom *= 2;
+    }
+  if (need > limit)
+    {
+      graft_image_set_memory_error (error, name, full_width, full_height,
+                                    coefficients > 0 ? ", progressive or multi-scan," : "", need);
+      goto out;
+    }
+  graft_image_budget_hold (budget, need);
+  /* libjpeg's large buffers beyond what was counted for them are refused (as "backing
+   * store not supported") rather than allocated. */
+  decode->info.mem->max_memory_to_use = (long) MIN (libjpeg, (gsize) G_MAXLONG);
 
   jpeg_start_decompress (&decode->info);
 

@@ -1,5 +1,12 @@
 /* image-png.c: PNG through libpng, from memory, errors caught with setjmp/longjmp.
  *
+ * Rows are read one at a time (png_read_row) and go straight into the image, or, at a
+ * reduced size, are added into the boxes of the image they belong to, so the
+ * full-size image never exists: memory is the file, one row, the (reduced) image and,
+ * when reducing, one row of sums (the whole image's sums for an interlaced file, whose
+ * passes visit the rows several times). What that takes is worked out from the header
+ * and held in the shared budget before any pixel memory is allocated.
+ *
  * Everything that changes between setjmp and a longjmp lives in a heap-allocated
  * PngDecode, so it is well defined when the error handler jumps back. */
 #include <png.h>
@@ -7,6 +14,12 @@
 #include <string.h>
 
 #include "data/image-private.h"
+
+/* deflate's best ratio is 1032:1 (a 258-byte match in 2 bits): a file that holds fewer
+ * bytes than this fraction of its pixels' is certain to end early. */
+#define DEFLATE_MAX_RATIO 1032
+/* libpng's own buffers besides the rows (zlib's window and state, chunk buffers). */
+#define LIBPNG_OVERHEAD ((gsize) 1 << 20)
 
 typedef struct {
   jmp_buf jump;
@@ -17,8 +30,9 @@ typedef struct {
   char message[256];
   png_structp png;
   png_infop info;
-  guint8 *pixels;         /* (height, width, channels) after libpng's transforms */
-  png_bytep *rows;
+  guint8 *row;            /* one row after libpng's transforms (3 or 4 channels) */
+  guint32 *sums;          /* reducing: per output pixel and channel, the sum of its box */
+  GraftImage *image;
 } PngDecode;
 
 static void
@@ -48,8 +62,58 @@ on_png_read (png_structp png, png_bytep out, size_t count)
   decode->position += count;
 }
 
+static int
+orientation_of (PngDecode *decode)
+{
+#ifdef PNG_eXIf_SUPPORTED
+  png_uint_32 exif_size = 0;
+  png_bytep exif = NULL;
+  if (png_get_eXIf_1 (decode->png, decode->info, &exif_size, &exif) != 0 && exif != NULL)
+    return graft_exif_orientation_from_tiff (exif, exif_size);
+#endif
+  return 0;   /* no eXIf (yet) */
+}
+
+/* Alpha over grey 128, rounded: (c * a + 128 * (255 - a) + 127) / 255. */
+static inline void
+composite (const guint8 *src, int channels, guint out[3])
+{
+  if (channels == 3)
+    {
+      out[0] = src[0];
+      out[1] = src[1];
+      out[2] = src[2];
+      return;
+    }
+  const guint a = src[3], background = 128 * (255 - a) + 127;
+  out[0] = (src[0] * a + background) / 255;
+  out[1] = (src[1] * a + background) / 255;
+  out[2] = (src[2] * a + background) / 255;
+}
+
+/* Output rows y0..y0 + n - 1 from their sums: each pixel the rounded mean of its box
+ * (factor x factor, smaller at the right and bottom edges). */
+static void
+finish_rows (GraftImage *image, const guint32 *sums, int y0, int n, int factor, int width, int height)
+{
+  for (int j = 0; j < n; j++)
+    {
+      const int y = y0 + j;
+      const guint rows = (guint) (MIN ((y + 1) * factor, height) - y * factor);
+      const guint32 *s = sums + (gsize) j * image->width * 3;
+      guint8 *dst = image->rgb + (gsize) y * image->width * 3;
+      for (int x = 0; x < image->width; x++)
+        {
+          const guint count = rows * (guint) (MIN ((x + 1) * factor, width) - x * factor);
+          for (int k = 0; k < 3; k++)
+            dst[3 * x + k] = (guint8) ((s[3 * x + k] + count / 2) / count);
+        }
+    }
+}
+
 GraftImage *
-graft_image_decode_png (const guint8 *data, gsize size, const char *name, GError **error)
+graft_image_decode_png (const guint8 *data, gsize size, const char *name, int min_side,
+                        GraftImageBudget *budget, GError **error)
 {
   PngDecode *decode = g_new0 (PngDecode, 1);
   GraftImage *image = NULL;
@@ -79,7 +143,7 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, GError
         }
       /* The pixels are all in; the trailer (after the image data) is damaged or
        * missing. Keep the image, as other viewers do. */
-      goto convert;
+      goto done;
     }
 
   png_set_read_fn (decode->png, decode, on_png_read);
@@ -93,6 +157,18 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, GError
   if (!graft_image_check_size (name, (long) width, (long) height, error))
     goto out;
 
+  /* Fewer bytes than deflate could possibly expand to the pixels: truncated, said
+   * before any work (a 4 KB file declaring 30000x6600 would otherwise be decoded up to
+   * its end). */
+  const double pixel_bytes = (double) width * height * png_get_channels (decode->png, decode->info) * bit_depth / 8;
+  if (pixel_bytes > (double) size * DEFLATE_MAX_RATIO)
+    {
+      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
+                   "%s: truncated PNG file (%ux%u pixels cannot fit in %" G_GSIZE_FORMAT " bytes)",
+                   name, (unsigned) width, (unsigned) height, size);
+      goto out;
+    }
+
   if (color_type == PNG_COLOR_TYPE_PALETTE)
     png_set_palette_to_rgb (decode->png);
   if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8)
@@ -103,7 +179,8 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, GError
     png_set_scale_16 (decode->png);
   if (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA)
     png_set_gray_to_rgb (decode->png);
-  png_set_interlace_handling (decode->png);
+  /* No png_set_interlace_handling: each pass's rows come as they are stored (only
+   * that pass's pixels), and are put in place here, so no full-size buffer is needed. */
   png_read_update_info (decode->png, decode->info);
 
   const int channels = png_get_channels (decode->png, decode->info);
@@ -114,63 +191,120 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, GError
                    "%s: unsupported PNG layout (%d channels of %d bits)", name, channels, bit_depth);
       goto out;
     }
+  const gboolean interlaced = interlace != PNG_INTERLACE_NONE;
 
-  decode->pixels = g_try_malloc (row_bytes * height);
-  decode->rows = g_try_new (png_bytep, height);
-  if (decode->pixels == NULL || decode->rows == NULL)
+  /* An eXIf chunk before the image data tells the orientation now; without one, a
+   * later chunk may still ask for a turn, which copies the image. */
+  const int early_orientation = orientation_of (decode);
+  const gboolean may_copy = early_orientation == 0 || early_orientation >= 5;
+
+  /* The factor: the largest that keeps the shorter side >= min_side, then larger
+   * while the decode would not fit in the memory limit. */
+  const gsize limit = graft_image_memory_limit ();
+  const guint shorter = MIN (width, height);
+  guint factor = min_side > 0 ? MAX (1, shorter / (guint) min_side) : 1;
+  gsize need = 0;
+  for (;; factor++)
     {
-      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE,
-                   "%s: out of memory for %ux%u pixels", name, (unsigned) width, (unsigned) height);
+      const gsize ow = (width + factor - 1) / factor, oh = (height + factor - 1) / factor;
+      const gsize out_bytes = ow * oh * 3;
+      const gsize sums = factor == 1 ? 0 : ow * (interlaced ? oh : 1) * 3 * sizeof (guint32);
+      /* libpng reads a row before its transforms: at most 8 bytes a pixel, twice. */
+      const gsize rows = row_bytes + 2 * ((gsize) width * 8 + 1) + LIBPNG_OVERHEAD;
+      need = size + out_bytes + MAX (sums + rows, may_copy ? out_bytes : 0);
+      if (need <= limit || factor >= MAX (width, height))
+        break;
+    }
+  if (need > limit)
+    {
+      graft_image_set_memory_error (error, name, (long) width, (long) height, "", need);
       goto out;
     }
-  for (png_uint_32 y = 0; y < height; y++)
-    decode->rows[y] = decode->pixels + row_bytes * y;
-  png_read_image (decode->png, decode->rows);
+  graft_image_budget_hold (budget, need);
+
+  const int ow = (int) ((width + factor - 1) / factor), oh = (int) ((height + factor - 1) / factor);
+  decode->image = graft_image_new (ow, oh, error);
+  decode->row = g_try_malloc (row_bytes);
+  if (factor > 1)
+    decode->sums = g_try_malloc0 ((gsize) ow * (interlaced ? oh : 1) * 3 * sizeof (guint32));
+  if (decode->image == NULL || decode->row == NULL || (factor > 1 && decode->sums == NULL))
+    {
+      if (decode->image != NULL)
+        g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE,
+                     "%s: out of memory for %ux%u pixels", name, (unsigned) width, (unsigned) height);
+      goto out;
+    }
+
+  for (int pass = 0; pass < (interlaced ? 7 : 1); pass++)
+    {
+      const png_uint_32 pass_width = interlaced ? PNG_PASS_COLS (width, pass) : width;
+      const png_uint_32 pass_height = interlaced ? PNG_PASS_ROWS (height, pass) : height;
+      if (pass_width == 0 || pass_height == 0)
+        continue;   /* libpng skips empty passes */
+      for (png_uint_32 py = 0; py < pass_height; py++)
+        {
+          const png_uint_32 y = interlaced ? PNG_ROW_FROM_PASS_ROW (py, pass) : py;
+          if (factor == 1 && !interlaced && channels == 3)
+            {
+              png_read_row (decode->png, decode->image->rgb + (gsize) y * ow * 3, NULL);
+              continue;
+            }
+          png_read_row (decode->png, decode->row, NULL);
+          const guint8 *src = decode->row;
+          if (factor == 1)
+            {
+              guint8 *dst = decode->image->rgb + (gsize) y * ow * 3;
+              for (png_uint_32 px = 0; px < pass_width; px++, src += channels)
+                {
+                  const png_uint_32 x = interlaced ? PNG_COL_FROM_PASS_COL (px, pass) : px;
+                  guint c[3];
+                  composite (src, channels, c);
+                  dst[3 * x] = (guint8) c[0];
+                  dst[3 * x + 1] = (guint8) c[1];
+                  dst[3 * x + 2] = (guint8) c[2];
+                }
+              continue;
+            }
+          guint32 *sums = decode->sums + (interlaced ? (gsize) (y / factor) * ow * 3 : 0);
+          for (png_uint_32 px = 0; px < pass_width; px++, src += channels)
+            {
+              const png_uint_32 x = interlaced ? PNG_COL_FROM_PASS_COL (px, pass) : px;
+              guint c[3];
+              composite (src, channels, c);
+              guint32 *s = sums + (gsize) (x / factor) * 3;
+              s[0] += c[0];
+              s[1] += c[1];
+              s[2] += c[2];
+            }
+          /* The last row of a box (or of the image): that output row is complete. */
+          if (!interlaced && ((y + 1) % factor == 0 || y + 1 == height))
+            {
+              finish_rows (decode->image, decode->sums, (int) (y / factor), 1, (int) factor, (int) width,
+                           (int) height);
+              memset (decode->sums, 0, (gsize) ow * 3 * sizeof (guint32));
+            }
+        }
+    }
+  if (interlaced && factor > 1)
+    finish_rows (decode->image, decode->sums, 0, oh, (int) factor, (int) width, (int) height);
+  g_clear_pointer (&decode->sums, g_free);
   decode->rows_done = TRUE;
   /* Reads the chunks after the image data too: an eXIf chunk may be there. */
   png_read_end (decode->png, decode->info);
 
-convert:
-  {
-    png_uint_32 w = png_get_image_width (decode->png, decode->info);
-    png_uint_32 h = png_get_image_height (decode->png, decode->info);
-    const int ch = png_get_channels (decode->png, decode->info);
-
-#ifdef PNG_eXIf_SUPPORTED
-    png_uint_32 exif_size = 0;
-    png_bytep exif = NULL;
-    if (png_get_eXIf_1 (decode->png, decode->info, &exif_size, &exif) != 0 && exif != NULL)
-      orientation = graft_exif_orientation_from_tiff (exif, exif_size);
-#endif
-
-    image = graft_image_new ((int) w, (int) h, error);
-    if (image == NULL)
-      goto out;
-    const gsize count = (gsize) w * h;
-    if (ch == 3)
-      memcpy (image->rgb, decode->pixels, count * 3);
-    else
-      {
-        /* Alpha over grey 128, rounded: (c * a + 128 * (255 - a) + 127) / 255. */
-        const guint8 *src = decode->pixels;
-        guint8 *dst = image->rgb;
-        for (gsize i = 0; i < count; i++, src += 4, dst += 3)
-          {
-            const guint a = src[3], background = 128 * (255 - a) + 127;
-            dst[0] = (guint8) ((src[0] * a + background) / 255);
-            dst[1] = (guint8) ((src[1] * a + background) / 255);
-            dst[2] = (guint8) ((src[2] * a + background) / 255);
-          }
-      }
-  }
+done:
+  orientation = orientation_of (decode);
+  image = decode->image;
+  decode->image = NULL;
 
 out:
   if (decode->png != NULL)
     png_destroy_read_struct (&decode->png, decode->info != NULL ? &decode->info : NULL, NULL);
-  g_free (decode->pixels);
-  g_free (decode->rows);
+  graft_image_free (decode->image);
+  g_free (decode->row);
+  g_free (decode->sums);
   g_free (decode);
-  if (image != NULL && orientation != 1)
+  if (image != NULL && orientation > 1)
     image = graft_image_apply_orientation (image, orientation, error);
   return image;
 }

@@ -11,9 +11,37 @@ G_BEGIN_DECLS
 /* Checks width x height against the limits; the message names name. */
 gboolean graft_image_check_size (const char *name, long width, long height, GError **error);
 
-GraftImage *graft_image_decode_png (const guint8 *data, gsize size, const char *name, GError **error);
-GraftImage *graft_image_decode_jpeg (const guint8 *data, gsize size, const char *name,
-                                     int min_side, GError **error);
+/* What one decode holds of the shared memory budget (image.h). */
+typedef struct {
+  gsize held;
+} GraftImageBudget;
+
+/* The memory limit of one decode. */
+gsize graft_image_memory_limit (void);
+/* Makes budget hold bytes (instead of what it held): waits, holding nothing, while the
+ * decodes of other threads hold too much for bytes to fit in the total. Shrinking
+ * never waits. */
+void graft_image_budget_hold (GraftImageBudget *budget, gsize bytes);
+void graft_image_budget_release (GraftImageBudget *budget);
+
+/* The refusal of a decode that does not fit in the limit: names the file, its
+ * dimensions and the limit. */
+void graft_image_set_memory_error (GError **error, const char *name, long width, long height,
+                                   const char *what, gsize need);
+
+/* The decoders. The memory they need (data's size included) is held in budget before
+ * pixel memory is allocated, and is still held when they return: the caller shrinks
+ * or releases it. */
+GraftImage *graft_image_decode_png (const guint8 *data, gsize size, const char *name, int min_side,
+                                    GraftImageBudget *budget, GError **error);
+GraftImage *graft_image_decode_jpeg (const guint8 *data, gsize size, const char *name, int min_side,
+                                     GraftImageBudget *budget, GError **error);
+
+/* graft_image_load_at_least, with the image's bytes still held in budget on success
+ * (nothing on failure), so that a caller that works on the image goes on counting it
+ * until it calls graft_image_budget_release (the loader does). */
+GraftImage *graft_image_load_budgeted (const char *path, int min_side, GraftImageBudget *budget,
+                                       GError **error);
 
 /* The orientation (1..8) in a TIFF structure (the payload of an EXIF block after
  * "Exif\0\0", or a PNG eXIf chunk): IFD0 tag 0x0112, type SHORT, count 1. Every

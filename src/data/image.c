@@ -11,9 +11,99 @@
 #include "base/regular-file.h"
 #include "data/image-private.h"
 
-/* Files larger than this are refused before reading: no PNG or JPEG within the pixel
- * limits needs more (a 200-megapixel PNG compresses far below it). */
-#define MAX_FILE_BYTES ((gsize) 1 << 30)
+/* Files larger than this are refused before reading: the file's bytes are held while
+ * it is decoded, and count towards the memory limit of a decode. */
+#define MAX_FILE_BYTES GRAFT_IMAGE_MEMORY_LIMIT
+
+/* ------------------------------------------------------------------------ */
+/* Memory budget                                                            */
+
+/* One budget for the process: decode threads of the loader, the app's thumbnails and
+ * anything else that decodes all draw on it. */
+static GMutex budget_mutex;
+static GCond budget_released;
+static gsize budget_limit = GRAFT_IMAGE_MEMORY_LIMIT;
+static gsize budget_total = GRAFT_IMAGE_MEMORY_TOTAL;
+static gsize budget_in_use, budget_peak;
+
+void
+graft_image_set_memory_limits (gsize per_image, gsize total)
+{
+  g_mutex_lock (&budget_mutex);
+  budget_limit = per_image > 0 ? per_image : GRAFT_IMAGE_MEMORY_LIMIT;
+  budget_total = MAX (total > 0 ? total : GRAFT_IMAGE_MEMORY_TOTAL, budget_limit);
+  g_cond_broadcast (&budget_released);
+  g_mutex_unlock (&budget_mutex);
+}
+
+gsize
+graft_image_memory_limit (void)
+{
+  g_mutex_lock (&budget_mutex);
+  const gsize limit = budget_limit;
+  g_mutex_unlock (&budget_mutex);
+  return limit;
+}
+
+gsize
+graft_image_memory_peak (gboolean reset)
+{
+  g_mutex_lock (&budget_mutex);
+  const gsize peak = budget_peak;
+  if (reset)
+    budget_peak = budget_in_use;
+  g_mutex_unlock (&budget_mutex);
+  return peak;
+}
+
+void
+graft_image_budget_hold (GraftImageBudget *budget, gsize bytes)
+{
+  g_mutex_lock (&budget_mutex);
+  /* Waiting while holding nothing: a decode that waits never blocks the others, so
+   * there is no deadlock. With nothing held by anyone a request always goes through
+   * (bytes may exceed the total after the limits were lowered). */
+  budget_in_use -= budget->held;
+  budget->held = 0;
+  if (bytes > 0)
+    g_cond_broadcast (&budget_released);
+  while (bytes > 0 && budget_in_use > 0 && budget_in_use + bytes > budget_total)
+    g_cond_wait (&budget_released, &budget_mutex);
+  budget_in_use += bytes;
+  budget->held = bytes;
+  budget_peak = MAX (budget_peak, budget_in_use);
+  g_cond_broadcast (&budget_released);
+  g_mutex_unlock (&budget_mutex);
+}
+
+void
+graft_image_budget_release (GraftImageBudget *budget)
+{
+  graft_image_budget_hold (budget, 0);
+}
+
+/* "256 MB" (MiB, as the limit is set) from 10 MB up, "900 KB" below; need rounded up
+ * and a limit down, so that a need over the limit never reads as equal to it. */
+static char *
+format_memory (gsize bytes, gboolean up)
+{
+  const gsize unit = bytes >= (gsize) 10 << 20 ? (gsize) 1 << 20 : 1024;
+  const gsize value = up ? (bytes + unit - 1) / unit : bytes / unit;
+  return g_strdup_printf ("%" G_GSIZE_FORMAT " %s", value, unit == 1024 ? "KB" : "MB");
+}
+
+void
+graft_image_set_memory_error (GError **error, const char *name, long width, long height,
+                              const char *what, gsize need)
+{
+  g_autofree char *need_text = format_memory (need, TRUE);
+  g_autofree char *limit_text = format_memory (graft_image_memory_limit (), FALSE);
+  g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE,
+               "%s: image too large to decode (%ldx%ld%s needs %s of memory even at the smallest "
+               "size; the limit is %s)", name, width, height, what, need_text, limit_text);
+}
+
+/* ------------------------------------------------------------------------ */
 
 gboolean
 graft_image_check_size (const char *name, long width, long height, GError **error)
@@ -74,6 +164,37 @@ graft_image_apply_orientation (GraftImage *image, int orientation, GError **erro
     return image;
 
   const int w = image->width, h = image->height;
+  if (orientation <= 4)
+    {
+      /* Mirrored, upside down, flipped: in place, by swapping pixels (no second image,
+       * which the decoders' memory budget counts only for 5..8). */
+      const gsize stride = (gsize) w * 3;
+      const int rows = orientation == 2 ? h : (h + 1) / 2;
+      for (int y = 0; y < rows; y++)
+        {
+          const int y2 = orientation == 2 ? y : h - 1 - y;
+          guint8 *a = image->rgb + (gsize) y * stride, *b = image->rgb + (gsize) y2 * stride;
+          /* 2: mirror each row; 3: row y mirrored against row y2; 4: rows swapped. The
+           * middle row of an odd height is swapped with itself (3: mirrored once). */
+          const int columns = orientation == 4 ? w : (orientation == 3 && y == y2 ? w / 2 : w);
+          for (int x = 0; x < columns; x++)
+            {
+              const int x2 = orientation == 4 ? x : w - 1 - x;
+              if (orientation == 2 && x >= x2)
+                break;
+              if (y == y2 && orientation == 4)
+                break;
+              for (int k = 0; k < 3; k++)
+                {
+                  const guint8 t = a[3 * x + k];
+                  a[3 * x + k] = b[3 * x2 + k];
+                  b[3 * x2 + k] = t;
+                }
+            }
+        }
+      return image;
+    }
+
   const gboolean swap = orientation >= 5;
   GraftImage *out = graft_image_new (swap ? h : w, swap ? w : h, error);
   if (out == NULL)
@@ -135,9 +256,10 @@ other_format_name (const guint8 *data, gsize size)
   return NULL;
 }
 
-GraftImage *
-graft_image_load_from_data (const guint8 *data, gsize size, const char *name, int min_side,
-                            GError **error)
+/* The decoders hold the memory they need in budget; what they hold stays held. */
+static GraftImage *
+decode_data (const guint8 *data, gsize size, const char *name, int min_side, GraftImageBudget *budget,
+             GError **error)
 {
   static const guint8 png_magic[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
 
@@ -151,9 +273,9 @@ graft_image_load_from_data (const guint8 *data, gsize size, const char *name, in
       return NULL;
     }
   if (size >= sizeof png_magic && memcmp (data, png_magic, sizeof png_magic) == 0)
-    return graft_image_decode_png (data, size, name, error);
+    return graft_image_decode_png (data, size, name, min_side, budget, error);
   if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
-    return graft_image_decode_jpeg (data, size, name, min_side, error);
+    return graft_image_decode_jpeg (data, size, name, min_side, budget, error);
 
   const char *other = other_format_name (data, size);
   if (other != NULL)
@@ -163,6 +285,16 @@ graft_image_load_from_data (const guint8 *data, gsize size, const char *name, in
     g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_FORMAT,
                  "%s: not a PNG or JPEG image", name);
   return NULL;
+}
+
+GraftImage *
+graft_image_load_from_data (const guint8 *data, gsize size, const char *name, int min_side,
+                            GError **error)
+{
+  GraftImageBudget budget = { 0 };
+  GraftImage *image = decode_data (data, size, name, min_side, &budget, error);
+  graft_image_budget_release (&budget);
+  return image;
 }
 
 GraftImage *
@@ -244,16 +376,34 @@ read_file (const char *path, const char *name, gsize *size_out, GError **error)
 }
 
 GraftImage *
-graft_image_load_at_least (const char *path, int min_side, GError **error)
+graft_image_load_budgeted (const char *path, int min_side, GraftImageBudget *budget, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);
 
   g_autofree char *name = g_filename_display_name (path);
+  /* The file's bytes count from before they are read (its size now; the decoder
+   * counts what was read). */
+  GStatBuf st;
+  if (g_stat (path, &st) == 0 && S_ISREG (st.st_mode) && st.st_size > 0)
+    graft_image_budget_hold (budget, MIN ((gsize) st.st_size, graft_image_memory_limit ()));
   gsize size = 0;
-  g_autofree guint8 *data = read_file (path, name, &size, error);
-  if (data == NULL)
-    return NULL;
-  return graft_image_load_from_data (data, size, name, min_side, error);
+  guint8 *data = read_file (path, name, &size, error);
+  GraftImage *image = NULL;
+  if (data != NULL)
+    image = decode_data (data, size, name, min_side, budget, error);
+  g_free (data);
+  /* Only the image is left of what the decode needed. */
+  graft_image_budget_hold (budget, image != NULL ? (gsize) image->width * image->height * 3 : 0);
+  return image;
+}
+
+GraftImage *
+graft_image_load_at_least (const char *path, int min_side, GError **error)
+{
+  GraftImageBudget budget = { 0 };
+  GraftImage *image = graft_image_load_budgeted (path, min_side, &budget, error);
+  graft_image_budget_release (&budget);
+  return image;
 }
 
 GraftImage *

@@ -8,7 +8,7 @@
  * the lock; the consumer reads them after seeing that state under the lock. */
 #include <string.h>
 
-#include "data/image.h"
+#include "data/image-private.h"
 #include "data/loader.h"
 
 typedef enum {
@@ -197,17 +197,20 @@ graft_loader_item_seed (GraftLoader *loader, guint epoch, guint index)
   return mix64 (mix64 (mix64 (loader->options.seed ^ 0x4155474d454e54ull) + epoch) + index);
 }
 
-/* Decodes and preprocesses item index of epoch into out. */
+/* Decodes and preprocesses item index of epoch into out. The image stays counted in
+ * the decoders' shared memory budget until it is freed, so the workers together hold
+ * no more than its total (a worker whose decode would exceed it waits). */
 static gboolean
 decode_item (GraftLoader *loader, guint epoch, guint index, float *out, GError **error)
 {
-  GraftImage *image = graft_image_load_at_least (loader->items[index].path, loader->min_side, error);
-  if (image == NULL)
-    return FALSE;
-  graft_augment_preprocess (image, &loader->options.preprocessing, &loader->options.augmentation,
-                            graft_loader_item_seed (loader, epoch, index), out);
+  GraftImageBudget budget = { 0 };
+  GraftImage *image = graft_image_load_budgeted (loader->items[index].path, loader->min_side, &budget, error);
+  if (image != NULL)
+    graft_augment_preprocess (image, &loader->options.preprocessing, &loader->options.augmentation,
+                              graft_loader_item_seed (loader, epoch, index), out);
   graft_image_free (image);
-  return TRUE;
+  graft_image_budget_release (&budget);
+  return image != NULL;
 }
 
 static gpointer

@@ -20,7 +20,12 @@
  * JPEG decoding uses libjpeg's DCT scaling (graft_image_load_at_least) down to
  * decode_min_side: by default the preprocessing's resize side, for training too (the
  * random crop then works on an image whose shorter side is >= resize, as with fastai's
- * presizing). 0 decodes at full size.
+ * presizing); PNG by an integer box filter to the same side. 0 decodes at full size.
+ *
+ * Memory: every decode, and the image until it has been preprocessed, is counted in
+ * the decoders' shared budget (image.h: at most GRAFT_IMAGE_MEMORY_LIMIT for one image,
+ * GRAFT_IMAGE_MEMORY_TOTAL for all at once); a worker that would take the total over it
+ * waits, so 64 threads need no more memory than a few.
  *
  * A loader is used from one consumer thread; it is not safe to call it from several.
  */

@@ -91,56 +91,59 @@ graft_resample_window (const GraftImage *image, int sx, int sy, int sw, int sh,
   axis_filter_init (&h, sx, sw, dw, wx, ww);
   axis_filter_init (&v, sy, sh, dh, wy, wh);
 
-  /* Source rows the vertical filter reads: first[0] .. first[last] + taps (clamped). */
-  const int row0 = v.first[0];
-  int row1 = row0;
-  for (int i = 0; i < wh; i++)
-    row1 = MAX (row1, v.first[i] + taps_inside (&v, i, sy + sh));
-  const int rows = row1 - row0;
-
-  /* Horizontal pass: (rows, ww, 3). */
-  float *tmp = g_new (float, (gsize) rows * ww * 3);
-  const gsize stride = (gsize) image->width * 3;
-  for (int r = 0; r < rows; r++)
-    {
-      const guint8 *src = image->rgb + (gsize) (row0 + r) * stride;
-      float *dst = tmp + (gsize) r * ww * 3;
-      for (int i = 0; i < ww; i++)
-        {
-          const float *w = h.weights + (gsize) i * h.taps;
-          const guint8 *p = src + (gsize) h.first[i] * 3;
-          const int n = taps_inside (&h, i, sx + sw);
-          float a0 = 0, a1 = 0, a2 = 0;
-          for (int k = 0; k < n; k++)
-            {
-              a0 += w[k] * p[3 * k];
-              a1 += w[k] * p[3 * k + 1];
-              a2 += w[k] * p[3 * k + 2];
-            }
-          dst[3 * i] = a0;
-          dst[3 * i + 1] = a1;
-          dst[3 * i + 2] = a2;
-        }
-    }
-
-  /* Vertical pass into out (wh, ww, 3). */
+  /* The horizontal pass runs on source rows as the vertical pass asks for them and
+   * keeps them in a ring of v.taps rows (row r in slot r % v.taps): output row j reads
+   * rows first[j] .. first[j] + taps - 1, which never share a slot, and first[] never
+   * decreases, so each row is filtered once. Memory is the filter's height in rows,
+   * not the source rectangle's (a 30000-row image would otherwise take 30000 rows of
+   * ww floats). */
+  const int ring = v.taps;
   const int row_floats = ww * 3;
+  float *tmp = g_new (float, (gsize) ring * row_floats);
+  int *held = g_new (int, ring);
+  for (int i = 0; i < ring; i++)
+    held[i] = -1;
+  const gsize stride = (gsize) image->width * 3;
+
   for (int j = 0; j < wh; j++)
     {
       const float *w = v.weights + (gsize) j * v.taps;
-      const float *src = tmp + (gsize) (v.first[j] - row0) * row_floats;
       const int n = taps_inside (&v, j, sy + sh);
       float *dst = out + (gsize) j * row_floats;
       memset (dst, 0, sizeof (float) * row_floats);
       for (int k = 0; k < n; k++)
         {
+          const int r = v.first[j] + k, slot = r % ring;
+          float *row = tmp + (gsize) slot * row_floats;
+          if (held[slot] != r)
+            {
+              /* Horizontal pass of source row r: (ww, 3). */
+              const guint8 *src = image->rgb + (gsize) r * stride;
+              for (int i = 0; i < ww; i++)
+                {
+                  const float *hw = h.weights + (gsize) i * h.taps;
+                  const guint8 *p = src + (gsize) h.first[i] * 3;
+                  const int m = taps_inside (&h, i, sx + sw);
+                  float a0 = 0, a1 = 0, a2 = 0;
+                  for (int t = 0; t < m; t++)
+                    {
+                      a0 += hw[t] * p[3 * t];
+                      a1 += hw[t] * p[3 * t + 1];
+                      a2 += hw[t] * p[3 * t + 2];
+                    }
+                  row[3 * i] = a0;
+                  row[3 * i + 1] = a1;
+                  row[3 * i + 2] = a2;
+                }
+              held[slot] = r;
+            }
           const float wk = w[k];
-          const float *s = src + (gsize) k * row_floats;
           for (int x = 0; x < row_floats; x++)
-            dst[x] += wk * s[x];
+            dst[x] += wk * row[x];
         }
     }
 
+  g_free (held);
   g_free (tmp);
   axis_filter_clear (&h);
   axis_filter_clear (&v);
