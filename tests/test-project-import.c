@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "project/import.h"
@@ -223,6 +224,68 @@ test_lazy_hashing (Fixture *f, gconstpointer data)
   g_cancellable_cancel (cancellable);
   g_assert_cmpint (graft_project_hash_pending (f->project, cancellable, 0, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+/* An ImageFolder tree of 15 images with a/loop -> .. (the root), a FIFO named x.png, a
+ * link to a character device and a hard link: 15 images in their own classes, and the
+ * report says what was left out and counts the FIFO and the device. */
+static void
+test_special_files_and_loops (Fixture *f, gconstpointer data)
+{
+  const char *classes[] = { "a", "b", "c" };
+  for (guint c = 0; c < 3; c++)
+    for (guint i = 0; i < 5; i++)
+      {
+        g_autofree char *name = g_strdup_printf ("%s/%u.png", classes[c], i);
+        g_autofree char *path = src (f, name);
+        write_png (path, 4, 4, c * 5 + i + 1);
+      }
+  g_autofree char *loop = src (f, "a/loop");
+  g_assert_cmpint (symlink ("..", loop), ==, 0);
+  g_autofree char *fifo = src (f, "a/x.png");
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_autofree char *device = src (f, "b/null.png");
+  g_assert_cmpint (symlink ("/dev/null", device), ==, 0);
+  g_autofree char *first = src (f, "a/0.png");
+  g_autofree char *hard = src (f, "c/hard.png");
+  g_assert_cmpint (link (first, hard), ==, 0);
+
+  alarm (60);   /* reading the FIFO would block: SIGALRM fails the test instead of hanging */
+  g_autoptr (GError) error = NULL;
+  GraftImportOptions options = { GRAFT_IMPORT_REFERENCE, GRAFT_HASH_LATER };
+  g_autoptr (GraftImportReport) report = graft_import_image_folder (f->project, f->source, &options, &error);
+  alarm (0);
+  g_assert_no_error (error);
+  g_assert_cmpuint (report->added, ==, 15);
+  g_assert_cmpuint (report->classes_added, ==, 3);
+  for (guint c = 0; c < 3; c++)
+    g_assert_cmpuint (count (f->project, GRAFT_FILTER_CLASS, graft_project_find_class (f->project, classes[c])), ==, 5);
+  assert_skip (report, "a/loop", GRAFT_SKIP_LOOP);
+  assert_skip (report, "a/x.png", GRAFT_SKIP_NOT_A_FILE);
+  g_assert_cmpstr (find_skip (report, "a/x.png")->detail, ==, "a FIFO");
+  assert_skip (report, "b/null.png", GRAFT_SKIP_NOT_A_FILE);
+  assert_skip (report, "c/hard.png", GRAFT_SKIP_DUPLICATE);
+  g_assert_cmpuint (report->skipped->len, ==, 4);
+  g_assert_cmpuint (report->fifos, ==, 1);
+  g_assert_cmpuint (report->device_files, ==, 1);
+  g_assert_cmpuint (report->sockets, ==, 0);
+
+  /* The same for a folder import, and a FIFO listed in a CSV. */
+  g_autoptr (GraftImportReport) again = graft_import_folder (f->project, f->source, &options, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->added, ==, 0);
+  g_assert_cmpuint (again->already_present, ==, 15);
+  g_assert_cmpuint (again->fifos, ==, 1);
+  g_assert_cmpuint (again->device_files, ==, 1);
+  assert_skip (again, "a/loop", GRAFT_SKIP_LOOP);
+  g_autofree char *csv = g_build_filename (f->dir, "list.csv", NULL);
+  g_autofree char *csv_text = g_strdup_printf ("%s,a\n%s,b\n", fifo, device);
+  write_bytes (csv, csv_text, strlen (csv_text));
+  g_autoptr (GraftImportReport) listed = graft_import_csv (f->project, csv, &options, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (listed->fifos, ==, 1);
+  g_assert_cmpuint (listed->device_files, ==, 1);
+  assert_skip (listed, "a/x.png", GRAFT_SKIP_NOT_A_FILE);
 }
 
 static void
@@ -732,6 +795,7 @@ main (int argc, char **argv)
   ADD ("/project/import/folder", test_folder);
   ADD ("/project/import/lazy-hashing", test_lazy_hashing);
   ADD ("/project/import/image-folder", test_image_folder);
+  ADD ("/project/import/special-files-and-loops", test_special_files_and_loops);
   ADD ("/project/import/csv", test_csv);
   ADD ("/project/import/teachable-machine", test_teachable_machine);
   ADD ("/project/import/files-and-copy", test_files_and_copy);

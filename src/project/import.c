@@ -9,12 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/folder-walk.h"
 #include "base/regular-file.h"
 #include "project/project-private.h"
 #include "project/zip-reader.h"
 #include "train/embedding-cache.h"   /* graft_file_sha256 */
 
-#define MAX_DEPTH 64
 #define MAX_MEMBER_SIZE (512ull * 1024 * 1024)
 #define COPY_CHUNK (256 * 1024)
 
@@ -76,6 +76,8 @@ graft_skip_reason_to_string (GraftSkipReason reason)
     case GRAFT_SKIP_UNSUPPORTED: return "unsupported image format";
     case GRAFT_SKIP_DUPLICATE: return "duplicate";
     case GRAFT_SKIP_BAD_ROW: return "bad CSV row";
+    case GRAFT_SKIP_NOT_A_FILE: return "not a file";
+    case GRAFT_SKIP_LOOP: return "folder loop";
     default: return "skipped";
     }
 }
@@ -222,51 +224,96 @@ list_folder (const char *folder, GError **error)
   return names;
 }
 
-static gboolean
-is_project_folder (Import *im, const char *path)
+/* A FIFO, a socket or a device: reported and counted, never opened. */
+static void
+skip_not_a_file (Import *im, const char *path, mode_t mode, const char *detail)
 {
-  g_autofree char *canonical = g_canonicalize_filename (path, NULL);
-  return strcmp (canonical, graft_project_get_folder (im->project)) == 0;
+  add_skip (im, path, GRAFT_SKIP_NOT_A_FILE, detail);
+  if (S_ISFIFO (mode))
+    im->report->fifos++;
+  else if (S_ISSOCK (mode))
+    im->report->sockets++;
+  else if (S_ISCHR (mode) || S_ISBLK (mode))
+    im->report->device_files++;
 }
 
-/* Phase 1 for a file or a folder (recursively). */
-static void
-scan_path (Import *im, const char *path, const char *class_name, int depth)
+/* A walk for this import: the project's own folder is left out. */
+static GraftFolderWalk *
+walk_new (Import *im)
 {
-  struct stat st;
-  if (g_lstat (path, &st) != 0)
+  GraftFolderWalk *walk = graft_folder_walk_new ();
+  graft_folder_walk_exclude (walk, graft_project_get_folder (im->project));
+  return walk;
+}
+
+/* Phase 1 after a walk: what it left out, into the report. */
+static void
+take_walk_skips (Import *im, GraftFolderWalk *walk)
+{
+  GArray *skipped = graft_folder_walk_skipped (walk);
+  for (guint i = 0; i < skipped->len; i++)
     {
-      add_skip (im, path, GRAFT_SKIP_UNREADABLE, g_strerror (errno));
-      return;
-    }
-  if (S_ISLNK (st.st_mode))
-    {
-      if (g_stat (path, &st) != 0)
+      const GraftWalkSkip *skip = &g_array_index (skipped, GraftWalkSkip, i);
+      switch (skip->kind)
         {
-          add_skip (im, path, GRAFT_SKIP_UNREADABLE, "a broken symbolic link");
-          return;
+        case GRAFT_WALK_SKIP_SPECIAL:
+          skip_not_a_file (im, skip->path, skip->mode, skip->detail);
+          break;
+        case GRAFT_WALK_SKIP_LOOP:
+          add_skip (im, skip->path, GRAFT_SKIP_LOOP, skip->detail);
+          break;
+        case GRAFT_WALK_SKIP_DUPLICATE:
+          add_skip (im, skip->path, GRAFT_SKIP_DUPLICATE, skip->detail);
+          break;
+        case GRAFT_WALK_SKIP_BROKEN_LINK:
+        case GRAFT_WALK_SKIP_UNREADABLE:
+        case GRAFT_WALK_SKIP_TOO_DEEP:
+        default:
+          add_skip (im, skip->path, GRAFT_SKIP_UNREADABLE, skip->detail);
+          break;
         }
-      if (S_ISDIR (st.st_mode))
-        return;   /* links to folders are not followed (cycles) */
     }
-  if (S_ISREG (st.st_mode))
+}
+
+/* Depth-first name order (each folder's entries sorted by name, a folder's files where
+ * its name sorts): paths compared with '/' below every other byte. */
+static int
+compare_depth_first (gconstpointer a, gconstpointer b)
+{
+  const GraftWalkFile *x = *(const GraftWalkFile *const *) a, *y = *(const GraftWalkFile *const *) b;
+  if (x->group != y->group)
+    return x->group < y->group ? -1 : 1;
+  const guchar *p = (const guchar *) x->path, *q = (const guchar *) y->path;
+  while (*p != '\0' && *p == *q)
+    p++, q++;
+  int c = *p == '/' ? 1 : *p + 1, d = *q == '/' ? 1 : *q + 1;
+  if (*p == '\0')
+    c = 0;
+  if (*q == '\0')
+    d = 0;
+  return c - d;
+}
+
+/* Phase 1 after a walk: the files of group (-1: all), with the class of their group
+ * (class_names: char * per group, NULL entries; NULL: no classes), in depth-first name
+ * order so that ids follow the names. */
+static void
+take_walk_files (Import *im, GraftFolderWalk *walk, int group, GPtrArray *class_names)
+{
+  GArray *all = graft_folder_walk_files (walk);
+  g_autoptr (GPtrArray) files = g_ptr_array_sized_new (all->len);
+  for (guint i = 0; i < all->len; i++)
+    g_ptr_array_add (files, &g_array_index (all, GraftWalkFile, i));
+  g_ptr_array_sort (files, compare_depth_first);
+  for (guint i = 0; i < files->len; i++)
     {
-      add_candidate_file (im, path, &st, class_name);
-      return;
-    }
-  if (!S_ISDIR (st.st_mode) || depth > MAX_DEPTH || is_project_folder (im, path))
-    return;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) names = list_folder (path, &error);
-  if (names == NULL)
-    {
-      add_skip (im, path, GRAFT_SKIP_UNREADABLE, error->message);
-      return;
-    }
-  for (guint i = 0; i < names->len; i++)
-    {
-      g_autofree char *child = g_build_filename (path, g_ptr_array_index (names, i), NULL);
-      scan_path (im, child, class_name, depth + 1);
+      const GraftWalkFile *file = g_ptr_array_index (files, i);
+      if (group >= 0 && file->group != group)
+        continue;
+      const char *class_name = class_names != NULL && file->group >= 0 && (guint) file->group < class_names->len
+                                   ? g_ptr_array_index (class_names, file->group)
+                                   : NULL;
+      add_candidate_file (im, file->path, &file->st, class_name);
     }
 }
 
@@ -641,7 +688,11 @@ graft_import_folder (GraftProject *project, const char *folder, const GraftImpor
   Import im;
   import_init (&im, project, options);
   g_autofree char *canonical = g_canonicalize_filename (folder, NULL);
-  scan_path (&im, canonical, NULL, 0);
+  g_autoptr (GraftFolderWalk) walk = walk_new (&im);
+  graft_folder_walk_add (walk, canonical, 0);
+  graft_folder_walk_run (walk);
+  take_walk_skips (&im, walk);
+  take_walk_files (&im, walk, -1, NULL);
   g_autofree char *what = from_name (canonical);
   return run_import (&im, what, error);
 }
@@ -659,16 +710,21 @@ graft_import_image_folder (GraftProject *project, const char *root, const GraftI
     return NULL;
   Import im;
   import_init (&im, project, options);
+  /* One walk for every class, so that a link from one class into another (or back up
+   * to the root) cannot put images in the wrong class. */
+  g_autoptr (GraftFolderWalk) walk = walk_new (&im);
+  graft_folder_walk_protect (walk, canonical);
+  g_autoptr (GPtrArray) class_names = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < names->len; i++)
     {
       const char *name = g_ptr_array_index (names, i);
       g_autofree char *child = g_build_filename (canonical, name, NULL);
-      g_autofree char *class_name = g_filename_display_name (name);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        scan_path (&im, child, class_name, 1);
-      else
-        scan_path (&im, child, NULL, 1);
+      g_ptr_array_add (class_names, g_file_test (child, G_FILE_TEST_IS_DIR) ? g_filename_display_name (name) : NULL);
+      graft_folder_walk_add (walk, child, (int) i);
     }
+  graft_folder_walk_run (walk);
+  take_walk_skips (&im, walk);
+  take_walk_files (&im, walk, -1, class_names);
   g_autofree char *what = from_name (canonical);
   return run_import (&im, what, error);
 }
@@ -816,9 +872,14 @@ graft_import_csv (GraftProject *project, const char *csv_path, const GraftImport
           add_skip (&im, absolute, GRAFT_SKIP_UNREADABLE, g_strerror (errno));
           continue;
         }
+      if (S_ISDIR (st.st_mode))
+        {
+          add_skip (&im, absolute, GRAFT_SKIP_NOT_AN_IMAGE, "a folder");
+          continue;
+        }
       if (!S_ISREG (st.st_mode))
         {
-          add_skip (&im, absolute, GRAFT_SKIP_NOT_AN_IMAGE, "not a file");
+          skip_not_a_file (&im, absolute, st.st_mode, graft_file_kind (st.st_mode));
           continue;
         }
       add_candidate_file (&im, absolute, &st, *class_name != '\0' ? class_name : NULL);
@@ -959,25 +1020,30 @@ graft_import_teachable_machine (GraftProject *project, const char *path, const G
   g_autoptr (GPtrArray) names = list_folder (canonical, error);
   if (names == NULL)
     return import_finish (&im, FALSE);
+  /* Class folders and loose files in one walk; archives in name order between them. */
+  g_autoptr (GraftFolderWalk) walk = walk_new (&im);
+  graft_folder_walk_protect (walk, canonical);
+  g_autoptr (GPtrArray) class_names = g_ptr_array_new_with_free_func (g_free);
+  g_autofree gboolean *archive = g_new0 (gboolean, MAX (names->len, 1));
   for (guint i = 0; i < names->len; i++)
     {
       const char *name = g_ptr_array_index (names, i);
       g_autofree char *child = g_build_filename (canonical, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        {
-          if (!g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-            {
-              g_autofree char *class_name = g_filename_display_name (name);
-              scan_path (&im, child, class_name, 1);
-            }
-        }
-      else if (is_archive_name (name))
-        {
-          if (!scan_archive (&im, child, FALSE, error))
-            return import_finish (&im, FALSE);
-        }
-      else
-        scan_path (&im, child, NULL, 1);
+      gboolean folder = g_file_test (child, G_FILE_TEST_IS_DIR);
+      g_ptr_array_add (class_names, folder ? g_filename_display_name (name) : NULL);
+      archive[i] = !folder && is_archive_name (name) && g_file_test (child, G_FILE_TEST_IS_REGULAR);
+      if (!archive[i])
+        graft_folder_walk_add (walk, child, (int) i);
+    }
+  graft_folder_walk_run (walk);
+  take_walk_skips (&im, walk);
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autofree char *child = g_build_filename (canonical, (const char *) g_ptr_array_index (names, i), NULL);
+      if (!archive[i])
+        take_walk_files (&im, walk, (int) i, class_names);
+      else if (!scan_archive (&im, child, FALSE, error))
+        return import_finish (&im, FALSE);
     }
   return run_import (&im, what, error);
 }
@@ -1000,11 +1066,15 @@ graft_import_files (GraftProject *project, const char *const *paths, guint n_pat
   Import im;
   import_init (&im, project, options);
   im.class_id = class_id;
+  g_autoptr (GraftFolderWalk) walk = walk_new (&im);
   for (guint i = 0; i < n_paths; i++)
     {
       g_autofree char *canonical = g_canonicalize_filename (paths[i], NULL);
-      scan_path (&im, canonical, NULL, 0);
+      graft_folder_walk_add (walk, canonical, (int) i);   /* one group each: their order kept */
     }
+  graft_folder_walk_run (walk);
+  take_walk_skips (&im, walk);
+  take_walk_files (&im, walk, -1, NULL);
   g_autofree char *what = n_paths == 1 ? from_name (paths[0]) : g_strdup ("(dropped files)");
   return run_import (&im, what, error);
 }

@@ -17,7 +17,10 @@
  * with the reason. Files already in the project (same path) are counted, not repeated;
  * an import with a label labels them only if they have no label yet (a person's label
  * is never overwritten). Hidden files and folders (".name") and the project's own
- * folder are passed over silently; symbolic links to files are followed, to folders not.
+ * folder are passed over silently. Folders are read with base/folder-walk.h: symbolic
+ * links are followed, except a link back up the tree or into a folder already read
+ * (reported as a loop); a file reached twice (a link, a hard link) is imported once,
+ * where it really is; FIFOs, sockets and device files are reported, never opened.
  *
  * On an error (disk full, read-only project) the project is left as it was, and copies
  * made into images/ are removed.
@@ -53,6 +56,8 @@ typedef enum {
   GRAFT_SKIP_UNSUPPORTED,      /* an image Graft does not read: GIF, WebP, TIFF, BMP, HEIF, AVIF */
   GRAFT_SKIP_DUPLICATE,        /* the same content as an image in the project or earlier in the import */
   GRAFT_SKIP_BAD_ROW,          /* a CSV row without a path */
+  GRAFT_SKIP_NOT_A_FILE,       /* a FIFO, a socket or a device file ("a FIFO", ... in detail) */
+  GRAFT_SKIP_LOOP,             /* a link to a folder above it or already read: not followed */
 } GraftSkipReason;
 
 typedef struct {
@@ -67,12 +72,16 @@ typedef struct {
   guint labelled;              /* labels set */
   guint classes_added;
   guint hash_pending;          /* added without a hash (GRAFT_HASH_LATER) */
+  guint fifos;                 /* FIFOs skipped (GRAFT_SKIP_NOT_A_FILE, in skipped too) */
+  guint device_files;          /* character and block devices skipped (likewise) */
+  guint sockets;               /* sockets skipped (likewise) */
   GArray *skipped;             /* GraftImportSkip, in scan order */
 } GraftImportReport;
 
 void graft_import_report_free (GraftImportReport *report);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftImportReport, graft_import_report_free)
-/* "unreadable", "not an image", "unsupported image format", "duplicate", "bad CSV row" */
+/* "unreadable", "not an image", "unsupported image format", "duplicate", "bad CSV row",
+ * "not a file", "folder loop" */
 const char *graft_skip_reason_to_string (GraftSkipReason reason);
 
 /* options may be NULL (reference, hash auto). Each returns NULL and sets error only
