@@ -635,6 +635,44 @@ test_budget_huge_png (void)
   remove_tree (folder);
 }
 
+/* A white 5000x5000 one-bit PNG (3 KB) reduced as far as min_side 1 allows: the boxes
+ * are large (a sum of 4096 x 4096 samples of 255 is near 2^32), and every pixel must
+ * still read 255. */
+static void
+test_budget_large_boxes (void)
+{
+  g_autofree char *folder = make_temp_dir ();
+  g_autofree char *path = g_build_filename (folder, "white.png", NULL);
+  FILE *file = fopen (path, "wb");
+  g_assert_nonnull (file);
+  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png_create_info_struct (png);
+  png_init_io (png, file);
+  png_set_compression_level (png, 9);
+  png_set_IHDR (png, info, 5000, 5000, 1, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                PNG_FILTER_TYPE_DEFAULT);
+  png_write_info (png, info);
+  guint8 row[625];
+  memset (row, 0xff, sizeof row);
+  for (int y = 0; y < 5000; y++)
+    png_write_row (png, row);
+  png_write_end (png, info);
+  png_destroy_write_struct (&png, &info);
+  g_assert_cmpint (fclose (file), ==, 0);
+
+  for (int min_side = 1; min_side <= 4; min_side++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GraftImage) image = graft_image_load_at_least (path, min_side, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (MIN (image->width, image->height), >=, min_side);
+      g_test_message ("min side %d: %dx%d", min_side, image->width, image->height);
+      for (gsize i = 0; i < (gsize) image->width * image->height * 3; i++)
+        g_assert_cmpint (image->rgb[i], ==, 255);
+    }
+  remove_tree (folder);
+}
+
 /* A JPEG header that declares 10848x8256 (90 megapixels) followed by almost nothing:
  * refused before decoding, with the file's name and its dimensions. */
 static void
@@ -1300,6 +1338,7 @@ main (int argc, char **argv)
   g_test_add_func ("/data/image/from-bytes", test_load_from_bytes);
   g_test_add_func ("/data/image/budget/huge-png", test_budget_huge_png);
   g_test_add_func ("/data/image/budget/huge-jpeg", test_budget_huge_jpeg);
+  g_test_add_func ("/data/image/budget/large-boxes", test_budget_large_boxes);
   g_test_add_func ("/data/image/budget/limits", test_budget_limits);
   g_test_add_func ("/data/image/budget/total", test_budget_total);
   g_test_add_func ("/data/preprocess/torchvision", test_preprocess_matches_torchvision);

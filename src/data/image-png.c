@@ -20,6 +20,9 @@
 #define DEFLATE_MAX_RATIO 1032
 /* libpng's own buffers besides the rows (zlib's window and state, chunk buffers). */
 #define LIBPNG_OVERHEAD ((gsize) 1 << 20)
+/* The largest box: the sum of its 4096 x 4096 samples of 255 fits in 32 bits. A larger
+ * factor would save nothing (the image is a few pixels by then). */
+#define MAX_FACTOR 4096
 
 typedef struct {
   jmp_buf jump;
@@ -202,7 +205,7 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, int mi
    * while the decode would not fit in the memory limit. */
   const gsize limit = graft_image_memory_limit ();
   const guint shorter = MIN (width, height);
-  guint factor = min_side > 0 ? MAX (1, shorter / (guint) min_side) : 1;
+  guint factor = min_side > 0 ? CLAMP (shorter / (guint) min_side, 1, MAX_FACTOR) : 1;
   gsize need = 0;
   for (;; factor++)
     {
@@ -212,7 +215,7 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, int mi
       /* libpng reads a row before its transforms: at most 8 bytes a pixel, twice. */
       const gsize rows = row_bytes + 2 * ((gsize) width * 8 + 1) + LIBPNG_OVERHEAD;
       need = size + out_bytes + MAX (sums + rows, may_copy ? out_bytes : 0);
-      if (need <= limit || factor >= MAX (width, height))
+      if (need <= limit || factor >= MIN (MAX (width, height), MAX_FACTOR))
         break;
     }
   if (need > limit)
