@@ -507,6 +507,46 @@ zip_new (void)
   return (ZipWriter) { g_byte_array_new (), g_byte_array_new (), 0 };
 }
 
+/* Members named ../../x.png, /abs/y.png, cat/../../z.png or ..\\w.png: reported, never a
+ * class called "..", nothing written outside the project. */
+static void
+test_zip_unsafe_names (Fixture *f, gconstpointer data)
+{
+  g_autofree char *scratch = g_build_filename (f->dir, "scratch", NULL);
+  g_autofree char *p1 = g_build_filename (scratch, "1.png", NULL);
+  g_autofree char *p2 = g_build_filename (scratch, "2.png", NULL);
+  g_autofree char *p3 = g_build_filename (scratch, "3.png", NULL);
+  write_png (p1, 5, 5, 1);
+  write_png (p2, 5, 5, 2);
+  write_png (p3, 5, 5, 3);
+  g_autofree char *archive = g_build_filename (f->dir, "zipped", "classes.zip", NULL);
+  ZipWriter zip = zip_new ();
+  zip_add_file (&zip, "cat/1.png", p1, TRUE);
+  zip_add_file (&zip, "dog/2.png", p2, FALSE);
+  zip_add_file (&zip, "../../x.png", p3, FALSE);
+  zip_add_file (&zip, "/abs/y.png", p3, FALSE);
+  zip_add_file (&zip, "cat/../../z.png", p3, TRUE);
+  zip_add_file (&zip, "..\\w.png", p3, FALSE);
+  zip_write (&zip, archive);
+
+  g_autoptr (GError) error = NULL;
+  GraftImportOptions options = { GRAFT_IMPORT_COPY, GRAFT_HASH_NOW };
+  g_autoptr (GraftImportReport) report = graft_import_teachable_machine (f->project, archive, &options, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (report->added, ==, 2);
+  g_assert_cmpuint (report->classes_added, ==, 2);
+  g_assert_cmpint (graft_project_find_class (f->project, ".."), ==, 0);
+  g_assert_cmpint (graft_project_find_class (f->project, "cat"), >, 0);
+  g_assert_cmpint (graft_project_find_class (f->project, "dog"), >, 0);
+  assert_skip (report, "classes.zip/../../x.png", GRAFT_SKIP_UNSAFE_NAME);
+  assert_skip (report, "classes.zip//abs/y.png", GRAFT_SKIP_UNSAFE_NAME);
+  assert_skip (report, "classes.zip/cat/../../z.png", GRAFT_SKIP_UNSAFE_NAME);
+  assert_skip (report, "classes.zip/..\\w.png", GRAFT_SKIP_UNSAFE_NAME);
+  g_assert_cmpuint (report->skipped->len, ==, 4);
+  g_autofree char *outside = g_build_filename (f->dir, "x.png", NULL);
+  g_assert_false (g_file_test (outside, G_FILE_TEST_EXISTS));
+}
+
 static void
 test_teachable_machine (Fixture *f, gconstpointer data)
 {
@@ -798,6 +838,7 @@ main (int argc, char **argv)
   ADD ("/project/import/special-files-and-loops", test_special_files_and_loops);
   ADD ("/project/import/csv", test_csv);
   ADD ("/project/import/teachable-machine", test_teachable_machine);
+  ADD ("/project/import/zip-unsafe-names", test_zip_unsafe_names);
   ADD ("/project/import/files-and-copy", test_files_and_copy);
   ADD ("/project/import/relink", test_relink);
   ADD ("/project/export/image-folder-and-csv", test_export);

@@ -78,6 +78,7 @@ graft_skip_reason_to_string (GraftSkipReason reason)
     case GRAFT_SKIP_BAD_ROW: return "bad CSV row";
     case GRAFT_SKIP_NOT_A_FILE: return "not a file";
     case GRAFT_SKIP_LOOP: return "folder loop";
+    case GRAFT_SKIP_UNSAFE_NAME: return "unsafe name in archive";
     default: return "skipped";
     }
 }
@@ -922,6 +923,21 @@ member_ignored (const char *name)
   return base[0] == '.';
 }
 
+/* A member name that would leave the archive if it were unpacked: absolute ("/x",
+ * "\\x", "C:x") or with a ".." component, with either separator. Such a name must not
+ * become a class (".."), whatever the member holds. */
+static gboolean
+member_unsafe (const char *name)
+{
+  if (name[0] == '/' || name[0] == '\\' || (g_ascii_isalpha (name[0]) && name[1] == ':'))
+    return TRUE;
+  g_auto (GStrv) parts = g_strsplit_set (name, "/\\", -1);
+  for (int i = 0; parts[i] != NULL; i++)
+    if (strcmp (parts[i], "..") == 0)
+      return TRUE;
+  return FALSE;
+}
+
 /* The archive's images, copied into the project at once (an archive member has no path
  * to reference). Fatal errors: writing the copies. */
 static gboolean
@@ -946,7 +962,7 @@ scan_archive (Import *im, const char *path, gboolean fatal_open, GError **error)
     {
       const char *name = graft_zip_entry (zip, i)->name;
       const char *slash = strchr (name, '/');
-      if (!member_ignored (name) && slash != NULL)
+      if (!member_ignored (name) && !member_unsafe (name) && slash != NULL)
         g_hash_table_add (tops, g_strndup (name, (gsize) (slash - name)));
     }
   gboolean by_folder = g_hash_table_size (tops) >= 2;
@@ -954,6 +970,12 @@ scan_archive (Import *im, const char *path, gboolean fatal_open, GError **error)
   for (guint i = 0; i < graft_zip_n_entries (zip); i++)
     {
       const GraftZipEntry *entry = graft_zip_entry (zip, i);
+      if (member_unsafe (entry->name))
+        {
+          g_autofree char *display = g_strdup_printf ("%s/%s", path, entry->name);
+          add_skip (im, display, GRAFT_SKIP_UNSAFE_NAME, "a member named outside the archive (absolute or with “..”)");
+          continue;
+        }
       if (member_ignored (entry->name))
         continue;
       if (g_cancellable_set_error_if_cancelled (im->options.cancellable, error))

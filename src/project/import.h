@@ -58,6 +58,7 @@ typedef enum {
   GRAFT_SKIP_BAD_ROW,          /* a CSV row without a path */
   GRAFT_SKIP_NOT_A_FILE,       /* a FIFO, a socket or a device file ("a FIFO", ... in detail) */
   GRAFT_SKIP_LOOP,             /* a link to a folder above it or already read: not followed */
+  GRAFT_SKIP_UNSAFE_NAME,      /* an archive member named by an absolute path or with ".." */
 } GraftSkipReason;
 
 typedef struct {
@@ -81,7 +82,7 @@ typedef struct {
 void graft_import_report_free (GraftImportReport *report);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftImportReport, graft_import_report_free)
 /* "unreadable", "not an image", "unsupported image format", "duplicate", "bad CSV row",
- * "not a file", "folder loop" */
+ * "not a file", "folder loop", "unsafe name in archive" */
 const char *graft_skip_reason_to_string (GraftSkipReason reason);
 
 /* options may be NULL (reference, hash auto). Each returns NULL and sets error only
@@ -109,7 +110,8 @@ GraftImportReport *graft_import_csv (GraftProject *project, const char *csv_path
  *   - a folder of such archives, and of class folders (archives already unpacked): each
  *     archive and each subfolder is a class.
  * Members are always copied into the project (they have no path of their own). Other
- * members (JSON, ...) are reported as not images. The layout inside Teachable Machine's
+ * members (JSON, ...) are reported as not images; members named by an absolute path or
+ * with a ".." component ("../../x.png") are reported and neither read nor made a class. The layout inside Teachable Machine's
  * project file (.tm) is not documented: a .tm is read as a ZIP archive by the same rule. */
 GraftImportReport *graft_import_teachable_machine (GraftProject *project, const char *path,
                                                    const GraftImportOptions *options, GError **error);
