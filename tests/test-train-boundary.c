@@ -408,6 +408,65 @@ test_views (void)
   run_result_clear (&fresh);
 }
 
+static int epochs_seen;
+
+static void
+count_epoch (const GraftEpochEvent *event, gpointer user_data)
+{
+  epochs_seen++;
+}
+
+static gboolean
+stop_after_two_epochs (gpointer user_data)
+{
+  return epochs_seen >= 2;
+}
+
+/* A run with cached views stopped after two epochs and resumed (in a new trainer, with
+ * no cache left) makes the views it needs again and ends with the same bits. */
+static void
+test_resume (void)
+{
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GraftSessionSpec) spec = fine_tune_spec (base);
+  g_autofree char *checkpoints = g_build_filename (folder, "checkpoints", NULL);
+  GraftTrainerHooks stopping = { .on_epoch = count_epoch, .should_stop = stop_after_two_epochs };
+  GraftBoundaryCacheReport report;
+  g_autoptr (GError) error = NULL;
+  run_result expected;
+
+  load_data (&train, &validation);
+  graft_augmentation_init_default (&spec->augmentation);
+  spec->augmentation.crop_scale_min = 0.6f;
+  spec->augmentation.rotation_degrees = 0;
+  spec->cached_views = 2;
+  spec->epochs = 4;
+  run (base, spec, train, validation, NULL, G_MAXUINT64, &expected);
+  {
+    g_autoptr (GraftTrainer) trainer = graft_trainer_new (base, spec, train, validation, &error);
+    graft_trainer_set_checkpoint_folder (trainer, checkpoints);
+    graft_trainer_set_hooks (trainer, &stopping);
+    epochs_seen = 0;
+    g_assert_true (graft_trainer_run (trainer, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (epochs_seen, ==, 2);
+  }
+  {
+    g_autoptr (GraftTrainer) trainer = graft_trainer_new (base, spec, train, validation, &error);
+    g_assert_true (graft_trainer_resume_from (trainer, checkpoints, &error));
+    g_assert_true (graft_trainer_run (trainer, &error));
+    g_assert_no_error (error);
+    graft_trainer_get_boundary_cache_report (trainer, &report);
+    /* Both views of every training image, made again for epochs 2 and 3. */
+    g_assert_true (report.used);
+    g_assert_cmpuint (report.images_computed, ==, 2 * (train->items->len - 1) + validation->items->len);
+    assert_same_weights (expected.model, graft_trainer_get_model (trainer), 0);
+  }
+  run_result_clear (&expected);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -420,6 +479,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/boundary/stale", test_stale);
   g_test_add_func ("/train/boundary/stages", test_stages);
   g_test_add_func ("/train/boundary/views", test_views);
+  g_test_add_func ("/train/boundary/resume", test_resume);
   status = g_test_run ();
   test_remove_tree (folder);
   g_free (folder);
