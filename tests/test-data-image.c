@@ -673,6 +673,29 @@ test_budget_large_boxes (void)
   remove_tree (folder);
 }
 
+/* Found by fuzz-image: a 112-byte PNG whose eXIf chunk declares 603979802 bytes. libpng
+ * allocates a chunk's length before reading it; every libpng allocation now counts
+ * against the decode's memory, so the chunk is skipped instead (and the file is
+ * truncated). The seed corpus holds the file too, where fuzz-image's 512 MB malloc
+ * limit catches the allocation (meson test --suite fuzz). */
+static void
+test_budget_huge_chunk (void)
+{
+  static const char base64[] =
+    "iVBORw0KGgoAAAANSUhEUgAAAAUAAAADCAAAAAB+XZokJAAAGmVYSWZNTQAqAAAAAAAhARIAAwAAAAEABgAAAAAAANZnS2kAAAAQSURBVHja"
+    "Y2BgZGJmYUApAQECAB/UUFz5AAAAAElFTkQ6rkJggg==";
+  gsize size = 0;
+  g_autofree guint8 *data = g_base64_decode (base64, &size);
+  g_assert_cmpuint (size, ==, 112);
+  g_autoptr (GError) error = NULL;
+  graft_image_memory_peak (TRUE);
+  g_autoptr (GraftImage) image = graft_image_load_from_data (data, size, "chunk.png", 0, &error);
+  g_assert_null (image);
+  g_assert_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT);
+  g_assert_cmpstr (error->message, ==, "chunk.png: truncated PNG file");
+  g_assert_cmpuint (graft_image_memory_peak (TRUE), <=, (gsize) 2 << 20);
+}
+
 /* A JPEG header that declares 10848x8256 (90 megapixels) followed by almost nothing:
  * refused before decoding, with the file's name and its dimensions. */
 static void
@@ -1339,6 +1362,7 @@ main (int argc, char **argv)
   g_test_add_func ("/data/image/budget/huge-png", test_budget_huge_png);
   g_test_add_func ("/data/image/budget/huge-jpeg", test_budget_huge_jpeg);
   g_test_add_func ("/data/image/budget/large-boxes", test_budget_large_boxes);
+  g_test_add_func ("/data/image/budget/huge-chunk", test_budget_huge_chunk);
   g_test_add_func ("/data/image/budget/limits", test_budget_limits);
   g_test_add_func ("/data/image/budget/total", test_budget_total);
   g_test_add_func ("/data/preprocess/torchvision", test_preprocess_matches_torchvision);

@@ -18,7 +18,9 @@
 /* deflate's best ratio is 1032:1 (a 258-byte match in 2 bits): a file that holds fewer
  * bytes than this fraction of its pixels' is certain to end early. */
 #define DEFLATE_MAX_RATIO 1032
-/* libpng's own buffers besides the rows (zlib's window and state, chunk buffers). */
+/* libpng's own buffers besides the rows (zlib's window and state, chunk buffers). All
+ * of libpng's allocations go through png_alloc and stop there: an ancillary chunk that
+ * declares 600 MB is skipped (libpng would allocate its length before reading it). */
 #define LIBPNG_OVERHEAD ((gsize) 1 << 20)
 /* The largest box: the sum of its 4096 x 4096 samples of 255 fits in 32 bits. A larger
  * factor would save nothing (the image is a few pixels by then). */
@@ -36,7 +38,39 @@ typedef struct {
   guint8 *row;            /* one row after libpng's transforms (3 or 4 channels) */
   guint32 *sums;          /* reducing: per output pixel and channel, the sum of its box */
   GraftImage *image;
+  gsize libpng_allowed;   /* what libpng may allocate at once, counted in the decode's need */
+  gsize libpng_allocated;
 } PngDecode;
+
+/* Each block is preceded by its size, for png_free_cb. */
+#define ALLOC_HEADER 16
+
+static png_voidp
+png_alloc (png_structp png, png_alloc_size_t size)
+{
+  PngDecode *decode = png_get_mem_ptr (png);
+  if (size > decode->libpng_allowed - decode->libpng_allocated)
+    return NULL;   /* libpng reports it (a chunk too large to read is skipped) */
+  guint8 *block = g_try_malloc (size + ALLOC_HEADER);
+  if (block == NULL)
+    return NULL;
+  memcpy (block, &size, sizeof size);
+  decode->libpng_allocated += size;
+  return block + ALLOC_HEADER;
+}
+
+static void
+png_free_cb (png_structp png, png_voidp pointer)
+{
+  if (pointer == NULL)
+    return;
+  PngDecode *decode = png_get_mem_ptr (png);
+  guint8 *block = (guint8 *) pointer - ALLOC_HEADER;
+  png_alloc_size_t size;
+  memcpy (&size, block, sizeof size);
+  decode->libpng_allocated -= size;
+  g_free (block);
+}
 
 static void
 on_png_error (png_structp png, png_const_charp message)
@@ -124,7 +158,10 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, int mi
 
   decode->data = data;
   decode->size = size;
-  decode->png = png_create_read_struct (PNG_LIBPNG_VER_STRING, decode, on_png_error, on_png_warning);
+  /* Until the header is read: the structures, zlib and chunks before the image data. */
+  decode->libpng_allowed = LIBPNG_OVERHEAD;
+  decode->png = png_create_read_struct_2 (PNG_LIBPNG_VER_STRING, decode, on_png_error, on_png_warning,
+                                          decode, png_alloc, png_free_cb);
   if (decode->png != NULL)
     decode->info = png_create_info_struct (decode->png);
   if (decode->png == NULL || decode->info == NULL)
@@ -224,6 +261,7 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, int mi
       goto out;
     }
   graft_image_budget_hold (budget, need);
+  decode->libpng_allowed = 2 * ((gsize) width * 8 + 1) + LIBPNG_OVERHEAD;
 
   const int ow = (int) ((width + factor - 1) / factor), oh = (int) ((height + factor - 1) / factor);
   decode->image = graft_image_new (ow, oh, error);
