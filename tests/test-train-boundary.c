@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/parallel.h"
+#include "engine/plan.h"
 #include "gradcheck.h"
 #include "model/model-private.h"
 #include "train/boundary-cache.h"
@@ -182,6 +183,70 @@ test_find (void)
   g_assert_nonnull (reason);
   g_assert_nonnull (strstr (reason, "bn1"));
   g_free (reason);
+}
+
+/* The frozen prefix folds each inference-mode BatchNorm into the Conv before it and
+ * computes what the unfolded layers compute. */
+static void
+test_fold (void)
+{
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
+  graft_graph *graph = base->graph;
+  int split = 0, value = 0, batchnorms = 0;
+  graft_graph *plain, *folded;
+  graft_plan *plans[2];
+  graft_plan_options options = { .mode = GRAFT_PLAN_INFERENCE, .batch = 4 };
+  g_autofree float *images = test_floats (4 * TOY_CHANNELS * TOY_SIZE * TOY_SIZE);
+  int32_t labels[4];
+  GError *error = NULL;
+  const float *out[2];
+  graft_shape shape;
+  size_t count;
+
+  for (int i = 0; i < graft_graph_node_count (graph); i++)
+    {
+      const graft_node *node = graft_graph_node (graph, i);
+      for (int k = 0; k < node->n_inputs; k++)
+        if (graft_graph_value (graph, node->inputs[k])->kind == GRAFT_VALUE_PARAMETER)
+          graft_graph_set_trainable (graph, node->inputs[k], g_str_has_prefix (node->name, "dwconv"));
+      graft_graph_set_batchnorm_batch_statistics (graph, i, FALSE);
+    }
+  g_assert_true (graft_boundary_find (graph, &split, &value, NULL));
+  plain = graft_subgraph_extract (graph, base->input, 0, split, &error);
+  g_assert_no_error (error);
+  folded = graft_subgraph_extract_frozen (graph, base->input, 0, split, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < graft_graph_node_count (folded); i++)
+    batchnorms += graft_graph_node (folded, i)->attributes.op == GRAFT_OP_BATCHNORM;
+  g_assert_cmpint (batchnorms, ==, 0);
+  g_assert_cmpint (graft_graph_node_count (folded), ==, graft_graph_node_count (plain) - 2); /* bn1, bn2 */
+
+  toy_batch (4, 77, images, labels);
+  for (int g = 0; g < 2; g++)
+    {
+      graft_graph *sub = g == 0 ? plain : folded;
+      int keep = graft_graph_find_value (sub, graft_graph_value (graph, value)->name);
+      g_assert_cmpint (keep, >=, 0);
+      options.keep = &keep;
+      options.n_keep = 1;
+      plans[g] = graft_plan_new (sub, &options, NULL);
+      g_assert_nonnull (plans[g]);
+      g_assert_cmpint (graft_plan_set_input (plans[g], graft_graph_find_value (sub, "image"), images,
+                                             4 * TOY_CHANNELS * TOY_SIZE * TOY_SIZE, NULL), ==, GRAFT_OK);
+      g_assert_cmpint (graft_plan_forward (plans[g], NULL), ==, GRAFT_OK);
+      out[g] = graft_plan_value_data (plans[g], keep, &shape);
+    }
+  graft_shape_count (&shape, &count, NULL);
+  g_assert_cmpuint (count, >, 0);
+  {
+    g_autofree double *want = g_new (double, count);
+    test_to_double (out[0], want, count);
+    test_assert_close ("folded prefix", out[1], want, count, 1e-5, 1e-5);
+  }
+  for (int g = 0; g < 2; g++)
+    graft_plan_free (plans[g]);
+  graft_graph_free (plain);
+  graft_graph_free (folded);
 }
 
 /* The same weights with and without the cache; the frozen layers run once per image. */
@@ -475,6 +540,7 @@ main (int argc, char **argv)
   graft_set_num_threads (2);
   folder = toy_image_folder_new (96, 48, TRUE);
   g_test_add_func ("/train/boundary/find", test_find);
+  g_test_add_func ("/train/boundary/fold", test_fold);
   g_test_add_func ("/train/boundary/parity", test_parity);
   g_test_add_func ("/train/boundary/stale", test_stale);
   g_test_add_func ("/train/boundary/stages", test_stages);

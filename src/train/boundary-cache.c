@@ -6,6 +6,7 @@
 #include "train/boundary-cache.h"
 
 #include <glib/gi18n-lib.h>
+#include <math.h>
 #include <string.h>
 
 #include "train/embedding-cache.h"
@@ -100,18 +101,89 @@ graft_boundary_find (const graft_graph *graph, int *split, int *value, char **re
   return FALSE;
 }
 
-graft_graph *
-graft_subgraph_extract (const graft_graph *full, int input, int first, int end, GError **error)
+/* The BatchNorm node (index) that conv's output goes to and nothing else, when it runs in
+ * inference mode and the convolution's weight is its own: the two can be one
+ * convolution. -1 otherwise. readers counts every value's readers in the whole graph. */
+static int
+foldable_batchnorm (const graft_graph *full, int conv, int end, const int *readers)
+{
+  const graft_node *node = graft_graph_node (full, conv);
+  int next = conv + 1;
+  const graft_node *bn;
+  if (node->attributes.op != GRAFT_OP_CONV || next >= end || readers[node->output] != 1)
+    return -1;
+  bn = graft_graph_node (full, next);
+  if (bn->attributes.op != GRAFT_OP_BATCHNORM || bn->inputs[0] != node->output || bn->batchnorm_batch_statistics
+      || readers[node->inputs[1]] != 1 || graft_graph_value (full, node->inputs[1])->data == NULL)
+    return -1;
+  for (int k = 1; k < 5; k++)
+    if (graft_graph_value (full, bn->inputs[k])->data == NULL)
+      return -1;
+  if (node->n_inputs > 2 && (readers[node->inputs[2]] != 1 || graft_graph_value (full, node->inputs[2])->data == NULL))
+    return -1;
+  return next;
+}
+
+/* Adds conv with bn folded in: w' = w * s, b' = (b - mean) * s + beta, s = gamma /
+ * sqrt(var + eps) per output channel, computed in double. Its output has bn's name. */
+static int
+add_folded_conv (graft_graph *graph, const graft_graph *full, const graft_node *conv, const graft_node *bn,
+                 int x, graft_error *engine_error)
+{
+  const graft_value *w = graft_graph_value (full, conv->inputs[1]);
+  const float *gamma = graft_graph_value (full, bn->inputs[1])->data;
+  const float *beta = graft_graph_value (full, bn->inputs[2])->data;
+  const float *mean = graft_graph_value (full, bn->inputs[3])->data;
+  const float *var = graft_graph_value (full, bn->inputs[4])->data;
+  const float *bias = conv->n_inputs > 2 ? graft_graph_value (full, conv->inputs[2])->data : NULL;
+  int m = (int) w->shape.dims[0];
+  size_t count = 0, per_channel;
+  graft_shape bias_shape = graft_shape_make (1, (int64_t[]) { m });
+  g_autofree float *folded = NULL, *folded_bias = g_new (float, MAX (1, m));
+  g_autofree char *bias_name = g_strconcat (conv->name, ".folded_bias", NULL);
+  int inputs[3];
+
+  graft_shape_count (&w->shape, &count, NULL);
+  per_channel = count / (size_t) MAX (1, m);
+  folded = g_new (float, MAX (1, count));
+  for (int c = 0; c < m; c++)
+    {
+      double scale = gamma[c] / sqrt ((double) var[c] + (double) bn->attributes.batchnorm.epsilon);
+      for (size_t k = 0; k < per_channel; k++)
+        folded[(size_t) c * per_channel + k] = (float) (w->data[(size_t) c * per_channel + k] * scale);
+      folded_bias[c] = (float) (((bias != NULL ? bias[c] : 0.0) - mean[c]) * scale + beta[c]);
+    }
+  inputs[0] = x;
+  inputs[1] = graft_graph_add_tensor (graph, w->name, GRAFT_VALUE_PARAMETER, &w->shape, folded, engine_error);
+  inputs[2] = graft_graph_add_tensor (graph, bias_name, GRAFT_VALUE_PARAMETER, &bias_shape, folded_bias,
+                                      engine_error);
+  if (inputs[1] < 0 || inputs[2] < 0)
+    return -1;
+  graft_graph_set_trainable (graph, inputs[1], FALSE);
+  graft_graph_set_trainable (graph, inputs[2], FALSE);
+  return graft_graph_add_node (graph, conv->name, &conv->attributes, inputs, 3,
+                               graft_graph_value (full, bn->output)->name, engine_error);
+}
+
+static graft_graph *
+extract (const graft_graph *full, int input, int first, int end, gboolean fold, GError **error)
 {
   const graft_value *in = graft_graph_value (full, input);
   int n_values = graft_graph_value_count (full);
   g_autofree int *map = g_new (int, MAX (1, n_values));
+  g_autofree int *readers = g_new0 (int, MAX (1, n_values));
   graft_shape shape = in->shape;
   graft_error engine_error;
   graft_graph *graph = graft_graph_new ();
 
   for (int v = 0; v < n_values; v++)
     map[v] = -1;
+  for (int i = 0; i < graft_graph_node_count (full); i++)
+    {
+      const graft_node *node = graft_graph_node (full, i);
+      for (int k = 0; k < node->n_inputs; k++)
+        readers[node->inputs[k]]++;
+    }
   shape.dims[0] = 1; /* plans set the batch */
   map[input] = graft_graph_add_input (graph, in->name, &shape, &engine_error);
   if (map[input] < 0)
@@ -119,7 +191,18 @@ graft_subgraph_extract (const graft_graph *full, int input, int first, int end, 
   for (int i = first; i < end; i++)
     {
       const graft_node *node = graft_graph_node (full, i);
-      g_autofree int *inputs = g_new (int, MAX (1, node->n_inputs));
+      g_autofree int *inputs = NULL;
+      int bn = fold ? foldable_batchnorm (full, i, end, readers) : -1;
+      if (bn >= 0 && map[node->inputs[0]] >= 0)
+        {
+          const graft_node *batchnorm = graft_graph_node (full, bn);
+          map[batchnorm->output] = add_folded_conv (graph, full, node, batchnorm, map[node->inputs[0]], &engine_error);
+          if (map[batchnorm->output] < 0)
+            goto fail;
+          i = bn;
+          continue;
+        }
+      inputs = g_new (int, MAX (1, node->n_inputs));
       for (int k = 0; k < node->n_inputs; k++)
         {
           const graft_value *value = graft_graph_value (full, node->inputs[k]);
@@ -158,6 +241,18 @@ fail:
   g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID, "%s", engine_error.message);
   graft_graph_free (graph);
   return NULL;
+}
+
+graft_graph *
+graft_subgraph_extract (const graft_graph *full, int input, int first, int end, GError **error)
+{
+  return extract (full, input, first, end, FALSE, error);
+}
+
+graft_graph *
+graft_subgraph_extract_frozen (const graft_graph *full, int input, int first, int end, GError **error)
+{
+  return extract (full, input, first, end, TRUE, error);
 }
 
 static void

@@ -36,6 +36,12 @@ gboolean graft_boundary_find (const graft_graph *graph, int *split, int *value, 
  * nodes with their BatchNorm mode. NULL with an error when a node of the range reads
  * an activation or input of full other than input. */
 graft_graph *graft_subgraph_extract (const graft_graph *full, int input, int first, int end, GError **error);
+/* The same for frozen layers that run in inference plans only: a Conv whose output only
+ * an inference-mode BatchNorm reads becomes one Conv with the BatchNorm folded into its
+ * weight and bias (named like the BatchNorm's output), so the frozen prefix makes one
+ * pass over each activation less. */
+graft_graph *graft_subgraph_extract_frozen (const graft_graph *full, int input, int first, int end,
+                                            GError **error);
 
 /* SHA-256 (hex) of what decides the boundary value: the prefix's nodes (op, inputs,
  * output shape) and the data of every parameter, buffer and constant they read. */

@@ -1292,7 +1292,7 @@ boundary_on (run_state *rs, int split, int value, GError **error)
                                         boundary->name, n_train + n_validation, need, limit));
       return TRUE;
     }
-  rs->prefix = graft_subgraph_extract (model, trainer->model->input, 0, split, error);
+  rs->prefix = graft_subgraph_extract_frozen (model, trainer->model->input, 0, split, error);
   if (rs->prefix == NULL)
     return FALSE;
   rs->boundary_value = value;
