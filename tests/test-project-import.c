@@ -3,7 +3,9 @@
 #include <gio/gio.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -547,6 +549,44 @@ test_zip_unsafe_names (Fixture *f, gconstpointer data)
   g_assert_false (g_file_test (outside, G_FILE_TEST_EXISTS));
 }
 
+/* A copy that fails part way (a full disk) fails the import and leaves no empty folder
+ * behind: neither images/ nor the images/<2 hex>/ made for a copy that was taken back.
+ * RLIMIT_FSIZE with SIGXFSZ ignored makes write() fail (EFBIG) as ENOSPC would. */
+static void
+test_full_disk_leaves_no_folders (Fixture *f, gconstpointer data)
+{
+  g_autofree char *small = src (f, "a-small.png");
+  write_png (small, 4, 4, 1);
+  g_autofree char *big = src (f, "b-big.png");
+  const gsize n = 256 * 1024;
+  g_autofree guint8 *bytes = g_malloc (n);
+  memcpy (bytes, "\x89PNG\r\n\x1a\n", 8);   /* imports sniff, they do not decode */
+  for (gsize i = 8; i < n; i++)
+    bytes[i] = (guint8) ((i * 2654435761u) >> 13);
+  write_bytes (big, bytes, n);
+  g_autofree char *images = g_build_filename (graft_project_get_folder (f->project), "images", NULL);
+  g_assert_false (g_file_test (images, G_FILE_TEST_EXISTS));
+
+  struct rlimit old, limit;
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &old), ==, 0);
+  limit = old;
+  limit.rlim_cur = 64 * 1024;
+  void (*old_handler) (int) = signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
+  GraftImportOptions options = { GRAFT_IMPORT_COPY, GRAFT_HASH_NOW };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftImportReport) report = graft_import_folder (f->project, f->source, &options, &error);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &old), ==, 0);
+  signal (SIGXFSZ, old_handler);
+
+  g_assert_null (report);
+  g_assert_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_IO);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "b-big.png"));
+  g_assert_cmpuint (count (f->project, GRAFT_FILTER_ALL, 0), ==, 0);
+  g_assert_false (g_file_test (images, G_FILE_TEST_EXISTS));
+}
+
 static void
 test_teachable_machine (Fixture *f, gconstpointer data)
 {
@@ -839,6 +879,7 @@ main (int argc, char **argv)
   ADD ("/project/import/csv", test_csv);
   ADD ("/project/import/teachable-machine", test_teachable_machine);
   ADD ("/project/import/zip-unsafe-names", test_zip_unsafe_names);
+  ADD ("/project/import/full-disk-leaves-no-folders", test_full_disk_leaves_no_folders);
   ADD ("/project/import/files-and-copy", test_files_and_copy);
   ADD ("/project/import/relink", test_relink);
   ADD ("/project/export/image-folder-and-csv", test_export);

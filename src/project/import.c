@@ -36,6 +36,7 @@ typedef struct {
   GPtrArray *candidates;     /* Candidate * */
   GraftImportReport *report;
   GPtrArray *created;        /* copies made by this import: removed on failure */
+  GPtrArray *created_folders; /* folders made by this import, parents first: removed on failure if empty */
   GHashTable *seen_hashes;   /* hash -> display, within this import */
   char *images_folder;
 } Import;
@@ -95,6 +96,7 @@ import_init (Import *im, GraftProject *project, const GraftImportOptions *option
   im->report->skipped = g_array_new (FALSE, TRUE, sizeof (GraftImportSkip));
   g_array_set_clear_func (im->report->skipped, (GDestroyNotify) skip_clear);
   im->created = g_ptr_array_new_with_free_func (g_free);
+  im->created_folders = g_ptr_array_new_with_free_func (g_free);
   im->seen_hashes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   im->images_folder = g_build_filename (graft_project_get_folder (project), "images", NULL);
 }
@@ -104,10 +106,17 @@ static GraftImportReport *
 import_finish (Import *im, gboolean ok)
 {
   if (!ok)
-    for (guint i = 0; i < im->created->len; i++)
-      g_remove (g_ptr_array_index (im->created, i));
+    {
+      for (guint i = 0; i < im->created->len; i++)
+        g_remove (g_ptr_array_index (im->created, i));
+      /* Children before parents; g_rmdir leaves a folder that is not empty (a copy that
+       * another import made meanwhile). A full disk leaves no empty folders behind. */
+      for (guint i = im->created_folders->len; i > 0; i--)
+        g_rmdir (g_ptr_array_index (im->created_folders, i - 1));
+    }
   g_ptr_array_unref (im->candidates);
   g_ptr_array_unref (im->created);
+  g_ptr_array_unref (im->created_folders);
   g_hash_table_destroy (im->seen_hashes);
   g_free (im->images_folder);
   if (!ok)
@@ -371,13 +380,30 @@ write_all (int fd, const guint8 *data, gsize n)
   return TRUE;
 }
 
+/* g_mkdir_with_parents that remembers the folders it made (0, or -1 and errno). */
+static int
+make_folder (Import *im, const char *folder)
+{
+  if (g_file_test (folder, G_FILE_TEST_IS_DIR))
+    return 0;
+  g_autofree char *parent = g_path_get_dirname (folder);
+  if (strcmp (parent, folder) != 0 && make_folder (im, parent) != 0)
+    return -1;
+  if (g_mkdir (folder, 0755) == 0)
+    {
+      g_ptr_array_add (im->created_folders, g_strdup (folder));
+      return 0;
+    }
+  return errno == EEXIST ? 0 : -1;
+}
+
 /* Copies a file (or bytes) into images/<2 hex>/<hash>.<ext>, hashing on the way. Returns
  * FALSE with error for write failures (fatal), FALSE without for a source that cannot
  * be read (reported). */
 static gboolean
 copy_in (Import *im, Candidate *candidate, GBytes *bytes, GError **error)
 {
-  if (g_mkdir_with_parents (im->images_folder, 0755) != 0)
+  if (make_folder (im, im->images_folder) != 0)
     return set_write_error (im, candidate, errno, error);
   g_autofree char *template = g_build_filename (im->images_folder, ".import-XXXXXX", NULL);
   int out = g_mkstemp_full (template, O_WRONLY | O_CLOEXEC, 0644);
@@ -445,7 +471,7 @@ copy_in (Import *im, Candidate *candidate, GBytes *bytes, GError **error)
   g_autofree char *folder = g_build_filename (im->images_folder, sub, NULL);
   g_autofree char *name = g_strdup_printf ("%s.%s", hash, extension_for (candidate->magic));
   g_autofree char *final = g_build_filename (folder, name, NULL);
-  if (g_mkdir_with_parents (folder, 0755) != 0)
+  if (make_folder (im, folder) != 0)
     {
       int saved_errno = errno;
       g_remove (template);

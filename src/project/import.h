@@ -23,7 +23,7 @@
  * where it really is; FIFOs, sockets and device files are reported, never opened.
  *
  * On an error (disk full, read-only project) the project is left as it was, and copies
- * made into images/ are removed.
+ * made into images/ are removed, with the folders made for them (when empty).
  */
 #pragma once
 
