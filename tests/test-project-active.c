@@ -7,7 +7,10 @@
 #include "project/active.h"
 #include "project/import.h"
 #include "project/project.h"
+#include "model/surgery.h"
 #include "test-project-helpers.h"
+#include "toy-images.h"
+#include "toy-network.h"
 
 static void
 test_uncertainty (void)
@@ -276,6 +279,125 @@ test_project_queue_and_duplicates (void)
   remove_tree (dir);
 }
 
+/* A trained model's predictions of a project's images (what the app and graft-cli train
+ * store after a run): every image gets probabilities and an embedding (the classifier's
+ * input), the unlabelled ones are suggested, and the queue's diversity step gets the
+ * embeddings. */
+static void
+test_project_predict (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *images = toy_image_folder_new (30, 12, FALSE);
+  g_autofree char *train = g_build_filename (images, "train", NULL);
+  g_autofree char *val = g_build_filename (images, "val", NULL);
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *folder = g_build_filename (dir, "p.graft", NULL);
+  g_autoptr (GraftModel) model = toy_pretrained_model ();
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, model);
+  g_autoptr (GPtrArray) classes = g_ptr_array_new ();
+  GraftProject *project = graft_project_create (folder, "p", &error);
+  GraftImageQuery suggested = { .filter = GRAFT_FILTER_SUGGESTED };
+  const graft_shape *cut_shape;
+  int dim = 1, right = 0, labelled = 0;
+  guint stored = 0;
+
+  g_assert_no_error (error);
+  toy_preprocessing (spec);
+  /* The toy model's outputs, in order (toy-images.c names them so). */
+  g_ptr_array_add (classes, "horizontal");
+  g_ptr_array_add (classes, "vertical");
+  g_ptr_array_add (classes, "diagonal");
+  {
+    g_autoptr (GraftImportReport) labelled_report = graft_import_image_folder (project, train, NULL, &error);
+    g_autoptr (GraftImportReport) unlabelled_report = graft_import_folder (project, val, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (labelled_report->added, ==, 30);
+    g_assert_cmpuint (unlabelled_report->added, ==, 12);
+  }
+  g_assert_cmpuint (graft_project_count_images (project, &suggested, NULL), ==, 0);
+
+  g_assert_true (graft_active_project_predict (project, 0, model, classes, &spec->preprocessing, NULL, &stored,
+                                               &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (stored, ==, 42);
+  g_assert_cmpuint (graft_project_count_images (project, &suggested, NULL), ==, 12);
+
+  /* The embedding is what the classifier reads. */
+  cut_shape = &graft_graph_value (model->graph, graft_model_default_cut (model))->shape;
+  for (int d = 1; d < cut_shape->rank; d++)
+    dim *= (int) cut_shape->dims[d];
+  {
+    g_autoptr (GraftPredictionSet) all = graft_project_get_predictions (project, FALSE, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (all->ids->len, ==, 42);
+    g_assert_nonnull (all->probabilities);
+    g_assert_cmpint (all->k, ==, 3);
+    g_assert_nonnull (all->embeddings);
+    g_assert_cmpint (all->dim, ==, dim);
+    /* The classes map to the project's: the labelled images are mostly predicted as
+     * labelled (the toy model knows the task; chance is a third). */
+    for (guint i = 0; i < all->ids->len; i++)
+      {
+        GraftImageInfo info = { 0 };
+        g_assert_true (graft_project_get_image (project, g_array_index (all->ids, gint64, i), &info, &error));
+        if (info.class_id != 0)
+          {
+            labelled++;
+            right += info.suggestion == info.class_id;
+          }
+        graft_image_info_clear (&info);
+      }
+    g_assert_cmpint (labelled, ==, 30);
+    g_test_message ("%d of %d labelled images predicted as labelled", right, labelled);
+    g_assert_cmpint (right, >=, labelled * 2 / 3);
+  }
+  {
+    /* The queue is the one with diversity over the stored embeddings (the labelled
+     * images' as already covered). */
+    g_autoptr (GraftPredictionSet) unlabelled = graft_project_get_predictions (project, TRUE, &error);
+    g_autoptr (GraftPredictionSet) all = graft_project_get_predictions (project, FALSE, &error);
+    g_autoptr (GArray) queue = graft_active_project_queue (project, NULL, &error);
+    g_autoptr (GArray) expected = NULL;
+    g_autofree float *covered = g_new (float, (gsize) all->ids->len * dim);
+    guint n_covered = 0;
+
+    g_assert_no_error (error);
+    g_assert_nonnull (unlabelled->embeddings);
+    g_assert_cmpint (unlabelled->dim, ==, dim);
+    for (guint i = 0; i < all->ids->len; i++)
+      {
+        gboolean open = FALSE;
+        for (guint j = 0; j < unlabelled->ids->len; j++)
+          open |= g_array_index (unlabelled->ids, gint64, j) == g_array_index (all->ids, gint64, i);
+        if (!open)
+          memcpy (covered + (gsize) n_covered++ * dim, all->embeddings + (gsize) i * dim, sizeof (float) * dim);
+      }
+    g_assert_cmpuint (n_covered, ==, 30);
+    expected = graft_active_queue (unlabelled->probabilities, unlabelled->ids->len, unlabelled->k,
+                                   unlabelled->embeddings, unlabelled->dim, covered, n_covered, NULL);
+    g_assert_cmpuint (queue->len, ==, 12);
+    for (guint i = 0; i < queue->len; i++)
+      g_assert_cmpint (g_array_index (queue, gint64, i), ==,
+                       g_array_index (unlabelled->ids, gint64, g_array_index (expected, guint, i)));
+  }
+
+  /* A class the project no longer has is not predicted. */
+  g_ptr_array_index (classes, 2) = "gone";
+  g_assert_true (graft_active_project_predict (project, 0, model, classes, &spec->preprocessing, NULL, &stored,
+                                               &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (stored, <, 42);
+  /* The number of outputs must match. */
+  g_ptr_array_set_size (classes, 2);
+  g_assert_false (graft_active_project_predict (project, 0, model, classes, &spec->preprocessing, NULL, &stored,
+                                                &error));
+  g_assert_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID);
+
+  graft_project_close (project);
+  remove_tree (dir);
+  remove_tree (images);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -285,5 +407,6 @@ main (int argc, char **argv)
   g_test_add_func ("/project/active/queue-diversity", test_queue_diversity);
   g_test_add_func ("/project/active/near-duplicates", test_near_duplicates);
   g_test_add_func ("/project/active/project", test_project_queue_and_duplicates);
+  g_test_add_func ("/project/active/predict", test_project_predict);
   return g_test_run ();
 }

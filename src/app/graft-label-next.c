@@ -433,41 +433,6 @@ rebuild_classes (GraftLabelNext *self)
 /* ------------------------------------------------------------------------ */
 /* Retraining the head as labels arrive                                      */
 
-typedef struct {
-  GraftModel *model;          /* owned by the training object, which waits */
-  GraftDataset *unlabelled;
-  GArray *ids;                /* gint64, one per dataset item */
-  GraftPreprocessing preprocessing;
-  int classes;
-} PredictData;
-
-static void
-predict_data_free (gpointer data)
-{
-  PredictData *predict = data;
-  graft_dataset_free (predict->unlabelled);
-  g_array_unref (predict->ids);
-  g_free (predict);
-}
-
-static void
-predict_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  PredictData *predict = task_data;
-  GError *error = NULL;
-  float *probabilities = NULL;
-  g_autoptr (GraftMetrics) metrics = NULL;
-
-  graft_training_apply_threads ();   /* the "threads" setting, for this thread's OpenMP */
-  metrics = graft_evaluate (predict->model, predict->unlabelled, &predict->preprocessing, 32, 2, &probabilities,
-                            &error);
-
-  if (metrics == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, probabilities, g_free);
-}
-
 static void
 set_retraining (GraftLabelNext *self, gboolean retraining)
 {
@@ -482,62 +447,27 @@ set_retraining (GraftLabelNext *self, gboolean retraining)
 static void
 on_predicted (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  GraftLabelNext *self = GRAFT_LABEL_NEXT (source);
-  PredictData *predict = g_task_get_task_data (G_TASK (result));
+  GraftLabelNext *self = user_data;
   g_autoptr (GError) error = NULL;
-  g_autofree float *probabilities = g_task_propagate_pointer (G_TASK (result), &error);
-  g_autoptr (GArray) predictions = NULL;
-  g_autofree gint64 *class_ids = NULL;
-  int k = predict->classes;
+  guint stored = 0;
 
-  set_retraining (self, FALSE);
-  if (probabilities == NULL || self->project == NULL)
+  if (!graft_project_object_predict_finish (GRAFT_PROJECT_OBJECT (source), result, &stored, &error))
     {
-      if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_warning ("Suggestions not updated: %s", error->message);
-      return;
+      /* The widget may be gone (its cancellable was cancelled): touch nothing of it. */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
     }
-  /* The model's outputs are the training dataset's classes, in its order. */
-  class_ids = g_new0 (gint64, k);
-  for (int c = 0; c < k && c < (int) self->retrain_classes->classes->len; c++)
-    class_ids[c] = graft_project_find_class (graft_project_object_get_project (self->project),
-                                             g_ptr_array_index (self->retrain_classes->classes, c));
-  predictions = g_array_new (FALSE, TRUE, sizeof (GraftPrediction));
-  for (guint i = 0; i < predict->ids->len; i++)
-    {
-      const float *p = probabilities + (gsize) i * k;
-      GraftPrediction prediction = { 0 };
-      int best = 0;
-
-      if (isnan (p[0]))
-        continue;
-      for (int c = 1; c < k; c++)
-        if (p[c] > p[best])
-          best = c;
-      if (class_ids[best] == 0)
-        continue;
-      prediction.image_id = g_array_index (predict->ids, gint64, i);
-      prediction.class_id = class_ids[best];
-      prediction.confidence = p[best];
-      prediction.probabilities = p;
-      prediction.n_probabilities = k;
-      g_array_append_val (predictions, prediction);
-    }
-  if (predictions->len > 0
-      && !graft_project_object_set_predictions (self->project, (const GraftPrediction *) (gpointer) predictions->data,
-                                                predictions->len, &error))
-    g_warning ("Suggestions not stored: %s", error->message);
+  g_debug ("Suggestions retrained: %u images predicted", stored);
+  set_retraining (self, FALSE);
 }
 
 static void
 on_retrain_finished (GraftTraining *training, GError *error, gpointer user_data)
 {
   GraftLabelNext *self = user_data;
-  g_autoptr (GTask) task = NULL;
-  GraftImageQuery query = { .filter = GRAFT_FILTER_UNLABELLED };
-  g_autoptr (GArray) rows = NULL;
-  GraftModel *model = graft_training_get_model (training);
-  PredictData *predict;
+  g_autoptr (GBytes) model = graft_training_get_model_bytes (training);
 
   if (error != NULL || model == NULL || self->project == NULL
       || graft_training_get_state (training) == GRAFT_TRAINING_FAILED)
@@ -553,31 +483,9 @@ on_retrain_finished (GraftTraining *training, GError *error, gpointer user_data)
     g_debug ("Suggestions retrained: %s; training accuracy %.3f after %u epochs", graft_training_get_message (training),
              n > 0 ? graft_series_get_y (accuracy)[n - 1] : NAN, n);
   }
-  rows = graft_project_query_images (graft_project_object_get_project (self->project), &query, 0, G_MAXINT, NULL);
-  if (rows == NULL || rows->len == 0)
-    {
-      set_retraining (self, FALSE);
-      return;
-    }
-  predict = g_new0 (PredictData, 1);
-  predict->model = model;
-  predict->unlabelled = graft_dataset_new ();
-  predict->ids = g_array_sized_new (FALSE, FALSE, sizeof (gint64), rows->len);
-  predict->preprocessing = self->retrain_spec->preprocessing;
-  predict->classes = (int) self->retrain_classes->classes->len;
-  for (guint c = 0; c < self->retrain_classes->classes->len; c++)
-    graft_dataset_add_class (predict->unlabelled, g_ptr_array_index (self->retrain_classes->classes, c));
-  for (guint i = 0; i < rows->len; i++)
-    {
-      const GraftImageInfo *info = &g_array_index (rows, GraftImageInfo, i);
-      if (info->missing)
-        continue;
-      graft_dataset_add (predict->unlabelled, info->path, -1);
-      g_array_append_val (predict->ids, info->id);
-    }
-  task = g_task_new (self, self->cancellable, on_predicted, NULL);
-  g_task_set_task_data (task, predict, predict_data_free);
-  g_task_run_in_thread (task, predict_thread);
+  /* The embeddings it stores give Label Next's queue its diversity. */
+  graft_project_object_predict_async (self->project, model, self->retrain_classes->classes,
+                                      &self->retrain_spec->preprocessing, self->cancellable, on_predicted, self);
 }
 
 gboolean
@@ -659,6 +567,8 @@ count_label (GraftLabelNext *self, gint64 image)
   g_array_append_val (self->history, image);
   self->labelled++;
   self->labels_since_retrain++;
+  /* The label's own labels-changed already redrew the progress, before this count. */
+  update_progress (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LABELLED]);
   if (self->labels_since_retrain >= GRAFT_LABEL_NEXT_RETRAIN_EVERY && !self->retraining)
     {

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "graft-project-object.h"
+#include "project/active.h"
 #include "project/thumbnails.h"
 
 #define IMAGE_PAGE 64              /* rows fetched from the store at once */
@@ -875,6 +876,94 @@ graft_project_object_set_predictions (GraftProjectObject *self, const GraftPredi
   return TRUE;
 }
 
+typedef struct {
+  GraftProject *project;   /* a reference on the object keeps it open */
+  GBytes *model;           /* ONNX */
+  GPtrArray *classes;
+  GraftPreprocessing preprocessing;
+  guint stored;
+} PredictTask;
+
+static void
+predict_task_free (gpointer data)
+{
+  PredictTask *t = data;
+  g_bytes_unref (t->model);
+  g_ptr_array_unref (t->classes);
+  g_free (t);
+}
+
+static void
+predict_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PredictTask *t = task_data;
+  GError *error = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (t->model, &size);
+  /* A model of its own: the caller's may be freed by its next run meanwhile. */
+  g_autoptr (GraftModel) model = graft_model_load_from_data (data, size, NULL, "the trained model", &error);
+
+  graft_training_apply_threads ();   /* the "threads" setting, for this thread's OpenMP */
+  if (model == NULL
+      || !graft_active_project_predict (t->project, 0, model, t->classes, &t->preprocessing, cancellable,
+                                     &t->stored, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_predicted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GraftProjectObject *self = GRAFT_PROJECT_OBJECT (source);
+  GTask *outer = user_data;
+  GError *error = NULL;
+
+  /* Whatever was stored before a failure shows too. */
+  emit_changes (self, CHANGED_LABELS);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_task_return_error (outer, error);
+  else
+    g_task_return_boolean (outer, TRUE);
+  g_object_unref (outer);
+}
+
+void
+graft_project_object_predict_async (GraftProjectObject *self, GBytes *model, GPtrArray *classes,
+                                    const GraftPreprocessing *preprocessing, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  GTask *outer;
+  PredictTask *t;
+
+  g_return_if_fail (GRAFT_IS_PROJECT_OBJECT (self));
+  g_return_if_fail (model != NULL && classes != NULL && preprocessing != NULL);
+
+  outer = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (outer, graft_project_object_predict_async);
+  t = g_new0 (PredictTask, 1);
+  t->project = self->project;
+  t->model = g_bytes_ref (model);
+  t->classes = g_ptr_array_new_with_free_func (g_free);
+  for (guint c = 0; c < classes->len; c++)
+    g_ptr_array_add (t->classes, g_strdup (g_ptr_array_index (classes, c)));
+  t->preprocessing = *preprocessing;
+  g_task_set_task_data (outer, t, predict_task_free);
+  task = g_task_new (self, cancellable, on_predicted, outer);
+  g_task_set_task_data (task, t, NULL);
+  g_task_run_in_thread (task, predict_thread);
+}
+
+gboolean
+graft_project_object_predict_finish (GraftProjectObject *self, GAsyncResult *result, guint *stored, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  if (stored != NULL)
+    *stored = ((PredictTask *) g_task_get_task_data (G_TASK (result)))->stored;
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Images                                                                    */
 
@@ -1336,10 +1425,6 @@ on_session_spec_changed (GraftProjectObject *self)
 /* ------------------------------------------------------------------------ */
 /* Runs, recorded                                                            */
 
-static const char *const recorded_series[] = {
-  "train-loss", "train-loss-epoch", "validation-loss", "train-accuracy", "validation-accuracy", "lr",
-};
-
 /* What a run started with (the session may change while it trains), and then what it
  * left, handed to the thread that stores it. */
 typedef struct _Recording {
@@ -1347,12 +1432,13 @@ typedef struct _Recording {
   char *spec_json;
   GPtrArray *classes;             /* char * */
   GraftDataset *validation;       /* NULL without validation images */
+  GraftPreprocessing preprocessing;
   gint64 started;                 /* monotonic */
   /* At the end. */
-  GraftRunStatus status;
-  GBytes *model;
-  char *metrics_json;
+  GraftRunRecord record;          /* points to the fields below */
+  GraftMetrics *metrics;
   GArray *points;                 /* GraftMetricPoint (names static) */
+  guint predicted;                /* images given a prediction after the run */
 } Recording;
 
 static void
@@ -1361,89 +1447,29 @@ recording_free (Recording *r)
   g_free (r->spec_json);
   g_clear_pointer (&r->classes, g_ptr_array_unref);
   g_clear_pointer (&r->validation, graft_dataset_free);
-  g_clear_pointer (&r->model, g_bytes_unref);
-  g_free (r->metrics_json);
+  g_clear_pointer (&r->record.model, g_bytes_unref);
+  g_clear_pointer (&r->metrics, graft_metrics_free);
   g_clear_pointer (&r->points, g_array_unref);
   g_free (r);
 }
 
-static char *
-run_metrics_json (Recording *r, GraftTraining *training)
-{
-  const GraftMetrics *m = graft_training_get_validation_metrics (training);
-  GraftSeries *per_epoch = graft_training_get_series (training, "train-loss-epoch");
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonNode) root = NULL;
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "classes");
-  json_builder_begin_array (b);
-  for (guint c = 0; r->classes != NULL && c < r->classes->len; c++)
-    json_builder_add_string_value (b, g_ptr_array_index (r->classes, c));
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "epochs");
-  json_builder_add_int_value (b, graft_training_get_epochs (training));
-  json_builder_set_member_name (b, "epochs_done");
-  json_builder_add_int_value (b, per_epoch != NULL ? graft_series_get_length (per_epoch) : 0);
-  json_builder_set_member_name (b, "seconds");
-  json_builder_add_double_value (b, (g_get_monotonic_time () - r->started) / 1e6);
-  if (m != NULL && m->count > 0)
-    {
-      json_builder_set_member_name (b, "accuracy");
-      json_builder_add_double_value (b, graft_metrics_accuracy (m));
-      json_builder_set_member_name (b, "count");
-      json_builder_add_int_value (b, (gint64) m->count);
-      json_builder_set_member_name (b, "loss_sum");
-      json_builder_add_double_value (b, isfinite (m->loss_sum) ? m->loss_sum : 0);
-      /* Row = true class, column = predicted. */
-      json_builder_set_member_name (b, "confusion");
-      json_builder_begin_array (b);
-      for (int t = 0; t < m->classes; t++)
-        {
-          json_builder_begin_array (b);
-          for (int p = 0; p < m->classes; p++)
-            json_builder_add_int_value (b, (gint64) m->confusion[(gsize) t * m->classes + p]);
-          json_builder_end_array (b);
-        }
-      json_builder_end_array (b);
-    }
-  /* The images it was validated on, so that opening the run later evaluates it on
-   * the same ones. */
-  json_builder_set_member_name (b, "validation");
-  json_builder_begin_array (b);
-  for (guint i = 0; r->validation != NULL && i < r->validation->items->len; i++)
-    {
-      const GraftDatasetItem *item = &g_array_index (r->validation->items, GraftDatasetItem, i);
-      json_builder_begin_array (b);
-      json_builder_add_string_value (b, item->path);
-      json_builder_add_int_value (b, item->label);
-      json_builder_end_array (b);
-    }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
-}
-
+/* The training's series as the store keeps them (run-record.h: the same names). */
 static GArray *
 run_points (GraftTraining *training)
 {
-  GArray *points = g_array_new (FALSE, FALSE, sizeof (GraftMetricPoint));
+  g_autoptr (GraftRunCurves) curves = graft_run_curves_new ();
 
-  for (gsize i = 0; i < G_N_ELEMENTS (recorded_series); i++)
+  for (guint i = 0; i < graft_run_n_series; i++)
     {
-      GraftSeries *series = graft_training_get_series (training, recorded_series[i]);
+      GraftSeries *series = graft_training_get_series (training, graft_run_series_names[i]);
       guint n = series != NULL ? graft_series_get_length (series) : 0;
       const double *x = n > 0 ? graft_series_get_x (series) : NULL;
       const double *y = n > 0 ? graft_series_get_y (series) : NULL;
 
       for (guint k = 0; k < n; k++)
-        {
-          GraftMetricPoint point = { llround (x[k] * GRAFT_RUN_STEPS_PER_EPOCH), recorded_series[i], y[k] };
-          g_array_append_val (points, point);
-        }
+        graft_run_curves_add (curves, graft_run_series_names[i], x[k], y[k]);
     }
-  return points;
+  return g_array_ref (graft_run_curves_get_points (curves));
 }
 
 static void
@@ -1453,21 +1479,27 @@ store_run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable
   Recording *r = task_data;
   GError *error = NULL;
 
-  if ((r->model != NULL && !graft_project_save_run_model (self->project, r->run_id, r->model, &error))
-      || (r->metrics_json != NULL && !graft_project_set_run_metrics (self->project, r->run_id, r->metrics_json, &error))
-      || (r->points->len > 0
-          && !graft_project_append_metrics (self->project, r->run_id, (GraftMetricPoint *) r->points->data,
-                                            r->points->len, &error)))
+  if (!graft_project_store_run (self->project, r->run_id, &r->record, &error))
     {
-      /* The run is kept as failed: its row says what it was. */
-      graft_project_set_run_status (self->project, r->run_id, GRAFT_RUN_FAILED, NULL);
       g_task_return_error (task, error);
       return;
     }
-  if (!graft_project_set_run_status (self->project, r->run_id, r->status, &error))
+  /* The trained model's predictions of the project's images: the suggestions and
+   * the active-learning queue (with the embeddings for its diversity step). */
+  if (r->record.model != NULL && r->classes != NULL && r->classes->len > 0)
     {
-      g_task_return_error (task, error);
-      return;
+      gsize size;
+      const guint8 *data = g_bytes_get_data (r->record.model, &size);
+      g_autoptr (GraftModel) model = graft_model_load_from_data (data, size, NULL, "the trained model", &error);
+
+      graft_training_apply_threads ();
+      if (model == NULL
+          || !graft_active_project_predict (self->project, r->run_id, model, r->classes, &r->preprocessing,
+                                            cancellable, &r->predicted, &error))
+        {
+          g_warning ("No suggestions from run %" G_GINT64_FORMAT ": %s", r->run_id, error->message);
+          g_clear_error (&error);
+        }
     }
   g_task_return_boolean (task, TRUE);
 }
@@ -1481,6 +1513,8 @@ on_run_stored (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     g_warning ("Cannot store run %" G_GINT64_FORMAT ": %s", r->run_id, error->message);
+  else if (r->predicted > 0)
+    emit_changes (self, CHANGED_LABELS);
   self->storing--;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECORDING]);
   g_signal_emit (self, signals[RUNS_CHANGED], 0, r->run_id);
@@ -1500,6 +1534,7 @@ on_training_state (GraftTraining *training, GParamSpec *pspec, GraftProjectObjec
     {
       GraftDataset *train = graft_session_get_train_dataset (self->session);
       r->spec_json = graft_session_spec_to_json (graft_session_get_spec (self->session));
+      r->preprocessing = graft_session_get_spec (self->session)->preprocessing;
       r->classes = g_ptr_array_new_with_free_func (g_free);
       for (guint c = 0; train != NULL && c < train->classes->len; c++)
         g_ptr_array_add (r->classes, g_strdup (g_ptr_array_index (train->classes, c)));
@@ -1537,11 +1572,23 @@ on_training_finished (GraftTraining *training, GError *error, GraftProjectObject
       g_object_unref (self);
       return;
     }
-  r->status = error != NULL ? GRAFT_RUN_FAILED
-              : graft_training_was_stopped (training) ? GRAFT_RUN_STOPPED : GRAFT_RUN_FINISHED;
-  r->model = error == NULL ? graft_training_get_model_bytes (training) : NULL;
-  r->metrics_json = error == NULL ? run_metrics_json (r, training) : NULL;
+  r->record.status = error != NULL ? GRAFT_RUN_FAILED
+                     : graft_training_was_stopped (training) ? GRAFT_RUN_STOPPED : GRAFT_RUN_FINISHED;
+  r->record.model = error == NULL ? graft_training_get_model_bytes (training) : NULL;
+  if (graft_training_get_validation_metrics (training) != NULL)
+    r->metrics = graft_metrics_copy (graft_training_get_validation_metrics (training));
   r->points = run_points (training);
+  r->record.classes = r->classes;
+  r->record.epochs = graft_training_get_epochs (training);
+  {
+    GraftSeries *per_epoch = graft_training_get_series (training, "train-loss-epoch");
+    r->record.epochs_done = per_epoch != NULL ? (int) graft_series_get_length (per_epoch) : 0;
+  }
+  r->record.seconds = (g_get_monotonic_time () - r->started) / 1e6;
+  r->record.validation_metrics = r->metrics;
+  r->record.validation = r->validation;
+  r->record.points = (const GraftMetricPoint *) (gpointer) r->points->data;
+  r->record.n_points = r->points->len;
   self->recording = NULL;
   self->storing++;
   task = g_task_new (self, NULL, on_run_stored, NULL);

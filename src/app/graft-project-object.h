@@ -33,6 +33,7 @@
 #include "graft-training.h"
 #include "project/import.h"
 #include "project/project.h"
+#include "project/run-record.h"
 
 G_BEGIN_DECLS
 
@@ -79,12 +80,14 @@ void graft_project_object_set_session (GraftProjectObject *self, GraftSession *s
  * atomically), its curves (metric series named as GraftTraining's, step = x x
  * GRAFT_RUN_STEPS_PER_EPOCH), its metrics (JSON: classes, epochs, epochs_done, seconds,
  * accuracy, count, loss_sum, confusion rows, the validation images as [path, label])
- * and its status are stored off the main thread, then ::runs-changed (run id) is
- * emitted. Property "recording" is TRUE from the start of a run until it is stored;
+ * and its status are stored off the main thread (graft_project_store_run, as graft-cli
+ * train DIR stores its runs); then the trained model predicts the project's images
+ * (graft_active_project_predict: suggestions, and embeddings for Label Next's
+ * diversity), ::labels-changed is emitted when it did, and ::runs-changed (run id).
+ * Property "recording" is TRUE from the start of a run until it is stored;
  * meanwhile the object keeps itself (and its store) alive.
  * The session's spec is stored in the project 400 ms after each change of it, at the
  * start of each run, and when the session or the object goes. */
-#define GRAFT_RUN_STEPS_PER_EPOCH 1000000
 GraftTraining *graft_project_object_get_training (GraftProjectObject *self);
 void graft_project_object_set_training (GraftProjectObject *self, GraftTraining *training);
 gboolean graft_project_object_get_recording (GraftProjectObject *self);
@@ -154,6 +157,17 @@ gboolean graft_project_object_redo (GraftProjectObject *self, GError **error);
  * ::labels-changed. */
 gboolean graft_project_object_set_predictions (GraftProjectObject *self, const GraftPrediction *predictions,
                                                guint n, GError **error);
+
+/* Runs model (ONNX: a classifier of classes, their names in its output order) over the
+ * project's images in a worker (graft_active_project_predict: probabilities and
+ * embeddings), storing its predictions in place of the older ones; ::labels-changed
+ * follows, before callback. */
+void graft_project_object_predict_async (GraftProjectObject *self, GBytes *model, GPtrArray *classes,
+                                         const GraftPreprocessing *preprocessing, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+/* stored (nullable): how many images got a prediction. */
+gboolean graft_project_object_predict_finish (GraftProjectObject *self, GAsyncResult *result, guint *stored,
+                                              GError **error);
 
 /* ---- Imports, in a worker thread ----------------------------------------------------- */
 

@@ -317,6 +317,9 @@ run_worker (gpointer user_data)
       /* Serialised here, so that whoever keeps the result (the results page) does not
        * copy a large model's weights on the main thread. */
       g_autoptr (GError) save_error = NULL;
+      /* With its labels, preprocessing and recipe, so that the run's stored model file
+       * says what it is (graft-cli export DIR --run N writes it as it is). */
+      graft_trainer_describe_model (self->trainer);
       self->model_bytes = graft_model_save_to_bytes (graft_trainer_get_model (self->trainer), NULL, &save_error);
       if (self->model_bytes == NULL)
         g_warning ("Cannot serialise the trained model: %s", save_error->message);

@@ -1,5 +1,10 @@
 /* cli-export.c: graft-cli export MODEL.onnx --output OUT.onnx [--softmax]
  *                                [--labels a,b,c] [--preprocessing JSON|FILE]
+ *                graft-cli export PROJECT --run N --output OUT.onnx [...]
+ *
+ * Given a project folder and --run N, the model is that run's stored model
+ * (runs/N.onnx), with what the run's record knows and the file lacks (labels,
+ * preprocessing, recipe: graft_run_describe_model) put into its metadata.
  *
  * Rewrites a model as Graft writes models (graft_model_save), with its metadata set:
  * turns a plain ONNX file into one that carries its class names and preprocessing.
@@ -16,6 +21,9 @@
 
 #include <stdio.h>
 #include <string.h>
+
+#include "project/project.h"
+#include "project/run-record.h"
 
 /* a, b , c -> ["a", "b", "c"] as JSON; NULL after a usage message. */
 static char *
@@ -59,10 +67,12 @@ labels_json (GOptionContext *context, const char *text, int classes, const char 
 int
 cli_export (int argc, char **argv)
 {
-  g_autofree char *output_path = NULL, *labels = NULL, *preprocessing = NULL;
+  g_autofree char *output_path = NULL, *labels = NULL, *preprocessing = NULL, *run_text = NULL;
+  g_autofree char *run_model_path = NULL;
   gboolean softmax = FALSE;
   const GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path, "Where to write the model", "OUT.onnx" },
+    { "run", 'r', 0, G_OPTION_ARG_STRING, &run_text, "With a project folder: the run whose model to export", "N" },
     { "softmax", 0, 0, G_OPTION_ARG_NONE, &softmax, "Append a Softmax: output probabilities", NULL },
     { "labels", 'l', 0, G_OPTION_ARG_STRING, &labels, "Class names, comma-separated, one per class", "a,b,c" },
     { "preprocessing", 0, 0, G_OPTION_ARG_STRING, &preprocessing,
@@ -70,13 +80,15 @@ cli_export (int argc, char **argv)
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
-    "export", "MODEL.onnx",
-    "Rewrites a model with its class names and preprocessing in its metadata, optionally with a Softmax output.",
+    "export", "MODEL.onnx | PROJECT --run N",
+    "Rewrites a model, or a project's run's model, with its class names and preprocessing in its metadata, "
+    "optionally with a Softmax output.",
     entries);
   g_autoptr (GraftModel) model = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *labels_value = NULL;
   GraftExportOptions options = { 0 };
+  const char *model_path;
   int classes, status = CLI_EXIT_OK;
 
   if (!cli_parse (context, &argc, &argv))
@@ -86,16 +98,52 @@ cli_export (int argc, char **argv)
   if (output_path == NULL)
     return cli_usage_error (context, "where to? (give --output OUT.onnx)");
 
-  model = graft_model_load (argv[1], &error);
-  if (model == NULL)
-    return cli_fail (error);
+  if (graft_project_folder_has_project (argv[1]))
+    {
+      g_autoptr (GraftProject) project = NULL;
+      GraftRun run = { 0 };
+      gint64 run_id;
+
+      if (run_text == NULL)
+        return cli_usage_error (context, "which run of %s? (give --run N; graft-cli runs lists them)", argv[1]);
+      if ((status = cli_option_int64 (context, "--run", run_text, 1, G_MAXINT64, &run_id)) != CLI_EXIT_OK)
+        return status;
+      project = graft_project_open (argv[1], &error);
+      if (project == NULL || !graft_project_get_run (project, run_id, &run, &error))
+        return cli_fail (error);
+      if (run.model_path == NULL || !g_file_test (run.model_path, G_FILE_TEST_IS_REGULAR))
+        {
+          status = cli_fail_printf ("%s: run %" G_GINT64_FORMAT " has no model file%s%s", argv[1], run_id,
+                                    run.model_path != NULL ? ": missing " : " (it did not finish)",
+                                    run.model_path != NULL ? run.model_path : "");
+          graft_run_clear (&run);
+          return status;
+        }
+      model = graft_model_load (run.model_path, &error);
+      if (model == NULL || !graft_run_describe_model (&run, model, &error))
+        {
+          graft_run_clear (&run);
+          return cli_fail (error);
+        }
+      run_model_path = g_strdup (run.model_path);
+      graft_run_clear (&run);
+    }
+  else if (run_text != NULL)
+    return cli_usage_error (context, "--run is for a project folder; %s holds no project", argv[1]);
+  else
+    {
+      model = graft_model_load (argv[1], &error);
+      if (model == NULL)
+        return cli_fail (error);
+    }
+  model_path = run_model_path != NULL ? run_model_path : argv[1];
   classes = cli_model_classes (model);
   if (labels != NULL)
     {
       if (classes < 1)
         return cli_fail_printf ("%s: its output is not a (N, classes) array of class scores, so it takes no labels",
-                                argv[1]);
-      labels_value = labels_json (context, labels, classes, argv[1], &status);
+                                model_path);
+      labels_value = labels_json (context, labels, classes, model_path, &status);
       if (labels_value == NULL)
         return status;
       g_hash_table_replace (model->metadata, g_strdup (GRAFT_METADATA_LABELS), g_steal_pointer (&labels_value));
@@ -113,18 +161,18 @@ cli_export (int argc, char **argv)
         }
       if (!graft_preprocessing_from_json (json, &prep, &error))
         return cli_fail_printf ("--preprocessing: %s", error->message);
-      if (!cli_check_preprocessing (model, argv[1], &prep, &error))
+      if (!cli_check_preprocessing (model, model_path, &prep, &error))
         return cli_fail_printf ("--preprocessing: %s", error->message);
       g_hash_table_replace (model->metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
                             graft_preprocessing_to_json (&prep));
     }
   else if (!g_hash_table_contains (model->metadata, GRAFT_METADATA_PREPROCESSING))
     /* A catalog model's file: its entry's preprocessing goes into the export. */
-    cli_annotate_from_catalog (model, argv[1]);
+    cli_annotate_from_catalog (model, model_path);
   if (preprocessing == NULL && g_hash_table_contains (model->metadata, GRAFT_METADATA_PREPROCESSING))
     {
       GraftPreprocessing prep;
-      if (!cli_model_preprocessing (model, argv[1], &prep, NULL, &error))
+      if (!cli_model_preprocessing (model, model_path, &prep, NULL, &error))
         return cli_fail (error);
     }
 

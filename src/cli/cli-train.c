@@ -8,6 +8,19 @@
  *       [--end X] [--steps N] [--batch N] [--seed N] [--threads N] [--decode-threads N]
  *       [--cache-dir DIR] [--json]
  *
+ *   graft-cli train PROJECT [--model MODEL.onnx] [the options above]
+ *
+ * With a project folder (src/project/) in place of MODEL.onnx DATA, the run is the
+ * app's: the project's train and validation splits (graft_project_dataset, splits of new
+ * labels assigned first), the model and settings the project remembers (its session
+ * spec; --model, --preset or --spec start from a preset instead), the embedding cache in
+ * the project's cache folder; the run is stored in the project as the app stores its
+ * runs (run-record.h: spec, curves, metrics record, runs/ID.onnx, status: finished,
+ * stopped when interrupted, failed), then the trained model's predictions of the
+ * project's images (the suggestions, with embeddings for Label Next). --output writes a
+ * copy; the "done" event adds "run", "project", "model" (the stored file) and
+ * "predictions". A project that remembers no settings takes the run's.
+ *
  * DATA (and VALDATA) are ImageFolder trees: one subfolder per class. Without
  * --validation, the spec's validation_fraction of DATA is held out (graft_dataset_split,
  * with the spec's seed); lr-find sweeps over the same training part.
@@ -74,6 +87,8 @@
 
 #include <glib/gstdio.h>
 
+#include "project/active.h"
+#include "project/run-record.h"
 #include "train/embedding-cache.h"
 #include "train/trainer.h"
 
@@ -293,13 +308,14 @@ extra_classes (const char *validation_path, GPtrArray *classes)
   return names != NULL ? cli_missing_names (names, classes) : NULL;
 }
 
-/* Model, spec and data for a run; CLI_EXIT_OK or the exit status after the message. */
+/* Model and spec for a run; CLI_EXIT_OK or the exit status after the message.
+ * base_spec (nullable): the spec a project remembers, taken instead of the preset when
+ * neither --preset nor --spec is given. */
 static int
-session_load (GOptionContext *context, SessionOptions *o, const char *model_path, const char *data_path,
-              Session *s)
+session_load_model (GOptionContext *context, SessionOptions *o, const char *model_path, const char *base_spec,
+                    Session *s)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GraftDataset) all = NULL;
   g_autoptr (GraftCatalogEntry) entry = NULL;
   GraftPreprocessing prep;
   GraftStrategy strategy;
@@ -326,6 +342,12 @@ session_load (GOptionContext *context, SessionOptions *o, const char *model_path
       if ((status = spec_from_file (context, o, strategy, s->model, &prep, &s->spec)) != CLI_EXIT_OK)
         return status;
     }
+  else if (base_spec != NULL && o->preset == NULL)
+    {
+      s->spec = graft_session_spec_from_json (base_spec, &error);
+      if (s->spec == NULL)
+        return cli_fail_printf ("the project's training settings: %s", error->message);
+    }
   else
     s->spec = preset_spec (strategy, s->model, &prep);
   /* A catalog model: the head goes where its entry says, unless a spec says otherwise. */
@@ -339,7 +361,8 @@ session_load (GOptionContext *context, SessionOptions *o, const char *model_path
       return cli_fail (error);
     if (s->spec->model_sha256 != NULL && s->spec->model_sha256[0] != '\0'
         && g_ascii_strcasecmp (s->spec->model_sha256, sha256) != 0)
-      fprintf (stderr, "graft-cli: note: %s was made for another model file (%s); using it on %s\n", o->spec_path,
+      fprintf (stderr, "graft-cli: note: %s was made for another model file (%s); using it on %s\n",
+               o->spec_path != NULL ? o->spec_path : "the project's training settings",
                s->spec->model_path != NULL ? s->spec->model_path : "its SHA-256 differs", model_path);
     g_free (s->spec->model_path);
     s->spec->model_path = g_strdup (model_path);
@@ -367,7 +390,20 @@ session_load (GOptionContext *context, SessionOptions *o, const char *model_path
   if (s->spec->cut == NULL
       && !graft_session_spec_validate (s->spec, graft_session_spec_backbone_blocks (s->model), &error))
     return cli_fail_printf ("%s: %s", o->spec_path != NULL ? o->spec_path : "the training session", error->message);
+  return CLI_EXIT_OK;
+}
 
+/* Model, spec and data (an ImageFolder tree) for a run; CLI_EXIT_OK or the exit status
+ * after the message. */
+static int
+session_load (GOptionContext *context, SessionOptions *o, const char *model_path, const char *data_path,
+              Session *s)
+{
+  g_autoptr (GraftDataset) all = NULL;
+  int status;
+
+  if ((status = session_load_model (context, o, model_path, NULL, s)) != CLI_EXIT_OK)
+    return status;
   if ((status = cli_load_image_folder (data_path, NULL, &all)) != CLI_EXIT_OK)
     return status;
   if (all->classes->len < 2)
@@ -459,6 +495,7 @@ typedef struct {
   int loss_count, loss_epoch;
   int epochs_completed, best_epoch;
   double last_validation_accuracy;
+  GraftRunCurves *curves;  /* train DIR: the run's curves, stored in the project */
 } Progress;
 
 static char *
@@ -549,6 +586,8 @@ on_step (const GraftStepEvent *event, gpointer user_data)
     p->loss_sum = 0, p->loss_count = 0, p->loss_epoch = event->epoch;
   p->loss_sum += event->loss;
   p->loss_count++;
+  if (p->curves != NULL)
+    graft_run_curves_add_step (p->curves, event);
   if (p->json)
     {
       JsonBuilder *builder = event_begin ("step");
@@ -589,6 +628,8 @@ on_epoch (const GraftEpochEvent *event, gpointer user_data)
     p->best_epoch = event->epoch + 1;
   if (!isnan (event->validation_accuracy))
     p->last_validation_accuracy = event->validation_accuracy;
+  if (p->curves != NULL)
+    graft_run_curves_add_epoch (p->curves, event);
   if (p->json)
     {
       JsonBuilder *builder = event_begin ("epoch");
@@ -694,14 +735,266 @@ train_failed (Progress *p, int status, const char *format, ...)
   return status;
 }
 
+/* ------------------------------------------------------------------------ */
+/* train DIR: a project's labels and splits, the run stored in the project   */
+
+typedef struct {
+  const char *folder;
+  const char *model_path;       /* --model, or NULL: the project's */
+  const char *output_path;      /* --output (a copy of the trained model), or NULL */
+  const char *save_spec_path;
+  gboolean json, softmax;
+} ProjectRunOptions;
+
+/* The project's train and validation splits, as the app builds them (graft_project_dataset
+ * assigns the splits of new labels first). */
+static int
+project_datasets (GraftProject *project, const char *folder, Session *s)
+{
+  g_autoptr (GError) error = NULL;
+  guint classes_with_images = 0;
+
+  s->train = graft_project_dataset (project, GRAFT_SPLIT_TRAIN, &error);
+  if (s->train == NULL)
+    return cli_fail_printf ("%s: %s", folder, error->message);
+  s->validation = graft_project_dataset (project, GRAFT_SPLIT_VALIDATION, &error);
+  if (s->validation == NULL)
+    return cli_fail_printf ("%s: %s", folder, error->message);
+  if (graft_dataset_size (s->validation) == 0)
+    g_clear_pointer (&s->validation, graft_dataset_free);
+  {
+    g_autofree guint *counts = graft_dataset_class_counts (s->train);
+    for (guint c = 0; c < s->train->classes->len; c++)
+      classes_with_images += counts[c] > 0;
+  }
+  if (graft_dataset_size (s->train) == 0)
+    return cli_fail_printf ("%s: no labelled images to train on (label some, or import a labelled tree)", folder);
+  if (classes_with_images < 2)
+    return cli_fail_printf ("%s: a classifier needs labelled images of at least two classes; %u class%s them",
+                            folder, classes_with_images, classes_with_images == 1 ? " has" : "es have");
+  return CLI_EXIT_OK;
+}
+
+/* What the run left, stored as the app stores its runs (run-record.h). */
+static gboolean
+store_project_run (GraftProject *project, gint64 run_id, GraftRunStatus status, Session *s, Progress *p,
+                   GraftTrainer *trainer, GBytes *model, double seconds, GError **error)
+{
+  GArray *points = graft_run_curves_get_points (p->curves);
+  GraftRunRecord record = {
+    .status = status,
+    .classes = s->train->classes,
+    .epochs = s->spec->epochs,
+    .epochs_done = graft_run_curves_get_epochs_done (p->curves),
+    .seconds = seconds,
+    .validation_metrics = trainer != NULL && model != NULL ? graft_trainer_get_validation_metrics (trainer) : NULL,
+    .validation = s->validation,
+    .model = model,
+    .points = (const GraftMetricPoint *) (gpointer) points->data,
+    .n_points = points->len,
+  };
+  return graft_project_store_run (project, run_id, &record, error);
+}
+
+static int
+train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptions *r)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftProject) project = NULL;
+  g_autoptr (GraftTrainer) trainer = NULL;
+  g_autoptr (GraftRunCurves) curves = graft_run_curves_new ();
+  g_autoptr (GBytes) model_bytes = NULL;
+  g_autofree char *base_spec = NULL, *model_path = NULL, *spec_json = NULL, *run_file = NULL;
+  Session s = { 0 };
+  Progress p = { .last_validation_accuracy = NAN, .loss_epoch = -1, .json = r->json, .curves = curves };
+  GraftTrainerHooks hooks = { on_step, on_epoch, on_stage, on_log, stop_requested, &p };
+  const GraftMetrics *best;
+  gint64 started, run_id;
+  guint predicted = 0;
+  gboolean ok;
+  int status, interrupted_by;
+
+  project = graft_project_open (r->folder, &error);
+  if (project == NULL)
+    return cli_fail (error);
+  if (graft_project_is_read_only (project))
+    return cli_fail_printf ("%s: the project is read-only (%s): the run could not be stored",
+                            graft_project_get_db_path (project), graft_project_read_only_reason (project));
+  base_spec = graft_project_get_session_spec (project);
+  if (r->model_path != NULL)
+    model_path = g_strdup (r->model_path);
+  else if (base_spec != NULL)
+    {
+      g_autoptr (GraftSessionSpec) remembered = graft_session_spec_from_json (base_spec, NULL);
+      if (remembered != NULL && remembered->model_path != NULL && remembered->model_path[0] != '\0')
+        model_path = g_strdup (remembered->model_path);
+    }
+  if (model_path == NULL)
+    return cli_usage_error (context, "which model? %s remembers none (give --model MODEL.onnx)", r->folder);
+  if (r->output_path != NULL && !cli_check_output_location (r->output_path, 0, &error))
+    return cli_fail (error);
+  /* The project's settings go with the model they were made for; another model starts
+   * from the preset. */
+  if ((status = session_load_model (context, o, model_path, r->model_path == NULL ? base_spec : NULL, &s))
+        != CLI_EXIT_OK
+      || (status = project_datasets (project, r->folder, &s)) != CLI_EXIT_OK)
+    goto out;
+  if (o->cache_dir == NULL)
+    s.cache_dir = g_strdup (graft_project_get_cache_folder (project));
+  else if (o->cache_dir[0] != '\0')
+    s.cache_dir = g_strdup (o->cache_dir);
+
+  p.terminal = !r->json && isatty (STDOUT_FILENO);
+  trainer = session_trainer (&s, o, &error);
+  if (trainer == NULL)
+    {
+      status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
+      goto out;
+    }
+  p.blocks = (int) graft_trainer_get_model (trainer)->blocks->len - 1;
+  graft_trainer_set_hooks (trainer, &hooks);
+  spec_json = graft_session_spec_to_json (s.spec);
+  if (r->save_spec_path != NULL)
+    {
+      g_autofree char *text = g_strconcat (spec_json, "\n", NULL);
+      if (!g_file_set_contents (r->save_spec_path, text, -1, &error))
+        {
+          status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
+          goto out;
+        }
+    }
+  run_id = graft_project_add_run (project, NULL, spec_json, &error);
+  if (run_id == 0 || !graft_project_set_run_status (project, run_id, GRAFT_RUN_RUNNING, &error))
+    {
+      status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
+      goto out;
+    }
+  /* A project that remembers no settings takes this run's, so that the app opens it
+   * with this model. */
+  if (base_spec == NULL && !graft_project_set_session_spec (project, spec_json, &error))
+    {
+      fprintf (stderr, "graft-cli: note: %s\n", error->message);
+      g_clear_error (&error);
+    }
+  if (!r->json)
+    {
+      printf ("Project %s: %u training images of %u classes", r->folder, graft_dataset_size (s.train),
+              s.train->classes->len);
+      if (s.validation != NULL)
+        printf ("; %u validation images", graft_dataset_size (s.validation));
+      else
+        printf ("; no validation images");
+      printf ("; run %" G_GINT64_FORMAT "\n", run_id);
+      fflush (stdout);
+    }
+
+  started = g_get_monotonic_time ();
+  cli_signals_catch ();
+  ok = graft_trainer_run (trainer, &error);
+  interrupted_by = cli_signals_received ();
+  if (!ok)
+    {
+      g_autoptr (GError) store_error = NULL;
+      cli_signals_release ();
+      /* The run stays in the project, as failed (or stopped before it began). */
+      if (!store_project_run (project, run_id,
+                              g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_CANCELLED) ? GRAFT_RUN_STOPPED
+                                                                                                     : GRAFT_RUN_FAILED,
+                              &s, &p, NULL, NULL, (g_get_monotonic_time () - started) / 1e6, &store_error))
+        fprintf (stderr, "graft-cli: %s\n", store_error->message);
+      if (g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DIVERGED))
+        status = train_failed (&p, CLI_EXIT_DIVERGED, "%s Run %" G_GINT64_FORMAT " is stored as failed; try a lower "
+                               "--lr ('graft-cli lr-find' suggests one).", error->message, run_id);
+      else if (g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_CANCELLED))
+        status = train_failed (&p, 128 + (interrupted_by != 0 ? interrupted_by : SIGINT),
+                               "Interrupted before training began; run %" G_GINT64_FORMAT " is stored as stopped.",
+                               run_id);
+      else
+        status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
+      goto out;
+    }
+
+  /* Stored, still catching Ctrl+C (the first one); a second one quits at once. */
+  graft_trainer_describe_model (trainer);
+  model_bytes = graft_model_save_to_bytes (graft_trainer_get_model (trainer), NULL, &error);
+  ok = model_bytes != NULL
+       && store_project_run (project, run_id, interrupted_by != 0 ? GRAFT_RUN_STOPPED : GRAFT_RUN_FINISHED, &s, &p,
+                             trainer, model_bytes, (g_get_monotonic_time () - started) / 1e6, &error);
+  if (ok && r->output_path != NULL)
+    {
+      GraftExportOptions export_options = { .softmax_output = r->softmax };
+      ok = graft_model_save (graft_trainer_get_model (trainer), r->output_path, &export_options, &error);
+    }
+  cli_signals_release ();
+  if (!ok)
+    {
+      status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
+      goto out;
+    }
+  /* Suggestions: the trained model's predictions and embeddings of the project's
+   * images, as the app stores them after a run. A failure loses nothing of the run. */
+  if (!graft_active_project_predict (project, run_id, graft_trainer_get_model (trainer), s.train->classes,
+                                     &s.spec->preprocessing, NULL, &predicted, &error))
+    {
+      say_printf (&p, "No suggestions stored: %s", error->message);
+      g_clear_error (&error);
+    }
+  run_file = graft_project_run_model_file (project, run_id);
+  best = graft_trainer_get_validation_metrics (trainer);
+  status = interrupted_by != 0 ? 128 + interrupted_by : CLI_EXIT_OK;
+  if (r->json)
+    {
+      JsonBuilder *builder = event_begin ("done");
+      member_int (builder, "run", run_id);
+      cli_json_set_file_name (builder, "project", r->folder);
+      cli_json_set_file_name (builder, "model", run_file);
+      if (r->output_path != NULL)
+        cli_json_set_file_name (builder, "output", r->output_path);
+      member_number (builder, "validation_accuracy", best != NULL ? graft_metrics_accuracy (best) : NAN);
+      member_number (builder, "validation_loss", best != NULL ? graft_metrics_loss (best) : NAN);
+      json_builder_set_member_name (builder, "best_epoch");
+      if (p.best_epoch > 0)
+        json_builder_add_int_value (builder, p.best_epoch);
+      else
+        json_builder_add_null_value (builder);
+      member_int (builder, "epochs_completed", p.epochs_completed);
+      member_int (builder, "predictions", predicted);
+      json_builder_set_member_name (builder, "interrupted");
+      json_builder_add_boolean_value (builder, interrupted_by != 0);
+      member_number (builder, "seconds", (g_get_monotonic_time () - started) / 1e6);
+      event_end (builder);
+    }
+  else
+    {
+      g_autofree char *took = format_duration ((g_get_monotonic_time () - started) / 1e6);
+      g_autofree char *figures = best != NULL ? g_strdup_printf (": validation accuracy %.1f%%, loss %.4f (epoch %d)",
+                                                                 100 * graft_metrics_accuracy (best),
+                                                                 graft_metrics_loss (best), p.best_epoch)
+                                              : g_strdup ("");
+      close_line (&p);
+      printf ("%s run %" G_GINT64_FORMAT " (%s)%s, in %s; %u images given a suggestion\n",
+              interrupted_by != 0 ? "Interrupted: stored" : "Stored", run_id, run_file, figures, took, predicted);
+      fflush (stdout);
+    }
+  if (interrupted_by != 0)
+    fprintf (stderr, "graft-cli: interrupted; run %" G_GINT64_FORMAT " was stored as stopped\n", run_id);
+
+out:
+  session_clear (&s);
+  return status;
+}
+
 int
 cli_train (int argc, char **argv)
 {
   SessionOptions o;
-  g_autofree char *output_path = NULL, *save_spec_path = NULL;
+  g_autofree char *output_path = NULL, *save_spec_path = NULL, *model_option = NULL;
   gboolean json = FALSE, softmax = FALSE;
   GOptionEntry entries[] = {
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path, "Where to write the trained model", "OUT.onnx" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path,
+      "Where to write the trained model (with a project: a copy of the one stored in it)", "OUT.onnx" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_option,
+      "With a project: the pretrained model (default: the one the project remembers)", "MODEL.onnx" },
     { "validation", 'v', 0, G_OPTION_ARG_FILENAME, &o.validation_path,
       "Validation images, an ImageFolder tree (default: hold out the spec's validation_fraction of DATA)",
       "VALDATA" },
@@ -725,9 +1018,13 @@ cli_train (int argc, char **argv)
   int status, interrupted_by;
 
   session_options_init (&o);
-  context = cli_option_context_new ("train", "MODEL.onnx DATA",
+  context = cli_option_context_new ("train", "MODEL.onnx DATA | PROJECT",
                                     "Trains a new head (and, as the preset or spec says, more of the model) on an "
-                                    "ImageFolder tree, and saves the trained model.",
+                                    "ImageFolder tree, and saves the trained model. Given a project folder instead, "
+                                    "trains on its labels and splits with the model and settings it remembers (or "
+                                    "--model, --preset, --spec), and stores the run in it (graft-cli runs lists "
+                                    "them): the model as runs/ID.onnx, curves, metrics, and its predictions of the "
+                                    "project's images (the suggestions).",
                                     entries);
   g_option_context_set_description (context, CLI_JSON_NAMES_HELP);
   add_session_entries (context, &o);
@@ -736,7 +1033,15 @@ cli_train (int argc, char **argv)
       session_options_clear (&o);
       return CLI_EXIT_USAGE;
     }
-  if (argc != 3)
+  if (argc == 2 && graft_project_folder_has_project (argv[1]))
+    {
+      ProjectRunOptions r = { argv[1], model_option, output_path, save_spec_path, json, softmax };
+      status = train_project (context, &o, &r);
+      goto out;
+    }
+  if (model_option != NULL)
+    status = cli_usage_error (context, "--model is for a project folder (give MODEL.onnx DATA, or PROJECT)");
+  else if (argc != 3)
     status = cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx DATA)"
                                        : argc < 3 ? "which images? (give MODEL.onnx DATA)"
                                                   : "one model and one image folder");

@@ -34,6 +34,8 @@ int cli_eval (int argc, char **argv);
 int cli_predict (int argc, char **argv);
 int cli_export (int argc, char **argv);
 int cli_models (int argc, char **argv);
+int cli_project (int argc, char **argv);   /* cli-project.c */
+int cli_runs (int argc, char **argv);
 
 /* Ctrl+C and SIGTERM (cli-signals.c): the first one is taken, and the process ends
  * CLI_WATCHDOG_MS later whatever it is doing; a second one ends it at once. */

@@ -14,6 +14,12 @@
  *   graft-cli predict MODEL.onnx IMAGE... [--top K] [--json]
  *   graft-cli export MODEL.onnx --output OUT.onnx [--softmax] [--labels a,b,c]
  *                    [--preprocessing JSON]
+ *   graft-cli train PROJECT [--model MODEL.onnx] [--preset P] [--spec SPEC.json] [--epochs N] ...
+ *                   [--output OUT.onnx] [--json]    (the run is stored in the project)
+ *   graft-cli export PROJECT --run N --output OUT.onnx [--softmax]
+ *   graft-cli project create DIR [--import TREE|CSV|ZIP]... | import DIR SOURCE... |
+ *                     export DIR --format imagefolder|csv --output OUT
+ *   graft-cli runs PROJECT [--json]
  *   graft-cli models [list | download NAME | path NAME | verify NAME] [--json]
  *   graft-cli version
  *   graft-cli help [COMMAND]
@@ -44,11 +50,13 @@ static const Command commands[] = {
   { "inspect", cli_inspect, "show a model's input, output, blocks, layers, parameters and FLOPs" },
   { "infer", cli_infer, "run a model on images from a .npy file, write its output as .npy" },
   { "bench", cli_bench, "time inference or a training step (forward, train, head)" },
-  { "train", cli_train, "train a model on an ImageFolder tree and save it" },
+  { "train", cli_train, "train a model on an ImageFolder tree, or a project's labels (the run stored in it)" },
   { "lr-find", cli_lr_find, "sweep the learning rate and suggest one" },
   { "eval", cli_eval, "measure a classifier on an ImageFolder tree (accuracy, per class, confusion)" },
   { "predict", cli_predict, "print the most probable classes of images" },
-  { "export", cli_export, "rewrite a model with labels, preprocessing or a Softmax output" },
+  { "export", cli_export, "rewrite a model (or a project's run) with labels, preprocessing or a Softmax output" },
+  { "project", cli_project, "create a project, import images into it, export it as ImageFolder or CSV" },
+  { "runs", cli_runs, "list a project's training runs (id, status, strategy, epochs, accuracy)" },
   { "models", cli_models, "list, download (resumable, verified) and locate the catalog's ImageNet models" },
   { "version", run_version, "print the version" },
   { "help", run_help, "show this help, or a command's (help COMMAND)" },

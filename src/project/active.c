@@ -5,6 +5,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "data/loader.h"
+#include "engine/plan.h"
+#include "model/surgery.h"
 #include "project/project-private.h"
 
 #define SIMILARITY_BLOCK 512
@@ -397,4 +400,233 @@ graft_active_project_duplicates (GraftProject *project, float threshold, GError 
   /* Same order as graft_active_near_duplicates: across first, then similarity. */
   g_array_sort (result, compare_id_pairs);
   return result;
+}
+
+/* ---- Predictions of a trained model --------------------------------------------------- */
+
+#define PREDICT_BATCH 32
+#define PREDICT_DECODE_THREADS 2
+#define PREDICT_STORE_CHUNK 512   /* predictions stored per transaction */
+
+static gboolean
+engine_ok (graft_status status, const graft_error *engine_error, GError **error)
+{
+  if (status == GRAFT_OK)
+    return TRUE;
+  g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_FAILED, "Cannot run the model: %s",
+               engine_error->message);
+  return FALSE;
+}
+
+typedef struct {
+  GArray *predictions;   /* GraftPrediction, pointing into probabilities and embeddings */
+  float *probabilities;  /* (PREDICT_STORE_CHUNK, k) */
+  float *embeddings;     /* (PREDICT_STORE_CHUNK, dim), NULL without */
+} PredictChunk;
+
+static gboolean
+flush_chunk (GraftProject *project, gint64 run_id, PredictChunk *chunk, guint *stored, GError **error)
+{
+  if (chunk->predictions->len == 0)
+    return TRUE;
+  if (!graft_project_set_predictions (project, run_id, (const GraftPrediction *) (gpointer) chunk->predictions->data,
+                                      chunk->predictions->len, error))
+    return FALSE;
+  *stored += chunk->predictions->len;
+  g_array_set_size (chunk->predictions, 0);
+  return TRUE;
+}
+
+gboolean
+graft_active_project_predict (GraftProject *project, gint64 run_id, GraftModel *model, GPtrArray *classes,
+                              const GraftPreprocessing *prep, GCancellable *cancellable, guint *stored_out,
+                              GError **error)
+{
+  const graft_shape *logits_shape = &graft_graph_value (model->graph, model->logits)->shape;
+  GraftImageQuery query = { .filter = GRAFT_FILTER_ALL };
+  g_autoptr (GArray) images = NULL;
+  g_autofree gint64 *class_ids = NULL;
+  g_autofree GraftLoaderItem *items = NULL;
+  g_autofree gint64 *item_ids = NULL;
+  g_autoptr (GraftLoader) loader = NULL;
+  g_autoptr (GraftBatch) batch = NULL;
+  GraftLoaderOptions options;
+  PredictChunk chunk = { 0 };
+  graft_plan *plans[2] = { NULL, NULL };
+  int plan_batches[2] = { 0, 0 };
+  int embedding, keep[2], k, dim = 0;
+  guint n_items = 0, stored = 0;
+  gsize item_floats = graft_preprocessing_floats (prep);
+  g_autoptr (GError) local_error = NULL;
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (classes != NULL, FALSE);
+  if (stored_out != NULL)
+    *stored_out = 0;
+  k = logits_shape->rank == 2 ? (int) logits_shape->dims[1] : -1;
+  if (k < 1 || k != (int) classes->len)
+    {
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID,
+                   "The model gives %d class scores for %u classes", k, classes->len);
+      return FALSE;
+    }
+  /* The model's outputs are its classes in their order; a class deleted since gets no
+   * prediction. */
+  class_ids = g_new0 (gint64, k);
+  for (int c = 0; c < k; c++)
+    class_ids[c] = graft_project_find_class (project, g_ptr_array_index (classes, c));
+
+  /* The embedding: what the classifier reads (before any Dropout), the features the
+   * head was trained on; its width is the diversity step's dimension. */
+  embedding = graft_model_default_cut (model);
+  if (embedding >= 0)
+    {
+      const graft_shape *shape = &graft_graph_value (model->graph, embedding)->shape;
+      gint64 width = 1;
+      for (int d = 1; d < shape->rank; d++)
+        width *= shape->dims[d];
+      if (shape->rank >= 2 && width > 0 && width <= 1 << 16)
+        dim = (int) width;
+      else
+        embedding = -1;
+    }
+
+  images = graft_project_query_images (project, &query, 0, G_MAXUINT, error);
+  if (images == NULL)
+    return FALSE;
+  items = g_new (GraftLoaderItem, MAX (1, images->len));
+  item_ids = g_new (gint64, MAX (1, images->len));
+  for (guint i = 0; i < images->len; i++)
+    {
+      const GraftImageInfo *info = &g_array_index (images, GraftImageInfo, i);
+      if (info->missing)
+        continue;
+      items[n_items] = (GraftLoaderItem) { info->path, -1 };
+      item_ids[n_items++] = info->id;
+    }
+  /* Predictions of an older model go, also for images this one cannot read. */
+  if (!graft_project_clear_predictions (project, error))
+    return FALSE;
+  if (n_items == 0)
+    return TRUE;
+
+  graft_loader_options_init (&options);
+  options.preprocessing = *prep;
+  graft_augmentation_init_none (&options.augmentation);
+  options.batch_size = PREDICT_BATCH;
+  options.shuffle = FALSE;
+  options.threads = PREDICT_DECODE_THREADS;
+  loader = graft_loader_new (items, n_items, &options, error);
+  if (loader == NULL)
+    return FALSE;
+
+  keep[0] = model->logits;
+  keep[1] = embedding;
+  chunk.predictions = g_array_new (FALSE, TRUE, sizeof (GraftPrediction));
+  chunk.probabilities = g_new (float, (gsize) (PREDICT_STORE_CHUNK + PREDICT_BATCH) * k);
+  chunk.embeddings = dim > 0 ? g_new (float, (gsize) (PREDICT_STORE_CHUNK + PREDICT_BATCH) * dim) : NULL;
+  graft_loader_start_epoch (loader, 0);
+  for (;;)
+    {
+      graft_plan *plan = NULL;
+      graft_error engine_error;
+      const float *logits, *features = NULL;
+      int n;
+
+      g_clear_pointer (&batch, graft_batch_free);
+      if (!graft_loader_next (loader, &batch, &local_error) || batch == NULL)
+        break;
+      n = batch->size;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        {
+          ok = FALSE;
+          break;
+        }
+      for (int p = 0; p < 2; p++)
+        if (plans[p] != NULL && plan_batches[p] == n)
+          plan = plans[p];
+      if (plan == NULL)
+        {
+          /* Two plans at most: the full batch and the last, smaller one. */
+          graft_plan_options plan_options = { .mode = GRAFT_PLAN_INFERENCE, .batch = n, .keep = keep,
+                                              .n_keep = embedding >= 0 ? 2 : 1, .loss_logits = model->logits };
+          g_clear_pointer (&plans[1], graft_plan_free);
+          plans[1] = plans[0];
+          plan_batches[1] = plan_batches[0];
+          plans[0] = plan = graft_plan_new (model->graph, &plan_options, &engine_error);
+          plan_batches[0] = n;
+          if (plan == NULL)
+            {
+              ok = engine_ok (engine_error.status, &engine_error, error);
+              break;
+            }
+        }
+      if (!engine_ok (graft_plan_set_input (plan, model->input, batch->images, item_floats * (gsize) n, &engine_error),
+                      &engine_error, error)
+          || !engine_ok (graft_plan_forward (plan, &engine_error), &engine_error, error))
+        {
+          ok = FALSE;
+          break;
+        }
+      logits = graft_plan_value_data (plan, model->logits, NULL);
+      if (embedding >= 0)
+        features = graft_plan_value_data (plan, embedding, NULL);
+      for (int i = 0; i < n; i++)
+        {
+          const float *row = logits + (gsize) i * k;
+          guint slot = chunk.predictions->len;
+          float *p = chunk.probabilities + (gsize) slot * k;
+          GraftPrediction prediction = { 0 };
+          float max = row[0];
+          double sum = 0;
+          int best = 0;
+
+          for (int c = 1; c < k; c++)
+            max = fmaxf (max, row[c]);
+          for (int c = 0; c < k; c++)
+            sum += exp (row[c] - max);
+          for (int c = 0; c < k; c++)
+            {
+              p[c] = (float) (exp (row[c] - max) / sum);
+              if (p[c] > p[best])
+                best = c;
+            }
+          if (!isfinite (p[best]) || class_ids[best] == 0)
+            continue;
+          prediction.image_id = item_ids[batch->indices[i]];
+          prediction.class_id = class_ids[best];
+          prediction.confidence = p[best];
+          prediction.probabilities = p;
+          prediction.n_probabilities = k;
+          if (features != NULL)
+            {
+              float *e = chunk.embeddings + (gsize) slot * dim;
+              memcpy (e, features + (gsize) i * dim, sizeof (float) * dim);
+              prediction.embedding = e;
+              prediction.dim = dim;
+            }
+          g_array_append_val (chunk.predictions, prediction);
+        }
+      if (chunk.predictions->len >= PREDICT_STORE_CHUNK && !flush_chunk (project, run_id, &chunk, &stored, error))
+        {
+          ok = FALSE;
+          break;
+        }
+    }
+  if (ok && local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      ok = FALSE;
+    }
+  if (ok)
+    ok = flush_chunk (project, run_id, &chunk, &stored, error);
+  graft_loader_stop (loader);
+  for (int p = 0; p < 2; p++)
+    g_clear_pointer (&plans[p], graft_plan_free);
+  g_array_unref (chunk.predictions);
+  g_free (chunk.probabilities);
+  g_free (chunk.embeddings);
+  if (stored_out != NULL)
+    *stored_out = stored;
+  return ok;
 }

@@ -22,6 +22,8 @@
 
 #include <glib.h>
 
+#include "data/preprocess.h"
+#include "model/model.h"
 #include "project/project.h"
 
 G_BEGIN_DECLS
@@ -79,5 +81,18 @@ typedef struct {
 /* Exact duplicates among all hashed images, near ones among the images with stored
  * embeddings; sorted as graft_active_near_duplicates. GArray of GraftDuplicatePair. */
 GArray *graft_active_project_duplicates (GraftProject *project, float threshold, GError **error);
+
+/* What a trained model says of the project's images: for every image whose file is
+ * there, its probabilities, the predicted class and the embedding (what the model's
+ * classifier reads: the features its head was trained on), stored with
+ * graft_project_set_predictions (run_id may be 0) in place of the older predictions.
+ * Unlabelled images with a prediction are the suggestions; the embeddings feed the
+ * diversity step of graft_active_project_queue, the labelled ones as what is covered.
+ * classes: the names of the model's outputs, in order (a class no longer in the project
+ * is not predicted). Images that cannot be decoded are passed over. Blocks (the app
+ * calls it in a worker); cancellable nullable. stored (nullable): how many. */
+gboolean graft_active_project_predict (GraftProject *project, gint64 run_id, GraftModel *model, GPtrArray *classes,
+                                       const GraftPreprocessing *prep, GCancellable *cancellable, guint *stored,
+                                       GError **error);
 
 G_END_DECLS

@@ -1,0 +1,86 @@
+/* run-record.h: what a training run leaves, stored in its project the same way
+ * whoever ran it: the app (GraftProjectObject records the runs of its GraftTraining)
+ * and graft-cli train DIR.
+ *
+ * A run is a row of the runs table (graft_project_add_run with the session spec, then
+ * RUNNING) and, when it ends:
+ *   - its trained model as <folder>/runs/<id>.onnx (graft_project_save_run_model);
+ *   - its curves as metric series named as the app's GraftTraining names them
+ *     ("train-loss" per step, "train-loss-epoch", "train-accuracy", "validation-loss",
+ *     "validation-accuracy" per epoch, "lr" per step), each point's step being its
+ *     x (epochs, fractional for steps) times GRAFT_RUN_STEPS_PER_EPOCH;
+ *   - its metrics record (JSON): classes (the model's output order), epochs,
+ *     epochs_done, seconds, and with validation images accuracy, count, loss_sum,
+ *     confusion (row = true class, column = predicted) and validation (the images as
+ *     [path, label], so that opening the run evaluates it on the same ones);
+ *   - its status (finished, stopped or failed).
+ * Then the model's predictions of the project's images (active.h,
+ * graft_active_project_predict) give the suggestions and the active-learning queue.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "model/model.h"
+#include "project/project.h"
+#include "train/dataset.h"
+#include "train/metrics.h"
+#include "train/trainer.h"
+
+G_BEGIN_DECLS
+
+#define GRAFT_RUN_STEPS_PER_EPOCH 1000000
+
+/* The series names, as GraftTraining names its series. */
+extern const char *const graft_run_series_names[];
+extern const guint graft_run_n_series;
+
+/* The curves of a run, collected from the trainer's hooks (the same x values as
+ * GraftTraining's series: a step at epoch + (step + 1) / steps, an epoch at epoch + 1). */
+typedef struct _GraftRunCurves GraftRunCurves;
+
+GraftRunCurves *graft_run_curves_new (void);
+void graft_run_curves_free (GraftRunCurves *curves);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftRunCurves, graft_run_curves_free)
+void graft_run_curves_add_step (GraftRunCurves *curves, const GraftStepEvent *event);
+void graft_run_curves_add_epoch (GraftRunCurves *curves, const GraftEpochEvent *event);
+/* Appends a point (x in epochs) of the series called name (one of graft_run_series_names). */
+void graft_run_curves_add (GraftRunCurves *curves, const char *name, double x, double y);
+/* The points so far (GraftMetricPoint, names static), owned by curves. */
+GArray *graft_run_curves_get_points (GraftRunCurves *curves);
+/* Epochs reported so far. */
+int graft_run_curves_get_epochs_done (GraftRunCurves *curves);
+
+typedef struct {
+  GraftRunStatus status;            /* FINISHED, STOPPED or FAILED */
+  GPtrArray *classes;               /* char *: the model's outputs, in order; nullable */
+  int epochs;                       /* planned */
+  int epochs_done;
+  double seconds;
+  const GraftMetrics *validation_metrics;  /* of the weights kept; nullable */
+  const GraftDataset *validation;   /* nullable */
+  GBytes *model;                    /* the trained model (ONNX); NULL: none (a failed run) */
+  const GraftMetricPoint *points;   /* the curves */
+  guint n_points;
+} GraftRunRecord;
+
+/* The metrics record (see the top), newly allocated. */
+char *graft_run_metrics_to_json (const GraftRunRecord *record);
+
+/* Stores what a run left (model, metrics, curves, then the status), in that order, so
+ * that a run marked finished has all of it. On an error the run is kept as failed.
+ * Any thread. */
+gboolean graft_project_store_run (GraftProject *project, gint64 run_id, const GraftRunRecord *record,
+                                  GError **error);
+
+/* The classes (char *) a stored run's model gives, from its metrics record; NULL when
+ * the record has none. */
+GPtrArray *graft_run_get_classes (const GraftRun *run);
+
+/* Puts into model's metadata what a run's record knows and the model file lacks
+ * (graft.labels from the record's classes, graft.preprocessing and graft.recipe from
+ * its spec, graft.validation_accuracy), as graft_trainer_describe_model writes them.
+ * FALSE with error when the record's classes do not match the model's outputs. */
+gboolean graft_run_describe_model (const GraftRun *run, GraftModel *model, GError **error);
+
+G_END_DECLS
