@@ -696,6 +696,51 @@ test_budget_huge_chunk (void)
   g_assert_cmpuint (graft_image_memory_peak (TRUE), <=, (gsize) 2 << 20);
 }
 
+/* A 512x512 progressive JPEG (its coefficients take 786 KB) after 2.6 MB of APP1
+ * markers: libjpeg keeps them, and counts them against its memory limit, which must
+ * leave room for them (else the coefficients are refused as "backing store not
+ * supported"). */
+static void
+test_budget_jpeg_markers (void)
+{
+  g_autofree char *folder = make_temp_dir ();
+  g_autofree char *path = g_build_filename (folder, "progressive.jpg", NULL);
+  FILE *file = fopen (path, "wb");
+  g_assert_nonnull (file);
+  struct jpeg_compress_struct info;
+  struct jpeg_error_mgr jerr;
+  info.err = jpeg_std_error (&jerr);
+  jpeg_create_compress (&info);
+  jpeg_stdio_dest (&info, file);
+  info.image_width = info.image_height = 512;
+  info.input_components = 3;
+  info.in_color_space = JCS_RGB;
+  jpeg_set_defaults (&info);
+  jpeg_simple_progression (&info);
+  jpeg_start_compress (&info, TRUE);
+  g_autofree guint8 *marker = g_malloc0 (65533);
+  memcpy (marker, "NotExif", 7);
+  for (int i = 0; i < 40; i++)
+    jpeg_write_marker (&info, JPEG_APP0 + 1, marker, 65533);
+  guint8 row[512 * 3];
+  while (info.next_scanline < info.image_height)
+    {
+      for (int x = 0; x < 512 * 3; x++)
+        row[x] = (guint8) (x + info.next_scanline);
+      JSAMPROW rows[1] = { row };
+      jpeg_write_scanlines (&info, rows, 1);
+    }
+  jpeg_finish_compress (&info);
+  jpeg_destroy_compress (&info);
+  g_assert_cmpint (fclose (file), ==, 0);
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftImage) image = graft_image_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (image->width, ==, 512);
+  remove_tree (folder);
+}
+
 /* A JPEG header that declares 10848x8256 (90 megapixels) followed by almost nothing:
  * refused before decoding, with the file's name and its dimensions. */
 static void
@@ -1363,6 +1408,7 @@ main (int argc, char **argv)
   g_test_add_func ("/data/image/budget/huge-jpeg", test_budget_huge_jpeg);
   g_test_add_func ("/data/image/budget/large-boxes", test_budget_large_boxes);
   g_test_add_func ("/data/image/budget/huge-chunk", test_budget_huge_chunk);
+  g_test_add_func ("/data/image/budget/jpeg-markers", test_budget_jpeg_markers);
   g_test_add_func ("/data/image/budget/limits", test_budget_limits);
   g_test_add_func ("/data/image/budget/total", test_budget_total);
   g_test_add_func ("/data/preprocess/torchvision", test_preprocess_matches_torchvision);

@@ -227,8 +227,9 @@ graft_image_decode_jpeg (const guint8 *data, gsize size, const char *name, int m
       const gsize out_bytes = (gsize) decode->info.output_width * decode->info.output_height * 3;
       const gsize row = (gsize) decode->info.output_width * 4;
       libjpeg = coefficients + rows;
-      /* A turn (orientation 5..8) copies the image at the end, after libjpeg is done. */
-      need = size + out_bytes + MAX (libjpeg + row, orientation >= 5 ? out_bytes : 0);
+      /* A turn (orientation 5..8) copies the image at the end, after libjpeg is done.
+       * The file counts twice: libjpeg keeps a copy of every APP1 marker (EXIF). */
+      need = 2 * size + out_bytes + MAX (libjpeg + row, orientation >= 5 ? out_bytes : 0);
       if (need <= limit || decode->info.scale_denom >= 8)
         break;
       decode->info.scale_denom *= 2;
@@ -240,9 +241,10 @@ graft_image_decode_jpeg (const guint8 *data, gsize size, const char *name, int m
       goto out;
     }
   graft_image_budget_hold (budget, need);
-  /* libjpeg's large buffers beyond what was counted for them are refused (as "backing
-   * store not supported") rather than allocated. */
-  decode->info.mem->max_memory_to_use = (long) MIN (libjpeg, (gsize) G_MAXLONG);
+  /* libjpeg's large buffers beyond what was counted for them (its buffers and the saved
+   * markers, which it counts as allocated too) are refused (as "backing store not
+   * supported") rather than allocated. */
+  decode->info.mem->max_memory_to_use = (long) MIN (libjpeg + size, (gsize) G_MAXLONG);
 
   jpeg_start_decompress (&decode->info);
 
