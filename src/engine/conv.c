@@ -593,6 +593,7 @@ dw_geometry_make (int ih, int iw, int uh, int uw, int oh, int ow, int kh, int kw
 }
 
 /* Rows [r0, r0 + rows) of the padded (and upsampled) input plane into buf (rows x cols). */
+GRAFT_SIMD_DISPATCH
 static void
 pad_band (const dw_geometry *g, const float *in, int r0, int rows, float *restrict buf)
 {
@@ -656,6 +657,7 @@ corr_fixed (const float *restrict in, long cols, const float *restrict k, bool f
 }
 
 /* corr_fixed for any kernel, dilation and stride: tap by tap. */
+GRAFT_SIMD_DISPATCH
 static void
 corr_generic (const dw_geometry *g, const float *restrict in, const float *restrict k, bool flip,
               float bias, bool acc, float *restrict out, int len)
@@ -681,6 +683,7 @@ corr_generic (const dw_geometry *g, const float *restrict in, const float *restr
 }
 
 /* len outputs of the correlation from the padded input at in (stride sw along t). */
+GRAFT_SIMD_DISPATCH
 static void
 corr_line (const dw_geometry *g, const float *in, const float *k, bool flip, float bias, bool acc,
            float *out, int len)
@@ -738,6 +741,7 @@ band_at (const dw_geometry *g, int oy0, int nk)
 }
 
 /* Pads the band of nk planes (plane_stride floats apart) into buf, one below the other. */
+GRAFT_SIMD_DISPATCH
 static void
 pad_stack (const dw_geometry *g, const dw_band *b, const float *in, size_t plane_stride, float *buf)
 {
@@ -765,6 +769,7 @@ flat_length (const dw_geometry *g, const dw_band *b)
 
 /* out planes (plane_stride apart, at the band's first row) = bias + correlation of the
  * padded stack in buf with k. tmp is the flat scratch. */
+GRAFT_SIMD_DISPATCH
 static void
 correlate_stack (const dw_geometry *g, const dw_band *b, const float *buf, const float *k, float bias,
                  float *out, size_t plane_stride, float *restrict tmp)
@@ -791,6 +796,7 @@ correlate_stack (const dw_geometry *g, const dw_band *b, const float *buf, const
 /* Wrap layout: input rows [r0, r0 + rows) of the padded plane (row r is input row r - pt,
  * zero outside) into buf after guard zeros, and guard zeros after them. Returns where
  * row r0 starts. */
+GRAFT_SIMD_DISPATCH
 static float *
 pad_wrap (const dw_geometry *g, const float *in, int r0, int rows, float *restrict buf)
 {
@@ -876,6 +882,7 @@ corr_wrap_fixed (const dw_geometry *g, const float *restrict in, const float *re
     }
 }
 
+GRAFT_SIMD_DISPATCH
 static void
 corr_wrap (const dw_geometry *g, const float *in, const float *k, bool flip, float bias, bool acc,
            float *out, int len, const int32_t *col)
@@ -934,6 +941,7 @@ tap_range (const dw_geometry *g, int kj, int *lo, int *hi)
   valid_range (kj * g->dw - g->pl, g->sw, g->iw, g->ow, lo, hi);
 }
 
+GRAFT_SIMD_DISPATCH
 static void
 fallback_correlate_plane (const dw_geometry *g, const float *in, const float *k, float bias, float *out)
 {
@@ -986,6 +994,7 @@ fallback_scatter_plane (const dw_geometry *g, const float *dy, const float *k, f
 }
 
 /* sums[tap] += sum over the plane of dy * x under that tap, in double. */
+GRAFT_SIMD_DISPATCH
 static void
 fallback_weight_plane (const dw_geometry *g, const float *x, const float *dy, double *sums)
 {
@@ -1171,6 +1180,7 @@ dx_rows_strided (const dw_geometry *f, const float *k, const float *dy, float *d
 
 /* dx planes of nk samples (x_stride apart) += the transposed correlation of their dy
  * planes (y_stride apart) with kernel k. */
+GRAFT_SIMD_DISPATCH
 static void
 dx_run (const dw_geometry *t, const dw_geometry *f, int nk, const float *k, const float *dyp,
         size_t y_stride, float *dxp, size_t x_stride, float *buf, float *tmp, const int32_t *col)
@@ -1284,6 +1294,7 @@ dot_rows (const float *d, const float *s, int rows, int len, size_t s_stride, in
 
 /* sums[tap] += sum over nk samples and all positions of dy * x under the tap, or, for
  * kernels too large for sums, dwk[tap] += that directly. */
+GRAFT_SIMD_DISPATCH
 static void
 dw_run (const dw_geometry *g, int nk, const float *xp, size_t x_stride, const float *dyp,
         size_t y_stride, double *sums, float *dwk, float *buf, float *tmp, const int32_t *col)
