@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/regular-file.h"
 #include "project/project-private.h"
 
 #define COPY_CHUNK (256 * 1024)
@@ -40,7 +41,8 @@ static gboolean
 copy_file (const char *source, const char *dest, gboolean *missing_source, GError **error)
 {
   *missing_source = FALSE;
-  int in = g_open (source, O_RDONLY | O_CLOEXEC, 0);
+  /* A source that is gone, or is no longer a regular file (a FIFO would block). */
+  int in = graft_open_regular (source, NULL, NULL);
   if (in < 0)
     {
       *missing_source = TRUE;

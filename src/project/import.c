@@ -422,10 +422,11 @@ copy_in (Import *im, Candidate *candidate, GBytes *bytes, GError **error)
     }
   else
     {
-      int in = g_open (candidate->path, O_RDONLY | O_CLOEXEC, 0);
+      g_autoptr (GError) open_error = NULL;
+      int in = graft_open_regular (candidate->path, NULL, &open_error);   /* replaced by a FIFO since the scan? */
       if (in < 0)
         {
-          add_skip (im, candidate->display, GRAFT_SKIP_UNREADABLE, g_strerror (errno));
+          add_skip (im, candidate->display, GRAFT_SKIP_UNREADABLE, open_error->message);
           candidate->skip = TRUE;
           close (out);
           g_remove (template);
