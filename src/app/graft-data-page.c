@@ -1172,6 +1172,9 @@ skip_reason_text (GraftSkipReason reason)
     case GRAFT_SKIP_UNSUPPORTED: return _("An image format Graft does not read");
     case GRAFT_SKIP_DUPLICATE: return _("Already in the project");
     case GRAFT_SKIP_BAD_ROW: return _("A CSV row without a file");
+    case GRAFT_SKIP_NOT_A_FILE: return _("Not a file");
+    case GRAFT_SKIP_LOOP: return _("A link back to a folder already read");
+    case GRAFT_SKIP_UNSAFE_NAME: return _("A name outside the archive's folder");
     default: return graft_skip_reason_to_string (reason);
     }
 }

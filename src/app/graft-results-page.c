@@ -32,6 +32,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/regular-file.h"
 #include "data/image.h"
 #include "graft-plot.h"
 #include "train/trainer.h"
@@ -696,7 +697,7 @@ evaluate_thread (GTask *task, gpointer source, gpointer task_data, GCancellable 
   if (d->model_bytes == NULL)
     {
       char *contents;
-      if (!g_file_get_contents (d->model_path, &contents, &size, &error))
+      if (!graft_file_get_contents (d->model_path, &contents, &size, &error))
         {
           g_task_return_error (task, error);
           return;

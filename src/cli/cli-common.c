@@ -507,6 +507,15 @@ cli_load_image_folder (const char *path, GPtrArray *classes, GraftDataset **out)
   dataset = graft_dataset_load_image_folder (path, classes, &error);
   if (dataset == NULL)
     return cli_fail (error);
+  /* What the walk left out (FIFOs, devices, loops, a file reached twice) is said on
+   * stderr, so that --json output stays one document. */
+  for (guint i = 0; dataset->skipped != NULL && i < dataset->skipped->len; i++)
+    {
+      const GraftDatasetSkip *skip = &g_array_index (dataset->skipped, GraftDatasetSkip, i);
+      g_autofree char *display = g_filename_display_name (skip->path);
+
+      g_printerr ("graft-cli: skipped %s: %s\n", display, skip->reason);
+    }
   if (graft_dataset_size (dataset) == 0)
     return cli_fail_printf ("%s: no images (.png, .jpg, .jpeg) in its class folders", path);
   *out = g_steal_pointer (&dataset);

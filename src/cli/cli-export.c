@@ -17,6 +17,7 @@
  *   --softmax     append a Softmax: the output are probabilities
  * Metadata the model had (labels, preprocessing, recipe, others) is kept unless replaced.
  */
+#include "base/regular-file.h"
 #include "cli/cli.h"
 
 #include <stdio.h>
@@ -155,7 +156,7 @@ cli_export (int argc, char **argv)
       GraftPreprocessing prep;
       if (*g_strchug (preprocessing) != '{')
         {
-          if (!g_file_get_contents (preprocessing, &text, NULL, &error))
+          if (!graft_file_get_contents (preprocessing, &text, NULL, &error))
             return cli_fail_printf ("--preprocessing: %s", error->message);
           json = text;
         }

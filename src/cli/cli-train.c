@@ -87,6 +87,7 @@
 
 #include <glib/gstdio.h>
 
+#include "base/regular-file.h"
 #include "project/active.h"
 #include "project/run-record.h"
 #include "train/embedding-cache.h"
@@ -269,7 +270,7 @@ spec_from_file (GOptionContext *context, const SessionOptions *o, GraftStrategy 
   JsonObject *object;
   const char *name;
 
-  if (!g_file_get_contents (o->spec_path, &text, NULL, &error))
+  if (!graft_file_get_contents (o->spec_path, &text, NULL, &error))
     return cli_fail (error);
   if (!json_parser_load_from_data (parser, text, -1, &error))
     return cli_fail_printf ("%s: not JSON: %s", o->spec_path, error->message);
