@@ -106,7 +106,11 @@ typedef struct {
    * trainable ones, the frozen layers' output is kept for this many augmented views of
    * each image (made in the first epochs, then one of them drawn per image and epoch
    * from the seed), so later epochs run only the trainable layers; 0: a fresh
-   * augmentation every epoch, the frozen layers run every epoch. 0..GRAFT_MAX_CACHED_VIEWS. */
+   * augmentation every epoch, the frozen layers run every epoch. 0..GRAFT_MAX_CACHED_VIEWS.
+   * Measured on the sample task (starter model, fine-tune preset, 10 epochs, seeds 1-6):
+   * 4 views ran 2.5x faster, ended 1.0 point above fresh augmentation in validation
+   * accuracy, but their best epoch was 1.4 points below (1.9 for seeds 1-3): more than
+   * the 1-point budget, so the presets keep 0 and caching views is a choice. */
   int cached_views;
   guint64 seed;
   float validation_fraction;  /* of the labelled images, when the project has no split */

@@ -1274,9 +1274,10 @@ boundary_on (run_state *rs, int split, int value, GError **error)
   bytes = graft_boundary_store_bytes (rows, (int) MIN (dim, G_MAXINT));
   if (dim > (1u << 24))
     {
-      boundary_reason (trainer, g_strdup_printf (_("the activations at %s have %" G_GUINT64_FORMAT
-                                                   " values per image, too many to keep"),
-                                                 boundary->name, dim));
+      g_autofree char *values = g_strdup_printf ("%" G_GUINT64_FORMAT, dim);
+      /* Translators: the layer output's name, then a number of values. */
+      boundary_reason (trainer, g_strdup_printf (_("the activations at %s have %s values per image, too many to keep"),
+                                                 boundary->name, values));
       return TRUE;
     }
   if (bytes > trainer->cache_limit)
@@ -1333,14 +1334,16 @@ boundary_on (run_state *rs, int split, int value, GError **error)
     guint64 found = rs->train_source.boundary->found
                     + (rs->validation_source.boundary != NULL ? rs->validation_source.boundary->found : 0);
     g_autofree char *size = g_format_size (bytes);
+    guint shown = (guint) MIN (found, G_MAXUINT);
+    /* Translators: the layer output's name, the size of its cached values ("12.8 MB"), a count. */
     log_message (trainer,
                  g_dngettext (GETTEXT_PACKAGE,
-                              "The frozen layers run once per image: training from %s (%s; %" G_GUINT64_FORMAT
-                              " image view found in the cache)",
-                              "The frozen layers run once per image: training from %s (%s; %" G_GUINT64_FORMAT
-                              " image views found in the cache)",
-                              (gulong) found),
-                 boundary->name, size, found);
+                              "The frozen layers run once per image: training from %s (%s; %u image view found in "
+                              "the cache)",
+                              "The frozen layers run once per image: training from %s (%s; %u image views found in "
+                              "the cache)",
+                              shown),
+                 boundary->name, size, shown);
   }
   return TRUE;
 }
