@@ -628,6 +628,34 @@ test_page (void)
   adw_expander_row_set_enable_expansion (ADW_EXPANDER_ROW (augmentation), TRUE);
   g_assert_true (spec->augmentation.enabled);
 
+  /* Cached views: the spin writes augmentation.cached_views (the preset keeps 0); the
+   * row says what they cost and is insensitive while augmentation is off. */
+  {
+    GtkWidget *views_row = find_row (page, ADW_TYPE_ACTION_ROW, "Cached _Views");
+    GtkSpinButton *views = row_spin (page, "Cached _Views");
+    g_assert_nonnull (views);
+    g_assert_cmpint (spec->cached_views, ==, 0);
+    g_assert_cmpfloat (gtk_spin_button_get_value (views), ==, 0);
+    g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (views_row)), "1.4 points"));
+    g_assert_true (gtk_widget_get_sensitive (views_row));
+    emitted = 0;
+    gtk_spin_button_set_value (views, 4);
+    g_assert_cmpint (spec->cached_views, ==, 4);
+    g_assert_cmpint (emitted, ==, 1);
+    gtk_spin_button_set_value (views, 1000);
+    g_assert_cmpint (spec->cached_views, ==, GRAFT_MAX_CACHED_VIEWS);
+    adw_expander_row_set_enable_expansion (ADW_EXPANDER_ROW (augmentation), FALSE);
+    g_assert_false (gtk_widget_get_sensitive (views_row));
+    /* Kept for when augmentation comes back. */
+    g_assert_cmpint (spec->cached_views, ==, GRAFT_MAX_CACHED_VIEWS);
+    adw_expander_row_set_enable_expansion (ADW_EXPANDER_ROW (augmentation), TRUE);
+    g_assert_true (gtk_widget_get_sensitive (views_row));
+    /* A spec from elsewhere shows. */
+    spec->cached_views = 2;
+    graft_session_spec_changed (session);
+    g_assert_cmpfloat (gtk_spin_button_get_value (views), ==, 2);
+  }
+
   /* The timeline in the page edits the same spec. */
   gtk_widget_activate_action (GTK_WIDGET (graft_schedule_page_get_timeline (GRAFT_SCHEDULE_PAGE (page))),
                               "timeline.move-stage", "(ii)", 1, 2);

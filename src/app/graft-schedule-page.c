@@ -42,6 +42,7 @@ typedef enum {
   SPIN_CROP,
   SPIN_ROTATION,
   SPIN_JITTER,
+  SPIN_VIEWS,
   N_SPINS,
 } Spin;
 
@@ -67,6 +68,7 @@ static const struct {
   [SPIN_CROP] = { "crop_spin", G_STRUCT_OFFSET (GraftSessionSpec, augmentation.crop_scale_min), FIELD_PERCENT },
   [SPIN_ROTATION] = { "rotation_spin", G_STRUCT_OFFSET (GraftSessionSpec, augmentation.rotation_degrees), FIELD_FLOAT },
   [SPIN_JITTER] = { "jitter_spin", G_STRUCT_OFFSET (GraftSessionSpec, augmentation.brightness), FIELD_FLOAT },
+  [SPIN_VIEWS] = { "views_spin", G_STRUCT_OFFSET (GraftSessionSpec, cached_views), FIELD_INT },
 };
 
 struct _GraftSchedulePage
@@ -110,6 +112,7 @@ struct _GraftSchedulePage
   GtkSwitch *crop_switch;
   GtkSwitch *rotation_switch;
   GtkSwitch *jitter_switch;
+  GtkWidget *views_row;
   GtkWidget *cache_note;
 };
 
@@ -589,6 +592,9 @@ sync_from_spec (GraftSchedulePage *self)
   gtk_widget_set_sensitive (GTK_WIDGET (self->spins[SPIN_CROP]), gtk_switch_get_active (self->crop_switch));
   gtk_widget_set_sensitive (GTK_WIDGET (self->spins[SPIN_ROTATION]), gtk_switch_get_active (self->rotation_switch));
   gtk_widget_set_sensitive (GTK_WIDGET (self->spins[SPIN_JITTER]), gtk_switch_get_active (self->jitter_switch));
+  /* Cached views are augmented ones: without augmentation every epoch reads the same
+   * image, and the trainer caches it once anyway. */
+  gtk_widget_set_sensitive (self->views_row, a->enabled);
 
   self->syncing = FALSE;
 
@@ -778,6 +784,7 @@ graft_schedule_page_class_init (GraftSchedulePageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, crop_switch);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, rotation_switch);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, jitter_switch);
+  gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, views_row);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, cache_note);
   gtk_widget_class_bind_template_callback (widget_class, on_switch_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_kind_changed);
@@ -805,6 +812,7 @@ graft_schedule_page_init (GraftSchedulePage *self)
       g_object_set_data (G_OBJECT (self->spins[spin]), "graft-spin", GINT_TO_POINTER (spin));
       g_signal_connect (self->spins[spin], "value-changed", G_CALLBACK (on_spin_changed), self);
     }
+  gtk_adjustment_set_upper (gtk_spin_button_get_adjustment (self->spins[SPIN_VIEWS]), GRAFT_MAX_CACHED_VIEWS);
   gtk_widget_set_visible (GTK_WIDGET (self->error_revealer), FALSE);
   show_factor (self);
   update_stage_controls (self);
