@@ -11,6 +11,7 @@
 
 #include "app-test-helpers.h"
 #include "engine/parallel.h"
+#include "graft-application.h"
 #include "graft-train-page.h"
 #include "toy-images.h"
 #include "toy-network.h"
@@ -255,6 +256,120 @@ test_failure (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* A run of the page on the sample (starter model, its train and validation images) and
+ * the boundary cache's report of it, after checking that the page shows it. */
+static void
+run_sample (GtkWidget *page, GraftTraining *training, GraftBoundaryCacheReport *report)
+{
+  g_assert_true (gtk_widget_activate_action (page, "train.start", NULL));
+  g_assert_true (wait_until_idle (training, 300));
+  g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
+  g_assert_true (graft_training_get_boundary_cache_report (training, report));
+  g_assert_true (gtk_widget_get_visible (child (page, "cache_label")));
+  g_test_message ("cache: %s", gtk_label_get_label (GTK_LABEL (child (page, "cache_label"))));
+}
+
+/* The boundary cache in the app: fine-tuning the sample with frozen lower blocks for 2
+ * epochs, the page says whether the frozen layers ran once per image and how many images
+ * came from the cache; the run keeps to the "cache-size-mb" setting (0: no limit). */
+static void
+test_boundary_cache (void)
+{
+  g_autofree char *sample = g_test_build_filename (G_TEST_DIST, "..", "data", NULL);
+  g_autofree char *starter = g_build_filename (sample, "models", "graft-starter.onnx", NULL);
+  g_autofree char *t = g_build_filename (sample, "samples", "train", NULL);
+  g_autofree char *v = g_build_filename (sample, "samples", "validation", NULL);
+  g_autofree char *cache = g_build_filename (cache_folder, "boundary", NULL);
+  g_autoptr (GSettings) settings = graft_application_new_settings ();
+  g_autoptr (GraftSession) session = NULL;
+  g_autoptr (GraftTraining) training = graft_training_new ();
+  g_autoptr (GError) error = NULL;
+  GraftBoundaryCacheReport report;
+  GraftSessionSpec *spec;
+  GraftDataset *train, *validation;
+  GtkWidget *page, *window;
+  const char *text;
+  guint images;
+
+  if (!g_file_test (starter, G_FILE_TEST_IS_REGULAR) || !g_file_test (t, G_FILE_TEST_IS_DIR))
+    {
+      g_test_skip ("no sample in the source tree");
+      return;
+    }
+  g_assert_nonnull (settings);
+  session = graft_session_new ();
+  g_assert_true (graft_session_load_model (session, starter, &error));
+  g_assert_no_error (error);
+  train = graft_dataset_load_image_folder (t, NULL, &error);
+  g_assert_no_error (error);
+  validation = graft_dataset_load_image_folder (v, train->classes, &error);
+  g_assert_no_error (error);
+  images = train->items->len + validation->items->len;
+  graft_session_set_datasets (session, train, validation);
+  graft_session_set_cache_folder (session, cache);
+  graft_session_set_strategy (session, GRAFT_STRATEGY_FINE_TUNE);
+  spec = graft_session_get_spec (session);
+  spec->epochs = 2;
+  graft_augmentation_init_none (&spec->augmentation);
+  graft_session_spec_changed (session);
+  page = graft_train_page_new (session, training);
+  window = app_test_show_in_window (page, 1100, 900);
+  g_assert_false (gtk_widget_get_visible (child (page, "cache_label")));
+
+  /* A limit of 1 MiB is less than the activations take: the frozen layers run every
+   * epoch, and the page says why. */
+  g_settings_set_int (settings, "cache-size-mb", 1);
+  run_sample (page, training, &report);
+  g_assert_false (report.used);
+  text = gtk_label_get_label (GTK_LABEL (child (page, "cache_label")));
+  g_assert_true (g_str_has_prefix (text, "Frozen layers run every epoch: "));
+  {
+    g_autofree char *limit = g_format_size (1 << 20);
+    g_autofree char *expected = g_strdup_printf ("limit of %s", limit);
+    g_assert_nonnull (strstr (text, expected));
+  }
+
+  /* 0 means no limit (never "never cache"): the frozen layers run once per image, in the
+   * first epoch; the second reads every image from the cache. */
+  g_settings_set_int (settings, "cache-size-mb", 0);
+  run_sample (page, training, &report);
+  g_assert_true (report.used);
+  g_assert_cmpuint (report.images_computed, ==, images);
+  g_assert_cmpuint (report.images_found, ==, 0);
+  g_assert_cmpuint (report.hits, ==, images);
+  {
+    g_autofree char *counts = g_strdup_printf ("%'u of %'u images from the cache", images, 2 * images);
+    text = gtk_label_get_label (GTK_LABEL (child (page, "cache_label")));
+    g_assert_true (g_str_has_prefix (text, "Frozen layers up to "));
+    /* The boundary is named by its block, as the Model page names it. */
+    g_assert_nonnull (strstr (text, "up to layer3.0 run"));
+    g_assert_nonnull (strstr (text, counts));
+  }
+
+  /* Again, under the default limit: every image comes from the cache folder. */
+  g_settings_reset (settings, "cache-size-mb");
+  run_sample (page, training, &report);
+  g_assert_true (report.used);
+  g_assert_cmpuint (report.images_found, ==, images);
+  g_assert_cmpuint (report.images_computed, ==, 0);
+  g_assert_cmpuint (report.hits, ==, 2 * images);
+  {
+    g_autofree char *counts = g_strdup_printf ("%'u of %'u images from the cache", 2 * images, 2 * images);
+    g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (child (page, "cache_label"))), counts));
+  }
+  app_test_save_light_and_dark (window, "train-page-boundary-cache");
+
+  /* A new run hides what the last one said until it ends. */
+  spec->epochs = 2000;
+  graft_session_spec_changed (session);
+  g_assert_true (gtk_widget_activate_action (page, "train.start", NULL));
+  app_test_iterate_for (20);
+  g_assert_false (gtk_widget_get_visible (child (page, "cache_label")));
+  g_assert_true (gtk_widget_activate_action (page, "train.stop", NULL));
+  g_assert_true (wait_until_idle (training, 60));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static void
 test_words (void)
 {
@@ -303,6 +418,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/train-page/missing", test_missing);
   g_test_add_func ("/app/train-page/run", test_run);
   g_test_add_func ("/app/train-page/failure", test_failure);
+  g_test_add_func ("/app/train-page/boundary-cache", test_boundary_cache);
   status = g_test_run ();
   test_remove_tree (folder);
   test_remove_tree (tmp);

@@ -428,7 +428,7 @@ test_resume (void)
   }
   {
     g_autoptr (GraftTrainer) trainer = graft_trainer_new (base, spec, train, validation, &error);
-    g_autofree char *state = g_build_filename (interrupted, "state.json", NULL);
+    g_autofree char *state = g_build_filename (interrupted, GRAFT_CHECKPOINT_FILE_NAME, NULL);
     g_autofree char *contents = NULL;
     graft_trainer_set_checkpoint_folder (trainer, interrupted);
     graft_trainer_set_hooks (trainer, &counting);
@@ -437,6 +437,7 @@ test_resume (void)
     g_assert_cmpint (resume_epochs_seen, ==, 2);
     g_assert_true (g_file_get_contents (state, &contents, NULL, NULL));
     g_assert_nonnull (strstr (contents, "\"epoch\": 1,"));
+    g_assert_null (g_strrstr (contents, "graft-tmp"));
   }
   {
     g_autoptr (GraftTrainer) trainer = graft_trainer_new (base, spec, train, validation, &error);
@@ -461,6 +462,111 @@ test_resume (void)
   }
 }
 
+/* Resumes path in a new trainer: the final weights, or NULL and the error. */
+static GBytes *
+resume_weights (GraftModel *base, GraftSessionSpec *spec, GraftDataset *train, GraftDataset *validation,
+                const char *path, GError **error)
+{
+  g_autoptr (GraftTrainer) trainer = graft_trainer_new (base, spec, train, validation, error);
+  if (!graft_trainer_resume_from_file (trainer, path, error) || !graft_trainer_run (trainer, error))
+    return NULL;
+  return all_weights (graft_trainer_get_model (trainer));
+}
+
+/* A checkpoint is valid whole or not at all. A kill while it is written leaves the
+ * previous checkpoint and a temporary file beside it (resumed to the same bits), or the
+ * new one; a file cut short at any point, or damaged anywhere, is refused with a message
+ * that names it, never resumed to a different result. */
+static void
+test_checkpoint_whole (void)
+{
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, base);
+  g_autofree char *dir = g_build_filename (folder, "checkpoints-whole", NULL);
+  g_autofree char *path = g_build_filename (dir, "run.checkpoint", NULL);
+  g_autofree char *leftover = g_build_filename (dir, "run.checkpoint.graft-tmp.host.99999.AbCdEf", NULL);
+  g_autofree char *good = NULL;
+  gsize size = 0;
+  g_autoptr (GBytes) expected = NULL;
+  g_autoptr (GError) error = NULL;
+  GraftTrainerHooks counting = { .on_epoch = count_epoch, .should_stop = stop_after_two_epochs };
+  int done = 0, epochs = 0;
+
+  load_data (&train, &validation);
+  toy_preprocessing (spec);
+  spec->epochs = 3;
+  spec->head.dropout = 0.3f;
+  {
+    g_autoptr (GraftTrainer) trainer = graft_trainer_new (base, spec, train, validation, &error);
+    g_assert_true (graft_trainer_run (trainer, &error));
+    expected = all_weights (graft_trainer_get_model (trainer));
+  }
+  {
+    g_autoptr (GraftTrainer) trainer = graft_trainer_new (base, spec, train, validation, &error);
+    graft_trainer_set_checkpoint_file (trainer, path);
+    graft_trainer_set_hooks (trainer, &counting);
+    resume_epochs_seen = 0;
+    g_assert_true (graft_trainer_run (trainer, &error));
+  }
+  g_assert_true (graft_checkpoint_get_epochs (path, &done, &epochs, &error));
+  g_assert_cmpint (done, ==, 2);
+  g_assert_cmpint (epochs, ==, 3);
+  g_assert_true (g_file_get_contents (path, &good, &size, NULL));
+
+  /* Killed before the rename: the previous checkpoint and part of the new one. */
+  g_assert_true (g_file_set_contents (leftover, good, (gssize) size / 2, NULL));
+  {
+    g_autoptr (GBytes) resumed = resume_weights (base, spec, train, validation, path, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_bytes_equal (expected, resumed));
+  }
+
+  /* Cut short anywhere (the header, each section, the digest), or one byte changed. */
+  for (int k = 0; k <= 40; k++)
+    {
+      gsize cut = k == 40 ? size - 1 : size * (gsize) k / 40;
+      g_autoptr (GError) cut_error = NULL;
+      g_autoptr (GBytes) resumed = NULL;
+      g_assert_true (g_file_set_contents (path, good, (gssize) cut, NULL));
+      resumed = resume_weights (base, spec, train, validation, path, &cut_error);
+      g_assert_null (resumed);
+      g_assert_error (cut_error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID);
+      g_assert_nonnull (strstr (cut_error->message, "run.checkpoint"));
+      if (k == 20)
+        g_test_message ("%s", cut_error->message);
+    }
+  for (int k = 1; k < 20; k++)
+    {
+      g_autofree char *damaged = g_memdup2 (good, size);
+      g_autoptr (GError) damage_error = NULL;
+      g_autoptr (GBytes) resumed = NULL;
+      damaged[size * (gsize) k / 20] ^= 0x10;
+      g_assert_true (g_file_set_contents (path, damaged, (gssize) size, NULL));
+      resumed = resume_weights (base, spec, train, validation, path, &damage_error);
+      g_assert_null (resumed);
+      g_assert_error (damage_error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID);
+      g_assert_nonnull (strstr (damage_error->message, "run.checkpoint"));
+    }
+
+  /* Whole, it resumes; with other settings, it is refused. */
+  g_assert_true (g_file_set_contents (path, good, (gssize) size, NULL));
+  {
+    g_autoptr (GBytes) resumed = resume_weights (base, spec, train, validation, path, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_bytes_equal (expected, resumed));
+  }
+  spec->seed++;
+  {
+    g_autoptr (GError) other_error = NULL;
+    g_autoptr (GBytes) resumed = resume_weights (base, spec, train, validation, path, &other_error);
+    g_assert_null (resumed);
+    g_assert_error (other_error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID);
+  }
+  test_remove_tree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -476,6 +582,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/trainer/lr-finder", test_lr_finder);
   g_test_add_func ("/train/trainer/evaluate", test_evaluate);
   g_test_add_func ("/train/trainer/resume", test_resume);
+  g_test_add_func ("/train/trainer/checkpoint-whole", test_checkpoint_whole);
   status = g_test_run ();
   test_remove_tree (folder);
   g_free (folder);

@@ -45,6 +45,7 @@ struct _GraftTrainPage
   GtkLabel *progress_detail;
   GtkProgressBar *progress_bar;
   GtkLabel *message_label;
+  GtkLabel *cache_label;
   GtkWidget *error_box;
   GtkLabel *error_label;
   GtkButton *error_close_button;
@@ -402,6 +403,70 @@ stop_pulsing (GraftTrainPage *self)
   g_clear_handle_id (&self->pulse_id, g_source_remove);
 }
 
+/* After a run: whether its frozen layers ran once per image (the boundary cache, see
+ * trainer.h) and how many images came from the cache, or why they ran every epoch;
+ * NULL when no layer was frozen below a trained one (nothing to say). */
+/* The block of model whose node makes value (the freeze boundary: an ONNX export names
+ * it "/layer3/layer3.0/relu_1/Relu_output_0", a person knows "layer3.0"), else value. */
+static const char *
+boundary_block_name (const GraftModel *model, const char *value)
+{
+  int v = model != NULL && model->graph != NULL && value != NULL ? graft_graph_find_value (model->graph, value) : -1;
+  int producer = v >= 0 ? graft_graph_value (model->graph, v)->producer : -1;
+
+  if (producer >= 0 && model->blocks != NULL)
+    for (guint b = 0; b < model->blocks->len; b++)
+      {
+        const GraftBlock *block = &g_array_index (model->blocks, GraftBlock, b);
+        if (block->first_node <= producer && producer <= block->last_node)
+          return block->name;
+      }
+  return value != NULL ? value : "?";
+}
+
+static char *
+describe_boundary_cache (GraftTraining *training, const GraftModel *model)
+{
+  GraftBoundaryCacheReport report = { 0 };
+
+  if (training == NULL || !graft_training_get_boundary_cache_report (training, &report))
+    return NULL;
+  if (report.used)
+    {
+      guint64 total = report.hits + report.images_computed;
+      g_autofree char *hits = g_strdup_printf ("%'" G_GUINT64_FORMAT, report.hits);
+      g_autofree char *all = g_strdup_printf ("%'" G_GUINT64_FORMAT, total);
+      g_autofree char *size = g_format_size (report.bytes);
+
+      /* Translators: the last frozen block ("layer3.0"), the size of
+       * what is kept ("12.8 MB"), then two counts: "1,400 of 1,400 images" */
+      return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                           "Frozen layers up to %s run once per image (%s kept): %s of %s image "
+                                           "from the cache, every epoch counted",
+                                           "Frozen layers up to %s run once per image (%s kept): %s of %s images "
+                                           "from the cache, every epoch counted",
+                                           (gulong) MIN (total, G_MAXULONG)),
+                              boundary_block_name (model, report.boundary), size, hits, all);
+    }
+  if (report.reason != NULL)
+    /* Translators: the reason comes from the trainer, such as "the activations at relu1
+     * of 700 images would take 11 MB, more than the cache's limit of 1.0 MB" */
+    return g_strdup_printf (_("Frozen layers run every epoch: %s"), report.reason);
+  return NULL;
+}
+
+static void
+update_cache_label (GraftTrainPage *self, GraftTrainingState state)
+{
+  g_autofree char *text = NULL;
+
+  if (state == GRAFT_TRAINING_FINISHED && !self->last_run_lr_finder)
+    text = describe_boundary_cache (self->training,
+                                    self->session != NULL ? graft_session_get_model (self->session) : NULL);
+  gtk_label_set_label (self->cache_label, text != NULL ? text : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->cache_label), text != NULL);
+}
+
 static void
 update_progress (GraftTrainPage *self)
 {
@@ -413,6 +478,7 @@ update_progress (GraftTrainPage *self)
   int epochs = t != NULL ? graft_training_get_epochs (t) : 0;
   int stage = t != NULL ? graft_training_get_stage (t) : 0;
 
+  update_cache_label (self, state);
   if (self->lr_finder_running && (state == GRAFT_TRAINING_RUNNING || state == GRAFT_TRAINING_PAUSED))
     {
       gtk_label_set_label (self->progress_title, _("Finding a learning rate…"));
@@ -884,6 +950,7 @@ graft_train_page_class_init (GraftTrainPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, progress_detail);
   gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, message_label);
+  gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, cache_label);
   gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, error_box);
   gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, error_label);
   gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, error_close_button);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/parallel.h"
+#include "graft-application.h"
 #include "train/trainer.h"
 
 typedef enum { EVENT_STEP, EVENT_EPOCH, EVENT_STAGE, EVENT_LOG, EVENT_FINISHED } EventKind;
@@ -441,6 +442,25 @@ graft_training_new (void)
   return g_object_new (GRAFT_TYPE_TRAINING, NULL);
 }
 
+/* The boundary cache's limit: the feature cache's size setting ("cache-size-mb", as the
+ * application trims the cache folder to it; 0 there means no limit). */
+static guint64
+cache_limit_bytes (void)
+{
+  GApplication *application = g_application_get_default ();
+  g_autoptr (GSettings) settings = NULL;
+  int megabytes;
+
+  if (GRAFT_IS_APPLICATION (application) && graft_application_get_settings (GRAFT_APPLICATION (application)) != NULL)
+    settings = g_object_ref (graft_application_get_settings (GRAFT_APPLICATION (application)));
+  else
+    settings = graft_application_new_settings ();
+  if (settings == NULL)
+    return GRAFT_TRAINER_DEFAULT_CACHE_LIMIT;
+  megabytes = g_settings_get_int (settings, "cache-size-mb");
+  return megabytes <= 0 ? G_MAXUINT64 : (guint64) megabytes << 20;
+}
+
 gboolean
 graft_training_start (GraftTraining *self, const GraftModel *model, const GraftSessionSpec *spec,
                       const GraftDataset *train, const GraftDataset *validation, const char *cache_folder,
@@ -464,6 +484,7 @@ graft_training_start (GraftTraining *self, const GraftModel *model, const GraftS
     return FALSE;
   graft_trainer_set_hooks (self->trainer, &hooks);
   graft_trainer_set_cache_folder (self->trainer, cache_folder);
+  graft_trainer_set_cache_limit (self->trainer, cache_limit_bytes ());
 
   g_object_freeze_notify (G_OBJECT (self));
   if (lr_finder)
@@ -625,4 +646,14 @@ graft_training_get_validation_metrics (GraftTraining *self)
   if (self->trainer == NULL || graft_training_is_busy (self))
     return NULL;
   return graft_trainer_get_validation_metrics (self->trainer);
+}
+
+gboolean
+graft_training_get_boundary_cache_report (GraftTraining *self, GraftBoundaryCacheReport *report)
+{
+  g_return_val_if_fail (GRAFT_IS_TRAINING (self), FALSE);
+  if (self->trainer == NULL || graft_training_is_busy (self))
+    return FALSE;
+  graft_trainer_get_boundary_cache_report (self->trainer, report);
+  return TRUE;
 }

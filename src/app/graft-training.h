@@ -19,6 +19,7 @@
 #include "train/dataset.h"
 #include "train/metrics.h"
 #include "train/spec.h"
+#include "train/trainer.h"
 
 G_BEGIN_DECLS
 
@@ -81,5 +82,9 @@ gboolean graft_training_is_lr_finder (GraftTraining *self);
 /* Whether the last run ended because graft_training_stop was called. */
 gboolean graft_training_was_stopped (GraftTraining *self);
 const GraftMetrics *graft_training_get_validation_metrics (GraftTraining *self);
+/* After a run: whether its frozen layers ran once per image (the boundary cache, under
+ * the "cache-size-mb" setting) and how many images came from it; the strings are valid
+ * until the next start. FALSE while a run goes on or before the first. */
+gboolean graft_training_get_boundary_cache_report (GraftTraining *self, GraftBoundaryCacheReport *report);
 
 G_END_DECLS

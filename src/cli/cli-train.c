@@ -9,6 +9,7 @@
  *       [--cache-dir DIR] [--json]
  *
  *   graft-cli train PROJECT [--model MODEL.onnx] [the options above]
+ *   graft-cli train PROJECT --resume [--run N] [--threads N] [--json] [--output OUT.onnx]
  *
  * With a project folder (src/project/) in place of MODEL.onnx DATA, the run is the
  * app's: the project's train and validation splits (graft_project_dataset, splits of new
@@ -20,6 +21,14 @@
  * project's images (the suggestions, with embeddings for Label Next). --output writes a
  * copy; the "done" event adds "run", "project", "model" (the stored file) and
  * "predictions". A project that remembers no settings takes the run's.
+ *
+ * A project run writes its checkpoint (trainer.h: one file, whole or absent) as
+ * runs/ID.checkpoint at every epoch's end, and stores its curves so far with it. --resume
+ * continues the newest run that was stopped (Ctrl+C, the app closed) or killed after an
+ * epoch (or run N) in the same run record, with its own spec and the same images; with
+ * the same --threads it ends with the same weights as a run never interrupted. A
+ * checkpoint that is damaged, cut short or made for other settings or images is refused
+ * by name, never resumed to a different result.
  *
  * DATA (and VALDATA) are ImageFolder trees: one subfolder per class. Without
  * --validation, the spec's validation_fraction of DATA is held out (graft_dataset_split,
@@ -497,7 +506,29 @@ typedef struct {
   int epochs_completed, best_epoch;
   double last_validation_accuracy;
   GraftRunCurves *curves;  /* train DIR: the run's curves, stored in the project */
+  GraftProject *project;   /* train DIR: the curves go in at every epoch's end (its checkpoint's) */
+  gint64 run_id;
+  guint points_stored;     /* of curves */
 } Progress;
+
+/* The curves so far into the project, at an epoch's end: its checkpoint is written, so a
+ * run killed later resumes with the curves that lead to it. */
+static void
+store_curves (Progress *p)
+{
+  g_autoptr (GError) error = NULL;
+  GArray *points = graft_run_curves_get_points (p->curves);
+  if (p->project == NULL || points->len == p->points_stored)
+    return;
+  if (!graft_project_append_metrics (p->project, p->run_id,
+                                     &g_array_index (points, GraftMetricPoint, p->points_stored),
+                                     points->len - p->points_stored, &error))
+    {
+      fprintf (stderr, "graft-cli: note: the curves are stored at the end: %s\n", error->message);
+      return;
+    }
+  p->points_stored = points->len;
+}
 
 static char *
 format_duration (double seconds)
@@ -630,7 +661,10 @@ on_epoch (const GraftEpochEvent *event, gpointer user_data)
   if (!isnan (event->validation_accuracy))
     p->last_validation_accuracy = event->validation_accuracy;
   if (p->curves != NULL)
-    graft_run_curves_add_epoch (p->curves, event);
+    {
+      graft_run_curves_add_epoch (p->curves, event);
+      store_curves (p);
+    }
   if (p->json)
     {
       JsonBuilder *builder = event_begin ("epoch");
@@ -745,6 +779,8 @@ typedef struct {
   const char *output_path;      /* --output (a copy of the trained model), or NULL */
   const char *save_spec_path;
   gboolean json, softmax;
+  gboolean resume;              /* --resume: continue a run from its checkpoint */
+  const char *resume_run_text;  /* --run N, or NULL: the newest resumable run */
 } ProjectRunOptions;
 
 /* The project's train and validation splits, as the app builds them (graft_project_dataset
@@ -791,8 +827,9 @@ store_project_run (GraftProject *project, gint64 run_id, GraftRunStatus status, 
     .validation_metrics = trainer != NULL && model != NULL ? graft_trainer_get_validation_metrics (trainer) : NULL,
     .validation = s->validation,
     .model = model,
-    .points = (const GraftMetricPoint *) (gpointer) points->data,
-    .n_points = points->len,
+    /* Those store_curves has not stored yet. */
+    .points = &g_array_index (points, GraftMetricPoint, p->points_stored),
+    .n_points = points->len - p->points_stored,
   };
   return graft_project_store_run (project, run_id, &record, error);
 }
@@ -810,10 +847,10 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
   Progress p = { .last_validation_accuracy = NAN, .loss_epoch = -1, .json = r->json, .curves = curves };
   GraftTrainerHooks hooks = { on_step, on_epoch, on_stage, on_log, stop_requested, &p };
   const GraftMetrics *best;
-  gint64 started, run_id;
+  gint64 started, run_id, resume_id = 0;
   guint predicted = 0;
   gboolean ok;
-  int status, interrupted_by;
+  int status, interrupted_by, resume_epochs_done = 0;
 
   project = graft_project_open (r->folder, &error);
   if (project == NULL)
@@ -821,8 +858,47 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
   if (graft_project_is_read_only (project))
     return cli_fail_printf ("%s: the project is read-only (%s): the run could not be stored",
                             graft_project_get_db_path (project), graft_project_read_only_reason (project));
-  base_spec = graft_project_get_session_spec (project);
-  if (r->model_path != NULL)
+  if (r->resume)
+    {
+      GraftRun run = { 0 };
+      g_autoptr (GraftSessionSpec) run_spec = NULL;
+      if (r->model_path != NULL || o->preset != NULL || o->spec_path != NULL || o->epochs_text != NULL
+          || o->batch_text != NULL || o->lr_text != NULL || o->seed_text != NULL || r->save_spec_path != NULL)
+        return cli_usage_error (context, "--resume continues a run with its own model and settings: "
+                                         "--model, --preset, --spec, --epochs, --batch, --lr, --seed and "
+                                         "--save-spec cannot change them");
+      if (r->resume_run_text != NULL)
+        {
+          char *end = NULL;
+          errno = 0;
+          resume_id = g_ascii_strtoll (r->resume_run_text, &end, 10);
+          if (errno != 0 || end == r->resume_run_text || *end != '\0' || resume_id <= 0)
+            return cli_usage_error (context, "--run %s is not a run number", r->resume_run_text);
+        }
+      else if ((resume_id = graft_run_find_resumable (project, &error)) == 0)
+        return error != NULL ? cli_fail (error)
+                             : cli_fail_printf ("%s: no run can be resumed (none was stopped after an epoch "
+                                                "with its checkpoint; 'graft-cli runs %s' lists them)",
+                                                r->folder, r->folder);
+      if (!graft_project_get_run (project, resume_id, &run, &error)
+          || !graft_run_is_resumable (project, &run, &resume_epochs_done, NULL, &error))
+        {
+          graft_run_clear (&run);
+          return cli_fail_printf ("%s: %s", r->folder, error->message);
+        }
+      base_spec = g_steal_pointer (&run.spec_json);
+      graft_run_clear (&run);
+      run_spec = base_spec != NULL ? graft_session_spec_from_json (base_spec, &error) : NULL;
+      if (run_spec == NULL || run_spec->model_path == NULL || run_spec->model_path[0] == '\0')
+        return cli_fail_printf ("%s: run %" G_GINT64_FORMAT " does not say which model it trained", r->folder,
+                                resume_id);
+      model_path = g_strdup (run_spec->model_path);
+    }
+  else
+    base_spec = graft_project_get_session_spec (project);
+  if (model_path != NULL)
+    ;
+  else if (r->model_path != NULL)
     model_path = g_strdup (r->model_path);
   else if (base_spec != NULL)
     {
@@ -864,12 +940,36 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
           goto out;
         }
     }
-  run_id = graft_project_add_run (project, NULL, spec_json, &error);
-  if (run_id == 0 || !graft_project_set_run_status (project, run_id, GRAFT_RUN_RUNNING, &error))
+  if (resume_id != 0)
     {
-      status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
-      goto out;
+      /* The same run goes on: its curves past the checkpoint (a part of an epoch) go. */
+      g_autofree char *checkpoint = graft_run_checkpoint_file (project, resume_id);
+      run_id = resume_id;
+      if (!graft_trainer_resume_from_file (trainer, checkpoint, &error)
+          || !graft_project_trim_metrics (project, run_id, (gint64) resume_epochs_done * GRAFT_RUN_STEPS_PER_EPOCH,
+                                          &error)
+          || !graft_project_set_run_status (project, run_id, GRAFT_RUN_RUNNING, &error))
+        {
+          status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
+          goto out;
+        }
+      graft_run_curves_set_epochs_done (curves, resume_epochs_done);
     }
+  else
+    {
+      run_id = graft_project_add_run (project, NULL, spec_json, &error);
+      if (run_id == 0 || !graft_project_set_run_status (project, run_id, GRAFT_RUN_RUNNING, &error))
+        {
+          status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
+          goto out;
+        }
+    }
+  {
+    g_autofree char *checkpoint = graft_run_checkpoint_file (project, run_id);
+    graft_trainer_set_checkpoint_file (trainer, checkpoint);
+  }
+  p.project = project;
+  p.run_id = run_id;
   /* A project that remembers no settings takes this run's, so that the app opens it
    * with this model. */
   if (base_spec == NULL && !graft_project_set_session_spec (project, spec_json, &error))
@@ -885,7 +985,11 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
         printf ("; %u validation images", graft_dataset_size (s.validation));
       else
         printf ("; no validation images");
-      printf ("; run %" G_GINT64_FORMAT "\n", run_id);
+      if (resume_id != 0)
+        printf ("; run %" G_GINT64_FORMAT " resumed after epoch %d of %d\n", run_id, resume_epochs_done,
+                s.spec->epochs);
+      else
+        printf ("; run %" G_GINT64_FORMAT "\n", run_id);
       fflush (stdout);
     }
 
@@ -990,7 +1094,8 @@ cli_train (int argc, char **argv)
 {
   SessionOptions o;
   g_autofree char *output_path = NULL, *save_spec_path = NULL, *model_option = NULL;
-  gboolean json = FALSE, softmax = FALSE;
+  g_autofree char *resume_run_text = NULL;
+  gboolean json = FALSE, softmax = FALSE, resume = FALSE;
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path,
       "Where to write the trained model (with a project: a copy of the one stored in it)", "OUT.onnx" },
@@ -1004,6 +1109,10 @@ cli_train (int argc, char **argv)
     { "softmax", 0, 0, G_OPTION_ARG_NONE, &softmax, "Make the saved model output probabilities", NULL },
     { "save-spec", 0, 0, G_OPTION_ARG_FILENAME, &save_spec_path, "Write the run's spec (JSON) here", "SPEC.json" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON events, one per line", NULL },
+    { "resume", 0, 0, G_OPTION_ARG_NONE, &resume,
+      "With a project: continue a stopped, closed or killed run from its last checkpoint (the newest such run, "
+      "or --run N), with its own settings", NULL },
+    { "run", 0, 0, G_OPTION_ARG_STRING, &resume_run_text, "With --resume: the run to continue", "N" },
     { NULL },
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -1036,12 +1145,15 @@ cli_train (int argc, char **argv)
     }
   if (argc == 2 && graft_project_folder_has_project (argv[1]))
     {
-      ProjectRunOptions r = { argv[1], model_option, output_path, save_spec_path, json, softmax };
+      ProjectRunOptions r = { argv[1], model_option, output_path, save_spec_path, json, softmax, resume,
+                              resume_run_text };
       status = train_project (context, &o, &r);
       goto out;
     }
   if (model_option != NULL)
     status = cli_usage_error (context, "--model is for a project folder (give MODEL.onnx DATA, or PROJECT)");
+  else if (resume || resume_run_text != NULL)
+    status = cli_usage_error (context, "--resume and --run are for a project folder (give PROJECT)");
   else if (argc != 3)
     status = cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx DATA)"
                                        : argc < 3 ? "which images? (give MODEL.onnx DATA)"

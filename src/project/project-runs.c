@@ -223,6 +223,14 @@ graft_project_delete_run (GraftProject *project, gint64 run_id, GError **error)
    * failed removal is only wasted space. */
   if (model_file != NULL && g_remove (model_file) != 0 && errno != ENOENT)
     g_debug ("%s: cannot remove: %s", model_file, g_strerror (errno));
+  {
+    /* Its checkpoint (run-record.h), when it was trained in this project. */
+    g_autofree char *name = g_strdup_printf ("%" G_GINT64_FORMAT ".checkpoint", run_id);
+    g_autofree char *checkpoint = g_build_filename (graft_project_get_folder (project), GRAFT_PROJECT_RUNS_FOLDER,
+                                                    name, NULL);
+    if (g_remove (checkpoint) != 0 && errno != ENOENT)
+      g_debug ("%s: cannot remove: %s", checkpoint, g_strerror (errno));
+  }
   return TRUE;
 }
 
@@ -359,6 +367,14 @@ graft_project_append_metrics (GraftProject *project, gint64 run_id, const GraftM
 fail:
   graft_project_rollback (project);
   return FALSE;
+}
+
+/* Declared in run-record.h. */
+gboolean
+graft_project_trim_metrics (GraftProject *project, gint64 run_id, gint64 after_step, GError **error)
+{
+  return update_run (project, run_id, "DELETE FROM metrics WHERE run = ?1 AND step > ?2 AND ?3 IS NOT NULL", NULL,
+                     after_step, error);
 }
 
 GArray *

@@ -1,8 +1,14 @@
 /* run-record.c: a run's curves, metrics record and model, stored (see run-record.h). */
+#include "config.h"
+
 #include "project/run-record.h"
 
 #include <json-glib/json-glib.h>
+#include <errno.h>
 #include <math.h>
+
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 
 #include "data/preprocess.h"
 #include "train/spec.h"
@@ -77,6 +83,12 @@ int
 graft_run_curves_get_epochs_done (GraftRunCurves *curves)
 {
   return curves->epochs_done;
+}
+
+void
+graft_run_curves_set_epochs_done (GraftRunCurves *curves, int epochs_done)
+{
+  curves->epochs_done = epochs_done;
 }
 
 char *
@@ -155,7 +167,15 @@ graft_project_store_run (GraftProject *project, gint64 run_id, const GraftRunRec
       g_propagate_error (error, local_error);
       return FALSE;
     }
-  return graft_project_set_run_status (project, run_id, record->status, error);
+  if (!graft_project_set_run_status (project, run_id, record->status, error))
+    return FALSE;
+  /* A finished run is not resumed: its checkpoint is only weight. */
+  if (record->status == GRAFT_RUN_FINISHED)
+    {
+      g_autofree char *checkpoint = graft_run_checkpoint_file (project, run_id);
+      g_remove (checkpoint);
+    }
+  return TRUE;
 }
 
 /* The metrics record's root object, or NULL. */
@@ -245,4 +265,57 @@ graft_run_describe_model (const GraftRun *run, GraftModel *model, GError **error
         }
     }
   return TRUE;
+}
+
+char *
+graft_run_checkpoint_file (GraftProject *project, gint64 run_id)
+{
+  g_autofree char *name = g_strdup_printf ("%" G_GINT64_FORMAT ".checkpoint", run_id);
+  return g_build_filename (graft_project_get_folder (project), GRAFT_PROJECT_RUNS_FOLDER, name, NULL);
+}
+
+gboolean
+graft_run_is_resumable (GraftProject *project, const GraftRun *run, int *epochs_done_out, int *epochs_out,
+                        GError **error)
+{
+  g_autofree char *path = graft_run_checkpoint_file (project, run->id);
+  g_autofree char *display = g_filename_display_name (path);
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, run->id);
+  int epochs_done = 0, epochs = 0;
+
+  if (run->status == GRAFT_RUN_FINISHED)
+    {
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID,
+                   _("Run %s is finished: there is nothing to resume"), id);
+      return FALSE;
+    }
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND,
+                   _("Run %s has no checkpoint (%s): it stopped before its first epoch ended"), id,
+                   display);
+      return FALSE;
+    }
+  if (!graft_checkpoint_get_epochs (path, &epochs_done, &epochs, error))
+    return FALSE;
+  if (epochs_done_out != NULL)
+    *epochs_done_out = epochs_done;
+  if (epochs_out != NULL)
+    *epochs_out = epochs;
+  return TRUE;
+}
+
+gint64
+graft_run_find_resumable (GraftProject *project, GError **error)
+{
+  g_autoptr (GArray) runs = graft_project_list_runs (project, error);
+  if (runs == NULL)
+    return 0;
+  for (guint i = 0; i < runs->len; i++)
+    {
+      const GraftRun *run = &g_array_index (runs, GraftRun, i);
+      if (graft_run_is_resumable (project, run, NULL, NULL, NULL))
+        return run->id;
+    }
+  return 0;
 }

@@ -83,4 +83,22 @@ GPtrArray *graft_run_get_classes (const GraftRun *run);
  * FALSE with error when the record's classes do not match the model's outputs. */
 gboolean graft_run_describe_model (const GraftRun *run, GraftModel *model, GError **error);
 
+/* Checkpoints: a run trained in a project writes its checkpoint (trainer.h, one file,
+ * whole or absent) as <folder>/runs/<id>.checkpoint after every epoch. A run stopped,
+ * closed or killed before its last epoch can be resumed from it, in the same run record;
+ * a finished run's checkpoint is removed, and so is a deleted run's. */
+char *graft_run_checkpoint_file (GraftProject *project, gint64 run_id);
+/* Whether the run can be resumed: not finished, and its checkpoint is whole (epochs_done,
+ * epochs, nullable, say where it is; a run killed after its last epoch but before it was
+ * stored resumes to be stored). FALSE with error naming the file and what is wrong otherwise. */
+gboolean graft_run_is_resumable (GraftProject *project, const GraftRun *run, int *epochs_done, int *epochs,
+                                 GError **error);
+/* The newest run that can be resumed, 0 when none. */
+gint64 graft_run_find_resumable (GraftProject *project, GError **error);
+/* Removes the run's points past step (those of the epoch a checkpoint did not reach),
+ * so that a resumed run's curves continue from its checkpoint. */
+gboolean graft_project_trim_metrics (GraftProject *project, gint64 run_id, gint64 after_step, GError **error);
+/* A resumed run's curves count the epochs its checkpoint had done. */
+void graft_run_curves_set_epochs_done (GraftRunCurves *curves, int epochs_done);
+
 G_END_DECLS

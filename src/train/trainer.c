@@ -4,13 +4,16 @@
 
 #include <glib/gi18n-lib.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/regular-file.h"
 #include "data/loader.h"
 #include "engine/plan.h"
+#include "model/model-private.h"
 #include "model/surgery.h"
 #include "train/boundary-cache.h"
 #include "train/embedding-cache.h"
@@ -92,13 +95,16 @@ struct _GraftTrainer {
   GraftMetrics *best_metrics;
   double wait_seconds, step_seconds;
 
-  char *checkpoint_folder;
-  /* Set by graft_trainer_resume_from: where the next run starts. */
+  char *checkpoint_path;
+  GBytes *checkpoint_best;     /* the best weights so far (ONNX), for every later checkpoint */
+  /* Set by graft_trainer_resume_from_file: where the next run starts. */
   int start_epoch;
   guint64 start_step;
   double resume_best_accuracy, resume_best_loss;
   int resume_without_improvement;
-  char *resume_folder;
+  gboolean resuming;
+  GBytes *resume_last, *resume_best, *resume_optimizer;
+  char *resume_name;           /* the checkpoint's name, for messages */
 
   /* What the last run did with the boundary cache. */
   gboolean boundary_used;
@@ -113,6 +119,7 @@ struct _GraftTrainer {
 
 static void
 log_message (GraftTrainer *trainer, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static void resume_clear (GraftTrainer *trainer);
 
 static void
 log_message (GraftTrainer *trainer, const char *format, ...)
@@ -212,8 +219,9 @@ graft_trainer_free (GraftTrainer *trainer)
   if (trainer->validation != NULL)
     graft_dataset_free (trainer->validation);
   g_free (trainer->cache_folder);
-  g_free (trainer->checkpoint_folder);
-  g_free (trainer->resume_folder);
+  g_free (trainer->checkpoint_path);
+  g_clear_pointer (&trainer->checkpoint_best, g_bytes_unref);
+  resume_clear (trainer);
   g_free (trainer->boundary_name);
   g_free (trainer->boundary_reason);
   g_free (trainer->class_weights);
@@ -254,10 +262,17 @@ graft_trainer_get_boundary_cache_report (GraftTrainer *trainer, GraftBoundaryCac
 }
 
 void
+graft_trainer_set_checkpoint_file (GraftTrainer *trainer, const char *path)
+{
+  g_free (trainer->checkpoint_path);
+  trainer->checkpoint_path = g_strdup (path);
+}
+
+void
 graft_trainer_set_checkpoint_folder (GraftTrainer *trainer, const char *folder)
 {
-  g_free (trainer->checkpoint_folder);
-  trainer->checkpoint_folder = g_strdup (folder);
+  g_free (trainer->checkpoint_path);
+  trainer->checkpoint_path = folder != NULL ? g_build_filename (folder, GRAFT_CHECKPOINT_FILE_NAME, NULL) : NULL;
 }
 
 void
@@ -1013,12 +1028,31 @@ out:
 /* ------------------------------------------------------------------------ */
 /* Checkpoints                                                               */
 
-/* Copies the parameters and buffers of the ONNX file at path into graph, by name;
- * names graph does not have are skipped. */
+/* One file holds a checkpoint, so that it is valid as a whole or not at all:
+ *
+ *   GRAFT-CHECKPOINT 1\n
+ *   {"epoch": .., "epochs": .., "step": .., "best_accuracy": .., "best_loss": ..,
+ *    "epochs_without_improvement": .., "spec_sha256": "..", "train_items": ..,
+ *    "sections": {"last": BYTES, "best": BYTES, "optimizer": BYTES}}\n
+ *   the sections, in that order: the weights (ONNX), the best weights so far (ONNX,
+ *   empty without validation), the optimizer's state (graft_optimizer_state_serialize)
+ *   sha256 HEX\n   (of everything before it)
+ *
+ * It is written whole under a temporary name, synced and renamed over the previous one
+ * (graft_model_write_file), so a kill at any moment leaves the previous checkpoint or
+ * the new one; the digest catches a file cut short or damaged anyway. */
+
+#define CHECKPOINT_MAGIC "GRAFT-CHECKPOINT 1\n"
+#define CHECKPOINT_TRAILER_SIZE (sizeof "sha256 " - 1 + 64 + 1)
+
+/* Copies the parameters and buffers of the ONNX model in bytes into graph, by name;
+ * names graph does not have are skipped. name is the file, for messages. */
 static gboolean
-load_weights (graft_graph *graph, const char *path, GError **error)
+load_weights (graft_graph *graph, GBytes *bytes, const char *name, GError **error)
 {
-  g_autoptr (GraftModel) saved = graft_model_load (path, error);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  g_autoptr (GraftModel) saved = graft_model_load_from_data (data, size, NULL, name, error);
   if (saved == NULL)
     return FALSE;
   for (int v = 0; v < graft_graph_value_count (saved->graph); v++)
@@ -1036,7 +1070,8 @@ load_weights (graft_graph *graph, const char *path, GError **error)
       if (count != target_count)
         {
           g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID,
-                       "%s: '%s' has %zu values, the model being trained %zu", path, value->name, count, target_count);
+                       _("%s: “%s” has %zu values, the model being trained %zu"), name, value->name, count,
+                       target_count);
           return FALSE;
         }
       memcpy (graft_graph_tensor_data (graph, target), value->data, count * sizeof (float));
@@ -1044,73 +1079,223 @@ load_weights (graft_graph *graph, const char *path, GError **error)
   return TRUE;
 }
 
+/* The SHA-256 of the spec as JSON: a checkpoint fits only a run of the same spec. */
+static char *
+spec_digest (const GraftSessionSpec *spec)
+{
+  g_autofree char *json = graft_session_spec_to_json (spec);
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, json, -1);
+}
+
+static void
+resume_clear (GraftTrainer *trainer)
+{
+  trainer->resuming = FALSE;
+  g_clear_pointer (&trainer->resume_last, g_bytes_unref);
+  g_clear_pointer (&trainer->resume_best, g_bytes_unref);
+  g_clear_pointer (&trainer->resume_optimizer, g_bytes_unref);
+  g_clear_pointer (&trainer->resume_name, g_free);
+}
+
 static gboolean
 write_checkpoint (GraftTrainer *trainer, int epoch, guint64 step, gboolean best, double best_accuracy,
                   double best_loss, int without_improvement, graft_optimizer_state *optimizer, GError **error)
 {
-  g_autofree char *last = g_build_filename (trainer->checkpoint_folder, "last.onnx", NULL);
-  g_autofree char *best_path = g_build_filename (trainer->checkpoint_folder, "best.onnx", NULL);
-  g_autofree char *state_path = g_build_filename (trainer->checkpoint_folder, "state.json", NULL);
-  g_autofree char *optimizer_path = g_build_filename (trainer->checkpoint_folder, "optimizer.bin", NULL);
-  g_autofree char *state = NULL;
-  g_autofree guint8 *bytes = NULL;
-  gsize size = graft_optimizer_state_serialized_size (optimizer);
+  g_autofree char *display = g_filename_display_name (trainer->checkpoint_path);
+  g_autofree char *folder = g_path_get_dirname (trainer->checkpoint_path);
+  g_autofree char *digest = spec_digest (trainer->spec);
+  g_autofree char *header = NULL;
+  g_autoptr (GBytes) last = NULL;
+  g_autoptr (GByteArray) file = g_byte_array_new ();
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr (GError) local_error = NULL;
   GraftExportOptions options = { 0 };
+  gsize optimizer_size = graft_optimizer_state_serialized_size (optimizer), last_size, best_size = 0;
+  const guint8 *data;
+  guint offset;
+  int fd;
 
-  if (g_mkdir_with_parents (trainer->checkpoint_folder, 0755) != 0)
+  if (g_mkdir_with_parents (folder, 0755) != 0)
     {
-      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO, "cannot create %s: %s",
-                   trainer->checkpoint_folder, g_strerror (errno));
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO, _("Cannot create the checkpoint folder %s: %s"),
+                   folder, g_strerror (errno));
       return FALSE;
     }
-  bytes = g_malloc (size);
-  graft_optimizer_state_serialize (optimizer, bytes);
-  state = g_strdup_printf ("{\"epoch\": %d, \"step\": %" G_GUINT64_FORMAT ", \"best_accuracy\": %.17g, "
-                           "\"best_loss\": %.17g, \"epochs_without_improvement\": %d}\n",
-                           epoch, step, isfinite (best_accuracy) ? best_accuracy : -1.0,
-                           isfinite (best_loss) ? best_loss : 1e300, without_improvement);
-  /* state.json last: it says the other files are complete. */
-  return graft_model_save (trainer->model, last, &options, error)
-         && (!best || graft_model_save (trainer->model, best_path, &options, error))
-         && g_file_set_contents (optimizer_path, (const char *) bytes, (gssize) size, error)
-         && g_file_set_contents (state_path, state, -1, error);
+  last = graft_model_save_to_bytes (trainer->model, &options, error);
+  if (last == NULL)
+    return FALSE;
+  if (best)
+    {
+      g_clear_pointer (&trainer->checkpoint_best, g_bytes_unref);
+      trainer->checkpoint_best = g_bytes_ref (last);
+    }
+  if (trainer->checkpoint_best != NULL && best_accuracy >= 0)
+    best_size = g_bytes_get_size (trainer->checkpoint_best);
+  last_size = g_bytes_get_size (last);
+  header = g_strdup_printf ("{\"epoch\": %d, \"epochs\": %d, \"step\": %" G_GUINT64_FORMAT ", "
+                            "\"best_accuracy\": %.17g, \"best_loss\": %.17g, \"epochs_without_improvement\": %d, "
+                            "\"spec_sha256\": \"%s\", \"train_items\": %u, "
+                            "\"sections\": {\"last\": %" G_GSIZE_FORMAT ", \"best\": %" G_GSIZE_FORMAT
+                            ", \"optimizer\": %" G_GSIZE_FORMAT "}}\n",
+                            epoch, trainer->spec->epochs, step, isfinite (best_accuracy) ? best_accuracy : -1.0,
+                            isfinite (best_loss) ? best_loss : 1e300, without_improvement, digest,
+                            graft_dataset_size (trainer->train), last_size, best_size, optimizer_size);
+  g_byte_array_append (file, (const guint8 *) CHECKPOINT_MAGIC, sizeof CHECKPOINT_MAGIC - 1);
+  g_byte_array_append (file, (const guint8 *) header, (guint) strlen (header));
+  g_byte_array_append (file, g_bytes_get_data (last, NULL), (guint) last_size);
+  if (best_size > 0)
+    g_byte_array_append (file, g_bytes_get_data (trainer->checkpoint_best, NULL), (guint) best_size);
+  offset = file->len;
+  g_byte_array_set_size (file, offset + (guint) optimizer_size);
+  graft_optimizer_state_serialize (optimizer, file->data + offset);
+  g_checksum_update (checksum, file->data, file->len);
+  {
+    g_autofree char *trailer = g_strdup_printf ("sha256 %s\n", g_checksum_get_string (checksum));
+    g_byte_array_append (file, (const guint8 *) trailer, (guint) strlen (trailer));
+  }
+  data = file->data;
+  if (!graft_model_write_file (trainer->checkpoint_path, data, file->len, TRUE, &local_error))
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO, _("Cannot write the checkpoint %s: %s"), display,
+                   local_error->message);
+      return FALSE;
+    }
+  /* The rename itself survives a power cut only once the folder is synced. */
+  fd = open (folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0)
+    {
+      fsync (fd);
+      close (fd);
+    }
+  return TRUE;
+}
+
+static gboolean
+checkpoint_invalid (GError **error, const char *display, const char *what)
+{
+  g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID,
+               /* Translators: the checkpoint file, then what is wrong with it. */
+               _("%s cannot be resumed: %s"), display, what);
+  return FALSE;
+}
+
+/* Reads and verifies the checkpoint at path: header (the parsed JSON object, the caller
+ * unrefs it) and the sections. */
+static gboolean
+checkpoint_read (const char *path, JsonObject **header_out, GBytes **last, GBytes **best, GBytes **optimizer,
+                 GError **error)
+{
+  g_autofree char *display = g_filename_display_name (path);
+  g_autofree char *text = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GBytes) whole = NULL;
+  JsonObject *header, *sections;
+  const char *newline;
+  gsize length = 0, magic = sizeof CHECKPOINT_MAGIC - 1, header_end;
+  gint64 sizes[3];
+  const char *names[3] = { "last", "best", "optimizer" };
+
+  if (!graft_file_get_contents (path, &text, &length, error))
+    return FALSE;
+  if (length < magic || memcmp (text, CHECKPOINT_MAGIC, magic) != 0)
+    return checkpoint_invalid (error, display, _("it is not a Graft checkpoint"));
+  if (length < magic + CHECKPOINT_TRAILER_SIZE || memcmp (text + length - CHECKPOINT_TRAILER_SIZE, "sha256 ", 7) != 0
+      || text[length - 1] != '\n')
+    return checkpoint_invalid (error, display, _("it is cut short (it was not written completely)"));
+  {
+    g_autofree char *digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) text,
+                                                           length - CHECKPOINT_TRAILER_SIZE);
+    if (memcmp (digest, text + length - CHECKPOINT_TRAILER_SIZE + 7, 64) != 0)
+      return checkpoint_invalid (error, display,
+                                 _("its contents do not match their SHA-256 (the file is damaged or incomplete)"));
+  }
+  length -= CHECKPOINT_TRAILER_SIZE;
+  newline = memchr (text + magic, '\n', length - magic);
+  if (newline == NULL || !json_parser_load_from_data (parser, text + magic, newline - (text + magic), NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return checkpoint_invalid (error, display, _("its header is not valid"));
+  header = json_node_get_object (json_parser_get_root (parser));
+  sections = json_object_has_member (header, "sections") ? json_object_get_object_member (header, "sections") : NULL;
+  header_end = (gsize) (newline + 1 - text);
+  for (int i = 0; i < 3; i++)
+    {
+      sizes[i] = sections != NULL ? json_object_get_int_member_with_default (sections, names[i], -1) : -1;
+      if (sizes[i] < 0)
+        return checkpoint_invalid (error, display, _("its header is not valid"));
+    }
+  if ((guint64) sizes[0] + (guint64) sizes[1] + (guint64) sizes[2] != length - header_end || sizes[0] == 0
+      || sizes[2] == 0)
+    return checkpoint_invalid (error, display, _("its sections do not add up to its size"));
+  whole = g_bytes_new_take (g_steal_pointer (&text), length);
+  *last = g_bytes_new_from_bytes (whole, header_end, (gsize) sizes[0]);
+  *best = sizes[1] > 0 ? g_bytes_new_from_bytes (whole, header_end + (gsize) sizes[0], (gsize) sizes[1]) : NULL;
+  *optimizer = g_bytes_new_from_bytes (whole, header_end + (gsize) (sizes[0] + sizes[1]), (gsize) sizes[2]);
+  *header_out = json_object_ref (header);
+  return TRUE;
+}
+
+gboolean
+graft_checkpoint_get_epochs (const char *path, int *epochs_done, int *epochs, GError **error)
+{
+  g_autoptr (JsonObject) header = NULL;
+  g_autoptr (GBytes) last = NULL, best = NULL, optimizer = NULL;
+  if (!checkpoint_read (path, &header, &last, &best, &optimizer, error))
+    return FALSE;
+  if (epochs_done != NULL)
+    *epochs_done = (int) json_object_get_int_member_with_default (header, "epoch", -1) + 1;
+  if (epochs != NULL)
+    *epochs = (int) json_object_get_int_member_with_default (header, "epochs", 0);
+  return TRUE;
+}
+
+gboolean
+graft_trainer_resume_from_file (GraftTrainer *trainer, const char *path, GError **error)
+{
+  g_autofree char *display = g_filename_display_name (path);
+  g_autofree char *digest = spec_digest (trainer->spec);
+  g_autoptr (JsonObject) header = NULL;
+  g_autoptr (GBytes) last = NULL, best = NULL, optimizer = NULL;
+  const char *spec_sha256;
+  int start_epoch;
+
+  resume_clear (trainer);
+  if (!checkpoint_read (path, &header, &last, &best, &optimizer, error))
+    return FALSE;
+  spec_sha256 = json_object_get_string_member_with_default (header, "spec_sha256", "");
+  if (strcmp (spec_sha256, digest) != 0)
+    return checkpoint_invalid (error, display, _("it was made with other training settings"));
+  if (json_object_get_int_member_with_default (header, "train_items", -1) != graft_dataset_size (trainer->train))
+    return checkpoint_invalid (error, display, _("it was made with other training images"));
+  start_epoch = (int) json_object_get_int_member_with_default (header, "epoch", -1) + 1;
+  if (start_epoch < 1 || start_epoch > trainer->spec->epochs)
+    return checkpoint_invalid (error, display, _("its epoch does not fit this run"));
+  trainer->resume_best_accuracy = json_object_get_double_member_with_default (header, "best_accuracy", -1);
+  if (trainer->resume_best_accuracy >= 0 && best == NULL)
+    return checkpoint_invalid (error, display, _("its best weights are missing"));
+  if (!load_weights (trainer->model->graph, last, display, error))
+    return FALSE;
+  trainer->start_epoch = start_epoch;
+  trainer->start_step = (guint64) json_object_get_int_member_with_default (header, "step", 0);
+  trainer->resume_best_loss = json_object_get_double_member_with_default (header, "best_loss", INFINITY);
+  trainer->resume_without_improvement =
+      (int) json_object_get_int_member_with_default (header, "epochs_without_improvement", 0);
+  trainer->resume_last = g_steal_pointer (&last);
+  trainer->resume_best = g_steal_pointer (&best);
+  trainer->resume_optimizer = g_steal_pointer (&optimizer);
+  trainer->resume_name = g_steal_pointer (&display);
+  trainer->resuming = TRUE;
+  /* The checkpoints after this one keep its best weights until a better epoch. */
+  g_clear_pointer (&trainer->checkpoint_best, g_bytes_unref);
+  if (trainer->resume_best != NULL)
+    trainer->checkpoint_best = g_bytes_ref (trainer->resume_best);
+  return TRUE;
 }
 
 gboolean
 graft_trainer_resume_from (GraftTrainer *trainer, const char *folder, GError **error)
 {
-  g_autofree char *state_path = g_build_filename (folder, "state.json", NULL);
-  g_autofree char *last = g_build_filename (folder, "last.onnx", NULL);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autofree char *text = NULL;
-  gsize length = 0;
-  JsonObject *state;
-
-  if (!graft_file_get_contents (state_path, &text, &length, error)
-      || !json_parser_load_from_data (parser, text, (gssize) length, error))
-    return FALSE;
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID, "%s is not a checkpoint", state_path);
-      return FALSE;
-    }
-  state = json_node_get_object (json_parser_get_root (parser));
-  if (!load_weights (trainer->model->graph, last, error))
-    return FALSE;
-  trainer->start_epoch = (int) json_object_get_int_member_with_default (state, "epoch", -1) + 1;
-  trainer->start_step = (guint64) json_object_get_int_member_with_default (state, "step", 0);
-  trainer->resume_best_accuracy = json_object_get_double_member_with_default (state, "best_accuracy", -1);
-  trainer->resume_best_loss = json_object_get_double_member_with_default (state, "best_loss", INFINITY);
-  trainer->resume_without_improvement =
-      (int) json_object_get_int_member_with_default (state, "epochs_without_improvement", 0);
-  if (trainer->start_epoch < 1 || trainer->start_epoch > trainer->spec->epochs)
-    {
-      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID, "%s does not fit this run", state_path);
-      return FALSE;
-    }
-  g_free (trainer->resume_folder);
-  trainer->resume_folder = g_strdup (folder);
-  return TRUE;
+  g_autofree char *path = g_build_filename (folder, GRAFT_CHECKPOINT_FILE_NAME, NULL);
+  return graft_trainer_resume_from_file (trainer, path, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1462,15 +1647,15 @@ run_loop (run_state *rs, GError **error)
   g_autoptr (GraftBatch) held = NULL;
 
   rs->total_steps = steps * (spec->epochs - trainer->start_epoch);
-  if (trainer->resume_folder != NULL && best_accuracy >= 0)
+  if (!trainer->resuming)
+    g_clear_pointer (&trainer->checkpoint_best, g_bytes_unref);
+  if (trainer->resuming && best_accuracy >= 0 && trainer->resume_best != NULL)
     {
-      /* The best weights so far come from the checkpoint's best.onnx. */
-      g_autofree char *best_path = g_build_filename (trainer->resume_folder, "best.onnx", NULL);
-      g_autofree char *last_path = g_build_filename (trainer->resume_folder, "last.onnx", NULL);
-      if (!load_weights (rs->tg.graph, best_path, error))
+      /* The best weights so far come from the checkpoint's best section. */
+      if (!load_weights (rs->tg.graph, trainer->resume_best, trainer->resume_name, error))
         return FALSE;
       snapshot_take (weights_home (rs), &best);
-      if (!load_weights (rs->tg.graph, last_path, error))
+      if (!load_weights (rs->tg.graph, trainer->resume_last, trainer->resume_name, error))
         return FALSE;
     }
   snapshot_take (weights_home (rs), &last_good);
@@ -1611,7 +1796,7 @@ run_loop (run_state *rs, GError **error)
         }
       else
         event.best = TRUE;
-      if (trainer->checkpoint_folder != NULL)
+      if (trainer->checkpoint_path != NULL)
         {
           if (!rs->full)
             copy_head_back (trainer, &rs->tg);
@@ -1689,13 +1874,10 @@ prepare (GraftTrainer *trainer, run_state *rs, gboolean for_lr_finder, float **t
       g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DATA, _("There are no labelled images to train on"));
       return FALSE;
     }
-  if (trainer->resume_folder != NULL && !for_lr_finder)
+  if (trainer->resuming && !for_lr_finder)
     {
-      g_autofree char *path = g_build_filename (trainer->resume_folder, "optimizer.bin", NULL);
-      g_autofree char *bytes = NULL;
       gsize size;
-      if (!graft_file_get_contents (path, &bytes, &size, error))
-        return FALSE;
+      const void *bytes = g_bytes_get_data (trainer->resume_optimizer, &size);
       rs->optimizer = graft_optimizer_state_deserialize (&spec->optimizer, bytes, size, &engine_error);
     }
   else
@@ -1821,7 +2003,7 @@ graft_trainer_run (GraftTrainer *trainer, GError **error)
   g_atomic_int_set (&trainer->stop_requested, 0);
   trainer->start_epoch = 0;
   trainer->start_step = 0;
-  g_clear_pointer (&trainer->resume_folder, g_free);
+  resume_clear (trainer);
   return ok;
 }
 

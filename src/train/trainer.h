@@ -76,15 +76,25 @@ void graft_trainer_set_decode_threads (GraftTrainer *trainer, int threads);
 
 gboolean graft_trainer_run (GraftTrainer *trainer, GError **error);
 
-/* Checkpoints: after every epoch the folder gets last.onnx (all weights), optimizer.bin
- * and state.json (where the run is), and best.onnx when the epoch is the best so far.
- * Each file is written to a temporary name and renamed. */
+/* Checkpoints: after every epoch the run goes into one file, path: its weights, the best
+ * weights so far, the optimizer's state and where the run is, with the SHA-256 of all of
+ * it. The file is written whole under a temporary name, synced and renamed over the
+ * previous one, so a kill at any moment leaves the previous checkpoint or the new one,
+ * never a mix. */
+void graft_trainer_set_checkpoint_file (GraftTrainer *trainer, const char *path);
+/* The same as folder/GRAFT_CHECKPOINT_FILE_NAME. */
+#define GRAFT_CHECKPOINT_FILE_NAME "checkpoint.graft"
 void graft_trainer_set_checkpoint_folder (GraftTrainer *trainer, const char *folder);
-/* Picks up the run checkpointed in folder (made with the same spec and data): the next
- * graft_trainer_run starts after the last checkpointed epoch, with its weights,
+/* Picks up the run checkpointed in the file at path (made with the same spec and data):
+ * the next graft_trainer_run starts after the last checkpointed epoch, with its weights,
  * optimizer state and best weights, and ends with the same bits as an uninterrupted
- * run. */
+ * run. A file that is cut short, damaged, not a checkpoint or made for other settings or
+ * images is refused (GRAFT_TRAIN_ERROR_INVALID, naming the file and what is wrong). */
+gboolean graft_trainer_resume_from_file (GraftTrainer *trainer, const char *path, GError **error);
+/* The same from folder/GRAFT_CHECKPOINT_FILE_NAME. */
 gboolean graft_trainer_resume_from (GraftTrainer *trainer, const char *folder, GError **error);
+/* Verifies the checkpoint at path and says how many epochs it has done of how many. */
+gboolean graft_checkpoint_get_epochs (const char *path, int *epochs_done, int *epochs, GError **error);
 
 void graft_trainer_pause (GraftTrainer *trainer);
 void graft_trainer_resume (GraftTrainer *trainer);
