@@ -232,6 +232,8 @@ struct _GraftProjectObject
   gulong state_id, finished_id;   /* on training */
   struct _Recording *recording;   /* the run going on */
   guint storing;                  /* runs that ended, being stored */
+  gint64 resume_run_id;           /* the stored run the start under way continues, or 0 */
+  int resume_epochs_done;
 
   gboolean can_undo, can_redo;
 };
@@ -1434,6 +1436,7 @@ typedef struct _Recording {
   GraftDataset *validation;       /* NULL without validation images */
   GraftPreprocessing preprocessing;
   gint64 started;                 /* monotonic */
+  gint64 stored_steps;            /* a resumed run: its points up to this step are stored */
   /* At the end. */
   GraftRunRecord record;          /* points to the fields below */
   GraftMetrics *metrics;
@@ -1544,11 +1547,27 @@ on_training_state (GraftTraining *training, GParamSpec *pspec, GraftProjectObjec
     }
   else
     r->spec_json = g_strdup ("{}");
-  if (!graft_project_is_read_only (self->project))
+  if (self->resume_run_id != 0)
+    {
+      /* The same run goes on: its points past the checkpoint (a part of an epoch) go. */
+      r->run_id = self->resume_run_id;
+      r->stored_steps = (gint64) self->resume_epochs_done * GRAFT_RUN_STEPS_PER_EPOCH;
+      if (!graft_project_trim_metrics (self->project, r->run_id, r->stored_steps, &error)
+          || !graft_project_set_run_status (self->project, r->run_id, GRAFT_RUN_RUNNING, &error))
+        g_warning ("Cannot record the resumed run: %s", error->message);
+      self->resume_run_id = 0;
+    }
+  else if (!graft_project_is_read_only (self->project))
     {
       r->run_id = graft_project_add_run (self->project, NULL, r->spec_json, &error);
       if (r->run_id == 0 || !graft_project_set_run_status (self->project, r->run_id, GRAFT_RUN_RUNNING, &error))
         g_warning ("Cannot record the run: %s", error->message);
+    }
+  if (r->run_id != 0)
+    {
+      /* A checkpoint at every epoch's end: a run stopped, closed or killed resumes. */
+      g_autofree char *checkpoint = graft_run_checkpoint_file (self->project, r->run_id);
+      graft_training_set_checkpoint_file (training, checkpoint);
     }
   self->recording = r;
   /* The project stays open until its run is stored, whoever lets it go meanwhile. */
@@ -1578,6 +1597,15 @@ on_training_finished (GraftTraining *training, GError *error, GraftProjectObject
   if (graft_training_get_validation_metrics (training) != NULL)
     r->metrics = graft_metrics_copy (graft_training_get_validation_metrics (training));
   r->points = run_points (training);
+  if (r->stored_steps > 0)
+    {
+      /* A resumed run: what came before its checkpoint is stored already. */
+      guint kept = 0;
+      for (guint i = 0; i < r->points->len; i++)
+        if (g_array_index (r->points, GraftMetricPoint, i).step > r->stored_steps)
+          g_array_index (r->points, GraftMetricPoint, kept++) = g_array_index (r->points, GraftMetricPoint, i);
+      g_array_set_size (r->points, kept);
+    }
   r->record.classes = r->classes;
   r->record.epochs = graft_training_get_epochs (training);
   {
@@ -1651,6 +1679,92 @@ graft_project_object_delete_run (GraftProjectObject *self, gint64 run_id, GError
   if (!graft_project_delete_run (self->project, run_id, error))
     return FALSE;
   g_signal_emit (self, signals[RUNS_CHANGED], 0, run_id);
+  return TRUE;
+}
+
+gboolean
+graft_project_object_can_resume_run (GraftProjectObject *self, gint64 run_id)
+{
+  g_autofree char *checkpoint = NULL;
+  GraftRun run = { 0 };
+  gboolean can;
+
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+  if ((self->recording != NULL && self->recording->run_id == run_id) || graft_project_is_read_only (self->project)
+      || !graft_project_get_run (self->project, run_id, &run, NULL))
+    return FALSE;
+  /* The checkpoint is verified when the run resumes; here, only whether there is one. */
+  checkpoint = graft_run_checkpoint_file (self->project, run_id);
+  can = run.status != GRAFT_RUN_FINISHED && run.status != GRAFT_RUN_PENDING
+        && g_file_test (checkpoint, G_FILE_TEST_IS_REGULAR);
+  graft_run_clear (&run);
+  return can;
+}
+
+gboolean
+graft_project_object_resume_run (GraftProjectObject *self, gint64 run_id, GError **error)
+{
+  g_autoptr (GraftSessionSpec) spec = NULL;
+  g_autoptr (GraftModel) loaded = NULL;
+  g_autofree char *checkpoint = NULL;
+  const GraftModel *model;
+  GraftRun run = { 0 };
+  int epochs_done = 0;
+  gboolean ok;
+
+  g_return_val_if_fail (GRAFT_IS_PROJECT_OBJECT (self), FALSE);
+  if (self->training == NULL || self->session == NULL || graft_training_is_busy (self->training)
+      || self->recording != NULL)
+    {
+      g_set_error_literal (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID,
+                           _("Another run is going on: stop it first"));
+      return FALSE;
+    }
+  if (!graft_project_get_run (self->project, run_id, &run, error))
+    return FALSE;
+  ok = graft_run_is_resumable (self->project, &run, &epochs_done, NULL, error)
+       && (spec = graft_session_spec_from_json (run.spec_json != NULL ? run.spec_json : "", error)) != NULL;
+  graft_run_clear (&run);
+  if (!ok)
+    return FALSE;
+  /* The run's own model and settings; the project's images as they are (the checkpoint
+   * refuses others). */
+  model = graft_session_get_model (self->session);
+  if (model == NULL || spec->model_path == NULL
+      || g_strcmp0 (graft_session_get_spec (self->session)->model_path, spec->model_path) != 0)
+    {
+      if (spec->model_path == NULL || (loaded = graft_model_load (spec->model_path, error)) == NULL)
+        {
+          if (error != NULL && *error == NULL)
+            g_set_error_literal (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID,
+                                 _("The run does not say which model it trained"));
+          return FALSE;
+        }
+      model = loaded;
+    }
+  checkpoint = graft_run_checkpoint_file (self->project, run_id);
+  graft_training_set_resume_from (self->training, checkpoint);
+  self->resume_run_id = run_id;
+  self->resume_epochs_done = epochs_done;
+  if (!graft_training_start (self->training, model, spec, graft_session_get_train_dataset (self->session),
+                             graft_session_get_validation_dataset (self->session),
+                             graft_session_get_cache_folder (self->session), FALSE, error))
+    {
+      self->resume_run_id = 0;
+      return FALSE;
+    }
+  /* Its curves so far, before the points of the epochs to come. */
+  for (guint i = 0; i < graft_run_n_series; i++)
+    {
+      GraftSeries *series = graft_training_get_series (self->training, graft_run_series_names[i]);
+      g_autoptr (GArray) points = graft_project_get_metric_series (self->project, run_id, graft_run_series_names[i],
+                                                                   NULL);
+      for (guint k = 0; series != NULL && points != NULL && k < points->len; k++)
+        {
+          const GraftSeriesPoint *point = &g_array_index (points, GraftSeriesPoint, k);
+          graft_series_append (series, (double) point->step / GRAFT_RUN_STEPS_PER_EPOCH, point->value);
+        }
+    }
   return TRUE;
 }
 

@@ -94,6 +94,13 @@ gboolean graft_project_object_get_recording (GraftProjectObject *self);
 /* Deletes a stored run (not the one being recorded) and its model file; emits
  * ::runs-changed. */
 gboolean graft_project_object_delete_run (GraftProjectObject *self, gint64 run_id, GError **error);
+/* Whether the stored run was stopped, closed or killed with a checkpoint (run-record.h)
+ * and is not the run going on. */
+gboolean graft_project_object_can_resume_run (GraftProjectObject *self, gint64 run_id);
+/* Continues the stored run from its checkpoint, in the same run record, with its own
+ * model and settings and the session's images; its curves so far are in the training's
+ * series. FALSE with error (naming the checkpoint and what is wrong) when it cannot. */
+gboolean graft_project_object_resume_run (GraftProjectObject *self, gint64 run_id, GError **error);
 
 /* The classes in order: a GListModel of GraftClassItem (owned by self). */
 GListModel *graft_project_object_get_classes (GraftProjectObject *self);

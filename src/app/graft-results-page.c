@@ -257,6 +257,8 @@ typedef struct {
   GraftSeries *compare_accuracy, *compare_loss; /* the same, labelled "Run n" */
   GtkCheckButton *check;
   const char *note;          /* "failed", "interrupted": a stored run without a model */
+  gboolean resumable;        /* stopped, closed or killed with a checkpoint */
+  GtkWidget *resume_button;
 } Run;
 
 static void
@@ -526,6 +528,7 @@ on_training_state (GraftResultsPage *self)
   if (busy && !self->run_in_progress)
     capture_run (self);
   self->run_in_progress = busy;
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "results.resume-run", !busy);
 }
 
 static void update_comparison (GraftResultsPage *self);
@@ -598,6 +601,14 @@ update_run_row (Run *run)
       gtk_actionable_set_action_target (GTK_ACTIONABLE (delete_button), "x", run->id);
       gtk_widget_set_visible (delete_button, TRUE);
     }
+  if (run->id != 0 && run->resumable)
+    {
+      /* Translators: the accessible name of a run's Resume button */
+      g_autofree char *resume = g_strdup_printf (_("Resume run %d"), run->number);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (run->resume_button), GTK_ACCESSIBLE_PROPERTY_LABEL, resume, -1);
+      gtk_actionable_set_action_target (GTK_ACTIONABLE (run->resume_button), "x", run->id);
+    }
+  gtk_widget_set_visible (run->resume_button, run->id != 0 && run->resumable);
 }
 
 /* A row in the Runs group for run (its fields set), at the end of the list. */
@@ -608,6 +619,7 @@ append_run_row (GraftResultsPage *self, Run *run)
   GtkWidget *check = gtk_check_button_new ();
   GtkWidget *open = gtk_button_new_with_label (_("Open"));
   GtkWidget *delete = gtk_button_new_from_icon_name ("user-trash-symbolic");
+  GtkWidget *resume = gtk_button_new_with_mnemonic (_("_Resume"));
 
   gtk_widget_set_valign (check, GTK_ALIGN_CENTER);
   adw_action_row_add_prefix (ADW_ACTION_ROW (row), check);
@@ -617,6 +629,14 @@ append_run_row (GraftResultsPage *self, Run *run)
   gtk_widget_set_tooltip_text (open, _("Show this run’s results"));
   g_object_set_data (G_OBJECT (open), "run", run);
   g_signal_connect (open, "clicked", G_CALLBACK (on_open_clicked), self);
+  /* A run stopped, closed or killed goes on from its last checkpoint. */
+  gtk_widget_set_valign (resume, GTK_ALIGN_CENTER);
+  gtk_widget_set_tooltip_text (resume, _("Continue this run from its last completed epoch"));
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (resume), "x", (gint64) 0);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (resume), "results.resume-run");
+  gtk_widget_set_visible (resume, FALSE);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), resume);
+  run->resume_button = resume;
   adw_action_row_add_suffix (ADW_ACTION_ROW (row), open);
   gtk_widget_set_valign (delete, GTK_ALIGN_CENTER);
   gtk_widget_add_css_class (delete, "flat");
@@ -2268,6 +2288,7 @@ run_from_store (GraftResultsPage *self, const GraftRun *stored)
   else if (run->model_path == NULL)
     /* Translators: a stored run's line: its model file is gone */
     run->note = _("model file missing");
+  run->resumable = graft_project_object_can_resume_run (self->project, stored->id);
   run->series = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
   for (gsize i = 0; i < G_N_ELEMENTS (curve_names); i++)
     {
@@ -2465,6 +2486,18 @@ on_runs_changed (GraftProjectObject *project, gint64 run_id, GraftResultsPage *s
         remove_run (self, run);
       return;
     }
+  if (run != NULL && stored.status != GRAFT_RUN_RUNNING)
+    {
+      /* A resumed run ended: the row its end added (its curves from the first epoch)
+       * takes the place of the row it had. */
+      for (guint i = self->runs->len; i-- > 0;)
+        if (((Run *) g_ptr_array_index (self->runs, i))->id == 0)
+          {
+            remove_run (self, run);
+            run = NULL;
+            break;
+          }
+    }
   if (run == NULL)
     {
       /* The newest run of this page not yet stored is the one the project stored. */
@@ -2487,6 +2520,7 @@ on_runs_changed (GraftProjectObject *project, gint64 run_id, GraftResultsPage *s
                       ? g_strdup (stored.model_path) : NULL;
   g_free (run->metrics_json);
   run->metrics_json = g_strdup (stored.metrics_json);
+  run->resumable = graft_project_object_can_resume_run (project, run_id);
   update_run_row (run);
   gtk_widget_set_sensitive (run->open_button, run != self->shown_run);
   update_comparison (self);
@@ -2534,6 +2568,26 @@ on_delete_response (AdwMessageDialog *dialog, const char *response, GraftResults
       g_autofree char *message = g_strdup_printf (_("Could not delete the run: %s"), error->message);
       toast (self, message);
     }
+}
+
+static void
+action_resume_run (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  GraftResultsPage *self = GRAFT_RESULTS_PAGE (widget);
+  gint64 run_id = g_variant_get_int64 (parameter);
+  g_autoptr (GError) error = NULL;
+
+  if (self->project == NULL || find_run (self, run_id) == NULL)
+    return;
+  if (!graft_project_object_resume_run (self->project, run_id, &error))
+    {
+      /* Translators: a toast; the reason follows */
+      g_autofree char *message = g_strdup_printf (_("Could not resume the run: %s"), error->message);
+      toast (self, message);
+      return;
+    }
+  /* Its curves go on on the Train page. */
+  gtk_widget_activate_action (widget, "win.show-page", "s", "train");
 }
 
 static void
@@ -2872,6 +2926,7 @@ graft_results_page_class_init (GraftResultsPageClass *klass)
   gtk_widget_class_install_action (widget_class, "results.show-all-mistakes", NULL, action_show_all_mistakes);
   gtk_widget_class_install_action (widget_class, "results.show-more", NULL, action_show_more);
   gtk_widget_class_install_action (widget_class, "results.delete-run", "x", action_delete_run);
+  gtk_widget_class_install_action (widget_class, "results.resume-run", "x", action_resume_run);
 
   gtk_widget_class_set_css_name (widget_class, "graftresultspage");
 }

@@ -47,6 +47,7 @@ struct _GraftTraining
   GBytes *model_bytes;         /* the trained model as ONNX, serialised by the worker */
   GArray *lr_finder_x;         /* the sweep's points (double), from the worker to the */
   GArray *lr_finder_y;         /* drain of its last event */
+  char *resume_from;           /* the checkpoint the next start continues, or NULL */
 
   GMutex lock;                 /* guards events and idle_id */
   GArray *events;              /* Event */
@@ -348,6 +349,7 @@ graft_training_finalize (GObject *object)
   GraftTraining *self = GRAFT_TRAINING (object);
 
   g_clear_pointer (&self->trainer, graft_trainer_free);
+  g_free (self->resume_from);
   g_clear_pointer (&self->model_bytes, g_bytes_unref);
   g_clear_pointer (&self->lr_finder_x, g_array_unref);
   g_clear_pointer (&self->lr_finder_y, g_array_unref);
@@ -480,6 +482,10 @@ graft_training_start (GraftTraining *self, const GraftModel *model, const GraftS
   g_clear_pointer (&self->model_bytes, g_bytes_unref);
   self->stop_requested = FALSE;
   self->trainer = graft_trainer_new (model, spec, train, validation, error);
+  if (self->trainer != NULL && self->resume_from != NULL && !lr_finder
+      && !graft_trainer_resume_from_file (self->trainer, self->resume_from, error))
+    g_clear_pointer (&self->trainer, graft_trainer_free);
+  g_clear_pointer (&self->resume_from, g_free);
   if (self->trainer == NULL)
     return FALSE;
   graft_trainer_set_hooks (self->trainer, &hooks);
@@ -511,6 +517,23 @@ graft_training_start (GraftTraining *self, const GraftModel *model, const GraftS
   /* The worker's reference is given back by the last drain (EVENT_FINISHED joins it). */
   self->worker = g_thread_new ("graft-training", run_worker, g_object_ref (self));
   return TRUE;
+}
+
+void
+graft_training_set_resume_from (GraftTraining *self, const char *checkpoint)
+{
+  g_return_if_fail (GRAFT_IS_TRAINING (self));
+  g_free (self->resume_from);
+  self->resume_from = g_strdup (checkpoint);
+}
+
+void
+graft_training_set_checkpoint_file (GraftTraining *self, const char *path)
+{
+  g_return_if_fail (GRAFT_IS_TRAINING (self));
+  /* Before the worker runs: the trainer is not shared yet. */
+  g_return_if_fail (self->trainer != NULL && self->worker == NULL);
+  graft_trainer_set_checkpoint_file (self->trainer, path);
 }
 
 void

@@ -51,6 +51,12 @@ void graft_training_apply_threads (void);
 gboolean graft_training_start (GraftTraining *self, const GraftModel *model, const GraftSessionSpec *spec,
                                const GraftDataset *train, const GraftDataset *validation,
                                const char *cache_folder, gboolean lr_finder, GError **error);
+/* The next start continues the run checkpointed there (trainer.h); a checkpoint that does
+ * not fit makes the start fail, naming it. */
+void graft_training_set_resume_from (GraftTraining *self, const char *checkpoint);
+/* Where the run being started writes its checkpoints: call from a "notify::state"
+ * handler of the start (the worker begins after it). */
+void graft_training_set_checkpoint_file (GraftTraining *self, const char *path);
 void graft_training_pause (GraftTraining *self);
 void graft_training_resume (GraftTraining *self);
 void graft_training_stop (GraftTraining *self);

@@ -1,0 +1,341 @@
+/* A run closed part way resumes in the same run record: the real GraftWindow under
+ * Xvfb, on the bundled sample project (in a private XDG_DATA_HOME).
+ *
+ *   /app/resume/close-reopen-resume
+ *       a run of 4 epochs with augmentation, the window closed during it (Stop and
+ *       Close): stored as stopped with its checkpoint (runs/ID.checkpoint); the sample
+ *       opened in a new window: its row on the Results page has a Resume button, which
+ *       continues it in the same record to its 4 epochs, its curves continued from the
+ *       first epoch (one point per epoch, none twice); the stored model has the same
+ *       weights as a run of the same settings never interrupted
+ *
+ * Run under a display: dbus-run-session -- xvfb-run -a -s "-screen 0 1400x900x24" meson test app-resume */
+#include <adwaita.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "app-test-helpers.h"
+#include "engine/parallel.h"
+#include "gradcheck.h"
+#include "graft-application.h"
+#include "graft-data-page.h"
+#include "graft-model-page.h"
+#include "graft-results-page.h"
+#include "graft-train-page.h"
+#include "graft-welcome-page.h"
+#include "graft-window.h"
+#include "model/model.h"
+
+static char *home;   /* private XDG folders */
+static GraftApplication *application_instance;   /* one per process: it registers once */
+
+static GraftApplication *
+shared_application (void)
+{
+  if (application_instance == NULL)
+    application_instance = app_test_application_new ();
+  return application_instance;
+}
+
+#define WAIT_UNTIL(condition, seconds) \
+  G_STMT_START \
+  { \
+    gint64 wait_deadline_ = g_get_monotonic_time () + (gint64) (seconds) * G_USEC_PER_SEC; \
+    while (!(condition) && g_get_monotonic_time () < wait_deadline_) \
+      if (!g_main_context_iteration (NULL, FALSE)) \
+        g_usleep (1000); \
+  } \
+  G_STMT_END
+
+static GtkWidget *
+page (GraftWindow *window, const char *name)
+{
+  AdwViewStack *stack = ADW_VIEW_STACK (app_test_template_child (window, GRAFT_TYPE_WINDOW, "view_stack"));
+  GtkWidget *child = adw_view_stack_get_child_by_name (stack, name);
+  g_assert_nonnull (child);
+  return child;
+}
+
+static GraftProjectObject *
+window_project (GraftWindow *window)
+{
+  return graft_data_page_get_project (GRAFT_DATA_PAGE (page (window, "data")));
+}
+
+static GraftWindow *
+new_window (GraftApplication *application)
+{
+  GraftWindow *window = graft_window_new (application);
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 1360, 860);
+  gtk_window_present (GTK_WINDOW (window));
+  WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 10);
+  return window;
+}
+
+static guint
+train_images (GraftWindow *window)
+{
+  GraftDataset *train = graft_session_get_train_dataset (graft_window_get_session (window));
+  return train != NULL ? train->items->len : 0;
+}
+
+/* The sample open, its model loaded and its datasets in the session. */
+static void
+open_sample (GraftWindow *window)
+{
+  graft_window_open_sample (window);
+  WAIT_UNTIL (window_project (window) != NULL && graft_session_get_model (graft_window_get_session (window)) != NULL
+                && train_images (window) > 0,
+              120);
+  g_assert_nonnull (graft_session_get_model (graft_window_get_session (window)));
+  g_assert_cmpuint (train_images (window), >, 0);
+}
+
+/* Start on the Train page, then the run to its end and the project to its record. */
+static void
+train (GraftWindow *window, int epochs)
+{
+  GraftSession *session = graft_window_get_session (window);
+  GraftTraining *training = graft_window_get_training (window);
+  GtkWidget *start = app_test_template_child (page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "start_button");
+
+  graft_session_get_spec (session)->epochs = epochs;
+  graft_session_spec_changed (session);
+  graft_window_show_page (window, "train");
+  app_test_iterate_for (300);
+  g_assert_true (gtk_widget_is_sensitive (start));
+  g_assert_true (gtk_widget_activate (start));
+  WAIT_UNTIL (graft_training_is_busy (training), 10);
+  if (!graft_training_is_busy (training))
+    g_test_message ("not started: %s", gtk_label_get_label (GTK_LABEL (app_test_template_child (
+                                         page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "error_label"))));
+  WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 120);
+  g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
+  g_assert_false (graft_project_object_get_recording (window_project (window)));
+  WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (page (window, "results")))
+                && graft_results_page_get_metrics (GRAFT_RESULTS_PAGE (page (window, "results"))) != NULL,
+              60);
+}
+
+
+#define EPOCHS 4
+
+/* The spec of both runs: augmentation on, so that the backbone runs every epoch (slow
+ * enough to close during the run) and the augmentation's random state must resume too. */
+static void
+prepare_spec (GraftWindow *window)
+{
+  GraftSession *session = graft_window_get_session (window);
+  graft_session_get_spec (session)->augmentation.enabled = TRUE;
+  graft_session_get_spec (session)->epochs = EPOCHS;
+  graft_session_get_spec (session)->seed = 77;
+  graft_session_spec_changed (session);
+}
+
+static GBytes *
+model_weights (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftModel) model = graft_model_load (path, &error);
+  GByteArray *bytes = g_byte_array_new ();
+
+  g_assert_no_error (error);
+  for (int v = 0; v < graft_graph_value_count (model->graph); v++)
+    {
+      const graft_value *value = graft_graph_value (model->graph, v);
+      size_t count;
+      if (value->kind != GRAFT_VALUE_PARAMETER && value->kind != GRAFT_VALUE_BUFFER)
+        continue;
+      graft_shape_count (&value->shape, &count, NULL);
+      g_byte_array_append (bytes, (const guint8 *) value->data, (guint) (count * sizeof (float)));
+    }
+  return g_byte_array_free_to_bytes (bytes);
+}
+
+/* The visible button of the Results page that resumes run_id, or NULL. */
+static GtkWidget *
+find_resume_button (GtkWidget *widget, gint64 run_id)
+{
+  if (GTK_IS_BUTTON (widget) && gtk_widget_get_visible (widget)
+      && g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (widget)), "results.resume-run") == 0)
+    {
+      GVariant *target = gtk_actionable_get_action_target_value (GTK_ACTIONABLE (widget));
+      if (target != NULL && g_variant_get_int64 (target) == run_id)
+        return widget;
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_resume_button (child, run_id);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* Pauses the run once its second epoch has begun: the window is then closed during it,
+ * however fast the epochs are. */
+static void
+pause_in_second_epoch (GraftTraining *training, GParamSpec *pspec, gpointer user_data)
+{
+  if (graft_training_get_epoch (training) >= 2 && graft_training_get_state (training) == GRAFT_TRAINING_RUNNING)
+    graft_training_pause (training);
+}
+
+static void
+test_close_reopen_resume (void)
+{
+  GraftApplication *application = shared_application ();
+  g_autofree char *sample = graft_welcome_page_get_sample_folder ();
+  g_autofree char *checkpoint = NULL, *model_file = NULL, *expected_file = NULL;
+  g_autoptr (GBytes) expected = NULL, resumed = NULL;
+  GraftWindow *window = new_window (application);
+  GraftTraining *training;
+  GtkWidget *weak, *resume;
+  gint64 run_id;
+  int epochs_done;
+
+  /* The run never interrupted. */
+  open_sample (window);
+  prepare_spec (window);
+  train (window, EPOCHS);
+  {
+    GraftResultsPage *results = GRAFT_RESULTS_PAGE (page (window, "results"));
+    GraftRun run = { 0 };
+    gint64 id = graft_results_page_get_shown_run_id (results);
+    g_assert_true (graft_project_get_run (graft_project_object_get_project (window_project (window)), id, &run, NULL));
+    expected_file = g_strdup (run.model_path);
+    graft_run_clear (&run);
+    expected = model_weights (expected_file);
+  }
+
+  /* The same, closed during its second or third epoch: Stop and Close. */
+  training = graft_window_get_training (window);
+  graft_window_show_page (window, "train");
+  app_test_iterate_for (300);
+  {
+    gulong pause_id = g_signal_connect (training, "notify::epoch", G_CALLBACK (pause_in_second_epoch), NULL);
+    g_assert_true (gtk_widget_activate (app_test_template_child (page (window, "train"), GRAFT_TYPE_TRAIN_PAGE,
+                                                                 "start_button")));
+    WAIT_UNTIL (graft_training_get_state (training) == GRAFT_TRAINING_PAUSED, 120);
+    g_signal_handler_disconnect (training, pause_id);
+  }
+  g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_PAUSED);
+  weak = GTK_WIDGET (window);
+  g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &weak);
+  gtk_window_close (GTK_WINDOW (window));
+  app_test_iterate_for (100);
+  g_assert_nonnull (graft_window_get_close_dialog (window));
+  adw_message_dialog_response (graft_window_get_close_dialog (window), "stop");
+  WAIT_UNTIL (weak == NULL, 120);
+  g_assert_null (weak);
+  app_test_iterate_for (200);
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GraftProject) project = graft_project_open (sample, &error);
+    g_autoptr (GArray) runs = graft_project_list_runs (project, &error);
+    const GraftRun *run = &g_array_index (runs, GraftRun, 0); /* newest first */
+    int epochs = 0;
+    g_assert_no_error (error);
+    g_assert_cmpint (run->status, ==, GRAFT_RUN_STOPPED);
+    run_id = run->id;
+    checkpoint = graft_run_checkpoint_file (project, run_id);
+    g_assert_true (graft_checkpoint_get_epochs (checkpoint, &epochs_done, &epochs, &error));
+    g_assert_no_error (error);
+    g_test_message ("closed after %d of %d epochs", epochs_done, epochs);
+    g_assert_cmpint (epochs_done, >=, 1);
+    g_assert_cmpint (epochs_done, <, EPOCHS);
+    g_assert_cmpint (epochs, ==, EPOCHS);
+  }
+
+  /* Reopened: Resume in its row continues it. */
+  window = new_window (application);
+  open_sample (window);
+  training = graft_window_get_training (window);
+  graft_window_show_page (window, "results");
+  WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (page (window, "results"))), 60);
+  resume = find_resume_button (page (window, "results"), run_id);
+  g_assert_nonnull (resume);
+  app_test_save_shot (page (window, "results"), "resume-01-results-row.png");
+  g_assert_true (gtk_widget_activate (resume));
+  WAIT_UNTIL (graft_training_is_busy (training), 10);
+  g_assert_true (graft_training_is_busy (training));
+  {
+    /* The curves so far are on the Train page from the start. */
+    GraftSeries *per_epoch = graft_training_get_series (training, "validation-accuracy");
+    g_assert_cmpuint (graft_series_get_length (per_epoch), >=, (guint) epochs_done);
+  }
+  WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 180);
+  g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
+  app_test_save_shot (page (window, "train"), "resume-02-train-page.png");
+  {
+    GraftProject *project = graft_project_object_get_project (window_project (window));
+    g_autoptr (GArray) accuracy = graft_project_get_metric_series (project, run_id, "validation-accuracy", NULL);
+    g_autoptr (GArray) loss = graft_project_get_metric_series (project, run_id, "train-loss", NULL);
+    GraftRun run = { 0 };
+    g_assert_true (graft_project_get_run (project, run_id, &run, NULL));
+    g_assert_cmpint (run.status, ==, GRAFT_RUN_FINISHED);
+    g_assert_nonnull (strstr (run.metrics_json, "\"epochs_done\":4"));
+    model_file = g_strdup (run.model_path);
+    graft_run_clear (&run);
+    /* One point per epoch, 1 to 4; the steps' curve goes on without a point twice. */
+    g_assert_cmpuint (accuracy->len, ==, EPOCHS);
+    for (guint i = 0; i < accuracy->len; i++)
+      g_assert_cmpint (g_array_index (accuracy, GraftSeriesPoint, i).step, ==,
+                       (gint64) (i + 1) * GRAFT_RUN_STEPS_PER_EPOCH);
+    for (guint i = 1; i < loss->len; i++)
+      g_assert_cmpint (g_array_index (loss, GraftSeriesPoint, i).step, >,
+                       g_array_index (loss, GraftSeriesPoint, i - 1).step);
+    g_assert_cmpint (g_array_index (loss, GraftSeriesPoint, loss->len - 1).step, ==,
+                     (gint64) EPOCHS * GRAFT_RUN_STEPS_PER_EPOCH);
+    g_assert_false (g_file_test (checkpoint, G_FILE_TEST_EXISTS)); /* finished: no checkpoint kept */
+  }
+  /* The run resumed and the run never interrupted: the same weights. */
+  resumed = model_weights (model_file);
+  g_assert_true (g_bytes_equal (expected, resumed));
+  g_assert_null (find_resume_button (page (window, "results"), run_id));
+  gtk_window_destroy (GTK_WINDOW (window));
+  app_test_iterate_for (200);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *data = NULL;
+  int status;
+
+  home = test_private_user_dirs ("graft-resume-XXXXXX", FALSE);
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  g_setenv ("GSK_RENDERER", "cairo", FALSE);
+  g_setenv ("LC_ALL", "C", TRUE);
+
+  g_test_init (&argc, &argv, NULL);
+  if (!gtk_init_check ())
+    {
+      g_print ("1..0 # SKIP no display\n");
+      test_remove_tree (home);
+      return 0;
+    }
+  adw_init ();
+  graft_set_num_threads (2);
+
+  data = g_test_build_filename (G_TEST_DIST, "..", "data", NULL);
+  {
+    g_autofree char *samples = g_build_filename (data, "samples", NULL);
+    if (!g_file_test (samples, G_FILE_TEST_IS_DIR))
+      {
+        g_print ("1..0 # SKIP no sample images in the source tree\n");
+        test_remove_tree (home);
+        return 0;
+      }
+  }
+  g_setenv ("GRAFT_DATA_DIR", data, TRUE);
+
+  g_test_add_func ("/app/resume/close-reopen-resume", test_close_reopen_resume);
+  status = g_test_run ();
+
+  g_clear_object (&application_instance);
+  test_remove_tree (home);
+  g_free (home);
+  return status;
+}
