@@ -2,8 +2,9 @@
  * Xvfb, on the bundled sample project (in a private XDG_DATA_HOME).
  *
  *   /app/resume/close-reopen-resume
- *       a run of 4 epochs with augmentation, the window closed during it (Stop and
- *       Close): stored as stopped with its checkpoint (runs/ID.checkpoint); the sample
+ *       a run of 4 epochs with augmentation, paused in its second epoch: its checkpoint
+ *       (runs/ID.checkpoint) and the curves of its first epoch are in the project
+ *       already; the window closed (Stop and Close): stored as stopped; the sample
  *       opened in a new window: its row on the Results page has a Resume button, which
  *       continues it in the same record to its 4 epochs, its curves continued from the
  *       first epoch (one point per epoch, none twice); the stored model has the same
@@ -221,6 +222,20 @@ test_close_reopen_resume (void)
     g_signal_handler_disconnect (training, pause_id);
   }
   g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_PAUSED);
+  {
+    /* Already in the project while it trains: the checkpoint and the curves of the
+     * epochs that ended (what a kill of the app would leave). */
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GraftProject) project = graft_project_open (sample, &error);
+    g_autoptr (GArray) runs = graft_project_list_runs (project, &error);
+    const GraftRun *run = &g_array_index (runs, GraftRun, 0);
+    g_autoptr (GArray) accuracy = graft_project_get_metric_series (project, run->id, "validation-accuracy", &error);
+    g_autofree char *path = graft_run_checkpoint_file (project, run->id);
+    g_assert_no_error (error);
+    g_assert_cmpint (run->status, ==, GRAFT_RUN_RUNNING);
+    g_assert_cmpuint (accuracy->len, >=, 1);
+    g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  }
   weak = GTK_WIDGET (window);
   g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &weak);
   gtk_window_close (GTK_WINDOW (window));

@@ -229,7 +229,7 @@ struct _GraftProjectObject
   gulong spec_changed_id, model_changed_id;  /* on session */
   guint spec_save_source;
   GraftTraining *training;
-  gulong state_id, finished_id;   /* on training */
+  gulong state_id, finished_id, epoch_id;   /* on training */
   struct _Recording *recording;   /* the run going on */
   guint storing;                  /* runs that ended, being stored */
   gint64 resume_run_id;           /* the stored run the start under way continues, or 0 */
@@ -1436,7 +1436,8 @@ typedef struct _Recording {
   GraftDataset *validation;       /* NULL without validation images */
   GraftPreprocessing preprocessing;
   gint64 started;                 /* monotonic */
-  gint64 stored_steps;            /* a resumed run: its points up to this step are stored */
+  gint64 stored_steps;            /* its points up to this step are stored (epochs ended, or a
+                                   * resumed run's checkpoint) */
   /* At the end. */
   GraftRunRecord record;          /* points to the fields below */
   GraftMetrics *metrics;
@@ -1575,6 +1576,37 @@ on_training_state (GraftTraining *training, GParamSpec *pspec, GraftProjectObjec
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECORDING]);
 }
 
+/* An epoch ended, its checkpoint written: the curves up to it go into the project, so
+ * that a run killed later (the app with it) resumes with the curves that lead there. */
+static void
+on_training_epoch (GraftTraining *training, int epochs_done, gboolean best, GraftProjectObject *self)
+{
+  Recording *r = self->recording;
+  g_autoptr (GArray) points = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 until = (gint64) epochs_done * GRAFT_RUN_STEPS_PER_EPOCH;
+  guint kept = 0;
+
+  if (r == NULL || r->run_id == 0 || graft_training_is_lr_finder (training) || until <= r->stored_steps)
+    return;
+  points = run_points (training);
+  for (guint i = 0; i < points->len; i++)
+    {
+      const GraftMetricPoint *point = &g_array_index (points, GraftMetricPoint, i);
+      if (point->step > r->stored_steps && point->step <= until)
+        g_array_index (points, GraftMetricPoint, kept++) = *point;
+    }
+  if (kept > 0
+      && !graft_project_append_metrics (self->project, r->run_id, (const GraftMetricPoint *) (gpointer) points->data,
+                                        kept, &error))
+    {
+      /* They are stored with the rest at the end. */
+      g_warning ("Cannot store the curves of run %" G_GINT64_FORMAT " so far: %s", r->run_id, error->message);
+      return;
+    }
+  r->stored_steps = until;
+}
+
 static void
 on_training_finished (GraftTraining *training, GError *error, GraftProjectObject *self)
 {
@@ -1599,7 +1631,8 @@ on_training_finished (GraftTraining *training, GError *error, GraftProjectObject
   r->points = run_points (training);
   if (r->stored_steps > 0)
     {
-      /* A resumed run: what came before its checkpoint is stored already. */
+      /* Stored already: the curves up to the last epoch's end (or a resumed run's
+       * checkpoint). */
       guint kept = 0;
       for (guint i = 0; i < r->points->len; i++)
         if (g_array_index (r->points, GraftMetricPoint, i).step > r->stored_steps)
@@ -1647,6 +1680,7 @@ graft_project_object_set_training (GraftProjectObject *self, GraftTraining *trai
     {
       g_clear_signal_handler (&self->state_id, self->training);
       g_clear_signal_handler (&self->finished_id, self->training);
+      g_clear_signal_handler (&self->epoch_id, self->training);
       g_clear_object (&self->training);
     }
   if (training != NULL)
@@ -1654,6 +1688,7 @@ graft_project_object_set_training (GraftProjectObject *self, GraftTraining *trai
       self->training = g_object_ref (training);
       self->state_id = g_signal_connect (training, "notify::state", G_CALLBACK (on_training_state), self);
       self->finished_id = g_signal_connect (training, "finished", G_CALLBACK (on_training_finished), self);
+      self->epoch_id = g_signal_connect (training, "epoch-finished", G_CALLBACK (on_training_epoch), self);
     }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TRAINING]);
 }
