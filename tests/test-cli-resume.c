@@ -207,6 +207,21 @@ test_killed_after_epoch (void)
   g_assert_true (WIFSIGNALED (wait_status) && WTERMSIG (wait_status) == SIGKILL);
   checkpoint = g_build_filename (project, "runs", "1.checkpoint", NULL);
   g_assert_true (g_file_test (checkpoint, G_FILE_TEST_IS_REGULAR));
+  /* runs says it can be resumed, and how. */
+  g_assert_cmpint (run_cli (&out, &err, "runs", project, "--json", NULL), ==, 0);
+  {
+    g_autoptr (JsonNode) listed = json_from_string (out, NULL);
+    JsonArray *runs = json_object_get_array_member (json_node_get_object (listed), "runs");
+    JsonObject *run = json_array_get_object_element (runs, 0);
+    g_assert_cmpint (json_object_get_int_member (run, "resumable_after_epoch"), ==, 2);
+    g_assert_cmpstr (json_object_get_string_member (run, "status"), ==, "running");
+  }
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_cli (&out, &err, "runs", project, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Run 1 can be resumed after epoch 2"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
 
   g_assert_cmpint (run_cli (&out, &err, "train", project, "--resume", "--threads", "2", "--json", NULL), ==, 0);
   g_assert_cmpint (run_of (out), ==, 1); /* the same run record */

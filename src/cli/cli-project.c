@@ -20,7 +20,11 @@
  * runs lists the project's runs, newest first: id, status, strategy, epochs done of
  * planned, validation accuracy, when it was made and its model file; --json:
  * {"project", "runs": [{"id", "name", "status", "strategy", "epochs", "epochs_done",
- * "accuracy", "created", "finished", "model"}]} (times as ISO 8601, null when not known).
+ * "accuracy", "created", "finished", "model", "resumable_after_epoch"}]} (times as ISO
+ * 8601, null when not known). A run stopped or killed with a whole checkpoint
+ * (run-record.h) can be resumed ("graft-cli train DIR --resume --run N"): its
+ * "resumable_after_epoch" is the epochs its checkpoint has done (null otherwise), and the
+ * table is followed by a line for each such run.
  */
 #include "cli/cli.h"
 
@@ -444,6 +448,7 @@ cli_runs (int argc, char **argv)
   g_autoptr (GArray) runs = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonBuilder) builder = NULL;
+  GString *resumable_lines = NULL;  /* the runs that can be resumed, after the table */
 
   g_option_context_set_description (context, CLI_JSON_NAMES_HELP);
   if (!cli_parse (context, &argc, &argv))
@@ -475,8 +480,20 @@ cli_runs (int argc, char **argv)
       const GraftRun *run = &g_array_index (runs, GraftRun, i);
       const char *status = (guint) run->status < G_N_ELEMENTS (status_names) ? status_names[run->status] : "pending";
       RunSummary summary;
+      int resumable_after = -1;
 
       summarise (run, &summary);
+      if (!graft_run_is_resumable (project, run, &resumable_after, NULL, NULL))
+        resumable_after = -1;
+      else
+        {
+          if (resumable_lines == NULL)
+            resumable_lines = g_string_new (NULL);
+          g_string_append_printf (resumable_lines,
+                                  "Run %" G_GINT64_FORMAT " can be resumed after epoch %d: graft-cli train %s "
+                                  "--resume --run %" G_GINT64_FORMAT "\n",
+                                  run->id, resumable_after, argv[1], run->id);
+        }
       if (json)
         {
           json_builder_begin_object (builder);
@@ -504,6 +521,7 @@ cli_runs (int argc, char **argv)
               json_builder_set_member_name (builder, "model");
               json_builder_add_null_value (builder);
             }
+          member_count (builder, "resumable_after_epoch", resumable_after);
           json_builder_end_object (builder);
         }
       else
@@ -530,5 +548,9 @@ cli_runs (int argc, char **argv)
       json_builder_end_object (builder);
       cli_print_json (builder, TRUE);
     }
+  else if (resumable_lines != NULL)
+    printf ("%s", resumable_lines->str);
+  if (resumable_lines != NULL)
+    g_string_free (resumable_lines, TRUE);
   return CLI_EXIT_OK;
 }
