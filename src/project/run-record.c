@@ -314,7 +314,8 @@ graft_run_find_resumable (GraftProject *project, GError **error)
   for (guint i = 0; i < runs->len; i++)
     {
       const GraftRun *run = &g_array_index (runs, GraftRun, i);
-      if (graft_run_is_resumable (project, run, NULL, NULL, NULL))
+      /* A failed run (a diverged loss) is resumed only when asked for by its id. */
+      if (run->status != GRAFT_RUN_FAILED && graft_run_is_resumable (project, run, NULL, NULL, NULL))
         return run->id;
     }
   return 0;

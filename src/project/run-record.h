@@ -93,7 +93,7 @@ char *graft_run_checkpoint_file (GraftProject *project, gint64 run_id);
  * stored resumes to be stored). FALSE with error naming the file and what is wrong otherwise. */
 gboolean graft_run_is_resumable (GraftProject *project, const GraftRun *run, int *epochs_done, int *epochs,
                                  GError **error);
-/* The newest run that can be resumed, 0 when none. */
+/* The newest run that can be resumed and did not fail, 0 when none. */
 gint64 graft_run_find_resumable (GraftProject *project, GError **error);
 /* Removes the run's points past step (those of the epoch a checkpoint did not reach),
  * so that a resumed run's curves continue from its checkpoint. */
