@@ -5,7 +5,8 @@
  * continued; a kill at every rename, link and fsync of the run (strace's syscall
  * injection) leaves a run that resumes to the same weights or is refused by name.
  *
- *   /cli/resume/killed-after-epoch   kill -9 after the second of four epochs, --resume
+ *   /cli/resume/killed-after-epoch   kill -9 after the second of four epochs, runs (it says
+ *                                    it can be resumed), --resume, export
  *   /cli/resume/stopped              Ctrl+C, then --resume --run N
  *   /cli/resume/kill-at-every-write  strace -e inject=...:signal=SIGKILL:when=K
  *   /cli/resume/refusals             a damaged checkpoint, a finished run, bad options
@@ -238,6 +239,19 @@ test_killed_after_epoch (void)
       g_assert_cmpfloat (g_array_index (accuracy, GraftSeriesPoint, i).value, ==,
                          g_array_index (expected_accuracy, GraftSeriesPoint, i).value);
     }
+  /* Exported, it is the same model. */
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  {
+    g_autofree char *exported = g_build_filename (project, "exported.onnx", NULL);
+    g_autoptr (GraftModel) model = NULL;
+    g_autoptr (GBytes) weights = NULL;
+    g_assert_cmpint (run_cli (&out, &err, "export", project, "--run", "1", "-o", exported, NULL), ==, 0);
+    model = graft_model_load (exported, NULL);
+    g_assert_nonnull (model);
+    weights = all_weights (model);
+    g_assert_true (g_bytes_equal (expected, weights));
+  }
   /* A finished run keeps no checkpoint, and cannot be resumed again. */
   g_assert_false (g_file_test (checkpoint, G_FILE_TEST_EXISTS));
   g_clear_pointer (&out, g_free);
