@@ -163,3 +163,13 @@ app_test_visible_page (GraftWindow *window)
     return "welcome";
   return adw_view_stack_get_visible_child_name (view_stack);
 }
+
+GtkWidget *
+app_test_window_page (GraftWindow *window, const char *name)
+{
+  AdwViewStack *stack = ADW_VIEW_STACK (app_test_template_child (window, GRAFT_TYPE_WINDOW, "view_stack"));
+  GtkWidget *child = adw_view_stack_get_child_by_name (stack, name);
+
+  g_assert_nonnull (child);
+  return child;
+}

@@ -32,3 +32,18 @@ GtkEventController *app_test_find_controller (GtkWidget *widget, GType type);
 GraftApplication *app_test_application_new (void);
 /* "welcome" on the start screen, else the name of the visible page ("data", ...). */
 const char *app_test_visible_page (GraftWindow *window);
+/* The page of window's view stack called name ("data", "results", ...); fails the test
+ * when there is none. */
+GtkWidget *app_test_window_page (GraftWindow *window, const char *name);
+
+/* Runs the main context until condition (any expression) holds or seconds have passed;
+ * the caller asserts the condition after it. */
+#define APP_TEST_WAIT_UNTIL(condition, seconds) \
+  G_STMT_START \
+  { \
+    gint64 wait_deadline_ = g_get_monotonic_time () + (gint64) (seconds) * G_USEC_PER_SEC; \
+    while (!(condition) && g_get_monotonic_time () < wait_deadline_) \
+      if (!g_main_context_iteration (NULL, FALSE)) \
+        g_usleep (1000); \
+  } \
+  G_STMT_END

@@ -62,24 +62,7 @@ static char *data_copy;   /* the copy of data/samples and data/models: GRAFT_DAT
 
 /* ---- waiting and finding ---- */
 
-#define WAIT_UNTIL(condition, seconds) \
-  G_STMT_START \
-  { \
-    gint64 wait_deadline_ = g_get_monotonic_time () + (gint64) (seconds) * G_USEC_PER_SEC; \
-    while (!(condition) && g_get_monotonic_time () < wait_deadline_) \
-      if (!g_main_context_iteration (NULL, FALSE)) \
-        g_usleep (1000); \
-  } \
-  G_STMT_END
 
-static GtkWidget *
-page (GraftWindow *window, const char *name)
-{
-  AdwViewStack *stack = ADW_VIEW_STACK (app_test_template_child (window, GRAFT_TYPE_WINDOW, "view_stack"));
-  GtkWidget *child = adw_view_stack_get_child_by_name (stack, name);
-  g_assert_nonnull (child);
-  return child;
-}
 
 static void
 show_page (GraftWindow *window, const char *name)
@@ -105,7 +88,7 @@ click (GtkWidget *button)
 
   g_assert_true (gtk_widget_is_sensitive (button));
   g_assert_true (gtk_widget_activate (button));
-  WAIT_UNTIL (clicked, 5);
+  APP_TEST_WAIT_UNTIL (clicked, 5);
   g_signal_handler_disconnect (button, id);
   g_assert_true (clicked);
 }
@@ -269,18 +252,18 @@ test_end_to_end (void)
   window = graft_window_new (application);
   gtk_window_set_default_size (GTK_WINDOW (window), 1360, 860);
   gtk_window_present (GTK_WINDOW (window));
-  WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)) && gtk_widget_get_width (GTK_WIDGET (window)) > 1, 10);
+  APP_TEST_WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)) && gtk_widget_get_width (GTK_WIDGET (window)) > 1, 10);
   app_test_iterate_for (300);
   session = graft_window_get_session (window);
   training = graft_window_get_training (window);
   g_signal_connect (session, "datasets-changed", G_CALLBACK (count), &seen.datasets_changed);
   g_signal_connect (session, "spec-changed", G_CALLBACK (count), &seen.spec_changed);
 
-  data_page = page (window, "data");
-  model_page = page (window, "model");
-  schedule_page = page (window, "schedule");
-  train_page = page (window, "train");
-  results_page = page (window, "results");
+  data_page = app_test_window_page (window, "data");
+  model_page = app_test_window_page (window, "model");
+  schedule_page = app_test_window_page (window, "schedule");
+  train_page = app_test_window_page (window, "train");
+  results_page = app_test_window_page (window, "results");
   /* Toasts as the window gets them: from the pages' ::toast signals. */
   g_signal_connect (data_page, "toast", G_CALLBACK (on_toast), &seen);
   g_signal_connect (model_page, "toast", G_CALLBACK (on_toast), &seen);
@@ -300,7 +283,7 @@ test_end_to_end (void)
   started = g_get_monotonic_time ();
   click (app_test_template_child (welcome, GRAFT_TYPE_WELCOME_PAGE, "sample_button"));
   g_assert_true (graft_welcome_page_get_busy (GRAFT_WELCOME_PAGE (welcome)));
-  WAIT_UNTIL (g_strcmp0 (app_test_visible_page (window), "data") == 0 && graft_session_get_model (session) != NULL
+  APP_TEST_WAIT_UNTIL (g_strcmp0 (app_test_visible_page (window), "data") == 0 && graft_session_get_model (session) != NULL
                 && dataset_images (session) > 0,
               120);
   g_test_message ("sample open in %.1f s", (g_get_monotonic_time () - started) / 1e6);
@@ -382,7 +365,7 @@ test_end_to_end (void)
     g_assert_cmpuint (graft_project_object_count_images (project, GRAFT_FILTER_UNLABELLED, 0), ==, 299);
     g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (selection)), ==, 299);
     /* The labelled image reaches the session's datasets (after the page's short delay). */
-    WAIT_UNTIL (seen.datasets_changed > datasets_before && dataset_images (session) == 701, 10);
+    APP_TEST_WAIT_UNTIL (seen.datasets_changed > datasets_before && dataset_images (session) == 701, 10);
     g_assert_cmpuint (dataset_images (session), ==, 701);
     app_test_iterate_for (500);
     app_test_save_shot (GTK_WIDGET (window), "e2e-03-data-labelled.png");
@@ -499,7 +482,7 @@ test_end_to_end (void)
     g_assert_true (plotted);
 
     /* The first steps in: points on the curve, the progress under way. */
-    WAIT_UNTIL (graft_training_get_epoch (training) >= 1 && graft_series_get_length (loss) > 0, 60);
+    APP_TEST_WAIT_UNTIL (graft_training_get_epoch (training) >= 1 && graft_series_get_length (loss) > 0, 60);
     points_1 = graft_series_get_length (loss);
     fraction_1 = gtk_progress_bar_get_fraction (progress);
     epoch_1 = graft_training_get_epoch (training);
@@ -512,7 +495,7 @@ test_end_to_end (void)
     app_test_save_shot (GTK_WIDGET (window), "e2e-07-train-first-epoch.png");
 
     /* A few epochs on: more points, further along. */
-    WAIT_UNTIL (graft_training_get_epoch (training) >= epoch_1 + WATCH_EPOCHS || !graft_training_is_busy (training),
+    APP_TEST_WAIT_UNTIL (graft_training_get_epoch (training) >= epoch_1 + WATCH_EPOCHS || !graft_training_is_busy (training),
                 60);
     g_assert_true (graft_training_is_busy (training));
     app_test_iterate_for (50);
@@ -545,7 +528,7 @@ test_end_to_end (void)
 
     /* Stop: the run ends as stopped, the controls come back. */
     click (app_test_template_child (train_page, type, "stop_button"));
-    WAIT_UNTIL (!graft_training_is_busy (training), 60);
+    APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training), 60);
     app_test_iterate_for (100);
     g_test_message ("stopped at epoch %d of %d after %.1f s", graft_training_get_epoch (training), RUN_EPOCHS,
                     (g_get_monotonic_time () - started) / 1e6);
@@ -590,7 +573,7 @@ test_end_to_end (void)
     JsonArray *array;
     const char *text;
 
-    WAIT_UNTIL (!graft_results_page_is_busy (results) && graft_results_page_get_metrics (results) != NULL, 120);
+    APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (results) && graft_results_page_get_metrics (results) != NULL, 120);
     g_assert_false (graft_results_page_is_busy (results));
     metrics = graft_results_page_get_metrics (results);
     g_assert_nonnull (metrics);
@@ -618,7 +601,7 @@ test_end_to_end (void)
     exported = g_build_filename (home, "sample-classifier.onnx", NULL);
     g_assert_true (gtk_widget_activate_action (results_page, "results.export-to", "s", exported));
     g_assert_true (graft_results_page_is_busy (results));
-    WAIT_UNTIL (!graft_results_page_is_busy (results), 120);
+    APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (results), 120);
     g_assert_false (graft_results_page_is_busy (results));
     /* The page's verification: the file, loaded back and run on every validation image,
      * predicts what the app predicts. */

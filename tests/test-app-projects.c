@@ -45,24 +45,7 @@ shared_application (void)
   return application_instance;
 }
 
-#define WAIT_UNTIL(condition, seconds) \
-  G_STMT_START \
-  { \
-    gint64 wait_deadline_ = g_get_monotonic_time () + (gint64) (seconds) * G_USEC_PER_SEC; \
-    while (!(condition) && g_get_monotonic_time () < wait_deadline_) \
-      if (!g_main_context_iteration (NULL, FALSE)) \
-        g_usleep (1000); \
-  } \
-  G_STMT_END
 
-static GtkWidget *
-page (GraftWindow *window, const char *name)
-{
-  AdwViewStack *stack = ADW_VIEW_STACK (app_test_template_child (window, GRAFT_TYPE_WINDOW, "view_stack"));
-  GtkWidget *child = adw_view_stack_get_child_by_name (stack, name);
-  g_assert_nonnull (child);
-  return child;
-}
 
 static const char *
 stack_page (gpointer widget, GType type, const char *name)
@@ -73,7 +56,7 @@ stack_page (gpointer widget, GType type, const char *name)
 static GraftProjectObject *
 window_project (GraftWindow *window)
 {
-  return graft_data_page_get_project (GRAFT_DATA_PAGE (page (window, "data")));
+  return graft_data_page_get_project (GRAFT_DATA_PAGE (app_test_window_page (window, "data")));
 }
 
 static GraftWindow *
@@ -83,7 +66,7 @@ new_window (GraftApplication *application)
 
   gtk_window_set_default_size (GTK_WINDOW (window), 1360, 860);
   gtk_window_present (GTK_WINDOW (window));
-  WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 10);
+  APP_TEST_WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 10);
   return window;
 }
 
@@ -99,7 +82,7 @@ static void
 open_sample (GraftWindow *window)
 {
   graft_window_open_sample (window);
-  WAIT_UNTIL (window_project (window) != NULL && graft_session_get_model (graft_window_get_session (window)) != NULL
+  APP_TEST_WAIT_UNTIL (window_project (window) != NULL && graft_session_get_model (graft_window_get_session (window)) != NULL
                 && train_images (window) > 0,
               120);
   g_assert_nonnull (graft_session_get_model (graft_window_get_session (window)));
@@ -124,7 +107,7 @@ stored_runs (const char *folder)
 static gboolean
 export_enabled (GraftWindow *window)
 {
-  GtkWidget *split = app_test_template_child (page (window, "results"), GRAFT_TYPE_RESULTS_PAGE, "export_button");
+  GtkWidget *split = app_test_template_child (app_test_window_page (window, "results"), GRAFT_TYPE_RESULTS_PAGE, "export_button");
 
   for (GtkWidget *child = gtk_widget_get_first_child (split); child != NULL; child = gtk_widget_get_next_sibling (child))
     if (GTK_IS_BUTTON (child))
@@ -138,7 +121,7 @@ train (GraftWindow *window, int epochs)
 {
   GraftSession *session = graft_window_get_session (window);
   GraftTraining *training = graft_window_get_training (window);
-  GtkWidget *start = app_test_template_child (page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "start_button");
+  GtkWidget *start = app_test_template_child (app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "start_button");
 
   graft_session_get_spec (session)->epochs = epochs;
   graft_session_spec_changed (session);
@@ -146,15 +129,15 @@ train (GraftWindow *window, int epochs)
   app_test_iterate_for (300);
   g_assert_true (gtk_widget_is_sensitive (start));
   g_assert_true (gtk_widget_activate (start));
-  WAIT_UNTIL (graft_training_is_busy (training), 10);
+  APP_TEST_WAIT_UNTIL (graft_training_is_busy (training), 10);
   if (!graft_training_is_busy (training))
     g_test_message ("not started: %s", gtk_label_get_label (GTK_LABEL (app_test_template_child (
-                                         page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "error_label"))));
-  WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 120);
+                                         app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "error_label"))));
+  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 120);
   g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
   g_assert_false (graft_project_object_get_recording (window_project (window)));
-  WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (page (window, "results")))
-                && graft_results_page_get_metrics (GRAFT_RESULTS_PAGE (page (window, "results"))) != NULL,
+  APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results")))
+                && graft_results_page_get_metrics (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"))) != NULL,
               60);
 }
 
@@ -165,7 +148,7 @@ destroy_and_wait (GraftWindow *window, GraftProjectObject *project)
 
   g_object_add_weak_pointer (weak, (gpointer *) &weak);
   gtk_window_destroy (GTK_WINDOW (window));
-  WAIT_UNTIL (weak == NULL, 30);
+  APP_TEST_WAIT_UNTIL (weak == NULL, 30);
   /* The project object is gone: its store is closed. */
   g_assert_null (weak);
 }
@@ -182,7 +165,7 @@ test_switch (void)
   GraftHeadSpec head = { .n_hidden = 1, .hidden = { 32 }, .activation = GRAFT_ACTIVATION_RELU };
 
   open_sample (window);
-  results = GRAFT_RESULTS_PAGE (page (window, "results"));
+  results = GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"));
   sample_session = graft_window_get_session (window);
   graft_session_set_head (sample_session, &head);
   train (window, 2);
@@ -200,7 +183,7 @@ test_switch (void)
   }
   g_assert_true (graft_window_open_project (window, other, &error));
   g_assert_no_error (error);
-  WAIT_UNTIL (g_strcmp0 (graft_window_get_project_folder (window), other) == 0, 30);
+  APP_TEST_WAIT_UNTIL (g_strcmp0 (graft_window_get_project_folder (window), other) == 0, 30);
   g_assert_cmpstr (graft_window_get_project_folder (window), ==, other);
   app_test_iterate_for (400);
 
@@ -214,7 +197,7 @@ test_switch (void)
   /* Train: a training that has not run, with empty curves. */
   {
     GraftTraining *training = graft_window_get_training (window);
-    GraftTrainPage *train_page = GRAFT_TRAIN_PAGE (page (window, "train"));
+    GraftTrainPage *train_page = GRAFT_TRAIN_PAGE (app_test_window_page (window, "train"));
     g_assert_true (graft_train_page_get_training (train_page) == training);
     g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_IDLE);
     g_assert_cmpuint (graft_series_get_length (graft_training_get_series (training, "train-loss")), ==, 0);
@@ -222,7 +205,7 @@ test_switch (void)
   }
   /* Model: no model, the default head. */
   {
-    GraftModelPage *model_page = GRAFT_MODEL_PAGE (page (window, "model"));
+    GraftModelPage *model_page = GRAFT_MODEL_PAGE (app_test_window_page (window, "model"));
     GraftSession *session = graft_window_get_session (window);
     g_assert_true (graft_model_page_get_session (model_page) == session);
     g_assert_null (graft_session_get_model (session));
@@ -236,7 +219,7 @@ test_switch (void)
 
   /* Back to the sample: its run is there again. */
   open_sample (window);
-  WAIT_UNTIL (!graft_results_page_is_busy (results) && graft_results_page_get_metrics (results) != NULL, 60);
+  APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (results) && graft_results_page_get_metrics (results) != NULL, 60);
   g_assert_cmpuint (graft_results_page_get_n_runs (results), >=, 1);
   g_assert_true (export_enabled (window));
   g_assert_cmpint (graft_session_get_spec (graft_window_get_session (window))->head.n_hidden, ==, 1);
@@ -263,8 +246,8 @@ test_reopen (void)
   GraftResultsPage *results;
 
   open_sample (window);
-  results = GRAFT_RESULTS_PAGE (page (window, "results"));
-  WAIT_UNTIL (!graft_results_page_is_busy (results), 60);
+  results = GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"));
+  APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (results), 60);
   runs_before = graft_results_page_get_n_runs (results);
   {
     /* Settings of the Model and Schedule pages, which the project is to remember. */
@@ -301,9 +284,9 @@ test_reopen (void)
 
   /* A new window, the sample again. */
   window = new_window (application);
-  results = GRAFT_RESULTS_PAGE (page (window, "results"));
+  results = GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"));
   open_sample (window);
-  WAIT_UNTIL (g_strcmp0 (graft_session_get_model_path (graft_window_get_session (window)), model_before) == 0
+  APP_TEST_WAIT_UNTIL (g_strcmp0 (graft_session_get_model_path (graft_window_get_session (window)), model_before) == 0
                 && !graft_results_page_is_busy (results) && graft_results_page_get_metrics (results) != NULL,
               60);
   /* The model and every setting are back. */
@@ -331,7 +314,7 @@ test_reopen (void)
   /* Export works for it. */
   g_assert_true (export_enabled (window));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (results), "results.export-to", "s", exported));
-  WAIT_UNTIL (g_file_test (exported, G_FILE_TEST_EXISTS) && !graft_results_page_is_busy (results), 60);
+  APP_TEST_WAIT_UNTIL (g_file_test (exported, G_FILE_TEST_EXISTS) && !graft_results_page_is_busy (results), 60);
   {
     g_autoptr (GraftModel) model = graft_model_load (exported, &error);
     g_assert_no_error (error);
@@ -343,7 +326,7 @@ test_reopen (void)
   {
     AdwMessageDialog *dialog = NULL;
     GListModel *toplevels = gtk_window_get_toplevels ();
-    WAIT_UNTIL (g_list_model_get_n_items (toplevels) > 1, 5);
+    APP_TEST_WAIT_UNTIL (g_list_model_get_n_items (toplevels) > 1, 5);
     for (guint i = 0; i < g_list_model_get_n_items (toplevels) && dialog == NULL; i++)
       {
         g_autoptr (GObject) item = g_list_model_get_item (toplevels, i);
@@ -386,9 +369,9 @@ test_close_during_run (void)
   graft_session_spec_changed (session);
   graft_window_show_page (window, "train");
   app_test_iterate_for (300);
-  g_assert_true (gtk_widget_activate (app_test_template_child (page (window, "train"), GRAFT_TYPE_TRAIN_PAGE,
+  g_assert_true (gtk_widget_activate (app_test_template_child (app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE,
                                                                "start_button")));
-  WAIT_UNTIL (graft_training_get_epoch (training) >= 1, 120);
+  APP_TEST_WAIT_UNTIL (graft_training_get_epoch (training) >= 1, 120);
   g_assert_true (graft_training_is_busy (training));
 
   weak = GTK_WIDGET (window);
@@ -413,7 +396,7 @@ test_close_during_run (void)
   app_test_iterate_for (100);
   g_assert_nonnull (graft_window_get_close_dialog (window));
   adw_message_dialog_response (graft_window_get_close_dialog (window), "stop");
-  WAIT_UNTIL (weak == NULL, 120);
+  APP_TEST_WAIT_UNTIL (weak == NULL, 120);
   g_assert_null (weak);
   app_test_iterate_for (200);
   {

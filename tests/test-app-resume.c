@@ -38,29 +38,12 @@ shared_application (void)
   return application_instance;
 }
 
-#define WAIT_UNTIL(condition, seconds) \
-  G_STMT_START \
-  { \
-    gint64 wait_deadline_ = g_get_monotonic_time () + (gint64) (seconds) * G_USEC_PER_SEC; \
-    while (!(condition) && g_get_monotonic_time () < wait_deadline_) \
-      if (!g_main_context_iteration (NULL, FALSE)) \
-        g_usleep (1000); \
-  } \
-  G_STMT_END
 
-static GtkWidget *
-page (GraftWindow *window, const char *name)
-{
-  AdwViewStack *stack = ADW_VIEW_STACK (app_test_template_child (window, GRAFT_TYPE_WINDOW, "view_stack"));
-  GtkWidget *child = adw_view_stack_get_child_by_name (stack, name);
-  g_assert_nonnull (child);
-  return child;
-}
 
 static GraftProjectObject *
 window_project (GraftWindow *window)
 {
-  return graft_data_page_get_project (GRAFT_DATA_PAGE (page (window, "data")));
+  return graft_data_page_get_project (GRAFT_DATA_PAGE (app_test_window_page (window, "data")));
 }
 
 static GraftWindow *
@@ -70,7 +53,7 @@ new_window (GraftApplication *application)
 
   gtk_window_set_default_size (GTK_WINDOW (window), 1360, 860);
   gtk_window_present (GTK_WINDOW (window));
-  WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 10);
+  APP_TEST_WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 10);
   return window;
 }
 
@@ -86,7 +69,7 @@ static void
 open_sample (GraftWindow *window)
 {
   graft_window_open_sample (window);
-  WAIT_UNTIL (window_project (window) != NULL && graft_session_get_model (graft_window_get_session (window)) != NULL
+  APP_TEST_WAIT_UNTIL (window_project (window) != NULL && graft_session_get_model (graft_window_get_session (window)) != NULL
                 && train_images (window) > 0,
               120);
   g_assert_nonnull (graft_session_get_model (graft_window_get_session (window)));
@@ -99,7 +82,7 @@ train (GraftWindow *window, int epochs)
 {
   GraftSession *session = graft_window_get_session (window);
   GraftTraining *training = graft_window_get_training (window);
-  GtkWidget *start = app_test_template_child (page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "start_button");
+  GtkWidget *start = app_test_template_child (app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "start_button");
 
   graft_session_get_spec (session)->epochs = epochs;
   graft_session_spec_changed (session);
@@ -107,15 +90,15 @@ train (GraftWindow *window, int epochs)
   app_test_iterate_for (300);
   g_assert_true (gtk_widget_is_sensitive (start));
   g_assert_true (gtk_widget_activate (start));
-  WAIT_UNTIL (graft_training_is_busy (training), 10);
+  APP_TEST_WAIT_UNTIL (graft_training_is_busy (training), 10);
   if (!graft_training_is_busy (training))
     g_test_message ("not started: %s", gtk_label_get_label (GTK_LABEL (app_test_template_child (
-                                         page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "error_label"))));
-  WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 120);
+                                         app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "error_label"))));
+  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 120);
   g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
   g_assert_false (graft_project_object_get_recording (window_project (window)));
-  WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (page (window, "results")))
-                && graft_results_page_get_metrics (GRAFT_RESULTS_PAGE (page (window, "results"))) != NULL,
+  APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results")))
+                && graft_results_page_get_metrics (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"))) != NULL,
               60);
 }
 
@@ -201,7 +184,7 @@ test_close_reopen_resume (void)
   prepare_spec (window);
   train (window, EPOCHS);
   {
-    GraftResultsPage *results = GRAFT_RESULTS_PAGE (page (window, "results"));
+    GraftResultsPage *results = GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"));
     GraftRun run = { 0 };
     gint64 id = graft_results_page_get_shown_run_id (results);
     g_assert_true (graft_project_get_run (graft_project_object_get_project (window_project (window)), id, &run, NULL));
@@ -216,9 +199,9 @@ test_close_reopen_resume (void)
   app_test_iterate_for (300);
   {
     gulong pause_id = g_signal_connect (training, "notify::epoch", G_CALLBACK (pause_in_second_epoch), NULL);
-    g_assert_true (gtk_widget_activate (app_test_template_child (page (window, "train"), GRAFT_TYPE_TRAIN_PAGE,
+    g_assert_true (gtk_widget_activate (app_test_template_child (app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE,
                                                                  "start_button")));
-    WAIT_UNTIL (graft_training_get_state (training) == GRAFT_TRAINING_PAUSED, 120);
+    APP_TEST_WAIT_UNTIL (graft_training_get_state (training) == GRAFT_TRAINING_PAUSED, 120);
     g_signal_handler_disconnect (training, pause_id);
   }
   g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_PAUSED);
@@ -242,7 +225,7 @@ test_close_reopen_resume (void)
   app_test_iterate_for (100);
   g_assert_nonnull (graft_window_get_close_dialog (window));
   adw_message_dialog_response (graft_window_get_close_dialog (window), "stop");
-  WAIT_UNTIL (weak == NULL, 120);
+  APP_TEST_WAIT_UNTIL (weak == NULL, 120);
   g_assert_null (weak);
   app_test_iterate_for (200);
   {
@@ -268,21 +251,21 @@ test_close_reopen_resume (void)
   open_sample (window);
   training = graft_window_get_training (window);
   graft_window_show_page (window, "results");
-  WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (page (window, "results"))), 60);
-  resume = find_resume_button (page (window, "results"), run_id);
+  APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"))), 60);
+  resume = find_resume_button (app_test_window_page (window, "results"), run_id);
   g_assert_nonnull (resume);
-  app_test_save_shot (page (window, "results"), "resume-01-results-row.png");
+  app_test_save_shot (app_test_window_page (window, "results"), "resume-01-results-row.png");
   g_assert_true (gtk_widget_activate (resume));
-  WAIT_UNTIL (graft_training_is_busy (training), 10);
+  APP_TEST_WAIT_UNTIL (graft_training_is_busy (training), 10);
   g_assert_true (graft_training_is_busy (training));
   {
     /* The curves so far are on the Train page from the start. */
     GraftSeries *per_epoch = graft_training_get_series (training, "validation-accuracy");
     g_assert_cmpuint (graft_series_get_length (per_epoch), >=, (guint) epochs_done);
   }
-  WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 180);
+  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 180);
   g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
-  app_test_save_shot (page (window, "train"), "resume-02-train-page.png");
+  app_test_save_shot (app_test_window_page (window, "train"), "resume-02-train-page.png");
   {
     GraftProject *project = graft_project_object_get_project (window_project (window));
     g_autoptr (GArray) accuracy = graft_project_get_metric_series (project, run_id, "validation-accuracy", NULL);
@@ -308,7 +291,7 @@ test_close_reopen_resume (void)
   /* The run resumed and the run never interrupted: the same weights. */
   resumed = model_weights (model_file);
   g_assert_true (g_bytes_equal (expected, resumed));
-  g_assert_null (find_resume_button (page (window, "results"), run_id));
+  g_assert_null (find_resume_button (app_test_window_page (window, "results"), run_id));
   gtk_window_destroy (GTK_WINDOW (window));
   app_test_iterate_for (200);
 }

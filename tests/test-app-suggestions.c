@@ -28,29 +28,12 @@
 
 static char *home;   /* private XDG folders */
 
-#define WAIT_UNTIL(condition, seconds) \
-  G_STMT_START \
-  { \
-    gint64 wait_deadline_ = g_get_monotonic_time () + (gint64) (seconds) * G_USEC_PER_SEC; \
-    while (!(condition) && g_get_monotonic_time () < wait_deadline_) \
-      if (!g_main_context_iteration (NULL, FALSE)) \
-        g_usleep (1000); \
-  } \
-  G_STMT_END
 
-static GtkWidget *
-page (GraftWindow *window, const char *name)
-{
-  AdwViewStack *stack = ADW_VIEW_STACK (app_test_template_child (window, GRAFT_TYPE_WINDOW, "view_stack"));
-  GtkWidget *child = adw_view_stack_get_child_by_name (stack, name);
-  g_assert_nonnull (child);
-  return child;
-}
 
 static GraftProjectObject *
 window_project (GraftWindow *window)
 {
-  return graft_data_page_get_project (GRAFT_DATA_PAGE (page (window, "data")));
+  return graft_data_page_get_project (GRAFT_DATA_PAGE (app_test_window_page (window, "data")));
 }
 
 static guint
@@ -77,9 +60,9 @@ test_after_run (void)
 
   gtk_window_set_default_size (GTK_WINDOW (window), 1360, 860);
   gtk_window_present (GTK_WINDOW (window));
-  WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 10);
+  APP_TEST_WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 10);
   graft_window_open_sample (window);
-  WAIT_UNTIL (window_project (window) != NULL && graft_session_get_model (graft_window_get_session (window)) != NULL
+  APP_TEST_WAIT_UNTIL (window_project (window) != NULL && graft_session_get_model (graft_window_get_session (window)) != NULL
                 && train_images (window) > 0,
               120);
   project = window_project (window);
@@ -98,10 +81,10 @@ test_after_run (void)
   graft_session_spec_changed (session);
   graft_window_show_page (window, "train");
   app_test_iterate_for (300);
-  g_assert_true (gtk_widget_activate (app_test_template_child (page (window, "train"), GRAFT_TYPE_TRAIN_PAGE,
+  g_assert_true (gtk_widget_activate (app_test_template_child (app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE,
                                                                "start_button")));
-  WAIT_UNTIL (graft_training_is_busy (training), 10);
-  WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (project), 180);
+  APP_TEST_WAIT_UNTIL (graft_training_is_busy (training), 10);
+  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (project), 180);
   g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
   g_assert_false (graft_project_object_get_recording (project));
   app_test_iterate_for (300);
@@ -110,7 +93,7 @@ test_after_run (void)
   suggested = graft_project_object_count_images (project, GRAFT_FILTER_SUGGESTED, 0);
   g_test_message ("%u of %u unlabelled images suggested", suggested, unlabelled);
   g_assert_cmpuint (suggested, ==, unlabelled);
-  data_page = GRAFT_DATA_PAGE (page (window, "data"));
+  data_page = GRAFT_DATA_PAGE (app_test_window_page (window, "data"));
   graft_window_show_page (window, "data");
   graft_data_page_set_filter (data_page, GRAFT_FILTER_SUGGESTED, 0);
   app_test_iterate_for (300);
