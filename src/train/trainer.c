@@ -1132,6 +1132,13 @@ write_checkpoint (GraftTrainer *trainer, int epoch, guint64 step, gboolean best,
   if (trainer->checkpoint_best != NULL && best_accuracy >= 0)
     best_size = g_bytes_get_size (trainer->checkpoint_best);
   last_size = g_bytes_get_size (last);
+  /* One buffer (GByteArray) holds the file. */
+  if ((guint64) last_size + best_size + optimizer_size > G_MAXUINT - 4096)
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO,
+                   _("Cannot write the checkpoint %s: the model is too large for one"), display);
+      return FALSE;
+    }
   header = g_strdup_printf ("{\"epoch\": %d, \"epochs\": %d, \"step\": %" G_GUINT64_FORMAT ", "
                             "\"best_accuracy\": %.17g, \"best_loss\": %.17g, \"epochs_without_improvement\": %d, "
                             "\"spec_sha256\": \"%s\", \"train_items\": %u, "
@@ -1215,12 +1222,14 @@ checkpoint_read (const char *path, JsonObject **header_out, GBytes **last, GByte
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return checkpoint_invalid (error, display, _("its header is not valid"));
   header = json_node_get_object (json_parser_get_root (parser));
-  sections = json_object_has_member (header, "sections") ? json_object_get_object_member (header, "sections") : NULL;
+  sections = json_object_has_member (header, "sections")
+                 && JSON_NODE_HOLDS_OBJECT (json_object_get_member (header, "sections"))
+               ? json_object_get_object_member (header, "sections") : NULL;
   header_end = (gsize) (newline + 1 - text);
   for (int i = 0; i < 3; i++)
     {
       sizes[i] = sections != NULL ? json_object_get_int_member_with_default (sections, names[i], -1) : -1;
-      if (sizes[i] < 0)
+      if (sizes[i] < 0 || (guint64) sizes[i] > length)
         return checkpoint_invalid (error, display, _("its header is not valid"));
     }
   if ((guint64) sizes[0] + (guint64) sizes[1] + (guint64) sizes[2] != length - header_end || sizes[0] == 0
