@@ -10,10 +10,19 @@
  *       first epoch (one point per epoch, none twice); the stored model has the same
  *       weights as a run of the same settings never interrupted
  *
+ *   /app/resume/killed-cli-run
+ *       graft-cli train on the sample, killed (SIGKILL) after its first epoch: the app
+ *       lists the run as interrupted with a Resume button, which finishes it in the
+ *       same record with all its epochs
+ *
  * Run under a display: dbus-run-session -- xvfb-run -a -s "-screen 0 1400x900x24" meson test app-resume */
 #include <adwaita.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "app-test-helpers.h"
 #include "engine/parallel.h"
@@ -296,6 +305,82 @@ test_close_reopen_resume (void)
   app_test_iterate_for (200);
 }
 
+static void
+test_killed_cli_run (void)
+{
+  GraftApplication *application = shared_application ();
+  g_autofree char *sample = graft_welcome_page_get_sample_folder ();
+  const char *cli = g_getenv ("GRAFT_CLI");
+  const char *argv[] = { cli, "train", sample, "--epochs", "3", "--threads", "2", "--json", NULL };
+  g_autoptr (GError) error = NULL;
+  GraftWindow *window;
+  GraftTraining *training;
+  GtkWidget *resume;
+  GPid pid;
+  int out_fd, wait_status;
+  gboolean killed = FALSE;
+  gint64 run_id;
+  FILE *out;
+  char *line = NULL;
+  size_t size = 0;
+
+  if (cli == NULL || !g_file_test (cli, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("GRAFT_CLI is not set");
+      return;
+    }
+  /* The sample as the app left it (the first test made it and its settings). */
+  g_assert_true (g_file_test (sample, G_FILE_TEST_IS_DIR));
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD
+                                           | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &pid, NULL, &out_fd, NULL,
+                                           &error));
+  out = fdopen (out_fd, "r");
+  while (getline (&line, &size, out) > 0)
+    if (!killed && strstr (line, "\"event\":\"epoch\"") != NULL)
+      {
+        kill (pid, SIGKILL);
+        killed = TRUE;
+      }
+  free (line);
+  fclose (out);
+  g_assert_cmpint (waitpid (pid, &wait_status, 0), ==, pid);
+  g_spawn_close_pid (pid);
+  g_assert_true (killed && WIFSIGNALED (wait_status));
+  {
+    g_autoptr (GraftProject) project = graft_project_open (sample, &error);
+    g_autoptr (GArray) runs = graft_project_list_runs (project, &error);
+    g_assert_no_error (error);
+    run_id = g_array_index (runs, GraftRun, 0).id;
+    g_assert_cmpint (g_array_index (runs, GraftRun, 0).status, ==, GRAFT_RUN_RUNNING);
+  }
+
+  window = new_window (application);
+  open_sample (window);
+  training = graft_window_get_training (window);
+  graft_window_show_page (window, "results");
+  APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"))), 60);
+  resume = find_resume_button (app_test_window_page (window, "results"), run_id);
+  g_assert_nonnull (resume);
+  g_assert_true (gtk_widget_activate (resume));
+  APP_TEST_WAIT_UNTIL (graft_training_is_busy (training), 10);
+  g_assert_true (graft_training_is_busy (training));
+  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 180);
+  g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
+  {
+    GraftProject *project = graft_project_object_get_project (window_project (window));
+    g_autoptr (GArray) accuracy = graft_project_get_metric_series (project, run_id, "validation-accuracy", NULL);
+    GraftRun run = { 0 };
+    g_assert_true (graft_project_get_run (project, run_id, &run, NULL));
+    g_assert_cmpint (run.status, ==, GRAFT_RUN_FINISHED);
+    g_assert_nonnull (strstr (run.metrics_json, "\"epochs_done\":3"));
+    g_assert_true (g_file_test (run.model_path, G_FILE_TEST_IS_REGULAR));
+    graft_run_clear (&run);
+    g_assert_cmpuint (accuracy->len, ==, 3);
+  }
+  gtk_window_destroy (GTK_WINDOW (window));
+  app_test_iterate_for (200);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -330,6 +415,7 @@ main (int argc, char **argv)
   g_setenv ("GRAFT_DATA_DIR", data, TRUE);
 
   g_test_add_func ("/app/resume/close-reopen-resume", test_close_reopen_resume);
+  g_test_add_func ("/app/resume/killed-cli-run", test_killed_cli_run);
   status = g_test_run ();
 
   g_clear_object (&application_instance);
