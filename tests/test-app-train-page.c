@@ -357,6 +357,8 @@ test_boundary_cache (void)
     g_autofree char *counts = g_strdup_printf ("%'u of %'u images from the cache", 2 * images, 2 * images);
     g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (child (page, "cache_label"))), counts));
   }
+  /* The trainer's start-of-run line says the same with the ONNX value's name: it goes. */
+  g_assert_false (gtk_widget_get_visible (child (page, "message_label")));
   app_test_save_light_and_dark (window, "train-page-boundary-cache");
 
   /* A new run hides what the last one said until it ends. */

@@ -45,6 +45,7 @@ struct _GraftTrainPage
   GtkLabel *progress_detail;
   GtkProgressBar *progress_bar;
   GtkLabel *message_label;
+  int message_epoch;     /* the run's epoch when message_label's line came */
   GtkLabel *cache_label;
   GtkWidget *error_box;
   GtkLabel *error_label;
@@ -465,6 +466,11 @@ update_cache_label (GraftTrainPage *self, GraftTrainingState state)
                                     self->session != NULL ? graft_session_get_model (self->session) : NULL);
   gtk_label_set_label (self->cache_label, text != NULL ? text : "");
   gtk_widget_set_visible (GTK_WIDGET (self->cache_label), text != NULL);
+  /* The summary restates the run's start notes ("The frozen layers run once per image:
+   * training from /layer3/..."): a log line older than the last epoch goes once it shows.
+   * A line from the end of the run ("Stopped early: ...") stays. */
+  if (text != NULL && self->message_epoch < graft_training_get_epoch (self->training))
+    gtk_widget_set_visible (GTK_WIDGET (self->message_label), FALSE);
 }
 
 static void
@@ -558,6 +564,7 @@ static void
 on_training_message (GraftTrainPage *self)
 {
   const char *message = graft_training_get_message (self->training);
+  self->message_epoch = graft_training_get_epoch (self->training);
   gtk_label_set_label (self->message_label, message != NULL ? message : "");
   gtk_widget_set_visible (GTK_WIDGET (self->message_label), message != NULL && *message != '\0');
 }
