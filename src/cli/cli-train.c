@@ -549,6 +549,7 @@ close_line (Progress *p)
     }
 }
 
+
 static JsonBuilder *
 event_begin (const char *name)
 {
@@ -579,6 +580,35 @@ member_number (JsonBuilder *builder, const char *name, double value)
 {
   json_builder_set_member_name (builder, name);
   cli_json_add_number (builder, value);
+}
+
+/* The members of the "done" event that every run has: its validation figures, best
+ * epoch, epochs completed, whether a signal interrupted it, and its duration. */
+static void
+add_run_outcome (JsonBuilder *builder, const Progress *p, const GraftMetrics *best, int interrupted_by,
+                 gint64 started)
+{
+  member_number (builder, "validation_accuracy", best != NULL ? graft_metrics_accuracy (best) : NAN);
+  member_number (builder, "validation_loss", best != NULL ? graft_metrics_loss (best) : NAN);
+  json_builder_set_member_name (builder, "best_epoch");
+  if (p->best_epoch > 0)
+    json_builder_add_int_value (builder, p->best_epoch);
+  else
+    json_builder_add_null_value (builder);
+  member_int (builder, "epochs_completed", p->epochs_completed);
+  json_builder_set_member_name (builder, "interrupted");
+  json_builder_add_boolean_value (builder, interrupted_by != 0);
+  member_number (builder, "seconds", (g_get_monotonic_time () - started) / 1e6);
+}
+
+/* ": validation accuracy 93.1%, loss 0.2345 (epoch 4)", or "" for a run without
+ * validation images. */
+static char *
+format_run_figures (const Progress *p, const GraftMetrics *best)
+{
+  return best != NULL ? g_strdup_printf (": validation accuracy %.1f%%, loss %.4f (epoch %d)",
+                                         100 * graft_metrics_accuracy (best), graft_metrics_loss (best), p->best_epoch)
+                      : g_strdup ("");
 }
 
 static void
@@ -1055,27 +1085,14 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
       cli_json_set_file_name (builder, "model", run_file);
       if (r->output_path != NULL)
         cli_json_set_file_name (builder, "output", r->output_path);
-      member_number (builder, "validation_accuracy", best != NULL ? graft_metrics_accuracy (best) : NAN);
-      member_number (builder, "validation_loss", best != NULL ? graft_metrics_loss (best) : NAN);
-      json_builder_set_member_name (builder, "best_epoch");
-      if (p.best_epoch > 0)
-        json_builder_add_int_value (builder, p.best_epoch);
-      else
-        json_builder_add_null_value (builder);
-      member_int (builder, "epochs_completed", p.epochs_completed);
       member_int (builder, "predictions", predicted);
-      json_builder_set_member_name (builder, "interrupted");
-      json_builder_add_boolean_value (builder, interrupted_by != 0);
-      member_number (builder, "seconds", (g_get_monotonic_time () - started) / 1e6);
+      add_run_outcome (builder, &p, best, interrupted_by, started);
       event_end (builder);
     }
   else
     {
       g_autofree char *took = format_duration ((g_get_monotonic_time () - started) / 1e6);
-      g_autofree char *figures = best != NULL ? g_strdup_printf (": validation accuracy %.1f%%, loss %.4f (epoch %d)",
-                                                                 100 * graft_metrics_accuracy (best),
-                                                                 graft_metrics_loss (best), p.best_epoch)
-                                              : g_strdup ("");
+      g_autofree char *figures = format_run_figures (&p, best);
       close_line (&p);
       printf ("%s run %" G_GINT64_FORMAT " (%s)%s, in %s; %u images given a suggestion\n",
               interrupted_by != 0 ? "Interrupted: stored" : "Stored", run_id, run_file, figures, took, predicted);
@@ -1260,26 +1277,13 @@ cli_train (int argc, char **argv)
       event_end (builder);
       builder = event_begin ("done");
       cli_json_set_file_name (builder, "output", output_path);
-      member_number (builder, "validation_accuracy", best != NULL ? graft_metrics_accuracy (best) : NAN);
-      member_number (builder, "validation_loss", best != NULL ? graft_metrics_loss (best) : NAN);
-      json_builder_set_member_name (builder, "best_epoch");
-      if (p.best_epoch > 0)
-        json_builder_add_int_value (builder, p.best_epoch);
-      else
-        json_builder_add_null_value (builder);
-      member_int (builder, "epochs_completed", p.epochs_completed);
-      json_builder_set_member_name (builder, "interrupted");
-      json_builder_add_boolean_value (builder, interrupted_by != 0);
-      member_number (builder, "seconds", (g_get_monotonic_time () - started) / 1e6);
+      add_run_outcome (builder, &p, best, interrupted_by, started);
       event_end (builder);
     }
   else
     {
       g_autofree char *took = format_duration ((g_get_monotonic_time () - started) / 1e6);
-      g_autofree char *figures = best != NULL ? g_strdup_printf (": validation accuracy %.1f%%, loss %.4f (epoch %d)",
-                                                                 100 * graft_metrics_accuracy (best),
-                                                                 graft_metrics_loss (best), p.best_epoch)
-                                              : g_strdup ("");
+      g_autofree char *figures = format_run_figures (&p, best);
       close_line (&p);
       if (interrupted_by == 0)
         printf ("Saved %s%s, in %s\n", output_path, figures, took);
