@@ -3,8 +3,9 @@
  * 1400×900 window, an image selected in the grid and labelled with the "data.label"
  * action (key 2), undo and redo, the session's datasets, Label next and the welcome
  * page with its sample project (the bundled Fashion-MNIST samples and starter model),
- * Label next retraining the head for suggestions, and 10,000 images in the grid.
- * With GRAFT_SHOTS set, it saves there: data-page-{light,dark}.png (the sample
+ * Label next retraining the head for suggestions, the sample exported as class folders
+ * and as a CSV table ("data.export-to"), and 10,000 images in the grid.
+ * With GRAFT_SHOTS set, it saves there: data-import-export-menu.png, data-page-{light,dark}.png (the sample
  * project), data-page-toy-{light,dark}.png, data-page-suggested-light.png,
  * data-page-many.png, label-next-{light,dark}.png, label-next-toy-light.png,
  * welcome-{light,dark}.png, delete-class-dialog.png, recolour-class-dialog.png and
@@ -701,6 +702,127 @@ on_retraining (GObject *object, GParamSpec *pspec, gboolean *done)
     *done = TRUE;
 }
 
+static gboolean
+pointer_set (gpointer data)
+{
+  return *(gpointer *) data != NULL;
+}
+
+/* The number of entries in folder (0 when it does not exist). */
+static guint
+count_entries (const char *folder)
+{
+  g_autoptr (GDir) dir = g_dir_open (folder, 0, NULL);
+  guint n = 0;
+
+  while (dir != NULL && g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+static GtkMenuButton *
+find_menu_button (GtkWidget *widget)
+{
+  if (GTK_IS_MENU_BUTTON (widget) && gtk_menu_button_get_menu_model (GTK_MENU_BUTTON (widget)) != NULL)
+    return GTK_MENU_BUTTON (widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkMenuButton *found = find_menu_button (child);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* "data.export-to" on the sample project's Data page: class folders with as many files
+ * per class as the project has labels, the same under train/validation/test, and a CSV
+ * with a row per image; each announced by a toast with the count. */
+static void
+check_export (GtkWidget *window, GtkWidget *data_page, GraftProjectObject *project, char **toast)
+{
+  g_autofree char *tmp = g_dir_make_tmp ("graft-export-XXXXXX", NULL);
+  g_autofree char *folders = g_build_filename (tmp, "classes", NULL);
+  g_autofree char *split_folders = g_build_filename (tmp, "splits", NULL);
+  g_autofree char *csv = g_build_filename (tmp, "sample.csv", NULL);
+  g_autofree char *expected = NULL;
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) lines = NULL;
+  GListModel *classes = graft_project_object_get_classes (project);
+  guint labelled = graft_project_object_count_images (project, GRAFT_FILTER_LABELLED, 0);
+  guint n_lines = 0;
+  GtkMenuButton *menu_button;
+
+  /* The menu, for the screenshot. */
+  menu_button = find_menu_button (data_page);
+  g_assert_nonnull (menu_button);
+  gtk_menu_button_popup (menu_button);
+  /* The popover is a surface of its own: a shot of the window would not show it. */
+  screenshot (GTK_WIDGET (gtk_menu_button_get_popover (menu_button)), "data-import-export-menu.png");
+  gtk_menu_button_popdown (menu_button);
+  app_test_iterate_for (100);
+
+  g_assert_cmpuint (labelled, >, 0);
+  g_clear_pointer (toast, g_free);
+  gtk_widget_activate_action (data_page, "data.export-to", "(ss)", "image-folder", folders);
+  g_assert_true (app_test_wait_until (pointer_set, toast, 60));
+  expected = g_strdup_printf ("Exported %u images to %s", labelled, folders);
+  g_assert_cmpstr (*toast, ==, expected);
+  g_assert_cmpuint (count_entries (folders), ==, g_list_model_get_n_items (classes));
+  for (guint i = 0; i < g_list_model_get_n_items (classes); i++)
+    {
+      g_autoptr (GraftClassItem) klass = g_list_model_get_item (classes, i);
+      g_autofree char *folder = g_build_filename (folders, graft_class_item_get_name (klass), NULL);
+      guint n_split = 0;
+      const char *splits[] = { "train", "validation", "test" };
+
+      g_assert_cmpuint (count_entries (folder), ==,
+                        graft_project_object_count_images (project, GRAFT_FILTER_CLASS, graft_class_item_get_id (klass)));
+      if (i == 0)
+        {
+          g_clear_pointer (toast, g_free);
+          gtk_widget_activate_action (data_page, "data.export-to", "(ss)", "image-folder-by-split", split_folders);
+          g_assert_true (app_test_wait_until (pointer_set, toast, 60));
+          g_free (expected);
+          expected = g_strdup_printf ("Exported %u images to %s", labelled, split_folders);
+          g_assert_cmpstr (*toast, ==, expected);
+        }
+      for (guint j = 0; j < G_N_ELEMENTS (splits); j++)
+        {
+          g_autofree char *in_split = g_build_filename (split_folders, splits[j], graft_class_item_get_name (klass), NULL);
+          n_split += count_entries (in_split);
+        }
+      g_assert_cmpuint (n_split, ==,
+                        graft_project_object_count_images (project, GRAFT_FILTER_CLASS, graft_class_item_get_id (klass)));
+    }
+
+  /* Into a folder under a file: the export fails and the toast names the folder. */
+  {
+    g_autofree char *file = g_build_filename (tmp, "a-file", NULL);
+    g_autofree char *under_file = g_build_filename (file, "classes", NULL);
+
+    g_assert_true (g_file_set_contents (file, "x", 1, NULL));
+    g_clear_pointer (toast, g_free);
+    gtk_widget_activate_action (data_page, "data.export-to", "(ss)", "image-folder", under_file);
+    g_assert_true (app_test_wait_until (pointer_set, toast, 60));
+    g_assert_true (g_str_has_prefix (*toast, "Nothing was exported: "));
+    g_assert_nonnull (strstr (*toast, file));
+  }
+
+  g_clear_pointer (toast, g_free);
+  gtk_widget_activate_action (data_page, "data.export-to", "(ss)", "csv", csv);
+  g_assert_true (app_test_wait_until (pointer_set, toast, 60));
+  g_free (expected);
+  expected = g_strdup_printf ("Exported %u images to %s", graft_project_object_count_images (project, GRAFT_FILTER_ALL, 0), csv);
+  g_assert_cmpstr (*toast, ==, expected);
+  g_assert_true (g_file_get_contents (csv, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (lines[i][0] != '\0')
+      n_lines++;
+  g_assert_cmpuint (n_lines, ==, 1 + graft_project_object_count_images (project, GRAFT_FILTER_ALL, 0));
+  test_remove_tree (tmp);
+}
+
 static void
 test_welcome_and_sample (void)
 {
@@ -813,6 +935,7 @@ test_welcome_and_sample (void)
     screenshot (window, "data-page-dark.png");
     set_dark (FALSE);
     gtk_selection_model_unselect_all (selection);
+    check_export (window, data_page, opened, &toast);
 
     label_next = graft_data_page_get_label_next (GRAFT_DATA_PAGE (data_page));
     gtk_widget_activate_action (data_page, "data.label-next", NULL);

@@ -83,6 +83,7 @@ struct _GraftDataPage
   GtkFileChooserNative *chooser;
   GCancellable *cancellable;
   guint importing;
+  gboolean exporting;   /* one export at a time */
   gboolean syncing_sidebar;
 };
 
@@ -1409,6 +1410,186 @@ import_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
 }
 
+/* ------------------------------------------------------------------------ */
+/* Export                                                                    */
+
+/* What graft-cli project export writes, from the Data page's menu: the labelled images
+ * as class folders (optionally under train/validation/test), or every image as a CSV
+ * row. The files are copied, not hard-linked: editing an exported image must not
+ * change the project's. */
+typedef enum {
+  EXPORT_IMAGE_FOLDER,
+  EXPORT_IMAGE_FOLDER_BY_SPLIT,
+  EXPORT_CSV,
+} ExportFormat;
+
+typedef struct {
+  GraftProjectObject *project;
+  char *dest;
+  ExportFormat format;
+  guint exported;
+  guint missing;
+} ExportData;
+
+static void
+export_data_free (gpointer data)
+{
+  ExportData *export = data;
+  g_object_unref (export->project);
+  g_free (export->dest);
+  g_free (export);
+}
+
+static gboolean
+export_format_from_string (const char *what, ExportFormat *format)
+{
+  if (g_str_equal (what, "image-folder"))
+    *format = EXPORT_IMAGE_FOLDER;
+  else if (g_str_equal (what, "image-folder-by-split"))
+    *format = EXPORT_IMAGE_FOLDER_BY_SPLIT;
+  else if (g_str_equal (what, "csv"))
+    *format = EXPORT_CSV;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static void
+export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  ExportData *export = task_data;
+  GraftProject *project = graft_project_object_get_project (export->project);
+  GError *error = NULL;
+  gboolean ok;
+
+  if (export->format == EXPORT_CSV)
+    ok = graft_export_csv (project, export->dest, &error);
+  else
+    ok = graft_export_image_folder (project, export->dest, GRAFT_EXPORT_COPY,
+                                    export->format == EXPORT_IMAGE_FOLDER_BY_SPLIT, &export->exported,
+                                    &export->missing, &error);
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+on_export_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GraftDataPage *self = GRAFT_DATA_PAGE (source);
+  ExportData *export = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+  g_autofree char *message = NULL;
+
+  self->exporting = FALSE;
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "data.export", self->project != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "data.export-to", self->project != NULL);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      toast_error (self, _("Nothing was exported"), error);
+      return;
+    }
+  if (export->missing > 0)
+    message = g_strdup_printf (ngettext ("Exported %u image to %s; %u were missing",
+                                         "Exported %u images to %s; %u were missing", export->exported),
+                               export->exported, export->dest, export->missing);
+  else
+    message = g_strdup_printf (ngettext ("Exported %u image to %s", "Exported %u images to %s", export->exported),
+                               export->exported, export->dest);
+  toast (self, message);
+}
+
+static void
+start_export (GraftDataPage *self, ExportFormat format, const char *dest)
+{
+  g_autoptr (GTask) task = NULL;
+  ExportData *export;
+
+  if (self->project == NULL || self->exporting)
+    return;
+  export = g_new0 (ExportData, 1);
+  export->project = g_object_ref (self->project);
+  export->dest = g_strdup (dest);
+  export->format = format;
+  /* The CSV has a row for every image; graft_export_csv does not count them. */
+  if (format == EXPORT_CSV)
+    export->exported = graft_project_object_count_images (self->project, GRAFT_FILTER_ALL, 0);
+  self->exporting = TRUE;
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "data.export", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "data.export-to", FALSE);
+  task = g_task_new (self, NULL, on_export_done, NULL);
+  g_task_set_source_tag (task, start_export);
+  g_task_set_task_data (task, export, export_data_free);
+  g_task_run_in_thread (task, export_thread);
+}
+
+static void
+on_export_chooser_response (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  GraftDataPage *self = user_data;
+  ExportFormat format = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "graft-export-format"));
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+
+      if (path != NULL)
+        start_export (self, format, path);
+    }
+  g_clear_object (&self->chooser);
+}
+
+/* "data.export" ("image-folder", "image-folder-by-split" or "csv"): asks where. */
+static void
+export_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  GraftDataPage *self = GRAFT_DATA_PAGE (widget);
+  ExportFormat format;
+
+  if (self->project == NULL || !export_format_from_string (g_variant_get_string (parameter, NULL), &format))
+    return;
+  g_clear_object (&self->chooser);
+  if (format == EXPORT_CSV)
+    {
+      g_autofree char *name = graft_project_object_get_name (self->project);
+      g_autofree char *file_name = g_strdup_printf ("%s.csv", name);
+      g_autoptr (GtkFileFilter) csv = gtk_file_filter_new ();
+
+      self->chooser = gtk_file_chooser_native_new (_("Export a CSV Table"), toplevel (self),
+                                                   GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"), _("_Cancel"));
+      gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (self->chooser), file_name);
+      gtk_file_filter_set_name (csv, _("CSV Tables"));
+      gtk_file_filter_add_mime_type (csv, "text/csv");
+      gtk_file_filter_add_suffix (csv, "csv");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), csv);
+    }
+  else
+    self->chooser = gtk_file_chooser_native_new (format == EXPORT_IMAGE_FOLDER_BY_SPLIT
+                                                   ? _("Export Class Folders by Split")
+                                                   : _("Export Class Folders"),
+                                                 toplevel (self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                                 _("_Export"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->chooser), TRUE);
+  g_object_set_data (G_OBJECT (self->chooser), "graft-export-format", GINT_TO_POINTER (format));
+  g_signal_connect (self->chooser, "response", G_CALLBACK (on_export_chooser_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
+}
+
+/* "data.export-to" (format, destination): exports without asking (tests, scripts). */
+static void
+export_to_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  GraftDataPage *self = GRAFT_DATA_PAGE (widget);
+  const char *what, *dest;
+  ExportFormat format;
+
+  g_variant_get (parameter, "(&s&s)", &what, &dest);
+  if (dest[0] != '\0' && export_format_from_string (what, &format))
+    start_export (self, format, dest);
+}
+
 static gboolean
 on_page_drop (GtkDropTarget *target, const GValue *value, double x, double y, gpointer user_data)
 {
@@ -1954,6 +2135,8 @@ apply_project (GraftDataPage *self)
   update_filter_counts (self);
   update_undo_actions (self);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "data.import", project != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "data.export", project != NULL && !self->exporting);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "data.export-to", project != NULL && !self->exporting);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "data.add-class", project != NULL);
   gtk_stack_set_visible_child_name (self->mode_stack, "grid");
   graft_data_page_set_filter (self, GRAFT_FILTER_ALL, 0);
@@ -2127,6 +2310,8 @@ graft_data_page_class_init (GraftDataPageClass *klass)
   gtk_widget_class_install_action (widget_class, "data.undo", NULL, undo_action);
   gtk_widget_class_install_action (widget_class, "data.redo", NULL, redo_action);
   gtk_widget_class_install_action (widget_class, "data.import", "s", import_action);
+  gtk_widget_class_install_action (widget_class, "data.export", "s", export_action);
+  gtk_widget_class_install_action (widget_class, "data.export-to", "(ss)", export_to_action);
   gtk_widget_class_install_action (widget_class, "data.add-class", NULL, add_class_action);
   gtk_widget_class_install_action (widget_class, "data.rename-class", "x", rename_class_action);
   gtk_widget_class_install_action (widget_class, "data.recolour-class", "x", recolour_class_action);
