@@ -150,6 +150,30 @@ on_items_changed (GListModel *model, guint position, guint removed, guint added,
 
 /* ------------------------------------------------------------------------ */
 
+/* The Import menu's Teachable Machine entry: an unpacked export (a folder of class
+ * folders) becomes classes with their images labelled, copied into the project. */
+static void
+test_teachable_machine (void)
+{
+  g_autofree char *toy = toy_image_folder_new (30, 0, FALSE);
+  g_autofree char *tmp = g_dir_make_tmp ("graft-data-XXXXXX", NULL);
+  g_autofree char *folder = g_build_filename (tmp, "tm.graft", NULL);
+  g_autofree char *train = g_build_filename (toy, "train", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftProjectObject) project = graft_project_object_create (folder, "TM", &error);
+  g_autoptr (GraftImportReport) report = NULL;
+  g_autoptr (GListModel) unlabelled = NULL;
+  GListModel *classes;
+
+  g_assert_no_error (error);
+  report = import_and_wait (project, GRAFT_IMPORT_KIND_TEACHABLE_MACHINE, train);
+  g_assert_cmpuint (report->added, ==, 30);
+  classes = graft_project_object_get_classes (project);
+  g_assert_cmpuint (g_list_model_get_n_items (classes), ==, 3);
+  unlabelled = graft_project_object_list_images (project, GRAFT_FILTER_UNLABELLED, 0);
+  g_assert_cmpuint (g_list_model_get_n_items (unlabelled), ==, 0);
+}
+
 static void
 test_project_object (void)
 {
@@ -1004,6 +1028,7 @@ main (int argc, char **argv)
     }
 
   g_test_add_func ("/app/data/project-object", test_project_object);
+  g_test_add_func ("/app/data/teachable-machine", test_teachable_machine);
   g_test_add_func ("/app/data/enlarge", test_enlarge);
   g_test_add_func ("/app/data/page", test_data_page);
   g_test_add_func ("/app/data/many-images", test_many_images);

@@ -1378,6 +1378,9 @@ import_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
     kind = GRAFT_IMPORT_KIND_IMAGE_FOLDER, title = _("Import Class Folders");
   else if (g_str_equal (what, "csv"))
     kind = GRAFT_IMPORT_KIND_CSV, title = _("Import a CSV Table"), action = GTK_FILE_CHOOSER_ACTION_OPEN;
+  else if (g_str_equal (what, "teachable-machine"))
+    kind = GRAFT_IMPORT_KIND_TEACHABLE_MACHINE, title = _("Import a Teachable Machine Project"),
+    action = GTK_FILE_CHOOSER_ACTION_OPEN;
   else
     kind = GRAFT_IMPORT_KIND_FILES, title = _("Add Images"), action = GTK_FILE_CHOOSER_ACTION_OPEN, multiple = TRUE;
 
@@ -1396,6 +1399,15 @@ import_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
       gtk_file_filter_add_pattern (all, "*");
       gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), csv);
       gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), all);
+    }
+  else if (kind == GRAFT_IMPORT_KIND_TEACHABLE_MACHINE)
+    {
+      g_autoptr (GtkFileFilter) archives = gtk_file_filter_new ();
+      gtk_file_filter_set_name (archives, _("Teachable Machine Projects and ZIP Archives"));
+      gtk_file_filter_add_suffix (archives, "tm");
+      gtk_file_filter_add_suffix (archives, "zip");
+      gtk_file_filter_add_mime_type (archives, "application/zip");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), archives);
     }
   else if (kind == GRAFT_IMPORT_KIND_FILES)
     {

@@ -1306,6 +1306,9 @@ import_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       report = graft_import_files (self->project, (const char *const *) import->paths,
                                    g_strv_length (import->paths), import->class_id, &options, &error);
       break;
+    case GRAFT_IMPORT_KIND_TEACHABLE_MACHINE:
+      report = graft_import_teachable_machine (self->project, import->paths[0], &options, &error);
+      break;
     default:
       g_assert_not_reached ();
     }

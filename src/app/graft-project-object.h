@@ -183,6 +183,7 @@ typedef enum {
   GRAFT_IMPORT_KIND_IMAGE_FOLDER,  /* paths[0]: one subfolder per class */
   GRAFT_IMPORT_KIND_CSV,           /* paths[0]: path,label rows */
   GRAFT_IMPORT_KIND_FILES,         /* paths: files and folders (drag and drop); class_id labels them */
+  GRAFT_IMPORT_KIND_TEACHABLE_MACHINE, /* paths[0]: a Teachable Machine .zip or .tm, or a folder of them */
 } GraftImportKind;
 
 /* Runs the import off the main thread; on the main thread again, the signals for what
