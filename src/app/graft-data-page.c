@@ -1502,13 +1502,20 @@ on_export_done (GObject *source, GAsyncResult *result, gpointer user_data)
       toast_error (self, _("Nothing was exported"), error);
       return;
     }
+  message = g_strdup_printf (ngettext ("Exported %u image to %s", "Exported %u images to %s", export->exported),
+                             export->exported, export->dest);
   if (export->missing > 0)
-    message = g_strdup_printf (ngettext ("Exported %u image to %s; %u were missing",
-                                         "Exported %u images to %s; %u were missing", export->exported),
-                               export->exported, export->dest, export->missing);
-  else
-    message = g_strdup_printf (ngettext ("Exported %u image to %s", "Exported %u images to %s", export->exported),
-                               export->exported, export->dest);
+    {
+      /* Each count with its own plural: "Exported 1 image to …; 3 files were missing". */
+      g_autofree char *missing = g_strdup_printf (ngettext ("%u file was missing", "%u files were missing",
+                                                            export->missing),
+                                                  export->missing);
+      /* Translators: an export's result, then what was missing ("Exported 4 images to …; 1
+       * file was missing"). */
+      g_autofree char *both = g_strdup_printf (_("%s; %s"), message, missing);
+      g_free (message);
+      message = g_steal_pointer (&both);
+    }
   toast (self, message);
 }
 
