@@ -1,5 +1,8 @@
 #include "app-test-helpers.h"
 
+#include "engine/parallel.h"
+#include "gradcheck.h"
+
 void
 app_test_iterate_for (int milliseconds)
 {
@@ -172,4 +175,37 @@ app_test_window_page (GraftWindow *window, const char *name)
 
   g_assert_nonnull (child);
   return child;
+}
+
+gboolean
+app_test_init_with_samples (int *argc, char ***argv, const char *home_template, char **home)
+{
+  g_autofree char *data = NULL;
+  g_autofree char *samples = NULL;
+
+  *home = test_private_user_dirs (home_template, FALSE);
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  g_setenv ("GSK_RENDERER", "cairo", FALSE);
+  g_setenv ("LC_ALL", "C", TRUE);
+
+  g_test_init (argc, argv, NULL);
+  if (!gtk_init_check ())
+    {
+      g_print ("1..0 # SKIP no display\n");
+      test_remove_tree (*home);
+      return FALSE;
+    }
+  adw_init ();
+  graft_set_num_threads (2);
+
+  data = g_test_build_filename (G_TEST_DIST, "..", "data", NULL);
+  samples = g_build_filename (data, "samples", NULL);
+  if (!g_file_test (samples, G_FILE_TEST_IS_DIR))
+    {
+      g_print ("1..0 # SKIP no sample images in the source tree\n");
+      test_remove_tree (*home);
+      return FALSE;
+    }
+  g_setenv ("GRAFT_DATA_DIR", data, TRUE);
+  return TRUE;
 }

@@ -32,6 +32,12 @@ GtkEventController *app_test_find_controller (GtkWidget *widget, GType type);
 GraftApplication *app_test_application_new (void);
 /* "welcome" on the start screen, else the name of the visible page ("data", ...). */
 const char *app_test_visible_page (GraftWindow *window);
+/* Sets up a UI test on the sample project: private user folders (*home, removed by the
+ * caller at the end), in-memory settings, the C locale, GTK and libadwaita, 2 engine
+ * threads, and GRAFT_DATA_DIR on the source tree's data/. FALSE (after printing TAP's
+ * skip and removing *home) without a display or without the sample images: main then
+ * returns 0. */
+gboolean app_test_init_with_samples (int *argc, char ***argv, const char *home_template, char **home);
 /* The page of window's view stack called name ("data", "results", ...); fails the test
  * when there is none. */
 GtkWidget *app_test_window_page (GraftWindow *window, const char *name);

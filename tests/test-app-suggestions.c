@@ -152,35 +152,10 @@ test_after_run (void)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *data = NULL;
   int status;
 
-  home = test_private_user_dirs ("graft-suggestions-XXXXXX", FALSE);
-  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
-  g_setenv ("GSK_RENDERER", "cairo", FALSE);
-  g_setenv ("LC_ALL", "C", TRUE);
-
-  g_test_init (&argc, &argv, NULL);
-  if (!gtk_init_check ())
-    {
-      g_print ("1..0 # SKIP no display\n");
-      test_remove_tree (home);
-      return 0;
-    }
-  adw_init ();
-  graft_set_num_threads (2);
-
-  data = g_test_build_filename (G_TEST_DIST, "..", "data", NULL);
-  {
-    g_autofree char *samples = g_build_filename (data, "samples", NULL);
-    if (!g_file_test (samples, G_FILE_TEST_IS_DIR))
-      {
-        g_print ("1..0 # SKIP no sample images in the source tree\n");
-        test_remove_tree (home);
-        return 0;
-      }
-  }
-  g_setenv ("GRAFT_DATA_DIR", data, TRUE);
+  if (!app_test_init_with_samples (&argc, &argv, "graft-suggestions-XXXXXX", &home))
+    return 0;
 
   g_test_add_func ("/app/suggestions/after-run", test_after_run);
   status = g_test_run ();
