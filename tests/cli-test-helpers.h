@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <stdarg.h>
 #include <sys/wait.h>
 
@@ -36,4 +37,27 @@ run_cli (char **out, char **err, ...)
     *err = g_steal_pointer (&stderr_text);
   g_assert_true (WIFEXITED (wait_status));
   return WEXITSTATUS (wait_status);
+}
+
+/* Whether graft-cli can be run: skips the test (and says so) when GRAFT_CLI is unset. */
+static G_GNUC_UNUSED gboolean
+cli_test_ready (void)
+{
+  if (cli_path == NULL)
+    {
+      g_test_skip ("GRAFT_CLI is not set");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* text parsed as JSON; fails the test, showing text, when it is not. */
+static G_GNUC_UNUSED JsonNode *
+cli_test_parse (const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  JsonNode *node = json_from_string (text, &error);
+  if (node == NULL)
+    g_error ("not JSON (%s): %s", error->message, text);
+  return node;
 }

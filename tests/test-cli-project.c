@@ -55,27 +55,6 @@ write_tree (const char *root)
     }
 }
 
-static gboolean
-ready (void)
-{
-  if (cli_path == NULL)
-    {
-      g_test_skip ("GRAFT_CLI is not set");
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static JsonNode *
-parse (const char *text)
-{
-  g_autoptr (GError) error = NULL;
-  JsonNode *node = json_from_string (text, &error);
-  if (node == NULL)
-    g_error ("not JSON (%s): %s", error->message, text);
-  return node;
-}
-
 /* The "done" event of train --json output. */
 static JsonObject *
 done_event (const char *out)
@@ -88,7 +67,7 @@ done_event (const char *out)
       g_autoptr (JsonNode) node = NULL;
       if (lines[i][0] == '\0')
         continue;
-      node = parse (lines[i]);
+      node = cli_test_parse (lines[i]);
       if (g_strcmp0 (json_object_get_string_member (json_node_get_object (node), "event"), "done") == 0)
         done = json_object_ref (json_node_get_object (node));
     }
@@ -116,13 +95,13 @@ test_flow (void)
   gint64 run_id, second_run;
   g_autofree char *run_file = NULL;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   project_dir = g_build_filename (folder, "toy.graft", NULL);
 
   /* create --import */
   g_assert_cmpint (run_cli (&out, &err, "project", "create", project_dir, "--import", tree, "--json", NULL), ==, 0);
-  created = parse (out);
+  created = cli_test_parse (out);
   report = json_array_get_object_element (json_object_get_array_member (json_node_get_object (created), "imports"), 0);
   g_assert_cmpint (json_object_get_int_member (report, "added"), ==, N_LABELLED + N_UNLABELLED);
   g_assert_cmpint (json_object_get_int_member (report, "labelled"), ==, N_LABELLED);
@@ -179,7 +158,7 @@ test_flow (void)
     g_assert_cmpint (spec->epochs, ==, 12);
     g_assert_cmpstr (spec->model_path, ==, base_path);
     /* The metrics record the Results page reads. */
-    metrics = parse (run->metrics_json);
+    metrics = cli_test_parse (run->metrics_json);
     m = json_node_get_object (metrics);
     g_assert_cmpint (json_array_get_length (json_object_get_array_member (m, "classes")), ==, TOY_CLASSES);
     g_assert_cmpint (json_object_get_int_member (m, "epochs"), ==, 12);
@@ -217,7 +196,7 @@ test_flow (void)
 
   /* runs --json */
   g_assert_cmpint (run_cli (&out, &err, "runs", project_dir, "--json", NULL), ==, 0);
-  listed = parse (out);
+  listed = cli_test_parse (out);
   runs = json_object_get_array_member (json_node_get_object (listed), "runs");
   g_assert_cmpuint (json_array_get_length (runs), ==, 1);
   run_object = json_array_get_object_element (runs, 0);
@@ -250,7 +229,7 @@ test_flow (void)
     g_assert_cmpint (run_cli (&out, &err, "export", project_dir, "--run", run_text, "-o", exported, NULL), ==, 0);
     model = graft_model_load (exported, &error);
     g_assert_no_error (error);
-    labels = parse (g_hash_table_lookup (model->metadata, GRAFT_METADATA_LABELS));
+    labels = cli_test_parse (g_hash_table_lookup (model->metadata, GRAFT_METADATA_LABELS));
     array = json_node_get_array (labels);
     project = open_project ();
     classes = graft_project_list_classes (project, &error);
@@ -304,7 +283,7 @@ test_export_data (void)
   g_autofree char *text = NULL;
   g_auto (GStrv) lines = NULL;
 
-  if (!ready () || project_dir == NULL)
+  if (!cli_test_ready () || project_dir == NULL)
     {
       g_test_skip ("no project");
       return;
@@ -333,7 +312,7 @@ test_errors (void)
   g_autofree char *missing = g_build_filename (folder, "missing.graft", NULL);
   g_autofree char *output = g_build_filename (folder, "never.onnx", NULL);
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
 #define EXPECT(status, fragment, ...)                                                      \
   G_STMT_START                                                                             \

@@ -143,17 +143,6 @@ run_of (const char *out)
   return run;
 }
 
-static gboolean
-ready (void)
-{
-  if (cli_path == NULL)
-    {
-      g_test_skip ("GRAFT_CLI is not set");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* Starts a run's first part and sends it signal when its epoch event "epoch": after
  * is printed; returns the wait status. */
 static int
@@ -201,7 +190,7 @@ test_killed_after_epoch (void)
   GraftRunStatus status;
   int wait_status;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   project = fresh_project ();
   wait_status = signal_after_epoch (project, 2, SIGKILL);
@@ -268,7 +257,7 @@ test_stopped (void)
   GraftRunStatus status;
   int wait_status;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   project = fresh_project ();
   wait_status = signal_after_epoch (project, 1, SIGINT);
@@ -352,7 +341,7 @@ test_kill_at_every_write (void)
 {
   const char *syscalls[] = { "rename", "linkat", "fsync" };
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   if (!strace_works ())
     {
@@ -378,7 +367,7 @@ test_refusals (void)
   g_autofree char *project = NULL, *out = NULL, *err = NULL, *checkpoint = NULL, *contents = NULL;
   gsize length;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   project = fresh_project ();
   (void) signal_after_epoch (project, 2, SIGKILL);

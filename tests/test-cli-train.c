@@ -79,27 +79,6 @@ write_base_model (const char *path)
 /* ------------------------------------------------------------------------ */
 /* Running graft-cli                                                        */
 
-static gboolean
-ready (void)
-{
-  if (cli_path == NULL)
-    {
-      g_test_skip ("GRAFT_CLI is not set");
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static JsonNode *
-parse (const char *text)
-{
-  g_autoptr (GError) error = NULL;
-  JsonNode *node = json_from_string (text, &error);
-  if (node == NULL)
-    g_error ("not JSON (%s): %s", error->message, text);
-  return node;
-}
-
 static char *
 metadata (GraftModel *model, const char *key)
 {
@@ -131,7 +110,7 @@ test_train_json (void)
   JsonObject *done = NULL;
   int steps = 0, epochs = 0, stages = 0, logs = 0, objects = 0;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   trained_path = g_build_filename (folder, "trained.onnx", NULL);
   g_assert_cmpint (run_cli (&out, &err, "train", base_path, train_dir, "--validation", val_dir, "--output",
@@ -149,7 +128,7 @@ test_train_json (void)
           g_assert_null (lines[i + 1]); /* only the end of the last line */
           continue;
         }
-      node = parse (lines[i]);
+      node = cli_test_parse (lines[i]);
       g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
       object = json_node_get_object (node);
       event = json_object_get_string_member (object, "event");
@@ -201,7 +180,7 @@ test_train_json (void)
   g_assert_no_error (error);
   labels = metadata (model, GRAFT_METADATA_LABELS);
   g_assert_nonnull (labels);
-  labels_node = parse (labels);
+  labels_node = cli_test_parse (labels);
   g_assert_true (JSON_NODE_HOLDS_ARRAY (labels_node));
   g_assert_cmpuint (json_array_get_length (json_node_get_array (labels_node)), ==, TOY_CLASSES);
   for (int c = 0; c < TOY_CLASSES; c++)
@@ -247,7 +226,7 @@ test_train_spec_file (void)
   g_autoptr (GraftModel) model = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   g_assert_cmpint (run_cli (&out, &err, "train", base_path, train_dir, "--spec", spec_path, "--batch", "32",
                             "--output", output, "--cache-dir", cache_dir, "--save-spec", saved_path, NULL),
@@ -294,7 +273,7 @@ test_train_catalog_cut (void)
   g_autoptr (GError) error = NULL;
   gsize length;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   g_assert_cmpint (g_mkdir_with_parents (models, 0755), ==, 0);
   g_assert_true (g_file_get_contents (base_path, &contents, &length, &error));
@@ -371,7 +350,7 @@ test_train_diverges (void)
                                                             "\"schedule\": {\"kind\": \"constant\"}}");
   g_autofree char *output = g_build_filename (folder, "diverged.onnx", NULL);
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   g_assert_cmpint (run_cli (NULL, &err, "train", base_path, train_dir, "--preset", "fine-tune", "--spec",
                             spec_path, "--lr", "1e30", "--epochs", "2", "--output", output, NULL),
@@ -392,7 +371,7 @@ test_train_output_location (void)
   const char *outputs[] = { in_read_only, missing, train_dir, in_file };
   const char *reasons[] = { "no file can be created", "there is no folder", "it is a folder", "is not a folder" };
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   g_assert_cmpint (g_mkdir (read_only, 0555), ==, 0);
   g_assert_cmpint (g_chmod (read_only, 0555), ==, 0);
@@ -428,7 +407,7 @@ test_train_interrupt (void)
   char *line;
   gboolean signalled = FALSE;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, cli_path,
                               "train", base_path, train_dir, "--validation", val_dir, "--preset", "fine-tune",
@@ -452,7 +431,7 @@ test_train_interrupt (void)
   g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 130);
   g_assert_nonnull (last);
   {
-    g_autoptr (JsonNode) node = parse (last);
+    g_autoptr (JsonNode) node = cli_test_parse (last);
     JsonObject *done = json_node_get_object (node);
     g_assert_cmpstr (json_object_get_string_member (done, "event"), ==, "done");
     g_assert_true (json_object_get_boolean_member (done, "interrupted"));
@@ -526,7 +505,7 @@ test_train_sigterm (void)
   g_autoptr (GError) error = NULL;
   double took;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   {
     g_autoptr (GSubprocess) process = NULL;
@@ -605,13 +584,13 @@ test_eval (void)
   JsonArray *classes, *confusion;
   gint64 total = 0, support = 0;
 
-  if (!ready () || trained_path == NULL)
+  if (!cli_test_ready () || trained_path == NULL)
     {
       g_test_skip ("needs the model of /cli/train/json");
       return;
     }
   g_assert_cmpint (run_cli (&out, &err, "eval", trained_path, val_dir, "--json", "--batch", "7", NULL), ==, 0);
-  node = parse (out);
+  node = cli_test_parse (out);
   root = json_node_get_object (node);
   g_test_message ("accuracy %g", json_object_get_double_member (root, "accuracy"));
   g_assert_cmpfloat (json_object_get_double_member (root, "accuracy"), >=, 0.8);
@@ -650,7 +629,7 @@ test_eval_classes (void)
   g_autofree char *circle = g_build_filename (extra, "circle", NULL);
   g_autofree char *err = NULL, *err2 = NULL, *out = NULL;
 
-  if (!ready () || trained_path == NULL)
+  if (!cli_test_ready () || trained_path == NULL)
     {
       g_test_skip ("needs the model of /cli/train/json");
       return;
@@ -704,7 +683,7 @@ test_eval_skipped (void)
   g_autoptr (JsonNode) node = NULL, predict_node = NULL;
   JsonArray *skipped, *predictions;
 
-  if (!ready () || trained_path == NULL)
+  if (!cli_test_ready () || trained_path == NULL)
     {
       g_test_skip ("needs the model of /cli/train/json");
       return;
@@ -718,14 +697,14 @@ test_eval_skipped (void)
   g_assert_nonnull (strstr (err, "broken.png"));
   g_assert_nonnull (strstr (err, "skipped"));
   g_assert_nonnull (strstr (err, "pipe.png: a FIFO"));
-  node = parse (out);
+  node = cli_test_parse (out);
   g_assert_cmpint (json_object_get_int_member (json_node_get_object (node), "images"), ==, 12);
   skipped = json_object_get_array_member (json_node_get_object (node), "skipped");
   g_assert_cmpuint (json_array_get_length (skipped), ==, 1);
   g_assert_cmpstr (json_array_get_string_element (skipped, 0), ==, broken);
 
   g_assert_cmpint (run_cli (&predict_out, NULL, "predict", trained_path, broken, good, "--json", NULL), ==, 4);
-  predict_node = parse (predict_out);
+  predict_node = cli_test_parse (predict_out);
   predictions = json_object_get_array_member (json_node_get_object (predict_node), "predictions");
   g_assert_cmpuint (json_array_get_length (predictions), ==, 2);
   g_assert_true (json_object_has_member (json_array_get_object_element (predictions, 0), "error"));
@@ -753,7 +732,7 @@ test_predict (void)
   JsonArray *predictions;
   const char *expected[2] = { "horizontal", "vertical" };
 
-  if (!ready () || trained_path == NULL)
+  if (!cli_test_ready () || trained_path == NULL)
     {
       g_test_skip ("needs the model of /cli/train/json");
       return;
@@ -762,7 +741,7 @@ test_predict (void)
   vertical = val_image ("vertical");
   g_assert_cmpint (run_cli (&out, &err, "predict", trained_path, horizontal, vertical, "--top", "2", "--json", NULL),
                    ==, 0);
-  node = parse (out);
+  node = cli_test_parse (out);
   predictions = json_object_get_array_member (json_node_get_object (node), "predictions");
   g_assert_cmpuint (json_array_get_length (predictions), ==, 2);
   for (guint i = 0; i < 2; i++)
@@ -796,7 +775,7 @@ static JsonNode *
 parse_utf8 (const char *text)
 {
   g_assert_true (g_utf8_validate (text, -1, NULL));
-  return parse (text);
+  return cli_test_parse (text);
 }
 
 /* The file a member_bytes member names. */
@@ -830,7 +809,7 @@ test_json_non_utf8 (void)
   gsize length;
   gboolean done = FALSE;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   good = val_image ("horizontal");
   write_image_folder (tree, 12, 703);
@@ -926,12 +905,12 @@ test_lr_find (void)
   g_autoptr (JsonNode) node = NULL;
   JsonObject *root;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   g_assert_cmpint (run_cli (&out, &err, "lr-find", base_path, train_dir, "--json", "--steps", "60", "--start", "1e-5",
                             "--end", "1e4", "--batch", "16", "--cache-dir", cache_dir, NULL),
                    ==, 0);
-  node = parse (out);
+  node = cli_test_parse (out);
   root = json_node_get_object (node);
   g_test_message ("suggestion %g", json_object_get_double_member (root, "suggestion"));
   g_assert_cmpfloat (json_object_get_double_member (root, "suggestion"), >, 0);
@@ -955,7 +934,7 @@ test_export (void)
   g_autoptr (GError) error = NULL;
   GraftPreprocessing prep;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   g_assert_cmpint (run_cli (NULL, &err, "export", base_path, "--output", output, "--softmax", "--labels",
                             "bar, pillar ,slash", "--preprocessing", "{\"size\": 8, \"resize\": 10}", NULL),
@@ -999,7 +978,7 @@ test_bad_input (void)
   g_autofree char *named = write_temp ("named.json", "{\"strategy\": \"feature-extraction\"}");
   char *err = NULL;
 
-  if (!ready ())
+  if (!cli_test_ready ())
     return;
   g_assert_cmpint (g_mkdir_with_parents (empty, 0755), ==, 0);
   {
