@@ -24,18 +24,6 @@ on_log (const char *message, gpointer user_data)
   g_string_append_printf (user_data, "%s\n", message);
 }
 
-static void
-load_data (GraftDataset **train, GraftDataset **validation)
-{
-  g_autofree char *train_dir = g_build_filename (folder, "train", NULL);
-  g_autofree char *val_dir = g_build_filename (folder, "val", NULL);
-  GError *error = NULL;
-  *train = graft_dataset_load_image_folder (train_dir, NULL, &error);
-  g_assert_no_error (error);
-  *validation = graft_dataset_load_image_folder (val_dir, (*train)->classes, &error);
-  g_assert_no_error (error);
-}
-
 /* Fine-tuning the top blocks of the toy model, augmentation off, no dropout. */
 static GraftSessionSpec *
 fine_tune_spec (const GraftModel *base)
@@ -260,7 +248,7 @@ test_parity (void)
   run_result cached, uncached;
   guint n_train, n_validation;
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   n_train = train->items->len - 1; /* one broken file */
   n_validation = validation->items->len;
   run (base, spec, train, validation, NULL, G_MAXUINT64, &cached);
@@ -311,7 +299,7 @@ test_stale (void)
   guint n_train, n_validation, n;
   run_result first, r;
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   n_train = train->items->len - 1;
   n_validation = validation->items->len;
   n = n_train + n_validation;
@@ -399,7 +387,7 @@ test_stages (void)
   run_result cached, uncached;
   guint n;
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   n = train->items->len - 1 + validation->items->len;
   spec->epochs = 6;
   spec->n_stages = 3;
@@ -431,7 +419,7 @@ test_views (void)
   run_result a, b, fresh;
   guint n_train, n_validation;
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   n_train = train->items->len - 1;
   n_validation = validation->items->len;
   graft_augmentation_init_default (&spec->augmentation);
@@ -502,7 +490,7 @@ test_resume (void)
   g_autoptr (GError) error = NULL;
   run_result expected;
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   graft_augmentation_init_default (&spec->augmentation);
   spec->augmentation.crop_scale_min = 0.6f;
   spec->augmentation.rotation_degrees = 0;

@@ -80,18 +80,6 @@ hooks_for (events *e)
   return hooks;
 }
 
-static void
-load_data (GraftDataset **train, GraftDataset **validation)
-{
-  g_autofree char *train_dir = g_build_filename (folder, "train", NULL);
-  g_autofree char *val_dir = g_build_filename (folder, "val", NULL);
-  GError *error = NULL;
-  *train = graft_dataset_load_image_folder (train_dir, NULL, &error);
-  g_assert_no_error (error);
-  *validation = graft_dataset_load_image_folder (val_dir, (*train)->classes, &error);
-  g_assert_no_error (error);
-}
-
 static GBytes *
 tensor_bytes (GraftModel *model, const char *name)
 {
@@ -113,7 +101,7 @@ test_feature_extraction (void)
   g_autoptr (GBytes) head_first = NULL;
   events e = { 0 };
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   for (int run = 0; run < 2; run++)
     {
       g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, base);
@@ -178,7 +166,7 @@ test_fine_tune (void)
   GraftModel *model;
   int moved = 0;
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   toy_preprocessing (spec);
   spec->augmentation.crop_scale_min = 0.6f;
   spec->augmentation.rotation_degrees = 0;
@@ -231,7 +219,7 @@ test_progressive_stages (void)
   GraftTrainerHooks hooks = hooks_for (&e);
   int blocks = (int) base->blocks->len - 1;
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   toy_preprocessing (spec);
   graft_augmentation_init_none (&spec->augmentation);
   trainer = graft_trainer_new (base, spec, train, validation, &error);
@@ -257,7 +245,7 @@ test_stop (void)
   events e = { .stop_after_steps = 3 };
   GraftTrainerHooks hooks = hooks_for (&e);
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   toy_preprocessing (spec);
   trainer = graft_trainer_new (base, spec, train, validation, &error);
   graft_trainer_set_hooks (trainer, &hooks);
@@ -279,7 +267,7 @@ test_diverges (void)
   g_autoptr (GError) error = NULL;
   GraftModel *model;
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   toy_preprocessing (spec);
   spec->optimizer = graft_optimizer_config_default (GRAFT_OPTIMIZER_SGD);
   spec->optimizer.learning_rate = 1e30f;
@@ -317,7 +305,7 @@ test_lr_finder (void)
   g_autoptr (GBytes) after = NULL;
   float suggestion = 0;
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   /* Labels that have nothing to do with the images: no learning rate makes the loss
    * vanish, and large ones make it explode, as on real data. */
   for (guint i = 0; i < train->items->len; i++)
@@ -354,7 +342,7 @@ test_evaluate (void)
   g_autoptr (GError) error = NULL;
   g_autofree float *probabilities = NULL;
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   toy_preprocessing (spec);
   metrics = graft_evaluate (base, validation, &spec->preprocessing, 16, 2, &probabilities, &error);
   g_assert_no_error (error);
@@ -414,7 +402,7 @@ test_resume (void)
   g_autoptr (GError) error = NULL;
   GraftTrainerHooks counting = { .on_epoch = count_epoch, .should_stop = stop_after_two_epochs };
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   toy_preprocessing (spec);
   spec->epochs = 4;
   spec->augmentation.crop_scale_min = 0.6f;
@@ -494,7 +482,7 @@ test_checkpoint_whole (void)
   GraftTrainerHooks counting = { .on_epoch = count_epoch, .should_stop = stop_after_two_epochs };
   int done = 0, epochs = 0;
 
-  load_data (&train, &validation);
+  toy_image_folder_load (folder, &train, &validation);
   toy_preprocessing (spec);
   spec->epochs = 3;
   spec->head.dropout = 0.3f;

@@ -133,3 +133,16 @@ toy_preprocessing (GraftSessionSpec *spec)
   toy_preprocessing_values (&spec->preprocessing);
   spec->batch_size = 16;
 }
+
+void
+toy_image_folder_load (const char *folder, GraftDataset **train, GraftDataset **validation)
+{
+  g_autofree char *train_dir = g_build_filename (folder, "train", NULL);
+  g_autofree char *val_dir = g_build_filename (folder, "val", NULL);
+  GError *error = NULL;
+
+  *train = graft_dataset_load_image_folder (train_dir, NULL, &error);
+  g_assert_no_error (error);
+  *validation = graft_dataset_load_image_folder (val_dir, (*train)->classes, &error);
+  g_assert_no_error (error);
+}

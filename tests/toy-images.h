@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "model/model.h"
+#include "train/dataset.h"
 #include "train/spec.h"
 
 /* Writes a (3,8,8) toy image as an 8-bit RGB PNG: pixel = (v + 0.5) * 160. */
@@ -14,6 +15,9 @@ void toy_write_png (const char *path, const float *image);
  * "horizontal", "vertical", "diagonal"; with broken, train/vertical/broken.png is not
  * an image. */
 char *toy_image_folder_new (int n_train, int n_val, gboolean broken);
+/* The train/ and val/ datasets of a folder made by toy_image_folder_new (val with
+ * train's classes); fails the test when either cannot be read. */
+void toy_image_folder_load (const char *folder, GraftDataset **train, GraftDataset **validation);
 /* The toy network briefly trained on the task, as a GraftModel with blocks and with
  * the toy preprocessing in its metadata. */
 GraftModel *toy_pretrained_model (void);
