@@ -250,8 +250,9 @@ static guint signals[N_SIGNALS];
  * they changed). */
 typedef enum {
   CHANGED_CLASSES_ONLY = 0,
-  CHANGED_LABELS = 1 << 0,        /* labels or predictions */
+  CHANGED_LABELS = 1 << 0,
   CHANGED_IMAGES = 1 << 1,
+  CHANGED_PREDICTIONS = 1 << 2,   /* the lists and signals of labels, not the datasets */
   CHANGED_ALL = CHANGED_LABELS | CHANGED_IMAGES,
 } Changes;
 
@@ -676,7 +677,7 @@ list_may_change (GraftImageList *list, Changes changes)
 {
   if (changes & CHANGED_IMAGES)
     return TRUE;
-  return (changes & CHANGED_LABELS) && list->query.filter != GRAFT_FILTER_ALL;
+  return (changes & (CHANGED_LABELS | CHANGED_PREDICTIONS)) && list->query.filter != GRAFT_FILTER_ALL;
 }
 
 /* After every change: classes (their counts follow labels), live items, the lists the
@@ -700,12 +701,14 @@ emit_changes (GraftProjectObject *self, Changes changes)
   }
   if (classes_changed)
     g_signal_emit (self, signals[CLASSES_CHANGED], 0);
-  if (changes & CHANGED_LABELS)
+  if (changes & (CHANGED_LABELS | CHANGED_PREDICTIONS))
     g_signal_emit (self, signals[LABELS_CHANGED], 0);
   if (changes & CHANGED_IMAGES)
     g_signal_emit (self, signals[IMAGES_CHANGED], 0);
   update_undo_state (self);
-  schedule_datasets (self);
+  /* Stored predictions change no label, split or class: the datasets stay as they are. */
+  if (changes != CHANGED_PREDICTIONS)
+    schedule_datasets (self);
   g_object_unref (self);
 }
 
@@ -922,7 +925,7 @@ on_predicted (GObject *source, GAsyncResult *result, gpointer user_data)
   GError *error = NULL;
 
   /* Whatever was stored before a failure shows too. */
-  emit_changes (self, CHANGED_LABELS);
+  emit_changes (self, CHANGED_PREDICTIONS);
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     g_task_return_error (outer, error);
   else
@@ -1521,7 +1524,7 @@ on_run_stored (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     g_warning ("Cannot store run %" G_GINT64_FORMAT ": %s", r->run_id, error->message);
   else if (r->predicted > 0)
-    emit_changes (self, CHANGED_LABELS);
+    emit_changes (self, CHANGED_PREDICTIONS);
   self->storing--;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECORDING]);
   g_signal_emit (self, signals[RUNS_CHANGED], 0, r->run_id);
