@@ -2,6 +2,7 @@
 
 #include "engine/parallel.h"
 #include "gradcheck.h"
+#include "graft-data-page.h"
 
 void
 app_test_iterate_for (int milliseconds)
@@ -208,4 +209,40 @@ app_test_init_with_samples (int *argc, char ***argv, const char *home_template, 
     }
   g_setenv ("GRAFT_DATA_DIR", data, TRUE);
   return TRUE;
+}
+
+GraftProjectObject *
+app_test_window_project (GraftWindow *window)
+{
+  return graft_data_page_get_project (GRAFT_DATA_PAGE (app_test_window_page (window, "data")));
+}
+
+GraftWindow *
+app_test_window_new (GraftApplication *application)
+{
+  GraftWindow *window = graft_window_new (application);
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 1360, 860);
+  gtk_window_present (GTK_WINDOW (window));
+  APP_TEST_WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 10);
+  return window;
+}
+
+static guint
+train_images (GraftWindow *window)
+{
+  GraftDataset *train = graft_session_get_train_dataset (graft_window_get_session (window));
+  return train != NULL ? train->items->len : 0;
+}
+
+void
+app_test_open_sample (GraftWindow *window)
+{
+  graft_window_open_sample (window);
+  APP_TEST_WAIT_UNTIL (app_test_window_project (window) != NULL
+                       && graft_session_get_model (graft_window_get_session (window)) != NULL
+                       && train_images (window) > 0,
+                       120);
+  g_assert_nonnull (graft_session_get_model (graft_window_get_session (window)));
+  g_assert_cmpuint (train_images (window), >, 0);
 }

@@ -20,6 +20,7 @@ void app_test_save_shot (GtkWidget *window, const char *name);
 void app_test_save_light_and_dark (GtkWidget *window, const char *stem);
 
 #include "graft-application.h"
+#include "graft-project-object.h"
 #include "graft-window.h"
 
 /* The template child name of widget (an instance of type); fails the test when there
@@ -41,6 +42,14 @@ gboolean app_test_init_with_samples (int *argc, char ***argv, const char *home_t
 /* The page of window's view stack called name ("data", "results", ...); fails the test
  * when there is none. */
 GtkWidget *app_test_window_page (GraftWindow *window, const char *name);
+
+/* The project open in window (its Data page's), or NULL on the start screen. */
+GraftProjectObject *app_test_window_project (GraftWindow *window);
+/* A new GraftWindow of application, 1360x860, presented and mapped. */
+GraftWindow *app_test_window_new (GraftApplication *application);
+/* Opens the sample project in window and waits until its model is loaded and its
+ * training images are in the session (fails the test after two minutes). */
+void app_test_open_sample (GraftWindow *window);
 
 /* Runs the main context until condition (any expression) holds or seconds have passed;
  * the caller asserts the condition after it. */

@@ -53,42 +53,6 @@ stack_page (gpointer widget, GType type, const char *name)
   return gtk_stack_get_visible_child_name (GTK_STACK (app_test_template_child (widget, type, name)));
 }
 
-static GraftProjectObject *
-window_project (GraftWindow *window)
-{
-  return graft_data_page_get_project (GRAFT_DATA_PAGE (app_test_window_page (window, "data")));
-}
-
-static GraftWindow *
-new_window (GraftApplication *application)
-{
-  GraftWindow *window = graft_window_new (application);
-
-  gtk_window_set_default_size (GTK_WINDOW (window), 1360, 860);
-  gtk_window_present (GTK_WINDOW (window));
-  APP_TEST_WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 10);
-  return window;
-}
-
-static guint
-train_images (GraftWindow *window)
-{
-  GraftDataset *train = graft_session_get_train_dataset (graft_window_get_session (window));
-  return train != NULL ? train->items->len : 0;
-}
-
-/* The sample open, its model loaded and its datasets in the session. */
-static void
-open_sample (GraftWindow *window)
-{
-  graft_window_open_sample (window);
-  APP_TEST_WAIT_UNTIL (window_project (window) != NULL && graft_session_get_model (graft_window_get_session (window)) != NULL
-                && train_images (window) > 0,
-              120);
-  g_assert_nonnull (graft_session_get_model (graft_window_get_session (window)));
-  g_assert_cmpuint (train_images (window), >, 0);
-}
-
 static guint
 stored_runs (const char *folder)
 {
@@ -133,9 +97,9 @@ train (GraftWindow *window, int epochs)
   if (!graft_training_is_busy (training))
     g_test_message ("not started: %s", gtk_label_get_label (GTK_LABEL (app_test_template_child (
                                          app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "error_label"))));
-  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 120);
+  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (app_test_window_project (window)), 120);
   g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
-  g_assert_false (graft_project_object_get_recording (window_project (window)));
+  g_assert_false (graft_project_object_get_recording (app_test_window_project (window)));
   APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results")))
                 && graft_results_page_get_metrics (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"))) != NULL,
               60);
@@ -159,12 +123,12 @@ test_switch (void)
   GraftApplication *application = shared_application ();
   g_autoptr (GError) error = NULL;
   g_autofree char *other = g_build_filename (home, "Other.graft", NULL);
-  GraftWindow *window = new_window (application);
+  GraftWindow *window = app_test_window_new (application);
   GraftResultsPage *results;
   GraftSession *sample_session;
   GraftHeadSpec head = { .n_hidden = 1, .hidden = { 32 }, .activation = GRAFT_ACTIVATION_RELU };
 
-  open_sample (window);
+  app_test_open_sample (window);
   results = GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"));
   sample_session = graft_window_get_session (window);
   graft_session_set_head (sample_session, &head);
@@ -188,7 +152,7 @@ test_switch (void)
   app_test_iterate_for (400);
 
   g_assert_true (graft_window_get_session (window) != sample_session);
-  g_assert_true (graft_project_object_get_session (window_project (window)) == graft_window_get_session (window));
+  g_assert_true (graft_project_object_get_session (app_test_window_project (window)) == graft_window_get_session (window));
   /* Results: none, and no export of the sample's model. */
   g_assert_cmpstr (stack_page (results, GRAFT_TYPE_RESULTS_PAGE, "stack"), ==, "empty");
   g_assert_false (export_enabled (window));
@@ -218,7 +182,7 @@ test_switch (void)
   app_test_iterate_for (600);
 
   /* Back to the sample: its run is there again. */
-  open_sample (window);
+  app_test_open_sample (window);
   APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (results) && graft_results_page_get_metrics (results) != NULL, 60);
   g_assert_cmpuint (graft_results_page_get_n_runs (results), >=, 1);
   g_assert_true (export_enabled (window));
@@ -242,10 +206,10 @@ test_reopen (void)
   int classes;
   gint64 run_id;
   guint runs_before;
-  GraftWindow *window = new_window (application);
+  GraftWindow *window = app_test_window_new (application);
   GraftResultsPage *results;
 
-  open_sample (window);
+  app_test_open_sample (window);
   results = GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"));
   APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (results), 60);
   runs_before = graft_results_page_get_n_runs (results);
@@ -272,7 +236,7 @@ test_reopen (void)
   model_before = g_strdup (graft_session_get_model_path (graft_window_get_session (window)));
   {
     GraftRun run = { 0 };
-    g_assert_true (graft_project_get_run (graft_project_object_get_project (window_project (window)), run_id, &run,
+    g_assert_true (graft_project_get_run (graft_project_object_get_project (app_test_window_project (window)), run_id, &run,
                                           &error));
     g_assert_no_error (error);
     g_assert_cmpint (run.status, ==, GRAFT_RUN_FINISHED);
@@ -280,12 +244,12 @@ test_reopen (void)
     model_file = g_strdup (run.model_path);
     graft_run_clear (&run);
   }
-  destroy_and_wait (window, window_project (window));
+  destroy_and_wait (window, app_test_window_project (window));
 
   /* A new window, the sample again. */
-  window = new_window (application);
+  window = app_test_window_new (application);
   results = GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"));
-  open_sample (window);
+  app_test_open_sample (window);
   APP_TEST_WAIT_UNTIL (g_strcmp0 (graft_session_get_model_path (graft_window_get_session (window)), model_before) == 0
                 && !graft_results_page_is_busy (results) && graft_results_page_get_metrics (results) != NULL,
               60);
@@ -352,13 +316,13 @@ test_close_during_run (void)
 {
   GraftApplication *application = shared_application ();
   g_autofree char *sample = graft_welcome_page_get_sample_folder ();
-  GraftWindow *window = new_window (application);
+  GraftWindow *window = app_test_window_new (application);
   GraftTraining *training;
   GraftSession *session;
   GtkWidget *weak;
   guint runs_before;
 
-  open_sample (window);
+  app_test_open_sample (window);
   runs_before = stored_runs (sample);
   training = graft_window_get_training (window);
   session = graft_window_get_session (window);

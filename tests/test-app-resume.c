@@ -49,42 +49,6 @@ shared_application (void)
 
 
 
-static GraftProjectObject *
-window_project (GraftWindow *window)
-{
-  return graft_data_page_get_project (GRAFT_DATA_PAGE (app_test_window_page (window, "data")));
-}
-
-static GraftWindow *
-new_window (GraftApplication *application)
-{
-  GraftWindow *window = graft_window_new (application);
-
-  gtk_window_set_default_size (GTK_WINDOW (window), 1360, 860);
-  gtk_window_present (GTK_WINDOW (window));
-  APP_TEST_WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 10);
-  return window;
-}
-
-static guint
-train_images (GraftWindow *window)
-{
-  GraftDataset *train = graft_session_get_train_dataset (graft_window_get_session (window));
-  return train != NULL ? train->items->len : 0;
-}
-
-/* The sample open, its model loaded and its datasets in the session. */
-static void
-open_sample (GraftWindow *window)
-{
-  graft_window_open_sample (window);
-  APP_TEST_WAIT_UNTIL (window_project (window) != NULL && graft_session_get_model (graft_window_get_session (window)) != NULL
-                && train_images (window) > 0,
-              120);
-  g_assert_nonnull (graft_session_get_model (graft_window_get_session (window)));
-  g_assert_cmpuint (train_images (window), >, 0);
-}
-
 /* Start on the Train page, then the run to its end and the project to its record. */
 static void
 train (GraftWindow *window, int epochs)
@@ -103,9 +67,9 @@ train (GraftWindow *window, int epochs)
   if (!graft_training_is_busy (training))
     g_test_message ("not started: %s", gtk_label_get_label (GTK_LABEL (app_test_template_child (
                                          app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "error_label"))));
-  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 120);
+  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (app_test_window_project (window)), 120);
   g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
-  g_assert_false (graft_project_object_get_recording (window_project (window)));
+  g_assert_false (graft_project_object_get_recording (app_test_window_project (window)));
   APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results")))
                 && graft_results_page_get_metrics (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"))) != NULL,
               60);
@@ -182,21 +146,21 @@ test_close_reopen_resume (void)
   g_autofree char *sample = graft_welcome_page_get_sample_folder ();
   g_autofree char *checkpoint = NULL, *model_file = NULL, *expected_file = NULL;
   g_autoptr (GBytes) expected = NULL, resumed = NULL;
-  GraftWindow *window = new_window (application);
+  GraftWindow *window = app_test_window_new (application);
   GraftTraining *training;
   GtkWidget *weak, *resume;
   gint64 run_id;
   int epochs_done;
 
   /* The run never interrupted. */
-  open_sample (window);
+  app_test_open_sample (window);
   prepare_spec (window);
   train (window, EPOCHS);
   {
     GraftResultsPage *results = GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"));
     GraftRun run = { 0 };
     gint64 id = graft_results_page_get_shown_run_id (results);
-    g_assert_true (graft_project_get_run (graft_project_object_get_project (window_project (window)), id, &run, NULL));
+    g_assert_true (graft_project_get_run (graft_project_object_get_project (app_test_window_project (window)), id, &run, NULL));
     expected_file = g_strdup (run.model_path);
     graft_run_clear (&run);
     expected = model_weights (expected_file);
@@ -256,8 +220,8 @@ test_close_reopen_resume (void)
   }
 
   /* Reopened: Resume in its row continues it. */
-  window = new_window (application);
-  open_sample (window);
+  window = app_test_window_new (application);
+  app_test_open_sample (window);
   training = graft_window_get_training (window);
   graft_window_show_page (window, "results");
   APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"))), 60);
@@ -272,11 +236,11 @@ test_close_reopen_resume (void)
     GraftSeries *per_epoch = graft_training_get_series (training, "validation-accuracy");
     g_assert_cmpuint (graft_series_get_length (per_epoch), >=, (guint) epochs_done);
   }
-  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 180);
+  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (app_test_window_project (window)), 180);
   g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
   app_test_save_shot (app_test_window_page (window, "train"), "resume-02-train-page.png");
   {
-    GraftProject *project = graft_project_object_get_project (window_project (window));
+    GraftProject *project = graft_project_object_get_project (app_test_window_project (window));
     g_autoptr (GArray) accuracy = graft_project_get_metric_series (project, run_id, "validation-accuracy", NULL);
     g_autoptr (GArray) loss = graft_project_get_metric_series (project, run_id, "train-loss", NULL);
     GraftRun run = { 0 };
@@ -354,8 +318,8 @@ test_killed_cli_run (void)
     g_assert_cmpint (g_array_index (runs, GraftRun, 0).status, ==, GRAFT_RUN_RUNNING);
   }
 
-  window = new_window (application);
-  open_sample (window);
+  window = app_test_window_new (application);
+  app_test_open_sample (window);
   training = graft_window_get_training (window);
   graft_window_show_page (window, "results");
   APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"))), 60);
@@ -364,10 +328,10 @@ test_killed_cli_run (void)
   g_assert_true (gtk_widget_activate (resume));
   APP_TEST_WAIT_UNTIL (graft_training_is_busy (training), 10);
   g_assert_true (graft_training_is_busy (training));
-  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (window_project (window)), 180);
+  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (app_test_window_project (window)), 180);
   g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
   {
-    GraftProject *project = graft_project_object_get_project (window_project (window));
+    GraftProject *project = graft_project_object_get_project (app_test_window_project (window));
     g_autoptr (GArray) accuracy = graft_project_get_metric_series (project, run_id, "validation-accuracy", NULL);
     GraftRun run = { 0 };
     g_assert_true (graft_project_get_run (project, run_id, &run, NULL));

@@ -30,25 +30,12 @@ static char *home;   /* private XDG folders */
 
 
 
-static GraftProjectObject *
-window_project (GraftWindow *window)
-{
-  return graft_data_page_get_project (GRAFT_DATA_PAGE (app_test_window_page (window, "data")));
-}
-
-static guint
-train_images (GraftWindow *window)
-{
-  GraftDataset *train = graft_session_get_train_dataset (graft_window_get_session (window));
-  return train != NULL ? train->items->len : 0;
-}
-
 static void
 test_after_run (void)
 {
   g_autoptr (GraftApplication) application = app_test_application_new ();
   g_autoptr (GError) error = NULL;
-  GraftWindow *window = graft_window_new (application);
+  GraftWindow *window = app_test_window_new (application);
   GraftSession *session;
   GraftTraining *training;
   GraftProjectObject *project;
@@ -58,14 +45,8 @@ test_after_run (void)
   guint unlabelled, suggested;
   gint64 shown;
 
-  gtk_window_set_default_size (GTK_WINDOW (window), 1360, 860);
-  gtk_window_present (GTK_WINDOW (window));
-  APP_TEST_WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)), 10);
-  graft_window_open_sample (window);
-  APP_TEST_WAIT_UNTIL (window_project (window) != NULL && graft_session_get_model (graft_window_get_session (window)) != NULL
-                && train_images (window) > 0,
-              120);
-  project = window_project (window);
+  app_test_open_sample (window);
+  project = app_test_window_project (window);
   session = graft_window_get_session (window);
   training = graft_window_get_training (window);
   g_assert_nonnull (project);
