@@ -1,14 +1,14 @@
 #!/usr/bin/python3
-"""Graft against PyTorch and ONNX Runtime, side by side on this machine, in one run.
+"""Graft (per engine backend) against ONNX Runtime and PyTorch, side by side on this machine, in one run.
 
-    /usr/bin/python3 bench/compare-runtimes.py [--batch 16] [--size 224] [--threads 2]
+    /usr/bin/python3 bench/compare-runtimes.py [--quick] [--batch 16] [--size 224] [--threads 2]
         [--repeats 5] [--rounds 3] [--models mobilenet_v2,resnet18,efficientnet_b0]
-        [--graft-cli build/src/cli/graft-cli] [--variant NAME=PATH[@LIBDIR]]...
-        [--workdir DIR] [--json OUT.json]
+        [--backends portable,onednn] [--graft-cli build/src/cli/graft-cli]
+        [--variant NAME=PATH[@LIBDIR]]... [--workdir DIR] [--json OUT.json]
 
 Needs Debian's python3-torch and python3-torchvision (run it with /usr/bin/python3),
 node with onnxruntime-node under tests/ort/ (tests/ort/install.sh), and a built
-graft-cli.
+graft-cli. bench/README.md shows the command and how to read its table.
 
 What it does:
  1. Exports each torchvision model with random weights (seeded) to ONNX at opset 14,
@@ -16,11 +16,16 @@ What it does:
     (training=PRESERVE, do_constant_folding=False; what Graft trains) and
     "-folded.onnx", torch's default eval export with BN folded into Conv (what
     ONNX Runtime would run for inference). The weights are also saved for torch.
- 2. Times, in rounds, interleaving the runtimes (the order rotates every round, so
+ 2. Asks graft-cli which engine backends it has: each of --backends is probed with
+    GRAFT_ENGINE_BACKEND=NAME (`graft-cli bench --json` names the backend that ran;
+    a build without oneDNN, or one older than the backends, says so and its column
+    reads "no build"). OPENBLAS_VERBOSE=2 on the probe names OpenBLAS's core.
+ 3. Times, in rounds, interleaving the runtimes (the order rotates every round, so
     the noise of a shared machine falls on all of them):
-      forward  Graft `graft-cli bench --mode forward` on the folded file (and on the
-               -bn file, for the head-only goal), PyTorch eval() under no_grad,
-               ONNX Runtime (bench/ort-bench.js) on the folded file;
+      forward  Graft `graft-cli bench --mode forward` on the folded file per backend,
+               PyTorch eval() under no_grad, ONNX Runtime (bench/ort-bench.js) on the
+               folded file; and Graft's forward on the -bn file (fwd-bn), the
+               reference of the head-only goal;
       train    Graft `--mode train` on the -bn file; PyTorch the same step as Graft's
                bench: every parameter trainable, BatchNorm with batch statistics,
                cross-entropy on random labels, AdamW (lr 1e-4, betas 0.9/0.999,
@@ -31,19 +36,25 @@ What it does:
                parameter frozen but the classifier's last Linear, eval() mode,
                forward + backward + AdamW step.
     Every measurement runs in a fresh process (a warm-up run, then --repeats timed
-    runs, median), so each process's peak resident set (ru_maxrss) is its peak
-    memory (the script itself never imports torch and stays near 10 MiB: on Linux a
-    child's ru_maxrss starts from its parent's peak). A figure in the table is the
-    median over the rounds.
- 3. Prints the table with ratios, and the goals of issue 12 with pass/fail.
+    runs, median), so each process's peak resident set (ru_maxrss, the RSS high-water
+    mark) is its peak memory (the script itself never imports torch and stays near
+    10 MiB: on Linux a child's ru_maxrss starts from its parent's peak). A figure in
+    the table is the median over the rounds.
+ 4. Prints the table (images/s per runtime, ratios to ONNX Runtime and PyTorch, peak
+    memory), the portable backend against the issue's starting figures and against
+    the variants, and the goals of issue 12 with pass/fail.
 
---variant adds other builds of graft-cli to the same rounds (forward and train only),
-interleaved with the rest, so that a change is measured side by side with what it
-changes: NAME=PATH, or NAME=PATH@LIBDIR to run it with LD_LIBRARY_PATH=LIBDIR (which
-overrides the run path: e.g. an OpenBLAS build other than the one it was linked to).
-The table then has a row per variant, with its ratio to the first variant.
+--quick is a short check: one round, two timed runs per process, MobileNetV2 only
+(unless --models, --rounds or --repeats say otherwise).
+
+--variant adds other builds of graft-cli to the same rounds (forward and train only, with
+the portable backend), interleaved with the rest, so that a change is measured side by
+side with what it changes: NAME=PATH, or NAME=PATH@LIBDIR to run it with
+LD_LIBRARY_PATH=LIBDIR (which overrides the run path: e.g. an OpenBLAS build other than
+the one it was linked to). The table then has a row per variant, with the ratio of
+graft-cli (the build under test) to it.
 The header says which CPU (model and vector flags), OpenBLAS (configuration, core,
-threading) and engine kernels ran, and the thread settings.
+threading), engine kernels and backends ran, and the thread settings.
 """
 
 import argparse
@@ -58,9 +69,16 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = ("mobilenet_v2", "resnet18", "efficientnet_b0")
 MODES = ("forward", "train", "head")
+BACKENDS = ("portable", "onednn")
+BACKEND_TITLES = {"portable": "portable", "onednn": "oneDNN"}
 # Training step goals of issue 12 (BatchNorm kept): Graft images/s >= factor x PyTorch's.
 TRAIN_GOALS = {"mobilenet_v2": 2.0, "efficientnet_b0": 2.0, "resnet18": 1.4}
 HEAD_GOAL = 1.2  # head-only step time within 1.2x of Graft's own forward time
+# Issue 12's starting figures (images/s; another machine: an idle 2-core AVX-512 Xeon),
+# and the goal for the portable backend against them.
+ISSUE_START = {("mobilenet_v2", "forward"): 66, ("resnet18", "forward"): 43, ("efficientnet_b0", "forward"): 50,
+               ("mobilenet_v2", "train"): 16.4, ("resnet18", "train"): 11.2, ("efficientnet_b0", "train"): 10.1}
+PORTABLE_GOAL = 1.5
 
 
 # ---------------------------------------------------------------------------------------
@@ -194,48 +212,86 @@ def run_json(command, env=None, echo=False):
     return json.loads(lines[-1])
 
 
-def thread_env(args):
+def thread_env(args, backend=None):
     env = dict(os.environ)
     for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[key] = str(args.threads)
     env["OMP_WAIT_POLICY"] = "passive"
+    if backend is not None:
+        env["GRAFT_ENGINE_BACKEND"] = backend
     return env
 
 
-def run_graft(args, model_file, mode, variant=None):
+def run_graft(args, model_file, mode, backend="portable", variant=None, batch=None, repeats=None, extra_env=None):
     cli, libdir = variant[1:] if variant else (args.graft_cli, None)
-    env = thread_env(args)
+    env = thread_env(args, backend)
     if libdir:
         env["LD_LIBRARY_PATH"] = libdir
-    return run_json([cli, "bench", model_file, "--batch", str(args.batch), "--size", str(args.size),
-                     "--threads", str(args.threads), "--mode", mode, "--repeats", str(args.repeats), "--json"],
-                    env=env)
+    env.update(extra_env or {})
+    return run_json([cli, "bench", model_file, "--batch", str(batch or args.batch), "--size", str(args.size),
+                     "--threads", str(args.threads), "--mode", mode, "--repeats", str(repeats or args.repeats),
+                     "--json"], env=env)
+
+
+def reported_backend(result):
+    """The backend a graft-cli bench --json result says it ran, or None when it does not say."""
+    for key in ("backend", "engine_backend"):
+        if isinstance(result.get(key), str):
+            return result[key]
+    return None
+
+
+def probe_backend(args, model_file, backend):
+    """Runs graft-cli once (batch 1) under GRAFT_ENGINE_BACKEND=backend: (available, what, result)."""
+    result = run_graft(args, model_file, "forward", backend, batch=1, repeats=1, extra_env={"OPENBLAS_VERBOSE": "2"})
+    if "error" in result:
+        return False, f"graft-cli failed under GRAFT_ENGINE_BACKEND={backend}: {result['error']}", result
+    ran = reported_backend(result)
+    if ran is None:
+        if backend == "portable":
+            return True, "portable (this graft-cli names no backend: it has only its own kernels)", result
+        return False, "no build: this graft-cli has no backend selection ('graft-cli bench --json' names none)", result
+    if ran.lower().replace("-", "").startswith(backend):
+        return True, ran, result
+    return False, f"no build: GRAFT_ENGINE_BACKEND={backend} ran '{ran}' (graft-cli built without it)", result
+
+
+def openblas_core(output):
+    """The 'Core: NAME' line that OPENBLAS_VERBOSE=2 prints, or None."""
+    for line in output.splitlines():
+        if line.startswith("Core:"):
+            return line.split(":", 1)[1].strip()
+    return None
 
 
 def parse_variant(text):
     name, _, rest = text.partition("=")
     path, _, libdir = rest.partition("@")
-    if not name or not path or name in ("graft", "graft-bn", "torch", "ort"):
-        raise argparse.ArgumentTypeError(f"{text}: give NAME=PATH or NAME=PATH@LIBDIR (NAME not graft, torch, ort)")
+    if not name or not path or name in ("graft", "graft-bn", "torch", "ort") + BACKENDS:
+        raise argparse.ArgumentTypeError(f"{text}: give NAME=PATH or NAME=PATH@LIBDIR "
+                                         f"(NAME not graft, torch, ort or a backend)")
     return (name, path, libdir or None)
 
 
 def cpu_summary():
-    """The CPU's model name and the vector flags that matter here."""
+    """The CPU's model name, the vector flags that matter here, and yes/no for the issue's four."""
     model, flags = "?", set()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key.strip() == "model name":
+                if key.strip() == "model name" and model == "?":
                     model = value.strip()
-                elif key.strip() in ("flags", "Features"):
+                elif key.strip() in ("flags", "Features") and not flags:
                     flags = set(value.split())
     except OSError:
         pass
     wanted = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
-              "amx_tile", "amx_bf16", "asimd", "sve")
-    return model, " ".join(f for f in wanted if f in flags)
+              "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve")
+    summary = ", ".join(f"{label} {'yes' if ok else 'no'}" for label, ok in (
+        ("AVX2", "avx2" in flags), ("AVX-512", "avx512f" in flags), ("AVX512_BF16", "avx512_bf16" in flags),
+        ("AMX", "amx_tile" in flags)))
+    return model, " ".join(f for f in wanted if f in flags), summary
 
 
 def run_torch(args, name, mode):
@@ -248,6 +304,21 @@ def run_ort(args, model_file):
     return run_json(["node", os.path.join(ROOT, "bench", "ort-bench.js"), model_file, "--batch", str(args.batch),
                      "--size", str(args.size), "--threads", str(args.threads), "--repeats", str(args.repeats)],
                     env=thread_env(args))
+
+
+def torch_setup():
+    """What PyTorch runs with: version, threads, its oneDNN, BLAS and CPU capability."""
+    import torch
+    config = torch.__config__.show()
+    parts = [f"threads {torch.get_num_threads()}"]
+    for line in config.splitlines():
+        line = line.strip(" -")
+        if line.startswith(("Intel(R) MKL-DNN", "Intel(R) oneDNN", "CPU capability usage")):
+            parts.append(line)
+        for key in ("BLAS_INFO=",):
+            if key in line:
+                parts.append(key + line.split(key, 1)[1].split(",", 1)[0])
+    return {"torch": torch.__version__, "setup": "; ".join(parts)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -269,18 +340,27 @@ def summarise(results):
             statistics.median(r["peak_rss_mib"] for r in ok), errors)
 
 
-def fmt(value, spec="8.1f", missing="       -"):
-    return missing if value is None else format(value, spec)
+def fmt(value, spec="8.1f", missing="-"):
+    width = spec.split(".")[0].rstrip("f") or "0"
+    return format(missing, f">{width}") if value is None else format(value, spec)
+
+
+def ratio(a, b):
+    return a / b if a and b else None
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="a short check: 1 round, 2 timed runs, MobileNetV2 (unless given otherwise)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per process, after one warm-up")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows their median")
-    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--repeats", type=int, help="timed runs per process, after one warm-up (default 5)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds; the table shows their median (default 3)")
+    parser.add_argument("--models", help="default: " + ",".join(MODELS))
+    parser.add_argument("--backends", default=",".join(BACKENDS),
+                        help="Graft's engine backends to time, through GRAFT_ENGINE_BACKEND")
     parser.add_argument("--graft-cli", default=os.path.join(ROOT, "build", "src", "cli", "graft-cli"))
     parser.add_argument("--variant", action="append", type=parse_variant, default=[],
                         help="another graft-cli, NAME=PATH[@LIBDIR], timed in the same rounds (forward, train)")
@@ -290,13 +370,18 @@ def main():
     parser.add_argument("--torch-worker", nargs=2, metavar=("MODEL", "MODE"), help=argparse.SUPPRESS)
     parser.add_argument("--export-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.repeats is None:
+        args.repeats = 2 if args.quick else 5
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
+    if args.models is None:
+        args.models = "mobilenet_v2" if args.quick else ",".join(MODELS)
 
     if args.export_worker:
-        import torch
         os.makedirs(args.workdir, exist_ok=True)
         args.models = [m for m in args.models.split(",") if m]
         export_models(args)
-        print(json.dumps({"torch": torch.__version__}))
+        print(json.dumps(torch_setup()))
         return
 
     if args.torch_worker:
@@ -307,8 +392,15 @@ def main():
     for m in args.models:
         if m not in MODELS:
             parser.error(f"--models: {m} is not one of {', '.join(MODELS)}")
-    if not os.access(args.graft_cli, os.X_OK):
-        parser.error(f"{args.graft_cli} is not an executable: build Graft first (or give --graft-cli)")
+    args.backends = [b for b in args.backends.split(",") if b]
+    for b in args.backends:
+        if b not in BACKENDS:
+            parser.error(f"--backends: {b} is not one of {', '.join(BACKENDS)}")
+    if args.repeats < 1 or args.rounds < 1:
+        parser.error("--repeats and --rounds must be at least 1")
+    for path in [args.graft_cli] + [v[1] for v in args.variant]:
+        if not os.access(path, os.X_OK):
+            parser.error(f"{path} is not an executable: build Graft first (or give --graft-cli)")
     os.makedirs(args.workdir, exist_ok=True)
 
     # The parent never imports torch: on Linux a child's ru_maxrss starts from its
@@ -316,12 +408,13 @@ def main():
     load_start = loadavg()
     started = time.time()
     print(f"compare-runtimes: batch {args.batch}, {args.size}x{args.size}, {args.threads} threads, "
-          f"{args.repeats} timed runs per process after 1 warm-up, {args.rounds} rounds; "
+          f"{args.repeats} timed runs per process after 1 warm-up, {args.rounds} round(s); "
           f"{os.cpu_count()} CPUs; load average at start {load_start}", flush=True)
-    model, flags = cpu_summary()
-    print(f"CPU: {model}; flags: {flags}", flush=True)
+    cpu_model, flags, flag_summary = cpu_summary()
+    print(f"CPU: {cpu_model}; {flag_summary}; flags: {flags}", flush=True)
     print("threads: OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS="
-          f"{args.threads}, OMP_WAIT_POLICY=passive", flush=True)
+          f"{args.threads}, OMP_WAIT_POLICY=passive; torch.set_num_threads({args.threads}); "
+          f"ONNX Runtime intraOpNumThreads={args.threads}, interOpNumThreads=1, sequential", flush=True)
     print("exporting (random weights, opset 14, dynamic batch):", flush=True)
     exported = run_json([sys.executable, os.path.abspath(__file__), "--export-worker", "--models",
                          ",".join(args.models), "--size", str(args.size), "--threads", str(args.threads),
@@ -330,27 +423,52 @@ def main():
     if "error" in exported:
         sys.exit("compare-runtimes: the export failed: " + exported["error"])
     torch_version = exported["torch"]
+    print(f"PyTorch {torch_version}: {exported.get('setup', '?')}", flush=True)
 
-    # (model, mode, runtime) -> list of results. "graft-bn" is Graft's forward on the -bn file.
+    # Which backends this graft-cli has, and what each runs with.
+    probe_file = os.path.join(args.workdir, args.models[0] + "-folded.onnx")
+    available, backend_notes = [], {}
+    for b in args.backends:
+        ok, what, probe = probe_backend(args, probe_file, b)
+        backend_notes[b] = what
+        if ok:
+            available.append(b)
+        details = ""
+        if ok and "error" not in probe:
+            details = (f"; {probe.get('threads', '?')} threads, OMP_WAIT_POLICY={probe.get('omp_wait_policy', '?')}; "
+                       f"kernels {probe.get('simd', '?')}; OpenBLAS {probe.get('openblas', '?')}")
+        print(f"Graft backend {BACKEND_TITLES[b]}: {what}{details}", flush=True)
+    for v in [("graft", args.graft_cli, None)] + args.variant:
+        core = openblas_core(subprocess.run(
+            [v[1], "bench", probe_file, "--batch", "1", "--repeats", "1", "--threads", str(args.threads)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=dict(thread_env(args, "portable"), OPENBLAS_VERBOSE="2",
+                     **({"LD_LIBRARY_PATH": v[2]} if v[2] else {}))).stdout)
+        print(f"OpenBLAS core (OPENBLAS_VERBOSE=2) of {v[0]} ({v[1]}): {core or '?'}", flush=True)
+    if not available:
+        sys.exit("compare-runtimes: graft-cli runs none of the backends asked for")
+
+    # (model, mode, runtime) -> list of results. Runtimes: each backend; "bn:" + backend is
+    # Graft's forward on the -bn file; "torch", "ort"; each variant's name.
     results = {}
-    seen_setups = {}
+    ort_version = None
     for r in range(args.rounds):
         for name in args.models:
             bn = os.path.join(args.workdir, name + "-bn.onnx")
             folded = os.path.join(args.workdir, name + "-folded.onnx")
-            jobs = [
-                (("forward", "graft"), lambda: run_graft(args, folded, "forward")),
-                (("forward", "graft-bn"), lambda: run_graft(args, bn, "forward")),
-                (("forward", "torch"), lambda: run_torch(args, name, "forward")),
-                (("forward", "ort"), lambda: run_ort(args, folded)),
-                (("train", "graft"), lambda: run_graft(args, bn, "train")),
-                (("train", "torch"), lambda: run_torch(args, name, "train")),
-                (("head", "graft"), lambda: run_graft(args, bn, "head")),
-                (("head", "torch"), lambda: run_torch(args, name, "head")),
-            ]
+            jobs = []
+            for b in available:
+                jobs += [(("forward", b), lambda b=b: run_graft(args, folded, "forward", b)),
+                         (("forward", "bn:" + b), lambda b=b: run_graft(args, bn, "forward", b)),
+                         (("train", b), lambda b=b: run_graft(args, bn, "train", b)),
+                         (("head", b), lambda b=b: run_graft(args, bn, "head", b))]
+            jobs += [(("forward", "torch"), lambda: run_torch(args, name, "forward")),
+                     (("forward", "ort"), lambda: run_ort(args, folded)),
+                     (("train", "torch"), lambda: run_torch(args, name, "train")),
+                     (("head", "torch"), lambda: run_torch(args, name, "head"))]
             for v in args.variant:
-                jobs += [(("forward", v[0]), lambda v=v: run_graft(args, folded, "forward", v)),
-                         (("train", v[0]), lambda v=v: run_graft(args, bn, "train", v))]
+                jobs += [(("forward", v[0]), lambda v=v: run_graft(args, folded, "forward", "portable", v)),
+                         (("train", v[0]), lambda v=v: run_graft(args, bn, "train", "portable", v))]
             # Within a mode the runtimes alternate; the order rotates with the round.
             by_mode = {}
             for key, job in jobs:
@@ -360,72 +478,92 @@ def main():
                 for key, job in mode_jobs[shift:] + mode_jobs[:shift]:
                     result = job()
                     results.setdefault((name, key[0], key[1]), []).append(result)
+                    if key[1] == "ort" and "version" in result:
+                        ort_version = result["version"]
                     what = result.get("error") or f"{result['images_per_second']:.1f} images/s, " \
                                                   f"{result['peak_rss_mib']:.0f} MiB"
-                    if "openblas" in result and result["openblas"] not in seen_setups.setdefault(key[1], set()):
-                        seen_setups[key[1]].add(result["openblas"])
-                        what += f"  [{result['openblas']}; kernels {result.get('simd', '?')}]"
-                    print(f"  round {r + 1} {name:16s} {key[0]:8s} {key[1]:9s} {what}", flush=True)
+                    print(f"  round {r + 1} {name:16s} {key[0]:8s} {key[1]:12s} {what}", flush=True)
     load_end = loadavg()
     minutes = (time.time() - started) / 60
 
+    def fig(name, mode, runtime):
+        return summarise(results.get((name, mode, runtime), []))[:2]
+
+    errors = [f"{k[0]} {k[1]} {k[2]}: {e}" for k, v in results.items() for e in summarise(v)[2]]
     print()
-    print(f"Graft vs PyTorch {torch_version} vs onnxruntime-node, {args.size}x{args.size}, batch {args.batch}, "
-          f"{args.threads} threads; images/s and peak RSS (MiB) are medians of {args.rounds} rounds, each the "
-          f"median of {args.repeats} runs")
-    print(f"load average: start {load_start}, end {load_end}; {minutes:.1f} minutes")
-    header = (f"{'model':16s} {'mode':8s} {'Graft/s':>8s} {'Torch/s':>8s} {'ORT/s':>8s} "
-              f"{'G/Torch':>7s} {'G/ORT':>6s} {'G MiB':>7s} {'T MiB':>7s} {'ORT MiB':>7s}")
-    print(header)
-    print("-" * len(header))
+    print(f"Graft ({', '.join(BACKEND_TITLES[b] for b in args.backends)}) vs ONNX Runtime "
+          f"(onnxruntime-node {ort_version or '?'}) vs PyTorch {torch_version}, {args.size}x{args.size}, "
+          f"batch {args.batch}, {args.threads} threads")
+    print(f"CPU: {cpu_model}; {flag_summary}")
+    print(f"images/s and peak RSS (MiB, each process's high-water mark) are medians of {args.rounds} round(s), "
+          f"each the median of {args.repeats} runs; load average: start {load_start}, end {load_end}; "
+          f"{minutes:.1f} minutes")
+    for b in args.backends:
+        if b not in available:
+            print(f"Graft {BACKEND_TITLES[b]}: {backend_notes[b]}")
+    cols = [b for b in args.backends]
+    rows = [(mode, name) for mode in MODES for name in args.models]
+    head = f"{'images/s':34s}" + "".join(f"{BACKEND_TITLES[b]:>9s}" for b in cols) + f"{'ORT':>9s}{'PyTorch':>9s}"
+    head += "".join(f"{BACKEND_TITLES[b][:4] + '/ORT':>10s}{BACKEND_TITLES[b][:4] + '/Tch':>10s}" for b in cols)
+    head += "   peak MiB: " + " ".join(f"{BACKEND_TITLES[b][:8]:>8s}" for b in cols) + f"{'ORT':>8s}{'PyTorch':>8s}"
+    print(head)
+    print("-" * len(head))
+    titles = {"forward": "forward", "train": "train step (BN kept)", "head": "head-only step"}
+    for mode, name in rows + [("fwd-bn", name) for name in args.models]:
+        runtime_mode = "forward" if mode == "fwd-bn" else mode
+        prefix = "bn:" if mode == "fwd-bn" else ""
+        g = {b: fig(name, runtime_mode, prefix + b) if b in available else (None, None) for b in cols}
+        o = fig(name, mode, "ort") if mode == "forward" else (None, None)
+        t = fig(name, mode, "torch") if mode != "fwd-bn" else (None, None)
+        line = f"{name + ' ' + titles.get(mode, 'forward, BN file'):34s}"
+        line += "".join(fmt(g[b][0], "9.1f", "no build" if b not in available else "-") for b in cols)
+        line += fmt(o[0], "9.1f") + fmt(t[0], "9.1f")
+        line += "".join(fmt(ratio(g[b][0], o[0]), "10.2f") + fmt(ratio(g[b][0], t[0]), "10.2f") for b in cols)
+        line += "             " + " ".join(fmt(g[b][1], "8.0f") for b in cols) + fmt(o[1], "8.0f") + fmt(t[1], "8.0f")
+        print(line)
+
+    if "portable" in available:
+        print()
+        print(f"portable backend against issue 12's starting figures (another machine; goal >= {PORTABLE_GOAL}x)"
+              + (" and against the variants, side by side in these rounds:" if args.variant else ":"))
+        for mode in ("forward", "train"):
+            for name in args.models:
+                now = fig(name, mode, "portable")[0]
+                start = ISSUE_START.get((name, mode))
+                line = f"  {name + ' ' + titles[mode]:34s} {fmt(now, '7.1f')} images/s: " \
+                       f"{fmt(ratio(now, start), '.2f')}x the issue's {start}"
+                for v in args.variant:
+                    then = fig(name, mode, v[0])[0]
+                    line += f"; {fmt(ratio(now, then), '.2f')}x {v[0]} ({fmt(then, '.1f')})"
+                print(line)
+
     goals = []
-    errors = []
-    for name in args.models:
-        fig = {}
-        for mode in MODES:
-            for runtime in ("graft", "graft-bn", "torch", "ort"):
-                ips, mib, errs = summarise(results.get((name, mode, runtime), []))
-                fig[(mode, runtime)] = (ips, mib)
-                errors += [f"{name} {mode} {runtime}: {e}" for e in errs]
-        for mode in MODES:
-            g, t, o = fig[(mode, "graft")], fig[(mode, "torch")], fig[(mode, "ort")]
-            rt = g[0] / t[0] if g[0] and t[0] else None
-            ro = g[0] / o[0] if g[0] and o[0] else None
-            print(f"{name:16s} {mode:8s} {fmt(g[0])} {fmt(t[0])} {fmt(o[0])} {fmt(rt, '7.2f', '      -')} "
-                  f"{fmt(ro, '6.2f', '     -')} {fmt(g[1], '7.0f', '      -')} {fmt(t[1], '7.0f', '      -')} "
-                  f"{fmt(o[1], '7.0f', '      -')}")
-        for mode in ("forward", "train") if args.variant else ():
-            first = None
-            for v in args.variant + [("graft", args.graft_cli, None)]:
-                ips, mib, errs = summarise(results.get((name, mode, v[0]), []))
-                if v[0] != "graft":
-                    errors += [f"{name} {mode} {v[0]}: {e}" for e in errs]
-                first = first or ips
-                t, o = fig[(mode, "torch")][0], fig[(mode, "ort")][0]
-                print(f"{'':16s} {mode + ' ' + v[0]:>22s} {fmt(ips)}  x{fmt(ips / first if ips and first else None, '.2f', '-')}"
-                      f" of {args.variant[0][0] if args.variant else 'graft'}, {fmt(ips / t if ips and t else None, '.2f', '-')}"
-                      f" of Torch, {fmt(ips / o if ips and o else None, '.2f', '-')} of ORT, {fmt(mib, '.0f', '-')} MiB")
-        gb = fig[("forward", "graft-bn")]
-        print(f"{name:16s} {'fwd(bn)':8s} {fmt(gb[0])} {'':8s} {'':8s} {'':7s} {'':6s} {fmt(gb[1], '7.0f', '      -')}"
-              f"   (Graft forward on the file with BN unfolded)")
+    for b in available:
+        for name in args.models:
+            def goal(text, ok, detail):
+                goals.append(f"{'PASS' if ok else 'FAIL' if ok is not None else 'n/a '}  {BACKEND_TITLES[b]:8s} "
+                             f"{name:16s} {text:40s} {detail}")
 
-        def goal(text, ok, detail):
-            goals.append(f"{'PASS' if ok else 'FAIL' if ok is not None else 'n/a '}  {name:16s} {text:44s} {detail}")
-
-        g, o = fig[("forward", "graft")][0], fig[("forward", "ort")][0]
-        goal("forward >= ONNX Runtime", None if not (g and o) else g >= o,
-             f"{fmt(g, '.1f')} vs {fmt(o, '.1f')} images/s ({fmt(g / o if g and o else None, '.2f')}x)")
-        g, t = fig[("train", "graft")][0], fig[("train", "torch")][0]
-        need = TRAIN_GOALS[name]
-        goal(f"train step >= {need}x PyTorch", None if not (g and t) else g >= need * t,
-             f"{fmt(g, '.1f')} vs {fmt(t, '.1f')} images/s ({fmt(g / t if g and t else None, '.2f')}x)")
-        h, f_bn, f_folded = fig[("head", "graft")][0], fig[("forward", "graft-bn")][0], fig[("forward", "graft")][0]
-        goal(f"head step time <= {HEAD_GOAL}x Graft forward", None if not (h and f_bn) else f_bn / h <= HEAD_GOAL,
-             f"{fmt(f_bn / h if h and f_bn else None, '.2f')}x forward on the same (-bn) file; "
-             f"{fmt(f_folded / h if h and f_folded else None, '.2f')}x forward on the folded file")
-        gm, tm = fig[("train", "graft")][1], fig[("train", "torch")][1]
-        goal("train step peak memory <= PyTorch", None if not (gm and tm) else gm <= tm,
-             f"{fmt(gm, '.0f')} vs {fmt(tm, '.0f')} MiB peak RSS")
+            g, o = fig(name, "forward", b)[0], fig(name, "forward", "ort")[0]
+            goal("forward >= ONNX Runtime", None if not (g and o) else g >= o,
+                 f"{fmt(g, '.1f')} vs {fmt(o, '.1f')} images/s ({fmt(ratio(g, o), '.2f')}x)")
+            g, t = fig(name, "train", b)[0], fig(name, "train", "torch")[0]
+            need = TRAIN_GOALS[name]
+            goal(f"train step >= {need}x PyTorch", None if not (g and t) else g >= need * t,
+                 f"{fmt(g, '.1f')} vs {fmt(t, '.1f')} images/s ({fmt(ratio(g, t), '.2f')}x)")
+            h, f_bn, f_folded = fig(name, "head", b)[0], fig(name, "forward", "bn:" + b)[0], fig(name, "forward", b)[0]
+            goal(f"head step time <= {HEAD_GOAL}x Graft forward", None if not (h and f_bn) else f_bn / h <= HEAD_GOAL,
+                 f"{fmt(ratio(f_bn, h), '.2f')}x forward on the same (-bn) file; "
+                 f"{fmt(ratio(f_folded, h), '.2f')}x forward on the folded file")
+            gm, tm = fig(name, "train", b)[1], fig(name, "train", "torch")[1]
+            goal("train step peak memory <= PyTorch", None if not (gm and tm) else gm <= tm,
+                 f"{fmt(gm, '.0f')} vs {fmt(tm, '.0f')} MiB peak RSS")
+            if b == "portable":
+                for mode in ("forward", "train"):
+                    now, start = fig(name, mode, b)[0], ISSUE_START[(name, mode)]
+                    goal(f"{mode} >= {PORTABLE_GOAL}x the issue's {start}",
+                         None if not now else now >= PORTABLE_GOAL * start,
+                         f"{fmt(now, '.1f')} images/s ({fmt(ratio(now, start), '.2f')}x; figures from another machine)")
     print()
     print("goals (issue 12):")
     for line in goals:
@@ -437,7 +575,8 @@ def main():
             print("  " + e)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"load_start": load_start, "load_end": load_end, "args": {k: v for k, v in vars(args).items()},
+            json.dump({"load_start": load_start, "load_end": load_end, "cpu": cpu_model, "cpu_flags": flags,
+                       "backends": backend_notes, "args": {k: v for k, v in vars(args).items()},
                        "results": [{"model": k[0], "mode": k[1], "runtime": k[2], "runs": v}
                                    for k, v in results.items()]}, f, indent=1)
 
