@@ -1,0 +1,962 @@
+/* onednn.c: convolution, BatchNorm and pooling on oneDNN's primitives in blocked
+ * layouts, and the few loops of the blocked layout that oneDNN has no primitive for
+ * (layout changes, the global average, the channel scale, Concat).
+ *
+ * Every primitive is created once, when its object is (per plan node), with memory
+ * objects whose data handles are set at each call. oneDNN runs on OpenMP (Debian's
+ * libdnnl and the Flatpak's build use its OpenMP runtime), the engine's one pool. */
+#include "engine/onednn.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "engine/tensor.h"
+
+static dnnl_engine_t cpu_engine;
+static int block_size;
+static char description[64];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+/* The src layout that a forward convolution with "any" formats picks for a typical
+ * layer (64 -> 64 channels, 3x3, 56x56): its channel block. */
+static int
+probe_block (void)
+{
+  dnnl_memory_desc_t src, weights, dst;
+  dnnl_convolution_desc_t desc;
+  dnnl_primitive_desc_t pd;
+  const dnnl_memory_desc_t *chosen;
+  dnnl_dims_t src_dims = { 1, 64, 56, 56 }, w_dims = { 64, 64, 3, 3 }, dst_dims = { 1, 64, 56, 56 };
+  dnnl_dims_t strides = { 1, 1 }, pad = { 1, 1 };
+  int block = 0;
+
+  if (dnnl_memory_desc_init_by_tag (&src, 4, src_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success
+      || dnnl_memory_desc_init_by_tag (&weights, 4, w_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success
+      || dnnl_memory_desc_init_by_tag (&dst, 4, dst_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success
+      || dnnl_convolution_forward_desc_init (&desc, dnnl_forward_training, dnnl_convolution_direct, &src,
+                                             &weights, NULL, &dst, strides, pad, pad) != dnnl_success
+      || dnnl_primitive_desc_create (&pd, &desc, NULL, cpu_engine, NULL) != dnnl_success)
+    return 0;
+  chosen = dnnl_primitive_desc_query_md (pd, dnnl_query_src_md, 0);
+  if (chosen != NULL && chosen->format_kind == dnnl_blocked && chosen->format_desc.blocking.inner_nblks == 1
+      && chosen->format_desc.blocking.inner_idxs[0] == 1)
+    block = (int) chosen->format_desc.blocking.inner_blks[0];
+  dnnl_primitive_desc_destroy (pd);
+  return block == 8 || block == 16 ? block : 0;
+}
+
+static void
+initialize (void)
+{
+  const dnnl_version_t *version = dnnl_version ();
+
+  if (dnnl_engine_create (&cpu_engine, dnnl_cpu, 0) != dnnl_success)
+    {
+      cpu_engine = NULL;
+      return;
+    }
+  block_size = probe_block ();
+  snprintf (description, sizeof description, "%d.%d.%d (%s)", version->major, version->minor, version->patch,
+            version->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "not OpenMP");
+}
+
+bool
+graft_onednn_available (void)
+{
+  pthread_once (&once, initialize);
+  return cpu_engine != NULL && block_size > 0;
+}
+
+int
+graft_onednn_block (void)
+{
+  return graft_onednn_available () ? block_size : 0;
+}
+
+const char *
+graft_onednn_describe (void)
+{
+  pthread_once (&once, initialize);
+  return description;
+}
+
+static dnnl_format_tag_t
+blocked_tag (void)
+{
+  return block_size == 16 ? dnnl_nChw16c : dnnl_nChw8c;
+}
+
+static size_t
+padded_channels (int c)
+{
+  return ((size_t) c + (size_t) block_size - 1) / (size_t) block_size * (size_t) block_size;
+}
+
+size_t
+graft_onednn_blocked_floats (int n, int c, int h, int w)
+{
+  return (size_t) n * padded_channels (c) * (size_t) h * (size_t) w;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Layout changes                                                            */
+
+void
+graft_onednn_to_blocked (int n, int c, int h, int w, const float *plain, float *blocked)
+{
+  size_t hw = (size_t) h * (size_t) w, b = (size_t) block_size;
+  long blocks = (long) (padded_channels (c) / b);
+
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < n; i++)
+    for (long cb = 0; cb < blocks; cb++)
+      {
+        float *out = blocked + ((size_t) i * (size_t) blocks + (size_t) cb) * hw * b;
+        for (size_t l = 0; l < b; l++)
+          {
+            size_t ch = (size_t) cb * b + l;
+            if (ch < (size_t) c)
+              {
+                const float *in = plain + ((size_t) i * (size_t) c + ch) * hw;
+                for (size_t s = 0; s < hw; s++)
+                  out[s * b + l] = in[s];
+              }
+            else
+              for (size_t s = 0; s < hw; s++)
+                out[s * b + l] = 0;
+          }
+      }
+}
+
+void
+graft_onednn_to_plain (int n, int c, int h, int w, const float *blocked, float *plain, bool accumulate)
+{
+  size_t hw = (size_t) h * (size_t) w, b = (size_t) block_size;
+  size_t blocks = padded_channels (c) / b;
+
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < n; i++)
+    for (long ch = 0; ch < c; ch++)
+      {
+        const float *in = blocked + ((size_t) i * blocks + (size_t) ch / b) * hw * b + (size_t) ch % b;
+        float *out = plain + ((size_t) i * (size_t) c + (size_t) ch) * hw;
+        if (accumulate)
+          for (size_t s = 0; s < hw; s++)
+            out[s] += in[s * b];
+        else
+          for (size_t s = 0; s < hw; s++)
+            out[s] = in[s * b];
+      }
+}
+
+static void
+add_into (size_t count, const float *restrict src, float *restrict dst)
+{
+#pragma omp parallel for schedule(static) if (count > 32768)
+  for (size_t i = 0; i < count; i++)
+    dst[i] += src[i];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Primitives and their memory objects                                       */
+
+#define MAX_ARGS 10
+
+/* A primitive with the memory objects of its arguments, whose data handles are set
+ * before each execution. */
+typedef struct {
+  dnnl_primitive_t primitive;
+  dnnl_primitive_desc_t pd;
+  int n_args;
+  dnnl_exec_arg_t args[MAX_ARGS];
+} step;
+
+static void
+step_free (step *s)
+{
+  for (int i = 0; i < s->n_args; i++)
+    dnnl_memory_destroy (s->args[i].memory);
+  if (s->primitive != NULL)
+    dnnl_primitive_destroy (s->primitive);
+  if (s->pd != NULL)
+    dnnl_primitive_desc_destroy (s->pd);
+  memset (s, 0, sizeof *s);
+}
+
+static bool
+step_make (step *s, dnnl_primitive_desc_t pd)
+{
+  s->pd = pd;
+  return dnnl_primitive_create (&s->primitive, pd) == dnnl_success;
+}
+
+/* Adds an argument described by the primitive's query (what, index). */
+static bool
+step_arg (step *s, int arg, dnnl_query_t what, int index)
+{
+  const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md (s->pd, what, index);
+  dnnl_memory_t memory;
+  if (md == NULL || s->n_args == MAX_ARGS
+      || dnnl_memory_create (&memory, md, cpu_engine, DNNL_MEMORY_NONE) != dnnl_success)
+    return false;
+  s->args[s->n_args++] = (dnnl_exec_arg_t) { .arg = arg, .memory = memory };
+  return true;
+}
+
+static bool
+step_arg_md (step *s, int arg, const dnnl_memory_desc_t *md)
+{
+  dnnl_memory_t memory;
+  if (s->n_args == MAX_ARGS || dnnl_memory_create (&memory, md, cpu_engine, DNNL_MEMORY_NONE) != dnnl_success)
+    return false;
+  s->args[s->n_args++] = (dnnl_exec_arg_t) { .arg = arg, .memory = memory };
+  return true;
+}
+
+/* Runs the step with the data pointers in the order its arguments were added. */
+static void
+step_run (step *s, dnnl_stream_t stream, void *const *data)
+{
+  for (int i = 0; i < s->n_args; i++)
+    dnnl_memory_set_data_handle_v2 (s->args[i].memory, data[i], stream);
+  dnnl_primitive_execute (s->primitive, stream, s->n_args, s->args);
+  dnnl_stream_wait (stream);
+}
+
+static size_t
+md_floats (const dnnl_memory_desc_t *md)
+{
+  return (dnnl_memory_desc_get_size (md) + sizeof (float) - 1) / sizeof (float);
+}
+
+/* A reorder from one layout to another; with accumulate, the destination adds. */
+static bool
+reorder_make (step *s, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, bool accumulate)
+{
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_post_ops_t ops = NULL;
+  dnnl_primitive_desc_t pd;
+  bool ok;
+
+  if (accumulate)
+    {
+      if (dnnl_primitive_attr_create (&attr) != dnnl_success)
+        return false;
+      if (dnnl_post_ops_create (&ops) != dnnl_success || dnnl_post_ops_append_sum (ops, 1.0f) != dnnl_success
+          || dnnl_primitive_attr_set_post_ops (attr, ops) != dnnl_success)
+        {
+          dnnl_post_ops_destroy (ops);
+          dnnl_primitive_attr_destroy (attr);
+          return false;
+        }
+      dnnl_post_ops_destroy (ops);
+    }
+  ok = dnnl_reorder_primitive_desc_create (&pd, from, cpu_engine, to, cpu_engine, attr) == dnnl_success;
+  dnnl_primitive_attr_destroy (attr);
+  if (!ok)
+    return false;
+  return step_make (s, pd) && step_arg_md (s, DNNL_ARG_FROM, from) && step_arg_md (s, DNNL_ARG_TO, to);
+}
+
+static bool
+activation_algorithm (const graft_activation_params *act, dnnl_alg_kind_t *alg, float *alpha, float *beta)
+{
+  *alpha = 0;
+  *beta = 0;
+  switch (act->kind)
+    {
+    case GRAFT_ACTIVATION_RELU:
+      *alg = dnnl_eltwise_relu;
+      return true;
+    case GRAFT_ACTIVATION_LEAKY_RELU:
+      *alg = dnnl_eltwise_relu;
+      *alpha = act->alpha;
+      return true;
+    case GRAFT_ACTIVATION_CLIP:
+      *alg = dnnl_eltwise_clip_v2;
+      *alpha = act->alpha;
+      *beta = act->beta;
+      return true;
+    case GRAFT_ACTIVATION_HARD_SWISH:
+      *alg = dnnl_eltwise_hardswish;
+      return true;
+    default:
+      return false;
+    }
+}
+
+static graft_status
+unsupported (graft_error *error, const char *what)
+{
+  return graft_error_set (error, GRAFT_ERROR_UNSUPPORTED, "oneDNN cannot run this %s", what);
+}
+
+static void
+activation_md (dnnl_memory_desc_t *md, int n, int c, int h, int w, bool blocked)
+{
+  dnnl_dims_t dims = { n, c, h, w };
+  dnnl_memory_desc_init_by_tag (md, 4, dims, dnnl_f32, blocked ? blocked_tag () : dnnl_nchw);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Conv2d                                                                    */
+
+struct graft_onednn_conv {
+  graft_conv2d_params p;
+  graft_onednn_conv_config config;
+  graft_activation_params activation;
+  dnnl_stream_t stream;
+  step forward, backward_data, backward_weights;
+  step weights_to_forward, weights_to_backward, diff_weights_to_plain;
+  float *weights_forward, *weights_backward;   /* NULL: the plain weights serve as they are */
+  bool weights_ready;
+  size_t src_floats, diff_weights_floats, scratch_floats;
+  char implementation[160];
+};
+
+bool
+graft_onednn_conv_fuses (graft_activation_kind kind)
+{
+  return kind == GRAFT_ACTIVATION_RELU || kind == GRAFT_ACTIVATION_LEAKY_RELU || kind == GRAFT_ACTIVATION_CLIP
+         || kind == GRAFT_ACTIVATION_HARD_SWISH;
+}
+
+void
+graft_onednn_conv_free (graft_onednn_conv *conv)
+{
+  if (conv == NULL)
+    return;
+  step_free (&conv->forward);
+  step_free (&conv->backward_data);
+  step_free (&conv->backward_weights);
+  step_free (&conv->weights_to_forward);
+  step_free (&conv->weights_to_backward);
+  step_free (&conv->diff_weights_to_plain);
+  graft_floats_free (conv->weights_forward);
+  graft_floats_free (conv->weights_backward);
+  if (conv->stream != NULL)
+    dnnl_stream_destroy (conv->stream);
+  free (conv);
+}
+
+static const char *
+implementation_of (const step *s)
+{
+  const char *name = NULL;
+  if (s->pd == NULL || dnnl_primitive_desc_query (s->pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success)
+    return "-";
+  return name;
+}
+
+/* Reorders the plain weights to format (a buffer it allocates) when the primitive wants
+ * another layout than the plain one. */
+static bool
+weights_reorder_make (step *s, float **buffer, const dnnl_memory_desc_t *plain, const dnnl_memory_desc_t *wanted)
+{
+  if (dnnl_memory_desc_equal (plain, wanted))
+    return true;
+  *buffer = graft_floats_alloc (md_floats (wanted));
+  return *buffer != NULL && reorder_make (s, plain, wanted, false);
+}
+
+graft_onednn_conv *
+graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_config *config, graft_error *error)
+{
+  graft_onednn_conv *conv;
+  dnnl_memory_desc_t src, dst, weights_any, weights_plain, bias;
+  dnnl_convolution_desc_t desc;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_dims_t strides = { p->stride_h, p->stride_w }, dilates = { p->dilation_h - 1, p->dilation_w - 1 };
+  dnnl_dims_t pad_l = { p->pad_top, p->pad_left }, pad_r = { p->pad_bottom, p->pad_right };
+  dnnl_dims_t bias_dims = { p->m };
+  bool grouped = p->groups > 1;
+  const dnnl_memory_desc_t *md;
+
+  if (!graft_onednn_available ())
+    return unsupported (error, "convolution (no oneDNN)"), NULL;
+  conv = calloc (1, sizeof *conv);
+  if (conv == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
+  conv->p = *p;
+  conv->config = *config;
+  if (config->activation != NULL)
+    {
+      conv->activation = *config->activation;
+      conv->config.activation = &conv->activation;
+    }
+  if (dnnl_stream_create (&conv->stream, cpu_engine, dnnl_stream_default_flags) != dnnl_success)
+    goto fail;
+
+  activation_md (&src, p->n, p->c, p->h, p->w, config->src_blocked);
+  activation_md (&dst, p->n, p->m, p->oh, p->ow, config->dst_blocked);
+  if (grouped)
+    {
+      dnnl_dims_t w_dims = { p->groups, p->m / p->groups, p->c / p->groups, p->kh, p->kw };
+      dnnl_memory_desc_init_by_tag (&weights_any, 5, w_dims, dnnl_f32, dnnl_format_tag_any);
+      dnnl_memory_desc_init_by_tag (&weights_plain, 5, w_dims, dnnl_f32, dnnl_goihw);
+    }
+  else
+    {
+      dnnl_dims_t w_dims = { p->m, p->c, p->kh, p->kw };
+      dnnl_memory_desc_init_by_tag (&weights_any, 4, w_dims, dnnl_f32, dnnl_format_tag_any);
+      dnnl_memory_desc_init_by_tag (&weights_plain, 4, w_dims, dnnl_f32, dnnl_oihw);
+    }
+  dnnl_memory_desc_init_by_tag (&bias, 1, bias_dims, dnnl_f32, dnnl_a);
+
+  /* Forward, with the activation as a post-op. */
+  if (config->activation != NULL)
+    {
+      dnnl_alg_kind_t alg;
+      float alpha, beta;
+      dnnl_post_ops_t ops;
+      if (!activation_algorithm (config->activation, &alg, &alpha, &beta))
+        {
+          unsupported (error, "activation after a convolution");
+          goto fail_quiet;
+        }
+      if (dnnl_primitive_attr_create (&attr) != dnnl_success || dnnl_post_ops_create (&ops) != dnnl_success)
+        goto fail;
+      if (dnnl_post_ops_append_eltwise (ops, 1.0f, alg, alpha, beta) != dnnl_success
+          || dnnl_primitive_attr_set_post_ops (attr, ops) != dnnl_success)
+        {
+          dnnl_post_ops_destroy (ops);
+          goto fail;
+        }
+      dnnl_post_ops_destroy (ops);
+    }
+  if (dnnl_dilated_convolution_forward_desc_init (
+        &desc, config->backward_data || config->backward_weights ? dnnl_forward_training : dnnl_forward_inference,
+        dnnl_convolution_direct, &src, &weights_any, config->bias ? &bias : NULL, &dst, strides, dilates, pad_l,
+        pad_r) != dnnl_success
+      || dnnl_primitive_desc_create (&pd, &desc, attr, cpu_engine, NULL) != dnnl_success)
+    goto fail;
+  dnnl_primitive_attr_destroy (attr);
+  attr = NULL;
+  if (!step_make (&conv->forward, pd))
+    goto fail;
+  md = dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0);
+  if (!step_arg_md (&conv->forward, DNNL_ARG_SRC, &src) || !step_arg (&conv->forward, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0)
+      || !step_arg_md (&conv->forward, DNNL_ARG_DST, &dst)
+      || (config->bias && !step_arg_md (&conv->forward, DNNL_ARG_BIAS, &bias))
+      || !weights_reorder_make (&conv->weights_to_forward, &conv->weights_forward, &weights_plain, md))
+    goto fail;
+  snprintf (conv->implementation, sizeof conv->implementation, "%s", implementation_of (&conv->forward));
+  conv->src_floats = md_floats (&src);
+
+  if (config->backward_data)
+    {
+      dnnl_primitive_desc_t bpd;
+      if (dnnl_dilated_convolution_backward_data_desc_init (&desc, dnnl_convolution_direct, &src, &weights_any, &dst,
+                                                            strides, dilates, pad_l, pad_r) != dnnl_success
+          || dnnl_primitive_desc_create (&bpd, &desc, NULL, cpu_engine, conv->forward.pd) != dnnl_success)
+        goto fail;
+      if (!step_make (&conv->backward_data, bpd))
+        goto fail;
+      md = dnnl_primitive_desc_query_md (bpd, dnnl_query_weights_md, 0);
+      if (!step_arg_md (&conv->backward_data, DNNL_ARG_DIFF_DST, &dst)
+          || !step_arg (&conv->backward_data, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0)
+          || !step_arg_md (&conv->backward_data, DNNL_ARG_DIFF_SRC, &src)
+          || !weights_reorder_make (&conv->weights_to_backward, &conv->weights_backward, &weights_plain, md))
+        goto fail;
+      conv->scratch_floats = conv->src_floats;
+      snprintf (conv->implementation + strlen (conv->implementation),
+                sizeof conv->implementation - strlen (conv->implementation), " / %s",
+                implementation_of (&conv->backward_data));
+    }
+  if (config->backward_weights)
+    {
+      dnnl_primitive_desc_t bpd;
+      size_t floats;
+      if (dnnl_dilated_convolution_backward_weights_desc_init (&desc, dnnl_convolution_direct, &src, &weights_any,
+                                                               config->bias ? &bias : NULL, &dst, strides, dilates,
+                                                               pad_l, pad_r) != dnnl_success
+          || dnnl_primitive_desc_create (&bpd, &desc, NULL, cpu_engine, conv->forward.pd) != dnnl_success)
+        goto fail;
+      if (!step_make (&conv->backward_weights, bpd))
+        goto fail;
+      md = dnnl_primitive_desc_query_md (bpd, dnnl_query_diff_weights_md, 0);
+      if (!step_arg_md (&conv->backward_weights, DNNL_ARG_SRC, &src)
+          || !step_arg_md (&conv->backward_weights, DNNL_ARG_DIFF_DST, &dst)
+          || !step_arg (&conv->backward_weights, DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0)
+          || (config->bias && !step_arg_md (&conv->backward_weights, DNNL_ARG_DIFF_BIAS, &bias))
+          || !reorder_make (&conv->diff_weights_to_plain, md, &weights_plain, true))
+        goto fail;
+      graft_size_align_floats (md_floats (md), &conv->diff_weights_floats);
+      floats = conv->diff_weights_floats + (size_t) p->m;
+      if (floats > conv->scratch_floats)
+        conv->scratch_floats = floats;
+      snprintf (conv->implementation + strlen (conv->implementation),
+                sizeof conv->implementation - strlen (conv->implementation), " / %s",
+                implementation_of (&conv->backward_weights));
+    }
+  return conv;
+
+fail:
+  unsupported (error, "convolution");
+fail_quiet:
+  if (attr != NULL)
+    dnnl_primitive_attr_destroy (attr);
+  if (pd != NULL && conv->forward.pd != pd)
+    dnnl_primitive_desc_destroy (pd);
+  graft_onednn_conv_free (conv);
+  return NULL;
+}
+
+size_t
+graft_onednn_conv_scratch_floats (const graft_onednn_conv *conv)
+{
+  return conv->scratch_floats;
+}
+
+const char *
+graft_onednn_conv_implementation (const graft_onednn_conv *conv)
+{
+  return conv->implementation;
+}
+
+/* The weights in the format of one primitive: reordered into its buffer (once only,
+ * for constant weights), or the plain ones when it reads those. */
+static float *
+weights_for (graft_onednn_conv *conv, step *reorder, float *buffer, const float *w, bool *ready)
+{
+  if (buffer == NULL)
+    return (float *) w;
+  if (!*ready || !conv->config.constant_weights)
+    {
+      void *data[] = { (void *) w, buffer };
+      step_run (reorder, conv->stream, data);
+      *ready = true;
+    }
+  return buffer;
+}
+
+void
+graft_onednn_conv_forward (graft_onednn_conv *conv, const float *x, const float *w, const float *bias,
+                           float *y, float *scratch)
+{
+  void *data[4];
+  (void) scratch;
+  data[0] = (void *) x;
+  data[1] = weights_for (conv, &conv->weights_to_forward, conv->weights_forward, w, &conv->weights_ready);
+  data[2] = y;
+  data[3] = (void *) bias;
+  step_run (&conv->forward, conv->stream, data);
+}
+
+void
+graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float *w, const float *dy,
+                            float *dx, bool set_dx, float *dw, float *dbias, float *scratch)
+{
+  if ((dw != NULL || dbias != NULL) && conv->backward_weights.primitive != NULL)
+    {
+      float *diff_weights = scratch, *diff_bias = scratch + conv->diff_weights_floats;
+      void *data[4] = { (void *) x, (void *) dy, diff_weights, diff_bias };
+      step_run (&conv->backward_weights, conv->stream, data);
+      if (dw != NULL)
+        {
+          void *to_plain[] = { diff_weights, dw };
+          step_run (&conv->diff_weights_to_plain, conv->stream, to_plain);
+        }
+      if (dbias != NULL && conv->config.bias)
+        for (int m = 0; m < conv->p.m; m++)
+          dbias[m] += diff_bias[m];
+    }
+  if (dx != NULL && conv->backward_data.primitive != NULL)
+    {
+      bool ready = false;
+      float *target = set_dx ? dx : scratch;
+      void *data[3];
+      data[0] = (void *) dy;
+      data[1] = weights_for (conv, &conv->weights_to_backward, conv->weights_backward, w, &ready);
+      data[2] = target;
+      step_run (&conv->backward_data, conv->stream, data);
+      if (!set_dx)
+        add_into (conv->src_floats, scratch, dx);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* BatchNormalization                                                        */
+
+struct graft_onednn_batchnorm {
+  graft_batchnorm_params p;
+  bool batch_statistics;
+  dnnl_stream_t stream;
+  step forward, backward;
+  size_t floats;
+};
+
+void
+graft_onednn_batchnorm_free (graft_onednn_batchnorm *bn)
+{
+  if (bn == NULL)
+    return;
+  step_free (&bn->forward);
+  step_free (&bn->backward);
+  if (bn->stream != NULL)
+    dnnl_stream_destroy (bn->stream);
+  free (bn);
+}
+
+graft_onednn_batchnorm *
+graft_onednn_batchnorm_new (const graft_batchnorm_params *p, int h, int w, bool batch_statistics, bool backward,
+                            graft_error *error)
+{
+  graft_onednn_batchnorm *bn;
+  dnnl_memory_desc_t data, channels;
+  dnnl_batch_normalization_desc_t desc;
+  dnnl_primitive_desc_t pd;
+  dnnl_dims_t c_dims = { p->c };
+  unsigned flags = dnnl_use_scale | dnnl_use_shift | (batch_statistics ? 0 : dnnl_use_global_stats);
+
+  if (!graft_onednn_available ())
+    return unsupported (error, "BatchNormalization (no oneDNN)"), NULL;
+  if ((size_t) h * (size_t) w != p->spatial)
+    return graft_error_set (error, GRAFT_ERROR_SHAPE, "BatchNormalization: H*W is not the spatial size"), NULL;
+  bn = calloc (1, sizeof *bn);
+  if (bn == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
+  bn->p = *p;
+  bn->batch_statistics = batch_statistics;
+  activation_md (&data, p->n, p->c, h, w, true);
+  dnnl_memory_desc_init_by_tag (&channels, 1, c_dims, dnnl_f32, dnnl_a);
+  bn->floats = md_floats (&data);
+  if (dnnl_stream_create (&bn->stream, cpu_engine, dnnl_stream_default_flags) != dnnl_success
+      || dnnl_batch_normalization_forward_desc_init (&desc, backward || batch_statistics ? dnnl_forward_training
+                                                                                             : dnnl_forward_inference,
+                                                     &data, p->epsilon, flags) != dnnl_success
+      || dnnl_primitive_desc_create (&pd, &desc, NULL, cpu_engine, NULL) != dnnl_success)
+    goto fail;
+  if (!step_make (&bn->forward, pd) || !step_arg_md (&bn->forward, DNNL_ARG_SRC, &data)
+      || !step_arg_md (&bn->forward, DNNL_ARG_DST, &data) || !step_arg_md (&bn->forward, DNNL_ARG_SCALE, &channels)
+      || !step_arg_md (&bn->forward, DNNL_ARG_SHIFT, &channels) || !step_arg_md (&bn->forward, DNNL_ARG_MEAN, &channels)
+      || !step_arg_md (&bn->forward, DNNL_ARG_VARIANCE, &channels))
+    goto fail;
+  if (backward)
+    {
+      if (dnnl_batch_normalization_backward_desc_init (&desc, dnnl_backward, &data, &data, p->epsilon, flags)
+            != dnnl_success
+          || dnnl_primitive_desc_create (&pd, &desc, NULL, cpu_engine, bn->forward.pd) != dnnl_success)
+        goto fail;
+      if (!step_make (&bn->backward, pd) || !step_arg_md (&bn->backward, DNNL_ARG_SRC, &data)
+          || !step_arg_md (&bn->backward, DNNL_ARG_DIFF_DST, &data)
+          || !step_arg_md (&bn->backward, DNNL_ARG_SCALE, &channels)
+          || !step_arg_md (&bn->backward, DNNL_ARG_MEAN, &channels)
+          || !step_arg_md (&bn->backward, DNNL_ARG_VARIANCE, &channels)
+          || !step_arg_md (&bn->backward, DNNL_ARG_DIFF_SRC, &data)
+          || !step_arg_md (&bn->backward, DNNL_ARG_DIFF_SCALE, &channels)
+          || !step_arg_md (&bn->backward, DNNL_ARG_DIFF_SHIFT, &channels)
+          || !step_arg_md (&bn->backward, DNNL_ARG_SHIFT, &channels))
+        goto fail;
+    }
+  return bn;
+
+fail:
+  unsupported (error, "BatchNormalization");
+  graft_onednn_batchnorm_free (bn);
+  return NULL;
+}
+
+size_t
+graft_onednn_batchnorm_scratch_floats (const graft_onednn_batchnorm *bn)
+{
+  size_t c;
+  graft_size_align_floats (2 * (size_t) bn->p.c, &c);
+  return bn->floats + c;
+}
+
+void
+graft_onednn_batchnorm_forward (graft_onednn_batchnorm *bn, const float *x, const float *gamma, const float *beta,
+                                float *running_mean, float *running_var, float *y, float *saved)
+{
+  int c = bn->p.c;
+  if (bn->batch_statistics)
+    {
+      void *data[] = { (void *) x, y, (void *) gamma, (void *) beta, saved, saved + c };
+      double count = (double) bn->p.n * (double) bn->p.spatial;
+      float unbias = count > 1 ? (float) (count / (count - 1)) : 1.0f, m = bn->p.momentum;
+      step_run (&bn->forward, bn->stream, data);
+      for (int k = 0; k < c; k++)
+        {
+          running_mean[k] = running_mean[k] * m + saved[k] * (1 - m);
+          running_var[k] = running_var[k] * m + saved[c + k] * unbias * (1 - m);
+        }
+    }
+  else
+    {
+      void *data[] = { (void *) x, y, (void *) gamma, (void *) beta, running_mean, running_var };
+      step_run (&bn->forward, bn->stream, data);
+    }
+}
+
+void
+graft_onednn_batchnorm_backward (graft_onednn_batchnorm *bn, const float *x, const float *gamma,
+                                 const float *running_mean, const float *running_var, const float *saved,
+                                 const float *dy, float *dx, bool set_dx, float *dgamma, float *dbeta, float *scratch)
+{
+  int c = bn->p.c;
+  float *diff_src = dx != NULL && set_dx ? dx : scratch;
+  float *diff_scale = scratch + bn->floats, *diff_shift = diff_scale + c;
+  const float *mean = bn->batch_statistics ? saved : running_mean;
+  const float *var = bn->batch_statistics ? saved + c : running_var;
+  /* oneDNN 2.6's backward wants a shift argument as well, which it does not read:
+   * gamma stands in for beta. */
+  void *data[] = { (void *) x, (void *) dy, (void *) gamma, (void *) mean, (void *) var,
+                   diff_src, diff_scale, diff_shift, (void *) gamma };
+
+  step_run (&bn->backward, bn->stream, data);
+  if (dx != NULL && !set_dx)
+    add_into (bn->floats, scratch, dx);
+  for (int k = 0; k < c; k++)
+    {
+      if (dgamma != NULL)
+        dgamma[k] += diff_scale[k];
+      if (dbeta != NULL)
+        dbeta[k] += diff_shift[k];
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pooling                                                                   */
+
+struct graft_onednn_pool {
+  graft_pool2d_params p;
+  dnnl_stream_t stream;
+  step forward, backward;
+  void *workspace;
+  size_t src_floats;
+};
+
+void
+graft_onednn_pool_free (graft_onednn_pool *pool)
+{
+  if (pool == NULL)
+    return;
+  step_free (&pool->forward);
+  step_free (&pool->backward);
+  free (pool->workspace);
+  if (pool->stream != NULL)
+    dnnl_stream_destroy (pool->stream);
+  free (pool);
+}
+
+graft_onednn_pool *
+graft_onednn_pool_new (const graft_pool2d_params *p, bool max, bool backward, graft_error *error)
+{
+  graft_onednn_pool *pool;
+  dnnl_memory_desc_t src, dst;
+  dnnl_pooling_desc_t desc;
+  dnnl_primitive_desc_t pd;
+  dnnl_alg_kind_t alg;
+  /* ceil_mode: the last window may reach past the bottom/right padding; oneDNN's
+   * right padding is set to reach as far (a max ignores it; an average that excludes
+   * padding divides by what is inside the input, as PyTorch does). */
+  int pad_b = (p->oh - 1) * p->stride_h + p->kh - p->h - p->pad_top;
+  int pad_r = (p->ow - 1) * p->stride_w + p->kw - p->w - p->pad_left;
+  dnnl_dims_t strides = { p->stride_h, p->stride_w }, kernel = { p->kh, p->kw };
+  dnnl_dims_t pad_l = { p->pad_top, p->pad_left }, pad_rd = { pad_b < 0 ? 0 : pad_b, pad_r < 0 ? 0 : pad_r };
+
+  if (!graft_onednn_available ())
+    return unsupported (error, "pooling (no oneDNN)"), NULL;
+  if (!max && p->count_include_pad && (pad_b > p->pad_bottom || pad_r > p->pad_right))
+    return unsupported (error, "AveragePool (count_include_pad with ceil_mode past the padding)"), NULL;
+  if (max)
+    alg = dnnl_pooling_max;
+  else
+    alg = p->count_include_pad ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding;
+  pool = calloc (1, sizeof *pool);
+  if (pool == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
+  pool->p = *p;
+  activation_md (&src, p->n, p->c, p->h, p->w, true);
+  activation_md (&dst, p->n, p->c, p->oh, p->ow, true);
+  pool->src_floats = md_floats (&src);
+  if (dnnl_stream_create (&pool->stream, cpu_engine, dnnl_stream_default_flags) != dnnl_success
+      || dnnl_pooling_forward_desc_init (&desc, backward ? dnnl_forward_training : dnnl_forward_inference, alg, &src,
+                                         &dst, strides, kernel, pad_l, pad_rd) != dnnl_success
+      || dnnl_primitive_desc_create (&pd, &desc, NULL, cpu_engine, NULL) != dnnl_success)
+    goto fail;
+  if (!step_make (&pool->forward, pd) || !step_arg_md (&pool->forward, DNNL_ARG_SRC, &src)
+      || !step_arg_md (&pool->forward, DNNL_ARG_DST, &dst))
+    goto fail;
+  if (backward && max)
+    {
+      const dnnl_memory_desc_t *ws = dnnl_primitive_desc_query_md (pd, dnnl_query_workspace_md, 0);
+      if (ws == NULL || !step_arg (&pool->forward, DNNL_ARG_WORKSPACE, dnnl_query_workspace_md, 0)
+          || (pool->workspace = malloc (dnnl_memory_desc_get_size (ws) + 64)) == NULL)
+        goto fail;
+    }
+  if (backward)
+    {
+      if (dnnl_pooling_backward_desc_init (&desc, alg, &src, &dst, strides, kernel, pad_l, pad_rd) != dnnl_success
+          || dnnl_primitive_desc_create (&pd, &desc, NULL, cpu_engine, pool->forward.pd) != dnnl_success)
+        goto fail;
+      if (!step_make (&pool->backward, pd) || !step_arg_md (&pool->backward, DNNL_ARG_DIFF_DST, &dst)
+          || !step_arg_md (&pool->backward, DNNL_ARG_DIFF_SRC, &src)
+          || (max && !step_arg (&pool->backward, DNNL_ARG_WORKSPACE, dnnl_query_workspace_md, 0)))
+        goto fail;
+    }
+  return pool;
+
+fail:
+  unsupported (error, "pooling");
+  graft_onednn_pool_free (pool);
+  return NULL;
+}
+
+size_t
+graft_onednn_pool_scratch_floats (const graft_onednn_pool *pool)
+{
+  return pool->src_floats;
+}
+
+void
+graft_onednn_pool_forward (graft_onednn_pool *pool, const float *x, float *y)
+{
+  void *data[] = { (void *) x, y, pool->workspace };
+  step_run (&pool->forward, pool->stream, data);
+}
+
+void
+graft_onednn_pool_backward (graft_onednn_pool *pool, const float *dy, float *dx, bool set_dx, float *scratch)
+{
+  void *data[] = { (void *) dy, set_dx ? dx : scratch, pool->workspace };
+  step_run (&pool->backward, pool->stream, data);
+  if (!set_dx)
+    add_into (pool->src_floats, scratch, dx);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loops of the blocked layout                                               */
+
+void
+graft_onednn_mean_spatial_forward (int n, int c, size_t spatial, const float *x, float *y)
+{
+  size_t b = (size_t) block_size, blocks = padded_channels (c) / b;
+  float scale = spatial ? 1.0f / (float) spatial : 0;
+
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < n; i++)
+    for (long cb = 0; cb < (long) blocks; cb++)
+      {
+        const float *in = x + ((size_t) i * blocks + (size_t) cb) * spatial * b;
+        float sum[16] = { 0 };
+        for (size_t s = 0; s < spatial; s++)
+          for (size_t l = 0; l < b; l++)
+            sum[l] += in[s * b + l];
+        for (size_t l = 0; l < b && (size_t) cb * b + l < (size_t) c; l++)
+          y[(size_t) i * (size_t) c + (size_t) cb * b + l] = sum[l] * scale;
+      }
+}
+
+void
+graft_onednn_mean_spatial_backward (int n, int c, size_t spatial, const float *dy, float *dx)
+{
+  size_t b = (size_t) block_size, blocks = padded_channels (c) / b;
+  float scale = spatial ? 1.0f / (float) spatial : 0;
+
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < n; i++)
+    for (long cb = 0; cb < (long) blocks; cb++)
+      {
+        float *out = dx + ((size_t) i * blocks + (size_t) cb) * spatial * b;
+        float g[16] = { 0 };
+        for (size_t l = 0; l < b && (size_t) cb * b + l < (size_t) c; l++)
+          g[l] = dy[(size_t) i * (size_t) c + (size_t) cb * b + l] * scale;
+        for (size_t s = 0; s < spatial; s++)
+          for (size_t l = 0; l < b; l++)
+            out[s * b + l] += g[l];
+      }
+}
+
+void
+graft_onednn_scale_channels_forward (int n, int c, size_t spatial, const float *x, const float *s, float *y)
+{
+  size_t b = (size_t) block_size, blocks = padded_channels (c) / b;
+
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < n; i++)
+    for (long cb = 0; cb < (long) blocks; cb++)
+      {
+        size_t offset = ((size_t) i * blocks + (size_t) cb) * spatial * b;
+        float g[16] = { 0 };
+        for (size_t l = 0; l < b && (size_t) cb * b + l < (size_t) c; l++)
+          g[l] = s[(size_t) i * (size_t) c + (size_t) cb * b + l];
+        for (size_t k = 0; k < spatial; k++)
+          for (size_t l = 0; l < b; l++)
+            y[offset + k * b + l] = x[offset + k * b + l] * g[l];
+      }
+}
+
+void
+graft_onednn_scale_channels_backward (int n, int c, size_t spatial, const float *x, const float *s,
+                                      const float *dy, float *dx, float *ds)
+{
+  size_t b = (size_t) block_size, blocks = padded_channels (c) / b;
+
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < n; i++)
+    for (long cb = 0; cb < (long) blocks; cb++)
+      {
+        size_t offset = ((size_t) i * blocks + (size_t) cb) * spatial * b;
+        float g[16] = { 0 }, sum[16] = { 0 };
+        for (size_t l = 0; l < b && (size_t) cb * b + l < (size_t) c; l++)
+          g[l] = s[(size_t) i * (size_t) c + (size_t) cb * b + l];
+        if (dx != NULL)
+          for (size_t k = 0; k < spatial; k++)
+            for (size_t l = 0; l < b; l++)
+              dx[offset + k * b + l] += dy[offset + k * b + l] * g[l];
+        if (ds != NULL)
+          {
+            for (size_t k = 0; k < spatial; k++)
+              for (size_t l = 0; l < b; l++)
+                sum[l] += dy[offset + k * b + l] * x[offset + k * b + l];
+            for (size_t l = 0; l < b && (size_t) cb * b + l < (size_t) c; l++)
+              ds[(size_t) i * (size_t) c + (size_t) cb * b + l] += sum[l];
+          }
+      }
+}
+
+void
+graft_onednn_concat_forward (int n, size_t spatial, int k, const int *c, const float *const *xs, float *y)
+{
+  size_t total = 0;
+  for (int j = 0; j < k; j++)
+    total += padded_channels (c[j]);
+
+  for (int i = 0; i < n; i++)
+    {
+      float *out = y + (size_t) i * total * spatial;
+      for (int j = 0; j < k; j++)
+        {
+          size_t floats = padded_channels (c[j]) * spatial;
+          memcpy (out, xs[j] + (size_t) i * floats, floats * sizeof (float));
+          out += floats;
+        }
+    }
+}
+
+void
+graft_onednn_concat_backward (int n, size_t spatial, int k, const int *c, const float *dy, float *const *dxs)
+{
+  size_t total = 0;
+  for (int j = 0; j < k; j++)
+    total += padded_channels (c[j]);
+
+  for (int i = 0; i < n; i++)
+    {
+      const float *in = dy + (size_t) i * total * spatial;
+      for (int j = 0; j < k; j++)
+        {
+          size_t floats = padded_channels (c[j]) * spatial;
+          if (dxs[j] != NULL)
+            add_into (floats, in, dxs[j] + (size_t) i * floats);
+          in += floats;
+        }
+    }
+}
