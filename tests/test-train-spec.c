@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "../bench/mobilenet-v2.c"
+#include "model/model-private.h"
 #include "train/spec.h"
 
 static GraftModel *
@@ -91,6 +93,126 @@ test_fastai (void)
   g_assert_cmpfloat_with_epsilon (graft_session_spec_block_lr_multiplier (spec, 1, 0, 5), 0.01, 1e-6);
   /* One-cycle per stage: stage 2 starts low, peaks at base / 2. */
   g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 1, 0, 100), base / 2 / 25, base * 1e-3);
+  free_model (model);
+}
+
+/* MobileNetV2 at 224 (blocks features.0 .. features.18, then the classifier). */
+static GraftModel *
+mobilenet (void)
+{
+  g_autoptr (GError) error = NULL;
+  GraftModel *model = graft_model_new ();
+  mobilenet_v2 net;
+  mobilenet_v2_build (&net, 1000, 224, 7);
+  model->graph = net.graph;
+  model->input = net.input;
+  model->output = model->logits = net.logits;
+  g_assert_true (graft_model_analyse (model, &error));
+  g_assert_no_error (error);
+  return model;
+}
+
+static void
+test_replace_top_cut (void)
+{
+  g_autoptr (GraftModel) model = mobilenet ();
+  g_autoptr (GraftSessionSpec) replace = graft_session_spec_new (GRAFT_STRATEGY_REPLACE_TOP, model);
+  int blocks = graft_session_spec_backbone_blocks (model);
+  const GraftBlock *kept;
+  g_assert_cmpint (blocks, ==, 19);
+  /* The last stage (the 7×7 blocks features.14 to features.18) is removed: the head is
+   * grafted on features.13's output and trains alone on it. */
+  g_assert_cmpint (graft_session_spec_replace_top_removed_blocks (model), ==, 5);
+  kept = &g_array_index (model->blocks, GraftBlock, 13);
+  g_assert_cmpstr (kept->name, ==, "features.13");
+  g_assert_nonnull (replace->cut);
+  g_assert_cmpint (graft_graph_value (model->graph, graft_graph_find_value (model->graph, replace->cut))->producer, ==,
+                   kept->last_node);
+  g_assert_cmpint (replace->stages[0].trainable_from, ==, 14);
+  g_assert_cmpint (replace->head.n_hidden, ==, 1);
+  g_assert_true (graft_session_spec_validate (replace, 14, NULL));
+  /* The other presets graft at the classifier's input (the default cut). */
+  for (int s = GRAFT_STRATEGY_FEATURE_EXTRACTION; s <= GRAFT_STRATEGY_CUSTOM; s++)
+    if (s != GRAFT_STRATEGY_REPLACE_TOP)
+      {
+        g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (s, model);
+        g_assert_null (spec->cut);
+      }
+  /* A model with no layer analysis, or too few blocks, loses at most half of them. */
+  {
+    GraftModel *two = model_with_blocks (1);
+    g_assert_cmpint (graft_session_spec_replace_top_removed_blocks (two), ==, 0);
+    free_model (two);
+  }
+}
+
+static void
+test_batchnorm_blocks (void)
+{
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, NULL);
+  g_autoptr (GraftSessionSpec) back = NULL, copy = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *json = NULL;
+
+  g_assert_cmpint (graft_session_spec_block_batchnorm (spec, "layer4.0"), ==, GRAFT_BATCHNORM_FROZEN_INFERENCE);
+  g_assert_false (graft_session_spec_uses_batchnorm (spec, GRAFT_BATCHNORM_RECALIBRATE));
+  graft_session_spec_set_block_batchnorm (spec, "layer4.0", GRAFT_BATCHNORM_RECALIBRATE);
+  graft_session_spec_set_block_batchnorm (spec, "layer3.0", GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS);
+  g_assert_cmpint (graft_session_spec_block_batchnorm (spec, "layer4.0"), ==, GRAFT_BATCHNORM_RECALIBRATE);
+  g_assert_cmpint (graft_session_spec_block_batchnorm (spec, "layer1.0"), ==, GRAFT_BATCHNORM_FROZEN_INFERENCE);
+  g_assert_true (graft_session_spec_uses_batchnorm (spec, GRAFT_BATCHNORM_RECALIBRATE));
+  json = graft_session_spec_to_json (spec);
+  g_assert_nonnull (strstr (json, "\"layer4.0\" : \"recalibrate\""));
+  back = graft_session_spec_from_json (json, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (graft_session_spec_block_batchnorm (back, "layer4.0"), ==, GRAFT_BATCHNORM_RECALIBRATE);
+  g_assert_cmpint (graft_session_spec_block_batchnorm (back, "layer3.0"), ==, GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS);
+  copy = graft_session_spec_copy (back);
+  g_assert_cmpint (graft_session_spec_block_batchnorm (copy, "layer3.0"), ==, GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS);
+  /* Setting a block back to the spec's policy removes its entry. */
+  graft_session_spec_set_block_batchnorm (copy, "layer3.0", GRAFT_BATCHNORM_FROZEN_INFERENCE);
+  g_assert_cmpuint (g_hash_table_size (copy->batchnorm_blocks), ==, 1);
+  g_clear_pointer (&back, graft_session_spec_free);
+  back = graft_session_spec_from_json ("{\"batchnorm_blocks\": {\"layer2.0\": \"sometimes\"}}", &error);
+  g_assert_null (back);
+  g_assert_nonnull (strstr (error->message, "layer2.0"));
+}
+
+static void
+test_block_lr_factors (void)
+{
+  GraftModel *model = model_with_blocks (4);
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_PROGRESSIVE_ULMFIT, model);
+  g_autoptr (GraftSessionSpec) back = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *json = NULL, *again = NULL;
+
+  /* Without an entry, the spread of the preset; with one, the block's own factor. */
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_block_lr_factor (spec, 4, 3, "layer4", 4), 1 / 2.6, 1e-6);
+  graft_session_spec_set_block_lr_factor (spec, "layer4", 0.5f);
+  graft_session_spec_set_block_lr_factor (spec, "layer1", 0.02f);
+  g_assert_cmpfloat (graft_session_spec_block_lr_factor (spec, 4, 3, "layer4", 4), ==, 0.5f);
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_block_lr_factor (spec, 4, 2, "layer3", 4), pow (2.6, -2), 1e-6);
+  /* And each stage's own learning rate. */
+  spec->stages[2].lr = 3e-3f;
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_lr_at (spec, 2, 1, 10) / graft_session_spec_lr_at (spec, 3, 1, 10),
+                                  3e-3 / spec->optimizer.learning_rate, 1e-5);
+  json = graft_session_spec_to_json (spec);
+  back = graft_session_spec_from_json (json, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (graft_session_spec_block_lr_factor (back, 4, 3, "layer4", 4), ==, 0.5f);
+  g_assert_cmpfloat (graft_session_spec_block_lr_factor (back, 4, 0, "layer1", 4), ==, 0.02f);
+  g_assert_cmpfloat (back->stages[2].lr, ==, 3e-3f);
+  g_assert_true (graft_session_spec_validate (back, 4, NULL));
+  again = graft_session_spec_to_json (back);
+  g_assert_cmpstr (json, ==, again);
+  /* Clearing an entry gives the spread back. */
+  graft_session_spec_set_block_lr_factor (back, "layer4", 0);
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_block_lr_factor (back, 4, 3, "layer4", 4), 1 / 2.6, 1e-6);
+  g_clear_pointer (&back, graft_session_spec_free);
+  back = graft_session_spec_from_json ("{\"block_lr_factors\": {\"layer2\": -1}}", &error);
+  g_assert_null (back);
+  g_assert_nonnull (strstr (error->message, "layer2"));
   free_model (model);
 }
 
@@ -226,6 +348,9 @@ main (int argc, char **argv)
   g_test_add_func ("/train/spec/ulmfit", test_ulmfit);
   g_test_add_func ("/train/spec/fastai", test_fastai);
   g_test_add_func ("/train/spec/schedules", test_schedules);
+  g_test_add_func ("/train/spec/replace-top-cut", test_replace_top_cut);
+  g_test_add_func ("/train/spec/batchnorm-blocks", test_batchnorm_blocks);
+  g_test_add_func ("/train/spec/block-lr-factors", test_block_lr_factors);
   g_test_add_func ("/train/spec/json-round-trip", test_json_round_trip);
   g_test_add_func ("/train/spec/json-errors", test_json_errors);
   g_test_add_func ("/train/spec/validate-errors", test_validate_errors);

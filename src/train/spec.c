@@ -114,6 +114,47 @@ graft_session_spec_backbone_blocks (const GraftModel *model)
   return MAX (1, blocks);
 }
 
+static GHashTable *
+factors_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+/* The smallest H × W above 1×1 that a node of block b outputs (global pooling, flatten
+ * and fully connected layers do not count); 1 when none does. */
+static gint64
+block_spatial (const GraftModel *model, int b)
+{
+  const GraftBlock *block = &g_array_index (model->blocks, GraftBlock, b);
+  gint64 smallest = 1;
+  for (int n = block->first_node; n <= block->last_node && n < (int) model->layers->len; n++)
+    {
+      const graft_shape *shape = &g_array_index (model->layers, GraftLayerInfo, n).output_shape;
+      gint64 area = shape->rank == 4 ? shape->dims[2] * shape->dims[3] : 1;
+      if (area > 1 && (smallest == 1 || area < smallest))
+        smallest = area;
+    }
+  return smallest;
+}
+
+int
+graft_session_spec_replace_top_removed_blocks (const GraftModel *model)
+{
+  int blocks = graft_session_spec_backbone_blocks (model), removed = 1;
+  gint64 last;
+
+  if (model == NULL || model->graph == NULL || model->blocks == NULL || blocks < 2
+      || (int) model->blocks->len < blocks)
+    return 0;
+  if (model->layers == NULL || model->layers->len == 0)
+    return 1;
+  /* The last stage: the trailing blocks that work at the backbone's last resolution. */
+  last = block_spatial (model, blocks - 1);
+  while (removed < blocks && block_spatial (model, blocks - 1 - removed) == last)
+    removed++;
+  return CLAMP (removed, 1, blocks / 2);
+}
+
 GraftSessionSpec *
 graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
 {
@@ -124,6 +165,8 @@ graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
   spec->head.activation = GRAFT_ACTIVATION_RELU;
   spec->block_overrides = overrides_new ();
   spec->parameter_overrides = overrides_new ();
+  spec->batchnorm_blocks = overrides_new ();
+  spec->block_lr_factors = factors_new ();
   spec->discriminative_factor = 1.0f;
   spec->backbone_lr_fraction = 1.0f;
   spec->batchnorm_policy = GRAFT_BATCHNORM_FROZEN_INFERENCE;
@@ -152,6 +195,18 @@ graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
       spec->epochs = 20;
       break;
     case GRAFT_STRATEGY_REPLACE_TOP:
+      {
+        /* The top block(s) go; the new head is grafted on the output of what is left and
+         * trains alone. */
+        int removed = graft_session_spec_replace_top_removed_blocks (model);
+        if (removed > 0)
+          {
+            const GraftBlock *below = &g_array_index (model->blocks, GraftBlock, blocks - removed - 1);
+            const graft_node *last = graft_graph_node (model->graph, below->last_node);
+            spec->cut = g_strdup (graft_graph_value (model->graph, last->output)->name);
+            spec->stages[0].trainable_from = blocks - removed;
+          }
+      }
       spec->head.n_hidden = 1;
       spec->head.hidden[0] = 256;
       spec->head.dropout = 0.2f;
@@ -228,6 +283,15 @@ graft_session_spec_copy (const GraftSessionSpec *spec)
   copy->cut = g_strdup (spec->cut);
   copy->block_overrides = overrides_copy (spec->block_overrides);
   copy->parameter_overrides = overrides_copy (spec->parameter_overrides);
+  copy->batchnorm_blocks = overrides_copy (spec->batchnorm_blocks);
+  copy->block_lr_factors = factors_new ();
+  {
+    GHashTableIter iter;
+    gpointer key, value;
+    g_hash_table_iter_init (&iter, spec->block_lr_factors);
+    while (g_hash_table_iter_next (&iter, &key, &value))
+      g_hash_table_insert (copy->block_lr_factors, g_strdup (key), g_memdup2 (value, sizeof (float)));
+  }
   return copy;
 }
 
@@ -241,6 +305,8 @@ graft_session_spec_free (GraftSessionSpec *spec)
   g_free (spec->cut);
   g_clear_pointer (&spec->block_overrides, g_hash_table_unref);
   g_clear_pointer (&spec->parameter_overrides, g_hash_table_unref);
+  g_clear_pointer (&spec->batchnorm_blocks, g_hash_table_unref);
+  g_clear_pointer (&spec->block_lr_factors, g_hash_table_unref);
   g_free (spec);
 }
 
@@ -290,6 +356,15 @@ graft_session_spec_validate (const GraftSessionSpec *spec, int n_blocks, GError 
     return invalid (error, "the discriminative factor must be between 1 and 100");
   if (!(spec->backbone_lr_fraction > 0.0f && spec->backbone_lr_fraction <= 1.0f))
     return invalid (error, "the backbone learning-rate fraction must be in (0, 1]");
+  {
+    GHashTableIter iter;
+    gpointer key, value;
+    g_hash_table_iter_init (&iter, spec->block_lr_factors);
+    while (g_hash_table_iter_next (&iter, &key, &value))
+      if (!(*(float *) value > 0.0f && *(float *) value <= 100.0f))
+        return invalid (error, "the learning-rate factor of block %s must be above 0 and at most 100, not %g",
+                        (const char *) key, *(float *) value);
+  }
   if (spec->head.n_hidden < 0 || spec->head.n_hidden > GRAFT_HEAD_MAX_HIDDEN)
     return invalid (error, "the head can have at most %d hidden layers", GRAFT_HEAD_MAX_HIDDEN);
   for (int i = 0; i < spec->head.n_hidden; i++)
@@ -342,6 +417,59 @@ float
 graft_session_spec_block_lr_multiplier (const GraftSessionSpec *spec, int epoch, int block, int n_blocks)
 {
   return spec->backbone_lr_fraction * powf (spec->discriminative_factor, -(float) (n_blocks - block));
+}
+
+float
+graft_session_spec_block_lr_factor (const GraftSessionSpec *spec, int epoch, int block, const char *name,
+                                    int n_blocks)
+{
+  const float *factor = name != NULL ? g_hash_table_lookup (spec->block_lr_factors, name) : NULL;
+  return factor != NULL ? *factor : graft_session_spec_block_lr_multiplier (spec, epoch, block, n_blocks);
+}
+
+void
+graft_session_spec_set_block_lr_factor (GraftSessionSpec *spec, const char *name, float factor)
+{
+  if (factor > 0 && isfinite (factor))
+    g_hash_table_insert (spec->block_lr_factors, g_strdup (name), g_memdup2 (&factor, sizeof factor));
+  else
+    g_hash_table_remove (spec->block_lr_factors, name);
+}
+
+GraftBatchNormPolicy
+graft_session_spec_block_batchnorm (const GraftSessionSpec *spec, const char *name)
+{
+  gpointer policy = name != NULL ? g_hash_table_lookup (spec->batchnorm_blocks, name) : NULL;
+  return policy != NULL ? (GraftBatchNormPolicy) (GPOINTER_TO_INT (policy) - 1) : spec->batchnorm_policy;
+}
+
+void
+graft_session_spec_set_block_batchnorm (GraftSessionSpec *spec, const char *name, GraftBatchNormPolicy policy)
+{
+  if (policy == spec->batchnorm_policy)
+    g_hash_table_remove (spec->batchnorm_blocks, name);
+  else
+    g_hash_table_insert (spec->batchnorm_blocks, g_strdup (name), GINT_TO_POINTER (policy + 1));
+}
+
+gboolean
+graft_session_spec_uses_batchnorm (const GraftSessionSpec *spec, GraftBatchNormPolicy policy)
+{
+  GHashTableIter iter;
+  gpointer value;
+  if (spec->batchnorm_policy == policy)
+    return TRUE;
+  g_hash_table_iter_init (&iter, spec->batchnorm_blocks);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (GPOINTER_TO_INT (value) - 1 == (int) policy)
+      return TRUE;
+  return FALSE;
+}
+
+const char *
+graft_batchnorm_policy_to_string (GraftBatchNormPolicy policy)
+{
+  return policy >= 0 && policy < G_N_ELEMENTS (batchnorm_names) ? batchnorm_names[policy] : "inference";
 }
 
 float
@@ -490,6 +618,29 @@ graft_session_spec_to_json (const GraftSessionSpec *spec)
   json_builder_add_double_value (b, spec->backbone_lr_fraction);
   json_builder_set_member_name (b, "batchnorm_policy");
   json_builder_add_string_value (b, batchnorm_names[spec->batchnorm_policy]);
+  {
+    g_autoptr (GList) keys = g_list_sort (g_hash_table_get_keys (spec->batchnorm_blocks), (GCompareFunc) strcmp);
+    json_builder_set_member_name (b, "batchnorm_blocks");
+    json_builder_begin_object (b);
+    for (GList *l = keys; l != NULL; l = l->next)
+      {
+        json_builder_set_member_name (b, l->data);
+        json_builder_add_string_value (b, graft_batchnorm_policy_to_string (
+                                              graft_session_spec_block_batchnorm (spec, l->data)));
+      }
+    json_builder_end_object (b);
+  }
+  {
+    g_autoptr (GList) keys = g_list_sort (g_hash_table_get_keys (spec->block_lr_factors), (GCompareFunc) strcmp);
+    json_builder_set_member_name (b, "block_lr_factors");
+    json_builder_begin_object (b);
+    for (GList *l = keys; l != NULL; l = l->next)
+      {
+        json_builder_set_member_name (b, l->data);
+        json_builder_add_double_value (b, *(float *) g_hash_table_lookup (spec->block_lr_factors, l->data));
+      }
+    json_builder_end_object (b);
+  }
 
   json_builder_set_member_name (b, "optimizer");
   json_builder_begin_object (b);
@@ -776,6 +927,34 @@ graft_session_spec_from_json (const char *json, GError **error)
   kind = spec->batchnorm_policy;
   read_enum (&r, "batchnorm_policy", batchnorm_names, G_N_ELEMENTS (batchnorm_names), &kind);
   spec->batchnorm_policy = kind;
+  if ((node = member (&r, "batchnorm_blocks", JSON_NODE_OBJECT)) != NULL)
+    {
+      reader br = { json_node_get_object (node), "batchnorm_blocks.", error, TRUE };
+      g_autoptr (GList) members = json_object_get_members (br.object);
+      for (GList *l = members; l != NULL && br.ok; l = l->next)
+        {
+          int policy = -1;
+          read_enum (&br, l->data, batchnorm_names, G_N_ELEMENTS (batchnorm_names), &policy);
+          if (br.ok && policy >= 0)
+            g_hash_table_insert (spec->batchnorm_blocks, g_strdup (l->data), GINT_TO_POINTER (policy + 1));
+        }
+      r.ok &= br.ok;
+    }
+  if ((node = member (&r, "block_lr_factors", JSON_NODE_OBJECT)) != NULL)
+    {
+      reader fr = { json_node_get_object (node), "block_lr_factors.", error, TRUE };
+      g_autoptr (GList) members = json_object_get_members (fr.object);
+      for (GList *l = members; l != NULL && fr.ok; l = l->next)
+        {
+          float factor = NAN;
+          read_number (&fr, l->data, &factor);
+          if (fr.ok && !(factor > 0.0f && factor <= 100.0f))
+            fr.ok = invalid (error, "block_lr_factors.%s must be above 0 and at most 100", (const char *) l->data);
+          else if (fr.ok)
+            graft_session_spec_set_block_lr_factor (spec, l->data, factor);
+        }
+      r.ok &= fr.ok;
+    }
 
   sub = sub_reader (&r, "optimizer", "optimizer.");
   kind = spec->optimizer.kind;

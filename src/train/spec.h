@@ -94,7 +94,10 @@ typedef struct {
   GHashTable *parameter_overrides; /* parameter name -> same, applied last */
   float discriminative_factor;     /* block b gets lr / factor^(blocks - b): each block down, one factor less (ULMFiT 2.6); 1 = none */
   float backbone_lr_fraction;      /* multiplies the lr of every backbone block (fine-tuning: 0.1); the head gets 1 */
-  GraftBatchNormPolicy batchnorm_policy;
+  GraftBatchNormPolicy batchnorm_policy;  /* every block's, unless batchnorm_blocks names it */
+  GHashTable *batchnorm_blocks;    /* block name -> GINT_TO_POINTER (policy + 1): the policy of that block */
+  GHashTable *block_lr_factors;    /* block name -> float * (g_free): that block's lr multiplier, instead of the
+                                    * one fraction and discriminative factor give */
 
   graft_optimizer_config optimizer; /* optimizer.learning_rate is the base lr */
   GraftLrSchedule schedule;
@@ -122,6 +125,11 @@ typedef struct {
 /* A preset for strategy on model (its blocks decide the stages and the spread).
  * model may be NULL for a spec without a model yet (stages then assume 1 block). */
 GraftSessionSpec *graft_session_spec_new (GraftStrategy strategy, const GraftModel *model);
+/* How many blocks at the top of the backbone Replace Top Layers removes: the blocks of
+ * the last stage (the trailing blocks at the backbone's smallest spatial size, as
+ * ResNet's layer4 or MobileNetV2's 7×7 inverted-residual blocks), at least one, at most
+ * half of the backbone; 0 when model has no blocks to spare. */
+int graft_session_spec_replace_top_removed_blocks (const GraftModel *model);
 /* The blocks of model below its classifier: the blocks a head grafted at the default
  * cut sits on (presets count with it). */
 int graft_session_spec_backbone_blocks (const GraftModel *model);
@@ -145,6 +153,19 @@ gboolean graft_session_spec_block_trains (const GraftSessionSpec *spec, int epoc
                                           const char *name, int n_blocks);
 /* The lr multiplier of block at epoch: factor^-(distance below the top trainable block). */
 float graft_session_spec_block_lr_multiplier (const GraftSessionSpec *spec, int epoch, int block, int n_blocks);
+/* The same, unless block_lr_factors sets the block's (name; may be NULL). */
+float graft_session_spec_block_lr_factor (const GraftSessionSpec *spec, int epoch, int block, const char *name,
+                                          int n_blocks);
+/* Sets (factor > 0) or clears (factor <= 0) the block's own lr multiplier. */
+void graft_session_spec_set_block_lr_factor (GraftSessionSpec *spec, const char *name, float factor);
+
+/* The BatchNorm policy of the block called name (NULL: the spec's). */
+GraftBatchNormPolicy graft_session_spec_block_batchnorm (const GraftSessionSpec *spec, const char *name);
+/* Sets the block's policy; the spec's own policy clears the block's entry. */
+void graft_session_spec_set_block_batchnorm (GraftSessionSpec *spec, const char *name, GraftBatchNormPolicy policy);
+/* Whether any block (or the spec's policy) uses policy. */
+gboolean graft_session_spec_uses_batchnorm (const GraftSessionSpec *spec, GraftBatchNormPolicy policy);
+const char *graft_batchnorm_policy_to_string (GraftBatchNormPolicy policy); /* "inference", ... */
 
 /* The learning rate at a point of the run: epoch (0-based), step within the epoch,
  * steps per epoch. Applies the stage's lr, warm-up and schedule. */
