@@ -555,6 +555,124 @@ test_checkpoint_whole (void)
   test_remove_tree (dir);
 }
 
+/* The name of the block of model that reads value. */
+static const char *
+block_reading (GraftModel *model, const char *value)
+{
+  int v = graft_graph_find_value (model->graph, value);
+  for (guint b = 0; b < model->blocks->len; b++)
+    {
+      const GraftBlock *block = &g_array_index (model->blocks, GraftBlock, b);
+      for (int n = block->first_node; n <= block->last_node; n++)
+        for (int k = 0; k < graft_graph_node (model->graph, n)->n_inputs; k++)
+          if (graft_graph_node (model->graph, n)->inputs[k] == v)
+            return block->name;
+    }
+  g_assert_not_reached ();
+}
+
+/* Recalibration acts on the fast path (cached embeddings), per block: a block set to
+ * keep its statistics keeps them under a spec that recalibrates the others; a block set
+ * to recalibrate gets new ones, and its embeddings are not taken from the cache of a run
+ * without them. */
+static void
+test_recalibrate_feature_extraction (void)
+{
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autofree char *cache = g_build_filename (folder, "recalibrate-cache", NULL);
+  g_autoptr (GBytes) bn1_before = tensor_bytes (base, "bn1.running_mean");
+  const char *bn1_block = block_reading (base, "bn1.running_mean");
+  events e = { 0 };
+
+  toy_image_folder_load (folder, &train, &validation);
+  for (int run = 0; run < 2; run++)
+    {
+      g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FEATURE_EXTRACTION, base);
+      g_autoptr (GraftTrainer) trainer = NULL;
+      g_autoptr (GError) error = NULL;
+      GraftTrainerHooks hooks = hooks_for (&e);
+      g_autoptr (GBytes) bn1_after = NULL;
+
+      toy_preprocessing (spec);
+      spec->epochs = 2;
+      spec->batchnorm_policy = GRAFT_BATCHNORM_RECALIBRATE;
+      graft_session_spec_set_block_batchnorm (spec, bn1_block, run == 0 ? GRAFT_BATCHNORM_FROZEN_INFERENCE
+                                                                         : GRAFT_BATCHNORM_RECALIBRATE);
+      trainer = graft_trainer_new (base, spec, train, validation, &error);
+      g_assert_no_error (error);
+      g_assert_true (graft_trainer_uses_embedding_cache (trainer));
+      graft_trainer_set_hooks (trainer, &hooks);
+      graft_trainer_set_cache_folder (trainer, cache);
+      g_string_truncate (e.log, 0);
+      g_assert_true (graft_trainer_run (trainer, &error));
+      g_assert_no_error (error);
+      bn1_after = tensor_bytes (graft_trainer_get_model (trainer), "bn1.running_mean");
+      g_assert_cmpint (g_bytes_equal (bn1_before, bn1_after), ==, run == 0);
+      if (run == 1)
+        {
+          g_assert_nonnull (strstr (e.log->str, "Recalibrating"));
+          /* Every image's features again (the broken one fails again), none from run 0's cache. */
+          if (strstr (e.log->str, "Computing the features of 1 image\n") != NULL)
+            g_error ("features of the run without recalibration reused: %s", e.log->str);
+        }
+    }
+  g_string_free (e.log, TRUE);
+}
+
+/* With a frozen, recalibrated block below a trainable one, the boundary cache (which
+ * folds the frozen BatchNorms) uses the recalibrated statistics: the run ends where the
+ * same run without the cache ends. */
+static void
+test_recalibrate_boundary_cache (void)
+{
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GBytes) bn1_before = tensor_bytes (base, "bn1.running_mean");
+  double loss[2] = { 0 };
+
+  toy_image_folder_load (folder, &train, &validation);
+  for (int run = 0; run < 2; run++)
+    {
+      g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_CUSTOM, base);
+      g_autoptr (GraftTrainer) trainer = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GBytes) bn1_after = NULL;
+      GraftBoundaryCacheReport report;
+      const GraftMetrics *metrics;
+      events e = { 0 };
+      GraftTrainerHooks hooks = hooks_for (&e);
+
+      toy_preprocessing (spec);
+      spec->epochs = 2;
+      spec->optimizer.learning_rate = 1e-2f;
+      spec->stages[0].trainable_from = graft_session_spec_backbone_blocks (base) - 1;
+      graft_session_spec_set_block_batchnorm (spec, block_reading (base, "bn1.running_mean"),
+                                              GRAFT_BATCHNORM_RECALIBRATE);
+      trainer = graft_trainer_new (base, spec, train, validation, &error);
+      g_assert_no_error (error);
+      g_assert_false (graft_trainer_uses_embedding_cache (trainer));
+      graft_trainer_set_hooks (trainer, &hooks);
+      if (run == 1)
+        graft_trainer_set_cache_limit (trainer, 0);
+      g_assert_true (graft_trainer_run (trainer, &error));
+      g_assert_no_error (error);
+      graft_trainer_get_boundary_cache_report (trainer, &report);
+      g_test_message ("run %d: boundary cache %s (%s)", run, report.used ? "used" : "not used",
+                      report.reason != NULL ? report.reason : "");
+      g_assert_cmpint (report.used, ==, run == 0);
+      bn1_after = tensor_bytes (graft_trainer_get_model (trainer), "bn1.running_mean");
+      g_assert_false (g_bytes_equal (bn1_before, bn1_after));
+      metrics = graft_trainer_get_validation_metrics (trainer);
+      loss[run] = graft_metrics_loss (metrics);
+      g_string_free (e.log, TRUE);
+    }
+  g_test_message ("validation loss with the boundary cache %.6f, without %.6f", loss[0], loss[1]);
+  g_assert_cmpfloat (fabs (loss[0] - loss[1]), <, 1e-3 * MAX (1.0, loss[1]));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -571,6 +689,8 @@ main (int argc, char **argv)
   g_test_add_func ("/train/trainer/evaluate", test_evaluate);
   g_test_add_func ("/train/trainer/resume", test_resume);
   g_test_add_func ("/train/trainer/checkpoint-whole", test_checkpoint_whole);
+  g_test_add_func ("/train/trainer/recalibrate-feature-extraction", test_recalibrate_feature_extraction);
+  g_test_add_func ("/train/trainer/recalibrate-boundary-cache", test_recalibrate_boundary_cache);
   status = g_test_run ();
   test_remove_tree (folder);
   g_free (folder);

@@ -359,8 +359,25 @@ backbone_always_frozen (GraftTrainer *trainer)
 gboolean
 graft_trainer_uses_embedding_cache (GraftTrainer *trainer)
 {
-  return backbone_always_frozen (trainer) && !trainer->spec->augmentation.enabled
-         && trainer->spec->batchnorm_policy != GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS;
+  if (!backbone_always_frozen (trainer) || trainer->spec->augmentation.enabled)
+    return FALSE;
+  /* A frozen block that normalises with each batch gives no fixed embedding. */
+  for (int b = 0; b < trainer->n_blocks; b++)
+    if (graft_session_spec_block_batchnorm (trainer->spec, g_array_index (trainer->model->blocks, GraftBlock, b).name)
+        == GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS)
+      return FALSE;
+  return TRUE;
+}
+
+/* Whether a block of the backbone has its BatchNorm statistics recalibrated. */
+static gboolean
+recalibrates (GraftTrainer *trainer)
+{
+  for (int b = 0; b < trainer->n_blocks; b++)
+    if (graft_session_spec_block_batchnorm (trainer->spec, g_array_index (trainer->model->blocks, GraftBlock, b).name)
+        == GRAFT_BATCHNORM_RECALIBRATE)
+      return TRUE;
+  return FALSE;
 }
 
 /* Sets trainable flags, lr multipliers and BatchNorm modes of the full model for epoch. */
@@ -375,7 +392,10 @@ apply_stage (GraftTrainer *trainer, int epoch)
       const GraftBlock *block = &g_array_index (trainer->model->blocks, GraftBlock, b);
       gboolean head = (int) b == trainer->n_blocks;
       gboolean trains = head || graft_session_spec_block_trains (spec, epoch, (int) b, block->name, trainer->n_blocks);
-      float multiplier = head ? 1.0f : graft_session_spec_block_lr_multiplier (spec, epoch, (int) b, trainer->n_blocks);
+      float multiplier = head ? 1.0f
+                              : graft_session_spec_block_lr_factor (spec, epoch, (int) b, block->name, trainer->n_blocks);
+      gboolean batch_statistics = trains || graft_session_spec_block_batchnorm (spec, block->name)
+                                                == GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS;
       for (int n = block->first_node; n <= block->last_node; n++)
         {
           const graft_node *node = graft_graph_node (graph, n);
@@ -393,8 +413,7 @@ apply_stage (GraftTrainer *trainer, int epoch)
               graft_graph_set_lr_multiplier (graph, node->inputs[k], multiplier);
             }
           if (node->attributes.op == GRAFT_OP_BATCHNORM)
-            graft_graph_set_batchnorm_batch_statistics (
-                graph, n, trains || spec->batchnorm_policy == GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS);
+            graft_graph_set_batchnorm_batch_statistics (graph, n, batch_statistics);
         }
     }
 }
@@ -1616,12 +1635,19 @@ recalibrate_batchnorm (run_state *rs, GError **error)
   int n;
   gboolean ok = TRUE;
 
-  /* Every BatchNorm normalises with the batch and updates its running statistics;
-   * nothing trains. */
+  /* The BatchNorms of the blocks to recalibrate (and the new head's) normalise with the
+   * batch and update their running statistics; the others use theirs; nothing trains. */
   for (int v = 0; v < graft_graph_value_count (graph); v++)
     graft_graph_set_trainable (graph, v, FALSE);
-  for (int i = 0; i < graft_graph_node_count (graph); i++)
-    graft_graph_set_batchnorm_batch_statistics (graph, i, TRUE);
+  for (guint b = 0; b < trainer->model->blocks->len; b++)
+    {
+      const GraftBlock *block = &g_array_index (trainer->model->blocks, GraftBlock, b);
+      gboolean recalibrate = (int) b == trainer->n_blocks
+                             || graft_session_spec_block_batchnorm (trainer->spec, block->name)
+                                    == GRAFT_BATCHNORM_RECALIBRATE;
+      for (int i = block->first_node; i <= block->last_node; i++)
+        graft_graph_set_batchnorm_batch_statistics (graph, i, recalibrate);
+    }
   log_message (trainer, _("Recalibrating BatchNorm statistics on the training images"));
   source_start_epoch (&rs->train_source, 0);
   while (ok && source_next (&rs->train_source, &held, &inputs, &labels, &indices, &n, error))
@@ -1912,8 +1938,7 @@ prepare (GraftTrainer *trainer, run_state *rs, gboolean for_lr_finder, float **t
           if (rs->validation_source.loader == NULL)
             return FALSE;
         }
-      if (spec->batchnorm_policy == GRAFT_BATCHNORM_RECALIBRATE && !for_lr_finder && trainer->start_epoch == 0
-          && !recalibrate_batchnorm (rs, error))
+      if (recalibrates (trainer) && !for_lr_finder && trainer->start_epoch == 0 && !recalibrate_batchnorm (rs, error))
         return FALSE;
       apply_stage (trainer, 0);
       return TRUE;
@@ -1923,12 +1948,35 @@ prepare (GraftTrainer *trainer, run_state *rs, gboolean for_lr_finder, float **t
   {
     g_autoptr (GraftEmbeddingCache) cache = NULL;
     int dim = (int) graft_graph_value (trainer->model->graph, trainer->embedding)->shape.dims[1];
+    g_autofree char *statistics = NULL;
+    if (recalibrates (trainer))
+      {
+        /* Recalibrated statistics change the embeddings: the frozen blocks run once over
+         * the training images first (on every run, resumed ones too: the result depends
+         * only on the images and the seed), and the cache is keyed by the weights with
+         * the new statistics. */
+        gboolean recalibrated;
+        rs->tg = (training_graph) { trainer->model->graph, trainer->model->input, trainer->model->logits,
+                                    trainer->head_first_node };
+        rs->train_source.loader = make_loader (trainer, trainer->train, TRUE, error);
+        rs->train_source.item_floats = graft_preprocessing_floats (&spec->preprocessing);
+        recalibrated = rs->train_source.loader != NULL && recalibrate_batchnorm (rs, error);
+        source_clear (&rs->train_source);
+        rs->train_source = (batch_source) { 0 };
+        rs->tg = (training_graph) { 0 };
+        if (!recalibrated)
+          return FALSE;
+        statistics = graft_boundary_prefix_digest (trainer->model->graph, trainer->head_first_node);
+      }
     if (trainer->cache_folder != NULL)
       {
         g_autoptr (GError) cache_error = NULL;
         g_autofree char *prep = graft_preprocessing_to_json (&spec->preprocessing);
-        g_autofree char *model_key = spec->model_sha256 != NULL ? g_strdup (spec->model_sha256)
-                                                                : g_strdup (trainer->model->graph_name);
+        g_autofree char *model_key = g_strconcat (spec->model_sha256 != NULL ? spec->model_sha256
+                                                                             : trainer->model->graph_name != NULL
+                                                                                   ? trainer->model->graph_name
+                                                                                   : "",
+                                                  statistics != NULL ? ":recalibrated:" : NULL, statistics, NULL);
         cache = graft_embedding_cache_open (trainer->cache_folder, model_key != NULL ? model_key : "",
                                             graft_graph_value (trainer->model->graph, trainer->embedding)->name, prep,
                                             dim, &cache_error);
