@@ -227,6 +227,10 @@ test_flow (void)
     JsonArray *array;
 
     g_assert_cmpint (run_cli (&out, &err, "export", project_dir, "--run", run_text, "-o", exported, NULL), ==, 0);
+    /* Verified as the app verifies its exports: read back, on the run's validation images. */
+    g_test_message ("%s", out);
+    g_assert_nonnull (strstr (out, "Verified "));
+    g_assert_nonnull (strstr (out, "'s model for "));
     model = graft_model_load (exported, &error);
     g_assert_no_error (error);
     labels = cli_test_parse (g_hash_table_lookup (model->metadata, GRAFT_METADATA_LABELS));

@@ -35,6 +35,7 @@
 #include "base/regular-file.h"
 #include "data/image.h"
 #include "graft-plot.h"
+#include "train/export.h"
 #include "train/trainer.h"
 
 #define THUMBNAIL_SIZE 120
@@ -1356,9 +1357,7 @@ typedef struct {
   char *path;
   gboolean softmax;
   /* Out. */
-  gboolean verified;
-  guint compared, agreed;
-  double max_difference;
+  GraftExportVerification verification;
 } ExportData;
 
 static void
@@ -1374,27 +1373,13 @@ export_data_free (gpointer data)
 static void
 describe_model (Results *r)
 {
-  GHashTable *metadata = r->model->metadata;
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonNode) root = NULL;
+  GraftModelDescription description = {
+    .classes = r->classes,
+    .spec = r->spec,
+    .validation_accuracy = r->metrics != NULL ? graft_metrics_accuracy (r->metrics) : NAN,
+  };
 
-  json_builder_begin_array (builder);
-  for (guint c = 0; c < r->classes->len; c++)
-    json_builder_add_string_value (builder, g_ptr_array_index (r->classes, c));
-  json_builder_end_array (builder);
-  root = json_builder_get_root (builder);
-  g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_LABELS), json_to_string (root, FALSE));
-  g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
-                       graft_preprocessing_to_json (&r->spec->preprocessing));
-  g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_RECIPE), graft_session_spec_to_json (r->spec));
-  if (r->metrics != NULL && r->metrics->count > 0)
-    {
-      char buffer[G_ASCII_DTOSTR_BUF_SIZE];
-      g_ascii_formatd (buffer, sizeof buffer, "%.4f", graft_metrics_accuracy (r->metrics));
-      g_hash_table_insert (metadata, g_strdup ("graft.validation_accuracy"), g_strdup (buffer));
-    }
-  else
-    g_hash_table_remove (metadata, "graft.validation_accuracy");
+  graft_model_description_write (&description, r->model->metadata, TRUE);
 }
 
 static void
@@ -1403,63 +1388,22 @@ export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   ExportData *d = task_data;
   Results *r = d->results;
   GraftExportOptions options = { .softmax_output = d->softmax };
+  GraftExportReference reference = {
+    .validation = r->validation,
+    .preprocessing = &r->spec->preprocessing,
+    .probabilities = r->probabilities,
+    .classes = r->outputs,
+    .batch_size = evaluation_batch (r->spec),
+    .decode_threads = DECODE_THREADS,
+  };
   GError *error = NULL;
-  g_autoptr (GraftModel) exported = NULL;
-  g_autoptr (GraftMetrics) metrics = NULL;
-  g_autofree float *probabilities = NULL;
-  guint n_items;
 
   graft_training_apply_threads ();   /* the "threads" setting, for this thread's OpenMP */
-  if (!graft_model_save (r->model, d->path, &options, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  if (r->metrics == NULL || r->probabilities == NULL)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-
-  /* Verify: the file, as another program would read it, on the same images. */
-  exported = graft_model_load (d->path, &error);
-  if (exported == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  if (graft_graph_value (exported->graph, exported->logits)->shape.dims[1] != r->outputs)
-    {
-      g_task_return_new_error (task, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
-                               g_dngettext (GETTEXT_PACKAGE, "The exported file has %d outputs instead of %d",
-                                            "The exported file has %d outputs instead of %d", r->outputs),
-                               (int) graft_graph_value (exported->graph, exported->logits)->shape.dims[1], r->outputs);
-      return;
-    }
-  metrics = graft_evaluate (exported, r->validation, &r->spec->preprocessing, evaluation_batch (r->spec),
-                            DECODE_THREADS, &probabilities, &error);
-  if (metrics == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  n_items = r->validation->items->len;
-  for (guint i = 0; i < n_items; i++)
-    {
-      const float *a = r->probabilities + (gsize) i * r->outputs;
-      const float *b = probabilities + (gsize) i * r->outputs;
-      int label = g_array_index (r->validation->items, GraftDatasetItem, i).label;
-
-      if (label < 0 || label >= r->outputs || isnan (a[0]) || isnan (b[0]))
-        continue;
-      d->compared++;
-      if (argmax (a, r->outputs) == argmax (b, r->outputs))
-        d->agreed++;
-      for (int k = 0; k < r->outputs; k++)
-        d->max_difference = MAX (d->max_difference, fabs ((double) a[k] - b[k]));
-    }
-  d->verified = TRUE;
-  g_task_return_boolean (task, TRUE);
+  if (!graft_export_model (r->model, d->path, &options, r->metrics != NULL ? &reference : NULL, &d->verification,
+                           &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
 }
 
 /* The last part of a chained message ("Cannot write …: Failed to create …: No space
@@ -1484,6 +1428,7 @@ on_exported (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autofree char *name = g_filename_display_basename (d->path);
   g_autofree char *message = NULL;
   g_autofree char *detail = NULL;
+  const GraftExportVerification *v = &d->verification;
 
   self->exporting_model = FALSE;
   gtk_widget_set_visible (GTK_WIDGET (self->export_spinner), self->exporting_curves);
@@ -1497,13 +1442,13 @@ on_exported (GObject *source, GAsyncResult *result, gpointer user_data)
       toast (self, message);
       return;
     }
-  if (!d->verified && labelled_items (d->results->validation, d->results->outputs) > 0)
+  if (!v->verified && labelled_items (d->results->validation, d->results->outputs) > 0)
     {
       /* Translators: a toast: the evaluation on the validation images had failed */
       message = g_strdup_printf (_("Exported “%s” (not verified: the validation images could not be read)"), name);
       detail = g_strdup_printf (_("Exported to %s."), d->path);
     }
-  else if (!d->verified)
+  else if (!v->verified)
     {
       /* Translators: a toast */
       message = g_strdup_printf (_("Exported “%s” (not verified: there are no validation images)"), name);
@@ -1511,33 +1456,33 @@ on_exported (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else
     {
-      g_autofree char *agreement = format_percent (d->compared > 0 ? (double) d->agreed / d->compared : 1.0);
+      g_autofree char *agreement = format_percent (v->compared > 0 ? (double) v->agreed / v->compared : 1.0);
       char difference[32];
 
       /* "0" when they are the same bits, not "0.0e+00". */
-      g_snprintf (difference, sizeof difference, d->max_difference > 0 ? "%.1e" : "%.0f", d->max_difference);
-      if (d->agreed == d->compared)
+      g_snprintf (difference, sizeof difference, v->max_difference > 0 ? "%.1e" : "%.0f", v->max_difference);
+      if (v->agreed == v->compared)
         /* Translators: a toast: "… agrees with the app on 100 % of 120 images" */
         message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
                                                 "Exported and verified: the file agrees with the app on %s of %u image",
                                                 "Exported and verified: the file agrees with the app on %s of %u images",
-                                                d->compared),
-                                   agreement, d->compared);
+                                                v->compared),
+                                   agreement, v->compared);
       else
         /* Translators: a toast: "… agrees with the app on only 97.5 % of 120 images" */
         message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
                                                 "Exported, but the file agrees with the app on only %s of %u image",
                                                 "Exported, but the file agrees with the app on only %s of %u images",
-                                                d->compared),
-                                   agreement, d->compared);
+                                                v->compared),
+                                   agreement, v->compared);
       /* Translators: under the title after an export: the path, the agreement, and a number like 3.2e-07 */
       detail = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
                                              "Exported to %s. Run again on %u validation image, the file predicts the "
                                              "same class as the app for %s of them; probabilities differ by at most %s.",
                                              "Exported to %s. Run again on %u validation images, the file predicts the "
                                              "same class as the app for %s of them; probabilities differ by at most %s.",
-                                             d->compared),
-                                d->path, d->compared, agreement, difference);
+                                             v->compared),
+                                d->path, v->compared, agreement, difference);
     }
   gtk_label_set_label (self->export_label, detail);
   gtk_widget_set_visible (GTK_WIDGET (self->export_label), TRUE);

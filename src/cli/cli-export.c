@@ -4,7 +4,10 @@
  *
  * Given a project folder and --run N, the model is that run's stored model
  * (runs/N.onnx), with what the run's record knows and the file lacks (labels,
- * preprocessing, recipe: graft_run_describe_model) put into its metadata.
+ * preprocessing, recipe: graft_run_describe_model) put into its metadata. The file
+ * written is then verified as the app's Results page verifies its exports
+ * (train/export.h): read back and run on the run's validation images, it must predict
+ * what the stored model predicts; a line on stdout says on how many images it does.
  *
  * Rewrites a model as Graft writes models (graft_model_save), with its metadata set:
  * turns a plain ONNX file into one that carries its class names and preprocessing.
@@ -25,6 +28,8 @@
 
 #include "project/project.h"
 #include "project/run-record.h"
+#include "train/export.h"
+#include "train/trainer.h"
 
 /* a, b , c -> ["a", "b", "c"] as JSON; NULL after a usage message. */
 static char *
@@ -70,6 +75,9 @@ cli_export (int argc, char **argv)
 {
   g_autofree char *output_path = NULL, *labels = NULL, *preprocessing = NULL, *run_text = NULL;
   g_autofree char *run_model_path = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GraftSessionSpec) run_spec = NULL;
+  gint64 run_id = 0;
   gboolean softmax = FALSE;
   const GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path, "Where to write the model", "OUT.onnx" },
@@ -103,7 +111,6 @@ cli_export (int argc, char **argv)
     {
       g_autoptr (GraftProject) project = NULL;
       GraftRun run = { 0 };
-      gint64 run_id;
 
       if (run_text == NULL)
         return cli_usage_error (context, "which run of %s? (give --run N; graft-cli runs lists them)", argv[1]);
@@ -127,6 +134,9 @@ cli_export (int argc, char **argv)
           return cli_fail (error);
         }
       run_model_path = g_strdup (run.model_path);
+      validation = graft_run_get_validation (&run);
+      if (run.spec_json != NULL)
+        run_spec = graft_session_spec_from_json (run.spec_json, NULL);
       graft_run_clear (&run);
     }
   else if (run_text != NULL)
@@ -178,7 +188,45 @@ cli_export (int argc, char **argv)
     }
 
   options.softmax_output = softmax;
-  if (!graft_model_save (model, output_path, &options, &error))
+  if (validation != NULL && run_spec != NULL && cli_model_classes (model) == (int) validation->classes->len)
+    {
+      /* What the run's model predicts, to verify the file with. */
+      g_autofree float *probabilities = NULL;
+      g_autoptr (GraftMetrics) metrics = graft_evaluate (model, validation, &run_spec->preprocessing,
+                                                         CLAMP (run_spec->batch_size, 1, 64), 2, &probabilities,
+                                                         &error);
+      GraftExportReference reference = {
+        .validation = validation,
+        .preprocessing = &run_spec->preprocessing,
+        .probabilities = probabilities,
+        .classes = cli_model_classes (model),
+        .batch_size = CLAMP (run_spec->batch_size, 1, 64),
+        .decode_threads = 2,
+      };
+      GraftExportVerification verification;
+
+      if (metrics == NULL)
+        return cli_fail_printf ("%s: %s", model_path, error->message);
+      if (!graft_export_model (model, output_path, &options, &reference, &verification, &error))
+        return cli_fail (error);
+      if (verification.compared > 0)
+        {
+          char difference[G_ASCII_DTOSTR_BUF_SIZE];
+          g_ascii_formatd (difference, sizeof difference, "%.1e", verification.max_difference);
+          printf ("Verified %s: read back, it predicts the same class as run %" G_GINT64_FORMAT
+                  "'s model for %u of %u validation image%s, %s%s\n",
+                  output_path, run_id, verification.agreed, verification.compared,
+                  verification.compared == 1 ? "" : "s",
+                  verification.max_difference > 0 ? "probabilities differing by at most " : "with the same probabilities",
+                  verification.max_difference > 0 ? difference : "");
+          if (verification.agreed != verification.compared)
+            g_printerr ("%s predicts another class than run %" G_GINT64_FORMAT "'s model for %u image%s\n",
+                        output_path, run_id, verification.compared - verification.agreed,
+                        verification.compared - verification.agreed == 1 ? "" : "s");
+        }
+      return CLI_EXIT_OK;
+    }
+  if (!graft_export_model (model, output_path, &options, NULL, NULL, &error))
     return cli_fail (error);
   return CLI_EXIT_OK;
 }

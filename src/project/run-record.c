@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "data/preprocess.h"
+#include "train/export.h"
 #include "train/spec.h"
 
 const char *const graft_run_series_names[] = {
@@ -220,50 +221,61 @@ graft_run_get_classes (const GraftRun *run)
   return classes;
 }
 
+GraftDataset *
+graft_run_get_validation (const GraftRun *run)
+{
+  g_autoptr (GPtrArray) classes = graft_run_get_classes (run);
+  g_autoptr (JsonNode) root = metrics_root (run);
+  JsonObject *object = root != NULL ? json_node_get_object (root) : NULL;
+  JsonArray *array;
+  GraftDataset *validation;
+
+  if (classes == NULL || object == NULL || !json_object_has_member (object, "validation")
+      || !JSON_NODE_HOLDS_ARRAY (json_object_get_member (object, "validation")))
+    return NULL;
+  array = json_object_get_array_member (object, "validation");
+  if (json_array_get_length (array) == 0)
+    return NULL;
+  validation = graft_dataset_new ();
+  for (guint c = 0; c < classes->len; c++)
+    graft_dataset_add_class (validation, g_ptr_array_index (classes, c));
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+      JsonArray *item = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+      JsonNode *path = item != NULL && json_array_get_length (item) == 2 ? json_array_get_element (item, 0) : NULL;
+      if (path != NULL && JSON_NODE_HOLDS_VALUE (path) && json_node_get_value_type (path) == G_TYPE_STRING)
+        graft_dataset_add (validation, json_node_get_string (path), (int) json_array_get_int_element (item, 1));
+    }
+  return validation;
+}
+
 gboolean
 graft_run_describe_model (const GraftRun *run, GraftModel *model, GError **error)
 {
-  GHashTable *metadata = model->metadata;
   g_autoptr (GPtrArray) classes = graft_run_get_classes (run);
   g_autoptr (GraftSessionSpec) spec = run->spec_json != NULL ? graft_session_spec_from_json (run->spec_json, NULL)
                                                                : NULL;
+  g_autoptr (JsonNode) root = metrics_root (run);
+  JsonObject *object = root != NULL ? json_node_get_object (root) : NULL;
   const graft_value *logits = graft_graph_value (model->graph, model->logits);
+  GraftModelDescription description = {
+    .classes = classes,
+    .spec = spec,
+    .validation_accuracy = object != NULL && json_object_has_member (object, "accuracy")
+                             ? json_object_get_double_member (object, "accuracy") : NAN,
+  };
 
-  if (classes != NULL && !g_hash_table_contains (metadata, GRAFT_METADATA_LABELS))
+  if (classes != NULL && !g_hash_table_contains (model->metadata, GRAFT_METADATA_LABELS)
+      && (logits->shape.rank != 2 || logits->shape.dims[1] != (gint64) classes->len))
     {
-      g_autoptr (JsonBuilder) builder = json_builder_new ();
-      g_autoptr (JsonNode) root = NULL;
-
-      if (logits->shape.rank != 2 || logits->shape.dims[1] != (gint64) classes->len)
-        {
-          g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID,
-                       "%s: run %" G_GINT64_FORMAT " names %u classes, but its model gives another number",
-                       run->model_path != NULL ? run->model_path : "the run's model", run->id, classes->len);
-          return FALSE;
-        }
-      json_builder_begin_array (builder);
-      for (guint c = 0; c < classes->len; c++)
-        json_builder_add_string_value (builder, g_ptr_array_index (classes, c));
-      json_builder_end_array (builder);
-      root = json_builder_get_root (builder);
-      g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_LABELS), json_to_string (root, FALSE));
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID,
+                   "%s: run %" G_GINT64_FORMAT " names %u classes, but its model gives another number",
+                   run->model_path != NULL ? run->model_path : "the run's model", run->id, classes->len);
+      return FALSE;
     }
-  if (spec != NULL && !g_hash_table_contains (metadata, GRAFT_METADATA_PREPROCESSING))
-    g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
-                         graft_preprocessing_to_json (&spec->preprocessing));
-  if (spec != NULL && !g_hash_table_contains (metadata, GRAFT_METADATA_RECIPE))
-    g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_RECIPE), graft_session_spec_to_json (spec));
-  if (!g_hash_table_contains (metadata, "graft.validation_accuracy"))
-    {
-      g_autoptr (JsonNode) root = metrics_root (run);
-      JsonObject *object = root != NULL ? json_node_get_object (root) : NULL;
-      if (object != NULL && json_object_has_member (object, "accuracy"))
-        {
-          char buffer[G_ASCII_DTOSTR_BUF_SIZE];
-          g_ascii_formatd (buffer, sizeof buffer, "%.4f", json_object_get_double_member (object, "accuracy"));
-          g_hash_table_insert (metadata, g_strdup ("graft.validation_accuracy"), g_strdup (buffer));
-        }
-    }
+  /* What the file says stays: only what it lacks is added. */
+  graft_model_description_write (&description, model->metadata, FALSE);
   return TRUE;
 }
 

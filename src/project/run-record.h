@@ -77,9 +77,13 @@ gboolean graft_project_store_run (GraftProject *project, gint64 run_id, const Gr
  * the record has none. */
 GPtrArray *graft_run_get_classes (const GraftRun *run);
 
+/* The images a stored run was validated on, with its classes, from its metrics record
+ * (the "validation" member); NULL when it has none. */
+GraftDataset *graft_run_get_validation (const GraftRun *run);
+
 /* Puts into model's metadata what a run's record knows and the model file lacks
  * (graft.labels from the record's classes, graft.preprocessing and graft.recipe from
- * its spec, graft.validation_accuracy), as graft_trainer_describe_model writes them.
+ * its spec, graft.validation_accuracy), with train/export.h's one writer.
  * FALSE with error when the record's classes do not match the model's outputs. */
 gboolean graft_run_describe_model (const GraftRun *run, GraftModel *model, GError **error);
 

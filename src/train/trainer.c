@@ -17,6 +17,7 @@
 #include "model/surgery.h"
 #include "train/boundary-cache.h"
 #include "train/embedding-cache.h"
+#include "train/export.h"
 
 /* Plans live at one batch size; the last batch of an epoch may be smaller, and gets its
  * own plan (kept for the next epoch). */
@@ -2162,22 +2163,13 @@ graft_trainer_find_lr (GraftTrainer *trainer, float start, float end, int steps,
 void
 graft_trainer_describe_model (GraftTrainer *trainer)
 {
-  GHashTable *metadata = trainer->model->metadata;
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonNode) root = NULL;
+  GraftModelDescription description = {
+    .classes = trainer->train->classes,
+    .spec = trainer->spec,
+    .validation_accuracy = trainer->best_metrics != NULL ? graft_metrics_accuracy (trainer->best_metrics) : NAN,
+  };
 
-  json_builder_begin_array (builder);
-  for (guint c = 0; c < trainer->train->classes->len; c++)
-    json_builder_add_string_value (builder, g_ptr_array_index (trainer->train->classes, c));
-  json_builder_end_array (builder);
-  root = json_builder_get_root (builder);
-  g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_LABELS), json_to_string (root, FALSE));
-  g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
-                       graft_preprocessing_to_json (&trainer->spec->preprocessing));
-  g_hash_table_insert (metadata, g_strdup (GRAFT_METADATA_RECIPE), graft_session_spec_to_json (trainer->spec));
-  if (trainer->best_metrics != NULL)
-    g_hash_table_insert (metadata, g_strdup ("graft.validation_accuracy"),
-                         g_strdup_printf ("%.4f", graft_metrics_accuracy (trainer->best_metrics)));
+  graft_model_description_write (&description, trainer->model->metadata, TRUE);
 }
 
 GraftMetrics *
