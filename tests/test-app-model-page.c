@@ -204,13 +204,15 @@ test_page (void)
   g_assert_cmpstr (graft_session_get_spec (session)->cut, ==, "features.16.add");
   g_assert_cmpint (graft_session_get_cut_block (session), ==, 16);
 
-  /* A strategy button sets the preset (and keeps the cut). */
+  /* A strategy button sets the preset with its cut: fine-tuning grafts at the model's
+   * classifier, whatever cut was dragged before. */
   button = find_widget (page, GTK_TYPE_TOGGLE_BUTTON, _("Fine-_Tune"));
   g_assert_nonnull (button);
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (button), TRUE);
   spec = graft_session_get_spec (session);
   g_assert_cmpint (spec->strategy, ==, GRAFT_STRATEGY_FINE_TUNE);
-  g_assert_cmpstr (spec->cut, ==, "features.16.add");
+  g_assert_null (spec->cut);
+  g_assert_cmpint (graft_session_get_cut_block (session), ==, 18);
   g_assert_true (graft_session_get_block_trains (session, 16, 0));
   g_assert_false (graft_session_get_block_trains (session, 0, 0));
   /* A block edited by hand over a preset keeps the preset's name; a preset chosen again
@@ -247,6 +249,33 @@ test_page (void)
   g_assert_cmpint (spec->strategy, ==, GRAFT_STRATEGY_REPLACE_TOP);
   g_assert_cmpint (adw_combo_row_get_selected (ADW_COMBO_ROW (find_widget (page, ADW_TYPE_COMBO_ROW, _("_Type")))), ==,
                    spec->head.n_hidden > 0 ? 1 : 0);
+  /* Replace Top Layers removes the last stage (features.14 to 18, at 7×7): the cut moves
+   * below it, on the freeze map too, and only the new head trains. */
+  g_assert_cmpstr (spec->cut, ==, "features.13.add");
+  g_assert_cmpint (graft_session_get_cut_block (session), ==, 13);
+  wait_for_frames (100);
+  {
+    graphene_rect_t above, below;
+    double cut_y = graft_freeze_map_get_cut_position (map);
+    g_assert_true (graft_freeze_map_get_block_area (map, 14, &above));
+    g_assert_true (graft_freeze_map_get_block_area (map, 13, &below));
+    /* Blocks are drawn top down: the cut lies between features.14 and features.13. */
+    g_assert_cmpfloat (cut_y, >=, above.origin.y + above.size.height);
+    g_assert_cmpfloat (cut_y, <=, below.origin.y);
+  }
+  for (int b = 0; b < 14; b++)
+    g_assert_false (graft_session_get_block_trains (session, b, 0));
+  screenshot (window, "model-page-replace-top.png");
+  /* Feature extraction moves the cut back to the classifier's input. */
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (find_widget (page, GTK_TYPE_TOGGLE_BUTTON, _("_Feature Extraction"))),
+                                TRUE);
+  g_assert_null (graft_session_get_spec (session)->cut);
+  g_assert_cmpint (graft_session_get_cut_block (session), ==, 18);
+  {
+    graphene_rect_t top;
+    g_assert_true (graft_freeze_map_get_block_area (map, 18, &top));
+    g_assert_cmpfloat (graft_freeze_map_get_cut_position (map), <=, top.origin.y);
+  }
 
   /* What the screenshots show: fine-tuning the top blocks of MobileNetV2 with a small
    * perceptron head, cut at the default place, features.17's layers listed. */

@@ -141,8 +141,9 @@ strategy_explanation (GraftStrategy strategy)
       return _("Only the new head trains, on features computed once and cached, so a run takes seconds. "
                "Start here, above all with few images.");
     case GRAFT_STRATEGY_REPLACE_TOP:
-      return _("The blocks above the cut are dropped and a perceptron head is grafted on what is left. "
-               "Use it when your images differ from the model’s; drag the cut to choose where.");
+      return _("The model’s top blocks (its last stage) are removed and a new perceptron head trains on "
+               "what is left, which stays frozen. Use it when your images differ from the model’s; drag "
+               "the cut to remove more or fewer blocks.");
     case GRAFT_STRATEGY_FINE_TUNE:
       return _("The top third of the blocks train with the head, ten times slower. "
                "Use it with a few hundred images per class or more.");

@@ -20,6 +20,7 @@ struct _GraftSession
   int n_blocks;       /* blocks below the classifier: the freeze map asks for it often */
   char *model_path;
   char *model_title;  /* the catalog's, for a catalog model's file */
+  char *feature_cut;  /* the catalog's cut, where presets that keep the backbone's top graft the head */
   GraftSessionSpec *spec;
   GraftDataset *train;
   GraftDataset *validation;
@@ -41,6 +42,7 @@ graft_session_finalize (GObject *object)
   g_clear_pointer (&self->spec, graft_session_spec_free);
   g_free (self->model_path);
   g_free (self->model_title);
+  g_free (self->feature_cut);
   g_clear_pointer (&self->train, graft_dataset_free);
   g_clear_pointer (&self->validation, graft_dataset_free);
   g_free (self->cache_folder);
@@ -166,6 +168,8 @@ adopt_model (GraftSession *self, const char *path, LoadResult *result, GraftSess
   self->model_path = g_strdup (path);
   g_free (self->model_title);
   self->model_title = g_steal_pointer (&result->title);
+  g_free (self->feature_cut);
+  self->feature_cut = g_steal_pointer (&result->cut);
 
   if (restored != NULL)
     {
@@ -181,7 +185,8 @@ adopt_model (GraftSession *self, const char *path, LoadResult *result, GraftSess
       spec->head = self->spec->head;
       spec->model_path = g_strdup (path);
       spec->model_sha256 = g_steal_pointer (&result->sha256);
-      spec->cut = g_steal_pointer (&result->cut);
+      if (spec->cut == NULL)
+        spec->cut = g_strdup (self->feature_cut);
     }
   graft_session_spec_free (self->spec);
   self->spec = spec;
@@ -356,7 +361,9 @@ graft_session_set_strategy (GraftSession *self, GraftStrategy strategy)
 
   spec->model_path = g_strdup (self->spec->model_path);
   spec->model_sha256 = g_strdup (self->spec->model_sha256);
-  spec->cut = g_strdup (self->spec->cut);
+  /* Each preset sets its cut: Replace Top Layers' own, the others the model's. */
+  if (spec->cut == NULL)
+    spec->cut = g_strdup (self->feature_cut);
   if (strategy != GRAFT_STRATEGY_REPLACE_TOP)
     spec->head = self->spec->head;
   graft_session_spec_free (self->spec);
