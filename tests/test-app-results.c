@@ -17,6 +17,7 @@
 #include "app-test-helpers.h"
 #include "engine/parallel.h"
 #include "graft-plot.h"
+#include "graft-class-table.h"
 #include "graft-results-page.h"
 #include "toy-images.h"
 #include "toy-network.h"
@@ -101,7 +102,18 @@ wait_until_idle (GraftResultsPage *page)
 static GtkWidget *
 child (GtkWidget *page, const char *name)
 {
+  /* The page's own widgets, or those of the classes it is made of. */
+  static const struct { const char *name; GType (*type) (void); } parts[] = {
+    { "class_table", graft_class_table_get_type },
+  };
   GObject *object = gtk_widget_get_template_child (page, GRAFT_TYPE_RESULTS_PAGE, name);
+
+  for (gsize i = 0; object == NULL && i < G_N_ELEMENTS (parts); i++)
+    {
+      GObject *part = gtk_widget_get_template_child (page, GRAFT_TYPE_RESULTS_PAGE, parts[i].name);
+      g_assert_nonnull (part);
+      object = gtk_widget_get_template_child (GTK_WIDGET (part), parts[i].type (), name);
+    }
   g_assert_nonnull (object);
   return GTK_WIDGET (object);
 }

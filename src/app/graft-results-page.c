@@ -18,8 +18,8 @@
  * images it was validated on; or deleted), and opens the newest. A run that ends here
  * gets its stored id when the project has stored it (::runs-changed).
  *
- * The small GObject types of the list models (an image, a per-class row) are private
- * to this file.
+ * The per-class table is a GraftClassTable. The small GObject type of the gallery's
+ * list model (an image) is private to this file.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -34,6 +34,7 @@
 
 #include "base/regular-file.h"
 #include "data/image.h"
+#include "graft-class-table.h"
 #include "graft-plot.h"
 #include "train/export.h"
 #include "train/trainer.h"
@@ -119,80 +120,6 @@ graft_results_image_class_init (GraftResultsImageClass *klass)
 
 static void
 graft_results_image_init (GraftResultsImage *self)
-{
-}
-
-/* --- a row of the per-class table --------------------------------------------------- */
-
-#define GRAFT_TYPE_RESULTS_CLASS_ROW (graft_results_class_row_get_type ())
-G_DECLARE_FINAL_TYPE (GraftResultsClassRow, graft_results_class_row, GRAFT, RESULTS_CLASS_ROW, GObject)
-
-struct _GraftResultsClassRow
-{
-  GObject parent_instance;
-
-  char *name;
-  double precision, recall, f1;
-  guint support;
-};
-
-G_DEFINE_FINAL_TYPE (GraftResultsClassRow, graft_results_class_row, G_TYPE_OBJECT)
-
-enum { ROW_PROP_0, ROW_PROP_NAME, ROW_PROP_PRECISION, ROW_PROP_RECALL, ROW_PROP_F1, ROW_PROP_SUPPORT, ROW_N_PROPS };
-static GParamSpec *row_properties[ROW_N_PROPS];
-
-static void
-graft_results_class_row_finalize (GObject *object)
-{
-  g_free (GRAFT_RESULTS_CLASS_ROW (object)->name);
-  G_OBJECT_CLASS (graft_results_class_row_parent_class)->finalize (object);
-}
-
-static void
-graft_results_class_row_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
-{
-  GraftResultsClassRow *self = GRAFT_RESULTS_CLASS_ROW (object);
-
-  switch (prop_id)
-    {
-    case ROW_PROP_NAME:
-      g_value_set_string (value, self->name);
-      break;
-    case ROW_PROP_PRECISION:
-      g_value_set_double (value, self->precision);
-      break;
-    case ROW_PROP_RECALL:
-      g_value_set_double (value, self->recall);
-      break;
-    case ROW_PROP_F1:
-      g_value_set_double (value, self->f1);
-      break;
-    case ROW_PROP_SUPPORT:
-      g_value_set_uint (value, self->support);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-graft_results_class_row_class_init (GraftResultsClassRowClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  GParamFlags flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
-
-  object_class->finalize = graft_results_class_row_finalize;
-  object_class->get_property = graft_results_class_row_get_property;
-  row_properties[ROW_PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL, flags);
-  row_properties[ROW_PROP_PRECISION] = g_param_spec_double ("precision", NULL, NULL, 0, 1, 0, flags);
-  row_properties[ROW_PROP_RECALL] = g_param_spec_double ("recall", NULL, NULL, 0, 1, 0, flags);
-  row_properties[ROW_PROP_F1] = g_param_spec_double ("f1", NULL, NULL, 0, 1, 0, flags);
-  row_properties[ROW_PROP_SUPPORT] = g_param_spec_uint ("support", NULL, NULL, 0, G_MAXUINT, 0, flags);
-  g_object_class_install_properties (object_class, ROW_N_PROPS, row_properties);
-}
-
-static void
-graft_results_class_row_init (GraftResultsClassRow *self)
 {
 }
 
@@ -311,7 +238,6 @@ struct _GraftResultsPage
   GtkFilterListModel *gallery;
   GtkSliceListModel *gallery_page; /* the first images of the gallery, as many as shown */
   int filter_true, filter_predicted;
-  GListStore *class_rows;    /* GraftResultsClassRow */
 
   /* Template children. */
   GtkStack *stack;
@@ -331,7 +257,7 @@ struct _GraftResultsPage
   GtkLabel *images_value;
   GtkLabel *mistakes_value;
   GraftConfusionView *confusion_view;
-  GtkColumnView *class_view;
+  GraftClassTable *class_table;
   GtkLabel *gallery_title;
   GtkLabel *gallery_subtitle;
   GtkWidget *show_all_button;
@@ -770,27 +696,6 @@ show_figures (GraftResultsPage *self)
   gtk_label_set_label (self->mistakes_value, mistakes);
 }
 
-static void
-show_classes (GraftResultsPage *self)
-{
-  const GraftMetrics *m = self->results->metrics;
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (g_object_unref);
-
-  for (int c = 0; c < m->classes; c++)
-    {
-      GraftResultsClassRow *row = g_object_new (GRAFT_TYPE_RESULTS_CLASS_ROW, NULL);
-      GraftClassMetrics cm = graft_metrics_class (m, c);
-      row->name = g_strdup (results_class_name (self->results, c));
-      row->precision = cm.precision;
-      row->recall = cm.recall;
-      row->f1 = cm.f1;
-      row->support = (guint) cm.support;
-      g_ptr_array_add (rows, row);
-    }
-  g_list_store_splice (self->class_rows, 0, g_list_model_get_n_items (G_LIST_MODEL (self->class_rows)),
-                       rows->pdata, rows->len);
-}
-
 static int
 compare_confidence (gconstpointer a, gconstpointer b)
 {
@@ -850,7 +755,7 @@ show_metrics (GraftResultsPage *self)
   for (int c = 0; c < r->metrics->classes; c++)
     names[c] = results_class_name (r, c);
   graft_confusion_view_set_matrix (self->confusion_view, r->metrics->confusion, r->metrics->classes, names);
-  show_classes (self);
+  graft_class_table_set_metrics (self->class_table, r->metrics, names);
   show_gallery (self);
   graft_results_page_filter_gallery (self, -1, -1);
   gtk_stack_set_visible_child_name (self->evaluation_stack, "metrics");
@@ -883,7 +788,7 @@ clear_shown_results (GraftResultsPage *self)
 {
   self->filter_true = self->filter_predicted = -1;
   g_list_store_remove_all (self->images);
-  g_list_store_remove_all (self->class_rows);
+  graft_class_table_set_metrics (self->class_table, NULL, NULL);
   graft_confusion_view_set_matrix (self->confusion_view, NULL, 0, NULL);
   gtk_widget_set_visible (GTK_WIDGET (self->export_label), FALSE);
 }
@@ -1265,89 +1170,6 @@ on_cell_activated (GraftConfusionView *view, int true_class, int predicted_class
     graft_results_page_filter_gallery (self, -1, -1);
   else
     graft_results_page_filter_gallery (self, true_class, predicted_class);
-}
-
-/* --- the per-class table ------------------------------------------------------------ */
-
-static void
-class_cell_setup (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
-{
-  const char *property = user_data;
-  GtkWidget *label = gtk_label_new (NULL);
-
-  if (g_str_equal (property, "name"))
-    {
-      gtk_label_set_xalign (GTK_LABEL (label), 0);
-      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
-    }
-  else
-    {
-      gtk_label_set_xalign (GTK_LABEL (label), 1);
-      gtk_widget_add_css_class (label, "numeric");
-    }
-  gtk_list_item_set_child (item, label);
-}
-
-static void
-class_cell_bind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
-{
-  const char *property = user_data;
-  GraftResultsClassRow *row = gtk_list_item_get_item (item);
-  GtkWidget *label = gtk_list_item_get_child (item);
-  g_autofree char *text = NULL;
-
-  if (g_str_equal (property, "name"))
-    text = g_strdup (row->name);
-  else if (g_str_equal (property, "support"))
-    text = g_strdup_printf ("%u", row->support);
-  else
-    {
-      double value = g_str_equal (property, "precision") ? row->precision
-                     : g_str_equal (property, "recall")  ? row->recall
-                                                         : row->f1;
-      text = g_strdup_printf ("%.2f", value);
-    }
-  gtk_label_set_label (GTK_LABEL (label), text);
-  gtk_widget_set_tooltip_text (label, g_str_equal (property, "name") ? row->name : NULL);
-}
-
-static void
-add_class_column (GraftResultsPage *self, const char *title, const char *property, gboolean expand)
-{
-  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
-  GtkColumnViewColumn *column;
-  GtkExpression *expression = gtk_property_expression_new (GRAFT_TYPE_RESULTS_CLASS_ROW, NULL, property);
-  GtkSorter *sorter;
-
-  g_signal_connect (factory, "setup", G_CALLBACK (class_cell_setup), (gpointer) property);
-  g_signal_connect (factory, "bind", G_CALLBACK (class_cell_bind), (gpointer) property);
-  column = gtk_column_view_column_new (title, factory);
-  if (g_str_equal (property, "name"))
-    sorter = GTK_SORTER (gtk_string_sorter_new (expression));
-  else
-    /* The first click sorts lowest first: the weakest classes on top. */
-    sorter = GTK_SORTER (gtk_numeric_sorter_new (expression));
-  gtk_column_view_column_set_sorter (column, sorter);
-  gtk_column_view_column_set_expand (column, expand);
-  gtk_column_view_append_column (self->class_view, column);
-  g_object_unref (sorter);
-  g_object_unref (column);
-}
-
-static void
-setup_class_view (GraftResultsPage *self)
-{
-  GtkSortListModel *sorted;
-
-  add_class_column (self, _("Class"), "name", TRUE);
-  add_class_column (self, _("Precision"), "precision", FALSE);
-  add_class_column (self, _("Recall"), "recall", FALSE);
-  add_class_column (self, _("F1"), "f1", FALSE);
-  /* Translators: a column: the number of validation images of the class */
-  add_class_column (self, _("Images"), "support", FALSE);
-  sorted = gtk_sort_list_model_new (G_LIST_MODEL (g_object_ref (self->class_rows)),
-                                    g_object_ref (gtk_column_view_get_sorter (self->class_view)));
-  gtk_column_view_set_model (self->class_view, GTK_SELECTION_MODEL (gtk_no_selection_new (G_LIST_MODEL (sorted))));
 }
 
 /* --- export of the model --------------------------------------------------------- */
@@ -2734,15 +2556,12 @@ graft_results_page_dispose (GObject *object)
   if (self->project != NULL)
     g_clear_signal_handler (&self->runs_changed_id, self->project);
   g_clear_object (&self->project);
-  if (self->class_view != NULL)
-    gtk_column_view_set_model (self->class_view, NULL);
   if (self->gallery_box != NULL)
     gtk_flow_box_bind_model (self->gallery_box, NULL, NULL, NULL, NULL);
   g_clear_object (&self->gallery_page);
   g_clear_object (&self->gallery);
   g_clear_object (&self->filter);
   g_clear_object (&self->images);
-  g_clear_object (&self->class_rows);
 
   G_OBJECT_CLASS (graft_results_page_parent_class)->dispose (object);
 }
@@ -2831,6 +2650,7 @@ graft_results_page_class_init (GraftResultsPageClass *klass)
                                  G_TYPE_NONE, 1, G_TYPE_STRING);
 
   g_type_ensure (GRAFT_TYPE_CONFUSION_VIEW);
+  g_type_ensure (GRAFT_TYPE_CLASS_TABLE);
   g_type_ensure (GRAFT_TYPE_PLOT);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/graftlab/Graft/ui/graft-results-page.ui");
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, stack);
@@ -2850,7 +2670,7 @@ graft_results_page_class_init (GraftResultsPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, images_value);
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, mistakes_value);
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, confusion_view);
-  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, class_view);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, class_table);
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery_title);
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery_subtitle);
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, show_all_button);
@@ -2910,8 +2730,6 @@ graft_results_page_init (GraftResultsPage *self)
   g_signal_group_connect_swapped (self->training_signals, "notify::state", G_CALLBACK (on_training_state), self);
   g_signal_group_connect (self->training_signals, "finished", G_CALLBACK (on_training_finished), self);
 
-  self->class_rows = g_list_store_new (GRAFT_TYPE_RESULTS_CLASS_ROW);
-  setup_class_view (self);
 
   self->images = g_list_store_new (GRAFT_TYPE_RESULTS_IMAGE);
   self->filter = gtk_custom_filter_new (gallery_filter_func, self, NULL);
