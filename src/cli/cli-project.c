@@ -450,6 +450,8 @@ cli_runs (int argc, char **argv)
   g_autoptr (JsonBuilder) builder = NULL;
   GString *resumable_lines = NULL;  /* the runs that can be resumed, after the table */
 
+  if (argc >= 2 && strcmp (argv[1], "import") == 0)
+    return cli_runs_import (argc - 1, argv + 1);  /* cli-recipe.c */
   g_option_context_set_description (context, CLI_JSON_NAMES_HELP);
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;

@@ -445,6 +445,8 @@ session_load (GOptionContext *context, SessionOptions *o, const char *model_path
   return CLI_EXIT_OK;
 }
 
+static int project_datasets (GraftProject *project, const char *folder, Session *s);
+
 static GraftTrainer *
 session_trainer (Session *s, const SessionOptions *o, GError **error)
 {
@@ -478,6 +480,82 @@ add_session_entries (GOptionContext *context, SessionOptions *o)
     { NULL },
   };
   g_option_context_add_main_entries (context, entries, NULL);
+}
+
+/* For graft-cli recipe (cli.h): the same options, the same loading, the same run. */
+struct CliTrainSetup {
+  SessionOptions options;
+  Session session;
+};
+
+CliTrainSetup *
+cli_train_setup_new (GOptionContext *context)
+{
+  CliTrainSetup *setup = g_new0 (CliTrainSetup, 1);
+  SessionOptions *o = &setup->options;
+  const GOptionEntry entries[] = {
+    { "validation", 'v', 0, G_OPTION_ARG_FILENAME, &o->validation_path,
+      "Validation images, an ImageFolder tree (default: hold out the spec's validation_fraction of DATA)",
+      "VALDATA" },
+    { "epochs", 'e', 0, G_OPTION_ARG_STRING, &o->epochs_text, "Epochs (default: the spec's)", "N" },
+    { "lr", 0, 0, G_OPTION_ARG_STRING, &o->lr_text, "Base learning rate, above 0 (default: the spec's)", "X" },
+    { NULL },
+  };
+  session_options_init (o);
+  g_option_context_add_main_entries (context, entries, NULL);
+  add_session_entries (context, o);
+  return setup;
+}
+
+void
+cli_train_setup_free (CliTrainSetup *setup)
+{
+  if (setup == NULL)
+    return;
+  session_clear (&setup->session);
+  session_options_clear (&setup->options);
+  g_free (setup);
+}
+
+int
+cli_train_setup_load_folder (CliTrainSetup *setup, GOptionContext *context, const char *model_path,
+                             const char *data_path)
+{
+  return session_load (context, &setup->options, model_path, data_path, &setup->session);
+}
+
+int
+cli_train_setup_load_project (CliTrainSetup *setup, GOptionContext *context, GraftProject *project,
+                              const char *folder, const char *model_path, const char *base_spec)
+{
+  int status = session_load_model (context, &setup->options, model_path, base_spec, &setup->session);
+  return status != CLI_EXIT_OK ? status : project_datasets (project, folder, &setup->session);
+}
+
+gboolean
+cli_train_setup_changes_spec (const CliTrainSetup *setup)
+{
+  const SessionOptions *o = &setup->options;
+  return o->preset != NULL || o->spec_path != NULL || o->epochs_text != NULL || o->batch_text != NULL
+         || o->lr_text != NULL || o->seed_text != NULL;
+}
+
+GraftTrainer *
+cli_train_setup_trainer (CliTrainSetup *setup, GError **error)
+{
+  return session_trainer (&setup->session, &setup->options, error);
+}
+
+GraftSessionSpec *
+cli_train_setup_get_spec (CliTrainSetup *setup)
+{
+  return setup->session.spec;
+}
+
+const GraftDataset *
+cli_train_setup_get_dataset (CliTrainSetup *setup, gboolean validation)
+{
+  return validation ? setup->session.validation : setup->session.train;
 }
 
 /* ------------------------------------------------------------------------ */

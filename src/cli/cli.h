@@ -14,7 +14,9 @@
 #include "catalog/catalog.h"
 #include "data/preprocess.h"
 #include "model/model.h"
+#include "project/project.h"
 #include "train/dataset.h"
+#include "train/trainer.h"
 
 G_BEGIN_DECLS
 
@@ -36,6 +38,28 @@ int cli_export (int argc, char **argv);
 int cli_models (int argc, char **argv);
 int cli_project (int argc, char **argv);   /* cli-project.c */
 int cli_runs (int argc, char **argv);
+int cli_recipe (int argc, char **argv);      /* cli-recipe.c */
+int cli_runs_import (int argc, char **argv); /* cli-recipe.c: graft-cli runs import PROJECT DIR */
+
+/* The run graft-cli train would make (cli-train.c), for graft-cli recipe: new adds
+ * train's options that decide a run to context (--validation, --epochs, --lr, --preset,
+ * --spec, --batch, --seed, --threads, ...); the loads give the model, spec and datasets
+ * as train makes them, from MODEL.onnx DATA or from a project's splits (model_path and
+ * base_spec, the settings it remembers or a stored run's spec, as train PROJECT takes
+ * them): CLI_EXIT_OK, or the exit status after the message. */
+typedef struct CliTrainSetup CliTrainSetup;
+CliTrainSetup *cli_train_setup_new (GOptionContext *context);
+void cli_train_setup_free (CliTrainSetup *setup);
+int cli_train_setup_load_folder (CliTrainSetup *setup, GOptionContext *context, const char *model_path,
+                                 const char *data_path);
+int cli_train_setup_load_project (CliTrainSetup *setup, GOptionContext *context, GraftProject *project,
+                                  const char *folder, const char *model_path, const char *base_spec);
+/* Whether an option that changes the spec (--preset, --spec, --epochs, --batch, --lr, --seed) was given. */
+gboolean cli_train_setup_changes_spec (const CliTrainSetup *setup);
+/* The trainer train would run (the head grafted, not trained yet). */
+GraftTrainer *cli_train_setup_trainer (CliTrainSetup *setup, GError **error);
+GraftSessionSpec *cli_train_setup_get_spec (CliTrainSetup *setup);
+const GraftDataset *cli_train_setup_get_dataset (CliTrainSetup *setup, gboolean validation);
 
 /* Ctrl+C and SIGTERM (cli-signals.c): the first one is taken, and the process ends
  * CLI_WATCHDOG_MS later whatever it is doing; a second one ends it at once. */

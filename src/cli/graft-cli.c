@@ -20,6 +20,8 @@
  *   graft-cli project create DIR [--import TREE|CSV|ZIP]... | import DIR SOURCE... |
  *                     export DIR --format imagefolder|csv --output OUT
  *   graft-cli runs PROJECT [--json]
+ *   graft-cli runs import PROJECT DIR [--json]   (a recipe folder trained elsewhere)
+ *   graft-cli recipe MODEL.onnx DATA | PROJECT [--run N] -o DIR [train's options]
  *   graft-cli models [list | download NAME | path NAME | verify NAME] [--json]
  *   graft-cli version
  *   graft-cli help [COMMAND]
@@ -56,7 +58,8 @@ static const Command commands[] = {
   { "predict", cli_predict, "print the most probable classes of images" },
   { "export", cli_export, "rewrite a model (or a project's run) with labels, preprocessing or a Softmax output" },
   { "project", cli_project, "create a project, import images into it, export it as ImageFolder or CSV" },
-  { "runs", cli_runs, "list a project's training runs (id, status, strategy, epochs, accuracy)" },
+  { "runs", cli_runs, "list a project's training runs (id, status, strategy, epochs, accuracy); runs import" },
+  { "recipe", cli_recipe, "write a folder that trains the same run with PyTorch (torchrun, DDP) elsewhere" },
   { "models", cli_models, "list, download (resumable, verified) and locate the catalog's ImageNet models" },
   { "version", run_version, "print the version" },
   { "help", run_help, "show this help, or a command's (help COMMAND)" },
