@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/op-table.h"
 #include "engine/plan.h"
 #include "gradcheck.h"
 #include "toy-network.h"
@@ -557,6 +558,100 @@ test_fused_matches_unfused (void)
   compare_fused (true, GRAFT_PLAN_INFERENCE);
 }
 
+/* Every op has a complete descriptor: a table entry left out is a NULL here (the static
+ * assertion in op-table.c only catches a table shorter than the enum). */
+static void
+test_op_table (void)
+{
+  for (int op = 0; op < GRAFT_OP_COUNT; op++)
+    {
+      const graft_op_descriptor *d = graft_op_descriptor_for ((graft_op) op);
+      if (d == NULL || d->name == NULL || d->name[0] == '\0')
+        g_error ("op %d has no descriptor in op-table.c", op);
+      g_assert_cmpstr (graft_op_name ((graft_op) op), ==, d->name);
+      if (d->infer_shape == NULL || d->backward_needs == NULL || d->forward == NULL || d->backward == NULL)
+        g_error ("the descriptor of %s lacks a function", d->name);
+      g_assert_cmpint (d->min_inputs, >=, 1);
+      g_assert_true (d->max_inputs == GRAFT_OP_ANY_INPUTS || d->max_inputs >= d->min_inputs);
+      for (int other = 0; other < op; other++)
+        g_assert_cmpstr (graft_op_descriptor_for ((graft_op) other)->name, !=, d->name);
+    }
+  g_assert_null (graft_op_descriptor_for (GRAFT_OP_COUNT));
+  g_assert_null (graft_op_descriptor_for ((graft_op) -1));
+  g_assert_cmpstr (graft_op_name (GRAFT_OP_COUNT), ==, "unknown");
+}
+
+/* A second backend: the plan asks it for each node's descriptor and runs the ones it
+ * gives. This one takes the activations, counting its calls, and runs them with the
+ * built-in kernels, so the results must not change. */
+static int backend_forwards, backend_backwards;
+static graft_op_descriptor backend_activation;
+
+static void
+counting_forward (const graft_op_context *c)
+{
+  backend_forwards++;
+  graft_op_descriptor_for (GRAFT_OP_ACTIVATION)->forward (c);
+}
+
+static void
+counting_backward (const graft_op_context *c)
+{
+  backend_backwards++;
+  graft_op_descriptor_for (GRAFT_OP_ACTIVATION)->backward (c);
+}
+
+static const graft_op_descriptor *
+activations_only (const graft_op_backend *backend, const graft_node *node, const graft_shape *const *input_shapes)
+{
+  (void) backend;
+  g_assert_nonnull (input_shapes[0]);
+  return node->attributes.op == GRAFT_OP_ACTIVATION ? &backend_activation : NULL;
+}
+
+static void
+test_backend (void)
+{
+  graft_op_backend backend = { .name = "counting", .descriptor_for = activations_only };
+  float results[2][3 * TOY_CLASSES], images[3 * TOY_CHANNELS * TOY_SIZE * TOY_SIZE], loss[2];
+  int32_t labels[3];
+  int activations = 0;
+  graft_error error;
+
+  backend_activation = *graft_op_descriptor_for (GRAFT_OP_ACTIVATION);
+  backend_activation.forward = counting_forward;
+  backend_activation.backward = counting_backward;
+  toy_batch (3, 5, images, labels);
+  for (int r = 0; r < 2; r++)
+    {
+      toy_network net;
+      graft_plan *plan;
+      graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = 3, .unfused = true,
+                                     .backend = r == 1 ? &backend : NULL };
+      toy_network_build (&net, 0.0f, 17);
+      options.loss_logits = net.logits;
+      options.keep = &net.logits;
+      options.n_keep = 1;
+      plan = graft_plan_new (net.graph, &options, &error);
+      if (plan == NULL)
+        g_error ("%s", error.message);
+      g_assert_cmpint (graft_plan_set_input (plan, net.input, images, G_N_ELEMENTS (images), &error), ==, GRAFT_OK);
+      g_assert_cmpint (graft_plan_forward (plan, &error), ==, GRAFT_OK);
+      g_assert_cmpint (graft_plan_backward (plan, labels, &loss[r], &error), ==, GRAFT_OK);
+      memcpy (results[r], graft_plan_value_data (plan, net.logits, NULL), sizeof results[r]);
+      activations = 0;
+      for (int i = 0; i < graft_graph_node_count (net.graph); i++)
+        activations += graft_graph_node (net.graph, i)->attributes.op == GRAFT_OP_ACTIVATION;
+      graft_plan_free (plan);
+      toy_network_free (&net);
+    }
+  g_assert_cmpint (activations, >, 0);
+  g_assert_cmpint (backend_forwards, ==, activations);
+  g_assert_cmpint (backend_backwards, >, 0);
+  g_assert_cmpfloat (loss[0], ==, loss[1]);
+  g_assert_cmpmem (results[0], sizeof results[0], results[1], sizeof results[1]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -569,5 +664,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/graph/network-gradient", test_network_gradient);
   g_test_add_func ("/engine/graph/split-gradient", test_split_gradient);
   g_test_add_func ("/engine/graph/fused-matches-unfused", test_fused_matches_unfused);
+  g_test_add_func ("/engine/graph/op-table", test_op_table);
+  g_test_add_func ("/engine/graph/backend", test_backend);
   return g_test_run ();
 }

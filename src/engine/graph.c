@@ -1,5 +1,7 @@
 #include "engine/graph.h"
 
+#include "engine/op-table.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,29 +13,11 @@ struct graft_graph {
   float *arena;       /* after graft_graph_pack, every tensor's data; NULL while unpacked */
 };
 
-static const char *const op_names[GRAFT_OP_COUNT] = {
-  [GRAFT_OP_CONV] = "Conv",
-  [GRAFT_OP_BATCHNORM] = "BatchNormalization",
-  [GRAFT_OP_ACTIVATION] = "Activation",
-  [GRAFT_OP_ADD] = "Add",
-  [GRAFT_OP_MUL] = "Mul",
-  [GRAFT_OP_CONCAT] = "Concat",
-  [GRAFT_OP_MAXPOOL] = "MaxPool",
-  [GRAFT_OP_AVGPOOL] = "AveragePool",
-  [GRAFT_OP_MEAN_SPATIAL] = "GlobalAveragePool",
-  [GRAFT_OP_RESHAPE] = "Reshape",
-  [GRAFT_OP_FLATTEN] = "Flatten",
-  [GRAFT_OP_TRANSPOSE] = "Transpose",
-  [GRAFT_OP_GEMM] = "Gemm",
-  [GRAFT_OP_DROPOUT] = "Dropout",
-  [GRAFT_OP_SOFTMAX] = "Softmax",
-  [GRAFT_OP_SLICE] = "Slice",
-};
-
 const char *
 graft_op_name (graft_op op)
 {
-  return op >= 0 && op < GRAFT_OP_COUNT ? op_names[op] : "unknown";
+  const graft_op_descriptor *descriptor = graft_op_descriptor_for (op);
+  return descriptor != NULL && descriptor->name != NULL ? descriptor->name : "unknown";
 }
 
 graft_graph *
@@ -302,16 +286,6 @@ graft_graph_pack (graft_graph *graph, graft_error *error)
 /* ------------------------------------------------------------------------ */
 /* Shape inference                                                           */
 
-static graft_status
-shape_error (graft_error *error, const graft_node *node, const char *what, const graft_shape *shape)
-{
-  char text[160] = "";
-  if (shape != NULL)
-    graft_shape_format (shape, text, sizeof text);
-  return graft_error_set (error, GRAFT_ERROR_SHAPE, "%s node '%s': %s %s",
-                          graft_op_name (node->attributes.op), node->name, what, text);
-}
-
 graft_conv2d_params
 graft_node_conv2d_params (const graft_node *node, const graft_shape *x, const graft_shape *w)
 {
@@ -340,235 +314,25 @@ graft_node_pool2d_params (const graft_node *node, const graft_shape *x)
   };
 }
 
-static bool
-expect_count (const graft_shape *shape, int64_t count)
-{
-  return shape->rank == 1 && shape->dims[0] == count;
-}
-
 graft_status
 graft_node_infer_shape (const graft_node *node, const graft_shape *const *in,
                         graft_shape *out, graft_error *error)
 {
-  const graft_node_attributes *a = &node->attributes;
-  const graft_shape *x = in[0];
+  const graft_op_descriptor *descriptor = graft_op_descriptor_for (node->attributes.op);
   size_t count;
 
+  if (descriptor == NULL)
+    return graft_error_set (error, GRAFT_ERROR_UNSUPPORTED, "node '%s' has an unknown op", node->name);
   for (int i = 0; i < node->n_inputs; i++)
     if (graft_shape_count (in[i], &count, error) != GRAFT_OK)
       return GRAFT_ERROR_SHAPE;
-
-  switch (a->op)
-    {
-    case GRAFT_OP_CONV:
-      {
-        const graft_shape *w = in[1];
-        graft_conv2d_params p;
-        if (x->rank != 4 || x->dims[1] > INT32_MAX || x->dims[2] > INT32_MAX || x->dims[3] > INT32_MAX
-            || x->dims[0] > INT32_MAX)
-          return shape_error (error, node, "expects an (N,C,H,W) input, not", x);
-        if (w->rank != 4 || w->dims[0] > INT32_MAX || w->dims[2] != a->conv.kh || w->dims[3] != a->conv.kw
-            || a->conv.groups < 1 || w->dims[1] * a->conv.groups != x->dims[1])
-          return shape_error (error, node, "has a weight that does not fit its input:", w);
-        if (node->n_inputs == 3 && !expect_count (in[2], w->dims[0]))
-          return shape_error (error, node, "has a bias of the wrong size:", in[2]);
-        p = graft_node_conv2d_params (node, x, w);
-        if (graft_conv2d_setup (&p, error) != GRAFT_OK)
-          return GRAFT_ERROR_SHAPE;
-        *out = graft_shape_4d (p.n, p.m, p.oh, p.ow);
-        return GRAFT_OK;
-      }
-    case GRAFT_OP_BATCHNORM:
-      if (x->rank < 2)
-        return shape_error (error, node, "expects an (N,C,...) input, not", x);
-      for (int i = 1; i < 5; i++)
-        if (!expect_count (in[i], x->dims[1]))
-          return shape_error (error, node, "has a parameter that does not match the channels:", in[i]);
-      *out = *x;
-      return GRAFT_OK;
-    case GRAFT_OP_ACTIVATION:
-    case GRAFT_OP_DROPOUT:
-      *out = *x;
-      return GRAFT_OK;
-    case GRAFT_OP_SOFTMAX:
-      if (x->rank < 1)
-        return shape_error (error, node, "needs at least one axis, not", x);
-      *out = *x;
-      return GRAFT_OK;
-    case GRAFT_OP_ADD:
-    case GRAFT_OP_MUL:
-      {
-        graft_broadcast_params p = { .a = *in[0], .b = *in[1] };
-        if (graft_broadcast_setup (&p, error) != GRAFT_OK)
-          return GRAFT_ERROR_SHAPE;
-        *out = p.y;
-        return GRAFT_OK;
-      }
-    case GRAFT_OP_CONCAT:
-      {
-        int axis = a->concat.axis < 0 ? a->concat.axis + x->rank : a->concat.axis;
-        graft_shape y = *x;
-        if (axis < 0 || axis >= x->rank)
-          return shape_error (error, node, "has an axis outside the input's rank:", x);
-        for (int i = 1; i < node->n_inputs; i++)
-          {
-            if (in[i]->rank != x->rank)
-              return shape_error (error, node, "joins inputs of different ranks:", in[i]);
-            for (int d = 0; d < x->rank; d++)
-              if (d != axis && in[i]->dims[d] != x->dims[d])
-                return shape_error (error, node, "joins inputs that differ off the axis:", in[i]);
-            if (__builtin_add_overflow (y.dims[axis], in[i]->dims[axis], &y.dims[axis]))
-              return shape_error (error, node, "overflows on the axis:", in[i]);
-          }
-        *out = y;
-        return GRAFT_OK;
-      }
-    case GRAFT_OP_MAXPOOL:
-    case GRAFT_OP_AVGPOOL:
-      {
-        graft_pool2d_params p;
-        if (x->rank != 4 || x->dims[0] > INT32_MAX || x->dims[1] > INT32_MAX || x->dims[2] > INT32_MAX
-            || x->dims[3] > INT32_MAX)
-          return shape_error (error, node, "expects an (N,C,H,W) input, not", x);
-        p = graft_node_pool2d_params (node, x);
-        if (graft_pool2d_setup (&p, error) != GRAFT_OK)
-          return GRAFT_ERROR_SHAPE;
-        *out = graft_shape_4d (p.n, p.c, p.oh, p.ow);
-        return GRAFT_OK;
-      }
-    case GRAFT_OP_MEAN_SPATIAL:
-      if (x->rank != 4)
-        return shape_error (error, node, "expects an (N,C,H,W) input, not", x);
-      *out = a->mean_spatial.keep_dims ? graft_shape_4d (x->dims[0], x->dims[1], 1, 1)
-                                       : graft_shape_2d (x->dims[0], x->dims[1]);
-      return GRAFT_OK;
-    case GRAFT_OP_RESHAPE:
-      {
-        graft_shape y = { .rank = a->reshape.rank };
-        size_t total, known = 1;
-        int infer = -1;
-        if (a->reshape.rank < 0)
-          {
-            *out = *x;
-            return GRAFT_OK;
-          }
-        if (a->reshape.rank > GRAFT_MAX_RANK)
-          return shape_error (error, node, "has too many dimensions for", x);
-        graft_shape_count (x, &total, NULL);
-        for (int d = 0; d < y.rank; d++)
-          {
-            int64_t dim = a->reshape.dims[d];
-            if (dim == 0)
-              {
-                if (d >= x->rank)
-                  return shape_error (error, node, "copies a dimension its input lacks:", x);
-                dim = x->dims[d];
-              }
-            else if (dim == -1)
-              {
-                if (infer >= 0)
-                  return shape_error (error, node, "infers more than one dimension for", x);
-                infer = d;
-                y.dims[d] = 1;
-                continue;
-              }
-            else if (dim < 0)
-              return shape_error (error, node, "has a negative dimension for", x);
-            y.dims[d] = dim;
-            if (!graft_size_mul (known, (size_t) dim, &known))
-              return shape_error (error, node, "overflows reshaping", x);
-          }
-        if (infer >= 0)
-          {
-            if (known == 0 || total % known != 0)
-              return shape_error (error, node, "cannot infer a dimension reshaping", x);
-            y.dims[infer] = (int64_t) (total / known);
-          }
-        else if (known != total)
-          return shape_error (error, node, "changes the number of elements of", x);
-        *out = y;
-        return GRAFT_OK;
-      }
-    case GRAFT_OP_FLATTEN:
-      {
-        int axis = a->flatten.axis < 0 ? a->flatten.axis + x->rank : a->flatten.axis;
-        size_t outer = 1, inner = 1;
-        if (axis < 0 || axis > x->rank)
-          return shape_error (error, node, "has an axis outside the rank of", x);
-        for (int d = 0; d < x->rank; d++)
-          {
-            if (d < axis)
-              outer *= (size_t) x->dims[d];
-            else
-              inner *= (size_t) x->dims[d];
-          }
-        *out = graft_shape_2d ((int64_t) outer, (int64_t) inner);
-        return GRAFT_OK;
-      }
-    case GRAFT_OP_TRANSPOSE:
-      {
-        graft_transpose_params p = { .x = *x };
-        memcpy (p.perm, a->transpose.perm, sizeof p.perm);
-        if (graft_transpose_setup (&p, error) != GRAFT_OK)
-          return GRAFT_ERROR_SHAPE;
-        *out = p.y;
-        return GRAFT_OK;
-      }
-    case GRAFT_OP_SLICE:
-      {
-        graft_slice_params p = { .x = *x, .axis = a->slice.axis, .start = a->slice.start, .end = a->slice.end };
-        if (graft_slice_setup (&p, NULL) != GRAFT_OK)
-          {
-            char text[160];
-            graft_shape_format (x, text, sizeof text);
-            return graft_error_set (error, GRAFT_ERROR_SHAPE, "%s node '%s': the range [%lld, %lld) of axis %d "
-                                    "is not inside its input %s", graft_op_name (a->op), node->name,
-                                    (long long) a->slice.start, (long long) a->slice.end, a->slice.axis, text);
-          }
-        *out = p.y;
-        return GRAFT_OK;
-      }
-    case GRAFT_OP_GEMM:
-      {
-        const graft_shape *b = in[1];
-        int64_t m, k, k2, n;
-        if (x->rank != 2 || b->rank != 2)
-          return shape_error (error, node, "multiplies matrices only; got", x->rank != 2 ? x : b);
-        m = a->gemm.trans_a ? x->dims[1] : x->dims[0];
-        k = a->gemm.trans_a ? x->dims[0] : x->dims[1];
-        k2 = a->gemm.trans_b ? b->dims[1] : b->dims[0];
-        n = a->gemm.trans_b ? b->dims[0] : b->dims[1];
-        if (k != k2)
-          return shape_error (error, node, "has inner dimensions that differ; B is", b);
-        if (node->n_inputs == 3)
-          {
-            const graft_shape *c = in[2];
-            int64_t rows = c->rank == 2 ? c->dims[0] : 1;
-            int64_t cols = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
-            if (c->rank > 2 || (rows != 1 && rows != m) || (cols != 1 && cols != n))
-              return shape_error (error, node, "has a C that does not broadcast to (M,N):", c);
-          }
-        *out = graft_shape_2d (m, n);
-        return GRAFT_OK;
-      }
-    case GRAFT_OP_COUNT:
-      break;
-    }
-  return graft_error_set (error, GRAFT_ERROR_UNSUPPORTED, "node '%s' has an unknown op", node->name);
+  return descriptor->infer_shape (node, in, out, error);
 }
 
 static bool
-arity_ok (graft_op op, int n)
+arity_ok (const graft_op_descriptor *descriptor, int n)
 {
-  switch (op)
-    {
-    case GRAFT_OP_CONV: return n == 2 || n == 3;
-    case GRAFT_OP_BATCHNORM: return n == 5;
-    case GRAFT_OP_ADD: case GRAFT_OP_MUL: return n == 2;
-    case GRAFT_OP_CONCAT: return n >= 1;
-    case GRAFT_OP_GEMM: return n == 2 || n == 3;
-    default: return n == 1;
-    }
+  return n >= descriptor->min_inputs && (descriptor->max_inputs == GRAFT_OP_ANY_INPUTS || n <= descriptor->max_inputs);
 }
 
 int
@@ -581,10 +345,11 @@ graft_graph_add_node (graft_graph *graph, const char *name, const graft_node_att
   graft_shape output_shape;
   graft_value *output;
   graft_status status;
+  const graft_op_descriptor *descriptor = graft_op_descriptor_for (attributes->op);
 
-  if (attributes->op < 0 || attributes->op >= GRAFT_OP_COUNT)
+  if (descriptor == NULL)
     return graft_error_set (error, GRAFT_ERROR_UNSUPPORTED, "node '%s' has an unknown op", name), -1;
-  if (!arity_ok (attributes->op, n_inputs))
+  if (!arity_ok (descriptor, n_inputs))
     return graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT, "%s node '%s' cannot take %d inputs",
                             graft_op_name (attributes->op), name, n_inputs), -1;
   for (int i = 0; i < n_inputs; i++)

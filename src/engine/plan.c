@@ -1,5 +1,7 @@
 #include "engine/plan.h"
 
+#include "engine/op-table.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,29 +31,20 @@ typedef struct {
   float *grad;
 } value_plan;
 
+/* A node as the plan runs it: its descriptor (built-in or a backend's) and the context
+ * the descriptor's functions receive, made once when the plan is. */
 typedef struct {
-  union {
-    graft_conv2d_params conv;
-    graft_batchnorm_params batchnorm;
-    graft_broadcast_params broadcast;
-    graft_pool2d_params pool;
-    graft_transpose_params transpose;
-    graft_slice_params slice;
-    graft_gemm_params gemm;
-  } p;
-  size_t concat_outer;
-  size_t *concat_inner;
+  const graft_op_descriptor *descriptor;
+  graft_op_context context;
+  graft_op_state state;
   bool backward;
-  bool batch_statistics;  /* BatchNorm with batch statistics in this plan */
   /* Fused forward: a Conv or BatchNorm runs the Activation node right after it in the
    * same pass (fuses is that node, or -1); the Activation node then does nothing in
    * forward (fused_into is its producer, or -1). fused_keeps_input: the activation's
    * backward reads its input, so the producer writes its own output too. */
   int fuses, fused_into;
   bool fused_keeps_input;
-  int aux_slot;           /* saved BN statistics, max-pool argmax, dropout mask */
-  float *aux;
-  size_t scratch;
+  int aux_slot;           /* what forward saves for backward (BN statistics, max-pool argmax, dropout mask) */
 } node_plan;
 
 struct graft_plan {
@@ -71,9 +64,11 @@ struct graft_plan {
   size_t gradient_floats;
   float *scratch;
   size_t scratch_floats;
-  const float **pointers;   /* room for the widest concat's inputs */
-  float **gradient_pointers;
-  int max_inputs;
+  /* Every node's input shapes, data and gradient pointers (its context's arrays), in
+   * node order. */
+  const graft_shape **node_shapes;
+  float **node_inputs;
+  float **node_gradients;
   uint64_t forward_count;
   int backward_nodes;
 };
@@ -110,147 +105,38 @@ extend (graft_plan *plan, int slot_index, int step)
     plan->slots[slot_index].end = step;
 }
 
-/* Which of a node's inputs (and whether its output) the backward reads, given which
- * input gradients are wanted. */
-static void
-backward_needs (const graft_node *node, const bool *wants, bool *needs, bool *needs_output,
-                bool batch_statistics)
-{
-  const graft_node_attributes *a = &node->attributes;
-  bool any = false;
-  for (int i = 0; i < node->n_inputs; i++)
-    {
-      needs[i] = false;
-      any |= wants[i];
-    }
-  *needs_output = false;
-  switch (a->op)
-    {
-    case GRAFT_OP_CONV:
-      needs[0] = wants[1];
-      needs[1] = wants[0];
-      break;
-    case GRAFT_OP_BATCHNORM:
-      needs[0] = batch_statistics ? any : wants[1];
-      break;
-    case GRAFT_OP_ACTIVATION:
-      {
-        bool needs_x, needs_y;
-        graft_activation_backward_needs (a->activation.kind, &needs_x, &needs_y);
-        needs[0] = needs_x;
-        *needs_output = needs_y;
-      }
-      break;
-    case GRAFT_OP_MUL:
-    case GRAFT_OP_GEMM:
-      needs[0] = wants[1];
-      needs[1] = wants[0];
-      break;
-    case GRAFT_OP_SOFTMAX:
-      *needs_output = true;
-      break;
-    default:
-      break;
-    }
-}
-
+/* Infers the node's output shape at this batch, picks its descriptor (the backend's, else the built-in one), fills the part of
+ * its context that setup reads, and sets it up. */
 static graft_status
-setup_node (graft_plan *plan, int index, graft_error *error)
+setup_node (graft_plan *plan, int index, float **inputs_at, graft_error *error)
 {
   const graft_node *node = graft_graph_node (plan->graph, index);
-  const graft_node_attributes *a = &node->attributes;
   node_plan *np = &plan->nodes[index];
-  const graft_shape *x = &plan->values[node->inputs[0]].shape;
+  const graft_op_backend *backend = plan->options.backend;
+  const graft_shape **shapes = plan->node_shapes + (inputs_at - plan->node_inputs);
+  value_plan *out = &plan->values[node->output];
 
-  switch (a->op)
-    {
-    case GRAFT_OP_CONV:
-      np->p.conv = graft_node_conv2d_params (node, x, &plan->values[node->inputs[1]].shape);
-      if (graft_conv2d_setup (&np->p.conv, error) != GRAFT_OK)
-        return GRAFT_ERROR_SHAPE;
-      np->scratch = graft_conv2d_scratch_floats (&np->p.conv);
-      if (np->scratch == SIZE_MAX)
-        return graft_error_set (error, GRAFT_ERROR_OVERFLOW, "Conv node '%s' needs too much memory", node->name);
-      break;
-    case GRAFT_OP_BATCHNORM:
-      {
-        size_t spatial = 1;
-        for (int d = 2; d < x->rank; d++)
-          spatial *= (size_t) x->dims[d];
-        np->p.batchnorm = (graft_batchnorm_params) {
-          .n = (int) x->dims[0], .c = (int) x->dims[1], .spatial = spatial,
-          .epsilon = a->batchnorm.epsilon, .momentum = a->batchnorm.momentum,
-        };
-        if (graft_batchnorm_setup (&np->p.batchnorm, error) != GRAFT_OK)
-          return GRAFT_ERROR_SHAPE;
-      }
-      break;
-    case GRAFT_OP_ADD:
-    case GRAFT_OP_MUL:
-      np->p.broadcast = (graft_broadcast_params) { .a = *x, .b = plan->values[node->inputs[1]].shape };
-      if (graft_broadcast_setup (&np->p.broadcast, error) != GRAFT_OK)
-        return GRAFT_ERROR_SHAPE;
-      break;
-    case GRAFT_OP_MAXPOOL:
-    case GRAFT_OP_AVGPOOL:
-      np->p.pool = graft_node_pool2d_params (node, x);
-      if (graft_pool2d_setup (&np->p.pool, error) != GRAFT_OK)
-        return GRAFT_ERROR_SHAPE;
-      break;
-    case GRAFT_OP_TRANSPOSE:
-      np->p.transpose.x = *x;
-      memcpy (np->p.transpose.perm, a->transpose.perm, sizeof np->p.transpose.perm);
-      if (graft_transpose_setup (&np->p.transpose, error) != GRAFT_OK)
-        return GRAFT_ERROR_SHAPE;
-      break;
-    case GRAFT_OP_SLICE:
-      np->p.slice = (graft_slice_params) {
-        .x = *x, .axis = a->slice.axis, .start = a->slice.start, .end = a->slice.end,
-      };
-      if (graft_slice_setup (&np->p.slice, error) != GRAFT_OK)
-        return GRAFT_ERROR_SHAPE;
-      break;
-    case GRAFT_OP_GEMM:
-      {
-        const graft_shape *y = &plan->values[node->output].shape;
-        np->p.gemm = (graft_gemm_params) {
-          .m = (int) y->dims[0], .n = (int) y->dims[1],
-          .k = (int) (a->gemm.trans_a ? x->dims[0] : x->dims[1]),
-          .trans_a = a->gemm.trans_a, .trans_b = a->gemm.trans_b,
-          .alpha = a->gemm.alpha, .beta = a->gemm.beta,
-        };
-        if (node->n_inputs == 3)
-          {
-            const graft_shape *c = &plan->values[node->inputs[2]].shape;
-            np->p.gemm.c_rows = c->rank == 2 ? (int) c->dims[0] : 1;
-            np->p.gemm.c_cols = c->rank >= 1 ? (int) c->dims[c->rank - 1] : 1;
-          }
-        if (graft_gemm_setup (&np->p.gemm, error) != GRAFT_OK)
-          return GRAFT_ERROR_SHAPE;
-      }
-      break;
-    case GRAFT_OP_CONCAT:
-      {
-        int axis = a->concat.axis < 0 ? a->concat.axis + x->rank : a->concat.axis;
-        np->concat_inner = calloc ((size_t) node->n_inputs, sizeof (size_t));
-        if (np->concat_inner == NULL)
-          return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory");
-        np->concat_outer = 1;
-        for (int d = 0; d < axis; d++)
-          np->concat_outer *= (size_t) x->dims[d];
-        for (int i = 0; i < node->n_inputs; i++)
-          {
-            const graft_shape *s = &plan->values[node->inputs[i]].shape;
-            np->concat_inner[i] = 1;
-            for (int d = axis; d < s->rank; d++)
-              np->concat_inner[i] *= (size_t) s->dims[d];
-          }
-      }
-      break;
-    default:
-      break;
-    }
-  return GRAFT_OK;
+  for (int k = 0; k < node->n_inputs; k++)
+    shapes[k] = &plan->values[node->inputs[k]].shape;
+  if (graft_node_infer_shape (node, shapes, &out->shape, error) != GRAFT_OK)
+    return GRAFT_ERROR_SHAPE;
+  if (backend != NULL && backend->descriptor_for != NULL)
+    np->descriptor = backend->descriptor_for (backend, node, shapes);
+  if (np->descriptor == NULL)
+    np->descriptor = graft_op_descriptor_for (node->attributes.op);
+  if (np->descriptor == NULL)
+    return graft_error_set (error, GRAFT_ERROR_UNSUPPORTED, "node '%s' has an unknown op", node->name);
+  if (graft_shape_count (&out->shape, &out->count, error) != GRAFT_OK)
+    return GRAFT_ERROR_SHAPE;
+  np->context = (graft_op_context) {
+    .node = node, .index = index, .input_shapes = shapes,
+    .output_shape = &out->shape, .output_count = out->count,
+    .training = plan->options.mode == GRAFT_PLAN_TRAINING,
+    .state = &np->state,
+    .inputs = inputs_at,
+    .gradients = plan->node_gradients + (inputs_at - plan->node_inputs),
+  };
+  return np->descriptor->setup != NULL ? np->descriptor->setup (&np->context, error) : GRAFT_OK;
 }
 
 /* Places every slot at the lowest offset that no slot with an overlapping lifetime
@@ -322,13 +208,15 @@ graft_plan_free (graft_plan *plan)
     return;
   if (plan->nodes != NULL)
     for (int i = 0; i < plan->n_nodes; i++)
-      free (plan->nodes[i].concat_inner);
+      if (plan->nodes[i].descriptor != NULL && plan->nodes[i].descriptor->release != NULL)
+        plan->nodes[i].descriptor->release (&plan->nodes[i].context);
   free (plan->nodes);
   free (plan->values);
   free (plan->slots);
   free (plan->class_weights);
-  free (plan->pointers);
-  free (plan->gradient_pointers);
+  free (plan->node_shapes);
+  free (plan->node_inputs);
+  free (plan->node_gradients);
   graft_floats_free (plan->activations);
   graft_floats_free (plan->gradients);
   graft_floats_free (plan->scratch);
@@ -342,7 +230,8 @@ out_of_memory (graft_error *error, const char *what, size_t floats)
                           "not enough memory for %s (%.1f MiB)", what, floats * 4.0 / 1048576.0);
 }
 
-/* Finds Conv -> Activation and BatchNorm -> Activation pairs that run as one pass: the
+/* Finds the pairs that run as one pass, an op whose descriptor fuses an activation
+ * (Conv, BatchNorm) and the Activation after it: the
  * activation is the next node and the only reader of the producer's output, which is
  * not kept. The activation's backward is unchanged; when it reads its input (Clip,
  * HardSwish...) the fused pass writes the producer's output as well. */
@@ -361,7 +250,7 @@ plan_fusions (graft_plan *plan, const graft_plan_options *options)
       int v = node->output, readers = 0;
       bool needs_x, needs_y;
 
-      if ((node->attributes.op != GRAFT_OP_CONV && node->attributes.op != GRAFT_OP_BATCHNORM)
+      if (!plan->nodes[i].descriptor->fuses_activation
           || next->attributes.op != GRAFT_OP_ACTIVATION || next->inputs[0] != v
           || plan->nodes[i].fused_into >= 0 || v == plan->options.loss_logits)
         continue;
@@ -382,13 +271,77 @@ plan_fusions (graft_plan *plan, const graft_plan_options *options)
     }
 }
 
+static float *
+gradient_of (graft_plan *plan, int value)
+{
+  value_plan *vp = &plan->values[value];
+  return vp->requires_grad ? vp->grad : NULL;
+}
+
+/* Whether the backward at step is the first to write value's gradient (whose buffer
+ * then holds whatever its slot held before). */
+static bool
+first_gradient_writer (const graft_plan *plan, int value, int step)
+{
+  const value_plan *vp = &plan->values[value];
+  return vp->grad_slot >= 0 && plan->slots[vp->grad_slot].start == step;
+}
+
+static void
+zero_gradient_slot (graft_plan *plan, int value, int step)
+{
+  value_plan *vp = &plan->values[value];
+  if (first_gradient_writer (plan, value, step))
+    memset (vp->grad, 0, vp->count * sizeof (float));
+}
+
+/* The rest of node i's context, once every buffer has its place: data, gradients and
+ * saved tensors, the fused activation, and whether backward overwrites dx. */
+static void
+fill_context (graft_plan *plan, int i)
+{
+  node_plan *np = &plan->nodes[i];
+  graft_op_context *c = &np->context;
+  const graft_node *node = c->node;
+  value_plan *out = &plan->values[node->output];
+  float **inputs = (float **) c->inputs, **gradients = (float **) c->gradients;
+
+  for (int k = 0; k < node->n_inputs; k++)
+    {
+      inputs[k] = plan->values[node->inputs[k]].data;
+      gradients[k] = gradient_of (plan, node->inputs[k]);
+    }
+  c->output = out->data;
+  c->scratch = plan->scratch;
+  c->saved = np->aux_slot >= 0 ? plan->activations + plan->slots[np->aux_slot].offset : NULL;
+  c->seed = plan->options.seed;
+  c->step = &plan->forward_count;
+  if (np->fuses >= 0)
+    {
+      /* The producer writes the activation's output; its own output only when the
+       * activation's backward reads it. */
+      const graft_node *next = graft_graph_node (plan->graph, np->fuses);
+      c->activation = &next->attributes.activation;
+      c->activation_output = plan->values[next->output].data;
+      c->pre_activation = np->fused_keeps_input ? out->data : NULL;
+    }
+  c->dy = out->grad;
+  /* First writer overwrites: Conv, BatchNorm and the activations write every element of
+   * dx in their _set_dx forms, so the first of them to write a gradient buffer needs no
+   * memset of it beforehand (unless the node reads the same value twice). */
+  c->set_dx = np->backward && np->descriptor->sets_dx && gradients[0] != NULL && !plan->options.unfused
+              && first_gradient_writer (plan, node->inputs[0], BACKWARD_STEP (plan->n_nodes, i));
+  for (int k = 1; k < node->n_inputs; k++)
+    c->set_dx &= node->inputs[k] != node->inputs[0];
+}
+
 graft_plan *
 graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_error *error)
 {
   graft_plan *plan;
   int n, n_values;
   bool training = options->mode == GRAFT_PLAN_TRAINING;
-  graft_status status;
+  size_t n_inputs = 0;
 
   if (options->batch < 1)
     return graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT, "the batch size must be at least 1"), NULL;
@@ -409,6 +362,13 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
   plan->nodes = calloc ((size_t) (n ? n : 1), sizeof (node_plan));
   if (plan->values == NULL || plan->nodes == NULL)
     goto oom;
+  for (int i = 0; i < n; i++)
+    n_inputs += (size_t) graft_graph_node (graph, i)->n_inputs;
+  plan->node_shapes = calloc (n_inputs ? n_inputs : 1, sizeof *plan->node_shapes);
+  plan->node_inputs = calloc (n_inputs ? n_inputs : 1, sizeof *plan->node_inputs);
+  plan->node_gradients = calloc (n_inputs ? n_inputs : 1, sizeof *plan->node_gradients);
+  if (plan->node_shapes == NULL || plan->node_inputs == NULL || plan->node_gradients == NULL)
+    goto oom;
 
   /* Shapes at this batch. */
   for (int v = 0; v < n_values; v++)
@@ -428,22 +388,9 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
           vp->requires_grad = training && value->kind == GRAFT_VALUE_PARAMETER && value->trainable;
         }
     }
-  for (int i = 0; i < n; i++)
-    {
-      const graft_node *node = graft_graph_node (graph, i);
-      const graft_shape *stack_shapes[64], **shapes = stack_shapes;
-      if (node->n_inputs > plan->max_inputs)
-        plan->max_inputs = node->n_inputs;
-      if (node->n_inputs > 64 && (shapes = malloc ((size_t) node->n_inputs * sizeof *shapes)) == NULL)
-        goto oom;
-      for (int k = 0; k < node->n_inputs; k++)
-        shapes[k] = &plan->values[node->inputs[k]].shape;
-      status = graft_node_infer_shape (node, shapes, &plan->values[node->output].shape, error);
-      if (shapes != stack_shapes)
-        free (shapes);
-      if (status != GRAFT_OK || setup_node (plan, i, error) != GRAFT_OK)
-        goto fail;
-    }
+  for (int i = 0, at = 0; i < n; at += graft_graph_node (graph, i)->n_inputs, i++)
+    if (setup_node (plan, i, plan->node_inputs + at, error) != GRAFT_OK)
+      goto fail;
   for (int v = 0; v < n_values; v++)
     if (graft_shape_count (&plan->values[v].shape, &plan->values[v].count, error) != GRAFT_OK)
       goto fail;
@@ -477,7 +424,7 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
         {
           const graft_node *node = graft_graph_node (graph, i);
           value_plan *out = &plan->values[node->output];
-          plan->nodes[i].backward = out->requires_grad && out->leads_to_loss;
+          plan->nodes[i].backward = plan->nodes[i].context.backward = out->requires_grad && out->leads_to_loss;
           plan->backward_nodes += plan->nodes[i].backward;
         }
       if (options->class_weights != NULL)
@@ -492,7 +439,7 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
   for (int i = 0; i < n; i++)
     {
       const graft_node *node = graft_graph_node (graph, i);
-      plan->nodes[i].batch_statistics = training && node->batchnorm_batch_statistics;
+      plan->nodes[i].context.batch_statistics = training && node->batchnorm_batch_statistics;
     }
   plan_fusions (plan, options);
 
@@ -537,23 +484,23 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
       int step = BACKWARD_STEP (n, i);
       size_t aux = 0;
 
-      if (training && node->attributes.op == GRAFT_OP_BATCHNORM && np->batch_statistics)
-        aux = 2 * (size_t) np->p.batchnorm.c;
-      else if (training && node->attributes.op == GRAFT_OP_DROPOUT)
-        aux = (plan->values[node->output].count + 3) / 4;
-      else if (np->backward && node->attributes.op == GRAFT_OP_MAXPOOL)
-        aux = plan->values[node->output].count;
+      if (np->descriptor->saved_floats != NULL)
+        aux = np->descriptor->saved_floats (&np->context);
       np->aux_slot = -1;
       if (aux > 0 && (np->aux_slot = add_slot (plan, aux, FORWARD_STEP (i),
                                                np->backward ? step : FORWARD_STEP (i))) < 0)
         goto oom;
-      if (np->scratch > plan->scratch_floats)
-        plan->scratch_floats = np->scratch;
+      if (np->context.scratch_floats > plan->scratch_floats)
+        plan->scratch_floats = np->context.scratch_floats;
       if (!np->backward)
         continue;
       for (int k = 0; k < node->n_inputs; k++)
-        wants[k] = plan->values[node->inputs[k]].requires_grad;
-      backward_needs (node, wants, needs, &needs_output, np->batch_statistics);
+        {
+          wants[k] = plan->values[node->inputs[k]].requires_grad;
+          needs[k] = false;
+        }
+      needs_output = false;
+      np->descriptor->backward_needs (&np->context, wants, needs, &needs_output);
       for (int k = 0; k < node->n_inputs; k++)
         if (needs[k])
           extend (plan, plan->values[node->inputs[k]].data_slot, step);
@@ -613,9 +560,6 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
       if (vp->grad_slot >= 0)
         vp->grad = plan->activations + plan->slots[vp->grad_slot].offset;
     }
-  for (int i = 0; i < n; i++)
-    if (plan->nodes[i].aux_slot >= 0)
-      plan->nodes[i].aux = plan->activations + plan->slots[plan->nodes[i].aux_slot].offset;
   if (plan->probs_slot >= 0)
     plan->probs = plan->activations + plan->slots[plan->probs_slot].offset;
 
@@ -656,10 +600,8 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
             total += size;
           }
     }
-  plan->pointers = calloc ((size_t) plan->max_inputs + 1, sizeof (float *));
-  plan->gradient_pointers = calloc ((size_t) plan->max_inputs + 1, sizeof (float *));
-  if (plan->pointers == NULL || plan->gradient_pointers == NULL)
-    goto oom;
+  for (int i = 0; i < n; i++)
+    fill_context (plan, i);
   return plan;
 
 oom:
@@ -683,119 +625,11 @@ graft_plan_set_input (graft_plan *plan, int value, const float *data, size_t cou
 }
 
 static void
-add_into (size_t count, const float *restrict dy, float *restrict dx)
-{
-  for (size_t i = 0; i < count; i++)
-    dx[i] += dy[i];
-}
-
-static uint64_t
-mix_seed (uint64_t seed, uint64_t a, uint64_t b)
-{
-  uint64_t z = seed ^ (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  return z ^ (z >> 31);
-}
-
-static void
 run_forward (graft_plan *plan, int i)
 {
-  const graft_node *node = graft_graph_node (plan->graph, i);
-  const graft_node_attributes *a = &node->attributes;
   node_plan *np = &plan->nodes[i];
-  value_plan *out = &plan->values[node->output];
-  const float *x = plan->values[node->inputs[0]].data;
-  const float *in1 = node->n_inputs > 1 ? plan->values[node->inputs[1]].data : NULL;
-  const float *in2 = node->n_inputs > 2 ? plan->values[node->inputs[2]].data : NULL;
-  float *y = out->data;
-  bool training = plan->options.mode == GRAFT_PLAN_TRAINING;
-
-  const graft_activation_params *act = NULL;
-  float *pre = NULL;
-
-  if (np->fused_into >= 0)
-    return; /* its producer ran it */
-  if (np->fuses >= 0)
-    {
-      /* y becomes the activation's output; the producer's own output only when the
-       * activation's backward reads it. */
-      const graft_node *next = graft_graph_node (plan->graph, np->fuses);
-      act = &next->attributes.activation;
-      pre = np->fused_keeps_input ? y : NULL;
-      y = plan->values[next->output].data;
-    }
-
-  switch (a->op)
-    {
-    case GRAFT_OP_CONV:
-      graft_conv2d_forward_activation (&np->p.conv, x, in1, in2, act, pre, y, plan->scratch);
-      break;
-    case GRAFT_OP_BATCHNORM:
-      {
-        float *mean = plan->values[node->inputs[3]].data, *var = plan->values[node->inputs[4]].data;
-        const float *beta = plan->values[node->inputs[2]].data;
-        if (np->batch_statistics)
-          graft_batchnorm_forward_training_activation (&np->p.batchnorm, x, in1, beta, mean, var, act, pre, y,
-                                                       np->aux, np->aux + np->p.batchnorm.c);
-        else
-          graft_batchnorm_forward_inference_activation (&np->p.batchnorm, x, in1, beta, mean, var, act, pre, y);
-      }
-      break;
-    case GRAFT_OP_ACTIVATION:
-      graft_activation_forward (&a->activation, out->count, x, y);
-      break;
-    case GRAFT_OP_ADD:
-      graft_add_forward (&np->p.broadcast, x, in1, y);
-      break;
-    case GRAFT_OP_MUL:
-      graft_mul_forward (&np->p.broadcast, x, in1, y);
-      break;
-    case GRAFT_OP_CONCAT:
-      for (int k = 0; k < node->n_inputs; k++)
-        plan->pointers[k] = plan->values[node->inputs[k]].data;
-      graft_concat_forward (node->n_inputs, np->concat_outer, np->concat_inner, plan->pointers, y);
-      break;
-    case GRAFT_OP_MAXPOOL:
-      graft_maxpool2d_forward (&np->p.pool, x, y, (int32_t *) np->aux);
-      break;
-    case GRAFT_OP_AVGPOOL:
-      graft_avgpool2d_forward (&np->p.pool, x, y);
-      break;
-    case GRAFT_OP_MEAN_SPATIAL:
-      {
-        const graft_shape *s = &plan->values[node->inputs[0]].shape;
-        graft_mean_spatial_forward ((size_t) (s->dims[0] * s->dims[1]), (size_t) (s->dims[2] * s->dims[3]), x, y);
-      }
-      break;
-    case GRAFT_OP_RESHAPE:
-    case GRAFT_OP_FLATTEN:
-      memcpy (y, x, out->count * sizeof (float));
-      break;
-    case GRAFT_OP_TRANSPOSE:
-      graft_transpose_forward (&np->p.transpose, x, y);
-      break;
-    case GRAFT_OP_SLICE:
-      graft_slice_forward (&np->p.slice, x, y);
-      break;
-    case GRAFT_OP_GEMM:
-      graft_gemm_forward (&np->p.gemm, x, in1, in2, y);
-      break;
-    case GRAFT_OP_DROPOUT:
-      if (training && a->dropout.ratio > 0)
-        graft_dropout_forward (a->dropout.ratio, mix_seed (plan->options.seed, plan->forward_count, (uint64_t) i),
-                               out->count, x, y, (uint8_t *) np->aux);
-      else
-        memcpy (y, x, out->count * sizeof (float));
-      break;
-    case GRAFT_OP_SOFTMAX:
-      {
-        size_t cols = (size_t) out->shape.dims[out->shape.rank - 1];
-        graft_softmax_forward (cols ? out->count / cols : 0, cols, x, y);
-      }
-      break;
-    case GRAFT_OP_COUNT:
-      break;
-    }
+  if (np->fused_into < 0) /* else its producer ran it */
+    np->descriptor->forward (&np->context);
 }
 
 void
@@ -813,139 +647,16 @@ graft_plan_forward (graft_plan *plan, graft_error *error)
   return GRAFT_OK;
 }
 
-static float *
-gradient_of (graft_plan *plan, int value)
-{
-  value_plan *vp = &plan->values[value];
-  return vp->requires_grad ? vp->grad : NULL;
-}
-
-/* Whether the backward at step is the first to write value's gradient (whose buffer
- * then holds whatever its slot held before). */
-static bool
-first_gradient_writer (const graft_plan *plan, int value, int step)
-{
-  const value_plan *vp = &plan->values[value];
-  return vp->grad_slot >= 0 && plan->slots[vp->grad_slot].start == step;
-}
-
-static void
-zero_gradient_slot (graft_plan *plan, int value, int step)
-{
-  value_plan *vp = &plan->values[value];
-  if (first_gradient_writer (plan, value, step))
-    memset (vp->grad, 0, vp->count * sizeof (float));
-}
-
 static void
 run_backward (graft_plan *plan, int i)
 {
-  const graft_node *node = graft_graph_node (plan->graph, i);
-  const graft_node_attributes *a = &node->attributes;
   node_plan *np = &plan->nodes[i];
-  value_plan *out = &plan->values[node->output];
-  const float *x = plan->values[node->inputs[0]].data;
-  const float *in1 = node->n_inputs > 1 ? plan->values[node->inputs[1]].data : NULL;
-  const float *dy = out->grad;
-  float *dx = gradient_of (plan, node->inputs[0]);
-  float *d1 = node->n_inputs > 1 ? gradient_of (plan, node->inputs[1]) : NULL;
-  float *d2 = node->n_inputs > 2 ? gradient_of (plan, node->inputs[2]) : NULL;
-
+  const graft_node *node = np->context.node;
   int step = BACKWARD_STEP (plan->n_nodes, i);
-  /* First writer overwrites: Conv, BatchNorm and the activations write every element of
-   * dx in their _set_dx forms, so the first of them to write a gradient buffer needs no
-   * memset of it beforehand (unless the node reads the same value twice). */
-  bool set_dx = dx != NULL && !plan->options.unfused && first_gradient_writer (plan, node->inputs[0], step)
-                && (a->op == GRAFT_OP_CONV || a->op == GRAFT_OP_BATCHNORM || a->op == GRAFT_OP_ACTIVATION);
 
-  for (int k = 1; k < node->n_inputs; k++)
-    set_dx &= node->inputs[k] != node->inputs[0];
-  for (int k = set_dx ? 1 : 0; k < node->n_inputs; k++)
+  for (int k = np->context.set_dx ? 1 : 0; k < node->n_inputs; k++)
     zero_gradient_slot (plan, node->inputs[k], step);
-
-  switch (a->op)
-    {
-    case GRAFT_OP_CONV:
-      (set_dx ? graft_conv2d_backward_set_dx : graft_conv2d_backward) (&np->p.conv, x, in1, dy, dx, d1, d2,
-                                                                      plan->scratch);
-      break;
-    case GRAFT_OP_BATCHNORM:
-      if (np->batch_statistics)
-        (set_dx ? graft_batchnorm_backward_training_set_dx : graft_batchnorm_backward_training) (
-          &np->p.batchnorm, x, in1, np->aux, np->aux + np->p.batchnorm.c, dy, dx, d1, d2);
-      else
-        (set_dx ? graft_batchnorm_backward_inference_set_dx : graft_batchnorm_backward_inference) (
-          &np->p.batchnorm, x, in1, plan->values[node->inputs[3]].data, plan->values[node->inputs[4]].data,
-          dy, dx, d1, d2);
-      break;
-    case GRAFT_OP_ACTIVATION:
-      if (set_dx)
-        {
-          graft_activation_backward_set_dx (&a->activation, out->count, x, out->data, dy, dx);
-          break;
-        }
-      graft_activation_backward (&a->activation, out->count, x, out->data, dy, dx);
-      break;
-    case GRAFT_OP_ADD:
-      graft_add_backward (&np->p.broadcast, dy, dx, d1);
-      break;
-    case GRAFT_OP_MUL:
-      graft_mul_backward (&np->p.broadcast, x, in1, dy, dx, d1);
-      break;
-    case GRAFT_OP_CONCAT:
-      for (int k = 0; k < node->n_inputs; k++)
-        plan->gradient_pointers[k] = gradient_of (plan, node->inputs[k]);
-      graft_concat_backward (node->n_inputs, np->concat_outer, np->concat_inner, dy, plan->gradient_pointers);
-      break;
-    case GRAFT_OP_MAXPOOL:
-      if (dx != NULL)
-        graft_maxpool2d_backward (&np->p.pool, (const int32_t *) np->aux, dy, dx);
-      break;
-    case GRAFT_OP_AVGPOOL:
-      if (dx != NULL)
-        graft_avgpool2d_backward (&np->p.pool, dy, dx);
-      break;
-    case GRAFT_OP_MEAN_SPATIAL:
-      if (dx != NULL)
-        {
-          const graft_shape *s = &plan->values[node->inputs[0]].shape;
-          graft_mean_spatial_backward ((size_t) (s->dims[0] * s->dims[1]), (size_t) (s->dims[2] * s->dims[3]), dy, dx);
-        }
-      break;
-    case GRAFT_OP_RESHAPE:
-    case GRAFT_OP_FLATTEN:
-      if (dx != NULL)
-        add_into (out->count, dy, dx);
-      break;
-    case GRAFT_OP_TRANSPOSE:
-      if (dx != NULL)
-        graft_transpose_backward (&np->p.transpose, dy, dx);
-      break;
-    case GRAFT_OP_SLICE:
-      graft_slice_backward (&np->p.slice, dy, dx);
-      break;
-    case GRAFT_OP_GEMM:
-      graft_gemm_backward (&np->p.gemm, x, in1, dy, dx, d1, d2);
-      break;
-    case GRAFT_OP_DROPOUT:
-      if (dx != NULL)
-        {
-          if (a->dropout.ratio > 0)
-            graft_dropout_backward (a->dropout.ratio, out->count, (const uint8_t *) np->aux, dy, dx);
-          else
-            add_into (out->count, dy, dx);
-        }
-      break;
-    case GRAFT_OP_SOFTMAX:
-      if (dx != NULL)
-        {
-          size_t cols = (size_t) out->shape.dims[out->shape.rank - 1];
-          graft_softmax_backward (cols ? out->count / cols : 0, cols, out->data, dy, dx);
-        }
-      break;
-    case GRAFT_OP_COUNT:
-      break;
-    }
+  np->descriptor->backward (&np->context);
 }
 
 graft_status

@@ -44,6 +44,9 @@ typedef struct {
    * pass), and clear every gradient buffer before its first writer adds to it (instead
    * of that writer overwriting it). The results are the same; tests compare the two. */
   bool unfused;
+  /* Kernels other than the built-in ones (op-table.h): asked first for each node's
+   * descriptor. NULL: the built-in descriptors run every node. */
+  const struct graft_op_backend *backend;
 } graft_plan_options;
 
 typedef struct graft_plan graft_plan;
