@@ -18,6 +18,7 @@
 #include "engine/parallel.h"
 #include "graft-plot.h"
 #include "graft-class-table.h"
+#include "graft-mistakes-gallery.h"
 #include "graft-results-page.h"
 #include "toy-images.h"
 #include "toy-network.h"
@@ -105,6 +106,7 @@ child (GtkWidget *page, const char *name)
   /* The page's own widgets, or those of the classes it is made of. */
   static const struct { const char *name; GType (*type) (void); } parts[] = {
     { "class_table", graft_class_table_get_type },
+    { "gallery", graft_mistakes_gallery_get_type },
   };
   GObject *object = gtk_widget_get_template_child (page, GRAFT_TYPE_RESULTS_PAGE, name);
 

@@ -7,10 +7,9 @@
  * and plain data; widgets are touched on the main thread. A generation number drops
  * the answer of an evaluation that a newer run has overtaken.
  *
- * The gallery is one GListStore of every validation image with its prediction (most
- * confident first), behind a GtkFilterListModel: mistakes by default, or one cell of
- * the confusion matrix. Thumbnails are decoded when an image is bound to a grid cell,
- * one GTask each, cancelled when the cell is recycled before it is done.
+ * The gallery of mistakes (GraftMistakesGallery) shows the validation images with the
+ * evaluation's predictions: mistakes by default, or one cell of the confusion matrix
+ * (a click on a cell).
  *
  * With a project set, the page shows that project's runs only: setting it drops every
  * result and run of the project before, lists the runs the project stored (each can be
@@ -18,8 +17,7 @@
  * images it was validated on; or deleted), and opens the newest. A run that ends here
  * gets its stored id when the project has stored it (::runs-changed).
  *
- * The per-class table is a GraftClassTable. The small GObject type of the gallery's
- * list model (an image) is private to this file.
+ * The per-class table is a GraftClassTable.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -33,95 +31,20 @@
 #include <string.h>
 
 #include "base/regular-file.h"
-#include "data/image.h"
 #include "graft-class-table.h"
+#include "graft-format.h"
+#include "graft-mistakes-gallery.h"
 #include "graft-plot.h"
 #include "train/export.h"
 #include "train/trainer.h"
 
-#define THUMBNAIL_SIZE 120
 #define DECODE_THREADS 2
 #define MAX_EVALUATION_BATCH 64
 #define MAX_DIFFERENCES 8
-/* Images the gallery shows at first, and adds with each Show More. */
-#define GALLERY_PAGE 48
 
 static const char *const curve_names[] = {
   "train-loss", "train-loss-epoch", "validation-loss", "train-accuracy", "validation-accuracy", "lr",
 };
-
-/* --- an image of the gallery -------------------------------------------------------- */
-
-#define GRAFT_TYPE_RESULTS_IMAGE (graft_results_image_get_type ())
-G_DECLARE_FINAL_TYPE (GraftResultsImage, graft_results_image, GRAFT, RESULTS_IMAGE, GObject)
-
-struct _GraftResultsImage
-{
-  GObject parent_instance;
-
-  guint index;               /* in the validation dataset */
-  char *path;
-  int true_class, predicted_class;
-  float confidence;          /* the probability of the predicted class */
-  char *true_name, *predicted_name;
-  GdkPaintable *paintable;   /* the thumbnail, once decoded */
-  char *error;               /* why it could not be */
-  GCancellable *loading;     /* while it is being decoded */
-};
-
-G_DEFINE_FINAL_TYPE (GraftResultsImage, graft_results_image, G_TYPE_OBJECT)
-
-enum { IMAGE_PROP_0, IMAGE_PROP_PAINTABLE, IMAGE_N_PROPS };
-static GParamSpec *image_properties[IMAGE_N_PROPS];
-
-static void
-graft_results_image_finalize (GObject *object)
-{
-  GraftResultsImage *self = GRAFT_RESULTS_IMAGE (object);
-
-  if (self->loading != NULL)
-    g_cancellable_cancel (self->loading);
-  g_clear_object (&self->loading);
-  g_clear_object (&self->paintable);
-  g_free (self->path);
-  g_free (self->true_name);
-  g_free (self->predicted_name);
-  g_free (self->error);
-  G_OBJECT_CLASS (graft_results_image_parent_class)->finalize (object);
-}
-
-static void
-graft_results_image_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
-{
-  GraftResultsImage *self = GRAFT_RESULTS_IMAGE (object);
-
-  switch (prop_id)
-    {
-    case IMAGE_PROP_PAINTABLE:
-      g_value_set_object (value, self->paintable);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-graft_results_image_class_init (GraftResultsImageClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-
-  object_class->finalize = graft_results_image_finalize;
-  object_class->get_property = graft_results_image_get_property;
-  image_properties[IMAGE_PROP_PAINTABLE] =
-    g_param_spec_object ("paintable", NULL, NULL, GDK_TYPE_PAINTABLE,
-                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  g_object_class_install_properties (object_class, IMAGE_N_PROPS, image_properties);
-}
-
-static void
-graft_results_image_init (GraftResultsImage *self)
-{
-}
 
 /* --- what a run left: shared with the workers ------------------------------------ */
 
@@ -233,11 +156,6 @@ struct _GraftResultsPage
   gboolean exporting_curves;
   GPtrArray *runs;           /* Run */
 
-  GListStore *images;        /* GraftResultsImage, most confident first */
-  GtkCustomFilter *filter;
-  GtkFilterListModel *gallery;
-  GtkSliceListModel *gallery_page; /* the first images of the gallery, as many as shown */
-  int filter_true, filter_predicted;
 
   /* Template children. */
   GtkStack *stack;
@@ -258,13 +176,7 @@ struct _GraftResultsPage
   GtkLabel *mistakes_value;
   GraftConfusionView *confusion_view;
   GraftClassTable *class_table;
-  GtkLabel *gallery_title;
-  GtkLabel *gallery_subtitle;
-  GtkWidget *show_all_button;
-  GtkStack *gallery_stack;
-  GtkFlowBox *gallery_box;
-  GtkButton *more_button;
-  AdwStatusPage *gallery_empty;
+  GraftMistakesGallery *gallery;
   AdwPreferencesGroup *runs_group;
   GtkRevealer *compare_revealer;
   GraftPlot *compare_accuracy_plot;
@@ -281,7 +193,6 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 static void update_actions (GraftResultsPage *self);
-static void update_gallery_header (GraftResultsPage *self);
 
 static void
 toast (GraftResultsPage *self, const char *message)
@@ -290,18 +201,6 @@ toast (GraftResultsPage *self, const char *message)
 }
 
 /* --- words ---------------------------------------------------------------------- */
-
-/* "93.8 %"; never "100 %" unless it is all. */
-static char *
-format_percent (double fraction)
-{
-  double tenths = floor (fraction * 1000 + 1e-9) / 10;
-  if (fraction >= 1.0)
-    /* Translators: a whole percentage, such as "100 %" */
-    return g_strdup_printf (_("%.0f %%"), 100.0);
-  /* Translators: a percentage with one decimal, such as "93.8 %" */
-  return g_strdup_printf (_("%.1f %%"), tenths);
-}
 
 static char *
 format_duration (double seconds)
@@ -376,16 +275,6 @@ series_copy (GraftSeries *series, const char *label)
   graft_series_append_many (copy, graft_series_get_x (series), graft_series_get_y (series),
                             graft_series_get_length (series));
   return copy;
-}
-
-static int
-argmax (const float *row, int n)
-{
-  int best = 0;
-  for (int k = 1; k < n; k++)
-    if (row[k] > row[best])
-      best = k;
-  return best;
 }
 
 /* --- the header ------------------------------------------------------------------ */
@@ -506,7 +395,7 @@ update_run_row (Run *run)
     subtitle = g_strdup_printf ("%s · %s", run->note, time);
   else if (isfinite (run->accuracy))
     {
-      g_autofree char *accuracy = format_percent (run->accuracy);
+      g_autofree char *accuracy = graft_format_percent (run->accuracy);
       /* Translators: a run's line: "93.8 % validation accuracy · 20 epochs in 14 s · 14:03" */
       subtitle = g_strdup_printf (_("%s validation accuracy · %s · %s"), accuracy, epochs, time);
     }
@@ -679,7 +568,7 @@ show_figures (GraftResultsPage *self)
 {
   const GraftMetrics *m = self->results->metrics;
   guint64 correct = 0;
-  g_autofree char *accuracy = format_percent (graft_metrics_accuracy (m));
+  g_autofree char *accuracy = graft_format_percent (graft_metrics_accuracy (m));
   g_autofree char *f1 = g_strdup_printf ("%.2f", graft_metrics_macro_f1 (m));
   double loss = graft_metrics_loss (m);
   g_autofree char *loss_text = isfinite (loss) ? g_strdup_printf ("%.3f", loss) : g_strdup ("—");
@@ -694,49 +583,6 @@ show_figures (GraftResultsPage *self)
   gtk_label_set_label (self->loss_value, loss_text);
   gtk_label_set_label (self->images_value, images);
   gtk_label_set_label (self->mistakes_value, mistakes);
-}
-
-static int
-compare_confidence (gconstpointer a, gconstpointer b)
-{
-  const GraftResultsImage *x = *(GraftResultsImage *const *) a;
-  const GraftResultsImage *y = *(GraftResultsImage *const *) b;
-
-  if (x->confidence != y->confidence)
-    return x->confidence > y->confidence ? -1 : 1;
-  return x->index < y->index ? -1 : x->index > y->index;
-}
-
-static void
-show_gallery (GraftResultsPage *self)
-{
-  Results *r = self->results;
-  g_autoptr (GPtrArray) images = g_ptr_array_new_with_free_func (g_object_unref);
-  guint n_items = r->validation != NULL ? r->validation->items->len : 0;
-
-  for (guint i = 0; i < n_items && r->probabilities != NULL; i++)
-    {
-      const GraftDatasetItem *item = &g_array_index (r->validation->items, GraftDatasetItem, i);
-      const float *row = r->probabilities + (gsize) i * r->outputs;
-      GraftResultsImage *image;
-      int predicted;
-
-      if (item->label < 0 || item->label >= r->outputs || isnan (row[0]))
-        continue;
-      predicted = argmax (row, r->outputs);
-      image = g_object_new (GRAFT_TYPE_RESULTS_IMAGE, NULL);
-      image->index = i;
-      image->path = g_strdup (item->path);
-      image->true_class = item->label;
-      image->predicted_class = predicted;
-      image->confidence = row[predicted];
-      image->true_name = g_strdup (results_class_name (r, item->label));
-      image->predicted_name = g_strdup (results_class_name (r, predicted));
-      g_ptr_array_add (images, image);
-    }
-  g_ptr_array_sort (images, compare_confidence);
-  g_list_store_splice (self->images, 0, g_list_model_get_n_items (G_LIST_MODEL (self->images)), images->pdata,
-                       images->len);
 }
 
 static void
@@ -756,7 +602,7 @@ show_metrics (GraftResultsPage *self)
     names[c] = results_class_name (r, c);
   graft_confusion_view_set_matrix (self->confusion_view, r->metrics->confusion, r->metrics->classes, names);
   graft_class_table_set_metrics (self->class_table, r->metrics, names);
-  show_gallery (self);
+  graft_mistakes_gallery_set_predictions (self->gallery, r->validation, r->probabilities, r->outputs, names);
   graft_results_page_filter_gallery (self, -1, -1);
   gtk_stack_set_visible_child_name (self->evaluation_stack, "metrics");
 }
@@ -786,8 +632,7 @@ on_evaluated (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 clear_shown_results (GraftResultsPage *self)
 {
-  self->filter_true = self->filter_predicted = -1;
-  g_list_store_remove_all (self->images);
+  graft_mistakes_gallery_set_predictions (self->gallery, NULL, NULL, 0, NULL);
   graft_class_table_set_metrics (self->class_table, NULL, NULL);
   graft_confusion_view_set_matrix (self->confusion_view, NULL, 0, NULL);
   gtk_widget_set_visible (GTK_WIDGET (self->export_label), FALSE);
@@ -877,288 +722,16 @@ on_training_finished (GraftTraining *training, GError *error, GraftResultsPage *
 
 /* --- the gallery ---------------------------------------------------------------- */
 
-typedef struct {
-  char *path;
-  int side;
-} ThumbnailData;
-
-typedef struct {
-  GBytes *pixels;            /* RGB */
-  int side;
-} Thumbnail;
-
-static void
-thumbnail_data_free (gpointer data)
-{
-  ThumbnailData *d = data;
-  g_free (d->path);
-  g_free (d);
-}
-
-static void
-thumbnail_free (gpointer data)
-{
-  Thumbnail *t = data;
-  g_bytes_unref (t->pixels);
-  g_free (t);
-}
-
-/* The centre square (what the model sees, near enough), box-filtered down to side,
- * or enlarged by a whole factor without smoothing when it is smaller (small images
- * stay sharp). */
-static void
-thumbnail_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  ThumbnailData *d = task_data;
-  GError *error = NULL;
-  g_autoptr (GraftImage) image = NULL;
-  Thumbnail *thumbnail;
-  guint8 *out;
-  int s, x0, y0, side;
-
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  image = graft_image_load_at_least (d->path, d->side, &error);
-  if (image == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  s = MIN (image->width, image->height);
-  x0 = (image->width - s) / 2;
-  y0 = (image->height - s) / 2;
-  side = s >= d->side ? d->side : s * ((d->side + s - 1) / s);
-  out = g_malloc ((gsize) side * side * 3);
-  for (int oy = 0; oy < side; oy++)
-    {
-      int sy0 = y0 + (int) ((gint64) oy * s / side);
-      int sy1 = MAX (sy0 + 1, y0 + (int) ((gint64) (oy + 1) * s / side));
-      for (int ox = 0; ox < side; ox++)
-        {
-          int sx0 = x0 + (int) ((gint64) ox * s / side);
-          int sx1 = MAX (sx0 + 1, x0 + (int) ((gint64) (ox + 1) * s / side));
-          guint sum[3] = { 0, 0, 0 };
-          guint n = (guint) ((sy1 - sy0) * (sx1 - sx0));
-          for (int y = sy0; y < sy1; y++)
-            for (int x = sx0; x < sx1; x++)
-              for (int c = 0; c < 3; c++)
-                sum[c] += image->rgb[((gsize) y * image->width + x) * 3 + c];
-          for (int c = 0; c < 3; c++)
-            out[((gsize) oy * side + ox) * 3 + c] = (guint8) ((sum[c] + n / 2) / n);
-        }
-    }
-  thumbnail = g_new0 (Thumbnail, 1);
-  thumbnail->pixels = g_bytes_new_take (out, (gsize) side * side * 3);
-  thumbnail->side = side;
-  g_task_return_pointer (task, thumbnail, thumbnail_free);
-}
-
-static void
-on_thumbnail (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GraftResultsImage *image = GRAFT_RESULTS_IMAGE (source);
-  g_autoptr (GError) error = NULL;
-  Thumbnail *thumbnail = g_task_propagate_pointer (G_TASK (result), &error);
-
-  g_clear_object (&image->loading);
-  if (thumbnail == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        image->error = g_strdup (error->message);
-      return;
-    }
-  g_clear_object (&image->paintable);
-  image->paintable = GDK_PAINTABLE (gdk_memory_texture_new (thumbnail->side, thumbnail->side, GDK_MEMORY_R8G8B8,
-                                                            thumbnail->pixels, (gsize) thumbnail->side * 3));
-  thumbnail_free (thumbnail);
-  g_object_notify_by_pspec (G_OBJECT (image), image_properties[IMAGE_PROP_PAINTABLE]);
-}
-
-static void
-start_thumbnail (GraftResultsPage *self, GraftResultsImage *image)
-{
-  g_autoptr (GTask) task = NULL;
-  ThumbnailData *data = g_new0 (ThumbnailData, 1);
-
-  data->path = g_strdup (image->path);
-  data->side = THUMBNAIL_SIZE * gtk_widget_get_scale_factor (GTK_WIDGET (self));
-  image->loading = g_cancellable_new ();
-  task = g_task_new (image, image->loading, on_thumbnail, NULL);
-  g_task_set_source_tag (task, start_thumbnail);
-  g_task_set_task_data (task, data, thumbnail_data_free);
-  g_task_run_in_thread (task, thumbnail_thread);
-}
-
-static void
-on_gallery_widget_destroy (GtkWidget *box, GraftResultsImage *image)
-{
-  /* Gone before its thumbnail came (a new filter, a new run): not needed any more. */
-  if (image->loading != NULL)
-    g_cancellable_cancel (image->loading);
-}
-
-/* One image of the gallery: the thumbnail, the predicted and the true class, the
- * confidence. */
-static GtkWidget *
-create_gallery_widget (gpointer item, gpointer user_data)
-{
-  GraftResultsPage *self = user_data;
-  GraftResultsImage *image = item;
-  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
-  GtkWidget *picture = gtk_picture_new ();
-  GtkWidget *predicted_label, *true_label, *confidence_label;
-  g_autofree char *predicted = NULL;
-  g_autofree char *truth = NULL;
-  g_autofree char *percent = format_percent (image->confidence);
-  g_autofree char *confidence = NULL;
-  g_autofree char *basename = g_filename_display_basename (image->path);
-  g_autofree char *description = NULL;
-
-  /* Translators: under a thumbnail: the class the model chose */
-  predicted = g_strdup_printf (_("Predicted: %s"), image->predicted_name);
-  /* Translators: under a thumbnail: the image's label */
-  truth = g_strdup_printf (_("True: %s"), image->true_name);
-  /* Translators: under a thumbnail: "87 % confident" */
-  confidence = g_strdup_printf (_("%s confident"), percent);
-  predicted_label = gtk_label_new (predicted);
-  true_label = gtk_label_new (truth);
-  confidence_label = gtk_label_new (confidence);
-
-  gtk_widget_set_margin_top (box, 6);
-  gtk_widget_set_margin_bottom (box, 6);
-  gtk_widget_set_margin_start (box, 6);
-  gtk_widget_set_margin_end (box, 6);
-  gtk_widget_set_halign (box, GTK_ALIGN_CENTER);
-  gtk_picture_set_can_shrink (GTK_PICTURE (picture), TRUE);
-  gtk_picture_set_content_fit (GTK_PICTURE (picture), GTK_CONTENT_FIT_COVER);
-  gtk_widget_set_size_request (picture, THUMBNAIL_SIZE, THUMBNAIL_SIZE);
-  gtk_widget_set_halign (picture, GTK_ALIGN_CENTER);
-  gtk_widget_set_overflow (picture, GTK_OVERFLOW_HIDDEN);
-  gtk_widget_add_css_class (picture, "thumbnail");
-  gtk_widget_set_margin_bottom (picture, 4);
-  for (GtkWidget **l = (GtkWidget *[]) { true_label, predicted_label, confidence_label, NULL }; *l != NULL; l++)
-    {
-      gtk_label_set_ellipsize (GTK_LABEL (*l), PANGO_ELLIPSIZE_END);
-      gtk_label_set_xalign (GTK_LABEL (*l), 0);
-      gtk_label_set_max_width_chars (GTK_LABEL (*l), 14);
-      gtk_widget_add_css_class (*l, "caption");
-    }
-  gtk_widget_add_css_class (predicted_label, "heading");
-  gtk_widget_add_css_class (confidence_label, "dim-label");
-  gtk_widget_add_css_class (confidence_label, "numeric");
-  gtk_box_append (GTK_BOX (box), picture);
-  gtk_box_append (GTK_BOX (box), predicted_label);
-  gtk_box_append (GTK_BOX (box), true_label);
-  gtk_box_append (GTK_BOX (box), confidence_label);
-  gtk_widget_set_tooltip_text (box, basename);
-  /* Translators: the accessible name of a thumbnail: "0042.jpg: cat, predicted dog, 87 % confident" */
-  description = g_strdup_printf (_("%s: %s, predicted %s, %s confident"), basename, image->true_name,
-                                 image->predicted_name, percent);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (box), GTK_ACCESSIBLE_PROPERTY_LABEL, description, -1);
-
-  g_object_bind_property (image, "paintable", picture, "paintable", G_BINDING_SYNC_CREATE);
-  g_signal_connect_object (box, "destroy", G_CALLBACK (on_gallery_widget_destroy), image, 0);
-  if (image->paintable == NULL && image->loading == NULL && image->error == NULL)
-    start_thumbnail (self, image);
-  return box;
-}
-
-/* A click (or Enter) on an image opens it in the image viewer. */
-static void
-on_gallery_child_activated (GtkFlowBox *box, GtkFlowBoxChild *child, GraftResultsPage *self)
-{
-  g_autoptr (GraftResultsImage) image = g_list_model_get_item (G_LIST_MODEL (self->gallery_page),
-                                                               (guint) gtk_flow_box_child_get_index (child));
-  g_autoptr (GFile) file = NULL;
-  g_autofree char *uri = NULL;
-  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
-
-  if (image == NULL)
-    return;
-  file = g_file_new_for_path (image->path);
-  uri = g_file_get_uri (file);
-  gtk_show_uri (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, uri, GDK_CURRENT_TIME);
-}
-
-static gboolean
-gallery_filter_func (gpointer item, gpointer user_data)
-{
-  GraftResultsPage *self = user_data;
-  GraftResultsImage *image = item;
-
-  if (self->filter_true < 0)
-    return image->true_class != image->predicted_class;
-  return image->true_class == self->filter_true && image->predicted_class == self->filter_predicted;
-}
-
-static void
-update_gallery_header (GraftResultsPage *self)
-{
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->gallery));
-  gboolean filtered = self->filter_true >= 0;
-  g_autofree char *title = NULL;
-  g_autofree char *subtitle = NULL;
-
-  if (!filtered)
-    {
-      title = g_strdup (_("Mistakes"));
-      if (n > 0)
-        subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u image the model got wrong",
-                                                 "%u images the model got wrong, the most confident mistakes first", n),
-                                    n);
-      adw_status_page_set_title (self->gallery_empty, _("No Mistakes"));
-      adw_status_page_set_description (self->gallery_empty, _("Every validation image was classified correctly."));
-    }
-  else
-    {
-      const char *true_name = results_class_name (self->results, self->filter_true);
-      const char *predicted_name = results_class_name (self->results, self->filter_predicted);
-      if (self->filter_true == self->filter_predicted)
-        /* Translators: the gallery's title when it shows one cell of the confusion matrix */
-        title = g_strdup_printf (_("“%s” Classified Correctly"), true_name);
-      else
-        /* Translators: the gallery's title when it shows one cell of the confusion matrix */
-        title = g_strdup_printf (_("“%s” Classified as “%s”"), true_name, predicted_name);
-      subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u image in this cell",
-                                               "%u images in this cell, the most confident first", n),
-                                  n);
-      adw_status_page_set_title (self->gallery_empty, _("No Images"));
-      adw_status_page_set_description (self->gallery_empty, _("No validation image fell in this cell."));
-    }
-  gtk_label_set_label (self->gallery_title, title);
-  gtk_label_set_label (self->gallery_subtitle, subtitle != NULL ? subtitle : "");
-  gtk_widget_set_visible (GTK_WIDGET (self->gallery_subtitle), subtitle != NULL);
-  gtk_widget_set_visible (self->show_all_button, filtered);
-  gtk_stack_set_visible_child_name (self->gallery_stack, n > 0 ? "grid" : "none");
-  {
-    guint shown = gtk_slice_list_model_get_size (self->gallery_page);
-    guint more = n > shown ? MIN (n - shown, GALLERY_PAGE) : 0;
-    if (more > 0)
-      {
-        /* Translators: a button under the gallery */
-        g_autofree char *label = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Show %u More Image",
-                                                               "Show %u More Images", more),
-                                                  more);
-        gtk_button_set_label (self->more_button, label);
-      }
-    gtk_widget_set_visible (GTK_WIDGET (self->more_button), more > 0);
-  }
-}
-
 void
 graft_results_page_filter_gallery (GraftResultsPage *self, int true_class, int predicted_class)
 {
   g_return_if_fail (GRAFT_IS_RESULTS_PAGE (self));
 
-  if (self->results == NULL || self->results->metrics == NULL || true_class < 0 || predicted_class < 0
-      || true_class >= self->results->metrics->classes || predicted_class >= self->results->metrics->classes)
+  if (self->results == NULL || self->results->metrics == NULL)
     true_class = predicted_class = -1;
-  self->filter_true = true_class;
-  self->filter_predicted = predicted_class;
-  gtk_slice_list_model_set_size (self->gallery_page, GALLERY_PAGE);
+  graft_mistakes_gallery_set_filter (self->gallery, true_class, predicted_class);
+  graft_mistakes_gallery_get_filter (self->gallery, &true_class, &predicted_class);
   graft_confusion_view_set_selected (self->confusion_view, true_class, predicted_class);
-  gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
-  update_gallery_header (self);
   update_actions (self);
 }
 
@@ -1166,10 +739,34 @@ graft_results_page_filter_gallery (GraftResultsPage *self, int true_class, int p
 static void
 on_cell_activated (GraftConfusionView *view, int true_class, int predicted_class, GraftResultsPage *self)
 {
-  if (self->filter_true == true_class && self->filter_predicted == predicted_class)
+  int shown_true, shown_predicted;
+
+  graft_mistakes_gallery_get_filter (self->gallery, &shown_true, &shown_predicted);
+  if (shown_true == true_class && shown_predicted == predicted_class)
     graft_results_page_filter_gallery (self, -1, -1);
   else
     graft_results_page_filter_gallery (self, true_class, predicted_class);
+}
+
+/* The gallery's Show All Mistakes: no cell selected any more. */
+static void
+on_gallery_filter_changed (GraftMistakesGallery *gallery, int true_class, int predicted_class,
+                           GraftResultsPage *self)
+{
+  graft_confusion_view_set_selected (self->confusion_view, true_class, predicted_class);
+  update_actions (self);
+}
+
+/* A click on an image opens it in the image viewer. */
+static void
+on_gallery_image_activated (GraftMistakesGallery *gallery, const char *path, int true_class, int predicted_class,
+                            GraftResultsPage *self)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_autofree char *uri = g_file_get_uri (file);
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  gtk_show_uri (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, uri, GDK_CURRENT_TIME);
 }
 
 /* --- export of the model --------------------------------------------------------- */
@@ -1278,7 +875,7 @@ on_exported (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else
     {
-      g_autofree char *agreement = format_percent (v->compared > 0 ? (double) v->agreed / v->compared : 1.0);
+      g_autofree char *agreement = graft_format_percent (v->compared > 0 ? (double) v->agreed / v->compared : 1.0);
       char difference[32];
 
       /* "0" when they are the same bits, not "0.0e+00". */
@@ -2395,7 +1992,11 @@ update_actions (GraftResultsPage *self)
                                  self->shown_run != NULL && !self->exporting_curves);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "results.export-curves-to",
                                  self->shown_run != NULL && !self->exporting_curves);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "results.show-all-mistakes", self->filter_true >= 0);
+  {
+    int shown_true;
+    graft_mistakes_gallery_get_filter (self->gallery, &shown_true, NULL);
+    gtk_widget_action_set_enabled (GTK_WIDGET (self), "results.show-all-mistakes", shown_true >= 0);
+  }
 }
 
 static void
@@ -2429,10 +2030,7 @@ action_export_curves_to (GtkWidget *widget, const char *action_name, GVariant *p
 static void
 action_show_more (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
-  GraftResultsPage *self = GRAFT_RESULTS_PAGE (widget);
-
-  gtk_slice_list_model_set_size (self->gallery_page, gtk_slice_list_model_get_size (self->gallery_page) + GALLERY_PAGE);
-  update_gallery_header (self);
+  graft_mistakes_gallery_show_more (GRAFT_RESULTS_PAGE (widget)->gallery);
 }
 
 static void
@@ -2524,7 +2122,7 @@ GListModel *
 graft_results_page_get_gallery (GraftResultsPage *self)
 {
   g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), NULL);
-  return G_LIST_MODEL (self->gallery);
+  return graft_mistakes_gallery_get_images (self->gallery);
 }
 
 GraftConfusionView *
@@ -2556,12 +2154,6 @@ graft_results_page_dispose (GObject *object)
   if (self->project != NULL)
     g_clear_signal_handler (&self->runs_changed_id, self->project);
   g_clear_object (&self->project);
-  if (self->gallery_box != NULL)
-    gtk_flow_box_bind_model (self->gallery_box, NULL, NULL, NULL, NULL);
-  g_clear_object (&self->gallery_page);
-  g_clear_object (&self->gallery);
-  g_clear_object (&self->filter);
-  g_clear_object (&self->images);
 
   G_OBJECT_CLASS (graft_results_page_parent_class)->dispose (object);
 }
@@ -2651,6 +2243,7 @@ graft_results_page_class_init (GraftResultsPageClass *klass)
 
   g_type_ensure (GRAFT_TYPE_CONFUSION_VIEW);
   g_type_ensure (GRAFT_TYPE_CLASS_TABLE);
+  g_type_ensure (GRAFT_TYPE_MISTAKES_GALLERY);
   g_type_ensure (GRAFT_TYPE_PLOT);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/graftlab/Graft/ui/graft-results-page.ui");
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, stack);
@@ -2671,13 +2264,7 @@ graft_results_page_class_init (GraftResultsPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, mistakes_value);
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, confusion_view);
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, class_table);
-  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery_title);
-  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery_subtitle);
-  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, show_all_button);
-  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery_stack);
-  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery_box);
-  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, more_button);
-  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery_empty);
+  gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, gallery);
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, runs_group);
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, compare_revealer);
   gtk_widget_class_bind_template_child (widget_class, GraftResultsPage, compare_accuracy_plot);
@@ -2725,20 +2312,11 @@ graft_results_page_init (GraftResultsPage *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->runs = g_ptr_array_new_with_free_func (run_free);
-  self->filter_true = self->filter_predicted = -1;
   self->training_signals = g_signal_group_new (GRAFT_TYPE_TRAINING);
   g_signal_group_connect_swapped (self->training_signals, "notify::state", G_CALLBACK (on_training_state), self);
   g_signal_group_connect (self->training_signals, "finished", G_CALLBACK (on_training_finished), self);
-
-
-  self->images = g_list_store_new (GRAFT_TYPE_RESULTS_IMAGE);
-  self->filter = gtk_custom_filter_new (gallery_filter_func, self, NULL);
-  self->gallery = gtk_filter_list_model_new (G_LIST_MODEL (g_object_ref (self->images)),
-                                             GTK_FILTER (g_object_ref (self->filter)));
-  self->gallery_page = gtk_slice_list_model_new (G_LIST_MODEL (g_object_ref (self->gallery)), 0, GALLERY_PAGE);
-  gtk_flow_box_bind_model (self->gallery_box, G_LIST_MODEL (self->gallery_page), create_gallery_widget, self, NULL);
-  g_signal_connect (self->gallery_box, "child-activated", G_CALLBACK (on_gallery_child_activated), self);
-  g_signal_connect_swapped (self->gallery, "items-changed", G_CALLBACK (update_gallery_header), self);
+  g_signal_connect (self->gallery, "filter-changed", G_CALLBACK (on_gallery_filter_changed), self);
+  g_signal_connect (self->gallery, "image-activated", G_CALLBACK (on_gallery_image_activated), self);
   g_signal_connect (self->confusion_view, "cell-activated", G_CALLBACK (on_cell_activated), self);
 
   graft_plot_set_y_factor (self->compare_accuracy_plot, 100);
@@ -2746,6 +2324,5 @@ graft_results_page_init (GraftResultsPage *self)
   graft_plot_set_x_integer_ticks (self->compare_accuracy_plot, TRUE);
   graft_plot_set_x_integer_ticks (self->compare_loss_plot, TRUE);
   gtk_widget_set_visible (GTK_WIDGET (self->runs_group), FALSE);
-  update_gallery_header (self);
   update_actions (self);
 }
