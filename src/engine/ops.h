@@ -340,3 +340,92 @@ void graft_dropout_forward (float ratio, uint64_t seed, size_t count, const floa
 void graft_dropout_backward (float ratio, size_t count, const uint8_t *mask, const float *dy, float *dx);
 /* Uniform float in [0, 1) from (seed, index): the generator behind dropout and augmentation. */
 float graft_random_uniform (uint64_t seed, uint64_t index);
+
+/* ------------------------------------------------------------------------ */
+/* LayerNormalization (layernorm.c, layernorm-reference.c)                   */
+
+/* x is (rows, cols): each row is normalised over its cols (ONNX LayerNormalization
+ * over the last axes, which are flattened into cols), then scaled and shifted by the
+ * per-column scale and bias. */
+typedef struct {
+  size_t rows, cols;
+  float epsilon;   /* > 0 and finite */
+} graft_layernorm_params;
+
+graft_status graft_layernorm_setup (const graft_layernorm_params *p, graft_error *error);
+
+/* y = (x - mean) * rstd * scale + bias, with rstd = 1 / sqrt(var + epsilon) (the biased
+ * variance); scale and bias (cols) may each be NULL (1 and 0); mean and rstd (rows)
+ * receive the statistics for backward and may be NULL when no backward follows. */
+void graft_layernorm_forward (const graft_layernorm_params *p, const float *x, const float *scale,
+                              const float *bias, float *y, float *mean, float *rstd);
+/* x, dy (rows, cols); mean, rstd from forward; scale as in forward. dx (rows, cols),
+ * dscale and dbias (cols) accumulate; each may be NULL. */
+void graft_layernorm_backward (const graft_layernorm_params *p, const float *x, const float *scale,
+                               const float *mean, const float *rstd, const float *dy, float *dx,
+                               float *dscale, float *dbias);
+void graft_layernorm_forward_reference (const graft_layernorm_params *p, const double *x,
+                                        const double *scale, const double *bias, double *y);
+void graft_layernorm_backward_reference (const graft_layernorm_params *p, const double *x,
+                                         const double *scale, const double *dy, double *dx,
+                                         double *dscale, double *dbias);
+
+/* ------------------------------------------------------------------------ */
+/* GELU (gelu.c, gelu-reference.c)                                           */
+
+/* The exact form, x * Phi(x) = x/2 (1 + erf(x / sqrt 2)) (PyTorch's default, exported as
+ * Div/Erf/Add/Mul/Mul), or the tanh approximation,
+ * x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (approximate='tanh'). */
+typedef enum {
+  GRAFT_GELU_ERF,
+  GRAFT_GELU_TANH,
+} graft_gelu_kind;
+
+/* x, y (count). */
+void graft_gelu_forward (graft_gelu_kind kind, size_t count, const float *x, float *y);
+/* dx += dy * gelu'(x); dx may be NULL. */
+void graft_gelu_backward (graft_gelu_kind kind, size_t count, const float *x, const float *dy, float *dx);
+void graft_gelu_forward_reference (graft_gelu_kind kind, size_t count, const double *x, double *y);
+void graft_gelu_backward_reference (graft_gelu_kind kind, size_t count, const double *x, const double *dy,
+                                    double *dx);
+
+/* ------------------------------------------------------------------------ */
+/* Batched MatMul (matmul.c, with its reference)                             */
+
+/* ONNX MatMul (numpy matmul) on A of shape (..., M, K) and B of shape (..., K, N), both
+ * of rank 2 to GRAFT_MAX_RANK: the batch dims (all but the last two) broadcast as in
+ * numpy (missing leading dims are 1). 1-D operands are not taken (the importer reshapes
+ * them). _setup fills the derived fields. */
+typedef struct {
+  graft_shape a, b;            /* the operands' shapes */
+  /* derived by _setup */
+  graft_shape y;               /* (broadcast batch..., M, N) */
+  size_t m, k, n, batch;       /* batch: the product of y's batch dims */
+} graft_matmul_params;
+
+graft_status graft_matmul_setup (graft_matmul_params *p, graft_error *error);
+
+/* Y = A B, per batch index (each operand's matrix taken at the broadcast index). */
+void graft_matmul_forward (const graft_matmul_params *p, const float *a, const float *b, float *y);
+/* da += dY B^T, db += A^T dY, summed over the batch indices an operand is broadcast
+ * along; da needs b, db needs a; each may be NULL. */
+void graft_matmul_backward (const graft_matmul_params *p, const float *a, const float *b, const float *dy,
+                            float *da, float *db);
+void graft_matmul_forward_reference (const graft_matmul_params *p, const double *a, const double *b,
+                                     double *y);
+void graft_matmul_backward_reference (const graft_matmul_params *p, const double *a, const double *b,
+                                      const double *dy, double *da, double *db);
+
+/* ------------------------------------------------------------------------ */
+/* Softmax on any axis (softmax-axis.c, with its reference)                 */
+
+/* x, y are (outer, axis, inner): softmax over the middle index, for each outer and
+ * inner index (ONNX Softmax-13 on any axis; inner 1 is graft_softmax_forward). */
+void graft_softmax_axis_forward (size_t outer, size_t axis, size_t inner, const float *x, float *y);
+/* dx += y * (dy - sum over the axis of dy * y); dx may be NULL. */
+void graft_softmax_axis_backward (size_t outer, size_t axis, size_t inner, const float *y, const float *dy,
+                                  float *dx);
+void graft_softmax_axis_forward_reference (size_t outer, size_t axis, size_t inner, const double *x,
+                                           double *y);
+void graft_softmax_axis_backward_reference (size_t outer, size_t axis, size_t inner, const double *y,
+                                            const double *dy, double *dx);

@@ -1,0 +1,216 @@
+/* matmul.c: ONNX MatMul on batches of matrices with numpy broadcasting (attention's
+ * Q K^T and A V, and Linear layers applied to (N, tokens, features) or channels-last
+ * (N, H, W, C) tensors), one cblas_sgemm per batch index.
+ *
+ * When B has no batch (a Linear layer's weight) and A is not broadcast, the batch is
+ * folded into A's rows: one (batch * M, K) x (K, N) product, which is what makes a
+ * transformer's MLP fast. Gradients of a broadcast operand are summed over its batch
+ * indices in index order, one product after the other (beta 1), so they do not depend
+ * on the thread count. */
+#include "engine/ops.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
+/* Product of the batch dims (all but the last two) of a shape of rank rank. */
+static size_t
+batch_count (const graft_shape *s)
+{
+  size_t n = 1;
+  for (int d = 0; d < s->rank - 2; d++)
+    n *= (size_t) s->dims[d];
+  return n;
+}
+
+graft_status
+graft_matmul_setup (graft_matmul_params *p, graft_error *error)
+{
+  const graft_shape *a = &p->a, *b = &p->b;
+  graft_status status;
+  int rank;
+  size_t count;
+
+  if (a->rank < 2 || a->rank > GRAFT_MAX_RANK || b->rank < 2 || b->rank > GRAFT_MAX_RANK)
+    return graft_error_set (error, GRAFT_ERROR_SHAPE,
+                            "matmul: operands of rank %d and %d; both must have rank 2 to %d",
+                            a->rank, b->rank, GRAFT_MAX_RANK);
+  for (int d = 0; d < a->rank; d++)
+    if (a->dims[d] < 1)
+      return graft_error_set (error, GRAFT_ERROR_SHAPE, "matmul: A has an empty dim %d", d);
+  for (int d = 0; d < b->rank; d++)
+    if (b->dims[d] < 1)
+      return graft_error_set (error, GRAFT_ERROR_SHAPE, "matmul: B has an empty dim %d", d);
+  if (a->dims[a->rank - 1] != b->dims[b->rank - 2])
+    return graft_error_set (error, GRAFT_ERROR_SHAPE,
+                            "matmul: A has %lld columns but B has %lld rows",
+                            (long long) a->dims[a->rank - 1], (long long) b->dims[b->rank - 2]);
+  rank = a->rank > b->rank ? a->rank : b->rank;
+  p->y.rank = rank;
+  for (int d = 0; d < rank - 2; d++)
+    {
+      int da = d - (rank - a->rank), db = d - (rank - b->rank);
+      int64_t xa = da >= 0 ? a->dims[da] : 1, xb = db >= 0 ? b->dims[db] : 1;
+      if (xa != xb && xa != 1 && xb != 1)
+        return graft_error_set (error, GRAFT_ERROR_SHAPE,
+                                "matmul: batch dims %lld and %lld (dim %d of the result) do not broadcast",
+                                (long long) xa, (long long) xb, d);
+      p->y.dims[d] = xa > xb ? xa : xb;
+    }
+  p->y.dims[rank - 2] = a->dims[a->rank - 2];
+  p->y.dims[rank - 1] = b->dims[b->rank - 1];
+  if ((status = graft_shape_count (&p->y, &count, error)) != GRAFT_OK
+      || (status = graft_shape_count (a, &count, error)) != GRAFT_OK
+      || (status = graft_shape_count (b, &count, error)) != GRAFT_OK)
+    return status;
+  p->m = (size_t) a->dims[a->rank - 2];
+  p->k = (size_t) a->dims[a->rank - 1];
+  p->n = (size_t) b->dims[b->rank - 1];
+  p->batch = batch_count (&p->y);
+  /* cblas takes int sizes; the folded product has batch * M rows. */
+  if (p->batch * p->m > INT_MAX || p->k > INT_MAX || p->n > INT_MAX)
+    return graft_error_set (error, GRAFT_ERROR_OVERFLOW,
+                            "matmul: %zu x %zu by %zu x %zu in %zu batches is too large for BLAS",
+                            p->m, p->k, p->k, p->n, p->batch);
+  return GRAFT_OK;
+}
+
+/* Matrix offsets (in matrices, not floats) of A and B at batch index t of the result. */
+static void
+batch_offsets (const graft_matmul_params *p, size_t t, size_t *oa, size_t *ob)
+{
+  int rank = p->y.rank;
+  size_t sa = 1, sb = 1;
+
+  *oa = *ob = 0;
+  for (int d = rank - 3; d >= 0; d--)
+    {
+      int da = d - (rank - p->a.rank), db = d - (rank - p->b.rank);
+      size_t coord = t % (size_t) p->y.dims[d];
+      int64_t xa = da >= 0 ? p->a.dims[da] : 1, xb = db >= 0 ? p->b.dims[db] : 1;
+      t /= (size_t) p->y.dims[d];
+      if (xa != 1)
+        *oa += coord * sa;
+      if (xb != 1)
+        *ob += coord * sb;
+      sa *= (size_t) xa;
+      sb *= (size_t) xb;
+    }
+}
+
+/* B has no batch and A one matrix per result batch index: the batch folds into rows. */
+static bool
+folds_into_rows (const graft_matmul_params *p)
+{
+  return batch_count (&p->b) == 1 && batch_count (&p->a) == p->batch;
+}
+
+void
+graft_matmul_forward (const graft_matmul_params *p, const float *a, const float *b, float *y)
+{
+  int m = (int) p->m, k = (int) p->k, n = (int) p->n;
+
+  if (folds_into_rows (p))
+    {
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) (p->batch * p->m), n, k,
+                   1.0f, a, k, b, n, 0.0f, y, n);
+      return;
+    }
+  for (size_t t = 0; t < p->batch; t++)
+    {
+      size_t oa, ob;
+      batch_offsets (p, t, &oa, &ob);
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a + oa * p->m * p->k, k,
+                   b + ob * p->k * p->n, n, 0.0f, y + t * p->m * p->n, n);
+    }
+}
+
+void
+graft_matmul_backward (const graft_matmul_params *p, const float *a, const float *b, const float *dy,
+                       float *da, float *db)
+{
+  int m = (int) p->m, k = (int) p->k, n = (int) p->n;
+
+  if (folds_into_rows (p))
+    {
+      int rows = (int) (p->batch * p->m);
+      if (da != NULL)
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, k, n, 1.0f, dy, n, b, n, 1.0f, da, k);
+      if (db != NULL)
+        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, k, n, rows, 1.0f, a, k, dy, n, 1.0f, db, n);
+      return;
+    }
+  for (size_t t = 0; t < p->batch; t++)
+    {
+      size_t oa, ob;
+      const float *dyt = dy + t * p->m * p->n;
+      batch_offsets (p, t, &oa, &ob);
+      if (da != NULL)
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, m, k, n, 1.0f, dyt, n, b + ob * p->k * p->n, n,
+                     1.0f, da + oa * p->m * p->k, k);
+      if (db != NULL)
+        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, 1.0f, a + oa * p->m * p->k, k, dyt, n,
+                     1.0f, db + ob * p->k * p->n, n);
+    }
+}
+
+/* The reference, in double, from numpy's definition: y[c..., i, j] = sum_l a[c'..., i, l]
+ * b[c''..., l, j], where an operand's batch coordinates c' are those of the result
+ * aligned to the right, with 0 where the operand's dim is 1. It shares no index code
+ * with the fast path. */
+static size_t
+reference_matrix (const graft_shape *s, const graft_shape *y, size_t t)
+{
+  size_t coords[GRAFT_MAX_RANK] = { 0 }, index = 0;
+
+  for (int d = y->rank - 3; d >= 0; d--)
+    {
+      coords[d] = t % (size_t) y->dims[d];
+      t /= (size_t) y->dims[d];
+    }
+  for (int d = 0; d < s->rank - 2; d++)
+    {
+      size_t c = coords[d + (y->rank - s->rank)];
+      index = index * (size_t) s->dims[d] + (s->dims[d] == 1 ? 0 : c);
+    }
+  return index;
+}
+
+void
+graft_matmul_forward_reference (const graft_matmul_params *p, const double *a, const double *b, double *y)
+{
+  for (size_t t = 0; t < p->batch; t++)
+    {
+      size_t oa = reference_matrix (&p->a, &p->y, t), ob = reference_matrix (&p->b, &p->y, t);
+      for (size_t i = 0; i < p->m; i++)
+        for (size_t j = 0; j < p->n; j++)
+          {
+            double s = 0;
+            for (size_t l = 0; l < p->k; l++)
+              s += a[(oa * p->m + i) * p->k + l] * b[(ob * p->k + l) * p->n + j];
+            y[(t * p->m + i) * p->n + j] = s;
+          }
+    }
+}
+
+void
+graft_matmul_backward_reference (const graft_matmul_params *p, const double *a, const double *b,
+                                 const double *dy, double *da, double *db)
+{
+  for (size_t t = 0; t < p->batch; t++)
+    {
+      size_t oa = reference_matrix (&p->a, &p->y, t), ob = reference_matrix (&p->b, &p->y, t);
+      for (size_t i = 0; i < p->m; i++)
+        for (size_t j = 0; j < p->n; j++)
+          {
+            double g = dy[(t * p->m + i) * p->n + j];
+            for (size_t l = 0; l < p->k; l++)
+              {
+                if (da != NULL)
+                  da[(oa * p->m + i) * p->k + l] += g * b[(ob * p->k + l) * p->n + j];
+                if (db != NULL)
+                  db[(ob * p->k + l) * p->n + j] += g * a[(oa * p->m + i) * p->k + l];
+              }
+          }
+    }
+}
