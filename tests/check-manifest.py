@@ -17,8 +17,9 @@ flatpak/io.github.graftlab.Graft.json:
   with NUM_THREADS, NO_LAPACK, CBLAS and USE_OPENMP=1 (OpenBLAS then runs its GEMMs
   on libgomp's threads, the pool the engine's own loops use: with its pthreads
   server, its workers spun in sched_yield beside the engine's OpenMP threads, 37-40 %
-  of all CPU time of a training step; see src/engine/parallel.h), and protobuf-c
-  without protoc;
+  of all CPU time of a training step; see src/engine/parallel.h), oneDNN (the
+  engine's backend on x86-64) on the same OpenMP runtime and without a GPU runtime,
+  and protobuf-c without protoc;
 - installs the licence of every bundled library under /app/share/licenses;
 - passes Graft's own meson options, each of which exists in meson_options.txt, and
   sets every option there explicitly (a new option needs a decision for the Flatpak).
@@ -174,6 +175,17 @@ def main():
             check(env.get("NO_CBLAS", "0") == "0", f"OpenBLAS: CBLAS kept on {arch}")
             check(env.get("USE_OPENMP") == "1", f"OpenBLAS: OpenMP, the engine's thread pool, on {arch}",
                   f"USE_OPENMP={env.get('USE_OPENMP')}")
+
+    # oneDNN (the engine's backend on x86-64) on OpenMP, the same pool as OpenBLAS and
+    # the engine: its own threading runtime would be a second pool spinning beside it.
+    onednn = by_name.get("onednn")
+    check(onednn is not None, "oneDNN is bundled")
+    if onednn is not None:
+        opts = onednn.get("config-opts", [])
+        check("-DDNNL_CPU_RUNTIME=OMP" in opts, "oneDNN: OpenMP, the engine's thread pool",
+              f"config-opts: {opts}")
+        check("-DDNNL_GPU_RUNTIME=NONE" in opts, "oneDNN: no GPU runtime (no OpenCL to bundle)",
+              f"config-opts: {opts}")
 
     protobuf = by_name.get("protobuf-c")
     check(protobuf is not None and "--disable-protoc" in protobuf.get("config-opts", []),
