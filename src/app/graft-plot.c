@@ -66,6 +66,7 @@ struct _GraftPlot
 
   GPtrArray *series;           /* PlotSeries */
   guint next_color;
+  GtkCssProvider *light_provider; /* graft_plot_draw's colours */
 
   char *title;
   char *x_label;
@@ -1701,6 +1702,7 @@ graft_plot_finalize (GObject *object)
   GraftPlot *self = GRAFT_PLOT (object);
 
   g_ptr_array_unref (self->series);
+  g_clear_object (&self->light_provider);
   g_free (self->title);
   g_free (self->x_label);
   g_free (self->y_label);
@@ -2107,6 +2109,42 @@ graft_plot_set_marker (GraftPlot *self, double x, const char *label)
   set_string (&self->marker_label, isnan (x) ? NULL : label);
   update_layout (self);
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+graft_plot_draw (GraftPlot *self, cairo_t *cr, int width, int height)
+{
+  GtkWidget *widget = GTK_WIDGET (self);
+  GtkSnapshot *snapshot;
+  GskRenderNode *node;
+  int minimum, natural;
+
+  g_return_if_fail (GRAFT_IS_PLOT (self));
+  g_return_if_fail (gtk_widget_get_parent (widget) == NULL);
+
+  if (self->light_provider == NULL)
+    {
+      /* The theme's colours are the desktop's, dark or light; a picture for a report
+       * is drawn dark on light whatever the desktop. */
+      self->light_provider = gtk_css_provider_new ();
+      gtk_css_provider_load_from_data (self->light_provider, "graftplot { color: rgba(0, 0, 0, 0.8); }", -1);
+      G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+      gtk_style_context_add_provider (gtk_widget_get_style_context (widget),
+                                      GTK_STYLE_PROVIDER (self->light_provider),
+                                      GTK_STYLE_PROVIDER_PRIORITY_APPLICATION + 1);
+      G_GNUC_END_IGNORE_DEPRECATIONS
+    }
+  gtk_widget_measure (widget, GTK_ORIENTATION_HORIZONTAL, -1, &minimum, &natural, NULL, NULL);
+  gtk_widget_measure (widget, GTK_ORIENTATION_VERTICAL, width, &minimum, &natural, NULL, NULL);
+  gtk_widget_size_allocate (widget, &(GtkAllocation) { 0, 0, width, height }, -1);
+  snapshot = gtk_snapshot_new ();
+  graft_plot_snapshot (widget, snapshot);
+  node = gtk_snapshot_free_to_node (snapshot);
+  if (node != NULL)
+    {
+      gsk_render_node_draw (node, cr);
+      gsk_render_node_unref (node);
+    }
 }
 
 const float *

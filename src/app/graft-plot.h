@@ -81,6 +81,11 @@ void graft_plot_set_marker (GraftPlot *self, double x, const char *label);
 void graft_plot_set_hover_x (GraftPlot *self, double x);
 double graft_plot_get_hover_x (GraftPlot *self);
 
+/* Draws the plot into cr at width x height (user units), as it would look on a light
+ * background at that size (the curves as a picture: the Results page's Export Curves).
+ * For a plot in no window: it allocates the plot that size. Main thread. */
+void graft_plot_draw (GraftPlot *self, cairo_t *cr, int width, int height);
+
 /* The cached path of series index: n_points (x, y) pairs normalised to the plot area
  * (0..1, y up; NaN pairs are breaks). NULL before the plot has a size. For tests. */
 const float *graft_plot_get_path (GraftPlot *self, guint index, guint *n_points);

@@ -949,7 +949,7 @@ typedef struct {
   char *csv_path;
   char *png_path;
   GPtrArray *curves;         /* Curve */
-  char *loss_title, *accuracy_title, *epoch_label, *loss_label, *accuracy_label;
+  cairo_surface_t *picture;  /* the curves as GraftPlot draws them, made on the main thread */
 } CurvesData;
 
 static void
@@ -970,24 +970,8 @@ curves_data_free (gpointer data)
   g_free (d->csv_path);
   g_free (d->png_path);
   g_ptr_array_unref (d->curves);
-  g_free (d->loss_title);
-  g_free (d->accuracy_title);
-  g_free (d->epoch_label);
-  g_free (d->loss_label);
-  g_free (d->accuracy_label);
+  g_clear_pointer (&d->picture, cairo_surface_destroy);
   g_free (d);
-}
-
-static Curve *
-find_curve (CurvesData *d, const char *name)
-{
-  for (guint i = 0; i < d->curves->len; i++)
-    {
-      Curve *c = g_ptr_array_index (d->curves, i);
-      if (g_str_equal (c->name, name))
-        return c;
-    }
-  return NULL;
 }
 
 static gboolean
@@ -1015,232 +999,6 @@ write_csv (CurvesData *d, GError **error)
   return ok;
 }
 
-/* Plot colours for a light background: libadwaita's blue 4 and orange 4. */
-static const double blue[3] = { 0x1c / 255.0, 0x71 / 255.0, 0xd8 / 255.0 };
-static const double orange[3] = { 0xe6 / 255.0, 0x61 / 255.0, 0x00 / 255.0 };
-
-typedef struct {
-  Curve *curve;
-  const double *color;
-  gboolean faint;
-} PlotLine;
-
-static void
-show_text (cairo_t *cr, PangoLayout *layout, const char *text, double x, double y, double align_x, double align_y)
-{
-  int w, h;
-  pango_layout_set_text (layout, text, -1);
-  pango_layout_get_pixel_size (layout, &w, &h);
-  cairo_move_to (cr, x - align_x * w, y - align_y * h);
-  pango_cairo_show_layout (cr, layout);
-}
-
-/* One panel: axes with nice ticks, the lines (min/max decimated per pixel column when
- * they have more points than columns; NaN breaks a line), a legend. */
-static void
-draw_panel (cairo_t *cr, PangoLayout *layout, double x0, double y0, double width, double height, const char *title,
-            const char *x_label, const char *y_label, PlotLine *lines, int n_lines, double y_factor, gboolean y_fixed,
-            double y_fixed_lo, double y_fixed_hi)
-{
-  double left = x0 + 70, right = x0 + width - 20, top = y0 + 48, bottom = y0 + height - 52;
-  double x_max = 1, y_lo = INFINITY, y_hi = -INFINITY, ax_lo, ax_hi, ay_lo, ay_hi;
-  g_autoptr (GArray) x_ticks = NULL;
-  g_autoptr (GArray) y_ticks = NULL;
-  PangoFontDescription *font = pango_font_description_from_string ("Sans 10");
-
-  pango_layout_set_font_description (layout, font);
-  for (int l = 0; l < n_lines; l++)
-    for (guint k = 0; lines[l].curve != NULL && k < lines[l].curve->n; k++)
-      {
-        double x = lines[l].curve->x[k], y = lines[l].curve->y[k] * y_factor;
-        if (!isfinite (x) || !isfinite (y))
-          continue;
-        x_max = MAX (x_max, x);
-        y_lo = MIN (y_lo, y);
-        y_hi = MAX (y_hi, y);
-      }
-  if (y_fixed)
-    {
-      y_lo = y_fixed_lo;
-      y_hi = y_fixed_hi;
-    }
-  else if (!isfinite (y_lo))
-    {
-      y_lo = 0;
-      y_hi = 1;
-    }
-  else if (y_hi - y_lo < 1e-9)
-    {
-      y_lo -= 0.5;
-      y_hi += 0.5;
-    }
-  x_ticks = graft_plot_compute_ticks (0, x_max, FALSE, TRUE, 8, &ax_lo, &ax_hi, NULL);
-  y_ticks = graft_plot_compute_ticks (y_lo, y_hi, FALSE, FALSE, 6, &ay_lo, &ay_hi, NULL);
-
-#define PX(v) (left + ((v) - ax_lo) / (ax_hi - ax_lo) * (right - left))
-#define PY(v) (bottom - ((v) - ay_lo) / (ay_hi - ay_lo) * (bottom - top))
-
-  /* Grid and tick labels. */
-  cairo_set_line_width (cr, 1);
-  for (guint i = 0; i < y_ticks->len; i++)
-    {
-      double v = g_array_index (y_ticks, double, i);
-      double step = y_ticks->len > 1 ? g_array_index (y_ticks, double, 1) - g_array_index (y_ticks, double, 0) : 1;
-      g_autofree char *text = graft_plot_format_tick (v, step, FALSE);
-      double y = round (PY (v)) + 0.5;
-      cairo_set_source_rgba (cr, 0, 0, 0, 0.1);
-      cairo_move_to (cr, left, y);
-      cairo_line_to (cr, right, y);
-      cairo_stroke (cr);
-      cairo_set_source_rgba (cr, 0.2, 0.2, 0.2, 1);
-      show_text (cr, layout, text, left - 8, y, 1, 0.5);
-    }
-  for (guint i = 0; i < x_ticks->len; i++)
-    {
-      double v = g_array_index (x_ticks, double, i);
-      double step = x_ticks->len > 1 ? g_array_index (x_ticks, double, 1) - g_array_index (x_ticks, double, 0) : 1;
-      g_autofree char *text = graft_plot_format_tick (v, step, FALSE);
-      double x = round (PX (v)) + 0.5;
-      cairo_set_source_rgba (cr, 0, 0, 0, 0.1);
-      cairo_move_to (cr, x, top);
-      cairo_line_to (cr, x, bottom);
-      cairo_stroke (cr);
-      cairo_set_source_rgba (cr, 0.2, 0.2, 0.2, 1);
-      show_text (cr, layout, text, x, bottom + 6, 0.5, 0);
-    }
-  cairo_set_source_rgba (cr, 0, 0, 0, 0.45);
-  cairo_rectangle (cr, left + 0.5, top + 0.5, right - left - 1, bottom - top - 1);
-  cairo_stroke (cr);
-
-  /* Titles. */
-  show_text (cr, layout, x_label, (left + right) / 2, bottom + 28, 0.5, 0);
-  cairo_save (cr);
-  cairo_translate (cr, x0 + 8, (top + bottom) / 2);
-  cairo_rotate (cr, -G_PI / 2);
-  show_text (cr, layout, y_label, 0, 0, 0.5, 0);
-  cairo_restore (cr);
-  pango_font_description_set_weight (font, PANGO_WEIGHT_BOLD);
-  pango_font_description_set_size (font, 12 * PANGO_SCALE);
-  pango_layout_set_font_description (layout, font);
-  cairo_set_source_rgba (cr, 0.1, 0.1, 0.1, 1);
-  show_text (cr, layout, title, left, y0 + 12, 0, 0);
-  pango_font_description_set_weight (font, PANGO_WEIGHT_NORMAL);
-  pango_font_description_set_size (font, 10 * PANGO_SCALE);
-  pango_layout_set_font_description (layout, font);
-
-  /* Lines, clipped to the plot. */
-  cairo_save (cr);
-  cairo_rectangle (cr, left, top, right - left, bottom - top);
-  cairo_clip (cr);
-  cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
-  for (int l = 0; l < n_lines; l++)
-    {
-      Curve *c = lines[l].curve;
-      int columns = (int) (right - left);
-      gboolean decimate, pen_down = FALSE;
-      int column = -1;
-      double first = NAN, lo = NAN, hi = NAN, last = NAN, fx = 0, lx = 0;
-
-      if (c == NULL || c->n == 0)
-        continue;
-      decimate = c->n > (guint) columns * 2;
-      cairo_set_source_rgba (cr, lines[l].color[0], lines[l].color[1], lines[l].color[2], lines[l].faint ? 0.35 : 1);
-      cairo_set_line_width (cr, lines[l].faint ? 1 : 2);
-      for (guint k = 0; k <= c->n; k++)
-        {
-          double x = k < c->n ? c->x[k] : NAN, y = k < c->n ? c->y[k] * y_factor : NAN;
-          gboolean valid = isfinite (x) && isfinite (y);
-          int this_column = valid ? (int) floor (PX (x) - left) : -2;
-
-          if (!decimate)
-            {
-              if (!valid)
-                {
-                  pen_down = FALSE;
-                  continue;
-                }
-              if (pen_down)
-                cairo_line_to (cr, PX (x), PY (y));
-              else
-                cairo_move_to (cr, PX (x), PY (y));
-              pen_down = TRUE;
-              continue;
-            }
-          /* Flush the column before a new one (or a break): first, lowest, highest, last. */
-          if (column != -1 && this_column != column)
-            {
-              double ys[4] = { first, lo, hi, last };
-              for (int j = 0; j < 4; j++)
-                {
-                  double px = j == 0 ? fx : j == 3 ? lx : (fx + lx) / 2;
-                  if (pen_down)
-                    cairo_line_to (cr, PX (px), PY (ys[j]));
-                  else
-                    cairo_move_to (cr, PX (px), PY (ys[j]));
-                  pen_down = TRUE;
-                }
-              column = -1;
-            }
-          if (!valid)
-            {
-              pen_down = FALSE;
-              continue;
-            }
-          if (column == -1)
-            {
-              column = this_column;
-              first = lo = hi = last = y;
-              fx = lx = x;
-            }
-          else
-            {
-              lo = MIN (lo, y);
-              hi = MAX (hi, y);
-              last = y;
-              lx = x;
-            }
-        }
-      cairo_stroke (cr);
-      /* Points, where they are sparse enough to see. */
-      if (!lines[l].faint && c->n <= 60)
-        for (guint k = 0; k < c->n; k++)
-          if (isfinite (c->x[k]) && isfinite (c->y[k]))
-            {
-              cairo_arc (cr, PX (c->x[k]), PY (c->y[k] * y_factor), 3, 0, 2 * G_PI);
-              cairo_fill (cr);
-            }
-    }
-  cairo_restore (cr);
-
-  /* Legend, top right. */
-  {
-    double x = right;
-    for (int l = n_lines - 1; l >= 0; l--)
-      {
-        int w, h;
-        if (lines[l].curve == NULL || lines[l].curve->n == 0)
-          continue;
-        pango_layout_set_text (layout, lines[l].curve->label, -1);
-        pango_layout_get_pixel_size (layout, &w, &h);
-        x -= w;
-        cairo_set_source_rgba (cr, 0.2, 0.2, 0.2, 1);
-        cairo_move_to (cr, x, y0 + 16);
-        pango_cairo_show_layout (cr, layout);
-        x -= 24;
-        cairo_set_source_rgba (cr, lines[l].color[0], lines[l].color[1], lines[l].color[2],
-                               lines[l].faint ? 0.35 : 1);
-        cairo_set_line_width (cr, lines[l].faint ? 1 : 2.5);
-        cairo_move_to (cr, x, y0 + 16 + h / 2.0);
-        cairo_line_to (cr, x + 18, y0 + 16 + h / 2.0);
-        cairo_stroke (cr);
-        x -= 16;
-      }
-  }
-#undef PX
-#undef PY
-  pango_font_description_free (font);
-}
-
 static cairo_status_t
 append_png (void *closure, const unsigned char *data, unsigned int length)
 {
@@ -1248,36 +1006,67 @@ append_png (void *closure, const unsigned char *data, unsigned int length)
   return CAIRO_STATUS_SUCCESS;
 }
 
-static gboolean
-write_png (CurvesData *d, GError **error)
+/* The two panels of the Train page, loss and accuracy, as GraftPlot draws them, side
+ * by side on white: 1200 x 440 at twice the resolution. */
+static cairo_surface_t *
+draw_curves (GHashTable *series, int epochs)
 {
   const int width = 1200, height = 440, scale = 2;
   cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, width * scale, height * scale);
   cairo_t *cr = cairo_create (surface);
-  PangoLayout *layout = pango_cairo_create_layout (cr);
-  g_autoptr (GByteArray) png = g_byte_array_new ();
-  PlotLine loss[] = {
-    { find_curve (d, "train-loss"), blue, TRUE },
-    { find_curve (d, "train-loss-epoch"), blue, FALSE },
-    { find_curve (d, "validation-loss"), orange, FALSE },
+  GraftPlot *loss = g_object_ref_sink (GRAFT_PLOT (graft_plot_new ()));
+  GraftPlot *accuracy = g_object_ref_sink (GRAFT_PLOT (graft_plot_new ()));
+  const struct {
+    GraftPlot *plot;
+    const char *name;
+    GraftPlotStyle style;
+    GraftPlotColor color;
+  } lines[] = {
+    { loss, "train-loss", GRAFT_PLOT_LINE | GRAFT_PLOT_FAINT, GRAFT_PLOT_COLOR_BLUE },
+    { loss, "train-loss-epoch", GRAFT_PLOT_LINE | GRAFT_PLOT_POINTS, GRAFT_PLOT_COLOR_BLUE },
+    { loss, "validation-loss", GRAFT_PLOT_LINE | GRAFT_PLOT_POINTS, GRAFT_PLOT_COLOR_ORANGE },
+    { accuracy, "train-accuracy", GRAFT_PLOT_LINE | GRAFT_PLOT_POINTS, GRAFT_PLOT_COLOR_BLUE },
+    { accuracy, "validation-accuracy", GRAFT_PLOT_LINE | GRAFT_PLOT_POINTS, GRAFT_PLOT_COLOR_ORANGE },
   };
-  PlotLine accuracy[] = {
-    { find_curve (d, "train-accuracy"), blue, FALSE },
-    { find_curve (d, "validation-accuracy"), orange, FALSE },
-  };
-  cairo_status_t status;
+
+  graft_plot_set_title (loss, _("Loss"));
+  graft_plot_set_y_label (loss, _("Cross-entropy loss"));
+  graft_plot_set_title (accuracy, _("Accuracy"));
+  graft_plot_set_y_label (accuracy, _("Accuracy (%)"));
+  graft_plot_set_y_factor (accuracy, 100);
+  graft_plot_set_y_range (accuracy, 0, 100);
+  for (GraftPlot **p = (GraftPlot *[]) { loss, accuracy, NULL }; *p != NULL; p++)
+    {
+      graft_plot_set_x_label (*p, _("Epoch"));
+      graft_plot_set_x_integer_ticks (*p, TRUE);
+      if (epochs > 0)
+        graft_plot_set_x_range (*p, 0, epochs);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (lines); i++)
+    {
+      GraftSeries *s = g_hash_table_lookup (series, lines[i].name);
+      if (s != NULL)
+        graft_plot_add_series_with_color (lines[i].plot, s, lines[i].style, lines[i].color);
+    }
 
   cairo_scale (cr, scale, scale);
   cairo_set_source_rgb (cr, 1, 1, 1);
   cairo_paint (cr);
-  draw_panel (cr, layout, 0, 0, width / 2.0, height, d->loss_title, d->epoch_label, d->loss_label, loss,
-              G_N_ELEMENTS (loss), 1, FALSE, 0, 0);
-  draw_panel (cr, layout, width / 2.0, 0, width / 2.0, height, d->accuracy_title, d->epoch_label, d->accuracy_label,
-              accuracy, G_N_ELEMENTS (accuracy), 100, TRUE, 0, 100);
-  g_object_unref (layout);
+  graft_plot_draw (loss, cr, width / 2, height);
+  cairo_translate (cr, width / 2, 0);
+  graft_plot_draw (accuracy, cr, width / 2, height);
   cairo_destroy (cr);
-  status = cairo_surface_write_to_png_stream (surface, append_png, png);
-  cairo_surface_destroy (surface);
+  g_object_unref (loss);
+  g_object_unref (accuracy);
+  return surface;
+}
+
+static gboolean
+write_png (CurvesData *d, GError **error)
+{
+  g_autoptr (GByteArray) png = g_byte_array_new ();
+  cairo_status_t status = cairo_surface_write_to_png_stream (d->picture, append_png, png);
+
   if (status != CAIRO_STATUS_SUCCESS)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", cairo_status_to_string (status));
@@ -1360,11 +1149,7 @@ export_curves_to (GraftResultsPage *self, const char *path)
       c->y = g_memdup2 (graft_series_get_y (series), sizeof (double) * MAX (1, c->n));
       g_ptr_array_add (d->curves, c);
     }
-  d->loss_title = g_strdup (_("Loss"));
-  d->accuracy_title = g_strdup (_("Accuracy"));
-  d->epoch_label = g_strdup (_("Epoch"));
-  d->loss_label = g_strdup (_("Cross-entropy loss"));
-  d->accuracy_label = g_strdup (_("Accuracy (%)"));
+  d->picture = draw_curves (self->shown_run->series, self->shown_run->epochs);
   self->exporting_curves = TRUE;
   gtk_widget_set_visible (GTK_WIDGET (self->export_spinner), TRUE);
   gtk_spinner_start (self->export_spinner);
