@@ -30,6 +30,7 @@ global batch, as one Graft batch), validation after every epoch, best weights ke
 import argparse
 import csv
 import datetime
+import gc
 import hashlib
 import io
 import json
@@ -898,7 +899,11 @@ def main(argv=None):
         if s != stage_now:
             stage_now = s
             apply_stage(epoch)
-            # DDP's reducer is made for one trainable set: a new stage, a new wrapper.
+            # DDP's reducer is made for one trainable set: a new stage, a new wrapper
+            # (the old one's gradient hooks go with it).
+            if ddp is not net:
+                ddp = None
+                gc.collect()
             if world > 1 and any(p.requires_grad for p in ordered):
                 ddp = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,
                                                           broadcast_buffers=False)

@@ -31,6 +31,7 @@
 
 #include "graft-data-page.h"
 #include "graft-model-page.h"
+#include "graft-recipe-dialog.h"
 #include "graft-results-page.h"
 #include "graft-schedule-page.h"
 #include "graft-train-page.h"
@@ -187,6 +188,8 @@ update_header (GraftWindow *self)
   gtk_window_set_title (GTK_WINDOW (self), workspace && name != NULL ? name : self->application_title);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-welcome", workspace);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.show-project", !workspace && name != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.train-elsewhere", name != NULL);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.import-run", name != NULL);
 }
 
 GraftSession *
@@ -369,6 +372,20 @@ static void
 open_sample_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   graft_window_open_sample (GRAFT_WINDOW (widget));
+}
+
+/* Train Elsewhere… and Import Run… (graft-recipe-dialog.h), for the open project. */
+static void
+recipe_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  GraftWindow *self = GRAFT_WINDOW (widget);
+
+  if (self->project == NULL)
+    return;
+  if (g_str_equal (action_name, "win.train-elsewhere"))
+    graft_recipe_dialog_train_elsewhere (self, self->project);
+  else
+    graft_recipe_dialog_import_run (self, self->project);
 }
 
 static void
@@ -557,6 +574,8 @@ graft_window_class_init (GraftWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.show-project", NULL, show_project_action);
   gtk_widget_class_install_action (widget_class, "win.open-sample", NULL, open_sample_action);
   gtk_widget_class_install_action (widget_class, "win.show-page", "s", show_page_action);
+  gtk_widget_class_install_action (widget_class, "win.train-elsewhere", NULL, recipe_action);
+  gtk_widget_class_install_action (widget_class, "win.import-run", NULL, recipe_action);
 }
 
 static void
