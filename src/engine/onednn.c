@@ -281,9 +281,6 @@ activation_algorithm (const graft_activation_params *act, dnnl_alg_kind_t *alg, 
       *alpha = act->alpha;
       *beta = act->beta;
       return true;
-    case GRAFT_ACTIVATION_HARD_SWISH:
-      *alg = dnnl_eltwise_hardswish;
-      return true;
     default:
       return false;
     }
@@ -321,8 +318,9 @@ struct graft_onednn_conv {
 bool
 graft_onednn_conv_fuses (graft_activation_kind kind)
 {
-  return kind == GRAFT_ACTIVATION_RELU || kind == GRAFT_ACTIVATION_LEAKY_RELU || kind == GRAFT_ACTIVATION_CLIP
-         || kind == GRAFT_ACTIVATION_HARD_SWISH;
+  /* Those whose result is the same bits as graft_activation_forward's: the plan's
+   * fused and unfused passes agree exactly (HardSwish rounds otherwise in oneDNN). */
+  return kind == GRAFT_ACTIVATION_RELU || kind == GRAFT_ACTIVATION_LEAKY_RELU || kind == GRAFT_ACTIVATION_CLIP;
 }
 
 void
@@ -430,7 +428,8 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
       dnnl_post_ops_destroy (ops);
     }
   if (dnnl_dilated_convolution_forward_desc_init (
-        &desc, config->backward_data || config->backward_weights ? dnnl_forward_training : dnnl_forward_inference,
+        &desc, config->training || config->backward_data || config->backward_weights ? dnnl_forward_training
+                                                                                       : dnnl_forward_inference,
         dnnl_convolution_direct, &src, &weights_any, config->bias ? &bias : NULL, &dst, strides, dilates, pad_l,
         pad_r) != dnnl_success
       || dnnl_primitive_desc_create (&pd, &desc, attr, cpu_engine, NULL) != dnnl_success)

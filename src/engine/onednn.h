@@ -42,10 +42,11 @@ void graft_onednn_to_plain (int n, int c, int h, int w, const float *blocked, fl
 typedef struct {
   bool src_blocked, dst_blocked;
   bool bias;                 /* the node has a bias input */
-  /* Fused after the convolution in forward (NULL: none): ReLU, Clip, LeakyRelu or
-   * HardSwish (graft_onednn_conv_fuses says which). */
+  /* Fused after the convolution in forward (NULL: none): ReLU, Clip or LeakyRelu
+   * (graft_onednn_conv_fuses says which). */
   const graft_activation_params *activation;
   bool backward_data, backward_weights;   /* which backward passes will run */
+  bool training;             /* forward as for training even without backward passes */
   /* The weights never change while the object lives (a frozen layer): they are
    * reordered to the primitive's format once, not at every forward. */
   bool constant_weights;
