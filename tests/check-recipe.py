@@ -114,6 +114,29 @@ if r.returncode == 0:
         detail = "Graft %.7f, PyTorch %.7f" % (a, b)
     tap.check(ok, "first step: the loss is Graft's within 1e-4 (same weights, same batch: %s)" % detail, detail)
 
+    # A run stopped after its first epoch and resumed from its checkpoint ends where a
+    # run never stopped does (no augmentation, one batch per epoch: nothing random).
+    def last_epoch(*extra):
+        for name in ("events.jsonl", "checkpoint.pt"):
+            if os.path.exists(os.path.join(recipe, name)) and "--resume" not in extra:
+                os.remove(os.path.join(recipe, name))
+        r = run(sys.executable, os.path.join(recipe, "train.py"), "--epochs", "3", "--no-shuffle", "--quiet",
+                "--workers", "0", *extra)
+        with open(os.path.join(recipe, "events.jsonl")) as f:
+            log = events(f.read())
+        return r, [e for e in log if e["event"] == "epoch"]
+
+    r1, whole = last_epoch()
+    r2, _ = last_epoch("--max-steps", "2")
+    r3, resumed = last_epoch("--resume")
+    ok = all(r.returncode == 0 for r in (r1, r2, r3)) and len(whole) == 3
+    detail = r1.stderr + r2.stderr + r3.stderr
+    if ok:
+        ok = [e["epoch"] for e in resumed] == [1, 2, 3] and abs(resumed[-1]["train_loss"] - whole[-1]["train_loss"]) < 1e-5
+        detail = "resumed %s, whole %s" % ([(e["epoch"], e["train_loss"]) for e in resumed],
+                                           [(e["epoch"], e["train_loss"]) for e in whole])
+    tap.check(ok, "resume: a run stopped after epoch 1 and resumed ends as one never stopped", detail)
+
 # 3. torchrun, 2 processes, and back into Graft ------------------------------------------
 project = os.path.join(scratch, "project.graft")
 r = run(cli, "project", "create", project, "--import", train_dir)

@@ -840,8 +840,8 @@ def main(argv=None):
         best_state, best_accuracy, best_loss = ck["best_state"], ck["best_accuracy"], ck["best_loss"]
         without_improvement, keep_lines = ck["without_improvement"], ck["event_lines"]
         best_epoch = ck.get("best_epoch")
-        spec_json["epochs"] = ck["epochs"]
-        spec.epochs = ck["epochs"]
+        spec_json["epochs"] = args.epochs or ck["epochs"]
+        spec.epochs = spec_json["epochs"]
     events = Events(os.path.join(folder, "events.jsonl"), rank == 0, keep_lines)
     events.echo = not args.quiet
     def log(message):
@@ -1002,7 +1002,8 @@ def main(argv=None):
         events.emit("done", output=output,
                     validation_accuracy=best_accuracy if best_state is not None else math.nan,
                     validation_loss=best_loss if best_state is not None else math.nan,
-                    best_epoch=best_epoch if best_state is not None else epochs_completed, epochs_completed=epochs_completed, interrupted=interrupted,
+                    best_epoch=best_epoch if best_state is not None else (epochs_completed or None),
+                    epochs_completed=epochs_completed, interrupted=interrupted,
                     seconds=time.time() - started, processes=world)
     if world > 1:
         dist.barrier()
