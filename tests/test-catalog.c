@@ -17,7 +17,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/download.h"
-#include "data/file-hash.h"
+#include "base/file-hash.h"
 #include "model/model-private.h"
 #include "gradcheck.h"
 

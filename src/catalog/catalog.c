@@ -10,7 +10,7 @@
 
 #include "catalog/graft-catalog-resources.h"
 #include "base/regular-file.h"
-#include "data/file-hash.h"
+#include "base/file-hash.h"
 #include "model/surgery.h"
 
 #define CATALOG_RESOURCE "/io/github/graftlab/Graft/catalog.json"
@@ -576,10 +576,10 @@ graft_catalog_model_path (const GraftCatalogEntry *entry)
 char *
 graft_catalog_file_sha256 (const char *path, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
   g_autoptr (GError) local = NULL;
+  char *sha256 = graft_file_sha256_cancellable (path, cancellable, &local);
 
-  if (!graft_file_checksum (checksum, path, NULL, cancellable, &local))
+  if (sha256 == NULL)
     {
       if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_propagate_error (error, g_steal_pointer (&local));
@@ -589,7 +589,7 @@ graft_catalog_file_sha256 (const char *path, GCancellable *cancellable, GError *
                      "%s: cannot read it: %s", path, local->message);
       return NULL;
     }
-  return g_strdup (g_checksum_get_string (checksum));
+  return sha256;
 }
 
 /* The file's size and modification time (microseconds); FALSE when it is not there. */

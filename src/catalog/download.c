@@ -6,7 +6,7 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
-#include "data/file-hash.h"
+#include "base/file-hash.h"
 
 #define CHUNK_SIZE 65536
 #define PROGRESS_INTERVAL_USEC (100 * 1000)

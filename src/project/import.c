@@ -13,7 +13,7 @@
 #include "base/regular-file.h"
 #include "project/project-private.h"
 #include "project/zip-reader.h"
-#include "train/embedding-cache.h"   /* graft_file_sha256 */
+#include "base/file-hash.h"
 
 #define MAX_MEMBER_SIZE (512ull * 1024 * 1024)
 #define COPY_CHUNK (256 * 1024)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "train/embedding-cache.h"   /* graft_file_sha256 */
+#include "base/file-hash.h"
 
 #define HASH_BATCH 256
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "train/embedding-cache.h"   /* graft_file_sha256 */
+#include "base/file-hash.h"
 
 #define MAX_THUMBNAIL_SIDE 2048
 

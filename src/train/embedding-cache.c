@@ -39,7 +39,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "data/file-hash.h"
 #include "train/spec.h"   /* GRAFT_TRAIN_ERROR */
 
 #define MAGIC "GRAFTEMB"
@@ -751,22 +750,4 @@ graft_embedding_cache_trim (const char *folder, guint64 max_bytes, const char *k
       return FALSE;
     }
   return TRUE;
-}
-
-char *
-graft_file_sha256 (const char *path, GError **error)
-{
-  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autoptr (GError) local = NULL;
-
-  g_return_val_if_fail (path != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (!graft_file_checksum (checksum, path, NULL, NULL, &local))
-    {
-      /* The message names the file already. */
-      g_set_error_literal (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_IO, local->message);
-      return NULL;
-    }
-  return g_strdup (g_checksum_get_string (checksum));
 }

@@ -13,6 +13,9 @@
 
 #include <glib.h>
 
+/* The cache is keyed by images' content hashes: graft_file_sha256. */
+#include "base/file-hash.h"
+
 G_BEGIN_DECLS
 
 typedef struct _GraftEmbeddingCache GraftEmbeddingCache;
@@ -52,7 +55,5 @@ gboolean graft_embedding_cache_trim (const char *folder, guint64 max_bytes, cons
 /* The bytes and the number of cache files in folder (0 and 0 when it is missing). */
 gboolean graft_embedding_cache_measure (const char *folder, guint64 *bytes, guint *files, GError **error);
 
-/* The SHA-256 of a file's content, in hex (the image and model checksums). */
-char *graft_file_sha256 (const char *path, GError **error);
 
 G_END_DECLS

@@ -1,4 +1,4 @@
-#include "data/file-hash.h"
+#include "base/file-hash.h"
 
 #include "base/regular-file.h"
 
@@ -57,4 +57,23 @@ graft_file_checksum (GChecksum *checksum, const char *path, guint64 *size, GCanc
     }
   close (fd);
   return ok;
+}
+
+char *
+graft_file_sha256_cancellable (const char *path, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!graft_file_checksum (checksum, path, NULL, cancellable, error))
+    return NULL;
+  return g_strdup (g_checksum_get_string (checksum));
+}
+
+char *
+graft_file_sha256 (const char *path, GError **error)
+{
+  return graft_file_sha256_cancellable (path, NULL, error);
 }
