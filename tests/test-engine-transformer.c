@@ -4,6 +4,7 @@
  * pre-filled gradients), the reference backward against central finite differences of
  * the reference forward, and the setup's refusals. */
 #include "engine/ops.h"
+#include "engine/plan.h"
 #include "gradcheck.h"
 
 #include <math.h>
@@ -402,6 +403,152 @@ test_softmax_axis_gradient (void)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* A transformer block as a graph                                             */
+
+static int
+block_tensor (graft_graph *graph, const char *name, graft_shape shape, uint64_t seed, float lo, float hi)
+{
+  size_t count;
+  g_autofree float *data = NULL;
+  graft_shape_count (&shape, &count, NULL);
+  data = test_floats (count);
+  test_fill_uniform_float (data, count, seed, lo, hi);
+  return graft_graph_add_tensor (graph, name, GRAFT_VALUE_PARAMETER, &shape, data, NULL);
+}
+
+static int
+block_node (graft_graph *graph, const char *name, graft_node_attributes a, const int *inputs, int n)
+{
+  graft_error error;
+  int value = graft_graph_add_node (graph, name, &a, inputs, n, name, &error);
+  if (value < 0)
+    g_error ("%s", error.message);
+  return value;
+}
+
+typedef struct {
+  graft_plan *plan;
+  int input;
+  const float *tokens;
+  const int32_t *labels;
+  size_t count;
+} block_loss_ctx;
+
+static double
+block_loss (block_loss_ctx *ctx)
+{
+  float loss;
+  graft_error error;
+  g_assert_cmpint (graft_plan_set_input (ctx->plan, ctx->input, ctx->tokens, ctx->count, &error), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_forward (ctx->plan, &error), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_backward (ctx->plan, ctx->labels, &loss, &error), ==, GRAFT_OK);
+  return loss;
+}
+
+/* Pre-norm attention with one head and a GELU MLP, as in ViT's encoder layer: the
+ * plan's gradient of every parameter against finite differences of its loss (in float),
+ * which checks the descriptors' wiring (what backward reads and saves, broadcast
+ * gradients summed, SoftmaxAxis reading its output). */
+static void
+test_block_gradient (void)
+{
+  enum { N = 3, T = 5, D = 4, H = 8, K = 3 };
+  graft_graph *graph = graft_graph_new ();
+  graft_shape shape = graft_shape_make (3, (int64_t[]) { N, T, D });
+  graft_plan_options training = { .mode = GRAFT_PLAN_TRAINING, .batch = N };
+  graft_error error;
+  int x, in[3], ln, q, k, kt, scores, probs, att, h, o, r, logits;
+  size_t count = N * T * D;
+  g_autofree float *tokens = test_floats (count);
+  int32_t labels[N] = { 0, 2, 1 };
+  block_loss_ctx ctx;
+  int checked = 0;
+
+  x = graft_graph_add_input (graph, "x", &shape, NULL);
+  in[0] = x;
+  in[1] = block_tensor (graph, "ln.weight", graft_shape_make (1, (int64_t[]) { D }), 1, 0.5f, 1.5f);
+  in[2] = block_tensor (graph, "ln.bias", graft_shape_make (1, (int64_t[]) { D }), 2, -0.5f, 0.5f);
+  ln = block_node (graph, "ln", (graft_node_attributes) { .op = GRAFT_OP_LAYERNORM, .layernorm = { -1, 1e-5f } },
+                   in, 3);
+  in[0] = ln;
+  in[1] = block_tensor (graph, "q.weight", graft_shape_2d (D, D), 3, -0.8f, 0.8f);
+  q = block_node (graph, "q", (graft_node_attributes) { .op = GRAFT_OP_MATMUL }, in, 2);
+  in[1] = block_tensor (graph, "k.weight", graft_shape_2d (D, D), 4, -0.8f, 0.8f);
+  k = block_node (graph, "k", (graft_node_attributes) { .op = GRAFT_OP_MATMUL }, in, 2);
+  kt = block_node (graph, "kt", (graft_node_attributes) { .op = GRAFT_OP_TRANSPOSE, .transpose = { { 0, 2, 1 } } },
+                   &k, 1);
+  in[0] = q, in[1] = kt;
+  scores = block_node (graph, "scores", (graft_node_attributes) { .op = GRAFT_OP_MATMUL }, in, 2);
+  probs = block_node (graph, "probs", (graft_node_attributes) { .op = GRAFT_OP_SOFTMAX_AXIS, .softmax_axis = { -1 } },
+                      &scores, 1);
+  in[0] = probs, in[1] = ln;
+  att = block_node (graph, "att", (graft_node_attributes) { .op = GRAFT_OP_MATMUL }, in, 2);
+  in[0] = att;
+  in[1] = block_tensor (graph, "fc1.weight", graft_shape_2d (D, H), 5, -0.8f, 0.8f);
+  h = block_node (graph, "fc1", (graft_node_attributes) { .op = GRAFT_OP_MATMUL }, in, 2);
+  h = block_node (graph, "gelu", (graft_node_attributes) { .op = GRAFT_OP_GELU, .gelu = { GRAFT_GELU_ERF } }, &h, 1);
+  in[0] = h;
+  in[1] = block_tensor (graph, "fc2.weight", graft_shape_2d (H, D), 6, -0.8f, 0.8f);
+  o = block_node (graph, "fc2", (graft_node_attributes) { .op = GRAFT_OP_MATMUL }, in, 2);
+  in[0] = o, in[1] = x;
+  r = block_node (graph, "residual", (graft_node_attributes) { .op = GRAFT_OP_ADD }, in, 2);
+  r = block_node (graph, "flat", (graft_node_attributes) { .op = GRAFT_OP_FLATTEN, .flatten = { 1 } }, &r, 1);
+  in[0] = r;
+  in[1] = block_tensor (graph, "head.weight", graft_shape_2d (K, T * D), 7, -0.5f, 0.5f);
+  in[2] = block_tensor (graph, "head.bias", graft_shape_make (1, (int64_t[]) { K }), 8, -0.1f, 0.1f);
+  logits = block_node (graph, "head", (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1, 1 } },
+                       in, 3);
+
+  /* A LayerNorm scale of the wrong size and a MatMul whose sizes disagree are refused. */
+  in[0] = x;
+  in[1] = block_tensor (graph, "bad.weight", graft_shape_make (1, (int64_t[]) { D + 1 }), 9, 0, 1);
+  g_assert_cmpint (graft_graph_add_node (graph, "bad_ln", &(graft_node_attributes) { .op = GRAFT_OP_LAYERNORM,
+                                                                                     .layernorm = { -1, 1e-5f } },
+                                         in, 2, "bad_ln", &error), ==, -1);
+  g_assert_cmpint (error.status, ==, GRAFT_ERROR_SHAPE);
+  in[1] = block_tensor (graph, "bad.matrix", graft_shape_2d (D + 1, 2), 10, 0, 1);
+  g_assert_cmpint (graft_graph_add_node (graph, "bad_mm", &(graft_node_attributes) { .op = GRAFT_OP_MATMUL },
+                                         in, 2, "bad_mm", &error), ==, -1);
+  g_assert_nonnull (strstr (error.message, "'bad_mm'"));
+
+  test_fill_uniform_float (tokens, count, 11, -1, 1);
+  training.loss_logits = logits;
+  ctx = (block_loss_ctx) { graft_plan_new (graph, &training, &error), x, tokens, labels, count };
+  if (ctx.plan == NULL)
+    g_error ("%s", error.message);
+  for (int v = 0; v < graft_graph_value_count (graph); v++)
+    {
+      const graft_value *value = graft_graph_value (graph, v);
+      size_t size;
+      float *data;
+      g_autofree float *analytic = NULL;
+      if (value->kind != GRAFT_VALUE_PARAMETER || g_str_has_prefix (value->name, "bad."))
+        continue;
+      graft_shape_count (&value->shape, &size, NULL);
+      data = graft_graph_tensor_data (graph, v);
+      block_loss (&ctx);
+      analytic = g_memdup2 (graft_plan_gradient (ctx.plan, v), size * sizeof (float));
+      for (size_t i = 0; i < size; i++)
+        {
+          float saved = data[i], step = 2e-3f;
+          double plus, minus, numeric;
+          data[i] = saved + step;
+          plus = block_loss (&ctx);
+          data[i] = saved - step;
+          minus = block_loss (&ctx);
+          data[i] = saved;
+          numeric = (plus - minus) / (2.0 * step);
+          if (fabs (numeric - analytic[i]) > 2e-2 * fmax (0.02, fabs (numeric)))
+            g_error ("%s[%zu]: gradient %.6g, finite differences %.6g", value->name, i, analytic[i], numeric);
+          checked++;
+        }
+    }
+  g_assert_cmpint (checked, ==, 2 * D + 2 * D * D + 2 * D * H + K * T * D + K);
+  graft_plan_free (ctx.plan);
+  graft_graph_free (graph);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -415,5 +562,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/matmul/setup", test_matmul_setup);
   g_test_add_func ("/engine/softmax-axis/forward-backward", test_softmax_axis);
   g_test_add_func ("/engine/softmax-axis/gradient", test_softmax_axis_gradient);
+  g_test_add_func ("/engine/transformer/block-gradient", test_block_gradient);
   return g_test_run ();
 }

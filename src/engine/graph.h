@@ -46,6 +46,10 @@ typedef enum {
   GRAFT_OP_DROPOUT,         /* x: identity at inference */
   GRAFT_OP_SOFTMAX,         /* x, along the last axis */
   GRAFT_OP_SLICE,           /* x: a range of one axis (ONNX Split, one node per output; Slice) */
+  GRAFT_OP_LAYERNORM,       /* x [, scale [, bias]]: over the axes from attributes.layernorm.axis */
+  GRAFT_OP_GELU,            /* x */
+  GRAFT_OP_MATMUL,          /* a, b: numpy matmul, batch dims broadcast */
+  GRAFT_OP_SOFTMAX_AXIS,    /* x, along attributes.softmax_axis.axis */
   GRAFT_OP_COUNT
 } graft_op;
 
@@ -72,6 +76,9 @@ typedef struct {
     struct { bool trans_a, trans_b; float alpha, beta; } gemm;
     struct { float ratio; } dropout;
     struct { int axis; int64_t start, end; } slice; /* [start, end) of axis; negative axis counts from the end */
+    struct { int axis; float epsilon; } layernorm;  /* first normalised axis; negative counts from the end */
+    struct { graft_gelu_kind kind; } gelu;
+    struct { int axis; } softmax_axis;             /* negative counts from the end */
   };
 } graft_node_attributes;
 

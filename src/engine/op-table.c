@@ -941,6 +941,10 @@ static const graft_op_descriptor *const descriptors[] = {
   [GRAFT_OP_DROPOUT] = &dropout_descriptor,
   [GRAFT_OP_SOFTMAX] = &softmax_descriptor,
   [GRAFT_OP_SLICE] = &slice_descriptor,
+  [GRAFT_OP_LAYERNORM] = &graft_layernorm_descriptor,
+  [GRAFT_OP_GELU] = &graft_gelu_descriptor,
+  [GRAFT_OP_MATMUL] = &graft_matmul_descriptor,
+  [GRAFT_OP_SOFTMAX_AXIS] = &graft_softmax_axis_descriptor,
 };
 
 /* One entry per op: an op added to the enum after the last entry makes the table

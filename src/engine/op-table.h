@@ -41,6 +41,9 @@ typedef struct {
     struct { size_t outer; size_t *inner; } concat;    /* inner: one per input, freed by release */
     struct { size_t planes, spatial; } mean_spatial;
     struct { size_t rows, cols; } softmax;
+    graft_layernorm_params layernorm;
+    graft_matmul_params matmul;
+    struct { size_t outer, axis, inner; } softmax_axis;
   };
   void *backend;
 } graft_op_state;
@@ -107,6 +110,10 @@ typedef struct {
   /* Frees what setup allocated in c->state; NULL when it allocates nothing. */
   void (*release) (graft_op_context *c);
 } graft_op_descriptor;
+
+/* Descriptors defined outside op-table.c (op-table-transformer.c). */
+extern const graft_op_descriptor graft_layernorm_descriptor, graft_gelu_descriptor, graft_matmul_descriptor,
+  graft_softmax_axis_descriptor;
 
 /* The built-in descriptor of op, or NULL when op is not one. */
 const graft_op_descriptor *graft_op_descriptor_for (graft_op op);

@@ -156,6 +156,14 @@ node_flops (const graft_node *node, const graft_shape *shapes)
         double k = (double) (a->gemm.trans_a ? x->dims[0] : x->dims[1]);
         return 2.0 * shape_elements (out) * k;
       }
+    case GRAFT_OP_MATMUL:
+      {
+        const graft_shape *x = &shapes[node->inputs[0]];
+        return 2.0 * shape_elements (out) * (double) x->dims[x->rank - 1];
+      }
+    case GRAFT_OP_LAYERNORM:
+    case GRAFT_OP_GELU:
+    case GRAFT_OP_SOFTMAX_AXIS:
     case GRAFT_OP_BATCHNORM:
     case GRAFT_OP_ACTIVATION:
     case GRAFT_OP_ADD:

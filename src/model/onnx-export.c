@@ -1,7 +1,7 @@
 /* onnx-export.c: writes a GraftModel as an ONNX ModelProto (protobuf-c).
  *
  * The engine graph maps back to ONNX opset 13 (14 when a HardSwish is present, since
- * HardSwish only exists from 14), IR 7:
+ * HardSwish only exists from 14; 17 with IR 8 for LayerNormalization), IR 7:
  * - every parameter, buffer and constant becomes a float32 initializer with raw_data,
  *   under its own name and in value order, so names survive a round trip;
  * - BatchNormalization is written in inference form (one output, no training_mode);
@@ -11,6 +11,8 @@
  * - a Slice (one part of an imported Split, or an imported Slice) is an ONNX Slice
  *   with its starts, ends and axes as such initializers (inputs since opset 10);
  * - the batch dimension of the input and the output is the symbol "N".
+ * - GELU (erf form) is PyTorch's Div/Erf/Add/Mul/Mul; MatMul and Softmax on an axis are
+ *   themselves.
  *
  * The protobuf structs do not own what they point at: strings and tensor data point
  * into the graph where they can, everything else is allocated by the exporter and
@@ -39,6 +41,7 @@
 #define EXPORT_IR_VERSION 7
 #define EXPORT_OPSET 13
 #define EXPORT_OPSET_HARD_SWISH 14
+#define EXPORT_OPSET_LAYERNORM 17
 #define MAX_NODE_ATTRIBUTES 8
 /* protobuf messages (and so ONNX files without external data) are limited to 2 GiB. */
 #define MAX_MODEL_BYTES ((gsize) G_MAXINT32)
@@ -527,6 +530,49 @@ export_node (Exporter *ex, int index, GError **error)
       out = exporter_add_node (ex, "Softmax", name, inputs, 1, output);
       node_add_int (ex, out, "axis", -1);
       return TRUE;
+    case GRAFT_OP_MATMUL:
+      exporter_add_node (ex, "MatMul", name, inputs, 2, output);
+      return TRUE;
+    case GRAFT_OP_SOFTMAX_AXIS:
+      out = exporter_add_node (ex, "Softmax", name, inputs, 1, output);
+      node_add_int (ex, out, "axis", a->softmax_axis.axis);
+      return TRUE;
+    case GRAFT_OP_LAYERNORM:
+      /* LayerNormalization-17 (the opset is raised for it); its scale is required. */
+      if (node->n_inputs < 2)
+        break;
+      out = exporter_add_node (ex, "LayerNormalization", name, inputs, node->n_inputs, output);
+      node_add_int (ex, out, "axis", a->layernorm.axis);
+      node_add_float (ex, out, "epsilon", a->layernorm.epsilon);
+      return TRUE;
+    case GRAFT_OP_GELU:
+      if (a->gelu.kind == GRAFT_GELU_ERF)
+        {
+          /* x * 0.5 * (1 + erf(x / sqrt 2)), as PyTorch exports it. */
+          g_autofree char *base = g_strconcat (name, ".", NULL);
+          const char *steps[4], *operands[2];
+          static const char *const suffixes[] = { "div", "erf", "add", "mul" };
+          for (int k = 0; k < 4; k++)
+            {
+              g_autofree char *step = g_strconcat (base, suffixes[k], NULL);
+              steps[k] = exporter_unique_name (ex, step);
+            }
+          operands[0] = inputs[0];
+          operands[1] = exporter_add_scalar (ex, "gelu.sqrt2", (float) G_SQRT2);
+          exporter_add_node (ex, "Div", exporter_strdup (ex, steps[0]), operands, 2, steps[0]);
+          exporter_add_node (ex, "Erf", exporter_strdup (ex, steps[1]), &steps[0], 1, steps[1]);
+          operands[0] = steps[1];
+          operands[1] = exporter_add_scalar (ex, "gelu.one", 1.0f);
+          exporter_add_node (ex, "Add", exporter_strdup (ex, steps[2]), operands, 2, steps[2]);
+          operands[0] = inputs[0];
+          operands[1] = steps[2];
+          exporter_add_node (ex, "Mul", exporter_strdup (ex, steps[3]), operands, 2, steps[3]);
+          operands[0] = steps[3];
+          operands[1] = exporter_add_scalar (ex, "gelu.half", 0.5f);
+          exporter_add_node (ex, "Mul", name, operands, 2, output);
+          return TRUE;
+        }
+      break;
     case GRAFT_OP_COUNT:
       break;
     }
@@ -621,7 +667,9 @@ export_model (GraftModel *model, const GraftExportOptions *options, const char *
     {
       const graft_node *node = graft_graph_node (ex.graph, i);
       if (node->attributes.op == GRAFT_OP_ACTIVATION && node->attributes.activation.kind == GRAFT_ACTIVATION_HARD_SWISH)
-        opset_version = EXPORT_OPSET_HARD_SWISH;
+        opset_version = MAX (opset_version, EXPORT_OPSET_HARD_SWISH);
+      if (node->attributes.op == GRAFT_OP_LAYERNORM)
+        opset_version = EXPORT_OPSET_LAYERNORM;
       for (int k = 0; k < node->n_inputs; k++)
         if (node->inputs[k] >= 0 && node->inputs[k] < n_values)
           read[node->inputs[k]] = TRUE;
@@ -748,7 +796,8 @@ export_model (GraftModel *model, const GraftExportOptions *options, const char *
   opset.version = opset_version;
 
   proto.has_ir_version = TRUE;
-  proto.ir_version = EXPORT_IR_VERSION;
+  /* Opset 17 (LayerNormalization) came with IR 8. */
+  proto.ir_version = opset_version >= EXPORT_OPSET_LAYERNORM ? 8 : EXPORT_IR_VERSION;
   proto.n_opset_import = 1;
   proto.opset_import = opsets;
   proto.producer_name = (char *) "Graft";
