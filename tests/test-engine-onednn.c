@@ -365,7 +365,7 @@ check_batchnorm (int n, int c, int h, int w, bool batch_statistics, uint64_t see
     g_error ("batchnorm: %s", error.message);
   scratch = nan_floats (graft_onednn_batchnorm_scratch_floats (bn));
 
-  graft_onednn_batchnorm_forward (bn, xb, gf, bf, mf, vf, yb, saved);
+  graft_onednn_batchnorm_forward (bn, xb, gf, bf, mf, vf, NULL, NULL, yb, saved);
   if (batch_statistics)
     {
       graft_batchnorm_forward_training_reference (&p, x, gamma, beta, y);
@@ -422,6 +422,18 @@ check_batchnorm (int n, int c, int h, int w, bool batch_statistics, uint64_t see
   test_assert_close ("batchnorm dgamma accumulated", dgf, dgamma, c, 2e-5 * sqrt ((double) count / c) * 4, 1e-5);
   test_assert_close ("batchnorm dbeta accumulated", dbf, dbeta, c, 2e-5 * sqrt ((double) count / c) * 4, 1e-5);
 
+  /* With an activation in the same pass, and the BatchNorm output beside it. */
+  if (!batch_statistics)
+    {
+      graft_activation_params clip = { .kind = GRAFT_ACTIVATION_CLIP, .alpha = 0, .beta = 0.5f };
+      float *pre = nan_floats (blocked);
+      graft_batchnorm_forward_inference_reference (&p, x, gamma, beta, rmean, rvar, y);
+      graft_onednn_batchnorm_forward (bn, xb, gf, bf, mf, vf, &clip, pre, yb, saved);
+      assert_blocked_close ("batchnorm output beside its activation", n, c, h, w, pre, y, 2e-5, 2e-5);
+      graft_activation_forward_reference (&clip, count, y, y);
+      assert_blocked_close ("batchnorm with its activation", n, c, h, w, yb, y, 2e-5, 2e-5);
+      graft_floats_free (pre);
+    }
   graft_onednn_batchnorm_free (bn);
   graft_floats_free (scratch);
   g_free (x);

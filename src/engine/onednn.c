@@ -7,6 +7,7 @@
  * libdnnl and the Flatpak's build use its OpenMP runtime), the engine's one pool. */
 #include "engine/onednn.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -581,13 +582,18 @@ graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float
 
 /* ------------------------------------------------------------------------ */
 /* BatchNormalization                                                        */
+/* Loops of the blocked layout rather than oneDNN's primitive: its jit BatchNorm
+ * synchronises its threads with spinning barriers, which took 10-25x as long as the
+ * convolutions beside it on a busy 2-core machine. Here each (sample, channel block)
+ * is one task; its partial sums (double) are added over the samples in a fixed order,
+ * so results do not depend on the thread count. */
 
 struct graft_onednn_batchnorm {
   graft_batchnorm_params p;
   bool batch_statistics;
-  dnnl_stream_t stream;
-  step forward, backward;
-  size_t floats;
+  size_t blocks, padded;
+  double *partial;   /* (N, padded) sums per sample, then (2, padded) totals */
+  float *scale, *shift, *mean, *invstd;  /* (padded); 0 in the padding channels */
 };
 
 void
@@ -595,10 +601,8 @@ graft_onednn_batchnorm_free (graft_onednn_batchnorm *bn)
 {
   if (bn == NULL)
     return;
-  step_free (&bn->forward);
-  step_free (&bn->backward);
-  if (bn->stream != NULL)
-    dnnl_stream_destroy (bn->stream);
+  free (bn->partial);
+  graft_floats_free (bn->scale);
   free (bn);
 }
 
@@ -607,12 +611,9 @@ graft_onednn_batchnorm_new (const graft_batchnorm_params *p, int h, int w, bool 
                             graft_error *error)
 {
   graft_onednn_batchnorm *bn;
-  dnnl_memory_desc_t data, channels;
-  dnnl_batch_normalization_desc_t desc;
-  dnnl_primitive_desc_t pd;
-  dnnl_dims_t c_dims = { p->c };
-  unsigned flags = dnnl_use_scale | dnnl_use_shift | (batch_statistics ? 0 : dnnl_use_global_stats);
+  size_t padded;
 
+  (void) backward;
   if (!graft_onednn_available ())
     return unsupported (error, "BatchNormalization (no oneDNN)"), NULL;
   if ((size_t) h * (size_t) w != p->spatial)
@@ -622,75 +623,128 @@ graft_onednn_batchnorm_new (const graft_batchnorm_params *p, int h, int w, bool 
     return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
   bn->p = *p;
   bn->batch_statistics = batch_statistics;
-  activation_md (&data, p->n, p->c, h, w, true);
-  dnnl_memory_desc_init_by_tag (&channels, 1, c_dims, dnnl_f32, dnnl_a);
-  bn->floats = md_floats (&data);
-  if (dnnl_stream_create (&bn->stream, cpu_engine, dnnl_stream_default_flags) != dnnl_success
-      || dnnl_batch_normalization_forward_desc_init (&desc, backward || batch_statistics ? dnnl_forward_training
-                                                                                             : dnnl_forward_inference,
-                                                     &data, p->epsilon, flags) != dnnl_success
-      || dnnl_primitive_desc_create (&pd, &desc, NULL, cpu_engine, NULL) != dnnl_success)
-    goto fail;
-  if (!step_make (&bn->forward, pd) || !step_arg_md (&bn->forward, DNNL_ARG_SRC, &data)
-      || !step_arg_md (&bn->forward, DNNL_ARG_DST, &data) || !step_arg_md (&bn->forward, DNNL_ARG_SCALE, &channels)
-      || !step_arg_md (&bn->forward, DNNL_ARG_SHIFT, &channels) || !step_arg_md (&bn->forward, DNNL_ARG_MEAN, &channels)
-      || !step_arg_md (&bn->forward, DNNL_ARG_VARIANCE, &channels))
-    goto fail;
-  if (backward)
+  bn->padded = padded = padded_channels (p->c);
+  bn->blocks = padded / (size_t) block_size;
+  bn->partial = calloc (((size_t) p->n + 2) * padded, sizeof (double));
+  bn->scale = graft_floats_alloc (4 * padded);
+  if (bn->partial == NULL || bn->scale == NULL)
     {
-      if (dnnl_batch_normalization_backward_desc_init (&desc, dnnl_backward, &data, &data, p->epsilon, flags)
-            != dnnl_success
-          || dnnl_primitive_desc_create (&pd, &desc, NULL, cpu_engine, bn->forward.pd) != dnnl_success)
-        goto fail;
-      if (!step_make (&bn->backward, pd) || !step_arg_md (&bn->backward, DNNL_ARG_SRC, &data)
-          || !step_arg_md (&bn->backward, DNNL_ARG_DIFF_DST, &data)
-          || !step_arg_md (&bn->backward, DNNL_ARG_SCALE, &channels)
-          || !step_arg_md (&bn->backward, DNNL_ARG_MEAN, &channels)
-          || !step_arg_md (&bn->backward, DNNL_ARG_VARIANCE, &channels)
-          || !step_arg_md (&bn->backward, DNNL_ARG_DIFF_SRC, &data)
-          || !step_arg_md (&bn->backward, DNNL_ARG_DIFF_SCALE, &channels)
-          || !step_arg_md (&bn->backward, DNNL_ARG_DIFF_SHIFT, &channels)
-          || !step_arg_md (&bn->backward, DNNL_ARG_SHIFT, &channels))
-        goto fail;
+      graft_onednn_batchnorm_free (bn);
+      return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
     }
+  memset (bn->scale, 0, 4 * padded * sizeof (float));
+  bn->shift = bn->scale + padded;
+  bn->mean = bn->shift + padded;
+  bn->invstd = bn->mean + padded;
   return bn;
-
-fail:
-  unsupported (error, "BatchNormalization");
-  graft_onednn_batchnorm_free (bn);
-  return NULL;
 }
 
 size_t
 graft_onednn_batchnorm_scratch_floats (const graft_onednn_batchnorm *bn)
 {
-  size_t c;
-  graft_size_align_floats (2 * (size_t) bn->p.c, &c);
-  return bn->floats + c;
+  (void) bn;
+  return 0;
+}
+
+/* Per sample and channel: partial[i][c] = sum over the plane of f (a, b), with f the
+ * value itself (b NULL), its squared distance from center (a only), or a * b's
+ * centred product; then out[c] = the sum over samples, in order. */
+static void
+channel_sums (const graft_onednn_batchnorm *bn, const float *a, const float *center, const float *b, double *partial,
+              double *out)
+{
+  size_t bs = (size_t) block_size, spatial = bn->p.spatial, padded = bn->padded;
+  long n = bn->p.n, blocks = (long) bn->blocks;
+
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < n; i++)
+    for (long cb = 0; cb < blocks; cb++)
+      {
+        size_t offset = ((size_t) i * (size_t) blocks + (size_t) cb) * spatial * bs;
+        const float *pa = a + offset, *pb = b != NULL ? b + offset : NULL;
+        const float *mu = center != NULL ? center + (size_t) cb * bs : NULL;
+        double sum[16] = { 0 };
+        for (size_t s = 0; s < spatial; s++)
+          for (size_t l = 0; l < bs; l++)
+            {
+              float v = pa[s * bs + l];
+              if (mu != NULL)
+                v -= mu[l];
+              sum[l] += pb != NULL ? (double) v * pb[s * bs + l] : mu != NULL ? (double) v * v : v;
+            }
+        for (size_t l = 0; l < bs; l++)
+          partial[(size_t) i * padded + (size_t) cb * bs + l] = sum[l];
+      }
+  for (size_t c = 0; c < padded; c++)
+    {
+      double total = 0;
+      for (long i = 0; i < n; i++)
+        total += partial[(size_t) i * padded + c];
+      out[c] = total;
+    }
+}
+
+/* y = x * scale + shift per channel, then the activation, one (sample, block) at a time. */
+static void
+apply_channels (const graft_onednn_batchnorm *bn, const float *x, const graft_activation_params *act, float *pre,
+                float *y)
+{
+  size_t bs = (size_t) block_size, spatial = bn->p.spatial;
+  long n = bn->p.n, blocks = (long) bn->blocks;
+
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < n; i++)
+    for (long cb = 0; cb < blocks; cb++)
+      {
+        size_t offset = ((size_t) i * (size_t) blocks + (size_t) cb) * spatial * bs;
+        const float *k = bn->scale + (size_t) cb * bs, *d = bn->shift + (size_t) cb * bs;
+        float *out = act != NULL && pre != NULL ? pre + offset : y + offset;
+        for (size_t s = 0; s < spatial; s++)
+          for (size_t l = 0; l < bs; l++)
+            out[s * bs + l] = x[offset + s * bs + l] * k[l] + d[l];
+        if (act != NULL)
+          graft_activation_forward_serial (act, spatial * bs, out, y + offset);
+      }
 }
 
 void
 graft_onednn_batchnorm_forward (graft_onednn_batchnorm *bn, const float *x, const float *gamma, const float *beta,
-                                float *running_mean, float *running_var, float *y, float *saved)
+                                float *running_mean, float *running_var, const graft_activation_params *act,
+                                float *pre, float *y, float *saved)
 {
   int c = bn->p.c;
+  double count = (double) bn->p.n * (double) bn->p.spatial;
+
   if (bn->batch_statistics)
     {
-      void *data[] = { (void *) x, y, (void *) gamma, (void *) beta, saved, saved + c };
-      double count = (double) bn->p.n * (double) bn->p.spatial;
+      double *sums = bn->partial + (size_t) bn->p.n * bn->padded;
       float unbias = count > 1 ? (float) (count / (count - 1)) : 1.0f, m = bn->p.momentum;
-      step_run (&bn->forward, bn->stream, data);
+      channel_sums (bn, x, NULL, NULL, bn->partial, sums);
+      for (int k = 0; k < c; k++)
+        bn->mean[k] = (float) (sums[k] / count);
+      channel_sums (bn, x, bn->mean, NULL, bn->partial, sums);
       for (int k = 0; k < c; k++)
         {
-          running_mean[k] = running_mean[k] * m + saved[k] * (1 - m);
-          running_var[k] = running_var[k] * m + saved[c + k] * unbias * (1 - m);
+          float var = (float) (sums[k] / count);
+          saved[k] = bn->mean[k];
+          saved[c + k] = var;
+          bn->invstd[k] = 1.0f / sqrtf (var + bn->p.epsilon);
+          running_mean[k] = running_mean[k] * m + bn->mean[k] * (1 - m);
+          running_var[k] = running_var[k] * m + var * unbias * (1 - m);
         }
     }
   else
+    for (int k = 0; k < c; k++)
+      {
+        bn->mean[k] = running_mean[k];
+        bn->invstd[k] = 1.0f / sqrtf (running_var[k] + bn->p.epsilon);
+      }
+  for (int k = 0; k < c; k++)
     {
-      void *data[] = { (void *) x, y, (void *) gamma, (void *) beta, running_mean, running_var };
-      step_run (&bn->forward, bn->stream, data);
+      bn->scale[k] = gamma[k] * bn->invstd[k];
+      bn->shift[k] = beta[k] - bn->mean[k] * bn->scale[k];
     }
+  apply_channels (bn, x, act, pre, y);
 }
 
 void
@@ -699,25 +753,51 @@ graft_onednn_batchnorm_backward (graft_onednn_batchnorm *bn, const float *x, con
                                  const float *dy, float *dx, bool set_dx, float *dgamma, float *dbeta, float *scratch)
 {
   int c = bn->p.c;
-  float *diff_src = dx != NULL && set_dx ? dx : scratch;
-  float *diff_scale = scratch + bn->floats, *diff_shift = diff_scale + c;
-  const float *mean = bn->batch_statistics ? saved : running_mean;
-  const float *var = bn->batch_statistics ? saved + c : running_var;
-  /* oneDNN 2.6's backward wants a shift argument as well, which it does not read:
-   * gamma stands in for beta. */
-  void *data[] = { (void *) x, (void *) dy, (void *) gamma, (void *) mean, (void *) var,
-                   diff_src, diff_scale, diff_shift, (void *) gamma };
+  size_t bs = (size_t) block_size, spatial = bn->p.spatial, padded = bn->padded;
+  long n = bn->p.n, blocks = (long) bn->blocks;
+  double count = (double) bn->p.n * (double) spatial;
+  double *totals = bn->partial + (size_t) bn->p.n * padded;
+  /* dx = k_dx * (dy - k_mean - (x - mean) * k_xmu), per channel. */
+  float *k_dx = bn->scale, *k_mean = bn->shift, *k_xmu = bn->invstd;
 
-  step_run (&bn->backward, bn->stream, data);
-  if (dx != NULL && !set_dx)
-    add_into (bn->floats, scratch, dx);
+  (void) scratch;
   for (int k = 0; k < c; k++)
     {
-      if (dgamma != NULL)
-        dgamma[k] += diff_scale[k];
-      if (dbeta != NULL)
-        dbeta[k] += diff_shift[k];
+      bn->mean[k] = bn->batch_statistics ? saved[k] : running_mean[k];
+      bn->invstd[k] = 1.0f / sqrtf ((bn->batch_statistics ? saved[c + k] : running_var[k]) + bn->p.epsilon);
     }
+  channel_sums (bn, dy, NULL, NULL, bn->partial, totals);
+  channel_sums (bn, x, bn->mean, dy, bn->partial, totals + padded);
+  for (int k = 0; k < c; k++)
+    {
+      double sum_dy = totals[k], dg = totals[padded + k] * bn->invstd[k];
+      float invstd = bn->invstd[k];
+      if (dbeta != NULL)
+        dbeta[k] += (float) sum_dy;
+      if (dgamma != NULL)
+        dgamma[k] += (float) dg;
+      k_dx[k] = gamma[k] * invstd;
+      /* With batch statistics, the mean and the variance depend on x too. */
+      k_mean[k] = bn->batch_statistics ? (float) (sum_dy / count) : 0;
+      k_xmu[k] = bn->batch_statistics ? (float) (invstd * dg / count) : 0;
+    }
+  if (dx == NULL)
+    return;
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < n; i++)
+    for (long cb = 0; cb < blocks; cb++)
+      {
+        size_t offset = ((size_t) i * (size_t) blocks + (size_t) cb) * spatial * bs;
+        const float *kd = k_dx + (size_t) cb * bs, *km = k_mean + (size_t) cb * bs;
+        const float *mu = bn->mean + (size_t) cb * bs, *kx = k_xmu + (size_t) cb * bs;
+        for (size_t s = 0; s < spatial; s++)
+          for (size_t l = 0; l < bs; l++)
+            {
+              size_t at = offset + s * bs + l;
+              float v = kd[l] * (dy[at] - km[l] - (x[at] - mu[l]) * kx[l]);
+              dx[at] = set_dx ? v : dx[at] + v;
+            }
+      }
 }
 
 /* ------------------------------------------------------------------------ */

@@ -70,7 +70,8 @@ void graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const 
 /* The oneDNN implementations chosen ("jit:avx512_core" ...), for tests and benchmarks. */
 const char *graft_onednn_conv_implementation (const graft_onednn_conv *conv);
 
-/* BatchNormalization of a blocked (N,C,H,W) value. */
+/* BatchNormalization of a blocked (N,C,H,W) value (the engine's own loops over the
+ * blocked layout; see onednn.c). */
 typedef struct graft_onednn_batchnorm graft_onednn_batchnorm;
 
 graft_onednn_batchnorm *graft_onednn_batchnorm_new (const graft_batchnorm_params *p, int h, int w,
@@ -79,10 +80,11 @@ void graft_onednn_batchnorm_free (graft_onednn_batchnorm *bn);
 size_t graft_onednn_batchnorm_scratch_floats (const graft_onednn_batchnorm *bn);
 /* Batch statistics: saved (2C) receives the batch mean and biased variance for
  * backward, and the running statistics are updated as graft_batchnorm_forward_training
- * does; otherwise running statistics normalise and saved is not used. */
+ * does; otherwise running statistics normalise and saved is not used. act, when not
+ * NULL, is applied in the same pass: y = act(bn(x)), and pre (when not NULL) gets bn(x). */
 void graft_onednn_batchnorm_forward (graft_onednn_batchnorm *bn, const float *x, const float *gamma,
                                      const float *beta, float *running_mean, float *running_var,
-                                     float *y, float *saved);
+                                     const graft_activation_params *act, float *pre, float *y, float *saved);
 void graft_onednn_batchnorm_backward (graft_onednn_batchnorm *bn, const float *x, const float *gamma,
                                       const float *running_mean, const float *running_var,
                                       const float *saved, const float *dy, float *dx, bool set_dx,
