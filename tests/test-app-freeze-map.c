@@ -296,6 +296,49 @@ test_keyboard (Fixture *f, gconstpointer data)
   g_assert_false (press (f, GDK_KEY_a, 0));
 }
 
+/* Each preset sets its cut on the map: Replace Top Layers removes the last stage
+ * (features.14 to 18), and Feature Extraction puts the cut back under the head. */
+static void
+test_presets_cut (Fixture *f, gconstpointer data)
+{
+  graphene_rect_t area, head;
+  graft_freeze_map_get_block_area (f->map, 19, &head);
+  graft_session_set_strategy (f->session, GRAFT_STRATEGY_REPLACE_TOP);
+  g_assert_cmpint (graft_session_get_cut_block (f->session), ==, 13);
+  graft_freeze_map_get_block_area (f->map, 14, &area);
+  g_assert_cmpfloat (graft_freeze_map_get_cut_position (f->map), >, area.origin.y + area.size.height);
+  graft_freeze_map_get_block_area (f->map, 13, &area);
+  g_assert_cmpfloat (graft_freeze_map_get_cut_position (f->map), <, area.origin.y);
+  graft_session_set_strategy (f->session, GRAFT_STRATEGY_FEATURE_EXTRACTION);
+  g_assert_cmpint (graft_session_get_cut_block (f->session), ==, 18);
+  graft_freeze_map_get_block_area (f->map, 18, &area);
+  g_assert_cmpfloat (graft_freeze_map_get_cut_position (f->map), <, area.origin.y);
+  g_assert_cmpfloat (graft_freeze_map_get_cut_position (f->map), >, head.origin.y + head.size.height);
+}
+
+/* A block's BatchNorm policy, set on the map (B, or the action): running statistics,
+ * batch statistics, recalibrated, and back; the other blocks keep the spec's. */
+static void
+test_batchnorm (Fixture *f, gconstpointer data)
+{
+  GraftSessionSpec *spec;
+  graft_freeze_map_set_selected (f->map, 12);
+  g_assert_true (press (f, GDK_KEY_b, 0));
+  spec = graft_session_get_spec (f->session);
+  g_assert_cmpint (graft_session_spec_block_batchnorm (spec, "features.12"), ==,
+                   GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS);
+  gtk_widget_activate_action (GTK_WIDGET (f->map), "freeze-map.cycle-batchnorm", "i", 12);
+  spec = graft_session_get_spec (f->session);
+  g_assert_cmpint (graft_session_spec_block_batchnorm (spec, "features.12"), ==, GRAFT_BATCHNORM_RECALIBRATE);
+  g_assert_cmpint (graft_session_spec_block_batchnorm (spec, "features.11"), ==, GRAFT_BATCHNORM_FROZEN_INFERENCE);
+  g_assert_cmpstr (graft_freeze_map_describe_batchnorm (GRAFT_BATCHNORM_RECALIBRATE), ==, "BatchNorm: recalibrated");
+  app_test_save_shot (f->window, "freeze-map-batchnorm.png");
+  g_assert_true (press (f, GDK_KEY_B, 0));
+  g_assert_cmpint (graft_session_spec_block_batchnorm (graft_session_get_spec (f->session), "features.12"), ==,
+                   GRAFT_BATCHNORM_FROZEN_INFERENCE);
+  g_assert_cmpuint (g_hash_table_size (graft_session_get_spec (f->session)->batchnorm_blocks), ==, 0);
+}
+
 static void
 test_format (void)
 {
@@ -331,6 +374,8 @@ main (int argc, char **argv)
   g_test_add ("/app/freeze-map/pointer", Fixture, NULL, fixture_set_up, test_pointer, fixture_tear_down);
   g_test_add ("/app/freeze-map/keyboard", Fixture, NULL, fixture_set_up, test_keyboard, fixture_tear_down);
   g_test_add ("/app/freeze-map/epoch", Fixture, NULL, fixture_set_up, test_epoch, fixture_tear_down);
+  g_test_add ("/app/freeze-map/presets-cut", Fixture, NULL, fixture_set_up, test_presets_cut, fixture_tear_down);
+  g_test_add ("/app/freeze-map/batchnorm", Fixture, NULL, fixture_set_up, test_batchnorm, fixture_tear_down);
   result = g_test_run ();
 
   {

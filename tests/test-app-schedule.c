@@ -82,7 +82,9 @@ assert_cells_match (GraftScheduleTimeline *timeline, GraftSession *session)
           g_assert_cmpint (graft_schedule_timeline_cell_trains (timeline, b, e), ==, trains);
           if (trains)
             g_assert_cmpfloat_with_epsilon (graft_schedule_timeline_cell_multiplier (timeline, b, e),
-                                            graft_session_spec_block_lr_multiplier (spec, e, b, n_blocks), 1e-12);
+                                            graft_session_spec_block_lr_factor (
+                                                spec, e, b, graft_session_get_block (session, b)->name, n_blocks),
+                                            1e-12);
           else
             g_assert_cmpfloat (graft_schedule_timeline_cell_multiplier (timeline, b, e), ==, 0);
         }
@@ -596,6 +598,59 @@ test_page (void)
     gtk_check_button_set_active (check, TRUE);
     g_assert_cmpint (spec->batchnorm_policy, ==, GRAFT_BATCHNORM_RECALIBRATE);
     g_assert_cmpint (emitted, ==, 3);
+  }
+
+  /* Each stage's learning rate and each block's factor, edited in their rows. */
+  {
+    GtkWidget *stages = find_row (page, ADW_TYPE_EXPANDER_ROW, "Learning Rate of Each _Stage");
+    GtkWidget *blocks = find_row (page, ADW_TYPE_EXPANDER_ROW, "Learning-Rate Factor of Each Bloc_k");
+    GtkWidget *stage2 = find_row (stages, ADW_TYPE_ACTION_ROW, "Stage 2");
+    GtkWidget *block17 = find_row (blocks, ADW_TYPE_ACTION_ROW, "features.17");
+    GtkEditable *entry = GTK_EDITABLE (find_type (stage2, GTK_TYPE_ENTRY));
+    GtkSpinButton *spin = GTK_SPIN_BUTTON (find_type (block17, GTK_TYPE_SPIN_BUTTON));
+    g_autofree char *json = NULL;
+    g_autoptr (GraftSessionSpec) back = NULL;
+    int n_blocks = graft_session_get_n_blocks (session);
+
+    adw_expander_row_set_expanded (ADW_EXPANDER_ROW (stages), TRUE);
+    adw_expander_row_set_expanded (ADW_EXPANDER_ROW (blocks), TRUE);
+    /* features.17 is second from the top: one over the discriminative factor squared. */
+    g_assert_cmpfloat_with_epsilon (gtk_spin_button_get_value (spin), pow (spec->discriminative_factor, -2), 1e-4);
+    g_assert_cmpstr (gtk_editable_get_text (entry), ==, "");
+    gtk_editable_set_text (entry, "3e-3");
+    g_assert_cmpfloat_with_epsilon (spec->stages[1].lr, 3e-3, 1e-9);
+    {
+      /* A letter typed after it: marked, and the spec keeps the number. */
+      int position = -1;
+      gtk_editable_insert_text (entry, "q", -1, &position);
+    }
+    g_assert_cmpstr (gtk_editable_get_text (entry), ==, "3e-3q");
+    g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (entry), "error"));
+    g_assert_cmpfloat_with_epsilon (spec->stages[1].lr, 3e-3, 1e-9);
+    gtk_editable_set_text (entry, "0,004");
+    g_assert_cmpfloat_with_epsilon (spec->stages[1].lr, 4e-3, 1e-9);
+    g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (entry), "error"));
+    gtk_spin_button_set_value (spin, 0.5);
+    g_assert_cmpfloat (*(float *) g_hash_table_lookup (spec->block_lr_factors, "features.17"), ==, 0.5f);
+    g_assert_cmpfloat (graft_session_spec_block_lr_factor (spec, 0, 17, "features.17", n_blocks), ==, 0.5f);
+    /* The timeline follows the edited factor. */
+    assert_cells_match (graft_schedule_page_get_timeline (GRAFT_SCHEDULE_PAGE (page)), session);
+    /* In the spec's JSON and back. */
+    json = graft_session_spec_to_json (spec);
+    back = graft_session_spec_from_json (json, NULL);
+    g_assert_nonnull (back);
+    g_assert_cmpfloat (back->stages[1].lr, ==, 4e-3f);
+    g_assert_cmpfloat (*(float *) g_hash_table_lookup (back->block_lr_factors, "features.17"), ==, 0.5f);
+    screenshot (window, "schedule-rates-dark.png");
+    /* The reset button gives the spread back. */
+    g_assert_true (gtk_widget_get_visible (g_object_get_data (G_OBJECT (block17), "graft-reset")));
+    g_signal_emit_by_name (g_object_get_data (G_OBJECT (block17), "graft-reset"), "clicked");
+    g_assert_false (g_hash_table_contains (spec->block_lr_factors, "features.17"));
+    g_assert_cmpfloat_with_epsilon (gtk_spin_button_get_value (spin), pow (spec->discriminative_factor, -2), 1e-4);
+    gtk_editable_set_text (entry, "");
+    g_assert_cmpfloat (spec->stages[1].lr, ==, 0);
+    adw_expander_row_set_expanded (ADW_EXPANDER_ROW (stages), FALSE);
+    adw_expander_row_set_expanded (ADW_EXPANDER_ROW (blocks), FALSE);
   }
 
   /* A preset from elsewhere updates the controls without writing back. */

@@ -217,7 +217,8 @@ test_train_spec_file (void)
 {
   g_autofree char *out = NULL, *err = NULL, *saved = NULL;
   g_autofree char *spec_path = write_temp ("short-spec.json", "{\"strategy\": \"fine-tune\", \"epochs\": 3, "
-                                                              "\"augmentation\": {\"crop_scale_min\": 0.6}}");
+                                                              "\"augmentation\": {\"enabled\": true, "
+                                                              "\"crop_scale_min\": 0.6}}");
   g_autofree char *saved_path = g_build_filename (folder, "fine-tune-spec.json", NULL);
   g_autofree char *output = g_build_filename (folder, "fine-tuned.onnx", NULL);
   g_autoptr (GraftModel) base = NULL;

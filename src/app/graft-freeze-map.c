@@ -50,6 +50,7 @@ typedef struct {
   PangoLayout *value;     /* parameters (and FLOPs) at the right */
   gboolean trains;
   gboolean removed;
+  GraftBatchNormPolicy batchnorm; /* the block's, when it has a BatchNorm; else the default */
   double weight;          /* sqrt of the measure */
 } Row;
 
@@ -293,6 +294,34 @@ row_measure (GraftFreezeMap *self, int b, guint64 head_parameters)
   }
 }
 
+/* Whether block b has a BatchNorm (its policy then matters). */
+static gboolean
+block_has_batchnorm (GraftFreezeMap *self, int b)
+{
+  GraftModel *model = graft_session_get_model (self->session);
+  const GraftBlock *block = graft_session_get_block (self->session, b);
+  for (int n = block != NULL ? block->first_node : 0; block != NULL && n <= block->last_node; n++)
+    if (graft_graph_node (model->graph, n)->attributes.op == GRAFT_OP_BATCHNORM)
+      return TRUE;
+  return FALSE;
+}
+
+/* The block's BatchNorm policy in words, for the map and its description. */
+const char *
+graft_freeze_map_describe_batchnorm (GraftBatchNormPolicy policy)
+{
+  switch (policy)
+    {
+    case GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS:
+      return _("BatchNorm: batch statistics");
+    case GRAFT_BATCHNORM_RECALIBRATE:
+      return _("BatchNorm: recalibrated");
+    case GRAFT_BATCHNORM_FROZEN_INFERENCE:
+    default:
+      return _("BatchNorm: running statistics");
+    }
+}
+
 static char *
 describe_value (GraftFreezeMap *self, guint64 parameters, double flops)
 {
@@ -342,6 +371,12 @@ update_accessible (GraftFreezeMap *self)
       /* Translators: the selected block: name, parameter count, state. */
       g_string_append_printf (description, _("Selected: %s, %s parameters, %s."), block->name, count, state);
       g_string_append_c (description, ' ');
+      if (block_has_batchnorm (self, self->selected))
+        {
+          g_string_append (description, graft_freeze_map_describe_batchnorm (graft_session_spec_block_batchnorm (
+                                            graft_session_get_spec (self->session), block->name)));
+          g_string_append (description, ". ");
+        }
     }
   else if (self->selected == self->n_blocks)
     {
@@ -356,7 +391,8 @@ update_accessible (GraftFreezeMap *self)
                           self->cut + 1, graft_session_get_block (self->session, self->cut)->name);
   g_string_append_c (description, ' ');
   g_string_append (description, _("Up and Down select a block, Space freezes or unfreezes it, Shift extends the "
-                                  "selection, Control with Up or Down moves the cut."));
+                                  "selection, Control with Up or Down moves the cut, B changes how its BatchNorm "
+                                  "normalises."));
   set_accessible_description (self, description->str);
 }
 
@@ -466,6 +502,7 @@ graft_freeze_map_relayout (GraftFreezeMap *self)
       Row *row = &g_array_index (self->rows, Row, b);
       g_autofree char *value = NULL;
       g_autofree char *detail = NULL;
+      g_autofree char *name_text = NULL;
       const char *name;
       double value_width;
 
@@ -499,6 +536,22 @@ graft_freeze_map_relayout (GraftFreezeMap *self)
           else
             /* Translators: "9 layers · 46.2 MFLOPs"; the FLOPs count has its prefix: "46.2 M". */
             detail = g_strdup_printf (ngettext ("%d layer · %sFLOPs", "%d layers · %sFLOPs", layers), layers, flops);
+          /* A block whose BatchNorm does not keep its running statistics says so on its row. */
+          row->batchnorm = GRAFT_BATCHNORM_FROZEN_INFERENCE;
+          if (!row->removed && block_has_batchnorm (self, b))
+            row->batchnorm = graft_session_spec_block_batchnorm (spec, block->name);
+          if (row->batchnorm != GRAFT_BATCHNORM_FROZEN_INFERENCE)
+            {
+              char *with = g_strdup_printf ("%s · %s", detail, graft_freeze_map_describe_batchnorm (row->batchnorm));
+              g_free (detail);
+              detail = with;
+              /* Translators: a block's name on the freeze map, with a mark for its BatchNorm policy
+               * when it is not the default: "features.12 · BN ↻" (recalibrated), "BN ≈" (batch). */
+              name_text = g_strdup_printf ("%s · %s", block->name,
+                                           row->batchnorm == GRAFT_BATCHNORM_RECALIBRATE ? _("BN recalibrated")
+                                                                                         : _("BN batch"));
+              name = name_text;
+            }
         }
       row->value = make_layout (self, value, 0.9, FALSE, -1);
       value_width = layout_width (row->value);
@@ -1008,6 +1061,8 @@ on_leave (GtkEventControllerMotion *controller, GraftFreezeMap *self)
     }
 }
 
+static void cycle_batchnorm (GraftFreezeMap *self, int block);
+
 static gboolean
 on_key_pressed (GtkEventControllerKey *controller, guint keyval, guint keycode, GdkModifierType state,
                 GraftFreezeMap *self)
@@ -1057,6 +1112,12 @@ on_key_pressed (GtkEventControllerKey *controller, guint keyval, guint keycode, 
       if (self->selected < 0)
         return FALSE;
       toggle_block (self, self->selected);
+      return TRUE;
+    case GDK_KEY_b:
+    case GDK_KEY_B:
+      if (self->selected < 0 || control)
+        return FALSE;
+      cycle_batchnorm (self, self->selected);
       return TRUE;
     default:
       return FALSE;
@@ -1150,6 +1211,31 @@ static void
 action_set_cut (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   set_cut (GRAFT_FREEZE_MAP (widget), g_variant_get_int32 (parameter));
+}
+
+/* The next BatchNorm policy of block: running statistics, batch statistics, recalibrate. */
+static void
+cycle_batchnorm (GraftFreezeMap *self, int block)
+{
+  const GraftBlock *b = self->session != NULL ? graft_session_get_block (self->session, block) : NULL;
+  GraftSessionSpec *spec;
+  GraftBatchNormPolicy policy;
+
+  if (b == NULL || block >= self->n_blocks || !block_has_batchnorm (self, block))
+    return;
+  spec = graft_session_get_spec (self->session);
+  policy = (graft_session_spec_block_batchnorm (spec, b->name) + 1) % (GRAFT_BATCHNORM_RECALIBRATE + 1);
+  graft_session_spec_set_block_batchnorm (spec, b->name, policy);
+  graft_session_spec_changed (self->session);
+}
+
+static void
+action_cycle_batchnorm (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  GraftFreezeMap *self = GRAFT_FREEZE_MAP (widget);
+  int block = g_variant_get_int32 (parameter);
+  graft_freeze_map_set_selected (self, block);
+  cycle_batchnorm (self, block);
 }
 
 static void
@@ -1402,6 +1488,7 @@ graft_freeze_map_class_init (GraftFreezeMapClass *klass)
   gtk_widget_class_install_action (widget_class, "freeze-map.extend", "i", action_extend);
   gtk_widget_class_install_action (widget_class, "freeze-map.set-cut", "i", action_set_cut);
   gtk_widget_class_install_action (widget_class, "freeze-map.select", "i", action_select);
+  gtk_widget_class_install_action (widget_class, "freeze-map.cycle-batchnorm", "i", action_cycle_batchnorm);
 
   gtk_widget_class_set_css_name (widget_class, "freezemap");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_WIDGET);

@@ -69,6 +69,8 @@ void graft_freeze_map_draw_swatch (GraftFreezeMap *self, cairo_t *cr, GraftFreez
 
 /* "928", "8.8 K", "54.3 K", "474 K", "2.2 M", "1.1 G": a count for people. */
 char *graft_freeze_map_format_count (double value);
+/* A block's BatchNorm policy in words ("BatchNorm: recalibrated"), translated. */
+const char *graft_freeze_map_describe_batchnorm (GraftBatchNormPolicy policy);
 
 /* What the new head sits on: the width of the cut value (features) and the number of
  * classes (the train dataset's, 2 when there is none). FALSE without a model. */

@@ -297,6 +297,7 @@ static void
 refresh_layer_states (GraftModelPage *self)
 {
   GraftSessionSpec *spec;
+  GraftBatchNormPolicy policy;
   int cut, n;
 
   if (self->session == NULL || graft_session_get_model (self->session) == NULL || self->shown_block < 0
@@ -304,6 +305,7 @@ refresh_layer_states (GraftModelPage *self)
     return;
   spec = graft_session_get_spec (self->session);
   cut = graft_session_get_cut_block (self->session);
+  policy = graft_session_spec_block_batchnorm (spec, graft_session_get_block (self->session, self->shown_block)->name);
   n = (int) g_list_model_get_n_items (G_LIST_MODEL (self->layers));
   for (int i = 0; i < n; i++)
     {
@@ -318,9 +320,9 @@ refresh_layer_states (GraftModelPage *self)
         layer->batchnorm_mode = "—";
       else if (layer->trains)
         layer->batchnorm_mode = _("Batch statistics, learns");
-      else if (spec->batchnorm_policy == GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS)
+      else if (policy == GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS)
         layer->batchnorm_mode = _("Batch statistics");
-      else if (spec->batchnorm_policy == GRAFT_BATCHNORM_RECALIBRATE)
+      else if (policy == GRAFT_BATCHNORM_RECALIBRATE)
         layer->batchnorm_mode = _("Recalibrated, then frozen");
       else
         layer->batchnorm_mode = _("Running statistics");
@@ -372,6 +374,8 @@ update_layers_heading (GraftModelPage *self)
   gtk_widget_set_visible (GTK_WIDGET (self->layers_scroller), TRUE);
 }
 
+static void sync_batchnorm_row (GraftModelPage *self);
+
 static void
 show_block (GraftModelPage *self, int block)
 {
@@ -406,6 +410,8 @@ show_block (GraftModelPage *self, int block)
                        items->len);
   refresh_layer_states (self);
   update_layers_heading (self);
+  if (model != NULL)
+    sync_batchnorm_row (self);
 }
 
 static void
@@ -706,6 +712,40 @@ update_model_header (GraftModelPage *self)
   gtk_label_set_text (self->model_subtitle, g_strstrip (subtitle->str));
 }
 
+/* The BatchNorm row edits the shown block's policy: shown for a block that has a
+ * BatchNorm and runs (not above the cut). */
+static void
+sync_batchnorm_row (GraftModelPage *self)
+{
+  const GraftBlock *block = NULL;
+  gboolean has_batchnorm = FALSE;
+  int n_blocks = graft_session_get_n_blocks (self->session);
+
+  if (self->shown_block >= 0 && self->shown_block < n_blocks
+      && self->shown_block <= graft_session_get_cut_block (self->session))
+    block = graft_session_get_block (self->session, self->shown_block);
+  for (int n = block != NULL ? block->first_node : 0; block != NULL && n <= block->last_node; n++)
+    if (graft_graph_node (graft_session_get_model (self->session)->graph, n)->attributes.op == GRAFT_OP_BATCHNORM)
+      has_batchnorm = TRUE;
+  gtk_widget_set_visible (GTK_WIDGET (self->batchnorm_row), has_batchnorm);
+  if (has_batchnorm)
+    {
+      GraftBatchNormPolicy policy = graft_session_spec_block_batchnorm (graft_session_get_spec (self->session),
+                                                                        block->name);
+      /* Translators: subtitle of the BatchNorm row, with the block's name. */
+      g_autofree char *subtitle = g_strdup_printf (_("%s, while frozen. Running statistics keep what the model "
+                                                     "learnt; recalibrate when your images look very different."),
+                                                   block->name);
+      gboolean syncing = self->syncing;
+      self->syncing = TRUE;
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (self->batchnorm_row), subtitle);
+      adw_combo_row_set_selected (self->batchnorm_row, policy == GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS ? 1
+                                                       : policy == GRAFT_BATCHNORM_RECALIBRATE        ? 2
+                                                                                                      : 0);
+      self->syncing = syncing;
+    }
+}
+
 static void
 sync_from_spec (GraftModelPage *self)
 {
@@ -719,9 +759,7 @@ sync_from_spec (GraftModelPage *self)
   for (int i = 0; i < STRATEGY_BUTTONS; i++)
     gtk_toggle_button_set_active (self->strategy_buttons[i], button_strategies[i] == spec->strategy);
   gtk_label_set_text (self->strategy_description, strategy_explanation (spec->strategy));
-  adw_combo_row_set_selected (self->batchnorm_row, spec->batchnorm_policy == GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS ? 1
-                                                   : spec->batchnorm_policy == GRAFT_BATCHNORM_RECALIBRATE        ? 2
-                                                                                                                  : 0);
+  sync_batchnorm_row (self);
   /* The epoch matters when blocks unfreeze in stages. */
   stages = spec->n_stages > 1;
   gtk_widget_set_visible (self->epoch_box, stages);
@@ -811,13 +849,17 @@ on_batchnorm_changed (GraftModelPage *self)
   };
   guint selected = adw_combo_row_get_selected (self->batchnorm_row);
   GraftSessionSpec *spec;
+  const char *name;
 
   if (self->syncing || self->session == NULL || selected >= G_N_ELEMENTS (policies))
     return;
   spec = graft_session_get_spec (self->session);
-  if (spec->batchnorm_policy == policies[selected])
+  if (self->shown_block < 0 || self->shown_block >= graft_session_get_n_blocks (self->session))
     return;
-  spec->batchnorm_policy = policies[selected];
+  name = graft_session_get_block (self->session, self->shown_block)->name;
+  if (graft_session_spec_block_batchnorm (spec, name) == policies[selected])
+    return;
+  graft_session_spec_set_block_batchnorm (spec, name, policies[selected]);
   graft_session_spec_changed (self->session);
 }
 

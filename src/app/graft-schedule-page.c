@@ -114,6 +114,16 @@ struct _GraftSchedulePage
   GtkSwitch *jitter_switch;
   GtkWidget *views_row;
   GtkWidget *cache_note;
+  AdwExpanderRow *stage_rates_row;
+  AdwExpanderRow *block_rates_row;
+
+  /* The rows made for the stages and the blocks (rebuilt when their number or the
+   * model changes): an entry a stage, a spin button a block. */
+  GPtrArray *stage_rows;
+  GPtrArray *stage_entries;
+  GPtrArray *block_rows;
+  GPtrArray *block_spins;
+  GraftModel *rates_model;
 };
 
 G_DEFINE_FINAL_TYPE (GraftSchedulePage, graft_schedule_page, ADW_TYPE_BIN)
@@ -415,6 +425,179 @@ on_decay_changed (GraftSchedulePage *self)
   sync_from_spec (self);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Learning rates of each stage and block                                    */
+
+/* A stage's own learning rate: empty is the base rate (0 in the spec). */
+static void
+on_stage_rate_changed (GtkEditable *entry, GraftSchedulePage *self)
+{
+  GraftSessionSpec *spec = spec_for_edit (self);
+  int stage = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (entry), "graft-stage"));
+  g_autofree char *text = g_strstrip (g_strdup (gtk_editable_get_text (entry)));
+  double value = 0;
+  gboolean valid;
+
+  if (spec == NULL || stage >= spec->n_stages)
+    return;
+  valid = text[0] == '\0' || (parse_number (text, &value) && value > 0 && value < 1e3);
+  if (valid)
+    gtk_widget_remove_css_class (GTK_WIDGET (entry), "error");
+  else
+    gtk_widget_add_css_class (GTK_WIDGET (entry), "error");
+  if (valid && !nearly_equal (value, spec->stages[stage].lr))
+    {
+      spec->stages[stage].lr = (float) value;
+      commit (self);
+    }
+}
+
+/* A block's own factor; the reset button gives the preset's back. */
+static void
+on_block_factor_changed (GtkSpinButton *spin, GraftSchedulePage *self)
+{
+  GraftSessionSpec *spec = spec_for_edit (self);
+  int block = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (spin), "graft-block"));
+  const GraftBlock *b = self->session != NULL ? graft_session_get_block (self->session, block) : NULL;
+  double value = gtk_spin_button_get_value (spin);
+
+  if (spec == NULL || b == NULL)
+    return;
+  if (nearly_equal (value, graft_session_spec_block_lr_factor (spec, 0, block, b->name,
+                                                               graft_session_get_n_blocks (self->session))))
+    return;
+  graft_session_spec_set_block_lr_factor (spec, b->name, (float) value);
+  commit (self);
+}
+
+static void
+on_block_factor_reset (GtkButton *button, GraftSchedulePage *self)
+{
+  GraftSessionSpec *spec = spec_for_edit (self);
+  int block = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (button), "graft-block"));
+  const GraftBlock *b = self->session != NULL ? graft_session_get_block (self->session, block) : NULL;
+
+  if (spec == NULL || b == NULL)
+    return;
+  graft_session_spec_set_block_lr_factor (spec, b->name, 0);
+  commit (self);
+}
+
+static void
+clear_rows (AdwExpanderRow *expander, GPtrArray *rows)
+{
+  for (guint i = 0; i < rows->len; i++)
+    adw_expander_row_remove (expander, g_ptr_array_index (rows, i));
+  g_ptr_array_set_size (rows, 0);
+}
+
+/* Makes the rows for the spec's stages and the model's blocks when their number or the
+ * model changed; otherwise the rows stay (and keep the focus). */
+static void
+rebuild_rates (GraftSchedulePage *self, const GraftSessionSpec *spec)
+{
+  GraftModel *model = graft_session_get_model (self->session);
+  int n_blocks = model != NULL ? graft_session_get_n_blocks (self->session) : 0;
+
+  if ((int) self->stage_rows->len != spec->n_stages)
+    {
+      clear_rows (self->stage_rates_row, self->stage_rows);
+      g_ptr_array_set_size (self->stage_entries, 0);
+      for (int s = 0; s < spec->n_stages; s++)
+        {
+          GtkWidget *row = adw_action_row_new ();
+          GtkWidget *entry = gtk_entry_new ();
+          /* Translators: a row of the learning rate of each stage. */
+          g_autofree char *title = g_strdup_printf (_("Stage %d"), s + 1);
+          adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+          gtk_widget_set_valign (entry, GTK_ALIGN_CENTER);
+          gtk_editable_set_width_chars (GTK_EDITABLE (entry), 8);
+          gtk_entry_set_placeholder_text (GTK_ENTRY (entry), _("base"));
+          gtk_accessible_update_property (GTK_ACCESSIBLE (entry), GTK_ACCESSIBLE_PROPERTY_LABEL, title, -1);
+          g_object_set_data (G_OBJECT (entry), "graft-stage", GINT_TO_POINTER (s));
+          g_signal_connect (entry, "changed", G_CALLBACK (on_stage_rate_changed), self);
+          adw_action_row_add_suffix (ADW_ACTION_ROW (row), entry);
+          adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), entry);
+          adw_expander_row_add_row (self->stage_rates_row, row);
+          g_ptr_array_add (self->stage_rows, row);
+          g_ptr_array_add (self->stage_entries, entry);
+        }
+    }
+  if (self->rates_model != model || (int) self->block_rows->len != n_blocks)
+    {
+      self->rates_model = model;
+      clear_rows (self->block_rates_row, self->block_rows);
+      g_ptr_array_set_size (self->block_spins, 0);
+      for (int b = n_blocks - 1; b >= 0; b--)
+        {
+          const GraftBlock *block = graft_session_get_block (self->session, b);
+          GtkWidget *row = adw_action_row_new ();
+          GtkAdjustment *adjustment = gtk_adjustment_new (1, 1e-4, 100, 0.01, 0.1, 0);
+          GtkWidget *spin = gtk_spin_button_new (adjustment, 0.01, 4);
+          GtkWidget *reset = gtk_button_new_from_icon_name ("edit-undo-symbolic");
+          adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), block->name);
+          gtk_widget_set_valign (spin, GTK_ALIGN_CENTER);
+          gtk_spin_button_set_numeric (GTK_SPIN_BUTTON (spin), TRUE);
+          gtk_accessible_update_property (GTK_ACCESSIBLE (spin), GTK_ACCESSIBLE_PROPERTY_LABEL, block->name, -1);
+          g_object_set_data (G_OBJECT (spin), "graft-block", GINT_TO_POINTER (b));
+          g_object_set_data (G_OBJECT (reset), "graft-block", GINT_TO_POINTER (b));
+          g_object_set_data (G_OBJECT (row), "graft-reset", reset);
+          g_signal_connect (spin, "value-changed", G_CALLBACK (on_block_factor_changed), self);
+          gtk_widget_set_valign (reset, GTK_ALIGN_CENTER);
+          gtk_widget_add_css_class (reset, "flat");
+          gtk_widget_set_tooltip_text (reset, _("Use the factor of the fraction and the discriminative factor"));
+          g_signal_connect (reset, "clicked", G_CALLBACK (on_block_factor_reset), self);
+          adw_action_row_add_suffix (ADW_ACTION_ROW (row), reset);
+          adw_action_row_add_suffix (ADW_ACTION_ROW (row), spin);
+          adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), spin);
+          adw_expander_row_add_row (self->block_rates_row, row);
+          g_ptr_array_add (self->block_rows, row);
+          g_ptr_array_add (self->block_spins, spin);
+        }
+    }
+}
+
+/* Rows from the spec (called while syncing). */
+static void
+sync_rates (GraftSchedulePage *self, const GraftSessionSpec *spec)
+{
+  int n_blocks = (int) self->block_spins->len;
+
+  rebuild_rates (self, spec);
+  for (int s = 0; s < spec->n_stages && s < (int) self->stage_entries->len; s++)
+    {
+      GtkEditable *entry = g_ptr_array_index (self->stage_entries, s);
+      const char *text = gtk_editable_get_text (entry);
+      double shown;
+      int end = s + 1 < spec->n_stages ? spec->stages[s + 1].epoch : spec->epochs;
+      /* Translators: the epochs of a stage, "epochs 1 to 4" (1-based, inclusive). */
+      g_autofree char *subtitle = g_strdup_printf (_("Epochs %d to %d"), spec->stages[s].epoch + 1, MAX (end, 1));
+      adw_action_row_set_subtitle (g_ptr_array_index (self->stage_rows, s), subtitle);
+      /* Keep what the person is typing while it means the spec's value. */
+      if (spec->stages[s].lr > 0 ? !(parse_number (text, &shown) && nearly_equal (shown, spec->stages[s].lr))
+                                 : text[0] != '\0')
+        {
+          g_autofree char *value = spec->stages[s].lr > 0 ? format_number (spec->stages[s].lr) : g_strdup ("");
+          gtk_editable_set_text (entry, value);
+        }
+    }
+  for (int i = 0; i < n_blocks; i++)
+    {
+      GtkSpinButton *spin = g_ptr_array_index (self->block_spins, i);
+      int b = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (spin), "graft-block"));
+      const GraftBlock *block = graft_session_get_block (self->session, b);
+      gboolean own = block != NULL && g_hash_table_contains (spec->block_lr_factors, block->name);
+      GtkWidget *row = g_ptr_array_index (self->block_rows, i);
+      if (block == NULL)
+        continue;
+      gtk_spin_button_set_value (spin, graft_session_spec_block_lr_factor (spec, 0, b, block->name,
+                                                                          graft_session_get_n_blocks (self->session)));
+      gtk_widget_set_visible (g_object_get_data (G_OBJECT (row), "graft-reset"), own);
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), own ? _("Its own factor") : "");
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* The stage buttons                                                         */
 
@@ -595,6 +778,7 @@ sync_from_spec (GraftSchedulePage *self)
   /* Cached views are augmented ones: without augmentation every epoch reads the same
    * image, and the trainer caches it once anyway. */
   gtk_widget_set_sensitive (self->views_row, a->enabled);
+  sync_rates (self, spec);
 
   self->syncing = FALSE;
 
@@ -695,6 +879,10 @@ graft_schedule_page_finalize (GObject *object)
   GraftSchedulePage *self = GRAFT_SCHEDULE_PAGE (object);
 
   g_free (self->error);
+  g_ptr_array_unref (self->stage_rows);
+  g_ptr_array_unref (self->stage_entries);
+  g_ptr_array_unref (self->block_rows);
+  g_ptr_array_unref (self->block_spins);
   G_OBJECT_CLASS (graft_schedule_page_parent_class)->finalize (object);
 }
 
@@ -786,6 +974,8 @@ graft_schedule_page_class_init (GraftSchedulePageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, jitter_switch);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, views_row);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, cache_note);
+  gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, stage_rates_row);
+  gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, block_rates_row);
   gtk_widget_class_bind_template_callback (widget_class, on_switch_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_kind_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_optimizer_changed);
@@ -806,6 +996,10 @@ graft_schedule_page_init (GraftSchedulePage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->lr_shown = self->decay_shown = NAN;
+  self->stage_rows = g_ptr_array_new ();
+  self->stage_entries = g_ptr_array_new ();
+  self->block_rows = g_ptr_array_new ();
+  self->block_spins = g_ptr_array_new ();
 
   for (Spin spin = 0; spin < N_SPINS; spin++)
     {

@@ -469,7 +469,8 @@ graft_schedule_timeline_recompute (GraftScheduleTimeline *self)
       self->row_group = g_new (int, rows);
       for (int b = 0; b < self->n_blocks; b++)
         {
-          self->row_multiplier[b] = graft_session_spec_block_lr_multiplier (spec, 0, b, self->n_blocks);
+          self->row_multiplier[b] = graft_session_spec_block_lr_factor (
+              spec, 0, b, graft_session_get_block (self->session, b)->name, self->n_blocks);
           if (b <= self->cut && self->row_multiplier[b] > 0)
             {
               low = MIN (low, self->row_multiplier[b]);
@@ -488,7 +489,8 @@ graft_schedule_timeline_recompute (GraftScheduleTimeline *self)
       for (int b = 0; b < self->n_blocks; b++)
         self->row_t[b] = high > low ? (log (self->row_multiplier[b]) - log (low)) / (log (high) - log (low)) : 1.0;
 
-      /* Groups: consecutive blocks with one multiplier (it is monotonic in the block),
+      /* Groups: consecutive blocks with one multiplier (monotonic in the block unless a
+       * block has its own factor),
        * lowest first; the head last, alone. */
       for (int b = 0; b <= self->n_blocks; b++)
         {

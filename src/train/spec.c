@@ -259,7 +259,22 @@ graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
       if (prep != NULL)
         graft_preprocessing_from_json (prep, &spec->preprocessing, NULL);
     }
+  graft_session_spec_adapt_augmentation (spec);
   return spec;
+}
+
+void
+graft_session_spec_adapt_augmentation (GraftSessionSpec *spec)
+{
+  /* The recipe suits photos of 224 pixels: a random crop of a third of a 32-pixel image
+   * keeps a few pixels of it. On the sample (32 pixels, 40 images a class, seeds 1-3,
+   * mean validation accuracy), fine-tune / ULMFiT / fastai scored 68.3 / 75.1 / 58.3 %
+   * with it, 82.6 / 83.8 / 76.9 % with flips alone, 79.5 / 81.7 / 71.5 % with flips, a
+   * crop of 80 % and jitter 0.1, and 83.7 / 85.9 / 79.2 % without augmentation, against
+   * 77.7 % for feature extraction: below GRAFT_SMALL_INPUT pixels the presets train
+   * without it. */
+  if (spec->augmentation.enabled && spec->preprocessing.size < GRAFT_SMALL_INPUT)
+    graft_augmentation_init_none (&spec->augmentation);
 }
 
 static GHashTable *

@@ -122,9 +122,15 @@ typedef struct {
   float label_smoothing;
 } GraftSessionSpec;
 
-/* A preset for strategy on model (its blocks decide the stages and the spread).
- * model may be NULL for a spec without a model yet (stages then assume 1 block). */
+/* A preset for strategy on model (its blocks decide the stages and the spread, its
+ * input size the augmentation). model may be NULL for a spec without a model yet
+ * (stages then assume 1 block). */
 GraftSessionSpec *graft_session_spec_new (GraftStrategy strategy, const GraftModel *model);
+/* Inputs smaller than this many pixels a side train without augmentation by default. */
+#define GRAFT_SMALL_INPUT 64
+/* Turns a preset's augmentation off for small inputs (spec->preprocessing.size below
+ * GRAFT_SMALL_INPUT): call it again after changing a preset's preprocessing. */
+void graft_session_spec_adapt_augmentation (GraftSessionSpec *spec);
 /* How many blocks at the top of the backbone Replace Top Layers removes: the blocks of
  * the last stage (the trailing blocks at the backbone's smallest spatial size, as
  * ResNet's layer4 or MobileNetV2's 7×7 inverted-residual blocks), at least one, at most
