@@ -11,7 +11,9 @@
 #include "gradcheck.h"
 
 #ifdef GRAFT_HAVE_ONEDNN
+#include "engine/onednn-backend.h"
 #include "engine/onednn.h"
+#include "engine/plan.h"
 
 /* A blocked copy of a plain (N,C,H,W) tensor, in memory that held NaN before. */
 static float *
@@ -681,6 +683,360 @@ test_concat (void)
   graft_floats_free (yb);
   graft_floats_free (dyb);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Plans on the backend: a small network with every blocked op                */
+
+typedef struct {
+  graft_graph *graph;
+  int input, kept, logits;
+} net;
+
+static int
+net_tensor (net *t, const char *name, graft_value_kind kind, graft_shape shape, float lo, float hi, uint64_t seed)
+{
+  size_t count;
+  float *data;
+  int value;
+  graft_shape_count (&shape, &count, NULL);
+  data = test_floats (count);
+  test_fill_uniform_float (data, count, seed, lo, hi);
+  value = graft_graph_add_tensor (t->graph, name, kind, &shape, data, NULL);
+  g_free (data);
+  g_assert_cmpint (value, >=, 0);
+  return value;
+}
+
+static int
+net_node (net *t, const char *name, graft_node_attributes a, const int *inputs, int n)
+{
+  graft_error error;
+  int value = graft_graph_add_node (t->graph, name, &a, inputs, n, name, &error);
+  if (value < 0)
+    g_error ("test network: %s", error.message);
+  return value;
+}
+
+static int
+net_conv (net *t, const char *name, int x, int c, int m, int k, int stride, int groups, bool bias, uint64_t seed)
+{
+  char buffer[64];
+  graft_node_attributes a = { .op = GRAFT_OP_CONV };
+  int inputs[3], n = 2;
+  float scale = (float) sqrt (3.0 / (c / groups * k * k));
+  a.conv.kh = a.conv.kw = k;
+  a.conv.stride_h = a.conv.stride_w = stride;
+  a.conv.dilation_h = a.conv.dilation_w = 1;
+  a.conv.pad_top = a.conv.pad_left = a.conv.pad_bottom = a.conv.pad_right = k / 2;
+  a.conv.groups = groups;
+  inputs[0] = x;
+  g_snprintf (buffer, sizeof buffer, "%s.weight", name);
+  inputs[1] = net_tensor (t, buffer, GRAFT_VALUE_PARAMETER, graft_shape_4d (m, c / groups, k, k), -scale, scale, seed);
+  if (bias)
+    {
+      g_snprintf (buffer, sizeof buffer, "%s.bias", name);
+      inputs[n++] = net_tensor (t, buffer, GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { m }), -0.1f,
+                                0.1f, seed + 1);
+    }
+  return net_node (t, name, a, inputs, n);
+}
+
+static int
+net_batchnorm (net *t, const char *name, int x, int c, uint64_t seed)
+{
+  char buffer[64];
+  graft_node_attributes a = { .op = GRAFT_OP_BATCHNORM, .batchnorm = { 1e-5f, 0.9f } };
+  int inputs[5] = { x };
+  graft_shape shape = graft_shape_make (1, (int64_t[]) { c });
+  g_snprintf (buffer, sizeof buffer, "%s.weight", name);
+  inputs[1] = net_tensor (t, buffer, GRAFT_VALUE_PARAMETER, shape, 0.5f, 1.5f, seed);
+  g_snprintf (buffer, sizeof buffer, "%s.bias", name);
+  inputs[2] = net_tensor (t, buffer, GRAFT_VALUE_PARAMETER, shape, -0.2f, 0.2f, seed + 1);
+  g_snprintf (buffer, sizeof buffer, "%s.running_mean", name);
+  inputs[3] = net_tensor (t, buffer, GRAFT_VALUE_BUFFER, shape, -0.1f, 0.1f, seed + 2);
+  g_snprintf (buffer, sizeof buffer, "%s.running_var", name);
+  inputs[4] = net_tensor (t, buffer, GRAFT_VALUE_BUFFER, shape, 0.8f, 1.2f, seed + 3);
+  return net_node (t, name, a, inputs, 5);
+}
+
+static int
+net_activation (net *t, const char *name, int x, graft_activation_kind kind, float alpha, float beta)
+{
+  graft_node_attributes a = { .op = GRAFT_OP_ACTIVATION, .activation = { kind, alpha, beta } };
+  return net_node (t, name, a, &x, 1);
+}
+
+static int
+net_pool (net *t, const char *name, graft_op op, int x, int k, int stride, int pad, bool ceil_mode)
+{
+  graft_node_attributes a = { .op = op };
+  a.pool.kh = a.pool.kw = k;
+  a.pool.stride_h = a.pool.stride_w = stride;
+  a.pool.pad_top = a.pool.pad_left = a.pool.pad_bottom = a.pool.pad_right = pad;
+  a.pool.ceil_mode = ceil_mode;
+  return net_node (t, name, a, &x, 1);
+}
+
+/* A stem on the plain image, inverted residual blocks with BatchNorm (kept), a residual
+ * Add, HardSwish, squeeze-excite, pooling with ceil_mode, an odd channel count (17),
+ * an aligned Concat, the global average and a Gemm head. */
+static void
+net_build (net *t, uint64_t seed)
+{
+  graft_shape input_shape = graft_shape_4d (1, 3, 15, 15);
+  int x, skip, gate, pair[2], gemm[3];
+  graft_node_attributes a;
+
+  t->graph = graft_graph_new ();
+  t->input = graft_graph_add_input (t->graph, "image", &input_shape, NULL);
+  x = net_conv (t, "stem", t->input, 3, 16, 3, 2, 1, false, seed);
+  x = net_batchnorm (t, "stem.bn", x, 16, seed + 10);
+  x = net_activation (t, "stem.relu6", x, GRAFT_ACTIVATION_CLIP, 0, 6);
+  x = net_conv (t, "dw", x, 16, 16, 3, 1, 16, false, seed + 20);
+  x = net_batchnorm (t, "dw.bn", x, 16, seed + 30);
+  x = net_activation (t, "dw.relu", x, GRAFT_ACTIVATION_RELU, 0, 0);
+  x = net_conv (t, "project", x, 16, 24, 1, 1, 1, false, seed + 40);
+  skip = x = net_batchnorm (t, "project.bn", x, 24, seed + 50);
+  x = net_conv (t, "expand", x, 24, 24, 1, 1, 1, true, seed + 60);
+  x = net_batchnorm (t, "expand.bn", x, 24, seed + 70);
+  pair[0] = skip, pair[1] = x;
+  x = net_node (t, "residual", (graft_node_attributes) { .op = GRAFT_OP_ADD }, pair, 2);
+  t->kept = x = net_activation (t, "hswish", x, GRAFT_ACTIVATION_HARD_SWISH, 0, 0);
+  x = net_pool (t, "maxpool", GRAFT_OP_MAXPOOL, x, 3, 2, 0, true);
+  a = (graft_node_attributes) { .op = GRAFT_OP_MEAN_SPATIAL, .mean_spatial = { true } };
+  gate = net_node (t, "se.pool", a, &x, 1);
+  gate = net_conv (t, "se.reduce", gate, 24, 8, 1, 1, 1, true, seed + 80);
+  gate = net_activation (t, "se.relu", gate, GRAFT_ACTIVATION_RELU, 0, 0);
+  gate = net_conv (t, "se.expand", gate, 8, 24, 1, 1, 1, true, seed + 90);
+  gate = net_activation (t, "se.gate", gate, GRAFT_ACTIVATION_SIGMOID, 0, 0);
+  pair[0] = x, pair[1] = gate;
+  x = net_node (t, "se.scale", (graft_node_attributes) { .op = GRAFT_OP_MUL }, pair, 2);
+  skip = net_conv (t, "wide", x, 24, 32, 1, 1, 1, false, seed + 100);
+  x = net_conv (t, "odd", x, 24, 17, 3, 1, 1, true, seed + 110);
+  x = net_activation (t, "odd.leaky", x, GRAFT_ACTIVATION_LEAKY_RELU, 0.1f, 0);
+  pair[0] = skip, pair[1] = x;
+  a = (graft_node_attributes) { .op = GRAFT_OP_CONCAT, .concat = { 1 } };
+  x = net_node (t, "concat", a, pair, 2);
+  x = net_pool (t, "avgpool", GRAFT_OP_AVGPOOL, x, 3, 1, 1, false);
+  a = (graft_node_attributes) { .op = GRAFT_OP_MEAN_SPATIAL, .mean_spatial = { false } };
+  x = net_node (t, "gap", a, &x, 1);
+  gemm[0] = x;
+  gemm[1] = net_tensor (t, "fc.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (5, 49), -0.3f, 0.3f, seed + 120);
+  gemm[2] = net_tensor (t, "fc.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { 5 }), -0.1f, 0.1f,
+                        seed + 121);
+  a = (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1.0f, 1.0f } };
+  t->logits = net_node (t, "fc", a, gemm, 3);
+}
+
+static graft_plan *
+net_plan (net *t, graft_plan_mode mode, graft_plan_kernels kernels, int batch)
+{
+  int keep[] = { t->kept, t->logits };
+  graft_plan_options options = {
+    .mode = mode, .batch = batch, .keep = keep, .n_keep = 2, .loss_logits = t->logits, .kernels = kernels,
+  };
+  graft_error error;
+  graft_plan *plan = graft_plan_new (t->graph, &options, &error);
+  if (plan == NULL)
+    g_error ("plan: %s", error.message);
+  return plan;
+}
+
+static void
+net_batch (int batch, uint64_t seed, float *images, int32_t *labels)
+{
+  test_fill_uniform_float (images, (size_t) batch * 3 * 15 * 15, seed, -1, 1);
+  for (int i = 0; i < batch; i++)
+    labels[i] = (int32_t) ((seed + (uint64_t) i * 7) % 5);
+}
+
+/* The layout decision blocks what runs in the backend and leaves the edges plain. */
+static void
+test_plan_layouts (void)
+{
+  net t;
+  int keep[] = { 0 };
+  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = 2, .keep = keep, .n_keep = 1 };
+  graft_error error;
+  graft_onednn_backend *backend;
+
+  net_build (&t, 1);
+  keep[0] = t.kept;
+  options.loss_logits = t.logits;
+  backend = graft_onednn_backend_new (t.graph, &options, &error);
+  g_assert_nonnull (backend);
+  for (int v = 0; v < graft_graph_value_count (t.graph); v++)
+    {
+      const char *name = graft_graph_value (t.graph, v)->name;
+      bool blocked = graft_onednn_backend_blocked (backend, v);
+      /* Plain: the image, the 1x1 planes of squeeze-excite and what the head reads. */
+      bool plain = v == t.input || g_str_has_prefix (name, "se.pool") || g_str_has_prefix (name, "se.reduce")
+                   || g_str_has_prefix (name, "se.relu") || g_str_has_prefix (name, "se.expand")
+                   || g_str_has_prefix (name, "se.gate") || g_str_equal (name, "gap") || g_str_equal (name, "fc")
+                   || graft_graph_value (t.graph, v)->kind != GRAFT_VALUE_ACTIVATION;
+      if (v == t.input)
+        g_assert_false (blocked);
+      if (blocked == plain)
+        g_error ("value '%s' is %s", name, blocked ? "blocked" : "plain");
+    }
+  graft_onednn_backend_free (backend);
+  graft_graph_free (t.graph);
+}
+
+static void
+assert_values_close (const char *what, const float *got, const float *want, size_t count, double atol, double rtol)
+{
+  double *w = test_doubles (count);
+  test_to_double (want, w, count);
+  test_assert_close (what, got, w, count, atol, rtol);
+  g_free (w);
+}
+
+/* A training step on each backend: the same logits, kept value, loss and gradients
+ * within float tolerances, and the same running statistics. */
+static void
+test_plan_matches_portable (void)
+{
+  int batch = 3;
+  float images[3 * 3 * 15 * 15];
+  int32_t labels[3];
+  net nets[2];
+  graft_plan *plans[2];
+  float loss[2];
+  graft_error error;
+
+  net_batch (batch, 5, images, labels);
+  for (int k = 0; k < 2; k++)
+    {
+      net_build (&nets[k], 3);
+      plans[k] = net_plan (&nets[k], GRAFT_PLAN_TRAINING, k ? GRAFT_PLAN_KERNELS_ONEDNN : GRAFT_PLAN_KERNELS_PORTABLE,
+                           batch);
+      g_assert_cmpint (graft_plan_set_input (plans[k], nets[k].input, images, G_N_ELEMENTS (images), &error), ==,
+                       GRAFT_OK);
+      g_assert_cmpint (graft_plan_forward (plans[k], &error), ==, GRAFT_OK);
+      g_assert_cmpint (graft_plan_backward (plans[k], labels, &loss[k], &error), ==, GRAFT_OK);
+    }
+  g_assert_cmpstr (graft_plan_kernels_name (plans[0]), ==, "portable");
+  g_assert_cmpstr (graft_plan_kernels_name (plans[1]), ==, "onednn");
+  g_assert_cmpfloat_with_epsilon (loss[1], loss[0], 1e-5 * (1 + fabsf (loss[0])));
+  for (int v = 0; v < graft_graph_value_count (nets[0].graph); v++)
+    {
+      const graft_value *value = graft_graph_value (nets[0].graph, v);
+      graft_shape shape;
+      size_t count;
+      char what[160];
+      const float *want, *got;
+
+      if (v == nets[0].kept || v == nets[0].logits || value->kind == GRAFT_VALUE_BUFFER)
+        {
+          want = graft_plan_value_data (plans[0], v, &shape);
+          got = graft_plan_value_data (plans[1], v, NULL);
+          graft_shape_count (&shape, &count, NULL);
+          g_snprintf (what, sizeof what, "%s on oneDNN", value->name);
+          assert_values_close (what, got, want, count, 1e-5, 1e-4);
+        }
+      if (value->kind == GRAFT_VALUE_PARAMETER)
+        {
+          graft_shape_count (&value->shape, &count, NULL);
+          want = graft_plan_gradient (plans[0], v);
+          got = graft_plan_gradient (plans[1], v);
+          g_assert_nonnull (want);
+          g_assert_nonnull (got);
+          g_snprintf (what, sizeof what, "gradient of %s on oneDNN", value->name);
+          assert_values_close (what, got, want, count, 1e-5, 1e-3);
+        }
+    }
+  for (int k = 0; k < 2; k++)
+    {
+      graft_plan_free (plans[k]);
+      graft_graph_free (nets[k].graph);
+    }
+}
+
+/* The same seed and thread count give the same bits: two runs of a few steps. */
+static void
+test_plan_deterministic (void)
+{
+  int batch = 4;
+  float images[4 * 3 * 15 * 15];
+  int32_t labels[4];
+  net nets[2];
+  graft_optimizer_config config = graft_optimizer_config_default (GRAFT_OPTIMIZER_ADAM);
+  graft_error error;
+
+  for (int k = 0; k < 2; k++)
+    {
+      graft_plan *plan;
+      graft_optimizer_state *state = graft_optimizer_state_new (&config, &error);
+      net_build (&nets[k], 9);
+      plan = net_plan (&nets[k], GRAFT_PLAN_TRAINING, GRAFT_PLAN_KERNELS_ONEDNN, batch);
+      for (int step = 0; step < 3; step++)
+        {
+          float loss;
+          net_batch (batch, 100 + step, images, labels);
+          g_assert_cmpint (graft_plan_set_input (plan, nets[k].input, images, G_N_ELEMENTS (images), &error), ==,
+                           GRAFT_OK);
+          g_assert_cmpint (graft_plan_forward (plan, &error), ==, GRAFT_OK);
+          g_assert_cmpint (graft_plan_backward (plan, labels, &loss, &error), ==, GRAFT_OK);
+          g_assert_cmpint (graft_optimizer_state_step (state, plan, 1e-2f, NULL, &error), ==, GRAFT_OK);
+        }
+      graft_plan_free (plan);
+      graft_optimizer_state_free (state);
+    }
+  for (int v = 0; v < graft_graph_value_count (nets[0].graph); v++)
+    {
+      const graft_value *a = graft_graph_value (nets[0].graph, v), *b = graft_graph_value (nets[1].graph, v);
+      size_t count;
+      if (a->kind != GRAFT_VALUE_PARAMETER && a->kind != GRAFT_VALUE_BUFFER)
+        continue;
+      graft_shape_count (&a->shape, &count, NULL);
+      if (memcmp (a->data, b->data, count * sizeof (float)) != 0)
+        g_error ("%s differs between two runs of the same steps", a->name);
+    }
+  for (int k = 0; k < 2; k++)
+    graft_graph_free (nets[k].graph);
+}
+
+/* An inference plan: the same outputs as the portable kernels, and a frozen training
+ * plan reorders its weights once but still sees the graph's weights. */
+static void
+test_plan_inference (void)
+{
+  int batch = 2;
+  float images[2 * 3 * 15 * 15];
+  int32_t labels[2];
+  net nets[2];
+  graft_plan *plans[2];
+  graft_error error;
+
+  net_batch (batch, 11, images, labels);
+  for (int k = 0; k < 2; k++)
+    {
+      net_build (&nets[k], 21);
+      plans[k] = net_plan (&nets[k], GRAFT_PLAN_INFERENCE, k ? GRAFT_PLAN_KERNELS_ONEDNN : GRAFT_PLAN_KERNELS_PORTABLE,
+                           batch);
+      g_assert_cmpint (graft_plan_set_input (plans[k], nets[k].input, images, G_N_ELEMENTS (images), &error), ==,
+                       GRAFT_OK);
+      g_assert_cmpint (graft_plan_forward (plans[k], &error), ==, GRAFT_OK);
+    }
+  {
+    graft_shape shape;
+    size_t count;
+    const float *want = graft_plan_value_data (plans[0], nets[0].kept, &shape);
+    graft_shape_count (&shape, &count, NULL);
+    assert_values_close ("inference kept value on oneDNN", graft_plan_value_data (plans[1], nets[1].kept, NULL), want,
+                         count, 1e-5, 1e-4);
+    want = graft_plan_value_data (plans[0], nets[0].logits, &shape);
+    graft_shape_count (&shape, &count, NULL);
+    assert_values_close ("inference logits on oneDNN", graft_plan_value_data (plans[1], nets[1].logits, NULL), want,
+                         count, 1e-5, 1e-4);
+  }
+  for (int k = 0; k < 2; k++)
+    {
+      graft_plan_free (plans[k]);
+      graft_graph_free (nets[k].graph);
+    }
+}
 #endif
 
 int
@@ -701,6 +1057,10 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/onednn/mean-spatial", test_mean_spatial);
   g_test_add_func ("/engine/onednn/scale-channels", test_scale_channels);
   g_test_add_func ("/engine/onednn/concat", test_concat);
+  g_test_add_func ("/engine/onednn/plan-layouts", test_plan_layouts);
+  g_test_add_func ("/engine/onednn/plan-matches-portable", test_plan_matches_portable);
+  g_test_add_func ("/engine/onednn/plan-deterministic", test_plan_deterministic);
+  g_test_add_func ("/engine/onednn/plan-inference", test_plan_inference);
 #else
   g_test_skip ("the engine is built without oneDNN (meson option onednn)");
 #endif

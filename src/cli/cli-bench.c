@@ -120,6 +120,7 @@ cli_bench (int argc, char **argv)
   g_autofree int32_t *labels = NULL;
   g_autofree double *times = NULL;
   graft_plan_options options = { 0 };
+  const char *kernels = "portable";  /* the engine backend that ran (GRAFT_ENGINE_BACKEND) */
   graft_optimizer_config config = graft_optimizer_config_default (GRAFT_OPTIMIZER_ADAMW);
   graft_optimizer_state *state = NULL;
   graft_plan_memory memory;
@@ -203,6 +204,7 @@ cli_bench (int argc, char **argv)
   if (plan == NULL)
     return cli_fail_printf ("%s: cannot make a %s plan at batch %d: %s", argv[1], mode_names[mode], batch,
                             engine_error.message);
+  kernels = graft_plan_kernels_name (plan);
   if (mode != MODE_FORWARD)
     {
       config.learning_rate = 1e-4f;
@@ -257,6 +259,8 @@ cli_bench (int argc, char **argv)
       json_builder_add_string_value (builder, g_getenv ("OMP_WAIT_POLICY"));
       json_builder_set_member_name (builder, "openblas");
       json_builder_add_string_value (builder, graft_openblas_description ());
+      json_builder_set_member_name (builder, "backend");
+      json_builder_add_string_value (builder, kernels);
       json_builder_set_member_name (builder, "simd");
       json_builder_add_string_value (builder, graft_simd_level ());
       json_builder_set_member_name (builder, "repeats");

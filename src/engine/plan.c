@@ -1,6 +1,10 @@
 #include "engine/plan.h"
 
 #include "engine/op-table.h"
+#ifdef GRAFT_HAVE_ONEDNN
+#include "engine/onednn-backend.h"
+#include "engine/onednn.h"
+#endif
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,6 +16,9 @@
 #define LOSS_STEP(n) (n)
 #define BACKWARD_STEP(n, i) (2 * (n) - (i))
 #define LAST_STEP(n) (2 * (n) + 1)
+
+/* What GRAFT_PLAN_KERNELS_AUTO picks where oneDNN is available. */
+#define GRAFT_PLAN_AUTO_ONEDNN false
 
 typedef struct {
   size_t size;     /* floats, a multiple of the alignment */
@@ -71,7 +78,51 @@ struct graft_plan {
   float **node_gradients;
   uint64_t forward_count;
   int backward_nodes;
+  /* The oneDNN backend the plan chose (options.kernels), which gives some values a
+   * blocked layout; kept blocked values are handed out plain, through these copies. */
+  struct graft_onednn_backend *onednn;
+  float **plain_copies;
 };
+
+/* Floats of a value's buffer: its count, or the padded count of a blocked value. */
+static size_t
+value_floats (const graft_plan *plan, int v)
+{
+#ifdef GRAFT_HAVE_ONEDNN
+  if (plan->onednn != NULL)
+    return graft_onednn_backend_value_floats (plan->onednn, v, &plan->values[v].shape, plan->values[v].count);
+#endif
+  return plan->values[v].count;
+}
+
+/* Whether the plan runs oneDNN: options.kernels, where AUTO is GRAFT_ENGINE_BACKEND
+ * (portable or onednn), else oneDNN when the build has it and the CPU runs it. */
+static graft_status
+choose_kernels (const graft_plan_options *options, bool *onednn, graft_error *error)
+{
+  graft_plan_kernels kernels = options->kernels;
+  const char *env = getenv ("GRAFT_ENGINE_BACKEND");
+  bool available = false;
+
+#ifdef GRAFT_HAVE_ONEDNN
+  available = graft_onednn_available ();
+#endif
+  if (kernels == GRAFT_PLAN_KERNELS_AUTO && env != NULL && *env != '\0')
+    {
+      if (strcmp (env, "portable") == 0)
+        kernels = GRAFT_PLAN_KERNELS_PORTABLE;
+      else if (strcmp (env, "onednn") == 0)
+        kernels = GRAFT_PLAN_KERNELS_ONEDNN;
+      else
+        return graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT,
+                                "GRAFT_ENGINE_BACKEND is '%s': it takes portable or onednn", env);
+    }
+  if (kernels == GRAFT_PLAN_KERNELS_ONEDNN && !available)
+    return graft_error_set (error, GRAFT_ERROR_UNSUPPORTED,
+                            "the oneDNN backend is not available (a build without oneDNN, or a CPU without AVX2)");
+  *onednn = kernels == GRAFT_PLAN_KERNELS_ONEDNN || (kernels == GRAFT_PLAN_KERNELS_AUTO && available && GRAFT_PLAN_AUTO_ONEDNN);
+  return GRAFT_OK;
+}
 
 static bool
 is_tensor (graft_value_kind kind)
@@ -128,6 +179,7 @@ setup_node (graft_plan *plan, int index, float **inputs_at, graft_error *error)
     return graft_error_set (error, GRAFT_ERROR_UNSUPPORTED, "node '%s' has an unknown op", node->name);
   if (graft_shape_count (&out->shape, &out->count, error) != GRAFT_OK)
     return GRAFT_ERROR_SHAPE;
+  out->count = value_floats (plan, node->output);
   np->context = (graft_op_context) {
     .node = node, .index = index, .input_shapes = shapes,
     .output_shape = &out->shape, .output_count = out->count,
@@ -220,6 +272,13 @@ graft_plan_free (graft_plan *plan)
   graft_floats_free (plan->activations);
   graft_floats_free (plan->gradients);
   graft_floats_free (plan->scratch);
+#ifdef GRAFT_HAVE_ONEDNN
+  graft_onednn_backend_free (plan->onednn);
+#endif
+  if (plan->plain_copies != NULL)
+    for (int v = 0; v < plan->n_values; v++)
+      graft_floats_free (plan->plain_copies[v]);
+  free (plan->plain_copies);
   free (plan);
 }
 
@@ -388,12 +447,29 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
           vp->requires_grad = training && value->kind == GRAFT_VALUE_PARAMETER && value->trainable;
         }
     }
+  if (options->backend == NULL)
+    {
+      bool onednn;
+      if (choose_kernels (options, &onednn, error) != GRAFT_OK)
+        goto fail;
+#ifdef GRAFT_HAVE_ONEDNN
+      if (onednn)
+        {
+          if ((plan->onednn = graft_onednn_backend_new (graph, options, error)) == NULL)
+            goto fail;
+          plan->options.backend = graft_onednn_backend_ops (plan->onednn);
+        }
+#endif
+    }
   for (int i = 0, at = 0; i < n; at += graft_graph_node (graph, i)->n_inputs, i++)
     if (setup_node (plan, i, plan->node_inputs + at, error) != GRAFT_OK)
       goto fail;
   for (int v = 0; v < n_values; v++)
-    if (graft_shape_count (&plan->values[v].shape, &plan->values[v].count, error) != GRAFT_OK)
-      goto fail;
+    {
+      if (graft_shape_count (&plan->values[v].shape, &plan->values[v].count, error) != GRAFT_OK)
+        goto fail;
+      plan->values[v].count = value_floats (plan, v);
+    }
 
   /* Which values need gradients, which nodes run backward. */
   if (training)
@@ -602,6 +678,26 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
     }
   for (int i = 0; i < n; i++)
     fill_context (plan, i);
+#ifdef GRAFT_HAVE_ONEDNN
+  /* Kept values that are blocked are read in plain layout, through a copy. */
+  if (plan->onednn != NULL && options->n_keep > 0)
+    {
+      plan->plain_copies = calloc ((size_t) n_values, sizeof (float *));
+      if (plan->plain_copies == NULL)
+        goto oom;
+      for (int k = 0; k < options->n_keep; k++)
+        {
+          int v = options->keep[k];
+          size_t count;
+          if (!graft_onednn_backend_blocked (plan->onednn, v) || plan->plain_copies[v] != NULL)
+            continue;
+          if (graft_shape_count (&plan->values[v].shape, &count, error) != GRAFT_OK)
+            goto fail;
+          if ((plan->plain_copies[v] = graft_floats_alloc (count)) == NULL)
+            goto oom;
+        }
+    }
+#endif
   return plan;
 
 oom:
@@ -704,7 +800,22 @@ graft_plan_value_data (const graft_plan *plan, int value, graft_shape *shape)
     return NULL;
   if (shape != NULL)
     *shape = plan->values[value].shape;
+#ifdef GRAFT_HAVE_ONEDNN
+  if (plan->plain_copies != NULL && plan->plain_copies[value] != NULL)
+    {
+      const graft_shape *s = &plan->values[value].shape;
+      graft_onednn_to_plain ((int) s->dims[0], (int) s->dims[1], (int) s->dims[2], (int) s->dims[3],
+                             plan->values[value].data, plan->plain_copies[value], false);
+      return plan->plain_copies[value];
+    }
+#endif
   return plan->values[value].data;
+}
+
+const char *
+graft_plan_kernels_name (const graft_plan *plan)
+{
+  return plan->options.backend != NULL ? plan->options.backend->name : "portable";
 }
 
 const float *

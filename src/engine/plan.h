@@ -29,6 +29,15 @@ typedef enum {
   GRAFT_PLAN_TRAINING,
 } graft_plan_mode;
 
+/* Which kernels run the nodes. AUTO is the environment's GRAFT_ENGINE_BACKEND
+ * (portable or onednn: for tests and benchmarks), else the portable kernels; ONEDNN
+ * fails where the build has no oneDNN or the CPU has neither AVX2 nor AVX-512. */
+typedef enum {
+  GRAFT_PLAN_KERNELS_AUTO,
+  GRAFT_PLAN_KERNELS_PORTABLE,
+  GRAFT_PLAN_KERNELS_ONEDNN,   /* oneDNN in blocked channel layouts (onednn-backend.h) */
+} graft_plan_kernels;
+
 typedef struct {
   graft_plan_mode mode;
   int batch;                  /* replaces dims[0] of every graph input */
@@ -47,6 +56,8 @@ typedef struct {
   /* Kernels other than the built-in ones (op-table.h): asked first for each node's
    * descriptor. NULL: the built-in descriptors run every node. */
   const struct graft_op_backend *backend;
+  /* When backend is NULL: the built-in kernels, or the oneDNN backend. */
+  graft_plan_kernels kernels;
 } graft_plan_options;
 
 typedef struct graft_plan graft_plan;
@@ -73,6 +84,8 @@ void graft_plan_set_step (graft_plan *plan, uint64_t step);
 const float *graft_plan_value_data (const graft_plan *plan, int value, graft_shape *shape);
 /* The gradient of a trainable parameter after backward; NULL if it has none (frozen). */
 const float *graft_plan_gradient (const graft_plan *plan, int value);
+/* The kernels the plan runs: "portable", "onednn" or its backend's name. */
+const char *graft_plan_kernels_name (const graft_plan *plan);
 /* Whether the node runs backward in this plan. */
 bool graft_plan_node_runs_backward (const graft_plan *plan, int node);
 

@@ -1,0 +1,811 @@
+/* onednn-backend.c: the layout decision and the oneDNN descriptors of a plan
+ * (onednn-backend.h). The kernels are onednn.c's; this file wires them to op-table.h. */
+#include "engine/onednn-backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/onednn.h"
+
+struct graft_onednn_backend {
+  graft_op_backend ops;
+  const graft_graph *graph;
+  bool training;
+  int n_values;
+  bool *blocked;
+};
+
+/* ------------------------------------------------------------------------ */
+/* The layout decision                                                       */
+
+static bool
+spatial_4d (const graft_shape *s)
+{
+  return s->rank == 4 && s->dims[2] * s->dims[3] > 1;
+}
+
+static bool
+is_channel_scale (const graft_shape *big, const graft_shape *small)
+{
+  return big->rank == 4 && small->rank == 4 && small->dims[0] == big->dims[0] && small->dims[1] == big->dims[1]
+         && small->dims[2] == 1 && small->dims[3] == 1 && spatial_4d (big);
+}
+
+/* The activations whose f(0) is 0, so that they keep the padding channels zero. */
+static bool
+keeps_zero (const graft_activation_params *a)
+{
+  switch (a->kind)
+    {
+    case GRAFT_ACTIVATION_RELU:
+    case GRAFT_ACTIVATION_LEAKY_RELU:
+    case GRAFT_ACTIVATION_HARD_SWISH:
+      return true;
+    case GRAFT_ACTIVATION_CLIP:
+      return a->alpha <= 0 && a->beta >= 0;
+    default:
+      return false;
+    }
+}
+
+static bool
+pool_supported (const graft_graph *graph, const graft_node *node)
+{
+  const graft_shape *x = &graft_graph_value (graph, node->inputs[0])->shape;
+  graft_pool2d_params p = graft_node_pool2d_params (node, x);
+  graft_error error;
+  int pad_b, pad_r;
+  if (graft_pool2d_setup (&p, &error) != GRAFT_OK)
+    return false;
+  pad_b = (p.oh - 1) * p.stride_h + p.kh - p.h - p.pad_top;
+  pad_r = (p.ow - 1) * p.stride_w + p.kw - p.w - p.pad_left;
+  /* What graft_onednn_pool_new refuses. */
+  return node->attributes.op == GRAFT_OP_MAXPOOL || !p.count_include_pad
+         || (pad_b <= p.pad_bottom && pad_r <= p.pad_right);
+}
+
+static int
+concat_axis (const graft_node *node, int rank)
+{
+  int axis = node->attributes.concat.axis;
+  return axis < 0 ? axis + rank : axis;
+}
+
+/* Whether the node can run in the backend with a blocked output, given the graph. */
+static bool
+can_block_output (const graft_graph *graph, const graft_node *node)
+{
+  const graft_shape *y = &graft_graph_value (graph, node->output)->shape;
+  int block = graft_onednn_block ();
+
+  if (!spatial_4d (y))
+    return false;
+  switch (node->attributes.op)
+    {
+    case GRAFT_OP_CONV:
+    case GRAFT_OP_BATCHNORM:
+      return true;
+    case GRAFT_OP_ACTIVATION:
+      return keeps_zero (&node->attributes.activation);
+    case GRAFT_OP_MAXPOOL:
+    case GRAFT_OP_AVGPOOL:
+      return pool_supported (graph, node);
+    case GRAFT_OP_ADD:
+      return graft_shape_equal (&graft_graph_value (graph, node->inputs[0])->shape,
+                                &graft_graph_value (graph, node->inputs[1])->shape);
+    case GRAFT_OP_MUL:
+      {
+        const graft_shape *a = &graft_graph_value (graph, node->inputs[0])->shape;
+        const graft_shape *b = &graft_graph_value (graph, node->inputs[1])->shape;
+        return is_channel_scale (a, b) || is_channel_scale (b, a);
+      }
+    case GRAFT_OP_CONCAT:
+      if (concat_axis (node, y->rank) != 1)
+        return false;
+      for (int k = 0; k + 1 < node->n_inputs; k++)
+        if (graft_graph_value (graph, node->inputs[k])->shape.dims[1] % block != 0)
+          return false;
+      return true;
+    default:
+      return false;
+    }
+}
+
+/* Which inputs of a node whose output is blocked must be blocked too (the others are
+ * parameters, or the plain (N,C,1,1) scale of a Mul, or a Conv's plain image). */
+static bool
+input_must_be_blocked (const graft_graph *graph, const graft_node *node, int k)
+{
+  const graft_shape *x = &graft_graph_value (graph, node->inputs[k])->shape;
+  switch (node->attributes.op)
+    {
+    case GRAFT_OP_CONV:
+      return k == 0;
+    case GRAFT_OP_BATCHNORM:
+    case GRAFT_OP_ACTIVATION:
+    case GRAFT_OP_MAXPOOL:
+    case GRAFT_OP_AVGPOOL:
+      return k == 0;
+    case GRAFT_OP_MUL:
+      return spatial_4d (x);
+    default:
+      return true;
+    }
+}
+
+static void
+decide_layouts (graft_onednn_backend *b)
+{
+  const graft_graph *graph = b->graph;
+  int n_nodes = graft_graph_node_count (graph);
+  bool changed = true;
+
+  for (int i = 0; i < n_nodes; i++)
+    {
+      const graft_node *node = graft_graph_node (graph, i);
+      b->blocked[node->output] = can_block_output (graph, node);
+    }
+  /* Only ever from blocked to plain, so it ends. Kept values may stay blocked: the
+   * plan hands them out in plain layout. */
+  while (changed)
+    {
+      changed = false;
+      for (int i = 0; i < n_nodes; i++)
+        {
+          const graft_node *node = graft_graph_node (graph, i);
+          bool out = b->blocked[node->output];
+          for (int k = 0; k < node->n_inputs; k++)
+            {
+              int v = node->inputs[k];
+              graft_value_kind kind = graft_graph_value (graph, v)->kind;
+              if (kind != GRAFT_VALUE_ACTIVATION && kind != GRAFT_VALUE_INPUT)
+                continue;
+              if (b->blocked[v])
+                {
+                  /* Read by a node that runs blocked at that input, or by the global
+                   * average; else the value is plain. */
+                  if ((out && input_must_be_blocked (graph, node, k))
+                      || (node->attributes.op == GRAFT_OP_MEAN_SPATIAL && k == 0))
+                    continue;
+                  b->blocked[v] = false;
+                  changed = true;
+                }
+              else if (out && input_must_be_blocked (graph, node, k) && !(node->attributes.op == GRAFT_OP_CONV && k == 0))
+                {
+                  /* A plain input where the node would want a blocked one: the node runs
+                   * plain (a Conv reads a plain input, reordering it when it is not the
+                   * image). */
+                  b->blocked[node->output] = false;
+                  changed = true;
+                  break;
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Descriptors                                                               */
+
+static graft_status
+infer_shape (const graft_node *node, const graft_shape *const *in, graft_shape *out, graft_error *error)
+{
+  return graft_node_infer_shape (node, in, out, error);
+}
+
+static void
+needs_other_factor (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output)
+{
+  (void) c;
+  (void) needs_output;
+  needs[0] = wants[1];
+  needs[1] = wants[0];
+}
+
+static void
+needs_nothing (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output)
+{
+  (void) c;
+  (void) wants;
+  (void) needs;
+  (void) needs_output;
+}
+
+static void
+add_into (size_t count, const float *restrict src, float *restrict dst)
+{
+#pragma omp parallel for schedule(static) if (count > 32768)
+  for (size_t i = 0; i < count; i++)
+    dst[i] += src[i];
+}
+
+/* The plan this descriptor serves: every node context's backend state starts with it. */
+typedef struct {
+  const graft_onednn_backend *backend;
+} node_header;
+
+/* Conv ------------------------------------------------------------------- */
+
+typedef struct {
+  node_header header;
+  graft_conv2d_params p;
+  graft_onednn_conv_config config;
+  graft_onednn_conv *conv;
+  graft_onednn_conv *fused;   /* forward with the activation as a post-op, made at the first fused forward */
+  graft_activation_kind fused_kind;
+  bool fused_tried;
+  /* A plain input that is not the image (a graph input deep in a network, as the
+   * boundary cache's suffix has): reordered into scratch, past the convolution's own. */
+  bool reorder_src;
+  size_t src_offset, dx_offset, src_floats;
+} conv_node;
+
+/* Set by descriptor_for for the setup that follows it (plans may be made on several
+ * threads at once). */
+static _Thread_local const graft_onednn_backend *current;
+
+static bool
+value_trainable (const graft_graph *graph, int v)
+{
+  const graft_value *value = graft_graph_value (graph, v);
+  return value->kind == GRAFT_VALUE_PARAMETER && value->trainable;
+}
+
+static graft_status
+conv_setup (graft_op_context *c, graft_error *error)
+{
+  const graft_onednn_backend *b = current;
+  const graft_graph *graph = b->graph;
+  const graft_node *node = c->node;
+  bool has_bias = node->n_inputs > 2;
+  conv_node *cn = calloc (1, sizeof *cn);
+
+  if (cn == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory");
+  c->state->backend = cn;
+  cn->header.backend = b;
+  cn->p = graft_node_conv2d_params (node, c->input_shapes[0], c->input_shapes[1]);
+  if (graft_conv2d_setup (&cn->p, error) != GRAFT_OK)
+    return GRAFT_ERROR_SHAPE;
+  cn->config = (graft_onednn_conv_config) {
+    .src_blocked = b->blocked[node->inputs[0]],
+    .dst_blocked = true,
+    .bias = has_bias,
+    .backward_data = b->training && graft_graph_value (graph, node->inputs[0])->kind == GRAFT_VALUE_ACTIVATION,
+    .backward_weights = b->training && (value_trainable (graph, node->inputs[1])
+                                        || (has_bias && value_trainable (graph, node->inputs[2]))),
+  };
+  /* Frozen weights in a training plan do not change while it lives: reordered once. */
+  cn->config.constant_weights = b->training && !cn->config.backward_weights;
+  cn->reorder_src = !cn->config.src_blocked && cn->p.c > 4;
+  if (cn->reorder_src)
+    cn->config.src_blocked = true;
+  cn->conv = graft_onednn_conv_new (&cn->p, &cn->config, error);
+  if (cn->conv == NULL)
+    return error != NULL ? error->status : GRAFT_ERROR_UNSUPPORTED;
+  graft_size_align_floats (graft_onednn_conv_scratch_floats (cn->conv), &cn->src_offset);
+  c->scratch_floats = cn->src_offset;
+  if (cn->reorder_src)
+    {
+      graft_size_align_floats (graft_onednn_blocked_floats (cn->p.n, cn->p.c, cn->p.h, cn->p.w), &cn->src_floats);
+      cn->dx_offset = cn->src_offset + cn->src_floats;
+      c->scratch_floats = cn->dx_offset + (cn->config.backward_data ? cn->src_floats : 0);
+    }
+  return GRAFT_OK;
+}
+
+static void
+conv_release (graft_op_context *c)
+{
+  conv_node *cn = c->state->backend;
+  if (cn == NULL)
+    return;
+  graft_onednn_conv_free (cn->conv);
+  graft_onednn_conv_free (cn->fused);
+  free (cn);
+  c->state->backend = NULL;
+}
+
+static void
+conv_forward (const graft_op_context *c)
+{
+  conv_node *cn = c->state->backend;
+  const float *bias = c->node->n_inputs > 2 ? c->inputs[2] : NULL;
+  const float *x = c->inputs[0];
+
+  if (cn->reorder_src)
+    {
+      graft_onednn_to_blocked (cn->p.n, cn->p.c, cn->p.h, cn->p.w, x, c->scratch + cn->src_offset);
+      x = c->scratch + cn->src_offset;
+    }
+  if (c->activation == NULL)
+    {
+      graft_onednn_conv_forward (cn->conv, x, c->inputs[1], bias, c->output, c->scratch);
+      return;
+    }
+  /* The activation as a post-op, when its backward does not read the convolution's
+   * output (else that output is written and the activation runs over it after). */
+  if (c->pre_activation == NULL && graft_onednn_conv_fuses (c->activation->kind)
+      && (!cn->fused_tried || cn->fused_kind != c->activation->kind))
+    {
+      graft_onednn_conv_config config = cn->config;
+      config.activation = c->activation;
+      config.training = config.backward_data || config.backward_weights;
+      config.backward_data = config.backward_weights = false;
+      graft_onednn_conv_free (cn->fused);
+      cn->fused = graft_onednn_conv_new (&cn->p, &config, NULL);
+      cn->fused_tried = true;
+      cn->fused_kind = c->activation->kind;
+    }
+  if (c->pre_activation == NULL && cn->fused != NULL)
+    {
+      graft_onednn_conv_forward (cn->fused, x, c->inputs[1], bias, c->activation_output, c->scratch);
+      return;
+    }
+  {
+    float *pre = c->pre_activation != NULL ? c->pre_activation : c->activation_output;
+    graft_onednn_conv_forward (cn->conv, x, c->inputs[1], bias, pre, c->scratch);
+    graft_activation_forward (c->activation, c->output_count, pre, c->activation_output);
+  }
+}
+
+static void
+conv_backward (const graft_op_context *c)
+{
+  conv_node *cn = c->state->backend;
+  float *dbias = c->node->n_inputs > 2 ? c->gradients[2] : NULL;
+  float *dx = c->gradients[0];
+  const float *x = c->inputs[0];
+
+  if (!cn->reorder_src)
+    {
+      graft_onednn_conv_backward (cn->conv, x, c->inputs[1], c->dy, dx, c->set_dx, c->gradients[1], dbias,
+                                  c->scratch);
+      return;
+    }
+  if (c->gradients[1] != NULL || dbias != NULL)
+    {
+      graft_onednn_to_blocked (cn->p.n, cn->p.c, cn->p.h, cn->p.w, x, c->scratch + cn->src_offset);
+      graft_onednn_conv_backward (cn->conv, c->scratch + cn->src_offset, c->inputs[1], c->dy, NULL, false,
+                                  c->gradients[1], dbias, c->scratch);
+    }
+  if (dx != NULL)
+    {
+      float *blocked = c->scratch + cn->dx_offset;
+      graft_onednn_conv_backward (cn->conv, NULL, c->inputs[1], c->dy, blocked, true, NULL, NULL, c->scratch);
+      graft_onednn_to_plain (cn->p.n, cn->p.c, cn->p.h, cn->p.w, blocked, dx, !c->set_dx);
+    }
+}
+
+static const graft_op_descriptor conv_descriptor = {
+  .name = "Conv",
+  .min_inputs = 2, .max_inputs = 3,
+  .fuses_activation = true,
+  .sets_dx = true,
+  .infer_shape = infer_shape,
+  .setup = conv_setup,
+  .backward_needs = needs_other_factor,
+  .forward = conv_forward,
+  .backward = conv_backward,
+  .release = conv_release,
+};
+
+/* BatchNormalization ------------------------------------------------------ */
+
+typedef struct {
+  node_header header;
+  graft_batchnorm_params p;
+  graft_onednn_batchnorm *bn;
+} batchnorm_node;
+
+static graft_status
+batchnorm_setup (graft_op_context *c, graft_error *error)
+{
+  const graft_onednn_backend *b = current;
+  const graft_shape *x = c->input_shapes[0];
+  batchnorm_node *bn = calloc (1, sizeof *bn);
+
+  if (bn == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory");
+  c->state->backend = bn;
+  bn->header.backend = b;
+  bn->p = (graft_batchnorm_params) {
+    .n = (int) x->dims[0], .c = (int) x->dims[1], .spatial = (size_t) (x->dims[2] * x->dims[3]),
+    .epsilon = c->node->attributes.batchnorm.epsilon, .momentum = c->node->attributes.batchnorm.momentum,
+  };
+  c->state->batchnorm = bn->p;
+  if (graft_batchnorm_setup (&bn->p, error) != GRAFT_OK)
+    return GRAFT_ERROR_SHAPE;
+  bn->bn = graft_onednn_batchnorm_new (&bn->p, (int) x->dims[2], (int) x->dims[3],
+                                       b->training && c->node->batchnorm_batch_statistics, b->training, error);
+  if (bn->bn == NULL)
+    return error != NULL ? error->status : GRAFT_ERROR_UNSUPPORTED;
+  c->scratch_floats = graft_onednn_batchnorm_scratch_floats (bn->bn);
+  return GRAFT_OK;
+}
+
+static void
+batchnorm_release (graft_op_context *c)
+{
+  batchnorm_node *bn = c->state->backend;
+  if (bn == NULL)
+    return;
+  graft_onednn_batchnorm_free (bn->bn);
+  free (bn);
+  c->state->backend = NULL;
+}
+
+static size_t
+batchnorm_saved_floats (const graft_op_context *c)
+{
+  return c->training && c->batch_statistics ? 2 * (size_t) c->input_shapes[0]->dims[1] : 0;
+}
+
+/* oneDNN's backward reads x whatever it computes. */
+static void
+batchnorm_backward_needs (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output)
+{
+  (void) needs_output;
+  for (int i = 0; i < c->node->n_inputs; i++)
+    needs[0] |= wants[i];
+}
+
+static void
+batchnorm_forward (const graft_op_context *c)
+{
+  batchnorm_node *bn = c->state->backend;
+  float *const *in = c->inputs;
+  float *y = c->activation != NULL ? c->activation_output : c->output;
+  graft_onednn_batchnorm_forward (bn->bn, in[0], in[1], in[2], in[3], in[4], c->activation, c->pre_activation, y,
+                                  c->saved);
+}
+
+static void
+batchnorm_backward (const graft_op_context *c)
+{
+  batchnorm_node *bn = c->state->backend;
+  float *const *in = c->inputs, *const *d = c->gradients;
+  graft_onednn_batchnorm_backward (bn->bn, in[0], in[1], in[3], in[4], c->saved, c->dy, d[0], c->set_dx, d[1], d[2],
+                                   c->scratch);
+}
+
+static const graft_op_descriptor batchnorm_descriptor = {
+  .name = "BatchNormalization",
+  .min_inputs = 5, .max_inputs = 5,
+  .fuses_activation = true,
+  .sets_dx = true,
+  .infer_shape = infer_shape,
+  .setup = batchnorm_setup,
+  .saved_floats = batchnorm_saved_floats,
+  .backward_needs = batchnorm_backward_needs,
+  .forward = batchnorm_forward,
+  .backward = batchnorm_backward,
+  .release = batchnorm_release,
+};
+
+/* MaxPool, AveragePool --------------------------------------------------- */
+
+typedef struct {
+  node_header header;
+  graft_onednn_pool *pool;
+} pool_node;
+
+static graft_status
+pool_setup (graft_op_context *c, graft_error *error)
+{
+  const graft_onednn_backend *b = current;
+  pool_node *pn = calloc (1, sizeof *pn);
+
+  if (pn == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory");
+  c->state->backend = pn;
+  pn->header.backend = b;
+  c->state->pool = graft_node_pool2d_params (c->node, c->input_shapes[0]);
+  if (graft_pool2d_setup (&c->state->pool, error) != GRAFT_OK)
+    return GRAFT_ERROR_SHAPE;
+  pn->pool = graft_onednn_pool_new (&c->state->pool, c->node->attributes.op == GRAFT_OP_MAXPOOL, b->training, error);
+  if (pn->pool == NULL)
+    return error != NULL ? error->status : GRAFT_ERROR_UNSUPPORTED;
+  c->scratch_floats = graft_onednn_pool_scratch_floats (pn->pool);
+  return GRAFT_OK;
+}
+
+static void
+pool_release (graft_op_context *c)
+{
+  pool_node *pn = c->state->backend;
+  if (pn == NULL)
+    return;
+  graft_onednn_pool_free (pn->pool);
+  free (pn);
+  c->state->backend = NULL;
+}
+
+static void
+pool_forward (const graft_op_context *c)
+{
+  pool_node *pn = c->state->backend;
+  graft_onednn_pool_forward (pn->pool, c->inputs[0], c->output);
+}
+
+static void
+pool_backward (const graft_op_context *c)
+{
+  pool_node *pn = c->state->backend;
+  if (c->gradients[0] != NULL)
+    graft_onednn_pool_backward (pn->pool, c->dy, c->gradients[0], c->set_dx, c->scratch);
+}
+
+static const graft_op_descriptor maxpool_descriptor = {
+  .name = "MaxPool",
+  .min_inputs = 1, .max_inputs = 1,
+  .sets_dx = true,
+  .infer_shape = infer_shape,
+  .setup = pool_setup,
+  .backward_needs = needs_nothing,
+  .forward = pool_forward,
+  .backward = pool_backward,
+  .release = pool_release,
+};
+
+static const graft_op_descriptor avgpool_descriptor = {
+  .name = "AveragePool",
+  .min_inputs = 1, .max_inputs = 1,
+  .sets_dx = true,
+  .infer_shape = infer_shape,
+  .setup = pool_setup,
+  .backward_needs = needs_nothing,
+  .forward = pool_forward,
+  .backward = pool_backward,
+  .release = pool_release,
+};
+
+/* GlobalAveragePool: blocked in, plain (N,C) out -------------------------- */
+
+static void
+mean_spatial_forward (const graft_op_context *c)
+{
+  const graft_shape *x = c->input_shapes[0];
+  graft_onednn_mean_spatial_forward ((int) x->dims[0], (int) x->dims[1], (size_t) (x->dims[2] * x->dims[3]),
+                                     c->inputs[0], c->output);
+}
+
+static void
+mean_spatial_backward (const graft_op_context *c)
+{
+  const graft_shape *x = c->input_shapes[0];
+  if (c->gradients[0] != NULL)
+    graft_onednn_mean_spatial_backward ((int) x->dims[0], (int) x->dims[1], (size_t) (x->dims[2] * x->dims[3]),
+                                        c->dy, c->gradients[0]);
+}
+
+static const graft_op_descriptor mean_spatial_descriptor = {
+  .name = "GlobalAveragePool",
+  .min_inputs = 1, .max_inputs = 1,
+  .infer_shape = infer_shape,
+  .backward_needs = needs_nothing,
+  .forward = mean_spatial_forward,
+  .backward = mean_spatial_backward,
+};
+
+/* Add of equal shapes: elementwise over the padded count ------------------ */
+
+static void
+add_forward (const graft_op_context *c)
+{
+  const float *a = c->inputs[0], *b = c->inputs[1];
+  float *y = c->output;
+  size_t count = c->output_count;
+#pragma omp parallel for schedule(static) if (count > 32768)
+  for (size_t i = 0; i < count; i++)
+    y[i] = a[i] + b[i];
+}
+
+static void
+add_backward (const graft_op_context *c)
+{
+  for (int k = 0; k < 2; k++)
+    if (c->gradients[k] != NULL)
+      add_into (c->output_count, c->dy, c->gradients[k]);
+}
+
+static const graft_op_descriptor add_descriptor = {
+  .name = "Add",
+  .min_inputs = 2, .max_inputs = 2,
+  .infer_shape = infer_shape,
+  .backward_needs = needs_nothing,
+  .forward = add_forward,
+  .backward = add_backward,
+};
+
+/* Mul: a blocked (N,C,H,W) by a plain (N,C,1,1), either way round ---------- */
+
+static void
+mul_forward (const graft_op_context *c)
+{
+  int big = spatial_4d (c->input_shapes[0]) ? 0 : 1;
+  const graft_shape *x = c->input_shapes[big];
+  graft_onednn_scale_channels_forward ((int) x->dims[0], (int) x->dims[1], (size_t) (x->dims[2] * x->dims[3]),
+                                       c->inputs[big], c->inputs[1 - big], c->output);
+}
+
+static void
+mul_backward (const graft_op_context *c)
+{
+  int big = spatial_4d (c->input_shapes[0]) ? 0 : 1;
+  const graft_shape *x = c->input_shapes[big];
+  graft_onednn_scale_channels_backward ((int) x->dims[0], (int) x->dims[1], (size_t) (x->dims[2] * x->dims[3]),
+                                        c->inputs[big], c->inputs[1 - big], c->dy, c->gradients[big],
+                                        c->gradients[1 - big]);
+}
+
+static const graft_op_descriptor mul_descriptor = {
+  .name = "Mul",
+  .min_inputs = 2, .max_inputs = 2,
+  .infer_shape = infer_shape,
+  .backward_needs = needs_other_factor,
+  .forward = mul_forward,
+  .backward = mul_backward,
+};
+
+/* Concat of channels ------------------------------------------------------ */
+
+typedef struct {
+  node_header header;
+  int *channels;
+} concat_node;
+
+static graft_status
+concat_setup (graft_op_context *c, graft_error *error)
+{
+  concat_node *cn = calloc (1, sizeof *cn);
+  if (cn == NULL || (cn->channels = calloc ((size_t) c->node->n_inputs, sizeof (int))) == NULL)
+    {
+      free (cn);
+      return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory");
+    }
+  c->state->backend = cn;
+  cn->header.backend = current;
+  for (int k = 0; k < c->node->n_inputs; k++)
+    cn->channels[k] = (int) c->input_shapes[k]->dims[1];
+  return GRAFT_OK;
+}
+
+static void
+concat_release (graft_op_context *c)
+{
+  concat_node *cn = c->state->backend;
+  if (cn == NULL)
+    return;
+  free (cn->channels);
+  free (cn);
+  c->state->backend = NULL;
+}
+
+static void
+concat_forward (const graft_op_context *c)
+{
+  concat_node *cn = c->state->backend;
+  const graft_shape *y = c->output_shape;
+  graft_onednn_concat_forward ((int) y->dims[0], (size_t) (y->dims[2] * y->dims[3]), c->node->n_inputs, cn->channels,
+                               (const float *const *) c->inputs, c->output);
+}
+
+static void
+concat_backward (const graft_op_context *c)
+{
+  concat_node *cn = c->state->backend;
+  const graft_shape *y = c->output_shape;
+  graft_onednn_concat_backward ((int) y->dims[0], (size_t) (y->dims[2] * y->dims[3]), c->node->n_inputs,
+                                cn->channels, c->dy, c->gradients);
+}
+
+static const graft_op_descriptor concat_descriptor = {
+  .name = "Concat",
+  .min_inputs = 1, .max_inputs = GRAFT_OP_ANY_INPUTS,
+  .infer_shape = infer_shape,
+  .setup = concat_setup,
+  .backward_needs = needs_nothing,
+  .forward = concat_forward,
+  .backward = concat_backward,
+  .release = concat_release,
+};
+
+/* ------------------------------------------------------------------------ */
+
+static const graft_op_descriptor *
+descriptor_for (const graft_op_backend *ops, const graft_node *node, const graft_shape *const *input_shapes)
+{
+  const graft_onednn_backend *b = (const graft_onednn_backend *) ops;
+  bool out = b->blocked[node->output];
+
+  (void) input_shapes;
+  current = b;
+  switch (node->attributes.op)
+    {
+    case GRAFT_OP_CONV:
+      return out ? &conv_descriptor : NULL;
+    case GRAFT_OP_BATCHNORM:
+      return out ? &batchnorm_descriptor : NULL;
+    case GRAFT_OP_MAXPOOL:
+      return out ? &maxpool_descriptor : NULL;
+    case GRAFT_OP_AVGPOOL:
+      return out ? &avgpool_descriptor : NULL;
+    case GRAFT_OP_ADD:
+      return out ? &add_descriptor : NULL;
+    case GRAFT_OP_MUL:
+      return out ? &mul_descriptor : NULL;
+    case GRAFT_OP_CONCAT:
+      return out ? &concat_descriptor : NULL;
+    case GRAFT_OP_MEAN_SPATIAL:
+      return b->blocked[node->inputs[0]] ? &mean_spatial_descriptor : NULL;
+    default:
+      /* The activations run the built-in descriptor, over the padded count. */
+      return NULL;
+    }
+}
+
+graft_onednn_backend *
+graft_onednn_backend_new (const graft_graph *graph, const graft_plan_options *options, graft_error *error)
+{
+  graft_onednn_backend *b;
+
+  if (!graft_onednn_available ())
+    return graft_error_set (error, GRAFT_ERROR_UNSUPPORTED,
+                            "the oneDNN backend needs a CPU with AVX2 or AVX-512 and a build with oneDNN"), NULL;
+  b = calloc (1, sizeof *b);
+  if (b == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
+  b->ops = (graft_op_backend) { .name = "onednn", .descriptor_for = descriptor_for, .data = b };
+  b->graph = graph;
+  b->training = options->mode == GRAFT_PLAN_TRAINING;
+  b->n_values = graft_graph_value_count (graph);
+  b->blocked = calloc ((size_t) (b->n_values ? b->n_values : 1), sizeof (bool));
+  if (b->blocked == NULL)
+    {
+      free (b);
+      return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
+    }
+  decide_layouts (b);
+  return b;
+}
+
+void
+graft_onednn_backend_free (graft_onednn_backend *backend)
+{
+  if (backend == NULL)
+    return;
+  free (backend->blocked);
+  free (backend);
+}
+
+const graft_op_backend *
+graft_onednn_backend_ops (const graft_onednn_backend *backend)
+{
+  return &backend->ops;
+}
+
+bool
+graft_onednn_backend_blocked (const graft_onednn_backend *backend, int value)
+{
+  return value >= 0 && value < backend->n_values && backend->blocked[value];
+}
+
+size_t
+graft_onednn_backend_value_floats (const graft_onednn_backend *backend, int value, const graft_shape *shape,
+                                   size_t count)
+{
+  if (!graft_onednn_backend_blocked (backend, value))
+    return count;
+  return graft_onednn_blocked_floats ((int) shape->dims[0], (int) shape->dims[1], (int) shape->dims[2],
+                                      (int) shape->dims[3]);
+}
+
+int
+graft_onednn_backend_blocked_count (const graft_onednn_backend *backend)
+{
+  int count = 0;
+  for (int v = 0; v < backend->n_values; v++)
+    count += backend->blocked[v];
+  return count;
+}
