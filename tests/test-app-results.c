@@ -116,7 +116,8 @@ child (GtkWidget *page, const char *name)
       g_assert_nonnull (part);
       object = gtk_widget_get_template_child (GTK_WIDGET (part), parts[i].type (), name);
     }
-  g_assert_nonnull (object);
+  if (object == NULL)
+    g_error ("the Results page has no widget called %s", name);
   return GTK_WIDGET (object);
 }
 
@@ -303,6 +304,14 @@ test_results (void)
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (gtk_column_view_get_model (
                       GTK_COLUMN_VIEW (child (page_widget, "class_view"))))),
                     ==, 3);
+  /* The table never scrolls by itself, so the scroll wheel over it scrolls the page. */
+  {
+    GtkPolicyType horizontal, vertical;
+    gtk_scrolled_window_get_policy (GTK_SCROLLED_WINDOW (child (page_widget, "scroller")), &horizontal, &vertical);
+    g_assert_cmpint (vertical, ==, GTK_POLICY_NEVER);
+    g_assert_cmpint (gtk_widget_get_height (child (page_widget, "class_view")), >=,
+                     gtk_widget_get_height (child (page_widget, "scroller")));
+  }
   /* Sorted by recall, lowest first, from its column (what a click on the header does). */
   {
     GtkColumnView *class_view = GTK_COLUMN_VIEW (child (page_widget, "class_view"));
@@ -364,6 +373,44 @@ test_results (void)
   g_assert_true (gtk_widget_activate_action (page_widget, "results.show-all-mistakes", NULL));
   g_assert_cmpuint (gallery_count (page), ==, mistakes);
 
+  /* An empty cell: the gallery says so in words, none of it clipped. */
+  {
+    int empty = -1;
+    GtkWidget *none;
+    int minimum, natural;
+
+    for (int c = 0; c < 9 && empty < 0; c++)
+      if (metrics->confusion[c] == 0)
+        empty = c;
+    g_assert_cmpint (empty, >=, 0);
+    graft_results_page_filter_gallery (page, empty / 3, empty % 3);
+    app_test_iterate_for (200);
+    g_assert_cmpuint (gallery_count (page), ==, 0);
+    g_assert_cmpstr (visible_child (page_widget, "gallery_stack"), ==, "none");
+    g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (child (page_widget, "gallery_empty_title"))), ==, "No Images");
+    g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (child (page_widget, "gallery_empty_description"))), ==,
+                     "No validation image fell in this cell.");
+    none = child (page_widget, "gallery_empty");
+    gtk_widget_measure (none, GTK_ORIENTATION_VERTICAL, gtk_widget_get_width (none), &minimum, &natural, NULL, NULL);
+    g_assert_true (gtk_widget_get_mapped (child (page_widget, "gallery_empty_description")));
+    g_assert_cmpint (gtk_widget_get_height (child (page_widget, "gallery_empty_description")), >, 0);
+    /* measure counts the margins, the height does not. */
+    g_assert_cmpint (gtk_widget_get_height (none), >=,
+                     natural - gtk_widget_get_margin_top (none) - gtk_widget_get_margin_bottom (none));
+    {
+      /* Scrolled to it, for the screenshot. */
+      GtkWidget *scrolled = gtk_widget_get_ancestor (none, GTK_TYPE_SCROLLED_WINDOW);
+      GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled));
+      graphene_point_t at;
+      g_assert_true (gtk_widget_compute_point (none, gtk_scrolled_window_get_child (GTK_SCROLLED_WINDOW (scrolled)),
+                                               &GRAPHENE_POINT_INIT (0, 0), &at));
+      gtk_adjustment_set_value (adjustment, at.y - 200);
+      app_test_iterate_for (200);
+    }
+    app_test_save_light_and_dark (window, "results-empty-cell");
+    graft_results_page_filter_gallery (page, -1, -1);
+  }
+
   /* The keyboard: from the first cell, right then Enter is (true 0, predicted 1). */
   gtk_widget_grab_focus (GTK_WIDGET (view));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (view), "confusion.move", "(ii)", 1, 0));
@@ -406,6 +453,18 @@ test_results (void)
   g_assert_true (gtk_widget_get_visible (child (page_widget, "export_label")));
   g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (child (page_widget, "export_label"))),
                                    "Exported to "));
+  {
+    /* The largest difference is a number in words: "the same probabilities" when there
+     * is none, never "differ by at most 0.". */
+    const char *detail = gtk_label_get_label (GTK_LABEL (child (page_widget, "export_label")));
+    const char *most = strstr (detail, "differ by at most ");
+    g_test_message ("%s", detail);
+    if (most == NULL)
+      g_assert_true (g_str_has_suffix (detail, ", with the same probabilities."));
+    else
+      g_assert_nonnull (strchr (most, 'e'));
+    g_assert_null (strstr (detail, "at most 0."));
+  }
 
   /* With a softmax output: probabilities out, the same predictions. */
   gtk_switch_set_active (GTK_SWITCH (gtk_widget_get_template_child (page_widget, GRAFT_TYPE_RESULTS_PAGE,

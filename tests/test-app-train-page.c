@@ -223,7 +223,7 @@ test_run (void)
   g_assert_true (gtk_widget_activate_action (page, "train.stop", NULL));
   g_assert_true (wait_until_idle (training, 60));
   g_assert_cmpstr (last_toast (toasts), ==, "Training stopped");
-  g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (child (page, "progress_title"))), "Stopped at epoch"));
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (child (page, "progress_title"))), "Stopped after "));
 
   gtk_window_destroy (GTK_WINDOW (window));
 }

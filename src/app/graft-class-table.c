@@ -94,6 +94,7 @@ struct _GraftClassTable
   GListStore *rows;          /* GraftClassTableRow */
 
   /* Template children. */
+  GtkScrolledWindow *scroller;
   GtkColumnView *class_view;
 };
 
@@ -205,6 +206,7 @@ graft_class_table_class_init (GraftClassTableClass *klass)
 
   object_class->dispose = graft_class_table_dispose;
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/graftlab/Graft/ui/graft-class-table.ui");
+  gtk_widget_class_bind_template_child (widget_class, GraftClassTable, scroller);
   gtk_widget_class_bind_template_child (widget_class, GraftClassTable, class_view);
 }
 

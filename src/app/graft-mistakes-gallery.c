@@ -113,7 +113,10 @@ struct _GraftMistakesGallery
   GtkStack *gallery_stack;
   GtkFlowBox *gallery_box;
   GtkButton *more_button;
-  AdwStatusPage *gallery_empty;
+  GtkWidget *gallery_empty;
+  GtkImage *gallery_empty_icon;
+  GtkLabel *gallery_empty_title;
+  GtkLabel *gallery_empty_description;
 };
 
 G_DEFINE_FINAL_TYPE (GraftMistakesGallery, graft_mistakes_gallery, ADW_TYPE_BIN)
@@ -350,8 +353,9 @@ update_gallery_header (GraftMistakesGallery *self)
         subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u image the model got wrong",
                                                  "%u images the model got wrong, the most confident mistakes first", n),
                                     n);
-      adw_status_page_set_title (self->gallery_empty, _("No Mistakes"));
-      adw_status_page_set_description (self->gallery_empty, _("Every validation image was classified correctly."));
+      gtk_image_set_from_icon_name (self->gallery_empty_icon, "emblem-ok-symbolic");
+      gtk_label_set_label (self->gallery_empty_title, _("No Mistakes"));
+      gtk_label_set_label (self->gallery_empty_description, _("Every validation image was classified correctly."));
     }
   else
     {
@@ -363,11 +367,13 @@ update_gallery_header (GraftMistakesGallery *self)
       else
         /* Translators: the gallery's title when it shows one cell of the confusion matrix */
         title = g_strdup_printf (_("“%s” Classified as “%s”"), true_name, predicted_name);
-      subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u image in this cell",
-                                               "%u images in this cell, the most confident first", n),
-                                  n);
-      adw_status_page_set_title (self->gallery_empty, _("No Images"));
-      adw_status_page_set_description (self->gallery_empty, _("No validation image fell in this cell."));
+      if (n > 0)
+        subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u image in this cell",
+                                                 "%u images in this cell, the most confident first", n),
+                                    n);
+      gtk_image_set_from_icon_name (self->gallery_empty_icon, "image-x-generic-symbolic");
+      gtk_label_set_label (self->gallery_empty_title, _("No Images"));
+      gtk_label_set_label (self->gallery_empty_description, _("No validation image fell in this cell."));
     }
   gtk_label_set_label (self->gallery_title, title);
   gtk_label_set_label (self->gallery_subtitle, subtitle != NULL ? subtitle : "");
@@ -551,6 +557,9 @@ graft_mistakes_gallery_class_init (GraftMistakesGalleryClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftMistakesGallery, gallery_box);
   gtk_widget_class_bind_template_child (widget_class, GraftMistakesGallery, more_button);
   gtk_widget_class_bind_template_child (widget_class, GraftMistakesGallery, gallery_empty);
+  gtk_widget_class_bind_template_child (widget_class, GraftMistakesGallery, gallery_empty_icon);
+  gtk_widget_class_bind_template_child (widget_class, GraftMistakesGallery, gallery_empty_title);
+  gtk_widget_class_bind_template_child (widget_class, GraftMistakesGallery, gallery_empty_description);
   gtk_widget_class_install_action (widget_class, "gallery.show-all-mistakes", NULL, action_show_all_mistakes);
   gtk_widget_class_install_action (widget_class, "gallery.show-more", NULL, action_show_more);
 }

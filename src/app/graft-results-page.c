@@ -876,10 +876,7 @@ on_exported (GObject *source, GAsyncResult *result, gpointer user_data)
   else
     {
       g_autofree char *agreement = graft_format_percent (v->compared > 0 ? (double) v->agreed / v->compared : 1.0);
-      char difference[32];
 
-      /* "0" when they are the same bits, not "0.0e+00". */
-      g_snprintf (difference, sizeof difference, v->max_difference > 0 ? "%.1e" : "%.0f", v->max_difference);
       if (v->agreed == v->compared)
         /* Translators: a toast: "… agrees with the app on 100 % of 120 images" */
         message = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
@@ -894,14 +891,31 @@ on_exported (GObject *source, GAsyncResult *result, gpointer user_data)
                                                 "Exported, but the file agrees with the app on only %s of %u images",
                                                 v->compared),
                                    agreement, v->compared);
-      /* Translators: under the title after an export: the path, the agreement, and a number like 3.2e-07 */
-      detail = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                             "Exported to %s. Run again on %u validation image, the file predicts the "
-                                             "same class as the app for %s of them; probabilities differ by at most %s.",
-                                             "Exported to %s. Run again on %u validation images, the file predicts the "
-                                             "same class as the app for %s of them; probabilities differ by at most %s.",
-                                             v->compared),
-                                d->path, v->compared, agreement, difference);
+      if (v->max_difference > 0)
+        {
+          char difference[32];
+          g_snprintf (difference, sizeof difference, "%.1e", v->max_difference);
+          /* Translators: under the title after an export: the path, the agreement, and a number like 3.2e-07 */
+          detail = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                 "Exported to %s. Run again on %u validation image, the file predicts "
+                                                 "the same class as the app for %s of them; probabilities differ by at "
+                                                 "most %s.",
+                                                 "Exported to %s. Run again on %u validation images, the file predicts "
+                                                 "the same class as the app for %s of them; probabilities differ by at "
+                                                 "most %s.",
+                                                 v->compared),
+                                    d->path, v->compared, agreement, difference);
+        }
+      else
+        /* Translators: under the title after an export: the path and the agreement; the file gave the very
+         * same probabilities as the app */
+        detail = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                               "Exported to %s. Run again on %u validation image, the file predicts "
+                                               "the same class as the app for %s of them, with the same probabilities.",
+                                               "Exported to %s. Run again on %u validation images, the file predicts "
+                                               "the same class as the app for %s of them, with the same probabilities.",
+                                               v->compared),
+                                  d->path, v->compared, agreement);
     }
   gtk_label_set_label (self->export_label, detail);
   gtk_widget_set_visible (GTK_WIDGET (self->export_label), TRUE);

@@ -539,7 +539,14 @@ update_progress (GraftTrainPage *self)
             }
         }
       else if (self->stop_requested)
-        title = g_strdup_printf (_("Stopped at epoch %d of %d"), epoch, epochs);
+        {
+          /* The epochs completed, as the Results page counts them: not the one it stopped in. */
+          GraftSeries *per_epoch = graft_training_get_series (t, "train-loss-epoch");
+          int done = per_epoch != NULL ? (int) graft_series_get_length (per_epoch) : MAX (0, epoch - 1);
+          title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Stopped after %d of %d epoch",
+                                                "Stopped after %d of %d epochs", epochs),
+                                   done, epochs);
+        }
       else
         title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Finished %d epoch", "Finished %d epochs", epochs),
                                  epochs);
