@@ -71,6 +71,10 @@ static const conv_case fixed_cases[] = {
   { "dw wrap huge bottom pad", 1, 2, 5, 20,   2, 3, 3, 1, 1, 1, 1, 0, 1, 300, 1, 2 },
   { "dw huge pads s2",         1, 2, 4, 30,   2, 3, 3, 2, 2, 1, 1, 200, 1, 190, 1, 2 },
   { "dw s2 narrow tall bands", 1, 2, 400, 21, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2 },
+  /* Stride-2 rows of 17 and 24 outputs: the weight gradient's dot products end with a
+   * group of 16 lanes, or 16 + tail, where a group of 16 would read past the row. */
+  { "dw s2 rows of 17",        2, 3, 9, 33,   3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3 },
+  { "dw s2 rows of 24",        2, 3, 31, 47,  3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3 },
   /* Small planes: samples are batched into one GEMM, with a partial last batch. */
   { "batched 3x3 7x7",         5, 6,  7,  7,  8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
   { "batched 1x1 20x20",       5, 6, 20, 20,  4, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1 },

@@ -1,8 +1,9 @@
 /* batchnorm.c: BatchNormalization, training and inference forms.
  *
- * Per-channel sums are reduced by one thread per channel, in a fixed order, into
- * double accumulators; the elementwise passes then run in parallel over (n, c)
- * planes, so that a layer with few channels and large planes still uses every core.
+ * Per-channel sums are reduced by one thread per channel, in a fixed order, block
+ * by block into double accumulators (training statistics in one pass over x, with
+ * Chan's merge of block moments); the elementwise passes then run in parallel over
+ * (n, c) planes, so that a layer with few channels and large planes still uses every core.
  */
 #include "engine/ops.h"
 #include "engine/simd.h"
@@ -43,74 +44,123 @@ graft_batchnorm_setup (graft_batchnorm_params *p, graft_error *error)
   return GRAFT_OK;
 }
 
-/* The per-channel sums below run in double, in LANES partial sums that are always
- * combined the same way: lanes that vectorise (8 doubles: one AVX-512 vector, two AVX2
- * ones) without reassociating anything. */
-#define LANES 8
+/* The per-channel sums below are taken block by block: SUM_BLOCK floats of a row at a
+ * time are summed in float, in LANES partial sums (one AVX-512 vector, two AVX2 ones,
+ * four SSE ones: every clone adds the same numbers in the same order, so all give the
+ * same bits), and each block's sum is then added to a double accumulator. Float
+ * arithmetic keeps the loops at memory speed (converting every element to double cost
+ * twice the time of the pass that follows); the error of a block sum is relative to
+ * that block alone, and across blocks the accumulation is in double. */
+#define LANES 16
+#define SUM_BLOCK 256
 
-static double
-combine_lanes (const double *acc)
+/* LANES floats as one value: GCC emits one AVX-512 operation for it, two AVX2 or four
+ * SSE ones, the same arithmetic lane by lane in every clone. load_lanes reads one from
+ * any float address. */
+typedef float lanes __attribute__ ((vector_size (LANES * sizeof (float))));
+typedef float unaligned_lanes __attribute__ ((vector_size (LANES * sizeof (float)), aligned (4), may_alias));
+#define load_lanes(p) (*(const unaligned_lanes *) (p))
+
+/* The lanes' sum plus tail, in double, in a fixed tree. */
+static inline __attribute__ ((always_inline)) double
+combine_lanes (lanes acc, float tail)
 {
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  double s[LANES / 2];
+  for (int j = 0; j < LANES / 2; j++)
+    s[j] = (double) acc[j] + (double) acc[j + LANES / 2];
+  return (((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))) + (double) tail;
 }
 
-/* sum of row[0..len) in double. */
-GRAFT_SIMD_DISPATCH
-static double
-sum_row (const float *restrict row, size_t len)
+/* Count, mean and sum of squared deviations of the values seen so far (Chan et al.'s
+ * pairwise update merges a block into them without cancellation). */
+typedef struct {
+  double count, mean, m2;
+} moments;
+
+static inline void
+moments_merge (moments *acc, double count, double mean, double m2)
 {
-  double acc[LANES] = { 0 }, tail = 0;
-  size_t i = 0;
-  for (; i + LANES <= len; i += LANES)
-    for (int j = 0; j < LANES; j++)
-      acc[j] += row[i + j];
-  for (; i < len; i++)
-    tail += row[i];
-  return combine_lanes (acc) + tail;
+  double total = acc->count + count, delta = mean - acc->mean;
+
+  acc->mean += delta * (count / total);
+  acc->m2 += m2 + delta * delta * (acc->count * count / total);
+  acc->count = total;
 }
 
-/* sum of (row[i] - mean)^2 in double. */
-GRAFT_SIMD_DISPATCH
-static double
-sum_squared_deviation (const float *restrict row, size_t len, double mean)
-{
-  double acc[LANES] = { 0 }, tail = 0;
-  size_t i = 0;
-  for (; i + LANES <= len; i += LANES)
-    for (int j = 0; j < LANES; j++)
-      {
-        double d = row[i + j] - mean;
-        acc[j] += d * d;
-      }
-  for (; i < len; i++)
-    {
-      double d = row[i] - mean;
-      tail += d * d;
-    }
-  return combine_lanes (acc) + tail;
-}
-
-/* sum of dy[i] and of dy[i] * (x[i] - mean), in double. */
+/* Merges the values of row[0..len) into acc, a block at a time: the block's sum gives
+ * a float centre, then its deviations from the centre (summed and squared, while the
+ * block is in L1) give its exact mean and squared deviations. One pass over memory, as
+ * accurate as two. */
 GRAFT_SIMD_DISPATCH
 static void
-sum_dy_and_dy_centered (const float *restrict x, const float *restrict dy, size_t len, double mean,
+row_moments (const float *restrict row, size_t len, moments *acc)
+{
+  for (size_t i0 = 0; i0 < len; i0 += SUM_BLOCK)
+    {
+      const float *restrict b = row + i0;
+      const size_t n = len - i0 < SUM_BLOCK ? len - i0 : SUM_BLOCK;
+      lanes s = { 0 }, d1 = { 0 }, d2 = { 0 }, c;
+      float s_tail = 0, d1_tail = 0, d2_tail = 0, centre;
+      double sd, sd2;
+      size_t i = 0;
+
+      for (; i + LANES <= n; i += LANES)
+        s += load_lanes (b + i);
+      for (; i < n; i++)
+        s_tail += b[i];
+      centre = (float) (combine_lanes (s, s_tail) / (double) n);
+      c = centre - (lanes) { 0 };
+      for (i = 0; i + LANES <= n; i += LANES)
+        {
+          lanes d = load_lanes (b + i) - c;
+          d1 += d;
+          d2 += d * d;
+        }
+      for (; i < n; i++)
+        {
+          float d = b[i] - centre;
+          d1_tail += d;
+          d2_tail += d * d;
+        }
+      sd = combine_lanes (d1, d1_tail);
+      sd2 = combine_lanes (d2, d2_tail) - sd * sd / (double) n;
+      moments_merge (acc, (double) n, (double) centre + sd / (double) n, sd2 > 0 ? sd2 : 0);
+    }
+}
+
+/* sum of dy[i] and of dy[i] * (x[i] - mean), block by block. */
+GRAFT_SIMD_DISPATCH
+static void
+sum_dy_and_dy_centered (const float *restrict x, const float *restrict dy, size_t len, float mean,
                         double *sum_dy, double *sum_dy_centered)
 {
-  double a[LANES] = { 0 }, b[LANES] = { 0 }, a_tail = 0, b_tail = 0;
-  size_t i = 0;
-  for (; i + LANES <= len; i += LANES)
-    for (int j = 0; j < LANES; j++)
-      {
-        a[j] += dy[i + j];
-        b[j] += dy[i + j] * (x[i + j] - mean);
-      }
-  for (; i < len; i++)
+  const lanes m = mean - (lanes) { 0 };
+  double a_total = 0, b_total = 0;
+
+  for (size_t i0 = 0; i0 < len; i0 += SUM_BLOCK)
     {
-      a_tail += dy[i];
-      b_tail += dy[i] * (x[i] - mean);
+      const float *restrict xb = x + i0, *restrict db = dy + i0;
+      const size_t n = len - i0 < SUM_BLOCK ? len - i0 : SUM_BLOCK;
+      lanes a = { 0 }, b = { 0 };
+      float a_tail = 0, b_tail = 0;
+      size_t i = 0;
+
+      for (; i + LANES <= n; i += LANES)
+        {
+          lanes d = load_lanes (db + i);
+          a += d;
+          b += d * (load_lanes (xb + i) - m);
+        }
+      for (; i < n; i++)
+        {
+          a_tail += db[i];
+          b_tail += db[i] * (xb[i] - mean);
+        }
+      a_total += combine_lanes (a, a_tail);
+      b_total += combine_lanes (b, b_tail);
     }
-  *sum_dy += combine_lanes (a) + a_tail;
-  *sum_dy_centered += combine_lanes (b) + b_tail;
+  *sum_dy += a_total;
+  *sum_dy_centered += b_total;
 }
 
 /* y = (x - center[k]) * scale[k] + shift[k] for channels c0 .. c0+cb-1 of every sample;
@@ -179,18 +229,18 @@ graft_batchnorm_forward_training_activation (const graft_batchnorm_params *p, co
       const int cb = block_size (c, c0);
       const size_t block_total = count * (size_t) cb;
 
-      /* Statistics: one thread per channel, two passes for an accurate variance. */
+      /* Statistics: one thread per channel, one pass (row_moments). */
 #pragma omp parallel for schedule(static) if (block_total > PARALLEL_THRESHOLD && cb > 1)
       for (int k = 0; k < cb; k++)
         {
           const int ci = c0 + k;
           const float *xc = x + (size_t) ci * spatial;
-          double sum = 0, squares = 0, mean, var, unbiased, invstd;
+          moments acc = { 0, 0, 0 };
+          double squares, mean, var, unbiased, invstd;
           for (int ni = 0; ni < n; ni++)
-            sum += sum_row (xc + (size_t) ni * plane_stride, spatial);
-          mean = sum / (double) count;
-          for (int ni = 0; ni < n; ni++)
-            squares += sum_squared_deviation (xc + (size_t) ni * plane_stride, spatial, mean);
+            row_moments (xc + (size_t) ni * plane_stride, spatial, &acc);
+          mean = acc.mean;
+          squares = acc.m2;
           var = squares / (double) count;
           /* A single value per channel has no unbiased variance: use the biased one (0). */
           unbiased = count > 1 ? squares / (double) (count - 1) : var;
@@ -259,7 +309,7 @@ backward_block (const graft_batchnorm_params *p, bool training, int c0, int cb,
 #pragma omp parallel for schedule(static) if (total > PARALLEL_THRESHOLD && cb > 1)
       for (int k = 0; k < cb; k++)
         {
-          const double m = mean[k];
+          const float m = mean[k];
           double sdy = 0, sdyc = 0;
           for (int ni = 0; ni < n; ni++)
             {

@@ -1225,23 +1225,71 @@ dx_run (const dw_geometry *t, const dw_geometry *f, int nk, const float *k, cons
     }
 }
 
-/* Sum of a[t] * b[t * SW] for t < len in a fixed order that vectorises: 8 lanes, then the tail. */
+/* The dot products of dw run on DOT_LANES floats as one value (vector_size): one
+ * AVX-512 operation, two AVX2 or four SSE ones, the same arithmetic lane by lane in every
+ * clone. With stride 2, even elements of two loads are picked by one shuffle (vpermt2ps)
+ * instead of a gather. The lanes are summed in a fixed tree, then the tail. */
+#define DOT_LANES 16
+typedef float dot_vec __attribute__ ((vector_size (DOT_LANES * sizeof (float))));
+typedef float dot_uvec __attribute__ ((vector_size (DOT_LANES * sizeof (float)), aligned (4), may_alias));
+typedef int32_t dot_ivec __attribute__ ((vector_size (DOT_LANES * sizeof (int32_t))));
+#define dot_load(p) (*(const dot_uvec *) (p))
+typedef float dot_vec8 __attribute__ ((vector_size (8 * sizeof (float))));
+typedef float dot_uvec8 __attribute__ ((vector_size (8 * sizeof (float)), aligned (4), may_alias));
+typedef int32_t dot_ivec8 __attribute__ ((vector_size (8 * sizeof (int32_t))));
+#define dot_load8(p) (*(const dot_uvec8 *) (p))
+
+static inline __attribute__ ((always_inline)) float
+dot_sum_lanes (dot_vec acc, dot_vec8 acc8, float tail)
+{
+  float s8[8], s4[4];
+  for (int j = 0; j < 8; j++)
+    s8[j] = (acc[j] + acc[j + 8]) + acc8[j];
+  for (int j = 0; j < 4; j++)
+    s4[j] = s8[j] + s8[j + 4];
+  return ((s4[0] + s4[2]) + (s4[1] + s4[3])) + tail;
+}
+
+/* Lanes of b[t * SW] for t in [t0, t0 + DOT_LANES); SW 2 reads b[2 * t0 + 2 * DOT_LANES - 1],
+ * one float past the last it uses: callers stop a lane group short of the end. */
+#define dot_load_strided(b, t0, SW)                                                                     \
+  ((SW) == 1 ? (dot_vec) dot_load ((b) + (t0))                                                          \
+             : __builtin_shuffle ((dot_vec) dot_load ((b) + 2 * (long) (t0)),                             \
+                                  (dot_vec) dot_load ((b) + 2 * (long) (t0) + DOT_LANES),                 \
+                                  (dot_ivec) { 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 }))
+/* The same for half as many lanes (short rows: 28 outputs are a group of 16, one of 8, 4 left). */
+#define dot_load_strided8(b, t0, SW)                                                                    \
+  ((SW) == 1 ? (dot_vec8) dot_load8 ((b) + (t0))                                                        \
+             : __builtin_shuffle ((dot_vec8) dot_load8 ((b) + 2 * (long) (t0)),                           \
+                                  (dot_vec8) dot_load8 ((b) + 2 * (long) (t0) + 8),                       \
+                                  (dot_ivec8) { 0, 2, 4, 6, 8, 10, 12, 14 }))
+
+/* Lane groups of a run of len that may be loaded whole (see dot_load_strided). */
+static inline __attribute__ ((always_inline)) int
+dot_groups_end (int len, const int SW)
+{
+  return SW == 1 ? len : len - 1;
+}
+
+/* Sum of a[t] * b[t * SW] for t < len in a fixed order: DOT_LANES lanes, then the tail. */
 static inline __attribute__ ((always_inline)) float
 dot_lanes (const float *restrict a, const float *restrict b, int len, const int SW)
 {
-  float acc[8] = { 0 }, sum = 0;
-  int t = 0;
+  dot_vec acc = { 0 };
+  dot_vec8 acc8 = { 0 };
+  float tail = 0;
+  int t = 0, end = dot_groups_end (len, SW);
 
-  for (; t + 8 <= len; t += 8)
-    for (int j = 0; j < 8; j++)
-      acc[j] += a[t + j] * b[(long) (t + j) * SW];
+  for (; t + DOT_LANES <= end; t += DOT_LANES)
+    acc += (dot_vec) dot_load (a + t) * dot_load_strided (b, t, SW);
+  for (; t + 8 <= end; t += 8)
+    acc8 += (dot_vec8) dot_load8 (a + t) * dot_load_strided8 (b, t, SW);
   for (; t < len; t++)
-    sum += a[t] * b[(long) t * SW];
-  for (int j = 0; j < 8; j++)
-    sum += acc[j];
-  return sum;
+    tail += a[t] * b[(long) t * SW];
+  return dot_sum_lanes (acc, acc8, tail);
 }
 
+GRAFT_SIMD_DISPATCH
 static float
 dot_strided (const float *a, const float *b, int len, int sw)
 {
@@ -1261,23 +1309,26 @@ static inline __attribute__ ((always_inline)) float
 dot_rows_fixed (const float *restrict d, const float *restrict s, int rows, int len, size_t s_stride,
                 const int SW)
 {
-  float acc[8] = { 0 }, tail = 0, sum = 0;
+  dot_vec acc = { 0 };
+  dot_vec8 acc8 = { 0 };
+  float tail = 0;
+  int end = dot_groups_end (len, SW);
 
   for (int r = 0; r < rows; r++)
     {
       const float *restrict dr = d + (size_t) r * len, *restrict sr = s + r * s_stride;
       int t = 0;
-      for (; t + 8 <= len; t += 8)
-        for (int j = 0; j < 8; j++)
-          acc[j] += dr[t + j] * sr[(long) (t + j) * SW];
+      for (; t + DOT_LANES <= end; t += DOT_LANES)
+        acc += (dot_vec) dot_load (dr + t) * dot_load_strided (sr, t, SW);
+      for (; t + 8 <= end; t += 8)
+        acc8 += (dot_vec8) dot_load8 (dr + t) * dot_load_strided8 (sr, t, SW);
       for (; t < len; t++)
         tail += dr[t] * sr[(long) t * SW];
     }
-  for (int j = 0; j < 8; j++)
-    sum += acc[j];
-  return sum + tail;
+  return dot_sum_lanes (acc, acc8, tail);
 }
 
+GRAFT_SIMD_DISPATCH
 static float
 dot_rows (const float *d, const float *s, int rows, int len, size_t s_stride, int sw)
 {
