@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "project/export.h"
 #include "project/import.h"
 #include "project/project.h"
 #include "project/zip-reader.h"

@@ -14,6 +14,8 @@
 
 #include "graft-data-page.h"
 
+#include "project/export.h"
+
 /* ------------------------------------------------------------------------ */
 /* Image ids, as a drag carries them from the grid to a class                */
 

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "project/export.h"
 #include "project/import.h"
 #include "project/project.h"
 #include "project/run-record.h"

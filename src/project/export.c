@@ -1,5 +1,5 @@
 /* export.c: a project's labelled images as an ImageFolder tree, or a CSV. */
-#include "project/import.h"
+#include "project/export.h"
 
 #include <errno.h>
 #include <fcntl.h>

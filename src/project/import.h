@@ -1,4 +1,4 @@
-/* import.h: bringing images into a project, and taking them out again.
+/* import.h: bringing images into a project (taking them out again: export.h).
  *
  * Every import is one transaction and one undo step (undo removes the images it added,
  * the classes it created and the labels it set). It works in three phases:
@@ -119,23 +119,5 @@ GraftImportReport *graft_import_teachable_machine (GraftProject *project, const 
  * graft_import_folder. class_id (0: none) labels everything added. */
 GraftImportReport *graft_import_files (GraftProject *project, const char *const *paths, guint n_paths,
                                        gint64 class_id, const GraftImportOptions *options, GError **error);
-
-/* ---- Export --------------------------------------------------------------------------- */
-
-typedef enum {
-  GRAFT_EXPORT_COPY,
-  GRAFT_EXPORT_HARDLINK,       /* a hard link where the file system allows it, a copy elsewhere */
-} GraftExportMode;
-
-/* The labelled images as an ImageFolder tree: dest/<class>/<file name>, or with by_split
- * dest/<train|validation|test>/<class>/<file name> (splits are assigned first). A name
- * taken twice becomes <stem>-<image id>.<ext>; '/' and a leading '.' in class names
- * become '_'. Missing source files are skipped and counted in missing. On an error the
- * files written so far are removed. */
-gboolean graft_export_image_folder (GraftProject *project, const char *dest, GraftExportMode mode, gboolean by_split,
-                                    guint *exported, guint *missing, GError **error);
-/* Every image as "path,label,split" rows (absolute paths; empty label and split when
- * none) under a header, RFC 4180 quoting; written atomically. */
-gboolean graft_export_csv (GraftProject *project, const char *csv_path, GError **error);
 
 G_END_DECLS
