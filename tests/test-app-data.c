@@ -424,6 +424,51 @@ test_data_page (void)
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (selection)), ==, 23);
   g_assert_true (gtk_selection_model_is_selected (selection, 0));
 
+  /* In All Images the labelled image stays in view: the selection moves on to the next
+   * one all the same, so that the next key labels the next image (a batch stays).
+   * Images of another class than key 2's, so that each key is one undo step. */
+  graft_data_page_set_filter (GRAFT_DATA_PAGE (page), GRAFT_FILTER_ALL, 0);
+  {
+    GListModel *all = G_LIST_MODEL (graft_data_page_get_selection (GRAFT_DATA_PAGE (page)));
+    guint n_all = g_list_model_get_n_items (all), one = G_MAXUINT, pair = G_MAXUINT;
+    gint64 one_id = 0;
+
+    for (guint i = 0; i + 1 < n_all && (one == G_MAXUINT || pair == G_MAXUINT); i++)
+      {
+        g_autoptr (GraftImageItem) a = g_list_model_get_item (all, i);
+        g_autoptr (GraftImageItem) b = g_list_model_get_item (all, i + 1);
+        gboolean other_a = graft_image_item_get_class_id (a) != graft_class_item_get_id (klass);
+        gboolean other_b = graft_image_item_get_class_id (b) != graft_class_item_get_id (klass);
+        if (one == G_MAXUINT && other_a)
+          {
+            one = i;
+            one_id = graft_image_item_get_id (a);
+            i++;
+          }
+        else if (one != G_MAXUINT && i > one + 1 && other_a && other_b)
+          pair = i;
+      }
+    g_assert_cmpuint (pair, !=, G_MAXUINT);
+    gtk_selection_model_select_item (GTK_SELECTION_MODEL (all), one, TRUE);
+    gtk_widget_activate_action (page, "data.label", "i", 2);
+    g_assert_true (graft_project_get_image (graft_project_object_get_project (project), one_id, &info, &error));
+    g_assert_cmpint (info.class_id, ==, graft_class_item_get_id (klass));
+    graft_image_info_clear (&info);
+    g_assert_false (gtk_selection_model_is_selected (GTK_SELECTION_MODEL (all), one));
+    g_assert_true (gtk_selection_model_is_selected (GTK_SELECTION_MODEL (all), one + 1));
+    gtk_selection_model_select_range (GTK_SELECTION_MODEL (all), pair, 2, TRUE);
+    gtk_widget_activate_action (page, "data.label", "i", 2);
+    g_assert_true (gtk_selection_model_is_selected (GTK_SELECTION_MODEL (all), pair));
+    g_assert_true (gtk_selection_model_is_selected (GTK_SELECTION_MODEL (all), pair + 1));
+    g_assert_false (gtk_selection_model_is_selected (GTK_SELECTION_MODEL (all), pair + 2));
+    /* Put back as they were, for what follows. */
+    gtk_widget_activate_action (page, "data.undo", NULL);
+    gtk_widget_activate_action (page, "data.undo", NULL);
+  }
+  graft_data_page_set_filter (GRAFT_DATA_PAGE (page), GRAFT_FILTER_UNLABELLED, 0);
+  selection = graft_data_page_get_selection (GRAFT_DATA_PAGE (page));
+  gtk_selection_model_select_item (selection, 0, TRUE);
+
   /* Undo, redo (the actions behind Ctrl+Z, Ctrl+Shift+Z). */
   gtk_widget_activate_action (page, "data.undo", NULL);
   g_assert_true (graft_project_get_image (graft_project_object_get_project (project), id, &info, &error));

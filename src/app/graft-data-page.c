@@ -255,9 +255,11 @@ first_selected_position (GraftDataPage *self)
 }
 
 /* After a change removed the labelled images from the view (Unlabelled, a class): the
- * image now at the old position is selected, so the next key labels the next image. */
+ * image now at the old position is selected, so the next key labels the next image.
+ * When one image was labelled and stays in view (All Images, its own class), the
+ * selection moves on to the image after it, in the same way. */
 static void
-advance_selection (GraftDataPage *self, guint position)
+advance_selection (GraftDataPage *self, guint position, guint n_labelled)
 {
   guint n;
   g_autoptr (GtkBitset) selected = NULL;
@@ -265,9 +267,14 @@ advance_selection (GraftDataPage *self, guint position)
   if (position == G_MAXUINT || self->selection == NULL)
     return;
   selected = gtk_selection_model_get_selection (GTK_SELECTION_MODEL (self->selection));
-  if (!gtk_bitset_is_empty (selected))
-    return;
   n = g_list_model_get_n_items (G_LIST_MODEL (self->selection));
+  if (!gtk_bitset_is_empty (selected))
+    {
+      /* A batch stays selected; the last image keeps the selection. */
+      if (n_labelled != 1 || gtk_bitset_get_size (selected) != 1 || gtk_bitset_get_minimum (selected) + 1 >= n)
+        return;
+      position = gtk_bitset_get_minimum (selected) + 1;
+    }
   if (n == 0)
     return;
   position = MIN (position, n - 1);
@@ -297,7 +304,7 @@ label_selection (GraftDataPage *self, gint64 class_id)
       toast_error (self, _("Could not label the images"), error);
       return;
     }
-  advance_selection (self, position);
+  advance_selection (self, position, ids->len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -645,7 +652,7 @@ on_class_drop (GtkDropTarget *target, const GValue *value, double x, double y, g
           toast_error (self, _("Could not label the images"), error);
           return FALSE;
         }
-      advance_selection (self, position);
+      advance_selection (self, position, 0);
       return TRUE;
     }
   if (G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
@@ -2022,7 +2029,7 @@ accept_suggestions_action (GtkWidget *widget, const char *action_name, GVariant 
       toast_error (self, _("Could not accept the suggestions"), error);
       return;
     }
-  advance_selection (self, position);
+  advance_selection (self, position, ids->len);
 }
 
 static void
