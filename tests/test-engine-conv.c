@@ -362,6 +362,58 @@ test_accumulate (void)
     }
 }
 
+/* backward_set_dx overwrites every element of dx (here NaN before), with the bits
+ * backward adds to a zeroed dx; dw and dbias still accumulate. */
+static void
+check_set_dx (const conv_case *k, uint64_t seed)
+{
+  conv_data d;
+  conv_data_init (&d, k, seed);
+  float *dx_add = test_floats (d.nx), *dx_set = test_floats (d.nx);
+  float *dw_add = test_floats (d.nw), *dw_set = test_floats (d.nw);
+  float *db_add = test_floats (d.nb), *db_set = test_floats (d.nb);
+  double *want = test_doubles (MAX (d.nx, MAX (d.nw, d.nb)));
+  char what[160];
+
+  for (size_t i = 0; i < d.nx; i++)
+    {
+      dx_add[i] = 0.0f;
+      dx_set[i] = NAN;
+    }
+  test_fill_uniform_float (dw_add, d.nw, seed + 30, -1, 1);
+  test_fill_uniform_float (dw_set, d.nw, seed + 30, -1, 1);
+  test_fill_uniform_float (db_add, d.nb, seed + 31, -1, 1);
+  test_fill_uniform_float (db_set, d.nb, seed + 31, -1, 1);
+  graft_conv2d_backward (&d.p, d.xf, d.wf, d.rf, dx_add, dw_add, db_add, d.scratch);
+  graft_conv2d_backward_set_dx (&d.p, d.xf, d.wf, d.rf, dx_set, dw_set, db_set, d.scratch);
+  g_snprintf (what, sizeof what, "%s set_dx dx", k->name);
+  test_to_double (dx_add, want, d.nx);
+  test_assert_close (what, dx_set, want, d.nx, 0, 0);
+  g_snprintf (what, sizeof what, "%s set_dx dw", k->name);
+  test_to_double (dw_add, want, d.nw);
+  test_assert_close (what, dw_set, want, d.nw, 0, 0);
+  g_snprintf (what, sizeof what, "%s set_dx dbias", k->name);
+  test_to_double (db_add, want, d.nb);
+  test_assert_close (what, db_set, want, d.nb, 0, 0);
+  g_free (dx_add); g_free (dx_set); g_free (dw_add); g_free (dw_set); g_free (db_add); g_free (db_set);
+  g_free (want);
+  conv_data_clear (&d);
+}
+
+static void
+test_set_dx (void)
+{
+  uint64_t state = 4242;
+
+  for (size_t i = 0; i < G_N_ELEMENTS (fixed_cases); i++)
+    check_set_dx (&fixed_cases[i], 700 + i);
+  for (int i = 0; i < 30; i++)
+    {
+      conv_case k = random_case (&state);
+      check_set_dx (&k, 7000 + i);
+    }
+}
+
 /* Every subset of NULL gradients: the others get the same values as with all three,
  * and x (or w) is not read when only the gradient that does not need it is asked for. */
 static void
@@ -567,6 +619,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/conv/gradcheck", test_gradcheck);
   g_test_add_func ("/engine/conv/backward", test_backward);
   g_test_add_func ("/engine/conv/accumulate", test_accumulate);
+  g_test_add_func ("/engine/conv/set-dx", test_set_dx);
   g_test_add_func ("/engine/conv/null-gradients", test_null_gradients);
   g_test_add_func ("/engine/conv/thread-determinism", test_thread_determinism);
   return g_test_run ();

@@ -1149,10 +1149,11 @@ scatter_row (const dw_geometry *g, const float *restrict d, const float *restric
 }
 
 /* dx += the transposed correlation of a strided conv with wide rows: each dx row gathers
- * the dy rows that reach it, each scattered along a padded row q, then added. Does a
- * quarter of the multiplications of the upsampled correlation at stride 2. */
+ * the dy rows that reach it, each scattered along a padded row q, then added (or, with
+ * set, stored: every element of the plane is written). Does a quarter of the
+ * multiplications of the upsampled correlation at stride 2. */
 static void
-dx_rows_strided (const dw_geometry *f, const float *k, const float *dy, float *dx, float *restrict q)
+dx_rows_strided (const dw_geometry *f, const float *k, const float *dy, float *dx, float *restrict q, bool set)
 {
   long hi = (long) f->cols - f->pl < f->iw ? (long) f->cols - f->pl : f->iw;
 
@@ -1170,31 +1171,45 @@ dx_rows_strided (const dw_geometry *f, const float *k, const float *dy, float *d
           scatter_row (f, dy + (rr / f->sh) * f->ow, k + ki * f->kw, q);
           any = true;
         }
+      float *restrict d = dx + (size_t) iy * f->iw;
+      if (set)
+        {
+          /* Columns past the padded row (right padding cut off) get no tap. */
+          for (long ix = 0; ix < hi; ix++)
+            d[ix] = q[ix + f->pl];
+          for (long ix = hi < 0 ? 0 : hi; ix < f->iw; ix++)
+            d[ix] = 0;
+          continue;
+        }
       if (!any)
         continue;
-      float *restrict d = dx + (size_t) iy * f->iw;
       for (long ix = 0; ix < hi; ix++)
         d[ix] += q[ix + f->pl];
     }
 }
 
 /* dx planes of nk samples (x_stride apart) += the transposed correlation of their dy
- * planes (y_stride apart) with kernel k. */
+ * planes (y_stride apart) with kernel k; with set, = instead of += (every element of the
+ * planes written, none read: no clearing pass before). */
 GRAFT_SIMD_DISPATCH
 static void
 dx_run (const dw_geometry *t, const dw_geometry *f, int nk, const float *k, const float *dyp,
-        size_t y_stride, float *dxp, size_t x_stride, float *buf, float *tmp, const int32_t *col)
+        size_t y_stride, float *dxp, size_t x_stride, bool set, float *buf, float *tmp, const int32_t *col)
 {
   if (t->band == 0)
     {
       for (int i = 0; i < nk; i++)
-        fallback_scatter_plane (f, dyp + i * y_stride, k, dxp + i * x_stride);
+        {
+          if (set)
+            memset (dxp + i * x_stride, 0, (size_t) f->ih * f->iw * sizeof (float));
+          fallback_scatter_plane (f, dyp + i * y_stride, k, dxp + i * x_stride);
+        }
       return;
     }
   if ((f->sh > 1 || f->sw > 1) && f->band > 0 && f->ow >= 16)
     {
       for (int i = 0; i < nk; i++)
-        dx_rows_strided (f, k, dyp + i * y_stride, dxp + i * x_stride, tmp);
+        dx_rows_strided (f, k, dyp + i * y_stride, dxp + i * x_stride, tmp, set);
       return;
     }
   if (t->wrap)
@@ -1204,7 +1219,7 @@ dx_run (const dw_geometry *t, const dw_geometry *f, int nk, const float *k, cons
           {
             dw_band b = band_at (t, iy0, 1);
             const float *in = pad_wrap (t, dyp + i * y_stride, iy0, b.rows, buf);
-            corr_wrap (t, in, k, true, 0.0f, true, dxp + i * x_stride + (size_t) iy0 * t->ow,
+            corr_wrap (t, in, k, true, 0.0f, !set, dxp + i * x_stride + (size_t) iy0 * t->ow,
                        b.hb * t->ow, col);
           }
       return;
@@ -1219,8 +1234,12 @@ dx_run (const dw_geometry *t, const dw_geometry *f, int nk, const float *k, cons
           {
             float *restrict d = dxp + i * x_stride + (size_t) (iy0 + r) * t->ow;
             const float *restrict s = tmp + flat_offset (t, &b, i) + (size_t) r * t->cols;
-            for (int ix = 0; ix < t->ow; ix++)
-              d[ix] += s[ix];
+            if (set)
+              for (int ix = 0; ix < t->ow; ix++)
+                d[ix] = s[ix];
+            else
+              for (int ix = 0; ix < t->ow; ix++)
+                d[ix] += s[ix];
           }
     }
 }
@@ -1476,12 +1495,10 @@ depthwise_backward (const graft_conv2d_params *p, const conv_layout *l, const fl
             {
               int nk = p->n - n0 < run ? p->n - n0 : run;
               const float *dyp = dy + n0 * y_stride + oc * l->ohw;
-              if (dx != NULL && set_dx && j == 0)
-                for (int i = 0; i < nk; i++)
-                  memset (dx + (n0 + i) * x_stride + c * l->hw, 0, l->hw * sizeof (float));
+              /* With set_dx, the first output channel of c writes dx, the others add. */
               if (dx != NULL)
                 dx_run (&t, &f, nk, k, dyp, y_stride, dx + n0 * x_stride + c * l->hw, x_stride,
-                        buf, tmp, col);
+                        set_dx && j == 0, buf, tmp, col);
               if (dw != NULL)
                 dw_run (&f, nk, x + n0 * x_stride + c * l->hw, x_stride, dyp, y_stride, sums,
                         dw + (size_t) oc * kk, buf, tmp, col);
