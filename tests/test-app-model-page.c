@@ -277,6 +277,46 @@ test_page (void)
     g_assert_cmpfloat (graft_freeze_map_get_cut_position (map), <=, top.origin.y);
   }
 
+  /* Preprocessing: the file says nothing, so ImageNet's is shown as assumed; the person
+   * sets the mean, the deviation and the channel order, which go into the spec (stored
+   * with the project, written in the export's metadata). */
+  {
+    GtkWidget *group = find_widget (page, ADW_TYPE_PREFERENCES_GROUP, _("Preprocessing"));
+    GtkWidget *mean = find_widget (page, ADW_TYPE_ENTRY_ROW, _("_Mean (R, G, B)"));
+    GtkWidget *std = find_widget (page, ADW_TYPE_ENTRY_ROW, _("Standard _Deviation (R, G, B)"));
+    GtkWidget *channels = find_widget (page, ADW_TYPE_COMBO_ROW, _("_Channel Order"));
+    g_autofree char *json = NULL;
+    g_autoptr (GraftSessionSpec) back = NULL;
+
+    g_assert_nonnull (group);
+    g_assert_nonnull (strstr (adw_preferences_group_get_description (ADW_PREFERENCES_GROUP (group)), "assumed"));
+    g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (mean)), ==, "0.485, 0.456, 0.406");
+    spec = graft_session_get_spec (session);
+    g_assert_cmpint (spec->preprocessing.size, ==, 224);
+    gtk_editable_set_text (GTK_EDITABLE (mean), "0,5; 0,5; 0,5");
+    g_assert_cmpfloat (spec->preprocessing.mean[2], ==, 0.5f);
+    gtk_editable_set_text (GTK_EDITABLE (std), "0.25 zero");
+    g_assert_true (gtk_widget_has_css_class (std, "error"));
+    gtk_editable_set_text (GTK_EDITABLE (std), "0.25");
+    g_assert_false (gtk_widget_has_css_class (std, "error"));
+    g_assert_cmpfloat (spec->preprocessing.std[1], ==, 0.25f);
+    adw_combo_row_set_selected (ADW_COMBO_ROW (channels), 1);
+    g_assert_true (spec->preprocessing.bgr);
+    json = graft_session_spec_to_json (spec);
+    back = graft_session_spec_from_json (json, &error);
+    g_assert_no_error (error);
+    g_assert_true (back->preprocessing.bgr);
+    g_assert_cmpfloat (back->preprocessing.std[0], ==, 0.25f);
+    {
+      GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (
+          GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (group, GTK_TYPE_SCROLLED_WINDOW)));
+      wait_for_frames (100);
+      gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment));
+      screenshot (window, "model-page-preprocessing.png");
+      gtk_adjustment_set_value (adjustment, 0);
+    }
+  }
+
   /* What the screenshots show: fine-tuning the top blocks of MobileNetV2 with a small
    * perceptron head, cut at the default place, features.17's layers listed. */
   gtk_widget_activate_action (GTK_WIDGET (map), "freeze-map.set-cut", "i", 18);

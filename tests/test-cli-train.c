@@ -1057,6 +1057,51 @@ test_bad_input (void)
   g_assert_false (g_file_test (output, G_FILE_TEST_EXISTS));
 }
 
+/* The preprocessing options: a file that gives only the mean keeps the model's size,
+ * flags go over it, the trained model records the result; values that make no sense
+ * are refused by name. */
+static void
+test_train_preprocess (void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  g_autofree char *prep_path = write_temp ("prep.json", "{\"mean\": [0.5, 0.5, 0.5]}");
+  g_autofree char *output = g_build_filename (folder, "preprocessed.onnx", NULL);
+  g_autoptr (GraftModel) model = NULL;
+  g_autoptr (GError) error = NULL;
+  GraftPreprocessing prep;
+
+  if (!cli_test_ready ())
+    return;
+  g_assert_cmpint (run_cli (&out, &err, "train", base_path, train_dir, "--validation", val_dir, "--epochs", "1",
+                            "--preprocess", prep_path, "--std", "0.25,0.5,0.75", "--bgr", "--output", output,
+                            "--cache-dir", cache_dir, NULL),
+                   ==, 0);
+  model = graft_model_load (output, &error);
+  g_assert_no_error (error);
+  g_assert_true (graft_preprocessing_from_json (g_hash_table_lookup (model->metadata, "graft.preprocessing"), &prep,
+                                                &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (prep.size, ==, TOY_SIZE);
+  g_assert_cmpfloat (prep.mean[1], ==, 0.5f);
+  g_assert_cmpfloat (prep.std[0], ==, 0.25f);
+  g_assert_cmpfloat (prep.std[2], ==, 0.75f);
+  g_assert_true (prep.bgr);
+  /* eval reads the model's (now BGR) preprocessing; --rgb goes over it. */
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_cli (&out, &err, "eval", output, val_dir, "--rgb", NULL), ==, 0);
+  /* A size the model does not take, a mean that is not three numbers, both orders. */
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_cli (NULL, &err, "eval", output, val_dir, "--size", "40", NULL), !=, 0);
+  g_assert_nonnull (strstr (err, "40x40"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_cli (NULL, &err, "predict", output, val_dir, "--mean", "0.5,zero,0.5", NULL), !=, 0);
+  g_assert_nonnull (strstr (err, "--mean"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_cli (NULL, &err, "eval", output, val_dir, "--bgr", "--rgb", NULL), !=, 0);
+  g_assert_nonnull (strstr (err, "--bgr and --rgb"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1093,6 +1138,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/lr-find/json", test_lr_find);
   g_test_add_func ("/cli/export/metadata", test_export);
   g_test_add_func ("/cli/train/bad-input", test_bad_input);
+  g_test_add_func ("/cli/train/preprocess", test_train_preprocess);
   status = g_test_run ();
 
   test_remove_tree (folder);

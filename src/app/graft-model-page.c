@@ -17,6 +17,8 @@
 #include "graft-application.h"
 
 #include <glib/gi18n.h>
+#include <math.h>
+#include <string.h>
 
 #include "graft-head-designer.h"
 #include "graft-model-chooser.h"
@@ -105,6 +107,12 @@ struct _GraftModelPage
   GtkColumnView *layers_view;
   AdwComboRow *batchnorm_row;
   GraftHeadDesigner *head_designer;
+  AdwPreferencesGroup *preprocessing_group;
+  GtkSpinButton *prep_size_spin;
+  GtkSpinButton *prep_resize_spin;
+  AdwEntryRow *prep_mean_row;
+  AdwEntryRow *prep_std_row;
+  AdwComboRow *prep_channels_row;
 
   GraftSession *session;
   gulong model_changed_id;
@@ -746,6 +754,8 @@ sync_batchnorm_row (GraftModelPage *self)
     }
 }
 
+static void sync_preprocessing (GraftModelPage *self);
+
 static void
 sync_from_spec (GraftModelPage *self)
 {
@@ -772,6 +782,7 @@ sync_from_spec (GraftModelPage *self)
   if (!stages && graft_freeze_map_get_epoch (self->freeze_map) != 0)
     graft_freeze_map_set_epoch (self->freeze_map, 0);
   gtk_adjustment_set_value (self->epoch_adjustment, graft_freeze_map_get_epoch (self->freeze_map) + 1);
+  sync_preprocessing (self);
   self->syncing = FALSE;
   refresh_layer_states (self);
   update_layers_heading (self);
@@ -860,6 +871,127 @@ on_batchnorm_changed (GraftModelPage *self)
   if (graft_session_spec_block_batchnorm (spec, name) == policies[selected])
     return;
   graft_session_spec_set_block_batchnorm (spec, name, policies[selected]);
+  graft_session_spec_changed (self->session);
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Preprocessing                                                             */
+
+/* "0.485, 0.456, 0.406" (C locale, so that it reads back anywhere). */
+static char *
+format_triple (const float v[3])
+{
+  char a[G_ASCII_DTOSTR_BUF_SIZE], b[G_ASCII_DTOSTR_BUF_SIZE], c[G_ASCII_DTOSTR_BUF_SIZE];
+  return g_strdup_printf ("%s, %s, %s", g_ascii_formatd (a, sizeof a, "%.4g", v[0]),
+                          g_ascii_formatd (b, sizeof b, "%.4g", v[1]), g_ascii_formatd (c, sizeof c, "%.4g", v[2]));
+}
+
+/* Three numbers as people write them: "0.485, 0.456, 0.406", "0.5 0.5 0.5",
+ * "0,485; 0,456; 0,406"; one number is all three. */
+static gboolean
+parse_triple (const char *text, float v[3])
+{
+  g_auto (GStrv) parts = g_regex_split_simple ("[;\\s]+|,\\s+", text, 0, 0);
+  g_autoptr (GPtrArray) numbers = g_ptr_array_new ();
+
+  for (int i = 0; parts[i] != NULL; i++)
+    if (parts[i][0] != '\0')
+      g_ptr_array_add (numbers, parts[i]);
+  if (numbers->len != 1 && numbers->len != 3)
+    return FALSE;
+  for (guint i = 0; i < 3; i++)
+    {
+      char *part = g_ptr_array_index (numbers, numbers->len == 1 ? 0 : i);
+      char *end = NULL;
+      double value;
+      g_strdelimit (part, ",", '.');
+      value = g_ascii_strtod (part, &end);
+      if (end == part || *end != '\0' || !isfinite (value))
+        return FALSE;
+      v[i] = (float) value;
+    }
+  return TRUE;
+}
+
+static gboolean
+same_triple (const float a[3], const float b[3])
+{
+  for (int i = 0; i < 3; i++)
+    if (fabsf (a[i] - b[i]) > 1e-6f * MAX (fabsf (a[i]), fabsf (b[i])))
+      return FALSE;
+  return TRUE;
+}
+
+/* Shows value in the entry unless its text already means it. */
+static void
+sync_triple (AdwEntryRow *row, const float value[3])
+{
+  float shown[3];
+  if (!parse_triple (gtk_editable_get_text (GTK_EDITABLE (row)), shown) || !same_triple (shown, value))
+    {
+      g_autofree char *text = format_triple (value);
+      gtk_editable_set_text (GTK_EDITABLE (row), text);
+    }
+  gtk_widget_remove_css_class (GTK_WIDGET (row), "error");
+}
+
+/* The spec's preprocessing in the rows, and where it came from. */
+static void
+sync_preprocessing (GraftModelPage *self)
+{
+  GraftModel *model = graft_session_get_model (self->session);
+  const GraftPreprocessing *prep = &graft_session_get_spec (self->session)->preprocessing;
+  const char *said = model != NULL && model->metadata != NULL
+                         ? g_hash_table_lookup (model->metadata, GRAFT_METADATA_PREPROCESSING)
+                         : NULL;
+  GraftPreprocessing model_prep;
+  const char *description;
+
+  if (said != NULL && graft_preprocessing_from_json (said, &model_prep, NULL))
+    description = memcmp (&model_prep, prep, sizeof model_prep) == 0
+                      ? _("As the model’s file says. It goes with the model you export.")
+                      : _("Changed from what the model’s file says. It goes with the model you export.");
+  else
+    description = _("The model’s file does not say how it wants its images: ImageNet’s normalisation at its "
+                    "input size is assumed. Check it against the model’s documentation.");
+  adw_preferences_group_set_description (self->preprocessing_group, description);
+  gtk_spin_button_set_value (self->prep_size_spin, prep->size);
+  gtk_spin_button_set_value (self->prep_resize_spin, graft_preprocessing_resize_side (prep));
+  sync_triple (self->prep_mean_row, prep->mean);
+  sync_triple (self->prep_std_row, prep->std);
+  adw_combo_row_set_selected (self->prep_channels_row, prep->bgr ? 1 : 0);
+}
+
+static void
+on_preprocessing_changed (GraftModelPage *self)
+{
+  GraftSessionSpec *spec;
+  GraftPreprocessing prep;
+  gboolean mean_ok, std_ok;
+
+  if (self->syncing || self->session == NULL || graft_session_get_model (self->session) == NULL)
+    return;
+  spec = graft_session_get_spec (self->session);
+  prep = spec->preprocessing;
+  prep.size = gtk_spin_button_get_value_as_int (self->prep_size_spin);
+  prep.resize = MAX (prep.size, gtk_spin_button_get_value_as_int (self->prep_resize_spin));
+  mean_ok = parse_triple (gtk_editable_get_text (GTK_EDITABLE (self->prep_mean_row)), prep.mean);
+  std_ok = parse_triple (gtk_editable_get_text (GTK_EDITABLE (self->prep_std_row)), prep.std)
+           && prep.std[0] > 0 && prep.std[1] > 0 && prep.std[2] > 0;
+  prep.bgr = adw_combo_row_get_selected (self->prep_channels_row) == 1;
+  if (mean_ok)
+    gtk_widget_remove_css_class (GTK_WIDGET (self->prep_mean_row), "error");
+  else
+    gtk_widget_add_css_class (GTK_WIDGET (self->prep_mean_row), "error");
+  if (std_ok)
+    gtk_widget_remove_css_class (GTK_WIDGET (self->prep_std_row), "error");
+  else
+    gtk_widget_add_css_class (GTK_WIDGET (self->prep_std_row), "error");
+  if (!mean_ok || !std_ok || !graft_preprocessing_validate (&prep, NULL)
+      || memcmp (&prep, &spec->preprocessing, sizeof prep) == 0)
+    return;
+  spec->preprocessing = prep;
   graft_session_spec_changed (self->session);
 }
 
@@ -1214,6 +1346,13 @@ graft_model_page_class_init (GraftModelPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftModelPage, batchnorm_row);
   gtk_widget_class_bind_template_child (widget_class, GraftModelPage, head_designer);
   gtk_widget_class_bind_template_callback (widget_class, on_strategy_toggled);
+  gtk_widget_class_bind_template_callback (widget_class, on_preprocessing_changed);
+  gtk_widget_class_bind_template_child (widget_class, GraftModelPage, preprocessing_group);
+  gtk_widget_class_bind_template_child (widget_class, GraftModelPage, prep_size_spin);
+  gtk_widget_class_bind_template_child (widget_class, GraftModelPage, prep_resize_spin);
+  gtk_widget_class_bind_template_child (widget_class, GraftModelPage, prep_mean_row);
+  gtk_widget_class_bind_template_child (widget_class, GraftModelPage, prep_std_row);
+  gtk_widget_class_bind_template_child (widget_class, GraftModelPage, prep_channels_row);
   gtk_widget_class_bind_template_callback (widget_class, on_measure_toggled);
   gtk_widget_class_bind_template_callback (widget_class, on_epoch_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_block_selected);

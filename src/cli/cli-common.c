@@ -13,8 +13,43 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "base/regular-file.h"
 #include "catalog/catalog.h"
 #include "engine/parallel.h"
+
+/* The preprocessing options of the commands that read images for a model (see
+ * cli_model_preprocessing): as given, checked when the model's preprocessing is known. */
+static struct {
+  char *file;
+  int size, resize;
+  char *mean, *std;
+  gboolean bgr, rgb;
+} prep_options;
+
+static const char *const prep_commands[] = { "train", "lr-find", "eval", "predict", "export", NULL };
+
+static GOptionGroup *
+preprocessing_group (void)
+{
+  static const GOptionEntry entries[] = {
+    { "preprocess", 0, 0, G_OPTION_ARG_FILENAME, &prep_options.file,
+      "The model's preprocessing from a JSON file ({\"size\": 224, \"resize\": 256, \"mean\": [..], \"std\": [..], "
+      "\"channels\": \"BGR\"}); the flags below go over it", "FILE.json" },
+    { "size", 0, 0, G_OPTION_ARG_INT, &prep_options.size, "Side of the centre crop the model takes, in pixels", "N" },
+    { "resize", 0, 0, G_OPTION_ARG_INT, &prep_options.resize, "Shorter side before the centre crop, in pixels", "N" },
+    { "mean", 0, 0, G_OPTION_ARG_STRING, &prep_options.mean, "Per-channel mean, after scaling to 0..1 (R,G,B)",
+      "R,G,B" },
+    { "std", 0, 0, G_OPTION_ARG_STRING, &prep_options.std, "Per-channel standard deviation (R,G,B)", "R,G,B" },
+    { "bgr", 0, 0, G_OPTION_ARG_NONE, &prep_options.bgr, "The model takes channels in B, G, R order", NULL },
+    { "rgb", 0, 0, G_OPTION_ARG_NONE, &prep_options.rgb, "The model takes channels in R, G, B order", NULL },
+    { NULL },
+  };
+  GOptionGroup *group = g_option_group_new (
+      "preprocessing", "Preprocessing (default: the model's graft.preprocessing metadata, else ImageNet's at its size):",
+      "Show the preprocessing options", NULL, NULL);
+  g_option_group_add_entries (group, entries);
+  return group;
+}
 
 GOptionContext *
 cli_option_context_new (const char *command, const char *parameters, const char *summary,
@@ -26,7 +61,120 @@ cli_option_context_new (const char *command, const char *parameters, const char 
   g_option_context_set_summary (context, summary);
   if (entries != NULL)
     g_option_context_add_main_entries (context, entries, NULL);
+  if (g_strv_contains (prep_commands, command))
+    g_option_context_add_group (context, preprocessing_group ());
   return context;
+}
+
+/* "0.5,0.5,0.5" (or one number for all three). */
+static gboolean
+parse_triple (const char *option, const char *text, float out[3], GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
+  guint n = g_strv_length (parts);
+
+  if (n != 1 && n != 3)
+    goto bad;
+  for (guint i = 0; i < 3; i++)
+    {
+      const char *part = g_strstrip (parts[n == 1 ? 0 : i]);
+      char *end = NULL;
+      double value = g_ascii_strtod (part, &end);
+      if (*part == '\0' || end == NULL || *end != '\0' || !isfinite (value))
+        goto bad;
+      out[i] = (float) value;
+    }
+  return TRUE;
+bad:
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "%s '%s': give three numbers separated by commas, such as 0.485,0.456,0.406", option, text);
+  return FALSE;
+}
+
+gboolean
+cli_preprocessing_overridden (void)
+{
+  return prep_options.file != NULL || prep_options.size != 0 || prep_options.resize != 0 || prep_options.mean != NULL
+         || prep_options.std != NULL || prep_options.bgr || prep_options.rgb;
+}
+
+gboolean
+cli_apply_preprocessing_options (GraftPreprocessing *prep, GError **error)
+{
+  if (prep_options.bgr && prep_options.rgb)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--bgr and --rgb cannot both be given");
+      return FALSE;
+    }
+  if (prep_options.file != NULL)
+    {
+      /* The file's members over the preprocessing so far, so that a file that gives only
+       * the mean keeps the size. */
+      g_autofree char *text = NULL, *current = graft_preprocessing_to_json (prep), *merged = NULL;
+      g_autoptr (JsonParser) file_parser = json_parser_new ();
+      g_autoptr (JsonParser) current_parser = json_parser_new ();
+      g_autoptr (GError) local_error = NULL;
+      g_autoptr (GList) members = NULL;
+      JsonObject *file_object, *object;
+
+      if (!graft_file_get_contents (prep_options.file, &text, NULL, error))
+        return FALSE;
+      if (!json_parser_load_from_data (file_parser, text, -1, &local_error)
+          || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (file_parser)))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: not a JSON object%s%s",
+                       prep_options.file, local_error != NULL ? ": " : "",
+                       local_error != NULL ? local_error->message : "");
+          return FALSE;
+        }
+      json_parser_load_from_data (current_parser, current, -1, NULL);
+      file_object = json_node_get_object (json_parser_get_root (file_parser));
+      object = json_node_get_object (json_parser_get_root (current_parser));
+      members = json_object_get_members (file_object);
+      for (GList *l = members; l != NULL; l = l->next)
+        json_object_set_member (object, l->data, json_node_copy (json_object_get_member (file_object, l->data)));
+      merged = json_to_string (json_parser_get_root (current_parser), FALSE);
+      if (!graft_preprocessing_from_json (merged, prep, &local_error))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: %s", prep_options.file,
+                       local_error->message);
+          return FALSE;
+        }
+    }
+  if (prep_options.size != 0)
+    {
+      if (prep_options.size < 1 || prep_options.size > GRAFT_PREPROCESSING_MAX_SIZE)
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--size %d: give 1 to %d pixels",
+                       prep_options.size, GRAFT_PREPROCESSING_MAX_SIZE);
+          return FALSE;
+        }
+      /* The resize keeps its ratio to the crop (ImageNet's 256 for 224). */
+      if (prep_options.resize == 0)
+        prep->resize = prep->resize > prep->size
+                           ? MIN (GRAFT_PREPROCESSING_MAX_SIZE,
+                                  (int) ((gint64) prep_options.size * prep->resize / MAX (1, prep->size)))
+                           : prep_options.size;
+      prep->size = prep_options.size;
+    }
+  if (prep_options.resize != 0)
+    {
+      if (prep_options.resize < prep->size || prep_options.resize > GRAFT_PREPROCESSING_MAX_SIZE)
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "--resize %d: give %d (the crop's side) to %d pixels", prep_options.resize, prep->size,
+                       GRAFT_PREPROCESSING_MAX_SIZE);
+          return FALSE;
+        }
+      prep->resize = prep_options.resize;
+    }
+  if (prep_options.mean != NULL && !parse_triple ("--mean", prep_options.mean, prep->mean, error))
+    return FALSE;
+  if (prep_options.std != NULL && !parse_triple ("--std", prep_options.std, prep->std, error))
+    return FALSE;
+  if (prep_options.bgr || prep_options.rgb)
+    prep->bgr = prep_options.bgr;
+  return graft_preprocessing_validate (prep, error);
 }
 
 gboolean
@@ -331,6 +479,17 @@ cli_model_preprocessing (const GraftModel *model, const char *path, GraftPreproc
       prep->nhwc = model->input_nhwc;
       if (shape->rank == 4 && (model->input_nhwc ? shape->dims[3] : shape->dims[1]) == 1)
         prep->grey = TRUE;
+    }
+  /* What the person said goes over what the file said or what was guessed. */
+  if (cli_preprocessing_overridden ())
+    {
+      if (!cli_apply_preprocessing_options (prep, &local_error))
+        {
+          g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, local_error->message);
+          return FALSE;
+        }
+      if (from_metadata != NULL)
+        *from_metadata = TRUE;
     }
   return cli_check_preprocessing (model, path, prep, error);
 }

@@ -262,6 +262,7 @@ preset_spec (GraftStrategy strategy, const GraftModel *model, const GraftPreproc
 {
   GraftSessionSpec *spec = graft_session_spec_new (strategy, model);
   spec->preprocessing = *prep;
+  graft_session_spec_adapt_augmentation (spec);
   return spec;
 }
 
@@ -394,6 +395,9 @@ session_load_model (GOptionContext *context, SessionOptions *o, const char *mode
     }
   if (!isnan (o->lr))
     s->spec->optimizer.learning_rate = (float) o->lr;
+  /* --preprocess, --size, --mean...: over a spec file's or the project's too. */
+  if (cli_preprocessing_overridden ())
+    s->spec->preprocessing = prep;
   if (!cli_check_preprocessing (s->model, model_path, &s->spec->preprocessing, &error))
     return cli_fail_printf ("%s%s%s", o->spec_path != NULL ? o->spec_path : "", o->spec_path != NULL ? ": " : "",
                             error->message);

@@ -114,6 +114,11 @@ gboolean cli_model_labels (const GraftModel *model, const char *path, GPtrArray 
  * with cli_check_preprocessing. *from_metadata (may be NULL) says which. A catalog
  * model's preprocessing counts only once it is in the metadata: call
  * cli_annotate_from_catalog (or graft_catalog_entry_annotate_model) first. */
+/* The preprocessing options (--preprocess FILE, --size, --resize, --mean, --std, --bgr,
+ * --rgb), which cli_option_context_new adds to train, lr-find, eval, predict and export,
+ * go over it (and *from_metadata is then TRUE: the person said so). */
+gboolean cli_preprocessing_overridden (void);
+gboolean cli_apply_preprocessing_options (GraftPreprocessing *prep, GError **error);
 gboolean cli_model_preprocessing (const GraftModel *model, const char *path, GraftPreprocessing *prep,
                                   gboolean *from_metadata, GError **error);
 /* The catalog entry (a copy) whose downloaded file path is, once verified (by its

@@ -253,12 +253,30 @@ graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
     case GRAFT_STRATEGY_CUSTOM:
       break;
     }
-  if (model != NULL && model->metadata != NULL)
-    {
-      const char *prep = g_hash_table_lookup (model->metadata, GRAFT_METADATA_PREPROCESSING);
-      if (prep != NULL)
-        graft_preprocessing_from_json (prep, &spec->preprocessing, NULL);
-    }
+  {
+    const char *prep = model != NULL && model->metadata != NULL
+                           ? g_hash_table_lookup (model->metadata, GRAFT_METADATA_PREPROCESSING)
+                           : NULL;
+    if (prep != NULL)
+      graft_preprocessing_from_json (prep, &spec->preprocessing, NULL);
+    else if (model != NULL && model->graph != NULL && model->input >= 0)
+      {
+        /* A file that does not say: ImageNet's normalisation at the model's own size and
+         * layout (as graft-cli assumes), which the Model page shows as assumed. */
+        const graft_shape *shape = &graft_graph_value (model->graph, model->input)->shape;
+        gint64 h = model->input_nhwc ? shape->dims[1] : shape->dims[2];
+        gint64 w = model->input_nhwc ? shape->dims[2] : shape->dims[3];
+        gint64 c = model->input_nhwc ? shape->dims[3] : shape->dims[1];
+        if (shape->rank == 4 && h == w && h >= 1 && h <= GRAFT_PREPROCESSING_MAX_SIZE
+            && h != spec->preprocessing.size)
+          {
+            spec->preprocessing.size = (int) h;
+            spec->preprocessing.resize = MIN (GRAFT_PREPROCESSING_MAX_SIZE, (int) (h * 256 + 112) / 224);
+          }
+        spec->preprocessing.nhwc = model->input_nhwc;
+        spec->preprocessing.grey = shape->rank == 4 && c == 1;
+      }
+  }
   graft_session_spec_adapt_augmentation (spec);
   return spec;
 }
