@@ -778,8 +778,8 @@ net_pool (net *t, const char *name, graft_op op, int x, int k, int stride, int p
 }
 
 /* A stem on the plain image, inverted residual blocks with BatchNorm (kept), a residual
- * Add, HardSwish, squeeze-excite, pooling with ceil_mode, an odd channel count (17),
- * an aligned Concat, the global average and a Gemm head. */
+ * Add, HardSwish, squeeze-excite, pooling with ceil_mode, Swish (x * sigmoid(x)), an odd
+ * channel count (17), an aligned Concat, the global average and a Gemm head. */
 static void
 net_build (net *t, uint64_t seed)
 {
@@ -812,6 +812,9 @@ net_build (net *t, uint64_t seed)
   pair[0] = x, pair[1] = gate;
   x = net_node (t, "se.scale", (graft_node_attributes) { .op = GRAFT_OP_MUL }, pair, 2);
   skip = net_conv (t, "wide", x, 24, 32, 1, 1, 1, false, seed + 100);
+  gate = net_activation (t, "wide.sigmoid", skip, GRAFT_ACTIVATION_SIGMOID, 0, 0);
+  pair[0] = skip, pair[1] = gate;
+  skip = net_node (t, "wide.swish", (graft_node_attributes) { .op = GRAFT_OP_MUL }, pair, 2);
   x = net_conv (t, "odd", x, 24, 17, 3, 1, 1, true, seed + 110);
   x = net_activation (t, "odd.leaky", x, GRAFT_ACTIVATION_LEAKY_RELU, 0.1f, 0);
   pair[0] = skip, pair[1] = x;

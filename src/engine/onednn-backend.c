@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/onednn.h"
+#include "engine/simd.h"
 
 struct graft_onednn_backend {
   graft_op_backend ops;
@@ -86,7 +87,7 @@ can_block_output (const graft_graph *graph, const graft_node *node)
     case GRAFT_OP_BATCHNORM:
       return true;
     case GRAFT_OP_ACTIVATION:
-      return keeps_zero (&node->attributes.activation);
+      return true;
     case GRAFT_OP_MAXPOOL:
     case GRAFT_OP_AVGPOOL:
       return pool_supported (graph, node);
@@ -97,7 +98,7 @@ can_block_output (const graft_graph *graph, const graft_node *node)
       {
         const graft_shape *a = &graft_graph_value (graph, node->inputs[0])->shape;
         const graft_shape *b = &graft_graph_value (graph, node->inputs[1])->shape;
-        return is_channel_scale (a, b) || is_channel_scale (b, a);
+        return graft_shape_equal (a, b) || is_channel_scale (a, b) || is_channel_scale (b, a);
       }
     case GRAFT_OP_CONCAT:
       if (concat_axis (node, y->rank) != 1)
@@ -211,6 +212,7 @@ needs_nothing (const graft_op_context *c, const bool *wants, bool *needs, bool *
   (void) needs_output;
 }
 
+GRAFT_SIMD_DISPATCH
 static void
 add_into (size_t count, const float *restrict src, float *restrict dst)
 {
@@ -223,6 +225,16 @@ add_into (size_t count, const float *restrict src, float *restrict dst)
 typedef struct {
   const graft_onednn_backend *backend;
 } node_header;
+
+/* After a fused activation whose f(0) is not 0: the padding channels back to zeros. */
+static void
+zero_padding_after (const graft_op_context *c)
+{
+  const graft_shape *y = c->output_shape;
+  if (c->activation != NULL && !keeps_zero (c->activation))
+    graft_onednn_zero_padding ((int) y->dims[0], (int) y->dims[1], (int) y->dims[2], (int) y->dims[3],
+                               c->activation_output);
+}
 
 /* Conv ------------------------------------------------------------------- */
 
@@ -346,6 +358,7 @@ conv_forward (const graft_op_context *c)
     float *pre = c->pre_activation != NULL ? c->pre_activation : c->activation_output;
     graft_onednn_conv_forward (cn->conv, x, c->inputs[1], bias, pre, c->scratch);
     graft_activation_forward (c->activation, c->output_count, pre, c->activation_output);
+    zero_padding_after (c);
   }
 }
 
@@ -458,6 +471,7 @@ batchnorm_forward (const graft_op_context *c)
   float *y = c->activation != NULL ? c->activation_output : c->output;
   graft_onednn_batchnorm_forward (bn->bn, in[0], in[1], in[2], in[3], in[4], c->activation, c->pre_activation, y,
                                   c->saved);
+  zero_padding_after (c);
 }
 
 static void
@@ -590,6 +604,7 @@ static const graft_op_descriptor mean_spatial_descriptor = {
 
 /* Add of equal shapes: elementwise over the padded count ------------------ */
 
+GRAFT_SIMD_DISPATCH
 static void
 add_forward (const graft_op_context *c)
 {
@@ -618,13 +633,76 @@ static const graft_op_descriptor add_descriptor = {
   .backward = add_backward,
 };
 
-/* Mul: a blocked (N,C,H,W) by a plain (N,C,1,1), either way round ---------- */
+/* The activations whose f(0) is not 0 (Sigmoid, HardSigmoid): the built-in kernels
+ * over the padded count, then zeros back into the padding channels. */
+
+static void
+activation_forward (const graft_op_context *c)
+{
+  const graft_shape *y = c->output_shape;
+  graft_op_descriptor_for (GRAFT_OP_ACTIVATION)->forward (c);
+  graft_onednn_zero_padding ((int) y->dims[0], (int) y->dims[1], (int) y->dims[2], (int) y->dims[3], c->output);
+}
+
+static void
+activation_backward (const graft_op_context *c)
+{
+  graft_op_descriptor_for (GRAFT_OP_ACTIVATION)->backward (c);
+}
+
+static void
+activation_backward_needs (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output)
+{
+  graft_op_descriptor_for (GRAFT_OP_ACTIVATION)->backward_needs (c, wants, needs, needs_output);
+}
+
+static const graft_op_descriptor activation_descriptor = {
+  .name = "Activation",
+  .min_inputs = 1, .max_inputs = 1,
+  .sets_dx = true,
+  .infer_shape = infer_shape,
+  .backward_needs = activation_backward_needs,
+  .forward = activation_forward,
+  .backward = activation_backward,
+};
+
+/* Mul: a blocked (N,C,H,W) by a plain (N,C,1,1), either way round, or two blocked
+ * values of one shape (Swish's x * sigmoid(x)) over the padded count -------- */
+
+GRAFT_SIMD_DISPATCH
+static void
+mul_same_forward (size_t count, const float *a, const float *b, float *y)
+{
+#pragma omp parallel for schedule(static) if (count > 32768)
+  for (size_t i = 0; i < count; i++)
+    y[i] = a[i] * b[i];
+}
+
+GRAFT_SIMD_DISPATCH
+static void
+mul_same_backward (size_t count, const float *a, const float *b, const float *dy, float *da, float *db)
+{
+#pragma omp parallel for schedule(static) if (count > 32768)
+  for (size_t i = 0; i < count; i++)
+    {
+      float g = dy[i];
+      if (da != NULL)
+        da[i] += g * b[i];
+      if (db != NULL)
+        db[i] += g * a[i];
+    }
+}
 
 static void
 mul_forward (const graft_op_context *c)
 {
   int big = spatial_4d (c->input_shapes[0]) ? 0 : 1;
   const graft_shape *x = c->input_shapes[big];
+  if (graft_shape_equal (c->input_shapes[0], c->input_shapes[1]))
+    {
+      mul_same_forward (c->output_count, c->inputs[0], c->inputs[1], c->output);
+      return;
+    }
   graft_onednn_scale_channels_forward ((int) x->dims[0], (int) x->dims[1], (size_t) (x->dims[2] * x->dims[3]),
                                        c->inputs[big], c->inputs[1 - big], c->output);
 }
@@ -634,6 +712,13 @@ mul_backward (const graft_op_context *c)
 {
   int big = spatial_4d (c->input_shapes[0]) ? 0 : 1;
   const graft_shape *x = c->input_shapes[big];
+  if (graft_shape_equal (c->input_shapes[0], c->input_shapes[1]))
+    {
+      /* x * x: both gradients land in one buffer, one after the other. */
+      mul_same_backward (c->output_count, c->inputs[0], c->inputs[1], c->dy, c->gradients[0], NULL);
+      mul_same_backward (c->output_count, c->inputs[0], c->inputs[1], c->dy, NULL, c->gradients[1]);
+      return;
+    }
   graft_onednn_scale_channels_backward ((int) x->dims[0], (int) x->dims[1], (size_t) (x->dims[2] * x->dims[3]),
                                         c->inputs[big], c->inputs[1 - big], c->dy, c->gradients[big],
                                         c->gradients[1 - big]);
@@ -739,8 +824,10 @@ descriptor_for (const graft_op_backend *ops, const graft_node *node, const graft
       return out ? &concat_descriptor : NULL;
     case GRAFT_OP_MEAN_SPATIAL:
       return b->blocked[node->inputs[0]] ? &mean_spatial_descriptor : NULL;
+    case GRAFT_OP_ACTIVATION:
+      /* Those whose f(0) is 0 run the built-in descriptor over the padded count. */
+      return out && !keeps_zero (&node->attributes.activation) ? &activation_descriptor : NULL;
     default:
-      /* The activations run the built-in descriptor, over the padded count. */
       return NULL;
     }
 }

@@ -15,6 +15,7 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+#include "engine/simd.h"
 #include "engine/tensor.h"
 
 static dnnl_engine_t cpu_engine;
@@ -106,6 +107,7 @@ graft_onednn_blocked_floats (int n, int c, int h, int w)
 /* ------------------------------------------------------------------------ */
 /* Layout changes                                                            */
 
+GRAFT_SIMD_DISPATCH
 void
 graft_onednn_to_blocked (int n, int c, int h, int w, const float *plain, float *blocked)
 {
@@ -133,6 +135,7 @@ graft_onednn_to_blocked (int n, int c, int h, int w, const float *plain, float *
       }
 }
 
+GRAFT_SIMD_DISPATCH
 void
 graft_onednn_to_plain (int n, int c, int h, int w, const float *blocked, float *plain, bool accumulate)
 {
@@ -154,6 +157,25 @@ graft_onednn_to_plain (int n, int c, int h, int w, const float *blocked, float *
       }
 }
 
+void
+graft_onednn_zero_padding (int n, int c, int h, int w, float *blocked)
+{
+  size_t hw = (size_t) h * (size_t) w, b = (size_t) block_size, blocks = padded_channels (c) / b;
+  size_t first = (size_t) c % b;
+
+  if (first == 0)
+    return;
+#pragma omp parallel for schedule(static) if (n > 1)
+  for (long i = 0; i < n; i++)
+    {
+      float *last = blocked + ((size_t) i * blocks + blocks - 1) * hw * b;
+      for (size_t s = 0; s < hw; s++)
+        for (size_t l = first; l < b; l++)
+          last[s * b + l] = 0;
+    }
+}
+
+GRAFT_SIMD_DISPATCH
 static void
 add_into (size_t count, const float *restrict src, float *restrict dst)
 {
@@ -592,7 +614,7 @@ struct graft_onednn_batchnorm {
   graft_batchnorm_params p;
   bool batch_statistics;
   size_t blocks, padded;
-  double *partial;   /* (N, padded) sums per sample, then (2, padded) totals */
+  double *partial;   /* (2, N, padded) sums per sample, then (2, padded) totals */
   float *scale, *shift, *mean, *invstd;  /* (padded); 0 in the padding channels */
 };
 
@@ -625,7 +647,7 @@ graft_onednn_batchnorm_new (const graft_batchnorm_params *p, int h, int w, bool 
   bn->batch_statistics = batch_statistics;
   bn->padded = padded = padded_channels (p->c);
   bn->blocks = padded / (size_t) block_size;
-  bn->partial = calloc (((size_t) p->n + 2) * padded, sizeof (double));
+  bn->partial = calloc ((2 * (size_t) p->n + 2) * padded, sizeof (double));
   bn->scale = graft_floats_alloc (4 * padded);
   if (bn->partial == NULL || bn->scale == NULL)
     {
@@ -646,45 +668,76 @@ graft_onednn_batchnorm_scratch_floats (const graft_onednn_batchnorm *bn)
   return 0;
 }
 
-/* Per sample and channel: partial[i][c] = sum over the plane of f (a, b), with f the
- * value itself (b NULL), its squared distance from center (a only), or a * b's
- * centred product; then out[c] = the sum over samples, in order. */
+/* Per sample and channel, two sums over the plane: of x and x * x (center NULL), or of
+ * dy and (x - center) * dy; then out1[c], out2[c] = their sums over the samples, in
+ * order. Each (sample, block) sums in float over runs of 64 positions, then in double. */
+GRAFT_SIMD_DISPATCH
 static void
-channel_sums (const graft_onednn_batchnorm *bn, const float *a, const float *center, const float *b, double *partial,
-              double *out)
+channel_sums (const graft_onednn_batchnorm *bn, const float *x, const float *center, const float *dy, double *out1,
+              double *out2)
 {
   size_t bs = (size_t) block_size, spatial = bn->p.spatial, padded = bn->padded;
   long n = bn->p.n, blocks = (long) bn->blocks;
+  double *p1 = bn->partial, *p2 = bn->partial + (size_t) n * padded;
 
 #pragma omp parallel for schedule(static) collapse(2)
   for (long i = 0; i < n; i++)
     for (long cb = 0; cb < blocks; cb++)
       {
         size_t offset = ((size_t) i * (size_t) blocks + (size_t) cb) * spatial * bs;
-        const float *pa = a + offset, *pb = b != NULL ? b + offset : NULL;
-        const float *mu = center != NULL ? center + (size_t) cb * bs : NULL;
-        double sum[16] = { 0 };
-        for (size_t s = 0; s < spatial; s++)
+        const float *px = x + offset, *pd = dy != NULL ? dy + offset : NULL;
+        float mu[16] = { 0 };
+        double s1[16] = { 0 }, s2[16] = { 0 };
+        if (center != NULL)
           for (size_t l = 0; l < bs; l++)
-            {
-              float v = pa[s * bs + l];
-              if (mu != NULL)
-                v -= mu[l];
-              sum[l] += pb != NULL ? (double) v * pb[s * bs + l] : mu != NULL ? (double) v * v : v;
-            }
+            mu[l] = center[(size_t) cb * bs + l];
+        for (size_t start = 0; start < spatial; start += 64)
+          {
+            size_t end = start + 64 < spatial ? start + 64 : spatial;
+            float f1[16] = { 0 }, f2[16] = { 0 };
+            for (size_t s = start; s < end; s++)
+              for (size_t l = 0; l < bs; l++)
+                {
+                  float v = px[s * bs + l];
+                  if (pd != NULL)
+                    {
+                      float g = pd[s * bs + l];
+                      f1[l] += g;
+                      f2[l] += (v - mu[l]) * g;
+                    }
+                  else
+                    {
+                      f1[l] += v;
+                      f2[l] += v * v;
+                    }
+                }
+            for (size_t l = 0; l < bs; l++)
+              {
+                s1[l] += f1[l];
+                s2[l] += f2[l];
+              }
+          }
         for (size_t l = 0; l < bs; l++)
-          partial[(size_t) i * padded + (size_t) cb * bs + l] = sum[l];
+          {
+            p1[(size_t) i * padded + (size_t) cb * bs + l] = s1[l];
+            p2[(size_t) i * padded + (size_t) cb * bs + l] = s2[l];
+          }
       }
   for (size_t c = 0; c < padded; c++)
     {
-      double total = 0;
+      double t1 = 0, t2 = 0;
       for (long i = 0; i < n; i++)
-        total += partial[(size_t) i * padded + c];
-      out[c] = total;
+        {
+          t1 += p1[(size_t) i * padded + c];
+          t2 += p2[(size_t) i * padded + c];
+        }
+      out1[c] = t1;
+      out2[c] = t2;
     }
 }
 
 /* y = x * scale + shift per channel, then the activation, one (sample, block) at a time. */
+GRAFT_SIMD_DISPATCH
 static void
 apply_channels (const graft_onednn_batchnorm *bn, const float *x, const graft_activation_params *act, float *pre,
                 float *y)
@@ -717,15 +770,15 @@ graft_onednn_batchnorm_forward (graft_onednn_batchnorm *bn, const float *x, cons
 
   if (bn->batch_statistics)
     {
-      double *sums = bn->partial + (size_t) bn->p.n * bn->padded;
+      double *sums = bn->partial + 2 * (size_t) bn->p.n * bn->padded, *squares = sums + bn->padded;
       float unbias = count > 1 ? (float) (count / (count - 1)) : 1.0f, m = bn->p.momentum;
-      channel_sums (bn, x, NULL, NULL, bn->partial, sums);
-      for (int k = 0; k < c; k++)
-        bn->mean[k] = (float) (sums[k] / count);
-      channel_sums (bn, x, bn->mean, NULL, bn->partial, sums);
+      /* One pass: the variance as E[x^2] - mean^2, summed in double. */
+      channel_sums (bn, x, NULL, NULL, sums, squares);
       for (int k = 0; k < c; k++)
         {
-          float var = (float) (sums[k] / count);
+          double mean = sums[k] / count, v = squares[k] / count - mean * mean;
+          float var = (float) (v > 0 ? v : 0);
+          bn->mean[k] = (float) mean;
           saved[k] = bn->mean[k];
           saved[c + k] = var;
           bn->invstd[k] = 1.0f / sqrtf (var + bn->p.epsilon);
@@ -747,16 +800,17 @@ graft_onednn_batchnorm_forward (graft_onednn_batchnorm *bn, const float *x, cons
   apply_channels (bn, x, act, pre, y);
 }
 
+static void batchnorm_dx (const graft_onednn_batchnorm *bn, const float *x, const float *dy, float *dx, bool set_dx);
+
 void
 graft_onednn_batchnorm_backward (graft_onednn_batchnorm *bn, const float *x, const float *gamma,
                                  const float *running_mean, const float *running_var, const float *saved,
                                  const float *dy, float *dx, bool set_dx, float *dgamma, float *dbeta, float *scratch)
 {
   int c = bn->p.c;
-  size_t bs = (size_t) block_size, spatial = bn->p.spatial, padded = bn->padded;
-  long n = bn->p.n, blocks = (long) bn->blocks;
-  double count = (double) bn->p.n * (double) spatial;
-  double *totals = bn->partial + (size_t) bn->p.n * padded;
+  size_t padded = bn->padded;
+  double count = (double) bn->p.n * (double) bn->p.spatial;
+  double *totals = bn->partial + 2 * (size_t) bn->p.n * padded;
   /* dx = k_dx * (dy - k_mean - (x - mean) * k_xmu), per channel. */
   float *k_dx = bn->scale, *k_mean = bn->shift, *k_xmu = bn->invstd;
 
@@ -766,8 +820,7 @@ graft_onednn_batchnorm_backward (graft_onednn_batchnorm *bn, const float *x, con
       bn->mean[k] = bn->batch_statistics ? saved[k] : running_mean[k];
       bn->invstd[k] = 1.0f / sqrtf ((bn->batch_statistics ? saved[c + k] : running_var[k]) + bn->p.epsilon);
     }
-  channel_sums (bn, dy, NULL, NULL, bn->partial, totals);
-  channel_sums (bn, x, bn->mean, dy, bn->partial, totals + padded);
+  channel_sums (bn, x, bn->mean, dy, totals, totals + padded);
   for (int k = 0; k < c; k++)
     {
       double sum_dy = totals[k], dg = totals[padded + k] * bn->invstd[k];
@@ -781,8 +834,19 @@ graft_onednn_batchnorm_backward (graft_onednn_batchnorm *bn, const float *x, con
       k_mean[k] = bn->batch_statistics ? (float) (sum_dy / count) : 0;
       k_xmu[k] = bn->batch_statistics ? (float) (invstd * dg / count) : 0;
     }
-  if (dx == NULL)
-    return;
+  if (dx != NULL)
+    batchnorm_dx (bn, x, dy, dx, set_dx);
+}
+
+/* dx = k_dx * (dy - k_mean - (x - mean) * k_xmu), per channel. */
+GRAFT_SIMD_DISPATCH
+static void
+batchnorm_dx (const graft_onednn_batchnorm *bn, const float *x, const float *dy, float *dx, bool set_dx)
+{
+  size_t bs = (size_t) block_size, spatial = bn->p.spatial;
+  long n = bn->p.n, blocks = (long) bn->blocks;
+  const float *k_dx = bn->scale, *k_mean = bn->shift, *k_xmu = bn->invstd;
+
 #pragma omp parallel for schedule(static) collapse(2)
   for (long i = 0; i < n; i++)
     for (long cb = 0; cb < blocks; cb++)
@@ -913,6 +977,7 @@ graft_onednn_pool_backward (graft_onednn_pool *pool, const float *dy, float *dx,
 /* ------------------------------------------------------------------------ */
 /* Loops of the blocked layout                                               */
 
+GRAFT_SIMD_DISPATCH
 void
 graft_onednn_mean_spatial_forward (int n, int c, size_t spatial, const float *x, float *y)
 {
@@ -933,6 +998,7 @@ graft_onednn_mean_spatial_forward (int n, int c, size_t spatial, const float *x,
       }
 }
 
+GRAFT_SIMD_DISPATCH
 void
 graft_onednn_mean_spatial_backward (int n, int c, size_t spatial, const float *dy, float *dx)
 {
@@ -953,6 +1019,7 @@ graft_onednn_mean_spatial_backward (int n, int c, size_t spatial, const float *d
       }
 }
 
+GRAFT_SIMD_DISPATCH
 void
 graft_onednn_scale_channels_forward (int n, int c, size_t spatial, const float *x, const float *s, float *y)
 {
@@ -972,6 +1039,7 @@ graft_onednn_scale_channels_forward (int n, int c, size_t spatial, const float *
       }
 }
 
+GRAFT_SIMD_DISPATCH
 void
 graft_onednn_scale_channels_backward (int n, int c, size_t spatial, const float *x, const float *s,
                                       const float *dy, float *dx, float *ds)

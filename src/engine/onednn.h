@@ -37,6 +37,9 @@ void graft_onednn_to_blocked (int n, int c, int h, int w, const float *plain, fl
 /* blocked to plain (N,C,H,W): overwrites plain, or adds to it when accumulate. */
 void graft_onednn_to_plain (int n, int c, int h, int w, const float *blocked, float *plain, bool accumulate);
 
+/* Writes zeros into the padding channels (after an elementwise op whose f(0) is not 0). */
+void graft_onednn_zero_padding (int n, int c, int h, int w, float *blocked);
+
 /* Conv2d. x in the layout src_blocked says (a plain input serves a stem convolution
  * on the image, which oneDNN reads as it is), y and its gradient in dst_blocked's. */
 typedef struct {
