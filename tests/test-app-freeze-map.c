@@ -332,7 +332,12 @@ test_batchnorm (Fixture *f, gconstpointer data)
   g_assert_cmpint (graft_session_spec_block_batchnorm (spec, "features.12"), ==, GRAFT_BATCHNORM_RECALIBRATE);
   g_assert_cmpint (graft_session_spec_block_batchnorm (spec, "features.11"), ==, GRAFT_BATCHNORM_FROZEN_INFERENCE);
   g_assert_cmpstr (graft_freeze_map_describe_batchnorm (GRAFT_BATCHNORM_RECALIBRATE), ==, "BatchNorm: recalibrated");
+  graft_freeze_map_set_selected (f->map, 3);
+  g_assert_true (press (f, GDK_KEY_b, 0));
   app_test_save_shot (f->window, "freeze-map-batchnorm.png");
+  g_assert_true (press (f, GDK_KEY_b, 0));
+  g_assert_true (press (f, GDK_KEY_b, 0));
+  graft_freeze_map_set_selected (f->map, 12);
   g_assert_true (press (f, GDK_KEY_B, 0));
   g_assert_cmpint (graft_session_spec_block_batchnorm (graft_session_get_spec (f->session), "features.12"), ==,
                    GRAFT_BATCHNORM_FROZEN_INFERENCE);

@@ -545,12 +545,16 @@ graft_freeze_map_relayout (GraftFreezeMap *self)
               char *with = g_strdup_printf ("%s · %s", detail, graft_freeze_map_describe_batchnorm (row->batchnorm));
               g_free (detail);
               detail = with;
-              /* Translators: a block's name on the freeze map, with a mark for its BatchNorm policy
-               * when it is not the default: "features.12 · BN ↻" (recalibrated), "BN ≈" (batch). */
-              name_text = g_strdup_printf ("%s · %s", block->name,
-                                           row->batchnorm == GRAFT_BATCHNORM_RECALIBRATE ? _("BN recalibrated")
-                                                                                         : _("BN batch"));
-              name = name_text;
+              /* A row too short for its detail line says it after the name. */
+              if (row->height < DETAIL_MIN_HEIGHT)
+                {
+                  /* Translators: after a block's name on the freeze map when its BatchNorm does not
+                   * keep its running statistics: "features.12 · BN recalibrated". */
+                  name_text = g_strdup_printf ("%s · %s", block->name,
+                                               row->batchnorm == GRAFT_BATCHNORM_RECALIBRATE ? _("BN recalibrated")
+                                                                                             : _("BN batch"));
+                  name = name_text;
+                }
             }
         }
       row->value = make_layout (self, value, 0.9, FALSE, -1);
