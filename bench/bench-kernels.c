@@ -323,6 +323,7 @@ main (int argc, char **argv)
   bench_conv ("dw 3x3 s2 96 @112", 96, 112, 96, 3, 2, 96, false);
   bench_conv ("dw 3x3 s1 144 @56", 144, 56, 144, 3, 1, 144, false);
   bench_conv ("dw 5x5 s2 144 @56", 144, 56, 144, 5, 2, 144, false);
+  bench_conv ("dw 3x3 s1 192 @28", 192, 28, 192, 3, 1, 192, false);
   bench_conv ("dw 3x3 s1 384 @14", 384, 14, 384, 3, 1, 384, false);
   bench_conv ("1x1 24->144 @56", 24, 56, 144, 1, 1, 1, false);
   bench_conv ("1x1 384->64 @14", 384, 14, 64, 1, 1, 1, false);
