@@ -641,7 +641,18 @@ test_page (void)
     g_assert_nonnull (back);
     g_assert_cmpfloat (back->stages[1].lr, ==, 4e-3f);
     g_assert_cmpfloat (*(float *) g_hash_table_lookup (back->block_lr_factors, "features.17"), ==, 0.5f);
-    screenshot (window, "schedule-rates-dark.png");
+    {
+      /* The rows in view, for the screenshot. */
+      GtkWidget *scroller = gtk_widget_get_ancestor (blocks, GTK_TYPE_SCROLLED_WINDOW);
+      GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scroller));
+      graphene_point_t top;
+      wait_for_frames (100);
+      if (gtk_widget_compute_point (stages, gtk_scrolled_window_get_child (GTK_SCROLLED_WINDOW (scroller)),
+                                    &GRAPHENE_POINT_INIT (0, 0), &top))
+        gtk_adjustment_set_value (adjustment, top.y - 80);
+      screenshot (window, "schedule-rates-dark.png");
+      gtk_adjustment_set_value (adjustment, 0);
+    }
     /* The reset button gives the spread back. */
     g_assert_true (gtk_widget_get_visible (g_object_get_data (G_OBJECT (block17), "graft-reset")));
     g_signal_emit_by_name (g_object_get_data (G_OBJECT (block17), "graft-reset"), "clicked");

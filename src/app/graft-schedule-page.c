@@ -572,7 +572,10 @@ sync_rates (GraftSchedulePage *self, const GraftSessionSpec *spec)
       double shown;
       int end = s + 1 < spec->n_stages ? spec->stages[s + 1].epoch : spec->epochs;
       /* Translators: the epochs of a stage, "epochs 1 to 4" (1-based, inclusive). */
-      g_autofree char *subtitle = g_strdup_printf (_("Epochs %d to %d"), spec->stages[s].epoch + 1, MAX (end, 1));
+      g_autofree char *subtitle = end > spec->stages[s].epoch + 1
+                                      ? g_strdup_printf (_("Epochs %d to %d"), spec->stages[s].epoch + 1, end)
+                                      /* Translators: the one epoch of a stage. */
+                                      : g_strdup_printf (_("Epoch %d"), spec->stages[s].epoch + 1);
       adw_action_row_set_subtitle (g_ptr_array_index (self->stage_rows, s), subtitle);
       /* Keep what the person is typing while it means the spec's value. */
       if (spec->stages[s].lr > 0 ? !(parse_number (text, &shown) && nearly_equal (shown, spec->stages[s].lr))
