@@ -264,7 +264,7 @@ producer_op (Importer *im, int value)
 
 /* Add, Sub, Mul, Div (op '+', '-', '*', '/'). Sub and Div need a constant second operand:
  * x - c is x + (-c), x / c is x * (1/c). */
-static gboolean
+gboolean
 import_binary (Importer *im, const Onnx__NodeProto *node, int op, GError **error)
 {
   graft_node_attributes a = { .op = op == '+' || op == '-' ? GRAFT_OP_ADD : GRAFT_OP_MUL };
@@ -335,7 +335,7 @@ import_binary (Importer *im, const Onnx__NodeProto *node, int op, GError **error
             {
               Entry *other = entries[1 - i];
               graft_op before = other->kind == ENTRY_VALUE ? producer_op (im, other->value) : GRAFT_OP_COUNT;
-              if (before == GRAFT_OP_CONV || before == GRAFT_OP_GEMM)
+              if (before == GRAFT_OP_CONV || before == GRAFT_OP_GEMM || before == GRAFT_OP_MATMUL)
                 kind = GRAFT_VALUE_PARAMETER;
             }
           if ((inputs[i] = materialise (im, entry, kind, error)) < 0)
@@ -471,7 +471,7 @@ import_global_max_pool (Importer *im, const Onnx__NodeProto *node, GError **erro
   return add_node (im, "", &a, &x, 1, output_name (node, 0), error) >= 0;
 }
 
-static gboolean
+gboolean
 import_reduce_mean (Importer *im, const Onnx__NodeProto *node, GError **error)
 {
   graft_node_attributes a = { .op = GRAFT_OP_MEAN_SPATIAL };
@@ -767,10 +767,18 @@ import_matmul (Importer *im, const Onnx__NodeProto *node, GError **error)
   if ((inputs[0] = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0
       || (inputs[1] = weight_input (im, node, 1, error)) < 0)
     return FALSE;
-  if (value_shape (im, inputs[0])->rank != 2 || value_shape (im, inputs[1])->rank != 2)
+  if (value_shape (im, inputs[0])->rank < 2 || value_shape (im, inputs[1])->rank < 2)
     return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                       "multiplies rank-%d by rank-%d tensors; Graft supports MatMul of matrices only",
+                       "multiplies rank-%d by rank-%d tensors; Graft supports MatMul of matrices and their batches",
                        value_shape (im, inputs[0])->rank, value_shape (im, inputs[1])->rank);
+  /* Batches of matrices (attention, Linear layers on tokens or channels-last maps) and
+   * products of two activations are the engine's MatMul; its bias is a learning Add. */
+  if (value_shape (im, inputs[0])->rank != 2 || value_shape (im, inputs[1])->rank != 2
+      || !is_constant (input_entry (im, node, 1)))
+    {
+      graft_node_attributes matmul = { .op = GRAFT_OP_MATMUL };
+      return add_node (im, "", &matmul, inputs, 2, out, error) >= 0;
+    }
 
   use = g_hash_table_lookup (im->uses, out);
   if (use != NULL && use->count == 1 && use->last_consumer >= 0)
@@ -905,9 +913,8 @@ import_softmax (Importer *im, const Onnx__NodeProto *node, GError **error)
         return FALSE;
       return reshape_to (im, soft, &original, k > 0 ? 0 : -1, output_name (node, 0), error);
     }
-  return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                     "normalises along the axis %d of a rank-%d tensor; Graft supports Softmax along the last axis",
-                     k, rank);
+  a = (graft_node_attributes) { .op = GRAFT_OP_SOFTMAX_AXIS, .softmax_axis = { k } };
+  return add_node (im, "", &a, &x, 1, output_name (node, 0), error) >= 0;
 }
 
 static gboolean
@@ -978,13 +985,14 @@ const OpImporter node_importers[] = {
   { "Add", NULL, import_binary, '+' },
   { "Sub", NULL, import_binary, '-' },
   { "Mul", NULL, import_binary, '*' },
-  { "Div", NULL, import_binary, '/' },
+  { "Div", import_div_or_gelu },
   { "Concat", import_concat },
   { "MaxPool", NULL, import_pool, TRUE },
   { "AveragePool", NULL, import_pool, FALSE },
   { "GlobalAveragePool", import_global_average_pool },
   { "GlobalMaxPool", import_global_max_pool },
-  { "ReduceMean", import_reduce_mean },
+  { "ReduceMean", import_reduce_mean_or_layernorm },
+  { "LayerNormalization", import_layer_normalization },
   { "Flatten", import_flatten },
   { "Reshape", import_reshape },
   { "Squeeze", NULL, import_squeeze_unsqueeze, TRUE },

@@ -150,6 +150,7 @@ const Tensor *entry_tensor (Importer *im, Entry *entry, GError **error);
 const char *input_name (const Onnx__NodeProto *node, size_t i);
 const char *output_name (const Onnx__NodeProto *node, size_t i);
 guint use_count (Importer *im, const char *name);
+gboolean is_graph_output (Importer *im, const char *name);
 Entry *input_entry (Importer *im, const Onnx__NodeProto *node, size_t i);
 gboolean is_constant (Entry *entry);
 gboolean check_input_count (Importer *im, const Onnx__NodeProto *node, size_t min, size_t max, GError **error);
@@ -198,6 +199,16 @@ gboolean import_cast (Importer *im, const Onnx__NodeProto *node, GError **error)
 gboolean import_slice (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_split (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_constant_of_shape (Importer *im, const Onnx__NodeProto *node, GError **error);
+
+/* onnx-import-ops.c: the importers the chains fall back to. */
+gboolean import_reduce_mean (Importer *im, const Onnx__NodeProto *node, GError **error);
+gboolean import_binary (Importer *im, const Onnx__NodeProto *node, int op, GError **error);
+
+/* onnx-import-transformer.c: LayerNorm and GELU recognised in PyTorch's op chains, the
+ * ONNX LayerNormalization op, and the ReduceMean and Div that start those chains. */
+gboolean import_layer_normalization (Importer *im, const Onnx__NodeProto *node, GError **error);
+gboolean import_reduce_mean_or_layernorm (Importer *im, const Onnx__NodeProto *node, GError **error);
+gboolean import_div_or_gelu (Importer *im, const Onnx__NodeProto *node, GError **error);
 
 #pragma GCC visibility pop
 

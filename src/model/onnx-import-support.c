@@ -273,7 +273,7 @@ use_count (Importer *im, const char *name)
   return use != NULL ? use->count : 0;
 }
 
-static gboolean
+gboolean
 is_graph_output (Importer *im, const char *name)
 {
   for (size_t i = 0; i < im->graph_proto->n_output; i++)

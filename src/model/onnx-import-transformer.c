@@ -1,0 +1,353 @@
+/* onnx-import-transformer.c: the ops of vision transformers and ConvNeXt (see
+ * onnx-import.c).
+ *
+ * PyTorch 1.13 exports nn.LayerNorm and F.layer_norm below opset 17 as a chain,
+ *   m = ReduceMean(x, last axes); d = Sub(x, m); v = ReduceMean(Pow(d, 2));
+ *   y = Div(d, Sqrt(Add(v, eps))) [* scale] [+ bias]
+ * and nn.GELU as y = Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5). Both are recognised
+ * from their first node (ReduceMean, Div) and become one engine node; the other nodes of
+ * the chain are marked folded. A chain whose intermediate tensors are read elsewhere,
+ * or whose constants differ, is imported node by node as before (and then refused
+ * where an op has no engine form).
+ */
+#include "model/onnx-import-private.h"
+
+#define MAX_CONSUMERS 4
+
+/* The nodes (file indices) reading name, up to max; the count, or -1 when more, or
+ * when name is a graph output (its value must stay as it is). */
+static int
+consumers_of (Importer *im, const char *name, int *out, int max)
+{
+  const Onnx__GraphProto *g = im->graph_proto;
+  int n = 0;
+
+  if (name == NULL || is_graph_output (im, name))
+    return -1;
+  for (size_t i = 0; i < g->n_node; i++)
+    for (size_t k = 0; k < g->node[i]->n_input; k++)
+      if (g_strcmp0 (input_name (g->node[i], k), name) == 0)
+        {
+          if (n == max)
+            return -1;
+          out[n++] = (int) i;
+          break;
+        }
+  return n;
+}
+
+/* The one node reading name, of op type op_type (default domain, not yet imported);
+ * -1 otherwise. */
+static int
+only_consumer (Importer *im, const char *name, const char *op_type)
+{
+  int readers[1];
+  const Onnx__NodeProto *node;
+
+  if (consumers_of (im, name, readers, 1) != 1)
+    return -1;
+  node = im->graph_proto->node[readers[0]];
+  if (strcmp (node->op_type, op_type) != 0 || !is_default_domain (node->domain) || im->folded[readers[0]]
+      || readers[0] == im->current)
+    return -1;
+  return readers[0];
+}
+
+/* The input of node that is not name (for commutative ops with two inputs), or NULL. */
+static const char *
+other_input (const Onnx__NodeProto *node, const char *name)
+{
+  if (node->n_input != 2 || input_name (node, 0) == NULL || input_name (node, 1) == NULL)
+    return NULL;
+  if (strcmp (node->input[0], name) == 0)
+    return node->input[1];
+  if (strcmp (node->input[1], name) == 0)
+    return node->input[0];
+  return NULL;
+}
+
+/* The entry of name when it is a constant. A Constant node later in the file than the
+ * chain's first node (PyTorch writes each next to its reader) is not imported yet: it
+ * is imported now, and marked done. */
+static Entry *
+constant_entry (Importer *im, const char *name)
+{
+  Entry *entry = name != NULL ? lookup (im, name) : NULL;
+  int producer, current = im->current;
+  const Onnx__NodeProto *node;
+  GError *ignored = NULL;
+
+  if (entry != NULL || name == NULL)
+    return entry != NULL && is_constant (entry) ? entry : NULL;
+  producer = GPOINTER_TO_INT (g_hash_table_lookup (im->producers, name)) - 1;
+  if (producer < 0 || im->folded[producer])
+    return NULL;
+  node = im->graph_proto->node[producer];
+  if (strcmp (node->op_type, "Constant") != 0 || !is_default_domain (node->domain))
+    return NULL;
+  im->current = producer;
+  if (!import_constant (im, node, &ignored))
+    {
+      g_clear_error (&ignored);
+      im->current = current;
+      return NULL;
+    }
+  im->current = current;
+  im->folded[producer] = TRUE;
+  entry = lookup (im, name);
+  return entry != NULL && is_constant (entry) ? entry : NULL;
+}
+
+/* A float constant of one element, or NAN when name is not one. */
+static double
+scalar_constant (Importer *im, const char *name)
+{
+  Entry *entry = constant_entry (im, name);
+  const Tensor *t;
+  GError *ignored = NULL;
+
+  if (entry == NULL || !is_constant (entry))
+    return NAN;
+  t = entry_tensor (im, entry, &ignored);
+  g_clear_error (&ignored);
+  if (t == NULL || t->count != 1)
+    return NAN;
+  return tensor_get (t, 0);
+}
+
+/* A float constant of count elements (a LayerNorm's scale or bias), or NULL. */
+static Entry *
+vector_constant (Importer *im, const char *name, size_t count)
+{
+  Entry *entry = constant_entry (im, name);
+  const Tensor *t;
+  GError *ignored = NULL;
+
+  if (entry == NULL || !is_constant (entry))
+    return NULL;
+  t = entry_tensor (im, entry, &ignored);
+  g_clear_error (&ignored);
+  return t != NULL && t->type == TENSOR_FLOAT && t->count == count ? entry : NULL;
+}
+
+/* The first of the trailing axes a ReduceMean with keepdims averages over, or -1 when
+ * its axes are not the last ones of x. */
+static int
+trailing_axes (Importer *im, const Onnx__NodeProto *node, int rank)
+{
+  const gint64 *axes;
+  size_t n_axes;
+  gboolean present, seen[GRAFT_MAX_RANK] = { FALSE };
+  gint64 keep_dims;
+  GError *ignored = NULL;
+  int first;
+
+  if (node->n_input < 1 || node->n_input > 2 || !axes_argument (im, node, FALSE, &axes, &n_axes, &present, &ignored)
+      || !attribute_int (im, node, "keepdims", 1, &keep_dims, &ignored) || !present || keep_dims == 0
+      || n_axes < 1 || (int) n_axes >= rank)
+    {
+      g_clear_error (&ignored);
+      return -1;
+    }
+  for (size_t i = 0; i < n_axes; i++)
+    {
+      int axis;
+      if (!normalise_axis (im, axes[i], rank, &axis, &ignored))
+        {
+          g_clear_error (&ignored);
+          return -1;
+        }
+      seen[axis] = TRUE;
+    }
+  first = rank - (int) n_axes;
+  for (int d = first; d < rank; d++)
+    if (!seen[d])
+      return -1;
+  return first;
+}
+
+/* Adds the LayerNorm node for x (engine value) normalised from axis, with optional
+ * scale and bias entries (parameters), as output. */
+static gboolean
+add_layernorm (Importer *im, int x, int axis, double epsilon, Entry *scale, Entry *bias, const char *output,
+               GError **error)
+{
+  graft_node_attributes a = { .op = GRAFT_OP_LAYERNORM, .layernorm = { axis, (float) epsilon } };
+  int inputs[3] = { x }, n = 1;
+
+  if (!(epsilon > 0) || !isfinite (epsilon))
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED, "normalises with epsilon %g, which is not positive",
+                       epsilon);
+  if (scale != NULL && (inputs[n++] = materialise (im, scale, GRAFT_VALUE_PARAMETER, error)) < 0)
+    return FALSE;
+  if (bias != NULL)
+    {
+      if (scale == NULL)
+        return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED, "has a LayerNorm bias without a scale");
+      if ((inputs[n++] = materialise (im, bias, GRAFT_VALUE_PARAMETER, error)) < 0)
+        return FALSE;
+    }
+  return add_node (im, "", &a, inputs, n, output, error) >= 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* LayerNorm                                                                  */
+
+gboolean
+import_layer_normalization (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  gint64 axis, stash;
+  float epsilon;
+  int x, k, rank;
+  size_t cols = 1;
+  Entry *scale, *bias = NULL;
+  const graft_shape *shape;
+
+  if (!check_input_count (im, node, 2, 3, error) || !check_extra_outputs (im, node, 1, "its mean and deviation", error)
+      || !attribute_int (im, node, "axis", -1, &axis, error)
+      || !attribute_float (im, node, "epsilon", 1e-5f, &epsilon, error)
+      || !attribute_int (im, node, "stash_type", 1, &stash, error)
+      || (x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
+    return FALSE;
+  shape = value_shape (im, x);
+  rank = shape->rank;
+  if (!normalise_axis (im, axis, rank, &k, error))
+    return FALSE;
+  if (k == 0)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "normalises over every axis, the batch included, which Graft does not support");
+  for (int d = k; d < rank; d++)
+    cols *= (size_t) shape->dims[d];
+  scale = vector_constant (im, input_name (node, 1), cols);
+  if (input_name (node, 2) != NULL && (bias = vector_constant (im, input_name (node, 2), cols)) == NULL)
+    scale = NULL;
+  if (scale == NULL)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "has a scale or bias that is not a constant of %zu values, one per normalised element", cols);
+  return add_layernorm (im, x, k - rank, epsilon, scale, bias, output_name (node, 0), error);
+}
+
+/* Recognises PyTorch's LayerNorm chain from its first ReduceMean (see the top). */
+gboolean
+import_reduce_mean_or_layernorm (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  const char *x_name = input_name (node, 0), *d_name, *out;
+  Entry *x_entry = x_name != NULL ? lookup (im, x_name) : NULL;
+  const Onnx__NodeProto *sub, *pow, *mean2, *add, *sqrt_node, *div, *mul = NULL, *bias_add = NULL;
+  int readers[MAX_CONSUMERS], n, first, rank, chain[8], n_chain = 0, div_index = -1, pow_index = -1, i;
+  size_t cols = 1;
+  double two, epsilon;
+  Entry *scale = NULL, *bias = NULL;
+  const graft_shape *shape;
+
+  if (x_entry == NULL || x_entry->kind != ENTRY_VALUE)
+    return import_reduce_mean (im, node, error);
+  shape = value_shape (im, x_entry->value);
+  rank = shape->rank;
+  if ((first = trailing_axes (im, node, rank)) < 1)
+    return import_reduce_mean (im, node, error);
+  for (int d = first; d < rank; d++)
+    cols *= (size_t) shape->dims[d];
+
+  /* d = x - mean, read by the Pow and the Div only. */
+  if ((i = only_consumer (im, output_name (node, 0), "Sub")) < 0)
+    return import_reduce_mean (im, node, error);
+  sub = im->graph_proto->node[i];
+  chain[n_chain++] = i;
+  if (sub->n_input != 2 || g_strcmp0 (input_name (sub, 0), x_name) != 0)
+    return import_reduce_mean (im, node, error);
+  d_name = output_name (sub, 0);
+  n = consumers_of (im, d_name, readers, MAX_CONSUMERS);
+  if (n != 2)
+    return import_reduce_mean (im, node, error);
+  for (int k = 0; k < 2; k++)
+    {
+      const Onnx__NodeProto *r = im->graph_proto->node[readers[k]];
+      if (strcmp (r->op_type, "Pow") == 0 && g_strcmp0 (input_name (r, 0), d_name) == 0)
+        pow_index = readers[k];
+      else if (strcmp (r->op_type, "Div") == 0 && g_strcmp0 (input_name (r, 0), d_name) == 0)
+        div_index = readers[k];
+    }
+  if (pow_index < 0 || div_index < 0)
+    return import_reduce_mean (im, node, error);
+  pow = im->graph_proto->node[pow_index];
+  div = im->graph_proto->node[div_index];
+  two = scalar_constant (im, input_name (pow, 1));
+  if (two != 2)
+    return import_reduce_mean (im, node, error);
+  chain[n_chain++] = pow_index;
+  /* variance = ReduceMean(d^2) over the same axes; + eps; Sqrt; the Div's divisor. */
+  if ((i = only_consumer (im, output_name (pow, 0), "ReduceMean")) < 0)
+    return import_reduce_mean (im, node, error);
+  mean2 = im->graph_proto->node[i];
+  chain[n_chain++] = i;
+  if (trailing_axes (im, mean2, rank) != first || (i = only_consumer (im, output_name (mean2, 0), "Add")) < 0)
+    return import_reduce_mean (im, node, error);
+  add = im->graph_proto->node[i];
+  chain[n_chain++] = i;
+  epsilon = scalar_constant (im, other_input (add, output_name (mean2, 0)));
+  if (isnan (epsilon) || (i = only_consumer (im, output_name (add, 0), "Sqrt")) < 0)
+    return import_reduce_mean (im, node, error);
+  sqrt_node = im->graph_proto->node[i];
+  chain[n_chain++] = i;
+  if (g_strcmp0 (input_name (div, 1), output_name (sqrt_node, 0)) != 0
+      || only_consumer (im, output_name (sqrt_node, 0), "Div") != div_index)
+    return import_reduce_mean (im, node, error);
+  chain[n_chain++] = div_index;
+  out = output_name (div, 0);
+  /* Then the affine part, when its constants have one value per normalised element. */
+  if ((i = only_consumer (im, out, "Mul")) >= 0
+      && (scale = vector_constant (im, other_input (im->graph_proto->node[i], out), cols)) != NULL)
+    {
+      mul = im->graph_proto->node[i];
+      chain[n_chain++] = i;
+      out = output_name (mul, 0);
+      if ((i = only_consumer (im, out, "Add")) >= 0
+          && (bias = vector_constant (im, other_input (im->graph_proto->node[i], out), cols)) != NULL)
+        {
+          bias_add = im->graph_proto->node[i];
+          chain[n_chain++] = i;
+          out = output_name (bias_add, 0);
+        }
+    }
+  for (int k = 0; k < n_chain; k++)
+    im->folded[chain[k]] = TRUE;
+  return add_layernorm (im, x_entry->value, first - rank, epsilon, scale, bias, out, error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* GELU                                                                       */
+
+/* Recognises PyTorch's exact GELU from its Div by sqrt 2 (see the top). */
+gboolean
+import_div_or_gelu (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  const char *x_name = input_name (node, 0), *name;
+  Entry *x_entry = x_name != NULL ? lookup (im, x_name) : NULL;
+  const Onnx__NodeProto *erf, *add, *mul, *half;
+  int chain[4], i;
+  graft_node_attributes a = { .op = GRAFT_OP_GELU, .gelu = { GRAFT_GELU_ERF } };
+
+  if (x_entry == NULL || x_entry->kind != ENTRY_VALUE || node->n_input != 2
+      || fabs (scalar_constant (im, input_name (node, 1)) - G_SQRT2) > 1e-6
+      || (chain[0] = only_consumer (im, output_name (node, 0), "Erf")) < 0)
+    return import_binary (im, node, '/', error);
+  erf = im->graph_proto->node[chain[0]];
+  if ((chain[1] = only_consumer (im, output_name (erf, 0), "Add")) < 0)
+    return import_binary (im, node, '/', error);
+  add = im->graph_proto->node[chain[1]];
+  if (scalar_constant (im, other_input (add, output_name (erf, 0))) != 1
+      || (chain[2] = only_consumer (im, output_name (add, 0), "Mul")) < 0)
+    return import_binary (im, node, '/', error);
+  mul = im->graph_proto->node[chain[2]];
+  if (g_strcmp0 (other_input (mul, output_name (add, 0)), x_name) != 0
+      || (chain[3] = only_consumer (im, output_name (mul, 0), "Mul")) < 0)
+    return import_binary (im, node, '/', error);
+  half = im->graph_proto->node[chain[3]];
+  if (scalar_constant (im, other_input (half, output_name (mul, 0))) != 0.5)
+    return import_binary (im, node, '/', error);
+  for (i = 0; i < 4; i++)
+    im->folded[chain[i]] = TRUE;
+  name = output_name (half, 0);
+  return add_node (im, "", &a, &x_entry->value, 1, name, error) >= 0;
+}
