@@ -14,7 +14,10 @@
 
 #include "graft-data-page.h"
 
-#include "project/export.h"
+#include "graft-class-dialogs.h"
+#include "graft-data-export.h"
+#include "graft-import-report.h"
+
 
 /* ------------------------------------------------------------------------ */
 /* Image ids, as a drag carries them from the grid to a class                */
@@ -99,15 +102,6 @@ static guint signals[N_SIGNALS];
 
 enum { FILTER_ROW_ALL, FILTER_ROW_UNLABELLED, FILTER_ROW_SUGGESTED };
 
-/* The store's palette (Tableau 10), then two more. */
-static const char *const swatch_palette[] = {
-  "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
-  "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#1a5fb4", "#3d3846",
-};
-static const char *const swatch_names[] = {
-  N_("Blue"), N_("Orange"), N_("Red"), N_("Teal"), N_("Green"), N_("Yellow"),
-  N_("Purple"), N_("Pink"), N_("Brown"), N_("Grey"), N_("Dark Blue"), N_("Dark Grey"),
-};
 
 static void update_header (GraftDataPage *self);
 static void apply_project (GraftDataPage *self);
@@ -169,8 +163,8 @@ graft_data_page_ensure_style (void)
   done = TRUE;
   css = g_string_new (page_css);
   /* The palette's swatches in the colour dialog. */
-  for (guint i = 0; i < G_N_ELEMENTS (swatch_palette); i++)
-    g_string_append_printf (css, ".graft-palette-%u { background-color: %s; }\n", i, swatch_palette[i]);
+  for (guint i = 0; i < GRAFT_CLASS_PALETTE_SIZE; i++)
+    g_string_append_printf (css, ".graft-palette-%u { background-color: %s; }\n", i, graft_class_palette[i]);
   provider = gtk_css_provider_new ();
   gtk_css_provider_load_from_data (provider, css->str, -1);
   gtk_style_context_add_provider_for_display (gdk_display_get_default (), GTK_STYLE_PROVIDER (provider),
@@ -1172,74 +1166,11 @@ on_labels_or_images_changed (GraftProjectObject *project, gpointer user_data)
 /* ------------------------------------------------------------------------ */
 /* Imports                                                                   */
 
-static const char *
-skip_reason_text (GraftSkipReason reason)
-{
-  switch (reason)
-    {
-    case GRAFT_SKIP_UNREADABLE: return _("Could not be read");
-    case GRAFT_SKIP_NOT_AN_IMAGE: return _("Not an image");
-    case GRAFT_SKIP_UNSUPPORTED: return _("An image format Graft does not read");
-    case GRAFT_SKIP_DUPLICATE: return _("Already in the project");
-    case GRAFT_SKIP_BAD_ROW: return _("A CSV row without a file");
-    case GRAFT_SKIP_NOT_A_FILE: return _("Not a file");
-    case GRAFT_SKIP_LOOP: return _("A link back to a folder already read");
-    case GRAFT_SKIP_UNSAFE_NAME: return _("A name outside the archive's folder");
-    default: return graft_skip_reason_to_string (reason);
-    }
-}
-
 void
 graft_data_page_show_import_report (GraftDataPage *self, const GraftImportReport *report)
 {
-  g_autofree char *summary = graft_import_report_summary (report);
-  GtkWidget *dialog, *scroller, *list;
-  guint skipped = report->skipped != NULL ? report->skipped->len : 0;
-  g_autofree char *heading = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u File Skipped", "%u Files Skipped",
-                                                           skipped),
-                                              skipped);
-
-  dialog = adw_message_dialog_new (toplevel (self), heading, summary);
-  list = gtk_list_box_new ();
-  gtk_list_box_set_selection_mode (GTK_LIST_BOX (list), GTK_SELECTION_NONE);
-  gtk_widget_add_css_class (list, "boxed-list");
-  for (guint i = 0; i < skipped && i < 500; i++)
-    {
-      const GraftImportSkip *skip = &g_array_index (report->skipped, GraftImportSkip, i);
-      GtkWidget *row = adw_action_row_new ();
-      g_autofree char *name = g_path_get_basename (skip->path);
-      g_autofree char *display = g_filename_display_name (name);
-      g_autofree char *reason = NULL;
-
-      if (skip->detail != NULL && skip->detail[0] != '\0')
-        /* Translators: why a file was skipped, then the details (in English, from the store). */
-        reason = g_strdup_printf (_("%s (%s)"), skip_reason_text (skip->reason), skip->detail);
-      else
-        reason = g_strdup (skip_reason_text (skip->reason));
-      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
-      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), display);
-      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), reason);
-      gtk_widget_set_tooltip_text (row, skip->path);
-      gtk_list_box_append (GTK_LIST_BOX (list), row);
-    }
-  if (skipped > 500)
-    {
-      GtkWidget *row = adw_action_row_new ();
-      g_autofree char *more = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "and %u more", "and %u more", skipped - 500),
-                                                 skipped - 500);
-      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), more);
-      gtk_list_box_append (GTK_LIST_BOX (list), row);
-    }
-  scroller = gtk_scrolled_window_new ();
-  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroller), GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
-  gtk_scrolled_window_set_propagate_natural_height (GTK_SCROLLED_WINDOW (scroller), TRUE);
-  gtk_scrolled_window_set_max_content_height (GTK_SCROLLED_WINDOW (scroller), 360);
-  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroller), list);
-  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), scroller);
-  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "close");
-  gtk_window_set_default_size (GTK_WINDOW (dialog), 480, -1);
-  gtk_window_present (GTK_WINDOW (dialog));
+  g_return_if_fail (GRAFT_IS_DATA_PAGE (self));
+  graft_import_report_present (toplevel (self), report);
 }
 
 static void
@@ -1434,129 +1365,38 @@ import_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 /* ------------------------------------------------------------------------ */
 /* Export                                                                    */
 
-/* What graft-cli project export writes, from the Data page's menu: the labelled images
- * as class folders (optionally under train/validation/test), or every image as a CSV
- * row. The files are copied, not hard-linked: editing an exported image must not
- * change the project's. */
-typedef enum {
-  EXPORT_IMAGE_FOLDER,
-  EXPORT_IMAGE_FOLDER_BY_SPLIT,
-  EXPORT_CSV,
-} ExportFormat;
-
-typedef struct {
-  GraftProjectObject *project;
-  char *dest;
-  ExportFormat format;
-  guint exported;
-  guint missing;
-} ExportData;
-
-static void
-export_data_free (gpointer data)
-{
-  ExportData *export = data;
-  g_object_unref (export->project);
-  g_free (export->dest);
-  g_free (export);
-}
-
-static gboolean
-export_format_from_string (const char *what, ExportFormat *format)
-{
-  if (g_str_equal (what, "image-folder"))
-    *format = EXPORT_IMAGE_FOLDER;
-  else if (g_str_equal (what, "image-folder-by-split"))
-    *format = EXPORT_IMAGE_FOLDER_BY_SPLIT;
-  else if (g_str_equal (what, "csv"))
-    *format = EXPORT_CSV;
-  else
-    return FALSE;
-  return TRUE;
-}
-
-static void
-export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  ExportData *export = task_data;
-  GraftProject *project = graft_project_object_get_project (export->project);
-  GError *error = NULL;
-  gboolean ok;
-
-  if (export->format == EXPORT_CSV)
-    ok = graft_export_csv (project, export->dest, &error);
-  else
-    ok = graft_export_image_folder (project, export->dest, GRAFT_EXPORT_COPY,
-                                    export->format == EXPORT_IMAGE_FOLDER_BY_SPLIT, &export->exported,
-                                    &export->missing, &error);
-  if (ok)
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
-}
-
 static void
 on_export_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  GraftDataPage *self = GRAFT_DATA_PAGE (source);
-  ExportData *export = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GraftDataPage) self = user_data;
   g_autoptr (GError) error = NULL;
-  g_autofree char *message = NULL;
+  g_autofree char *message = graft_data_export_finish (result, &error);
 
   self->exporting = FALSE;
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "data.export", self->project != NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "data.export-to", self->project != NULL);
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
-    {
-      toast_error (self, _("Nothing was exported"), error);
-      return;
-    }
-  message = g_strdup_printf (ngettext ("Exported %u image to %s", "Exported %u images to %s", export->exported),
-                             export->exported, export->dest);
-  if (export->missing > 0)
-    {
-      /* Each count with its own plural: "Exported 1 image to …; 3 files were missing". */
-      g_autofree char *missing = g_strdup_printf (ngettext ("%u file was missing", "%u files were missing",
-                                                            export->missing),
-                                                  export->missing);
-      /* Translators: an export's result, then what was missing ("Exported 4 images to …; 1
-       * file was missing"). */
-      g_autofree char *both = g_strdup_printf (_("%s; %s"), message, missing);
-      g_free (message);
-      message = g_steal_pointer (&both);
-    }
-  toast (self, message);
+  if (message == NULL)
+    toast_error (self, _("Nothing was exported"), error);
+  else
+    toast (self, message);
 }
 
 static void
-start_export (GraftDataPage *self, ExportFormat format, const char *dest)
+start_export (GraftDataPage *self, GraftDataExportFormat format, const char *dest)
 {
-  g_autoptr (GTask) task = NULL;
-  ExportData *export;
-
   if (self->project == NULL || self->exporting)
     return;
-  export = g_new0 (ExportData, 1);
-  export->project = g_object_ref (self->project);
-  export->dest = g_strdup (dest);
-  export->format = format;
-  /* The CSV has a row for every image; graft_export_csv does not count them. */
-  if (format == EXPORT_CSV)
-    export->exported = graft_project_object_count_images (self->project, GRAFT_FILTER_ALL, 0);
   self->exporting = TRUE;
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "data.export", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "data.export-to", FALSE);
-  task = g_task_new (self, NULL, on_export_done, NULL);
-  g_task_set_source_tag (task, start_export);
-  g_task_set_task_data (task, export, export_data_free);
-  g_task_run_in_thread (task, export_thread);
+  graft_data_export_start (self->project, format, dest, on_export_done, g_object_ref (self));
 }
 
 static void
 on_export_chooser_response (GtkNativeDialog *dialog, int response, gpointer user_data)
 {
   GraftDataPage *self = user_data;
-  ExportFormat format = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "graft-export-format"));
+  GraftDataExportFormat format = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "graft-export-format"));
 
   if (response == GTK_RESPONSE_ACCEPT)
     {
@@ -1574,12 +1414,12 @@ static void
 export_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   GraftDataPage *self = GRAFT_DATA_PAGE (widget);
-  ExportFormat format;
+  GraftDataExportFormat format;
 
-  if (self->project == NULL || !export_format_from_string (g_variant_get_string (parameter, NULL), &format))
+  if (self->project == NULL || !graft_data_export_format_from_string (g_variant_get_string (parameter, NULL), &format))
     return;
   g_clear_object (&self->chooser);
-  if (format == EXPORT_CSV)
+  if (format == GRAFT_DATA_EXPORT_CSV)
     {
       g_autofree char *name = graft_project_object_get_name (self->project);
       g_autofree char *file_name = g_strdup_printf ("%s.csv", name);
@@ -1594,7 +1434,7 @@ export_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
       gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), csv);
     }
   else
-    self->chooser = gtk_file_chooser_native_new (format == EXPORT_IMAGE_FOLDER_BY_SPLIT
+    self->chooser = gtk_file_chooser_native_new (format == GRAFT_DATA_EXPORT_IMAGE_FOLDER_BY_SPLIT
                                                    ? _("Export Class Folders by Split")
                                                    : _("Export Class Folders"),
                                                  toplevel (self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
@@ -1611,10 +1451,10 @@ export_to_action (GtkWidget *widget, const char *action_name, GVariant *paramete
 {
   GraftDataPage *self = GRAFT_DATA_PAGE (widget);
   const char *what, *dest;
-  ExportFormat format;
+  GraftDataExportFormat format;
 
   g_variant_get (parameter, "(&s&s)", &what, &dest);
-  if (dest[0] != '\0' && export_format_from_string (what, &format))
+  if (dest[0] != '\0' && graft_data_export_format_from_string (what, &format))
     start_export (self, format, dest);
 }
 
@@ -1638,111 +1478,13 @@ class_from_parameter (GraftDataPage *self, GVariant *parameter)
                                : NULL;
 }
 
-typedef struct {
-  GraftDataPage *page;
-  gint64 class_id;
-  GtkWidget *entry;
-  GtkWidget *dropdown;
-  GArray *targets;    /* gint64 class ids of the dropdown's rows */
-} DialogData;
-
-static void
-dialog_data_free (gpointer data)
-{
-  DialogData *dialog = data;
-  g_clear_pointer (&dialog->targets, g_array_unref);
-  g_object_unref (dialog->page);
-  g_free (dialog);
-}
-
-static void
-on_entry_changed (GtkEditable *editable, AdwMessageDialog *dialog)
-{
-  g_autofree char *text = g_strstrip (g_strdup (gtk_editable_get_text (editable)));
-  adw_message_dialog_set_response_enabled (dialog, "ok", text[0] != '\0');
-}
-
-static GtkWidget *
-name_dialog (GraftDataPage *self, const char *heading, const char *ok_label, const char *text, DialogData *data)
-{
-  GtkWidget *dialog = adw_message_dialog_new (toplevel (self), heading, NULL);
-
-  data->entry = gtk_entry_new ();
-  gtk_entry_set_activates_default (GTK_ENTRY (data->entry), TRUE);
-  gtk_editable_set_text (GTK_EDITABLE (data->entry), text != NULL ? text : "");
-  gtk_accessible_update_property (GTK_ACCESSIBLE (data->entry), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Class name"), -1);
-  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), data->entry);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"), "ok", ok_label, NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "ok", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "ok");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  g_signal_connect (data->entry, "changed", G_CALLBACK (on_entry_changed), dialog);
-  on_entry_changed (GTK_EDITABLE (data->entry), ADW_MESSAGE_DIALOG (dialog));
-  g_object_set_data_full (G_OBJECT (dialog), "graft-dialog", data, dialog_data_free);
-  return dialog;
-}
-
-/* A class could not take name: taken already, or what (then why). */
-static void
-toast_name_error (GraftDataPage *self, const char *name, const char *what, const GError *error)
-{
-  if (g_error_matches (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_EXISTS))
-    {
-      g_autofree char *message = g_strdup_printf (_("There is already a class called “%s”"), name);
-      toast (self, message);
-    }
-  else
-    toast_error (self, what, error);
-}
-
-static void
-on_add_class_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
-{
-  DialogData *data = g_object_get_data (G_OBJECT (dialog), "graft-dialog");
-  g_autofree char *name = NULL;
-  g_autoptr (GError) error = NULL;
-  gint64 id;
-
-  if (!g_str_equal (response, "ok") || data->page->project == NULL)
-    return;
-  name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (data->entry))));
-  id = graft_project_object_add_class (data->page->project, name, NULL, &error);
-  if (id == 0)
-    toast_name_error (data->page, name, _("Could not add the class"), error);
-}
-
 static void
 add_class_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   GraftDataPage *self = GRAFT_DATA_PAGE (widget);
-  DialogData *data = g_new0 (DialogData, 1);
-  GtkWidget *dialog;
 
-  if (self->project == NULL)
-    {
-      g_free (data);
-      return;
-    }
-  data->page = g_object_ref (self);
-  dialog = name_dialog (self, _("New Class"), _("_Add"), NULL, data);
-  adw_message_dialog_set_body (ADW_MESSAGE_DIALOG (dialog),
-                               _("Images labelled with it teach the model what it looks like."));
-  g_signal_connect (dialog, "response", G_CALLBACK (on_add_class_response), NULL);
-  gtk_window_present (GTK_WINDOW (dialog));
-}
-
-static void
-on_rename_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
-{
-  DialogData *data = g_object_get_data (G_OBJECT (dialog), "graft-dialog");
-  g_autofree char *name = NULL;
-  g_autoptr (GError) error = NULL;
-
-  if (!g_str_equal (response, "ok") || data->page->project == NULL)
-    return;
-  name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (data->entry))));
-  if (!graft_project_object_rename_class (data->page->project, data->class_id, name, &error))
-    toast_name_error (data->page, name, _("Could not rename the class"), error);
+  if (self->project != NULL)
+    graft_class_dialogs_add (widget, self->project);
 }
 
 static void
@@ -1750,31 +1492,9 @@ rename_class_action (GtkWidget *widget, const char *action_name, GVariant *param
 {
   GraftDataPage *self = GRAFT_DATA_PAGE (widget);
   GraftClassItem *klass = class_from_parameter (self, parameter);
-  DialogData *data;
-  GtkWidget *dialog;
 
-  if (klass == NULL)
-    return;
-  data = g_new0 (DialogData, 1);
-  data->page = g_object_ref (self);
-  data->class_id = graft_class_item_get_id (klass);
-  dialog = name_dialog (self, _("Rename Class"), _("_Rename"), graft_class_item_get_name (klass), data);
-  g_signal_connect (dialog, "response", G_CALLBACK (on_rename_response), NULL);
-  gtk_window_present (GTK_WINDOW (dialog));
-}
-
-static void
-on_swatch_clicked (GtkButton *button, gpointer user_data)
-{
-  AdwMessageDialog *dialog = user_data;
-  DialogData *data = g_object_get_data (G_OBJECT (dialog), "graft-dialog");
-  const char *colour = g_object_get_data (G_OBJECT (button), "graft-colour");
-  g_autoptr (GError) error = NULL;
-
-  if (data->page->project != NULL
-      && !graft_project_object_recolour_class (data->page->project, data->class_id, colour, &error))
-    toast_error (data->page, _("Could not change the colour"), error);
-  gtk_window_close (GTK_WINDOW (dialog));
+  if (klass != NULL)
+    graft_class_dialogs_rename (widget, self->project, klass);
 }
 
 static void
@@ -1782,68 +1502,9 @@ recolour_class_action (GtkWidget *widget, const char *action_name, GVariant *par
 {
   GraftDataPage *self = GRAFT_DATA_PAGE (widget);
   GraftClassItem *klass = class_from_parameter (self, parameter);
-  g_autofree char *heading = NULL;
-  DialogData *data;
-  GtkWidget *dialog, *grid;
 
-  if (klass == NULL)
-    return;
-  data = g_new0 (DialogData, 1);
-  data->page = g_object_ref (self);
-  data->class_id = graft_class_item_get_id (klass);
-  heading = g_strdup_printf (_("Colour of “%s”"), graft_class_item_get_name (klass));
-  dialog = adw_message_dialog_new (toplevel (self), heading, _("Its labels and suggestions are drawn in it."));
-  g_object_set_data_full (G_OBJECT (dialog), "graft-dialog", data, dialog_data_free);
-  grid = gtk_grid_new ();
-  gtk_grid_set_row_spacing (GTK_GRID (grid), 6);
-  gtk_grid_set_column_spacing (GTK_GRID (grid), 6);
-  gtk_widget_set_halign (grid, GTK_ALIGN_CENTER);
-  for (guint i = 0; i < G_N_ELEMENTS (swatch_palette); i++)
-    {
-      GtkWidget *button = gtk_button_new ();
-      GtkWidget *swatch = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0);
-      g_autofree char *css_name = g_strdup_printf ("graft-palette-%u", i);
-      GdkRGBA rgba;
-      g_autofree char *tip = NULL;
-
-      gtk_widget_add_css_class (swatch, "graft-swatch");
-      gtk_widget_add_css_class (swatch, "graft-swatch-large");
-      gtk_widget_add_css_class (swatch, css_name);
-      gtk_button_set_child (GTK_BUTTON (button), swatch);
-      gtk_widget_add_css_class (button, "flat");
-      gtk_widget_add_css_class (button, "circular");
-      gdk_rgba_parse (&rgba, swatch_palette[i]);
-      tip = g_strdup (_(swatch_names[i]));
-      gtk_widget_set_tooltip_text (button, tip);
-      gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL, tip, -1);
-      if (g_ascii_strcasecmp (swatch_palette[i], graft_class_item_get_colour (klass)) == 0)
-        gtk_widget_add_css_class (button, "suggested-action");
-      g_object_set_data (G_OBJECT (button), "graft-colour", (gpointer) swatch_palette[i]);
-      g_signal_connect (button, "clicked", G_CALLBACK (on_swatch_clicked), dialog);
-      gtk_grid_attach (GTK_GRID (grid), button, (int) (i % 6), (int) (i / 6), 1, 1);
-    }
-  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), grid);
-  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"));
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  gtk_window_present (GTK_WINDOW (dialog));
-}
-
-static void
-on_merge_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
-{
-  DialogData *data = g_object_get_data (G_OBJECT (dialog), "graft-dialog");
-  g_autoptr (GError) error = NULL;
-  guint selected, moved = 0;
-  gint64 target;
-
-  if (!g_str_equal (response, "ok") || data->page->project == NULL)
-    return;
-  selected = gtk_drop_down_get_selected (GTK_DROP_DOWN (data->dropdown));
-  if (selected >= data->targets->len)
-    return;
-  target = g_array_index (data->targets, gint64, selected);
-  if (!graft_project_object_merge_classes (data->page->project, data->class_id, target, &moved, &error))
-    toast_error (data->page, _("Could not merge the classes"), error);
+  if (klass != NULL)
+    graft_class_dialogs_recolour (widget, self->project, klass);
 }
 
 static void
@@ -1851,54 +1512,9 @@ merge_class_action (GtkWidget *widget, const char *action_name, GVariant *parame
 {
   GraftDataPage *self = GRAFT_DATA_PAGE (widget);
   GraftClassItem *klass = class_from_parameter (self, parameter);
-  GListModel *classes;
-  g_autoptr (GtkStringList) names = NULL;
-  g_autofree char *heading = NULL;
-  g_autofree char *body = NULL;
-  DialogData *data;
-  GtkWidget *dialog;
-  guint n;
 
-  if (klass == NULL)
-    return;
-  classes = graft_project_object_get_classes (self->project);
-  n = g_list_model_get_n_items (classes);
-  if (n < 2)
-    {
-      toast (self, _("There is no other class to merge into"));
-      return;
-    }
-  data = g_new0 (DialogData, 1);
-  data->page = g_object_ref (self);
-  data->class_id = graft_class_item_get_id (klass);
-  data->targets = g_array_new (FALSE, FALSE, sizeof (gint64));
-  names = gtk_string_list_new (NULL);
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr (GraftClassItem) other = g_list_model_get_item (classes, i);
-      gint64 id = graft_class_item_get_id (other);
-      if (id == data->class_id)
-        continue;
-      gtk_string_list_append (names, graft_class_item_get_name (other));
-      g_array_append_val (data->targets, id);
-    }
-  heading = g_strdup_printf (_("Merge “%s”"), graft_class_item_get_name (klass));
-  body = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                       "Its %u image will be labelled with the class chosen below, and “%s” will be deleted.",
-                                       "Its %u images will be labelled with the class chosen below, and “%s” will be deleted.",
-                                       graft_class_item_get_count (klass)),
-                          graft_class_item_get_count (klass), graft_class_item_get_name (klass));
-  dialog = adw_message_dialog_new (toplevel (self), heading, body);
-  g_object_set_data_full (G_OBJECT (dialog), "graft-dialog", data, dialog_data_free);
-  data->dropdown = gtk_drop_down_new (G_LIST_MODEL (g_object_ref (names)), NULL);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (data->dropdown), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Merge into"), -1);
-  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), data->dropdown);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"), "ok", _("_Merge"), NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "ok", ADW_RESPONSE_SUGGESTED);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "ok");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  g_signal_connect (dialog, "response", G_CALLBACK (on_merge_response), NULL);
-  gtk_window_present (GTK_WINDOW (dialog));
+  if (klass != NULL)
+    graft_class_dialogs_merge (widget, self->project, klass);
 }
 
 static void
@@ -1909,23 +1525,14 @@ on_undo_toast_clicked (AdwToast *toast, gpointer user_data)
   gtk_widget_activate_action (GTK_WIDGET (self), "data.undo", NULL);
 }
 
+/* A class deleted: a toast whose button undoes it. */
 static void
-delete_class_now (GraftDataPage *self, gint64 class_id)
+on_class_deleted (GtkWidget *widget, const char *name)
 {
-  g_autoptr (GError) error = NULL;
-  GraftClassItem *klass = graft_project_object_find_class (self->project, class_id);
-  g_autofree char *name = klass != NULL ? g_strdup (graft_class_item_get_name (klass)) : NULL;
-  g_autofree char *title = NULL;
-  guint removed = 0;
-  AdwToast *toast;
+  GraftDataPage *self = GRAFT_DATA_PAGE (widget);
+  g_autofree char *title = g_strdup_printf (_("“%s” deleted"), name);
+  AdwToast *toast = adw_toast_new (title);
 
-  if (!graft_project_object_delete_class (self->project, class_id, &removed, &error))
-    {
-      toast_error (self, _("Could not delete the class"), error);
-      return;
-    }
-  title = g_strdup_printf (_("“%s” deleted"), name != NULL ? name : "");
-  toast = adw_toast_new (title);
   adw_toast_set_button_label (toast, _("_Undo"));
   adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
   g_signal_connect_object (toast, "button-clicked", G_CALLBACK (on_undo_toast_clicked), self, 0);
@@ -1933,51 +1540,13 @@ delete_class_now (GraftDataPage *self, gint64 class_id)
 }
 
 static void
-on_delete_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
-{
-  DialogData *data = g_object_get_data (G_OBJECT (dialog), "graft-dialog");
-
-  if (g_str_equal (response, "delete") && data->page->project != NULL)
-    delete_class_now (data->page, data->class_id);
-}
-
-static void
 delete_class_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   GraftDataPage *self = GRAFT_DATA_PAGE (widget);
   GraftClassItem *klass = class_from_parameter (self, parameter);
-  g_autofree char *heading = NULL;
-  g_autofree char *body = NULL;
-  DialogData *data;
-  GtkWidget *dialog;
-  guint count;
 
-  if (klass == NULL)
-    return;
-  count = graft_project_count_labels (graft_project_object_get_project (self->project),
-                                      graft_class_item_get_id (klass), NULL);
-  heading = g_strdup_printf (_("Delete “%s”?"), graft_class_item_get_name (klass));
-  if (count > 0)
-    body = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                         "Its label goes with it: %u image becomes unlabelled. The image stays in "
-                                         "the project, and Undo brings the class and its label back.",
-                                         "Its labels go with it: %u images become unlabelled. The images stay in "
-                                         "the project, and Undo brings the class and its labels back.",
-                                         count),
-                            count);
-  else
-    body = g_strdup (_("No image is labelled with it. Undo brings it back."));
-  data = g_new0 (DialogData, 1);
-  data->page = g_object_ref (self);
-  data->class_id = graft_class_item_get_id (klass);
-  dialog = adw_message_dialog_new (toplevel (self), heading, body);
-  g_object_set_data_full (G_OBJECT (dialog), "graft-dialog", data, dialog_data_free);
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"), "delete", _("_Delete"), NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "delete", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  g_signal_connect (dialog, "response", G_CALLBACK (on_delete_response), NULL);
-  gtk_window_present (GTK_WINDOW (dialog));
+  if (klass != NULL)
+    graft_class_dialogs_delete (widget, self->project, klass, on_class_deleted);
 }
 
 /* ------------------------------------------------------------------------ */
