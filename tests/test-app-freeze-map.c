@@ -314,6 +314,19 @@ test_presets_cut (Fixture *f, gconstpointer data)
   graft_freeze_map_get_block_area (f->map, 18, &area);
   g_assert_cmpfloat (graft_freeze_map_get_cut_position (f->map), <, area.origin.y);
   g_assert_cmpfloat (graft_freeze_map_get_cut_position (f->map), >, head.origin.y + head.size.height);
+  /* The cut dragged down under feature extraction: still the head alone, and a spec the
+   * trainer takes (blocks counted below the cut). */
+  gtk_widget_activate_action (GTK_WIDGET (f->map), "freeze-map.set-cut", "i", 10);
+  g_assert_cmpint (graft_session_get_spec (f->session)->stages[0].trainable_from, ==, 11);
+  g_assert_true (graft_session_spec_validate (graft_session_get_spec (f->session), 11, NULL));
+  /* Replace Top Layers with the cut dragged back up: the blocks it keeps stay frozen. */
+  graft_session_set_strategy (f->session, GRAFT_STRATEGY_REPLACE_TOP);
+  gtk_widget_activate_action (GTK_WIDGET (f->map), "freeze-map.set-cut", "i", 16);
+  for (int b = 0; b <= 16; b++)
+    g_assert_false (graft_session_get_block_trains (f->session, b, 0));
+  gtk_widget_activate_action (GTK_WIDGET (f->map), "freeze-map.set-cut", "i", 18);
+  for (int b = 0; b < 19; b++)
+    g_assert_false (graft_session_get_block_trains (f->session, b, 0));
 }
 
 /* A block's BatchNorm policy, set on the map (B, or the action): running statistics,

@@ -167,7 +167,10 @@ test_presets (void)
   /* Blocks above the cut go with the old classifier: never coloured, no curve. */
   graft_session_set_strategy (session, GRAFT_STRATEGY_PROGRESSIVE_FASTAI);
   graft_session_set_cut_block (session, 15);
-  g_assert_true (graft_session_get_block_trains (session, 17, 2));
+  g_assert_false (graft_session_get_block_trains (session, 17, 2));
+  g_assert_true (graft_session_get_block_trains (session, 15, 2));
+  /* The first stage still trains the head alone, counted below the new cut. */
+  g_assert_cmpint (graft_session_get_spec (session)->stages[0].trainable_from, ==, 16);
   g_assert_false (graft_schedule_timeline_cell_trains (timeline, 17, 2));
   g_assert_true (graft_schedule_timeline_cell_trains (timeline, 15, 2));
   g_assert_cmpint (graft_schedule_timeline_get_n_curves (timeline), ==, 17);

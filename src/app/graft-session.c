@@ -375,7 +375,8 @@ gboolean
 graft_session_get_block_trains (GraftSession *self, int block, int epoch)
 {
   const GraftBlock *b = graft_session_get_block (self, block);
-  if (b == NULL)
+  /* A block above the cut is removed: it does not run, let alone train. */
+  if (b == NULL || block > graft_session_get_cut_block (self))
     return FALSE;
   return graft_session_spec_block_trains (self->spec, epoch, block, b->name, graft_session_get_n_blocks (self));
 }
@@ -411,6 +412,7 @@ void
 graft_session_set_cut_block (GraftSession *self, int block)
 {
   const GraftBlock *b = graft_session_get_block (self, block);
+  int kept_before = graft_session_get_cut_block (self) + 1, kept;
 
   g_clear_pointer (&self->spec->cut, g_free);
   if (b != NULL && block < graft_session_get_n_blocks (self) - 1)
@@ -418,6 +420,13 @@ graft_session_set_cut_block (GraftSession *self, int block)
       const graft_node *last = graft_graph_node (self->model->graph, b->last_node);
       self->spec->cut = g_strdup (graft_graph_value (self->model->graph, last->output)->name);
     }
+  /* Stages count blocks below the cut: one that trained the head alone still does, and
+   * none unfreezes a block the cut removed (the trainer refuses that). */
+  kept = graft_session_get_cut_block (self) + 1;
+  for (int s = 0; self->model != NULL && s < self->spec->n_stages; s++)
+    self->spec->stages[s].trainable_from = self->spec->stages[s].trainable_from >= kept_before
+                                               ? kept
+                                               : MIN (self->spec->stages[s].trainable_from, kept);
   g_signal_emit (self, signals[SPEC_CHANGED], 0);
 }
 
