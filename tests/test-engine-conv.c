@@ -75,6 +75,10 @@ static const conv_case fixed_cases[] = {
    * group of 16 lanes, or 16 + tail, where a group of 16 would read past the row. */
   { "dw s2 rows of 17",        2, 3, 9, 33,   3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3 },
   { "dw s2 rows of 24",        2, 3, 31, 47,  3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3 },
+  /* dx of wide strided rows: 5x5 taps split into even and odd columns, an odd padded
+   * row length, asymmetric pads; and a row stride of 2 with a column stride of 1. */
+  { "dw 5x5 s2 wide asym",     2, 3, 9, 41,   3, 5, 5, 2, 2, 1, 1, 2, 1, 1, 2, 3 },
+  { "dw s 2,1 wide",           1, 2, 9, 40,   2, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 2 },
   /* Small planes: samples are batched into one GEMM, with a partial last batch. */
   { "batched 3x3 7x7",         5, 6,  7,  7,  8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
   { "batched 1x1 20x20",       5, 6, 20, 20,  4, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1 },

@@ -1130,6 +1130,21 @@ depthwise_forward (const graft_conv2d_params *p, const conv_layout *l, const flo
   }
 }
 
+/* The dot products of dw and the interleaving of dx rows at stride 2 run on DOT_LANES
+ * floats as one value (vector_size): one AVX-512 operation, two AVX2 or four SSE ones, the
+ * same arithmetic lane by lane in every clone. With stride 2, even elements of two loads
+ * are picked by one shuffle (vpermt2ps) instead of a gather. The lanes of a dot product
+ * are summed in a fixed tree, then the tail. */
+#define DOT_LANES 16
+typedef float dot_vec __attribute__ ((vector_size (DOT_LANES * sizeof (float))));
+typedef float dot_uvec __attribute__ ((vector_size (DOT_LANES * sizeof (float)), aligned (4), may_alias));
+typedef int32_t dot_ivec __attribute__ ((vector_size (DOT_LANES * sizeof (int32_t))));
+#define dot_load(p) (*(const dot_uvec *) (p))
+typedef float dot_vec8 __attribute__ ((vector_size (8 * sizeof (float))));
+typedef float dot_uvec8 __attribute__ ((vector_size (8 * sizeof (float)), aligned (4), may_alias));
+typedef int32_t dot_ivec8 __attribute__ ((vector_size (8 * sizeof (int32_t))));
+#define dot_load8(p) (*(const dot_uvec8 *) (p))
+
 /* q[ox * sw + kj * dw] += k[kj] * d[ox]: one dy row scattered into a padded dx row. */
 static void
 scatter_row (const dw_geometry *g, const float *restrict d, const float *restrict k, float *restrict q)
@@ -1159,43 +1174,105 @@ scatter_row (const dw_geometry *g, const float *restrict d, const float *restric
     }
 }
 
+/* Stride 2, dilation 1: the even columns of the padded row (qe) take the even taps,
+ * the odd ones (qo) the odd taps, each a contiguous run: qe[ox + kj / 2] or
+ * qo[ox + kj / 2] += k[kj] * d[ox]. No strided stores (which vectorise badly, as
+ * scatters); interleave_row puts the two halves back together. */
+static inline __attribute__ ((always_inline)) void
+scatter_row_even_odd (const dw_geometry *g, const float *restrict d, const float *restrict k,
+                      float *restrict qe, float *restrict qo)
+{
+  const int ow = g->ow, kw = g->kw;
+
+  for (int kj = 0; kj < kw; kj += 2)
+    {
+      const float kv = k[kj];
+      float *restrict q = qe + kj / 2;
+      for (int ox = 0; ox < ow; ox++)
+        q[ox] += kv * d[ox];
+    }
+  for (int kj = 1; kj < kw; kj += 2)
+    {
+      const float kv = k[kj];
+      float *restrict q = qo + kj / 2;
+      for (int ox = 0; ox < ow; ox++)
+        q[ox] += kv * d[ox];
+    }
+}
+
+/* q[2j] = qe[j], q[2j + 1] = qo[j] for the cols floats of q. */
+static inline __attribute__ ((always_inline)) void
+interleave_row (const float *restrict qe, const float *restrict qo, int cols, float *restrict q)
+{
+  const dot_ivec lo = { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23 };
+  const dot_ivec hi = { 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 };
+  int j = 0, pairs = cols / 2;
+
+  for (; j + DOT_LANES <= pairs; j += DOT_LANES)
+    {
+      dot_vec e = dot_load (qe + j), o = dot_load (qo + j);
+      dot_vec a = __builtin_shuffle (e, o, lo), b = __builtin_shuffle (e, o, hi);
+      memcpy (q + 2 * j, &a, sizeof a);
+      memcpy (q + 2 * j + DOT_LANES, &b, sizeof b);
+    }
+  for (; j < pairs; j++)
+    {
+      q[2 * j] = qe[j];
+      q[2 * j + 1] = qo[j];
+    }
+  if (cols % 2 != 0)
+    q[cols - 1] = qe[pairs];
+}
+
 /* dx += the transposed correlation of a strided conv with wide rows: each dx row gathers
  * the dy rows that reach it, each scattered along a padded row q, then added (or, with
  * set, stored: every element of the plane is written). Does a quarter of the
- * multiplications of the upsampled correlation at stride 2. */
+ * multiplications of the upsampled correlation at stride 2. q2 is scratch of cols floats. */
+GRAFT_SIMD_DISPATCH
 static void
-dx_rows_strided (const dw_geometry *f, const float *k, const float *dy, float *dx, float *restrict q, bool set)
+dx_rows_strided (const dw_geometry *f, const float *k, const float *dy, float *dx, float *restrict q,
+                 float *restrict q2, bool set)
 {
-  long hi = (long) f->cols - f->pl < f->iw ? (long) f->cols - f->pl : f->iw;
+  const long hi = (long) f->cols - f->pl < f->iw ? (long) f->cols - f->pl : f->iw;
+  const bool even_odd = f->sw == 2 && f->dw == 1;
+  const int cols = f->cols, iw = f->iw, pl = f->pl;
+  float *qe = q2, *qo = q2 + (cols + 1) / 2;
 
   for (int iy = 0; iy < f->ih; iy++)
     {
       long r = (long) iy + f->pt;
       bool any = false;
-      for (int c = 0; c < f->cols; c++)
-        q[c] = 0;
+      float *restrict z = even_odd ? q2 : q;
+      for (int c = 0; c < cols; c++)
+        z[c] = 0;
       for (int ki = 0; ki < f->kh; ki++)
         {
           long rr = r - (long) ki * f->dh;
           if (rr < 0 || rr % f->sh != 0 || rr / f->sh >= f->oh)
             continue;
-          scatter_row (f, dy + (rr / f->sh) * f->ow, k + ki * f->kw, q);
+          if (even_odd)
+            scatter_row_even_odd (f, dy + (rr / f->sh) * f->ow, k + ki * f->kw, qe, qo);
+          else
+            scatter_row (f, dy + (rr / f->sh) * f->ow, k + ki * f->kw, q);
           any = true;
         }
-      float *restrict d = dx + (size_t) iy * f->iw;
+      if (even_odd && (any || set))
+        interleave_row (qe, qo, cols, q);
+      float *restrict d = dx + (size_t) iy * iw;
+      const float *restrict qs = q + pl;
       if (set)
         {
           /* Columns past the padded row (right padding cut off) get no tap. */
           for (long ix = 0; ix < hi; ix++)
-            d[ix] = q[ix + f->pl];
-          for (long ix = hi < 0 ? 0 : hi; ix < f->iw; ix++)
+            d[ix] = qs[ix];
+          for (long ix = hi < 0 ? 0 : hi; ix < iw; ix++)
             d[ix] = 0;
           continue;
         }
       if (!any)
         continue;
       for (long ix = 0; ix < hi; ix++)
-        d[ix] += q[ix + f->pl];
+        d[ix] += qs[ix];
     }
 }
 
@@ -1220,7 +1297,7 @@ dx_run (const dw_geometry *t, const dw_geometry *f, int nk, const float *k, cons
   if ((f->sh > 1 || f->sw > 1) && f->band > 0 && f->ow >= 16)
     {
       for (int i = 0; i < nk; i++)
-        dx_rows_strided (f, k, dyp + i * y_stride, dxp + i * x_stride, tmp, set);
+        dx_rows_strided (f, k, dyp + i * y_stride, dxp + i * x_stride, tmp, buf, set);
       return;
     }
   if (t->wrap)
@@ -1254,20 +1331,6 @@ dx_run (const dw_geometry *t, const dw_geometry *f, int nk, const float *k, cons
           }
     }
 }
-
-/* The dot products of dw run on DOT_LANES floats as one value (vector_size): one
- * AVX-512 operation, two AVX2 or four SSE ones, the same arithmetic lane by lane in every
- * clone. With stride 2, even elements of two loads are picked by one shuffle (vpermt2ps)
- * instead of a gather. The lanes are summed in a fixed tree, then the tail. */
-#define DOT_LANES 16
-typedef float dot_vec __attribute__ ((vector_size (DOT_LANES * sizeof (float))));
-typedef float dot_uvec __attribute__ ((vector_size (DOT_LANES * sizeof (float)), aligned (4), may_alias));
-typedef int32_t dot_ivec __attribute__ ((vector_size (DOT_LANES * sizeof (int32_t))));
-#define dot_load(p) (*(const dot_uvec *) (p))
-typedef float dot_vec8 __attribute__ ((vector_size (8 * sizeof (float))));
-typedef float dot_uvec8 __attribute__ ((vector_size (8 * sizeof (float)), aligned (4), may_alias));
-typedef int32_t dot_ivec8 __attribute__ ((vector_size (8 * sizeof (int32_t))));
-#define dot_load8(p) (*(const dot_uvec8 *) (p))
 
 static inline __attribute__ ((always_inline)) float
 dot_sum_lanes (dot_vec acc, dot_vec8 acc8, float tail)
