@@ -17,8 +17,13 @@
 #define BACKWARD_STEP(n, i) (2 * (n) - (i))
 #define LAST_STEP(n) (2 * (n) + 1)
 
-/* What GRAFT_PLAN_KERNELS_AUTO picks where oneDNN is available. */
+/* What GRAFT_PLAN_KERNELS_AUTO picks where oneDNN is available: oneDNN on x86-64, where
+ * its jit kernels run (elsewhere it would run its reference loops). */
+#if defined(__x86_64__)
+#define GRAFT_PLAN_AUTO_ONEDNN true
+#else
 #define GRAFT_PLAN_AUTO_ONEDNN false
+#endif
 
 typedef struct {
   size_t size;     /* floats, a multiple of the alignment */
@@ -96,7 +101,8 @@ value_floats (const graft_plan *plan, int v)
 }
 
 /* Whether the plan runs oneDNN: options.kernels, where AUTO is GRAFT_ENGINE_BACKEND
- * (portable or onednn), else oneDNN when the build has it and the CPU runs it. */
+ * (portable or onednn), else oneDNN when the build has it, on x86-64 with AVX2 or
+ * AVX-512. */
 static graft_status
 choose_kernels (const graft_plan_options *options, bool *onednn, graft_error *error)
 {

@@ -30,8 +30,9 @@ typedef enum {
 } graft_plan_mode;
 
 /* Which kernels run the nodes. AUTO is the environment's GRAFT_ENGINE_BACKEND
- * (portable or onednn: for tests and benchmarks), else the portable kernels; ONEDNN
- * fails where the build has no oneDNN or the CPU has neither AVX2 nor AVX-512. */
+ * (portable or onednn: for tests and benchmarks), else oneDNN where the build has it on
+ * x86-64 with AVX2 or AVX-512, else the portable kernels; ONEDNN fails where the build
+ * has no oneDNN or the CPU has neither AVX2 nor AVX-512. */
 typedef enum {
   GRAFT_PLAN_KERNELS_AUTO,
   GRAFT_PLAN_KERNELS_PORTABLE,
