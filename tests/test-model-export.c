@@ -117,7 +117,7 @@ zoo_node (graft_graph *graph, const char *name, graft_node_attributes a, const i
 }
 
 /* The ops the toy network lacks: strided dilated Conv with asymmetric pads, Sigmoid,
- * HardSwish (so opset 14), AveragePool with ceil mode, a constant, Transpose, Reshape
+ * HardSwish (so opset 14), AveragePool with ceil mode, a constant, Abs, Transpose, Reshape
  * (0 and -1), an identity Reshape, Flatten, Gemm with alpha/beta and transA, Softmax, and
  * a Dropout that is the model's output. */
 static GraftModel *
@@ -159,6 +159,7 @@ zoo_model_new (void)
   pair[0] = p;
   pair[1] = zoo_tensor (graph, "offset", GRAFT_VALUE_CONSTANT, graft_shape_make (3, offset_dims), 3);
   p = zoo_node (graph, "shifted", (graft_node_attributes) { .op = GRAFT_OP_ADD }, pair, 2);
+  p = zoo_node (graph, "magnitude", (graft_node_attributes) { .op = GRAFT_OP_ABS }, &p, 1);
   a = (graft_node_attributes) { .op = GRAFT_OP_TRANSPOSE, .transpose = { .perm = { 0, 2, 3, 1 } } };
   t = zoo_node (graph, "to_nhwc", a, &p, 1);
   a = (graft_node_attributes) { .op = GRAFT_OP_RESHAPE, .reshape = { .rank = 2, .dims = { 0, -1 } } };

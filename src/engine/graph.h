@@ -46,6 +46,7 @@ typedef enum {
   GRAFT_OP_DROPOUT,         /* x: identity at inference */
   GRAFT_OP_SOFTMAX,         /* x, along the last axis */
   GRAFT_OP_SLICE,           /* x: a range of one axis (ONNX Split, one node per output; Slice) */
+  GRAFT_OP_ABS,             /* x */
   GRAFT_OP_LAYERNORM,       /* x [, scale [, bias]]: over the axes from attributes.layernorm.axis */
   GRAFT_OP_GELU,            /* x */
   GRAFT_OP_MATMUL,          /* a, b: numpy matmul, batch dims broadcast */

@@ -922,6 +922,38 @@ static const graft_op_descriptor softmax_descriptor = {
 };
 
 /* ------------------------------------------------------------------------ */
+/* Abs: x                                                                     */
+
+static void
+needs_input (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output)
+{
+  (void) c;
+  (void) needs_output;
+  needs[0] = wants[0];
+}
+
+static void
+abs_forward (const graft_op_context *c)
+{
+  graft_abs_forward (c->output_count, c->inputs[0], c->output);
+}
+
+static void
+abs_backward (const graft_op_context *c)
+{
+  graft_abs_backward (c->output_count, c->inputs[0], c->dy, c->gradients[0]);
+}
+
+static const graft_op_descriptor abs_descriptor = {
+  .name = "Abs",
+  .min_inputs = 1, .max_inputs = 1,
+  .infer_shape = same_shape,
+  .backward_needs = needs_input,
+  .forward = abs_forward,
+  .backward = abs_backward,
+};
+
+/* ------------------------------------------------------------------------ */
 /* The table                                                                  */
 
 static const graft_op_descriptor *const descriptors[] = {
@@ -941,6 +973,7 @@ static const graft_op_descriptor *const descriptors[] = {
   [GRAFT_OP_DROPOUT] = &dropout_descriptor,
   [GRAFT_OP_SOFTMAX] = &softmax_descriptor,
   [GRAFT_OP_SLICE] = &slice_descriptor,
+  [GRAFT_OP_ABS] = &abs_descriptor,
   [GRAFT_OP_LAYERNORM] = &graft_layernorm_descriptor,
   [GRAFT_OP_GELU] = &graft_gelu_descriptor,
   [GRAFT_OP_MATMUL] = &graft_matmul_descriptor,

@@ -178,6 +178,16 @@ void graft_activation_backward_reference (const graft_activation_params *p, size
                                           const double *x, const double *dy, double *dx);
 
 /* ------------------------------------------------------------------------ */
+/* Abs (unary.c, unary-reference.c)                                          */
+
+/* x, y are (count); y may equal x. */
+void graft_abs_forward (size_t count, const float *x, float *y);
+/* dx += sign(x) * dy, with sign(0) = 0 (PyTorch's gradient at the kink); dx may be NULL. */
+void graft_abs_backward (size_t count, const float *x, const float *dy, float *dx);
+void graft_abs_forward_reference (size_t count, const double *x, double *y);
+void graft_abs_backward_reference (size_t count, const double *x, const double *dy, double *dx);
+
+/* ------------------------------------------------------------------------ */
 /* Add and Mul with numpy broadcasting (elementwise.c, elementwise-reference.c) */
 
 typedef struct {

@@ -169,6 +169,7 @@ node_flops (const graft_node *node, const graft_shape *shapes)
     case GRAFT_OP_ADD:
     case GRAFT_OP_MUL:
     case GRAFT_OP_SOFTMAX:
+    case GRAFT_OP_ABS:
       return shape_elements (out);
     case GRAFT_OP_MAXPOOL:
     case GRAFT_OP_AVGPOOL:

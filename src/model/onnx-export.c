@@ -526,6 +526,9 @@ export_node (Exporter *ex, int index, GError **error)
       else
         ex->value_names[node->output] = inputs[0];
       return TRUE;
+    case GRAFT_OP_ABS:
+      exporter_add_node (ex, "Abs", name, inputs, 1, output);
+      return TRUE;
     case GRAFT_OP_SOFTMAX:
       out = exporter_add_node (ex, "Softmax", name, inputs, 1, output);
       node_add_int (ex, out, "axis", -1);

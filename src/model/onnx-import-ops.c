@@ -196,6 +196,18 @@ import_plain_activation (Importer *im, const Onnx__NodeProto *node, int kind, GE
          && activation (im, node, (graft_activation_kind) kind, 0, 0, error);
 }
 
+/* Abs: one input, no attributes. */
+static gboolean
+import_abs (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  graft_node_attributes a = { .op = GRAFT_OP_ABS };
+  int x;
+
+  return check_input_count (im, node, 1, 1, error)
+         && (x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) >= 0
+         && add_node (im, "", &a, &x, 1, output_name (node, 0), error) >= 0;
+}
+
 static gboolean
 import_leaky_relu (Importer *im, const Onnx__NodeProto *node, GError **error)
 {
@@ -982,6 +994,7 @@ const OpImporter node_importers[] = {
   { "HardSigmoid", import_hard_sigmoid },
   { "HardSwish", NULL, import_plain_activation, GRAFT_ACTIVATION_HARD_SWISH },
   { "Clip", import_clip },
+  { "Abs", import_abs },
   { "Add", NULL, import_binary, '+' },
   { "Sub", NULL, import_binary, '-' },
   { "Mul", NULL, import_binary, '*' },
