@@ -636,6 +636,19 @@ test_page (void)
     gtk_spin_button_set_value (spin, 0.5);
     g_assert_cmpfloat (*(float *) g_hash_table_lookup (spec->block_lr_factors, "features.17"), ==, 0.5f);
     g_assert_cmpfloat (graft_session_spec_block_lr_factor (spec, 0, 17, "features.17", n_blocks), ==, 0.5f);
+    {
+      /* The bottom block's factor is tiny: shown and typed as "1.9e-6". */
+      GtkSpinButton *bottom = GTK_SPIN_BUTTON (find_type (find_row (blocks, ADW_TYPE_ACTION_ROW, "features.0"),
+                                                          GTK_TYPE_SPIN_BUTTON));
+      g_assert_nonnull (strstr (gtk_editable_get_text (GTK_EDITABLE (bottom)), "e-"));
+      gtk_editable_set_text (GTK_EDITABLE (bottom), "2e-3");
+      gtk_spin_button_update (bottom);
+      g_assert_cmpfloat_with_epsilon (*(float *) g_hash_table_lookup (spec->block_lr_factors, "features.0"), 2e-3,
+                                      1e-9);
+      g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (bottom)), ==, "2e-3");
+      graft_session_spec_set_block_lr_factor (spec, "features.0", 0);
+      graft_session_spec_changed (session);
+    }
     /* The timeline follows the edited factor. */
     assert_cells_match (graft_schedule_page_get_timeline (GRAFT_SCHEDULE_PAGE (page)), session);
     /* In the spec's JSON and back. */

@@ -471,6 +471,23 @@ on_block_factor_changed (GtkSpinButton *spin, GraftSchedulePage *self)
   commit (self);
 }
 
+/* Factors span decades (ULMFiT's lowest block learns 2.6^19 times slower than the head):
+ * the spin buttons show and read them as "3.9e-3", as the learning-rate entries do. */
+static gboolean
+on_factor_output (GtkSpinButton *spin, gpointer data)
+{
+  g_autofree char *text = format_number (gtk_adjustment_get_value (gtk_spin_button_get_adjustment (spin)));
+  if (g_strcmp0 (text, gtk_editable_get_text (GTK_EDITABLE (spin))) != 0)
+    gtk_editable_set_text (GTK_EDITABLE (spin), text);
+  return TRUE;
+}
+
+static int
+on_factor_input (GtkSpinButton *spin, double *value, gpointer data)
+{
+  return parse_number (gtk_editable_get_text (GTK_EDITABLE (spin)), value) && *value > 0 ? TRUE : GTK_INPUT_ERROR;
+}
+
 static void
 on_block_factor_reset (GtkButton *button, GraftSchedulePage *self)
 {
@@ -533,12 +550,14 @@ rebuild_rates (GraftSchedulePage *self, const GraftSessionSpec *spec)
         {
           const GraftBlock *block = graft_session_get_block (self->session, b);
           GtkWidget *row = adw_action_row_new ();
-          GtkAdjustment *adjustment = gtk_adjustment_new (1, 1e-4, 100, 0.01, 0.1, 0);
+          GtkAdjustment *adjustment = gtk_adjustment_new (1, 1e-12, 100, 0.01, 0.1, 0);
           GtkWidget *spin = gtk_spin_button_new (adjustment, 0.01, 4);
           GtkWidget *reset = gtk_button_new_from_icon_name ("edit-undo-symbolic");
           adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), block->name);
           gtk_widget_set_valign (spin, GTK_ALIGN_CENTER);
-          gtk_spin_button_set_numeric (GTK_SPIN_BUTTON (spin), TRUE);
+          gtk_editable_set_width_chars (GTK_EDITABLE (spin), 8);
+          g_signal_connect (spin, "output", G_CALLBACK (on_factor_output), NULL);
+          g_signal_connect (spin, "input", G_CALLBACK (on_factor_input), NULL);
           gtk_accessible_update_property (GTK_ACCESSIBLE (spin), GTK_ACCESSIBLE_PROPERTY_LABEL, block->name, -1);
           g_object_set_data (G_OBJECT (spin), "graft-block", GINT_TO_POINTER (b));
           g_object_set_data (G_OBJECT (reset), "graft-block", GINT_TO_POINTER (b));
