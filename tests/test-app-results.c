@@ -344,6 +344,40 @@ test_results (void)
     app_test_iterate_for (10);
   g_assert_true (first_thumbnail_loaded (page));
 
+  /* A click on a mistake shows it in the app, in one window reused by the next click
+   * (not an external viewer per click). */
+  {
+    GtkWidget *gallery_box = child (page_widget, "gallery_box");
+    GtkFlowBoxChild *first = gtk_flow_box_get_child_at_index (GTK_FLOW_BOX (gallery_box), 0);
+    GtkFlowBoxChild *second = gtk_flow_box_get_child_at_index (GTK_FLOW_BOX (gallery_box), 1);
+    GraftImageViewer *viewer;
+    guint viewers = 0;
+    GListModel *toplevels = gtk_window_get_toplevels ();   /* not ours */
+
+    g_assert_null (graft_results_page_get_image_viewer (page));
+    g_assert_nonnull (first);
+    g_signal_emit_by_name (gallery_box, "child-activated", first);
+    viewer = graft_results_page_get_image_viewer (page);
+    g_assert_nonnull (viewer);
+    g_assert_true (gtk_widget_get_visible (GTK_WIDGET (viewer)));
+    if (second != NULL)
+      {
+        g_autoptr (GObject) item = g_list_model_get_item (graft_results_page_get_gallery (page), 1);
+        g_signal_emit_by_name (gallery_box, "child-activated", second);
+        g_assert_true (graft_results_page_get_image_viewer (page) == viewer);
+        g_assert_nonnull (graft_image_viewer_get_path (viewer));
+      }
+    for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+      {
+        g_autoptr (GObject) w = g_list_model_get_item (toplevels, i);
+        viewers += GRAFT_IS_IMAGE_VIEWER (w) && gtk_widget_get_visible (GTK_WIDGET (w));
+      }
+    g_assert_cmpuint (viewers, ==, 1);
+    app_test_iterate_for (300);
+    app_test_save_shot (GTK_WIDGET (viewer), "results-viewer.png");
+    gtk_window_close (GTK_WINDOW (viewer));
+  }
+
   /* A click on a cell shows its images; a second click goes back to every mistake. */
   for (int t = 0; t < 3; t++)
     for (int p = 0; p < 3; p++)

@@ -324,7 +324,8 @@ on_gallery_child_activated (GtkFlowBox *box, GtkFlowBoxChild *child, GraftMistak
                                                                (guint) gtk_flow_box_child_get_index (child));
 
   if (image != NULL)
-    g_signal_emit (self, signals[IMAGE_ACTIVATED], 0, image->path, image->true_class, image->predicted_class);
+    g_signal_emit (self, signals[IMAGE_ACTIVATED], 0, image->path, image->true_class, image->predicted_class,
+                   (double) image->confidence);
 }
 
 static gboolean
@@ -546,7 +547,8 @@ graft_mistakes_gallery_class_init (GraftMistakesGalleryClass *klass)
   signals[FILTER_CHANGED] = g_signal_new ("filter-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                                           NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
   signals[IMAGE_ACTIVATED] = g_signal_new ("image-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                                           NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_INT, G_TYPE_INT);
+                                           NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_INT, G_TYPE_INT,
+                                           G_TYPE_DOUBLE);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/graftlab/Graft/ui/graft-mistakes-gallery.ui");

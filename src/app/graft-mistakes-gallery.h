@@ -10,7 +10,7 @@
  *   filter-changed (int true_class, int predicted_class)
  *                        the gallery's own Show All Mistakes button went back to
  *                        every mistake (-1, -1)
- *   image-activated (const char *path, int true_class, int predicted_class)
+ *   image-activated (const char *path, int true_class, int predicted_class, double confidence)
  *                        an image was clicked (or Enter pressed on it)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later

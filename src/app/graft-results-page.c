@@ -33,6 +33,7 @@
 #include "base/regular-file.h"
 #include "graft-class-table.h"
 #include "graft-format.h"
+#include "graft-image-viewer.h"
 #include "graft-mistakes-gallery.h"
 #include "graft-plot.h"
 #include "train/export.h"
@@ -177,6 +178,7 @@ struct _GraftResultsPage
   GraftConfusionView *confusion_view;
   GraftClassTable *class_table;
   GraftMistakesGallery *gallery;
+  GraftImageViewer *viewer;  /* a mistake shown large, once opened (weak) */
   AdwPreferencesGroup *runs_group;
   GtkRevealer *compare_revealer;
   GraftPlot *compare_accuracy_plot;
@@ -757,16 +759,29 @@ on_gallery_filter_changed (GraftMistakesGallery *gallery, int true_class, int pr
   update_actions (self);
 }
 
-/* A click on an image opens it in the image viewer. */
+/* A click on an image opens it in the app's image viewer, one window reused, where it
+ * can be relabelled when the run's project is open. */
 static void
 on_gallery_image_activated (GraftMistakesGallery *gallery, const char *path, int true_class, int predicted_class,
-                            GraftResultsPage *self)
+                            double confidence, GraftResultsPage *self)
 {
-  g_autoptr (GFile) file = g_file_new_for_path (path);
-  g_autofree char *uri = g_file_get_uri (file);
   GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
 
-  gtk_show_uri (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, uri, GDK_CURRENT_TIME);
+  if (self->viewer == NULL)
+    {
+      self->viewer = graft_image_viewer_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL);
+      g_object_add_weak_pointer (G_OBJECT (self->viewer), (gpointer *) &self->viewer);
+    }
+  graft_image_viewer_show (self->viewer, self->project, path, results_class_name (self->results, true_class),
+                           results_class_name (self->results, predicted_class), confidence);
+  gtk_window_present (GTK_WINDOW (self->viewer));
+}
+
+GraftImageViewer *
+graft_results_page_get_image_viewer (GraftResultsPage *self)
+{
+  g_return_val_if_fail (GRAFT_IS_RESULTS_PAGE (self), NULL);
+  return self->viewer;
 }
 
 /* --- export of the model --------------------------------------------------------- */
@@ -1942,6 +1957,13 @@ graft_results_page_dispose (GObject *object)
 {
   GraftResultsPage *self = GRAFT_RESULTS_PAGE (object);
 
+  if (self->viewer != NULL)
+    {
+      GtkWindow *viewer = GTK_WINDOW (self->viewer);
+      g_object_remove_weak_pointer (G_OBJECT (self->viewer), (gpointer *) &self->viewer);
+      self->viewer = NULL;
+      gtk_window_destroy (viewer);
+    }
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);

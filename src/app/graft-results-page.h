@@ -38,6 +38,7 @@
 #include <adwaita.h>
 
 #include "graft-confusion-view.h"
+#include "graft-image-viewer.h"
 #include "graft-project-object.h"
 #include "graft-session.h"
 #include "graft-training.h"
@@ -72,6 +73,8 @@ GListModel *graft_results_page_get_gallery (GraftResultsPage *self);
  * -1, -1 shows every mistake. What a click on a cell does. */
 void graft_results_page_filter_gallery (GraftResultsPage *self, int true_class, int predicted_class);
 GraftConfusionView *graft_results_page_get_confusion_view (GraftResultsPage *self);
+/* The window a click on a gallery image shows it in (one, reused; NULL before the first click). */
+GraftImageViewer *graft_results_page_get_image_viewer (GraftResultsPage *self);
 /* The runs listed: the project's stored runs, oldest first, then those ended since. */
 guint graft_results_page_get_n_runs (GraftResultsPage *self);
 /* Ticks a run (0 = the first) for the comparison. */
