@@ -197,6 +197,36 @@ on_folder_chosen (GtkNativeDialog *dialog, int response, gpointer user_data)
   run_cli (r);
 }
 
+static RecipeRequest *
+recipe_request_new (GraftWindow *window, GraftProjectObject *project, RecipeAction action)
+{
+  RecipeRequest *r = g_new0 (RecipeRequest, 1);
+  g_set_weak_pointer (&r->window, window);
+  r->project = g_object_ref (project);
+  r->action = action;
+  return r;
+}
+
+void
+graft_recipe_dialog_write_to (GraftWindow *window, GraftProjectObject *project, const char *folder)
+{
+  RecipeRequest *r;
+  g_return_if_fail (GRAFT_IS_WINDOW (window) && GRAFT_IS_PROJECT_OBJECT (project) && folder != NULL);
+  r = recipe_request_new (window, project, TRAIN_ELSEWHERE);
+  r->folder = g_strdup (folder);
+  run_cli (r);
+}
+
+void
+graft_recipe_dialog_import_from (GraftWindow *window, GraftProjectObject *project, const char *folder)
+{
+  RecipeRequest *r;
+  g_return_if_fail (GRAFT_IS_WINDOW (window) && GRAFT_IS_PROJECT_OBJECT (project) && folder != NULL);
+  r = recipe_request_new (window, project, IMPORT_RUN);
+  r->folder = g_strdup (folder);
+  run_cli (r);
+}
+
 static void
 choose_folder (GraftWindow *window, GraftProjectObject *project, RecipeAction action)
 {
@@ -205,10 +235,7 @@ choose_folder (GraftWindow *window, GraftProjectObject *project, RecipeAction ac
   g_return_if_fail (GRAFT_IS_WINDOW (window));
   if (project == NULL)
     return;
-  r = g_new0 (RecipeRequest, 1);
-  g_set_weak_pointer (&r->window, window);
-  r->project = g_object_ref (project);
-  r->action = action;
+  r = recipe_request_new (window, project, action);
   r->chooser = gtk_file_chooser_native_new (action == TRAIN_ELSEWHERE ? _("Train Elsewhere: Choose a Folder")
                                                                       : _("Import Run: Choose the Recipe Folder"),
                                             GTK_WINDOW (window), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,

@@ -21,6 +21,11 @@ G_BEGIN_DECLS
 
 void graft_recipe_dialog_train_elsewhere (GraftWindow *window, GraftProjectObject *project);
 void graft_recipe_dialog_import_run (GraftWindow *window, GraftProjectObject *project);
+/* The same once the folder is chosen: writes the recipe into folder (then shows the
+ * command in a message dialog), or imports the recipe folder (then emits the project's
+ * ::runs-changed). */
+void graft_recipe_dialog_write_to (GraftWindow *window, GraftProjectObject *project, const char *folder);
+void graft_recipe_dialog_import_from (GraftWindow *window, GraftProjectObject *project, const char *folder);
 
 /* The graft-cli beside the running program (installed, or in the build tree), else
  * $GRAFT_CLI, else the one in PATH; NULL when there is none. */

@@ -1,0 +1,148 @@
+/* Train Elsewhere… and Import Run… through the app: the real GraftWindow on the sample
+ * project, under Xvfb (graft-recipe-dialog.c runs graft-cli, from GRAFT_CLI).
+ *
+ *   /app/recipe/write-import   the main menu has both items; the recipe of the open
+ *                              project is written into a folder (the message dialog shows
+ *                              the torchrun command); that folder, "trained" (its initial
+ *                              model as model.onnx, an event log written here), is
+ *                              imported: the project has one more run, ::runs-changed
+ *                              says which
+ *
+ * Run under a display: dbus-run-session -- xvfb-run -a -s "-screen 0 1400x900x24" meson test app-recipe */
+#include <adwaita.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "app-test-helpers.h"
+#include "gradcheck.h"
+#include "graft-application.h"
+#include "graft-recipe-dialog.h"
+#include "graft-window.h"
+
+static char *home;   /* private XDG folders */
+
+static AdwMessageDialog *
+find_message_dialog (const char *heading)
+{
+  g_autoptr (GListModel) toplevels = gtk_window_get_toplevels ();
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr (GObject) window = g_list_model_get_item (toplevels, i);
+      if (ADW_IS_MESSAGE_DIALOG (window)
+          && g_strcmp0 (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (window)), heading) == 0)
+        return ADW_MESSAGE_DIALOG (window);
+    }
+  return NULL;
+}
+
+static gboolean
+menu_has_action (GMenuModel *menu, const char *action)
+{
+  for (int i = 0; i < g_menu_model_get_n_items (menu); i++)
+    {
+      g_autofree char *name = NULL;
+      g_autoptr (GMenuModel) section = g_menu_model_get_item_link (menu, i, G_MENU_LINK_SECTION);
+      if (section != NULL && menu_has_action (section, action))
+        return TRUE;
+      if (g_menu_model_get_item_attribute (menu, i, G_MENU_ATTRIBUTE_ACTION, "s", &name) && g_strcmp0 (name, action) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+on_runs_changed (GraftProjectObject *project, gint64 run_id, gint64 *last)
+{
+  *last = run_id;
+}
+
+static guint
+count_runs (GraftProjectObject *project)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) runs = graft_project_list_runs (graft_project_object_get_project (project), &error);
+  g_assert_no_error (error);
+  return runs->len;
+}
+
+static void
+test_write_import (void)
+{
+  g_autoptr (GraftApplication) application = app_test_application_new ();
+  g_autoptr (GtkBuilder) builder = gtk_builder_new_from_resource ("/io/github/graftlab/Graft/ui/graft-window.ui");
+  GraftWindow *window = app_test_window_new (application);
+  g_autofree char *folder = g_build_filename (home, "Sample Recipe", NULL);
+  g_autofree char *marker = g_build_filename (folder, "graft-recipe.json", NULL);
+  g_autofree char *initial = g_build_filename (folder, "initial.onnx", NULL);
+  g_autofree char *trained = g_build_filename (folder, "model.onnx", NULL);
+  g_autofree char *events = g_build_filename (folder, "events.jsonl", NULL);
+  g_autofree char *contents = NULL;
+  GraftProjectObject *project;
+  AdwMessageDialog *dialog;
+  gint64 changed = 0;
+  guint runs_before;
+  gsize length;
+
+  if (g_getenv ("GRAFT_CLI") == NULL)
+    {
+      g_test_skip ("GRAFT_CLI is not set");
+      gtk_window_destroy (GTK_WINDOW (window));
+      return;
+    }
+  g_assert_true (menu_has_action (G_MENU_MODEL (gtk_builder_get_object (builder, "primary_menu")),
+                                  "win.train-elsewhere"));
+  g_assert_true (menu_has_action (G_MENU_MODEL (gtk_builder_get_object (builder, "primary_menu")), "win.import-run"));
+
+  app_test_open_sample (window);
+  project = app_test_window_project (window);
+  g_assert_nonnull (project);
+  app_test_iterate_for (600); /* the session's spec is stored in the project 400 ms after it changes */
+
+  graft_recipe_dialog_write_to (window, project, folder);
+  APP_TEST_WAIT_UNTIL ((dialog = find_message_dialog ("Recipe Written")) != NULL, 120);
+  g_assert_nonnull (dialog);
+  g_assert_true (g_file_test (marker, G_FILE_TEST_IS_REGULAR));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), "torchrun --standalone"));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), folder));
+  gtk_window_destroy (GTK_WINDOW (dialog));
+
+  /* "Trained": the initial model and a two-epoch log. */
+  g_assert_true (g_file_get_contents (initial, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (trained, contents, (gssize) length, NULL));
+  g_assert_true (g_file_set_contents (
+    events,
+    "{\"event\": \"step\", \"epoch\": 1, \"epochs\": 2, \"step\": 1, \"steps\": 1, \"stage\": 1, \"loss\": 1.5, "
+    "\"lr\": 0.01, \"images_per_second\": 10.0, \"eta_seconds\": 1.0}\n"
+    "{\"event\": \"epoch\", \"epoch\": 1, \"epochs\": 2, \"stage\": 1, \"train_loss\": 1.5, \"train_accuracy\": 0.4, "
+    "\"validation_loss\": 1.4, \"validation_accuracy\": 0.5, \"seconds\": 1.0, \"images_per_second\": 10.0, "
+    "\"best\": true}\n"
+    "{\"event\": \"done\", \"output\": \"model.onnx\", \"validation_accuracy\": 0.5, \"validation_loss\": 1.4, "
+    "\"best_epoch\": 1, \"epochs_completed\": 1, \"interrupted\": false, \"seconds\": 2.0, \"processes\": 2}\n",
+    -1, NULL));
+  runs_before = count_runs (project);
+  g_signal_connect (project, "runs-changed", G_CALLBACK (on_runs_changed), &changed);
+  graft_recipe_dialog_import_from (window, project, folder);
+  APP_TEST_WAIT_UNTIL (changed != 0, 120);
+  g_assert_cmpint (changed, >, 0);
+  g_assert_cmpuint (count_runs (project), ==, runs_before + 1);
+  g_signal_handlers_disconnect_by_func (project, on_runs_changed, &changed);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  app_test_iterate_for (300);
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+
+  if (!app_test_init_with_samples (&argc, &argv, "graft-app-recipe-XXXXXX", &home))
+    return 0;
+
+  g_test_add_func ("/app/recipe/write-import", test_write_import);
+  status = g_test_run ();
+
+  test_remove_tree (home);
+  g_free (home);
+  return status;
+}
