@@ -157,6 +157,9 @@ static const conv_case conv_cases[] = {
   { "dw 3x3 s2 101",         2, 101, 14, 12, 101, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 101, false, -1 },
   { "dw 5x5 s2 24 asym",     2, 24, 15, 14, 24, 5, 5, 2, 2, 1, 1, 2, 1, 1, 2, 24, false, -1 },
   { "dw 3x3 17",             3, 17,  9, 10, 17, 3, 3, 1, 1, 1, 1, 0, 2, 2, 0, 17, false, -1 },
+  /* oneDNN 2.6 has no jit weight gradient for these: the engine's kernel computes it. */
+  { "dw 5x5 s1 48",          2, 48,  9,  9, 48, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 48, false, -1 },
+  { "dw 5x5 s2 40",          2, 40, 14, 14, 40, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 40, false, -1 },
 };
 
 static void

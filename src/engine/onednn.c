@@ -334,6 +334,10 @@ struct graft_onednn_conv {
   step weights_to_forward, weights_to_backward, diff_weights_to_plain;
   float *weights_forward, *weights_backward;   /* NULL: the plain weights serve as they are */
   bool weights_ready;
+  /* oneDNN 2.6 has only its reference loops for some weight gradients (depthwise 5x5):
+   * the engine's kernel computes those from plain copies of x and dy. */
+  bool portable_weights;
+  size_t portable_x, portable_dy, portable_scratch;
   size_t src_floats, diff_weights_floats, scratch_floats;
   char implementation[160];
 };
@@ -510,11 +514,20 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
         goto fail;
       graft_size_align_floats (md_floats (md), &conv->diff_weights_floats);
       floats = conv->diff_weights_floats + (size_t) p->m;
+      if (strncmp (implementation_of (&conv->backward_weights), "ref", 3) == 0)
+        {
+          size_t x_floats = (size_t) p->n * p->c * p->h * p->w, dy_floats = (size_t) p->n * p->m * p->oh * p->ow;
+          conv->portable_weights = true;
+          graft_size_align_floats (x_floats, &conv->portable_x);
+          graft_size_align_floats (dy_floats, &conv->portable_dy);
+          conv->portable_scratch = graft_conv2d_scratch_floats (p);
+          floats = conv->portable_x + conv->portable_dy + conv->portable_scratch;
+        }
       if (floats > conv->scratch_floats)
         conv->scratch_floats = floats;
       snprintf (conv->implementation + strlen (conv->implementation),
                 sizeof conv->implementation - strlen (conv->implementation), " / %s",
-                implementation_of (&conv->backward_weights));
+                conv->portable_weights ? "graft portable" : implementation_of (&conv->backward_weights));
     }
   return conv;
 
@@ -574,7 +587,22 @@ void
 graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float *w, const float *dy,
                             float *dx, bool set_dx, float *dw, float *dbias, float *scratch)
 {
-  if ((dw != NULL || dbias != NULL) && conv->backward_weights.primitive != NULL)
+  if ((dw != NULL || dbias != NULL) && conv->portable_weights)
+    {
+      const graft_conv2d_params *p = &conv->p;
+      float *plain_x = scratch, *plain_dy = scratch + conv->portable_x;
+      if (conv->config.src_blocked)
+        graft_onednn_to_plain (p->n, p->c, p->h, p->w, x, plain_x, false);
+      else
+        plain_x = (float *) x;
+      if (conv->config.dst_blocked)
+        graft_onednn_to_plain (p->n, p->m, p->oh, p->ow, dy, plain_dy, false);
+      else
+        plain_dy = (float *) dy;
+      graft_conv2d_backward (p, plain_x, w, plain_dy, NULL, dw, conv->config.bias ? dbias : NULL,
+                             scratch + conv->portable_x + conv->portable_dy);
+    }
+  else if ((dw != NULL || dbias != NULL) && conv->backward_weights.primitive != NULL)
     {
       float *diff_weights = scratch, *diff_bias = scratch + conv->diff_weights_floats;
       void *data[4] = { (void *) x, (void *) dy, diff_weights, diff_bias };
