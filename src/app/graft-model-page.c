@@ -741,12 +741,13 @@ sync_batchnorm_row (GraftModelPage *self)
       GraftBatchNormPolicy policy = graft_session_spec_block_batchnorm (graft_session_get_spec (self->session),
                                                                         block->name);
       /* Translators: subtitle of the BatchNorm row, with the block's name. */
-      g_autofree char *subtitle = g_strdup_printf (_("%s, while frozen. Running statistics keep what the model "
-                                                     "learnt; recalibrate when your images look very different."),
-                                                   block->name);
+      g_autofree char *subtitle = g_strdup_printf (_("%s, while it is frozen"), block->name);
       gboolean syncing = self->syncing;
       self->syncing = TRUE;
       adw_action_row_set_subtitle (ADW_ACTION_ROW (self->batchnorm_row), subtitle);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->batchnorm_row),
+                                   _("Running statistics keep what the model learnt; recalibrate when your images "
+                                     "look very different"));
       adw_combo_row_set_selected (self->batchnorm_row, policy == GRAFT_BATCHNORM_FROZEN_BATCH_STATISTICS ? 1
                                                        : policy == GRAFT_BATCHNORM_RECALIBRATE        ? 2
                                                                                                       : 0);
