@@ -6,7 +6,10 @@
  * the output must match the reference within the fixture's tolerance, relative to the
  * output's scale (max |graft - reference| / max |reference|). The model is then run
  * again at batches 1 and 3 (the input's rows 0 and 0,1,0), which proves that the batch
- * dimension is really dynamic. Without fixtures the test skips.
+ * dimension is really dynamic. Without fixtures the test skips. Where the manifest says
+ * so, a fixture also checks the blocks the analysis finds ("blocks": their names, in
+ * order) and that Graft's own export of it imports again and gives the same output
+ * ("round_trip": true; transformers, whose LayerNorm and GELU export differently).
  *
  * /model/onnx-node/test_*: the node tests of ONNX's backend test data (Debian's
  * libonnx-testdata; $GRAFT_ONNX_NODE_TESTS overrides the folder) whose nodes all use
@@ -116,6 +119,8 @@ typedef struct {
   int batch;
   double tolerance;
   char *description;
+  char **blocks;     /* NULL-terminated expected block names, or NULL */
+  gboolean round_trip;
 } Fixture;
 
 static char *fixtures_dir;
@@ -132,6 +137,7 @@ fixture_free (gpointer data)
   g_free (f->layout);
   g_free (f->logits);
   g_free (f->description);
+  g_strfreev (f->blocks);
   g_free (f);
 }
 
@@ -144,6 +150,48 @@ pick_rows (const float *data, size_t row_size, const int *rows, int n)
   for (int i = 0; i < n; i++)
     memcpy (out + i * row_size, data + rows[i] * row_size, row_size * sizeof (float));
   return out;
+}
+
+/* The blocks the analysis finds are the manifest's, by name and in order. */
+static void
+check_blocks (const Fixture *f, GraftModel *model)
+{
+  g_autoptr (GString) found = g_string_new (NULL);
+  g_autofree char *want = g_strjoinv (" ", f->blocks);
+
+  for (guint i = 0; i < model->blocks->len; i++)
+    g_string_append_printf (found, "%s%s", i ? " " : "", g_array_index (model->blocks, GraftBlock, i).name);
+  g_test_message ("%s: blocks %s", f->name, found->str);
+  g_assert_cmpstr (found->str, ==, want);
+}
+
+/* Graft's export of the model imports again and gives the same output at the fixture's
+ * batch (within 1e-5 relative). */
+static void
+check_round_trip (const Fixture *f, GraftModel *model, const float *input, size_t input_row)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bytes = graft_model_save_to_bytes (model, NULL, &error);
+  g_autoptr (GraftModel) again = NULL;
+  g_autofree float *before = NULL, *after = NULL;
+  g_autofree char *message = NULL;
+  graft_shape before_shape, after_shape;
+  double max_diff, max_ref;
+  gsize size;
+  const guint8 *data;
+
+  g_assert_no_error (error);
+  data = g_bytes_get_data (bytes, &size);
+  again = graft_model_load_from_data (data, size, NULL, f->name, &error);
+  g_assert_no_error (error);
+  before = run_model (model, f->batch, input, input_row * f->batch, &before_shape, NULL, &message);
+  after = run_model (again, f->batch, input, input_row * f->batch, &after_shape, NULL, &message);
+  g_assert_nonnull (before);
+  g_assert_nonnull (after);
+  g_assert_true (graft_shape_equal (&before_shape, &after_shape));
+  compare (after, before, shape_count (&before_shape), &max_diff, &max_ref);
+  g_test_message ("%s: exported and imported again: max |difference| %.3g (%zu bytes)", f->name, max_diff, size);
+  g_assert_cmpfloat (max_diff, <=, 1e-5 * MAX (max_ref, 1e-6));
 }
 
 static void
@@ -244,6 +292,10 @@ test_fixture (gconstpointer data)
           return;
         }
     }
+  if (f->blocks != NULL)
+    check_blocks (f, model);
+  if (f->round_trip)
+    check_round_trip (f, model, input, input_row);
 }
 
 static void
@@ -319,6 +371,14 @@ add_fixture_tests (void)
       if (f->description == NULL)
         f->description = g_strdup ("");
       f->batch = json_object_has_member (o, "batch") ? json_object_get_int_member (o, "batch") : 0;
+      f->round_trip = json_object_has_member (o, "round_trip") && json_object_get_boolean_member (o, "round_trip");
+      if (json_object_has_member (o, "blocks"))
+        {
+          JsonArray *names = json_object_get_array_member (o, "blocks");
+          f->blocks = g_new0 (char *, json_array_get_length (names) + 1);
+          for (guint k = 0; k < json_array_get_length (names); k++)
+            f->blocks[k] = g_strdup (json_array_get_string_element (names, k));
+        }
       f->tolerance = json_object_has_member (o, "tolerance") ? json_object_get_double_member (o, "tolerance") : 1e-4;
       if (f->name == NULL || f->file == NULL || f->input == NULL || f->output == NULL || f->layout == NULL
           || strchr (f->name, '/') != NULL)
