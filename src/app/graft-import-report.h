@@ -8,7 +8,7 @@
 
 #include <adwaita.h>
 
-#include "graft-project-object.h"   /* graft_import_report_summary */
+#include "graft-project-object.h"
 
 G_BEGIN_DECLS
 

@@ -1375,26 +1375,6 @@ graft_project_object_import_finish (GraftProjectObject *self, GAsyncResult *resu
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-char *
-graft_import_report_summary (const GraftImportReport *report)
-{
-  g_autofree char *added = NULL;
-  guint skipped = report->skipped != NULL ? report->skipped->len : 0;
-
-  if (report->added == 0 && skipped == 0 && report->already_present > 0)
-    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "The image was already in the project",
-                                         "All %u images were already in the project", report->already_present),
-                            report->already_present);
-  if (report->added == 0 && skipped == 0)
-    return g_strdup (_("No images found"));
-  added = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u image imported", "%u images imported", report->added),
-                           report->added);
-  if (skipped == 0)
-    return g_steal_pointer (&added);
-  /* Translators: "%s" is "12 images imported"; "%u skipped" counts files left out. */
-  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s, %u skipped", "%s, %u skipped", skipped), added, skipped);
-}
-
 /* ------------------------------------------------------------------------ */
 /* The session's spec, stored                                                */
 

@@ -195,7 +195,4 @@ void graft_project_object_import_async (GraftProjectObject *self, GraftImportKin
 GraftImportReport *graft_project_object_import_finish (GraftProjectObject *self, GAsyncResult *result,
                                                        GError **error);
 
-/* "120 images imported, 3 skipped"-style one line for a toast; newly allocated. */
-char *graft_import_report_summary (const GraftImportReport *report);
-
 G_END_DECLS

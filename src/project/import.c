@@ -1,6 +1,10 @@
 /* import.c: folder scans, ImageFolder trees, CSV lists, Teachable Machine archives and
  * loose files into a project. See import.h for the three phases. */
+#include "config.h"
+
 #include "project/import.h"
+
+#include <glib/gi18n-lib.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1126,4 +1130,24 @@ graft_import_files (GraftProject *project, const char *const *paths, guint n_pat
   take_walk_files (&im, walk, -1, NULL);
   g_autofree char *what = n_paths == 1 ? from_name (paths[0]) : g_strdup ("(dropped files)");
   return run_import (&im, what, error);
+}
+
+char *
+graft_import_report_summary (const GraftImportReport *report)
+{
+  g_autofree char *added = NULL;
+  guint skipped = report->skipped != NULL ? report->skipped->len : 0;
+
+  if (report->added == 0 && skipped == 0 && report->already_present > 0)
+    return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "The image was already in the project",
+                                         "All %u images were already in the project", report->already_present),
+                            report->already_present);
+  if (report->added == 0 && skipped == 0)
+    return g_strdup (_("No images found"));
+  added = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u image imported", "%u images imported", report->added),
+                           report->added);
+  if (skipped == 0)
+    return g_steal_pointer (&added);
+  /* Translators: "%s" is "12 images imported"; "%u skipped" counts files left out. */
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s, %u skipped", "%s, %u skipped", skipped), added, skipped);
 }

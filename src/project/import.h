@@ -120,4 +120,8 @@ GraftImportReport *graft_import_teachable_machine (GraftProject *project, const 
 GraftImportReport *graft_import_files (GraftProject *project, const char *const *paths, guint n_paths,
                                        gint64 class_id, const GraftImportOptions *options, GError **error);
 
+/* "120 images imported, 3 skipped": the report in one line, in the person's language
+ * (the Data page's toast); newly allocated. */
+char *graft_import_report_summary (const GraftImportReport *report);
+
 G_END_DECLS
