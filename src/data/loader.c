@@ -10,6 +10,7 @@
 
 #include "data/image-private.h"
 #include "data/loader.h"
+#include "engine/random.h"
 
 typedef enum {
   SLOT_EMPTY,
@@ -51,14 +52,6 @@ struct _GraftLoader {
   gpointer failure_data;
   GDestroyNotify failure_destroy;
 };
-
-static guint64
-mix64 (guint64 z)
-{
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 void
 graft_loader_options_init (GraftLoaderOptions *options)
@@ -181,10 +174,11 @@ graft_loader_epoch_order (GraftLoader *loader, guint epoch, guint *order)
   if (!loader->options.shuffle)
     return;
   /* Fisher-Yates driven by a counter-based hash of (seed, epoch, i). */
-  const guint64 key = mix64 (mix64 (loader->options.seed ^ 0x53485546464c45ull) + epoch * 0x9e3779b97f4a7c15ull);
+  const guint64 key = graft_random_mix64 (graft_random_mix64 (loader->options.seed ^ 0x53485546464c45ull)
+                                          + epoch * 0x9e3779b97f4a7c15ull);
   for (guint i = n - 1; i > 0 && n > 1; i--)
     {
-      const guint j = (guint) (mix64 (key + (guint64) i * 0xd1b54a32d192ed03ull) % ((guint64) i + 1));
+      const guint j = (guint) (graft_random_mix64 (key + (guint64) i * 0xd1b54a32d192ed03ull) % ((guint64) i + 1));
       const guint t = order[i];
       order[i] = order[j];
       order[j] = t;
@@ -194,7 +188,8 @@ graft_loader_epoch_order (GraftLoader *loader, guint epoch, guint *order)
 guint64
 graft_loader_item_seed (GraftLoader *loader, guint epoch, guint index)
 {
-  return mix64 (mix64 (mix64 (loader->options.seed ^ 0x4155474d454e54ull) + epoch) + index);
+  return graft_random_mix64 (graft_random_mix64 (graft_random_mix64 (loader->options.seed ^ 0x4155474d454e54ull)
+                                                 + epoch) + index);
 }
 
 /* Decodes and preprocesses item index of epoch into out. The image stays counted in

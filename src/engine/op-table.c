@@ -2,6 +2,7 @@
  * table that indexes them by graft_op. Each section wraps the op's kernels in ops.h.
  */
 #include "engine/op-table.h"
+#include "engine/random.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -817,14 +818,6 @@ static const graft_op_descriptor gemm_descriptor = {
 /* ------------------------------------------------------------------------ */
 /* Dropout: x, the identity at inference                                      */
 
-static uint64_t
-mix_seed (uint64_t seed, uint64_t a, uint64_t b)
-{
-  uint64_t z = seed ^ (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  return z ^ (z >> 31);
-}
-
 /* The mask, one byte per element (allocated in training even when the node does not
  * run backward: forward writes it). */
 static size_t
@@ -839,7 +832,7 @@ dropout_forward (const graft_op_context *c)
   float ratio = c->node->attributes.dropout.ratio;
   /* The mask is a function of the seed, the step and the node. */
   if (c->training && ratio > 0)
-    graft_dropout_forward (ratio, mix_seed (c->seed, *c->step, (uint64_t) c->index), c->output_count,
+    graft_dropout_forward (ratio, graft_random_derive (c->seed, *c->step, (uint64_t) c->index), c->output_count,
                            c->inputs[0], c->output, (uint8_t *) c->saved);
   else
     copy_forward (c);

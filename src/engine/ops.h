@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/random.h" /* graft_random_uniform, dropout's generator */
 #include "engine/status.h"
 #include "engine/tensor.h"
 
@@ -348,8 +349,6 @@ void graft_cross_entropy_backward_reference (const graft_cross_entropy_params *p
  * depend on the thread count. mask is (count) bytes. ratio in [0, 1). */
 void graft_dropout_forward (float ratio, uint64_t seed, size_t count, const float *x, float *y, uint8_t *mask);
 void graft_dropout_backward (float ratio, size_t count, const uint8_t *mask, const float *dy, float *dx);
-/* Uniform float in [0, 1) from (seed, index): the generator behind dropout and augmentation. */
-float graft_random_uniform (uint64_t seed, uint64_t index);
 
 /* ------------------------------------------------------------------------ */
 /* LayerNormalization (layernorm.c, layernorm-reference.c)                   */

@@ -1,7 +1,8 @@
-/* softmax.c: Softmax along the last axis, softmax cross-entropy, inverted dropout,
- * and the counter-based generator behind dropout.
+/* softmax.c: Softmax along the last axis, softmax cross-entropy, inverted dropout
+ * (with random.h's generator).
  */
 #include "engine/ops.h"
+#include "engine/random.h"
 
 #include <math.h>
 
@@ -177,26 +178,6 @@ graft_cross_entropy_backward (const graft_cross_entropy_params *p, const float *
     }
 }
 
-/* The splitmix64 finaliser: a bijection on 64 bits with full avalanche. */
-static inline uint64_t
-mix64 (uint64_t z)
-{
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-/* Element index of the splitmix64 stream keyed by the mixed seed: a pure function of
- * (seed, index), so any thread can draw any element. The top 24 bits make a float
- * that is exact, uniform on the multiples of 2^-24 in [0, 1). */
-float
-graft_random_uniform (uint64_t seed, uint64_t index)
-{
-  const uint64_t key = mix64 (seed ^ 0x243f6a8885a308d3ull);
-  const uint64_t z = mix64 (key + (index + 1) * 0x9e3779b97f4a7c15ull);
-  return (float) (int32_t) (z >> 40) * 0x1p-24f;
-}
-
 /* x, y (count) floats, mask (count) bytes; y may equal x. mask may be NULL when the
  * caller does not need it for backward. ratio >= 1 (outside the contract) drops
  * everything instead of dividing by zero. */
@@ -204,14 +185,13 @@ void
 graft_dropout_forward (float ratio, uint64_t seed, size_t count, const float *x, float *y, uint8_t *mask)
 {
   const float scale = ratio < 1 ? 1.0f / (1.0f - ratio) : 0.0f;
-  const uint64_t key = mix64 (seed ^ 0x243f6a8885a308d3ull);
+  const uint64_t key = graft_random_key (seed);
 
 #pragma omp parallel for schedule(static) if (count > PARALLEL_THRESHOLD)
   for (size_t i = 0; i < count; i++)
     {
       /* graft_random_uniform (seed, i), with the seed mixed once. */
-      const uint64_t z = mix64 (key + ((uint64_t) i + 1) * 0x9e3779b97f4a7c15ull);
-      const float u = (float) (int32_t) (z >> 40) * 0x1p-24f;
+      const float u = graft_random_uniform_keyed (key, i);
       const bool keep = u >= ratio;
       /* Selects rather than branches: the outcome is random, a branch mispredicts. */
       y[i] = x[i] * (keep ? scale : 0.0f);
