@@ -526,6 +526,55 @@ test_data_page (void)
     test_remove_tree (more);
   }
 
+  /* A PNG cut short is reported at import ("1 skipped", with why), not taken in to show
+   * blank and be dropped by training in silence. */
+  {
+    g_autofree char *more = g_dir_make_tmp ("graft-truncated-XXXXXX", NULL);
+    g_autofree char *good = g_build_filename (more, "good.png", NULL);
+    g_autofree char *cut = g_build_filename (more, "cut.png", NULL);
+    const char *paths[] = { more, NULL };
+    g_autofree char *contents = NULL;
+    gsize length;
+    float pixels[3 * 8 * 8];
+    guint before = graft_project_object_count_images (project, GRAFT_FILTER_ALL, 0);
+
+    for (guint p = 0; p < G_N_ELEMENTS (pixels); p++)
+      pixels[p] = (float) (p % 7) / 7.0f - 0.25f;
+    toy_write_png (good, pixels);
+    for (guint p = 0; p < G_N_ELEMENTS (pixels); p++)
+      pixels[p] = (float) (p % 5) / 5.0f - 0.4f;
+    toy_write_png (cut, pixels);
+    g_assert_true (g_file_get_contents (cut, &contents, &length, NULL));
+    g_assert_true (g_file_set_contents (cut, contents, (gssize) (length * 2 / 3), NULL));
+    g_clear_pointer (&toast, g_free);
+    graft_data_page_import_files (GRAFT_DATA_PAGE (page), paths, 0);
+    {
+      gint64 end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+      while (graft_data_page_get_importing (GRAFT_DATA_PAGE (page)) && g_get_monotonic_time () < end)
+        g_main_context_iteration (NULL, TRUE);
+    }
+    g_assert_false (graft_data_page_get_importing (GRAFT_DATA_PAGE (page)));
+    g_assert_cmpuint (graft_project_object_count_images (project, GRAFT_FILTER_ALL, 0), ==, before + 1);
+    g_assert_cmpint (graft_project_find_image (graft_project_object_get_project (project), cut), ==, 0);
+    /* What the import's report (its Details) says about it. */
+    {
+      GraftImportOptions options = { GRAFT_IMPORT_REFERENCE, GRAFT_HASH_NOW, NULL };
+      g_autoptr (GError) import_error = NULL;
+      GraftImportReport *report = graft_import_files (graft_project_object_get_project (project), paths, 1, 0,
+                                                      &options, &import_error);
+      const GraftImportSkip *skip;
+
+      g_assert_no_error (import_error);
+      g_assert_cmpuint (report->added, ==, 0);
+      g_assert_cmpuint (report->skipped->len, ==, 1);
+      skip = &g_array_index (report->skipped, GraftImportSkip, 0);
+      g_assert_cmpstr (skip->path, ==, cut);
+      g_assert_nonnull (strstr (skip->detail, "truncated PNG"));
+      graft_import_report_free (report);
+    }
+    test_remove_tree (more);
+  }
+
   /* Screenshots: all images, a few selected, thumbnails loaded. */
   graft_data_page_set_filter (GRAFT_DATA_PAGE (page), GRAFT_FILTER_ALL, 0);
   wait_for_thumbnails (project, G_LIST_MODEL (selection), 48);

@@ -30,7 +30,7 @@
 #define N_CLASSES 4
 #define N_RUNS 30
 
-/* Files that pass the magic-bytes check (nothing here decodes them). */
+/* Files that pass the magic-bytes check and end as a PNG ends (nothing here decodes them). */
 static void
 write_fake_images (const char *folder, guint n)
 {
@@ -42,7 +42,8 @@ write_fake_images (const char *folder, guint n)
       char data[32];
       memcpy (data, "\x89PNG\r\n\x1a\n", 8);
       g_snprintf (data + 8, sizeof data - 8, "%08u", i);
-      write_bytes (path, data, 16);
+      memcpy (data + 16, "IEND", 4);
+      write_bytes (path, data, 20);
     }
 }
 

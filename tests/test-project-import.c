@@ -564,6 +564,7 @@ test_full_disk_leaves_no_folders (Fixture *f, gconstpointer data)
   memcpy (bytes, "\x89PNG\r\n\x1a\n", 8);   /* imports sniff, they do not decode */
   for (gsize i = 8; i < n; i++)
     bytes[i] = (guint8) ((i * 2654435761u) >> 13);
+  memcpy (bytes + n - 12, "\0\0\0\0IEND\xae\x42\x60\x82", 12);   /* and look at its end */
   write_bytes (big, bytes, n);
   g_autofree char *images = g_build_filename (graft_project_get_folder (f->project), "images", NULL);
   g_assert_false (g_file_test (images, G_FILE_TEST_EXISTS));

@@ -178,6 +178,39 @@ judge_head (Import *im, const char *display, const guint8 *head, gssize got, con
     }
 }
 
+/* A PNG ends with its IEND chunk; one cut short (a copy or a download stopped early)
+ * is reported at import instead of entering the project, where it would show blank and
+ * training would drop it in silence. tail: the file's last bytes. */
+#define PNG_TAIL_BYTES 64
+
+static gboolean
+png_tail_complete (const guint8 *tail, gsize n)
+{
+  for (gsize i = 0; i + 4 <= n; i++)
+    if (memcmp (tail + i, "IEND", 4) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Whether the PNG file at path (size bytes) has its end; TRUE when it cannot be told
+ * (the hash or the decoder will say what is wrong then). */
+static gboolean
+png_file_complete (const char *path, goffset size)
+{
+  guint8 tail[PNG_TAIL_BYTES];
+  gsize n = (gsize) MIN (size, (goffset) sizeof tail);
+  int fd = graft_open_regular (path, NULL, NULL);
+  gssize got;
+
+  if (fd < 0)
+    return TRUE;
+  got = pread (fd, tail, n, size - (goffset) n);
+  close (fd);
+  return got != (gssize) n || png_tail_complete (tail, n);
+}
+
+#define TRUNCATED_PNG_DETAIL "a truncated PNG file: it ends before its image data does"
+
 /* A class name from a folder, an archive or a CSV cell: control characters become
  * spaces, invalid UTF-8 is repaired, the ends are trimmed. NULL when nothing is left. */
 static char *
@@ -205,6 +238,11 @@ add_candidate_file (Import *im, const char *path, const struct stat *st, const c
   GraftMagic magic;
   if (!judge_head (im, path, head, got, read_error, &magic))
     return;
+  if (magic == GRAFT_MAGIC_PNG && !png_file_complete (path, st->st_size))
+    {
+      add_skip (im, path, GRAFT_SKIP_UNREADABLE, TRUNCATED_PNG_DETAIL);
+      return;
+    }
   Candidate *candidate = g_new0 (Candidate, 1);
   candidate->path = g_strdup (path);
   candidate->display = g_strdup (path);
@@ -1024,6 +1062,11 @@ scan_archive (Import *im, const char *path, gboolean fatal_open, GError **error)
       GraftMagic magic;
       if (!judge_head (im, display, data, (gssize) MIN (n, GRAFT_MAGIC_BYTES), NULL, &magic))
         continue;
+      if (magic == GRAFT_MAGIC_PNG && !png_tail_complete (data + n - MIN (n, PNG_TAIL_BYTES), MIN (n, PNG_TAIL_BYTES)))
+        {
+          add_skip (im, display, GRAFT_SKIP_UNREADABLE, TRUNCATED_PNG_DETAIL);
+          continue;
+        }
       Candidate *candidate = g_new0 (Candidate, 1);
       candidate->display = g_steal_pointer (&display);
       candidate->magic = magic;

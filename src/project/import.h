@@ -3,7 +3,9 @@
  * Every import is one transaction and one undo step (undo removes the images it added,
  * the classes it created and the labels it set). It works in three phases:
  *   1. scan, without the project's lock: list the files, stat them, read their first 16
- *      bytes (PNG or JPEG by magic bytes, never by name). Nothing is decoded.
+ *      bytes (PNG or JPEG by magic bytes, never by name) and a PNG's last 64 (a PNG
+ *      cut short, without its IEND chunk, is skipped as unreadable: in the project it
+ *      would show blank and training would drop it). Nothing is decoded.
  *   2. hash (GRAFT_HASH_NOW) or copy into <project>/images/ (GRAFT_IMPORT_COPY, hashed
  *      while copying), still without the lock.
  *   3. one transaction: insert the images (prepared statements), create classes, set labels.
