@@ -205,7 +205,8 @@ else:
     ok = imp.returncode == 0 and stored and done
     detail = imp.stderr
     if ok:
-        ok = abs(stored[0]["validation_accuracy"] - done[0]["validation_accuracy"]) <= 0.01
+        # The same model: at most one borderline image of the 40 may go the other way.
+        ok = abs(stored[0]["validation_accuracy"] - done[0]["validation_accuracy"]) <= 1.5 / 40
         detail = "Graft measured %s, train.py reported %s" % (stored[0]["validation_accuracy"],
                                                               done[0]["validation_accuracy"])
     tap.check(ok, "runs import: stored, with Graft's accuracy equal to train.py's", detail)

@@ -961,6 +961,13 @@ def main(argv=None):
                 break
         if status != 0 or interrupted:
             break
+        # Each rank's BatchNorms updated their running statistics with its own images:
+        # the average of the ranks' is the model every rank validates and rank 0 saves.
+        if world > 1:
+            with torch.no_grad():
+                for _, buf in net.onnx_buffers():
+                    dist.all_reduce(buf)
+                    buf /= world
         last_good = net.onnx_state()
         seconds = time.time() - epoch_start
         val_loss = val_acc = math.nan
