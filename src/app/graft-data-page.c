@@ -15,6 +15,7 @@
 #include "graft-data-page.h"
 
 #include "graft-class-dialogs.h"
+#include "graft-class-row.h"
 #include "graft-data-export.h"
 #include "graft-image-cell.h"
 #include "graft-import-report.h"
@@ -311,137 +312,52 @@ make_filter_row (const char *icon_name, const char *title, GtkLabel **count_labe
   return row;
 }
 
-typedef struct {
-  GraftClassItem *klass;
-  GtkWidget *swatch;
-  GtkWidget *name;
-  GtkWidget *count;
-  GtkWidget *key;
-} ClassRow;
-
-static void
-class_row_update (ClassRow *row)
-{
-  g_autofree char *count = g_strdup_printf ("%'u", graft_class_item_get_count (row->klass));
-  int key = graft_class_item_get_key (row->klass);
-  GtkWidget *list_row = gtk_widget_get_ancestor (row->name, GTK_TYPE_LIST_BOX_ROW);
-  g_autofree char *description = NULL;
-
-  gtk_label_set_text (GTK_LABEL (row->name), graft_class_item_get_name (row->klass));
-  gtk_label_set_text (GTK_LABEL (row->count), count);
-  graft_set_class_colour (row->swatch, "class", graft_class_item_get_id (row->klass));
-  if (key > 0)
-    {
-      g_autofree char *text = g_strdup_printf ("%d", key);
-      gtk_label_set_text (GTK_LABEL (row->key), text);
-      /* Translators: a class in the sidebar: its name, how many images, its number key. */
-      description = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s, %u image, key %d", "%s, %u images, key %d",
-                                                  graft_class_item_get_count (row->klass)),
-                                     graft_class_item_get_name (row->klass), graft_class_item_get_count (row->klass),
-                                     key);
-    }
-  else
-    description = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s, %u image", "%s, %u images",
-                                                graft_class_item_get_count (row->klass)),
-                                   graft_class_item_get_name (row->klass), graft_class_item_get_count (row->klass));
-  gtk_widget_set_visible (row->key, key > 0);
-  if (list_row != NULL)
-    gtk_accessible_update_property (GTK_ACCESSIBLE (list_row), GTK_ACCESSIBLE_PROPERTY_LABEL, description, -1);
-}
-
-static void
-on_class_notify (GraftClassItem *klass, GParamSpec *pspec, ClassRow *row)
-{
-  class_row_update (row);
-}
-
-static void
-class_row_free (gpointer data)
-{
-  ClassRow *row = data;
-  g_signal_handlers_disconnect_by_data (row->klass, row);
-  g_object_unref (row->klass);
-  g_free (row);
-}
-
+/* A drop of images on a class row labels them with it. */
 static gboolean
-on_class_drop (GtkDropTarget *target, const GValue *value, double x, double y, gpointer user_data)
+class_row_label_dropped (gpointer user_data, GraftClassItem *klass, GArray *ids)
 {
-  GtkWidget *list_row = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (target));
-  GraftDataPage *self = GRAFT_DATA_PAGE (gtk_widget_get_ancestor (list_row, GRAFT_TYPE_DATA_PAGE));
-  ClassRow *row = g_object_get_data (G_OBJECT (list_row), "graft-class-row");
+  GraftDataPage *self = user_data;
   g_autoptr (GError) error = NULL;
+  guint position;
 
-  if (self == NULL || self->project == NULL || row == NULL)
+  if (self->project == NULL)
     return FALSE;
-  if (G_VALUE_HOLDS (value, graft_image_ids_get_type ()))
+  position = first_selected_position (self);
+  if (!graft_project_object_set_labels (self->project, (const gint64 *) (gpointer) ids->data, ids->len,
+                                        graft_class_item_get_id (klass), &error))
     {
-      GraftImageIds *ids = g_value_get_boxed (value);
-      guint position = first_selected_position (self);
-      if (!graft_project_object_set_labels (self->project, (const gint64 *) (gpointer) ids->ids->data, ids->ids->len,
-                                            graft_class_item_get_id (row->klass), &error))
-        {
-          toast_error (self, _("Could not label the images"), error);
-          return FALSE;
-        }
-      advance_selection (self, position, 0);
-      return TRUE;
+      toast_error (self, _("Could not label the images"), error);
+      return FALSE;
     }
-  if (G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
-    return import_dropped_files (self, g_value_get_boxed (value), graft_class_item_get_id (row->klass));
-  return FALSE;
+  advance_selection (self, position, 0);
+  return TRUE;
 }
 
-static void
-on_class_row_context (GtkGestureClick *gesture, int n_press, double x, double y, gpointer user_data);
+/* Files dropped on a class row: imported and labelled with it. */
+static gboolean
+class_row_import_dropped (gpointer user_data, GraftClassItem *klass, GSList *files)
+{
+  GraftDataPage *self = user_data;
+
+  return self->project != NULL && import_dropped_files (self, files, graft_class_item_get_id (klass));
+}
+
 static void popup_class_menu (GraftDataPage *self, GtkWidget *list_row, double x, double y);
+
+static void
+class_row_context_menu (gpointer user_data, GtkWidget *list_row, double x, double y)
+{
+  popup_class_menu (GRAFT_DATA_PAGE (user_data), list_row, x, y);
+}
+
+static const GraftClassRowHost class_row_host = {
+  class_row_label_dropped, class_row_import_dropped, class_row_context_menu,
+};
 
 static GtkWidget *
 create_class_row (gpointer item, gpointer user_data)
 {
-  GraftClassItem *klass = item;
-  ClassRow *row = g_new0 (ClassRow, 1);
-  GtkWidget *list_row = gtk_list_box_row_new ();
-  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
-  GtkDropTarget *drop;
-  GtkGesture *click;
-  GType types[] = { 0, GDK_TYPE_FILE_LIST };
-
-  row->klass = g_object_ref (klass);
-  row->swatch = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0);
-  gtk_widget_set_valign (row->swatch, GTK_ALIGN_CENTER);
-  gtk_widget_add_css_class (row->swatch, "graft-swatch");
-  row->name = gtk_label_new (NULL);
-  gtk_label_set_xalign (GTK_LABEL (row->name), 0);
-  gtk_label_set_ellipsize (GTK_LABEL (row->name), PANGO_ELLIPSIZE_END);
-  gtk_widget_set_hexpand (row->name, TRUE);
-  row->count = gtk_label_new (NULL);
-  gtk_widget_add_css_class (row->count, "dim-label");
-  gtk_widget_add_css_class (row->count, "numeric");
-  row->key = gtk_label_new (NULL);
-  gtk_widget_set_valign (row->key, GTK_ALIGN_CENTER);
-  gtk_widget_add_css_class (row->key, "graft-keycap");
-  gtk_widget_add_css_class (row->key, "dim-label");
-  gtk_box_append (GTK_BOX (box), row->swatch);
-  gtk_box_append (GTK_BOX (box), row->name);
-  gtk_box_append (GTK_BOX (box), row->count);
-  gtk_box_append (GTK_BOX (box), row->key);
-  gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (list_row), box);
-  g_object_set_data_full (G_OBJECT (list_row), "graft-class-row", row, class_row_free);
-  g_signal_connect (klass, "notify", G_CALLBACK (on_class_notify), row);
-  class_row_update (row);
-
-  types[0] = graft_image_ids_get_type ();
-  drop = gtk_drop_target_new (G_TYPE_INVALID, GDK_ACTION_COPY);
-  gtk_drop_target_set_gtypes (drop, types, G_N_ELEMENTS (types));
-  g_signal_connect (drop, "drop", G_CALLBACK (on_class_drop), NULL);
-  gtk_widget_add_controller (list_row, GTK_EVENT_CONTROLLER (drop));
-
-  click = gtk_gesture_click_new ();
-  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_SECONDARY);
-  g_signal_connect (click, "pressed", G_CALLBACK (on_class_row_context), user_data);
-  gtk_widget_add_controller (list_row, GTK_EVENT_CONTROLLER (click));
-  return list_row;
+  return graft_class_row_new (GRAFT_CLASS_ITEM (item), &class_row_host, user_data);
 }
 
 /* The class menu of list_row, pointing at (x, y) in the row. The popover belongs to the
@@ -449,16 +365,16 @@ create_class_row (gpointer item, gpointer user_data)
 static void
 popup_class_menu (GraftDataPage *self, GtkWidget *list_row, double x, double y)
 {
-  ClassRow *row = g_object_get_data (G_OBJECT (list_row), "graft-class-row");
+  GraftClassItem *klass = graft_class_row_get_class (list_row);
   g_autoptr (GMenu) menu = g_menu_new ();
   g_autoptr (GMenu) section = g_menu_new ();
   g_autoptr (GMenuItem) item = NULL;
   gint64 id;
   double lx, ly;
 
-  if (row == NULL)
+  if (klass == NULL)
     return;
-  id = graft_class_item_get_id (row->klass);
+  id = graft_class_item_get_id (klass);
   item = g_menu_item_new (_("_Rename…"), NULL);
   g_menu_item_set_action_and_target_value (item, "data.rename-class", g_variant_new_int64 (id));
   g_menu_append_item (menu, item);
@@ -481,15 +397,6 @@ popup_class_menu (GraftDataPage *self, GtkWidget *list_row, double x, double y)
   gtk_popover_menu_set_menu_model (GTK_POPOVER_MENU (self->class_popover), G_MENU_MODEL (menu));
   gtk_popover_set_pointing_to (GTK_POPOVER (self->class_popover), &(GdkRectangle) { (int) lx, (int) ly, 1, 1 });
   gtk_popover_popup (GTK_POPOVER (self->class_popover));
-}
-
-static void
-on_class_row_context (GtkGestureClick *gesture, int n_press, double x, double y, gpointer user_data)
-{
-  GtkWidget *list_row = gtk_event_controller_get_widget (GTK_EVENT_CONTROLLER (gesture));
-
-  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
-  popup_class_menu (GRAFT_DATA_PAGE (user_data), list_row, x, y);
 }
 
 /* The widget with the keyboard focus, when it is inside ancestor. */
@@ -642,12 +549,13 @@ static void
 on_class_row_selected (GtkListBox *box, GtkListBoxRow *row, gpointer user_data)
 {
   GraftDataPage *self = user_data;
-  ClassRow *class_row;
+  GraftClassItem *klass;
 
   if (self->syncing_sidebar || row == NULL)
     return;
-  class_row = g_object_get_data (G_OBJECT (row), "graft-class-row");
-  graft_data_page_set_filter (self, GRAFT_FILTER_CLASS, graft_class_item_get_id (class_row->klass));
+  klass = graft_class_row_get_class (GTK_WIDGET (row));
+  if (klass != NULL)
+    graft_data_page_set_filter (self, GRAFT_FILTER_CLASS, graft_class_item_get_id (klass));
 }
 
 /* ------------------------------------------------------------------------ */
