@@ -7,7 +7,11 @@
  * float once, as PyTorch does with its Python-float scalars. */
 #include "engine/optimizer.h"
 
+#include "engine/plan.h"
+
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Elements per unit of parallel work, and the size below which one thread does all. */
 #define OPTIMIZER_CHUNK 16384
@@ -265,4 +269,311 @@ graft_clip_scale (double norm, float max_norm)
   if (!(max_norm > 0.0f) || norm <= max_norm)
     return 1.0f;
   return (float) (max_norm / (norm + 1e-6));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Optimizer state (optimizer.h): moments by parameter name, outliving plans   */
+
+typedef struct {
+  char *name;
+  size_t count;
+  size_t offset;   /* floats into arena */
+  int64_t steps;   /* updates this parameter has had (Adam's bias correction is per parameter) */
+} state_entry;
+
+struct graft_optimizer_state {
+  graft_optimizer_config config;
+  int per_element;
+  state_entry *entries;
+  int n_entries;
+  float *arena;
+  int64_t steps;
+};
+
+graft_optimizer_state *
+graft_optimizer_state_new (const graft_optimizer_config *config, graft_error *error)
+{
+  graft_optimizer_state *state;
+  if (graft_optimizer_config_validate (config, error) != GRAFT_OK)
+    return NULL;
+  state = calloc (1, sizeof *state);
+  if (state == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
+  state->config = *config;
+  state->per_element = graft_optimizer_state_per_element (config);
+  return state;
+}
+
+void
+graft_optimizer_state_free (graft_optimizer_state *state)
+{
+  if (state == NULL)
+    return;
+  for (int i = 0; i < state->n_entries; i++)
+    free (state->entries[i].name);
+  free (state->entries);
+  graft_floats_free (state->arena);
+  free (state);
+}
+
+int64_t
+graft_optimizer_state_steps (const graft_optimizer_state *state)
+{
+  return state->steps;
+}
+
+/* Elements of a parameter (its shape is the graph's, whatever the plan's batch). */
+static size_t
+parameter_count (const graft_graph *graph, int v)
+{
+  size_t count = 0;
+  graft_shape_count (&graft_graph_value (graph, v)->shape, &count, NULL);
+  return count;
+}
+
+static int
+find_entry (const graft_optimizer_state *state, const char *name)
+{
+  for (int i = 0; i < state->n_entries; i++)
+    if (strcmp (state->entries[i].name, name) == 0)
+      return i;
+  return -1;
+}
+
+/* Makes room for every parameter of plan that has a gradient, keeping the state of
+ * parameters already known: one allocation, carved per parameter. */
+static graft_status
+sync_state (graft_optimizer_state *state, graft_plan *plan, graft_error *error)
+{
+  const graft_graph *graph = graft_plan_graph (plan);
+  int missing = 0, n_entries, n_values = graft_graph_value_count (graph);
+  size_t total = 0, size;
+  state_entry *entries;
+  float *arena;
+
+  for (int v = 0; v < n_values; v++)
+    if (graft_plan_gradient (plan, v) != NULL)
+      {
+        int e = find_entry (state, graft_graph_value (graph, v)->name);
+        if (e < 0)
+          missing++;
+        else if (state->entries[e].count != parameter_count (graph, v))
+          return graft_error_set (error, GRAFT_ERROR_SHAPE,
+                                  "parameter '%s' changed size under the optimizer", state->entries[e].name);
+      }
+  if (missing == 0)
+    return GRAFT_OK;
+
+  n_entries = state->n_entries + missing;
+  entries = realloc (state->entries, (size_t) n_entries * sizeof *entries);
+  if (entries == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory for optimizer state");
+  state->entries = entries;
+  for (int v = 0, e = state->n_entries; v < n_values; v++)
+    if (graft_plan_gradient (plan, v) != NULL
+        && find_entry (state, graft_graph_value (graph, v)->name) < 0)
+      {
+        entries[e] = (state_entry) { .name = strdup (graft_graph_value (graph, v)->name),
+                                     .count = parameter_count (graph, v), .offset = SIZE_MAX };
+        if (entries[e].name == NULL)
+          return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory for optimizer state");
+        state->n_entries = ++e;
+      }
+  for (int e = 0; e < n_entries; e++)
+    {
+      graft_size_align_floats (entries[e].count * (size_t) state->per_element, &size);
+      total += size;
+    }
+  arena = graft_floats_alloc (total);
+  if (arena == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "not enough memory for optimizer state (%.1f MiB)",
+                            total * 4.0 / 1048576.0);
+  total = 0;
+  for (int e = 0; e < n_entries; e++)
+    {
+      size_t floats = entries[e].count * (size_t) state->per_element;
+      if (entries[e].offset != SIZE_MAX && floats > 0)
+        memcpy (arena + total, state->arena + entries[e].offset, floats * sizeof (float));
+      entries[e].offset = total;
+      graft_size_align_floats (floats, &size);
+      total += size;
+    }
+  graft_floats_free (state->arena);
+  state->arena = arena;
+  return GRAFT_OK;
+}
+
+graft_status
+graft_optimizer_state_step (graft_optimizer_state *state, graft_plan *plan, float lr,
+                            double *norm, graft_error *error)
+{
+  const graft_graph *graph = graft_plan_graph (plan);
+  int n_values = graft_graph_value_count (graph);
+  double sum = 0;
+  float scale;
+
+  if (sync_state (state, plan, error) != GRAFT_OK)
+    return error != NULL ? error->status : GRAFT_ERROR_OUT_OF_MEMORY;
+  for (int v = 0; v < n_values; v++)
+    {
+      const float *grad = graft_plan_gradient (plan, v);
+      if (grad != NULL)
+        sum += graft_sum_of_squares (parameter_count (graph, v), grad);
+    }
+  if (!isfinite (sum))
+    return graft_error_set (error, GRAFT_ERROR_NUMERIC, "the gradients are not finite");
+  if (norm != NULL)
+    *norm = sqrt (sum);
+  scale = graft_clip_scale (sqrt (sum), state->config.max_grad_norm);
+  for (int v = 0; v < n_values; v++)
+    {
+      const float *grad = graft_plan_gradient (plan, v);
+      const graft_value *value = graft_graph_value (graph, v);
+      state_entry *entry;
+      if (grad == NULL)
+        continue;
+      entry = &state->entries[find_entry (state, value->name)];
+      entry->steps++;
+      graft_optimizer_update (&state->config, lr * value->lr_multiplier, entry->steps, scale,
+                              parameter_count (graph, v), value->data, grad, state->arena + entry->offset);
+    }
+  state->steps++;
+  return GRAFT_OK;
+}
+
+/* Serialised optimizer state: "GOPT", version 1, steps (i64), per_element (i32),
+ * n_entries (i32), then per entry: name length (u32), name, count (u64), steps (i64),
+ * count * per_element floats. Native byte order: a checkpoint is read back on the
+ * machine that wrote it. */
+#define STATE_MAGIC "GOPT"
+
+size_t
+graft_optimizer_state_serialized_size (const graft_optimizer_state *state)
+{
+  size_t size = 4 + 4 + 8 + 4 + 4;
+  for (int e = 0; e < state->n_entries; e++)
+    size += 4 + strlen (state->entries[e].name) + 8 + 8
+            + state->entries[e].count * (size_t) state->per_element * sizeof (float);
+  return size;
+}
+
+static void
+put (uint8_t **cursor, const void *data, size_t size)
+{
+  if (size > 0)
+    memcpy (*cursor, data, size);
+  *cursor += size;
+}
+
+void
+graft_optimizer_state_serialize (const graft_optimizer_state *state, void *buffer)
+{
+  uint8_t *cursor = buffer;
+  uint32_t version = 1;
+  int32_t per_element = state->per_element, n_entries = state->n_entries;
+
+  put (&cursor, STATE_MAGIC, 4);
+  put (&cursor, &version, 4);
+  put (&cursor, &state->steps, 8);
+  put (&cursor, &per_element, 4);
+  put (&cursor, &n_entries, 4);
+  for (int e = 0; e < state->n_entries; e++)
+    {
+      const state_entry *entry = &state->entries[e];
+      uint32_t length = (uint32_t) strlen (entry->name);
+      uint64_t count = entry->count;
+      put (&cursor, &length, 4);
+      put (&cursor, entry->name, length);
+      put (&cursor, &count, 8);
+      put (&cursor, &entry->steps, 8);
+      put (&cursor, state->arena + entry->offset, entry->count * (size_t) state->per_element * sizeof (float));
+    }
+}
+
+static bool
+take (const uint8_t **cursor, const uint8_t *end, void *out, size_t size)
+{
+  if ((size_t) (end - *cursor) < size)
+    return false;
+  if (out != NULL && size > 0)
+    memcpy (out, *cursor, size);
+  *cursor += size;
+  return true;
+}
+
+graft_optimizer_state *
+graft_optimizer_state_deserialize (const graft_optimizer_config *config, const void *data, size_t size,
+                                   graft_error *error)
+{
+  const uint8_t *cursor = data, *end = (const uint8_t *) data + size;
+  graft_optimizer_state *state = graft_optimizer_state_new (config, error);
+  char magic[4];
+  uint32_t version;
+  int32_t per_element, n_entries;
+  size_t total = 0, floats, aligned;
+
+  if (state == NULL)
+    return NULL;
+  if (!take (&cursor, end, magic, 4) || memcmp (magic, STATE_MAGIC, 4) != 0 || !take (&cursor, end, &version, 4)
+      || version != 1 || !take (&cursor, end, &state->steps, 8) || !take (&cursor, end, &per_element, 4)
+      || !take (&cursor, end, &n_entries, 4))
+    goto invalid;
+  if (per_element != state->per_element || n_entries < 0 || (size_t) n_entries > size / 24)
+    {
+      graft_optimizer_state_free (state);
+      graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT, "the saved optimizer state is for another optimizer");
+      return NULL;
+    }
+  state->entries = calloc ((size_t) (n_entries ? n_entries : 1), sizeof (state_entry));
+  if (state->entries == NULL)
+    goto oom;
+  /* First pass: names and sizes; the moments follow once the arena exists. */
+  {
+    const uint8_t *start = cursor;
+    for (int e = 0; e < n_entries; e++)
+      {
+        uint32_t length;
+        uint64_t count;
+        if (!take (&cursor, end, &length, 4) || length > (size_t) (end - cursor) || length == 0)
+          goto invalid;
+        state->entries[e].name = strndup ((const char *) cursor, length);
+        state->n_entries = e + 1;
+        if (state->entries[e].name == NULL)
+          goto oom;
+        cursor += length;
+        if (!take (&cursor, end, &count, 8) || !take (&cursor, end, &state->entries[e].steps, 8)
+            || !graft_size_mul (count, (size_t) per_element * sizeof (float), &floats)
+            || floats > (size_t) (end - cursor))
+          goto invalid;
+        state->entries[e].count = count;
+        state->entries[e].offset = total;
+        cursor += floats;
+        if (!graft_size_align_floats (count * (size_t) per_element, &aligned) || !graft_size_add (total, aligned, &total))
+          goto invalid;
+      }
+    if (cursor != end)
+      goto invalid;
+    state->arena = graft_floats_alloc (total);
+    if (state->arena == NULL)
+      goto oom;
+    cursor = start;
+    for (int e = 0; e < n_entries; e++)
+      {
+        uint32_t length = 0;
+        take (&cursor, end, &length, 4);
+        cursor += length + 16;
+        floats = state->entries[e].count * (size_t) per_element;
+        take (&cursor, end, state->arena + state->entries[e].offset, floats * sizeof (float));
+      }
+  }
+  return state;
+
+invalid:
+  graft_optimizer_state_free (state);
+  graft_error_set (error, GRAFT_ERROR_INVALID_ARGUMENT, "the saved optimizer state is damaged");
+  return NULL;
+oom:
+  graft_optimizer_state_free (state);
+  graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory reading the optimizer state");
+  return NULL;
 }

@@ -1,9 +1,10 @@
 /* optimizer.h: parameter updates with PyTorch's semantics (torch.optim.SGD, Adam,
  * AdamW) and global-norm gradient clipping (torch.nn.utils.clip_grad_norm_).
  *
- * The plan owns the memory: parameters, gradients and a zero-initialised block of
- * optimizer state; these functions update one parameter tensor at a time and never
- * allocate. Results do not depend on the thread count.
+ * graft_optimizer_update updates one parameter tensor with its gradient and its block
+ * of state and never allocates; graft_optimizer_state (below) owns the state of every
+ * trainable parameter of a graph, allocated as parameters start training, and steps the
+ * parameters a plan has gradients for. Results do not depend on the thread count.
  */
 #pragma once
 
@@ -59,3 +60,26 @@ double graft_sum_of_squares (size_t count, const float *grad);
  * max_norm <= 0); otherwise max_norm / (norm + 1e-6), as PyTorch's clip_grad_norm_.
  * A NaN norm gives NaN, an infinite one 0: callers check the norm first. */
 float graft_clip_scale (double norm, float max_norm);
+
+typedef struct graft_plan graft_plan; /* plan.h */
+
+/* Optimizer state for the trainable parameters of a graph. It outlives plans: when the
+ * trainable set changes (progressive unfreezing) a new plan is made and the state
+ * follows it, keeping the moments of parameters that were already training. */
+typedef struct graft_optimizer_state graft_optimizer_state;
+
+graft_optimizer_state *graft_optimizer_state_new (const graft_optimizer_config *config, graft_error *error);
+void graft_optimizer_state_free (graft_optimizer_state *state);
+/* One optimizer step over every parameter that has a gradient in plan, with learning
+ * rate lr * the parameter's lr multiplier, after clipping by global norm if configured.
+ * Reports the global gradient norm (before clipping) when norm is not NULL. */
+graft_status graft_optimizer_state_step (graft_optimizer_state *state, graft_plan *plan, float lr,
+                                         double *norm, graft_error *error);
+int64_t graft_optimizer_state_steps (const graft_optimizer_state *state);
+
+/* The state as bytes (a checkpoint), and back. The bytes hold the moments of every
+ * parameter by name and the step counts; reading checks every size. */
+size_t graft_optimizer_state_serialized_size (const graft_optimizer_state *state);
+void graft_optimizer_state_serialize (const graft_optimizer_state *state, void *buffer);
+graft_optimizer_state *graft_optimizer_state_deserialize (const graft_optimizer_config *config, const void *data,
+                                                          size_t size, graft_error *error);

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "engine/graph.h"
-#include "engine/optimizer.h"
+#include "engine/optimizer.h" /* the optimizer state that steps a plan's parameters */
 
 typedef enum {
   GRAFT_PLAN_INFERENCE,
@@ -87,6 +87,8 @@ const float *graft_plan_value_data (const graft_plan *plan, int value, graft_sha
 const float *graft_plan_gradient (const graft_plan *plan, int value);
 /* The kernels the plan runs: "portable", "onednn" or its backend's name. */
 const char *graft_plan_kernels_name (const graft_plan *plan);
+/* The graph the plan runs. */
+graft_graph *graft_plan_graph (const graft_plan *plan);
 /* Whether the node runs backward in this plan. */
 bool graft_plan_node_runs_backward (const graft_plan *plan, int node);
 
@@ -99,24 +101,3 @@ typedef struct {
 } graft_plan_memory;
 
 void graft_plan_memory_usage (const graft_plan *plan, graft_plan_memory *memory);
-
-/* Optimizer state for the trainable parameters of a graph. It outlives plans: when the
- * trainable set changes (progressive unfreezing) a new plan is made and the state
- * follows it, keeping the moments of parameters that were already training. */
-typedef struct graft_optimizer_state graft_optimizer_state;
-
-graft_optimizer_state *graft_optimizer_state_new (const graft_optimizer_config *config, graft_error *error);
-void graft_optimizer_state_free (graft_optimizer_state *state);
-/* One optimizer step over every parameter that has a gradient in plan, with learning
- * rate lr * the parameter's lr multiplier, after clipping by global norm if configured.
- * Reports the global gradient norm (before clipping) when norm is not NULL. */
-graft_status graft_optimizer_state_step (graft_optimizer_state *state, graft_plan *plan, float lr,
-                                         double *norm, graft_error *error);
-int64_t graft_optimizer_state_steps (const graft_optimizer_state *state);
-
-/* The state as bytes (a checkpoint), and back. The bytes hold the moments of every
- * parameter by name and the step counts; reading checks every size. */
-size_t graft_optimizer_state_serialized_size (const graft_optimizer_state *state);
-void graft_optimizer_state_serialize (const graft_optimizer_state *state, void *buffer);
-graft_optimizer_state *graft_optimizer_state_deserialize (const graft_optimizer_config *config, const void *data,
-                                                          size_t size, graft_error *error);
