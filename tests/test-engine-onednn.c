@@ -1045,6 +1045,12 @@ test_plan_inference (void)
 }
 #endif
 
+static void
+test_skipped (gconstpointer reason)
+{
+  g_test_skip (reason);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1052,7 +1058,8 @@ main (int argc, char **argv)
 #ifdef GRAFT_HAVE_ONEDNN
   if (!graft_onednn_available ())
     {
-      g_test_skip ("oneDNN does not run blocked layouts on this CPU (no AVX2 or AVX-512)");
+      g_test_add_data_func ("/engine/onednn/skipped", "oneDNN does not run blocked layouts on this CPU "
+                            "(it has neither AVX2 nor AVX-512)", test_skipped);
       return g_test_run ();
     }
   g_test_add_func ("/engine/onednn/layout", test_layout);
@@ -1068,7 +1075,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/onednn/plan-deterministic", test_plan_deterministic);
   g_test_add_func ("/engine/onednn/plan-inference", test_plan_inference);
 #else
-  g_test_skip ("the engine is built without oneDNN (meson option onednn)");
+  g_test_add_data_func ("/engine/onednn/skipped", "the engine is built without oneDNN (meson option onednn)",
+                        test_skipped);
 #endif
   return g_test_run ();
 }
