@@ -41,8 +41,12 @@ import re
 import sys
 import time
 
-import numpy as np
-import onnx
+# OpenMP threads that spin while waiting slowed training several times over beside
+# other work (Graft sets the same for itself); libgomp reads this when torch loads it.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
 import onnx.numpy_helper
 import torch
 import torch.distributed as dist
