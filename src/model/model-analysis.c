@@ -15,11 +15,14 @@
  * Blocks: contiguous node ranges in graph order, chosen one of two ways.
  *
  * By name, when parameter names mean something: at least half of the parameters have
- * a dotted name with an all-digit component (PyTorch state_dict names).
- * - A node's key is the name of its first parameter cut after the first all-digit
+ * a dotted name with an index component (PyTorch state_dict names): all digits, or
+ * word_digits with two more components after it (torchvision ViT's "encoder_layer_0").
+ * - A node's key is the name of its first parameter cut after the first index
  *   component that follows the first component ("features.3.conv.0.0.weight" ->
- *   "features.3", "layer2.1.conv1.weight" -> "layer2.1"); with no such component,
- *   the name without its last component ("conv1.weight" -> "conv1", "fc.bias" -> "fc").
+ *   "features.3", "layer2.1.conv1.weight" -> "layer2.1",
+ *   "encoder.layers.encoder_layer_0.ln_1.weight" -> "encoder.layers.encoder_layer_0");
+ *   with no such component, the name without its last component ("conv1.weight" ->
+ *   "conv1", "fc.bias" -> "fc").
  * - A node whose first parameter has no dot in its name ("onnx::Conv_538"), or that has
  *   no parameters, joins the block of the node before it (at the start, the next one).
  * - A new block starts whenever the key changes, so a key that comes back after another
@@ -73,7 +76,22 @@ is_number (const char *text)
   return TRUE;
 }
 
-/* A dotted name with an all-digit component, as PyTorch's state_dict names are. */
+/* A component that numbers a layer: all digits ("3"), or a word, an underscore and
+ * digits ("encoder_layer_0", torchvision's ViT) when at least two components follow it
+ * (so that "ln_1.weight" is not a layer number, only the name of a parameter's owner). */
+static gboolean
+is_index (GStrv parts, int i)
+{
+  const char *underscore;
+  if (is_number (parts[i]))
+    return TRUE;
+  underscore = strrchr (parts[i], '_');
+  return underscore != NULL && underscore != parts[i] && is_number (underscore + 1) && parts[i + 1] != NULL
+         && parts[i + 2] != NULL;
+}
+
+/* A dotted name with a component that numbers a layer, as PyTorch's state_dict names
+ * have. */
 static gboolean
 is_meaningful_name (const char *name)
 {
@@ -82,7 +100,7 @@ is_meaningful_name (const char *name)
     return FALSE;
   parts = g_strsplit (name, ".", -1);
   for (int i = 0; parts[i] != NULL; i++)
-    if (is_number (parts[i]))
+    if (is_index (parts, i))
       return TRUE;
   return FALSE;
 }
@@ -100,7 +118,7 @@ block_key (const char *name, gboolean *indexed)
   parts = g_strsplit (name, ".", -1);
   n = g_strv_length (parts);
   for (guint i = 1; i < n; i++)
-    if (is_number (parts[i]))
+    if (is_index (parts, (int) i))
       {
         char *saved = parts[i + 1];
         char *key;

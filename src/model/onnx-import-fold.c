@@ -341,9 +341,42 @@ import_constant (Importer *im, const Onnx__NodeProto *node, GError **error)
   return TRUE;
 }
 
+/* Which dims of an engine value depend on the batch: the graph's shapes inferred again
+ * with a batch of 2 are compared with those at batch 1. A dim that goes from 1 to 2 is
+ * the batch, one that changes otherwise is derived from it (heads x batch in
+ * attention), the others are static. The batch is not always dim 0: attention
+ * transposes it to dim 1. FALSE when the graph does not infer at batch 2. */
+static gboolean
+batch_dims (Importer *im, int value, const graft_shape *at_one, guint8 *flags)
+{
+  int n = graft_graph_value_count (im->graph);
+  g_autofree graft_shape *shapes = g_new (graft_shape, (gsize) MAX (n, 1));
+  const graft_shape *at_two;
+
+  for (int v = 0; v < n; v++)
+    {
+      const graft_value *info = graft_graph_value (im->graph, v);
+      shapes[v] = info->shape;
+      if (info->kind == GRAFT_VALUE_INPUT && shapes[v].rank > 0)
+        shapes[v].dims[0] = 2;
+    }
+  if (!graft_model_infer_shapes (im->graph, shapes, NULL))
+    return FALSE;
+  at_two = &shapes[value];
+  if (at_two->rank != at_one->rank)
+    return FALSE;
+  for (int d = 0; d < at_one->rank; d++)
+    flags[d] = at_two->dims[d] == at_one->dims[d] ? ELEMENT_STATIC
+               : at_one->dims[d] == 1 && at_two->dims[d] == 2 ? ELEMENT_BATCH
+                                                              : ELEMENT_DERIVED;
+  return TRUE;
+}
+
 gboolean
 import_shape (Importer *im, const Onnx__NodeProto *node, GError **error)
 {
+  guint8 flags[GRAFT_MAX_RANK];
+  gboolean known = FALSE;
   Entry *x;
   graft_shape shape, vector = { .rank = 1 };
   gboolean batch = FALSE;
@@ -369,6 +402,7 @@ import_shape (Importer *im, const Onnx__NodeProto *node, GError **error)
           shape.dims[3] += x->pads[1] + x->pads[3];
         }
       batch = shape.rank > 0;
+      known = x->kind == ENTRY_VALUE && batch_dims (im, x->value, &shape, flags);
     }
   if (!attribute_int (im, node, "start", 0, &start, error)
       || !attribute_int (im, node, "end", shape.rank, &end, error))
@@ -386,10 +420,60 @@ import_shape (Importer *im, const Onnx__NodeProto *node, GError **error)
   for (gint64 d = start; d < end; d++)
     {
       t->ints[d - start] = shape.dims[d];
-      t->flags[d - start] = batch && d == 0 ? ELEMENT_BATCH : ELEMENT_STATIC;
+      t->flags[d - start] = known ? flags[d] : batch && d == 0 ? ELEMENT_BATCH : ELEMENT_STATIC;
     }
   define_constant (im, output_name (node, 0), t);
   return TRUE;
+}
+
+static gboolean slice_value (Importer *im, int x, int axis, gint64 start, gint64 end, gboolean whole_batch,
+                             const char *suffix, const char *output, GError **error);
+
+/* Gather of one index (a scalar, or one element) on an axis other than the batch of a
+ * value computed at run time: ViT's class token, x[:, 0]. A Slice of that index, and
+ * for a scalar index a Reshape that drops the axis. */
+static gboolean
+gather_runtime (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  const Tensor *indices;
+  const gint64 *values;
+  size_t n;
+  gint64 axis_attribute, index;
+  int x, axis;
+  const graft_shape *shape;
+  graft_node_attributes reshape = { .op = GRAFT_OP_RESHAPE };
+  g_autofree char *sliced = NULL;
+  int v;
+
+  if (!attribute_int (im, node, "axis", 0, &axis_attribute, error)
+      || (x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0
+      || (indices = constant_input (im, node, 1, "indices", error)) == NULL)
+    return FALSE;
+  shape = value_shape (im, x);
+  if (!normalise_axis (im, axis_attribute, shape->rank, &axis, error))
+    return FALSE;
+  if (indices->type != TENSOR_INT || indices->count != 1 || indices->shape.rank > 1 || axis == 0)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "gathers %zu indices on the axis %d of a tensor computed at run time; Graft gathers one "
+                       "index of an axis other than the batch", indices->count, axis);
+  if (!constant_ints (im, indices, "indices", &values, NULL, &n, error))
+    return FALSE;
+  index = values[0] < 0 ? values[0] + shape->dims[axis] : values[0];
+  if (index < 0 || index >= shape->dims[axis])
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "gathers the index %" G_GINT64_FORMAT
+                       " of an axis of size %" G_GINT64_FORMAT, values[0], shape->dims[axis]);
+  if (indices->shape.rank == 1)
+    return slice_value (im, x, axis, index, index + 1, FALSE, "", output_name (node, 0), error);
+  sliced = g_strconcat (output_name (node, 0), "/slice", NULL);
+  if (!slice_value (im, x, axis, index, index + 1, FALSE, "/slice", sliced, error))
+    return FALSE;
+  v = lookup (im, sliced)->value;
+  shape = value_shape (im, v);
+  reshape.reshape.rank = shape->rank - 1;
+  for (int d = 0, k = 0; d < shape->rank; d++)
+    if (d != axis)
+      reshape.reshape.dims[k++] = d == 0 ? 0 : shape->dims[d];
+  return add_node (im, "", &reshape, &v, 1, output_name (node, 0), error) >= 0;
 }
 
 gboolean
@@ -401,6 +485,8 @@ import_gather (Importer *im, const Onnx__NodeProto *node, GError **error)
 
   if (!check_input_count (im, node, 2, 2, error))
     return FALSE;
+  if (!is_constant (input_entry (im, node, 0)) && is_constant (input_entry (im, node, 1)))
+    return gather_runtime (im, node, error);
   if (!all_inputs_constant (im, node))
     return not_foldable (im, node, error);
   if (!attribute_int (im, node, "axis", 0, &axis, error)

@@ -350,9 +350,10 @@ import_binary (Importer *im, const Onnx__NodeProto *node, int op, GError **error
               if (before == GRAFT_OP_CONV || before == GRAFT_OP_GEMM || before == GRAFT_OP_MATMUL)
                 kind = GRAFT_VALUE_PARAMETER;
             }
-          /* A per-channel scale under a PyTorch state_dict name (ConvNeXt's layer_scale)
-           * learns too; torch's anonymous constants ("onnx::Mul_12") do not. */
-          if (op == '*' && entry->proto != NULL && c->count > 1 && !is_constant (entries[1 - i])
+          /* A per-channel scale or an embedding under a PyTorch state_dict name
+           * (ConvNeXt's layer_scale, ViT's pos_embedding) learns too; torch's anonymous
+           * constants ("onnx::Mul_12") do not. */
+          if ((op == '*' || op == '+') && entry->proto != NULL && c->count > 1 && !is_constant (entries[1 - i])
               && strchr (entry->name, '.') != NULL && !g_str_has_prefix (entry->name, "onnx::"))
             kind = GRAFT_VALUE_PARAMETER;
           if ((inputs[i] = materialise (im, entry, kind, error)) < 0)
@@ -1011,6 +1012,9 @@ const OpImporter node_importers[] = {
   { "GlobalMaxPool", import_global_max_pool },
   { "ReduceMean", import_reduce_mean_or_layernorm },
   { "LayerNormalization", import_layer_normalization },
+  { "Equal", import_equal },
+  { "Where", import_where },
+  { "Expand", import_expand },
   { "Flatten", import_flatten },
   { "Reshape", import_reshape },
   { "Squeeze", NULL, import_squeeze_unsqueeze, TRUE },

@@ -351,3 +351,235 @@ import_div_or_gelu (Importer *im, const Onnx__NodeProto *node, GError **error)
   name = output_name (half, 0);
   return add_node (im, "", &a, &x_entry->value, 1, name, error) >= 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* The shape logic of ViT's class token                                      */
+
+/* torchvision's ViT expands its class token to the batch with
+ *   Expand(class_token, Where(Equal(s, -1 * ConstantOfShape(Shape(s))), ones, s))
+ * where s = [N, -1, -1] comes from Shape(x). Equal and Where fold here (on constants,
+ * keeping the batch flags), and an Expand of a constant over the batch becomes an
+ * engine Add of the constant to zeros taken from the input, so that the class token
+ * stays a learning parameter. */
+
+/* The flat index into a tensor of shape in, broadcast to out, of out's flat index i. */
+static size_t
+broadcast_index (const graft_shape *out, const graft_shape *in, size_t i)
+{
+  size_t index = 0, stride = 1;
+  for (int d = out->rank - 1; d >= 0; d--)
+    {
+      size_t coordinate = i % (size_t) out->dims[d];
+      int k = d - (out->rank - in->rank);
+      i /= (size_t) out->dims[d];
+      if (k < 0)
+        continue;
+      if (in->dims[k] != 1)
+        index += coordinate * stride;
+      stride *= (size_t) in->dims[k];
+    }
+  return index;
+}
+
+static gboolean
+broadcast_shape (Importer *im, const graft_shape *const *in, int n, graft_shape *out, GError **error)
+{
+  *out = (graft_shape) { 0 };
+  for (int k = 0; k < n; k++)
+    out->rank = MAX (out->rank, in[k]->rank);
+  for (int d = 0; d < out->rank; d++)
+    {
+      out->dims[d] = 1;
+      for (int k = 0; k < n; k++)
+        {
+          int j = d - (out->rank - in[k]->rank);
+          gint64 x = j >= 0 ? in[k]->dims[j] : 1;
+          if (x != 1 && out->dims[d] != 1 && x != out->dims[d])
+            return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has operands whose shapes do not broadcast");
+          if (x != 1)
+            out->dims[d] = x;
+        }
+    }
+  return TRUE;
+}
+
+static guint8
+element_flag (const Tensor *t, size_t i)
+{
+  return t->type == TENSOR_INT ? t->flags[i] : ELEMENT_STATIC;
+}
+
+gboolean
+import_equal (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  const Tensor *a, *b;
+  const graft_shape *shapes[2];
+  graft_shape shape;
+  Tensor *t;
+
+  if (!check_input_count (im, node, 2, 2, error))
+    return FALSE;
+  if (!all_inputs_constant (im, node))
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "compares tensors computed at run time; Graft folds Equal on constants only");
+  if ((a = constant_input (im, node, 0, "A", error)) == NULL || (b = constant_input (im, node, 1, "B", error)) == NULL)
+    return FALSE;
+  shapes[0] = &a->shape;
+  shapes[1] = &b->shape;
+  if (!broadcast_shape (im, shapes, 2, &shape, error) || (t = tensor_new (im, TENSOR_INT, &shape, error)) == NULL)
+    return FALSE;
+  for (size_t i = 0; i < t->count; i++)
+    {
+      size_t ia = broadcast_index (&shape, &a->shape, i), ib = broadcast_index (&shape, &b->shape, i);
+      guint8 fa = element_flag (a, ia), fb = element_flag (b, ib);
+      double x = tensor_get (a, ia), y = tensor_get (b, ib);
+      t->ints[i] = x == y;
+      /* A batch size is never 0 or negative: comparing it with such a constant gives
+       * the same answer at every batch. */
+      if (fa == ELEMENT_STATIC && fb == ELEMENT_STATIC)
+        t->flags[i] = ELEMENT_STATIC;
+      else if ((fa == ELEMENT_BATCH && fb == ELEMENT_STATIC && y <= 0)
+               || (fb == ELEMENT_BATCH && fa == ELEMENT_STATIC && x <= 0))
+        t->flags[i] = ELEMENT_STATIC;
+      else
+        t->flags[i] = ELEMENT_DERIVED;
+    }
+  define_constant (im, output_name (node, 0), t);
+  return TRUE;
+}
+
+gboolean
+import_where (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  const Tensor *c, *x, *y;
+  const graft_shape *shapes[3];
+  graft_shape shape;
+  Tensor *t;
+
+  if (!check_input_count (im, node, 3, 3, error))
+    return FALSE;
+  if (!all_inputs_constant (im, node))
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "selects between tensors computed at run time; Graft folds Where on constants only");
+  if ((c = constant_input (im, node, 0, "condition", error)) == NULL
+      || (x = constant_input (im, node, 1, "X", error)) == NULL
+      || (y = constant_input (im, node, 2, "Y", error)) == NULL)
+    return FALSE;
+  if (x->type != y->type)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "mixes integer and float operands");
+  shapes[0] = &c->shape;
+  shapes[1] = &x->shape;
+  shapes[2] = &y->shape;
+  if (!broadcast_shape (im, shapes, 3, &shape, error) || (t = tensor_new (im, x->type, &shape, error)) == NULL)
+    return FALSE;
+  for (size_t i = 0; i < t->count; i++)
+    {
+      size_t ic = broadcast_index (&shape, &c->shape, i);
+      gboolean take_x = tensor_get (c, ic) != 0;
+      const Tensor *from = take_x ? x : y;
+      size_t k = broadcast_index (&shape, &from->shape, i);
+      tensor_copy_element (t, i, from, k);
+      if (t->type == TENSOR_INT && element_flag (c, ic) != ELEMENT_STATIC)
+        t->flags[i] = ELEMENT_DERIVED;
+    }
+  define_constant (im, output_name (node, 0), t);
+  return TRUE;
+}
+
+/* zeros of shape (N, 1, ..., 1) (rank dims) from the graph input, as engine nodes. */
+static int
+batch_zeros (Importer *im, int rank, GError **error)
+{
+  graft_node_attributes first = { .op = GRAFT_OP_SLICE, .slice = { 1, 0, 1 } };
+  graft_node_attributes flatten = { .op = GRAFT_OP_FLATTEN, .flatten = { 1 } };
+  graft_node_attributes column = { .op = GRAFT_OP_SLICE, .slice = { 1, 0, 1 } };
+  graft_node_attributes reshape = { .op = GRAFT_OP_RESHAPE, .reshape = { rank, { 0 } } };
+  graft_node_attributes times = { .op = GRAFT_OP_MUL };
+  graft_shape scalar = { .rank = 0 };
+  float zero = 0;
+  g_autofree char *base = g_strconcat (output_name (im->graph_proto->node[im->current], 0), "/zeros", NULL);
+  g_autofree char *a = g_strconcat (base, "/channel", NULL), *b = g_strconcat (base, "/flat", NULL);
+  g_autofree char *c = g_strconcat (base, "/column", NULL), *d = g_strconcat (base, "/shaped", NULL);
+  g_autofree char *z = g_strconcat (base, "/zero", NULL);
+  graft_error engine;
+  int v, inputs[2];
+
+  for (int k = 1; k < rank; k++)
+    reshape.reshape.dims[k] = 1;
+  if ((v = add_node (im, "/zeros/channel", &first, &im->input_value, 1, a, error)) < 0
+      || (v = add_node (im, "/zeros/flat", &flatten, &v, 1, b, error)) < 0
+      || (v = add_node (im, "/zeros/column", &column, &v, 1, c, error)) < 0
+      || (v = add_node (im, "/zeros/shaped", &reshape, &v, 1, d, error)) < 0)
+    return -1;
+  inputs[0] = v;
+  inputs[1] = graft_graph_add_tensor (im->graph, z, GRAFT_VALUE_CONSTANT, &scalar, &zero, &engine);
+  if (inputs[1] < 0)
+    return engine_error (im, error, &engine), -1;
+  return add_node (im, "/zeros", &times, inputs, 2, base, error);
+}
+
+gboolean
+import_expand (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  Entry *x;
+  const Tensor *data, *shape_t;
+  const gint64 *dims;
+  const guint8 *flags;
+  size_t n;
+  graft_shape target = { 0 }, shape;
+  const graft_shape *shapes[2];
+  gboolean batch = FALSE;
+  Tensor *t;
+
+  if (!check_input_count (im, node, 2, 2, error)
+      || (shape_t = constant_input (im, node, 1, "shape", error)) == NULL
+      || !constant_ints (im, shape_t, "shape", &dims, &flags, &n, error))
+    return FALSE;
+  if (n > GRAFT_MAX_RANK)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED, "makes a tensor of rank %zu", n);
+  target.rank = (int) n;
+  for (size_t d = 0; d < n; d++)
+    target.dims[d] = dims[d];
+  x = input_entry (im, node, 0);
+  if (!is_constant (x))
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "expands a tensor computed at run time; Graft expands constants only");
+  if ((data = entry_tensor (im, x, error)) == NULL)
+    return FALSE;
+  shapes[0] = &data->shape;
+  shapes[1] = &target;
+  if (!broadcast_shape (im, shapes, 2, &shape, error))
+    return FALSE;
+  for (size_t d = 0; d < n; d++)
+    if (flags != NULL && flags[d] != ELEMENT_STATIC)
+      {
+        int k = (int) d - (shape.rank - data->shape.rank);
+        if (d != 0 || flags[d] != ELEMENT_BATCH || (k >= 0 && data->shape.dims[k] != 1))
+          return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                             "expands to a shape computed from the batch size other than on its first axis");
+        batch = TRUE;
+      }
+  if (batch && data->type == TENSOR_FLOAT && shape.rank == data->shape.rank && shape.dims[0] == 1)
+    {
+      /* Over the batch: the constant (a parameter: ViT's class token) plus zeros. */
+      graft_node_attributes add = { .op = GRAFT_OP_ADD };
+      int inputs[2];
+      for (int d = 1; d < shape.rank; d++)
+        if (shape.dims[d] != data->shape.dims[d])
+          return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                             "expands a constant on other axes than the batch");
+      if ((inputs[0] = batch_zeros (im, shape.rank, error)) < 0
+          || (inputs[1] = materialise (im, x, GRAFT_VALUE_PARAMETER, error)) < 0)
+        return FALSE;
+      return add_node (im, "", &add, inputs, 2, output_name (node, 0), error) >= 0;
+    }
+  if (batch)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "expands a tensor over the batch in a way Graft does not support");
+  if ((t = tensor_new (im, data->type, &shape, error)) == NULL)
+    return FALSE;
+  for (size_t i = 0; i < t->count; i++)
+    tensor_copy_element (t, i, data, broadcast_index (&shape, &data->shape, i));
+  define_constant (im, output_name (node, 0), t);
+  return TRUE;
+}
