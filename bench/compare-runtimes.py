@@ -245,6 +245,8 @@ def probe_backend(args, model_file, backend):
     """Runs graft-cli once (batch 1) under GRAFT_ENGINE_BACKEND=backend: (available, what, result)."""
     result = run_graft(args, model_file, "forward", backend, batch=1, repeats=1, extra_env={"OPENBLAS_VERBOSE": "2"})
     if "error" in result:
+        if "not available" in result["error"]:   # graft-cli: "the oneDNN backend is not available (...)"
+            return False, f"no build: {result['error'].split(': ', 1)[-1]}", result
         return False, f"graft-cli failed under GRAFT_ENGINE_BACKEND={backend}: {result['error']}", result
     ran = reported_backend(result)
     if ran is None:
