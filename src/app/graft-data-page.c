@@ -929,19 +929,8 @@ on_chooser_response (GtkNativeDialog *dialog, int response, gpointer user_data)
 
   if (response == GTK_RESPONSE_ACCEPT)
     {
-      g_autoptr (GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (dialog));
-      g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
-      guint n = g_list_model_get_n_items (files);
-
-      for (guint i = 0; i < n; i++)
-        {
-          g_autoptr (GFile) file = g_list_model_get_item (files, i);
-          char *path = g_file_get_path (file);
-          if (path != NULL)
-            g_ptr_array_add (paths, path);
-        }
-      g_ptr_array_add (paths, NULL);
-      start_import (self, kind, (const char *const *) paths->pdata, 0);
+      g_auto (GStrv) paths = graft_import_chooser_get_paths (GTK_FILE_CHOOSER (dialog));
+      start_import (self, kind, (const char *const *) paths, 0);
     }
   g_clear_object (&self->chooser);
 }
@@ -950,59 +939,12 @@ static void
 import_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   GraftDataPage *self = GRAFT_DATA_PAGE (widget);
-  const char *what = g_variant_get_string (parameter, NULL);
-  GtkFileChooserAction action = GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER;
   GraftImportKind kind;
-  const char *title;
-  gboolean multiple = FALSE;
 
   if (self->project == NULL)
     return;
-  if (g_str_equal (what, "folder"))
-    kind = GRAFT_IMPORT_KIND_FOLDER, title = _("Import a Folder of Images");
-  else if (g_str_equal (what, "image-folder"))
-    kind = GRAFT_IMPORT_KIND_IMAGE_FOLDER, title = _("Import Class Folders");
-  else if (g_str_equal (what, "csv"))
-    kind = GRAFT_IMPORT_KIND_CSV, title = _("Import a CSV Table"), action = GTK_FILE_CHOOSER_ACTION_OPEN;
-  else if (g_str_equal (what, "teachable-machine"))
-    kind = GRAFT_IMPORT_KIND_TEACHABLE_MACHINE, title = _("Import a Teachable Machine Project"),
-    action = GTK_FILE_CHOOSER_ACTION_OPEN;
-  else
-    kind = GRAFT_IMPORT_KIND_FILES, title = _("Add Images"), action = GTK_FILE_CHOOSER_ACTION_OPEN, multiple = TRUE;
-
   g_clear_object (&self->chooser);
-  self->chooser = gtk_file_chooser_native_new (title, toplevel (self), action, _("_Import"), _("_Cancel"));
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->chooser), TRUE);
-  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (self->chooser), multiple);
-  if (kind == GRAFT_IMPORT_KIND_CSV)
-    {
-      g_autoptr (GtkFileFilter) csv = gtk_file_filter_new ();
-      g_autoptr (GtkFileFilter) all = gtk_file_filter_new ();
-      gtk_file_filter_set_name (csv, _("CSV Tables"));
-      gtk_file_filter_add_mime_type (csv, "text/csv");
-      gtk_file_filter_add_suffix (csv, "csv");
-      gtk_file_filter_set_name (all, _("All Files"));
-      gtk_file_filter_add_pattern (all, "*");
-      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), csv);
-      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), all);
-    }
-  else if (kind == GRAFT_IMPORT_KIND_TEACHABLE_MACHINE)
-    {
-      g_autoptr (GtkFileFilter) archives = gtk_file_filter_new ();
-      gtk_file_filter_set_name (archives, _("Teachable Machine Projects and ZIP Archives"));
-      gtk_file_filter_add_suffix (archives, "tm");
-      gtk_file_filter_add_suffix (archives, "zip");
-      gtk_file_filter_add_mime_type (archives, "application/zip");
-      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), archives);
-    }
-  else if (kind == GRAFT_IMPORT_KIND_FILES)
-    {
-      g_autoptr (GtkFileFilter) images = gtk_file_filter_new ();
-      gtk_file_filter_set_name (images, _("PNG and JPEG Images"));
-      gtk_file_filter_add_mime_type (images, "image/png");
-      gtk_file_filter_add_mime_type (images, "image/jpeg");
-      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), images);
-    }
+  self->chooser = graft_import_chooser_new (toplevel (self), g_variant_get_string (parameter, NULL), &kind);
   g_object_set_data (G_OBJECT (self->chooser), "graft-import-kind", GINT_TO_POINTER (kind));
   g_signal_connect (self->chooser, "response", G_CALLBACK (on_chooser_response), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));

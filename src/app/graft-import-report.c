@@ -78,3 +78,75 @@ graft_import_report_present (GtkWindow *parent, const GraftImportReport *report)
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+GtkFileChooserNative *
+graft_import_chooser_new (GtkWindow *parent, const char *what, GraftImportKind *kind)
+{
+  GtkFileChooserAction action = GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER;
+  GtkFileChooserNative *chooser;
+  const char *title;
+  gboolean multiple = FALSE;
+
+  if (g_str_equal (what, "folder"))
+    *kind = GRAFT_IMPORT_KIND_FOLDER, title = _("Import a Folder of Images");
+  else if (g_str_equal (what, "image-folder"))
+    *kind = GRAFT_IMPORT_KIND_IMAGE_FOLDER, title = _("Import Class Folders");
+  else if (g_str_equal (what, "csv"))
+    *kind = GRAFT_IMPORT_KIND_CSV, title = _("Import a CSV Table"), action = GTK_FILE_CHOOSER_ACTION_OPEN;
+  else if (g_str_equal (what, "teachable-machine"))
+    *kind = GRAFT_IMPORT_KIND_TEACHABLE_MACHINE, title = _("Import a Teachable Machine Project"),
+    action = GTK_FILE_CHOOSER_ACTION_OPEN;
+  else
+    *kind = GRAFT_IMPORT_KIND_FILES, title = _("Add Images"), action = GTK_FILE_CHOOSER_ACTION_OPEN, multiple = TRUE;
+
+  chooser = gtk_file_chooser_native_new (title, parent, action, _("_Import"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), multiple);
+  if (*kind == GRAFT_IMPORT_KIND_CSV)
+    {
+      g_autoptr (GtkFileFilter) csv = gtk_file_filter_new ();
+      g_autoptr (GtkFileFilter) all = gtk_file_filter_new ();
+      gtk_file_filter_set_name (csv, _("CSV Tables"));
+      gtk_file_filter_add_mime_type (csv, "text/csv");
+      gtk_file_filter_add_suffix (csv, "csv");
+      gtk_file_filter_set_name (all, _("All Files"));
+      gtk_file_filter_add_pattern (all, "*");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), csv);
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), all);
+    }
+  else if (*kind == GRAFT_IMPORT_KIND_TEACHABLE_MACHINE)
+    {
+      g_autoptr (GtkFileFilter) archives = gtk_file_filter_new ();
+      gtk_file_filter_set_name (archives, _("Teachable Machine Projects and ZIP Archives"));
+      gtk_file_filter_add_suffix (archives, "tm");
+      gtk_file_filter_add_suffix (archives, "zip");
+      gtk_file_filter_add_mime_type (archives, "application/zip");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), archives);
+    }
+  else if (*kind == GRAFT_IMPORT_KIND_FILES)
+    {
+      g_autoptr (GtkFileFilter) images = gtk_file_filter_new ();
+      gtk_file_filter_set_name (images, _("PNG and JPEG Images"));
+      gtk_file_filter_add_mime_type (images, "image/png");
+      gtk_file_filter_add_mime_type (images, "image/jpeg");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), images);
+    }
+  return chooser;
+}
+
+char **
+graft_import_chooser_get_paths (GtkFileChooser *chooser)
+{
+  g_autoptr (GListModel) files = gtk_file_chooser_get_files (chooser);
+  GPtrArray *paths = g_ptr_array_new ();
+  guint n = g_list_model_get_n_items (files);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (GFile) file = g_list_model_get_item (files, i);
+      char *path = g_file_get_path (file);
+      if (path != NULL)
+        g_ptr_array_add (paths, path);
+    }
+  g_ptr_array_add (paths, NULL);
+  return (char **) g_ptr_array_free (paths, FALSE);
+}
