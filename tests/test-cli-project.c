@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/file-hash.h"
 #include "cli-test-helpers.h"
 #include "engine/parallel.h"
 #include "gradcheck.h"
@@ -207,6 +208,7 @@ test_flow (void)
   g_assert_cmpint (json_object_get_int_member (run_object, "epochs_done"), ==, 12);
   g_assert_cmpfloat (json_object_get_double_member (run_object, "accuracy"), >, 0.5);
   g_assert_cmpstr (json_object_get_string_member (run_object, "model"), ==, run_file);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (run_object, "exports")), ==, 0);
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   /* and as text */
@@ -243,6 +245,28 @@ test_flow (void)
       g_assert_cmpstr (json_array_get_string_element (array, c), ==, g_array_index (classes, GraftClass, c).name);
     g_assert_nonnull (g_hash_table_lookup (model->metadata, GRAFT_METADATA_PREPROCESSING));
     g_assert_cmpint (graft_graph_value (model->graph, model->logits)->shape.dims[1], ==, TOY_CLASSES);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+  /* The export is in the run's history, with the file's SHA-256. */
+  {
+    g_autoptr (JsonNode) history = NULL;
+    g_autofree char *sha256 = graft_file_sha256 (exported, &error);
+    JsonArray *exports;
+    JsonObject *entry;
+
+    g_assert_no_error (error);
+    g_assert_cmpint (run_cli (&out, &err, "runs", project_dir, "--json", NULL), ==, 0);
+    history = cli_test_parse (out);
+    exports = json_object_get_array_member (
+      json_array_get_object_element (json_object_get_array_member (json_node_get_object (history), "runs"), 0),
+      "exports");
+    g_assert_cmpuint (json_array_get_length (exports), ==, 1);
+    entry = json_array_get_object_element (exports, 0);
+    g_assert_cmpstr (json_object_get_string_member (entry, "path"), ==, exported);
+    g_assert_cmpstr (json_object_get_string_member (entry, "format"), ==, "onnx");
+    g_assert_cmpstr (json_object_get_string_member (entry, "sha256"), ==, sha256);
+    g_assert_nonnull (json_object_get_string_member (entry, "time"));
     g_clear_pointer (&out, g_free);
     g_clear_pointer (&err, g_free);
   }

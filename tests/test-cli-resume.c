@@ -10,6 +10,8 @@
  *   /cli/resume/stopped              Ctrl+C, then --resume --run N
  *   /cli/resume/kill-at-every-write  strace -e inject=...:signal=SIGKILL:when=K
  *   /cli/resume/refusals             a damaged checkpoint, a finished run, bad options
+ *   /cli/resume/locked               a run another process still trains is refused, naming
+ *                                    the project and that process; once it is killed, resumed
  */
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -218,6 +220,36 @@ test_killed_after_epoch (void)
   resumed = run_weights (project, 1, &status, &accuracy);
   g_assert_cmpint (status, ==, GRAFT_RUN_FINISHED);
   g_assert_true (g_bytes_equal (expected, resumed));
+  /* Its time: both parts', the killed one up to its last epoch (its checkpoint). */
+  {
+    g_autoptr (GraftProject) opened = graft_project_open (project, NULL);
+    g_autoptr (GArray) parts = graft_project_get_run_parts (opened, 1, NULL);
+    g_autoptr (JsonNode) metrics = NULL;
+    JsonObject *m;
+    JsonArray *listed;
+    GraftRun run = { 0 };
+    const GraftRunPart *first, *second;
+
+    g_assert_nonnull (parts);
+    g_assert_cmpuint (parts->len, ==, 2);
+    first = &g_array_index (parts, GraftRunPart, 0);
+    second = &g_array_index (parts, GraftRunPart, 1);
+    g_assert_cmpint (first->from_epoch, ==, 0);
+    g_assert_cmpint (first->epochs_done, ==, 2);
+    g_assert_cmpint (second->from_epoch, ==, 2);
+    g_assert_cmpint (second->epochs_done, ==, 4);
+    g_assert_cmpfloat (first->seconds, >, 0);
+    g_assert_cmpfloat (second->seconds, >, 0);
+    g_assert_true (graft_project_get_run (opened, 1, &run, NULL));
+    metrics = cli_test_parse (run.metrics_json);
+    graft_run_clear (&run);
+    m = json_node_get_object (metrics);
+    g_assert_cmpfloat_with_epsilon (json_object_get_double_member (m, "seconds"), first->seconds + second->seconds,
+                                    1e-9);
+    listed = json_object_get_array_member (m, "parts");
+    g_assert_cmpuint (json_array_get_length (listed), ==, 2);
+    g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (listed, 0), "epochs_done"), ==, 2);
+  }
   /* Its curves: epochs 1 and 2 from the first part, 3 and 4 from the second, the same
    * figures as the run never interrupted. */
   g_assert_cmpuint (accuracy->len, ==, expected_accuracy->len);
@@ -361,6 +393,93 @@ test_kill_at_every_write (void)
     }
 }
 
+/* A second trainer while the first still trains (stopped with SIGSTOP after its first
+ * epoch, so that it holds the run whatever the machine's speed): refused by name, the
+ * run untouched; killed, the first lets the run go (the kernel drops its lock) and the
+ * run resumes to the weights of a run never interrupted. */
+static void
+test_locked (void)
+{
+  g_autofree char *project = NULL, *out = NULL, *err = NULL, *pid_text = NULL, *checkpoint = NULL;
+  g_autofree char *before = NULL, *after = NULL;
+  g_autoptr (GPtrArray) argv = NULL;
+  g_autoptr (GBytes) resumed = NULL;
+  g_autoptr (GError) error = NULL;
+  GraftRunStatus status;
+  GPid pid;
+  int out_fd, wait_status;
+  FILE *stream;
+  char *line = NULL;
+  size_t size = 0;
+  gboolean stopped = FALSE;
+
+  if (!cli_test_ready ())
+    return;
+  project = fresh_project ();
+  argv = train_argv (project);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                           &pid, NULL, &out_fd, NULL, &error));
+  stream = fdopen (out_fd, "r");
+  while (!stopped && getline (&line, &size, stream) > 0)
+    {
+      g_autoptr (JsonNode) node = json_from_string (line, NULL);
+      JsonObject *object = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+      if (object != NULL && g_strcmp0 (json_object_get_string_member_with_default (object, "event", ""), "epoch") == 0)
+        {
+          kill (pid, SIGSTOP);
+          stopped = TRUE;
+        }
+    }
+  g_assert_true (stopped);
+  checkpoint = g_build_filename (project, "runs", "1.checkpoint", NULL);
+  g_assert_true (g_file_get_contents (checkpoint, &before, NULL, NULL));
+
+  /* Named or the newest: refused, with the project and the trainer's pid. */
+  pid_text = g_strdup_printf ("pid %d", (int) pid);
+  g_assert_cmpint (run_cli (&out, &err, "train", project, "--resume", "--run", "1", "--threads", "2", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "Run 1 of the project"));
+  g_assert_nonnull (strstr (err, project));
+  g_assert_nonnull (strstr (err, pid_text));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_cli (&out, &err, "train", project, "--resume", "--threads", "2", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, pid_text));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  /* The run is as the first trainer left it. */
+  g_assert_true (g_file_get_contents (checkpoint, &after, NULL, NULL));
+  g_assert_cmpstr (before, ==, after);
+  {
+    g_autoptr (GraftProject) opened = graft_project_open (project, &error);
+    GraftRun run = { 0 };
+    g_assert_no_error (error);
+    g_assert_true (graft_project_get_run (opened, 1, &run, &error));
+    g_assert_cmpint (run.status, ==, GRAFT_RUN_RUNNING);
+    graft_run_clear (&run);
+  }
+
+  /* Killed, it holds nothing. */
+  kill (pid, SIGKILL);
+  while (getline (&line, &size, stream) > 0)
+    ;
+  free (line);
+  fclose (stream);
+  g_assert_cmpint (waitpid (pid, &wait_status, 0), ==, pid);
+  g_spawn_close_pid (pid);
+  g_assert_true (WIFSIGNALED (wait_status) && WTERMSIG (wait_status) == SIGKILL);
+  g_assert_cmpint (run_cli (&out, &err, "train", project, "--resume", "--threads", "2", "--json", NULL), ==, 0);
+  g_assert_cmpint (run_of (out), ==, 1);
+  resumed = run_weights (project, 1, &status, NULL);
+  g_assert_cmpint (status, ==, GRAFT_RUN_FINISHED);
+  g_assert_true (g_bytes_equal (expected, resumed));
+  /* The lock file goes with the run's end. */
+  {
+    g_autofree char *lock = g_build_filename (project, "runs", "1.lock", NULL);
+    g_assert_false (g_file_test (lock, G_FILE_TEST_EXISTS));
+  }
+}
+
 static void
 test_refusals (void)
 {
@@ -450,6 +569,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/resume/stopped", test_stopped);
   g_test_add_func ("/cli/resume/kill-at-every-write", test_kill_at_every_write);
   g_test_add_func ("/cli/resume/refusals", test_refusals);
+  g_test_add_func ("/cli/resume/locked", test_locked);
   status = g_test_run ();
 
   test_remove_tree (folder);

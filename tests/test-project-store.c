@@ -340,7 +340,7 @@ test_migrate_v1 (void)
   g_autoptr (GError) error = NULL;
   GraftProject *project = graft_project_open (dir, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (graft_project_schema_version (project), ==, 2);
+  g_assert_cmpint (graft_project_schema_version (project), ==, GRAFT_PROJECT_SCHEMA_VERSION);
   g_assert_false (graft_project_is_read_only (project));
   g_autofree char *name = graft_project_get_name (project);
   g_assert_cmpstr (name, ==, "Old project");
@@ -384,7 +384,80 @@ test_migrate_v1 (void)
 
   project = graft_project_open (dir, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (graft_project_schema_version (project), ==, 2);
+  g_assert_cmpint (graft_project_schema_version (project), ==, GRAFT_PROJECT_SCHEMA_VERSION);
+  graft_project_close (project);
+  remove_tree (dir);
+}
+
+/* A project as schema 2 left it (every project before the export history and the parts
+ * of a run: schema 3 only adds those two tables), with a run: opened, it is upgraded in
+ * place, its run kept, and records exports and parts; a deleted run's exports stay. */
+static void
+test_migrate_v2 (void)
+{
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *db_path = g_build_filename (dir, "project.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) exports = NULL, parts = NULL, runs = NULL;
+  GraftProject *project = graft_project_create (dir, "Old", &error);
+  const char checksum[] = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+  gint64 run, part;
+  sqlite3 *db = NULL;
+
+  g_assert_no_error (error);
+  run = graft_project_add_run (project, "kept", "{}", &error);
+  g_assert_cmpint (run, >, 0);
+  g_assert_true (graft_project_set_run_metrics (project, run, "{\"seconds\":3}", &error));
+  graft_project_close (project);
+  g_assert_cmpint (sqlite3_open (db_path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "DROP TABLE exports; DROP TABLE run_parts; PRAGMA user_version = 2;", NULL, NULL,
+                                 NULL),
+                   ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  project = graft_project_open (dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (graft_project_schema_version (project), ==, 3);
+  g_assert_false (graft_project_is_read_only (project));
+  runs = graft_project_list_runs (project, &error);
+  g_assert_cmpuint (runs->len, ==, 1);
+  g_assert_cmpstr (g_array_index (runs, GraftRun, 0).name, ==, "kept");
+  g_assert_cmpstr (g_array_index (runs, GraftRun, 0).metrics_json, ==, "{\"seconds\":3}");
+
+  g_assert_true (graft_project_add_export (project, run, "/tmp/out.onnx", "onnx", checksum, &error));
+  g_assert_no_error (error);
+  g_assert_false (graft_project_add_export (project, run + 1, "/tmp/other.onnx", "onnx", checksum, &error));
+  g_assert_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  part = graft_project_begin_run_part (project, run, 0, &error);
+  g_assert_cmpint (part, >, 0);
+  g_assert_true (graft_project_update_run_part (project, part, 2, 1.5, &error));
+  parts = graft_project_get_run_parts (project, run, &error);
+  g_assert_cmpuint (parts->len, ==, 1);
+  g_assert_cmpint (g_array_index (parts, GraftRunPart, 0).epochs_done, ==, 2);
+  g_assert_cmpfloat (g_array_index (parts, GraftRunPart, 0).seconds, ==, 1.5);
+  g_assert_true (graft_project_check_integrity (project, &error));
+  graft_project_close (project);
+
+  /* Reopened: schema 3, the history there; the run deleted, its export stays (run 0). */
+  project = graft_project_open (dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (graft_project_schema_version (project), ==, 3);
+  exports = graft_project_list_exports (project, run, &error);
+  g_assert_cmpuint (exports->len, ==, 1);
+  g_assert_cmpint (g_array_index (exports, GraftExportEntry, 0).run, ==, run);
+  g_assert_cmpint (g_array_index (exports, GraftExportEntry, 0).time, >, 0);
+  g_assert_cmpstr (g_array_index (exports, GraftExportEntry, 0).path, ==, "/tmp/out.onnx");
+  g_assert_cmpstr (g_array_index (exports, GraftExportEntry, 0).format, ==, "onnx");
+  g_assert_cmpstr (g_array_index (exports, GraftExportEntry, 0).checksum, ==, checksum);
+  g_clear_pointer (&exports, g_array_unref);
+  g_assert_true (graft_project_delete_run (project, run, &error));
+  exports = graft_project_list_exports (project, 0, &error);
+  g_assert_cmpuint (exports->len, ==, 1);
+  g_assert_cmpint (g_array_index (exports, GraftExportEntry, 0).run, ==, 0);
+  g_clear_pointer (&parts, g_array_unref);
+  parts = graft_project_get_run_parts (project, run, &error);
+  g_assert_cmpuint (parts->len, ==, 0);
   graft_project_close (project);
   remove_tree (dir);
 }
@@ -1084,6 +1157,7 @@ main (int argc, char **argv)
   ADD ("/project/store/corrupt", test_corrupt);
   ADD ("/project/store/newer-version", test_newer_version);
   g_test_add_func ("/project/store/migrate-v1", test_migrate_v1);
+  g_test_add_func ("/project/store/migrate-v2", test_migrate_v2);
   ADD ("/project/store/classes", test_classes);
   ADD ("/project/store/labels", test_labels);
   ADD ("/project/store/accept-suggestions", test_accept_suggestions);

@@ -234,6 +234,7 @@ struct _GraftProjectObject
   guint storing;                  /* runs that ended, being stored */
   gint64 resume_run_id;           /* the stored run the start under way continues, or 0 */
   int resume_epochs_done;
+  GraftRunLock *resume_lock;      /* that run's lock (run-record.h), until its recording takes it */
 
   gboolean can_undo, can_redo;
 };
@@ -1429,6 +1430,8 @@ typedef struct _Recording {
   GraftMetrics *metrics;
   GArray *points;                 /* GraftMetricPoint (names static) */
   guint predicted;                /* images given a prediction after the run */
+  GraftRunLock *lock;             /* no other process trains the run until it is stored */
+  gint64 part;                    /* this part of the run (a resumed run has several), or 0 */
 } Recording;
 
 static void
@@ -1440,6 +1443,7 @@ recording_free (Recording *r)
   g_clear_pointer (&r->record.model, g_bytes_unref);
   g_clear_pointer (&r->metrics, graft_metrics_free);
   g_clear_pointer (&r->points, g_array_unref);
+  g_clear_pointer (&r->lock, graft_run_lock_release);
   g_free (r);
 }
 
@@ -1539,6 +1543,7 @@ on_training_state (GraftTraining *training, GParamSpec *pspec, GraftProjectObjec
       /* The same run goes on: its points past the checkpoint (a part of an epoch) go. */
       r->run_id = self->resume_run_id;
       r->stored_steps = (gint64) self->resume_epochs_done * GRAFT_RUN_STEPS_PER_EPOCH;
+      r->lock = g_steal_pointer (&self->resume_lock);
       if (!graft_project_trim_metrics (self->project, r->run_id, r->stored_steps, &error)
           || !graft_project_set_run_status (self->project, r->run_id, GRAFT_RUN_RUNNING, &error))
         g_warning ("Cannot record the resumed run: %s", error->message);
@@ -1547,9 +1552,15 @@ on_training_state (GraftTraining *training, GParamSpec *pspec, GraftProjectObjec
   else if (!graft_project_is_read_only (self->project))
     {
       r->run_id = graft_project_add_run (self->project, NULL, r->spec_json, &error);
-      if (r->run_id == 0 || !graft_project_set_run_status (self->project, r->run_id, GRAFT_RUN_RUNNING, &error))
+      if (r->run_id == 0 || (r->lock = graft_run_lock (self->project, r->run_id, &error)) == NULL
+          || !graft_project_set_run_status (self->project, r->run_id, GRAFT_RUN_RUNNING, &error))
         g_warning ("Cannot record the run: %s", error->message);
     }
+  g_clear_error (&error);
+  if (r->run_id != 0
+      && (r->part = graft_project_begin_run_part (self->project, r->run_id,
+                                                  (int) (r->stored_steps / GRAFT_RUN_STEPS_PER_EPOCH), &error)) == 0)
+    g_warning ("Cannot record the run's time: %s", error->message);
   if (r->run_id != 0)
     {
       /* A checkpoint at every epoch's end: a run stopped, closed or killed resumes. */
@@ -1575,6 +1586,14 @@ on_training_epoch (GraftTraining *training, int epochs_done, gboolean best, Graf
 
   if (r == NULL || r->run_id == 0 || graft_training_is_lr_finder (training) || until <= r->stored_steps)
     return;
+  /* This part's time so far: a part killed later counts up to this epoch. */
+  if (r->part != 0
+      && !graft_project_update_run_part (self->project, r->part, epochs_done,
+                                         (g_get_monotonic_time () - r->started) / 1e6, &error))
+    {
+      g_warning ("Cannot store the time of run %" G_GINT64_FORMAT ": %s", r->run_id, error->message);
+      g_clear_error (&error);
+    }
   points = run_points (training);
   for (guint i = 0; i < points->len; i++)
     {
@@ -1632,6 +1651,7 @@ on_training_finished (GraftTraining *training, GError *error, GraftProjectObject
     r->record.epochs_done = per_epoch != NULL ? (int) graft_series_get_length (per_epoch) : 0;
   }
   r->record.seconds = (g_get_monotonic_time () - r->started) / 1e6;
+  r->record.part = r->part;
   r->record.validation_metrics = r->metrics;
   r->record.validation = r->validation;
   r->record.points = (const GraftMetricPoint *) (gpointer) r->points->data;
@@ -1728,6 +1748,7 @@ graft_project_object_resume_run (GraftProjectObject *self, gint64 run_id, GError
   g_autoptr (GraftSessionSpec) spec = NULL;
   g_autoptr (GraftModel) loaded = NULL;
   g_autofree char *checkpoint = NULL;
+  g_autoptr (GraftRunLock) lock = NULL;
   const GraftModel *model;
   GraftRun run = { 0 };
   int epochs_done = 0;
@@ -1741,7 +1762,9 @@ graft_project_object_resume_run (GraftProjectObject *self, gint64 run_id, GError
                            _("Another run is going on: stop it first"));
       return FALSE;
     }
-  if (!graft_project_get_run (self->project, run_id, &run, error))
+  /* Not a run another process (graft-cli, another window) still trains. */
+  if ((lock = graft_run_lock (self->project, run_id, error)) == NULL
+      || !graft_project_get_run (self->project, run_id, &run, error))
     return FALSE;
   ok = graft_run_is_resumable (self->project, &run, &epochs_done, NULL, error)
        && (spec = graft_session_spec_from_json (run.spec_json != NULL ? run.spec_json : "", error)) != NULL;
@@ -1767,11 +1790,14 @@ graft_project_object_resume_run (GraftProjectObject *self, gint64 run_id, GError
   graft_training_set_resume_from (self->training, checkpoint);
   self->resume_run_id = run_id;
   self->resume_epochs_done = epochs_done;
+  g_clear_pointer (&self->resume_lock, graft_run_lock_release);
+  self->resume_lock = g_steal_pointer (&lock);
   if (!graft_training_start (self->training, model, spec, graft_session_get_train_dataset (self->session),
                              graft_session_get_validation_dataset (self->session),
                              graft_session_get_cache_folder (self->session), FALSE, error))
     {
       self->resume_run_id = 0;
+      g_clear_pointer (&self->resume_lock, graft_run_lock_release);
       return FALSE;
     }
   /* Its curves so far, before the points of the epochs to come. */
@@ -1835,6 +1861,7 @@ graft_project_object_finalize (GObject *object)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     g_object_weak_unref (G_OBJECT (((LiveEntry *) value)->item), on_item_finalized, value);
   g_hash_table_unref (self->live_items);
+  g_clear_pointer (&self->resume_lock, graft_run_lock_release);
   g_ptr_array_unref (self->lists);
   g_hash_table_unref (self->pending);
   g_queue_clear (&self->texture_order);

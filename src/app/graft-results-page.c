@@ -790,6 +790,8 @@ typedef struct {
   Results *results;
   char *path;
   gboolean softmax;
+  GraftProjectObject *project;   /* with run_id: the project whose export history gets the file */
+  gint64 run_id;
   /* Out. */
   GraftExportVerification verification;
 } ExportData;
@@ -800,6 +802,7 @@ export_data_free (gpointer data)
   ExportData *d = data;
   results_unref (d->results);
   g_free (d->path);
+  g_clear_object (&d->project);
   g_free (d);
 }
 
@@ -835,9 +838,18 @@ export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   graft_training_apply_threads ();   /* the "threads" setting, for this thread's OpenMP */
   if (!graft_export_model (r->model, d->path, &options, r->metrics != NULL ? &reference : NULL, &d->verification,
                            &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* The project's export history (run-record.h); the file is written whatever it says. */
+  if (d->project != NULL
+      && !graft_run_record_export (graft_project_object_get_project (d->project), d->run_id, d->path, "onnx", &error))
+    {
+      g_warning ("Cannot record the export of run %" G_GINT64_FORMAT ": %s", d->run_id, error->message);
+      g_clear_error (&error);
+    }
+  g_task_return_boolean (task, TRUE);
 }
 
 /* The last part of a chained message ("Cannot write …: Failed to create …: No space
@@ -955,6 +967,8 @@ export_to (GraftResultsPage *self, const char *path)
   data->results = results_ref (self->results);
   data->path = g_strdup (path);
   data->softmax = gtk_switch_get_active (self->softmax_switch);
+  if (self->project != NULL && (data->run_id = graft_results_page_get_shown_run_id (self)) != 0)
+    data->project = g_object_ref (self->project);
   self->exporting_model = TRUE;
   gtk_widget_set_visible (GTK_WIDGET (self->export_spinner), TRUE);
   gtk_spinner_start (self->export_spinner);

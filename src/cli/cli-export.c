@@ -8,6 +8,8 @@
  * written is then verified as the app's Results page verifies its exports
  * (train/export.h): read back and run on the run's validation images, it must predict
  * what the stored model predicts; a line on stdout says on how many images it does.
+ * The export goes into the project's export history (time, run, file, format, SHA-256:
+ * graft_run_record_export), which graft-cli runs --json lists per run.
  *
  * Rewrites a model as Graft writes models (graft_model_save), with its metadata set:
  * turns a plain ONNX file into one that carries its class names and preprocessing.
@@ -68,6 +70,19 @@ labels_json (GOptionContext *context, const char *text, int classes, const char 
   root = json_builder_get_root (builder);
   json_generator_set_root (generator, root);
   return json_generator_to_data (generator, NULL);
+}
+
+/* The project's export history gets the file written from its run (run-record.h). */
+static int
+record_export (const char *folder, gint64 run_id, const char *output_path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftProject) project = graft_project_open (folder, &error);
+
+  if (project == NULL || !graft_run_record_export (project, run_id, output_path, "onnx", &error))
+    return cli_fail_printf ("%s was written, but the project %s could not record it: %s", output_path, folder,
+                            error->message);
+  return CLI_EXIT_OK;
 }
 
 int
@@ -224,9 +239,9 @@ cli_export (int argc, char **argv)
                         output_path, run_id, verification.compared - verification.agreed,
                         verification.compared - verification.agreed == 1 ? "" : "s");
         }
-      return CLI_EXIT_OK;
+      return record_export (argv[1], run_id, output_path);
     }
   if (!graft_export_model (model, output_path, &options, NULL, NULL, &error))
     return cli_fail (error);
-  return CLI_EXIT_OK;
+  return run_id != 0 ? record_export (argv[1], run_id, output_path) : CLI_EXIT_OK;
 }

@@ -20,7 +20,8 @@
  * runs lists the project's runs, newest first: id, status, strategy, epochs done of
  * planned, validation accuracy, when it was made and its model file; --json:
  * {"project", "runs": [{"id", "name", "status", "strategy", "epochs", "epochs_done",
- * "accuracy", "created", "finished", "model", "resumable_after_epoch"}]} (times as ISO
+ * "accuracy", "created", "finished", "model", "resumable_after_epoch", "exports":
+ * [{"time", "path", "format", "sha256"}]}]} (the run's export history, oldest first; times as ISO
  * 8601, null when not known). A run stopped or killed with a whole checkpoint
  * (run-record.h) can be resumed ("graft-cli train DIR --resume --run N"): its
  * "resumable_after_epoch" is the epochs its checkpoint has done (null otherwise), and the
@@ -435,6 +436,32 @@ member_count (JsonBuilder *builder, const char *name, int value)
     json_builder_add_null_value (builder);
 }
 
+/* "exports": the run's export history (time, file, format, SHA-256), oldest first. */
+static gboolean
+add_exports (JsonBuilder *builder, GraftProject *project, gint64 run_id, GError **error)
+{
+  g_autoptr (GArray) exports = graft_project_list_exports (project, run_id, error);
+
+  if (exports == NULL)
+    return FALSE;
+  json_builder_set_member_name (builder, "exports");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < exports->len; i++)
+    {
+      const GraftExportEntry *entry = &g_array_index (exports, GraftExportEntry, i);
+      json_builder_begin_object (builder);
+      member_time (builder, "time", entry->time);
+      cli_json_set_file_name (builder, "path", entry->path);
+      json_builder_set_member_name (builder, "format");
+      json_builder_add_string_value (builder, entry->format);
+      json_builder_set_member_name (builder, "sha256");
+      json_builder_add_string_value (builder, entry->checksum);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  return TRUE;
+}
+
 int
 cli_runs (int argc, char **argv)
 {
@@ -525,6 +552,12 @@ cli_runs (int argc, char **argv)
               json_builder_add_null_value (builder);
             }
           member_count (builder, "resumable_after_epoch", resumable_after);
+          if (!add_exports (builder, project, run->id, &error))
+            {
+              if (resumable_lines != NULL)
+                g_string_free (resumable_lines, TRUE);
+              return cli_fail (error);
+            }
           json_builder_end_object (builder);
         }
       else

@@ -591,6 +591,8 @@ typedef struct {
   GraftProject *project;   /* train DIR: the curves go in at every epoch's end (its checkpoint's) */
   gint64 run_id;
   guint points_stored;     /* of curves */
+  gint64 part;             /* train DIR: this part of the run (a resumed run has several) */
+  gint64 part_started;     /* monotonic */
 } Progress;
 
 /* The curves so far into the project, at an epoch's end: its checkpoint is written, so a
@@ -600,6 +602,14 @@ store_curves (Progress *p)
 {
   g_autoptr (GError) error = NULL;
   GArray *points = graft_run_curves_get_points (p->curves);
+  /* This part's time so far: a part killed later counts up to this epoch. */
+  if (p->project != NULL && p->part != 0
+      && !graft_project_update_run_part (p->project, p->part, graft_run_curves_get_epochs_done (p->curves),
+                                         (g_get_monotonic_time () - p->part_started) / 1e6, &error))
+    {
+      fprintf (stderr, "graft-cli: note: %s\n", error->message);
+      g_clear_error (&error);
+    }
   if (p->project == NULL || points->len == p->points_stored)
     return;
   if (!graft_project_append_metrics (p->project, p->run_id,
@@ -939,6 +949,7 @@ store_project_run (GraftProject *project, gint64 run_id, GraftRunStatus status, 
     .validation_metrics = trainer != NULL && model != NULL ? graft_trainer_get_validation_metrics (trainer) : NULL,
     .validation = s->validation,
     .model = model,
+    .part = p->part,
     /* Those store_curves has not stored yet. */
     .points = &g_array_index (points, GraftMetricPoint, p->points_stored),
     .n_points = points->len - p->points_stored,
@@ -951,6 +962,7 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GraftProject) project = NULL;
+  g_autoptr (GraftRunLock) run_lock = NULL;  /* held until the run is stored */
   g_autoptr (GraftTrainer) trainer = NULL;
   g_autoptr (GraftRunCurves) curves = graft_run_curves_new ();
   g_autoptr (GBytes) model_bytes = NULL;
@@ -992,6 +1004,9 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
                              : cli_fail_printf ("%s: no run can be resumed (none was stopped after an epoch "
                                                 "with its checkpoint; 'graft-cli runs %s' lists them)",
                                                 r->folder, r->folder);
+      /* Held until the run is stored: a run another process still trains is left alone. */
+      if ((run_lock = graft_run_lock (project, resume_id, &error)) == NULL)
+        return cli_fail (error);
       if (!graft_project_get_run (project, resume_id, &run, &error)
           || !graft_run_is_resumable (project, &run, &resume_epochs_done, NULL, &error))
         {
@@ -1070,7 +1085,8 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
   else
     {
       run_id = graft_project_add_run (project, NULL, spec_json, &error);
-      if (run_id == 0 || !graft_project_set_run_status (project, run_id, GRAFT_RUN_RUNNING, &error))
+      if (run_id == 0 || (run_lock = graft_run_lock (project, run_id, &error)) == NULL
+          || !graft_project_set_run_status (project, run_id, GRAFT_RUN_RUNNING, &error))
         {
           status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
           goto out;
@@ -1082,6 +1098,11 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
   }
   p.project = project;
   p.run_id = run_id;
+  if ((p.part = graft_project_begin_run_part (project, run_id, resume_epochs_done, &error)) == 0)
+    {
+      status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
+      goto out;
+    }
   /* A project that remembers no settings takes this run's, so that the app opens it
    * with this model. */
   if (base_spec == NULL && !graft_project_set_session_spec (project, spec_json, &error))
@@ -1105,7 +1126,7 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
       fflush (stdout);
     }
 
-  started = g_get_monotonic_time ();
+  p.part_started = started = g_get_monotonic_time ();
   cli_signals_catch ();
   ok = graft_trainer_run (trainer, &error);
   interrupted_by = cli_signals_received ();

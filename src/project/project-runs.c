@@ -429,3 +429,168 @@ graft_project_get_metric_names (GraftProject *project, gint64 run_id, GError **e
   g_ptr_array_add (names, NULL);
   return (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
 }
+
+/* ---- Parts of a run ---------------------------------------------------------------------- */
+
+gint64
+graft_project_begin_run_part (GraftProject *project, gint64 run_id, int from_epoch, GError **error)
+{
+  GRAFT_PROJECT_LOCK (project);
+  if (!graft_project_begin (project, error))
+    return 0;
+  if (!check_run (project, run_id, error))
+    {
+      graft_project_rollback (project);
+      return 0;
+    }
+  GRAFT_STMT st = graft_project_statement (project,
+                                           "INSERT INTO run_parts (run, from_epoch, epochs_done, started) "
+                                           "VALUES (?, ?, ?, ?)",
+                                           error);
+  if (st == NULL)
+    {
+      graft_project_rollback (project);
+      return 0;
+    }
+  sqlite3_bind_int64 (st, 1, run_id);
+  sqlite3_bind_int (st, 2, from_epoch);
+  sqlite3_bind_int (st, 3, from_epoch);
+  sqlite3_bind_int64 (st, 4, g_get_real_time ());
+  if (!graft_project_step_done (project, st, "cannot add the run's part", error))
+    {
+      graft_project_rollback (project);
+      return 0;
+    }
+  gint64 id = sqlite3_last_insert_rowid (project->db);
+  if (!graft_project_commit (project, error))
+    return 0;
+  return id;
+}
+
+gboolean
+graft_project_update_run_part (GraftProject *project, gint64 part_id, int epochs_done, double seconds,
+                               GError **error)
+{
+  GRAFT_PROJECT_LOCK (project);
+  GRAFT_STMT st = graft_project_statement (project, "UPDATE run_parts SET epochs_done = ?, seconds = ? WHERE id = ?",
+                                           error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int (st, 1, epochs_done);
+  sqlite3_bind_double (st, 2, isfinite (seconds) && seconds > 0 ? seconds : 0);
+  sqlite3_bind_int64 (st, 3, part_id);
+  return graft_project_step_done (project, st, "cannot update the run's part", error);
+}
+
+GArray *
+graft_project_get_run_parts (GraftProject *project, gint64 run_id, GError **error)
+{
+  GRAFT_PROJECT_LOCK (project);
+  GRAFT_STMT st = graft_project_statement (project,
+                                           "SELECT id, from_epoch, epochs_done, seconds, started FROM run_parts "
+                                           "WHERE run = ? ORDER BY id",
+                                           error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, run_id);
+  GArray *parts = g_array_new (FALSE, FALSE, sizeof (GraftRunPart));
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    {
+      GraftRunPart part = {
+        .id = sqlite3_column_int64 (st, 0),
+        .from_epoch = sqlite3_column_int (st, 1),
+        .epochs_done = sqlite3_column_int (st, 2),
+        .seconds = sqlite3_column_double (st, 3),
+        .started = sqlite3_column_int64 (st, 4),
+      };
+      g_array_append_val (parts, part);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      g_array_unref (parts);
+      graft_project_fail (project, rc, "cannot read the run's parts", error);
+      return NULL;
+    }
+  return parts;
+}
+
+/* ---- Export history ---------------------------------------------------------------------- */
+
+void
+graft_export_entry_clear (GraftExportEntry *entry)
+{
+  g_clear_pointer (&entry->path, g_free);
+  g_clear_pointer (&entry->format, g_free);
+  g_clear_pointer (&entry->checksum, g_free);
+}
+
+gboolean
+graft_project_add_export (GraftProject *project, gint64 run_id, const char *path, const char *format,
+                          const char *checksum, GError **error)
+{
+  g_return_val_if_fail (path != NULL && format != NULL && checksum != NULL, FALSE);
+  GRAFT_PROJECT_LOCK (project);
+  if (!graft_project_begin (project, error))
+    return FALSE;
+  if (!check_run (project, run_id, error))
+    {
+      graft_project_rollback (project);
+      return FALSE;
+    }
+  GRAFT_STMT st = graft_project_statement (project,
+                                           "INSERT INTO exports (run, time, path, format, checksum) "
+                                           "VALUES (?, ?, ?, ?, ?)",
+                                           error);
+  if (st == NULL)
+    {
+      graft_project_rollback (project);
+      return FALSE;
+    }
+  sqlite3_bind_int64 (st, 1, run_id);
+  sqlite3_bind_int64 (st, 2, g_get_real_time ());
+  sqlite3_bind_text (st, 3, path, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, 4, format, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, 5, checksum, -1, SQLITE_TRANSIENT);
+  if (!graft_project_step_done (project, st, "cannot record the export", error))
+    {
+      graft_project_rollback (project);
+      return FALSE;
+    }
+  return graft_project_commit (project, error);
+}
+
+GArray *
+graft_project_list_exports (GraftProject *project, gint64 run_id, GError **error)
+{
+  GRAFT_PROJECT_LOCK (project);
+  GRAFT_STMT st = graft_project_statement (project,
+                                           "SELECT id, coalesce(run, 0), time, path, format, checksum FROM exports "
+                                           "WHERE ?1 = 0 OR run = ?1 ORDER BY id",
+                                           error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, run_id);
+  GArray *entries = g_array_new (FALSE, FALSE, sizeof (GraftExportEntry));
+  g_array_set_clear_func (entries, (GDestroyNotify) graft_export_entry_clear);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    {
+      GraftExportEntry entry = {
+        .id = sqlite3_column_int64 (st, 0),
+        .run = sqlite3_column_int64 (st, 1),
+        .time = sqlite3_column_int64 (st, 2),
+        .path = g_strdup ((const char *) sqlite3_column_text (st, 3)),
+        .format = g_strdup ((const char *) sqlite3_column_text (st, 4)),
+        .checksum = g_strdup ((const char *) sqlite3_column_text (st, 5)),
+      };
+      g_array_append_val (entries, entry);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      g_array_unref (entries);
+      graft_project_fail (project, rc, "cannot read the export history", error);
+      return NULL;
+    }
+  return entries;
+}

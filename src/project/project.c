@@ -8,6 +8,8 @@
  *      labels.class and predictions.class kept by triggers, so that the grid's queries
  *      are single partial-index range scans), labels.source, runs.name / created /
  *      model_path, predictions, the undo history, the indexes of the grid.
+ *   3  run_parts (the parts of a resumed run and the time of each), exports (every model
+ *      exported from a run: when, where, which format, its SHA-256).
  * A new project is made by running every migration from 0, so the path from version 1
  * is the one every project takes. */
 #include "project/project-private.h"
@@ -247,10 +249,21 @@ static const char schema_v2[] =
   "INSERT OR IGNORE INTO meta (key, value) VALUES ('split_test', '0');\n"
   "INSERT OR IGNORE INTO meta (key, value) VALUES ('split_seed', '0');\n";
 
+static const char schema_v3[] =
+  "CREATE TABLE run_parts (id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+  "  run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, from_epoch INTEGER NOT NULL,\n"
+  "  epochs_done INTEGER NOT NULL, seconds REAL NOT NULL DEFAULT 0, started INTEGER NOT NULL);\n"
+  "CREATE INDEX run_parts_run ON run_parts(run, id);\n"
+  "CREATE TABLE exports (id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+  "  run INTEGER REFERENCES runs(id) ON DELETE SET NULL, time INTEGER NOT NULL, path TEXT NOT NULL,\n"
+  "  format TEXT NOT NULL, checksum TEXT NOT NULL);\n"
+  "CREATE INDEX exports_run ON exports(run, id);\n";
+
 /* migrations[v] takes a database from version v to v + 1. */
 static const char *const migrations[GRAFT_PROJECT_SCHEMA_VERSION] = {
   schema_v1,
   schema_v2,
+  schema_v3,
 };
 
 static gboolean

@@ -64,7 +64,7 @@ typedef enum {
 
 GQuark graft_project_error_quark (void);
 
-#define GRAFT_PROJECT_SCHEMA_VERSION 2
+#define GRAFT_PROJECT_SCHEMA_VERSION 3
 #define GRAFT_PROJECT_DB_NAME "project.db"
 #define GRAFT_PROJECT_UNDO_DEPTH 1000
 
@@ -382,5 +382,40 @@ typedef struct {
 GArray *graft_project_get_metric_series (GraftProject *project, gint64 run_id, const char *name, GError **error);
 /* The names a run has series for, sorted. NULL-terminated, g_strfreev. */
 char **graft_project_get_metric_names (GraftProject *project, gint64 run_id, GError **error);
+
+/* The parts of a run. A run resumed from its checkpoint trains in parts, each from an
+ * epoch (0 for the first part). Each part's time is kept, updated at every epoch's end
+ * (so that a part killed later counts up to its last epoch) and when the run is stored;
+ * a run's seconds are the sum of its parts' (run-record.h). begin: the part's id, 0
+ * with error. */
+typedef struct {
+  gint64 id;
+  int from_epoch, epochs_done;
+  double seconds;
+  gint64 started;              /* g_get_real_time () */
+} GraftRunPart;
+
+gint64 graft_project_begin_run_part (GraftProject *project, gint64 run_id, int from_epoch, GError **error);
+gboolean graft_project_update_run_part (GraftProject *project, gint64 part_id, int epochs_done, double seconds,
+                                        GError **error);
+/* GArray of GraftRunPart, first part first. */
+GArray *graft_project_get_run_parts (GraftProject *project, gint64 run_id, GError **error);
+
+/* The export history: every model exported from a run (graft-cli export PROJECT --run N,
+ * the app's Export), recorded by train/export.h's graft_run_export_record. A deleted
+ * run's exports stay, with run 0. */
+typedef struct {
+  gint64 id, run;
+  gint64 time;                 /* g_get_real_time () */
+  char *path;                  /* the file written */
+  char *format;                /* "onnx", ... */
+  char *checksum;              /* SHA-256 of the file written, hex */
+} GraftExportEntry;
+
+void graft_export_entry_clear (GraftExportEntry *entry);
+gboolean graft_project_add_export (GraftProject *project, gint64 run_id, const char *path, const char *format,
+                                   const char *checksum, GError **error);
+/* GArray of GraftExportEntry (clear func set), oldest first; run_id 0: of every run. */
+GArray *graft_project_list_exports (GraftProject *project, gint64 run_id, GError **error);
 
 G_END_DECLS

@@ -10,6 +10,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "base/file-hash.h"
 #include "data/preprocess.h"
 #include "train/export.h"
 #include "train/spec.h"
@@ -111,6 +112,24 @@ graft_run_metrics_to_json (const GraftRunRecord *record)
   json_builder_add_int_value (b, record->epochs_done);
   json_builder_set_member_name (b, "seconds");
   json_builder_add_double_value (b, isfinite (record->seconds) ? record->seconds : 0);
+  if (record->parts != NULL)
+    {
+      json_builder_set_member_name (b, "parts");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < record->parts->len; i++)
+        {
+          const GraftRunPart *part = &g_array_index (record->parts, GraftRunPart, i);
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "from_epoch");
+          json_builder_add_int_value (b, part->from_epoch);
+          json_builder_set_member_name (b, "epochs_done");
+          json_builder_add_int_value (b, part->epochs_done);
+          json_builder_set_member_name (b, "seconds");
+          json_builder_add_double_value (b, part->seconds);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+    }
   if (m != NULL && m->count > 0)
     {
       json_builder_set_member_name (b, "accuracy");
@@ -153,11 +172,31 @@ gboolean
 graft_project_store_run (GraftProject *project, gint64 run_id, const GraftRunRecord *record, GError **error)
 {
   g_autofree char *metrics_json = NULL;
+  g_autoptr (GArray) parts = NULL;
+  GraftRunRecord summed = *record;
   GError *local_error = NULL;
 
   g_return_val_if_fail (record != NULL, FALSE);
+  /* This part's time, then the run's: the sum of its parts'. */
+  if (record->part != 0)
+    {
+      if (graft_project_update_run_part (project, record->part, record->epochs_done, record->seconds, &local_error)
+          && (parts = graft_project_get_run_parts (project, run_id, &local_error)) != NULL)
+        {
+          summed.seconds = 0;
+          for (guint i = 0; i < parts->len; i++)
+            summed.seconds += g_array_index (parts, GraftRunPart, i).seconds;
+          summed.parts = parts;
+        }
+      else
+        {
+          /* Only the figure is less complete: this part's time. */
+          g_warning ("Run %" G_GINT64_FORMAT ": %s", run_id, local_error->message);
+          g_clear_error (&local_error);
+        }
+    }
   if (record->status != GRAFT_RUN_FAILED)
-    metrics_json = graft_run_metrics_to_json (record);
+    metrics_json = graft_run_metrics_to_json (&summed);
   if ((record->model != NULL && !graft_project_save_run_model (project, run_id, record->model, &local_error))
       || (metrics_json != NULL && !graft_project_set_run_metrics (project, run_id, metrics_json, &local_error))
       || (record->n_points > 0
@@ -331,4 +370,13 @@ graft_run_find_resumable (GraftProject *project, GError **error)
         return run->id;
     }
   return 0;
+}
+
+gboolean
+graft_run_record_export (GraftProject *project, gint64 run_id, const char *path, const char *format, GError **error)
+{
+  g_autofree char *absolute = g_canonicalize_filename (path, NULL);
+  g_autofree char *checksum = graft_file_sha256 (absolute, error);
+
+  return checksum != NULL && graft_project_add_export (project, run_id, absolute, format, checksum, error);
 }

@@ -10,7 +10,7 @@
  *     "validation-accuracy" per epoch, "lr" per step), each point's step being its
  *     x (epochs, fractional for steps) times GRAFT_RUN_STEPS_PER_EPOCH;
  *   - its metrics record (JSON): classes (the model's output order), epochs,
- *     epochs_done, seconds, and with validation images accuracy, count, loss_sum,
+ *     epochs_done, seconds (of every part of a resumed run), parts, and with validation images accuracy, count, loss_sum,
  *     confusion (row = true class, column = predicted) and validation (the images as
  *     [path, label], so that opening the run evaluates it on the same ones);
  *   - its status (finished, stopped or failed).
@@ -62,6 +62,12 @@ typedef struct {
   GBytes *model;                    /* the trained model (ONNX); NULL: none (a failed run) */
   const GraftMetricPoint *points;   /* the curves */
   guint n_points;
+  /* This part of the run (graft_project_begin_run_part), 0: none. graft_project_store_run
+   * sets its time to seconds, and the record's seconds are then the sum of every part's
+   * (a resumed run's time to its checkpoint in each earlier part, and this part's), with
+   * the parts listed as "parts": [{from_epoch, epochs_done, seconds}]. */
+  gint64 part;
+  const GArray *parts;              /* GraftRunPart, for graft_run_metrics_to_json; nullable */
 } GraftRunRecord;
 
 /* The metrics record (see the top), newly allocated. */
@@ -104,5 +110,23 @@ gint64 graft_run_find_resumable (GraftProject *project, GError **error);
 gboolean graft_project_trim_metrics (GraftProject *project, gint64 run_id, gint64 after_step, GError **error);
 /* A resumed run's curves count the epochs its checkpoint had done. */
 void graft_run_curves_set_epochs_done (GraftRunCurves *curves, int epochs_done);
+
+/* Records in the project's export history (project.h) that the run's model was exported
+ * to path in format ("onnx"), with the SHA-256 of the file as it now is; path is kept
+ * absolute. Callers: graft-cli export PROJECT --run N and the Results page's Export,
+ * after the file is written. FALSE with error naming the file when it cannot be read. */
+gboolean graft_run_record_export (GraftProject *project, gint64 run_id, const char *path, const char *format,
+                                  GError **error);
+
+/* Who trains a run: a process that trains or resumes a run holds its lock (run-lock.c:
+ * an exclusive flock on <folder>/runs/<id>.lock, let go by the kernel when the process
+ * dies, kill -9 included) from before it reads the run's checkpoint until the run is
+ * stored. Another process (graft-cli train --resume, the app's Resume, or another
+ * window) is refused with GRAFT_PROJECT_ERROR_BUSY naming the run, the project and the
+ * holder's pid, and leaves the run alone. */
+typedef struct _GraftRunLock GraftRunLock;
+GraftRunLock *graft_run_lock (GraftProject *project, gint64 run_id, GError **error);
+void graft_run_lock_release (GraftRunLock *lock);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftRunLock, graft_run_lock_release)
 
 G_END_DECLS
