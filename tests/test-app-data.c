@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "graft-data-page.h"
+#include "graft-image-viewer.h"
 #include "graft-label-next.h"
 #include "graft-project-object.h"
 #include "graft-welcome-page.h"
@@ -573,6 +574,45 @@ test_data_page (void)
       graft_import_report_free (report);
     }
     test_remove_tree (more);
+  }
+
+  /* The image viewer (where the Results page opens a mistake) relabels an image of the
+   * project with a click on a class, as a number key would; undo takes it back. */
+  {
+    GListModel *all = graft_project_object_list_images (project, GRAFT_FILTER_ALL, 0);
+    g_autoptr (GraftImageItem) item = g_list_model_get_item (all, 0);
+    GraftImageViewer *viewer = graft_image_viewer_new (GTK_WINDOW (window));
+    GraftClassItem *target = graft_project_object_get_class_for_key (project, 3);
+    gint64 before = graft_image_item_get_class_id (item);
+    GtkWidget *button = NULL;
+    GtkWidget *buttons = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (viewer), GRAFT_TYPE_IMAGE_VIEWER,
+                                                                    "class_buttons"));
+
+    if (graft_class_item_get_id (target) == before)
+      target = graft_project_object_get_class_for_key (project, 2);
+    graft_image_viewer_show (viewer, project, graft_image_item_get_path (item), graft_image_item_get_class_name (item),
+                             graft_class_item_get_name (target), 0.9);
+    gtk_window_present (GTK_WINDOW (viewer));
+    for (GtkWidget *c = gtk_widget_get_first_child (buttons); c != NULL && button == NULL; c = gtk_widget_get_next_sibling (c))
+      {
+        GtkWidget *b = gtk_flow_box_child_get_child (GTK_FLOW_BOX_CHILD (c));
+        if (g_strcmp0 (gtk_button_get_label (GTK_BUTTON (b)), graft_class_item_get_name (target)) == 0)
+          button = b;
+      }
+    g_assert_nonnull (button);
+    g_signal_emit_by_name (button, "clicked");
+    g_assert_true (graft_project_get_image (graft_project_object_get_project (project), graft_image_item_get_id (item),
+                                            &info, &error));
+    g_assert_cmpint (info.class_id, ==, graft_class_item_get_id (target));
+    graft_image_info_clear (&info);
+    app_test_save_shot (GTK_WIDGET (viewer), "data-viewer-relabelled.png");
+    gtk_widget_activate_action (page, "data.undo", NULL);
+    g_assert_true (graft_project_get_image (graft_project_object_get_project (project), graft_image_item_get_id (item),
+                                            &info, &error));
+    g_assert_cmpint (info.class_id, ==, before);
+    graft_image_info_clear (&info);
+    gtk_window_destroy (GTK_WINDOW (viewer));
+    g_object_unref (all);
   }
 
   /* Screenshots: all images, a few selected, thumbnails loaded. */
