@@ -20,7 +20,9 @@
 #include "model/model.h"
 #include "project/active.h"
 #include "project/project.h"
+#include "project/run-record.h"
 #include "train/spec.h"
+#include "train/trainer.h"
 #include "toy-images.h"
 #include "toy-network.h"
 
@@ -270,6 +272,78 @@ test_flow (void)
     g_clear_pointer (&out, g_free);
     g_clear_pointer (&err, g_free);
   }
+  /* eval PROJECT --run N gives what the Results page finds when it opens the run: the
+   * run's model described by its record, graft_evaluate on the run's validation images
+   * with its spec's preprocessing, in batches of its batch size (at most 64), 2 decoding
+   * threads. The same accuracy, confusion matrix and prediction of every image. */
+  {
+    g_autofree char *run_text = g_strdup_printf ("%" G_GINT64_FORMAT, run_id);
+    g_autoptr (GraftProject) project = open_project ();
+    g_autoptr (GraftModel) model = NULL;
+    g_autoptr (GraftDataset) validation = NULL;
+    g_autoptr (GraftSessionSpec) spec = NULL;
+    g_autoptr (GraftMetrics) metrics = NULL;
+    g_autoptr (JsonNode) evaluated = NULL;
+    g_autofree float *probabilities = NULL;
+    GraftRun run = { 0 };
+    JsonObject *e;
+    JsonArray *confusion, *predictions;
+    int classes;
+
+    g_assert_true (graft_project_get_run (project, run_id, &run, &error));
+    model = graft_model_load (run.model_path, &error);
+    g_assert_no_error (error);
+    g_assert_true (graft_run_describe_model (&run, model, &error));
+    validation = graft_run_get_validation (&run);
+    spec = graft_session_spec_from_json (run.spec_json, &error);
+    graft_run_clear (&run);
+    g_assert_nonnull (validation);
+    g_assert_nonnull (spec);
+    metrics = graft_evaluate (model, validation, &spec->preprocessing, CLAMP (spec->batch_size, 1, 64), 2,
+                              &probabilities, &error);
+    g_assert_no_error (error);
+    classes = metrics->classes;
+
+    g_assert_cmpint (run_cli (&out, &err, "eval", project_dir, "--run", run_text, "--json", NULL), ==, 0);
+    evaluated = cli_test_parse (out);
+    e = json_node_get_object (evaluated);
+    g_assert_cmpint (json_object_get_int_member (e, "run"), ==, run_id);
+    g_assert_cmpint (json_object_get_int_member (e, "images"), ==, (gint64) metrics->count);
+    g_assert_cmpfloat (json_object_get_double_member (e, "accuracy"), ==, graft_metrics_accuracy (metrics));
+    confusion = json_object_get_array_member (e, "confusion");
+    g_assert_cmpint (json_array_get_length (confusion), ==, classes);
+    for (int t = 0; t < classes; t++)
+      for (int c = 0; c < classes; c++)
+        g_assert_cmpint (json_array_get_int_element (json_array_get_array_element (confusion, t), c), ==,
+                         (gint64) metrics->confusion[t * classes + c]);
+    predictions = json_object_get_array_member (e, "predictions");
+    g_assert_cmpuint (json_array_get_length (predictions), ==, validation->items->len);
+    for (guint i = 0; i < validation->items->len; i++)
+      {
+        JsonObject *p = json_array_get_object_element (predictions, i);
+        const GraftDatasetItem *item = &g_array_index (validation->items, GraftDatasetItem, i);
+        const float *row = probabilities + (gsize) i * classes;
+        int best = 0;
+        for (int c = 1; c < classes; c++)
+          if (row[c] > row[best])
+            best = c;
+        g_assert_cmpstr (json_object_get_string_member (p, "image"), ==, item->path);
+        g_assert_cmpint (json_object_get_int_member (p, "label"), ==, item->label);
+        g_assert_cmpint (json_object_get_int_member (p, "predicted"), ==, best);
+      }
+    /* And the figures stored with the run when it ended. */
+    {
+      GraftRun stored = { 0 };
+      g_autoptr (JsonNode) record = NULL;
+      g_assert_true (graft_project_get_run (project, run_id, &stored, &error));
+      record = cli_test_parse (stored.metrics_json);
+      graft_run_clear (&stored);
+      g_assert_cmpfloat (json_object_get_double_member (json_node_get_object (record), "accuracy"), ==,
+                         json_object_get_double_member (e, "accuracy"));
+    }
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
 
   /* Again without --model: the project's remembered model and settings. */
   g_assert_cmpint (run_cli (&out, &err, "train", project_dir, "--epochs", "2", "--json", NULL), ==, 0);
@@ -359,6 +433,8 @@ test_errors (void)
   EXPECT (1, "no project here", "runs", missing);
   EXPECT (2, "--run", "export", empty, "-o", output);
   EXPECT (1, "No run 99", "export", empty, "--run", "99", "-o", output);
+  EXPECT (2, "--run", "eval", empty);
+  EXPECT (1, "No run 99", "eval", empty, "--run", "99");
   EXPECT (2, "--format", "project", "export", empty, "--format", "zip", "-o", output);
   EXPECT (2, "create, import or export", "project", "delete", empty);
 #undef EXPECT

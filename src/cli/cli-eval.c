@@ -1,6 +1,7 @@
 /* cli-eval.c: graft-cli eval and graft-cli predict.
  *
  *   graft-cli eval MODEL.onnx DATA [--batch N] [--threads N] [--decode-threads N] [--json]
+ *   graft-cli eval PROJECT --run N [...]
  *   graft-cli predict MODEL.onnx IMAGE... [--top K] [--batch N] [--threads N]
  *                                          [--decode-threads N] [--json]
  *
@@ -17,7 +18,15 @@
  * 4 (CLI_EXIT_SKIPPED); none read is a failure (1). --json prints one object:
  *   {"model", "data", "images", "skipped": [paths], "accuracy", "loss", "macro_f1",
  *    "classes": [{"name", "precision", "recall", "f1", "support"}],
- *    "confusion": [[count, ...], ...]}
+ *    "confusion": [[count, ...], ...], "predictions": [{"image", "label", "predicted"}]}
+ * (each image's true and predicted class, as indices of "classes"; predicted is null for
+ * an image that could not be read).
+ *
+ * eval PROJECT --run N evaluates a stored run as the app's Results page does when it opens
+ * it: the run's model file with its record's classes (graft_run_describe_model), on the
+ * images the run was validated on (its metrics record), prepared with the run's spec's
+ * preprocessing, in batches of the run's batch size (at most 64) unless --batch says;
+ * "data" is the project, and "run" its number.
  *
  * predict: the K (default 5) most probable classes of each image, with their
  * probabilities (softmax of the logits); classes are named by the labels, or "class N"
@@ -35,6 +44,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "project/project.h"
+#include "project/run-record.h"
 #include "train/trainer.h"
 
 #define MAX_MATRIX_CLASSES 30
@@ -165,13 +176,18 @@ map_classes (const char *model_path, const char *data_path, GraftDataset *folder
 }
 
 static void
-print_eval_json (const char *model_path, const char *data_path, const GraftDataset *dataset,
-                 const GraftMetrics *metrics, GPtrArray *skipped)
+print_eval_json (const char *model_path, const char *data_path, gint64 run_id, const GraftDataset *dataset,
+                 const GraftMetrics *metrics, const float *probabilities, GPtrArray *skipped)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   json_builder_begin_object (builder);
   cli_json_set_file_name (builder, "model", model_path);
   cli_json_set_file_name (builder, "data", data_path);
+  if (run_id > 0)
+    {
+      json_builder_set_member_name (builder, "run");
+      json_builder_add_int_value (builder, run_id);
+    }
   json_builder_set_member_name (builder, "images");
   json_builder_add_int_value (builder, (gint64) metrics->count);
   cli_json_set_file_names (builder, "skipped", skipped);
@@ -208,6 +224,28 @@ print_eval_json (const char *model_path, const char *data_path, const GraftDatas
       for (int c = 0; c < metrics->classes; c++)
         json_builder_add_int_value (builder, (gint64) metrics->confusion[(size_t) t * metrics->classes + c]);
       json_builder_end_array (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "predictions");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < dataset->items->len; i++)
+    {
+      const GraftDatasetItem *item = &g_array_index (dataset->items, GraftDatasetItem, i);
+      const float *row = probabilities + (size_t) i * metrics->classes;
+      int best = 0;
+      for (int c = 1; c < metrics->classes; c++)
+        if (row[c] > row[best])
+          best = c;
+      json_builder_begin_object (builder);
+      cli_json_set_file_name (builder, "image", item->path);
+      json_builder_set_member_name (builder, "label");
+      json_builder_add_int_value (builder, item->label);
+      json_builder_set_member_name (builder, "predicted");
+      if (isnan (row[0]))
+        json_builder_add_null_value (builder);
+      else
+        json_builder_add_int_value (builder, best);
+      json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
   json_builder_end_object (builder);
@@ -271,15 +309,62 @@ print_eval_table (const char *model_path, const char *data_path, const GraftData
     }
 }
 
+/* A project's stored run as the Results page opens it: its model described by its record,
+ * its validation images, its preprocessing and evaluation batch (see the top). */
+static int
+load_run (const char *folder, gint64 run_id, GraftModel **model, int *classes, GraftDataset **dataset,
+          GraftPreprocessing *prep, int *batch, char **model_path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftProject) project = graft_project_open (folder, &error);
+  g_autoptr (GraftSessionSpec) spec = NULL;
+  GraftRun run = { 0 };
+  int status = CLI_EXIT_OK;
+
+  if (project == NULL || !graft_project_get_run (project, run_id, &run, &error))
+    return cli_fail (error);
+  if (run.model_path == NULL || !g_file_test (run.model_path, G_FILE_TEST_IS_REGULAR))
+    status = cli_fail_printf ("%s: run %" G_GINT64_FORMAT " has no model file%s%s", folder, run_id,
+                              run.model_path != NULL ? ": missing " : " (it did not finish)",
+                              run.model_path != NULL ? run.model_path : "");
+  else if ((*model = graft_model_load (run.model_path, &error)) == NULL
+           || !graft_run_describe_model (&run, *model, &error))
+    status = cli_fail (error);
+  else if ((*classes = cli_model_classes (*model)) < 1)
+    status = cli_fail_printf ("%s: its output is not a (N, classes) array of class scores", run.model_path);
+  else if ((*dataset = graft_run_get_validation (&run)) == NULL || (*dataset)->items->len == 0)
+    status = cli_fail_printf ("%s: run %" G_GINT64_FORMAT " has no validation images to evaluate on (its "
+                              "project had none when it trained)", folder, run_id);
+  else if ((spec = graft_session_spec_from_json (run.spec_json != NULL ? run.spec_json : "", &error)) == NULL)
+    status = cli_fail_printf ("%s: run %" G_GINT64_FORMAT ": %s", folder, run_id, error->message);
+  else
+    {
+      *prep = spec->preprocessing;
+      if (*batch <= 0)
+        *batch = CLAMP (spec->batch_size, 1, 64);
+      *model_path = g_strdup (run.model_path);
+    }
+  graft_run_clear (&run);
+  return status;
+}
+
 int
 cli_eval (int argc, char **argv)
 {
-  EvalOptions o = { .batch = 32, .decode_threads = 2 };
+  EvalOptions o = { .batch = 0, .decode_threads = 2 };
+  g_autofree char *run_text = NULL;
+  const GOptionEntry run_entries[] = {
+    { "run", 0, 0, G_OPTION_ARG_STRING, &run_text, "With PROJECT: the stored run to evaluate", "N" },
+    { NULL },
+  };
   g_autoptr (GOptionContext) context = cli_option_context_new (
-    "eval", "MODEL.onnx DATA",
-    "Measures a classifier on an ImageFolder tree: accuracy, loss, per-class precision, recall and F1, and the "
-    "confusion matrix.",
-    NULL);
+    "eval", "MODEL.onnx DATA | PROJECT --run N",
+    "Measures a classifier on an ImageFolder tree, or a project's stored run on its validation images: accuracy, "
+    "loss, per-class precision, recall and F1, and the confusion matrix.",
+    run_entries);
+  g_autofree char *run_model_path = NULL;
+  const char *model_path, *data_path;
+  gint64 run_id = 0;
   g_autoptr (GraftModel) model = NULL;
   g_autoptr (GPtrArray) labels = NULL;
   g_autoptr (GraftDataset) folder = NULL;
@@ -295,22 +380,43 @@ cli_eval (int argc, char **argv)
   add_eval_entries (context, &o);
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
-  if (argc != 3)
-    return cli_usage_error (context, argc < 2   ? "which model? (give MODEL.onnx DATA)"
-                                     : argc < 3 ? "which images? (give MODEL.onnx DATA)"
-                                                : "one model and one image folder");
-  if ((status = check_eval_options (context, &o)) != CLI_EXIT_OK)
-    return status;
-  if ((status = load_classifier (argv[1], &model, &classes, &labels, &prep)) != CLI_EXIT_OK)
-    return status;
-  if ((status = cli_load_image_folder (argv[2], NULL, &folder)) != CLI_EXIT_OK)
-    return status;
-  if ((status = map_classes (argv[1], argv[2], folder, labels, classes, &dataset)) != CLI_EXIT_OK)
-    return status;
+  if (argc == 2 && graft_project_folder_has_project (argv[1]))
+    {
+      if (run_text == NULL)
+        return cli_usage_error (context, "which run of %s? (give --run N; graft-cli runs lists them)", argv[1]);
+      if ((status = cli_option_int64 (context, "--run", run_text, 1, G_MAXINT64, &run_id)) != CLI_EXIT_OK)
+        return status;
+      if ((status = load_run (argv[1], run_id, &model, &classes, &dataset, &prep, &o.batch, &run_model_path))
+          != CLI_EXIT_OK)
+        return status;
+      if ((status = check_eval_options (context, &o)) != CLI_EXIT_OK)
+        return status;
+    }
+  else if (run_text != NULL)
+    return cli_usage_error (context, "--run is for a project folder; %s holds no project", argv[1]);
+  else
+    {
+      if (argc != 3)
+        return cli_usage_error (context, argc < 2   ? "which model? (give MODEL.onnx DATA)"
+                                         : argc < 3 ? "which images? (give MODEL.onnx DATA)"
+                                                    : "one model and one image folder");
+      if (o.batch == 0)
+        o.batch = 32;
+      if ((status = check_eval_options (context, &o)) != CLI_EXIT_OK)
+        return status;
+      if ((status = load_classifier (argv[1], &model, &classes, &labels, &prep)) != CLI_EXIT_OK)
+        return status;
+      if ((status = cli_load_image_folder (argv[2], NULL, &folder)) != CLI_EXIT_OK)
+        return status;
+      if ((status = map_classes (argv[1], argv[2], folder, labels, classes, &dataset)) != CLI_EXIT_OK)
+        return status;
+    }
 
+  model_path = run_model_path != NULL ? run_model_path : argv[1];
+  data_path = run_model_path != NULL ? argv[1] : argv[2];
   metrics = graft_evaluate (model, dataset, &prep, o.batch, o.decode_threads, &probabilities, &error);
   if (metrics == NULL)
-    return cli_fail_printf ("%s: %s", argv[1], error->message);
+    return cli_fail_printf ("%s: %s", model_path, error->message);
   for (guint i = 0; i < dataset->items->len; i++)
     if (isnan (probabilities[(size_t) i * classes]))
       {
@@ -320,11 +426,11 @@ cli_eval (int argc, char **argv)
         g_ptr_array_add (skipped, g_strdup (path));
       }
   if (metrics->count == 0)
-    return cli_fail_printf ("%s: none of its %u images could be read", argv[2], dataset->items->len);
+    return cli_fail_printf ("%s: none of its %u images could be read", data_path, dataset->items->len);
   if (o.json)
-    print_eval_json (argv[1], argv[2], dataset, metrics, skipped);
+    print_eval_json (model_path, data_path, run_id, dataset, metrics, probabilities, skipped);
   else
-    print_eval_table (argv[1], argv[2], dataset, metrics);
+    print_eval_table (model_path, data_path, dataset, metrics);
   if (skipped->len > 0)
     {
       fprintf (stderr, "graft-cli: %u of %u images could not be read; the figures are of the other %" G_GUINT64_FORMAT
