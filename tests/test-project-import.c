@@ -675,6 +675,93 @@ test_teachable_machine (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "Broken.zip"));
 }
 
+/* The layouts Teachable Machine's public repository (googlecreativelab/
+ * teachablemachine-community) documents for image projects, built here:
+ *   - the image data set its converter reads (snippets/converter/image/api.py,
+ *     representative_dataset_gen): a folder per label of metadata.json, <label>/<image>,
+ *     hidden files left out; one label or several;
+ *   - the model export (libraries/image/src/custom-mobilenet.ts, loadFromFiles): model.json,
+ *     weights.bin and metadata.json, its fields as the Metadata interface names them. */
+static void
+test_teachable_machine_documented (Fixture *f, gconstpointer data)
+{
+  g_autofree char *scratch = g_build_filename (f->dir, "scratch", NULL);
+  g_autofree char *p1 = g_build_filename (scratch, "1.png", NULL);
+  g_autofree char *p2 = g_build_filename (scratch, "2.png", NULL);
+  g_autofree char *p3 = g_build_filename (scratch, "3.png", NULL);
+  g_autofree char *dataset = g_build_filename (f->dir, "dataset.zip", NULL);
+  g_autofree char *one_label = g_build_filename (f->dir, "data.zip", NULL);
+  g_autofree char *model = g_build_filename (f->dir, "exports", "tm-my-image-model.zip", NULL);
+  g_autofree char *exports = g_build_filename (f->dir, "exports", NULL);
+  const char metadata[] =
+    "{\"tfjsVersion\":\"1.3.1\",\"tmVersion\":\"2.4.7\",\"packageVersion\":\"0.8.4\","
+    "\"packageName\":\"@teachablemachine/image\",\"timeStamp\":\"2024-03-01T10:00:00.000Z\","
+    "\"userMetadata\":{},\"modelName\":\"tm-my-image-model\",\"labels\":[\"Class 1\",\"Class 2\"],"
+    "\"imageSize\":224}";
+  const char model_json[] = "{\"modelTopology\":{\"class_name\":\"Sequential\"},\"weightsManifest\":"
+                            "[{\"paths\":[\"weights.bin\"],\"weights\":[]}]}";
+  const guint8 weights[16] = { 0 };
+  g_autoptr (GError) error = NULL;
+  ZipWriter zip;
+
+  write_png (p1, 5, 5, 11);
+  write_png (p2, 5, 5, 12);
+  write_png (p3, 5, 5, 13);
+  zip = zip_new ();
+  zip_add_file (&zip, "Class 1/1.png", p1, TRUE);
+  zip_add (&zip, "Class 1/.DS_Store", (const guint8 *) "xx", 2, FALSE);
+  zip_add_file (&zip, "Class 2/2.png", p2, FALSE);
+  zip_write (&zip, dataset);
+  /* One label: its folder names the class, not the archive. */
+  zip = zip_new ();
+  zip_add_file (&zip, "Class 3/3.png", p3, TRUE);
+  zip_write (&zip, one_label);
+  zip = zip_new ();
+  zip_add (&zip, "model.json", (const guint8 *) model_json, strlen (model_json), TRUE);
+  zip_add (&zip, "weights.bin", weights, sizeof weights, FALSE);
+  zip_add (&zip, "metadata.json", (const guint8 *) metadata, strlen (metadata), TRUE);
+  zip_write (&zip, model);
+
+  {
+    g_autoptr (GraftImportReport) report = graft_import_teachable_machine (f->project, dataset, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (report->added, ==, 2);
+    g_assert_cmpuint (report->skipped->len, ==, 0);
+  }
+  {
+    g_autoptr (GraftImportReport) report = graft_import_teachable_machine (f->project, one_label, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (report->added, ==, 1);
+  }
+  for (int c = 1; c <= 3; c++)
+    {
+      g_autofree char *name = g_strdup_printf ("Class %d", c);
+      gint64 id = graft_project_find_class (f->project, name);
+      g_assert_cmpint (id, >, 0);
+      g_assert_cmpuint (graft_project_count_labels (f->project, id, &error), ==, 1);
+    }
+  g_assert_cmpint (graft_project_find_class (f->project, "data"), ==, 0);
+  g_assert_cmpint (graft_project_find_class (f->project, "dataset"), ==, 0);
+
+  /* The model export: no images, and the message says what it is, with its classes. */
+  g_assert_null (graft_import_teachable_machine (f->project, model, NULL, &error));
+  g_assert_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "tm-my-image-model.zip"));
+  g_assert_nonnull (strstr (error->message, "Teachable Machine model"));
+  g_assert_nonnull (strstr (error->message, "Class 1, Class 2"));
+  g_clear_error (&error);
+  /* In a folder of archives: skipped, saying so. */
+  {
+    g_autoptr (GraftImportReport) report = graft_import_teachable_machine (f->project, exports, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (report->added, ==, 0);
+    g_assert_cmpuint (report->skipped->len, ==, 1);
+    assert_skip (report, "tm-my-image-model.zip", GRAFT_SKIP_NOT_AN_IMAGE);
+    g_assert_nonnull (strstr (g_array_index (report->skipped, GraftImportSkip, 0).detail, "Teachable Machine model"));
+  }
+  g_assert_cmpint (graft_project_find_class (f->project, "tm-my-image-model"), ==, 0);
+}
+
 static void
 test_files_and_copy (Fixture *f, gconstpointer data)
 {
@@ -906,6 +993,7 @@ main (int argc, char **argv)
   ADD ("/project/import/special-files-and-loops", test_special_files_and_loops);
   ADD ("/project/import/csv", test_csv);
   ADD ("/project/import/teachable-machine", test_teachable_machine);
+  ADD ("/project/import/teachable-machine-documented", test_teachable_machine_documented);
   ADD ("/project/import/zip-unsafe-names", test_zip_unsafe_names);
   ADD ("/project/import/full-disk-leaves-no-folders", test_full_disk_leaves_no_folders);
   ADD ("/project/import/files-and-copy", test_files_and_copy);

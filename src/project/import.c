@@ -19,6 +19,8 @@
 #include "project/zip-reader.h"
 #include "base/file-hash.h"
 
+#include <json-glib/json-glib.h>
+
 #define MAX_MEMBER_SIZE (512ull * 1024 * 1024)
 #define COPY_CHUNK (256 * 1024)
 
@@ -1007,6 +1009,59 @@ member_unsafe (const char *name)
   return FALSE;
 }
 
+/* Teachable Machine's model export ("Export Model", TensorFlow.js; the public library,
+ * libraries/image/src/custom-mobilenet.ts, loads it): model.json, weights.bin and
+ * metadata.json, whose "labels" name the classes. It holds no image: the error says so,
+ * with its classes, instead of an import of nothing. NULL when the archive is not one. */
+static char *
+model_export_message (GraftZip *zip, const char *path)
+{
+  gint metadata = -1;
+  gboolean model = FALSE;
+  g_autoptr (GString) labels = g_string_new (NULL);
+  g_autofree char *display = g_filename_display_name (path);
+
+  for (guint i = 0; i < graft_zip_n_entries (zip); i++)
+    {
+      const char *name = graft_zip_entry (zip, i)->name;
+      const char *base = strrchr (name, '/');
+      base = base != NULL ? base + 1 : name;
+      if (member_ignored (name))
+        continue;
+      if (strcmp (base, "model.json") == 0)
+        model = TRUE;
+      else if (strcmp (base, "metadata.json") == 0)
+        metadata = (gint) i;
+    }
+  if (!model || metadata < 0)
+    return NULL;
+  {
+    g_autoptr (GBytes) bytes = graft_zip_read (zip, (guint) metadata, 1 << 20, NULL);
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    JsonNode *root;
+    JsonArray *array;
+    gsize n;
+    const char *data = bytes != NULL ? g_bytes_get_data (bytes, &n) : NULL;
+
+    if (data == NULL || !json_parser_load_from_data (parser, data, (gssize) n, NULL)
+        || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root)
+        || !json_object_has_member (json_node_get_object (root), "labels")
+        || !JSON_NODE_HOLDS_ARRAY (json_object_get_member (json_node_get_object (root), "labels")))
+      return NULL;
+    array = json_object_get_array_member (json_node_get_object (root), "labels");
+    for (guint i = 0; i < json_array_get_length (array) && i < 20; i++)
+      {
+        const char *label = json_node_get_value_type (json_array_get_element (array, i)) == G_TYPE_STRING
+                              ? json_array_get_string_element (array, i) : "?";
+        g_autofree char *valid = g_utf8_make_valid (label, -1);
+        g_string_append_printf (labels, "%s%s", i > 0 ? ", " : "", valid);
+      }
+  }
+  return g_strdup_printf (_("%s is a Teachable Machine model (model.json, metadata.json; classes %s), not its "
+                            "images: import the images of each class (Download Samples) or their folders"),
+                          display, labels->len > 0 ? labels->str : "—");
+}
+
 /* The archive's images, copied into the project at once (an archive member has no path
  * to reference). Fatal errors: writing the copies. */
 static gboolean
@@ -1025,16 +1080,21 @@ scan_archive (Import *im, const char *path, gboolean fatal_open, GError **error)
       return TRUE;
     }
   g_autofree char *default_class = archive_class_name (path);
-  /* Two or more top-level folders: a zipped ImageFolder. */
-  g_autoptr (GHashTable) tops = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  for (guint i = 0; i < graft_zip_n_entries (zip); i++)
+  g_autofree char *model_message = model_export_message (zip, path);
+  if (model_message != NULL)
     {
-      const char *name = graft_zip_entry (zip, i)->name;
-      const char *slash = strchr (name, '/');
-      if (!member_ignored (name) && !member_unsafe (name) && slash != NULL)
-        g_hash_table_add (tops, g_strndup (name, (gsize) (slash - name)));
+      if (fatal_open)
+        {
+          g_set_error_literal (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID, model_message);
+          return FALSE;
+        }
+      add_skip (im, path, GRAFT_SKIP_NOT_AN_IMAGE, model_message);
+      return TRUE;
     }
-  gboolean by_folder = g_hash_table_size (tops) >= 2;
+  /* An image in a top-level folder is of the class that folder names, as in the image
+   * data set Teachable Machine hands its converter (snippets/converter/image/api.py reads
+   * <label>/<image> for every label of metadata.json, hidden files left out), one folder
+   * or several; an image at the top is of the archive's class (a class's samples). */
 
   for (guint i = 0; i < graft_zip_n_entries (zip); i++)
     {
@@ -1071,7 +1131,7 @@ scan_archive (Import *im, const char *path, gboolean fatal_open, GError **error)
       candidate->display = g_steal_pointer (&display);
       candidate->magic = magic;
       const char *slash = strchr (entry->name, '/');
-      g_autofree char *raw_class = by_folder && slash != NULL ? g_strndup (entry->name, (gsize) (slash - entry->name))
+      g_autofree char *raw_class = slash != NULL ? g_strndup (entry->name, (gsize) (slash - entry->name))
                                                               : g_strdup (default_class);
       candidate->class_name = clean_class_name (raw_class);
       g_autoptr (GError) copy_error = NULL;

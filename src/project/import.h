@@ -106,15 +106,21 @@ GraftImportReport *graft_import_csv (GraftProject *project, const char *csv_path
                                      GError **error);
 /* Teachable Machine's image samples. Teachable Machine saves each class's samples
  * ("Download Samples") as a ZIP archive of images; this takes:
- *   - a .zip file: its images are one class, named after the archive (file name without
- *     .zip), unless they sit in two or more top-level folders, which are then the classes
- *     (a zipped ImageFolder);
+ *   - a .zip file: an image in a top-level folder is of the class the folder names (the
+ *     layout of the image data set Teachable Machine's converter reads, <label>/<image>,
+ *     snippets/converter/image/api.py in its public repository; a zipped ImageFolder),
+ *     one folder or several; an image at the top is of a class named after the archive
+ *     (file name without .zip: a class's samples);
  *   - a folder of such archives, and of class folders (archives already unpacked): each
  *     archive and each subfolder is a class.
  * Members are always copied into the project (they have no path of their own). Other
  * members (JSON, ...) are reported as not images; members named by an absolute path or
- * with a ".." component ("../../x.png") are reported and neither read nor made a class. The layout inside Teachable Machine's
- * project file (.tm) is not documented: a .tm is read as a ZIP archive by the same rule. */
+ * with a ".." component ("../../x.png") are reported and neither read nor made a class.
+ * Teachable Machine's model export (model.json, weights.bin, metadata.json with its
+ * "labels", as libraries/image/src/custom-mobilenet.ts loads it) holds no image: given
+ * directly it is an error naming its classes, in a folder a skipped archive saying so.
+ * The layout inside Teachable Machine's project file (.tm) is not in its public
+ * repository: a .tm is read as a ZIP archive by the same rule. */
 GraftImportReport *graft_import_teachable_machine (GraftProject *project, const char *path,
                                                    const GraftImportOptions *options, GError **error);
 /* Loose files and folders (what drag and drop hands over); folders are scanned like
