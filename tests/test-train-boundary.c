@@ -1,7 +1,8 @@
 /* The boundary cache: fine-tuning the top of the toy network runs the frozen layers
  * once per image (and per cached view), gives the weights the uncached run gives,
  * never reuses activations of another model, boundary, preprocessing or image, follows
- * stages that move the boundary, and steps aside when it would exceed its limit. */
+ * stages that move the boundary, and steps aside when it would exceed its limit; the LR
+ * finder sweeps over it; dropout above it draws the uncached run's masks. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -520,6 +521,69 @@ test_resume (void)
   run_result_clear (&expected);
 }
 
+/* The LR finder sweeps over what the run trains: from the boundary, the frozen layers
+ * run once per image, and the run that follows finds their activations in the cache. */
+static void
+test_lr_finder (void)
+{
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GraftSessionSpec) spec = fine_tune_spec (base);
+  g_autofree char *cache = g_build_filename (folder, "lr-finder-cache", NULL);
+  g_autoptr (GraftTrainer) trainer = NULL;
+  g_autoptr (GArray) lrs = NULL, losses = NULL;
+  g_autoptr (GError) error = NULL;
+  GraftBoundaryCacheReport report;
+  float suggestion;
+  guint n_train, n_validation;
+
+  toy_image_folder_load (folder, &train, &validation);
+  n_train = train->items->len - 1; /* one broken file */
+  n_validation = validation->items->len;
+  trainer = graft_trainer_new (base, spec, train, validation, &error);
+  g_assert_no_error (error);
+  graft_trainer_set_cache_folder (trainer, cache);
+  g_assert_true (graft_trainer_find_lr (trainer, 1e-4f, 1.0f, 12, &lrs, &losses, &suggestion, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (lrs->len, >=, 2);
+  graft_trainer_get_boundary_cache_report (trainer, &report);
+  g_assert_true (report.used);
+  g_assert_cmpuint (report.images_computed, ==, n_train);
+  /* Its weights are back as they were: the run starts from the model. */
+  assert_weights_moved (graft_trainer_get_model (trainer), base, "dwconv.weight", FALSE);
+
+  g_assert_true (graft_trainer_run (trainer, &error));
+  g_assert_no_error (error);
+  graft_trainer_get_boundary_cache_report (trainer, &report);
+  g_assert_true (report.used);
+  g_assert_cmpuint (report.images_found, ==, n_train);
+  g_assert_cmpuint (report.images_computed, ==, n_validation);
+}
+
+/* A dropout above the boundary draws, with the cache, the masks it draws without: its
+ * plan numbers the nodes as the whole graph does. */
+static void
+test_dropout (void)
+{
+  g_autoptr (GraftModel) base = toy_pretrained_model ();
+  g_autoptr (GraftDataset) train = NULL;
+  g_autoptr (GraftDataset) validation = NULL;
+  g_autoptr (GraftSessionSpec) spec = fine_tune_spec (base);
+  run_result cached, uncached;
+
+  /* The new head's dropout (the model's own goes with the head it replaces). */
+  spec->head.dropout = 0.5f;
+  toy_image_folder_load (folder, &train, &validation);
+  run (base, spec, train, validation, NULL, G_MAXUINT64, &cached);
+  run (base, spec, train, validation, NULL, 0, &uncached);
+  g_assert_true (cached.report.used);
+  g_assert_false (uncached.report.used);
+  assert_same_weights (cached.model, uncached.model, 1e-5);
+  run_result_clear (&cached);
+  run_result_clear (&uncached);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -534,6 +598,8 @@ main (int argc, char **argv)
   g_test_add_func ("/train/boundary/stages", test_stages);
   g_test_add_func ("/train/boundary/views", test_views);
   g_test_add_func ("/train/boundary/resume", test_resume);
+  g_test_add_func ("/train/boundary/lr-finder", test_lr_finder);
+  g_test_add_func ("/train/boundary/dropout", test_dropout);
   status = g_test_run ();
   test_remove_tree (folder);
   g_free (folder);

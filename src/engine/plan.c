@@ -187,7 +187,7 @@ setup_node (graft_plan *plan, int index, float **inputs_at, graft_error *error)
     return GRAFT_ERROR_SHAPE;
   out->count = value_floats (plan, node->output);
   np->context = (graft_op_context) {
-    .node = node, .index = index, .input_shapes = shapes,
+    .node = node, .index = plan->options.node_index_base + index, .input_shapes = shapes,
     .output_shape = &out->shape, .output_count = out->count,
     .training = plan->options.mode == GRAFT_PLAN_TRAINING,
     .state = &np->state,

@@ -50,6 +50,10 @@ typedef struct {
   float label_smoothing;
   const float *class_weights; /* (K) or NULL; copied */
   uint64_t seed;              /* dropout masks: seed, step and node give the mask */
+  /* Added to a node's index where the index picks a mask: a graph cut from a larger one
+   * (the layers above a frozen part, train/boundary-cache.h) gives its nodes the indices
+   * they have in the whole graph, so that it draws the masks the whole graph would. */
+  int node_index_base;
   /* Run every node on its own (no Conv or BatchNorm with the Activation after it in one
    * pass), and clear every gradient buffer before its first writer adds to it (instead
    * of that writer overwriting it). The results are the same; tests compare the two. */

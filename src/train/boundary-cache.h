@@ -33,8 +33,10 @@ gboolean graft_boundary_find (const graft_graph *graph, int *split, int *value, 
 /* The nodes [first, end) of full as a graph of their own whose input is input (an
  * activation or input of full, batch dimension free), named as in full; parameters,
  * buffers and constants are copied with their trainable flags and lr multipliers,
- * nodes with their BatchNorm mode. NULL with an error when a node of the range reads
- * an activation or input of full other than input. */
+ * nodes with their BatchNorm mode, in order: node i of the result is node first + i of
+ * full (a training plan's node_index_base = first draws full's dropout masks). NULL with
+ * an error when a node of the range reads an activation or input of full other than
+ * input. */
 graft_graph *graft_subgraph_extract (const graft_graph *full, int input, int first, int end, GError **error);
 /* The same for frozen layers that run in inference plans only: a Conv whose output only
  * an inference-mode BatchNorm reads becomes one Conv with the BatchNorm folded into its

@@ -76,6 +76,8 @@ typedef struct {
   int input;
   int logits;
   int first_head_node;   /* nodes from here on are the new head */
+  int node_base;         /* the layers above the boundary: where their first node is in the model's graph
+                          * (their plans draw the dropout masks the whole graph would) */
 } training_graph;
 
 struct _GraftTrainer {
@@ -640,6 +642,7 @@ plan_for (plan_pair *pair, training_graph *tg, const graft_plan_options *base, i
   options.keep = keep;
   options.n_keep = n_keep;
   options.loss_logits = tg->logits;
+  options.node_index_base = tg->node_base;
   pair->plans[0] = graft_plan_new (tg->graph, &options, &engine_error);
   pair->batches[0] = batch;
   if (pair->plans[0] == NULL)
@@ -1609,7 +1612,7 @@ begin_stage (run_state *rs, int epoch, GError **error)
         return FALSE;
       rs->tg = (training_graph) {
         suffix, graft_graph_find_value (suffix, name),
-        graft_graph_find_value (suffix, graft_graph_value (model, trainer->model->logits)->name), 0,
+        graft_graph_find_value (suffix, graft_graph_value (model, trainer->model->logits)->name), 0, split,
       };
     }
   return TRUE;
@@ -1898,13 +1901,11 @@ prepare (GraftTrainer *trainer, run_state *rs, gboolean for_lr_finder, float **t
   graft_error engine_error;
 
   *rs = (run_state) { .trainer = trainer, .boundary_value = -1 };
-  if (!for_lr_finder)
-    {
-      trainer->boundary_used = FALSE;
-      g_clear_pointer (&trainer->boundary_name, g_free);
-      g_clear_pointer (&trainer->boundary_reason, g_free);
-      trainer->boundary_found = trainer->boundary_computed = trainer->boundary_hits = trainer->boundary_bytes = 0;
-    }
+  /* The report is the last run's or LR sweep's. */
+  trainer->boundary_used = FALSE;
+  g_clear_pointer (&trainer->boundary_name, g_free);
+  g_clear_pointer (&trainer->boundary_reason, g_free);
+  trainer->boundary_found = trainer->boundary_computed = trainer->boundary_hits = trainer->boundary_bytes = 0;
   if (graft_dataset_size (trainer->train) == 0)
     {
       g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DATA, _("There are no labelled images to train on"));
@@ -1922,7 +1923,8 @@ prepare (GraftTrainer *trainer, run_state *rs, gboolean for_lr_finder, float **t
     return engine_ok (engine_error.status, &engine_error, error);
   rs->has_validation = !for_lr_finder && trainer->validation != NULL && graft_dataset_size (trainer->validation) > 0;
   rs->full = !graft_trainer_uses_embedding_cache (trainer);
-  rs->boundary_allowed = rs->full && !for_lr_finder;
+  /* The LR finder's sweep trains what the run would train: from the boundary too. */
+  rs->boundary_allowed = rs->full;
 
   if (rs->full)
     {
@@ -2090,6 +2092,10 @@ graft_trainer_find_lr (GraftTrainer *trainer, float start, float end, int steps,
     }
   ok = prepare (trainer, &rs, TRUE, &train_embeddings, &train_labels, &validation_embeddings, &validation_labels,
                 error);
+  /* The first stage's trainable set, over the boundary cache as the run's first epoch
+   * would be (its activations are then the run's cache hits). */
+  if (ok && rs.full)
+    ok = begin_stage (&rs, 0, error);
   if (ok)
     snapshot_take (rs.tg.graph, &saved);
   source_start_epoch (&rs.train_source, 0);
