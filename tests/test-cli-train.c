@@ -924,6 +924,22 @@ test_lr_find (void)
                             NULL),
                    ==, 0);
   g_assert_nonnull (strstr (text, "# suggested learning rate"));
+
+  /* Fine-tuning the top: the sweep trains from the boundary, as the run would. */
+  {
+    g_autofree char *fine = NULL;
+    g_autoptr (JsonNode) swept = NULL;
+    JsonObject *cache;
+    g_assert_cmpint (run_cli (&fine, NULL, "lr-find", base_path, train_dir, "--json", "--steps", "8", "--preset",
+                              "fine-tune", "--batch", "16", "--cache-dir", cache_dir, NULL),
+                     ==, 0);
+    swept = cli_test_parse (fine);
+    cache = json_object_get_object_member (json_node_get_object (swept), "boundary_cache");
+    g_assert_true (json_object_get_boolean_member (cache, "used"));
+    g_assert_cmpint (json_object_get_int_member (cache, "images_found") + json_object_get_int_member (cache,
+                                                                                                      "images_computed"),
+                     >, 0);
+  }
 }
 
 static void

@@ -82,7 +82,8 @@
  *
  * lr-find prints "lr loss" rows (the smoothed loss at each learning rate tried) and the
  * suggestion as a comment line; with --json one object:
- *   {"model", "data", "strategy", "lrs": [..], "losses": [..], "suggestion"}
+ *   {"model", "data", "strategy", "lrs": [..], "losses": [..], "suggestion",
+ *    "boundary_cache": {as the train event}}
  * The trainer's messages go to stderr.
  */
 #include "cli/cli.h"
@@ -695,6 +696,31 @@ add_run_outcome (JsonBuilder *builder, const Progress *p, const GraftMetrics *be
 
 /* ": validation accuracy 93.1%, loss 0.2345 (epoch 4)", or "" for a run without
  * validation images. */
+/* What the run (or LR sweep) did with the boundary cache: "used", "boundary", "reason",
+ * "images_found", "images_computed", "hits". */
+static void
+add_boundary_cache (JsonBuilder *builder, GraftTrainer *trainer)
+{
+  GraftBoundaryCacheReport cache;
+
+  graft_trainer_get_boundary_cache_report (trainer, &cache);
+  json_builder_set_member_name (builder, "used");
+  json_builder_add_boolean_value (builder, cache.used);
+  json_builder_set_member_name (builder, "boundary");
+  if (cache.boundary != NULL)
+    cli_json_add_text (builder, cache.boundary);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "reason");
+  if (cache.reason != NULL)
+    cli_json_add_text (builder, cache.reason);
+  else
+    json_builder_add_null_value (builder);
+  member_int (builder, "images_found", (gint64) cache.images_found);
+  member_int (builder, "images_computed", (gint64) cache.images_computed);
+  member_int (builder, "hits", (gint64) cache.hits);
+}
+
 static char *
 format_run_figures (const Progress *p, const GraftMetrics *best)
 {
@@ -1359,24 +1385,8 @@ cli_train (int argc, char **argv)
   status = interrupted_by != 0 ? 128 + interrupted_by : CLI_EXIT_OK;
   if (json)
     {
-      GraftBoundaryCacheReport cache;
       JsonBuilder *builder = event_begin ("boundary_cache");
-      graft_trainer_get_boundary_cache_report (trainer, &cache);
-      json_builder_set_member_name (builder, "used");
-      json_builder_add_boolean_value (builder, cache.used);
-      json_builder_set_member_name (builder, "boundary");
-      if (cache.boundary != NULL)
-        cli_json_add_text (builder, cache.boundary);
-      else
-        json_builder_add_null_value (builder);
-      json_builder_set_member_name (builder, "reason");
-      if (cache.reason != NULL)
-        cli_json_add_text (builder, cache.reason);
-      else
-        json_builder_add_null_value (builder);
-      member_int (builder, "images_found", (gint64) cache.images_found);
-      member_int (builder, "images_computed", (gint64) cache.images_computed);
-      member_int (builder, "hits", (gint64) cache.hits);
+      add_boundary_cache (builder, trainer);
       event_end (builder);
       builder = event_begin ("done");
       cli_json_set_file_name (builder, "output", output_path);
@@ -1512,6 +1522,11 @@ cli_lr_find (int argc, char **argv)
         cli_json_add_number (builder, g_array_index (losses, float, i));
       json_builder_end_array (builder);
       member_number (builder, "suggestion", suggestion);
+      /* The sweep trains from the boundary as the run would (its activations cached). */
+      json_builder_set_member_name (builder, "boundary_cache");
+      json_builder_begin_object (builder);
+      add_boundary_cache (builder, trainer);
+      json_builder_end_object (builder);
       json_builder_end_object (builder);
       cli_print_json (builder, TRUE);
     }
