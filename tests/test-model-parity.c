@@ -8,7 +8,9 @@
  * again at batches 1 and 3 (the input's rows 0 and 0,1,0), which proves that the batch
  * dimension is really dynamic. Without fixtures the test skips. Where the manifest says
  * so, a fixture also checks the blocks the analysis finds ("blocks": their names, in
- * order) and that Graft's own export of it imports again and gives the same output
+ * order), the blocks each preset acts on ("presets": fine-tune's trainable blocks,
+ * ULMFiT's first unfrozen ones, those Replace Top Layers removes, fastai's backbone)
+ * and that Graft's own export of it imports again and gives the same output
  * ("round_trip": true; transformers, whose LayerNorm and GELU export differently).
  *
  * /model/onnx-node/test_*: the node tests of ONNX's backend test data (Debian's
@@ -27,6 +29,7 @@
 #include "model/model.h"
 #include "model/npy.h"
 #include "model/onnx.pb-c.h"
+#include "train/spec.h"
 
 #define DEFAULT_NODE_TESTS "/usr/share/libonnx-testdata/data/node"
 
@@ -120,6 +123,7 @@ typedef struct {
   double tolerance;
   char *description;
   char **blocks;     /* NULL-terminated expected block names, or NULL */
+  JsonNode *presets; /* preset -> the block names it acts on (see check_presets), or NULL */
   gboolean round_trip;
 } Fixture;
 
@@ -138,6 +142,7 @@ fixture_free (gpointer data)
   g_free (f->logits);
   g_free (f->description);
   g_strfreev (f->blocks);
+  g_clear_pointer (&f->presets, json_node_unref);
   g_free (f);
 }
 
@@ -163,6 +168,74 @@ check_blocks (const Fixture *f, GraftModel *model)
     g_string_append_printf (found, "%s%s", i ? " " : "", g_array_index (model->blocks, GraftBlock, i).name);
   g_test_message ("%s: blocks %s", f->name, found->str);
   g_assert_cmpstr (found->str, ==, want);
+}
+
+/* Block names first..last-1, space-separated. */
+static char *
+block_names (GraftModel *model, int first, int last)
+{
+  GString *names = g_string_new (NULL);
+  for (int i = first; i < last; i++)
+    g_string_append_printf (names, "%s%s", i > first ? " " : "", g_array_index (model->blocks, GraftBlock, i).name);
+  return g_string_free (names, FALSE);
+}
+
+/* The blocks each preset acts on are the manifest's: fine-tune's trainable blocks,
+ * the blocks ULMFiT's second stage (the first after the head alone) trains, the blocks
+ * Replace Top Layers removes, and the backbone fastai spreads its rates over. */
+static void
+check_presets (const Fixture *f, GraftModel *model)
+{
+  JsonObject *o = json_node_get_object (f->presets);
+  int backbone = graft_session_spec_backbone_blocks (model);
+  static const struct { const char *name; GraftStrategy strategy; } presets[] = {
+    { "fine-tune", GRAFT_STRATEGY_FINE_TUNE },
+    { "ulmfit", GRAFT_STRATEGY_PROGRESSIVE_ULMFIT },
+    { "replace-top", GRAFT_STRATEGY_REPLACE_TOP },
+    { "fastai", GRAFT_STRATEGY_PROGRESSIVE_FASTAI },
+  };
+
+  for (guint p = 0; p < G_N_ELEMENTS (presets); p++)
+    {
+      g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (presets[p].strategy, model);
+      g_autoptr (GString) want = g_string_new (NULL);
+      g_autofree char *found = NULL;
+      JsonArray *names;
+      int first = 0;
+
+      if (!json_object_has_member (o, presets[p].name))
+        continue;
+      names = json_object_get_array_member (o, presets[p].name);
+      for (guint k = 0; k < json_array_get_length (names); k++)
+        g_string_append_printf (want, "%s%s", k ? " " : "", json_array_get_string_element (names, k));
+      switch (presets[p].strategy)
+        {
+        case GRAFT_STRATEGY_FINE_TUNE:
+          first = spec->stages[0].trainable_from;
+          break;
+        case GRAFT_STRATEGY_PROGRESSIVE_ULMFIT:
+          g_assert_cmpint (spec->n_stages, >=, 2);
+          first = spec->stages[1].trainable_from;
+          break;
+        case GRAFT_STRATEGY_REPLACE_TOP:
+          first = backbone - graft_session_spec_replace_top_removed_blocks (model);
+          /* the new head's cut is a value a head can be grafted on */
+          if (spec->cut != NULL)
+            {
+              int cut = graft_graph_find_value (model->graph, spec->cut);
+              g_assert_cmpint (cut, >=, 0);
+              g_assert_true (graft_graph_value (model->graph, cut)->shape.rank == 2
+                             || graft_graph_value (model->graph, cut)->shape.rank == 4);
+            }
+          break;
+        default:
+          first = 0;
+          break;
+        }
+      found = block_names (model, first, backbone);
+      g_test_message ("%s: %s acts on blocks '%s'", f->name, presets[p].name, found);
+      g_assert_cmpstr (found, ==, want->str);
+    }
 }
 
 /* Graft's export of the model imports again and gives the same output at the fixture's
@@ -294,6 +367,8 @@ test_fixture (gconstpointer data)
     }
   if (f->blocks != NULL)
     check_blocks (f, model);
+  if (f->presets != NULL)
+    check_presets (f, model);
   if (f->round_trip)
     check_round_trip (f, model, input, input_row);
 }
@@ -379,6 +454,8 @@ add_fixture_tests (void)
           for (guint k = 0; k < json_array_get_length (names); k++)
             f->blocks[k] = g_strdup (json_array_get_string_element (names, k));
         }
+      if (json_object_has_member (o, "presets"))
+        f->presets = json_node_copy (json_object_get_member (o, "presets"));
       f->tolerance = json_object_has_member (o, "tolerance") ? json_object_get_double_member (o, "tolerance") : 1e-4;
       if (f->name == NULL || f->file == NULL || f->input == NULL || f->output == NULL || f->layout == NULL
           || strchr (f->name, '/') != NULL)

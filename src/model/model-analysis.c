@@ -30,6 +30,10 @@
  * - Stem: when the model begins with two or more blocks whose keys have no index
  *   (ResNet's conv1, bn1 with its relu and maxpool) and indexed blocks follow, those
  *   leading blocks become one block named "stem".
+ * - Final norm: a block without weights (no Conv, Gemm or MatMul with parameters: the
+ *   LayerNorm after ViT's last encoder layer, "encoder.ln", ConvNeXt's "classifier.0",
+ *   Swin's "norm") just before the last block joins the block before it, so that the
+ *   presets' top blocks are encoder layers and stages, not a lone norm.
  *
  * By structure, otherwise (torch's folded exports, MXNet's "resnetv15_conv0_weight"):
  * - a block ends after each residual join: an Add whose two inputs are both activations;
@@ -238,6 +242,22 @@ ranges_append (GArray *ranges, int first, int last, char *key, gboolean indexed)
   g_array_append_val (ranges, range);
 }
 
+/* Whether a range holds a Conv, Gemm or MatMul with parameters (a Linear layer on
+ * tokens is exported as MatMul and Add). */
+static gboolean
+range_has_weights (const graft_graph *graph, const BlockRange *range)
+{
+  for (int i = range->first_node; i <= range->last_node; i++)
+    {
+      const graft_node *node = graft_graph_node (graph, i);
+      if ((node->attributes.op == GRAFT_OP_CONV || node->attributes.op == GRAFT_OP_GEMM
+           || node->attributes.op == GRAFT_OP_MATMUL)
+          && first_parameter (graph, node) >= 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* Blocks by parameter name. */
 static GArray *
 blocks_by_name (const graft_graph *graph)
@@ -279,6 +299,14 @@ blocks_by_name (const graft_graph *graph)
       g_free (stem->key);
       stem->key = g_strdup ("stem");
       g_array_remove_range (ranges, 1, (guint) leading - 1);
+    }
+
+  /* The final norm joins the last layer or stage. */
+  if (ranges->len >= 3 && !range_has_weights (graph, &g_array_index (ranges, BlockRange, ranges->len - 2)))
+    {
+      g_array_index (ranges, BlockRange, ranges->len - 3).last_node =
+          g_array_index (ranges, BlockRange, ranges->len - 2).last_node;
+      g_array_remove_index (ranges, ranges->len - 2);
     }
   return ranges;
 }
@@ -331,20 +359,6 @@ blocks_by_structure (const graft_graph *graph, const graft_shape *shapes, int cl
   if (classifier >= 0)
     ranges_append (ranges, classifier, n_nodes - 1, g_strdup ("head"), FALSE);
   return ranges;
-}
-
-/* Whether a range holds a Conv or Gemm with parameters. */
-static gboolean
-range_has_weights (const graft_graph *graph, const BlockRange *range)
-{
-  for (int i = range->first_node; i <= range->last_node; i++)
-    {
-      const graft_node *node = graft_graph_node (graph, i);
-      if ((node->attributes.op == GRAFT_OP_CONV || node->attributes.op == GRAFT_OP_GEMM)
-          && first_parameter (graph, node) >= 0)
-        return TRUE;
-    }
-  return FALSE;
 }
 
 /* Structural blocks without weights join the block before them (the first one, the

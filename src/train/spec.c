@@ -152,7 +152,21 @@ graft_session_spec_replace_top_removed_blocks (const GraftModel *model)
   last = block_spatial (model, blocks - 1);
   while (removed < blocks && block_spatial (model, blocks - 1 - removed) == last)
     removed++;
-  return CLAMP (removed, 1, blocks / 2);
+  removed = CLAMP (removed, 1, blocks / 2);
+  /* A head is grafted on (N, features) or (N, C, H, W): a transformer's tokens between
+   * its encoder layers (N, tokens, features) are neither, so fewer blocks go (none: the
+   * new head replaces the classifier alone). */
+  while (removed > 0)
+    {
+      const GraftBlock *below = &g_array_index (model->blocks, GraftBlock, blocks - removed - 1);
+      int rank = below->last_node < (int) model->layers->len
+                     ? g_array_index (model->layers, GraftLayerInfo, below->last_node).output_shape.rank
+                     : 4;
+      if (rank == 2 || rank == 4)
+        break;
+      removed--;
+    }
+  return removed;
 }
 
 GraftSessionSpec *
