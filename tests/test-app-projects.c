@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "app-test-helpers.h"
+#include "base/file-hash.h"
 #include "engine/parallel.h"
 #include "gradcheck.h"
 #include "graft-application.h"
@@ -283,6 +284,17 @@ test_reopen (void)
     g_autoptr (GraftModel) model = graft_model_load (exported, &error);
     g_assert_no_error (error);
     g_assert_nonnull (model);
+  }
+  /* In the run's export history, with the file's SHA-256. */
+  {
+    g_autoptr (GArray) exports = graft_project_list_exports (
+      graft_project_object_get_project (app_test_window_project (window)), run_id, &error);
+    g_autofree char *sha256 = graft_file_sha256 (exported, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (exports->len, ==, 1);
+    g_assert_cmpstr (g_array_index (exports, GraftExportEntry, 0).path, ==, exported);
+    g_assert_cmpstr (g_array_index (exports, GraftExportEntry, 0).format, ==, "onnx");
+    g_assert_cmpstr (g_array_index (exports, GraftExportEntry, 0).checksum, ==, sha256);
   }
 
   /* Delete: asked first, then gone with its model file. */
