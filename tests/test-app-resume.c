@@ -323,6 +323,17 @@ test_killed_cli_run (void)
   training = graft_window_get_training (window);
   graft_window_show_page (window, "results");
   APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"))), 60);
+  /* While another trainer holds the run (its lock, taken here), Resume is refused by name. */
+  {
+    GraftProjectObject *object = app_test_window_project (window);
+    g_autoptr (GraftRunLock) lock = graft_run_lock (graft_project_object_get_project (object), run_id, &error);
+    g_assert_no_error (error);
+    g_assert_false (graft_project_object_resume_run (object, run_id, &error));
+    g_assert_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_BUSY);
+    g_assert_nonnull (strstr (error->message, "being trained by another process"));
+    g_clear_error (&error);
+    g_assert_false (graft_training_is_busy (training));
+  }
   resume = find_resume_button (app_test_window_page (window, "results"), run_id);
   g_assert_nonnull (resume);
   g_assert_true (gtk_widget_activate (resume));
@@ -333,6 +344,12 @@ test_killed_cli_run (void)
   {
     GraftProject *project = graft_project_object_get_project (app_test_window_project (window));
     g_autoptr (GArray) accuracy = graft_project_get_metric_series (project, run_id, "validation-accuracy", NULL);
+    /* Its time: the CLI's part (to its first epoch) and the app's. */
+    g_autoptr (GArray) parts = graft_project_get_run_parts (project, run_id, NULL);
+    g_assert_cmpuint (parts->len, ==, 2);
+    g_assert_cmpint (g_array_index (parts, GraftRunPart, 0).epochs_done, ==, 1);
+    g_assert_cmpint (g_array_index (parts, GraftRunPart, 1).from_epoch, ==, 1);
+    g_assert_cmpint (g_array_index (parts, GraftRunPart, 1).epochs_done, ==, 3);
     GraftRun run = { 0 };
     g_assert_true (graft_project_get_run (project, run_id, &run, NULL));
     g_assert_cmpint (run.status, ==, GRAFT_RUN_FINISHED);
