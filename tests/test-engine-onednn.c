@@ -290,7 +290,8 @@ test_conv (void)
 }
 
 /* Constant weights are reordered once: a change of the weights afterwards is not
- * seen (what the plan relies on being told), while the default reorders each time. */
+ * seen (what the plan relies on being told), while the default reorders each time,
+ * into scratch. */
 static void
 test_conv_constant_weights (void)
 {
@@ -308,11 +309,19 @@ test_conv_constant_weights (void)
     {
       graft_onednn_conv_config config = { .src_blocked = true, .dst_blocked = true, .constant_weights = constant };
       graft_onednn_conv *conv = graft_onednn_conv_new (&p, &config, &error);
+      float *scratch;
       g_assert_nonnull (conv);
-      graft_onednn_conv_forward (conv, xb, wf, NULL, y1, NULL);
+      /* Only constant weights keep a reordered copy between steps; the others are
+       * reordered into scratch (here the blocked format differs from the plain one). */
+      if (constant)
+        g_assert_cmpuint (graft_onednn_conv_held_floats (conv), >=, nw);
+      else
+        g_assert_cmpuint (graft_onednn_conv_held_floats (conv), ==, 0);
+      scratch = nan_floats (graft_onednn_conv_scratch_floats (conv));
+      graft_onednn_conv_forward (conv, xb, wf, NULL, y1, scratch);
       for (size_t i = 0; i < nw; i++)
         wf[i] *= 2;
-      graft_onednn_conv_forward (conv, xb, wf, NULL, y2, NULL);
+      graft_onednn_conv_forward (conv, xb, wf, NULL, y2, scratch);
       for (size_t i = 0; i < nw; i++)
         wf[i] /= 2;
       for (size_t i = 0; i < ny; i++)
@@ -320,6 +329,7 @@ test_conv_constant_weights (void)
           g_assert_cmpfloat (y2[i], ==, y1[i]);
         else
           g_assert_cmpfloat_with_epsilon (y2[i], 2 * y1[i], 1e-5 * (1 + fabsf (y1[i])));
+      graft_floats_free (scratch);
       graft_onednn_conv_free (conv);
     }
   g_free (x);
@@ -1003,6 +1013,131 @@ test_plan_deterministic (void)
     graft_graph_free (nets[k].graph);
 }
 
+/* Plain readers of blocked values (a broadcast Add, a Concat of channel counts that
+ * are not multiples of the block, a Mul by a constant, a Flatten) in the middle of a network: a stem
+ * branch, a shifted 1x1 branch concatenated with it, a convolution and a Gemm head on
+ * the flattened map. */
+static void
+edge_net_build (net *t, uint64_t seed)
+{
+  graft_shape input_shape = graft_shape_4d (1, 3, 9, 9);
+  int x, branch, pair[2], gemm[3];
+  graft_node_attributes a;
+
+  t->graph = graft_graph_new ();
+  t->input = graft_graph_add_input (t->graph, "image", &input_shape, NULL);
+  x = net_conv (t, "stem", t->input, 3, 12, 3, 1, 1, false, seed);
+  x = net_batchnorm (t, "stem.bn", x, 12, seed + 10);
+  x = net_activation (t, "stem.relu", x, GRAFT_ACTIVATION_RELU, 0, 0);
+  branch = net_conv (t, "branch", x, 12, 12, 1, 1, 1, true, seed + 20);
+  branch = net_activation (t, "branch.hswish", branch, GRAFT_ACTIVATION_HARD_SWISH, 0, 0);
+  pair[0] = branch;
+  pair[1] = net_tensor (t, "shift", GRAFT_VALUE_PARAMETER, graft_shape_4d (1, 12, 1, 1), -0.5f, 0.5f, seed + 30);
+  branch = net_node (t, "shifted", (graft_node_attributes) { .op = GRAFT_OP_ADD }, pair, 2);
+  pair[0] = x, pair[1] = branch;
+  a = (graft_node_attributes) { .op = GRAFT_OP_CONCAT, .concat = { 1 } };
+  x = net_node (t, "concat", a, pair, 2);
+  x = net_conv (t, "reduce", x, 24, 8, 3, 2, 1, true, seed + 40);
+  t->kept = x = net_activation (t, "reduce.relu6", x, GRAFT_ACTIVATION_CLIP, 0, 6);
+  /* A constant (1,C,1,1) factor is no per-sample scale at a batch above 1. */
+  pair[0] = x;
+  pair[1] = net_tensor (t, "gain", GRAFT_VALUE_CONSTANT, graft_shape_4d (1, 8, 1, 1), 0.5f, 1.5f, seed + 45);
+  x = net_node (t, "gained", (graft_node_attributes) { .op = GRAFT_OP_MUL }, pair, 2);
+  a = (graft_node_attributes) { .op = GRAFT_OP_FLATTEN, .flatten = { 1 } };
+  x = net_node (t, "flatten", a, &x, 1);
+  gemm[0] = x;
+  gemm[1] = net_tensor (t, "fc.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (5, 8 * 5 * 5), -0.1f, 0.1f,
+                        seed + 50);
+  gemm[2] = net_tensor (t, "fc.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { 5 }), -0.1f, 0.1f,
+                        seed + 51);
+  a = (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1.0f, 1.0f } };
+  t->logits = net_node (t, "fc", a, gemm, 3);
+}
+
+/* Where a node that runs plain reads a blocked value, the value is reordered for it
+ * and its producers stay blocked (the plain layout no longer spreads up from the
+ * Concat and the Flatten to the stem), and a training step still matches the
+ * portable kernels: values, loss, every gradient, running statistics. */
+static void
+test_plan_edges (void)
+{
+  int batch = 3;
+  float images[3 * 3 * 9 * 9];
+  int32_t labels[3];
+  net nets[2];
+  graft_plan *plans[2];
+  float loss[2];
+  graft_error error;
+  graft_onednn_backend *backend;
+  int keep[] = { 0 };
+  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = 2, .keep = keep, .n_keep = 1 };
+
+  edge_net_build (&nets[0], 7);
+  options.loss_logits = nets[0].logits;
+  backend = graft_onednn_backend_new (nets[0].graph, &options, &error);
+  g_assert_nonnull (backend);
+  for (int v = 0; v < graft_graph_value_count (nets[0].graph); v++)
+    {
+      const char *name = graft_graph_value (nets[0].graph, v)->name;
+      bool blocked = graft_onednn_backend_blocked (backend, v);
+      bool want = g_str_has_prefix (name, "stem") || g_str_has_prefix (name, "branch")
+                  || g_str_has_prefix (name, "reduce");
+      if (graft_graph_value (nets[0].graph, v)->kind != GRAFT_VALUE_ACTIVATION)
+        want = false;
+      if (blocked != want)
+        g_error ("value '%s' is %s", name, blocked ? "blocked" : "plain");
+    }
+  graft_onednn_backend_free (backend);
+  graft_graph_free (nets[0].graph);
+
+  test_fill_uniform_float (images, G_N_ELEMENTS (images), 11, -1, 1);
+  for (int i = 0; i < batch; i++)
+    labels[i] = (int32_t) ((i * 3 + 1) % 5);
+  for (int k = 0; k < 2; k++)
+    {
+      edge_net_build (&nets[k], 7);
+      plans[k] = net_plan (&nets[k], GRAFT_PLAN_TRAINING, k ? GRAFT_PLAN_KERNELS_ONEDNN : GRAFT_PLAN_KERNELS_PORTABLE,
+                           batch);
+      g_assert_cmpint (graft_plan_set_input (plans[k], nets[k].input, images, G_N_ELEMENTS (images), &error), ==,
+                       GRAFT_OK);
+      g_assert_cmpint (graft_plan_forward (plans[k], &error), ==, GRAFT_OK);
+      g_assert_cmpint (graft_plan_backward (plans[k], labels, &loss[k], &error), ==, GRAFT_OK);
+    }
+  g_assert_cmpfloat_with_epsilon (loss[1], loss[0], 1e-5 * (1 + fabsf (loss[0])));
+  for (int v = 0; v < graft_graph_value_count (nets[0].graph); v++)
+    {
+      const graft_value *value = graft_graph_value (nets[0].graph, v);
+      graft_shape shape;
+      size_t count;
+      char what[160];
+      const float *want, *got;
+
+      if (v == nets[0].kept || v == nets[0].logits || value->kind == GRAFT_VALUE_BUFFER)
+        {
+          want = graft_plan_value_data (plans[0], v, &shape);
+          got = graft_plan_value_data (plans[1], v, NULL);
+          graft_shape_count (&shape, &count, NULL);
+          g_snprintf (what, sizeof what, "%s on oneDNN", value->name);
+          assert_values_close (what, got, want, count, 1e-5, 1e-4);
+        }
+      if (value->kind == GRAFT_VALUE_PARAMETER)
+        {
+          graft_shape_count (&value->shape, &count, NULL);
+          want = graft_plan_gradient (plans[0], v);
+          got = graft_plan_gradient (plans[1], v);
+          g_assert_nonnull (want);
+          g_assert_nonnull (got);
+          g_snprintf (what, sizeof what, "gradient of %s on oneDNN", value->name);
+          assert_values_close (what, got, want, count, 1e-5, 1e-3);
+        }
+    }
+  for (int k = 0; k < 2; k++)
+    {
+      graft_plan_free (plans[k]);
+      graft_graph_free (nets[k].graph);
+    }
+}
+
 /* An inference plan: the same outputs as the portable kernels, and a frozen training
  * plan reorders its weights once but still sees the graph's weights. */
 static void
@@ -1074,6 +1209,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/onednn/plan-matches-portable", test_plan_matches_portable);
   g_test_add_func ("/engine/onednn/plan-deterministic", test_plan_deterministic);
   g_test_add_func ("/engine/onednn/plan-inference", test_plan_inference);
+  g_test_add_func ("/engine/onednn/plan-edges", test_plan_edges);
 #else
   g_test_add_data_func ("/engine/onednn/skipped", "the engine is built without oneDNN (meson option onednn)",
                         test_skipped);

@@ -2,6 +2,7 @@
  * (onednn-backend.h). The kernels are onednn.c's; this file wires them to op-table.h. */
 #include "engine/onednn-backend.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,9 @@ struct graft_onednn_backend {
   bool training;
   int n_values;
   bool *blocked;
+  /* Per node output: the built-in descriptor of a node that reads a blocked value
+   * while running plain, wrapped with the reorders at its edge (edge_descriptor). */
+  graft_op_descriptor *edges;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -72,6 +76,16 @@ concat_axis (const graft_node *node, int rank)
   return axis < 0 ? axis + rank : axis;
 }
 
+/* Whether the value's first dimension is the batch (an activation or the input): the
+ * graph's shapes are at batch 1, where a constant (1,C,1,1) looks like a per-sample
+ * (N,C,1,1) scale and a constant (1,C,H,W) like an operand of an elementwise Add. */
+static bool
+per_sample (const graft_graph *graph, int v)
+{
+  graft_value_kind kind = graft_graph_value (graph, v)->kind;
+  return kind == GRAFT_VALUE_ACTIVATION || kind == GRAFT_VALUE_INPUT;
+}
+
 /* Whether the node can run in the backend with a blocked output, given the graph. */
 static bool
 can_block_output (const graft_graph *graph, const graft_node *node)
@@ -92,9 +106,12 @@ can_block_output (const graft_graph *graph, const graft_node *node)
     case GRAFT_OP_AVGPOOL:
       return pool_supported (graph, node);
     case GRAFT_OP_ADD:
-      return graft_shape_equal (&graft_graph_value (graph, node->inputs[0])->shape,
-                                &graft_graph_value (graph, node->inputs[1])->shape);
+      return per_sample (graph, node->inputs[0]) && per_sample (graph, node->inputs[1])
+             && graft_shape_equal (&graft_graph_value (graph, node->inputs[0])->shape,
+                                   &graft_graph_value (graph, node->inputs[1])->shape);
     case GRAFT_OP_MUL:
+      if (!per_sample (graph, node->inputs[0]) || !per_sample (graph, node->inputs[1]))
+        return false;
       {
         const graft_shape *a = &graft_graph_value (graph, node->inputs[0])->shape;
         const graft_shape *b = &graft_graph_value (graph, node->inputs[1])->shape;
@@ -147,7 +164,8 @@ decide_layouts (graft_onednn_backend *b)
       b->blocked[node->output] = can_block_output (graph, node);
     }
   /* Only ever from blocked to plain, so it ends. Kept values may stay blocked: the
-   * plan hands them out in plain layout. */
+   * plan hands them out in plain layout. The layout changes where a node that the
+   * backend does not run reads a blocked value: a reorder at that edge. */
   while (changed)
     {
       changed = false;
@@ -161,17 +179,12 @@ decide_layouts (graft_onednn_backend *b)
               graft_value_kind kind = graft_graph_value (graph, v)->kind;
               if (kind != GRAFT_VALUE_ACTIVATION && kind != GRAFT_VALUE_INPUT)
                 continue;
-              if (b->blocked[v])
-                {
-                  /* Read by a node that runs blocked at that input, or by the global
-                   * average; else the value is plain. */
-                  if ((out && input_must_be_blocked (graph, node, k))
-                      || (node->attributes.op == GRAFT_OP_MEAN_SPATIAL && k == 0))
-                    continue;
-                  b->blocked[v] = false;
-                  changed = true;
-                }
-              else if (out && input_must_be_blocked (graph, node, k) && !(node->attributes.op == GRAFT_OP_CONV && k == 0))
+              /* A blocked value read by a node that runs plain stays blocked: that
+               * node reads it through a plain copy (edge_descriptor), so that plain
+               * layout does not spread up the network from a Flatten or an
+               * unaligned Concat. */
+              if (!b->blocked[v] && out && input_must_be_blocked (graph, node, k)
+                  && !(node->attributes.op == GRAFT_OP_CONV && k == 0))
                 {
                   /* A plain input where the node would want a blocked one: the node runs
                    * plain (a Conv reads a plain input, reordering it when it is not the
@@ -346,6 +359,13 @@ conv_forward (const graft_op_context *c)
       config.backward_data = config.backward_weights = false;
       graft_onednn_conv_free (cn->fused);
       cn->fused = graft_onednn_conv_new (&cn->p, &config, NULL);
+      /* Its weights are reordered into the scratch that setup asked for: when they
+       * would not fit there (another format), the activation runs after. */
+      if (cn->fused != NULL && graft_onednn_conv_scratch_floats (cn->fused) > cn->src_offset)
+        {
+          graft_onednn_conv_free (cn->fused);
+          cn->fused = NULL;
+        }
       cn->fused_tried = true;
       cn->fused_kind = c->activation->kind;
     }
@@ -796,7 +816,187 @@ static const graft_op_descriptor concat_descriptor = {
   .release = concat_release,
 };
 
+/* A node the backend does not run that reads blocked values -------------- */
+
+/* Its built-in descriptor, run on plain copies of its blocked inputs made in scratch
+ * past the built-in's own scratch; in backward, the gradients of those inputs are
+ * computed plain there and reordered into the blocked gradients (added, or written
+ * when the node is the first writer). The copy that backward reads is made again
+ * from the blocked value, which the plan keeps for it: no memory beyond scratch. */
+typedef struct {
+  node_header header;
+  const graft_op_descriptor *inner;
+  int n_inputs;
+  bool *reordered;
+  size_t *copy_offset, *grad_offset;   /* floats into scratch */
+} edge_node;
+
+static void
+edge_reorder_dims (const graft_shape *s, int *d)
+{
+  for (int k = 0; k < 4; k++)
+    d[k] = (int) s->dims[k];
+}
+
+static graft_status
+edge_setup (graft_op_context *c, graft_error *error)
+{
+  const graft_onednn_backend *b = current;
+  const graft_node *node = c->node;
+  edge_node *en = calloc (1, sizeof *en);
+  size_t at;
+
+  if (en == NULL || (en->reordered = calloc ((size_t) node->n_inputs, sizeof (bool))) == NULL
+      || (en->copy_offset = calloc ((size_t) node->n_inputs, sizeof (size_t))) == NULL
+      || (en->grad_offset = calloc ((size_t) node->n_inputs, sizeof (size_t))) == NULL)
+    {
+      if (en != NULL)
+        {
+          free (en->reordered);
+          free (en->copy_offset);
+        }
+      free (en);
+      return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory");
+    }
+  en->header.backend = b;
+  en->inner = graft_op_descriptor_for (node->attributes.op);
+  en->n_inputs = node->n_inputs;
+  c->state->backend = en;   /* edge_release frees it, and what the built-in setup made */
+  if (en->inner->setup != NULL && en->inner->setup (c, error) != GRAFT_OK)
+    return error != NULL ? error->status : GRAFT_ERROR_SHAPE;
+  graft_size_align_floats (c->scratch_floats, &at);
+  for (int k = 0; k < node->n_inputs; k++)
+    {
+      const graft_shape *x = c->input_shapes[k];
+      size_t count;
+      if (!b->blocked[node->inputs[k]])
+        continue;
+      en->reordered[k] = true;
+      graft_size_align_floats ((size_t) (x->dims[0] * x->dims[1] * x->dims[2] * x->dims[3]), &count);
+      en->copy_offset[k] = at;
+      at += count;
+      if (b->training)
+        {
+          en->grad_offset[k] = at;
+          at += count;
+        }
+    }
+  c->scratch_floats = at;
+  return GRAFT_OK;
+}
+
+static void
+edge_release (graft_op_context *c)
+{
+  edge_node *en = c->state->backend;
+  if (en == NULL)
+    return;
+  c->state->backend = NULL;
+  if (en->inner->release != NULL)
+    en->inner->release (c);
+  free (en->reordered);
+  free (en->copy_offset);
+  free (en->grad_offset);
+  free (en);
+}
+
+static void
+edge_forward (const graft_op_context *c)
+{
+  edge_node *en = c->state->backend;
+  graft_op_context inner = *c;
+  float *inputs[en->n_inputs];
+
+  for (int k = 0; k < en->n_inputs; k++)
+    {
+      int d[4];
+      inputs[k] = c->inputs[k];
+      if (!en->reordered[k])
+        continue;
+      inputs[k] = c->scratch + en->copy_offset[k];
+      edge_reorder_dims (c->input_shapes[k], d);
+      graft_onednn_to_plain (d[0], d[1], d[2], d[3], c->inputs[k], inputs[k], false);
+    }
+  inner.inputs = inputs;
+  inner.state = c->state;
+  en->inner->forward (&inner);
+}
+
+static void
+edge_backward (const graft_op_context *c)
+{
+  edge_node *en = c->state->backend;
+  int n = en->n_inputs;
+  graft_op_context inner = *c;
+  float *inputs[n], *gradients[n];
+  bool wants[n], needs[n], needs_output = false;
+
+  for (int k = 0; k < n; k++)
+    {
+      wants[k] = c->gradients[k] != NULL;
+      needs[k] = false;
+    }
+  en->inner->backward_needs (c, wants, needs, &needs_output);
+  inner.set_dx = c->set_dx;
+  for (int k = 0; k < n; k++)
+    {
+      int d[4];
+      inputs[k] = c->inputs[k];
+      gradients[k] = c->gradients[k];
+      if (!en->reordered[k])
+        continue;
+      edge_reorder_dims (c->input_shapes[k], d);
+      inputs[k] = c->scratch + en->copy_offset[k];
+      if (needs[k])
+        graft_onednn_to_plain (d[0], d[1], d[2], d[3], c->inputs[k], inputs[k], false);
+      if (gradients[k] == NULL)
+        continue;
+      gradients[k] = c->scratch + en->grad_offset[k];
+      /* The plain gradient starts from zero, or the built-in's overwriting form
+       * writes it whole. */
+      if (k == 0 && en->inner->sets_dx)
+        inner.set_dx = true;
+      else
+        memset (gradients[k], 0, (size_t) d[0] * (size_t) d[1] * (size_t) d[2] * (size_t) d[3] * sizeof (float));
+    }
+  inner.inputs = inputs;
+  inner.gradients = gradients;
+  en->inner->backward (&inner);
+  for (int k = 0; k < n; k++)
+    {
+      int d[4];
+      if (!en->reordered[k] || c->gradients[k] == NULL)
+        continue;
+      edge_reorder_dims (c->input_shapes[k], d);
+      if (k == 0 && c->set_dx)
+        graft_onednn_to_blocked (d[0], d[1], d[2], d[3], gradients[k], c->gradients[k]);
+      else
+        graft_onednn_add_plain (d[0], d[1], d[2], d[3], gradients[k], c->gradients[k]);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
+
+/* The edge descriptor of a node that runs plain, when it reads a blocked value;
+ * else NULL (the built-in descriptor). */
+static const graft_op_descriptor *
+edge_descriptor (const graft_onednn_backend *b, const graft_node *node)
+{
+  const graft_op_descriptor *inner = graft_op_descriptor_for (node->attributes.op);
+  graft_op_descriptor *edge = &b->edges[node->output];
+  bool reads_blocked = false;
+
+  for (int k = 0; k < node->n_inputs; k++)
+    reads_blocked |= b->blocked[node->inputs[k]];
+  if (!reads_blocked || inner == NULL)
+    return NULL;
+  *edge = *inner;
+  edge->setup = edge_setup;
+  edge->forward = edge_forward;
+  edge->backward = edge_backward;
+  edge->release = edge_release;
+  return edge;
+}
 
 static const graft_op_descriptor *
 descriptor_for (const graft_op_backend *ops, const graft_node *node, const graft_shape *const *input_shapes)
@@ -809,26 +1009,28 @@ descriptor_for (const graft_op_backend *ops, const graft_node *node, const graft
   switch (node->attributes.op)
     {
     case GRAFT_OP_CONV:
-      return out ? &conv_descriptor : NULL;
+      return out ? &conv_descriptor : edge_descriptor (b, node);
     case GRAFT_OP_BATCHNORM:
-      return out ? &batchnorm_descriptor : NULL;
+      return out ? &batchnorm_descriptor : edge_descriptor (b, node);
     case GRAFT_OP_MAXPOOL:
-      return out ? &maxpool_descriptor : NULL;
+      return out ? &maxpool_descriptor : edge_descriptor (b, node);
     case GRAFT_OP_AVGPOOL:
-      return out ? &avgpool_descriptor : NULL;
+      return out ? &avgpool_descriptor : edge_descriptor (b, node);
     case GRAFT_OP_ADD:
-      return out ? &add_descriptor : NULL;
+      return out ? &add_descriptor : edge_descriptor (b, node);
     case GRAFT_OP_MUL:
-      return out ? &mul_descriptor : NULL;
+      return out ? &mul_descriptor : edge_descriptor (b, node);
     case GRAFT_OP_CONCAT:
-      return out ? &concat_descriptor : NULL;
+      return out ? &concat_descriptor : edge_descriptor (b, node);
     case GRAFT_OP_MEAN_SPATIAL:
-      return b->blocked[node->inputs[0]] ? &mean_spatial_descriptor : NULL;
+      return b->blocked[node->inputs[0]] ? &mean_spatial_descriptor : edge_descriptor (b, node);
     case GRAFT_OP_ACTIVATION:
       /* Those whose f(0) is 0 run the built-in descriptor over the padded count. */
-      return out && !keeps_zero (&node->attributes.activation) ? &activation_descriptor : NULL;
+      if (out)
+        return keeps_zero (&node->attributes.activation) ? NULL : &activation_descriptor;
+      return edge_descriptor (b, node);
     default:
-      return NULL;
+      return edge_descriptor (b, node);
     }
 }
 
@@ -848,12 +1050,32 @@ graft_onednn_backend_new (const graft_graph *graph, const graft_plan_options *op
   b->training = options->mode == GRAFT_PLAN_TRAINING;
   b->n_values = graft_graph_value_count (graph);
   b->blocked = calloc ((size_t) (b->n_values ? b->n_values : 1), sizeof (bool));
-  if (b->blocked == NULL)
+  b->edges = calloc ((size_t) (b->n_values ? b->n_values : 1), sizeof *b->edges);
+  if (b->blocked == NULL || b->edges == NULL)
     {
+      free (b->blocked);
+      free (b->edges);
       free (b);
       return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
     }
   decide_layouts (b);
+  if (getenv ("GRAFT_ONEDNN_LAYOUTS") != NULL)
+    {
+      int spatial = 0, edges = 0;
+      for (int v = 0; v < b->n_values; v++)
+        spatial += graft_graph_value (graph, v)->kind == GRAFT_VALUE_ACTIVATION
+                   && spatial_4d (&graft_graph_value (graph, v)->shape);
+      for (int i = 0; i < graft_graph_node_count (graph); i++)
+        {
+          const graft_node *node = graft_graph_node (graph, i);
+          bool reads = false;
+          for (int k = 0; k < node->n_inputs; k++)
+            reads |= b->blocked[node->inputs[k]];
+          edges += reads && !b->blocked[node->output] && node->attributes.op != GRAFT_OP_MEAN_SPATIAL;
+        }
+      fprintf (stderr, "oneDNN layouts: %d of %d spatial activations blocked, %d plain nodes read blocked values\n",
+               graft_onednn_backend_blocked_count (b), spatial, edges);
+    }
   return b;
 }
 
@@ -863,6 +1085,7 @@ graft_onednn_backend_free (graft_onednn_backend *backend)
   if (backend == NULL)
     return;
   free (backend->blocked);
+  free (backend->edges);
   free (backend);
 }
 

@@ -4,11 +4,14 @@
  * activation whose producer and every reader the backend runs in blocked form (Conv,
  * BatchNorm, Max/AveragePool, the activations whose f(0) is 0, Add of equal shapes,
  * squeeze-excite's Mul, aligned channel Concat; GlobalAveragePool reads it) is blocked
- * (onednn.h), everything else is plain: graph inputs, values kept or read by the head
- * (Flatten, Gemm, Reshape...), 1x1 planes. The layout changes therefore happen where
- * the graph changes kind — the stem convolution reads the plain image, the global
- * average writes a plain (N,C) — and never around a layer. Then it answers the plan's
- * descriptor_for with its descriptors for the nodes that touch a blocked value.
+ * (onednn.h), everything else is plain: graph inputs, what the head computes (Flatten,
+ * Gemm, Reshape...), 1x1 planes. The layout changes therefore happen where the graph
+ * changes kind — the stem convolution reads the plain image, the global average writes
+ * a plain (N,C) — and never around a layer. A node that runs plain but reads a blocked
+ * value (a Flatten, an unaligned Concat, a broadcast by a constant) reads it through a
+ * plain copy made for it (and reorders its gradient back), instead of turning the value
+ * and its producers plain. Then it answers the plan's descriptor_for with its
+ * descriptors for the nodes that touch a blocked value.
  * Activations on blocked values run the built-in descriptor over the padded count.
  */
 #pragma once

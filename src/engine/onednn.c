@@ -157,6 +157,24 @@ graft_onednn_to_plain (int n, int c, int h, int w, const float *blocked, float *
       }
 }
 
+GRAFT_SIMD_DISPATCH
+void
+graft_onednn_add_plain (int n, int c, int h, int w, const float *plain, float *blocked)
+{
+  size_t hw = (size_t) h * (size_t) w, b = (size_t) block_size;
+  size_t blocks = padded_channels (c) / b;
+
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < n; i++)
+    for (long ch = 0; ch < c; ch++)
+      {
+        const float *in = plain + ((size_t) i * (size_t) c + (size_t) ch) * hw;
+        float *out = blocked + ((size_t) i * blocks + (size_t) ch / b) * hw * b + (size_t) ch % b;
+        for (size_t s = 0; s < hw; s++)
+          out[s * b] += in[s];
+      }
+}
+
 void
 graft_onednn_zero_padding (int n, int c, int h, int w, float *blocked)
 {
@@ -332,8 +350,13 @@ struct graft_onednn_conv {
   dnnl_stream_t stream;
   step forward, backward_data, backward_weights;
   step weights_to_forward, weights_to_backward, diff_weights_to_plain;
-  float *weights_forward, *weights_backward;   /* NULL: the plain weights serve as they are */
-  bool weights_ready;
+  /* The weights in each primitive's format. Constant weights are reordered once into
+   * buffers of their own; weights that may change are reordered at each use into
+   * scratch at weights_offset (no memory held between steps). NULL/0: the plain
+   * weights serve as they are. */
+  float *weights_forward, *weights_backward;
+  size_t weights_forward_floats, weights_backward_floats, weights_offset;
+  bool weights_ready, weights_backward_ready;
   /* oneDNN 2.6 has only its reference loops for some weight gradients (depthwise 5x5):
    * the engine's kernel computes those from plain copies of x and dy. */
   bool portable_weights;
@@ -377,15 +400,19 @@ implementation_of (const step *s)
   return name;
 }
 
-/* Reorders the plain weights to format (a buffer it allocates) when the primitive wants
- * another layout than the plain one. */
+/* Reorders the plain weights to format when the primitive wants another layout than
+ * the plain one: into a buffer it allocates for constant weights, else into scratch
+ * (*floats says how much). */
 static bool
-weights_reorder_make (step *s, float **buffer, const dnnl_memory_desc_t *plain, const dnnl_memory_desc_t *wanted)
+weights_reorder_make (step *s, float **buffer, size_t *floats, bool constant, const dnnl_memory_desc_t *plain,
+                      const dnnl_memory_desc_t *wanted)
 {
   if (dnnl_memory_desc_equal (plain, wanted))
     return true;
-  *buffer = graft_floats_alloc (md_floats (wanted));
-  return *buffer != NULL && reorder_make (s, plain, wanted, false);
+  graft_size_align_floats (md_floats (wanted), floats);
+  if (constant && (*buffer = graft_floats_alloc (*floats)) == NULL)
+    return false;
+  return reorder_make (s, plain, wanted, false);
 }
 
 graft_onednn_conv *
@@ -469,7 +496,8 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
   if (!step_arg_md (&conv->forward, DNNL_ARG_SRC, &src) || !step_arg (&conv->forward, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0)
       || !step_arg_md (&conv->forward, DNNL_ARG_DST, &dst)
       || (config->bias && !step_arg_md (&conv->forward, DNNL_ARG_BIAS, &bias))
-      || !weights_reorder_make (&conv->weights_to_forward, &conv->weights_forward, &weights_plain, md))
+      || !weights_reorder_make (&conv->weights_to_forward, &conv->weights_forward, &conv->weights_forward_floats,
+                                config->constant_weights, &weights_plain, md))
     goto fail;
   snprintf (conv->implementation, sizeof conv->implementation, "%s", implementation_of (&conv->forward));
   conv->src_floats = md_floats (&src);
@@ -487,7 +515,8 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
       if (!step_arg_md (&conv->backward_data, DNNL_ARG_DIFF_DST, &dst)
           || !step_arg (&conv->backward_data, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0)
           || !step_arg_md (&conv->backward_data, DNNL_ARG_DIFF_SRC, &src)
-          || !weights_reorder_make (&conv->weights_to_backward, &conv->weights_backward, &weights_plain, md))
+          || !weights_reorder_make (&conv->weights_to_backward, &conv->weights_backward,
+                                    &conv->weights_backward_floats, config->constant_weights, &weights_plain, md))
         goto fail;
       conv->scratch_floats = conv->src_floats;
       snprintf (conv->implementation + strlen (conv->implementation),
@@ -529,6 +558,13 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
                 sizeof conv->implementation - strlen (conv->implementation), " / %s",
                 conv->portable_weights ? "graft portable" : implementation_of (&conv->backward_weights));
     }
+  if (!config->constant_weights)
+    {
+      size_t weights = conv->weights_forward_floats > conv->weights_backward_floats ? conv->weights_forward_floats
+                                                                                    : conv->weights_backward_floats;
+      graft_size_align_floats (conv->scratch_floats, &conv->weights_offset);
+      conv->scratch_floats = conv->weights_offset + weights;
+    }
   return conv;
 
 fail:
@@ -554,20 +590,31 @@ graft_onednn_conv_implementation (const graft_onednn_conv *conv)
   return conv->implementation;
 }
 
-/* The weights in the format of one primitive: reordered into its buffer (once only,
- * for constant weights), or the plain ones when it reads those. */
+/* The weights in the format of one primitive: the plain ones when it reads those,
+ * else reordered into its buffer once (constant weights) or into scratch each time. */
 static float *
-weights_for (graft_onednn_conv *conv, step *reorder, float *buffer, const float *w, bool *ready)
+weights_for (graft_onednn_conv *conv, step *reorder, float *buffer, size_t floats, const float *w, bool *ready,
+             float *scratch)
 {
-  if (buffer == NULL)
+  if (floats == 0)
     return (float *) w;
-  if (!*ready || !conv->config.constant_weights)
-    {
-      void *data[] = { (void *) w, buffer };
-      step_run (reorder, conv->stream, data);
-      *ready = true;
-    }
+  if (!conv->config.constant_weights)
+    buffer = scratch + conv->weights_offset;
+  else if (*ready)
+    return buffer;
+  {
+    void *data[] = { (void *) w, buffer };
+    step_run (reorder, conv->stream, data);
+    *ready = true;
+  }
   return buffer;
+}
+
+size_t
+graft_onednn_conv_held_floats (const graft_onednn_conv *conv)
+{
+  return (conv->weights_forward != NULL ? conv->weights_forward_floats : 0)
+         + (conv->weights_backward != NULL ? conv->weights_backward_floats : 0);
 }
 
 void
@@ -575,9 +622,9 @@ graft_onednn_conv_forward (graft_onednn_conv *conv, const float *x, const float 
                            float *y, float *scratch)
 {
   void *data[4];
-  (void) scratch;
   data[0] = (void *) x;
-  data[1] = weights_for (conv, &conv->weights_to_forward, conv->weights_forward, w, &conv->weights_ready);
+  data[1] = weights_for (conv, &conv->weights_to_forward, conv->weights_forward, conv->weights_forward_floats, w,
+                         &conv->weights_ready, scratch);
   data[2] = y;
   data[3] = (void *) bias;
   step_run (&conv->forward, conv->stream, data);
@@ -618,11 +665,11 @@ graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float
     }
   if (dx != NULL && conv->backward_data.primitive != NULL)
     {
-      bool ready = false;
       float *target = set_dx ? dx : scratch;
       void *data[3];
       data[0] = (void *) dy;
-      data[1] = weights_for (conv, &conv->weights_to_backward, conv->weights_backward, w, &ready);
+      data[1] = weights_for (conv, &conv->weights_to_backward, conv->weights_backward, conv->weights_backward_floats,
+                             w, &conv->weights_backward_ready, scratch);
       data[2] = target;
       step_run (&conv->backward_data, conv->stream, data);
       if (!set_dx)

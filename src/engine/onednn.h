@@ -37,6 +37,9 @@ void graft_onednn_to_blocked (int n, int c, int h, int w, const float *plain, fl
 /* blocked to plain (N,C,H,W): overwrites plain, or adds to it when accumulate. */
 void graft_onednn_to_plain (int n, int c, int h, int w, const float *blocked, float *plain, bool accumulate);
 
+/* blocked += plain (N,C,H,W); the padding is left as it is. */
+void graft_onednn_add_plain (int n, int c, int h, int w, const float *plain, float *blocked);
+
 /* Writes zeros into the padding channels (after an elementwise op whose f(0) is not 0). */
 void graft_onednn_zero_padding (int n, int c, int h, int w, float *blocked);
 
@@ -51,7 +54,8 @@ typedef struct {
   bool backward_data, backward_weights;   /* which backward passes will run */
   bool training;             /* forward as for training even without backward passes */
   /* The weights never change while the object lives (a frozen layer): they are
-   * reordered to the primitive's format once, not at every forward. */
+   * reordered to the primitive's format once, into buffers the object keeps, not at
+   * every use into scratch. */
   bool constant_weights;
 } graft_onednn_conv_config;
 
@@ -70,6 +74,9 @@ void graft_onednn_conv_forward (graft_onednn_conv *conv, const float *x, const f
 /* dx (x's layout) is overwritten when set_dx, else accumulates; dw, dbias (plain) accumulate. */
 void graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float *w, const float *dy,
                                  float *dx, bool set_dx, float *dw, float *dbias, float *scratch);
+/* Floats the object holds between steps: the reordered copies of constant weights
+ * (weights that may change are reordered into scratch at each use). */
+size_t graft_onednn_conv_held_floats (const graft_onednn_conv *conv);
 /* The oneDNN implementations chosen ("jit:avx512_core" ...), for tests and benchmarks. */
 const char *graft_onednn_conv_implementation (const graft_onednn_conv *conv);
 
