@@ -7,6 +7,7 @@
 #include <locale.h>
 #include <glib/gi18n.h>
 
+#include "base/text-domain.h"
 #include "engine/parallel.h"
 #include "graft-application.h"
 
@@ -18,9 +19,12 @@ main (int   argc,
 
   graft_prefer_passive_wait (argv);
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  /* Installed, LOCALEDIR; run from the build tree (build/src/app/graft), the catalogues
+   * meson compiled in build/po, beside build/data where the schema is found. */
+  {
+    g_autofree char *build_root = g_path_get_dirname (GRAFT_BUILD_SCHEMA_DIR);
+    graft_bind_text_domain (build_root);
+  }
 
   application = graft_application_new ();
 

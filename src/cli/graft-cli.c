@@ -29,13 +29,18 @@
  * Exit status: 0 on success, 1 when the work failed (the reason is on stderr), 2 on a
  * usage error; train also 3 when the loss diverged and 130 when interrupted (after
  * saving); eval and predict also 4 when some images could not be read (each is named on
- * stderr and in the JSON; the output covers the others; none read is 1). Messages are in English, untranslated. Benchmarks and other tools rely on
+ * stderr and in the JSON; the output covers the others; none read is 1). The help and the
+ * errors of the layers below are translated (GETTEXT_PACKAGE; run from the build tree, the
+ * catalogues of build/po); numbers are always printed in the C locale (1.5, never 1,5), and
+ * so is JSON. Benchmarks and other tools rely on
  * these commands, their options and their JSON keys: change them only with their users.
  */
+#include <glib/gi18n.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/text-domain.h"
 #include "cli/cli.h"
 #include "engine/parallel.h"
 
@@ -49,33 +54,33 @@ static int run_version (int argc, char **argv);
 static int run_help (int argc, char **argv);
 
 static const Command commands[] = {
-  { "inspect", cli_inspect, "show a model's input, output, blocks, layers, parameters and FLOPs" },
-  { "infer", cli_infer, "run a model on images from a .npy file, write its output as .npy" },
-  { "bench", cli_bench, "time inference or a training step (forward, train, head)" },
-  { "train", cli_train, "train a model on an ImageFolder tree, or a project's labels (the run stored in it)" },
-  { "lr-find", cli_lr_find, "sweep the learning rate and suggest one" },
-  { "eval", cli_eval, "measure a classifier on an ImageFolder tree (accuracy, per class, confusion)" },
-  { "predict", cli_predict, "print the most probable classes of images" },
-  { "export", cli_export, "rewrite a model (or a project's run) with labels, preprocessing or a Softmax output" },
-  { "project", cli_project, "create a project, import images into it, export it as ImageFolder or CSV" },
-  { "runs", cli_runs, "list a project's training runs (id, status, strategy, epochs, accuracy); runs import" },
-  { "recipe", cli_recipe, "write a folder that trains the same run with PyTorch (torchrun, DDP) elsewhere" },
-  { "models", cli_models, "list, download (resumable, verified) and locate the catalog's ImageNet models" },
-  { "version", run_version, "print the version" },
-  { "help", run_help, "show this help, or a command's (help COMMAND)" },
+  { "inspect", cli_inspect, N_("show a model's input, output, blocks, layers, parameters and FLOPs") },
+  { "infer", cli_infer, N_("run a model on images from a .npy file, write its output as .npy") },
+  { "bench", cli_bench, N_("time inference or a training step (forward, train, head)") },
+  { "train", cli_train, N_("train a model on an ImageFolder tree, or a project's labels (the run stored in it)") },
+  { "lr-find", cli_lr_find, N_("sweep the learning rate and suggest one") },
+  { "eval", cli_eval, N_("measure a classifier on an ImageFolder tree (accuracy, per class, confusion)") },
+  { "predict", cli_predict, N_("print the most probable classes of images") },
+  { "export", cli_export, N_("rewrite a model (or a project's run) with labels, preprocessing or a Softmax output") },
+  { "project", cli_project, N_("create a project, import images into it, export it as ImageFolder or CSV") },
+  { "runs", cli_runs, N_("list a project's training runs (id, status, strategy, epochs, accuracy); runs import") },
+  { "recipe", cli_recipe, N_("write a folder that trains the same run with PyTorch (torchrun, DDP) elsewhere") },
+  { "models", cli_models, N_("list, download (resumable, verified) and locate the catalog's ImageNet models") },
+  { "version", run_version, N_("print the version") },
+  { "help", run_help, N_("show this help, or a command's (help COMMAND)") },
 };
 
 static void
 usage (FILE *out)
 {
-  fprintf (out, "Usage: graft-cli COMMAND [OPTIONS]\n\nCommands:\n");
+  fputs (_("Usage: graft-cli COMMAND [OPTIONS]\n\nCommands:\n"), out);
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf (out, "\nExit status: 0 done; 1 failed (the reason is on stderr); 2 usage error; 3 the loss diverged "
-                "(train);\n4 some images could not be read, the output covers the others (eval, predict);\n"
-                "130 or 143 interrupted by Ctrl+C or SIGTERM (train, lr-find).\n");
+    fprintf (out, "  %-10s %s\n", commands[i].name, _(commands[i].summary));
+  fputs (_("\nExit status: 0 done; 1 failed (the reason is on stderr); 2 usage error; 3 the loss diverged "
+           "(train);\n4 some images could not be read, the output covers the others (eval, predict);\n"
+           "130 or 143 interrupted by Ctrl+C or SIGTERM (train, lr-find).\n"), out);
   fprintf (out, "\n%s\n", CLI_JSON_NAMES_HELP);
-  fprintf (out, "\nRun 'graft-cli COMMAND --help' for a command's options.\n");
+  fputs (_("\nRun 'graft-cli COMMAND --help' for a command's options.\n"), out);
 }
 
 static const Command *
@@ -93,7 +98,7 @@ run_version (int argc, char **argv)
   (void) argv;
   if (argc != 1)
     {
-      fprintf (stderr, "graft-cli version: takes no arguments\n");
+      fputs (_("graft-cli version: takes no arguments\n"), stderr);
       return CLI_EXIT_USAGE;
     }
   printf ("graft-cli %s (%d threads)\n", GRAFT_VERSION, graft_get_num_threads ());
@@ -112,13 +117,13 @@ run_help (int argc, char **argv)
   command = find_command (argv[1]);
   if (command == NULL || argc > 2)
     {
-      fprintf (stderr, "graft-cli help: no command '%s'\n", argv[1]);
+      fprintf (stderr, _("graft-cli help: no command '%s'\n"), argv[1]);
       usage (stderr);
       return CLI_EXIT_USAGE;
     }
   if (command->run == run_help || command->run == run_version)
     {
-      printf ("graft-cli %s: %s\n", command->name, command->summary);
+      printf ("graft-cli %s: %s\n", command->name, _(command->summary));
       return CLI_EXIT_OK;
     }
   {
@@ -134,6 +139,10 @@ main (int argc, char **argv)
 
   graft_prefer_passive_wait (argv);
   setlocale (LC_ALL, "");
+  /* Numbers stay in the C locale: train's "loss 1.8439" lines, JSON and the values read
+   * back by scripts must not depend on the locale (French would print "1,8439"). */
+  setlocale (LC_NUMERIC, "C");
+  graft_bind_text_domain (GRAFT_BUILD_ROOT);
   if (argc < 2)
     {
       usage (stderr);
@@ -149,7 +158,7 @@ main (int argc, char **argv)
   command = find_command (argv[1]);
   if (command == NULL)
     {
-      fprintf (stderr, "graft-cli: unknown command '%s'\n", argv[1]);
+      fprintf (stderr, _("graft-cli: unknown command '%s'\n"), argv[1]);
       usage (stderr);
       return CLI_EXIT_USAGE;
     }

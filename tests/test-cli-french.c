@@ -1,0 +1,119 @@
+/* test-cli-french.c: an uninstalled build speaks the build's translations.
+ *
+ * The README runs build/src/app/graft; meson compiles the catalogues to
+ * build/po/LANG/LC_MESSAGES/graft.mo, while LOCALEDIR (PREFIX/share/locale) holds none
+ * until the build is installed. graft_locale_dir_for picks the build's po/ for a program
+ * inside the build tree and LOCALEDIR otherwise; graft-cli and the app, run from this
+ * build under LANGUAGE=fr, print French.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "base/text-domain.h"
+
+static void
+test_choice (void)
+{
+  g_autofree char *root = g_dir_make_tmp ("graft-text-domain-XXXXXX", NULL);
+  g_autofree char *po = g_build_filename (root, "po", NULL);
+  g_autofree char *exe = g_build_filename (root, "src", "app", "graft", NULL);
+  g_autofree char *sibling = g_strconcat (root, "2", G_DIR_SEPARATOR_S, "graft", NULL);
+  g_autofree char *chosen = NULL;
+
+  g_assert_nonnull (root);
+  /* Without build/po (nothing compiled yet): the installed folder. */
+  chosen = graft_locale_dir_for (exe, root, "/usr/share/locale");
+  g_assert_cmpstr (chosen, ==, "/usr/share/locale");
+  g_clear_pointer (&chosen, g_free);
+
+  g_assert_cmpint (g_mkdir (po, 0700), ==, 0);
+  chosen = graft_locale_dir_for (exe, root, "/usr/share/locale");
+  g_assert_cmpstr (chosen, ==, po);
+  g_clear_pointer (&chosen, g_free);
+
+  /* Installed elsewhere, a folder whose name merely starts like the build's, no build. */
+  chosen = graft_locale_dir_for ("/usr/bin/graft", root, "/usr/share/locale");
+  g_assert_cmpstr (chosen, ==, "/usr/share/locale");
+  g_clear_pointer (&chosen, g_free);
+  chosen = graft_locale_dir_for (sibling, root, "/usr/share/locale");
+  g_assert_cmpstr (chosen, ==, "/usr/share/locale");
+  g_clear_pointer (&chosen, g_free);
+  chosen = graft_locale_dir_for (exe, NULL, "/usr/share/locale");
+  g_assert_cmpstr (chosen, ==, "/usr/share/locale");
+  g_clear_pointer (&chosen, g_free);
+
+  g_rmdir (po);
+  g_rmdir (root);
+}
+
+/* Runs argv under French messages (LANGUAGE is ignored in the "C" locale: C.UTF-8
+ * underneath, always there with glibc); its stdout and stderr together. */
+static char *
+run_in_french (char **argv)
+{
+  g_auto (GStrv) env = g_get_environ ();
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  env = g_environ_setenv (env, "LANGUAGE", "fr", TRUE);
+  env = g_environ_setenv (env, "LC_ALL", "C.UTF-8", TRUE);
+  env = g_environ_unsetenv (env, "LANG");
+  g_assert_true (g_spawn_sync (NULL, argv, env, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s: %s%s", argv[0], out, err);
+  return g_strconcat (out, err, NULL);
+}
+
+static void
+test_cli (void)
+{
+  const char *cli = g_getenv ("GRAFT_CLI");
+  char *unknown[] = { (char *) cli, (char *) "no-such-command", NULL };
+  char *help[] = { (char *) cli, (char *) "help", NULL };
+  g_autofree char *said = NULL;
+
+  if (cli == NULL || !g_file_test (cli, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("GRAFT_CLI does not name graft-cli");
+      return;
+    }
+  said = run_in_french (unknown);
+  g_assert_nonnull (strstr (said, "commande inconnue « no-such-command »"));
+  g_clear_pointer (&said, g_free);
+  said = run_in_french (help);
+  g_assert_nonnull (strstr (said, "Commandes :"));
+  g_assert_nonnull (strstr (said, "afficher la version"));
+  g_assert_null (strstr (said, "print the version"));
+}
+
+static void
+test_app (void)
+{
+  g_autofree char *app = g_test_build_filename (G_TEST_BUILT, "..", "src", "app", "graft", NULL);
+  char *help[] = { app, (char *) "--help", NULL };
+  g_autofree char *said = NULL;
+
+  if (!g_file_test (app, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("the app is not built");
+      return;
+    }
+  /* The --sample option's description, in the app's own text domain. */
+  said = run_in_french (help);
+  g_assert_nonnull (strstr (said, "Ouvrir le projet d’exemple"));
+  g_assert_null (strstr (said, "Open the sample project"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/cli/french/locale-dir", test_choice);
+  g_test_add_func ("/cli/french/graft-cli", test_cli);
+  g_test_add_func ("/cli/french/app", test_app);
+  return g_test_run ();
+}
