@@ -228,6 +228,91 @@ test_run (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* Where a widget is in its window. */
+static graphene_rect_t
+bounds_in_window (GtkWidget *widget)
+{
+  graphene_rect_t bounds;
+  g_assert_true (gtk_widget_compute_bounds (widget, GTK_WIDGET (gtk_widget_get_root (widget)), &bounds));
+  return bounds;
+}
+
+static void
+record_fraction (GraftTraining *training, GParamSpec *pspec, GArray *fractions)
+{
+  double fraction = graft_training_get_fraction (training);
+  g_array_append_val (fractions, fraction);
+}
+
+/* After a run, another plan: the page no longer shows the run's status under it, and the
+ * main button's label changes without moving Pause and Stop. The learning-rate finder's
+ * bar moves step by step, and its result is scrolled into view. */
+static void
+test_plan_change (void)
+{
+  g_autoptr (GraftSession) session = toy_session ();
+  g_autoptr (GraftTraining) training = graft_training_new ();
+  g_autoptr (GArray) fractions = g_array_new (FALSE, FALSE, sizeof (double));
+  GraftSessionSpec *spec;
+  GtkWidget *page = graft_train_page_new (session, training);
+  GtkWidget *window = app_test_show_in_window (page, 1000, 600);
+  GtkStack *label_stack = GTK_STACK (child (page, "start_label_stack"));
+  GtkAdjustment *vadjustment;
+  graphene_rect_t pause_ready, pause_after, stop_after, finder, view;
+  guint moving = 0;
+
+  graft_session_set_strategy (session, GRAFT_STRATEGY_FINE_TUNE);
+  spec = graft_session_get_spec (session);
+  toy_preprocessing (spec);
+  spec->epochs = 5;
+  graft_session_spec_changed (session);
+  app_test_iterate_for (50);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (label_stack), ==, "start");
+  pause_ready = bounds_in_window (child (page, "pause_button"));
+
+  g_assert_true (gtk_widget_activate_action (page, "train.start", NULL));
+  g_assert_true (wait_until_idle (training, 60));
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (child (page, "progress_title"))), ==, "Finished 5 epochs");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (label_stack), ==, "again");
+  app_test_iterate_for (50);
+  pause_after = bounds_in_window (child (page, "pause_button"));
+  stop_after = bounds_in_window (child (page, "stop_button"));
+  /* "Train Again" is narrower than "Start Training": the buttons beside it stay put. */
+  g_assert_cmpfloat (pause_after.origin.x, ==, pause_ready.origin.x);
+  g_assert_cmpfloat (pause_after.size.width, ==, pause_ready.size.width);
+
+  /* Another plan: the last run's epochs and accuracy no longer show under it. */
+  spec->epochs = 7;
+  graft_session_spec_changed (session);
+  app_test_iterate_for (50);
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (child (page, "progress_title"))), ==, "Ready to train");
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (child (page, "progress_detail"))), ==, "");
+  g_assert_cmpfloat (gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (child (page, "progress_bar"))), ==, 0);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (label_stack), ==, "start");
+  g_assert_cmpfloat (bounds_in_window (child (page, "stop_button")).origin.x, ==, stop_after.origin.x);
+
+  /* The finder: its bar follows its steps (not a pulse), and it ends in view. */
+  g_signal_connect (training, "notify::fraction", G_CALLBACK (record_fraction), fractions);
+  g_assert_true (gtk_widget_activate_action (page, "train.find-lr", NULL));
+  g_assert_true (wait_until_idle (training, 120));
+  g_signal_handlers_disconnect_by_func (training, record_fraction, fractions);
+  for (guint i = 0; i < fractions->len; i++)
+    if (g_array_index (fractions, double, i) > 0 && g_array_index (fractions, double, i) < 1)
+      moving++;
+  g_test_message ("%u fractions between 0 and 1 of %u", moving, fractions->len);
+  g_assert_cmpuint (moving, >=, 10);
+  app_test_iterate_for (500); /* the revealer's animation */
+  vadjustment = gtk_scrolled_window_get_vadjustment (
+    GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (child (page, "lr_finder_revealer"), GTK_TYPE_SCROLLED_WINDOW)));
+  g_assert_cmpfloat (gtk_adjustment_get_value (vadjustment), >, 0);
+  finder = bounds_in_window (child (page, "lr_suggestion_label"));
+  view = bounds_in_window (gtk_widget_get_ancestor (child (page, "lr_finder_revealer"), GTK_TYPE_SCROLLED_WINDOW));
+  g_assert_cmpfloat (finder.origin.y, >=, view.origin.y);
+  g_assert_cmpfloat (finder.origin.y + finder.size.height, <=, view.origin.y + view.size.height + 0.5);
+  app_test_save_light_and_dark (window, "train-page-lr-finder-in-view");
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* A run that diverges: the message shows in the page and in a toast. */
 static void
 test_failure (void)
@@ -419,6 +504,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/train-page/words", test_words);
   g_test_add_func ("/app/train-page/missing", test_missing);
   g_test_add_func ("/app/train-page/run", test_run);
+  g_test_add_func ("/app/train-page/plan-change", test_plan_change);
   g_test_add_func ("/app/train-page/failure", test_failure);
   g_test_add_func ("/app/train-page/boundary-cache", test_boundary_cache);
   status = g_test_run ();

@@ -27,8 +27,8 @@ struct _GraftTrainPage
   gboolean lr_finder_running;
   gboolean last_run_lr_finder;
   gboolean stop_requested;
+  gboolean plan_changed; /* since the last run ended: its status no longer applies */
   int run_stages;
-  guint pulse_id;
 
   /* Template children. */
   GtkStack *stack;
@@ -41,6 +41,7 @@ struct _GraftTrainPage
   GtkButton *stop_button;
   GtkButton *pause_button;
   GtkButton *start_button;
+  GtkStack *start_label_stack;
   GtkLabel *progress_title;
   GtkLabel *progress_detail;
   GtkProgressBar *progress_bar;
@@ -385,23 +386,47 @@ update_actions (GraftTrainPage *self)
       gtk_accessible_update_property (GTK_ACCESSIBLE (self->pause_button), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                       _("Pause"), -1);
     }
-  gtk_button_set_label (self->start_button, state == GRAFT_TRAINING_FINISHED || state == GRAFT_TRAINING_FAILED
-                                              ? _("_Train Again")
-                                              : _("_Start Training"));
+  gtk_stack_set_visible_child_name (self->start_label_stack,
+                                    (state == GRAFT_TRAINING_FINISHED || state == GRAFT_TRAINING_FAILED)
+                                        && !self->plan_changed
+                                      ? "again"
+                                      : "start");
 }
 
 static gboolean
-pulse (gpointer user_data)
+busy_state (GraftTrainingState state)
 {
-  GraftTrainPage *self = user_data;
-  gtk_progress_bar_pulse (self->progress_bar);
-  return G_SOURCE_CONTINUE;
+  return state == GRAFT_TRAINING_RUNNING || state == GRAFT_TRAINING_PAUSED;
+}
+
+/* Scrolls the page so that the learning-rate finder's card, under the plots, is in view:
+ * its result would otherwise land below the fold. Once the revealer has opened and laid
+ * out its card (a frame after), from a tick callback. */
+static gboolean
+scroll_to_lr_finder_tick (GtkWidget *revealer, GdkFrameClock *clock, gpointer user_data)
+{
+  GtkWidget *scrolled = gtk_widget_get_ancestor (revealer, GTK_TYPE_SCROLLED_WINDOW);
+  guint *frames_revealed = user_data;
+  GtkWidget *content;
+  graphene_rect_t bounds;
+
+  if (scrolled == NULL)
+    return G_SOURCE_REMOVE;
+  if (!gtk_revealer_get_child_revealed (GTK_REVEALER (revealer)) || ++*frames_revealed < 2)
+    return G_SOURCE_CONTINUE;
+  content = gtk_scrolled_window_get_child (GTK_SCROLLED_WINDOW (scrolled));
+  if (content != NULL && gtk_widget_compute_bounds (revealer, content, &bounds))
+    /* Its bottom at the bottom of the view, or its top at the top if it is taller. */
+    gtk_adjustment_clamp_page (gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled)),
+                               bounds.origin.y, bounds.origin.y + bounds.size.height);
+  return G_SOURCE_REMOVE;
 }
 
 static void
-stop_pulsing (GraftTrainPage *self)
+scroll_to_lr_finder (GraftTrainPage *self)
 {
-  g_clear_handle_id (&self->pulse_id, g_source_remove);
+  gtk_widget_add_tick_callback (GTK_WIDGET (self->lr_finder_revealer), scroll_to_lr_finder_tick,
+                                g_new0 (guint, 1), g_free);
 }
 
 /* After a run: whether its frozen layers ran once per image (the boundary cache, see
@@ -484,16 +509,28 @@ update_progress (GraftTrainPage *self)
   int epochs = t != NULL ? graft_training_get_epochs (t) : 0;
   int stage = t != NULL ? graft_training_get_stage (t) : 0;
 
-  update_cache_label (self, state);
-  if (self->lr_finder_running && (state == GRAFT_TRAINING_RUNNING || state == GRAFT_TRAINING_PAUSED))
+  if (self->plan_changed && !busy_state (state))
     {
-      gtk_label_set_label (self->progress_title, _("Finding a learning rate…"));
+      /* Another plan was chosen since the last run: what that run did is on the Results
+       * page, not under this plan. */
+      gtk_label_set_label (self->progress_title, _("Ready to train"));
       gtk_label_set_label (self->progress_detail, "");
-      if (self->pulse_id == 0)
-        self->pulse_id = g_timeout_add (120, pulse, self);
+      gtk_progress_bar_set_fraction (self->progress_bar, 0);
+      gtk_widget_set_visible (GTK_WIDGET (self->cache_label), FALSE);
+      gtk_widget_set_visible (GTK_WIDGET (self->message_label), FALSE);
       return;
     }
-  stop_pulsing (self);
+  update_cache_label (self, state);
+  if (self->lr_finder_running && busy_state (state))
+    {
+      /* The sweep's steps move the bar (graft_trainer_find_lr's step hook). */
+      g_autofree char *percent = g_strdup_printf (_("%.0f %% of the learning rates tried"),
+                                                  100 * graft_training_get_fraction (t));
+      gtk_label_set_label (self->progress_title, _("Finding a learning rate…"));
+      gtk_label_set_label (self->progress_detail, percent);
+      gtk_progress_bar_set_fraction (self->progress_bar, graft_training_get_fraction (t));
+      return;
+    }
 
   switch (state)
     {
@@ -660,6 +697,8 @@ on_training_finished (GraftTraining *training, GError *error, GraftTrainPage *se
     }
   update_progress (self);
   update_actions (self);
+  if (lr_finder)
+    scroll_to_lr_finder (self);
 }
 
 static void
@@ -670,6 +709,17 @@ on_training_state (GraftTrainPage *self)
   /* The summary follows the spec again once the run is over. */
   if (!graft_training_is_busy (self->training))
     update_summary (self);
+}
+
+/* Another model or spec: the last run's status (its epochs, its accuracy) belongs to a
+ * plan no longer shown, so the page says it is ready to train this one. */
+static void
+on_plan_changed (GraftTrainPage *self)
+{
+  if (self->training != NULL && !graft_training_is_busy (self->training)
+      && graft_training_get_state (self->training) != GRAFT_TRAINING_IDLE)
+    self->plan_changed = TRUE;
+  update_summary (self);
 }
 
 /* --- actions ----------------------------------------------------------------- */
@@ -685,6 +735,7 @@ start (GraftTrainPage *self, gboolean lr_finder)
   spec = graft_session_get_spec (self->session);
   show_error (self, NULL);
   self->stop_requested = FALSE;
+  self->plan_changed = FALSE;
   self->lr_finder_running = lr_finder;
   self->last_run_lr_finder = lr_finder;
   self->run_stages = spec->n_stages;
@@ -840,6 +891,7 @@ graft_train_page_set_training (GraftTrainPage *self, GraftTraining *training)
     return;
   self->lr_finder_running = FALSE;
   self->stop_requested = FALSE;
+  self->plan_changed = FALSE;
   g_signal_group_set_target (self->training_signals, training);
   attach_series (self);
   gtk_revealer_set_reveal_child (self->lr_finder_revealer,
@@ -880,7 +932,6 @@ graft_train_page_dispose (GObject *object)
 {
   GraftTrainPage *self = GRAFT_TRAIN_PAGE (object);
 
-  stop_pulsing (self);
   if (self->session_signals != NULL)
     g_signal_group_set_target (self->session_signals, NULL);
   if (self->training_signals != NULL)
@@ -960,6 +1011,7 @@ graft_train_page_class_init (GraftTrainPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, stop_button);
   gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, pause_button);
   gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, start_button);
+  gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, start_label_stack);
   gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, progress_title);
   gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, progress_detail);
   gtk_widget_class_bind_template_child (widget_class, GraftTrainPage, progress_bar);
@@ -989,8 +1041,8 @@ graft_train_page_init (GraftTrainPage *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->session_signals = g_signal_group_new (GRAFT_TYPE_SESSION);
-  g_signal_group_connect_swapped (self->session_signals, "model-changed", G_CALLBACK (update_summary), self);
-  g_signal_group_connect_swapped (self->session_signals, "spec-changed", G_CALLBACK (update_summary), self);
+  g_signal_group_connect_swapped (self->session_signals, "model-changed", G_CALLBACK (on_plan_changed), self);
+  g_signal_group_connect_swapped (self->session_signals, "spec-changed", G_CALLBACK (on_plan_changed), self);
   g_signal_group_connect_swapped (self->session_signals, "datasets-changed", G_CALLBACK (update_summary), self);
 
   self->training_signals = g_signal_group_new (GRAFT_TYPE_TRAINING);

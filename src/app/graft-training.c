@@ -177,6 +177,13 @@ drain_events (gpointer user_data)
           {
             const GraftStepEvent *s = &event->step;
             double x = s->epoch + (s->step + 1.0) / MAX (1, s->steps);
+            if (self->lr_finder)
+              {
+                /* The sweep's steps move the bar; its curve comes whole at the end. */
+                self->fraction = (s->step + 1.0) / MAX (1, s->steps);
+                g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRACTION]);
+                break;
+              }
             g_array_append_val (steps.x, x);
             g_array_append_vals (steps.loss, &(double) { s->loss }, 1);
             g_array_append_vals (steps.lr, &(double) { s->lr }, 1);

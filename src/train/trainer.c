@@ -2135,6 +2135,12 @@ graft_trainer_find_lr (GraftTrainer *trainer, float start, float end, int steps,
         g_array_append_val (losses, debiased);
         if (debiased < best)
           best = debiased;
+        /* The sweep's progress (one "epoch" of steps batches), for a progress bar. */
+        if (trainer->hooks.on_step != NULL)
+          {
+            GraftStepEvent event = { .epoch = 0, .epochs = 1, .step = step, .steps = steps, .loss = loss, .lr = lr };
+            trainer->hooks.on_step (&event, trainer->hooks.user_data);
+          }
         if (step > 4 && debiased > 4 * best)
           break;
       }

@@ -130,7 +130,8 @@ double graft_trainer_get_wait_fraction (GraftTrainer *trainer);
 /* The learning-rate finder: an exponential sweep from start to end over at most steps
  * batches, stopped when the loss diverges (4x its best); weights are restored after.
  * Returns the learning rates and smoothed losses tried, and a suggestion: a tenth of
- * the rate with the lowest smoothed loss (fastai's "minimum / 10"). */
+ * the rate with the lowest smoothed loss (fastai's "minimum / 10"). The on_step hook
+ * hears each step tried (epoch 0 of 1, step of steps, its loss and rate). */
 gboolean graft_trainer_find_lr (GraftTrainer *trainer, float start, float end, int steps, GArray **lrs,
                                 GArray **losses, float *suggestion, GError **error);
 
