@@ -1946,9 +1946,9 @@ test_slice_computed (void)
     expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "node 'first_image' (Slice)", "batch axis", NULL);
   }
   {
-    /* Every other channel. */
+    /* Every other channel backwards (forwards: test_slice_steps). */
     g_autoptr (Builder) b = builder_new (13);
-    static const gint64 starts[] = { 0 }, ends[] = { 6 }, axes[] = { 1 }, steps[] = { 2 };
+    static const gint64 starts[] = { 5 }, ends[] = { 0 }, axes[] = { 1 }, steps[] = { -2 };
     add_input (b, "x", 4, x_dims);
     add_int_initializer (b, "starts", 1, starts);
     add_int_initializer (b, "ends", 1, ends);
@@ -1956,7 +1956,7 @@ test_slice_computed (void)
     add_int_initializer (b, "steps", 1, steps);
     add_node (b, "Slice", "strided", "x,starts,ends,axes,steps", "y");
     add_output (b, "y");
-    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "'strided'", "step 2", NULL);
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "'strided'", "step -2", NULL);
   }
   {
     /* Nothing left: starts past the axis. */
@@ -1979,6 +1979,207 @@ test_slice_computed (void)
     add_node (b, "Slice", "dynamic", "x,x,ends", "y");
     add_output (b, "y");
     expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "'dynamic'", "starts", "run time", NULL);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Swin's shape logic, folded                                                */
+
+/* A rank-0 int64 initializer. */
+static void
+add_int_scalar (Builder *b, const char *name, gint64 value)
+{
+  Onnx__TensorProto *t = tensor (b, name, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, 0, NULL);
+  t->n_int64_data = 1;
+  t->int64_data = keep (b, g_memdup2 (&value, sizeof value));
+  g_ptr_array_add (b->initializers, t);
+}
+
+/* Range, Mod, ScatterND, Equal, Not, Where, Cast, Pad, Pow and Transpose on constants,
+ * as Swin's shifted-window mask uses them, fold into one constant added to x; a Pad
+ * of nothing on x is x. */
+static void
+test_fold_swin_ops (void)
+{
+  static const gint64 x_dims[] = { -1, 7 }, zeros[] = { 0, 0, 0, 0 }, updates[] = { 7, 9 };
+  static const gint64 index_dims[] = { 2, 1 }, indices[] = { 1, 3 }, pads[] = { 1, 2 }, no_pads[] = { 0, 0, 0, 0 };
+  static const gint64 column[] = { 7, 1 };
+  /* m = Mod ([-2, -1, 0, 1], 3) = [1, 2, 0, 1] (the divisor's sign, as Python's %);
+   * s = ScatterND ([0, 0, 0, 0], [[1], [3]], [7, 9]) = [0, 7, 0, 9];
+   * w = Where (Not (Equal (m, 1)), m + s, Range (0, 4, 1)) = [0, 9, 0, 3];
+   * Pad (w, [1, 2], 5) = [5, 0, 9, 0, 3, 5, 5], squared. */
+  static const float want[] = { 25, 0, 81, 0, 9, 25, 25 };
+  g_autoptr (Builder) b = builder_new (14);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftModel) model = NULL;
+  g_autofree float *x = numbered_input (2, 7, 1), *y = NULL;
+  Onnx__TensorProto *index;
+  Onnx__NodeProto *node;
+  graft_shape shape;
+  float five = 5, two = 2;
+  gint64 scalar_dims[1] = { 0 };
+
+  add_input (b, "x", 2, x_dims);
+  add_int_scalar (b, "minus2", -2);
+  add_int_scalar (b, "zero", 0);
+  add_int_scalar (b, "one", 1);
+  add_int_scalar (b, "two_i", 2);
+  add_int_scalar (b, "three", 3);
+  add_int_scalar (b, "four", 4);
+  add_int_initializer (b, "zeros", 4, zeros);
+  add_int_initializer (b, "updates", 2, updates);
+  index = tensor (b, "indices", ONNX__TENSOR_PROTO__DATA_TYPE__INT64, 2, index_dims);
+  index->n_int64_data = 2;
+  index->int64_data = keep (b, g_memdup2 (indices, sizeof indices));
+  g_ptr_array_add (b->initializers, index);
+  add_int_initializer (b, "pads", 2, pads);
+  add_int_initializer (b, "no_pads", 4, no_pads);
+  add_int_initializer (b, "column", 2, column);
+  add_float_initializer (b, "five", 0, scalar_dims, five);
+  add_float_initializer (b, "two", 0, scalar_dims, two);
+
+  add_node (b, "Range", "range", "minus2,two_i,one", "r");
+  add_node (b, "Mod", "mod", "r,three", "m");
+  add_node (b, "ScatterND", "scatter", "zeros,indices,updates", "s");
+  add_node (b, "Equal", "equal", "m,one", "e");
+  add_node (b, "Not", "not", "e", "n");
+  node = add_node (b, "Cast", "to_bool", "n", "nb");
+  attribute_int (b, node, "to", ONNX__TENSOR_PROTO__DATA_TYPE__BOOL);
+  add_node (b, "Add", "sum", "m,s", "ms");
+  add_node (b, "Range", "range4", "zero,four,one", "r4");
+  add_node (b, "Where", "where", "nb,ms,r4", "w");
+  node = add_node (b, "Cast", "to_float", "w", "wf");
+  attribute_int (b, node, "to", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+  add_node (b, "Pad", "pad", "wf,pads,five", "p");
+  add_node (b, "Pow", "square", "p,two", "q");
+  add_node (b, "Reshape", "as_column", "q,column", "qc");
+  add_node (b, "Transpose", "as_row", "qc", "qr");
+  add_node (b, "Pad", "pad_nothing", "x,no_pads", "xp");
+  add_node (b, "Add", "add", "xp,qr", "y");
+  add_output (b, "y");
+  model = builder_load (b, NULL, &error);
+  g_assert_no_error (error);
+  /* Only the Add runs: everything else folded (or was nothing). */
+  g_assert_cmpint (graft_graph_node_count (model->graph), ==, 1);
+  y = run_output (model, 2, x, &shape);
+  g_assert_cmpint (shape.rank, ==, 2);
+  g_assert_cmpint (shape.dims[1], ==, 7);
+  for (int n = 0; n < 2; n++)
+    for (int k = 0; k < 7; k++)
+      g_assert_cmpfloat (y[n * 7 + k], ==, x[n * 7 + k] + want[k]);
+}
+
+/* The folded ops refuse tensors computed at run time and bad constants, saying which. */
+static void
+test_fold_swin_errors (void)
+{
+  static const gint64 x_dims[] = { -1, 4 };
+  {
+    g_autoptr (Builder) b = builder_new (14);
+    add_input (b, "x", 2, x_dims);
+    add_float_initializer (b, "three", 0, x_dims, 3);
+    add_node (b, "Mod", "mod", "x,three", "y");
+    add_output (b, "y");
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "node 'mod' (Mod)", "computed at run time", NULL);
+  }
+  {
+    g_autoptr (Builder) b = builder_new (14);
+    add_input (b, "x", 2, x_dims);
+    add_int_scalar (b, "zero", 0);
+    add_int_scalar (b, "four", 4);
+    add_node (b, "Range", "range", "zero,four,zero", "r");
+    add_node (b, "Add", "add", "x,r", "y");
+    add_output (b, "y");
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_INVALID, "node 'range' (Range)", "delta of 0", NULL);
+  }
+  {
+    static const gint64 data[] = { 0, 0 }, index[] = { 5 }, update[] = { 1 };
+    g_autoptr (Builder) b = builder_new (14);
+    Onnx__TensorProto *t;
+    gint64 dims[2] = { 1, 1 };
+    add_input (b, "x", 2, x_dims);
+    add_int_initializer (b, "data", 2, data);
+    t = tensor (b, "index", ONNX__TENSOR_PROTO__DATA_TYPE__INT64, 2, dims);
+    t->n_int64_data = 1;
+    t->int64_data = keep (b, g_memdup2 (index, sizeof index));
+    g_ptr_array_add (b->initializers, t);
+    add_int_initializer (b, "update", 1, update);
+    add_node (b, "ScatterND", "scatter", "data,index,update", "s");
+    add_node (b, "Add", "add", "x,s", "y");
+    add_output (b, "y");
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_INVALID, "node 'scatter' (ScatterND)", "index 5 on an axis of 2", NULL);
+  }
+  {
+    /* Padding a computed tensor by something is still only for Conv and pools. */
+    static const gint64 pads[] = { 0, 1, 0, 0 };
+    g_autoptr (Builder) b = builder_new (14);
+    add_input (b, "x", 2, x_dims);
+    add_int_initializer (b, "pads", 4, pads);
+    add_node (b, "Pad", "pad", "x,pads", "y");
+    add_output (b, "y");
+    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "node 'pad' (Pad)", NULL);
+  }
+}
+
+/* Slice with step 2 on a computed tensor (Swin's patch merging, x[..., 1::2, :]):
+ * every other element from the start; and Gather of one index of an axis 0 that is
+ * not the batch (attention's qkv[1], after a Transpose). */
+static void
+test_slice_steps (void)
+{
+  static const gint64 x_dims[] = { -1, 6, 2, 2 };
+  static const gint64 starts[] = { 1, 0 }, ends[] = { G_MAXINT64, G_MAXINT64 }, axes[] = { 1, 3 }, steps[] = { 2, 2 };
+  static const gint64 perm[] = { 1, 0, 2, 3 };
+  static const int channels[] = { 1, 3, 5 };
+  {
+    g_autoptr (Builder) b = builder_new (13);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GraftModel) model = NULL;
+    g_autofree float *x = numbered_input (2, 6, 4), *y = NULL;
+    graft_shape shape;
+
+    add_input (b, "x", 4, x_dims);
+    add_int_initializer (b, "starts", 2, starts);
+    add_int_initializer (b, "ends", 2, ends);
+    add_int_initializer (b, "axes", 2, axes);
+    add_int_initializer (b, "steps", 2, steps);
+    add_node (b, "Slice", "slice", "x,starts,ends,axes,steps", "y");
+    add_output (b, "y");
+    model = builder_load (b, NULL, &error);
+    g_assert_no_error (error);
+    y = run_output (model, 2, x, &shape);
+    g_assert_cmpint (shape.rank, ==, 4);
+    g_assert_cmpint (shape.dims[1], ==, 3);
+    g_assert_cmpint (shape.dims[2], ==, 2);
+    g_assert_cmpint (shape.dims[3], ==, 1);
+    /* Channels 1, 3, 5; of each 2x2 map the column 0: spatial elements 0 and 2. */
+    for (int n = 0; n < 2; n++)
+      for (int c = 0; c < 3; c++)
+        for (int r = 0; r < 2; r++)
+          g_assert_cmpfloat (y[(n * 3 + c) * 2 + r], ==, x[(n * 6 + channels[c]) * 4 + 2 * r]);
+  }
+  {
+    g_autoptr (Builder) b = builder_new (13);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GraftModel) model = NULL;
+    g_autofree float *x = numbered_input (2, 6, 4), *y = NULL;
+    graft_shape shape;
+    Onnx__NodeProto *node;
+
+    add_input (b, "x", 4, x_dims);
+    node = add_node (b, "Transpose", "move_batch", "x", "t");
+    attribute_ints (b, node, "perm", 4, perm);
+    add_int_scalar (b, "four", 4);
+    add_node (b, "Gather", "qkv", "t,four", "y");
+    add_output (b, "y");
+    model = builder_load (b, NULL, &error);
+    g_assert_no_error (error);
+    y = run_output (model, 2, x, &shape);
+    g_assert_cmpint (shape.rank, ==, 3);
+    g_assert_cmpint (shape.dims[0], ==, 2);
+    for (int n = 0; n < 2; n++)
+      for (int k = 0; k < 4; k++)
+        g_assert_cmpfloat (y[n * 4 + k], ==, x[(n * 6 + 4) * 4 + k]);
   }
 }
 
@@ -2025,6 +2226,9 @@ main (int argc, char **argv)
   g_test_add_func ("/model/import/split/folded-and-unused", test_split_folded_and_unused);
   g_test_add_func ("/model/import/split/errors", test_split_errors);
   g_test_add_func ("/model/import/slice-computed", test_slice_computed);
+  g_test_add_func ("/model/import/slice-steps", test_slice_steps);
+  g_test_add_func ("/model/import/fold-swin-ops", test_fold_swin_ops);
+  g_test_add_func ("/model/import/fold-swin-errors", test_fold_swin_errors);
   g_test_add_func ("/model/import/hostile/empty-and-random", test_hostile_empty_and_random);
   g_test_add_func ("/model/import/hostile/truncated", test_hostile_truncated);
   g_test_add_func ("/model/import/hostile/mutations", test_hostile_mutations);

@@ -346,7 +346,7 @@ import_constant (Importer *im, const Onnx__NodeProto *node, GError **error)
  * the batch, one that changes otherwise is derived from it (heads x batch in
  * attention), the others are static. The batch is not always dim 0: attention
  * transposes it to dim 1. FALSE when the graph does not infer at batch 2. */
-static gboolean
+gboolean
 batch_dims (Importer *im, int value, const graft_shape *at_one, guint8 *flags)
 {
   int n = graft_graph_value_count (im->graph);
@@ -443,6 +443,7 @@ gather_runtime (Importer *im, const Onnx__NodeProto *node, GError **error)
   const graft_shape *shape;
   graft_node_attributes reshape = { .op = GRAFT_OP_RESHAPE };
   g_autofree char *sliced = NULL;
+  guint8 flags[GRAFT_MAX_RANK];
   int v;
 
   if (!attribute_int (im, node, "axis", 0, &axis_attribute, error)
@@ -452,7 +453,12 @@ gather_runtime (Importer *im, const Onnx__NodeProto *node, GError **error)
   shape = value_shape (im, x);
   if (!normalise_axis (im, axis_attribute, shape->rank, &axis, error))
     return FALSE;
-  if (indices->type != TENSOR_INT || indices->count != 1 || indices->shape.rank > 1 || axis == 0)
+  /* Which axes depend on the batch: attention moves it (Swin's qkv[0] gathers on an
+   * axis 0 of 3, the batch on axis 1). */
+  if (!batch_dims (im, x, shape, flags))
+    for (int d = 0; d < shape->rank; d++)
+      flags[d] = d == 0 ? ELEMENT_BATCH : ELEMENT_STATIC;
+  if (indices->type != TENSOR_INT || indices->count != 1 || indices->shape.rank > 1 || flags[axis] != ELEMENT_STATIC)
     return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
                        "gathers %zu indices on the axis %d of a tensor computed at run time; Graft gathers one "
                        "index of an axis other than the batch", indices->count, axis);
@@ -462,17 +468,35 @@ gather_runtime (Importer *im, const Onnx__NodeProto *node, GError **error)
   if (index < 0 || index >= shape->dims[axis])
     return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "gathers the index %" G_GINT64_FORMAT
                        " of an axis of size %" G_GINT64_FORMAT, values[0], shape->dims[axis]);
-  if (indices->shape.rank == 1)
-    return slice_value (im, x, axis, index, index + 1, FALSE, "", output_name (node, 0), error);
-  sliced = g_strconcat (output_name (node, 0), "/slice", NULL);
-  if (!slice_value (im, x, axis, index, index + 1, FALSE, "/slice", sliced, error))
-    return FALSE;
-  v = lookup (im, sliced)->value;
+  if (axis == 0)
+    {
+      graft_node_attributes first = { .op = GRAFT_OP_SLICE, .slice = { 0, index, index + 1 } };
+      sliced = g_strconcat (output_name (node, 0), indices->shape.rank == 1 ? "" : "/slice", NULL);
+      if ((v = add_node (im, indices->shape.rank == 1 ? "" : "/slice", &first, &x, 1, sliced, error)) < 0)
+        return FALSE;
+      if (indices->shape.rank == 1)
+        return TRUE;
+    }
+  else
+    {
+      if (indices->shape.rank == 1)
+        return slice_value (im, x, axis, index, index + 1, FALSE, "", output_name (node, 0), error);
+      sliced = g_strconcat (output_name (node, 0), "/slice", NULL);
+      if (!slice_value (im, x, axis, index, index + 1, FALSE, "/slice", sliced, error))
+        return FALSE;
+      v = lookup (im, sliced)->value;
+    }
   shape = value_shape (im, v);
   reshape.reshape.rank = shape->rank - 1;
-  for (int d = 0, k = 0; d < shape->rank; d++)
+  /* The batch's axis (or one derived from it) is inferred, the others are as they are. */
+  for (int d = 0, k = 0, inferred = 0; d < shape->rank; d++)
     if (d != axis)
-      reshape.reshape.dims[k++] = d == 0 ? 0 : shape->dims[d];
+      {
+        if (flags[d] != ELEMENT_STATIC && inferred++ > 0)
+          return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                             "gathers from a tensor with two axes that depend on the batch size");
+        reshape.reshape.dims[k++] = flags[d] != ELEMENT_STATIC ? -1 : shape->dims[d];
+      }
   return add_node (im, "", &reshape, &v, 1, output_name (node, 0), error) >= 0;
 }
 
@@ -554,9 +578,20 @@ import_cast (Importer *im, const Onnx__NodeProto *node, GError **error)
             }
         }
       break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
+      /* Booleans are integers 0 and 1 here (Swin's mask: Cast of Not to bool). */
+      t = tensor_new (im, TENSOR_INT, &in->shape, error);
+      if (t == NULL)
+        return FALSE;
+      for (size_t i = 0; i < in->count; i++)
+        {
+          t->ints[i] = tensor_get (in, i) != 0;
+          t->flags[i] = in->type == TENSOR_INT && in->flags[i] != ELEMENT_STATIC ? ELEMENT_DERIVED : ELEMENT_STATIC;
+        }
+      break;
     default:
       return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                         "casts to %s; Graft folds casts to float32, double, int32 and int64",
+                         "casts to %s; Graft folds casts to float32, double, int32, int64 and bool",
                          data_type_name ((gint32) to));
     }
   define_constant (im, output_name (node, 0), t);
@@ -593,6 +628,55 @@ slice_value (Importer *im, int x, int axis, gint64 start, gint64 end, gboolean w
   return add_node (im, suffix, &a, &x, 1, output, error) >= 0;
 }
 
+/* The element at phase of every step elements of the axis (its size a multiple of
+ * step, not the batch's) of x: Reshape (..., size / step, step, ...), Slice of the
+ * phase, Reshape back without the step axis. The new value, or -1. */
+static int
+stride_value (Importer *im, int x, int axis, gint64 step, gint64 phase, const char *suffix, const char *output,
+              GError **error)
+{
+  graft_node_attributes split = { .op = GRAFT_OP_RESHAPE }, back = { .op = GRAFT_OP_RESHAPE };
+  graft_node_attributes pick = { .op = GRAFT_OP_SLICE, .slice = { axis + 1, phase, phase + 1 } };
+  graft_shape shape = *value_shape (im, x);
+  guint8 flags[GRAFT_MAX_RANK];
+  g_autofree char *split_name = g_strconcat (output, "/steps", NULL), *pick_name = g_strconcat (output, "/phase", NULL);
+  g_autofree char *split_suffix = g_strconcat (suffix, "/steps", NULL);
+  g_autofree char *pick_suffix = g_strconcat (suffix, "/phase", NULL);
+  int inferred = 0, v;
+
+  if (shape.rank >= GRAFT_MAX_RANK)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "takes steps on a tensor of rank %d; Graft does so up to rank %d", shape.rank,
+                       GRAFT_MAX_RANK - 1), -1;
+  if (!batch_dims (im, x, &shape, flags))
+    for (int d = 0; d < shape.rank; d++)
+      flags[d] = d == 0 ? ELEMENT_BATCH : ELEMENT_STATIC;
+  if (flags[axis] != ELEMENT_STATIC)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "takes steps on an axis whose size depends on the batch"), -1;
+  split.reshape.rank = shape.rank + 1;
+  back.reshape.rank = shape.rank;
+  for (int d = 0, k = 0; d < shape.rank; d++)
+    {
+      gint64 dim = shape.dims[d];
+      if (flags[d] != ELEMENT_STATIC)
+        {
+          if (inferred++ > 0)
+            return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                               "takes steps on a tensor with two axes that depend on the batch size"), -1;
+          dim = -1;
+        }
+      back.reshape.dims[d] = d == axis ? shape.dims[d] / step : dim;
+      split.reshape.dims[k++] = d == axis ? shape.dims[d] / step : dim;
+      if (d == axis)
+        split.reshape.dims[k++] = step;
+    }
+  if ((v = add_node (im, split_suffix, &split, &x, 1, split_name, error)) < 0
+      || (v = add_node (im, pick_suffix, &pick, &v, 1, pick_name, error)) < 0)
+    return -1;
+  return add_node (im, suffix, &back, &v, 1, output, error);
+}
+
 /* Slice with step 1 on values computed at run time: one engine Slice per axis that
  * it narrows (several are chained through values named OUTPUT/axisK). */
 static gboolean
@@ -600,8 +684,8 @@ slice_runtime (Importer *im, const Onnx__NodeProto *node, const gint64 *starts, 
                const gint64 *axes, const gint64 *steps, size_t n, GError **error)
 {
   const char *output = output_name (node, 0);
-  gint64 start[GRAFT_MAX_RANK], end[GRAFT_MAX_RANK];
-  gboolean seen[GRAFT_MAX_RANK] = { FALSE }, whole_batch = TRUE;
+  gint64 start[GRAFT_MAX_RANK], end[GRAFT_MAX_RANK], step[GRAFT_MAX_RANK] = { 0 }, phase[GRAFT_MAX_RANK] = { 0 };
+  gboolean seen[GRAFT_MAX_RANK] = { FALSE }, whole_batch = TRUE, static_first = FALSE;
   int x, rank, last = -1;
 
   if ((x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
@@ -618,23 +702,62 @@ slice_runtime (Importer *im, const Onnx__NodeProto *node, const gint64 *starts, 
       if (seen[axis])
         return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "slices the axis %d twice", axis);
       seen[axis] = TRUE;
-      if (steps != NULL && steps[i] != 1)
+      if (steps != NULL && steps[i] != 1 && (steps[i] < 1 || axis == 0))
         return node_error (im, error, steps[i] == 0 ? GRAFT_MODEL_ERROR_INVALID : GRAFT_MODEL_ERROR_UNSUPPORTED,
-                           "has the step %" G_GINT64_FORMAT " on a tensor computed at run time; Graft slices "
-                           "computed tensors with step 1 only", steps[i]);
+                           "has the step %" G_GINT64_FORMAT " on the axis %d of a tensor computed at run time; "
+                           "Graft slices computed tensors with positive steps on axes other than the batch",
+                           steps[i], axis);
       dim = end[axis];
       s = starts[i] < 0 ? starts[i] + dim : starts[i];
       e = ends[i] < 0 ? ends[i] + dim : ends[i];
       s = CLAMP (s, 0, dim);
       e = CLAMP (e, s, dim);
+      if (steps != NULL && steps[i] > 1 && e > s)
+        {
+          /* Every step-th element from s (Swin's patch merging, x[..., 0::2, 0::2, :]):
+           * a range [a, a + count * step) that holds them at the phase s - a, then a
+           * Reshape to (count, step), a Slice of the phase and a Reshape back. */
+          gint64 count = (e - s + steps[i] - 1) / steps[i], a = MIN (s, dim - count * steps[i]);
+          if (a < 0 || s - a >= steps[i])
+            return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                               "takes every %" G_GINT64_FORMAT "th element of [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
+                               ") of an axis of %" G_GINT64_FORMAT ", which Graft cannot reshape into steps",
+                               steps[i], s, e, dim);
+          step[axis] = steps[i];
+          phase[axis] = s - a;
+          s = a;
+          e = a + count * steps[i];
+        }
       start[axis] = s;
       end[axis] = e;
       /* All of the batch: from its start (or before it) to past any batch size. */
       if (axis == 0)
-        whole_batch = (starts[i] == 0 || starts[i] <= -(gint64) G_MAXINT32) && ends[i] >= G_MAXINT32;
+        {
+          guint8 flags[GRAFT_MAX_RANK];
+          whole_batch = (starts[i] == 0 || starts[i] <= -(gint64) G_MAXINT32) && ends[i] >= G_MAXINT32;
+          /* An axis 0 that is not the batch (attention moved it: Graft's own export of
+           * Swin's qkv[0]) slices as any other. */
+          static_first = !whole_batch && batch_dims (im, x, value_shape (im, x), flags) && flags[0] == ELEMENT_STATIC;
+        }
+    }
+  if (static_first)
+    {
+      graft_node_attributes first = { .op = GRAFT_OP_SLICE, .slice = { 0, start[0], end[0] } };
+      gboolean more = FALSE;
+      g_autofree char *name = g_strconcat (output, "/axis0", NULL);
+      for (int d = 1; d < rank; d++)
+        more = more || start[d] != 0 || end[d] != value_shape (im, x)->dims[d] || step[d] > 1;
+      if (start[0] == end[0])
+        return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                           "takes nothing of the axis 0: Graft does not compute empty tensors");
+      if ((x = add_node (im, more ? "/axis0" : "", &first, &x, 1, more ? name : output, error)) < 0)
+        return FALSE;
+      if (!more)
+        return TRUE;
+      whole_batch = TRUE;
     }
   for (int d = 0; d < rank; d++)
-    if (d == 0 ? !whole_batch : start[d] != 0 || end[d] != value_shape (im, x)->dims[d])
+    if (d == 0 ? !whole_batch : start[d] != 0 || end[d] != value_shape (im, x)->dims[d] || step[d] > 1)
       last = d;
   if (last < 0)
     return slice_value (im, x, 0, 0, 0, TRUE, "", output, error);
@@ -642,6 +765,23 @@ slice_runtime (Importer *im, const Onnx__NodeProto *node, const gint64 *starts, 
     {
       g_autofree char *suffix = NULL, *name = NULL;
       Entry *entry;
+      if (step[d] > 1)
+        {
+          if (start[d] != 0 || end[d] != value_shape (im, x)->dims[d])
+            {
+              g_autofree char *range = g_strdup_printf ("%s/axis%d/range", output, d);
+              g_autofree char *range_suffix = g_strdup_printf ("/axis%d/range", d);
+              if (!slice_value (im, x, d, start[d], end[d], whole_batch, range_suffix, range, error))
+                return FALSE;
+              x = lookup (im, range)->value;
+            }
+          suffix = d < last ? g_strdup_printf ("/axis%d", d) : NULL;
+          name = d < last ? g_strconcat (output, suffix, NULL) : NULL;
+          if ((x = stride_value (im, x, d, step[d], phase[d], suffix != NULL ? suffix : "",
+                                 name != NULL ? name : output, error)) < 0)
+            return FALSE;
+          continue;
+        }
       if (d == 0 ? whole_batch : start[d] == 0 && end[d] == value_shape (im, x)->dims[d])
         continue;
       if (d < last)
@@ -856,6 +996,323 @@ import_constant_of_shape (Importer *im, const Onnx__NodeProto *node, GError **er
     return FALSE;
   for (size_t i = 0; value != NULL && i < t->count; i++)
     tensor_copy_element (t, i, value, 0);
+  define_constant (im, output_name (node, 0), t);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Swin's shifted-window mask                                                */
+
+/* torchvision's Swin builds the attention mask of its shifted windows at run time from
+ * the feature map's size: Range, Mod, ScatterND into zeros, Not of an Equal, and Pad
+ * of the map to a multiple of the window. For a fixed input size all of it is constant
+ * and folds here. */
+
+/* The flag of an element computed from elements flagged a and b. */
+static guint8
+derived_flag (guint8 a, guint8 b)
+{
+  return a == ELEMENT_STATIC && b == ELEMENT_STATIC ? ELEMENT_STATIC : ELEMENT_DERIVED;
+}
+
+gboolean
+import_mod (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  const Tensor *a, *b;
+  const graft_shape *shapes[2];
+  graft_shape shape;
+  gint64 fmod;
+  Tensor *t;
+
+  if (!check_input_count (im, node, 2, 2, error) || !attribute_int (im, node, "fmod", 0, &fmod, error))
+    return FALSE;
+  if (!all_inputs_constant (im, node))
+    return not_foldable (im, node, error);
+  if ((a = constant_input (im, node, 0, "A", error)) == NULL || (b = constant_input (im, node, 1, "B", error)) == NULL)
+    return FALSE;
+  if (a->type != b->type)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "mixes integer and float operands");
+  if (a->type == TENSOR_FLOAT && fmod != 1)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "takes floats with fmod %" G_GINT64_FORMAT
+                       " (ONNX requires fmod 1 for floats)", fmod);
+  shapes[0] = &a->shape;
+  shapes[1] = &b->shape;
+  if (!broadcast_shape (im, shapes, 2, &shape, error) || (t = tensor_new (im, a->type, &shape, error)) == NULL)
+    return FALSE;
+  for (size_t i = 0; i < t->count; i++)
+    {
+      size_t ia = broadcast_index (&shape, &a->shape, i), ib = broadcast_index (&shape, &b->shape, i);
+      if (a->type == TENSOR_FLOAT)
+        {
+          t->floats[i] = fmodf (a->floats[ia], b->floats[ib]);
+          continue;
+        }
+      {
+        gint64 x = a->ints[ia], y = b->ints[ib], r;
+        if (y == 0)
+          {
+            tensor_free (t);
+            return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "divides an integer by zero");
+          }
+        r = y == -1 ? 0 : x % y;
+        /* fmod 0: the result takes the divisor's sign, as Python's %. */
+        if (fmod == 0 && r != 0 && ((r < 0) != (y < 0)))
+          r += y;
+        t->ints[i] = r;
+        t->flags[i] = derived_flag (a->flags[ia], b->flags[ib]);
+      }
+    }
+  define_constant (im, output_name (node, 0), t);
+  return TRUE;
+}
+
+gboolean
+import_not (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  const Tensor *x;
+  Tensor *t;
+
+  if (!check_input_count (im, node, 1, 1, error))
+    return FALSE;
+  if (!all_inputs_constant (im, node))
+    return not_foldable (im, node, error);
+  if ((x = constant_input (im, node, 0, "X", error)) == NULL)
+    return FALSE;
+  if ((t = tensor_new (im, TENSOR_INT, &x->shape, error)) == NULL)
+    return FALSE;
+  for (size_t i = 0; i < t->count; i++)
+    {
+      t->ints[i] = tensor_get (x, i) == 0;
+      t->flags[i] = element_flag (x, i) == ELEMENT_STATIC ? ELEMENT_STATIC : ELEMENT_DERIVED;
+    }
+  define_constant (im, output_name (node, 0), t);
+  return TRUE;
+}
+
+gboolean
+import_range (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  const Tensor *start_t, *limit_t, *delta_t;
+  double start, limit, delta, steps;
+  graft_shape shape = { .rank = 1 };
+  Tensor *t;
+
+  if (!check_input_count (im, node, 3, 3, error))
+    return FALSE;
+  if (!all_inputs_constant (im, node))
+    return not_foldable (im, node, error);
+  if ((start_t = constant_input (im, node, 0, "start", error)) == NULL
+      || (limit_t = constant_input (im, node, 1, "limit", error)) == NULL
+      || (delta_t = constant_input (im, node, 2, "delta", error)) == NULL
+      || !constant_scalar (im, start_t, "start", &start, error)
+      || !constant_scalar (im, limit_t, "limit", &limit, error)
+      || !constant_scalar (im, delta_t, "delta", &delta, error))
+    return FALSE;
+  if (start_t->type != limit_t->type || start_t->type != delta_t->type)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "mixes integer and float operands");
+  if (delta == 0)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has a delta of 0");
+  steps = ceil ((limit - start) / delta);
+  if (!(steps <= (double) MAX_ACTIVATION_ELEMENTS))
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED, "makes a range of %.0f elements", steps);
+  shape.dims[0] = steps > 0 ? (gint64) steps : 0;
+  if ((t = tensor_new (im, start_t->type, &shape, error)) == NULL)
+    return FALSE;
+  for (size_t i = 0; i < t->count; i++)
+    if (t->type == TENSOR_FLOAT)
+      t->floats[i] = (float) (start + (double) i * delta);
+    else
+      {
+        t->ints[i] = start_t->ints[0] + (gint64) i * delta_t->ints[0];
+        t->flags[i] = derived_flag (derived_flag (start_t->flags[0], limit_t->flags[0]), delta_t->flags[0]);
+      }
+  define_constant (im, output_name (node, 0), t);
+  return TRUE;
+}
+
+gboolean
+import_scatter_nd (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  const Tensor *data, *indices, *updates;
+  g_autofree char *reduction = NULL;
+  size_t k, n_index, slice = 1, strides[GRAFT_MAX_RANK];
+  Tensor *t;
+
+  if (!check_input_count (im, node, 3, 3, error)
+      || !attribute_string (im, node, "reduction", "none", &reduction, error))
+    return FALSE;
+  if (strcmp (reduction, "none") != 0)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "has the reduction '%s'; Graft folds ScatterND without reduction only", reduction);
+  if (!all_inputs_constant (im, node))
+    return not_foldable (im, node, error);
+  if ((data = constant_input (im, node, 0, "data", error)) == NULL
+      || (indices = constant_input (im, node, 1, "indices", error)) == NULL
+      || (updates = constant_input (im, node, 2, "updates", error)) == NULL)
+    return FALSE;
+  if (indices->type != TENSOR_INT || indices->shape.rank < 1)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has indices that are not integers of rank 1 or more");
+  if (updates->type != data->type)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has updates of another type than its data");
+  k = (size_t) indices->shape.dims[indices->shape.rank - 1];
+  if (k < 1 || k > (size_t) data->shape.rank)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has index tuples of %zu elements into a tensor of rank %d",
+                       k, data->shape.rank);
+  for (int d = (int) k; d < data->shape.rank; d++)
+    slice *= (size_t) data->shape.dims[d];
+  n_index = k > 0 ? indices->count / k : 0;
+  if (updates->count != n_index * slice)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has %zu updates for %zu indices of %zu elements",
+                       updates->count, n_index, slice);
+  shape_strides (&data->shape, strides);
+  t = tensor_copy (data);
+  for (size_t i = 0; i < n_index; i++)
+    {
+      size_t offset = 0;
+      for (size_t d = 0; d < k; d++)
+        {
+          gint64 index = indices->ints[i * k + d], dim = data->shape.dims[d];
+          if (index < 0)
+            index += dim;
+          if (index < 0 || index >= dim)
+            {
+              tensor_free (t);
+              return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has the index %" G_GINT64_FORMAT
+                                 " on an axis of %" G_GINT64_FORMAT, indices->ints[i * k + d], dim);
+            }
+          offset += (size_t) index * strides[d];
+        }
+      for (size_t e = 0; e < slice; e++)
+        tensor_copy_element (t, offset + e, updates, i * slice + e);
+    }
+  define_constant (im, output_name (node, 0), t);
+  return TRUE;
+}
+
+/* Pad of a constant (mode 'constant', pads at the start of each axis then at its end,
+ * none negative). */
+gboolean
+fold_pad (Importer *im, const Onnx__NodeProto *node, const Tensor *x, const gint64 *pads, size_t n, double value,
+          GError **error)
+{
+  graft_shape shape = x->shape;
+  size_t in_strides[GRAFT_MAX_RANK], out_strides[GRAFT_MAX_RANK];
+  int rank = x->shape.rank;
+  Tensor *t;
+
+  if (n != 2 * (size_t) rank)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has %zu pads for a tensor of rank %d", n, rank);
+  for (int d = 0; d < rank; d++)
+    {
+      if (pads[d] < 0 || pads[rank + d] < 0 || pads[d] > G_MAXINT / 4 || pads[rank + d] > G_MAXINT / 4)
+        return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED, "has a negative or huge pad on axis %d", d);
+      shape.dims[d] += pads[d] + pads[rank + d];
+    }
+  if ((t = tensor_new (im, x->type, &shape, error)) == NULL)
+    return FALSE;
+  for (size_t i = 0; i < t->count; i++)
+    if (t->type == TENSOR_FLOAT)
+      t->floats[i] = (float) value;
+    else
+      {
+        t->ints[i] = (gint64) value;
+        t->flags[i] = ELEMENT_STATIC;
+      }
+  shape_strides (&x->shape, in_strides);
+  shape_strides (&shape, out_strides);
+  for (size_t i = 0; i < x->count; i++)
+    {
+      size_t rest = i, to = 0;
+      for (int d = 0; d < rank; d++)
+        {
+          size_t coordinate = rest / in_strides[d];
+          rest %= in_strides[d];
+          to += (coordinate + (size_t) pads[d]) * out_strides[d];
+        }
+      tensor_copy_element (t, to, x, i);
+    }
+  define_constant (im, output_name (node, 0), t);
+  return TRUE;
+}
+
+/* Transpose of a constant (perm NULL: the axes reversed). */
+gboolean
+fold_transpose (Importer *im, const Onnx__NodeProto *node, const Tensor *x, const gint64 *perm, size_t n,
+                GError **error)
+{
+  int rank = x->shape.rank, axes[GRAFT_MAX_RANK];
+  graft_shape shape = { .rank = rank };
+  size_t in_strides[GRAFT_MAX_RANK], out_strides[GRAFT_MAX_RANK];
+  gboolean seen[GRAFT_MAX_RANK] = { 0 };
+  Tensor *t;
+
+  if (perm != NULL && n != (size_t) rank)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has a perm of %zu axes for a rank-%d tensor", n, rank);
+  for (int d = 0; d < rank; d++)
+    {
+      gint64 p = perm != NULL ? perm[d] : rank - 1 - d;
+      if (p < 0 || p >= rank || seen[p])
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has a perm that is not a permutation");
+      seen[p] = TRUE;
+      axes[d] = (int) p;
+      shape.dims[d] = x->shape.dims[p];
+    }
+  if ((t = tensor_new (im, x->type, &shape, error)) == NULL)
+    return FALSE;
+  shape_strides (&x->shape, in_strides);
+  shape_strides (&shape, out_strides);
+  for (size_t i = 0; i < t->count; i++)
+    {
+      size_t rest = i, from = 0;
+      for (int d = 0; d < rank; d++)
+        {
+          size_t coordinate = rest / out_strides[d];
+          rest %= out_strides[d];
+          from += coordinate * in_strides[axes[d]];
+        }
+      tensor_copy_element (t, i, x, from);
+    }
+  define_constant (im, output_name (node, 0), t);
+  return TRUE;
+}
+
+/* Pow of constants: the scale of Swin's attention, head_dim ** -0.5 computed from the
+ * shape. (PyTorch's LayerNorm chain has its own Pow, fused with the chain.) */
+gboolean
+import_pow (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  const Tensor *a, *b;
+  const graft_shape *shapes[2];
+  graft_shape shape;
+  Tensor *t;
+
+  if (!check_input_count (im, node, 2, 2, error))
+    return FALSE;
+  if (!all_inputs_constant (im, node))
+    return not_foldable (im, node, error);
+  if ((a = constant_input (im, node, 0, "X", error)) == NULL || (b = constant_input (im, node, 1, "Y", error)) == NULL)
+    return FALSE;
+  shapes[0] = &a->shape;
+  shapes[1] = &b->shape;
+  if (!broadcast_shape (im, shapes, 2, &shape, error) || (t = tensor_new (im, a->type, &shape, error)) == NULL)
+    return FALSE;
+  for (size_t i = 0; i < t->count; i++)
+    {
+      size_t ia = broadcast_index (&shape, &a->shape, i), ib = broadcast_index (&shape, &b->shape, i);
+      double r = pow (tensor_get (a, ia), tensor_get (b, ib));
+      if (t->type == TENSOR_FLOAT)
+        t->floats[i] = (float) r;
+      else
+        {
+          if (!(fabs (r) < 9.2e18))
+            {
+              tensor_free (t);
+              return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "overflows on integers");
+            }
+          t->ints[i] = (gint64) r;
+          t->flags[i] = derived_flag (a->flags[ia], element_flag (b, ib));
+        }
+    }
   define_constant (im, output_name (node, 0), t);
   return TRUE;
 }

@@ -568,6 +568,7 @@ import_reshape (Importer *im, const Onnx__NodeProto *node, GError **error)
   gint64 allow_zero;
   Entry *entry;
   int x, inferred = -1;
+  gboolean copy_batch = TRUE;
 
   if (!check_input_count (im, node, 2, 2, error)
       || !attribute_int (im, node, "allowzero", 0, &allow_zero, error)
@@ -627,10 +628,18 @@ import_reshape (Importer *im, const Onnx__NodeProto *node, GError **error)
   for (size_t d = 0; d < n; d++)
     if (flags[d] == ELEMENT_STATIC && dims[d] == -1)
       inferred = (int) d;
+  if (n > 0 && flags[0] == ELEMENT_BATCH)
+    {
+      /* Copying the input's dim 0 keeps the batch only where that dim is the batch:
+       * Swin's window reverse reshapes (batch x windows, ...) to (batch, ...). */
+      guint8 in_flags[GRAFT_MAX_RANK];
+      const graft_shape *in_shape = value_shape (im, x);
+      copy_batch = in_shape->rank > 0 && (!batch_dims (im, x, in_shape, in_flags) || in_flags[0] == ELEMENT_BATCH);
+    }
   for (size_t d = 0; d < n; d++)
     {
       gint64 dim = dims[d];
-      if (flags[d] == ELEMENT_BATCH && d == 0)
+      if (flags[d] == ELEMENT_BATCH && d == 0 && copy_batch)
         dim = 0;
       else if (flags[d] != ELEMENT_STATIC)
         {
@@ -716,8 +725,15 @@ import_transpose (Importer *im, const Onnx__NodeProto *node, GError **error)
   int x, rank;
 
   if (!check_input_count (im, node, 1, 1, error)
-      || !attribute_ints (im, node, "perm", &perm, &n, error)
-      || (x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
+      || !attribute_ints (im, node, "perm", &perm, &n, error))
+    return FALSE;
+  if (is_constant (input_entry (im, node, 0)))
+    {
+      /* Shape computations (the pads torch's F.pad computes at run time) fold. */
+      const Tensor *t = entry_tensor (im, input_entry (im, node, 0), error);
+      return t != NULL && fold_transpose (im, node, t, perm, n, error);
+    }
+  if ((x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
     return FALSE;
   rank = value_shape (im, x)->rank;
   if (perm != NULL && n != (size_t) rank)
@@ -864,7 +880,8 @@ import_dropout (Importer *im, const Onnx__NodeProto *node, GError **error)
           if ((t = constant_input (im, node, 2, "training_mode", error)) == NULL
               || !constant_scalar (im, t, "training_mode", &value, error))
             return FALSE;
-          if (value != 0)
+          /* Swin's F.dropout (attn, p=0.0) is in training mode, and drops nothing. */
+          if (value != 0 && a.dropout.ratio != 0)
             return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
                                "is in training mode: this is a training-mode graph; export the model for inference");
         }
@@ -970,6 +987,21 @@ import_pad (Importer *im, const Onnx__NodeProto *node, GError **error)
         return FALSE;
     }
   x = input_entry (im, node, 0);
+  if (is_constant (x))
+    {
+      const Tensor *t = entry_tensor (im, x, error);
+      return t != NULL && fold_pad (im, node, t, pads, n, value, error);
+    }
+  if (x->kind == ENTRY_VALUE)
+    {
+      /* Swin pads its feature map to a multiple of its window: nothing, at sizes that
+       * are multiples already. */
+      gboolean none = TRUE;
+      for (size_t i = 0; i < n; i++)
+        none = none && pads[i] == 0;
+      if (none)
+        return define_alias (im, "", x, output_name (node, 0), error);
+    }
   if (x->kind != ENTRY_VALUE || value_shape (im, x->value)->rank != 4 || n != 8)
     return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
                        "pads something other than an (N,C,H,W) tensor computed at run time");
@@ -1033,6 +1065,11 @@ const OpImporter node_importers[] = {
   { "Slice", import_slice },
   { "Split", import_split },
   { "ConstantOfShape", import_constant_of_shape },
+  { "Mod", import_mod },
+  { "Not", import_not },
+  { "Pow", import_pow },
+  { "Range", import_range },
+  { "ScatterND", import_scatter_nd },
 };
 
 const size_t n_node_importers = G_N_ELEMENTS (node_importers);

@@ -199,6 +199,16 @@ gboolean import_cast (Importer *im, const Onnx__NodeProto *node, GError **error)
 gboolean import_slice (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_split (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_constant_of_shape (Importer *im, const Onnx__NodeProto *node, GError **error);
+gboolean batch_dims (Importer *im, int value, const graft_shape *at_one, guint8 *flags);
+gboolean import_mod (Importer *im, const Onnx__NodeProto *node, GError **error);
+gboolean import_pow (Importer *im, const Onnx__NodeProto *node, GError **error);
+gboolean import_not (Importer *im, const Onnx__NodeProto *node, GError **error);
+gboolean import_range (Importer *im, const Onnx__NodeProto *node, GError **error);
+gboolean import_scatter_nd (Importer *im, const Onnx__NodeProto *node, GError **error);
+gboolean fold_transpose (Importer *im, const Onnx__NodeProto *node, const Tensor *x, const gint64 *perm, size_t n,
+                         GError **error);
+gboolean fold_pad (Importer *im, const Onnx__NodeProto *node, const Tensor *x, const gint64 *pads, size_t n,
+                   double value, GError **error);
 
 /* onnx-import-ops.c: the importers the chains fall back to. */
 gboolean import_reduce_mean (Importer *im, const Onnx__NodeProto *node, GError **error);
@@ -212,6 +222,9 @@ gboolean import_div_or_gelu (Importer *im, const Onnx__NodeProto *node, GError *
 gboolean import_equal (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_where (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_expand (Importer *im, const Onnx__NodeProto *node, GError **error);
+size_t broadcast_index (const graft_shape *out, const graft_shape *in, size_t i);
+gboolean broadcast_shape (Importer *im, const graft_shape *const *in, int n, graft_shape *out, GError **error);
+guint8 element_flag (const Tensor *t, size_t i);
 
 #pragma GCC visibility pop
 

@@ -363,7 +363,7 @@ import_div_or_gelu (Importer *im, const Onnx__NodeProto *node, GError **error)
  * stays a learning parameter. */
 
 /* The flat index into a tensor of shape in, broadcast to out, of out's flat index i. */
-static size_t
+size_t
 broadcast_index (const graft_shape *out, const graft_shape *in, size_t i)
 {
   size_t index = 0, stride = 1;
@@ -381,7 +381,7 @@ broadcast_index (const graft_shape *out, const graft_shape *in, size_t i)
   return index;
 }
 
-static gboolean
+gboolean
 broadcast_shape (Importer *im, const graft_shape *const *in, int n, graft_shape *out, GError **error)
 {
   *out = (graft_shape) { 0 };
@@ -403,7 +403,7 @@ broadcast_shape (Importer *im, const graft_shape *const *in, int n, graft_shape 
   return TRUE;
 }
 
-static guint8
+guint8
 element_flag (const Tensor *t, size_t i)
 {
   return t->type == TENSOR_INT ? t->flags[i] : ELEMENT_STATIC;
