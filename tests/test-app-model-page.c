@@ -233,10 +233,13 @@ test_page (void)
   /* The head designer: a perceptron with one hidden layer of 256. */
   row = find_widget (page, ADW_TYPE_COMBO_ROW, _("_Type"));
   g_assert_nonnull (row);
+  g_assert_true (g_str_has_prefix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "A linear layer"));
   adw_combo_row_set_selected (ADW_COMBO_ROW (row), 1);
   spec = graft_session_get_spec (session);
   g_assert_cmpint (spec->head.n_hidden, ==, 1);
   g_assert_cmpint (spec->head.hidden[0], ==, 256);
+  /* The type's subtitle follows the choice. */
+  g_assert_true (g_str_has_prefix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "A perceptron"));
   row = find_widget (page, ADW_TYPE_ACTION_ROW, _("_BatchNorm"));
   gtk_switch_set_active (GTK_SWITCH (find_widget (row, GTK_TYPE_SWITCH, NULL)), TRUE);
   g_assert_true (graft_session_get_spec (session)->head.batchnorm);

@@ -239,6 +239,12 @@ show_kind (GraftHeadDesigner *self, gboolean perceptron)
   gtk_widget_set_visible (GTK_WIDGET (self->hidden_row), perceptron);
   gtk_widget_set_visible (GTK_WIDGET (self->activation_row), perceptron);
   gtk_widget_set_visible (GTK_WIDGET (self->batchnorm_row), perceptron);
+  /* The subtitle says when the chosen type fits (it spoke of Linear whatever the choice). */
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (self->kind_row),
+                               perceptron ? _("A perceptron learns combinations of the features: for images unlike "
+                                              "the model’s, or when its top blocks are removed")
+                                          : _("A linear layer is enough when the features already separate the "
+                                              "classes"));
 }
 
 static void

@@ -156,11 +156,13 @@ strategy_explanation (GraftStrategy strategy)
       return _("The top third of the blocks train with the head, ten times slower. "
                "Use it with a few hundred images per class or more.");
     case GRAFT_STRATEGY_PROGRESSIVE_ULMFIT:
-      return _("One more block unfreezes each epoch, top down, each block lower learning 2.6 times slower. "
-               "Gentle on small data sets, at the cost of more epochs.");
+      return _("Slow and gentle: the head trains first, then one more block joins each epoch, from the top "
+               "down, each learning 2.6 times slower than the block above it. Takes one epoch per block; "
+               "suits small data sets.");
     case GRAFT_STRATEGY_PROGRESSIVE_FASTAI:
-      return _("One epoch of the head alone, then every block, with learning rates from a hundredth at the "
-               "bottom to a half at the top. A strong default, as fastai’s fine_tune.");
+      return _("Quick: one epoch of the head alone, then every block at once at half the learning rate, each "
+               "block lower learning a little slower, down to a hundredth of the head’s rate at the bottom. "
+               "A strong default, as fastai’s fine_tune.");
     case GRAFT_STRATEGY_CUSTOM:
     default:
       return _("Your own plan: you changed which blocks train. Choose a strategy to start again from its "

@@ -337,7 +337,18 @@ format_multiplier (double value)
   return g_string_free (out, FALSE);
 }
 
-/* "Stage 2 from epoch 3: blocks 15 to 19 and the head train." */
+/* A block as the rows name it ("layer4.0"); its number from 1 without a session. */
+static char *
+block_label (GraftScheduleTimeline *self, int block)
+{
+  const char *name = self->session != NULL && block >= 0 && block < self->n_blocks
+                       ? graft_session_get_block (self->session, block)->name
+                       : NULL;
+  /* Translators: a block of the network by its number, counted from 1 at the bottom. */
+  return name != NULL && *name != '\0' ? g_strdup (name) : g_strdup_printf (_("block %d"), block + 1);
+}
+
+/* "Stage 2 from epoch 3: layer3.0 to layer4.0 and the head train." */
 static char *
 describe_stage (GraftScheduleTimeline *self, int s)
 {
@@ -347,11 +358,18 @@ describe_stage (GraftScheduleTimeline *self, int s)
 
   if (first > top)
     what = g_strdup (_("only the head trains"));
-  else if (first == top)
-    /* Translators: block numbers count from 1 at the bottom of the network. */
-    what = g_strdup_printf (_("block %d and the head train"), first);
   else
-    what = g_strdup_printf (_("blocks %d to %d and the head train"), first, top);
+    {
+      /* The rows' names: the text said "block 5" beside a row called layer4.0. */
+      g_autofree char *bottom = block_label (self, first - 1);
+      g_autofree char *upper = block_label (self, top - 1);
+      if (first == top)
+        /* Translators: %s is a block's name, such as "layer4.0". */
+        what = g_strdup_printf (_("%s and the head train"), bottom);
+      else
+        /* Translators: two blocks' names, such as "layer3.0 to layer4.0". */
+        what = g_strdup_printf (_("%s to %s and the head train"), bottom, upper);
+    }
   if (stage->epoch >= self->epochs)
     /* Translators: a stage that starts after the run ends: stage, epoch, what trains. */
     return g_strdup_printf (_("Stage %d from epoch %d, after the last epoch: %s."), s + 1, stage->epoch + 1, what);
