@@ -1295,6 +1295,121 @@ flatten_json (JsonNode *node, const char *path, GHashTable *values, GPtrArray *k
     }
 }
 
+/* The spec's settings as a person reads them, in the order that matters most: a key of
+ * the run's spec ("schedule.pct_start"), or a prefix of keys ending in '.' or '[' whose
+ * rest is shown after the name ("block_lr_factors.layer4.0"). Unknown keys come last,
+ * as they are. */
+static const struct {
+  const char *key;
+  const char *name;
+} setting_names[] = {
+  { "strategy", N_("Strategy") },
+  { "epochs", N_("Epochs") },
+  { "optimizer.lr", N_("Learning rate") },
+  { "batch_size", N_("Batch size") },
+  { "cut", N_("Cut") },
+  { "stages[", N_("Unfreezing stage") },
+  { "head.hidden[", N_("Head’s hidden layer") },
+  { "head.dropout", N_("Head’s dropout") },
+  { "head.activation", N_("Head’s activation") },
+  { "head.batchnorm", N_("Head’s BatchNorm") },
+  { "augmentation.", N_("Augmentation") },
+  { "optimizer.kind", N_("Optimizer") },
+  { "optimizer.weight_decay", N_("Weight decay") },
+  { "optimizer.momentum", N_("Momentum") },
+  { "schedule.kind", N_("Schedule") },
+  { "schedule.pct_start", N_("Share of the cycle spent warming up") },
+  { "schedule.warmup_epochs", N_("Warm-up epochs") },
+  { "schedule.div_factor", N_("Starting rate, as a fraction of the peak (divisor)") },
+  { "schedule.final_fraction", N_("Final rate, as a fraction of the peak") },
+  { "schedule.restart_each_stage", N_("Schedule restarts at each stage") },
+  { "discriminative_factor", N_("Slowdown from one block to the one below") },
+  { "backbone_lr_fraction", N_("Blocks’ share of the learning rate") },
+  { "block_lr_factors.", N_("Learning-rate factor") },
+  { "batchnorm_policy", N_("BatchNorm") },
+  { "batchnorm_blocks.", N_("BatchNorm of a block") },
+  { "early_stopping_patience", N_("Early stopping patience") },
+  { "validation_fraction", N_("Share of images for validation") },
+  { "balanced_class_weights", N_("Balanced class weights") },
+  { "seed", N_("Seed") },
+  { "preprocessing.", N_("Preprocessing") },
+  { "model.", N_("Model") },
+};
+
+/* The index of key's entry in setting_names (G_N_ELEMENTS when none), and the part of the
+ * key after a prefix entry ("layer4.0"), or NULL. */
+static guint
+setting_rank (const char *key, const char **rest)
+{
+  *rest = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (setting_names); i++)
+    {
+      const char *name = setting_names[i].key;
+      size_t length = strlen (name);
+      gboolean prefix = name[length - 1] == '.' || name[length - 1] == '[';
+
+      if (prefix ? strncmp (key, name, length) == 0 : strcmp (key, name) == 0)
+        {
+          *rest = prefix ? key + length : NULL;
+          return i;
+        }
+    }
+  return G_N_ELEMENTS (setting_names);
+}
+
+/* "Learning-rate factor (layer4.0)" in the UI's language; the key in monospace when it
+ * has no name. Markup. */
+static char *
+setting_name_markup (const char *key)
+{
+  const char *rest;
+  guint rank = setting_rank (key, &rest);
+  g_autofree char *escaped = NULL;
+
+  if (rank == G_N_ELEMENTS (setting_names))
+    {
+      escaped = g_markup_escape_text (key, -1);
+      return g_strdup_printf ("<tt>%s</tt>", escaped);
+    }
+  if (rest != NULL && g_str_equal (setting_names[rank].key, "stages["))
+    {
+      /* "stages[1].trainable_from": the second stage's lowest trained block. */
+      guint stage = 0;
+      char field[64] = "";
+      g_autofree char *plain = NULL;
+      if (sscanf (rest, "%u].%63s", &stage, field) == 2)
+        {
+          const char *what = g_str_equal (field, "trainable_from") ? _("its lowest trained block")
+                             : g_str_equal (field, "epoch")        ? _("its first epoch")
+                             : g_str_equal (field, "lr")           ? _("its learning rate")
+                                                                   : field;
+          /* Translators: "Unfreezing stage 2, its first epoch" */
+          plain = g_strdup_printf (_("Unfreezing stage %u, %s"), stage + 1, what);
+          return g_markup_escape_text (plain, -1);
+        }
+    }
+  if (rest != NULL && *rest != '\0')
+    {
+      /* "head.hidden[0]": "0]" reads "0". */
+      g_autofree char *detail = g_strdelimit (g_strdup (rest), "[]", ' ');
+      g_autofree char *plain = NULL;
+      g_strstrip (detail);
+      /* Translators: a setting's name and which one: "Learning-rate factor (layer4.0)" */
+      plain = g_strdup_printf (_("%s (%s)"), _(setting_names[rank].name), detail);
+      return g_markup_escape_text (plain, -1);
+    }
+  return g_markup_escape_text (_(setting_names[rank].name), -1);
+}
+
+static int
+compare_setting_rank (gconstpointer a, gconstpointer b)
+{
+  const char *rest;
+  guint ra = setting_rank (*(const char *const *) a, &rest);
+  guint rb = setting_rank (*(const char *const *) b, &rest);
+  return ra < rb ? -1 : ra > rb;
+}
+
 static char *
 describe_differences (GPtrArray *runs)
 {
@@ -1321,6 +1436,9 @@ describe_differences (GPtrArray *runs)
           }
       g_ptr_array_add (tables, values);
     }
+  /* The settings a person knows first (strategy, epochs, learning rate...), the
+   * rest in the spec's order after them: g_ptr_array_sort is stable. */
+  g_ptr_array_sort (keys, compare_setting_rank);
   for (guint k = 0; k < keys->len; k++)
     {
       const char *key = g_ptr_array_index (keys, k);
@@ -1335,8 +1453,8 @@ describe_differences (GPtrArray *runs)
       if (differing > MAX_DIFFERENCES)
         continue;
       {
-        g_autofree char *escaped = g_markup_escape_text (key, -1);
-        g_string_append_printf (text, "\n<tt>%s</tt>  ", escaped);
+        g_autofree char *name = setting_name_markup (key);
+        g_string_append_printf (text, "\n%s  ", name);
       }
       for (guint r = 0; r < tables->len; r++)
         {
