@@ -90,6 +90,36 @@ test_cli (void)
   g_assert_null (strstr (said, "print the version"));
 }
 
+/* The layers' error messages (catalog, data), as graft-cli and the app show them. */
+static void
+test_errors (void)
+{
+  const char *cli = g_getenv ("GRAFT_CLI");
+  g_autofree char *model = g_test_build_filename (G_TEST_DIST, "..", "data", "models", "graft-starter.onnx", NULL);
+  g_autofree char *folder = g_dir_make_tmp ("graft-french-XXXXXX", NULL);
+  g_autofree char *empty = g_build_filename (folder, "empty.png", NULL);
+  char *unknown_model[] = { (char *) cli, (char *) "models", (char *) "path", (char *) "no-such-model", NULL };
+  char *predict[] = { (char *) cli, (char *) "predict", model, empty, NULL };
+  g_autofree char *said = NULL;
+
+  if (cli == NULL || !g_file_test (cli, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("GRAFT_CLI does not name graft-cli");
+      return;
+    }
+  said = run_in_french (unknown_model);
+  g_assert_nonnull (strstr (said, "le catalogue n’a aucun modèle nommé « no-such-model »"));
+  g_clear_pointer (&said, g_free);
+  if (g_file_test (model, G_FILE_TEST_IS_REGULAR))
+    {
+      g_assert_true (g_file_set_contents (empty, "", 0, NULL));
+      said = run_in_french (predict);
+      g_assert_nonnull (strstr (said, "pas une image PNG ou JPEG (le fichier est vide)"));
+      g_unlink (empty);
+    }
+  g_rmdir (folder);
+}
+
 static void
 test_app (void)
 {
@@ -114,6 +144,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cli/french/locale-dir", test_choice);
   g_test_add_func ("/cli/french/graft-cli", test_cli);
+  g_test_add_func ("/cli/french/errors", test_errors);
   g_test_add_func ("/cli/french/app", test_app);
   return g_test_run ();
 }

@@ -1,4 +1,6 @@
 /* catalog.c: the model catalog (see catalog.h). */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include "catalog/catalog.h"
 
 #include <errno.h>
@@ -93,10 +95,10 @@ entry_error (const Where *where, GError **error, const char *format, ...)
   message = g_strdup_vprintf (format, args);
   va_end (args);
   if (where->name != NULL)
-    g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_PARSE, "%s: model %u (\"%s\"): %s",
+    g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_PARSE, _("%s: model %u (\"%s\"): %s"),
                  where->origin, where->index, where->name, message);
   else
-    g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_PARSE, "%s: model %u: %s", where->origin,
+    g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_PARSE, _("%s: model %u: %s"), where->origin,
                  where->index, message);
   return FALSE;
 }
@@ -351,7 +353,7 @@ graft_catalog_add_data (GraftCatalog *catalog, const char *data, gssize length, 
 
   if (!json_parser_load_from_data (parser, data, length, &json_error))
     {
-      g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_PARSE, "%s: not a valid catalog file: %s",
+      g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_PARSE, _("%s: not a valid catalog file: %s"),
                    origin, json_error->message);
       return FALSE;
     }
@@ -359,7 +361,7 @@ graft_catalog_add_data (GraftCatalog *catalog, const char *data, gssize length, 
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_PARSE,
-                   "%s: not a catalog file: it must hold a JSON object {\"catalog\": %d, \"models\": [...]}", origin,
+                   _("%s: not a catalog file: it must hold a JSON object {\"catalog\": %d, \"models\": [...]}"), origin,
                    CATALOG_FORMAT);
       return FALSE;
     }
@@ -370,14 +372,14 @@ graft_catalog_add_data (GraftCatalog *catalog, const char *data, gssize length, 
           || json_node_get_int (format_node) != CATALOG_FORMAT))
     {
       g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_PARSE,
-                   "%s: \"catalog\" must be %d, the only format this version of Graft reads", origin, CATALOG_FORMAT);
+                   _("%s: \"catalog\" must be %d, the only format this version of Graft reads"), origin, CATALOG_FORMAT);
       return FALSE;
     }
   models_node = json_object_get_member (root_object, "models");
   if (models_node == NULL || !JSON_NODE_HOLDS_ARRAY (models_node))
     {
       g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_PARSE,
-                   "%s: \"models\" must be a list of models", origin);
+                   _("%s: \"models\" must be a list of models"), origin);
       return FALSE;
     }
   models = json_node_get_array (models_node);
@@ -455,13 +457,13 @@ graft_catalog_add_file (GraftCatalog *catalog, const char *path, gboolean as_use
 
   if (!graft_file_get_contents (path, &contents, &length, &local))
     {
-      g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_IO, "%s: cannot read the catalog file: %s",
+      g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_IO, _("%s: cannot read the catalog file: %s"),
                    path, local->message);
       return FALSE;
     }
   if (length > G_MAXSSIZE)
     {
-      g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_PARSE, "%s: too large for a catalog", path);
+      g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_PARSE, _("%s: too large for a catalog"), path);
       return FALSE;
     }
   return graft_catalog_add_data (catalog, contents, (gssize) length, path, as_user, error);
@@ -546,7 +548,7 @@ graft_catalog_lookup (const GraftCatalog *catalog, const char *name, GError **er
     g_string_append_printf (names, "%s%s", i > 0 ? ", " : "",
                             ((GraftCatalogEntry *) g_ptr_array_index (catalog->entries, i))->name);
   g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_NOT_FOUND,
-               "the catalog has no model named '%s' (it has: %s)", name, names->len > 0 ? names->str : "none");
+               _("the catalog has no model named '%s' (it has: %s)"), name, names->len > 0 ? names->str : "none");
   return NULL;
 }
 
@@ -586,7 +588,7 @@ graft_catalog_file_sha256 (const char *path, GCancellable *cancellable, GError *
       else
         g_set_error (error, GRAFT_CATALOG_ERROR, g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
                      ? GRAFT_CATALOG_ERROR_NOT_DOWNLOADED : GRAFT_CATALOG_ERROR_IO,
-                     "%s: cannot read it: %s", path, local->message);
+                     _("%s: cannot read it: %s"), path, local->message);
       return NULL;
     }
   return sha256;
@@ -612,7 +614,7 @@ file_stamp (const char *path, guint64 *size, gint64 *mtime_usec, GError **error)
     }
   if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR)
     {
-      g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_IO, "%s: not a regular file", path);
+      g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_IO, _("%s: not a regular file"), path);
       return FALSE;
     }
   *size = (guint64) g_file_info_get_size (info);
@@ -639,7 +641,7 @@ write_note (const GraftCatalogEntry *entry, const char *path, guint64 size, gint
 
   if (!g_file_set_contents (note_path, text, -1, &local))
     {
-      g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_IO, "%s: cannot write it: %s", note_path,
+      g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_IO, _("%s: cannot write it: %s"), note_path,
                    local->message);
       return FALSE;
     }
@@ -686,8 +688,8 @@ graft_catalog_verify (const GraftCatalogEntry *entry, const char *path, gboolean
     {
       g_unlink (note_path);
       g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_CHECKSUM,
-                   "%s: %" G_GUINT64_FORMAT " bytes, but the catalog's %s has %" G_GUINT64_FORMAT
-                   ": the file is incomplete or not that model", path, size, entry->name, entry->bytes);
+                   _("%s: %llu bytes, but the catalog's %s has %llu: the file is incomplete or not that model"),
+                   path, (unsigned long long) size, entry->name, (unsigned long long) entry->bytes);
       return FALSE;
     }
   if (!force && verified_note_matches (entry, path, size, mtime))
@@ -699,7 +701,7 @@ graft_catalog_verify (const GraftCatalogEntry *entry, const char *path, gboolean
     {
       g_unlink (note_path);
       g_set_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_CHECKSUM,
-                   "%s: its SHA-256 is %s, but the catalog's %s has %s: the file is damaged or not that model",
+                   _("%s: its SHA-256 is %s, but the catalog's %s has %s: the file is damaged or not that model"),
                    path, sha256, entry->name, entry->sha256);
       return FALSE;
     }

@@ -11,6 +11,8 @@
  * whole image's coefficients for a progressive or multi-scan file, at full size whatever
  * the scale) and the image fit in the memory limit; libjpeg's max_memory_to_use holds
  * it to what was counted for it. */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
@@ -147,9 +149,9 @@ graft_image_decode_jpeg (const guint8 *data, gsize size, const char *name, int m
       if (decode->rows_done)
         goto done;   /* all pixels are in; only the end of the file is damaged */
       if (decode->truncated)
-        g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT, "%s: truncated JPEG file", name);
+        g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT, _("%s: truncated JPEG file"), name);
       else
-        g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT, "%s: corrupt JPEG file (%s)",
+        g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT, _("%s: corrupt JPEG file (%s)"),
                      name, decode->message);
       goto out;
     }
@@ -168,8 +170,8 @@ graft_image_decode_jpeg (const guint8 *data, gsize size, const char *name, int m
   if (too_short (&decode->info, size))
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
-                   "%s: truncated JPEG file (%ldx%ld pixels cannot fit in %" G_GSIZE_FORMAT " bytes)",
-                   name, full_width, full_height, size);
+                   _("%s: truncated JPEG file (%ldx%ld pixels cannot fit in %llu bytes)"),
+                   name, full_width, full_height, (unsigned long long) size);
       goto out;
     }
 
@@ -253,7 +255,7 @@ graft_image_decode_jpeg (const guint8 *data, gsize size, const char *name, int m
   if (!(components == 3 || (components == 1 && !cmyk) || (components == 4 && cmyk)))
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_FORMAT,
-                   "%s: unsupported JPEG colour layout (%d components)", name, components);
+                   _("%s: unsupported JPEG colour layout (%d components)"), name, components);
       goto out;
     }
   decode->image = graft_image_new (width, height, error);
@@ -271,7 +273,7 @@ graft_image_decode_jpeg (const guint8 *data, gsize size, const char *name, int m
       JSAMPROW row = components == 3 ? dst : decode->row;
       if (jpeg_read_scanlines (&decode->info, &row, 1) != 1)
         {
-          g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT, "%s: truncated JPEG file", name);
+          g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT, _("%s: truncated JPEG file"), name);
           goto out;
         }
       if (components == 1)

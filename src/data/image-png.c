@@ -9,6 +9,8 @@
  *
  * Everything that changes between setjmp and a longjmp lives in a heap-allocated
  * PngDecode, so it is well defined when the error handler jumps back. */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include <png.h>
 #include <setjmp.h>
 #include <string.h>
@@ -166,7 +168,7 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, int mi
     decode->info = png_create_info_struct (decode->png);
   if (decode->png == NULL || decode->info == NULL)
     {
-      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT, "%s: cannot start the PNG decoder", name);
+      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT, _("%s: cannot start the PNG decoder"), name);
       goto out;
     }
 
@@ -175,9 +177,9 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, int mi
       if (!decode->rows_done)
         {
           if (decode->truncated)
-            g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT, "%s: truncated PNG file", name);
+            g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT, _("%s: truncated PNG file"), name);
           else
-            g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT, "%s: corrupt PNG file (%s)",
+            g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT, _("%s: corrupt PNG file (%s)"),
                          name, decode->message);
           goto out;
         }
@@ -204,8 +206,8 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, int mi
   if (pixel_bytes > (double) size * DEFLATE_MAX_RATIO)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
-                   "%s: truncated PNG file (%ux%u pixels cannot fit in %" G_GSIZE_FORMAT " bytes)",
-                   name, (unsigned) width, (unsigned) height, size);
+                   _("%s: truncated PNG file (%ux%u pixels cannot fit in %llu bytes)"),
+                   name, (unsigned) width, (unsigned) height, (unsigned long long) size);
       goto out;
     }
 
@@ -228,7 +230,7 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, int mi
   if ((channels != 3 && channels != 4) || row_bytes != (gsize) width * channels)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_FORMAT,
-                   "%s: unsupported PNG layout (%d channels of %d bits)", name, channels, bit_depth);
+                   _("%s: unsupported PNG layout (%d channels of %d bits)"), name, channels, bit_depth);
       goto out;
     }
   const gboolean interlaced = interlace != PNG_INTERLACE_NONE;
@@ -272,7 +274,7 @@ graft_image_decode_png (const guint8 *data, gsize size, const char *name, int mi
     {
       if (decode->image != NULL)
         g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE,
-                     "%s: out of memory for %ux%u pixels", name, (unsigned) width, (unsigned) height);
+                     _("%s: out of memory for %ux%u pixels"), name, (unsigned) width, (unsigned) height);
       goto out;
     }
 

@@ -1,5 +1,7 @@
 /* image.c: reading files, telling formats apart by their magic bytes, size limits and
  * EXIF orientation. The decoders are image-png.c and image-jpeg.c. */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -99,8 +101,8 @@ graft_image_set_memory_error (GError **error, const char *name, long width, long
   g_autofree char *need_text = format_memory (need, TRUE);
   g_autofree char *limit_text = format_memory (graft_image_memory_limit (), FALSE);
   g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE,
-               "%s: image too large to decode (%ldx%ld%s needs %s of memory even at the smallest "
-               "size; the limit is %s)", name, width, height, what, need_text, limit_text);
+               _("%s: image too large to decode (%ldx%ld%s needs %s of memory even at the smallest "
+               "size; the limit is %s)"), name, width, height, what, need_text, limit_text);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -111,14 +113,14 @@ graft_image_check_size (const char *name, long width, long height, GError **erro
   if (width <= 0 || height <= 0)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
-                   "%s: invalid dimensions %ldx%ld", name, width, height);
+                   _("%s: invalid dimensions %ldx%ld"), name, width, height);
       return FALSE;
     }
   if (width > GRAFT_IMAGE_MAX_SIDE || height > GRAFT_IMAGE_MAX_SIDE
       || (double) width * (double) height > GRAFT_IMAGE_MAX_PIXELS)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE,
-                   "%s: image too large (%ldx%ld; the limit is %d pixels a side and %d megapixels)",
+                   _("%s: image too large (%ldx%ld; the limit is %d pixels a side and %d megapixels)"),
                    name, width, height, GRAFT_IMAGE_MAX_SIDE, GRAFT_IMAGE_MAX_PIXELS / 1000000);
       return FALSE;
     }
@@ -138,7 +140,7 @@ graft_image_new (int width, int height, GError **error)
   if (image->rgb == NULL)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE,
-                   "image: out of memory for %dx%d pixels", width, height);
+                   _("image: out of memory for %dx%d pixels"), width, height);
       g_free (image);
       return NULL;
     }
@@ -269,7 +271,7 @@ decode_data (const guint8 *data, gsize size, const char *name, int min_side, Gra
   if (size == 0)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_FORMAT,
-                   "%s: not a PNG or JPEG image (the file is empty)", name);
+                   _("%s: not a PNG or JPEG image (the file is empty)"), name);
       return NULL;
     }
   if (size >= sizeof png_magic && memcmp (data, png_magic, sizeof png_magic) == 0)
@@ -280,10 +282,10 @@ decode_data (const guint8 *data, gsize size, const char *name, int min_side, Gra
   const char *other = other_format_name (data, size);
   if (other != NULL)
     g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_FORMAT,
-                 "%s: %s images are not supported (only PNG and JPEG)", name, other);
+                 _("%s: %s images are not supported (only PNG and JPEG)"), name, other);
   else
     g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_FORMAT,
-                 "%s: not a PNG or JPEG image", name);
+                 _("%s: not a PNG or JPEG image"), name);
   return NULL;
 }
 
@@ -330,8 +332,8 @@ read_file (const char *path, const char *name, gsize *size_out, GError **error)
   if (st.st_size < 0 || (guint64) st.st_size > MAX_FILE_BYTES)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE,
-                   "%s: file too large (%" G_GINT64_FORMAT " bytes; the limit is %" G_GSIZE_FORMAT ")",
-                   name, (gint64) st.st_size, MAX_FILE_BYTES);
+                   _("%s: file too large (%lld bytes; the limit is %llu)"), name, (long long) st.st_size,
+                   (unsigned long long) MAX_FILE_BYTES);
       close (fd);
       return NULL;
     }
@@ -347,7 +349,8 @@ read_file (const char *path, const char *name, gsize *size_out, GError **error)
           if (capacity >= MAX_FILE_BYTES)
             {
               g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE,
-                           "%s: file too large (the limit is %" G_GSIZE_FORMAT " bytes)", name, MAX_FILE_BYTES);
+                           _("%s: file too large (the limit is %llu bytes)"), name,
+                           (unsigned long long) MAX_FILE_BYTES);
               g_free (data);
               close (fd);
               return NULL;

@@ -87,14 +87,14 @@ graft_run_lock (GraftProject *project, gint64 run_id, GError **error)
                          display, g_strerror (saved));
           else if (pid > 0)
             g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_BUSY,
-                         _("Run %" G_GINT64_FORMAT " of the project %s is being trained by another process (pid %ld): "
+                         _("Run %lld of the project %s is being trained by another process (pid %ld): "
                            "wait until it ends or stop it, then resume the run"),
-                         run_id, graft_project_get_folder (project), pid);
+                         (long long) run_id, graft_project_get_folder (project), pid);
           else
             g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_BUSY,
-                         _("Run %" G_GINT64_FORMAT " of the project %s is being trained by another process: "
+                         _("Run %lld of the project %s is being trained by another process: "
                            "wait until it ends or stop it, then resume the run"),
-                         run_id, graft_project_get_folder (project));
+                         (long long) run_id, graft_project_get_folder (project));
           return NULL;
         }
       /* The file locked may have been removed by the holder that let it go. */
