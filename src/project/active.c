@@ -1,4 +1,6 @@
 /* active.c: suggestions, the labelling queue and near-duplicates (see active.h). */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include "project/active.h"
 
 #include <cblas.h>
@@ -296,7 +298,7 @@ graft_active_project_queue (GraftProject *project, const GraftActiveQueueOptions
     {
       g_array_unref (ids);
       g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID,
-                   "The stored predictions have no probabilities (or not the same number of classes)");
+                   _("The stored predictions have no probabilities (or not the same number of classes)"));
       return NULL;
     }
   /* The labelled images' embeddings: what is already covered. */
@@ -413,7 +415,7 @@ engine_ok (graft_status status, const graft_error *engine_error, GError **error)
 {
   if (status == GRAFT_OK)
     return TRUE;
-  g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_FAILED, "Cannot run the model: %s",
+  g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_FAILED, _("Cannot run the model: %s"),
                engine_error->message);
   return FALSE;
 }
@@ -467,7 +469,7 @@ graft_active_project_predict (GraftProject *project, gint64 run_id, GraftModel *
   if (k < 1 || k != (int) classes->len)
     {
       g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID,
-                   "The model gives %d class scores for %u classes", k, classes->len);
+                   _("The model gives %d class scores for %u classes"), k, classes->len);
       return FALSE;
     }
   /* The model's outputs are its classes in their order; a class deleted since gets no

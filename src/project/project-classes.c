@@ -2,6 +2,8 @@
  *
  * A deleted or merged class stays in the table as a tombstone (deleted = 1) so that
  * undo can bring it back with its id; names are unique among live classes only. */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include "project/project-private.h"
 
 #include <string.h>
@@ -35,14 +37,14 @@ check_name (const char *name, GError **error)
 {
   if (name == NULL || *name == '\0' || !g_utf8_validate (name, -1, NULL))
     {
-      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID, "A class needs a name");
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID, _("A class needs a name"));
       return FALSE;
     }
   for (const char *c = name; *c != '\0'; c++)
     if ((guchar) *c < 0x20)
       {
         g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID,
-                     "A class name cannot hold control characters");
+                     _("A class name cannot hold control characters"));
         return FALSE;
       }
   return TRUE;
@@ -54,7 +56,7 @@ check_colour (const char *colour, GError **error)
   if (!colour_valid (colour))
     {
       g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID,
-                   "“%s” is not a colour of the form #rrggbb", colour != NULL ? colour : "");
+                   _("“%s” is not a colour of the form #rrggbb"), colour != NULL ? colour : "");
       return FALSE;
     }
   return TRUE;
@@ -75,8 +77,8 @@ check_class (GraftProject *project, gint64 class_id, GError **error)
 {
   if (!graft_project_class_exists (project, class_id))
     {
-      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND, "No class %" G_GINT64_FORMAT " in the project",
-                   class_id);
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND, _("No class %lld in the project"),
+                   (long long) class_id);
       return FALSE;
     }
   return TRUE;
@@ -118,7 +120,7 @@ check_name_free (GraftProject *project, const char *name, gint64 except, GError 
   gint64 other = graft_project_find_class_locked (project, name);
   if (other != 0 && other != except)
     {
-      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_EXISTS, "There is already a class called “%s”", name);
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_EXISTS, _("There is already a class called “%s”"), name);
       return FALSE;
     }
   return TRUE;
@@ -367,7 +369,7 @@ graft_project_merge_classes (GraftProject *project, gint64 source_id, gint64 tar
     return FALSE;
   if (source_id == target_id)
     {
-      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID, "A class cannot be merged into itself");
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID, _("A class cannot be merged into itself"));
       return FALSE;
     }
   g_autofree char *source = class_name (project, source_id);
@@ -538,7 +540,7 @@ label_body (GraftProject *project, gint64 action, gpointer data, GError **error)
       if (!image_exists (project, d->images[i]))
         {
           g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND,
-                       "No image %" G_GINT64_FORMAT " in the project", d->images[i]);
+                       _("No image %lld in the project"), (long long) d->images[i]);
           return FALSE;
         }
       if (!graft_project_record_label (project, action, d->images[i], error))
@@ -562,7 +564,7 @@ graft_project_set_labels (GraftProject *project, const gint64 *image_ids, guint 
     return FALSE;
   if (class_id != 0 && (source < GRAFT_LABEL_PERSON || source > GRAFT_LABEL_IMPORTED))
     {
-      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID, "A label needs a source");
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID, _("A label needs a source"));
       return FALSE;
     }
   g_autofree char *description = NULL;

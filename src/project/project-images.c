@@ -1,5 +1,7 @@
 /* project-images.c: images, the grid's queries, lazy hashing, relinking, splits, the
  * dataset for a run, and predictions. */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include "project/project-private.h"
 
 #include <errno.h>
@@ -117,14 +119,14 @@ graft_project_add_image (GraftProject *project, const char *path, GError **error
   GraftMagic magic = graft_project_sniff (head, (gsize) got, &format);
   if (magic != GRAFT_MAGIC_PNG && magic != GRAFT_MAGIC_JPEG)
     {
-      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID, "%s: not a PNG or JPEG image%s%s%s", display,
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID, _("%s: not a PNG or JPEG image%s%s%s"), display,
                    format != NULL ? " (a " : "", format != NULL ? format : "", format != NULL ? " image)" : "");
       return 0;
     }
   struct stat st;
   if (g_stat (path, &st) != 0)
     {
-      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_IO, "%s: cannot read: %s", display, g_strerror (errno));
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_IO, _("%s: cannot read: %s"), display, g_strerror (errno));
       return 0;
     }
   g_autofree char *hash = graft_file_sha256 (path, error);
@@ -218,8 +220,8 @@ graft_project_get_image (GraftProject *project, gint64 image_id, GraftImageInfo 
     }
   if (rc != SQLITE_DONE)
     return graft_project_fail (project, rc, "cannot read the image", error);
-  g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND, "No image %" G_GINT64_FORMAT " in the project",
-               image_id);
+  g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND, _("No image %lld in the project"),
+               (long long) image_id);
   return FALSE;
 }
 
@@ -660,7 +662,7 @@ graft_project_relink (GraftProject *project, const char *folder, guint *relinked
   if (!g_file_test (folder, G_FILE_TEST_IS_DIR))
     {
       g_autofree char *display = g_filename_display_name (folder);
-      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND, "%s: not a folder", display);
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND, _("%s: not a folder"), display);
       return FALSE;
     }
   g_autoptr (GPtrArray) missing = g_ptr_array_new_with_free_func ((GDestroyNotify) missing_image_free);
@@ -900,7 +902,7 @@ graft_project_reset_splits (GraftProject *project, double validation, double tes
   if (!(validation >= 0 && test >= 0 && validation + test < 1))
     {
       g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_INVALID,
-                   "Split fractions must be >= 0 and leave some images for training (validation %g, test %g)",
+                   _("Split fractions must be >= 0 and leave some images for training (validation %g, test %g)"),
                    validation, test);
       return FALSE;
     }

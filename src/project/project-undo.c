@@ -13,6 +13,8 @@
  * transaction. The stack is linear: a new action drops what could be redone, and only
  * the newest GRAFT_PROJECT_UNDO_DEPTH actions are kept.
  */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include "project/project-private.h"
 
 gint64
@@ -196,7 +198,7 @@ undo_or_redo (GraftProject *project, gboolean redo, GError **error)
     {
       graft_project_rollback (project);
       g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOTHING_TO_UNDO,
-                   redo ? "Nothing to redo" : "Nothing to undo");
+                   redo ? _("Nothing to redo") : "Nothing to undo");
       return FALSE;
     }
   GRAFT_STMT mark = NULL;

@@ -12,6 +12,8 @@
  *      exported from a run: when, where, which format, its SHA-256).
  * A new project is made by running every migration from 0, so the path from version 1
  * is the one every project takes. */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include "project/project-private.h"
 
 #include "base/regular-file.h"
@@ -145,7 +147,7 @@ graft_project_begin (GraftProject *project, GError **error)
     {
       g_autofree char *display = g_filename_display_name (project->db_path);
       g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_READ_ONLY,
-                   "%s: the project is open read-only (%s); nothing was changed", display,
+                   _("%s: the project is open read-only (%s); nothing was changed"), display,
                    project->read_only_reason);
       return FALSE;
     }
@@ -449,7 +451,7 @@ static gboolean
 set_not_a_project (GraftProject *project, const char *why, GError **error)
 {
   g_autofree char *display = g_filename_display_name (project->db_path);
-  g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_A_PROJECT, "%s: not a Graft project (%s)",
+  g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_A_PROJECT, _("%s: not a Graft project (%s)"),
                display, why);
   return FALSE;
 }
@@ -522,7 +524,7 @@ set_journal (GraftProject *project, GError **error)
     {
       g_autofree char *display = g_filename_display_name (project->db_path);
       g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_IO,
-                   "%s: the file system does not support SQLite's WAL journal", display);
+                   _("%s: the file system does not support SQLite's WAL journal"), display);
       return FALSE;
     }
   return graft_project_exec (project, "PRAGMA synchronous = FULL", "cannot open", error);
@@ -550,7 +552,7 @@ quick_check (GraftProject *project, GError **error)
     {
       g_autofree char *display = g_filename_display_name (project->db_path);
       g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_CORRUPT,
-                   "%s: the project database is damaged (%s)", display, problems->str);
+                   _("%s: the project database is damaged (%s)"), display, problems->str);
       return FALSE;
     }
   return TRUE;
@@ -598,9 +600,9 @@ graft_project_open (const char *folder, GError **error)
       g_autofree char *folder_display = g_filename_display_name (project->folder);
       if (saved_errno == ENOENT)
         g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND,
-                     "%s: no Graft project here (no %s)", folder_display, GRAFT_PROJECT_DB_NAME);
+                     _("%s: no Graft project here (no %s)"), folder_display, GRAFT_PROJECT_DB_NAME);
       else
-        g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_IO, "%s: cannot read: %s", display,
+        g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_IO, _("%s: cannot read: %s"), display,
                      g_strerror (saved_errno));
       project_free (project);
       return NULL;
@@ -690,7 +692,7 @@ graft_project_open (const char *folder, GError **error)
       if (project->read_only)
         {
           g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_READ_ONLY,
-                       "%s: a project from an older Graft (schema %d) must be upgraded, but %s", display, version,
+                       _("%s: a project from an older Graft (schema %d) must be upgraded, but %s"), display, version,
                        project->read_only_reason);
           project_free (project);
           return NULL;
@@ -723,7 +725,7 @@ graft_project_create (const char *folder, const char *name, GError **error)
   g_autofree char *folder_display = g_filename_display_name (folder);
   if (g_file_test (db_path, G_FILE_TEST_EXISTS))
     {
-      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_EXISTS, "%s: a project is already there",
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_EXISTS, _("%s: a project is already there"),
                    folder_display);
       return NULL;
     }
@@ -733,7 +735,7 @@ graft_project_create (const char *folder, const char *name, GError **error)
       g_set_error (error, GRAFT_PROJECT_ERROR,
                    saved_errno == EROFS || saved_errno == EACCES ? GRAFT_PROJECT_ERROR_READ_ONLY
                    : saved_errno == ENOSPC ? GRAFT_PROJECT_ERROR_DISK_FULL : GRAFT_PROJECT_ERROR_IO,
-                   "%s: cannot create the project folder: %s", folder_display, g_strerror (saved_errno));
+                   _("%s: cannot create the project folder: %s"), folder_display, g_strerror (saved_errno));
       return NULL;
     }
   GraftProject *project = project_new (folder, db_path);
@@ -913,7 +915,7 @@ graft_project_check_integrity (GraftProject *project, GError **error)
     {
       g_autofree char *display = g_filename_display_name (project->db_path);
       g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_CORRUPT,
-                   "%s: the project database is damaged (%s)", display, problems->str);
+                   _("%s: the project database is damaged (%s)"), display, problems->str);
       return FALSE;
     }
   return TRUE;
@@ -956,7 +958,7 @@ graft_project_read_head (const char *path, guint8 *head, gsize n, GError **error
           int saved_errno = errno;
           close (fd);
           g_autofree char *display = g_filename_display_name (path);
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "%s: cannot read: %s", display,
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), _("%s: cannot read: %s"), display,
                        g_strerror (saved_errno));
           return -1;
         }
