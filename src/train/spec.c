@@ -137,6 +137,32 @@ block_spatial (const GraftModel *model, int b)
   return smallest;
 }
 
+/* Whether the backbone's feature maps are (N, H, W, C): the classifier's global pooling
+ * reads them through a Transpose to (N, C, H, W), as Swin's does. A head grafted inside
+ * such a backbone would average over W and C. */
+static gboolean
+backbone_channels_last (const GraftModel *model)
+{
+  int n_nodes = graft_graph_node_count (model->graph);
+  for (int i = n_nodes - 1; i >= 0; i--)
+    {
+      const graft_node *pool = graft_graph_node (model->graph, i);
+      if (pool->attributes.op != GRAFT_OP_MEAN_SPATIAL)
+        continue;
+      for (int k = i - 1; k >= 0; k--)
+        {
+          const graft_node *node = graft_graph_node (model->graph, k);
+          const int *perm = node->attributes.transpose.perm;
+          if (node->output != pool->inputs[0])
+            continue;
+          return node->attributes.op == GRAFT_OP_TRANSPOSE && perm[0] == 0 && perm[1] == 3 && perm[2] == 1
+                 && perm[3] == 2;
+        }
+      return FALSE;
+    }
+  return FALSE;
+}
+
 int
 graft_session_spec_replace_top_removed_blocks (const GraftModel *model)
 {
@@ -154,8 +180,10 @@ graft_session_spec_replace_top_removed_blocks (const GraftModel *model)
     removed++;
   removed = CLAMP (removed, 1, blocks / 2);
   /* A head is grafted on (N, features) or (N, C, H, W): a transformer's tokens between
-   * its encoder layers (N, tokens, features) are neither, so fewer blocks go (none: the
-   * new head replaces the classifier alone). */
+   * its encoder layers (N, tokens, features) are neither, nor are Swin's (N, H, W, C)
+   * maps, so fewer blocks go (none: the new head replaces the classifier alone). */
+  if (backbone_channels_last (model))
+    return 0;
   while (removed > 0)
     {
       const GraftBlock *below = &g_array_index (model->blocks, GraftBlock, blocks - removed - 1);

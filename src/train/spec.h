@@ -135,7 +135,8 @@ void graft_session_spec_adapt_augmentation (GraftSessionSpec *spec);
  * the last stage (the trailing blocks at the backbone's smallest spatial size, as
  * ResNet's layer4 or MobileNetV2's 7×7 inverted-residual blocks), at least one, at most
  * half of the backbone; 0 when model has no blocks to spare or when what is left ends
- * in tokens (a ViT's encoder layers: no head can be grafted there). */
+ * in tokens (a ViT's encoder layers) or in channels-last maps (Swin's stages): no head
+ * can be grafted there. */
 int graft_session_spec_replace_top_removed_blocks (const GraftModel *model);
 /* The blocks of model below its classifier: the blocks a head grafted at the default
  * cut sits on (presets count with it). */
