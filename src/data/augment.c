@@ -1,4 +1,6 @@
 /* augment.c: random resized crop, flip, rotation, colour jitter; deterministic per seed. */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include <math.h>
 #include <string.h>
 
@@ -51,13 +53,13 @@ graft_augmentation_validate (const GraftAugmentation *aug, GError **error)
   if (!(aug->crop_scale_min >= 0.0f && aug->crop_scale_min <= 1.0f))
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                   "augmentation: crop_scale_min must be between 0 and 1");
+                   _("augmentation: crop_scale_min must be between 0 and 1"));
       return FALSE;
     }
   if (!(aug->rotation_degrees >= 0.0f && aug->rotation_degrees <= 180.0f))
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                   "augmentation: rotation_degrees must be between 0 and 180");
+                   _("augmentation: rotation_degrees must be between 0 and 180"));
       return FALSE;
     }
   const float strengths[3] = { aug->brightness, aug->contrast, aug->saturation };
@@ -66,7 +68,7 @@ graft_augmentation_validate (const GraftAugmentation *aug, GError **error)
     if (!(strengths[i] >= 0.0f && strengths[i] <= JITTER_MAX))
       {
         g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                     "augmentation: %s must be between 0 and %g", names[i], JITTER_MAX);
+                     _("augmentation: %s must be between 0 and %g"), names[i], JITTER_MAX);
         return FALSE;
       }
   return TRUE;

@@ -1,4 +1,6 @@
 /* preprocess.c: resize, centre crop, normalise; preprocessing as JSON. */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include <math.h>
 #include <string.h>
 
@@ -44,20 +46,20 @@ graft_preprocessing_validate (const GraftPreprocessing *prep, GError **error)
   if (prep->size < 1 || prep->size > GRAFT_PREPROCESSING_MAX_SIZE)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                   "preprocessing: size %d is out of range (1..%d)", prep->size, GRAFT_PREPROCESSING_MAX_SIZE);
+                   _("preprocessing: size %d is out of range (1..%d)"), prep->size, GRAFT_PREPROCESSING_MAX_SIZE);
       return FALSE;
     }
   if (prep->resize != 0 && (prep->resize < prep->size || prep->resize > GRAFT_PREPROCESSING_MAX_SIZE))
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                   "preprocessing: resize %d must be 0 or between size (%d) and %d",
+                   _("preprocessing: resize %d must be 0 or between size (%d) and %d"),
                    prep->resize, prep->size, GRAFT_PREPROCESSING_MAX_SIZE);
       return FALSE;
     }
   if (!isfinite (prep->scale) || prep->scale == 0.0f)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                   "preprocessing: scale must be a non-zero number");
+                   _("preprocessing: scale must be a non-zero number"));
       return FALSE;
     }
   const int channels = graft_preprocessing_channels (prep);
@@ -65,7 +67,7 @@ graft_preprocessing_validate (const GraftPreprocessing *prep, GError **error)
     if (!isfinite (prep->mean[c]) || !isfinite (prep->std[c]) || prep->std[c] == 0.0f)
       {
         g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                     "preprocessing: mean and std must be numbers, std non-zero (channel %d)", c);
+                     _("preprocessing: mean and std must be numbers, std non-zero (channel %d)"), c);
         return FALSE;
       }
   return TRUE;
@@ -147,7 +149,7 @@ graft_json_read_number (JsonObject *object, const char *what, const char *key, d
             return TRUE;
         }
     }
-  g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID, "%s: \"%s\" must be a number", what, key);
+  g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID, _("%s: \"%s\" must be a number"), what, key);
   return FALSE;
 }
 
@@ -161,7 +163,7 @@ graft_json_read_int (JsonObject *object, const char *what, const char *key, int 
   if (number != floor (number) || number < min || number > max)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                   "%s: \"%s\" must be a whole number from %d to %d", what, key, min, max);
+                   _("%s: \"%s\" must be a whole number from %d to %d"), what, key, min, max);
       return FALSE;
     }
   *value = (int) number;
@@ -174,7 +176,7 @@ graft_json_read_bool (JsonObject *object, const char *what, const char *key, gbo
   JsonNode *node = json_object_get_member (object, key);
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
     {
-      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID, "%s: \"%s\" must be true or false", what, key);
+      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID, _("%s: \"%s\" must be true or false"), what, key);
       return FALSE;
     }
   *value = json_node_get_boolean (node);
@@ -199,7 +201,7 @@ read_triple (JsonObject *object, const char *key, float values[3], GError **erro
   if (n != 1 && n != 3)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                   "preprocessing: \"%s\" must be an array of 1 or 3 numbers", key);
+                   _("preprocessing: \"%s\" must be an array of 1 or 3 numbers"), key);
       return FALSE;
     }
   for (guint i = 0; i < 3; i++)
@@ -210,7 +212,7 @@ read_triple (JsonObject *object, const char *key, float values[3], GError **erro
               && json_node_get_value_type (element) != G_TYPE_DOUBLE))
         {
           g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                       "preprocessing: \"%s\" must be an array of 1 or 3 numbers", key);
+                       _("preprocessing: \"%s\" must be an array of 1 or 3 numbers"), key);
           return FALSE;
         }
       values[i] = (float) json_node_get_double (element);
@@ -226,14 +228,14 @@ graft_json_parse_object (const char *json, const char *what, GError **error)
 
   if (json == NULL || !json_parser_load_from_data (parser, json, -1, &parse_error))
     {
-      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID, "%s: invalid JSON (%s)", what,
+      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID, _("%s: invalid JSON (%s)"), what,
                    parse_error != NULL ? parse_error->message : "no text");
       return NULL;
     }
   JsonNode *root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID, "%s: the JSON must be an object", what);
+      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID, _("%s: the JSON must be an object"), what);
       return NULL;
     }
   return json_object_ref (json_node_get_object (root));
@@ -262,7 +264,7 @@ graft_preprocessing_from_json (const char *json, GraftPreprocessing *prep_out, G
       if (g_strcmp0 (crop, "center") != 0 && g_strcmp0 (crop, "centre") != 0)
         {
           g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                       "preprocessing: \"crop\" must be \"center\"");
+                       _("preprocessing: \"crop\" must be \"center\""));
           return FALSE;
         }
     }
@@ -289,7 +291,7 @@ graft_preprocessing_from_json (const char *json, GraftPreprocessing *prep_out, G
       else
         {
           g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                       "preprocessing: \"channels\" must be \"RGB\", \"BGR\" or \"L\"");
+                       _("preprocessing: \"channels\" must be \"RGB\", \"BGR\" or \"L\""));
           return FALSE;
         }
     }
@@ -303,7 +305,7 @@ graft_preprocessing_from_json (const char *json, GraftPreprocessing *prep_out, G
       else
         {
           g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_INVALID,
-                       "preprocessing: \"layout\" must be \"NCHW\" or \"NHWC\"");
+                       _("preprocessing: \"layout\" must be \"NCHW\" or \"NHWC\""));
           return FALSE;
         }
     }

@@ -50,6 +50,8 @@
  *   input) joins the block before it (at the start, the next);
  * - the others are named "block 1", "block 2"...
  */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include "model/model.h"
 #include "model/model-private.h"
 #include "model/surgery.h"
@@ -436,7 +438,7 @@ graft_model_analyse (GraftModel *model, GError **error)
   g_return_val_if_fail (model != NULL, FALSE);
   if (model->graph == NULL)
     {
-      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, "the model has no graph to analyse");
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, _("the model has no graph to analyse"));
       return FALSE;
     }
   graph = model->graph;
@@ -474,7 +476,7 @@ graft_model_analyse (GraftModel *model, GError **error)
       if (!graft_model_infer_shapes (graph, shapes, &engine_error))
         {
           g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
-                       "cannot infer the shapes of the model: %s", engine_error.message);
+                       _("cannot infer the shapes of the model: %s"), engine_error.message);
           return FALSE;
         }
     }

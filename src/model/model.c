@@ -1,6 +1,8 @@
 /* model.c: the GraftModel itself: error domain, allocation, and reading a file. The
  * parsing is in onnx-import.c, the writing in onnx-export.c, the layers and blocks in
  * model-analysis.c. */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include "base/regular-file.h"
 #include "model/model.h"
 #include "model/model-private.h"
@@ -51,7 +53,7 @@ graft_model_load (const char *path, GError **error)
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO,
-                   "%s: is a folder, not an ONNX file", path);
+                   _("%s: is a folder, not an ONNX file"), path);
       return NULL;
     }
   /* Mapped, not copied: the protobuf parser copies what it keeps anyway. Only a regular
@@ -60,7 +62,7 @@ graft_model_load (const char *path, GError **error)
   if (file == NULL)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO,
-                   "cannot read %s: %s", path, local_error->message);
+                   _("cannot read %s: %s"), path, local_error->message);
       return NULL;
     }
   size = g_mapped_file_get_length (file);

@@ -7,6 +7,8 @@
  * then the data. The header comes from the file, so it is parsed by hand, strictly:
  * exactly the three keys, each once, no expressions.
  */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include "model/npy.h"
 
 #include <string.h>
@@ -125,7 +127,7 @@ parse_shape (Parser *p, graft_shape *shape, const char *name, GError **error)
       if (shape->rank == GRAFT_MAX_RANK)
         {
           g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                       "%s: the array has more than %d dimensions", name, GRAFT_MAX_RANK);
+                       _("%s: the array has more than %d dimensions"), name, GRAFT_MAX_RANK);
           return FALSE;
         }
       shape->dims[shape->rank++] = dim;
@@ -144,7 +146,7 @@ parse_shape (Parser *p, graft_shape *shape, const char *name, GError **error)
 
 bad:
   g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_PARSE,
-               "%s: the header's shape is not a tuple of non-negative integers", name);
+               _("%s: the header's shape is not a tuple of non-negative integers"), name);
   return FALSE;
 }
 
@@ -173,7 +175,7 @@ parse_header (const char *text, gsize size, const char *name, graft_shape *shape
           if (strcmp (descr, "<f4") != 0)
             {
               g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                           "%s: the array's type is '%s'; Graft reads only little-endian float32 ('<f4')%s",
+                           _("%s: the array's type is '%s'; Graft reads only little-endian float32 ('<f4')%s"),
                            name, descr, strcmp (descr, ">f4") == 0 ? " (this one is big-endian)" : "");
               return FALSE;
             }
@@ -184,8 +186,8 @@ parse_header (const char *text, gsize size, const char *name, graft_shape *shape
           if (parse_word (&p, "True"))
             {
               g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                           "%s: the array is in Fortran order; Graft reads only C order "
-                           "(save numpy.ascontiguousarray(x))", name);
+                           _("%s: the array is in Fortran order; Graft reads only C order "
+                           "(save numpy.ascontiguousarray(x))"), name);
               return FALSE;
             }
           if (!parse_word (&p, "False"))
@@ -200,7 +202,7 @@ parse_header (const char *text, gsize size, const char *name, graft_shape *shape
       else
         {
           g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_PARSE,
-                       "%s: the header has an unexpected or repeated key '%s'", name, key);
+                       _("%s: the header has an unexpected or repeated key '%s'"), name, key);
           return FALSE;
         }
       if (!expect (&p, ','))
@@ -214,7 +216,7 @@ parse_header (const char *text, gsize size, const char *name, graft_shape *shape
   if (!have_descr || !have_order || !have_shape)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_PARSE,
-                   "%s: the header lacks '%s'", name,
+                   _("%s: the header lacks '%s'"), name,
                    !have_descr ? "descr" : !have_order ? "fortran_order" : "shape");
       return FALSE;
     }
@@ -222,7 +224,7 @@ parse_header (const char *text, gsize size, const char *name, graft_shape *shape
 
 bad:
   g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_PARSE,
-               "%s: the header is not the dictionary NumPy writes", name);
+               _("%s: the header is not the dictionary NumPy writes"), name);
   return FALSE;
 }
 
@@ -243,7 +245,7 @@ graft_npy_read_from_data (const guint8 *bytes, gsize size, const char *name,
   if (size < MAGIC_SIZE + 4 || memcmp (bytes, MAGIC, MAGIC_SIZE) != 0)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_PARSE,
-                   "%s: not a NumPy .npy file (no \\x93NUMPY magic)", name);
+                   _("%s: not a NumPy .npy file (no \\x93NUMPY magic)"), name);
       return FALSE;
     }
   major = bytes[MAGIC_SIZE];
@@ -263,7 +265,7 @@ graft_npy_read_from_data (const guint8 *bytes, gsize size, const char *name,
   else
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                   "%s: .npy format version %d.%d is not one Graft reads (1.0, 2.0, 3.0)", name, major,
+                   _("%s: .npy format version %d.%d is not one Graft reads (1.0, 2.0, 3.0)"), name, major,
                    bytes[MAGIC_SIZE + 1]);
       return FALSE;
     }
@@ -295,7 +297,7 @@ graft_npy_read_from_data (const guint8 *bytes, gsize size, const char *name,
   out = g_try_malloc (MAX (data_size, 1));
   if (out == NULL)
     {
-      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO, "%s: out of memory reading the array", name);
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO, _("%s: out of memory reading the array"), name);
       return FALSE;
     }
   memcpy (out, bytes + prefix + header_size, data_size);
@@ -312,7 +314,7 @@ graft_npy_read_from_data (const guint8 *bytes, gsize size, const char *name,
   return TRUE;
 
 truncated:
-  g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_PARSE, "%s: the file is truncated", name);
+  g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_PARSE, _("%s: the file is truncated"), name);
   return FALSE;
 }
 
@@ -344,7 +346,7 @@ graft_npy_write_to_bytes (const graft_shape *shape, const float *data, GError **
   if (shape->rank < 0 || shape->rank > GRAFT_MAX_RANK
       || graft_shape_count (shape, &count, &engine_error) != GRAFT_OK)
     {
-      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, "cannot write an array of this shape: %s",
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, _("cannot write an array of this shape: %s"),
                    shape->rank < 0 || shape->rank > GRAFT_MAX_RANK ? "bad rank" : engine_error.message);
       return NULL;
     }
@@ -360,13 +362,13 @@ graft_npy_write_to_bytes (const graft_shape *shape, const float *data, GError **
 
   if (!g_size_checked_add (&total, prefix + header->len, data_size))
     {
-      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, "the array is too large to write");
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, _("the array is too large to write"));
       return NULL;
     }
   out = g_try_malloc (total);
   if (out == NULL)
     {
-      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO, "out of memory writing an array");
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO, _("out of memory writing an array"));
       return NULL;
     }
   memcpy (out, MAGIC, MAGIC_SIZE);

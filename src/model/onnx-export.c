@@ -18,6 +18,8 @@
  * into the graph where they can, everything else is allocated by the exporter and
  * freed with it once the message is packed.
  */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include "model/model.h"
 #include "model/model-private.h"
 
@@ -339,7 +341,7 @@ export_error (Exporter *ex, GError **error, GraftModelError code, const char *fo
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  g_set_error (error, GRAFT_MODEL_ERROR, code, "Cannot export %s: %s", ex->what, message);
+  g_set_error (error, GRAFT_MODEL_ERROR, code, _("Cannot export %s: %s"), ex->what, message);
   return FALSE;
 }
 
@@ -1092,7 +1094,7 @@ graft_model_save (GraftModel *model, const char *path, const GraftExportOptions 
    * then renamed over path; a crash or a kill cannot leave a partial or empty file. */
   if (!graft_model_write_file (path, data, size, TRUE, &local_error))
     {
-      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO, "Cannot write the model to “%s”: %s",
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_IO, _("Cannot write the model to “%s”: %s"),
                    display, local_error->message);
       return FALSE;
     }

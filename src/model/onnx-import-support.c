@@ -1,5 +1,7 @@
 /* onnx-import-support.c: messages, attributes, entries and shape helpers of the ONNX
  * importer (see onnx-import.c). */
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include "model/onnx-import-private.h"
 
 /* ------------------------------------------------------------------------ */
@@ -40,7 +42,7 @@ node_error (Importer *im, GError **error, GraftModelError code, const char *form
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  g_set_error (error, GRAFT_MODEL_ERROR, code, "%s: node '%s' (%s) %s", im->name,
+  g_set_error (error, GRAFT_MODEL_ERROR, code, _("%s: node '%s' (%s) %s"), im->name,
                im->node_names[im->current], op_type_of (node), message);
   return FALSE;
 }

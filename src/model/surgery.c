@@ -1,5 +1,7 @@
 #include "model/surgery.h"
 
+#include "config.h"
+#include <glib/gi18n-lib.h>
 #include <math.h>
 #include <string.h>
 
@@ -78,7 +80,7 @@ engine_failed (head_builder *b, int result, const graft_error *error)
 {
   if (result >= 0)
     return FALSE;
-  g_set_error (b->error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, "cannot graft the head: %s",
+  g_set_error (b->error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, _("cannot graft the head: %s"),
                error->message);
   return TRUE;
 }
@@ -201,7 +203,7 @@ copy_prefix (const graft_graph *base, int cut, int *new_input, int *new_cut, GEr
   return graph;
 
 fail:
-  g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, "cannot cut the model: %s", engine_error.message);
+  g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, _("cannot cut the model: %s"), engine_error.message);
   graft_graph_free (graph);
   return NULL;
 }
@@ -221,18 +223,18 @@ graft_model_graft_head (const GraftModel *base, int cut, const GraftHeadSpec *he
   if (cut_value == NULL || cut_value->kind != GRAFT_VALUE_ACTIVATION)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
-                   "the head must be grafted on a layer's output");
+                   _("the head must be grafted on a layer's output"));
       return NULL;
     }
   if (cut_value->shape.rank != 2 && cut_value->shape.rank != 4)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
-                   "cannot graft a head on '%s': it is neither (N, features) nor (N, C, H, W)", cut_value->name);
+                   _("cannot graft a head on '%s': it is neither (N, features) nor (N, C, H, W)"), cut_value->name);
       return NULL;
     }
   if (classes < 2)
     {
-      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, "a classifier needs at least two classes");
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, _("a classifier needs at least two classes"));
       return NULL;
     }
   model = graft_model_new ();
