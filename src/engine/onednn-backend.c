@@ -12,7 +12,7 @@
 struct graft_onednn_backend {
   graft_op_backend ops;
   const graft_graph *graph;
-  bool training;
+  bool training, unfused;
   int n_values;
   bool *blocked;
   /* Per node output: the built-in descriptor of a node that reads a blocked value
@@ -276,6 +276,20 @@ value_trainable (const graft_graph *graph, int v)
   return value->kind == GRAFT_VALUE_PARAMETER && value->trainable;
 }
 
+/* How many node inputs read value v. */
+static int
+readers (const graft_graph *graph, int v)
+{
+  int count = 0;
+  for (int i = 0; i < graft_graph_node_count (graph); i++)
+    {
+      const graft_node *node = graft_graph_node (graph, i);
+      for (int k = 0; k < node->n_inputs; k++)
+        count += node->inputs[k] == v;
+    }
+  return count;
+}
+
 static graft_status
 conv_setup (graft_op_context *c, graft_error *error)
 {
@@ -300,6 +314,9 @@ conv_setup (graft_op_context *c, graft_error *error)
     .backward_weights = b->training && (value_trainable (graph, node->inputs[1])
                                         || (has_bias && value_trainable (graph, node->inputs[2]))),
   };
+  /* The plan overwrites dx (set_dx) when this node is its only writer, but in an
+   * unfused plan. */
+  cn->config.accumulate_dx = cn->config.backward_data && (b->unfused || readers (graph, node->inputs[0]) > 1);
   /* Frozen weights in a training plan do not change while it lives: reordered once. */
   cn->config.constant_weights = b->training && !cn->config.backward_weights;
   cn->reorder_src = !cn->config.src_blocked && cn->p.c > 4;
@@ -522,6 +539,7 @@ static const graft_op_descriptor batchnorm_descriptor = {
 typedef struct {
   node_header header;
   graft_onednn_pool *pool;
+  bool accumulate_dx;   /* as the convolution's: scratch holds a whole dx only then */
 } pool_node;
 
 static graft_status
@@ -540,7 +558,8 @@ pool_setup (graft_op_context *c, graft_error *error)
   pn->pool = graft_onednn_pool_new (&c->state->pool, c->node->attributes.op == GRAFT_OP_MAXPOOL, b->training, error);
   if (pn->pool == NULL)
     return error != NULL ? error->status : GRAFT_ERROR_UNSUPPORTED;
-  c->scratch_floats = graft_onednn_pool_scratch_floats (pn->pool);
+  pn->accumulate_dx = b->training && (b->unfused || readers (b->graph, c->node->inputs[0]) > 1);
+  c->scratch_floats = pn->accumulate_dx ? graft_onednn_pool_scratch_floats (pn->pool) : 0;
   return GRAFT_OK;
 }
 
@@ -566,8 +585,14 @@ static void
 pool_backward (const graft_op_context *c)
 {
   pool_node *pn = c->state->backend;
-  if (c->gradients[0] != NULL)
-    graft_onednn_pool_backward (pn->pool, c->dy, c->gradients[0], c->set_dx, c->scratch);
+  float *own = NULL;
+  if (c->gradients[0] == NULL)
+    return;
+  if (!c->set_dx && !pn->accumulate_dx
+      && (own = graft_floats_alloc (graft_onednn_pool_scratch_floats (pn->pool))) == NULL)
+    return; /* out of memory where the plan promised set_dx: not reached */
+  graft_onednn_pool_backward (pn->pool, c->dy, c->gradients[0], c->set_dx, own != NULL ? own : c->scratch);
+  graft_floats_free (own);
 }
 
 static const graft_op_descriptor maxpool_descriptor = {
@@ -1048,6 +1073,7 @@ graft_onednn_backend_new (const graft_graph *graph, const graft_plan_options *op
   b->ops = (graft_op_backend) { .name = "onednn", .descriptor_for = descriptor_for, .data = b };
   b->graph = graph;
   b->training = options->mode == GRAFT_PLAN_TRAINING;
+  b->unfused = options->unfused;
   b->n_values = graft_graph_value_count (graph);
   b->blocked = calloc ((size_t) (b->n_values ? b->n_values : 1), sizeof (bool));
   b->edges = calloc ((size_t) (b->n_values ? b->n_values : 1), sizeof *b->edges);

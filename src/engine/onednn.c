@@ -360,6 +360,7 @@ struct graft_onednn_conv {
   /* oneDNN 2.6 has only its reference loops for some weight gradients (depthwise 5x5):
    * the engine's kernel computes those from plain copies of x and dy. */
   bool portable_weights;
+  int portable_chunk;   /* samples per call: plain copies of a quarter batch, not of all of it */
   size_t portable_x, portable_dy, portable_scratch;
   size_t src_floats, diff_weights_floats, scratch_floats;
   char implementation[160];
@@ -518,7 +519,8 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
           || !weights_reorder_make (&conv->weights_to_backward, &conv->weights_backward,
                                     &conv->weights_backward_floats, config->constant_weights, &weights_plain, md))
         goto fail;
-      conv->scratch_floats = conv->src_floats;
+      if (config->accumulate_dx)
+        conv->scratch_floats = conv->src_floats;
       snprintf (conv->implementation + strlen (conv->implementation),
                 sizeof conv->implementation - strlen (conv->implementation), " / %s",
                 implementation_of (&conv->backward_data));
@@ -545,11 +547,15 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
       floats = conv->diff_weights_floats + (size_t) p->m;
       if (strncmp (implementation_of (&conv->backward_weights), "ref", 3) == 0)
         {
-          size_t x_floats = (size_t) p->n * p->c * p->h * p->w, dy_floats = (size_t) p->n * p->m * p->oh * p->ow;
+          graft_conv2d_params chunk = *p;
+          size_t x_floats, dy_floats;
+          chunk.n = conv->portable_chunk = (p->n + 3) / 4;
+          x_floats = (size_t) chunk.n * p->c * p->h * p->w;
+          dy_floats = (size_t) chunk.n * p->m * p->oh * p->ow;
           conv->portable_weights = true;
           graft_size_align_floats (x_floats, &conv->portable_x);
           graft_size_align_floats (dy_floats, &conv->portable_dy);
-          conv->portable_scratch = graft_conv2d_scratch_floats (p);
+          conv->portable_scratch = graft_conv2d_scratch_floats (&chunk);
           floats = conv->portable_x + conv->portable_dy + conv->portable_scratch;
         }
       if (floats > conv->scratch_floats)
@@ -637,17 +643,27 @@ graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float
   if ((dw != NULL || dbias != NULL) && conv->portable_weights)
     {
       const graft_conv2d_params *p = &conv->p;
-      float *plain_x = scratch, *plain_dy = scratch + conv->portable_x;
-      if (conv->config.src_blocked)
-        graft_onednn_to_plain (p->n, p->c, p->h, p->w, x, plain_x, false);
-      else
-        plain_x = (float *) x;
-      if (conv->config.dst_blocked)
-        graft_onednn_to_plain (p->n, p->m, p->oh, p->ow, dy, plain_dy, false);
-      else
-        plain_dy = (float *) dy;
-      graft_conv2d_backward (p, plain_x, w, plain_dy, NULL, dw, conv->config.bias ? dbias : NULL,
-                             scratch + conv->portable_x + conv->portable_dy);
+      size_t hw = (size_t) p->h * p->w, ohw = (size_t) p->oh * p->ow;
+      size_t x_sample = (conv->config.src_blocked ? padded_channels (p->c) : (size_t) p->c) * hw;
+      size_t dy_sample = (conv->config.dst_blocked ? padded_channels (p->m) : (size_t) p->m) * ohw;
+      /* A few samples at a time, in order: dw and dbias accumulate over the chunks. */
+      for (int i = 0; i < p->n; i += conv->portable_chunk)
+        {
+          graft_conv2d_params chunk = *p;
+          const float *xs = x + (size_t) i * x_sample, *dys = dy + (size_t) i * dy_sample;
+          float *plain_x = scratch, *plain_dy = scratch + conv->portable_x;
+          chunk.n = p->n - i < conv->portable_chunk ? p->n - i : conv->portable_chunk;
+          if (conv->config.src_blocked)
+            graft_onednn_to_plain (chunk.n, p->c, p->h, p->w, xs, plain_x, false);
+          else
+            plain_x = (float *) xs;
+          if (conv->config.dst_blocked)
+            graft_onednn_to_plain (chunk.n, p->m, p->oh, p->ow, dys, plain_dy, false);
+          else
+            plain_dy = (float *) dys;
+          graft_conv2d_backward (&chunk, plain_x, w, plain_dy, NULL, dw, conv->config.bias ? dbias : NULL,
+                                 scratch + conv->portable_x + conv->portable_dy);
+        }
     }
   else if ((dw != NULL || dbias != NULL) && conv->backward_weights.primitive != NULL)
     {
@@ -665,15 +681,22 @@ graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float
     }
   if (dx != NULL && conv->backward_data.primitive != NULL)
     {
-      float *target = set_dx ? dx : scratch;
+      /* Scratch holds the whole dx only where the plan said it may accumulate: the
+       * largest activation of a network (MobileNetV2's, 73.5 MiB at batch 16) would
+       * otherwise sit in every plan's scratch for calls that all overwrite. */
+      float *own = NULL;
+      float *target = set_dx ? dx : conv->config.accumulate_dx ? scratch : (own = graft_floats_alloc (conv->src_floats));
       void *data[3];
+      if (target == NULL)
+        return; /* out of memory, where the plan promised set_dx: not reached */
       data[0] = (void *) dy;
       data[1] = weights_for (conv, &conv->weights_to_backward, conv->weights_backward, conv->weights_backward_floats,
                              w, &conv->weights_backward_ready, scratch);
       data[2] = target;
       step_run (&conv->backward_data, conv->stream, data);
       if (!set_dx)
-        add_into (conv->src_floats, scratch, dx);
+        add_into (conv->src_floats, target, dx);
+      graft_floats_free (own);
     }
 }
 

@@ -52,6 +52,9 @@ typedef struct {
    * (graft_onednn_conv_fuses says which). */
   const graft_activation_params *activation;
   bool backward_data, backward_weights;   /* which backward passes will run */
+  /* backward may accumulate into dx (set_dx false: x has other readers, or an unfused
+   * plan): scratch then holds a whole dx; without it such a call allocates one. */
+  bool accumulate_dx;
   bool training;             /* forward as for training even without backward passes */
   /* The weights never change while the object lives (a frozen layer): they are
    * reordered to the primitive's format once, into buffers the object keeps, not at
