@@ -12,6 +12,8 @@
 #include <glib/gstdio.h>
 
 #include "app-test-helpers.h"
+#include "graft-head-designer.h"
+#include "graft-model-page.h"
 #include "graft-window.h"
 #include "gradcheck.h"
 
@@ -88,6 +90,19 @@ check_page (GraftWindow *window, const char *name)
   g_test_message ("%s: allocated %d px at 800", name, gtk_widget_get_width (GTK_WIDGET (window)));
   app_test_save_shot (GTK_WIDGET (window), small);
   app_test_iterate_for (200);
+  if (g_strcmp0 (name, "model") == 0)
+    {
+      /* The head designer, under the layers: its type must read whole (it read "…"). */
+      GtkWidget *page = app_test_window_page (window, "model");
+      GtkWidget *designer = app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, "head_designer");
+      GtkWidget *kind = app_test_template_child (designer, GRAFT_TYPE_HEAD_DESIGNER, "kind_row");
+      gtk_widget_grab_focus (kind);
+      app_test_iterate_for (300);
+      g_test_message ("model: the head type row is %d px wide", gtk_widget_get_width (kind));
+      g_assert_cmpint (gtk_widget_get_width (kind), >=, 300);
+      app_test_save_shot (GTK_WIDGET (window), "narrow-model-head-800x600.png");
+      app_test_iterate_for (200);
+    }
   resize (window, 1400, 900);
   app_test_save_shot (GTK_WIDGET (window), large);
   app_test_iterate_for (200);
