@@ -14,6 +14,7 @@
 #include "app-test-helpers.h"
 #include "graft-head-designer.h"
 #include "graft-model-page.h"
+#include "graft-schedule-page.h"
 #include "graft-window.h"
 #include "gradcheck.h"
 
@@ -90,6 +91,23 @@ check_page (GraftWindow *window, const char *name)
   g_test_message ("%s: allocated %d px at 800", name, gtk_widget_get_width (GTK_WIDGET (window)));
   app_test_save_shot (GTK_WIDGET (window), small);
   app_test_iterate_for (200);
+  if (g_strcmp0 (name, "schedule") == 0)
+    {
+      /* The settings fold behind a button at 800 px and open over the timeline. */
+      GtkWidget *page = app_test_window_page (window, "schedule");
+      GtkWidget *button = app_test_template_child (page, GRAFT_TYPE_SCHEDULE_PAGE, "settings_button");
+      AdwFlap *flap = ADW_FLAP (gtk_widget_get_ancestor (button, ADW_TYPE_FLAP));
+      g_assert_true (adw_flap_get_folded (flap));
+      g_assert_true (gtk_widget_get_visible (button));
+      g_assert_false (adw_flap_get_reveal_flap (flap));
+      gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (button), TRUE);
+      app_test_iterate_for (500);
+      g_assert_true (adw_flap_get_reveal_flap (flap));
+      app_test_save_shot (GTK_WIDGET (window), "narrow-schedule-settings-800x600.png");
+      app_test_iterate_for (200);
+      gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (button), FALSE);
+      app_test_iterate_for (300);
+    }
   if (g_strcmp0 (name, "model") == 0)
     {
       /* The head designer, under the layers: its type must read whole (it read "…"). */
@@ -104,6 +122,14 @@ check_page (GraftWindow *window, const char *name)
       app_test_iterate_for (200);
     }
   resize (window, 1400, 900);
+  if (g_strcmp0 (name, "schedule") == 0)
+    {
+      /* Wide enough for both: the settings beside the timeline, no button. */
+      GtkWidget *page = app_test_window_page (window, "schedule");
+      GtkWidget *button = app_test_template_child (page, GRAFT_TYPE_SCHEDULE_PAGE, "settings_button");
+      g_assert_false (adw_flap_get_folded (ADW_FLAP (gtk_widget_get_ancestor (button, ADW_TYPE_FLAP))));
+      g_assert_false (gtk_widget_get_visible (button));
+    }
   app_test_save_shot (GTK_WIDGET (window), large);
   app_test_iterate_for (200);
   return width;

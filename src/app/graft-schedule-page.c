@@ -959,6 +959,8 @@ graft_schedule_page_class_init (GraftSchedulePageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, stage_label);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, split_button);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, remove_button);
+  /* For tests: the button that opens the settings while their flap is folded. */
+  gtk_widget_class_bind_template_child_full (widget_class, "settings_button", FALSE, 0);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, error_revealer);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, error_label);
   for (Spin spin = 0; spin < N_SPINS; spin++)
