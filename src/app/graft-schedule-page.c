@@ -581,9 +581,12 @@ rebuild_rates (GraftSchedulePage *self, const GraftSessionSpec *spec)
 static void
 sync_rates (GraftSchedulePage *self, const GraftSessionSpec *spec)
 {
-  int n_blocks = (int) self->block_spins->len;
+  int n_blocks;
 
+  /* Counted after the rebuild: another project's model has other blocks (counted before,
+   * the loop below read spins past the end of the array and crashed). */
   rebuild_rates (self, spec);
+  n_blocks = (int) self->block_spins->len;
   for (int s = 0; s < spec->n_stages && s < (int) self->stage_entries->len; s++)
     {
       GtkEditable *entry = g_ptr_array_index (self->stage_entries, s);
