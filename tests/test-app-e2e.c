@@ -548,8 +548,12 @@ test_end_to_end (void)
     g_assert_cmpfloat (gtk_progress_bar_get_fraction (progress), <, 1.0);
     g_assert_cmpfloat (graft_training_get_fraction (training), <, 1.0);
     g_assert_true (sensitive (train_page, type, "start_button"));
-    g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (app_test_template_child (train_page, type, "start_button"))), ==,
-                     "_Train Again");
+    /* The button's labels are a stack as wide as the wider, so Pause and Stop stay put. */
+    {
+      GtkStack *labels = GTK_STACK (app_test_template_child (train_page, type, "start_label_stack"));
+      g_assert_cmpstr (gtk_stack_get_visible_child_name (labels), ==, "again");
+      g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (gtk_stack_get_visible_child (labels))), ==, "_Train Again");
+    }
     g_assert_false (sensitive (train_page, type, "stop_button"));
     g_assert_false (sensitive (train_page, type, "pause_button"));
     g_assert_true (sensitive (train_page, type, "find_lr_button"));
