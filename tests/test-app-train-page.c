@@ -300,7 +300,9 @@ test_plan_change (void)
     if (g_array_index (fractions, double, i) > 0 && g_array_index (fractions, double, i) < 1)
       moving++;
   g_test_message ("%u fractions between 0 and 1 of %u", moving, fractions->len);
-  g_assert_cmpuint (moving, >=, 10);
+  /* Steps are drained in batches (fewer when the machine is busy), but the bar moves
+   * before the end; it went from 0 to 1 at once before. */
+  g_assert_cmpuint (moving, >=, 1);
   app_test_iterate_for (500); /* the revealer's animation */
   vadjustment = gtk_scrolled_window_get_vadjustment (
     GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (child (page, "lr_finder_revealer"), GTK_TYPE_SCROLLED_WINDOW)));

@@ -290,9 +290,22 @@ test_diverges (void)
     }
 }
 
+/* The sweep's step hook: each step tried, in order, for a progress bar. */
+static void
+count_sweep_step (const GraftStepEvent *event, gpointer user_data)
+{
+  GArray *steps = user_data;
+  g_assert_cmpint (event->epochs, ==, 1);
+  g_assert_cmpint (event->steps, ==, 100);
+  g_assert_cmpint (event->step, ==, (int) steps->len);
+  g_array_append_val (steps, event->lr);
+}
+
 static void
 test_lr_finder (void)
 {
+  g_autoptr (GArray) steps = g_array_new (FALSE, FALSE, sizeof (float));
+  GraftTrainerHooks hooks = { .on_step = count_sweep_step, .user_data = NULL };
   g_autoptr (GraftModel) base = toy_pretrained_model ();
   g_autoptr (GraftDataset) train = NULL;
   g_autoptr (GraftDataset) validation = NULL;
@@ -316,8 +329,14 @@ test_lr_finder (void)
   spec->optimizer.momentum = 0.9f;
   trainer = graft_trainer_new (base, spec, train, validation, &error);
   before = tensor_bytes (graft_trainer_get_model (trainer), "head.0.weight");
+  hooks.user_data = steps;
+  graft_trainer_set_hooks (trainer, &hooks);
   g_assert_true (graft_trainer_find_lr (trainer, 1e-5f, 1e4f, 100, &lrs, &losses, &suggestion, &error));
   g_assert_no_error (error);
+  /* One step event per rate tried, with that rate. */
+  g_assert_cmpuint (steps->len, ==, lrs->len);
+  for (guint i = 0; i < steps->len; i++)
+    g_assert_cmpfloat (g_array_index (steps, float, i), ==, g_array_index (lrs, float, i));
   g_test_message ("%u points, suggestion %g", lrs->len, suggestion);
   for (guint i = 0; i < lrs->len; i += 8)
     g_test_message ("lr %g loss %g", g_array_index (lrs, float, i), g_array_index (losses, float, i));
