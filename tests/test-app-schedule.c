@@ -732,7 +732,7 @@ test_page (void)
   adw_expander_row_set_enable_expansion (ADW_EXPANDER_ROW (augmentation), TRUE);
   g_assert_true (spec->augmentation.enabled);
 
-  /* Cached views: the spin writes augmentation.cached_views (the preset keeps 0); the
+  /* Cached views: the spin writes augmentation.cached_views (fastai's preset keeps 0); the
    * row says what they cost and is insensitive while augmentation is off. */
   {
     GtkWidget *views_row = find_row (page, ADW_TYPE_ACTION_ROW, "Cached _Views");
@@ -740,7 +740,7 @@ test_page (void)
     g_assert_nonnull (views);
     g_assert_cmpint (spec->cached_views, ==, 0);
     g_assert_cmpfloat (gtk_spin_button_get_value (views), ==, 0);
-    g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (views_row)), "1.4 points"));
+    g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (views_row)), "8 views"));
     g_assert_true (gtk_widget_get_sensitive (views_row));
     emitted = 0;
     gtk_spin_button_set_value (views, 4);

@@ -159,6 +159,9 @@ test_augmentation_adapts (void)
       g_autoptr (GraftSessionSpec) small = NULL;
       g_assert_cmpint (photos->preprocessing.size, ==, 224);
       g_assert_true (photos->augmentation.enabled);
+      /* Fine-tuning keeps its frozen blocks' output for 8 augmented views (spec.h says why);
+       * the progressive presets move the boundary each stage and keep none. */
+      g_assert_cmpint (photos->cached_views, ==, s == GRAFT_STRATEGY_FINE_TUNE ? 8 : 0);
       g_hash_table_insert (model->metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
                            g_strdup ("{\"size\": 32, \"resize\": 32}"));
       small = graft_session_spec_new (s, model);

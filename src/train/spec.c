@@ -262,6 +262,9 @@ graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
       spec->schedule.pct_start = 0.25f;
       graft_augmentation_init_default (&spec->augmentation);
       spec->augmentation.crop_scale_min = 0.35f; /* fastai's: the whole object mostly stays in view */
+      /* The frozen lower blocks run once per cached view, not every epoch (see spec.h's
+       * cached_views for the measurement behind 8). */
+      spec->cached_views = 8;
       spec->epochs = 10;
       break;
     case GRAFT_STRATEGY_PROGRESSIVE_ULMFIT:
