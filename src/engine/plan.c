@@ -455,7 +455,7 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
     }
   if (options->backend == NULL)
     {
-      bool onednn;
+      bool onednn = false;
       if (choose_kernels (options, &onednn, error) != GRAFT_OK)
         goto fail;
 #ifdef GRAFT_HAVE_ONEDNN
