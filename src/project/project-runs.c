@@ -41,6 +41,21 @@ check_run (GraftProject *project, gint64 run_id, GError **error)
   return FALSE;
 }
 
+/* Steps st, the last statement of the transaction graft_project_begin opened, and commits
+ * it (rolled back when the step fails); *rowid, when not NULL, is the row st inserted. */
+static gboolean
+step_and_commit (GraftProject *project, sqlite3_stmt *st, const char *what, gint64 *rowid, GError **error)
+{
+  if (!graft_project_step_done (project, st, what, error))
+    {
+      graft_project_rollback (project);
+      return FALSE;
+    }
+  if (rowid != NULL)
+    *rowid = sqlite3_last_insert_rowid (project->db);
+  return graft_project_commit (project, error);
+}
+
 /* One statement in its own transaction: sql's ?1 is the run, ?2 the text or number. */
 static gboolean
 update_run (GraftProject *project, gint64 run_id, const char *sql, const char *text, gint64 number, GError **error)
@@ -65,12 +80,7 @@ update_run (GraftProject *project, gint64 run_id, const char *sql, const char *t
   else
     sqlite3_bind_int64 (st, 2, number);
   sqlite3_bind_int64 (st, 3, g_get_real_time ());
-  if (!graft_project_step_done (project, st, "cannot update the run", error))
-    {
-      graft_project_rollback (project);
-      return FALSE;
-    }
-  return graft_project_commit (project, error);
+  return step_and_commit (project, st, "cannot update the run", NULL, error);
 }
 
 gint64
@@ -91,15 +101,8 @@ graft_project_add_run (GraftProject *project, const char *name, const char *spec
   sqlite3_bind_text (st, 1, name != NULL ? name : "", -1, SQLITE_TRANSIENT);
   sqlite3_bind_text (st, 2, spec_json, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (st, 3, g_get_real_time ());
-  if (!graft_project_step_done (project, st, "cannot add the run", error))
-    {
-      graft_project_rollback (project);
-      return 0;
-    }
-  gint64 id = sqlite3_last_insert_rowid (project->db);
-  if (!graft_project_commit (project, error))
-    return 0;
-  return id;
+  gint64 id = 0;
+  return step_and_commit (project, st, "cannot add the run", &id, error) ? id : 0;
 }
 
 gboolean
@@ -311,12 +314,7 @@ graft_project_set_session_spec (GraftProject *project, const char *spec_json, GE
     }
   if (spec_json != NULL)
     sqlite3_bind_text (st, 1, spec_json, -1, SQLITE_TRANSIENT);
-  if (!graft_project_step_done (project, st, "cannot store the session's settings", error))
-    {
-      graft_project_rollback (project);
-      return FALSE;
-    }
-  return graft_project_commit (project, error);
+  return step_and_commit (project, st, "cannot store the session's settings", NULL, error);
 }
 
 char *
@@ -456,15 +454,8 @@ graft_project_begin_run_part (GraftProject *project, gint64 run_id, int from_epo
   sqlite3_bind_int (st, 2, from_epoch);
   sqlite3_bind_int (st, 3, from_epoch);
   sqlite3_bind_int64 (st, 4, g_get_real_time ());
-  if (!graft_project_step_done (project, st, "cannot add the run's part", error))
-    {
-      graft_project_rollback (project);
-      return 0;
-    }
-  gint64 id = sqlite3_last_insert_rowid (project->db);
-  if (!graft_project_commit (project, error))
-    return 0;
-  return id;
+  gint64 id = 0;
+  return step_and_commit (project, st, "cannot add the run's part", &id, error) ? id : 0;
 }
 
 gboolean
@@ -552,12 +543,7 @@ graft_project_add_export (GraftProject *project, gint64 run_id, const char *path
   sqlite3_bind_text (st, 3, path, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text (st, 4, format, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text (st, 5, checksum, -1, SQLITE_TRANSIENT);
-  if (!graft_project_step_done (project, st, "cannot record the export", error))
-    {
-      graft_project_rollback (project);
-      return FALSE;
-    }
-  return graft_project_commit (project, error);
+  return step_and_commit (project, st, "cannot record the export", NULL, error);
 }
 
 GArray *
