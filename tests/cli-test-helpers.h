@@ -10,6 +10,15 @@
 /* The graft-cli to run (from GRAFT_CLI), set by the test's main. */
 static char *cli_path;
 
+/* Sets cli_path from GRAFT_CLI where that names an executable; else NULL, and the tests
+ * that run graft-cli skip (cli_test_ready). */
+static G_GNUC_UNUSED void
+cli_test_find_cli (void)
+{
+  const char *cli = g_getenv ("GRAFT_CLI");
+  cli_path = cli != NULL && g_file_test (cli, G_FILE_TEST_IS_EXECUTABLE) ? g_strdup (cli) : NULL;
+}
+
 /* Runs graft-cli with args (NULL-terminated); returns its exit status. */
 static G_GNUC_UNUSED int
 run_cli (char **out, char **err, ...)

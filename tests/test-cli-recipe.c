@@ -241,9 +241,7 @@ main (int argc, char **argv)
 
   g_test_init (&argc, &argv, NULL);
   graft_set_num_threads (2);
-  cli_path = g_strdup (g_getenv ("GRAFT_CLI"));
-  if (cli_path != NULL && !g_file_test (cli_path, G_FILE_TEST_IS_EXECUTABLE))
-    g_clear_pointer (&cli_path, g_free);
+  cli_test_find_cli ();
   folder = g_dir_make_tmp ("graft-cli-recipe-XXXXXX", NULL);
   g_assert_nonnull (folder);
   starter = source_file ("data", "models", "graft-starter.onnx", NULL);

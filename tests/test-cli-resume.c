@@ -522,11 +522,10 @@ int
 main (int argc, char **argv)
 {
   int status;
-  const char *cli = g_getenv ("GRAFT_CLI");
   g_autofree char *tree = NULL;
 
   g_test_init (&argc, &argv, NULL);
-  cli_path = cli != NULL && g_file_test (cli, G_FILE_TEST_IS_EXECUTABLE) ? g_strdup (cli) : NULL;
+  cli_test_find_cli ();
   folder = g_dir_make_tmp ("graft-cli-resume-XXXXXX", NULL);
   g_assert_nonnull (folder);
   base_path = g_build_filename (folder, "base.onnx", NULL);

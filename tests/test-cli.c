@@ -409,9 +409,7 @@ main (int argc, char **argv)
   int status;
 
   g_test_init (&argc, &argv, NULL);
-  cli_path = g_strdup (g_getenv ("GRAFT_CLI"));
-  if (cli_path != NULL && !g_file_test (cli_path, G_FILE_TEST_IS_EXECUTABLE))
-    g_clear_pointer (&cli_path, g_free);
+  cli_test_find_cli ();
   work_dir = g_dir_make_tmp ("graft-cli-XXXXXX", &error);
   g_assert_no_error (error);
   make_model ();
