@@ -16,6 +16,7 @@
 
 #include "data/image.h"
 #include "graft-format.h"
+#include "train/metrics.h"
 
 #define THUMBNAIL_SIZE 120
 
@@ -397,16 +398,6 @@ update_gallery_header (GraftMistakesGallery *self)
 }
 
 static int
-argmax (const float *row, int n)
-{
-  int best = 0;
-  for (int k = 1; k < n; k++)
-    if (row[k] > row[best])
-      best = k;
-  return best;
-}
-
-static int
 compare_confidence (gconstpointer a, gconstpointer b)
 {
   const GraftGalleryImage *x = *(GraftGalleryImage *const *) a;
@@ -439,7 +430,7 @@ graft_mistakes_gallery_set_predictions (GraftMistakesGallery *self, const GraftD
 
       if (item->label < 0 || item->label >= classes || isnan (row[0]))
         continue;
-      predicted = argmax (row, classes);
+      predicted = graft_metrics_argmax (row, classes);
       image = g_object_new (GRAFT_TYPE_GALLERY_IMAGE, NULL);
       image->index = i;
       image->path = g_strdup (item->path);

@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 
+#include "train/metrics.h"
 #include "train/trainer.h"
 
 static void
@@ -49,16 +50,6 @@ graft_model_description_write (const GraftModelDescription *description, GHashTa
     }
   else if (replace)
     g_hash_table_remove (metadata, GRAFT_METADATA_VALIDATION_ACCURACY);
-}
-
-static int
-argmax (const float *row, int n)
-{
-  int best = 0;
-  for (int k = 1; k < n; k++)
-    if (row[k] > row[best])
-      best = k;
-  return best;
 }
 
 gboolean
@@ -106,7 +97,7 @@ graft_export_model (GraftModel *model, const char *path, const GraftExportOption
       if (label < 0 || label >= classes || isnan (a[0]) || isnan (b[0]))
         continue;
       result.compared++;
-      if (argmax (a, classes) == argmax (b, classes))
+      if (graft_metrics_argmax (a, classes) == graft_metrics_argmax (b, classes))
         result.agreed++;
       for (int k = 0; k < classes; k++)
         result.max_difference = MAX (result.max_difference, fabs ((double) a[k] - b[k]));

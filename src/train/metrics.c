@@ -57,8 +57,8 @@ graft_metrics_reset (GraftMetrics *metrics)
   metrics->count = 0;
 }
 
-static int
-argmax (const float *row, int classes)
+int
+graft_metrics_argmax (const float *row, int classes)
 {
   int best = -1;
   for (int j = 0; j < classes; j++)
@@ -89,7 +89,7 @@ graft_metrics_add (GraftMetrics *metrics, const float *logits, const int32_t *la
       }
   for (int i = 0; i < n; i++)
     {
-      int predicted = argmax (logits + (gsize) i * (gsize) classes, classes);
+      int predicted = graft_metrics_argmax (logits + (gsize) i * (gsize) classes, classes);
       metrics->confusion[(gsize) labels[i] * (gsize) classes + (gsize) predicted]++;
     }
   metrics->loss_sum += mean_loss * (double) n;

@@ -25,7 +25,11 @@ void graft_metrics_free (GraftMetrics *metrics);
 void graft_metrics_reset (GraftMetrics *metrics);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftMetrics, graft_metrics_free)
 
-/* Adds n predictions: logits (n, classes) (argmax, first index on ties), labels (n),
+/* The class a row of logits or probabilities predicts: the first largest, NaN entries
+ * skipped (a row of NaN: 0). */
+int graft_metrics_argmax (const float *row, int classes);
+
+/* Adds n predictions: logits (n, classes) (graft_metrics_argmax), labels (n),
  * and the batch's mean loss (NAN when not known). */
 void graft_metrics_add (GraftMetrics *metrics, const float *logits, const int32_t *labels, int n,
                         double mean_loss);
