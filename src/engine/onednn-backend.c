@@ -269,6 +269,20 @@ typedef struct {
  * threads at once). */
 static _Thread_local const graft_onednn_backend *current;
 
+/* A node's state of size bytes (a struct that starts with a node_header), zeroed, for
+ * the plan being set up, and set as c->state->backend so that the release frees it
+ * whatever the setup does next; NULL with error when out of memory. */
+static void *
+node_new (graft_op_context *c, size_t size, graft_error *error)
+{
+  node_header *header = calloc (1, size);
+  if (header == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
+  header->backend = current;
+  c->state->backend = header;
+  return header;
+}
+
 static bool
 value_trainable (const graft_graph *graph, int v)
 {
@@ -297,12 +311,10 @@ conv_setup (graft_op_context *c, graft_error *error)
   const graft_graph *graph = b->graph;
   const graft_node *node = c->node;
   bool has_bias = node->n_inputs > 2;
-  conv_node *cn = calloc (1, sizeof *cn);
+  conv_node *cn = node_new (c, sizeof *cn, error);
 
   if (cn == NULL)
-    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory");
-  c->state->backend = cn;
-  cn->header.backend = b;
+    return GRAFT_ERROR_OUT_OF_MEMORY;
   cn->p = graft_node_conv2d_params (node, c->input_shapes[0], c->input_shapes[1]);
   if (graft_conv2d_setup (&cn->p, error) != GRAFT_OK)
     return GRAFT_ERROR_SHAPE;
@@ -453,12 +465,10 @@ batchnorm_setup (graft_op_context *c, graft_error *error)
 {
   const graft_onednn_backend *b = current;
   const graft_shape *x = c->input_shapes[0];
-  batchnorm_node *bn = calloc (1, sizeof *bn);
+  batchnorm_node *bn = node_new (c, sizeof *bn, error);
 
   if (bn == NULL)
-    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory");
-  c->state->backend = bn;
-  bn->header.backend = b;
+    return GRAFT_ERROR_OUT_OF_MEMORY;
   bn->p = (graft_batchnorm_params) {
     .n = (int) x->dims[0], .c = (int) x->dims[1], .spatial = (size_t) (x->dims[2] * x->dims[3]),
     .epsilon = c->node->attributes.batchnorm.epsilon, .momentum = c->node->attributes.batchnorm.momentum,
@@ -546,12 +556,10 @@ static graft_status
 pool_setup (graft_op_context *c, graft_error *error)
 {
   const graft_onednn_backend *b = current;
-  pool_node *pn = calloc (1, sizeof *pn);
+  pool_node *pn = node_new (c, sizeof *pn, error);
 
   if (pn == NULL)
-    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory");
-  c->state->backend = pn;
-  pn->header.backend = b;
+    return GRAFT_ERROR_OUT_OF_MEMORY;
   c->state->pool = graft_node_pool2d_params (c->node, c->input_shapes[0]);
   if (graft_pool2d_setup (&c->state->pool, error) != GRAFT_OK)
     return GRAFT_ERROR_SHAPE;
@@ -788,14 +796,11 @@ typedef struct {
 static graft_status
 concat_setup (graft_op_context *c, graft_error *error)
 {
-  concat_node *cn = calloc (1, sizeof *cn);
-  if (cn == NULL || (cn->channels = calloc ((size_t) c->node->n_inputs, sizeof (int))) == NULL)
-    {
-      free (cn);
-      return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory");
-    }
-  c->state->backend = cn;
-  cn->header.backend = current;
+  concat_node *cn = node_new (c, sizeof *cn, error);
+  if (cn == NULL)
+    return GRAFT_ERROR_OUT_OF_MEMORY;
+  if ((cn->channels = calloc ((size_t) c->node->n_inputs, sizeof (int))) == NULL)
+    return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory");   /* concat_release frees cn */
   for (int k = 0; k < c->node->n_inputs; k++)
     cn->channels[k] = (int) c->input_shapes[k]->dims[1];
   return GRAFT_OK;
