@@ -207,33 +207,6 @@ infer_shape (const graft_node *node, const graft_shape *const *in, graft_shape *
   return graft_node_infer_shape (node, in, out, error);
 }
 
-static void
-needs_other_factor (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output)
-{
-  (void) c;
-  (void) needs_output;
-  needs[0] = wants[1];
-  needs[1] = wants[0];
-}
-
-static void
-needs_nothing (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output)
-{
-  (void) c;
-  (void) wants;
-  (void) needs;
-  (void) needs_output;
-}
-
-GRAFT_SIMD_DISPATCH
-static void
-add_into (size_t count, const float *restrict src, float *restrict dst)
-{
-#pragma omp parallel for schedule(static) if (count > 32768)
-  for (size_t i = 0; i < count; i++)
-    dst[i] += src[i];
-}
-
 /* The plan this descriptor serves: every node context's backend state starts with it. */
 typedef struct {
   const graft_onednn_backend *backend;
@@ -446,7 +419,7 @@ static const graft_op_descriptor conv_descriptor = {
   .sets_dx = true,
   .infer_shape = infer_shape,
   .setup = conv_setup,
-  .backward_needs = needs_other_factor,
+  .backward_needs = graft_op_needs_other_factor,
   .forward = conv_forward,
   .backward = conv_backward,
   .release = conv_release,
@@ -609,7 +582,7 @@ static const graft_op_descriptor maxpool_descriptor = {
   .sets_dx = true,
   .infer_shape = infer_shape,
   .setup = pool_setup,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = pool_forward,
   .backward = pool_backward,
   .release = pool_release,
@@ -621,7 +594,7 @@ static const graft_op_descriptor avgpool_descriptor = {
   .sets_dx = true,
   .infer_shape = infer_shape,
   .setup = pool_setup,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = pool_forward,
   .backward = pool_backward,
   .release = pool_release,
@@ -650,7 +623,7 @@ static const graft_op_descriptor mean_spatial_descriptor = {
   .name = "GlobalAveragePool",
   .min_inputs = 1, .max_inputs = 1,
   .infer_shape = infer_shape,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = mean_spatial_forward,
   .backward = mean_spatial_backward,
 };
@@ -674,14 +647,14 @@ add_backward (const graft_op_context *c)
 {
   for (int k = 0; k < 2; k++)
     if (c->gradients[k] != NULL)
-      add_into (c->output_count, c->dy, c->gradients[k]);
+      graft_onednn_add_into (c->output_count, c->dy, c->gradients[k]);
 }
 
 static const graft_op_descriptor add_descriptor = {
   .name = "Add",
   .min_inputs = 2, .max_inputs = 2,
   .infer_shape = infer_shape,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = add_forward,
   .backward = add_backward,
 };
@@ -781,7 +754,7 @@ static const graft_op_descriptor mul_descriptor = {
   .name = "Mul",
   .min_inputs = 2, .max_inputs = 2,
   .infer_shape = infer_shape,
-  .backward_needs = needs_other_factor,
+  .backward_needs = graft_op_needs_other_factor,
   .forward = mul_forward,
   .backward = mul_backward,
 };
@@ -840,7 +813,7 @@ static const graft_op_descriptor concat_descriptor = {
   .min_inputs = 1, .max_inputs = GRAFT_OP_ANY_INPUTS,
   .infer_shape = infer_shape,
   .setup = concat_setup,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = concat_forward,
   .backward = concat_backward,
   .release = concat_release,

@@ -194,8 +194,8 @@ graft_onednn_zero_padding (int n, int c, int h, int w, float *blocked)
 }
 
 GRAFT_SIMD_DISPATCH
-static void
-add_into (size_t count, const float *restrict src, float *restrict dst)
+void
+graft_onednn_add_into (size_t count, const float *restrict src, float *restrict dst)
 {
 #pragma omp parallel for schedule(static) if (count > 32768)
   for (size_t i = 0; i < count; i++)
@@ -695,7 +695,7 @@ graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float
       data[2] = target;
       step_run (&conv->backward_data, conv->stream, data);
       if (!set_dx)
-        add_into (conv->src_floats, target, dx);
+        graft_onednn_add_into (conv->src_floats, target, dx);
       graft_floats_free (own);
     }
 }
@@ -1069,7 +1069,7 @@ graft_onednn_pool_backward (graft_onednn_pool *pool, const float *dy, float *dx,
   void *data[] = { (void *) dy, set_dx ? dx : scratch, pool->workspace };
   step_run (&pool->backward, pool->stream, data);
   if (!set_dx)
-    add_into (pool->src_floats, scratch, dx);
+    graft_onednn_add_into (pool->src_floats, scratch, dx);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1200,7 +1200,7 @@ graft_onednn_concat_backward (int n, size_t spatial, int k, const int *c, const 
         {
           size_t floats = padded_channels (c[j]) * spatial;
           if (dxs[j] != NULL)
-            add_into (floats, in, dxs[j] + (size_t) i * floats);
+            graft_onednn_add_into (floats, in, dxs[j] + (size_t) i * floats);
           in += floats;
         }
     }

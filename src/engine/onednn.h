@@ -40,6 +40,9 @@ void graft_onednn_to_plain (int n, int c, int h, int w, const float *blocked, fl
 /* blocked += plain (N,C,H,W); the padding is left as it is. */
 void graft_onednn_add_plain (int n, int c, int h, int w, const float *plain, float *blocked);
 
+/* dst += src over count floats (plain or blocked alike, padding included). */
+void graft_onednn_add_into (size_t count, const float *restrict src, float *restrict dst);
+
 /* Writes zeros into the padding channels (after an elementwise op whose f(0) is not 0). */
 void graft_onednn_zero_padding (int n, int c, int h, int w, float *blocked);
 

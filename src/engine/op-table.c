@@ -36,8 +36,8 @@ same_shape (const graft_node *node, const graft_shape *const *in, graft_shape *o
 }
 
 /* Backward reads neither the inputs nor the output (sums, copies, pools by saved index). */
-static void
-needs_nothing (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output)
+void
+graft_op_needs_nothing (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output)
 {
   (void) c;
   (void) wants;
@@ -46,8 +46,8 @@ needs_nothing (const graft_op_context *c, const bool *wants, bool *needs, bool *
 }
 
 /* Products: the gradient of each of two factors reads the other. */
-static void
-needs_other_factor (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output)
+void
+graft_op_needs_other_factor (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output)
 {
   (void) c;
   (void) needs_output;
@@ -145,7 +145,7 @@ static const graft_op_descriptor conv_descriptor = {
   .sets_dx = true,
   .infer_shape = conv_infer_shape,
   .setup = conv_setup,
-  .backward_needs = needs_other_factor,   /* dw reads x, dx reads w */
+  .backward_needs = graft_op_needs_other_factor,   /* dw reads x, dx reads w */
   .forward = conv_forward,
   .backward = conv_backward,
 };
@@ -309,7 +309,7 @@ static const graft_op_descriptor add_descriptor = {
   .min_inputs = 2, .max_inputs = 2,
   .infer_shape = broadcast_infer_shape,
   .setup = broadcast_setup,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = add_forward,
   .backward = add_backward,
 };
@@ -331,7 +331,7 @@ static const graft_op_descriptor mul_descriptor = {
   .min_inputs = 2, .max_inputs = 2,
   .infer_shape = broadcast_infer_shape,
   .setup = broadcast_setup,
-  .backward_needs = needs_other_factor,
+  .backward_needs = graft_op_needs_other_factor,
   .forward = mul_forward,
   .backward = mul_backward,
 };
@@ -412,7 +412,7 @@ static const graft_op_descriptor concat_descriptor = {
   .min_inputs = 1, .max_inputs = GRAFT_OP_ANY_INPUTS,
   .infer_shape = concat_infer_shape,
   .setup = concat_setup,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = concat_forward,
   .backward = concat_backward,
   .release = concat_release,
@@ -468,7 +468,7 @@ static const graft_op_descriptor maxpool_descriptor = {
   .infer_shape = pool_infer_shape,
   .setup = pool_setup,
   .saved_floats = maxpool_saved_floats,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = maxpool_forward,
   .backward = maxpool_backward,
 };
@@ -491,7 +491,7 @@ static const graft_op_descriptor avgpool_descriptor = {
   .min_inputs = 1, .max_inputs = 1,
   .infer_shape = pool_infer_shape,
   .setup = pool_setup,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = avgpool_forward,
   .backward = avgpool_backward,
 };
@@ -541,7 +541,7 @@ static const graft_op_descriptor mean_spatial_descriptor = {
   .min_inputs = 1, .max_inputs = 1,
   .infer_shape = mean_spatial_infer_shape,
   .setup = mean_spatial_setup,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = mean_spatial_forward,
   .backward = mean_spatial_backward,
 };
@@ -605,7 +605,7 @@ static const graft_op_descriptor reshape_descriptor = {
   .name = "Reshape",
   .min_inputs = 1, .max_inputs = 1,
   .infer_shape = reshape_infer_shape,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = copy_forward,
   .backward = copy_backward,
 };
@@ -633,7 +633,7 @@ static const graft_op_descriptor flatten_descriptor = {
   .name = "Flatten",
   .min_inputs = 1, .max_inputs = 1,
   .infer_shape = flatten_infer_shape,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = copy_forward,
   .backward = copy_backward,
 };
@@ -678,7 +678,7 @@ static const graft_op_descriptor transpose_descriptor = {
   .min_inputs = 1, .max_inputs = 1,
   .infer_shape = transpose_infer_shape,
   .setup = transpose_setup,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = transpose_forward,
   .backward = transpose_backward,
 };
@@ -734,7 +734,7 @@ static const graft_op_descriptor slice_descriptor = {
   .min_inputs = 1, .max_inputs = 1,
   .infer_shape = slice_infer_shape,
   .setup = slice_setup,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = slice_forward,
   .backward = slice_backward,
 };
@@ -810,7 +810,7 @@ static const graft_op_descriptor gemm_descriptor = {
   .min_inputs = 2, .max_inputs = 3,
   .infer_shape = gemm_infer_shape,
   .setup = gemm_setup,
-  .backward_needs = needs_other_factor,
+  .backward_needs = graft_op_needs_other_factor,
   .forward = gemm_forward,
   .backward = gemm_backward,
 };
@@ -855,7 +855,7 @@ static const graft_op_descriptor dropout_descriptor = {
   .min_inputs = 1, .max_inputs = 1,
   .infer_shape = same_shape,
   .saved_floats = dropout_saved_floats,
-  .backward_needs = needs_nothing,
+  .backward_needs = graft_op_needs_nothing,
   .forward = dropout_forward,
   .backward = dropout_backward,
 };

@@ -115,6 +115,12 @@ typedef struct {
 extern const graft_op_descriptor graft_layernorm_descriptor, graft_gelu_descriptor, graft_matmul_descriptor,
   graft_softmax_axis_descriptor;
 
+/* backward_needs of the descriptors whose backward reads neither the inputs nor the
+ * output (sums, copies), and of products (each factor's gradient reads the other);
+ * the oneDNN backend's descriptors share them. */
+void graft_op_needs_nothing (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output);
+void graft_op_needs_other_factor (const graft_op_context *c, const bool *wants, bool *needs, bool *needs_output);
+
 /* The built-in descriptor of op, or NULL when op is not one. */
 const graft_op_descriptor *graft_op_descriptor_for (graft_op op);
 
