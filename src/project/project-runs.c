@@ -41,6 +41,24 @@ check_run (GraftProject *project, gint64 run_id, GError **error)
   return FALSE;
 }
 
+/* Opens a transaction and prepares sql in it; run_id, when not NULL, must name a run
+ * first. NULL with error (the transaction rolled back) when any of that fails. */
+static sqlite3_stmt *
+begin_statement (GraftProject *project, const gint64 *run_id, const char *sql, GError **error)
+{
+  if (!graft_project_begin (project, error))
+    return NULL;
+  if (run_id != NULL && !check_run (project, *run_id, error))
+    {
+      graft_project_rollback (project);
+      return NULL;
+    }
+  sqlite3_stmt *st = graft_project_statement (project, sql, error);
+  if (st == NULL)
+    graft_project_rollback (project);
+  return st;
+}
+
 /* Steps st, the last statement of the transaction graft_project_begin opened, and commits
  * it (rolled back when the step fails); *rowid, when not NULL, is the row st inserted. */
 static gboolean
@@ -61,19 +79,9 @@ static gboolean
 update_run (GraftProject *project, gint64 run_id, const char *sql, const char *text, gint64 number, GError **error)
 {
   GRAFT_PROJECT_LOCK (project);
-  if (!graft_project_begin (project, error))
-    return FALSE;
-  if (!check_run (project, run_id, error))
-    {
-      graft_project_rollback (project);
-      return FALSE;
-    }
-  GRAFT_STMT st = graft_project_statement (project, sql, error);
+  GRAFT_STMT st = begin_statement (project, &run_id, sql, error);
   if (st == NULL)
-    {
-      graft_project_rollback (project);
-      return FALSE;
-    }
+    return FALSE;
   sqlite3_bind_int64 (st, 1, run_id);
   if (text != NULL)
     sqlite3_bind_text (st, 2, text, -1, SQLITE_TRANSIENT);
@@ -88,16 +96,10 @@ graft_project_add_run (GraftProject *project, const char *name, const char *spec
 {
   g_return_val_if_fail (spec_json != NULL, 0);
   GRAFT_PROJECT_LOCK (project);
-  if (!graft_project_begin (project, error))
-    return 0;
-  GRAFT_STMT st = graft_project_statement (project,
-                                           "INSERT INTO runs (name, spec, status, created) VALUES (?, ?, 'pending', ?)",
-                                           error);
+  GRAFT_STMT st = begin_statement (project, NULL,
+                                   "INSERT INTO runs (name, spec, status, created) VALUES (?, ?, 'pending', ?)", error);
   if (st == NULL)
-    {
-      graft_project_rollback (project);
-      return 0;
-    }
+    return 0;
   sqlite3_bind_text (st, 1, name != NULL ? name : "", -1, SQLITE_TRANSIENT);
   sqlite3_bind_text (st, 2, spec_json, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (st, 3, g_get_real_time ());
@@ -300,18 +302,13 @@ gboolean
 graft_project_set_session_spec (GraftProject *project, const char *spec_json, GError **error)
 {
   GRAFT_PROJECT_LOCK (project);
-  if (!graft_project_begin (project, error))
-    return FALSE;
-  GRAFT_STMT st = graft_project_statement (project,
-                                           spec_json != NULL
-                                             ? "INSERT OR REPLACE INTO meta (key, value) VALUES ('" SESSION_SPEC_KEY "', ?)"
-                                             : "DELETE FROM meta WHERE key = '" SESSION_SPEC_KEY "'",
-                                           error);
+  GRAFT_STMT st = begin_statement (project, NULL,
+                                   spec_json != NULL
+                                     ? "INSERT OR REPLACE INTO meta (key, value) VALUES ('" SESSION_SPEC_KEY "', ?)"
+                                     : "DELETE FROM meta WHERE key = '" SESSION_SPEC_KEY "'",
+                                   error);
   if (st == NULL)
-    {
-      graft_project_rollback (project);
-      return FALSE;
-    }
+    return FALSE;
   if (spec_json != NULL)
     sqlite3_bind_text (st, 1, spec_json, -1, SQLITE_TRANSIENT);
   return step_and_commit (project, st, "cannot store the session's settings", NULL, error);
@@ -434,22 +431,11 @@ gint64
 graft_project_begin_run_part (GraftProject *project, gint64 run_id, int from_epoch, GError **error)
 {
   GRAFT_PROJECT_LOCK (project);
-  if (!graft_project_begin (project, error))
-    return 0;
-  if (!check_run (project, run_id, error))
-    {
-      graft_project_rollback (project);
-      return 0;
-    }
-  GRAFT_STMT st = graft_project_statement (project,
-                                           "INSERT INTO run_parts (run, from_epoch, epochs_done, started) "
-                                           "VALUES (?, ?, ?, ?)",
-                                           error);
+  GRAFT_STMT st = begin_statement (project, &run_id,
+                                   "INSERT INTO run_parts (run, from_epoch, epochs_done, started) VALUES (?, ?, ?, ?)",
+                                   error);
   if (st == NULL)
-    {
-      graft_project_rollback (project);
-      return 0;
-    }
+    return 0;
   sqlite3_bind_int64 (st, 1, run_id);
   sqlite3_bind_int (st, 2, from_epoch);
   sqlite3_bind_int (st, 3, from_epoch);
@@ -522,22 +508,11 @@ graft_project_add_export (GraftProject *project, gint64 run_id, const char *path
 {
   g_return_val_if_fail (path != NULL && format != NULL && checksum != NULL, FALSE);
   GRAFT_PROJECT_LOCK (project);
-  if (!graft_project_begin (project, error))
-    return FALSE;
-  if (!check_run (project, run_id, error))
-    {
-      graft_project_rollback (project);
-      return FALSE;
-    }
-  GRAFT_STMT st = graft_project_statement (project,
-                                           "INSERT INTO exports (run, time, path, format, checksum) "
-                                           "VALUES (?, ?, ?, ?, ?)",
-                                           error);
+  GRAFT_STMT st = begin_statement (project, &run_id,
+                                   "INSERT INTO exports (run, time, path, format, checksum) VALUES (?, ?, ?, ?, ?)",
+                                   error);
   if (st == NULL)
-    {
-      graft_project_rollback (project);
-      return FALSE;
-    }
+    return FALSE;
   sqlite3_bind_int64 (st, 1, run_id);
   sqlite3_bind_int64 (st, 2, g_get_real_time ());
   sqlite3_bind_text (st, 3, path, -1, SQLITE_TRANSIENT);
