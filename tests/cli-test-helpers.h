@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <sys/wait.h>
 
+#include "engine/parallel.h"
+
 /* The graft-cli to run (from GRAFT_CLI), set by the test's main. */
 static char *cli_path;
 
@@ -17,6 +19,21 @@ cli_test_find_cli (void)
 {
   const char *cli = g_getenv ("GRAFT_CLI");
   cli_path = cli != NULL && g_file_test (cli, G_FILE_TEST_IS_EXECUTABLE) ? g_strdup (cli) : NULL;
+}
+
+/* The start of a test's main: the test framework, two engine threads (as on a small
+ * machine), cli_path; returns a new scratch folder made from template. */
+static G_GNUC_UNUSED char *
+cli_test_init (int *argc, char ***argv, const char *template)
+{
+  char *folder;
+
+  g_test_init (argc, argv, NULL);
+  graft_set_num_threads (2);
+  cli_test_find_cli ();
+  folder = g_dir_make_tmp (template, NULL);
+  g_assert_nonnull (folder);
+  return folder;
 }
 
 /* Runs graft-cli with args (NULL-terminated); returns its exit status. */

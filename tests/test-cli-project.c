@@ -15,7 +15,6 @@
 
 #include "base/file-hash.h"
 #include "cli-test-helpers.h"
-#include "engine/parallel.h"
 #include "gradcheck.h"
 #include "model/model.h"
 #include "project/active.h"
@@ -446,12 +445,7 @@ main (int argc, char **argv)
 {
   int status;
 
-  g_test_init (&argc, &argv, NULL);
-  graft_set_num_threads (2);
-  cli_test_find_cli ();
-
-  folder = g_dir_make_tmp ("graft-cli-project-XXXXXX", NULL);
-  g_assert_nonnull (folder);
+  folder = cli_test_init (&argc, &argv, "graft-cli-project-XXXXXX");
   base_path = g_build_filename (folder, "base.onnx", NULL);
   tree = g_build_filename (folder, "tree", NULL);
   {

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "cli-test-helpers.h"
-#include "engine/parallel.h"
 #include "model/model.h"
 
 static char *folder;   /* the test's scratch folder */
@@ -239,11 +238,7 @@ main (int argc, char **argv)
 {
   int status;
 
-  g_test_init (&argc, &argv, NULL);
-  graft_set_num_threads (2);
-  cli_test_find_cli ();
-  folder = g_dir_make_tmp ("graft-cli-recipe-XXXXXX", NULL);
-  g_assert_nonnull (folder);
+  folder = cli_test_init (&argc, &argv, "graft-cli-recipe-XXXXXX");
   starter = source_file ("data", "models", "graft-starter.onnx", NULL);
   train_dir = source_file ("data", "samples", "train", NULL);
   validation_dir = source_file ("data", "samples", "validation", NULL);

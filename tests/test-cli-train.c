@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "cli-test-helpers.h"
-#include "engine/parallel.h"
 #include "engine/plan.h"
 #include "gradcheck.h"
 #include "model/model-private.h"
@@ -1123,12 +1122,7 @@ main (int argc, char **argv)
 {
   int status;
 
-  g_test_init (&argc, &argv, NULL);
-  graft_set_num_threads (2);
-  cli_test_find_cli ();
-
-  folder = g_dir_make_tmp ("graft-cli-train-XXXXXX", NULL);
-  g_assert_nonnull (folder);
+  folder = cli_test_init (&argc, &argv, "graft-cli-train-XXXXXX");
   base_path = g_build_filename (folder, "base.onnx", NULL);
   train_dir = g_build_filename (folder, "train", NULL);
   val_dir = g_build_filename (folder, "val", NULL);
