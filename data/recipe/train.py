@@ -38,6 +38,7 @@ import math
 import os
 import random
 import re
+import socket
 import sys
 import time
 
@@ -656,6 +657,17 @@ def setup_distributed(device_choice):
         if "OMP_NUM_THREADS" not in os.environ or local_world == 1:
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
     if world > 1:
+        if int(os.environ.get("LOCAL_WORLD_SIZE", "1")) == world:
+            # One machine: the processes meet on the loopback. torchrun names the host for
+            # them, and where that name resolves to no address (containers, chroots without
+            # it in /etc/hosts) they would wait for each other forever.
+            try:
+                socket.getaddrinfo(os.environ.get("MASTER_ADDR", "localhost"), None)
+            except socket.gaierror:
+                os.environ["MASTER_ADDR"] = "127.0.0.1"
+                if not use_cuda and "GLOO_SOCKET_IFNAME" not in os.environ \
+                        and any(name == "lo" for _, name in socket.if_nameindex()):
+                    os.environ["GLOO_SOCKET_IFNAME"] = "lo"
         dist.init_process_group("nccl" if use_cuda else "gloo", timeout=datetime.timedelta(minutes=30))
     return world, rank, device
 
