@@ -195,11 +195,13 @@ test_project_import (void)
   g_assert_cmpstr (out, ==, "");
 
   /* Nothing to import before train.py has run. */
+  g_clear_pointer (&err, g_free);
   g_assert_cmpint (run_cli (NULL, &err, "runs", "import", project, dir, NULL), ==, 1);
   g_assert_nonnull (strstr (err, "model.onnx"));
   g_assert_true (g_file_get_contents (initial, &contents, &length, NULL));
   g_assert_true (g_file_set_contents (trained, contents, (gssize) length, NULL));
   write_events (events, 2, 3, FALSE);
+  g_clear_pointer (&err, g_free);
   g_assert_cmpint (run_cli (NULL, &err, "runs", "import", project, dir, NULL), ==, 1);
   g_assert_nonnull (strstr (err, "has not finished"));
   write_events (events, 2, 3, TRUE);
