@@ -3,6 +3,8 @@
 #include "engine/parallel.h"
 #include "gradcheck.h"
 #include "graft-data-page.h"
+#include "graft-results-page.h"
+#include "graft-train-page.h"
 
 void
 app_test_iterate_for (int milliseconds)
@@ -245,4 +247,29 @@ app_test_open_sample (GraftWindow *window)
                        120);
   g_assert_nonnull (graft_session_get_model (graft_window_get_session (window)));
   g_assert_cmpuint (train_images (window), >, 0);
+}
+
+void
+app_test_train (GraftWindow *window, int epochs)
+{
+  GraftSession *session = graft_window_get_session (window);
+  GraftTraining *training = graft_window_get_training (window);
+  GtkWidget *start = app_test_template_child (app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "start_button");
+
+  graft_session_get_spec (session)->epochs = epochs;
+  graft_session_spec_changed (session);
+  graft_window_show_page (window, "train");
+  app_test_iterate_for (300);
+  g_assert_true (gtk_widget_is_sensitive (start));
+  g_assert_true (gtk_widget_activate (start));
+  APP_TEST_WAIT_UNTIL (graft_training_is_busy (training), 10);
+  if (!graft_training_is_busy (training))
+    g_test_message ("not started: %s", gtk_label_get_label (GTK_LABEL (app_test_template_child (
+                                         app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "error_label"))));
+  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (app_test_window_project (window)), 120);
+  g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
+  g_assert_false (graft_project_object_get_recording (app_test_window_project (window)));
+  APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results")))
+                && graft_results_page_get_metrics (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"))) != NULL,
+              60);
 }

@@ -50,6 +50,9 @@ GraftWindow *app_test_window_new (GraftApplication *application);
 /* Opens the sample project in window and waits until its model is loaded and its
  * training images are in the session (fails the test after two minutes). */
 void app_test_open_sample (GraftWindow *window);
+/* Sets the session's epochs, starts a run from the Train page and waits until it has
+ * finished, the project has recorded it and the Results page shows its metrics. */
+void app_test_train (GraftWindow *window, int epochs);
 
 /* Runs the main context until condition (any expression) holds or seconds have passed;
  * the caller asserts the condition after it. */

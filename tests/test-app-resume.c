@@ -49,31 +49,6 @@ shared_application (void)
 
 
 
-/* Start on the Train page, then the run to its end and the project to its record. */
-static void
-train (GraftWindow *window, int epochs)
-{
-  GraftSession *session = graft_window_get_session (window);
-  GraftTraining *training = graft_window_get_training (window);
-  GtkWidget *start = app_test_template_child (app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "start_button");
-
-  graft_session_get_spec (session)->epochs = epochs;
-  graft_session_spec_changed (session);
-  graft_window_show_page (window, "train");
-  app_test_iterate_for (300);
-  g_assert_true (gtk_widget_is_sensitive (start));
-  g_assert_true (gtk_widget_activate (start));
-  APP_TEST_WAIT_UNTIL (graft_training_is_busy (training), 10);
-  if (!graft_training_is_busy (training))
-    g_test_message ("not started: %s", gtk_label_get_label (GTK_LABEL (app_test_template_child (
-                                         app_test_window_page (window, "train"), GRAFT_TYPE_TRAIN_PAGE, "error_label"))));
-  APP_TEST_WAIT_UNTIL (!graft_training_is_busy (training) && !graft_project_object_get_recording (app_test_window_project (window)), 120);
-  g_assert_cmpint (graft_training_get_state (training), ==, GRAFT_TRAINING_FINISHED);
-  g_assert_false (graft_project_object_get_recording (app_test_window_project (window)));
-  APP_TEST_WAIT_UNTIL (!graft_results_page_is_busy (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results")))
-                && graft_results_page_get_metrics (GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"))) != NULL,
-              60);
-}
 
 
 #define EPOCHS 4
@@ -155,7 +130,7 @@ test_close_reopen_resume (void)
   /* The run never interrupted. */
   app_test_open_sample (window);
   prepare_spec (window);
-  train (window, EPOCHS);
+  app_test_train (window, EPOCHS);
   {
     GraftResultsPage *results = GRAFT_RESULTS_PAGE (app_test_window_page (window, "results"));
     GraftRun run = { 0 };
