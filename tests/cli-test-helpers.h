@@ -56,7 +56,11 @@ run_cli (char **out, char **err, ...)
   if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &stdout_text, &stderr_text,
                      &wait_status, &error))
     g_error ("cannot run %s: %s", cli_path, error->message);
-  g_test_message ("stderr: %s", stderr_text);
+  {
+    /* File names in the messages may not be UTF-8; TAP readers want it. */
+    g_autofree char *shown = g_utf8_make_valid (stderr_text, -1);
+    g_test_message ("stderr: %s", shown);
+  }
   if (out != NULL)
     *out = g_steal_pointer (&stdout_text);
   if (err != NULL)

@@ -1403,6 +1403,15 @@ on_spec_save_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* What the session holds now is stored at once, for a process that reads the project
+ * next (graft-cli recipe), whatever the delay. */
+void
+graft_project_object_save_spec (GraftProjectObject *self)
+{
+  g_return_if_fail (GRAFT_IS_PROJECT_OBJECT (self));
+  save_spec_now (self);
+}
+
 static void
 on_session_spec_changed (GraftProjectObject *self)
 {

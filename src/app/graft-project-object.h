@@ -66,6 +66,7 @@ GraftProjectObject *graft_project_object_open (const char *folder, GError **erro
 
 GraftProject *graft_project_object_get_project (GraftProjectObject *self);
 const char *graft_project_object_get_folder (GraftProjectObject *self);
+void graft_project_object_save_spec (GraftProjectObject *self);
 /* Property "name" (newly allocated here). */
 char *graft_project_object_get_name (GraftProjectObject *self);
 gboolean graft_project_object_get_read_only (GraftProjectObject *self);

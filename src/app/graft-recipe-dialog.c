@@ -141,8 +141,12 @@ run_cli (RecipeRequest *r)
       return;
     }
   if (r->action == TRAIN_ELSEWHERE)
-    process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, cli,
-                                "recipe", project, "-o", r->folder, "-q", NULL);
+    {
+      /* graft-cli reads the settings from the project: the last change must be there. */
+      graft_project_object_save_spec (r->project);
+      process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, cli,
+                                  "recipe", project, "-o", r->folder, "-q", NULL);
+    }
   else
     process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, cli, "runs",
                                 "import", project, r->folder, "--json", NULL);
