@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 
 #include "../bench/mobilenet-v2.c"
+#include "graft-format.h"
 #include "graft-freeze-map.h"
 #include "model/model-private.h"
 #include "app-test-helpers.h"
@@ -366,7 +367,7 @@ test_format (void)
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *text = graft_freeze_map_format_count (cases[i].value);
+      g_autofree char *text = graft_format_count (cases[i].value);
       g_assert_cmpstr (text, ==, cases[i].text);
     }
 }

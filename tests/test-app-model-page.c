@@ -8,7 +8,11 @@
 #include <locale.h>
 
 #include "../bench/mobilenet-v2.c"
+#include "graft-format.h"
+#include "graft-freeze-map.h"
+#include "graft-head-designer.h"
 #include "graft-model-page.h"
+#include "model/surgery.h"
 #include "model/model-private.h"
 #include "app-test-helpers.h"
 
@@ -99,6 +103,28 @@ collect_checks (GtkWidget *root, GPtrArray *checks)
     g_ptr_array_add (checks, root);
   for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL; child = gtk_widget_get_next_sibling (child))
     collect_checks (child, checks);
+}
+
+/* No label under root shows a bare count of 1000 or more ("153600", "153,600"): counts
+ * read as graft_format_count writes them ("154 K"), on every part of the page. */
+static void
+assert_no_bare_counts (GtkWidget *root)
+{
+  if (GTK_IS_LABEL (root) && gtk_widget_get_mapped (root))
+    {
+      const char *text = gtk_label_get_text (GTK_LABEL (root));
+      guint digits = 0;
+      gboolean bare = text[0] != '\0';
+      for (const char *c = text; *c != '\0'; c++)
+        if (g_ascii_isdigit (*c))
+          digits++;
+        else if (*c != ',' && *c != '.' && *c != ' ')
+          bare = FALSE;
+      if (bare && digits >= 4)
+        g_error ("a count reads \"%s\", not as graft_format_count writes it", text);
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child != NULL; child = gtk_widget_get_next_sibling (child))
+    assert_no_bare_counts (child);
 }
 
 static void
@@ -240,6 +266,26 @@ test_page (void)
   g_assert_cmpint (spec->head.hidden[0], ==, 256);
   /* The type's subtitle follows the choice. */
   g_assert_true (g_str_has_prefix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "A perceptron"));
+  /* Its parameter count reads as the freeze map's head row and every count on the page
+   * does ("328 K"; it read "328450" beside "328 K"), the exact figure in its tooltip. */
+  {
+    GtkWidget *designer = find_widget (page, GRAFT_TYPE_HEAD_DESIGNER, NULL);
+    GtkWidget *label = app_test_template_child (designer, GRAFT_TYPE_HEAD_DESIGNER, "parameters_label");
+    guint64 features = 0, count;
+    int classes = 0;
+    g_autofree char *shown = NULL;
+    g_autofree char *exact = NULL;
+
+    g_assert_true (graft_freeze_map_head_inputs (session, &features, &classes));
+    count = graft_head_parameter_count (&graft_session_get_spec (session)->head, features, classes);
+    g_assert_cmpuint (count, >=, 1000);
+    shown = graft_format_count ((double) count);
+    exact = graft_format_count_exact (count);
+    g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (label)), ==, shown);
+    g_assert_cmpstr (gtk_widget_get_tooltip_text (label), ==, exact);
+    wait_for_frames (100);
+    assert_no_bare_counts (page);
+  }
   row = find_widget (page, ADW_TYPE_ACTION_ROW, _("_BatchNorm"));
   gtk_switch_set_active (GTK_SWITCH (find_widget (row, GTK_TYPE_SWITCH, NULL)), TRUE);
   g_assert_true (graft_session_get_spec (session)->head.batchnorm);

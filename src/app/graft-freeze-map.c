@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include "graft-colors.h"
+#include "graft-format.h"
 #include "graft-freeze-map.h"
 
 #include <adwaita.h>
@@ -117,25 +118,6 @@ graft_freeze_map_measure_get_type (void)
   if (g_once_init_enter (&type))
     g_once_init_leave (&type, g_enum_register_static (g_intern_static_string ("GraftFreezeMapMeasure"), values));
   return type;
-}
-
-char *
-graft_freeze_map_format_count (double value)
-{
-  static const char *const units[] = { "", "K", "M", "G", "T" };
-  int unit = 0;
-
-  if (value < 999.5)
-    return g_strdup_printf ("%.0f", value);
-  while (value >= 999.5 && unit < 4)
-    {
-      value /= 1000;
-      unit++;
-    }
-  /* Translators: a count with its SI prefix, "2.2 M" (parameters), "474 K". */
-  if (value < 100)
-    return g_strdup_printf (C_("count", "%.1f %s"), value, units[unit]);
-  return g_strdup_printf (C_("count", "%.0f %s"), value, units[unit]);
 }
 
 gboolean
@@ -325,8 +307,8 @@ graft_freeze_map_describe_batchnorm (GraftBatchNormPolicy policy)
 static char *
 describe_value (GraftFreezeMap *self, guint64 parameters, double flops)
 {
-  g_autofree char *p = graft_freeze_map_format_count ((double) parameters);
-  g_autofree char *f = graft_freeze_map_format_count (flops);
+  g_autofree char *p = graft_format_count ((double) parameters);
+  g_autofree char *f = graft_format_count (flops);
 
   if (self->measure == GRAFT_FREEZE_MAP_MEASURE_FLOPS)
     /* Translators: parameters · FLOPs of a block, "474 K · 46.2 MFLOPs" (the
@@ -366,7 +348,7 @@ update_accessible (GraftFreezeMap *self)
     {
       const GraftBlock *block = graft_session_get_block (self->session, self->selected);
       const Row *row = &g_array_index (self->rows, Row, self->selected);
-      g_autofree char *count = graft_freeze_map_format_count ((double) block->parameters);
+      g_autofree char *count = graft_format_count ((double) block->parameters);
       const char *state = row->removed ? _("removed, above the cut") : row->trains ? _("trainable") : _("frozen");
       /* Translators: the selected block: name, parameter count, state. */
       g_string_append_printf (description, _("Selected: %s, %s parameters, %s."), block->name, count, state);
@@ -526,7 +508,7 @@ graft_freeze_map_relayout (GraftFreezeMap *self)
         {
           const GraftBlock *block = graft_session_get_block (self->session, b);
           int layers = block->last_node - block->first_node + 1;
-          g_autofree char *flops = graft_freeze_map_format_count (block->flops);
+          g_autofree char *flops = graft_format_count (block->flops);
           name = block->name;
           row->removed = b > self->cut;
           row->trains = graft_session_get_block_trains (self->session, b, self->epoch);
@@ -1164,7 +1146,7 @@ graft_freeze_map_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboa
   else
     {
       const GraftBlock *block = graft_session_get_block (self->session, index);
-      g_autofree char *flops = graft_freeze_map_format_count (block->flops);
+      g_autofree char *flops = graft_format_count (block->flops);
       g_autofree char *exact = NULL;
       const char *state, *hint;
       if (row->removed)
@@ -1183,7 +1165,7 @@ graft_freeze_map_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboa
           hint = _("Click to train it, Shift+click to train a range");
         }
       /* Translators: tooltip of a block: name, exact parameter count, FLOPs, state, hint. */
-      exact = g_strdup_printf ("%'" G_GUINT64_FORMAT, block->parameters);
+      exact = graft_format_count_exact (block->parameters);
       text = g_strdup_printf (_("%s\n%s parameters, %sFLOPs per image\n%s\n%s"), block->name, exact, flops, state,
                               hint);
     }

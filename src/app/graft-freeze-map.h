@@ -67,8 +67,6 @@ double graft_freeze_map_get_cut_position (GraftFreezeMap *self);
 void graft_freeze_map_draw_swatch (GraftFreezeMap *self, cairo_t *cr, GraftFreezeMapState state, double x, double y,
                                    double size);
 
-/* "928", "8.8 K", "54.3 K", "474 K", "2.2 M", "1.1 G": a count for people. */
-char *graft_freeze_map_format_count (double value);
 /* A block's BatchNorm policy in words ("BatchNorm: recalibrated"), translated. */
 const char *graft_freeze_map_describe_batchnorm (GraftBatchNormPolicy policy);
 

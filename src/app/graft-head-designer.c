@@ -13,6 +13,7 @@
 
 #include <glib/gi18n.h>
 
+#include "graft-format.h"
 #include "graft-freeze-map.h"
 #include "model/surgery.h"
 
@@ -80,6 +81,7 @@ update_count (GraftHeadDesigner *self)
   GraftHeadSpec head;
   guint64 features = 0, count;
   int classes = 2;
+  g_autofree char *shown = NULL;
   g_autofree char *exact = NULL;
   g_autofree char *subtitle = NULL;
 
@@ -87,12 +89,16 @@ update_count (GraftHeadDesigner *self)
   if (!graft_freeze_map_head_inputs (self->session, &features, &classes) || features == 0)
     {
       gtk_label_set_text (self->parameters_label, "—");
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->parameters_label), NULL);
       adw_action_row_set_subtitle (self->parameters_row, _("Choose a model to count them"));
       return;
     }
   count = graft_head_parameter_count (&head, features, classes);
-  exact = g_strdup_printf ("%'" G_GUINT64_FORMAT, count);
-  gtk_label_set_text (self->parameters_label, exact);
+  /* As the freeze map's head row shows it, the exact figure in the tooltip. */
+  shown = graft_format_count ((double) count);
+  exact = graft_format_count_exact (count);
+  gtk_label_set_text (self->parameters_label, shown);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->parameters_label), exact);
   /* Translators: what the head's parameter count is for: "On 1280 features, for 2 classes". */
   subtitle = g_strdup_printf (ngettext ("On %d features, for %d class", "On %d features, for %d classes", classes),
                               (int) features, classes);

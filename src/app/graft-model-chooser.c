@@ -19,6 +19,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/download.h"
+#include "graft-format.h"
 #include "graft-freeze-map.h"
 #include "graft-model-page.h"
 
@@ -445,14 +446,14 @@ describe_entry (const GraftCatalogEntry *entry)
   g_string_append (text, size);
   if (entry->flops > 0)
     {
-      g_autofree char *flops = graft_freeze_map_format_count (entry->flops);
+      g_autofree char *flops = graft_format_count (entry->flops);
       g_string_append (text, " · ");
       /* Translators: computation per image; the count has its prefix and a space already: "600 MFLOPs". */
       g_string_append_printf (text, _("%sFLOPs"), flops);
     }
   if (entry->parameters > 0)
     {
-      g_autofree char *parameters = graft_freeze_map_format_count (entry->parameters);
+      g_autofree char *parameters = graft_format_count (entry->parameters);
       g_string_append (text, " · ");
       g_string_append_printf (text, _("%s parameters"), parameters);
     }
@@ -631,8 +632,8 @@ static void
 add_starter_row (GraftModelChooser *self)
 {
   g_autofree char *path = graft_model_page_find_starter_model ();
-  g_autofree char *flops = graft_freeze_map_format_count (STARTER_FLOPS);
-  g_autofree char *parameters = graft_freeze_map_format_count (STARTER_PARAMETERS);
+  g_autofree char *flops = graft_format_count (STARTER_FLOPS);
+  g_autofree char *parameters = graft_format_count (STARTER_PARAMETERS);
   g_autofree char *size = g_format_size (path != NULL ? file_size (path) : 0);
   g_autoptr (GString) details = g_string_new (size);
   GtkWidget *box, *actions;

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "graft-format.h"
 #include "graft-head-designer.h"
 #include "graft-model-chooser.h"
 
@@ -38,7 +39,8 @@ struct _GraftModelLayer
   char *short_name;       /* what the list shows (short_layer_name) */
   char *operation;
   char *shape;
-  char *parameters;       /* "864", "—" */
+  char *parameters;       /* "864", "36.9 K", "—" (graft_format_count) */
+  char *exact_parameters; /* "36,928" for the tooltip; NULL without parameters */
   gboolean has_parameters;
   gboolean batchnorm;
   /* State, from the spec (refresh_layer_states); ::changed follows. */
@@ -62,6 +64,7 @@ graft_model_layer_finalize (GObject *object)
   g_free (self->operation);
   g_free (self->shape);
   g_free (self->parameters);
+  g_free (self->exact_parameters);
   G_OBJECT_CLASS (graft_model_layer_parent_class)->finalize (object);
 }
 
@@ -365,7 +368,7 @@ update_layers_heading (GraftModelPage *self)
   {
     const GraftBlock *block = graft_session_get_block (self->session, self->shown_block);
     int layers = block->last_node - block->first_node + 1;
-    g_autofree char *count = graft_freeze_map_format_count ((double) block->parameters);
+    g_autofree char *count = graft_format_count ((double) block->parameters);
     /* Translators: heading of the layer list, with the block's name. */
     title = g_strdup_printf (_("Layers of %s"), block->name);
     if (self->shown_block > graft_session_get_cut_block (self->session))
@@ -410,8 +413,8 @@ show_block (GraftModelPage *self, int block)
           layer->operation = describe_operation (model->graph, node);
           layer->shape = describe_shape (&info->output_shape);
           layer->has_parameters = info->parameters > 0;
-          layer->parameters = info->parameters > 0 ? g_strdup_printf ("%'" G_GUINT64_FORMAT, info->parameters)
-                                                   : g_strdup ("—");
+          layer->parameters = info->parameters > 0 ? graft_format_count ((double) info->parameters) : g_strdup ("—");
+          layer->exact_parameters = info->parameters > 0 ? graft_format_count_exact (info->parameters) : NULL;
           layer->batchnorm = node->attributes.op == GRAFT_OP_BATCHNORM;
           g_ptr_array_add (items, layer);
         }
@@ -505,6 +508,7 @@ label_bind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer data)
       break;
     case COLUMN_PARAMETERS:
       gtk_label_set_text (label, layer->parameters);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (label), layer->exact_parameters);
       gtk_widget_set_opacity (GTK_WIDGET (label), layer->has_parameters ? 1.0 : 0.45);
       break;
     case COLUMN_BATCHNORM:
@@ -707,7 +711,7 @@ update_model_header (GraftModelPage *self)
       g_string_append_printf (subtitle, _("%d × %d input"), (int) w, (int) h);
       g_string_append (subtitle, " · ");
     }
-  parameters = graft_freeze_map_format_count ((double) graft_graph_parameter_count (model->graph, false));
+  parameters = graft_format_count ((double) graft_graph_parameter_count (model->graph, false));
   n_blocks = graft_session_get_n_blocks (self->session);
   g_string_append_printf (subtitle, _("%s parameters"), parameters);
   g_string_append (subtitle, " · ");

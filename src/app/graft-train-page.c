@@ -14,6 +14,8 @@
 #include <glib/gi18n.h>
 #include <math.h>
 
+#include "graft-format.h"
+
 struct _GraftTrainPage
 {
   AdwBin parent_instance;
@@ -460,8 +462,8 @@ describe_boundary_cache (GraftTraining *training, const GraftModel *model)
   if (report.used)
     {
       guint64 total = report.hits + report.images_computed;
-      g_autofree char *hits = g_strdup_printf ("%'" G_GUINT64_FORMAT, report.hits);
-      g_autofree char *all = g_strdup_printf ("%'" G_GUINT64_FORMAT, total);
+      g_autofree char *hits = graft_format_count_exact (report.hits);
+      g_autofree char *all = graft_format_count_exact (total);
       g_autofree char *size = g_format_size (report.bytes);
 
       /* Translators: the last frozen block ("layer3.0"), the size of
