@@ -90,6 +90,53 @@ test_cli (void)
   g_assert_null (strstr (said, "print the version"));
 }
 
+/* A command's usage error and its --help (GOption's summary, option descriptions and the
+ * preprocessing group, in graft's text domain), and a failure's message and progress words:
+ * graft-cli's own strings, not only the layers' below it. */
+static void
+test_commands (void)
+{
+  const char *cli = g_getenv ("GRAFT_CLI");
+  g_autofree char *folder = g_dir_make_tmp ("graft-french-XXXXXX", NULL);
+  g_autofree char *missing = g_build_filename (folder, "no-such-folder", NULL);
+  char *bad_epochs[] = { (char *) cli, (char *) "train", (char *) "--epochs", (char *) "abc", (char *) "a.onnx",
+                         (char *) "data", (char *) "--output", (char *) "out.onnx", NULL };
+  char *eval_help[] = { (char *) cli, (char *) "eval", (char *) "--help-all", NULL };
+  char *project_help[] = { (char *) cli, (char *) "project", (char *) "--help", NULL };
+  char *no_project[] = { (char *) cli, (char *) "runs", missing, NULL };
+  g_autofree char *said = NULL;
+
+  if (cli == NULL || !g_file_test (cli, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("GRAFT_CLI does not name graft-cli");
+      return;
+    }
+  said = run_in_french (bad_epochs);
+  g_assert_nonnull (strstr (said, "--epochs abc n’est pas un nombre entier (donnez-en un de 1 à 10000)"));
+  g_assert_nonnull (strstr (said, "Essayez « graft-cli train --help » pour voir les options."));
+  g_assert_null (strstr (said, "is not a whole number"));
+  g_clear_pointer (&said, g_free);
+
+  said = run_in_french (eval_help);
+  /* The summary, an entry of the command, one of the preprocessing group, the description. */
+  g_assert_nonnull (strstr (said, "Mesure un classifieur sur une arborescence ImageFolder"));
+  g_assert_nonnull (strstr (said, "Images par lot (32 par défaut)"));
+  g_assert_nonnull (strstr (said, "Le modèle prend les canaux dans l’ordre B, G, R"));
+  g_assert_nonnull (strstr (said, "Code de sortie : 0 quand chaque image a été lue"));
+  g_assert_null (strstr (said, "Images per batch"));
+  g_assert_null (strstr (said, "Measures a classifier"));
+  g_clear_pointer (&said, g_free);
+
+  said = run_in_french (project_help);
+  g_assert_nonnull (strstr (said, "Lancez « graft-cli project SOUS-COMMANDE --help » pour ses options."));
+  g_clear_pointer (&said, g_free);
+
+  said = run_in_french (no_project);
+  g_assert_nonnull (strstr (said, "no-such-folder : aucun projet ici (graft-cli project create en crée un)"));
+  g_assert_null (strstr (said, "no project here"));
+  g_rmdir (folder);
+}
+
 /* The layers' error messages (catalog, data), as graft-cli and the app show them. */
 static void
 test_errors (void)
@@ -144,6 +191,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cli/french/locale-dir", test_choice);
   g_test_add_func ("/cli/french/graft-cli", test_cli);
+  g_test_add_func ("/cli/french/commands", test_commands);
   g_test_add_func ("/cli/french/errors", test_errors);
   g_test_add_func ("/cli/french/app", test_app);
   return g_test_run ();

@@ -33,20 +33,22 @@ preprocessing_group (void)
 {
   static const GOptionEntry entries[] = {
     { "preprocess", 0, 0, G_OPTION_ARG_FILENAME, &prep_options.file,
-      "The model's preprocessing from a JSON file ({\"size\": 224, \"resize\": 256, \"mean\": [..], \"std\": [..], "
-      "\"channels\": \"BGR\"}); the flags below go over it", "FILE.json" },
-    { "size", 0, 0, G_OPTION_ARG_INT, &prep_options.size, "Side of the centre crop the model takes, in pixels", "N" },
-    { "resize", 0, 0, G_OPTION_ARG_INT, &prep_options.resize, "Shorter side before the centre crop, in pixels", "N" },
-    { "mean", 0, 0, G_OPTION_ARG_STRING, &prep_options.mean, "Per-channel mean, after scaling to 0..1 (R,G,B)",
+      N_("The model's preprocessing from a JSON file ({\"size\": 224, \"resize\": 256, \"mean\": [..], \"std\": [..], "
+         "\"channels\": \"BGR\"}); the flags below go over it"), "FILE.json" },
+    { "size", 0, 0, G_OPTION_ARG_INT, &prep_options.size, N_("Side of the centre crop the model takes, in pixels"), "N" },
+    { "resize", 0, 0, G_OPTION_ARG_INT, &prep_options.resize, N_("Shorter side before the centre crop, in pixels"), "N" },
+    { "mean", 0, 0, G_OPTION_ARG_STRING, &prep_options.mean, N_("Per-channel mean, after scaling to 0..1 (R,G,B)"),
       "R,G,B" },
-    { "std", 0, 0, G_OPTION_ARG_STRING, &prep_options.std, "Per-channel standard deviation (R,G,B)", "R,G,B" },
-    { "bgr", 0, 0, G_OPTION_ARG_NONE, &prep_options.bgr, "The model takes channels in B, G, R order", NULL },
-    { "rgb", 0, 0, G_OPTION_ARG_NONE, &prep_options.rgb, "The model takes channels in R, G, B order", NULL },
+    { "std", 0, 0, G_OPTION_ARG_STRING, &prep_options.std, N_("Per-channel standard deviation (R,G,B)"), "R,G,B" },
+    { "bgr", 0, 0, G_OPTION_ARG_NONE, &prep_options.bgr, N_("The model takes channels in B, G, R order"), NULL },
+    { "rgb", 0, 0, G_OPTION_ARG_NONE, &prep_options.rgb, N_("The model takes channels in R, G, B order"), NULL },
     { NULL },
   };
   GOptionGroup *group = g_option_group_new (
-      "preprocessing", "Preprocessing (default: the model's graft.preprocessing metadata, else ImageNet's at its size):",
-      "Show the preprocessing options", NULL, NULL);
+      "preprocessing", N_("Preprocessing (default: the model's graft.preprocessing metadata, else ImageNet's at its size):"),
+      N_("Show the preprocessing options"), NULL, NULL);
+  /* GOption translates the group's texts and its entries' descriptions at --help time. */
+  g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
   g_option_group_add_entries (group, entries);
   return group;
 }
@@ -58,9 +60,12 @@ cli_option_context_new (const char *command, const char *parameters, const char 
   GOptionContext *context = g_option_context_new (parameters);
   g_autofree char *prgname = g_strdup_printf ("graft-cli %s", command);
   g_set_prgname (prgname);
+  /* The summary (marked N_() by each command), the parameters and the entries'
+   * descriptions are translated by GOption when --help prints them. */
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   g_option_context_set_summary (context, summary);
   if (entries != NULL)
-    g_option_context_add_main_entries (context, entries, NULL);
+    g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (g_strv_contains (prep_commands, command))
     g_option_context_add_group (context, preprocessing_group ());
   return context;
@@ -87,7 +92,7 @@ parse_triple (const char *option, const char *text, float out[3], GError **error
   return TRUE;
 bad:
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-               "%s '%s': give three numbers separated by commas, such as 0.485,0.456,0.406", option, text);
+               _("%s '%s': give three numbers separated by commas, such as 0.485,0.456,0.406"), option, text);
   return FALSE;
 }
 
@@ -103,7 +108,7 @@ cli_apply_preprocessing_options (GraftPreprocessing *prep, GError **error)
 {
   if (prep_options.bgr && prep_options.rgb)
     {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--bgr and --rgb cannot both be given");
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("--bgr and --rgb cannot both be given"));
       return FALSE;
     }
   if (prep_options.file != NULL)
@@ -122,7 +127,7 @@ cli_apply_preprocessing_options (GraftPreprocessing *prep, GError **error)
       if (!json_parser_load_from_data (file_parser, text, -1, &local_error)
           || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (file_parser)))
         {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: not a JSON object%s%s",
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("%s: not a JSON object%s%s"),
                        prep_options.file, local_error != NULL ? ": " : "",
                        local_error != NULL ? local_error->message : "");
           return FALSE;
@@ -145,7 +150,7 @@ cli_apply_preprocessing_options (GraftPreprocessing *prep, GError **error)
     {
       if (prep_options.size < 1 || prep_options.size > GRAFT_PREPROCESSING_MAX_SIZE)
         {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--size %d: give 1 to %d pixels",
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("--size %d: give 1 to %d pixels"),
                        prep_options.size, GRAFT_PREPROCESSING_MAX_SIZE);
           return FALSE;
         }
@@ -162,7 +167,7 @@ cli_apply_preprocessing_options (GraftPreprocessing *prep, GError **error)
       if (prep_options.resize < prep->size || prep_options.resize > GRAFT_PREPROCESSING_MAX_SIZE)
         {
           g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       "--resize %d: give %d (the crop's side) to %d pixels", prep_options.resize, prep->size,
+                       _("--resize %d: give %d (the crop's side) to %d pixels"), prep_options.resize, prep->size,
                        GRAFT_PREPROCESSING_MAX_SIZE);
           return FALSE;
         }
@@ -198,7 +203,7 @@ cli_usage_error (GOptionContext *context, const char *format, ...)
   message = g_strdup_vprintf (format, args);
   va_end (args);
   fprintf (stderr, "%s: %s\n", g_get_prgname (), message);
-  fprintf (stderr, "Try '%s --help' for the options.\n", g_get_prgname ());
+  fprintf (stderr, _("Try '%s --help' for the options.\n"), g_get_prgname ());
   (void) context;
   return CLI_EXIT_USAGE;
 }
@@ -206,7 +211,7 @@ cli_usage_error (GOptionContext *context, const char *format, ...)
 int
 cli_fail (const GError *error)
 {
-  fprintf (stderr, "graft-cli: %s\n", error->message);
+  fprintf (stderr, _("graft-cli: %s\n"), error->message);
   return CLI_EXIT_FAILURE;
 }
 
@@ -218,7 +223,7 @@ cli_fail_printf (const char *format, ...)
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  fprintf (stderr, "graft-cli: %s\n", message);
+  fprintf (stderr, _("graft-cli: %s\n"), message);
   return CLI_EXIT_FAILURE;
 }
 
@@ -232,13 +237,13 @@ cli_option_double (GOptionContext *context, const char *option, const char *text
   errno = 0;
   number = g_ascii_strtod (text, &end);
   if (end == text || *end != '\0' || isnan (number))
-    return cli_usage_error (context, "%s %s is not a number (give one above %g and at most %g)", option, text, above,
+    return cli_usage_error (context, _("%s %s is not a number (give one above %g and at most %g)"), option, text, above,
                             at_most);
   if (!isfinite (number) || errno == ERANGE)
-    return cli_usage_error (context, "%s %s is not a finite number (give one above %g and at most %g)", option, text,
+    return cli_usage_error (context, _("%s %s is not a finite number (give one above %g and at most %g)"), option, text,
                             above, at_most);
   if (!(number > above && number <= at_most))
-    return cli_usage_error (context, "%s %s is out of range (give a number above %g and at most %g)", option, text,
+    return cli_usage_error (context, _("%s %s is out of range (give a number above %g and at most %g)"), option, text,
                             above, at_most);
   *value = number;
   return CLI_EXIT_OK;
@@ -252,11 +257,11 @@ cli_option_int64 (GOptionContext *context, const char *option, const char *text,
   gint64 number;
 
   if (!g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &number, &error))
-    return cli_usage_error (context, "%s %s is not a whole number (give one from %" G_GINT64_FORMAT " to %"
-                            G_GINT64_FORMAT ")", option, text, min, max);
+    return cli_usage_error (context, _("%s %s is not a whole number (give one from %lld to %lld)"), option, text,
+                            (long long) min, (long long) max);
   if (number < min || number > max)
-    return cli_usage_error (context, "%s %s is out of range (give a whole number from %" G_GINT64_FORMAT " to %"
-                            G_GINT64_FORMAT ")", option, text, min, max);
+    return cli_usage_error (context, _("%s %s is out of range (give a whole number from %lld to %lld)"), option, text,
+                            (long long) min, (long long) max);
   *value = number;
   return CLI_EXIT_OK;
 }
@@ -323,7 +328,7 @@ cli_model_labels (const GraftModel *model, const char *path, GPtrArray **labels,
   if (!json_parser_load_from_data (parser, text, -1, NULL) || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
-                   "%s: its %s metadata is not a JSON array of names", path, GRAFT_METADATA_LABELS);
+                   _("%s: its %s metadata is not a JSON array of names"), path, GRAFT_METADATA_LABELS);
       return FALSE;
     }
   array = json_node_get_array (json_parser_get_root (parser));
@@ -334,7 +339,7 @@ cli_model_labels (const GraftModel *model, const char *path, GPtrArray **labels,
       if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
         {
           g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
-                       "%s: label %u of its %s metadata is not a string", path, i + 1, GRAFT_METADATA_LABELS);
+                       _("%s: label %u of its %s metadata is not a string"), path, i + 1, GRAFT_METADATA_LABELS);
           return FALSE;
         }
       g_ptr_array_add (names, g_strdup (json_node_get_string (element)));
@@ -342,7 +347,7 @@ cli_model_labels (const GraftModel *model, const char *path, GPtrArray **labels,
   if (classes < 0 || (int) names->len != classes)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
-                   "%s: its %s metadata names %u classes, but the model gives %d", path, GRAFT_METADATA_LABELS,
+                   _("%s: its %s metadata names %u classes, but the model gives %d"), path, GRAFT_METADATA_LABELS,
                    names->len, classes);
       return FALSE;
     }
@@ -362,28 +367,28 @@ cli_check_preprocessing (const GraftModel *model, const char *path, const GraftP
   if (shape->rank != 4)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                   "%s: its input is not a batch of images (rank %d, not 4)", path, shape->rank);
+                   _("%s: its input is not a batch of images (rank %d, not 4)"), path, shape->rank);
       return FALSE;
     }
   channels = model->input_nhwc ? shape->dims[3] : shape->dims[1];
   if (height != prep->size || width != prep->size)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
-                   "%s takes %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " images, but the preprocessing makes %dx%d",
-                   path, height, width, prep->size, prep->size);
+                   _("%s takes %lldx%lld images, but the preprocessing makes %dx%d"),
+                   path, (long long) height, (long long) width, prep->size, prep->size);
       return FALSE;
     }
   if (channels != graft_preprocessing_channels (prep))
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
-                   "%s takes %" G_GINT64_FORMAT " channels, but the preprocessing makes %d", path, channels,
+                   _("%s takes %lld channels, but the preprocessing makes %d"), path, (long long) channels,
                    graft_preprocessing_channels (prep));
       return FALSE;
     }
   if (!model->input_nhwc != !prep->nhwc)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
-                   "%s takes %s images, but the preprocessing makes %s", path, model->input_nhwc ? "NHWC" : "NCHW",
+                   _("%s takes %s images, but the preprocessing makes %s"), path, model->input_nhwc ? "NHWC" : "NCHW",
                    prep->nhwc ? "NHWC" : "NCHW");
       return FALSE;
     }
@@ -400,7 +405,7 @@ cli_catalog_entry_for_file (const char *path)
   catalog = graft_catalog_load_or_bundled (&error);
   if (error != NULL)
     {
-      fprintf (stderr, "graft-cli: note: %s; using the bundled catalog only\n", error->message);
+      fprintf (stderr, _("graft-cli: note: %s; using the bundled catalog only\n"), error->message);
       g_clear_error (&error);
     }
   if (catalog == NULL)
@@ -410,7 +415,7 @@ cli_catalog_entry_for_file (const char *path)
     return NULL;
   if (!graft_catalog_verify (entry, path, FALSE, NULL, &error))
     {
-      fprintf (stderr, "graft-cli: note: %s; the catalog's preprocessing and cut are not used\n", error->message);
+      fprintf (stderr, _("graft-cli: note: %s; the catalog's preprocessing and cut are not used\n"), error->message);
       return NULL;
     }
   return graft_catalog_entry_copy (entry);
@@ -459,7 +464,7 @@ cli_model_preprocessing (const GraftModel *model, const char *path, GraftPreproc
     {
       if (!graft_preprocessing_from_json (text, prep, &local_error))
         {
-          g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, "%s: its %s metadata: %s", path,
+          g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, _("%s: its %s metadata: %s"), path,
                        GRAFT_METADATA_PREPROCESSING, local_error->message);
           return FALSE;
         }
@@ -659,10 +664,10 @@ cli_load_image_folder (const char *path, GPtrArray *classes, GraftDataset **out)
   g_autoptr (GraftDataset) dataset = NULL;
 
   if (!g_file_test (path, G_FILE_TEST_IS_DIR))
-    return cli_fail_printf ("%s: %s", path, g_file_test (path, G_FILE_TEST_EXISTS)
-                                             ? "not a folder (images are read from an ImageFolder tree: one "
-                                               "folder per class)"
-                                             : "no such folder");
+    return cli_fail_printf (g_file_test (path, G_FILE_TEST_EXISTS)
+                                ? _("%s: not a folder (images are read from an ImageFolder tree: one folder per class)")
+                                : _("%s: no such folder"),
+                            path);
   dataset = graft_dataset_load_image_folder (path, classes, &error);
   if (dataset == NULL)
     return cli_fail (error);
@@ -673,10 +678,10 @@ cli_load_image_folder (const char *path, GPtrArray *classes, GraftDataset **out)
       const GraftDatasetSkip *skip = &g_array_index (dataset->skipped, GraftDatasetSkip, i);
       g_autofree char *display = g_filename_display_name (skip->path);
 
-      g_printerr ("graft-cli: skipped %s: %s\n", display, skip->reason);
+      g_printerr (_("graft-cli: skipped %s: %s\n"), display, skip->reason);
     }
   if (graft_dataset_size (dataset) == 0)
-    return cli_fail_printf ("%s: no images (.png, .jpg, .jpeg) in its class folders", path);
+    return cli_fail_printf (_("%s: no images (.png, .jpg, .jpeg) in its class folders"), path);
   *out = g_steal_pointer (&dataset);
   return CLI_EXIT_OK;
 }
@@ -692,19 +697,23 @@ cli_check_output_location (const char *path, gint64 needed_bytes, GError **error
 
   if (g_stat (path, &st) == 0 && S_ISDIR (st.st_mode))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, "Cannot write %s: it is a folder", path);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, _("Cannot write %s: it is a folder"), path);
       return FALSE;
     }
   if (g_stat (folder, &st) != 0)
     {
       saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "Cannot write %s: %s %s",
-                   path, saved_errno == ENOENT ? "there is no folder" : g_strerror (saved_errno), folder);
+      if (saved_errno == ENOENT)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, _("Cannot write %s: there is no folder %s"), path,
+                     folder);
+      else
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), _("Cannot write %s: %s (%s)"), path,
+                     folder, g_strerror (saved_errno));
       return FALSE;
     }
   if (!S_ISDIR (st.st_mode))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY, "Cannot write %s: %s is not a folder", path, folder);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY, _("Cannot write %s: %s is not a folder"), path, folder);
       return FALSE;
     }
   /* The file will be a temporary file in this folder, renamed into place: try one. */
@@ -713,8 +722,8 @@ cli_check_output_location (const char *path, gint64 needed_bytes, GError **error
   if (fd < 0)
     {
       saved_errno = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), "Cannot write %s: no file can be "
-                   "created in %s (%s)", path, folder, g_strerror (saved_errno));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno), _("Cannot write %s: no file can be "
+                     "created in %s (%s)"), path, folder, g_strerror (saved_errno));
       return FALSE;
     }
   close (fd);
@@ -723,8 +732,8 @@ cli_check_output_location (const char *path, gint64 needed_bytes, GError **error
     {
       g_autofree char *free_text = g_format_size ((guint64) fs.f_bavail * fs.f_frsize);
       g_autofree char *needed_text = g_format_size ((guint64) needed_bytes);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "Cannot write %s: only %s are free in %s, and the file "
-                   "needs about %s", path, free_text, folder, needed_text);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, _("Cannot write %s: only %s are free in %s, and the file "
+                     "needs about %s"), path, free_text, folder, needed_text);
       return FALSE;
     }
   return TRUE;

@@ -59,10 +59,10 @@ static void
 add_eval_entries (GOptionContext *context, EvalOptions *o)
 {
   const GOptionEntry entries[] = {
-    { "batch", 'b', 0, G_OPTION_ARG_INT, &o->batch, "Images per batch (default 32)", "N" },
-    { "threads", 't', 0, G_OPTION_ARG_INT, &o->threads, "Engine threads (default: one per CPU)", "N" },
-    { "decode-threads", 0, 0, G_OPTION_ARG_INT, &o->decode_threads, "Image decoding threads (default 2)", "N" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &o->json, "Print JSON", NULL },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &o->batch, N_("Images per batch (default 32)"), "N" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &o->threads, N_("Engine threads (default: one per CPU)"), "N" },
+    { "decode-threads", 0, 0, G_OPTION_ARG_INT, &o->decode_threads, N_("Image decoding threads (default 2)"), "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &o->json, N_("Print JSON"), NULL },
     { NULL },
   };
   g_option_context_add_main_entries (context, entries, NULL);
@@ -70,19 +70,27 @@ add_eval_entries (GOptionContext *context, EvalOptions *o)
 
 /* What --help says of the exit status; eval and predict agree. */
 static const char exit_status_help[] =
-  "Exit status: 0 when every image was read; 4 when some could not be (each is named on stderr and in the JSON), "
-  "the output covering the others; 1 when none could be read or the work failed; 2 on a usage error.\n\n"
-  CLI_JSON_NAMES_HELP;
+  N_("Exit status: 0 when every image was read; 4 when some could not be (each is named on stderr and in the JSON), "
+     "the output covering the others; 1 when none could be read or the work failed; 2 on a usage error.");
+
+/* Sets it and the file names' note as the context's description (translated here: GOption
+ * would look the two together up as one message). */
+static void
+set_exit_status_help (GOptionContext *context)
+{
+  g_autofree char *text = g_strconcat (_(exit_status_help), "\n\n", _(CLI_JSON_NAMES_HELP), NULL);
+  g_option_context_set_description (context, text);
+}
 
 static int
 check_eval_options (GOptionContext *context, const EvalOptions *o)
 {
   if (o->batch < 1 || o->batch > 4096)
-    return cli_usage_error (context, "--batch %d is not between 1 and 4096", o->batch);
+    return cli_usage_error (context, _("--batch %d is not between 1 and 4096"), o->batch);
   if (!cli_set_threads (o->threads))
-    return cli_usage_error (context, "--threads %d is not a thread count", o->threads);
+    return cli_usage_error (context, _("--threads %d is not a thread count"), o->threads);
   if (o->decode_threads < 0 || o->decode_threads > 64)
-    return cli_usage_error (context, "--decode-threads %d is not between 0 and 64", o->decode_threads);
+    return cli_usage_error (context, _("--decode-threads %d is not between 0 and 64"), o->decode_threads);
   return CLI_EXIT_OK;
 }
 
@@ -96,7 +104,7 @@ load_classifier (const char *path, GraftModel **model, int *classes, GPtrArray *
     return cli_fail (error);
   *classes = cli_model_classes (*model);
   if (*classes < 1)
-    return cli_fail_printf ("%s: its output is not a (N, classes) array of class scores", path);
+    return cli_fail_printf (_("%s: its output is not a (N, classes) array of class scores"), path);
   cli_annotate_from_catalog (*model, path);
   if (!cli_model_labels (*model, path, labels, &error) || !cli_model_preprocessing (*model, path, prep, NULL, &error))
     return cli_fail (error);
@@ -118,7 +126,7 @@ unreadable_reason (const char *path)
   if (image != NULL)
     {
       graft_image_free (image);
-      return g_strdup_printf ("%s: could not be read", path);
+      return g_strdup_printf (_("%s: could not be read"), path);
     }
   return g_strdup (error->message);
 }
@@ -146,7 +154,7 @@ map_classes (const char *model_path, const char *data_path, GraftDataset *folder
           g_autoptr (GString) known = g_string_new (NULL);
           for (guint c = 0; c < labels->len; c++)
             g_string_append_printf (known, "%s%s", c > 0 ? ", " : "", (const char *) g_ptr_array_index (labels, c));
-          return cli_fail_printf ("%s has class folders that are not among the labels of %s (%s): %s", data_path,
+          return cli_fail_printf (_("%s has class folders that are not among the labels of %s (%s): %s"), data_path,
                                   model_path, known->str, unknown);
         }
       /* Every folder is a label now. */
@@ -158,11 +166,11 @@ map_classes (const char *model_path, const char *data_path, GraftDataset *folder
   else
     {
       if ((int) folder->classes->len > classes)
-        return cli_fail_printf ("%s has %u class folders, but %s gives only %d classes (and has no %s metadata "
-                                "to name them)", data_path, folder->classes->len, model_path, classes,
+        return cli_fail_printf (_("%s has %u class folders, but %s gives only %d classes (and has no %s metadata "
+                                  "to name them)"), data_path, folder->classes->len, model_path, classes,
                                 GRAFT_METADATA_LABELS);
-      fprintf (stderr, "graft-cli: %s has no %s metadata; taking the class folders of %s in name order as its "
-                       "classes 0 to %u\n", model_path, GRAFT_METADATA_LABELS, data_path, folder->classes->len - 1);
+      fprintf (stderr, _("graft-cli: %s has no %s metadata; taking the class folders of %s in name order as its "
+                         "classes 0 to %u\n"), model_path, GRAFT_METADATA_LABELS, data_path, folder->classes->len - 1);
       for (guint f = 0; f < folder->classes->len; f++)
         index[f] = (int) f;
     }
@@ -252,11 +260,27 @@ print_eval_json (const char *model_path, const char *data_path, gint64 run_id, c
   cli_print_json (builder, TRUE);
 }
 
+/* text padded with spaces to width characters, after it or before it (printf pads bytes:
+ * a translated heading such as "précision" would not line up). */
+static void
+print_padded (const char *text, int width)
+{
+  printf ("%s%*s", text, MAX (0, width - (int) g_utf8_strlen (text, -1)), "");
+}
+
+static void
+print_padded_right (const char *text, int width)
+{
+  printf ("%*s%s", MAX (0, width - (int) g_utf8_strlen (text, -1)), "", text);
+}
+
 static void
 print_eval_table (const char *model_path, const char *data_path, const GraftDataset *dataset,
                   const GraftMetrics *metrics)
 {
-  int classes = metrics->classes, name_width = (int) strlen ("macro average"), count_width = 5;
+  /* Translators: the last row of eval's table of classes, under their names. */
+  const char *macro = _("macro average");
+  int classes = metrics->classes, name_width = (int) g_utf8_strlen (macro, -1), count_width = 5;
   guint64 correct = 0, largest = 0;
 
   for (int c = 0; c < classes; c++)
@@ -265,13 +289,26 @@ print_eval_table (const char *model_path, const char *data_path, const GraftData
       correct += metrics->confusion[(size_t) c * classes + c];
     }
   name_width = MIN (name_width, 40);
-  printf ("model     %s\n", model_path);
-  printf ("data      %s: %" G_GUINT64_FORMAT " images\n", data_path, metrics->count);
-  printf ("accuracy  %.2f%% (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT ")\n", 100 * graft_metrics_accuracy (metrics),
-          correct, metrics->count);
-  printf ("loss      %.4f\n\n", graft_metrics_loss (metrics));
+  /* Translators: eval's report; the labels are padded to line up their values. */
+  printf (_("model     %s\n"), model_path);
+  printf (g_dngettext (GETTEXT_PACKAGE, "data      %s: %llu image\n", "data      %s: %llu images\n",
+                       (unsigned long) metrics->count),
+          data_path, (unsigned long long) metrics->count);
+  printf (_("accuracy  %.2f%% (%llu of %llu)\n"), 100 * graft_metrics_accuracy (metrics), (unsigned long long) correct,
+          (unsigned long long) metrics->count);
+  printf (_("loss      %.4f\n\n"), graft_metrics_loss (metrics));
 
-  printf ("%-*s  %9s  %9s  %9s  %9s\n", name_width, "class", "precision", "recall", "F1", "support");
+  /* Translators: the headings of eval's table of classes; keep each within 9 characters. */
+  print_padded (_("class"), name_width);
+  printf ("  ");
+  print_padded_right (_("precision"), 9);
+  printf ("  ");
+  print_padded_right (_("recall"), 9);
+  printf ("  ");
+  print_padded_right (_("F1"), 9);
+  printf ("  ");
+  print_padded_right (_("support"), 9);
+  printf ("\n");
   for (int c = 0; c < classes; c++)
     {
       GraftClassMetrics m = graft_metrics_class (metrics, c);
@@ -281,19 +318,20 @@ print_eval_table (const char *model_path, const char *data_path, const GraftData
       printf ("%s%*s  %9.3f  %9.3f  %9.3f  %9" G_GUINT64_FORMAT "\n", name, pad, "", m.precision, m.recall, m.f1,
               m.support);
     }
-  printf ("%-*s  %9s  %9s  %9.3f  %9" G_GUINT64_FORMAT "\n\n", name_width, "macro average", "", "",
+  print_padded (macro, name_width);
+  printf ("  %9s  %9s  %9.3f  %9" G_GUINT64_FORMAT "\n\n", "", "",
           graft_metrics_macro_f1 (metrics), metrics->count);
 
   if (classes > MAX_MATRIX_CLASSES)
     {
-      printf ("confusion matrix: %d classes, too many for a table (--json has it)\n", classes);
+      printf (_("confusion matrix: %d classes, too many for a table (--json has it)\n"), classes);
       return;
     }
   for (size_t i = 0; i < (size_t) classes * classes; i++)
     largest = MAX (largest, metrics->confusion[i]);
   while (largest >= 100000)
     largest /= 10, count_width++;
-  printf ("confusion matrix (rows: true class, columns: predicted class)\n");
+  printf (_("confusion matrix (rows: true class, columns: predicted class)\n"));
   printf ("%*s", name_width + 6, "");
   for (int c = 0; c < classes; c++)
     printf ("  %*d", count_width, c);
@@ -324,19 +362,21 @@ load_run (const char *folder, gint64 run_id, GraftModel **model, int *classes, G
   if (project == NULL || !graft_project_get_run (project, run_id, &run, &error))
     return cli_fail (error);
   if (run.model_path == NULL || !g_file_test (run.model_path, G_FILE_TEST_IS_REGULAR))
-    status = cli_fail_printf ("%s: run %" G_GINT64_FORMAT " has no model file%s%s", folder, run_id,
-                              run.model_path != NULL ? ": missing " : " (it did not finish)",
-                              run.model_path != NULL ? run.model_path : "");
+    status = run.model_path != NULL
+                 ? cli_fail_printf (_("%s: run %lld has no model file: missing %s"), folder, (long long) run_id,
+                                    run.model_path)
+                 : cli_fail_printf (_("%s: run %lld has no model file (it did not finish)"), folder,
+                                    (long long) run_id);
   else if ((*model = graft_model_load (run.model_path, &error)) == NULL
            || !graft_run_describe_model (&run, *model, &error))
     status = cli_fail (error);
   else if ((*classes = cli_model_classes (*model)) < 1)
-    status = cli_fail_printf ("%s: its output is not a (N, classes) array of class scores", run.model_path);
+    status = cli_fail_printf (_("%s: its output is not a (N, classes) array of class scores"), run.model_path);
   else if ((*dataset = graft_run_get_validation (&run)) == NULL || (*dataset)->items->len == 0)
-    status = cli_fail_printf ("%s: run %" G_GINT64_FORMAT " has no validation images to evaluate on (its "
-                              "project had none when it trained)", folder, run_id);
+    status = cli_fail_printf (_("%s: run %lld has no validation images to evaluate on (its "
+                                "project had none when it trained)"), folder, (long long) run_id);
   else if ((spec = graft_session_spec_from_json (run.spec_json != NULL ? run.spec_json : "", &error)) == NULL)
-    status = cli_fail_printf ("%s: run %" G_GINT64_FORMAT ": %s", folder, run_id, error->message);
+    status = cli_fail_printf (_("%s: run %lld: %s"), folder, (long long) run_id, error->message);
   else
     {
       *prep = spec->preprocessing;
@@ -354,13 +394,13 @@ cli_eval (int argc, char **argv)
   EvalOptions o = { .batch = 0, .decode_threads = 2 };
   g_autofree char *run_text = NULL;
   const GOptionEntry run_entries[] = {
-    { "run", 0, 0, G_OPTION_ARG_STRING, &run_text, "With PROJECT: the stored run to evaluate", "N" },
+    { "run", 0, 0, G_OPTION_ARG_STRING, &run_text, N_("With PROJECT: the stored run to evaluate"), "N" },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
     "eval", "MODEL.onnx DATA | PROJECT --run N",
-    "Measures a classifier on an ImageFolder tree, or a project's stored run on its validation images: accuracy, "
-    "loss, per-class precision, recall and F1, and the confusion matrix.",
+    N_("Measures a classifier on an ImageFolder tree, or a project's stored run on its validation images: accuracy, "
+       "loss, per-class precision, recall and F1, and the confusion matrix."),
     run_entries);
   g_autofree char *run_model_path = NULL;
   const char *model_path, *data_path;
@@ -376,14 +416,14 @@ cli_eval (int argc, char **argv)
   GraftPreprocessing prep;
   int classes, status;
 
-  g_option_context_set_description (context, exit_status_help);
+  set_exit_status_help (context);
   add_eval_entries (context, &o);
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc == 2 && graft_project_folder_has_project (argv[1]))
     {
       if (run_text == NULL)
-        return cli_usage_error (context, "which run of %s? (give --run N; graft-cli runs lists them)", argv[1]);
+        return cli_usage_error (context, _("which run of %s? (give --run N; graft-cli runs lists them)"), argv[1]);
       if ((status = cli_option_int64 (context, "--run", run_text, 1, G_MAXINT64, &run_id)) != CLI_EXIT_OK)
         return status;
       if ((status = load_run (argv[1], run_id, &model, &classes, &dataset, &prep, &o.batch, &run_model_path))
@@ -393,13 +433,13 @@ cli_eval (int argc, char **argv)
         return status;
     }
   else if (run_text != NULL)
-    return cli_usage_error (context, "--run is for a project folder; %s holds no project", argv[1]);
+    return cli_usage_error (context, _("--run is for a project folder; %s holds no project"), argv[1]);
   else
     {
       if (argc != 3)
-        return cli_usage_error (context, argc < 2   ? "which model? (give MODEL.onnx DATA)"
-                                         : argc < 3 ? "which images? (give MODEL.onnx DATA)"
-                                                    : "one model and one image folder");
+        return cli_usage_error (context, "%s", argc < 2   ? _("which model? (give MODEL.onnx DATA)")
+                                               : argc < 3 ? _("which images? (give MODEL.onnx DATA)")
+                                                          : _("one model and one image folder"));
       if (o.batch == 0)
         o.batch = 32;
       if ((status = check_eval_options (context, &o)) != CLI_EXIT_OK)
@@ -422,19 +462,19 @@ cli_eval (int argc, char **argv)
       {
         const char *path = g_array_index (dataset->items, GraftDatasetItem, i).path;
         g_autofree char *reason = unreadable_reason (path);
-        fprintf (stderr, "graft-cli: skipped %s\n", reason);
+        fprintf (stderr, _("graft-cli: skipped %s\n"), reason);
         g_ptr_array_add (skipped, g_strdup (path));
       }
   if (metrics->count == 0)
-    return cli_fail_printf ("%s: none of its %u images could be read", data_path, dataset->items->len);
+    return cli_fail_printf (_("%s: none of its %u images could be read"), data_path, dataset->items->len);
   if (o.json)
     print_eval_json (model_path, data_path, run_id, dataset, metrics, probabilities, skipped);
   else
     print_eval_table (model_path, data_path, dataset, metrics);
   if (skipped->len > 0)
     {
-      fprintf (stderr, "graft-cli: %u of %u images could not be read; the figures are of the other %" G_GUINT64_FORMAT
-                       "\n", skipped->len, dataset->items->len, metrics->count);
+      fprintf (stderr, _("graft-cli: %u of %u images could not be read; the figures are of the other %llu\n"),
+               skipped->len, dataset->items->len, (unsigned long long) metrics->count);
       return CLI_EXIT_SKIPPED;
     }
   return CLI_EXIT_OK;
@@ -463,11 +503,11 @@ cli_predict (int argc, char **argv)
   EvalOptions o = { .batch = 32, .decode_threads = 2 };
   int top = 5;
   const GOptionEntry entries[] = {
-    { "top", 'k', 0, G_OPTION_ARG_INT, &top, "How many classes per image, most probable first (default 5)", "K" },
+    { "top", 'k', 0, G_OPTION_ARG_INT, &top, N_("How many classes per image, most probable first (default 5)"), "K" },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
-    "predict", "MODEL.onnx IMAGE...", "Prints the most probable classes of images, with their probabilities.",
+    "predict", "MODEL.onnx IMAGE...", N_("Prints the most probable classes of images, with their probabilities."),
     entries);
   g_autoptr (GraftModel) model = NULL;
   g_autoptr (GPtrArray) labels = NULL;
@@ -480,15 +520,15 @@ cli_predict (int argc, char **argv)
   GraftPreprocessing prep;
   int classes, status, n_images, n_skipped = 0;
 
-  g_option_context_set_description (context, exit_status_help);
+  set_exit_status_help (context);
   add_eval_entries (context, &o);
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc < 3)
-    return cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx IMAGE...)"
-                                              : "which images? (give MODEL.onnx IMAGE...)");
+    return cli_usage_error (context, "%s", argc < 2 ? _("which model? (give MODEL.onnx IMAGE...)")
+                                                    : _("which images? (give MODEL.onnx IMAGE...)"));
   if (top < 1)
-    return cli_usage_error (context, "--top %d: give at least 1", top);
+    return cli_usage_error (context, _("--top %d: give at least 1"), top);
   if ((status = check_eval_options (context, &o)) != CLI_EXIT_OK)
     return status;
   if ((status = load_classifier (argv[1], &model, &classes, &labels, &prep)) != CLI_EXIT_OK)
@@ -519,7 +559,7 @@ cli_predict (int argc, char **argv)
       if (isnan (row[0]))
         {
           g_autofree char *reason = unreadable_reason (path);
-          fprintf (stderr, "graft-cli: %s\n", reason);
+          fprintf (stderr, _("graft-cli: %s\n"), reason);
           n_skipped++;
           if (o.json)
             {
@@ -570,10 +610,10 @@ cli_predict (int argc, char **argv)
     }
   fflush (stdout);
   if (n_skipped == n_images)
-    return cli_fail_printf ("none of the %d images could be read", n_images);
+    return cli_fail_printf (_("none of the %d images could be read"), n_images);
   if (n_skipped > 0)
     {
-      fprintf (stderr, "graft-cli: %d of %d images could not be read; the others were predicted\n", n_skipped,
+      fprintf (stderr, _("graft-cli: %d of %d images could not be read; the others were predicted\n"), n_skipped,
                n_images);
       return CLI_EXIT_SKIPPED;
     }

@@ -66,7 +66,7 @@ source_kind (const char *path, gboolean teachable_machine, SourceKind *kind, GEr
     }
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file or folder", path);
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT, _("%s: no such file or folder"), path);
       return FALSE;
     }
   if (has_suffix_nocase (path, ".csv"))
@@ -76,8 +76,8 @@ source_kind (const char *path, gboolean teachable_machine, SourceKind *kind, GEr
   else
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                   "%s: not something to import (a folder of class folders, a .csv of path,label rows, or a "
-                   "Teachable Machine .zip or .tm)", path);
+                   _("%s: not something to import (a folder of class folders, a .csv of path,label rows, or a "
+                     "Teachable Machine .zip or .tm)"), path);
       return FALSE;
     }
   return TRUE;
@@ -126,23 +126,47 @@ report_json (JsonBuilder *builder, const char *source, const GraftImportReport *
   json_builder_end_object (builder);
 }
 
+/* Why a file was left out, in words (graft_skip_reason_to_string is the JSON's name). */
+static const char *
+skip_reason_text (GraftSkipReason reason)
+{
+  switch (reason)
+    {
+    case GRAFT_SKIP_UNREADABLE: return _("unreadable");
+    case GRAFT_SKIP_NOT_AN_IMAGE: return _("not an image");
+    case GRAFT_SKIP_UNSUPPORTED: return _("unsupported image format");
+    case GRAFT_SKIP_DUPLICATE: return _("duplicate");
+    case GRAFT_SKIP_BAD_ROW: return _("bad CSV row");
+    case GRAFT_SKIP_NOT_A_FILE: return _("not a file");
+    case GRAFT_SKIP_LOOP: return _("folder loop");
+    case GRAFT_SKIP_UNSAFE_NAME: return _("unsafe name in archive");
+    default: return _("skipped");
+    }
+}
+
 static void
 report_text (const char *source, const GraftImportReport *report)
 {
   guint skipped = report->skipped != NULL ? report->skipped->len : 0;
+  g_autofree char *added = g_strdup_printf (
+      g_dngettext (GETTEXT_PACKAGE, "%u image added", "%u images added", report->added), report->added);
+  g_autofree char *labelled = g_strdup_printf (
+      g_dngettext (GETTEXT_PACKAGE, "%u labelled", "%u labelled", report->labelled), report->labelled);
+  g_autofree char *classes = g_strdup_printf (
+      g_dngettext (GETTEXT_PACKAGE, "%u new class", "%u new classes", report->classes_added), report->classes_added);
 
-  printf ("%s: %u images added, %u labelled, %u new classes", source, report->added, report->labelled,
-          report->classes_added);
+  /* Translators: "photos: 12 images added, 10 labelled, 2 new classes". */
+  printf (_("%s: %s, %s, %s"), source, added, labelled, classes);
   if (report->already_present > 0)
-    printf (", %u already in the project", report->already_present);
-  printf (", %u left out\n", skipped);
+    printf (_(", %u already in the project"), report->already_present);
+  printf (_(", %u left out\n"), skipped);
   for (guint i = 0; i < skipped; i++)
     {
       const GraftImportSkip *skip = &g_array_index (report->skipped, GraftImportSkip, i);
       if (skip->detail != NULL && skip->detail[0] != '\0')
-        printf ("  left out %s: %s (%s)\n", skip->path, graft_skip_reason_to_string (skip->reason), skip->detail);
+        printf (_("  left out %s: %s (%s)\n"), skip->path, skip_reason_text (skip->reason), skip->detail);
       else
-        printf ("  left out %s: %s\n", skip->path, graft_skip_reason_to_string (skip->reason));
+        printf (_("  left out %s: %s\n"), skip->path, skip_reason_text (skip->reason));
     }
 }
 
@@ -197,18 +221,18 @@ project_create (int argc, char **argv)
   g_auto (GStrv) imports = NULL;
   gboolean copy = FALSE, teachable_machine = FALSE, json = FALSE;
   const GOptionEntry entries[] = {
-    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "The project's name (default: the folder's)", "NAME" },
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, N_("The project's name (default: the folder's)"), "NAME" },
     { "import", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &imports,
-      "Images to bring in: an ImageFolder tree, a CSV of path,label rows, or a Teachable Machine .zip/.tm "
-      "(may be given again)", "TREE|CSV|ZIP" },
-    { "copy", 0, 0, G_OPTION_ARG_NONE, &copy, "Copy the images into the project (default: refer to them)", NULL },
+      N_("Images to bring in: an ImageFolder tree, a CSV of path,label rows, or a Teachable Machine .zip/.tm "
+         "(may be given again)"), "TREE|CSV|ZIP" },
+    { "copy", 0, 0, G_OPTION_ARG_NONE, &copy, N_("Copy the images into the project (default: refer to them)"), NULL },
     { "teachable-machine", 0, 0, G_OPTION_ARG_NONE, &teachable_machine,
-      "A folder given to --import holds Teachable Machine sample archives (or class folders)", NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the imports' reports as JSON", NULL },
+      N_("A folder given to --import holds Teachable Machine sample archives (or class folders)"), NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the imports' reports as JSON"), NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
-    "project create", "DIR", "Creates a project in DIR (made if needed) and imports images into it.", entries);
+    "project create", "DIR", N_("Creates a project in DIR (made if needed) and imports images into it."), entries);
   g_autoptr (GraftProject) project = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *default_name = NULL;
@@ -218,7 +242,7 @@ project_create (int argc, char **argv)
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc != 2)
-    return cli_usage_error (context, argc < 2 ? "where? (give DIR)" : "one project folder at a time");
+    return cli_usage_error (context, "%s", argc < 2 ? _("where? (give DIR)") : _("one project folder at a time"));
   /* Checked before the project exists: a typo leaves nothing behind. */
   for (guint i = 0; imports != NULL && imports[i] != NULL; i++)
     {
@@ -238,7 +262,7 @@ project_create (int argc, char **argv)
     return cli_fail (error);
   status = import_all (project, argv[1], imports, copy, teachable_machine, json);
   if (status == CLI_EXIT_OK && !json)
-    printf ("Created the project %s\n", argv[1]);
+    printf (_("Created the project %s\n"), argv[1]);
   return status;
 }
 
@@ -248,7 +272,7 @@ open_project (const char *folder, GError **error)
   if (!graft_project_folder_has_project (folder))
     {
       g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND,
-                   "%s: no project here (graft-cli project create makes one)", folder);
+                   _("%s: no project here (graft-cli project create makes one)"), folder);
       return NULL;
     }
   return graft_project_open (folder, error);
@@ -259,15 +283,15 @@ project_import (int argc, char **argv)
 {
   gboolean copy = FALSE, teachable_machine = FALSE, json = FALSE;
   const GOptionEntry entries[] = {
-    { "copy", 0, 0, G_OPTION_ARG_NONE, &copy, "Copy the images into the project (default: refer to them)", NULL },
+    { "copy", 0, 0, G_OPTION_ARG_NONE, &copy, N_("Copy the images into the project (default: refer to them)"), NULL },
     { "teachable-machine", 0, 0, G_OPTION_ARG_NONE, &teachable_machine,
-      "A folder holds Teachable Machine sample archives (or class folders)", NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the imports' reports as JSON", NULL },
+      N_("A folder holds Teachable Machine sample archives (or class folders)"), NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the imports' reports as JSON"), NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
     "project import", "DIR TREE|CSV|ZIP…",
-    "Imports images into a project: ImageFolder trees, CSVs of path,label rows, Teachable Machine archives.",
+    N_("Imports images into a project: ImageFolder trees, CSVs of path,label rows, Teachable Machine archives."),
     entries);
   g_autoptr (GraftProject) project = NULL;
   g_autoptr (GError) error = NULL;
@@ -276,8 +300,8 @@ project_import (int argc, char **argv)
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc < 3)
-    return cli_usage_error (context, argc < 2 ? "which project? (give DIR TREE|CSV|ZIP…)"
-                                              : "what to import? (give DIR TREE|CSV|ZIP…)");
+    return cli_usage_error (context, "%s", argc < 2 ? _("which project? (give DIR TREE|CSV|ZIP...)")
+                                                    : _("what to import? (give DIR TREE|CSV|ZIP...)"));
   project = open_project (argv[1], &error);
   if (project == NULL)
     return cli_fail (error);
@@ -290,17 +314,17 @@ project_export (int argc, char **argv)
   g_autofree char *format = NULL, *output_path = NULL;
   gboolean by_split = FALSE, hardlink = FALSE;
   const GOptionEntry entries[] = {
-    { "format", 'f', 0, G_OPTION_ARG_STRING, &format, "imagefolder or csv", "FORMAT" },
+    { "format", 'f', 0, G_OPTION_ARG_STRING, &format, N_("imagefolder or csv"), "FORMAT" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path,
-      "The folder to write (imagefolder: new or empty) or the CSV file", "OUT" },
-    { "by-split", 0, 0, G_OPTION_ARG_NONE, &by_split, "imagefolder: OUT/<split>/<class>/ (train, validation, test)",
+      N_("The folder to write (imagefolder: new or empty) or the CSV file"), "OUT" },
+    { "by-split", 0, 0, G_OPTION_ARG_NONE, &by_split, N_("imagefolder: OUT/<split>/<class>/ (train, validation, test)"),
       NULL },
-    { "hardlink", 0, 0, G_OPTION_ARG_NONE, &hardlink, "imagefolder: hard links where the file system allows", NULL },
+    { "hardlink", 0, 0, G_OPTION_ARG_NONE, &hardlink, N_("imagefolder: hard links where the file system allows"), NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
     "project export", "DIR",
-    "Writes the project's labelled images as an ImageFolder tree, or every image as a CSV (path,label,split).",
+    N_("Writes the project's labelled images as an ImageFolder tree, or every image as a CSV (path,label,split)."),
     entries);
   g_autoptr (GraftProject) project = NULL;
   g_autoptr (GError) error = NULL;
@@ -308,14 +332,14 @@ project_export (int argc, char **argv)
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc != 2)
-    return cli_usage_error (context, argc < 2 ? "which project? (give DIR)" : "one project at a time");
+    return cli_usage_error (context, "%s", argc < 2 ? _("which project? (give DIR)") : _("one project at a time"));
   if (format == NULL || (strcmp (format, "imagefolder") != 0 && strcmp (format, "csv") != 0))
-    return cli_usage_error (context, format == NULL ? "which format? (give --format imagefolder or csv)"
-                                                    : "--format %s: give imagefolder or csv", format);
+    return format == NULL ? cli_usage_error (context, "%s", _("which format? (give --format imagefolder or csv)"))
+                          : cli_usage_error (context, _("--format %s: give imagefolder or csv"), format);
   if (output_path == NULL)
-    return cli_usage_error (context, "where to? (give --output OUT)");
+    return cli_usage_error (context, "%s", _("where to? (give --output OUT)"));
   if ((by_split || hardlink) && strcmp (format, "csv") == 0)
-    return cli_usage_error (context, "--by-split and --hardlink are for --format imagefolder");
+    return cli_usage_error (context, "%s", _("--by-split and --hardlink are for --format imagefolder"));
   project = open_project (argv[1], &error);
   if (project == NULL)
     return cli_fail (error);
@@ -323,7 +347,7 @@ project_export (int argc, char **argv)
     {
       if (!cli_check_output_location (output_path, 0, &error) || !graft_export_csv (project, output_path, &error))
         return cli_fail (error);
-      printf ("Wrote %s\n", output_path);
+      printf (_("Wrote %s\n"), output_path);
       return CLI_EXIT_OK;
     }
   {
@@ -331,9 +355,12 @@ project_export (int argc, char **argv)
     if (!graft_export_image_folder (project, output_path, hardlink ? GRAFT_EXPORT_HARDLINK : GRAFT_EXPORT_COPY,
                                     by_split, &exported, &missing, &error))
       return cli_fail (error);
-    printf ("Wrote %u images to %s", exported, output_path);
+    printf (g_dngettext (GETTEXT_PACKAGE, "Wrote %u image to %s", "Wrote %u images to %s", exported), exported,
+            output_path);
     if (missing > 0)
-      printf ("; %u image files were missing and are not in it", missing);
+      printf (g_dngettext (GETTEXT_PACKAGE, "; %u image file was missing and is not in it",
+                           "; %u image files were missing and are not in it", missing),
+              missing);
     printf ("\n");
   }
   return CLI_EXIT_OK;
@@ -353,21 +380,21 @@ cli_project (int argc, char **argv)
 
   if (argc >= 2 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0))
     {
-      printf ("Usage: graft-cli project create DIR [--name NAME] [--import TREE|CSV|ZIP]… [--copy] [--json]\n"
-              "       graft-cli project import DIR TREE|CSV|ZIP… [--copy] [--json]\n"
-              "       graft-cli project export DIR --format imagefolder|csv --output OUT [--by-split]\n\n"
-              "Run 'graft-cli project SUBCOMMAND --help' for its options.\n");
+      printf ("%s", _("Usage: graft-cli project create DIR [--name NAME] [--import TREE|CSV|ZIP]... [--copy] [--json]\n"
+                      "       graft-cli project import DIR TREE|CSV|ZIP... [--copy] [--json]\n"
+                      "       graft-cli project export DIR --format imagefolder|csv --output OUT [--by-split]\n\n"
+                      "Run 'graft-cli project SUBCOMMAND --help' for its options.\n"));
       return CLI_EXIT_OK;
     }
   if (argc < 2)
     {
-      fprintf (stderr, "graft-cli project: create, import or export? (graft-cli project --help)\n");
+      fprintf (stderr, "%s", _("graft-cli project: create, import or export? (graft-cli project --help)\n"));
       return CLI_EXIT_USAGE;
     }
   for (guint i = 0; i < G_N_ELEMENTS (subcommands); i++)
     if (strcmp (argv[1], subcommands[i].name) == 0)
       return subcommands[i].run (argc - 1, argv + 1);
-  fprintf (stderr, "graft-cli project: no subcommand '%s' (create, import or export)\n", argv[1]);
+  fprintf (stderr, _("graft-cli project: no subcommand '%s' (create, import or export)\n"), argv[1]);
   return CLI_EXIT_USAGE;
 }
 
@@ -467,11 +494,12 @@ cli_runs (int argc, char **argv)
 {
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
-    "runs", "DIR", "Lists a project's training runs, newest first: id, status, strategy, epochs, accuracy.", entries);
+    "runs", "DIR", N_("Lists a project's training runs, newest first: id, status, strategy, epochs, accuracy."),
+    entries);
   g_autoptr (GraftProject) project = NULL;
   g_autoptr (GArray) runs = NULL;
   g_autoptr (GError) error = NULL;
@@ -484,7 +512,7 @@ cli_runs (int argc, char **argv)
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc != 2)
-    return cli_usage_error (context, argc < 2 ? "which project? (give DIR)" : "one project at a time");
+    return cli_usage_error (context, "%s", argc < 2 ? _("which project? (give DIR)") : _("one project at a time"));
   project = open_project (argv[1], &error);
   if (project == NULL)
     return cli_fail (error);
@@ -501,7 +529,7 @@ cli_runs (int argc, char **argv)
       json_builder_begin_array (builder);
     }
   else if (runs->len == 0)
-    printf ("%s has no runs yet (graft-cli train %s makes one)\n", argv[1], argv[1]);
+    printf (_("%s has no runs yet (graft-cli train %s makes one)\n"), argv[1], argv[1]);
   else
     printf ("%-5s %-9s %-19s %-9s %-9s %-20s %s\n", "ID", "STATUS", "STRATEGY", "EPOCHS", "ACCURACY", "CREATED",
             "MODEL");
@@ -520,9 +548,8 @@ cli_runs (int argc, char **argv)
           if (resumable_lines == NULL)
             resumable_lines = g_string_new (NULL);
           g_string_append_printf (resumable_lines,
-                                  "Run %" G_GINT64_FORMAT " can be resumed after epoch %d: graft-cli train %s "
-                                  "--resume --run %" G_GINT64_FORMAT "\n",
-                                  run->id, resumable_after, argv[1], run->id);
+                                  _("Run %lld can be resumed after epoch %d: graft-cli train %s --resume --run %lld\n"),
+                                  (long long) run->id, resumable_after, argv[1], (long long) run->id);
         }
       if (json)
         {

@@ -196,8 +196,8 @@ check_options (GOptionContext *context, SessionOptions *o, GraftStrategy *strate
 
   *strategy = GRAFT_STRATEGY_FEATURE_EXTRACTION;
   if (o->preset != NULL && !preset_from_string (o->preset, strategy))
-    return cli_usage_error (context, "no preset '%s' (feature-extraction, replace-top, fine-tune, "
-                            "progressive-ulmfit or progressive-fastai)", o->preset);
+    return cli_usage_error (context, _("no preset '%s' (feature-extraction, replace-top, fine-tune, "
+                                       "progressive-ulmfit or progressive-fastai)"), o->preset);
   if ((status = int_option (context, "--epochs", o->epochs_text, 1, 10000, &o->epochs)) != CLI_EXIT_OK
       || (status = int_option (context, "--batch", o->batch_text, 1, 4096, &o->batch)) != CLI_EXIT_OK
       || (status = int_option (context, "--decode-threads", o->decode_threads_text, 0, 64, &o->decode_threads))
@@ -209,12 +209,12 @@ check_options (GOptionContext *context, SessionOptions *o, GraftStrategy *strate
       && (status = cli_option_double (context, "--lr", o->lr_text, 0, 1e30, &o->lr)) != CLI_EXIT_OK)
     return status;
   if (o->lr_text != NULL && (float) o->lr == 0)
-    return cli_usage_error (context, "--lr %s is too small (the learning rate is a 32-bit float)", o->lr_text);
+    return cli_usage_error (context, _("--lr %s is too small (the learning rate is a 32-bit float)"), o->lr_text);
   if (o->seed_text != NULL
       && (status = cli_option_int64 (context, "--seed", o->seed_text, 0, G_MAXINT64, &o->seed)) != CLI_EXIT_OK)
     return status;
   if (!cli_set_threads (o->threads))
-    return cli_usage_error (context, "--threads %d is not a thread count", o->threads);
+    return cli_usage_error (context, _("--threads %d is not a thread count"), o->threads);
   return CLI_EXIT_OK;
 }
 
@@ -284,16 +284,16 @@ spec_from_file (GOptionContext *context, const SessionOptions *o, GraftStrategy 
   if (!graft_file_get_contents (o->spec_path, &text, NULL, &error))
     return cli_fail (error);
   if (!json_parser_load_from_data (parser, text, -1, &error))
-    return cli_fail_printf ("%s: not JSON: %s", o->spec_path, error->message);
+    return cli_fail_printf (_("%s: not JSON: %s"), o->spec_path, error->message);
   if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    return cli_fail_printf ("%s: a training spec is a JSON object", o->spec_path);
+    return cli_fail_printf (_("%s: a training spec is a JSON object"), o->spec_path);
   object = json_node_get_object (json_parser_get_root (parser));
   name = string_member (object, "strategy");
   if (name != NULL)
     {
       GraftStrategy named;
       if (!graft_strategy_from_string (name, &named))
-        return cli_fail_printf ("%s: strategy: unknown value '%s'", o->spec_path, name);
+        return cli_fail_printf (_("%s: strategy: unknown value '%s'"), o->spec_path, name);
       if (o->preset != NULL && named != strategy)
         return cli_usage_error (context, "--preset %s and the \"strategy\" of %s, \"%s\", disagree", o->preset,
                                 o->spec_path, name);
@@ -302,7 +302,7 @@ spec_from_file (GOptionContext *context, const SessionOptions *o, GraftStrategy 
   preset = preset_spec (strategy, model, prep);
   preset_json = graft_session_spec_to_json (preset);
   if (!json_parser_load_from_data (preset_parser, preset_json, -1, &error))
-    return cli_fail_printf ("the %s preset: %s", graft_strategy_to_string (strategy), error->message);
+    return cli_fail_printf (_("the %s preset: %s"), graft_strategy_to_string (strategy), error->message);
   merge_objects (json_node_get_object (json_parser_get_root (preset_parser)), object, TRUE);
   json_generator_set_root (generator, json_parser_get_root (preset_parser));
   merged = json_generator_to_data (generator, NULL);
@@ -336,7 +336,7 @@ session_load_model (GOptionContext *context, SessionOptions *o, const char *mode
   if ((status = check_options (context, o, &strategy)) != CLI_EXIT_OK)
     return status;
   if (o->spec_path != NULL && !g_file_test (o->spec_path, G_FILE_TEST_EXISTS))
-    return cli_fail_printf ("%s: no such file", o->spec_path);
+    return cli_fail_printf (_("%s: no such file"), o->spec_path);
 
   s->model = graft_model_load (model_path, &error);
   if (s->model == NULL)
@@ -358,7 +358,7 @@ session_load_model (GOptionContext *context, SessionOptions *o, const char *mode
     {
       s->spec = graft_session_spec_from_json (base_spec, &error);
       if (s->spec == NULL)
-        return cli_fail_printf ("the project's training settings: %s", error->message);
+        return cli_fail_printf (_("the project's training settings: %s"), error->message);
     }
   else
     s->spec = preset_spec (strategy, s->model, &prep);
@@ -373,9 +373,9 @@ session_load_model (GOptionContext *context, SessionOptions *o, const char *mode
       return cli_fail (error);
     if (s->spec->model_sha256 != NULL && s->spec->model_sha256[0] != '\0'
         && g_ascii_strcasecmp (s->spec->model_sha256, sha256) != 0)
-      fprintf (stderr, "graft-cli: note: %s was made for another model file (%s); using it on %s\n",
-               o->spec_path != NULL ? o->spec_path : "the project's training settings",
-               s->spec->model_path != NULL ? s->spec->model_path : "its SHA-256 differs", model_path);
+      fprintf (stderr, _("graft-cli: note: %s was made for another model file (%s); using it on %s\n"),
+               o->spec_path != NULL ? o->spec_path : _("the project's training settings"),
+               s->spec->model_path != NULL ? s->spec->model_path : _("its SHA-256 differs"), model_path);
     g_free (s->spec->model_path);
     s->spec->model_path = g_strdup (model_path);
     g_free (s->spec->model_sha256);
@@ -400,11 +400,10 @@ session_load_model (GOptionContext *context, SessionOptions *o, const char *mode
   if (cli_preprocessing_overridden ())
     s->spec->preprocessing = prep;
   if (!cli_check_preprocessing (s->model, model_path, &s->spec->preprocessing, &error))
-    return cli_fail_printf ("%s%s%s", o->spec_path != NULL ? o->spec_path : "", o->spec_path != NULL ? ": " : "",
-                            error->message);
+    return o->spec_path != NULL ? cli_fail_printf ("%s: %s", o->spec_path, error->message) : cli_fail (error);
   if (s->spec->cut == NULL
       && !graft_session_spec_validate (s->spec, graft_session_spec_backbone_blocks (s->model), &error))
-    return cli_fail_printf ("%s: %s", o->spec_path != NULL ? o->spec_path : "the training session", error->message);
+    return cli_fail_printf ("%s: %s", o->spec_path != NULL ? o->spec_path : _("the training session"), error->message);
   return CLI_EXIT_OK;
 }
 
@@ -422,13 +421,13 @@ session_load (GOptionContext *context, SessionOptions *o, const char *model_path
   if ((status = cli_load_image_folder (data_path, NULL, &all)) != CLI_EXIT_OK)
     return status;
   if (all->classes->len < 2)
-    return cli_fail_printf ("%s: a classifier needs at least two class folders; found only '%s'", data_path,
+    return cli_fail_printf (_("%s: a classifier needs at least two class folders; found only '%s'"), data_path,
                             (const char *) g_ptr_array_index (all->classes, 0));
   if (o->validation_path != NULL)
     {
       g_autofree char *extra = extra_classes (o->validation_path, all->classes);
       if (extra != NULL)
-        return cli_fail_printf ("%s has class folders that %s lacks: %s", o->validation_path, data_path, extra);
+        return cli_fail_printf (_("%s has class folders that %s lacks: %s"), o->validation_path, data_path, extra);
       if ((status = cli_load_image_folder (o->validation_path, all->classes, &s->validation)) != CLI_EXIT_OK)
         return status;
       s->train = g_steal_pointer (&all);
@@ -439,8 +438,8 @@ session_load (GOptionContext *context, SessionOptions *o, const char *model_path
       if (graft_dataset_size (s->validation) == 0)
         g_clear_pointer (&s->validation, graft_dataset_free);
       if (graft_dataset_size (s->train) == 0)
-        return cli_fail_printf ("%s: all %u images went to validation (validation_fraction %g); "
-                                "nothing is left to train on", data_path, graft_dataset_size (all),
+        return cli_fail_printf (_("%s: all %u images went to validation (validation_fraction %g); "
+                                  "nothing is left to train on"), data_path, graft_dataset_size (all),
                                 s->spec->validation_fraction);
     }
   if (o->cache_dir == NULL)
@@ -471,17 +470,17 @@ add_session_entries (GOptionContext *context, SessionOptions *o)
 {
   const GOptionEntry entries[] = {
     { "preset", 'p', 0, G_OPTION_ARG_STRING, &o->preset,
-      "feature-extraction (default), replace-top, fine-tune, progressive-ulmfit or progressive-fastai", "NAME" },
-    { "spec", 0, 0, G_OPTION_ARG_FILENAME, &o->spec_path, "A training spec (JSON) over the preset", "SPEC.json" },
-    { "batch", 'b', 0, G_OPTION_ARG_STRING, &o->batch_text, "Images per batch (default: the spec's)", "N" },
-    { "seed", 0, 0, G_OPTION_ARG_STRING, &o->seed_text, "Seed of the split, the head and the shuffles", "N" },
-    { "threads", 't', 0, G_OPTION_ARG_INT, &o->threads, "Engine threads (default: one per CPU)", "N" },
-    { "decode-threads", 0, 0, G_OPTION_ARG_STRING, &o->decode_threads_text, "Image decoding threads (default 2)",
+      N_("feature-extraction (default), replace-top, fine-tune, progressive-ulmfit or progressive-fastai"), "NAME" },
+    { "spec", 0, 0, G_OPTION_ARG_FILENAME, &o->spec_path, N_("A training spec (JSON) over the preset"), "SPEC.json" },
+    { "batch", 'b', 0, G_OPTION_ARG_STRING, &o->batch_text, N_("Images per batch (default: the spec's)"), "N" },
+    { "seed", 0, 0, G_OPTION_ARG_STRING, &o->seed_text, N_("Seed of the split, the head and the shuffles"), "N" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &o->threads, N_("Engine threads (default: one per CPU)"), "N" },
+    { "decode-threads", 0, 0, G_OPTION_ARG_STRING, &o->decode_threads_text, N_("Image decoding threads (default 2)"),
       "N" },
     { "cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir,
-      "Where cached features live (default ~/.cache/graft/embeddings; \"\": memory only)", "DIR" },
+      N_("Where cached features live (default ~/.cache/graft/embeddings; \"\": memory only)"), "DIR" },
     { "cache-size", 0, 0, G_OPTION_ARG_STRING, &o->cache_size_text,
-      "Most MiB the frozen layers' cached output may take (default 2048; 0: not cached)", "MB" },
+      N_("Most MiB the frozen layers' cached output may take (default 2048; 0: not cached)"), "MB" },
     { NULL },
   };
   g_option_context_add_main_entries (context, entries, NULL);
@@ -500,10 +499,10 @@ cli_train_setup_new (GOptionContext *context)
   SessionOptions *o = &setup->options;
   const GOptionEntry entries[] = {
     { "validation", 'v', 0, G_OPTION_ARG_FILENAME, &o->validation_path,
-      "Validation images, an ImageFolder tree (default: hold out the spec's validation_fraction of DATA)",
+      N_("Validation images, an ImageFolder tree (default: hold out the spec's validation_fraction of DATA)"),
       "VALDATA" },
-    { "epochs", 'e', 0, G_OPTION_ARG_STRING, &o->epochs_text, "Epochs (default: the spec's)", "N" },
-    { "lr", 0, 0, G_OPTION_ARG_STRING, &o->lr_text, "Base learning rate, above 0 (default: the spec's)", "X" },
+    { "epochs", 'e', 0, G_OPTION_ARG_STRING, &o->epochs_text, N_("Epochs (default: the spec's)"), "N" },
+    { "lr", 0, 0, G_OPTION_ARG_STRING, &o->lr_text, N_("Base learning rate, above 0 (default: the spec's)"), "X" },
     { NULL },
   };
   session_options_init (o);
@@ -608,7 +607,7 @@ store_curves (Progress *p)
       && !graft_project_update_run_part (p->project, p->part, graft_run_curves_get_epochs_done (p->curves),
                                          (g_get_monotonic_time () - p->part_started) / 1e6, &error))
     {
-      fprintf (stderr, "graft-cli: note: %s\n", error->message);
+      fprintf (stderr, _("graft-cli: note: %s\n"), error->message);
       g_clear_error (&error);
     }
   if (p->project == NULL || points->len == p->points_stored)
@@ -617,7 +616,7 @@ store_curves (Progress *p)
                                      &g_array_index (points, GraftMetricPoint, p->points_stored),
                                      points->len - p->points_stored, &error))
     {
-      fprintf (stderr, "graft-cli: note: the curves are stored at the end: %s\n", error->message);
+      fprintf (stderr, _("graft-cli: note: the curves are stored at the end: %s\n"), error->message);
       return;
     }
   p->points_stored = points->len;
@@ -724,7 +723,7 @@ add_boundary_cache (JsonBuilder *builder, GraftTrainer *trainer)
 static char *
 format_run_figures (const Progress *p, const GraftMetrics *best)
 {
-  return best != NULL ? g_strdup_printf (": validation accuracy %.1f%%, loss %.4f (epoch %d)",
+  return best != NULL ? g_strdup_printf (_(": validation accuracy %.1f%%, loss %.4f (epoch %d)"),
                                          100 * graft_metrics_accuracy (best), graft_metrics_loss (best), p->best_epoch)
                       : g_strdup ("");
 }
@@ -789,8 +788,10 @@ on_step (const GraftStepEvent *event, gpointer user_data)
     g_autofree char *eta = format_duration (event->eta_seconds);
     g_autofree char *validation = isnan (p->last_validation_accuracy)
                                     ? g_strdup ("")
-                                    : g_strdup_printf ("  val acc %.1f%%", 100 * p->last_validation_accuracy);
-    printf ("\r\033[Kepoch %d/%d  step %d/%d  loss %.4f%s  %.0f img/s  ETA %s", event->epoch + 1, event->epochs,
+                                    : g_strdup_printf (_("  val acc %.1f%%"), 100 * p->last_validation_accuracy);
+    /* Translators: the progress line drawn over itself while an epoch runs. */
+    printf ("\r\033[K");
+    printf (_("epoch %d/%d  step %d/%d  loss %.4f%s  %.0f img/s  ETA %s"), event->epoch + 1, event->epochs,
             event->step + 1, event->steps, p->loss_sum / p->loss_count, validation, event->images_per_second, eta);
     fflush (stdout);
     p->line_open = TRUE;
@@ -836,9 +837,9 @@ on_epoch (const GraftEpochEvent *event, gpointer user_data)
     int width = snprintf (digits, sizeof digits, "%d", event->epochs);
     g_autofree char *validation = NULL;
     if (!isnan (event->validation_accuracy))
-      validation = g_strdup_printf ("  val loss %.4f  acc %5.1f%%%s", event->validation_loss,
-                                    100 * event->validation_accuracy, event->best ? "  best" : "");
-    printf ("epoch %*d/%d  train loss %.4f  acc %5.1f%%%s  (%.1f s, %.0f img/s)\n", width, event->epoch + 1,
+      validation = g_strdup_printf (_("  val loss %.4f  acc %5.1f%%%s"), event->validation_loss,
+                                    100 * event->validation_accuracy, event->best ? _("  best") : "");
+    printf (_("epoch %*d/%d  train loss %.4f  acc %5.1f%%%s  (%.1f s, %.0f img/s)\n"), width, event->epoch + 1,
             event->epochs, event->train_loss, 100 * event->train_accuracy, validation != NULL ? validation : "",
             event->seconds, event->images_per_second);
   }
@@ -850,9 +851,9 @@ static const char *
 block_range (int first, int last, char *buffer, gsize size)
 {
   if (first == last)
-    g_snprintf (buffer, size, "block %d", first + 1);
+    g_snprintf (buffer, size, _("block %d"), first + 1);
   else
-    g_snprintf (buffer, size, "blocks %d-%d", first + 1, last + 1);
+    g_snprintf (buffer, size, _("blocks %d-%d"), first + 1, last + 1);
   return buffer;
 }
 
@@ -872,15 +873,15 @@ on_stage (int stage, int epoch, int trainable_from, gpointer user_data)
       return;
     }
   if (trainable_from >= p->blocks)
-    say_printf (p, "Stage %d from epoch %d: training the head; %s frozen", stage + 1, epoch + 1,
+    say_printf (p, _("Stage %d from epoch %d: training the head; %s frozen"), stage + 1, epoch + 1,
                 block_range (0, p->blocks - 1, range, sizeof range));
   else if (trainable_from <= 0)
-    say_printf (p, "Stage %d from epoch %d: training the head and %s", stage + 1, epoch + 1,
+    say_printf (p, _("Stage %d from epoch %d: training the head and %s"), stage + 1, epoch + 1,
                 block_range (0, p->blocks - 1, range, sizeof range));
   else
     {
       char frozen[64];
-      say_printf (p, "Stage %d from epoch %d: training the head and %s; %s frozen", stage + 1, epoch + 1,
+      say_printf (p, _("Stage %d from epoch %d: training the head and %s; %s frozen"), stage + 1, epoch + 1,
                   block_range (trainable_from, p->blocks - 1, range, sizeof range),
                   block_range (0, trainable_from - 1, frozen, sizeof frozen));
     }
@@ -906,7 +907,7 @@ train_failed (Progress *p, int status, const char *format, ...)
   va_end (args);
   close_line (p);
   fflush (stdout);
-  fprintf (stderr, "graft-cli: %s\n", message);
+  fprintf (stderr, _("graft-cli: %s\n"), message);
   if (p->json)
     {
       JsonBuilder *builder = event_begin ("error");
@@ -953,10 +954,15 @@ project_datasets (GraftProject *project, const char *folder, Session *s)
       classes_with_images += counts[c] > 0;
   }
   if (graft_dataset_size (s->train) == 0)
-    return cli_fail_printf ("%s: no labelled images to train on (label some, or import a labelled tree)", folder);
+    return cli_fail_printf (_("%s: no labelled images to train on (label some, or import a labelled tree)"), folder);
   if (classes_with_images < 2)
-    return cli_fail_printf ("%s: a classifier needs labelled images of at least two classes; %u class%s them",
-                            folder, classes_with_images, classes_with_images == 1 ? " has" : "es have");
+    return cli_fail_printf (g_dngettext (GETTEXT_PACKAGE,
+                                         "%s: a classifier needs labelled images of at least two classes; "
+                                         "%u class has them",
+                                         "%s: a classifier needs labelled images of at least two classes; "
+                                         "%u classes have them",
+                                         classes_with_images),
+                            folder, classes_with_images);
   return CLI_EXIT_OK;
 }
 
@@ -1006,7 +1012,7 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
   if (project == NULL)
     return cli_fail (error);
   if (graft_project_is_read_only (project))
-    return cli_fail_printf ("%s: the project is read-only (%s): the run could not be stored",
+    return cli_fail_printf (_("%s: the project is read-only (%s): the run could not be stored"),
                             graft_project_get_db_path (project), graft_project_read_only_reason (project));
   if (r->resume)
     {
@@ -1014,21 +1020,21 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
       g_autoptr (GraftSessionSpec) run_spec = NULL;
       if (r->model_path != NULL || o->preset != NULL || o->spec_path != NULL || o->epochs_text != NULL
           || o->batch_text != NULL || o->lr_text != NULL || o->seed_text != NULL || r->save_spec_path != NULL)
-        return cli_usage_error (context, "--resume continues a run with its own model and settings: "
-                                         "--model, --preset, --spec, --epochs, --batch, --lr, --seed and "
-                                         "--save-spec cannot change them");
+        return cli_usage_error (context, "%s", _("--resume continues a run with its own model and settings: "
+                                                 "--model, --preset, --spec, --epochs, --batch, --lr, --seed and "
+                                                 "--save-spec cannot change them"));
       if (r->resume_run_text != NULL)
         {
           char *end = NULL;
           errno = 0;
           resume_id = g_ascii_strtoll (r->resume_run_text, &end, 10);
           if (errno != 0 || end == r->resume_run_text || *end != '\0' || resume_id <= 0)
-            return cli_usage_error (context, "--run %s is not a run number", r->resume_run_text);
+            return cli_usage_error (context, _("--run %s is not a run number"), r->resume_run_text);
         }
       else if ((resume_id = graft_run_find_resumable (project, &error)) == 0)
         return error != NULL ? cli_fail (error)
-                             : cli_fail_printf ("%s: no run can be resumed (none was stopped after an epoch "
-                                                "with its checkpoint; 'graft-cli runs %s' lists them)",
+                             : cli_fail_printf (_("%s: no run can be resumed (none was stopped after an epoch "
+                                                  "with its checkpoint; 'graft-cli runs %s' lists them)"),
                                                 r->folder, r->folder);
       /* Held until the run is stored: a run another process still trains is left alone. */
       if ((run_lock = graft_run_lock (project, resume_id, &error)) == NULL)
@@ -1043,8 +1049,8 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
       graft_run_clear (&run);
       run_spec = base_spec != NULL ? graft_session_spec_from_json (base_spec, &error) : NULL;
       if (run_spec == NULL || run_spec->model_path == NULL || run_spec->model_path[0] == '\0')
-        return cli_fail_printf ("%s: run %" G_GINT64_FORMAT " does not say which model it trained", r->folder,
-                                resume_id);
+        return cli_fail_printf (_("%s: run %lld does not say which model it trained"), r->folder,
+                                (long long) resume_id);
       model_path = g_strdup (run_spec->model_path);
     }
   else
@@ -1060,7 +1066,7 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
         model_path = g_strdup (remembered->model_path);
     }
   if (model_path == NULL)
-    return cli_usage_error (context, "which model? %s remembers none (give --model MODEL.onnx)", r->folder);
+    return cli_usage_error (context, _("which model? %s remembers none (give --model MODEL.onnx)"), r->folder);
   if (r->output_path != NULL && !cli_check_output_location (r->output_path, 0, &error))
     return cli_fail (error);
   /* The project's settings go with the model they were made for; another model starts
@@ -1133,22 +1139,25 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
    * with this model. */
   if (base_spec == NULL && !graft_project_set_session_spec (project, spec_json, &error))
     {
-      fprintf (stderr, "graft-cli: note: %s\n", error->message);
+      fprintf (stderr, _("graft-cli: note: %s\n"), error->message);
       g_clear_error (&error);
     }
   if (!r->json)
     {
-      printf ("Project %s: %u training images of %u classes", r->folder, graft_dataset_size (s.train),
-              s.train->classes->len);
+      printf (g_dngettext (GETTEXT_PACKAGE, "Project %s: %u training image of %u classes",
+                           "Project %s: %u training images of %u classes", graft_dataset_size (s.train)),
+              r->folder, graft_dataset_size (s.train), s.train->classes->len);
       if (s.validation != NULL)
-        printf ("; %u validation images", graft_dataset_size (s.validation));
+        printf (g_dngettext (GETTEXT_PACKAGE, "; %u validation image", "; %u validation images",
+                             graft_dataset_size (s.validation)),
+                graft_dataset_size (s.validation));
       else
-        printf ("; no validation images");
+        printf (_("; no validation images"));
       if (resume_id != 0)
-        printf ("; run %" G_GINT64_FORMAT " resumed after epoch %d of %d\n", run_id, resume_epochs_done,
+        printf (_("; run %lld resumed after epoch %d of %d\n"), (long long) run_id, resume_epochs_done,
                 s.spec->epochs);
       else
-        printf ("; run %" G_GINT64_FORMAT "\n", run_id);
+        printf (_("; run %lld\n"), (long long) run_id);
       fflush (stdout);
     }
 
@@ -1165,14 +1174,14 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
                               g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_CANCELLED) ? GRAFT_RUN_STOPPED
                                                                                                      : GRAFT_RUN_FAILED,
                               &s, &p, NULL, NULL, (g_get_monotonic_time () - started) / 1e6, &store_error))
-        fprintf (stderr, "graft-cli: %s\n", store_error->message);
+        fprintf (stderr, _("graft-cli: %s\n"), store_error->message);
       if (g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DIVERGED))
-        status = train_failed (&p, CLI_EXIT_DIVERGED, "%s Run %" G_GINT64_FORMAT " is stored as failed; try a lower "
-                               "--lr ('graft-cli lr-find' suggests one).", error->message, run_id);
+        status = train_failed (&p, CLI_EXIT_DIVERGED, _("%s Run %lld is stored as failed; try a lower "
+                                 "--lr ('graft-cli lr-find' suggests one)."), error->message, (long long) run_id);
       else if (g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_CANCELLED))
         status = train_failed (&p, 128 + (interrupted_by != 0 ? interrupted_by : SIGINT),
-                               "Interrupted before training began; run %" G_GINT64_FORMAT " is stored as stopped.",
-                               run_id);
+                               _("Interrupted before training began; run %lld is stored as stopped."),
+                               (long long) run_id);
       else
         status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
       goto out;
@@ -1200,7 +1209,7 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
   if (!graft_active_project_predict (project, run_id, graft_trainer_get_model (trainer), s.train->classes,
                                      &s.spec->preprocessing, NULL, &predicted, &error))
     {
-      say_printf (&p, "No suggestions stored: %s", error->message);
+      say_printf (&p, _("No suggestions stored: %s"), error->message);
       g_clear_error (&error);
     }
   run_file = graft_project_run_model_file (project, run_id);
@@ -1223,12 +1232,18 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
       g_autofree char *took = format_duration ((g_get_monotonic_time () - started) / 1e6);
       g_autofree char *figures = format_run_figures (&p, best);
       close_line (&p);
-      printf ("%s run %" G_GINT64_FORMAT " (%s)%s, in %s; %u images given a suggestion\n",
-              interrupted_by != 0 ? "Interrupted: stored" : "Stored", run_id, run_file, figures, took, predicted);
+      if (interrupted_by != 0)
+        printf (g_dngettext (GETTEXT_PACKAGE, "Interrupted: stored run %lld (%s)%s, in %s; %u image given a suggestion\n",
+                             "Interrupted: stored run %lld (%s)%s, in %s; %u images given a suggestion\n", predicted),
+                (long long) run_id, run_file, figures, took, predicted);
+      else
+        printf (g_dngettext (GETTEXT_PACKAGE, "Stored run %lld (%s)%s, in %s; %u image given a suggestion\n",
+                             "Stored run %lld (%s)%s, in %s; %u images given a suggestion\n", predicted),
+                (long long) run_id, run_file, figures, took, predicted);
       fflush (stdout);
     }
   if (interrupted_by != 0)
-    fprintf (stderr, "graft-cli: interrupted; run %" G_GINT64_FORMAT " was stored as stopped\n", run_id);
+    fprintf (stderr, _("graft-cli: interrupted; run %lld was stored as stopped\n"), (long long) run_id);
 
 out:
   session_clear (&s);
@@ -1244,21 +1259,21 @@ cli_train (int argc, char **argv)
   gboolean json = FALSE, softmax = FALSE, resume = FALSE;
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path,
-      "Where to write the trained model (with a project: a copy of the one stored in it)", "OUT.onnx" },
+      N_("Where to write the trained model (with a project: a copy of the one stored in it)"), "OUT.onnx" },
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_option,
-      "With a project: the pretrained model (default: the one the project remembers)", "MODEL.onnx" },
+      N_("With a project: the pretrained model (default: the one the project remembers)"), "MODEL.onnx" },
     { "validation", 'v', 0, G_OPTION_ARG_FILENAME, &o.validation_path,
-      "Validation images, an ImageFolder tree (default: hold out the spec's validation_fraction of DATA)",
+      N_("Validation images, an ImageFolder tree (default: hold out the spec's validation_fraction of DATA)"),
       "VALDATA" },
-    { "epochs", 'e', 0, G_OPTION_ARG_STRING, &o.epochs_text, "Epochs (default: the spec's)", "N" },
-    { "lr", 0, 0, G_OPTION_ARG_STRING, &o.lr_text, "Base learning rate, above 0 (default: the spec's)", "X" },
-    { "softmax", 0, 0, G_OPTION_ARG_NONE, &softmax, "Make the saved model output probabilities", NULL },
-    { "save-spec", 0, 0, G_OPTION_ARG_FILENAME, &save_spec_path, "Write the run's spec (JSON) here", "SPEC.json" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON events, one per line", NULL },
+    { "epochs", 'e', 0, G_OPTION_ARG_STRING, &o.epochs_text, N_("Epochs (default: the spec's)"), "N" },
+    { "lr", 0, 0, G_OPTION_ARG_STRING, &o.lr_text, N_("Base learning rate, above 0 (default: the spec's)"), "X" },
+    { "softmax", 0, 0, G_OPTION_ARG_NONE, &softmax, N_("Make the saved model output probabilities"), NULL },
+    { "save-spec", 0, 0, G_OPTION_ARG_FILENAME, &save_spec_path, N_("Write the run's spec (JSON) here"), "SPEC.json" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON events, one per line"), NULL },
     { "resume", 0, 0, G_OPTION_ARG_NONE, &resume,
-      "With a project: continue a stopped, closed or killed run from its last checkpoint (the newest such run, "
-      "or --run N), with its own settings", NULL },
-    { "run", 0, 0, G_OPTION_ARG_STRING, &resume_run_text, "With --resume: the run to continue", "N" },
+      N_("With a project: continue a stopped, closed or killed run from its last checkpoint (the newest such run, "
+      "or --run N), with its own settings"), NULL },
+    { "run", 0, 0, G_OPTION_ARG_STRING, &resume_run_text, N_("With --resume: the run to continue"), "N" },
     { NULL },
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -1275,12 +1290,12 @@ cli_train (int argc, char **argv)
 
   session_options_init (&o);
   context = cli_option_context_new ("train", "MODEL.onnx DATA | PROJECT",
-                                    "Trains a new head (and, as the preset or spec says, more of the model) on an "
-                                    "ImageFolder tree, and saves the trained model. Given a project folder instead, "
-                                    "trains on its labels and splits with the model and settings it remembers (or "
-                                    "--model, --preset, --spec), and stores the run in it (graft-cli runs lists "
-                                    "them): the model as runs/ID.onnx, curves, metrics, and its predictions of the "
-                                    "project's images (the suggestions).",
+                                    N_("Trains a new head (and, as the preset or spec says, more of the model) on an "
+                                       "ImageFolder tree, and saves the trained model. Given a project folder instead, "
+                                       "trains on its labels and splits with the model and settings it remembers (or "
+                                       "--model, --preset, --spec), and stores the run in it (graft-cli runs lists "
+                                       "them): the model as runs/ID.onnx, curves, metrics, and its predictions of the "
+                                       "project's images (the suggestions)."),
                                     entries);
   g_option_context_set_description (context, CLI_JSON_NAMES_HELP);
   add_session_entries (context, &o);
@@ -1297,15 +1312,15 @@ cli_train (int argc, char **argv)
       goto out;
     }
   if (model_option != NULL)
-    status = cli_usage_error (context, "--model is for a project folder (give MODEL.onnx DATA, or PROJECT)");
+    status = cli_usage_error (context, "%s", _("--model is for a project folder (give MODEL.onnx DATA, or PROJECT)"));
   else if (resume || resume_run_text != NULL)
-    status = cli_usage_error (context, "--resume and --run are for a project folder (give PROJECT)");
+    status = cli_usage_error (context, "%s", _("--resume and --run are for a project folder (give PROJECT)"));
   else if (argc != 3)
-    status = cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx DATA)"
-                                       : argc < 3 ? "which images? (give MODEL.onnx DATA)"
-                                                  : "one model and one image folder");
+    status = cli_usage_error (context, "%s", argc < 2   ? _("which model? (give MODEL.onnx DATA)")
+                                             : argc < 3 ? _("which images? (give MODEL.onnx DATA)")
+                                                        : _("one model and one image folder"));
   else if (output_path == NULL)
-    status = cli_usage_error (context, "where to? (give --output OUT.onnx)");
+    status = cli_usage_error (context, "%s", _("where to? (give --output OUT.onnx)"));
   else
     {
       /* Found now, not after the last epoch: the trained model is about the size of the
@@ -1342,13 +1357,16 @@ cli_train (int argc, char **argv)
     }
   if (!json)
     {
-      printf ("Data: %u training images of %u classes from %s", graft_dataset_size (s.train),
-              s.train->classes->len, argv[2]);
+      printf (g_dngettext (GETTEXT_PACKAGE, "Data: %u training image of %u classes from %s",
+                           "Data: %u training images of %u classes from %s", graft_dataset_size (s.train)),
+              graft_dataset_size (s.train), s.train->classes->len, argv[2]);
       if (s.validation != NULL)
-        printf ("; %u validation images from %s", graft_dataset_size (s.validation),
-                o.validation_path != NULL ? o.validation_path : "the same folder");
+        printf (g_dngettext (GETTEXT_PACKAGE, "; %u validation image from %s", "; %u validation images from %s",
+                             graft_dataset_size (s.validation)),
+                graft_dataset_size (s.validation),
+                o.validation_path != NULL ? o.validation_path : _("the same folder"));
       else
-        printf ("; no validation images");
+        printf (_("; no validation images"));
       printf ("\n");
       fflush (stdout);
     }
@@ -1361,11 +1379,11 @@ cli_train (int argc, char **argv)
     {
       cli_signals_release ();
       if (g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_DIVERGED))
-        status = train_failed (&p, CLI_EXIT_DIVERGED, "%s Nothing was saved; try a lower --lr "
-                               "('graft-cli lr-find' suggests one).", error->message);
+        status = train_failed (&p, CLI_EXIT_DIVERGED, _("%s Nothing was saved; try a lower --lr "
+                                                        "('graft-cli lr-find' suggests one)."), error->message);
       else if (g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_CANCELLED))
         status = train_failed (&p, 128 + (interrupted_by != 0 ? interrupted_by : SIGINT),
-                               "Interrupted before training began; nothing was saved.");
+                               "%s", _("Interrupted before training began; nothing was saved."));
       else
         status = train_failed (&p, CLI_EXIT_FAILURE, "%s", error->message);
       goto out;
@@ -1399,16 +1417,18 @@ cli_train (int argc, char **argv)
       g_autofree char *figures = format_run_figures (&p, best);
       close_line (&p);
       if (interrupted_by == 0)
-        printf ("Saved %s%s, in %s\n", output_path, figures, took);
+        printf (_("Saved %s%s, in %s\n"), output_path, figures, took);
       else if (p.epochs_completed > 0)
-        printf ("Interrupted after %d of %d epochs: saved the %s weights so far to %s%s\n", p.epochs_completed,
-                s.spec->epochs, best != NULL ? "best" : "last", output_path, figures);
+        printf (best != NULL ? _("Interrupted after %d of %d epochs: saved the best weights so far to %s%s\n")
+                             : _("Interrupted after %d of %d epochs: saved the last weights so far to %s%s\n"),
+                p.epochs_completed, s.spec->epochs, output_path, figures);
       else
-        printf ("Interrupted during the first epoch: saved the weights so far (not validated) to %s\n", output_path);
+        printf (_("Interrupted during the first epoch: saved the weights so far (not validated) to %s\n"),
+                output_path);
       fflush (stdout);
     }
   if (interrupted_by != 0)
-    fprintf (stderr, "graft-cli: interrupted; %s was saved\n", output_path);
+    fprintf (stderr, _("graft-cli: interrupted; %s was saved\n"), output_path);
 
 out:
   session_clear (&s);
@@ -1435,10 +1455,10 @@ cli_lr_find (int argc, char **argv)
   int steps = 100;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
-    { "start", 0, 0, G_OPTION_ARG_STRING, &start_text, "Lowest learning rate tried (default 1e-6)", "X" },
-    { "end", 0, 0, G_OPTION_ARG_STRING, &end_text, "Highest learning rate tried (default 10)", "X" },
-    { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "Batches in the sweep, at most (default 100)", "N" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { "start", 0, 0, G_OPTION_ARG_STRING, &start_text, N_("Lowest learning rate tried (default 1e-6)"), "X" },
+    { "end", 0, 0, G_OPTION_ARG_STRING, &end_text, N_("Highest learning rate tried (default 10)"), "X" },
+    { "steps", 0, 0, G_OPTION_ARG_INT, &steps, N_("Batches in the sweep, at most (default 100)"), "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -1454,8 +1474,8 @@ cli_lr_find (int argc, char **argv)
 
   session_options_init (&o);
   context = cli_option_context_new ("lr-find", "MODEL.onnx DATA",
-                                    "Sweeps the learning rate up exponentially over a few batches, prints the loss "
-                                    "at each rate and suggests one (a tenth of the rate with the lowest loss).",
+                                    N_("Sweeps the learning rate up exponentially over a few batches, prints the loss "
+                                       "at each rate and suggests one (a tenth of the rate with the lowest loss)."),
                                     entries);
   g_option_context_set_description (context, CLI_JSON_NAMES_HELP);
   add_session_entries (context, &o);
@@ -1472,13 +1492,13 @@ cli_lr_find (int argc, char **argv)
   if (status == CLI_EXIT_OK)
     {
       if (argc != 3)
-        status = cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx DATA)"
-                                           : argc < 3 ? "which images? (give MODEL.onnx DATA)"
-                                                      : "one model and one image folder");
+        status = cli_usage_error (context, "%s", argc < 2   ? _("which model? (give MODEL.onnx DATA)")
+                                                 : argc < 3 ? _("which images? (give MODEL.onnx DATA)")
+                                                            : _("one model and one image folder"));
       else if (!(end > start))
-        status = cli_usage_error (context, "--start %g and --end %g: the sweep needs start < end", start, end);
+        status = cli_usage_error (context, _("--start %g and --end %g: the sweep needs start < end"), start, end);
       else if (steps < 2 || steps > 100000)
-        status = cli_usage_error (context, "--steps %d is not between 2 and 100000", steps);
+        status = cli_usage_error (context, _("--steps %d is not between 2 and 100000"), steps);
       else
         status = session_load (context, &o, argv[1], argv[2], &s);
     }
@@ -1498,7 +1518,7 @@ cli_lr_find (int argc, char **argv)
   if (!ok)
     {
       status = g_error_matches (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_CANCELLED)
-                 ? (fprintf (stderr, "graft-cli: interrupted\n"),
+                 ? (fprintf (stderr, _("graft-cli: interrupted\n")),
                     128 + (cli_signals_received () != 0 ? cli_signals_received () : SIGINT))
                  : cli_fail (error);
       goto out;
@@ -1535,12 +1555,13 @@ cli_lr_find (int argc, char **argv)
       printf ("# lr          loss\n");
       for (guint i = 0; i < lrs->len; i++)
         printf ("%-12.4e  %.6f\n", g_array_index (lrs, float, i), g_array_index (losses, float, i));
-      printf ("# suggested learning rate: %.3g\n", suggestion);
+      /* Translators: after the table of rates and losses; keep the leading "# ". */
+      printf (_("# suggested learning rate: %.3g\n"), suggestion);
     }
   interrupted_by = cli_signals_received ();
   status = interrupted_by != 0 ? 128 + interrupted_by : CLI_EXIT_OK;
   if (interrupted_by != 0)
-    fprintf (stderr, "graft-cli: interrupted; the sweep above is partial\n");
+    fprintf (stderr, _("graft-cli: interrupted; the sweep above is partial\n"));
 
 out:
   session_clear (&s);

@@ -8,7 +8,11 @@
  */
 #pragma once
 
+/* GETTEXT_PACKAGE and _(): every command's messages and --help are translated. */
+#include "config.h"
+
 #include <glib.h>
+#include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
 
 #include "catalog/catalog.h"
@@ -168,9 +172,9 @@ void cli_json_set_file_names (JsonBuilder *builder, const char *member, GPtrArra
 char *cli_percent_encode (const char *bytes);
 /* What --help says of file names in JSON output. */
 #define CLI_JSON_NAMES_HELP                                                                                         \
-  "JSON output is valid UTF-8: a file name that is not UTF-8 is shown with U+FFFD for its bad bytes, and its "   \
+  N_("JSON output is valid UTF-8: a file name that is not UTF-8 is shown with U+FFFD for its bad bytes, and its "   \
   "exact bytes are given percent-encoded (RFC 3986, every byte but A-Z a-z 0-9 - . _ ~ / as %XX) in a member of " \
-  "the same name ending in _bytes (\"image_bytes\"; for an array of names, \"skipped_bytes\", every name)."
+  "the same name ending in _bytes (\"image_bytes\"; for an array of names, \"skipped_bytes\", every name).")
 /* Prints the builder's root on stdout, on one line (or indented), and flushes. Strings and
  * member names that are not UTF-8 (a model's node names, say) are made valid first. */
 void cli_print_json (JsonBuilder *builder, gboolean pretty);

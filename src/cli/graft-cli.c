@@ -35,7 +35,6 @@
  * so is JSON. Benchmarks and other tools rely on
  * these commands, their options and their JSON keys: change them only with their users.
  */
-#include <glib/gi18n.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,7 +78,7 @@ usage (FILE *out)
   fputs (_("\nExit status: 0 done; 1 failed (the reason is on stderr); 2 usage error; 3 the loss diverged "
            "(train);\n4 some images could not be read, the output covers the others (eval, predict);\n"
            "130 or 143 interrupted by Ctrl+C or SIGTERM (train, lr-find).\n"), out);
-  fprintf (out, "\n%s\n", CLI_JSON_NAMES_HELP);
+  fprintf (out, "\n%s\n", _(CLI_JSON_NAMES_HELP));
   fputs (_("\nRun 'graft-cli COMMAND --help' for a command's options.\n"), out);
 }
 
