@@ -104,6 +104,7 @@ test_commands (void)
   char *eval_help[] = { (char *) cli, (char *) "eval", (char *) "--help-all", NULL };
   char *project_help[] = { (char *) cli, (char *) "project", (char *) "--help", NULL };
   char *no_project[] = { (char *) cli, (char *) "runs", missing, NULL };
+  char *models_list[] = { (char *) cli, (char *) "models", (char *) "list", NULL };
   g_autofree char *said = NULL;
 
   if (cli == NULL || !g_file_test (cli, G_FILE_TEST_IS_EXECUTABLE))
@@ -129,6 +130,14 @@ test_commands (void)
 
   said = run_in_french (project_help);
   g_assert_nonnull (strstr (said, "Lancez « graft-cli project SOUS-COMMANDE --help » pour ses options."));
+  g_clear_pointer (&said, g_free);
+
+  /* A table's headings and its closing line (the bundled catalog: no network). */
+  said = run_in_french (models_list);
+  g_assert_nonnull (strstr (said, "NOM"));
+  g_assert_nonnull (strstr (said, "DESCRIPTION"));
+  g_assert_nonnull (strstr (said, "Les modèles vont dans"));
+  g_assert_null (strstr (said, "Models go to"));
   g_clear_pointer (&said, g_free);
 
   said = run_in_french (no_project);

@@ -73,7 +73,7 @@ prepare_graph (GraftModel *model, BenchMode mode, GError **error)
   if (mode != MODE_FORWARD && head < 0)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                   "the model has no parameters to train");
+                   _("the model has no parameters to train"));
       return FALSE;
     }
   for (int v = 0; v < graft_graph_value_count (graph); v++)
@@ -104,16 +104,16 @@ cli_bench (int argc, char **argv)
   gboolean json = FALSE;
   g_autofree char *mode_name = NULL;
   const GOptionEntry entries[] = {
-    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images per batch (default 1)", "B" },
-    { "size", 's', 0, G_OPTION_ARG_INT, &size, "Image size; must be the model's (default: the model's)", "S" },
-    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: one per CPU)", "T" },
-    { "mode", 'm', 0, G_OPTION_ARG_STRING, &mode_name, "forward (default), train or head", "MODE" },
-    { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Timed runs after one warm-up (default 5)", "R" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, N_("Images per batch (default 1)"), "B" },
+    { "size", 's', 0, G_OPTION_ARG_INT, &size, N_("Image size; must be the model's (default: the model's)"), "S" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, N_("Threads (default: one per CPU)"), "T" },
+    { "mode", 'm', 0, G_OPTION_ARG_STRING, &mode_name, N_("forward (default), train or head"), "MODE" },
+    { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, N_("Timed runs after one warm-up (default 5)"), "R" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
-    "bench", "MODEL.onnx", "Times inference or a training step of a model on random images.", entries);
+    "bench", "MODEL.onnx", N_("Times inference or a training step of a model on random images."), entries);
   g_autoptr (GraftModel) model = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree float *images = NULL;
@@ -137,34 +137,34 @@ cli_bench (int argc, char **argv)
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc != 2)
-    return cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx)" : "one model at a time");
+    return cli_usage_error (context, "%s", argc < 2 ? _("which model? (give MODEL.onnx)") : _("one model at a time"));
   if (mode_name != NULL)
     {
       int m = 0;
       while (m < (int) G_N_ELEMENTS (mode_names) && strcmp (mode_name, mode_names[m]) != 0)
         m++;
       if (m == (int) G_N_ELEMENTS (mode_names))
-        return cli_usage_error (context, "--mode is forward, train or head, not '%s'", mode_name);
+        return cli_usage_error (context, _("--mode is forward, train or head, not '%s'"), mode_name);
       mode = (BenchMode) m;
     }
   if (batch < 1 || batch > 65536)
-    return cli_usage_error (context, "--batch %d is not a batch size", batch);
+    return cli_usage_error (context, _("--batch %d is not a batch size"), batch);
   if (repeats < 1 || repeats > 100000)
-    return cli_usage_error (context, "--repeats %d is not a number of runs", repeats);
+    return cli_usage_error (context, _("--repeats %d is not a number of runs"), repeats);
   if (size < 0)
-    return cli_usage_error (context, "--size %d is not an image size", size);
+    return cli_usage_error (context, _("--size %d is not an image size"), size);
   if (!cli_set_threads (threads))
-    return cli_usage_error (context, "--threads %d is not a thread count", threads);
+    return cli_usage_error (context, _("--threads %d is not a thread count"), threads);
 
   model = graft_model_load (argv[1], &error);
   if (model == NULL)
     return cli_fail (error);
   cli_model_input_size (model, &height, &width);
   if (size > 0 && height < 0)
-    return cli_fail_printf ("%s does not take images (its input is not 4-dimensional): drop --size", argv[1]);
+    return cli_fail_printf (_("%s does not take images (its input is not 4-dimensional): drop --size"), argv[1]);
   if (size > 0 && (height != size || width != size))
-    return cli_fail_printf ("%s takes %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " images, not %dx%d "
-                            "(Graft runs a model at its declared input size)", argv[1], height, width, size, size);
+    return cli_fail_printf (_("%s takes %lldx%lld images, not %dx%d (Graft runs a model at its declared input size)"),
+                            argv[1], (long long) height, (long long) width, size, size);
   if (mode != MODE_FORWARD)
     {
       const graft_shape *logits = &graft_graph_value (model->graph, model->logits)->shape;
@@ -172,7 +172,7 @@ cli_bench (int argc, char **argv)
         {
           char text[128];
           graft_shape_format (logits, text, sizeof text);
-          return cli_fail_printf ("%s: the logits have shape %s, not (N, classes): cannot train on them",
+          return cli_fail_printf (_("%s: the logits have shape %s, not (N, classes): cannot train on them"),
                                   argv[1], text);
         }
       classes = (int) logits->dims[1];
@@ -187,7 +187,7 @@ cli_bench (int argc, char **argv)
     return cli_fail_printf ("%s: %s", argv[1], engine_error.message);
   images = g_try_new (float, MAX (count, 1));
   if (images == NULL)
-    return cli_fail_printf ("out of memory for a batch of %d images", batch);
+    return cli_fail_printf (_("out of memory for a batch of %d images"), batch);
   for (size_t i = 0; i < count; i++)
     images[i] = 2.0f * graft_random_uniform (7, i) - 1.0f;
   labels = g_new (int32_t, batch);
@@ -202,7 +202,7 @@ cli_bench (int argc, char **argv)
   options.seed = 1;
   plan = graft_plan_new (model->graph, &options, &engine_error);
   if (plan == NULL)
-    return cli_fail_printf ("%s: cannot make a %s plan at batch %d: %s", argv[1], mode_names[mode], batch,
+    return cli_fail_printf (_("%s: cannot make a %s plan at batch %d: %s"), argv[1], mode_names[mode], batch,
                             engine_error.message);
   kernels = graft_plan_kernels_name (plan);
   if (mode != MODE_FORWARD)
@@ -282,12 +282,12 @@ cli_bench (int argc, char **argv)
     }
   else
     {
-      printf ("%s: %s, batch %d, %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT ", %d threads, median of %d\n", argv[1],
-              mode_names[mode], batch, height, width, graft_get_num_threads (), repeats);
+      printf (_("%s: %s, batch %d, %lldx%lld, %d threads, median of %d\n"), argv[1], mode_names[mode], batch,
+              (long long) height, (long long) width, graft_get_num_threads (), repeats);
       printf ("  OpenBLAS: %s\n", graft_openblas_description ());
-      printf ("  engine kernels: %s\n", graft_simd_level ());
-      printf ("  %.2f ms per batch, %.1f images/s\n", median, batch / (median / 1e3));
-      printf ("  peak RSS %.1f MiB; activations %.1f MiB, gradients %.1f MiB (plan)\n", peak_rss,
+      printf (_("  engine kernels: %s\n"), graft_simd_level ());
+      printf (_("  %.2f ms per batch, %.1f images/s\n"), median, batch / (median / 1e3));
+      printf (_("  peak RSS %.1f MiB; activations %.1f MiB, gradients %.1f MiB (plan)\n"), peak_rss,
               memory.activation_floats * 4.0 / 1048576, memory.gradient_floats * 4.0 / 1048576);
     }
   return CLI_EXIT_OK;

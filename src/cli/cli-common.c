@@ -657,6 +657,18 @@ cli_missing_names (GPtrArray *names, GPtrArray *known)
   return missing != NULL ? g_string_free (missing, FALSE) : NULL;
 }
 
+void
+cli_print_padded (const char *text, int width)
+{
+  printf ("%s%*s", text, MAX (0, width - (int) g_utf8_strlen (text, -1)), "");
+}
+
+void
+cli_print_padded_right (const char *text, int width)
+{
+  printf ("%*s%s", MAX (0, width - (int) g_utf8_strlen (text, -1)), "", text);
+}
+
 int
 cli_load_image_folder (const char *path, GPtrArray *classes, GraftDataset **out)
 {

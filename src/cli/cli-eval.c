@@ -260,20 +260,6 @@ print_eval_json (const char *model_path, const char *data_path, gint64 run_id, c
   cli_print_json (builder, TRUE);
 }
 
-/* text padded with spaces to width characters, after it or before it (printf pads bytes:
- * a translated heading such as "précision" would not line up). */
-static void
-print_padded (const char *text, int width)
-{
-  printf ("%s%*s", text, MAX (0, width - (int) g_utf8_strlen (text, -1)), "");
-}
-
-static void
-print_padded_right (const char *text, int width)
-{
-  printf ("%*s%s", MAX (0, width - (int) g_utf8_strlen (text, -1)), "", text);
-}
-
 static void
 print_eval_table (const char *model_path, const char *data_path, const GraftDataset *dataset,
                   const GraftMetrics *metrics)
@@ -299,15 +285,15 @@ print_eval_table (const char *model_path, const char *data_path, const GraftData
   printf (_("loss      %.4f\n\n"), graft_metrics_loss (metrics));
 
   /* Translators: the headings of eval's table of classes; keep each within 9 characters. */
-  print_padded (_("class"), name_width);
+  cli_print_padded (_("class"), name_width);
   printf ("  ");
-  print_padded_right (_("precision"), 9);
+  cli_print_padded_right (_("precision"), 9);
   printf ("  ");
-  print_padded_right (_("recall"), 9);
+  cli_print_padded_right (_("recall"), 9);
   printf ("  ");
-  print_padded_right (_("F1"), 9);
+  cli_print_padded_right (_("F1"), 9);
   printf ("  ");
-  print_padded_right (_("support"), 9);
+  cli_print_padded_right (_("support"), 9);
   printf ("\n");
   for (int c = 0; c < classes; c++)
     {
@@ -318,7 +304,7 @@ print_eval_table (const char *model_path, const char *data_path, const GraftData
       printf ("%s%*s  %9.3f  %9.3f  %9.3f  %9" G_GUINT64_FORMAT "\n", name, pad, "", m.precision, m.recall, m.f1,
               m.support);
     }
-  print_padded (macro, name_width);
+  cli_print_padded (macro, name_width);
   printf ("  %9s  %9s  %9.3f  %9" G_GUINT64_FORMAT "\n\n", "", "",
           graft_metrics_macro_f1 (metrics), metrics->count);
 

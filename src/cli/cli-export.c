@@ -48,19 +48,19 @@ labels_json (GOptionContext *context, const char *text, int classes, const char 
       g_strstrip (names[i]);
       if (names[i][0] == '\0')
         {
-          *status = cli_usage_error (context, "--labels: label %u is empty", i + 1);
+          *status = cli_usage_error (context, _("--labels: label %u is empty"), i + 1);
           return NULL;
         }
       for (guint k = 0; k < i; k++)
         if (strcmp (names[k], names[i]) == 0)
           {
-            *status = cli_usage_error (context, "--labels: '%s' is given twice", names[i]);
+            *status = cli_usage_error (context, _("--labels: '%s' is given twice"), names[i]);
             return NULL;
           }
     }
   if ((int) n != classes)
     {
-      *status = cli_fail_printf ("%s gives %d classes, but --labels names %u", model_path, classes, n);
+      *status = cli_fail_printf (_("%s gives %d classes, but --labels names %u"), model_path, classes, n);
       return NULL;
     }
   json_builder_begin_array (builder);
@@ -80,7 +80,7 @@ record_export (const char *folder, gint64 run_id, const char *output_path)
   g_autoptr (GraftProject) project = graft_project_open (folder, &error);
 
   if (project == NULL || !graft_run_record_export (project, run_id, output_path, "onnx", &error))
-    return cli_fail_printf ("%s was written, but the project %s could not record it: %s", output_path, folder,
+    return cli_fail_printf (_("%s was written, but the project %s could not record it: %s"), output_path, folder,
                             error->message);
   return CLI_EXIT_OK;
 }
@@ -95,18 +95,18 @@ cli_export (int argc, char **argv)
   gint64 run_id = 0;
   gboolean softmax = FALSE;
   const GOptionEntry entries[] = {
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path, "Where to write the model", "OUT.onnx" },
-    { "run", 'r', 0, G_OPTION_ARG_STRING, &run_text, "With a project folder: the run whose model to export", "N" },
-    { "softmax", 0, 0, G_OPTION_ARG_NONE, &softmax, "Append a Softmax: output probabilities", NULL },
-    { "labels", 'l', 0, G_OPTION_ARG_STRING, &labels, "Class names, comma-separated, one per class", "a,b,c" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path, N_("Where to write the model"), "OUT.onnx" },
+    { "run", 'r', 0, G_OPTION_ARG_STRING, &run_text, N_("With a project folder: the run whose model to export"), "N" },
+    { "softmax", 0, 0, G_OPTION_ARG_NONE, &softmax, N_("Append a Softmax: output probabilities"), NULL },
+    { "labels", 'l', 0, G_OPTION_ARG_STRING, &labels, N_("Class names, comma-separated, one per class"), "a,b,c" },
     { "preprocessing", 0, 0, G_OPTION_ARG_STRING, &preprocessing,
-      "The preprocessing, as JSON or a JSON file", "JSON" },
+      N_("The preprocessing, as JSON or a JSON file"), "JSON" },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
     "export", "MODEL.onnx | PROJECT --run N",
-    "Rewrites a model, or a project's run's model, with its class names and preprocessing in its metadata, "
-    "optionally with a Softmax output.",
+    N_("Rewrites a model, or a project's run's model, with its class names and preprocessing in its metadata, "
+       "optionally with a Softmax output."),
     entries);
   g_autoptr (GraftModel) model = NULL;
   g_autoptr (GError) error = NULL;
@@ -118,9 +118,9 @@ cli_export (int argc, char **argv)
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc != 2)
-    return cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx)" : "one model at a time");
+    return cli_usage_error (context, "%s", argc < 2 ? _("which model? (give MODEL.onnx)") : _("one model at a time"));
   if (output_path == NULL)
-    return cli_usage_error (context, "where to? (give --output OUT.onnx)");
+    return cli_usage_error (context, "%s", _("where to? (give --output OUT.onnx)"));
 
   if (graft_project_folder_has_project (argv[1]))
     {
@@ -128,7 +128,7 @@ cli_export (int argc, char **argv)
       GraftRun run = { 0 };
 
       if (run_text == NULL)
-        return cli_usage_error (context, "which run of %s? (give --run N; graft-cli runs lists them)", argv[1]);
+        return cli_usage_error (context, _("which run of %s? (give --run N; graft-cli runs lists them)"), argv[1]);
       if ((status = cli_option_int64 (context, "--run", run_text, 1, G_MAXINT64, &run_id)) != CLI_EXIT_OK)
         return status;
       project = graft_project_open (argv[1], &error);
@@ -136,9 +136,11 @@ cli_export (int argc, char **argv)
         return cli_fail (error);
       if (run.model_path == NULL || !g_file_test (run.model_path, G_FILE_TEST_IS_REGULAR))
         {
-          status = cli_fail_printf ("%s: run %" G_GINT64_FORMAT " has no model file%s%s", argv[1], run_id,
-                                    run.model_path != NULL ? ": missing " : " (it did not finish)",
-                                    run.model_path != NULL ? run.model_path : "");
+          status = run.model_path != NULL
+                       ? cli_fail_printf (_("%s: run %lld has no model file: missing %s"), argv[1], (long long) run_id,
+                                          run.model_path)
+                       : cli_fail_printf (_("%s: run %lld has no model file (it did not finish)"), argv[1],
+                                          (long long) run_id);
           graft_run_clear (&run);
           return status;
         }
@@ -155,7 +157,7 @@ cli_export (int argc, char **argv)
       graft_run_clear (&run);
     }
   else if (run_text != NULL)
-    return cli_usage_error (context, "--run is for a project folder; %s holds no project", argv[1]);
+    return cli_usage_error (context, _("--run is for a project folder; %s holds no project"), argv[1]);
   else
     {
       model = graft_model_load (argv[1], &error);
@@ -167,7 +169,7 @@ cli_export (int argc, char **argv)
   if (labels != NULL)
     {
       if (classes < 1)
-        return cli_fail_printf ("%s: its output is not a (N, classes) array of class scores, so it takes no labels",
+        return cli_fail_printf (_("%s: its output is not a (N, classes) array of class scores, so it takes no labels"),
                                 model_path);
       labels_value = labels_json (context, labels, classes, model_path, &status);
       if (labels_value == NULL)
@@ -182,13 +184,13 @@ cli_export (int argc, char **argv)
       if (*g_strchug (preprocessing) != '{')
         {
           if (!graft_file_get_contents (preprocessing, &text, NULL, &error))
-            return cli_fail_printf ("--preprocessing: %s", error->message);
+            return cli_fail_printf (_("--preprocessing: %s"), error->message);
           json = text;
         }
       if (!graft_preprocessing_from_json (json, &prep, &error))
-        return cli_fail_printf ("--preprocessing: %s", error->message);
+        return cli_fail_printf (_("--preprocessing: %s"), error->message);
       if (!cli_check_preprocessing (model, model_path, &prep, &error))
-        return cli_fail_printf ("--preprocessing: %s", error->message);
+        return cli_fail_printf (_("--preprocessing: %s"), error->message);
       g_hash_table_replace (model->metadata, g_strdup (GRAFT_METADATA_PREPROCESSING),
                             graft_preprocessing_to_json (&prep));
     }
@@ -228,16 +230,27 @@ cli_export (int argc, char **argv)
         {
           char difference[G_ASCII_DTOSTR_BUF_SIZE];
           g_ascii_formatd (difference, sizeof difference, "%.1e", verification.max_difference);
-          printf ("Verified %s: read back, it predicts the same class as run %" G_GINT64_FORMAT
-                  "'s model for %u of %u validation image%s, %s%s\n",
-                  output_path, run_id, verification.agreed, verification.compared,
-                  verification.compared == 1 ? "" : "s",
-                  verification.max_difference > 0 ? "probabilities differing by at most " : "with the same probabilities",
-                  verification.max_difference > 0 ? difference : "");
-          if (verification.agreed != verification.compared)
-            g_printerr ("%s predicts another class than run %" G_GINT64_FORMAT "'s model for %u image%s\n",
-                        output_path, run_id, verification.compared - verification.agreed,
-                        verification.compared - verification.agreed == 1 ? "" : "s");
+          guint differing = verification.compared - verification.agreed;
+          if (verification.max_difference > 0)
+            printf (g_dngettext (GETTEXT_PACKAGE,
+                                 "Verified %s: read back, it predicts the same class as run %lld's model for %u of "
+                                 "%u validation image, probabilities differing by at most %s\n",
+                                 "Verified %s: read back, it predicts the same class as run %lld's model for %u of "
+                                 "%u validation images, probabilities differing by at most %s\n",
+                                 verification.compared),
+                    output_path, (long long) run_id, verification.agreed, verification.compared, difference);
+          else
+            printf (g_dngettext (GETTEXT_PACKAGE,
+                                 "Verified %s: read back, it predicts the same class as run %lld's model for %u of "
+                                 "%u validation image, with the same probabilities\n",
+                                 "Verified %s: read back, it predicts the same class as run %lld's model for %u of "
+                                 "%u validation images, with the same probabilities\n",
+                                 verification.compared),
+                    output_path, (long long) run_id, verification.agreed, verification.compared);
+          if (differing > 0)
+            g_printerr (g_dngettext (GETTEXT_PACKAGE, "%s predicts another class than run %lld's model for %u image\n",
+                                     "%s predicts another class than run %lld's model for %u images\n", differing),
+                        output_path, (long long) run_id, differing);
         }
       return record_export (argv[1], run_id, output_path);
     }

@@ -15,13 +15,13 @@ cli_infer (int argc, char **argv)
   g_autofree char *input_path = NULL, *output_path = NULL;
   int threads = 0;
   const GOptionEntry entries[] = {
-    { "input", 'i', 0, G_OPTION_ARG_FILENAME, &input_path, "The images, a float32 .npy file", "X.npy" },
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path, "Where to write the output, as .npy", "Y.npy" },
-    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: one per CPU)", "T" },
+    { "input", 'i', 0, G_OPTION_ARG_FILENAME, &input_path, N_("The images, a float32 .npy file"), "X.npy" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path, N_("Where to write the output, as .npy"), "Y.npy" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, N_("Threads (default: one per CPU)"), "T" },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
-    "infer", "MODEL.onnx", "Runs a model on a batch of images from a NumPy file and writes its output.", entries);
+    "infer", "MODEL.onnx", N_("Runs a model on a batch of images from a NumPy file and writes its output."), entries);
   g_autoptr (GraftModel) model = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree float *images = NULL;
@@ -37,11 +37,11 @@ cli_infer (int argc, char **argv)
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc != 2)
-    return cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx)" : "one model at a time");
+    return cli_usage_error (context, "%s", argc < 2 ? _("which model? (give MODEL.onnx)") : _("one model at a time"));
   if (input_path == NULL || output_path == NULL)
-    return cli_usage_error (context, "both --input and --output are needed");
+    return cli_usage_error (context, "%s", _("both --input and --output are needed"));
   if (!cli_set_threads (threads))
-    return cli_usage_error (context, "--threads %d is not a thread count", threads);
+    return cli_usage_error (context, _("--threads %d is not a thread count"), threads);
 
   model = graft_model_load (argv[1], &error);
   if (model == NULL)
@@ -57,7 +57,7 @@ cli_infer (int argc, char **argv)
   for (int d = 1; ok && d < shape.rank; d++)
     ok = shape.dims[d] == declared.dims[d];
   if (!ok)
-    return cli_fail_printf ("%s holds an array of shape %s; %s takes N images of shape %s (%s), N >= 1",
+    return cli_fail_printf (_("%s holds an array of shape %s; %s takes N images of shape %s (%s), N >= 1"),
                             input_path, have, argv[1], want, model->input_nhwc ? "NHWC" : "NCHW");
 
   options.batch = (int) shape.dims[0];
@@ -65,7 +65,7 @@ cli_infer (int argc, char **argv)
   options.n_keep = 1;
   plan = graft_plan_new (model->graph, &options, &engine_error);
   if (plan == NULL)
-    return cli_fail_printf ("%s: cannot run at batch %d: %s", argv[1], options.batch, engine_error.message);
+    return cli_fail_printf (_("%s: cannot run at batch %d: %s"), argv[1], options.batch, engine_error.message);
   graft_shape_count (&shape, &count, NULL);
   if (graft_plan_set_input (plan, model->input, images, count, &engine_error) != GRAFT_OK
       || graft_plan_forward (plan, &engine_error) != GRAFT_OK)
@@ -77,6 +77,6 @@ cli_infer (int argc, char **argv)
   ok = output != NULL && graft_npy_write (output_path, &output_shape, output, &error);
   graft_plan_free (plan);
   if (!ok)
-    return error != NULL ? cli_fail (error) : cli_fail_printf ("%s: the plan kept no output", argv[1]);
+    return error != NULL ? cli_fail (error) : cli_fail_printf (_("%s: the plan kept no output"), argv[1]);
   return CLI_EXIT_OK;
 }

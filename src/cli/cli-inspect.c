@@ -209,7 +209,9 @@ print_table (const char *path, const GraftModel *model)
   g_autofree char *made_by = producer (model);
   g_autofree char *total_parameters = NULL;
   char input[128], output[128];
-  int name_width = (int) strlen ("block / layer");
+  /* Translators: the heading of inspect's first column (blocks, and their layers under them). */
+  const char *name_heading = _("block / layer");
+  int name_width = (int) g_utf8_strlen (name_heading, -1);
   guint64 parameters;
   double flops;
 
@@ -217,17 +219,21 @@ print_table (const char *path, const GraftModel *model)
   total_parameters = thousands (parameters);
   graft_shape_format (&graft_graph_value (model->graph, model->input)->shape, input, sizeof input);
   graft_shape_format (&graft_graph_value (model->graph, model->output)->shape, output, sizeof output);
-  printf ("model       %s\n", path);
-  printf ("input       %s %s %s\n", model->input_name, input, model->input_nhwc ? "NHWC" : "NCHW");
-  printf ("output      %s %s\n", model->output_name, output);
-  printf ("opset       %" G_GINT64_FORMAT " (IR %" G_GINT64_FORMAT ")%s%s\n", model->opset, model->ir_version,
-          made_by[0] != '\0' ? ", made by " : "", made_by);
-  printf ("metadata    ");
+  /* Translators: inspect's summary; the labels are padded to line up their values. */
+  printf (_("model       %s\n"), path);
+  printf (_("input       %s %s %s\n"), model->input_name, input, model->input_nhwc ? "NHWC" : "NCHW");
+  printf (_("output      %s %s\n"), model->output_name, output);
+  if (made_by[0] != '\0')
+    printf (_("opset       %lld (IR %lld), made by %s\n"), (long long) model->opset, (long long) model->ir_version,
+            made_by);
+  else
+    printf (_("opset       %lld (IR %lld)\n"), (long long) model->opset, (long long) model->ir_version);
+  printf ("%s", _("metadata    "));
   for (guint i = 0; i < keys->len; i++)
     printf ("%s%s", i > 0 ? ", " : "", (const char *) keys->pdata[i]);
-  printf ("%s\n", keys->len == 0 ? "(none)" : "");
-  printf ("parameters  %s\n", total_parameters);
-  printf ("FLOPs       %.3f G per image (2 x multiply-adds)\n\n", flops / 1e9);
+  printf ("%s\n", keys->len == 0 ? _("(none)") : "");
+  printf (_("parameters  %s\n"), total_parameters);
+  printf (_("FLOPs       %.3f G per image (2 x multiply-adds)\n\n"), flops / 1e9);
 
   for (guint b = 0; b < model->blocks->len; b++)
     {
@@ -237,8 +243,16 @@ print_table (const char *path, const GraftModel *model)
         name_width = MAX (name_width, 2 + (int) strlen (graft_graph_node (model->graph, i)->name));
     }
   name_width = MIN (name_width, MAX_NAME_WIDTH);
-  printf ("%-*s  %-18s  %-20s  %12s  %10s\n", name_width, "block / layer", "op", "output shape", "parameters",
-          "MFLOPs");
+  cli_print_padded (name_heading, name_width);
+  printf ("  ");
+  cli_print_padded (_("op"), 18);
+  printf ("  ");
+  cli_print_padded (_("output shape"), 20);
+  printf ("  ");
+  cli_print_padded_right (_("parameters"), 12);
+  printf ("  ");
+  cli_print_padded_right (_("MFLOPs"), 10);
+  printf ("\n");
   for (guint b = 0; b < model->blocks->len; b++)
     {
       const GraftBlock *block = &g_array_index (model->blocks, GraftBlock, b);
@@ -254,7 +268,7 @@ print_table (const char *path, const GraftModel *model)
           print_row (name_width, name, cli_node_op_name (node), shape, info->parameters, info->flops);
         }
     }
-  print_row (name_width, "total", "", "", parameters, flops);
+  print_row (name_width, _("total"), "", "", parameters, flops);
 }
 
 int
@@ -262,11 +276,11 @@ cli_inspect (int argc, char **argv)
 {
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of a table", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON instead of a table"), NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
-    "inspect", "MODEL.onnx", "Shows a model's input and output, its blocks and layers, parameters and FLOPs.",
+    "inspect", "MODEL.onnx", N_("Shows a model's input and output, its blocks and layers, parameters and FLOPs."),
     entries);
   g_autoptr (GraftModel) model = NULL;
   g_autoptr (GError) error = NULL;
@@ -275,7 +289,7 @@ cli_inspect (int argc, char **argv)
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc != 2)
-    return cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx)" : "one model at a time");
+    return cli_usage_error (context, "%s", argc < 2 ? _("which model? (give MODEL.onnx)") : _("one model at a time"));
   model = graft_model_load (argv[1], &error);
   if (model == NULL)
     return cli_fail (error);

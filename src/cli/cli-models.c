@@ -128,26 +128,37 @@ models_list (const GraftCatalog *catalog, gboolean json)
       return CLI_EXIT_OK;
     }
 
-  printf ("%-22s %9s %7s  %-13s %-12s %s\n", "NAME", "SIZE", "GFLOPS", "LICENCE", "STATE", "DESCRIPTION");
+  /* Translators: the headings of graft-cli models' table. */
+  cli_print_padded (_("NAME"), 22);
+  printf (" ");
+  cli_print_padded_right (_("SIZE"), 9);
+  printf (" ");
+  cli_print_padded_right (_("GFLOPS"), 7);
+  printf ("  ");
+  cli_print_padded (_("LICENCE"), 13);
+  printf (" ");
+  cli_print_padded (_("STATE"), 12);
+  printf (" %s\n", _("DESCRIPTION"));
   for (guint i = 0; i < n; i++)
     {
       const GraftCatalogEntry *entry = graft_catalog_get_entry (catalog, i);
       g_autofree char *state = NULL;
       guint64 part = part_bytes (entry);
       if (graft_catalog_is_downloaded (entry))
-        state = g_strdup ("downloaded");
+        state = g_strdup (_("downloaded"));
       else if (part > 0 && part <= entry->bytes)
-        state = g_strdup_printf ("partial %d%%", (int) (100.0 * (double) part / (double) entry->bytes));
+        state = g_strdup_printf (_("partial %d%%"), (int) (100.0 * (double) part / (double) entry->bytes));
       else
         state = g_strdup ("-");
-      printf ("%-22s %6.1f MB %7.2f  %-13s %-12s %s: %s%s%s\n", entry->name, (double) entry->bytes / 1e6,
-              entry->flops / 1e9, entry->licence, state, entry->title, entry->description,
-              entry->supported ? "" : " [not usable yet] ", entry->supported || entry->support_note == NULL ? ""
-              : entry->support_note);
+      printf ("%-22s %6.1f MB %7.2f  %-13s ", entry->name, (double) entry->bytes / 1e6, entry->flops / 1e9,
+              entry->licence);
+      cli_print_padded (state, 12);
+      printf (" %s: %s%s%s\n", entry->title, entry->description, entry->supported ? "" : _(" [not usable yet] "),
+              entry->supported || entry->support_note == NULL ? "" : entry->support_note);
     }
   {
     g_autofree char *dir = graft_catalog_models_dir ();
-    printf ("\nModels go to %s. Licences are as listed by the ONNX Model Zoo.\n", dir);
+    printf (_("\nModels go to %s. Licences are as listed by the ONNX Model Zoo.\n"), dir);
   }
   return CLI_EXIT_OK;
 }
@@ -199,16 +210,16 @@ on_progress (GraftDownload *download, gpointer data)
   {
     g_autoptr (GString) line = g_string_new (NULL);
     double percent = p.total > 0 ? 100.0 * (double) p.received / (double) p.total : 0;
-    g_string_append_printf (line, "%s: %5.1f%%  %.1f of %.1f MB", graft_download_get_entry (download)->name,
+    g_string_append_printf (line, _("%s: %5.1f%%  %.1f of %.1f MB"), graft_download_get_entry (download)->name,
                             percent, (double) p.received / 1e6, (double) p.total / 1e6);
     if (p.verifying)
-      g_string_append (line, "  verifying");
+      g_string_append (line, _("  verifying"));
     else
       {
         if (p.rate > 0)
           g_string_append_printf (line, "  %.2f MB/s", p.rate / 1e6);
         if (p.eta >= 0)
-          g_string_append_printf (line, "  %d:%02d left", (int) p.eta / 60, (int) p.eta % 60);
+          g_string_append_printf (line, _("  %d:%02d left"), (int) p.eta / 60, (int) p.eta % 60);
       }
     /* Rewrites the line: carriage return, then erase to the end of the line. */
     fprintf (stderr, "\r\033[K%s", line->str);
@@ -259,14 +270,18 @@ models_download (const GraftCatalogEntry *entry, gboolean json)
   gboolean ok;
 
   if (!entry->supported)
-    fprintf (stderr, "graft-cli: note: Graft cannot use %s yet%s%s\n", entry->name,
-             entry->support_note != NULL ? ": " : "", entry->support_note != NULL ? entry->support_note : "");
+    {
+      if (entry->support_note != NULL)
+        fprintf (stderr, _("graft-cli: note: Graft cannot use %s yet: %s\n"), entry->name, entry->support_note);
+      else
+        fprintf (stderr, _("graft-cli: note: Graft cannot use %s yet\n"), entry->name);
+    }
   if (graft_catalog_is_downloaded (entry))
     {
       if (json)
         print_event ("done", entry->name, path, "already downloaded");
       else
-        printf ("%s is already downloaded and verified: %s\n", entry->name, path);
+        printf (_("%s is already downloaded and verified: %s\n"), entry->name, path);
       return CLI_EXIT_OK;
     }
   download = graft_download_new (entry, NULL);
@@ -283,13 +298,13 @@ models_download (const GraftCatalogEntry *entry, gboolean json)
     {
       if (json)
         print_event ("error", entry->name, NULL, error->message);
-      fprintf (stderr, "graft-cli: %s\n", error->message);
+      fprintf (stderr, _("graft-cli: %s\n"), error->message);
       return ui.interrupted ? CLI_EXIT_INTERRUPTED : CLI_EXIT_FAILURE;
     }
   if (json)
     print_event ("done", entry->name, path, NULL);
   else
-    printf ("%s: downloaded and verified: %s\n", entry->name, path);
+    printf (_("%s: downloaded and verified: %s\n"), entry->name, path);
   return CLI_EXIT_OK;
 }
 
@@ -314,7 +329,7 @@ models_path (const GraftCatalogEntry *entry, gboolean json)
     printf ("%s\n", path);
   if (!downloaded)
     {
-      fprintf (stderr, "graft-cli: %s is not downloaded (it would be %s): run 'graft-cli models download %s'\n",
+      fprintf (stderr, _("graft-cli: %s is not downloaded (it would be %s): run 'graft-cli models download %s'\n"),
                entry->name, path, entry->name);
       return CLI_EXIT_FAILURE;
     }
@@ -341,7 +356,7 @@ models_verify (const GraftCatalogEntry *entry, gboolean json)
       cli_print_json (builder, FALSE);
     }
   else if (ok)
-    printf ("%s: OK (%" G_GUINT64_FORMAT " bytes, SHA-256 %s)\n", path, entry->bytes, entry->sha256);
+    printf (_("%s: OK (%llu bytes, SHA-256 %s)\n"), path, (unsigned long long) entry->bytes, entry->sha256);
   if (!ok)
     return cli_fail (error);
   return CLI_EXIT_OK;
@@ -352,13 +367,14 @@ cli_models (int argc, char **argv)
 {
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON on stdout", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON on stdout"), NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
     "models", "[list | download NAME | path NAME | verify NAME]",
-    "The model catalog: ImageNet classifiers downloaded on demand into the user's data folder, "
-    "verified before use (list, download, path, verify).", entries);
+    N_("The model catalog: ImageNet classifiers downloaded on demand into the user's data folder, "
+       "verified before use (list, download, path, verify)."),
+    entries);
   g_autoptr (GraftCatalog) catalog = NULL;
   g_autoptr (GError) error = NULL;
   const GraftCatalogEntry *entry;
@@ -370,10 +386,10 @@ cli_models (int argc, char **argv)
   action = argc >= 2 ? argv[1] : "list";
   if (strcmp (action, "list") != 0 && strcmp (action, "download") != 0 && strcmp (action, "path") != 0
       && strcmp (action, "verify") != 0)
-    return cli_usage_error (context, "no action '%s' (list, download, path, verify)", action);
+    return cli_usage_error (context, _("no action '%s' (list, download, path, verify)"), action);
   if (strcmp (action, "list") == 0 ? argc > 2 : argc != 3)
-    return cli_usage_error (context, strcmp (action, "list") == 0 ? "list takes no name"
-                            : "%s takes one model name", action);
+    return strcmp (action, "list") == 0 ? cli_usage_error (context, "%s", _("list takes no name"))
+                                        : cli_usage_error (context, _("%s takes one model name"), action);
 
   catalog = graft_catalog_load (&error);
   if (catalog == NULL)

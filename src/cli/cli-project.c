@@ -401,7 +401,10 @@ cli_project (int argc, char **argv)
 /* ------------------------------------------------------------------------ */
 /* runs                                                                     */
 
-static const char *const status_names[] = { "pending", "running", "finished", "failed", "stopped" };
+/* The JSON's names; the table shows them translated (the context "run status"). */
+static const char *const status_names[] = { NC_ ("run status", "pending"), NC_ ("run status", "running"),
+                                            NC_ ("run status", "finished"), NC_ ("run status", "failed"),
+                                            NC_ ("run status", "stopped") };
 
 typedef struct {
   char *strategy;         /* NULL when the spec does not say */
@@ -531,8 +534,21 @@ cli_runs (int argc, char **argv)
   else if (runs->len == 0)
     printf (_("%s has no runs yet (graft-cli train %s makes one)\n"), argv[1], argv[1]);
   else
-    printf ("%-5s %-9s %-19s %-9s %-9s %-20s %s\n", "ID", "STATUS", "STRATEGY", "EPOCHS", "ACCURACY", "CREATED",
-            "MODEL");
+    {
+      /* Translators: the headings of graft-cli runs' table. */
+      cli_print_padded (_("ID"), 5);
+      printf (" ");
+      cli_print_padded (_("STATUS"), 9);
+      printf (" ");
+      cli_print_padded (_("STRATEGY"), 19);
+      printf (" ");
+      cli_print_padded (_("EPOCHS"), 9);
+      printf (" ");
+      cli_print_padded (_("ACCURACY"), 9);
+      printf (" ");
+      cli_print_padded (_("CREATED"), 20);
+      printf (" %s\n", _("MODEL"));
+    }
   for (guint i = 0; i < runs->len; i++)
     {
       const GraftRun *run = &g_array_index (runs, GraftRun, i);
@@ -599,9 +615,10 @@ cli_runs (int argc, char **argv)
                                                                : g_strdup_printf ("%.1f%%", 100 * summary.accuracy);
           if (created != NULL && strlen (created) > 19)
             created[19] = '\0';   /* the time zone: the terminal's own */
-          printf ("%-5" G_GINT64_FORMAT " %-9s %-19s %-9s %-9s %-20s %s\n", run->id, status,
-                  summary.strategy != NULL ? summary.strategy : "-", epochs, accuracy, created != NULL ? created : "-",
-                  run->model_path != NULL ? run->model_path : "-");
+          printf ("%-5" G_GINT64_FORMAT " ", run->id);
+          cli_print_padded (g_dpgettext2 (GETTEXT_PACKAGE, "run status", status), 9);
+          printf (" %-19s %-9s %-9s %-20s %s\n", summary.strategy != NULL ? summary.strategy : "-", epochs, accuracy,
+                  created != NULL ? created : "-", run->model_path != NULL ? run->model_path : "-");
         }
       g_free (summary.strategy);
     }

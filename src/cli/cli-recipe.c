@@ -188,7 +188,7 @@ write_manifest (const char *dir, const GraftDataset *train, const GraftDataset *
             if (g_mkdir_with_parents (to_dir, 0755) != 0)
               {
                 int saved = errno;
-                g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: cannot create the folder: %s",
+                g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), _("%s: cannot create the folder: %s"),
                              to_dir, g_strerror (saved));
                 return FALSE;
               }
@@ -295,7 +295,7 @@ prepare_folder (const char *dir, GError **error)
   if (g_mkdir_with_parents (dir, 0755) != 0)
     {
       int saved = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: cannot create the folder: %s", dir,
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), _("%s: cannot create the folder: %s"), dir,
                    g_strerror (saved));
       return FALSE;
     }
@@ -307,7 +307,7 @@ prepare_folder (const char *dir, GError **error)
   if (g_dir_read_name (listing) != NULL)
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
-                   "%s is not empty and holds no recipe: choose a new or empty folder", dir);
+                   _("%s is not empty and holds no recipe: choose a new or empty folder"), dir);
       return FALSE;
     }
   return TRUE;
@@ -331,8 +331,8 @@ write_recipe (CliTrainSetup *setup, const char *dir, gboolean copy_images, gbool
   guint images = 0;
 
   if (template_dir == NULL)
-    return cli_fail_printf ("the recipe's template (recipe/train.py) is not installed: set GRAFT_DATA_DIR to "
-                            "Graft's data folder");
+    return cli_fail_printf ("%s", _("the recipe's template (recipe/train.py) is not installed: set GRAFT_DATA_DIR to "
+                                  "Graft's data folder"));
   trainer = cli_train_setup_trainer (setup, &error);
   if (trainer == NULL || !prepare_folder (dir, &error))
     return cli_fail (error);
@@ -359,8 +359,12 @@ write_recipe (CliTrainSetup *setup, const char *dir, gboolean copy_images, gbool
     }
   if (!quiet)
     {
-      printf ("Wrote %s: %u images of %u classes (%u for validation), the model with its new head, the spec and "
-              "train.py.\nRun it with: torchrun --standalone --nproc_per_node=N %s/train.py\n",
+      printf (g_dngettext (GETTEXT_PACKAGE,
+                           "Wrote %s: %u image of %u classes (%u for validation), the model with its new head, the "
+                           "spec and train.py.\nRun it with: torchrun --standalone --nproc_per_node=N %s/train.py\n",
+                           "Wrote %s: %u images of %u classes (%u for validation), the model with its new head, the "
+                           "spec and train.py.\nRun it with: torchrun --standalone --nproc_per_node=N %s/train.py\n",
+                           images),
               dir, images, train->classes->len, validation != NULL ? graft_dataset_size (validation) : 0, dir);
     }
   return CLI_EXIT_OK;
@@ -372,14 +376,14 @@ cli_recipe (int argc, char **argv)
   g_autofree char *output = NULL, *model_option = NULL, *run_text = NULL;
   gboolean copy_images = FALSE, quiet = FALSE;
   GOptionEntry entries[] = {
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "The folder to write (new, empty or an earlier recipe's)",
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, N_("The folder to write (new, empty or an earlier recipe's)"),
       "DIR" },
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_option,
-      "With a project: the pretrained model (default: the one the project remembers)", "MODEL.onnx" },
-    { "run", 0, 0, G_OPTION_ARG_STRING, &run_text, "With a project: the spec and model of its stored run N", "N" },
+      N_("With a project: the pretrained model (default: the one the project remembers)"), "MODEL.onnx" },
+    { "run", 0, 0, G_OPTION_ARG_STRING, &run_text, N_("With a project: the spec and model of its stored run N"), "N" },
     { "copy-images", 0, 0, G_OPTION_ARG_NONE, &copy_images,
-      "Copy the images into DIR/images, so that the folder alone can travel", NULL },
-    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print nothing on success", NULL },
+      N_("Copy the images into DIR/images, so that the folder alone can travel"), NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, N_("Print nothing on success"), NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = NULL;
@@ -390,10 +394,10 @@ cli_recipe (int argc, char **argv)
   int status;
 
   context = cli_option_context_new ("recipe", "MODEL.onnx DATA | PROJECT",
-                                    "Writes a folder that trains the run graft-cli train would (same options) with "
-                                    "PyTorch's distributed training: torchrun --standalone --nproc_per_node=N "
-                                    "DIR/train.py writes DIR/model.onnx, which 'graft-cli runs import PROJECT DIR' "
-                                    "takes back into a project.",
+                                    N_("Writes a folder that trains the run graft-cli train would (same options) with "
+                                       "PyTorch's distributed training: torchrun --standalone --nproc_per_node=N "
+                                       "DIR/train.py writes DIR/model.onnx, which 'graft-cli runs import PROJECT DIR' "
+                                       "takes back into a project."),
                                     entries);
   setup = cli_train_setup_new (context);
   if (!cli_parse (context, &argc, &argv))
@@ -402,7 +406,7 @@ cli_recipe (int argc, char **argv)
       return CLI_EXIT_USAGE;
     }
   if (output == NULL)
-    status = cli_usage_error (context, "where to? (give -o DIR)");
+    status = cli_usage_error (context, "%s", _("where to? (give -o DIR)"));
   else if (argc == 2 && graft_project_folder_has_project (argv[1]))
     {
       project = graft_project_open (argv[1], &error);
@@ -417,10 +421,11 @@ cli_recipe (int argc, char **argv)
           errno = 0;
           run_id = g_ascii_strtoll (run_text, &end, 10);
           if (errno != 0 || end == run_text || *end != '\0' || run_id <= 0)
-            status = cli_usage_error (context, "--run %s is not a run number", run_text);
+            status = cli_usage_error (context, _("--run %s is not a run number"), run_text);
           else if (model_option != NULL || cli_train_setup_changes_spec (setup))
-            status = cli_usage_error (context, "--run takes the run's own model and settings: --model, --preset, "
-                                               "--spec, --epochs, --batch, --lr and --seed cannot change them");
+            status = cli_usage_error (context, "%s", _("--run takes the run's own model and settings: --model, "
+                                                       "--preset, --spec, --epochs, --batch, --lr and --seed cannot "
+                                                       "change them"));
           else if (!graft_project_get_run (project, run_id, &run, &error))
             status = cli_fail_printf ("%s: %s", argv[1], error->message);
           else
@@ -428,8 +433,8 @@ cli_recipe (int argc, char **argv)
               base_spec = g_steal_pointer (&run.spec_json);
               run_spec = base_spec != NULL ? graft_session_spec_from_json (base_spec, NULL) : NULL;
               if (run_spec == NULL || run_spec->model_path == NULL || run_spec->model_path[0] == '\0')
-                status = cli_fail_printf ("%s: run %" G_GINT64_FORMAT " does not say which model it trained",
-                                          argv[1], run_id);
+                status = cli_fail_printf (_("%s: run %lld does not say which model it trained"), argv[1],
+                                          (long long) run_id);
               else
                 {
                   model_path = g_strdup (run_spec->model_path);
@@ -451,19 +456,19 @@ cli_recipe (int argc, char **argv)
                 model_path = g_strdup (remembered->model_path);
             }
           status = model_path != NULL ? CLI_EXIT_OK
-                                      : cli_usage_error (context, "which model? %s remembers none (give --model "
-                                                                  "MODEL.onnx)", argv[1]);
+                                      : cli_usage_error (context, _("which model? %s remembers none (give --model "
+                                                                    "MODEL.onnx)"), argv[1]);
         }
       if (status == CLI_EXIT_OK)
         status = cli_train_setup_load_project (setup, context, project, argv[1], model_path,
                                                model_option == NULL ? base_spec : NULL);
     }
   else if (model_option != NULL || run_text != NULL)
-    status = cli_usage_error (context, "--model and --run are for a project folder (give PROJECT)");
+    status = cli_usage_error (context, "%s", _("--model and --run are for a project folder (give PROJECT)"));
   else if (argc != 3)
-    status = cli_usage_error (context, argc < 2 ? "which model? (give MODEL.onnx DATA, or PROJECT)"
-                                       : argc < 3 ? "which images? (give MODEL.onnx DATA)"
-                                                  : "one model and one image folder");
+    status = cli_usage_error (context, "%s", argc < 2   ? _("which model? (give MODEL.onnx DATA, or PROJECT)")
+                                             : argc < 3 ? _("which images? (give MODEL.onnx DATA)")
+                                                        : _("one model and one image folder"));
   else
     status = cli_train_setup_load_folder (setup, context, argv[1], argv[2]);
   if (status == CLI_EXIT_OK)
@@ -519,7 +524,7 @@ read_events (const char *path, GraftRunCurves *curves, EventLog *log, GError **e
       node = json_from_string (lines[i], NULL);
       if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
         {
-          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s, line %u: not a JSON event", path, i + 1);
+          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("%s, line %u: not a JSON event"), path, i + 1);
           return FALSE;
         }
       event = json_node_get_object (node);
@@ -534,8 +539,8 @@ read_events (const char *path, GraftRunCurves *curves, EventLog *log, GError **e
           };
           if (step.epoch < 0 || step.step < 0 || step.steps < 1)
             {
-              g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s, line %u: a step event without its epoch "
-                           "and step", path, i + 1);
+              g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("%s, line %u: a step event without its epoch "
+                             "and step"), path, i + 1);
               return FALSE;
             }
           graft_run_curves_add_step (curves, &step);
@@ -554,7 +559,7 @@ read_events (const char *path, GraftRunCurves *curves, EventLog *log, GError **e
           };
           if (epoch.epoch < 0)
             {
-              g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s, line %u: an epoch event without its epoch",
+              g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("%s, line %u: an epoch event without its epoch"),
                            path, i + 1);
               return FALSE;
             }
@@ -577,14 +582,14 @@ cli_runs_import (int argc, char **argv)
 {
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the run as JSON", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the run as JSON"), NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
     "runs import", "PROJECT DIR",
-    "Stores a recipe folder trained elsewhere (graft-cli recipe, then torchrun DIR/train.py) as a run of the "
-    "project: its spec, its curves from DIR/events.jsonl, DIR/model.onnx, and its accuracy measured again on the "
-    "project's validation images.",
+    N_("Stores a recipe folder trained elsewhere (graft-cli recipe, then torchrun DIR/train.py) as a run of the "
+       "project: its spec, its curves from DIR/events.jsonl, DIR/model.onnx, and its accuracy measured again on the "
+       "project's validation images."),
     entries);
   g_autoptr (GError) error = NULL;
   g_autoptr (GraftProject) project = NULL;
@@ -607,14 +612,14 @@ cli_runs_import (int argc, char **argv)
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (argc != 3)
-    return cli_usage_error (context, argc < 2 ? "which project? (give PROJECT DIR)"
-                                     : argc < 3 ? "which recipe folder? (give PROJECT DIR)"
-                                                : "one project and one recipe folder");
+    return cli_usage_error (context, "%s", argc < 2   ? _("which project? (give PROJECT DIR)")
+                                           : argc < 3 ? _("which recipe folder? (give PROJECT DIR)")
+                                                      : _("one project and one recipe folder"));
   spec_path = g_build_filename (argv[2], "spec.json", NULL);
   events_path = g_build_filename (argv[2], "events.jsonl", NULL);
   model_path = g_build_filename (argv[2], "model.onnx", NULL);
   if (!g_file_test (model_path, G_FILE_TEST_EXISTS))
-    return cli_fail_printf ("%s: no trained model (model.onnx): has train.py finished there?", argv[2]);
+    return cli_fail_printf (_("%s: no trained model (model.onnx): has train.py finished there?"), argv[2]);
   if (!graft_file_get_contents (spec_path, &spec_text, NULL, &error))
     return cli_fail (error);
   spec = graft_session_spec_from_json (spec_text, &error);
@@ -623,13 +628,13 @@ cli_runs_import (int argc, char **argv)
   if (!read_events (events_path, curves, &log, &error))
     return cli_fail (error);
   if (!log.done)
-    return cli_fail_printf ("%s: the run has not finished (no done event)", events_path);
+    return cli_fail_printf (_("%s: the run has not finished (no done event)"), events_path);
 
   project = graft_project_open (argv[1], &error);
   if (project == NULL)
     return cli_fail (error);
   if (graft_project_is_read_only (project))
-    return cli_fail_printf ("%s: the project is read-only (%s): the run could not be stored",
+    return cli_fail_printf (_("%s: the project is read-only (%s): the run could not be stored"),
                             graft_project_get_db_path (project), graft_project_read_only_reason (project));
   model = graft_model_load (model_path, &error);
   if (model == NULL || !cli_model_labels (model, model_path, &labels, &error)
@@ -650,12 +655,12 @@ cli_runs_import (int argc, char **argv)
   if (validation == NULL)
     return cli_fail_printf ("%s: %s", argv[1], error->message);
   if (labels == NULL || labels->len != train->classes->len)
-    return cli_fail_printf ("%s gives %d classes, %s has %u", model_path,
+    return cli_fail_printf (_("%s gives %d classes, %s has %u"), model_path,
                             labels != NULL ? (int) labels->len : cli_model_classes (model), argv[1],
                             train->classes->len);
   for (guint c = 0; c < labels->len; c++)
     if (strcmp (g_ptr_array_index (labels, c), g_ptr_array_index (train->classes, c)) != 0)
-      return cli_fail_printf ("%s: class %u is '%s', the project's is '%s'", model_path, c + 1,
+      return cli_fail_printf (_("%s: class %u is '%s', the project's is '%s'"), model_path, c + 1,
                               (const char *) g_ptr_array_index (labels, c),
                               (const char *) g_ptr_array_index (train->classes, c));
   /* Graft's own figures: the project's validation images through Graft's engine. */
@@ -699,7 +704,7 @@ cli_runs_import (int argc, char **argv)
   }
   if (!graft_active_project_predict (project, run_id, model, train->classes, &prep, NULL, &predicted, &error))
     {
-      fprintf (stderr, "graft-cli: note: no suggestions stored: %s\n", error->message);
+      fprintf (stderr, _("graft-cli: note: no suggestions stored: %s\n"), error->message);
       g_clear_error (&error);
     }
   run_file = graft_project_run_model_file (project, run_id);
@@ -723,11 +728,15 @@ cli_runs_import (int argc, char **argv)
       cli_print_json (builder, FALSE);
     }
   else if (metrics != NULL)
-    printf ("Stored run %" G_GINT64_FORMAT " (%s): %d epochs, validation accuracy %.1f%%, loss %.4f (measured by "
-            "Graft)\n", run_id, run_file, log.epochs_done, 100 * graft_metrics_accuracy (metrics),
+    printf (g_dngettext (GETTEXT_PACKAGE,
+                         "Stored run %lld (%s): %d epoch, validation accuracy %.1f%%, loss %.4f (measured by Graft)\n",
+                         "Stored run %lld (%s): %d epochs, validation accuracy %.1f%%, loss %.4f (measured by Graft)\n",
+                         log.epochs_done),
+            (long long) run_id, run_file, log.epochs_done, 100 * graft_metrics_accuracy (metrics),
             graft_metrics_loss (metrics));
   else
-    printf ("Stored run %" G_GINT64_FORMAT " (%s): %d epochs, no validation images\n", run_id, run_file,
-            log.epochs_done);
+    printf (g_dngettext (GETTEXT_PACKAGE, "Stored run %lld (%s): %d epoch, no validation images\n",
+                         "Stored run %lld (%s): %d epochs, no validation images\n", log.epochs_done),
+            (long long) run_id, run_file, log.epochs_done);
   return CLI_EXIT_OK;
 }

@@ -19,6 +19,7 @@
 
 #include <signal.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,12 +29,14 @@ static timer_t watchdog_timer;
 static gboolean watchdog_ready;     /* the timer exists; else alarm(), to the second */
 static struct sigaction old_int, old_term;
 
+/* Translated when the watchdog is prepared: gettext is no function for a signal handler. */
+static const char *watchdog_message;
+
 static void
 on_watchdog (int signal_number)
 {
-  static const char message[] = "graft-cli: still busy after the interruption; stopped without finishing\n";
   int s = atomic_load (&watchdog_signal);
-  ssize_t ignored = write (STDERR_FILENO, message, sizeof message - 1);
+  ssize_t ignored = write (STDERR_FILENO, watchdog_message, strlen (watchdog_message));
   (void) ignored;
   (void) signal_number;
   _exit (128 + (s != 0 ? s : SIGTERM));
@@ -47,6 +50,7 @@ cli_signals_prepare_watchdog (void)
     {
       struct sigaction action = { 0 };
       struct sigevent event = { 0 };
+      watchdog_message = _("graft-cli: still busy after the interruption; stopped without finishing\n");
       action.sa_handler = on_watchdog;
       sigemptyset (&action.sa_mask);
       sigaction (SIGALRM, &action, NULL);

@@ -154,6 +154,12 @@ int cli_load_image_folder (const char *path, GPtrArray *classes, GraftDataset **
  * them all. */
 char *cli_missing_names (GPtrArray *names, GPtrArray *known);
 
+/* Text padded with spaces to width characters, after it (left-aligned) or before it
+ * (right-aligned), for the columns of a table: printf's %-*s counts bytes, and a
+ * translated heading may hold "é". */
+void cli_print_padded (const char *text, int width);
+void cli_print_padded_right (const char *text, int width);
+
 /* JSON output: a number, or null when it is not finite (JSON has no NaN). */
 void cli_json_add_number (JsonBuilder *builder, double value);
 /* JSON output is UTF-8, always (json-glib writes a string's bytes as they are). Text that
