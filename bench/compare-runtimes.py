@@ -2,7 +2,8 @@
 """Graft (per engine backend) against ONNX Runtime and PyTorch, side by side on this machine, in one run.
 
     /usr/bin/python3 bench/compare-runtimes.py [--quick] [--batch 16] [--size 224] [--threads 2]
-        [--repeats 5] [--rounds 3] [--models mobilenet_v2,resnet18,efficientnet_b0]
+        [--repeats 5] [--rounds 3]
+        [--models mobilenet_v2,resnet18,efficientnet_b0,convnext_tiny,vit_b_16]
         [--backends portable,onednn] [--graft-cli build/src/cli/graft-cli]
         [--variant NAME=PATH[@LIBDIR]]... [--workdir DIR] [--json OUT.json]
 
@@ -16,6 +17,9 @@ What it does:
     (training=PRESERVE, do_constant_folding=False; what Graft trains) and
     "-folded.onnx", torch's default eval export with BN folded into Conv (what
     ONNX Runtime would run for inference). The weights are also saved for torch.
+    The transformers (convnext_tiny, vit_b_16: issue 17) have no BatchNorm and are
+    timed forward only, so they get only the "-folded.onnx" (torch's eval export,
+    LayerNorm as the ReduceMean chain that opset 14 has).
  2. Asks graft-cli which engine backends it has: each of --backends is probed with
     GRAFT_ENGINE_BACKEND=NAME (`graft-cli bench --json` names the backend that ran;
     a build without oneDNN, or one older than the backends, says so and its column
@@ -42,7 +46,7 @@ What it does:
     the table is the median over the rounds.
  4. Prints the table (images/s per runtime, ratios to ONNX Runtime and PyTorch, peak
     memory), the portable backend against the issue's starting figures and against
-    the variants, and the goals of issue 12 with pass/fail.
+    the variants, and the goals of issues 12 and 17 with pass/fail.
 
 --quick is a short check: one round, two timed runs per process, MobileNetV2 only
 (unless --models, --rounds or --repeats say otherwise).
@@ -67,7 +71,9 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODELS = ("mobilenet_v2", "resnet18", "efficientnet_b0")
+MODELS = ("mobilenet_v2", "resnet18", "efficientnet_b0", "convnext_tiny", "vit_b_16")
+# Issue 17's transformers: forward only (Graft per backend, ONNX Runtime, PyTorch), goal >= 1.0x ORT.
+FORWARD_ONLY = ("convnext_tiny", "vit_b_16")
 MODES = ("forward", "train", "head")
 BACKENDS = ("portable", "onednn")
 BACKEND_TITLES = {"portable": "portable", "onednn": "oneDNN"}
@@ -170,8 +176,12 @@ def export_models(args):
     torch.set_num_threads(args.threads)
     dynamic = {"input": {0: "N"}, "logits": {0: "N"}}
     for index, name in enumerate(args.models):
+        forward_only = name in FORWARD_ONLY
         paths = [os.path.join(args.workdir, name + s) for s in (".pt", "-bn.onnx", "-folded.onnx")]
-        if all(os.path.exists(p) for p in paths) and not args.reexport:
+        if forward_only:
+            paths[1] = None
+        paths_present = [p for p in paths if p is not None]
+        if all(os.path.exists(p) for p in paths_present) and not args.reexport:
             print(f"  {name}: using the files in {args.workdir}", flush=True)
             continue
         torch.manual_seed(1000 + index)
@@ -184,9 +194,10 @@ def export_models(args):
                     m.running_var.uniform_(0.5, 1.5)
         torch.save(model.state_dict(), paths[0])
         x = torch.rand(1, 3, args.size, args.size)
-        torch.onnx.export(model, x, paths[1], opset_version=14, input_names=["input"],
-                          output_names=["logits"], dynamic_axes=dynamic,
-                          training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+        if not forward_only:
+            torch.onnx.export(model, x, paths[1], opset_version=14, input_names=["input"],
+                              output_names=["logits"], dynamic_axes=dynamic,
+                              training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
         torch.onnx.export(model, x, paths[2], opset_version=14, input_names=["input"],
                           output_names=["logits"], dynamic_axes=dynamic)
         print(f"  {name}: exported", flush=True)
@@ -366,6 +377,8 @@ def main():
     parser.add_argument("--graft-cli", default=os.path.join(ROOT, "build", "src", "cli", "graft-cli"))
     parser.add_argument("--variant", action="append", type=parse_variant, default=[],
                         help="another graft-cli, NAME=PATH[@LIBDIR], timed in the same rounds (forward, train)")
+    parser.add_argument("--variant-backend", choices=BACKENDS, default="portable",
+                        help="the backend the variants run, compared with graft-cli's same backend (default portable)")
     parser.add_argument("--workdir", default="/tmp/graft-compare-runtimes")
     parser.add_argument("--reexport", action="store_true", help="export the models again even if present")
     parser.add_argument("--json", help="also write every measurement to this file")
@@ -454,23 +467,31 @@ def main():
     # Graft's forward on the -bn file; "torch", "ort"; each variant's name.
     results = {}
     ort_version = None
+    variant_backend = args.variant_backend
+    if args.variant and variant_backend not in available:
+        sys.exit(f"compare-runtimes: --variant-backend {variant_backend}: graft-cli has no such backend here")
     for r in range(args.rounds):
         for name in args.models:
             bn = os.path.join(args.workdir, name + "-bn.onnx")
             folded = os.path.join(args.workdir, name + "-folded.onnx")
             jobs = []
             for b in available:
-                jobs += [(("forward", b), lambda b=b: run_graft(args, folded, "forward", b)),
-                         (("forward", "bn:" + b), lambda b=b: run_graft(args, bn, "forward", b)),
-                         (("train", b), lambda b=b: run_graft(args, bn, "train", b)),
-                         (("head", b), lambda b=b: run_graft(args, bn, "head", b))]
+                jobs += [(("forward", b), lambda b=b: run_graft(args, folded, "forward", b))]
+                if name not in FORWARD_ONLY:
+                    jobs += [(("forward", "bn:" + b), lambda b=b: run_graft(args, bn, "forward", b)),
+                             (("train", b), lambda b=b: run_graft(args, bn, "train", b)),
+                             (("head", b), lambda b=b: run_graft(args, bn, "head", b))]
             jobs += [(("forward", "torch"), lambda: run_torch(args, name, "forward")),
-                     (("forward", "ort"), lambda: run_ort(args, folded)),
-                     (("train", "torch"), lambda: run_torch(args, name, "train")),
-                     (("head", "torch"), lambda: run_torch(args, name, "head"))]
+                     (("forward", "ort"), lambda: run_ort(args, folded))]
+            if name not in FORWARD_ONLY:
+                jobs += [(("train", "torch"), lambda: run_torch(args, name, "train")),
+                         (("head", "torch"), lambda: run_torch(args, name, "head"))]
             for v in args.variant:
-                jobs += [(("forward", v[0]), lambda v=v: run_graft(args, folded, "forward", "portable", v)),
-                         (("train", v[0]), lambda v=v: run_graft(args, bn, "train", "portable", v))]
+                # A variant runs the backend under test, so that its rows compare like with like
+                # (the portable backend unless only oneDNN is asked for).
+                jobs += [(("forward", v[0]), lambda v=v: run_graft(args, folded, "forward", variant_backend, v))]
+                if name not in FORWARD_ONLY:
+                    jobs += [(("train", v[0]), lambda v=v: run_graft(args, bn, "train", variant_backend, v))]
             # Within a mode the runtimes alternate; the order rotates with the round.
             by_mode = {}
             for key, job in jobs:
@@ -504,14 +525,14 @@ def main():
         if b not in available:
             print(f"Graft {BACKEND_TITLES[b]}: {backend_notes[b]}")
     cols = [b for b in args.backends]
-    rows = [(mode, name) for mode in MODES for name in args.models]
+    rows = [(mode, name) for mode in MODES for name in args.models if mode == "forward" or name not in FORWARD_ONLY]
     head = f"{'images/s':34s}" + "".join(f"{BACKEND_TITLES[b]:>9s}" for b in cols) + f"{'ORT':>9s}{'PyTorch':>9s}"
     head += "".join(f"{BACKEND_TITLES[b][:4] + '/ORT':>10s}{BACKEND_TITLES[b][:4] + '/Tch':>10s}" for b in cols)
     head += "   peak MiB: " + " ".join(f"{BACKEND_TITLES[b][:8]:>8s}" for b in cols) + f"{'ORT':>8s}{'PyTorch':>8s}"
     print(head)
     print("-" * len(head))
     titles = {"forward": "forward", "train": "train step (BN kept)", "head": "head-only step"}
-    for mode, name in rows + [("fwd-bn", name) for name in args.models]:
+    for mode, name in rows + [("fwd-bn", name) for name in args.models if name not in FORWARD_ONLY]:
         runtime_mode = "forward" if mode == "fwd-bn" else mode
         prefix = "bn:" if mode == "fwd-bn" else ""
         g = {b: fig(name, runtime_mode, prefix + b) if b in available else (None, None) for b in cols}
@@ -524,16 +545,35 @@ def main():
         line += "             " + " ".join(fmt(g[b][1], "8.0f") for b in cols) + fmt(o[1], "8.0f") + fmt(t[1], "8.0f")
         print(line)
 
-    if "portable" in available:
+    if "portable" in available and any(name not in FORWARD_ONLY for name in args.models):
         print()
         print(f"portable backend against issue 12's starting figures (another machine; goal >= {PORTABLE_GOAL}x)"
-              + (" and against the variants, side by side in these rounds:" if args.variant else ":"))
+              + (" and against the variants, side by side in these rounds:"
+                 if args.variant and variant_backend == "portable" else ":"))
         for mode in ("forward", "train"):
             for name in args.models:
+                if name in FORWARD_ONLY:
+                    continue
                 now = fig(name, mode, "portable")[0]
                 start = ISSUE_START.get((name, mode))
                 line = f"  {name + ' ' + titles[mode]:34s} {fmt(now, '7.1f')} images/s: " \
                        f"{fmt(ratio(now, start), '.2f')}x the issue's {start}"
+                if variant_backend == "portable":
+                    for v in args.variant:
+                        then = fig(name, mode, v[0])[0]
+                        line += f"; {fmt(ratio(now, then), '.2f')}x {v[0]} ({fmt(then, '.1f')})"
+                print(line)
+    if args.variant and (variant_backend != "portable" or any(name in FORWARD_ONLY for name in args.models)):
+        print()
+        print(f"{BACKEND_TITLES[variant_backend]} backend against the variants (run with the same backend), "
+              "side by side in these rounds:")
+        for mode in ("forward", "train"):
+            for name in args.models:
+                if (name in FORWARD_ONLY and mode != "forward") or \
+                        (variant_backend == "portable" and name not in FORWARD_ONLY):
+                    continue
+                now = fig(name, mode, variant_backend)[0]
+                line = f"  {name + ' ' + titles[mode]:34s} {fmt(now, '7.1f')} images/s"
                 for v in args.variant:
                     then = fig(name, mode, v[0])[0]
                     line += f"; {fmt(ratio(now, then), '.2f')}x {v[0]} ({fmt(then, '.1f')})"
@@ -549,6 +589,8 @@ def main():
             g, o = fig(name, "forward", b)[0], fig(name, "forward", "ort")[0]
             goal("forward >= ONNX Runtime", None if not (g and o) else g >= o,
                  f"{fmt(g, '.1f')} vs {fmt(o, '.1f')} images/s ({fmt(ratio(g, o), '.2f')}x)")
+            if name in FORWARD_ONLY:
+                continue
             g, t = fig(name, "train", b)[0], fig(name, "train", "torch")[0]
             need = TRAIN_GOALS[name]
             goal(f"train step >= {need}x PyTorch", None if not (g and t) else g >= need * t,
@@ -567,7 +609,7 @@ def main():
                          None if not now else now >= PORTABLE_GOAL * start,
                          f"{fmt(now, '.1f')} images/s ({fmt(ratio(now, start), '.2f')}x; figures from another machine)")
     print()
-    print("goals (issue 12):")
+    print("goals (issue 12; issue 17 for " + ", ".join(FORWARD_ONLY) + "):")
     for line in goals:
         print("  " + line)
     if errors:
