@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/text-domain.h"
+#include "gradcheck.h"
 
 static void
 test_choice (void)
@@ -97,13 +98,12 @@ static void
 test_commands (void)
 {
   const char *cli = g_getenv ("GRAFT_CLI");
-  g_autofree char *folder = g_dir_make_tmp ("graft-french-XXXXXX", NULL);
-  g_autofree char *missing = g_build_filename (folder, "no-such-folder", NULL);
+  g_autofree char *folder = NULL, *missing = NULL;
   char *bad_epochs[] = { (char *) cli, (char *) "train", (char *) "--epochs", (char *) "abc", (char *) "a.onnx",
                          (char *) "data", (char *) "--output", (char *) "out.onnx", NULL };
   char *eval_help[] = { (char *) cli, (char *) "eval", (char *) "--help-all", NULL };
   char *project_help[] = { (char *) cli, (char *) "project", (char *) "--help", NULL };
-  char *no_project[] = { (char *) cli, (char *) "runs", missing, NULL };
+  char *no_project[] = { (char *) cli, (char *) "runs", NULL, NULL };
   char *models_list[] = { (char *) cli, (char *) "models", (char *) "list", NULL };
   g_autofree char *said = NULL;
 
@@ -112,6 +112,10 @@ test_commands (void)
       g_test_skip ("GRAFT_CLI does not name graft-cli");
       return;
     }
+  folder = g_dir_make_tmp ("graft-french-XXXXXX", NULL);
+  g_assert_nonnull (folder);
+  missing = g_build_filename (folder, "no-such-folder", NULL);
+  no_project[2] = missing;
   said = run_in_french (bad_epochs);
   g_assert_nonnull (strstr (said, "--epochs abc n’est pas un nombre entier (donnez-en un de 1 à 10000)"));
   g_assert_nonnull (strstr (said, "Essayez « graft-cli train --help » pour voir les options."));
@@ -146,16 +150,13 @@ test_commands (void)
   g_rmdir (folder);
 }
 
-/* The layers' error messages (catalog, data), as graft-cli and the app show them. */
+/* The importer's reasons for leaving files out (src/project/import.c) and graft-cli's
+ * report of an import, counts included. */
 static void
-test_errors (void)
+test_import (void)
 {
   const char *cli = g_getenv ("GRAFT_CLI");
-  g_autofree char *model = g_test_build_filename (G_TEST_DIST, "..", "data", "models", "graft-starter.onnx", NULL);
-  g_autofree char *folder = g_dir_make_tmp ("graft-french-XXXXXX", NULL);
-  g_autofree char *empty = g_build_filename (folder, "empty.png", NULL);
-  char *unknown_model[] = { (char *) cli, (char *) "models", (char *) "path", (char *) "no-such-model", NULL };
-  char *predict[] = { (char *) cli, (char *) "predict", model, empty, NULL };
+  g_autofree char *folder = NULL, *tree = NULL, *cats = NULL, *empty = NULL, *gif = NULL, *project = NULL;
   g_autofree char *said = NULL;
 
   if (cli == NULL || !g_file_test (cli, G_FILE_TEST_IS_EXECUTABLE))
@@ -163,6 +164,51 @@ test_errors (void)
       g_test_skip ("GRAFT_CLI does not name graft-cli");
       return;
     }
+  folder = g_dir_make_tmp ("graft-french-XXXXXX", NULL);
+  g_assert_nonnull (folder);
+  tree = g_build_filename (folder, "tree", NULL);
+  cats = g_build_filename (tree, "cats", NULL);
+  empty = g_build_filename (cats, "empty.png", NULL);
+  gif = g_build_filename (cats, "moving.png", NULL);
+  project = g_build_filename (folder, "project", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (cats, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (empty, "", 0, NULL));
+  g_assert_true (g_file_set_contents (gif, "GIF89a\x01\0\x01\0", 10, NULL));
+  {
+    char *create[] = { (char *) cli, (char *) "project", (char *) "create", project, (char *) "--import", tree, NULL };
+    said = run_in_french (create);
+  }
+  g_assert_nonnull (strstr (said, "0 image ajoutée, 0 étiquetée, 0 nouvelle classe, 2 écartés"));
+  g_assert_nonnull (strstr (said, "empty.png : pas une image (un fichier vide)"));
+  g_assert_nonnull (strstr (said, "moving.png : format d’image non pris en charge (une image GIF ; Graft lit le PNG et "
+                                  "le JPEG)"));
+  g_assert_null (strstr (said, "an empty file"));
+  g_assert_null (strstr (said, "left out"));
+
+  test_remove_tree (folder);
+}
+
+/* The layers' error messages (catalog, data), as graft-cli and the app show them. */
+static void
+test_errors (void)
+{
+  const char *cli = g_getenv ("GRAFT_CLI");
+  g_autofree char *model = g_test_build_filename (G_TEST_DIST, "..", "data", "models", "graft-starter.onnx", NULL);
+  g_autofree char *folder = NULL, *empty = NULL;
+  char *unknown_model[] = { (char *) cli, (char *) "models", (char *) "path", (char *) "no-such-model", NULL };
+  char *predict[] = { (char *) cli, (char *) "predict", model, NULL, NULL };
+  g_autofree char *said = NULL;
+
+  if (cli == NULL || !g_file_test (cli, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("GRAFT_CLI does not name graft-cli");
+      return;
+    }
+  /* Made after the check: a skipped test leaves no folder behind. */
+  folder = g_dir_make_tmp ("graft-french-XXXXXX", NULL);
+  g_assert_nonnull (folder);
+  empty = g_build_filename (folder, "empty.png", NULL);
+  predict[3] = empty;
   said = run_in_french (unknown_model);
   g_assert_nonnull (strstr (said, "le catalogue n’a aucun modèle nommé « no-such-model »"));
   g_clear_pointer (&said, g_free);
@@ -201,6 +247,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/french/locale-dir", test_choice);
   g_test_add_func ("/cli/french/graft-cli", test_cli);
   g_test_add_func ("/cli/french/commands", test_commands);
+  g_test_add_func ("/cli/french/import", test_import);
   g_test_add_func ("/cli/french/errors", test_errors);
   g_test_add_func ("/cli/french/app", test_app);
   return g_test_run ();

@@ -159,7 +159,7 @@ report_text (const char *source, const GraftImportReport *report)
   printf (_("%s: %s, %s, %s"), source, added, labelled, classes);
   if (report->already_present > 0)
     printf (_(", %u already in the project"), report->already_present);
-  printf (_(", %u left out\n"), skipped);
+  printf (g_dngettext (GETTEXT_PACKAGE, ", %u left out\n", ", %u left out\n", skipped), skipped);
   for (guint i = 0; i < skipped; i++)
     {
       const GraftImportSkip *skip = &g_array_index (report->skipped, GraftImportSkip, i);

@@ -165,17 +165,18 @@ judge_head (Import *im, const char *display, const guint8 *head, gssize got, con
     case GRAFT_MAGIC_JPEG:
       return TRUE;
     case GRAFT_MAGIC_EMPTY:
-      add_skip (im, display, GRAFT_SKIP_NOT_AN_IMAGE, "an empty file");
+      add_skip (im, display, GRAFT_SKIP_NOT_AN_IMAGE, _("an empty file"));
       return FALSE;
     case GRAFT_MAGIC_OTHER_IMAGE:
       {
-        g_autofree char *detail = g_strdup_printf ("a %s image; Graft reads PNG and JPEG", format);
+        /* Translators: %s is an image format's name, such as GIF or WebP. */
+        g_autofree char *detail = g_strdup_printf (_("a %s image; Graft reads PNG and JPEG"), format);
         add_skip (im, display, GRAFT_SKIP_UNSUPPORTED, detail);
         return FALSE;
       }
     case GRAFT_MAGIC_UNKNOWN:
     default:
-      add_skip (im, display, GRAFT_SKIP_NOT_AN_IMAGE, "not a PNG or JPEG file (by its first bytes)");
+      add_skip (im, display, GRAFT_SKIP_NOT_AN_IMAGE, _("not a PNG or JPEG file (by its first bytes)"));
       return FALSE;
     }
 }
@@ -211,7 +212,7 @@ png_file_complete (const char *path, goffset size)
   return got != (gssize) n || png_tail_complete (tail, n);
 }
 
-#define TRUNCATED_PNG_DETAIL "a truncated PNG file: it ends before its image data does"
+#define TRUNCATED_PNG_DETAIL _("a truncated PNG file: it ends before its image data does")
 
 /* A class name from a folder, an archive or a CSV cell: control characters become
  * spaces, invalid UTF-8 is repaired, the ends are trimmed. NULL when nothing is left. */
@@ -379,13 +380,13 @@ check_folder (const char *folder, GError **error)
       g_autofree char *display = g_filename_display_name (folder);
       g_set_error (error, GRAFT_PROJECT_ERROR, g_file_test (folder, G_FILE_TEST_EXISTS) ? GRAFT_PROJECT_ERROR_INVALID
                                                                                       : GRAFT_PROJECT_ERROR_NOT_FOUND,
-                   "%s: not a folder", display);
+                   _("%s: not a folder"), display);
       return FALSE;
     }
   if (access (folder, R_OK | X_OK) != 0)
     {
       g_autofree char *display = g_filename_display_name (folder);
-      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_IO, "%s: cannot read: %s", display, g_strerror (errno));
+      g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_IO, _("%s: cannot read: %s"), display, g_strerror (errno));
       return FALSE;
     }
   return TRUE;
@@ -401,7 +402,7 @@ set_write_error (Import *im, const Candidate *candidate, int saved_errno, GError
   GraftProjectError code = saved_errno == ENOSPC || saved_errno == EDQUOT ? GRAFT_PROJECT_ERROR_DISK_FULL
                            : saved_errno == EROFS || saved_errno == EACCES ? GRAFT_PROJECT_ERROR_READ_ONLY
                                                                            : GRAFT_PROJECT_ERROR_IO;
-  g_set_error (error, GRAFT_PROJECT_ERROR, code, "%s: cannot copy %s into the project: %s; nothing was imported",
+  g_set_error (error, GRAFT_PROJECT_ERROR, code, _("%s: cannot copy %s into the project: %s; nothing was imported"),
                display, candidate->display, g_strerror (saved_errno));
   return FALSE;
 }
@@ -552,7 +553,7 @@ check_seen (Import *im, Candidate *candidate)
   const char *first = g_hash_table_lookup (im->seen_hashes, candidate->hash);
   if (first != NULL)
     {
-      g_autofree char *detail = g_strdup_printf ("same content as %s", first);
+      g_autofree char *detail = g_strdup_printf (_("same content as %s"), first);
       add_skip (im, candidate->display, GRAFT_SKIP_DUPLICATE, detail);
       candidate->skip = TRUE;
       return;
@@ -669,7 +670,7 @@ store (Import *im, const char *what, GError **error)
               g_autofree char *other_stored = graft_project_store_path (project, other);
               if (strcmp (other_stored, stored) != 0)
                 {
-                  g_autofree char *detail = g_strdup_printf ("same content as %s, already in the project", other);
+                  g_autofree char *detail = g_strdup_printf (_("same content as %s, already in the project"), other);
                   add_skip (im, candidate->display, GRAFT_SKIP_DUPLICATE, detail);
                   continue;
                 }
@@ -709,6 +710,8 @@ store (Import *im, const char *what, GError **error)
       return TRUE;
     }
   {
+    /* The undo step's name is stored in the project, in English as the other actions'
+     * (project-images.c, project-classes.c): not translated here. */
     g_autofree char *description = g_strdup_printf ("Import %u image%s %s", im->report->added,
                                                     im->report->added == 1 ? "" : "s", what);
     GRAFT_STMT st = graft_project_statement (project, "UPDATE actions SET description = ?2 WHERE id = ?1", error);
@@ -716,7 +719,7 @@ store (Import *im, const char *what, GError **error)
       goto fail;
     sqlite3_bind_int64 (st, 1, action);
     sqlite3_bind_text (st, 2, description, -1, SQLITE_TRANSIENT);
-    if (!graft_project_step_done (project, st, "cannot record the import", error))
+    if (!graft_project_step_done (project, st, _("cannot record the import"), error))
       goto fail;
   }
   if (!graft_project_action_finish (project, action, error))
@@ -932,7 +935,7 @@ graft_import_csv (GraftProject *project, const char *csv_path, const GraftImport
       if (*path == '\0')
         {
           g_autofree char *where = g_strdup_printf ("%s:%u", canonical, r + 1);
-          add_skip (&im, where, GRAFT_SKIP_BAD_ROW, "no path in the row");
+          add_skip (&im, where, GRAFT_SKIP_BAD_ROW, _("no path in the row"));
           continue;
         }
       g_autofree char *absolute = g_path_is_absolute (path) ? g_canonicalize_filename (path, NULL)
@@ -946,7 +949,7 @@ graft_import_csv (GraftProject *project, const char *csv_path, const GraftImport
         }
       if (S_ISDIR (st.st_mode))
         {
-          add_skip (&im, absolute, GRAFT_SKIP_NOT_AN_IMAGE, "a folder");
+          add_skip (&im, absolute, GRAFT_SKIP_NOT_AN_IMAGE, _("a folder"));
           continue;
         }
       if (!S_ISREG (st.st_mode))
@@ -1102,7 +1105,8 @@ scan_archive (Import *im, const char *path, gboolean fatal_open, GError **error)
       if (member_unsafe (entry->name))
         {
           g_autofree char *display = g_strdup_printf ("%s/%s", path, entry->name);
-          add_skip (im, display, GRAFT_SKIP_UNSAFE_NAME, "a member named outside the archive (absolute or with “..”)");
+          add_skip (im, display, GRAFT_SKIP_UNSAFE_NAME,
+                    _("a member named outside the archive (absolute or with “..”)"));
           continue;
         }
       if (member_ignored (entry->name))
@@ -1215,7 +1219,7 @@ graft_import_files (GraftProject *project, const char *const *paths, guint n_pat
       if (!graft_project_class_exists (project, class_id))
         {
           g_set_error (error, GRAFT_PROJECT_ERROR, GRAFT_PROJECT_ERROR_NOT_FOUND,
-                       "No class %" G_GINT64_FORMAT " in the project", class_id);
+                       _("No class %lld in the project"), (long long) class_id);
           return NULL;
         }
     }
