@@ -21,6 +21,7 @@ static const activation_case cases[] = {
   { "hard-sigmoid", { GRAFT_ACTIVATION_HARD_SIGMOID, 0.2f, 0.5f } },
   { "hard-sigmoid-torch", { GRAFT_ACTIVATION_HARD_SIGMOID, 1.0f / 6.0f, 0.5f } },
   { "hard-swish", { GRAFT_ACTIVATION_HARD_SWISH, 0, 0 } },
+  { "swish", { GRAFT_ACTIVATION_SWISH, 0, 0 } },
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -51,6 +52,7 @@ kinks (const graft_activation_params *p, double *k)
       k[1] = 3;
       return 2;
     case GRAFT_ACTIVATION_SIGMOID:
+    case GRAFT_ACTIVATION_SWISH:
       break;
     }
   return 0;
@@ -232,6 +234,7 @@ test_needs (void)
     { GRAFT_ACTIVATION_SIGMOID, false, true },
     { GRAFT_ACTIVATION_HARD_SIGMOID, true, false },
     { GRAFT_ACTIVATION_HARD_SWISH, true, false },
+    { GRAFT_ACTIVATION_SWISH, true, false },
   };
   for (size_t i = 0; i < G_N_ELEMENTS (want); i++)
     {
@@ -240,6 +243,30 @@ test_needs (void)
       g_assert_true (needs_x == want[i].x);
       g_assert_true (needs_y == want[i].y);
     }
+}
+
+/* Swish is the fused form of ONNX's Sigmoid and Mul (plan.c): the same bits as the
+ * sigmoid followed by the product, which the plan's fused-matches-unfused tests need. */
+static void
+test_swish_is_sigmoid_times_x (void)
+{
+  const graft_activation_params swish = { GRAFT_ACTIVATION_SWISH, 0, 0 }, sigmoid = { GRAFT_ACTIVATION_SIGMOID, 0, 0 };
+  size_t count = 200003;
+  float *x = test_floats (count), *s = test_floats (count), *y = test_floats (count);
+
+  test_fill_uniform_float (x, count, 7, -20, 20);
+  x[0] = 0.0f;
+  x[1] = -0.0f;
+  x[2] = 100.0f;
+  x[3] = -100.0f;
+  graft_activation_forward (&sigmoid, count, x, s);
+  graft_activation_forward (&swish, count, x, y);
+  for (size_t i = 0; i < count; i++)
+    if (!(y[i] == x[i] * s[i]))
+      g_error ("swish(%.9g) = %.9g, x * sigmoid(x) = %.9g", x[i], y[i], x[i] * s[i]);
+  g_free (x);
+  g_free (s);
+  g_free (y);
 }
 
 /* Gradients at the kinks, as torch 1.13 gives them:
@@ -314,6 +341,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/activation/backward", test_backward);
   g_test_add_func ("/engine/activation/accumulate", test_accumulate);
   g_test_add_func ("/engine/activation/needs", test_needs);
+  g_test_add_func ("/engine/activation/swish-is-sigmoid-times-x", test_swish_is_sigmoid_times_x);
   g_test_add_func ("/engine/activation/kinks", test_kinks);
   g_test_add_func ("/engine/activation/extremes", test_extremes);
   return g_test_run ();

@@ -876,6 +876,12 @@ net_build (net *t, uint64_t seed)
   skip = net_node (t, "wide.swish", (graft_node_attributes) { .op = GRAFT_OP_MUL }, pair, 2);
   x = net_conv (t, "odd", x, 24, 17, 3, 1, 1, true, seed + 110);
   x = net_activation (t, "odd.leaky", x, GRAFT_ACTIVATION_LEAKY_RELU, 0.1f, 0);
+  /* Swish after a BatchNorm of 17 channels (a padded block), the sigmoid first in the
+   * product: BatchNorm's blocked loop applies it in inference. */
+  x = net_batchnorm (t, "odd.bn", x, 17, seed + 115);
+  gate = net_activation (t, "odd.sigmoid", x, GRAFT_ACTIVATION_SIGMOID, 0, 0);
+  pair[0] = gate, pair[1] = x;
+  x = net_node (t, "odd.swish", (graft_node_attributes) { .op = GRAFT_OP_MUL }, pair, 2);
   pair[0] = skip, pair[1] = x;
   a = (graft_node_attributes) { .op = GRAFT_OP_CONCAT, .concat = { 1 } };
   x = net_node (t, "concat", a, pair, 2);
@@ -1205,6 +1211,10 @@ test_plan_inference (void)
       g_assert_cmpint (graft_plan_set_input (plans[k], nets[k].input, images, G_N_ELEMENTS (images), &error), ==,
                        GRAFT_OK);
       g_assert_cmpint (graft_plan_forward (plans[k], &error), ==, GRAFT_OK);
+      /* Run in their producer's pass on both backends: stem.relu6, dw.relu, se.relu,
+       * se.gate, odd.leaky, and the Swishes (Sigmoid and Mul) of wide (the convolution's
+       * post-op on oneDNN) and odd.bn (BatchNorm's loop). */
+      g_assert_cmpint (graft_plan_fused_nodes (plans[k]), ==, 9);
     }
   {
     graft_shape shape;

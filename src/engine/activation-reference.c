@@ -23,6 +23,8 @@ forward_one (const graft_activation_params *p, double x)
       return fmax (0, fmin (1, alpha * x + beta));
     case GRAFT_ACTIVATION_HARD_SWISH:
       return x * fmax (0, fmin (1, x / 6 + 0.5));
+    case GRAFT_ACTIVATION_SWISH:
+      return x / (1 + exp (-x));
     }
   return 0;
 }
@@ -56,6 +58,11 @@ derivative_one (const graft_activation_params *p, double x)
       if (x > 3)
         return 1;
       return x / 3 + 0.5;
+    case GRAFT_ACTIVATION_SWISH:
+      {
+        double s = 1 / (1 + exp (-x));
+        return s + x * s * (1 - s);
+      }
     }
   return 0;
 }

@@ -129,6 +129,18 @@ forward_chunk (const graft_activation_params *p, size_t count, const float *x, f
           y[i] = v > 1.0f ? 1.0f : v;
         }
       break;
+    case GRAFT_ACTIVATION_SWISH:
+      /* The sigmoid above, then the product, each rounded as the Sigmoid and Mul
+       * nodes it replaces round them: the same bits as those two passes. */
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        {
+          float v = x[i];
+          float e = exp_nonpositive (-fabsf (v));
+          float s = select_float (v < 0.0f, e, 1.0f) / (1.0f + e);
+          y[i] = v * s;
+        }
+      break;
     case GRAFT_ACTIVATION_HARD_SWISH:
       /* PyTorch's form: x * clamp(x + 3, 0, 6) / 6. */
 #pragma omp simd
@@ -209,6 +221,17 @@ backward_kernel (const graft_activation_params *p, size_t count, const float *re
           g = select_float (v > 3.0f, 1.0f, g);
           g = select_float (v < -3.0f, 0.0f, g);
           WRITE_DX (i, g * dy[i]);
+        }
+      break;
+    case GRAFT_ACTIVATION_SWISH:
+      /* s + x s (1 - s). */
+#pragma omp simd
+      for (size_t i = 0; i < count; i++)
+        {
+          float v = x[i];
+          float e = exp_nonpositive (-fabsf (v));
+          float s = select_float (v < 0.0f, e, 1.0f) / (1.0f + e);
+          WRITE_DX (i, (s + v * s * (1.0f - s)) * dy[i]);
         }
       break;
     }

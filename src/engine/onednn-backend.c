@@ -45,6 +45,7 @@ keeps_zero (const graft_activation_params *a)
     case GRAFT_ACTIVATION_RELU:
     case GRAFT_ACTIVATION_LEAKY_RELU:
     case GRAFT_ACTIVATION_HARD_SWISH:
+    case GRAFT_ACTIVATION_SWISH:
       return true;
     case GRAFT_ACTIVATION_CLIP:
       return a->alpha <= 0 && a->beta >= 0;

@@ -153,6 +153,9 @@ typedef enum {
   GRAFT_ACTIVATION_SIGMOID,
   GRAFT_ACTIVATION_HARD_SIGMOID,  /* max(0, min(1, alpha * x + beta)) (ONNX defaults 0.2, 0.5) */
   GRAFT_ACTIVATION_HARD_SWISH,    /* x * max(0, min(1, x / 6 + 1/2)) */
+  /* x * sigmoid(x): no node has it; a plan runs ONNX's Sigmoid and Mul of a Conv's or
+   * BatchNorm's output as this fused activation where neither runs backward (plan.c). */
+  GRAFT_ACTIVATION_SWISH,
 } graft_activation_kind;
 
 struct graft_activation_params {

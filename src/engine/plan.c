@@ -56,6 +56,9 @@ typedef struct {
    * backward reads its input, so the producer writes its own output too. */
   int fuses, fused_into;
   bool fused_keeps_input;
+  /* fuses is a Sigmoid whose output and this node's are multiplied by the node after
+   * it (Swish): this node writes that product, and both nodes do nothing in forward. */
+  bool fuses_swish;
   int aux_slot;           /* what forward saves for backward (BN statistics, max-pool argmax, dropout mask) */
 } node_plan;
 
@@ -295,11 +298,55 @@ out_of_memory (graft_error *error, const char *what, size_t floats)
                           "not enough memory for %s (%.1f MiB)", what, floats * 4.0 / 1048576.0);
 }
 
+/* How many node inputs and kept values read value v. */
+static int
+value_readers (const graft_plan *plan, const graft_plan_options *options, int v)
+{
+  int readers = 0;
+  for (int k = 0; k < options->n_keep; k++)
+    readers += options->keep[k] == v;
+  for (int j = 0; j < plan->n_nodes; j++)
+    {
+      const graft_node *reader = graft_graph_node (plan->graph, j);
+      for (int k = 0; k < reader->n_inputs; k++)
+        readers += reader->inputs[k] == v;
+    }
+  return readers;
+}
+
+/* Whether nodes i + 1 and i + 2 are Swish as ONNX writes it, y * Sigmoid (y) of node i's
+ * output y, read by nothing else, that the producer can write as one activation: only
+ * where neither node runs backward (inference, or a frozen part), since Mul's and
+ * Sigmoid's backwards would read y and the sigmoid, which the fused pass does not write,
+ * and only where the product is laid out as y is (the same floats in the backend). */
+static bool
+is_swish (const graft_plan *plan, const graft_plan_options *options, int i)
+{
+  const graft_graph *graph = plan->graph;
+  const graft_node *sigmoid, *mul;
+  int v = graft_graph_node (graph, i)->output, s;
+
+  if (i + 2 >= plan->n_nodes || plan->nodes[i + 1].backward || plan->nodes[i + 2].backward)
+    return false;
+  sigmoid = graft_graph_node (graph, i + 1);
+  mul = graft_graph_node (graph, i + 2);
+  s = sigmoid->output;
+  if (sigmoid->attributes.op != GRAFT_OP_ACTIVATION || sigmoid->attributes.activation.kind != GRAFT_ACTIVATION_SIGMOID
+      || sigmoid->inputs[0] != v || mul->attributes.op != GRAFT_OP_MUL
+      || !((mul->inputs[0] == v && mul->inputs[1] == s) || (mul->inputs[0] == s && mul->inputs[1] == v)))
+    return false;
+  return value_readers (plan, options, v) == 2 && value_readers (plan, options, s) == 1
+         && s != options->loss_logits && mul->output != options->loss_logits
+         && graft_shape_equal (&plan->values[v].shape, &plan->values[mul->output].shape)
+         && plan->values[v].count == plan->values[mul->output].count;
+}
+
 /* Finds the pairs that run as one pass, an op whose descriptor fuses an activation
  * (Conv, BatchNorm) and the Activation after it: the
  * activation is the next node and the only reader of the producer's output, which is
  * not kept. The activation's backward is unchanged; when it reads its input (Clip,
- * HardSwish...) the fused pass writes the producer's output as well. */
+ * HardSwish...) the fused pass writes the producer's output as well. Sigmoid and Mul
+ * after it (is_swish) run as the Swish activation, as a triple. */
 static void
 plan_fusions (graft_plan *plan, const graft_plan_options *options)
 {
@@ -312,22 +359,21 @@ plan_fusions (graft_plan *plan, const graft_plan_options *options)
   for (int i = 0; i + 1 < plan->n_nodes; i++)
     {
       const graft_node *node = graft_graph_node (graph, i), *next = graft_graph_node (graph, i + 1);
-      int v = node->output, readers = 0;
+      int v = node->output;
       bool needs_x, needs_y;
 
       if (!plan->nodes[i].descriptor->fuses_activation
           || next->attributes.op != GRAFT_OP_ACTIVATION || next->inputs[0] != v
           || plan->nodes[i].fused_into >= 0 || v == plan->options.loss_logits)
         continue;
-      for (int k = 0; k < options->n_keep; k++)
-        readers += options->keep[k] == v;
-      for (int j = 0; j < plan->n_nodes; j++)
+      if (is_swish (plan, options, i))
         {
-          const graft_node *reader = graft_graph_node (graph, j);
-          for (int k = 0; k < reader->n_inputs; k++)
-            readers += reader->inputs[k] == v;
+          plan->nodes[i].fuses = i + 1;
+          plan->nodes[i].fuses_swish = true;
+          plan->nodes[i + 1].fused_into = plan->nodes[i + 2].fused_into = i;
+          continue;
         }
-      if (readers != 1)
+      if (value_readers (plan, options, v) != 1)
         continue;
       graft_activation_backward_needs (next->attributes.activation.kind, &needs_x, &needs_y);
       plan->nodes[i].fuses = i + 1;
@@ -381,7 +427,14 @@ fill_context (graft_plan *plan, int i)
   c->saved = np->aux_slot >= 0 ? plan->activations + plan->slots[np->aux_slot].offset : NULL;
   c->seed = plan->options.seed;
   c->step = &plan->forward_count;
-  if (np->fuses >= 0)
+  if (np->fuses_swish)
+    {
+      static const graft_activation_params swish = { GRAFT_ACTIVATION_SWISH, 0, 0 };
+      c->activation = &swish;
+      c->activation_output = plan->values[graft_graph_node (plan->graph, np->fuses + 1)->output].data;
+      c->pre_activation = NULL;
+    }
+  else if (np->fuses >= 0)
     {
       /* The producer writes the activation's output; its own output only when the
        * activation's backward reads it. */
@@ -837,6 +890,15 @@ bool
 graft_plan_node_runs_backward (const graft_plan *plan, int node)
 {
   return node >= 0 && node < plan->n_nodes && plan->nodes[node].backward;
+}
+
+int
+graft_plan_fused_nodes (const graft_plan *plan)
+{
+  int count = 0;
+  for (int i = 0; i < plan->n_nodes; i++)
+    count += plan->nodes[i].fused_into >= 0;
+  return count;
 }
 
 void

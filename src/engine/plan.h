@@ -95,6 +95,8 @@ const char *graft_plan_kernels_name (const graft_plan *plan);
 graft_graph *graft_plan_graph (const graft_plan *plan);
 /* Whether the node runs backward in this plan. */
 bool graft_plan_node_runs_backward (const graft_plan *plan, int node);
+/* How many nodes run inside another node's forward pass (fused activations; tests). */
+int graft_plan_fused_nodes (const graft_plan *plan);
 
 typedef struct {
   size_t activation_floats;  /* activations, their gradients and saved tensors, after sharing */
