@@ -10,6 +10,7 @@
  */
 #include <adwaita.h>
 #include <glib/gstdio.h>
+#include <string.h>
 
 #include "app-test-helpers.h"
 #include "graft-head-designer.h"
@@ -80,6 +81,135 @@ resize (GraftWindow *window, int width, int height)
   app_test_iterate_for (300);
 }
 
+/* Every label under widget that is shown cut short ("Running statist…") has its whole
+ * text in its own tooltip; the count of such labels is returned. */
+static guint
+assert_ellipsized_have_tooltips (GtkWidget *widget)
+{
+  guint ellipsized = 0;
+
+  if (!gtk_widget_get_mapped (widget))
+    return 0;
+  if (GTK_IS_LABEL (widget) && gtk_label_get_ellipsize (GTK_LABEL (widget)) != PANGO_ELLIPSIZE_NONE
+      && pango_layout_is_ellipsized (gtk_label_get_layout (GTK_LABEL (widget))))
+    {
+      const char *text = gtk_label_get_text (GTK_LABEL (widget));
+      const char *tooltip = gtk_widget_get_tooltip_text (widget);
+      if (tooltip == NULL || strstr (tooltip, text) == NULL)
+        g_error ("\"%s\" (%s in %s) is cut short with no tooltip that has it whole", text,
+                 G_OBJECT_TYPE_NAME (widget), G_OBJECT_TYPE_NAME (gtk_widget_get_parent (widget)));
+      ellipsized++;
+    }
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    ellipsized += assert_ellipsized_have_tooltips (c);
+  return ellipsized;
+}
+
+/* The layer list reads whole: no column is cut off at the right (it scrolled sideways
+ * and clipped the Output column at 800 px). */
+static void
+assert_layers_whole (GtkWidget *page, const char *when)
+{
+  GtkWidget *scroller = app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, "layers_scroller");
+  GtkAdjustment *h = gtk_scrolled_window_get_hadjustment (GTK_SCROLLED_WINDOW (scroller));
+
+  g_test_message ("model, %s: the layer list is %.0f px wide in %.0f", when, gtk_adjustment_get_upper (h),
+                  gtk_adjustment_get_page_size (h));
+  g_assert_true (gtk_widget_get_mapped (scroller));
+  g_assert_cmpfloat (gtk_adjustment_get_upper (h), <=, gtk_adjustment_get_page_size (h) + 0.5);
+}
+
+/* At 800 px: the strategy buttons wrap within the window, the freeze map fills the page
+ * with a button to the details (layers, BatchNorm, head, preprocessing), which read whole
+ * with the longest BatchNorm words, and a button goes back. */
+static void
+check_model_page_narrow (GraftWindow *window)
+{
+  GtkWidget *page = app_test_window_page (window, "model");
+  AdwLeaflet *leaflet = ADW_LEAFLET (app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, "leaflet"));
+  GtkWidget *details = app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, "details_button");
+  GtkWidget *back = app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, "details_back_button");
+  GtkWidget *designer = app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, "head_designer");
+  GtkWidget *kind = app_test_template_child (designer, GRAFT_TYPE_HEAD_DESIGNER, "kind_row");
+  GtkWidget *batchnorm = app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, "batchnorm_row");
+  const char *const strategies[] = { "strategy_feature_extraction", "strategy_replace_top", "strategy_fine_tune",
+                                     "strategy_ulmfit", "strategy_fastai" };
+  int window_width = gtk_widget_get_width (GTK_WIDGET (window));
+
+  g_assert_true (adw_leaflet_get_folded (leaflet));
+  g_assert_cmpstr (adw_leaflet_get_visible_child_name (leaflet), ==, "map");
+  g_assert_true (gtk_widget_get_mapped (details));
+  for (guint i = 0; i < G_N_ELEMENTS (strategies); i++)
+    {
+      GtkWidget *button = app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, strategies[i]);
+      graphene_rect_t bounds;
+      g_assert_true (gtk_widget_compute_bounds (button, GTK_WIDGET (window), &bounds));
+      g_test_message ("model: %s at x %.0f to %.0f of %d", strategies[i], bounds.origin.x,
+                      bounds.origin.x + bounds.size.width, window_width);
+      g_assert_cmpfloat (bounds.origin.x + bounds.size.width, <=, window_width);
+    }
+  g_test_message ("model, map at 800: %u labels cut short, each with a tooltip",
+                  assert_ellipsized_have_tooltips (page));
+
+  gtk_widget_activate (details);
+  app_test_iterate_for (500);
+  g_assert_cmpstr (adw_leaflet_get_visible_child_name (leaflet), ==, "details");
+  g_assert_true (gtk_widget_get_mapped (back));
+  /* The longest BatchNorm words, in the row and in the list. */
+  adw_combo_row_set_selected (ADW_COMBO_ROW (batchnorm), 2);
+  app_test_iterate_for (300);
+  {
+    /* The list at the top of the details, for the screenshot. */
+    GtkWidget *scroller = app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, "layers_scroller");
+    GtkWidget *details_scroller = gtk_widget_get_ancestor (gtk_widget_get_parent (scroller), GTK_TYPE_SCROLLED_WINDOW);
+    gtk_adjustment_set_value (gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (details_scroller)), 0);
+    app_test_iterate_for (300);
+  }
+  assert_layers_whole (page, "800 px");
+  g_test_message ("model, details at 800: %u labels cut short, each with a tooltip",
+                  assert_ellipsized_have_tooltips (page));
+  app_test_save_shot (GTK_WIDGET (window), "narrow-model-details-800x600.png");
+  app_test_iterate_for (200);
+  adw_combo_row_set_selected (ADW_COMBO_ROW (batchnorm), 0);
+  app_test_iterate_for (200);
+
+  /* The head designer, under the layers: its type must read whole (it read "…"). */
+  {
+    GtkWidget *details_scroller = gtk_widget_get_ancestor (kind, GTK_TYPE_SCROLLED_WINDOW);
+    GtkWidget *content = gtk_scrolled_window_get_child (GTK_SCROLLED_WINDOW (details_scroller));
+    graphene_rect_t bounds;
+    g_assert_true (gtk_widget_compute_bounds (kind, content, &bounds));
+    gtk_adjustment_set_value (gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (details_scroller)),
+                              bounds.origin.y - 60);
+    app_test_iterate_for (300);
+  }
+  g_test_message ("model: the head type row is %d px wide", gtk_widget_get_width (kind));
+  g_assert_cmpint (gtk_widget_get_width (kind), >=, 300);
+  assert_ellipsized_have_tooltips (page);
+  app_test_save_shot (GTK_WIDGET (window), "narrow-model-head-800x600.png");
+  app_test_iterate_for (200);
+
+  gtk_widget_activate (back);
+  app_test_iterate_for (500);
+  g_assert_cmpstr (adw_leaflet_get_visible_child_name (leaflet), ==, "map");
+}
+
+/* At 1400 px: the freeze map and the details side by side, no buttons between them, the
+ * layer list whole. */
+static void
+check_model_page_wide (GraftWindow *window)
+{
+  GtkWidget *page = app_test_window_page (window, "model");
+  AdwLeaflet *leaflet = ADW_LEAFLET (app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, "leaflet"));
+
+  g_assert_false (adw_leaflet_get_folded (leaflet));
+  g_assert_false (gtk_widget_get_visible (app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, "details_button")));
+  g_assert_false (
+    gtk_widget_get_visible (app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, "details_back_button")));
+  assert_layers_whole (page, "1400 px");
+  assert_ellipsized_have_tooltips (page);
+}
+
 /* The window's minimum width with this page shown, the culprits named when too wide;
  * and screenshots at both sizes. */
 static int
@@ -117,18 +247,7 @@ check_page (GraftWindow *window, const char *name)
       app_test_iterate_for (300);
     }
   if (g_strcmp0 (name, "model") == 0)
-    {
-      /* The head designer, under the layers: its type must read whole (it read "…"). */
-      GtkWidget *page = app_test_window_page (window, "model");
-      GtkWidget *designer = app_test_template_child (page, GRAFT_TYPE_MODEL_PAGE, "head_designer");
-      GtkWidget *kind = app_test_template_child (designer, GRAFT_TYPE_HEAD_DESIGNER, "kind_row");
-      gtk_widget_grab_focus (kind);
-      app_test_iterate_for (300);
-      g_test_message ("model: the head type row is %d px wide", gtk_widget_get_width (kind));
-      g_assert_cmpint (gtk_widget_get_width (kind), >=, 300);
-      app_test_save_shot (GTK_WIDGET (window), "narrow-model-head-800x600.png");
-      app_test_iterate_for (200);
-    }
+    check_model_page_narrow (window);
   resize (window, 1400, 900);
   if (g_strcmp0 (name, "schedule") == 0)
     {
@@ -138,6 +257,8 @@ check_page (GraftWindow *window, const char *name)
       g_assert_false (adw_flap_get_folded (ADW_FLAP (gtk_widget_get_ancestor (button, ADW_TYPE_FLAP))));
       g_assert_false (gtk_widget_get_visible (button));
     }
+  if (g_strcmp0 (name, "model") == 0)
+    check_model_page_wide (window);
   app_test_save_shot (GTK_WIDGET (window), large);
   app_test_iterate_for (200);
   return width;

@@ -97,6 +97,9 @@ struct _GraftModelPage
   GtkWidget *choose_button;
   GtkToggleButton *strategy_buttons[STRATEGY_BUTTONS];
   GtkLabel *strategy_description;
+  AdwLeaflet *leaflet;
+  GtkWidget *details_button;
+  GtkWidget *details_back_button;
   GtkWidget *epoch_box;
   GtkSpinButton *epoch_spin;
   GtkLabel *epoch_total;
@@ -469,15 +472,23 @@ label_setup (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer data
   gtk_label_set_xalign (GTK_LABEL (label), column == COLUMN_PARAMETERS ? 1.0f : 0.0f);
   if (column == COLUMN_NAME)
     {
-      /* Never narrower than a name can be read: the list scrolls sideways first. */
+      /* Never narrower than a name can be read: the list scrolls sideways first. A long
+       * name asks for no more than 24 characters (the tooltip has it whole), so that it
+       * does not fold the page's leaflet on its own. */
       gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
       gtk_label_set_width_chars (GTK_LABEL (label), 12);
+      gtk_label_set_max_width_chars (GTK_LABEL (label), 24);
       gtk_widget_add_css_class (label, "layer-name");
     }
   if (column == COLUMN_PARAMETERS || column == COLUMN_SHAPE)
     gtk_widget_add_css_class (label, "numeric");
   if (column == COLUMN_BATCHNORM)
-    gtk_widget_add_css_class (label, "dim-label");
+    {
+      /* "Recalibrated, then frozen" on two lines: the list reads whole at 800 px. */
+      gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+      gtk_label_set_max_width_chars (GTK_LABEL (label), 18);
+      gtk_widget_add_css_class (label, "dim-label");
+    }
   gtk_list_item_set_child (item, label);
 }
 
@@ -829,6 +840,29 @@ on_strategy_toggled (GraftModelPage *self, GtkToggleButton *button)
             self->syncing = FALSE;
           }
       }
+}
+
+/* Folded (a narrow window), the freeze map and the details (layers, head, BatchNorm,
+ * preprocessing) take the whole width in turn, with a button to go from one to the other. */
+static void
+on_folded_changed (GraftModelPage *self)
+{
+  gboolean folded = adw_leaflet_get_folded (self->leaflet);
+
+  gtk_widget_set_visible (self->details_button, folded);
+  gtk_widget_set_visible (self->details_back_button, folded);
+}
+
+static void
+on_details_clicked (GraftModelPage *self)
+{
+  adw_leaflet_set_visible_child_name (self->leaflet, "details");
+}
+
+static void
+on_details_back_clicked (GraftModelPage *self)
+{
+  adw_leaflet_set_visible_child_name (self->leaflet, "map");
 }
 
 static void
@@ -1353,6 +1387,12 @@ graft_model_page_class_init (GraftModelPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftModelPage, batchnorm_row);
   gtk_widget_class_bind_template_child (widget_class, GraftModelPage, head_designer);
   gtk_widget_class_bind_template_callback (widget_class, on_strategy_toggled);
+  gtk_widget_class_bind_template_child (widget_class, GraftModelPage, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, GraftModelPage, details_button);
+  gtk_widget_class_bind_template_child (widget_class, GraftModelPage, details_back_button);
+  gtk_widget_class_bind_template_callback (widget_class, on_folded_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_details_clicked);
+  gtk_widget_class_bind_template_callback (widget_class, on_details_back_clicked);
   gtk_widget_class_bind_template_callback (widget_class, on_preprocessing_changed);
   gtk_widget_class_bind_template_child (widget_class, GraftModelPage, preprocessing_group);
   gtk_widget_class_bind_template_child (widget_class, GraftModelPage, prep_size_spin);
@@ -1379,6 +1419,7 @@ graft_model_page_init (GraftModelPage *self)
   self->syncing = FALSE;
   setup_layers_view (self);
   setup_legend (self);
+  on_folded_changed (self);
   g_signal_connect_swapped (self->freeze_map, "notify::epoch", G_CALLBACK (on_map_epoch), self);
   set_loading (self, FALSE);
   update_model_header (self);
