@@ -238,6 +238,62 @@ shuffle_model_new (void)
   return model_wrap (graph, x, y, y, "shuffle");
 }
 
+/* Resize in every form the importer takes (nearest with each rounding, linear with each
+ * coordinate transformation; up and down; scales that sizes give, 11/7 and 7/5) and
+ * GELU's tanh form, which ONNX writes as nine ops. */
+static GraftModel *
+resize_model_new (void)
+{
+  static const struct {
+    graft_resize_mode mode;
+    graft_resize_coordinates coordinates;
+    graft_resize_rounding rounding;
+    int64_t out_h, out_w;
+    double scale_h, scale_w;
+  } resizes[] = {
+    { GRAFT_RESIZE_NEAREST, GRAFT_RESIZE_HALF_PIXEL, GRAFT_RESIZE_ROUND_PREFER_CEIL, 11, 7, 11.0f / 7, 7.0f / 5 },
+    { GRAFT_RESIZE_LINEAR, GRAFT_RESIZE_PYTORCH_HALF_PIXEL, 0, 5, 3, 0.5, 0.5 },
+    { GRAFT_RESIZE_NEAREST, GRAFT_RESIZE_ASYMMETRIC, GRAFT_RESIZE_CEIL, 10, 6, 2, 2 },
+    { GRAFT_RESIZE_LINEAR, GRAFT_RESIZE_ALIGN_CORNERS, 0, 15, 9, 1.5, 1.5 },
+    { GRAFT_RESIZE_NEAREST, GRAFT_RESIZE_PYTORCH_HALF_PIXEL, GRAFT_RESIZE_ROUND_PREFER_FLOOR, 5, 3, 1.0f / 3, 1.0f / 3 },
+    { GRAFT_RESIZE_LINEAR, GRAFT_RESIZE_HALF_PIXEL, 0, 7, 10, 1.4f, 10.0f / 3 },
+    { GRAFT_RESIZE_NEAREST, GRAFT_RESIZE_ALIGN_CORNERS, GRAFT_RESIZE_FLOOR, 3, 3, 3.0f / 7, 0.3f },
+  };
+  graft_graph *graph = graft_graph_new ();
+  graft_shape input_shape = graft_shape_4d (1, 3, 7, 5);
+  graft_node_attributes a = { .op = GRAFT_OP_CONV };
+  int x, y, in3[3];
+
+  x = graft_graph_add_input (graph, "pixels", &input_shape, NULL);
+  a.conv.kh = a.conv.kw = 3;
+  a.conv.stride_h = a.conv.stride_w = a.conv.dilation_h = a.conv.dilation_w = 1;
+  a.conv.pad_top = a.conv.pad_left = a.conv.pad_bottom = a.conv.pad_right = 1;
+  a.conv.groups = 1;
+  in3[0] = x;
+  in3[1] = zoo_tensor (graph, "conv.weight", GRAFT_VALUE_PARAMETER, graft_shape_4d (4, 3, 3, 3), 31);
+  y = zoo_node (graph, "conv", a, in3, 2);
+  for (size_t k = 0; k < G_N_ELEMENTS (resizes); k++)
+    {
+      g_autofree char *name = g_strdup_printf ("resize%zu", k);
+      a = (graft_node_attributes) { .op = GRAFT_OP_RESIZE };
+      a.resize.mode = resizes[k].mode;
+      a.resize.coordinates = resizes[k].coordinates;
+      a.resize.rounding = resizes[k].rounding;
+      a.resize.out_h = resizes[k].out_h, a.resize.out_w = resizes[k].out_w;
+      a.resize.scale_h = resizes[k].scale_h, a.resize.scale_w = resizes[k].scale_w;
+      y = zoo_node (graph, name, a, &y, 1);
+      if (k == 0)
+        y = zoo_node (graph, "gelu", (graft_node_attributes) { .op = GRAFT_OP_GELU, .gelu = { GRAFT_GELU_TANH } },
+                      &y, 1);
+    }
+  y = zoo_node (graph, "pool", (graft_node_attributes) { .op = GRAFT_OP_MEAN_SPATIAL }, &y, 1);
+  in3[0] = y;
+  in3[1] = zoo_tensor (graph, "fc.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (3, 4), 32);
+  in3[2] = zoo_tensor (graph, "fc.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { 3 }), 33);
+  y = zoo_node (graph, "fc", (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1, 1 } }, in3, 3);
+  return model_wrap (graph, x, y, y, "resize");
+}
+
 static GraftModel *
 mobilenet_model_new (void)
 {
@@ -421,6 +477,19 @@ assert_same_attributes (const char *name, const graft_node_attributes *want, con
       g_assert_cmpfloat (got->gemm.alpha, ==, want->gemm.alpha);
       g_assert_cmpfloat (got->gemm.beta, ==, want->gemm.beta);
       break;
+    case GRAFT_OP_GELU:
+      g_assert_cmpint (got->gelu.kind, ==, want->gelu.kind);
+      break;
+    case GRAFT_OP_RESIZE:
+      g_assert_cmpint (got->resize.mode, ==, want->resize.mode);
+      g_assert_cmpint (got->resize.coordinates, ==, want->resize.coordinates);
+      if (want->resize.mode == GRAFT_RESIZE_NEAREST)
+        g_assert_cmpint (got->resize.rounding, ==, want->resize.rounding);
+      g_assert_cmpint (got->resize.out_h, ==, want->resize.out_h);
+      g_assert_cmpint (got->resize.out_w, ==, want->resize.out_w);
+      g_assert_cmpfloat ((float) got->resize.scale_h, ==, (float) want->resize.scale_h);
+      g_assert_cmpfloat ((float) got->resize.scale_w, ==, (float) want->resize.scale_w);
+      break;
     default:
       break;
     }
@@ -600,6 +669,13 @@ test_round_trip_zoo (void)
 {
   g_autoptr (GraftModel) model = zoo_model_new ();
   check_round_trip (model, 14);
+}
+
+static void
+test_round_trip_resize (void)
+{
+  g_autoptr (GraftModel) model = resize_model_new ();
+  check_round_trip (model, 13);
 }
 
 /* What training changed is what gets written: a few steps of SGD, then the exported
@@ -951,6 +1027,13 @@ test_ort_zoo (void)
   check_against_ort (model, &options, 2, model->output);
 }
 
+static void
+test_ort_resize (void)
+{
+  g_autoptr (GraftModel) model = resize_model_new ();
+  check_against_ort (model, NULL, 3, model->output);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Failures leave nothing behind                                             */
 
@@ -1264,6 +1347,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/export/round-trip/toy", test_round_trip_toy);
   g_test_add_func ("/model/export/round-trip/op-zoo", test_round_trip_zoo);
   g_test_add_func ("/model/export/round-trip/shuffle", test_round_trip_shuffle);
+  g_test_add_func ("/model/export/round-trip/resize-gelu-tanh", test_round_trip_resize);
   g_test_add_func ("/model/export/trained-values", test_exports_trained_values);
   g_test_add_func ("/model/export/softmax-output", test_softmax_output);
   g_test_add_func ("/model/export/checker/toy", test_checker_toy);
@@ -1272,6 +1356,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/export/ort/toy", test_ort_toy);
   g_test_add_func ("/model/export/ort/op-zoo", test_ort_zoo);
   g_test_add_func ("/model/export/ort/shuffle", test_ort_shuffle);
+  g_test_add_func ("/model/export/ort/resize-gelu-tanh", test_ort_resize);
   g_test_add_func ("/model/export/save/parent-is-file", test_save_parent_is_file);
   g_test_add_func ("/model/export/save/read-only", test_save_read_only);
   g_test_add_func ("/model/export/save/disk-full", test_save_disk_full);

@@ -51,6 +51,7 @@ typedef enum {
   GRAFT_OP_GELU,            /* x */
   GRAFT_OP_MATMUL,          /* a, b: numpy matmul, batch dims broadcast */
   GRAFT_OP_SOFTMAX_AXIS,    /* x, along attributes.softmax_axis.axis */
+  GRAFT_OP_RESIZE,          /* x (N,C,H,W) -> (N,C,out_h,out_w) */
   GRAFT_OP_COUNT
 } graft_op;
 
@@ -80,6 +81,13 @@ typedef struct {
     struct { int axis; float epsilon; } layernorm;  /* first normalised axis; negative counts from the end */
     struct { graft_gelu_kind kind; } gelu;
     struct { int axis; } softmax_axis;             /* negative counts from the end */
+    struct {
+      graft_resize_mode mode;
+      graft_resize_coordinates coordinates;
+      graft_resize_rounding rounding;
+      int64_t out_h, out_w;
+      double scale_h, scale_w;                     /* output / input, as the file gives it */
+    } resize;
   };
 } graft_node_attributes;
 

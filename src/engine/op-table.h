@@ -44,6 +44,7 @@ typedef struct {
     graft_layernorm_params layernorm;
     graft_matmul_params matmul;
     struct { size_t outer, axis, inner; } softmax_axis;
+    graft_resize_params resize;
   };
   void *backend;
 } graft_op_state;
@@ -111,9 +112,11 @@ typedef struct {
   void (*release) (graft_op_context *c);
 } graft_op_descriptor;
 
-/* Descriptors defined outside op-table.c (op-table-transformer.c). */
+/* Descriptors defined outside op-table.c (op-table-transformer.c, resize.c). */
 extern const graft_op_descriptor graft_layernorm_descriptor, graft_gelu_descriptor, graft_matmul_descriptor,
   graft_softmax_axis_descriptor;
+/* resize.c */
+extern const graft_op_descriptor graft_resize_descriptor;
 
 /* backward_needs of the descriptors whose backward reads neither the inputs nor the
  * output (sums, copies), and of products (each factor's gradient reads the other);

@@ -441,3 +441,52 @@ void graft_softmax_axis_forward_reference (size_t outer, size_t axis, size_t inn
                                            double *y);
 void graft_softmax_axis_backward_reference (size_t outer, size_t axis, size_t inner, const double *y,
                                             const double *dy, double *dx);
+
+/* ------------------------------------------------------------------------ */
+/* Resize (resize.c, resize-reference.c)                                     */
+
+/* ONNX Resize of the last two axes of x (planes, in_h, in_w) to (planes, out_h, out_w):
+ * each output coordinate maps to an input coordinate by the coordinate transformation
+ * (per axis, with scale = output / input as the file gives it):
+ *   half_pixel          (o + 0.5) / scale - 0.5
+ *   pytorch_half_pixel  the same, but 0 when the output axis has length 1
+ *   asymmetric          o / scale
+ *   align_corners       o * (in - 1) / (out - 1), 0 when the output axis has length 1
+ * then nearest takes the input index rounded by the rounding mode and clamped to the
+ * axis, and linear interpolates between the two neighbours of the coordinate clamped to
+ * [0, in - 1] (bilinear on the two axes). */
+typedef enum {
+  GRAFT_RESIZE_NEAREST,
+  GRAFT_RESIZE_LINEAR,
+} graft_resize_mode;
+
+typedef enum {
+  GRAFT_RESIZE_HALF_PIXEL,
+  GRAFT_RESIZE_PYTORCH_HALF_PIXEL,
+  GRAFT_RESIZE_ASYMMETRIC,
+  GRAFT_RESIZE_ALIGN_CORNERS,
+} graft_resize_coordinates;
+
+typedef enum {
+  GRAFT_RESIZE_ROUND_PREFER_FLOOR,  /* halves down, else to the nearest */
+  GRAFT_RESIZE_ROUND_PREFER_CEIL,   /* halves up, else to the nearest */
+  GRAFT_RESIZE_FLOOR,
+  GRAFT_RESIZE_CEIL,
+} graft_resize_rounding;
+
+typedef struct {
+  size_t planes;                     /* N * C */
+  size_t in_h, in_w, out_h, out_w;   /* each at least 1 */
+  double scale_h, scale_w;           /* positive and finite */
+  graft_resize_mode mode;
+  graft_resize_coordinates coordinates;
+  graft_resize_rounding rounding;    /* nearest only */
+} graft_resize_params;
+
+graft_status graft_resize_setup (const graft_resize_params *p, graft_error *error);
+
+void graft_resize_forward (const graft_resize_params *p, const float *x, float *y);
+/* dx += the transpose of forward applied to dy; dx may be NULL. */
+void graft_resize_backward (const graft_resize_params *p, const float *dy, float *dx);
+void graft_resize_forward_reference (const graft_resize_params *p, const double *x, double *y);
+void graft_resize_backward_reference (const graft_resize_params *p, const double *dy, double *dx);

@@ -198,6 +198,9 @@ node_flops (const graft_node *node, const graft_shape *shapes)
     case GRAFT_OP_MAXPOOL:
     case GRAFT_OP_AVGPOOL:
       return shape_elements (out) * a->pool.kh * a->pool.kw;
+    case GRAFT_OP_RESIZE:
+      /* bilinear: a window of 2x2; nearest moves data */
+      return a->resize.mode == GRAFT_RESIZE_LINEAR ? 4 * shape_elements (out) : 0;
     case GRAFT_OP_MEAN_SPATIAL:
       return shape_elements (&shapes[node->inputs[0]]);
     case GRAFT_OP_RESHAPE:

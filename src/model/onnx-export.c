@@ -24,6 +24,7 @@
 #include "model/model-private.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -168,6 +169,16 @@ node_add_float (Exporter *ex, Onnx__NodeProto *node, const char *name, float val
   Onnx__AttributeProto *attribute = node_add_attribute (ex, node, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
   attribute->has_f = TRUE;
   attribute->f = value;
+}
+
+static void
+node_add_string (Exporter *ex, Onnx__NodeProto *node, const char *name, const char *value)
+{
+  Onnx__AttributeProto *attribute = node_add_attribute (ex, node, name,
+                                                        ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+  attribute->has_s = TRUE;
+  attribute->s.data = (uint8_t *) value;
+  attribute->s.len = strlen (value);
 }
 
 static void
@@ -345,6 +356,96 @@ export_error (Exporter *ex, GError **error, GraftModelError code, const char *fo
   return FALSE;
 }
 
+/* GELU's tanh form as PyTorch exports it below opset 20, which has no Gelu op:
+ * 0.5 * (x * (1 + tanh (sqrt(2/pi) * (x + 0.044715 * (x * (x * x)))))). The first node
+ * has the engine node's name, which the importer gives the GELU it recognises there, so
+ * a file exported again is the same file. */
+static gboolean
+export_gelu_tanh (Exporter *ex, const char *name, const char *x, const char *output)
+{
+  static const char *const suffixes[] = { "square", "cube", "scaled_cube", "inner", "scaled", "tanh", "add",
+                                          "mul" };
+  static const char *const ops[] = { "Mul", "Mul", "Mul", "Add", "Mul", "Tanh", "Add", "Mul" };
+  const char *steps[G_N_ELEMENTS (suffixes)], *operands[2];
+  g_autofree char *base = g_strconcat (name, ".", NULL);
+  /* The other operand of each step: x, a constant, or none (Tanh). */
+  const char *others[G_N_ELEMENTS (suffixes)] = {
+    x, x, exporter_add_scalar (ex, "gelu.cube_factor", 0.044715f), x,
+    exporter_add_scalar (ex, "gelu.sqrt_2_over_pi", 0.7978845608f), NULL, exporter_add_scalar (ex, "gelu.one", 1.0f),
+    x,
+  };
+
+  for (size_t k = 0; k < G_N_ELEMENTS (suffixes); k++)
+    {
+      g_autofree char *step = g_strconcat (base, suffixes[k], NULL);
+      steps[k] = exporter_unique_name (ex, step);
+      operands[0] = k == 0 ? x : steps[k - 1];
+      operands[1] = others[k];
+      exporter_add_node (ex, ops[k], k == 0 ? name : exporter_strdup (ex, steps[k]), operands,
+                         others[k] != NULL ? 2 : 1, steps[k]);
+    }
+  operands[0] = steps[G_N_ELEMENTS (suffixes) - 1];
+  operands[1] = exporter_add_scalar (ex, "gelu.half", 0.5f);
+  {
+    g_autofree char *half = g_strconcat (base, "half", NULL);
+    const char *half_name = exporter_unique_name (ex, half);
+    exporter_add_node (ex, "Mul", exporter_strdup (ex, half_name), operands, 2, output);
+  }
+  return TRUE;
+}
+
+/* Resize-13 with scales (X, roi "", scales): the sizes form would need the batch. A
+ * scale is the file's output / input; where float rounding of it would give an output
+ * one pixel short (floor (in * scale) < out, as ONNX Runtime sizes it), it is raised by
+ * the least step, which moves the coordinate transformation by under 1e-7. */
+static gboolean
+export_resize (Exporter *ex, const graft_node *node, const char *name, const char *x, const char *output,
+               GError **error)
+{
+  static const char *const coordinates[] = {
+    [GRAFT_RESIZE_HALF_PIXEL] = "half_pixel",
+    [GRAFT_RESIZE_PYTORCH_HALF_PIXEL] = "pytorch_half_pixel",
+    [GRAFT_RESIZE_ASYMMETRIC] = "asymmetric",
+    [GRAFT_RESIZE_ALIGN_CORNERS] = "align_corners",
+  };
+  static const char *const roundings[] = {
+    [GRAFT_RESIZE_ROUND_PREFER_FLOOR] = "round_prefer_floor",
+    [GRAFT_RESIZE_ROUND_PREFER_CEIL] = "round_prefer_ceil",
+    [GRAFT_RESIZE_FLOOR] = "floor",
+    [GRAFT_RESIZE_CEIL] = "ceil",
+  };
+  const graft_node_attributes *a = &node->attributes;
+  const graft_shape *in = &graft_graph_value (ex->graph, node->inputs[0])->shape;
+  int64_t dims[1] = { 4 };
+  graft_shape shape = graft_shape_make (1, dims);
+  g_autofree char *scales_base = g_strconcat (name, ".scales", NULL);
+  const char *scales_name = exporter_unique_name (ex, scales_base);
+  Onnx__TensorProto *tensor = exporter_add_initializer (ex, scales_name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, &shape);
+  float *scales = exporter_alloc_n (ex, 4, sizeof (float));
+  const char *inputs[3] = { x, "", scales_name };
+  Onnx__NodeProto *out;
+
+  if ((unsigned) a->resize.coordinates >= G_N_ELEMENTS (coordinates)
+      || (unsigned) a->resize.rounding >= G_N_ELEMENTS (roundings) || in->rank != 4)
+    return export_error (ex, error, GRAFT_MODEL_ERROR_INVALID, "node '%s' (Resize) has unknown attributes", name);
+  scales[0] = scales[1] = 1;
+  scales[2] = (float) a->resize.scale_h;
+  scales[3] = (float) a->resize.scale_w;
+  for (int d = 2; d < 4; d++)
+    {
+      int64_t want = d == 2 ? a->resize.out_h : a->resize.out_w;
+      for (int step = 0; step < 8 && (int64_t) floorf (scales[d] * (float) in->dims[d]) < want; step++)
+        scales[d] = nextafterf (scales[d], INFINITY);
+    }
+  tensor_set_floats (ex, tensor, scales, 4);
+  out = exporter_add_node (ex, "Resize", name, inputs, 3, output);
+  node_add_string (ex, out, "mode", a->resize.mode == GRAFT_RESIZE_LINEAR ? "linear" : "nearest");
+  node_add_string (ex, out, "coordinate_transformation_mode", coordinates[a->resize.coordinates]);
+  if (a->resize.mode == GRAFT_RESIZE_NEAREST)
+    node_add_string (ex, out, "nearest_mode", roundings[a->resize.rounding]);
+  return TRUE;
+}
+
 static gboolean
 export_node (Exporter *ex, int index, GError **error)
 {
@@ -424,6 +525,8 @@ export_node (Exporter *ex, int index, GError **error)
         case GRAFT_ACTIVATION_HARD_SWISH:
           exporter_add_node (ex, "HardSwish", name, inputs, 1, output);
           return TRUE;
+        case GRAFT_ACTIVATION_SWISH: /* only a plan's fused form; no graph node holds it */
+          break;
         }
       return export_error (ex, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
                            "node '%s' has an activation (kind %d) that has no ONNX form",
@@ -577,7 +680,9 @@ export_node (Exporter *ex, int index, GError **error)
           exporter_add_node (ex, "Mul", name, operands, 2, output);
           return TRUE;
         }
-      break;
+      return export_gelu_tanh (ex, name, inputs[0], output);
+    case GRAFT_OP_RESIZE:
+      return export_resize (ex, node, name, inputs[0], output, error);
     case GRAFT_OP_COUNT:
       break;
     }

@@ -1022,6 +1022,131 @@ import_pad (Importer *im, const Onnx__NodeProto *node, GError **error)
 }
 
 
+/* ------------------------------------------------------------------------ */
+/* Resize                                                                     */
+
+/* The index of text in names (n of them), or -1. */
+static int
+name_index (const char *text, const char *const *names, int n)
+{
+  for (int i = 0; i < n; i++)
+    if (strcmp (text, names[i]) == 0)
+      return i;
+  return -1;
+}
+
+/* Resize-11 to -13 on (N,C,H,W) as PyTorch exports F.interpolate and nn.Upsample:
+ * nearest or linear, with the scales or the sizes known at import (PyTorch computes
+ * sizes from Shape, which folds), scaling H and W only. */
+static gboolean
+import_resize (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  static const char *const coordinate_names[] = {
+    [GRAFT_RESIZE_HALF_PIXEL] = "half_pixel",
+    [GRAFT_RESIZE_PYTORCH_HALF_PIXEL] = "pytorch_half_pixel",
+    [GRAFT_RESIZE_ASYMMETRIC] = "asymmetric",
+    [GRAFT_RESIZE_ALIGN_CORNERS] = "align_corners",
+  };
+  static const char *const rounding_names[] = {
+    [GRAFT_RESIZE_ROUND_PREFER_FLOOR] = "round_prefer_floor",
+    [GRAFT_RESIZE_ROUND_PREFER_CEIL] = "round_prefer_ceil",
+    [GRAFT_RESIZE_FLOOR] = "floor",
+    [GRAFT_RESIZE_CEIL] = "ceil",
+  };
+  graft_node_attributes a = { .op = GRAFT_OP_RESIZE };
+  g_autofree char *mode = NULL, *coordinates = NULL, *rounding = NULL;
+  const graft_shape *x_shape;
+  const Tensor *scales = NULL, *sizes = NULL;
+  gint64 exclude_outside, antialias;
+  int x, k;
+
+  if (im->opset < 11)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "is a Resize of opset %" G_GINT64_FORMAT "; Graft reads Resize from opset 11 (PyTorch "
+                       "exports it so from opset 11)", im->opset);
+  if (!check_input_count (im, node, 1, 4, error) || !check_extra_outputs (im, node, 1, "Resize", error)
+      || !attribute_string (im, node, "mode", "nearest", &mode, error)
+      || !attribute_string (im, node, "coordinate_transformation_mode", "half_pixel", &coordinates, error)
+      || !attribute_string (im, node, "nearest_mode", "round_prefer_floor", &rounding, error)
+      || !attribute_int (im, node, "exclude_outside", 0, &exclude_outside, error)
+      || !attribute_int (im, node, "antialias", 0, &antialias, error))
+    return FALSE;
+  if ((k = name_index (mode, (const char *const[]) { "nearest", "linear" }, 2)) < 0)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "resizes with mode '%s'; Graft resizes with nearest and linear", mode);
+  a.resize.mode = k == 0 ? GRAFT_RESIZE_NEAREST : GRAFT_RESIZE_LINEAR;
+  if ((k = name_index (coordinates, coordinate_names, G_N_ELEMENTS (coordinate_names))) < 0)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "has the coordinate transformation '%s'; Graft takes half_pixel, pytorch_half_pixel, "
+                       "asymmetric and align_corners", coordinates);
+  a.resize.coordinates = (graft_resize_coordinates) k;
+  if ((k = name_index (rounding, rounding_names, G_N_ELEMENTS (rounding_names))) < 0)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has the nearest_mode '%s'", rounding);
+  a.resize.rounding = (graft_resize_rounding) k;
+  if (exclude_outside != 0 || antialias != 0)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "resizes with exclude_outside or antialias, which Graft does not do");
+  if ((x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
+    return FALSE;
+  x_shape = value_shape (im, x);
+  if (x_shape->rank != 4)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "resizes a rank-%d tensor; Graft resizes images (N,C,H,W)", x_shape->rank);
+  if (input_name (node, 2) != NULL && (scales = constant_input (im, node, 2, "scales", error)) == NULL)
+    return FALSE;
+  if (scales != NULL && scales->count == 0)
+    scales = NULL;
+  if (input_name (node, 3) != NULL && (sizes = constant_input (im, node, 3, "sizes", error)) == NULL)
+    return FALSE;
+  if ((scales == NULL) == (sizes == NULL))
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "needs either scales or sizes, and not both");
+  if (sizes != NULL)
+    {
+      const gint64 *values;
+      const guint8 *flags;
+      size_t count;
+      if (!constant_ints (im, sizes, "sizes", &values, &flags, &count, error))
+        return FALSE;
+      if (count != 4)
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has %zu sizes for a rank-4 input", count);
+      if (values[1] != x_shape->dims[1] || flags[1] != ELEMENT_STATIC
+          || (flags[0] != ELEMENT_BATCH && !(flags[0] == ELEMENT_STATIC && values[0] == x_shape->dims[0])))
+        return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                           "resizes the batch or the channels; Graft resizes H and W only");
+      if (flags[2] != ELEMENT_STATIC || flags[3] != ELEMENT_STATIC || values[2] < 1 || values[3] < 1
+          || values[2] > G_MAXINT || values[3] > G_MAXINT)
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has the output size %" G_GINT64_FORMAT " x %"
+                           G_GINT64_FORMAT, values[2], values[3]);
+      a.resize.out_h = values[2];
+      a.resize.out_w = values[3];
+      /* The scale in float, as ONNX Runtime takes it (and as the exporter writes it back). */
+      a.resize.scale_h = (float) ((double) values[2] / (double) x_shape->dims[2]);
+      a.resize.scale_w = (float) ((double) values[3] / (double) x_shape->dims[3]);
+    }
+  else
+    {
+      double s[4];
+      if (scales->type != TENSOR_FLOAT || scales->count != 4)
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "needs 4 float scales for a rank-4 input");
+      for (int d = 0; d < 4; d++)
+        s[d] = tensor_get (scales, (size_t) d);
+      if (s[0] != 1 || s[1] != 1)
+        return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                           "resizes the batch or the channels; Graft resizes H and W only");
+      if (!(s[2] > 0) || !(s[3] > 0) || !isfinite (s[2]) || !isfinite (s[3])
+          || floor (s[2] * (double) x_shape->dims[2]) < 1 || floor (s[3] * (double) x_shape->dims[3]) < 1
+          || s[2] * (double) x_shape->dims[2] > G_MAXINT || s[3] * (double) x_shape->dims[3] > G_MAXINT)
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has the scales %g and %g for an image of %"
+                           G_GINT64_FORMAT " x %" G_GINT64_FORMAT, s[2], s[3], x_shape->dims[2], x_shape->dims[3]);
+      /* ONNX: the output is floor (input * scale), the scale as given, in float. */
+      a.resize.out_h = (gint64) floorf ((float) s[2] * (float) x_shape->dims[2]);
+      a.resize.out_w = (gint64) floorf ((float) s[3] * (float) x_shape->dims[3]);
+      a.resize.scale_h = s[2];
+      a.resize.scale_w = s[3];
+    }
+  return add_node (im, "", &a, &x, 1, output_name (node, 0), error) >= 0;
+}
+
 /* Each op with either its own importer or a shared one and the variant to pass it. */
 const OpImporter node_importers[] = {
   { "Conv", import_conv },
@@ -1035,7 +1160,7 @@ const OpImporter node_importers[] = {
   { "Abs", import_abs },
   { "Add", NULL, import_binary, '+' },
   { "Sub", NULL, import_binary, '-' },
-  { "Mul", NULL, import_binary, '*' },
+  { "Mul", import_mul_or_gelu },
   { "Div", import_div_or_gelu },
   { "Concat", import_concat },
   { "MaxPool", NULL, import_pool, TRUE },
@@ -1058,6 +1183,7 @@ const OpImporter node_importers[] = {
   { "Identity", import_identity },
   { "Softmax", import_softmax },
   { "Pad", import_pad },
+  { "Resize", import_resize },
   { "Constant", import_constant },
   { "Shape", import_shape },
   { "Gather", import_gather },

@@ -219,6 +219,7 @@ gboolean import_binary (Importer *im, const Onnx__NodeProto *node, int op, GErro
 gboolean import_layer_normalization (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_reduce_mean_or_layernorm (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_div_or_gelu (Importer *im, const Onnx__NodeProto *node, GError **error);
+gboolean import_mul_or_gelu (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_equal (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_where (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_expand (Importer *im, const Onnx__NodeProto *node, GError **error);

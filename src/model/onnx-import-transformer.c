@@ -4,8 +4,11 @@
  * PyTorch 1.13 exports nn.LayerNorm and F.layer_norm below opset 17 as a chain,
  *   m = ReduceMean(x, last axes); d = Sub(x, m); v = ReduceMean(Pow(d, 2));
  *   y = Div(d, Sqrt(Add(v, eps))) [* scale] [+ bias]
- * and nn.GELU as y = Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5). Both are recognised
- * from their first node (ReduceMean, Div) and become one engine node; the other nodes of
+ * and nn.GELU as y = Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5), its tanh form
+ * (approximate='tanh', which ONNX has no op for before opset 20) as
+ *   y = Mul(0.5, Mul(x, Add(1, Tanh(Mul(sqrt(2/pi), Add(x, Mul(0.044715, Mul(x, Mul(x, x)))))))))
+ * All are recognised from their first node (ReduceMean, Div, Mul(x, x)) and become one
+ * engine node; the other nodes of
  * the chain are marked folded. A chain whose intermediate tensors are read elsewhere,
  * or whose constants differ, is imported node by node as before (and then refused
  * where an op has no engine form).
@@ -350,6 +353,65 @@ import_div_or_gelu (Importer *im, const Onnx__NodeProto *node, GError **error)
     im->folded[chain[i]] = TRUE;
   name = output_name (half, 0);
   return add_node (im, "", &a, &x_entry->value, 1, name, error) >= 0;
+}
+
+/* The next node of a chain: the one node of op_type reading prev's output, whose other
+ * input is other (a tensor name) or, when other is NULL, the scalar constant scalar
+ * (within 1e-6); -1 when there is none. */
+static int
+chain_next (Importer *im, const Onnx__NodeProto *prev, const char *op_type, const char *other, double scalar)
+{
+  const char *out = output_name (prev, 0);
+  int next = only_consumer (im, out, op_type);
+  const Onnx__NodeProto *node;
+
+  if (next < 0)
+    return -1;
+  node = im->graph_proto->node[next];
+  if (strcmp (op_type, "Tanh") == 0)
+    return node->n_input == 1 ? next : -1;
+  if (other != NULL)
+    return g_strcmp0 (other_input (node, out), other) == 0 ? next : -1;
+  return fabs (scalar_constant (im, other_input (node, out)) - scalar) <= 1e-6 ? next : -1;
+}
+
+/* Recognises PyTorch's tanh GELU from its Mul(x, x) (see the top). */
+gboolean
+import_mul_or_gelu (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  static const struct {
+    const char *op_type;
+    gboolean reads_x;
+    double scalar;
+  } steps[] = {
+    { "Mul", TRUE, 0 },                    /* x^3 */
+    { "Mul", FALSE, 0.044715 },
+    { "Add", TRUE, 0 },                    /* x + 0.044715 x^3 */
+    { "Mul", FALSE, 0.7978845608028654 },  /* sqrt (2 / pi) */
+    { "Tanh", FALSE, 0 },
+    { "Add", FALSE, 1 },
+    { "Mul", TRUE, 0 },
+    { "Mul", FALSE, 0.5 },
+  };
+  const char *x_name = input_name (node, 0);
+  Entry *x_entry = x_name != NULL ? lookup (im, x_name) : NULL;
+  const Onnx__NodeProto *prev = node;
+  int chain[G_N_ELEMENTS (steps)];
+  graft_node_attributes a = { .op = GRAFT_OP_GELU, .gelu = { GRAFT_GELU_TANH } };
+
+  if (x_entry == NULL || x_entry->kind != ENTRY_VALUE || node->n_input != 2
+      || g_strcmp0 (input_name (node, 1), x_name) != 0)
+    return import_binary (im, node, '*', error);
+  for (size_t i = 0; i < G_N_ELEMENTS (steps); i++)
+    {
+      chain[i] = chain_next (im, prev, steps[i].op_type, steps[i].reads_x ? x_name : NULL, steps[i].scalar);
+      if (chain[i] < 0)
+        return import_binary (im, node, '*', error);
+      prev = im->graph_proto->node[chain[i]];
+    }
+  for (size_t i = 0; i < G_N_ELEMENTS (steps); i++)
+    im->folded[chain[i]] = TRUE;
+  return add_node (im, "", &a, &x_entry->value, 1, output_name (prev, 0), error) >= 0;
 }
 
 /* ------------------------------------------------------------------------ */
