@@ -789,8 +789,8 @@ on_step (const GraftStepEvent *event, gpointer user_data)
     g_autofree char *validation = isnan (p->last_validation_accuracy)
                                     ? g_strdup ("")
                                     : g_strdup_printf (_("  val acc %.1f%%"), 100 * p->last_validation_accuracy);
-    /* Translators: the progress line drawn over itself while an epoch runs. */
     printf ("\r\033[K");
+    /* Translators: the progress line drawn over itself while an epoch runs. */
     printf (_("epoch %d/%d  step %d/%d  loss %.4f%s  %.0f img/s  ETA %s"), event->epoch + 1, event->epochs,
             event->step + 1, event->steps, p->loss_sum / p->loss_count, validation, event->images_per_second, eta);
     fflush (stdout);
