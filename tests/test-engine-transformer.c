@@ -3,6 +3,7 @@
  * the fast path against the double reference (forward, and backward on zeroed and
  * pre-filled gradients), the reference backward against central finite differences of
  * the reference forward, and the setup's refusals. */
+#include "engine/matmul.h"
 #include "engine/ops.h"
 #include "engine/plan.h"
 #include "gradcheck.h"
@@ -217,6 +218,10 @@ static const matmul_case matmul_cases[] = {
   { 2, 3, { 3, 4 }, { 2, 4, 5 } },
   { 5, 5, { 2, 1, 2, 3, 4 }, { 1, 3, 1, 4, 2 } },
   { 6, 2, { 1, 2, 1, 2, 3, 4 }, { 4, 3 } },
+  /* Enough batch indices for threads: attention's (each operand its own matrices),
+   * and B broadcast over a dim (its gradient summed in order). */
+  { 4, 4, { 2, 6, 5, 4 }, { 2, 6, 4, 3 } },
+  { 4, 4, { 3, 4, 5, 2 }, { 3, 1, 2, 6 } },
 };
 
 typedef struct {
@@ -242,11 +247,29 @@ shape_elements (const graft_shape *s)
   return n;
 }
 
+/* The kernels: OpenBLAS's sgemm, and oneDNN's for the oneDNN backend. */
+typedef struct {
+  const char *name;
+  void (*forward) (const graft_matmul_params *p, const float *a, const float *b, float *y);
+  void (*backward) (const graft_matmul_params *p, const float *a, const float *b, const float *dy, float *da,
+                    float *db);
+} matmul_kernels;
+
+static const matmul_kernels matmul_kernel_sets[] = {
+  { "openblas", graft_matmul_forward, graft_matmul_backward },
+#ifdef GRAFT_HAVE_ONEDNN
+  { "onednn", graft_matmul_forward_onednn, graft_matmul_backward_onednn },
+#endif
+};
+
 static void
 test_matmul (void)
 {
+  for (size_t kset = 0; kset < G_N_ELEMENTS (matmul_kernel_sets); kset++)
   for (size_t c = 0; c < G_N_ELEMENTS (matmul_cases); c++)
     {
+      const matmul_kernels *kernels = &matmul_kernel_sets[kset];
+      g_test_message ("matmul on %s's sgemm, case %zu", kernels->name, c);
       matmul_ctx ctx = { { graft_shape_make (matmul_cases[c].a_rank, matmul_cases[c].a),
                            graft_shape_make (matmul_cases[c].b_rank, matmul_cases[c].b) } };
       size_t na, nb, ny;
@@ -268,16 +291,16 @@ test_matmul (void)
       fill_pair (ctx.r, rf, ny, 320 + c, -1, 1);
 
       graft_matmul_forward_reference (&ctx.p, ctx.a, ctx.b, want_y);
-      graft_matmul_forward (&ctx.p, af, bf, yf);
+      kernels->forward (&ctx.p, af, bf, yf);
       test_assert_close ("matmul y", yf, want_y, ny, 1e-5, 1e-5);
 
       graft_matmul_backward_reference (&ctx.p, ctx.a, ctx.b, ctx.r, want_da, want_db);
-      graft_matmul_backward (&ctx.p, af, bf, rf, daf, dbf);
+      kernels->backward (&ctx.p, af, bf, rf, daf, dbf);
       test_assert_close ("matmul da", daf, want_da, na, 1e-5, 1e-5);
       test_assert_close ("matmul db", dbf, want_db, nb, 1e-5, 1e-5);
       /* Accumulates (a second pass doubles), and NULL gradients are skipped. */
-      graft_matmul_backward (&ctx.p, af, bf, rf, daf, NULL);
-      graft_matmul_backward (&ctx.p, af, bf, rf, NULL, dbf);
+      kernels->backward (&ctx.p, af, bf, rf, daf, NULL);
+      kernels->backward (&ctx.p, af, bf, rf, NULL, dbf);
       for (size_t i = 0; i < na; i++)
         want_da[i] *= 2;
       for (size_t i = 0; i < nb; i++)
@@ -345,8 +368,10 @@ softmax_axis_loss (void *data)
 static void
 test_softmax_axis (void)
 {
-  /* inner 1 (the row form), an inner axis, one element, and a large one (parallel). */
-  static const size_t shapes[][3] = { { 3, 7, 1 }, { 2, 5, 3 }, { 1, 1, 4 }, { 4, 3, 197 }, { 12, 197, 17 } };
+  /* inner 1 (the row form), an inner axis, one element, and large ones (parallel):
+   * attention's rows of 197 scores (vector tails) in blocks of rows over threads. */
+  static const size_t shapes[][3] = { { 3, 7, 1 }, { 2, 5, 3 }, { 1, 1, 4 }, { 4, 3, 197 }, { 12, 197, 17 },
+                                      { 2 * 3 * 197, 197, 1 } };
   for (size_t s = 0; s < G_N_ELEMENTS (shapes); s++)
     {
       size_t outer = shapes[s][0], axis = shapes[s][1], inner = shapes[s][2], count = outer * axis * inner;

@@ -1,11 +1,13 @@
 /* layernorm.c: LayerNormalization over the last axes (rows of cols), with per-column
  * scale and bias: ViT, Swin and ConvNeXt (channels last) normalise this way.
  *
- * Row statistics are summed in double, so a row of 768 or 3072 features keeps float
- * precision; the scale and bias gradients are column sums over the rows, each column
- * summed in row order by one thread, so a thread count gives the same bits as any other.
+ * Row statistics are summed in double (in vector lanes, dispatched by simd.h), so a
+ * row of 768 or 3072 features keeps float precision; the scale and bias gradients are
+ * column sums over the rows, each column summed in row order by one thread, so a
+ * thread count gives the same bits as any other.
  */
 #include "engine/ops.h"
+#include "engine/simd.h"
 
 #include <math.h>
 
@@ -29,13 +31,13 @@ graft_layernorm_setup (const graft_layernorm_params *p, graft_error *error)
   return GRAFT_OK;
 }
 
-void
-graft_layernorm_forward (const graft_layernorm_params *p, const float *x, const float *scale,
-                         const float *bias, float *y, float *mean, float *rstd)
+/* One row: the mean and variance in double lanes (two passes, as the reference), then
+ * (x - mean) * rstd * scale + bias in float. */
+GRAFT_SIMD_DISPATCH
+static void
+layernorm_rows (size_t rows, size_t cols, float epsilon, const float *x, const float *scale, const float *bias,
+                float *y, float *mean, float *rstd)
 {
-  size_t rows = p->rows, cols = p->cols;
-
-#pragma omp parallel for schedule(static) if (rows * cols > PARALLEL_THRESHOLD && rows > 1)
   for (size_t i = 0; i < rows; i++)
     {
       const float *restrict xr = x + i * cols;
@@ -43,28 +45,63 @@ graft_layernorm_forward (const graft_layernorm_params *p, const float *x, const 
       double sum = 0, sq = 0;
       float mu, r;
 
+#pragma omp simd reduction(+ : sum)
       for (size_t j = 0; j < cols; j++)
         sum += xr[j];
       mu = (float) (sum / (double) cols);
+#pragma omp simd reduction(+ : sq)
       for (size_t j = 0; j < cols; j++)
         {
           double d = (double) xr[j] - mu;
           sq += d * d;
         }
-      r = (float) (1.0 / sqrt (sq / (double) cols + p->epsilon));
-      for (size_t j = 0; j < cols; j++)
+      r = (float) (1.0 / sqrt (sq / (double) cols + epsilon));
+      if (scale != NULL && bias != NULL)
         {
-          float v = (xr[j] - mu) * r;
-          if (scale != NULL)
-            v *= scale[j];
-          if (bias != NULL)
-            v += bias[j];
-          yr[j] = v;
+#pragma omp simd
+          for (size_t j = 0; j < cols; j++)
+            yr[j] = (xr[j] - mu) * r * scale[j] + bias[j];
+        }
+      else if (scale != NULL)
+        {
+#pragma omp simd
+          for (size_t j = 0; j < cols; j++)
+            yr[j] = (xr[j] - mu) * r * scale[j];
+        }
+      else if (bias != NULL)
+        {
+#pragma omp simd
+          for (size_t j = 0; j < cols; j++)
+            yr[j] = (xr[j] - mu) * r + bias[j];
+        }
+      else
+        {
+#pragma omp simd
+          for (size_t j = 0; j < cols; j++)
+            yr[j] = (xr[j] - mu) * r;
         }
       if (mean != NULL)
         mean[i] = mu;
       if (rstd != NULL)
         rstd[i] = r;
+    }
+}
+
+/* Rows handed to a dispatched call at once. */
+#define ROW_BLOCK 16
+
+void
+graft_layernorm_forward (const graft_layernorm_params *p, const float *x, const float *scale,
+                         const float *bias, float *y, float *mean, float *rstd)
+{
+  size_t rows = p->rows, cols = p->cols, blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
+
+#pragma omp parallel for schedule(static) if (rows * cols > PARALLEL_THRESHOLD && blocks > 1)
+  for (size_t b = 0; b < blocks; b++)
+    {
+      size_t first = b * ROW_BLOCK, n = rows - first < ROW_BLOCK ? rows - first : ROW_BLOCK;
+      layernorm_rows (n, cols, p->epsilon, x + first * cols, scale, bias, y + first * cols,
+                      mean != NULL ? mean + first : NULL, rstd != NULL ? rstd + first : NULL);
     }
 }
 

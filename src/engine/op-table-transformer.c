@@ -1,6 +1,7 @@
 /* op-table-transformer.c: the descriptors (op-table.h) of the ops of vision
  * transformers and ConvNeXt: LayerNorm, GELU, batched MatMul, Softmax on any axis.
  * op-table.c's table points at them. */
+#include "engine/matmul.h"
 #include "engine/op-table.h"
 
 static graft_status
@@ -214,6 +215,31 @@ const graft_op_descriptor graft_matmul_descriptor = {
   .forward = matmul_forward,
   .backward = matmul_backward,
 };
+
+#ifdef GRAFT_HAVE_ONEDNN
+static void
+matmul_forward_onednn (const graft_op_context *c)
+{
+  graft_matmul_forward_onednn (&c->state->matmul, c->inputs[0], c->inputs[1], c->output);
+}
+
+static void
+matmul_backward_onednn (const graft_op_context *c)
+{
+  graft_matmul_backward_onednn (&c->state->matmul, c->inputs[0], c->inputs[1], c->dy, c->gradients[0],
+                                c->gradients[1]);
+}
+
+const graft_op_descriptor graft_onednn_matmul_descriptor = {
+  .name = "MatMul",
+  .min_inputs = 2, .max_inputs = 2,
+  .infer_shape = matmul_infer_shape,
+  .setup = matmul_setup,
+  .backward_needs = matmul_backward_needs,
+  .forward = matmul_forward_onednn,
+  .backward = matmul_backward_onednn,
+};
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Softmax on any axis: x                                                     */

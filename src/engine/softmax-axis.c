@@ -1,13 +1,75 @@
 /* softmax-axis.c: Softmax over any axis of a tensor seen as (outer, axis, inner):
- * attention's scores are softmaxed over their last axis (inner 1, the row form of
- * softmax.c), other exports over an inner one. Each (outer, inner) vector is strided
- * by inner; sums are taken in double, in axis order. */
+ * attention's scores are softmaxed over their last axis (inner 1, rows), other
+ * exports over an inner one. Each (outer, inner) vector is strided by inner; sums are
+ * taken in double, in axis order.
+ *
+ * Rows (ViT-B/16: 16 images x 12 heads x 197 rows of 197 scores per layer) have their
+ * own vectorised loops, with simd-math.h's expf (glibc's is a scalar call); their sums
+ * are in double lanes, so they round as the vector width says, the same on a given
+ * machine whatever the thread count. */
 #include "engine/ops.h"
+#include "engine/simd.h"
+#include "engine/simd-math.h"
 
 #include <math.h>
 
 /* Below this many elements a loop runs on one thread. */
 #define PARALLEL_THRESHOLD 32768
+
+/* y = exp(x - max) / sum for each of rows rows; x - max <= 0, so the expf of
+ * simd-math.h applies. */
+GRAFT_SIMD_DISPATCH
+static void
+softmax_rows (size_t rows, size_t cols, const float *x, float *y)
+{
+  for (size_t i = 0; i < rows; i++)
+    {
+      const float *restrict xr = x + i * cols;
+      float *restrict yr = y + i * cols;
+      float max = xr[0], inv;
+      double sum = 0;
+
+#pragma omp simd reduction(max : max)
+      for (size_t j = 0; j < cols; j++)
+        max = xr[j] > max ? xr[j] : max;
+#pragma omp simd reduction(+ : sum)
+      for (size_t j = 0; j < cols; j++)
+        {
+          float e = exp_nonpositive (xr[j] - max);
+          yr[j] = e;
+          sum += e;
+        }
+      inv = (float) (1.0 / sum);
+#pragma omp simd
+      for (size_t j = 0; j < cols; j++)
+        yr[j] *= inv;
+    }
+}
+
+/* dx += y (dy - sum (dy y)) for each row. */
+GRAFT_SIMD_DISPATCH
+static void
+softmax_rows_backward (size_t rows, size_t cols, const float *y, const float *dy, float *dx)
+{
+  for (size_t i = 0; i < rows; i++)
+    {
+      const float *restrict yr = y + i * cols, *restrict dyr = dy + i * cols;
+      float *restrict dxr = dx + i * cols;
+      double dot = 0;
+      float d;
+
+#pragma omp simd reduction(+ : dot)
+      for (size_t j = 0; j < cols; j++)
+        dot += (double) dyr[j] * yr[j];
+      d = (float) dot;
+#pragma omp simd
+      for (size_t j = 0; j < cols; j++)
+        dxr[j] += yr[j] * (dyr[j] - d);
+    }
+}
+
+/* Rows in blocks over threads: each thread runs one dispatched call per block. */
+#define ROW_BLOCK 64
 
 void
 graft_softmax_axis_forward (size_t outer, size_t axis, size_t inner, const float *x, float *y)
@@ -16,7 +78,13 @@ graft_softmax_axis_forward (size_t outer, size_t axis, size_t inner, const float
     return;
   if (inner == 1)
     {
-      graft_softmax_forward (outer, axis, x, y);
+      size_t blocks = (outer + ROW_BLOCK - 1) / ROW_BLOCK;
+#pragma omp parallel for schedule(static) if (outer * axis > PARALLEL_THRESHOLD && blocks > 1)
+      for (size_t b = 0; b < blocks; b++)
+        {
+          size_t first = b * ROW_BLOCK, n = outer - first < ROW_BLOCK ? outer - first : ROW_BLOCK;
+          softmax_rows (n, axis, x + first * axis, y + first * axis);
+        }
       return;
     }
 #pragma omp parallel for schedule(static) if (outer * axis * inner > PARALLEL_THRESHOLD && outer > 1)
@@ -48,7 +116,13 @@ graft_softmax_axis_backward (size_t outer, size_t axis, size_t inner, const floa
     return;
   if (inner == 1)
     {
-      graft_softmax_backward (outer, axis, y, dy, dx);
+      size_t blocks = (outer + ROW_BLOCK - 1) / ROW_BLOCK;
+#pragma omp parallel for schedule(static) if (outer * axis > PARALLEL_THRESHOLD && blocks > 1)
+      for (size_t b = 0; b < blocks; b++)
+        {
+          size_t first = b * ROW_BLOCK, n = outer - first < ROW_BLOCK ? outer - first : ROW_BLOCK;
+          softmax_rows_backward (n, axis, y + first * axis, dy + first * axis, dx + first * axis);
+        }
       return;
     }
 #pragma omp parallel for schedule(static) if (outer * axis * inner > PARALLEL_THRESHOLD && outer > 1)
