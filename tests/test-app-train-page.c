@@ -21,8 +21,10 @@ static char *folder;
 static char *model_path;
 static char *cache_folder;
 
+/* The toy session, with extra (a file path, or NULL) labelled as the first class in
+ * the training images. */
 static GraftSession *
-toy_session (void)
+toy_session_with (const char *extra)
 {
   GraftSession *session = graft_session_new ();
   g_autofree char *t = g_build_filename (folder, "train", NULL);
@@ -36,11 +38,19 @@ toy_session (void)
   g_assert_no_error (error);
   validation = graft_dataset_load_image_folder (v, train->classes, &error);
   g_assert_no_error (error);
+  if (extra != NULL)
+    graft_dataset_add (train, extra, 0);
   graft_session_set_datasets (session, train, validation);
   graft_session_set_cache_folder (session, cache_folder);
   toy_preprocessing (graft_session_get_spec (session));
   graft_session_spec_changed (session);
   return session;
+}
+
+static GraftSession *
+toy_session (void)
+{
+  return toy_session_with (NULL);
 }
 
 static GtkWidget *
@@ -459,6 +469,62 @@ test_boundary_cache (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* A training image that cannot be decoded (a PNG cut short) is dropped by training: the
+ * summary counts what trains ("47 of 48 training images (1 cannot be read)", it said
+ * "48 training images") and names the file in its tooltip. */
+static void
+test_unreadable (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("graft-unreadable-XXXXXX", &error);
+  g_autofree char *cut = g_build_filename (tmp, "cut.png", NULL);
+  g_autoptr (GraftSession) session = NULL;
+  g_autoptr (GraftTraining) training = graft_training_new ();
+  GtkWidget *page, *window, *label;
+  GraftDataset *train;
+  g_autofree char *contents = NULL;
+  g_autofree char *expected = NULL;
+  gsize length;
+  guint n;
+
+  g_assert_no_error (error);
+  session = toy_session ();
+  train = graft_session_get_train_dataset (session);
+  g_assert_true (g_file_get_contents (g_array_index (train->items, GraftDatasetItem, 0).path, &contents, &length,
+                                      &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (cut, contents, (gssize) (length * 2 / 3), &error));
+  g_assert_no_error (error);
+  g_clear_object (&session);
+  session = toy_session_with (cut);
+  n = graft_session_get_train_dataset (session)->items->len;
+
+  page = graft_train_page_new (session, training);
+  window = app_test_show_in_window (page, 900, 700);
+  label = child (page, "data_label");
+  APP_TEST_WAIT_UNTIL (strstr (gtk_label_get_label (GTK_LABEL (label)), " of ") != NULL, 30);
+  g_test_message ("%s", gtk_label_get_label (GTK_LABEL (label)));
+  expected = g_strdup_printf ("%u of %u training images (1 cannot be read), ", n - 1, n);
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (label)), expected));
+  g_assert_nonnull (gtk_widget_get_tooltip_text (label));
+  g_test_message ("tooltip: %s", gtk_widget_get_tooltip_text (label));
+  g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (label), "cut.png"));
+  app_test_save_light_and_dark (window, "train-page-unreadable");
+
+  /* Without it, every image trains and the tooltip goes. */
+  graft_train_page_set_session (GRAFT_TRAIN_PAGE (page), NULL);
+  g_clear_object (&session);
+  session = toy_session ();
+  graft_train_page_set_session (GRAFT_TRAIN_PAGE (page), session);
+  app_test_iterate_for (200);
+  g_free (expected);
+  expected = g_strdup_printf ("%u training images, ", n - 1);
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (label)), expected));
+  g_assert_null (gtk_widget_get_tooltip_text (label));
+  gtk_window_destroy (GTK_WINDOW (window));
+  test_remove_tree (tmp);
+}
+
 static void
 test_words (void)
 {
@@ -509,6 +575,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/train-page/plan-change", test_plan_change);
   g_test_add_func ("/app/train-page/failure", test_failure);
   g_test_add_func ("/app/train-page/boundary-cache", test_boundary_cache);
+  g_test_add_func ("/app/train-page/unreadable", test_unreadable);
   status = g_test_run ();
   test_remove_tree (folder);
   test_remove_tree (tmp);

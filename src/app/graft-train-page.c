@@ -14,6 +14,8 @@
 #include <glib/gi18n.h>
 #include <math.h>
 
+#include "data/image.h"
+#include "data/preprocess.h"
 #include "graft-format.h"
 
 struct _GraftTrainPage
@@ -31,6 +33,12 @@ struct _GraftTrainPage
   gboolean stop_requested;
   gboolean plan_changed; /* since the last run ended: its status no longer applies */
   int run_stages;
+
+  /* Which training images the loader can decode: path -> "" (it can) or the decoder's
+   * message naming the file. Filled off the main thread by a probe of the paths not in
+   * it yet, which decodes each image as the loader will (update_summary starts it). */
+  GHashTable *decodable;
+  GCancellable *probe;
 
   /* Template children. */
   GtkStack *stack;
@@ -219,6 +227,101 @@ labelled_items (const GraftDataset *dataset, guint *classes_with_items)
   return labelled;
 }
 
+/* --- what the loader can decode ------------------------------------------------------ */
+
+typedef struct {
+  GPtrArray *paths;
+  int min_side;
+  GPtrArray *messages;   /* per path: NULL when it decodes, else why not */
+} Probe;
+
+static void
+probe_free (gpointer data)
+{
+  Probe *probe = data;
+  g_ptr_array_unref (probe->paths);
+  g_clear_pointer (&probe->messages, g_ptr_array_unref);
+  g_free (probe);
+}
+
+/* In a worker: decodes each image as the loader does (graft_image_load_at_least at the
+ * preprocessing's resize side), so that the page counts what training will use. */
+static void
+probe_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  Probe *probe = data;
+
+  probe->messages = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < probe->paths->len && !g_cancellable_is_cancelled (cancellable); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      GraftImage *image = graft_image_load_at_least (g_ptr_array_index (probe->paths, i), probe->min_side, &error);
+      g_clear_pointer (&image, graft_image_free);
+      g_ptr_array_add (probe->messages, error != NULL ? g_strdup (error->message) : NULL);
+    }
+  g_task_return_boolean (task, !g_cancellable_is_cancelled (cancellable));
+}
+
+static void update_summary (GraftTrainPage *self);
+
+static void
+probe_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GraftTrainPage *self = GRAFT_TRAIN_PAGE (source);
+  Probe *probe = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), NULL))
+    return;   /* cancelled: the page is going away */
+  for (guint i = 0; i < probe->messages->len; i++)
+    {
+      const char *message = g_ptr_array_index (probe->messages, i);
+      g_hash_table_insert (self->decodable, g_strdup (g_ptr_array_index (probe->paths, i)),
+                           g_strdup (message != NULL ? message : ""));
+    }
+  g_clear_object (&self->probe);
+  update_summary (self);
+}
+
+/* How many of the labelled training images the loader cannot decode (0 while none is
+ * known to fail), their messages in unreadable; starts a probe of the paths not known
+ * yet (one at a time: the next starts when it ends). */
+static guint
+count_undecodable (GraftTrainPage *self, const GraftDataset *train, GPtrArray *unreadable)
+{
+  g_autoptr (GPtrArray) unknown = g_ptr_array_new_with_free_func (g_free);
+  guint count = 0;
+
+  if (train == NULL)
+    return 0;
+  for (guint i = 0; i < train->items->len; i++)
+    {
+      const GraftDatasetItem *item = &g_array_index (train->items, GraftDatasetItem, i);
+      const char *message;
+      if (item->label < 0 || item->label >= (int) train->classes->len)
+        continue;
+      message = g_hash_table_lookup (self->decodable, item->path);
+      if (message == NULL)
+        g_ptr_array_add (unknown, g_strdup (item->path));
+      else if (message[0] != '\0')
+        {
+          count++;
+          g_ptr_array_add (unreadable, (gpointer) message);
+        }
+    }
+  if (unknown->len > 0 && self->probe == NULL)
+    {
+      Probe *probe = g_new0 (Probe, 1);
+      g_autoptr (GTask) task = NULL;
+      probe->paths = g_steal_pointer (&unknown);
+      probe->min_side = graft_preprocessing_resize_side (&graft_session_get_spec (self->session)->preprocessing);
+      self->probe = g_cancellable_new ();
+      task = g_task_new (self, self->probe, probe_done, NULL);
+      g_task_set_task_data (task, probe, probe_free);
+      g_task_run_in_thread (task, probe_thread);
+    }
+  return count;
+}
+
 /* What a run still needs, one line each; NULL when it can start. */
 static char *
 missing_for_a_run (GraftTrainPage *self)
@@ -330,9 +433,52 @@ update_summary (GraftTrainPage *self)
   n_train = labelled_items (train, &classes);
   n_validation = labelled_items (validation, &unused);
   {
-    g_autofree char *images = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u training image",
-                                                            "%u training images", n_train),
-                                               n_train);
+    g_autoptr (GPtrArray) unreadable = g_ptr_array_new ();
+    guint n_undecodable = count_undecodable (self, train, unreadable);
+    g_autofree char *images = NULL;
+    g_autofree char *tooltip = NULL;
+
+    if (n_undecodable == 0)
+      images = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u training image", "%u training images", n_train),
+                                n_train);
+    else
+      {
+        /* Training drops an image it cannot decode (the trainer's log says "Skipped"):
+         * the count says what trains, the tooltip which files are left out and why. */
+        g_autoptr (GString) list = g_string_new (
+          g_dngettext (GETTEXT_PACKAGE, "Training leaves out this image, which cannot be read:",
+                       "Training leaves out these images, which cannot be read:", n_undecodable));
+        g_autofree char *left_out = g_strdup_printf (
+          /* Translators: after "15 of 16 training images", in brackets */
+          g_dngettext (GETTEXT_PACKAGE, "%u cannot be read", "%u cannot be read", n_undecodable), n_undecodable);
+        g_autofree char *trained = g_strdup_printf (
+          /* Translators: the training images that can be read, of all of them: "15 of 16 training images" */
+          g_dngettext (GETTEXT_PACKAGE, "%u of %u training image", "%u of %u training images", n_train),
+          n_train - n_undecodable, n_train);
+        images = g_strdup_printf ("%s (%s)", trained, left_out);
+        for (guint i = 0; i < unreadable->len && i < 10; i++)
+          g_string_append_printf (list, "\n%s", (const char *) g_ptr_array_index (unreadable, i));
+        if (unreadable->len > 10)
+          {
+            g_string_append_c (list, '\n');
+            g_string_append_printf (list, g_dngettext (GETTEXT_PACKAGE, "and %u more", "and %u more",
+                                                       unreadable->len - 10),
+                                    unreadable->len - 10);
+          }
+        tooltip = g_string_free (g_steal_pointer (&list), FALSE);
+      }
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->data_label), tooltip);
+    /* In the warning colour, not dimmed, while some images cannot be read. */
+    if (n_undecodable > 0)
+      {
+        gtk_widget_add_css_class (GTK_WIDGET (self->data_label), "warning");
+        gtk_widget_remove_css_class (GTK_WIDGET (self->data_label), "dim-label");
+      }
+    else
+      {
+        gtk_widget_remove_css_class (GTK_WIDGET (self->data_label), "warning");
+        gtk_widget_add_css_class (GTK_WIDGET (self->data_label), "dim-label");
+      }
     g_autofree char *checks = n_validation > 0
                                 ? g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u for validation",
                                                                 "%u for validation", n_validation),
@@ -942,6 +1088,10 @@ graft_train_page_dispose (GObject *object)
   g_clear_object (&self->training_signals);
   g_clear_object (&self->session);
   g_clear_object (&self->training);
+  if (self->probe != NULL)
+    g_cancellable_cancel (self->probe);
+  g_clear_object (&self->probe);
+  g_clear_pointer (&self->decodable, g_hash_table_unref);
 
   G_OBJECT_CLASS (graft_train_page_parent_class)->dispose (object);
 }
@@ -1041,6 +1191,7 @@ static void
 graft_train_page_init (GraftTrainPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->decodable = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
   self->session_signals = g_signal_group_new (GRAFT_TYPE_SESSION);
   g_signal_group_connect_swapped (self->session_signals, "model-changed", G_CALLBACK (on_plan_changed), self);
