@@ -468,7 +468,7 @@ wide_network (graft_graph **out, int *input)
   graft_graph *graph = graft_graph_new ();
   graft_shape shape = graft_shape_4d (1, 3, 40, 40);
   graft_node_attributes conv = { .op = GRAFT_OP_CONV };
-  int x, in3[3];
+  int x, c3, in3[3];
 
   conv.conv.stride_h = conv.conv.stride_w = conv.conv.dilation_h = conv.conv.dilation_w = 1;
   conv.conv.groups = 1;
@@ -502,8 +502,8 @@ wide_network (graft_graph **out, int *input)
   in3[1] = split_tensor (graph, "c3.weight", graft_shape_4d (4, 4, 1, 1), 38);
   in3[2] = split_tensor (graph, "c3.bias", graft_shape_make (1, (int64_t[]) { 4 }), 39);
   x = split_node (graph, "c3", conv, in3, 3);
-  x = split_node (graph, "c3.act", (graft_node_attributes) { .op = GRAFT_OP_ACTIVATION,
-                                                             .activation = { GRAFT_ACTIVATION_HARD_SWISH } }, &x, 1);
+  c3 = x = split_node (graph, "c3.act", (graft_node_attributes) { .op = GRAFT_OP_ACTIVATION,
+                                                                  .activation = { GRAFT_ACTIVATION_HARD_SWISH } }, &x, 1);
   /* Swish as ONNX writes it, Sigmoid then Mul, after a Conv and after a BatchNorm (the
    * product's operands the other way round): one pass in the inference plan. */
   in3[0] = x;
@@ -511,6 +511,12 @@ wide_network (graft_graph **out, int *input)
   in3[2] = split_tensor (graph, "c4.bias", graft_shape_make (1, (int64_t[]) { 4 }), 43);
   x = split_node (graph, "c4", conv, in3, 3);
   x = swish_nodes (graph, "c4.swish", x, false);
+  /* A residual Add and ReLU (one pass in the oneDNN backend). */
+  in3[0] = x;
+  in3[1] = c3;
+  x = split_node (graph, "residual", (graft_node_attributes) { .op = GRAFT_OP_ADD }, in3, 2);
+  x = split_node (graph, "residual.relu", (graft_node_attributes) { .op = GRAFT_OP_ACTIVATION,
+                                                                    .activation = { GRAFT_ACTIVATION_RELU } }, &x, 1);
   x = batchnorm_node (graph, "bn", x, 4, 44);
   x = swish_nodes (graph, "bn.swish", x, true);
   x = split_node (graph, "pool", (graft_node_attributes) { .op = GRAFT_OP_MEAN_SPATIAL }, &x, 1);
@@ -566,10 +572,14 @@ compare_fused (bool wide, graft_plan_mode mode)
       plans[r] = graft_plan_new (graphs[r], &options, &error);
       if (plans[r] == NULL)
         g_error ("%s", error.message);
-      /* The wide network's four Activations after a Conv; in inference also both Swishes
-       * (Sigmoid and Mul each), which run backward in training. */
+      /* The wide network's four Activations after a Conv, the ReLU after the Add on
+       * oneDNN (the portable Add runs alone); in inference also both Swishes (Sigmoid and
+       * Mul each), which run backward in training. */
       if (wide)
-        g_assert_cmpint (graft_plan_fused_nodes (plans[r]), ==, r == 1 ? 0 : mode == GRAFT_PLAN_TRAINING ? 4 : 8);
+        g_assert_cmpint (graft_plan_fused_nodes (plans[r]), ==,
+                         r == 1 ? 0
+                                : (mode == GRAFT_PLAN_TRAINING ? 4 : 8)
+                                    + g_str_equal (graft_plan_kernels_name (plans[r]), "onednn"));
       g_assert_cmpint (graft_plan_set_input (plans[r], input, images, count, &error), ==, GRAFT_OK);
       g_assert_cmpint (graft_plan_forward (plans[r], &error), ==, GRAFT_OK);
       if (mode == GRAFT_PLAN_TRAINING)
@@ -590,6 +600,15 @@ compare_fused (bool wide, graft_plan_mode mode)
   else
     assert_same_floats (graft_plan_value_data (plans[0], logits, NULL), graft_plan_value_data (plans[1], logits, NULL),
                         (size_t) batch * 3, "logits");
+  /* A fused producer's own output is not written where the activation's backward does
+   * not read it, nor a fused Swish's sigmoid: they take no memory. */
+  if (wide && mode == GRAFT_PLAN_INFERENCE)
+    {
+      graft_plan_memory memory[2];
+      for (int r = 0; r < 2; r++)
+        graft_plan_memory_usage (plans[r], &memory[r]);
+      g_assert_cmpuint (memory[0].activation_floats_unshared, <, memory[1].activation_floats_unshared);
+    }
   for (int v = 0; v < graft_graph_value_count (graphs[0]); v++)
     {
       const graft_value *value = graft_graph_value (graphs[0], v);

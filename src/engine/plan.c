@@ -342,7 +342,7 @@ is_swish (const graft_plan *plan, const graft_plan_options *options, int i)
 }
 
 /* Finds the pairs that run as one pass, an op whose descriptor fuses an activation
- * (Conv, BatchNorm) and the Activation after it: the
+ * (Conv, BatchNorm; the oneDNN backend's Add) and the Activation after it: the
  * activation is the next node and the only reader of the producer's output, which is
  * not kept. The activation's backward is unchanged; when it reads its input (Clip,
  * HardSwish...) the fused pass writes the producer's output as well. Sigmoid and Mul
@@ -380,6 +380,19 @@ plan_fusions (graft_plan *plan, const graft_plan_options *options)
       plan->nodes[i].fused_keeps_input = plan->nodes[i + 1].backward && needs_x;
       plan->nodes[i + 1].fused_into = i;
     }
+}
+
+/* Whether nothing writes value v (an activation): the output of a node whose fused
+ * activation's backward does not read it, and the sigmoid of a fused Swish. It then gets
+ * no memory (its data is NULL), where it would be live beside the fused pass's output. */
+static bool
+never_written (const graft_plan *plan, int v)
+{
+  int producer = graft_graph_value (plan->graph, v)->producer;
+  const node_plan *np = &plan->nodes[producer];
+  if (np->fuses >= 0 && !np->fused_keeps_input)
+    return true;
+  return np->fused_into >= 0 && plan->nodes[np->fused_into].fuses_swish && plan->nodes[np->fused_into].fuses == producer;
 }
 
 static float *
@@ -583,6 +596,8 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
     {
       const graft_value *value = graft_graph_value (graph, v);
       value_plan *vp = &plan->values[v];
+      if (value->kind == GRAFT_VALUE_ACTIVATION && never_written (plan, v))
+        continue;
       if (value->kind == GRAFT_VALUE_INPUT || value->kind == GRAFT_VALUE_ACTIVATION)
         {
           int start = value->kind == GRAFT_VALUE_INPUT ? 0 : FORWARD_STEP (value->producer);
