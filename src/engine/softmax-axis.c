@@ -3,7 +3,8 @@
  * exports over an inner one. Each (outer, inner) vector is strided by inner; sums are
  * taken in double, in axis order.
  *
- * Rows (ViT-B/16: 16 images x 12 heads x 197 rows of 197 scores per layer) have their
+ * Rows (ViT-B/16: 16 images x 12 heads x 197 rows of 197 scores per layer, which the
+ * importer makes softmax.c's last-axis Softmax, whose kernels call these) have their
  * own vectorised loops, with simd-math.h's expf (glibc's is a scalar call); their sums
  * are in double lanes, so they round as the vector width says, the same on a given
  * machine whatever the thread count. */

@@ -9,57 +9,18 @@
 /* Below this many elements a loop runs on one thread. */
 #define PARALLEL_THRESHOLD 32768
 
-/* y = exp(x - max) / sum over one row; the row max keeps exp from overflowing. */
-static void
-softmax_row (size_t cols, const float *restrict x, float *restrict y)
-{
-  float max = x[0];
-  double sum = 0;
-  float inv;
-
-  for (size_t j = 1; j < cols; j++)
-    max = x[j] > max ? x[j] : max;
-  for (size_t j = 0; j < cols; j++)
-    {
-      y[j] = expf (x[j] - max);
-      sum += y[j];
-    }
-  inv = (float) (1.0 / sum);
-  for (size_t j = 0; j < cols; j++)
-    y[j] *= inv;
-}
-
-/* x, y (rows, cols). */
+/* x, y (rows, cols): y = exp(x - max) / sum per row; dx += y * (dy - sum(dy * y)).
+ * The row form of softmax-axis.c, whose vectorised row kernels both ops share. */
 void
 graft_softmax_forward (size_t rows, size_t cols, const float *x, float *y)
 {
-  if (cols == 0)
-    return;
-#pragma omp parallel for schedule(static) if (rows * cols > PARALLEL_THRESHOLD && rows > 1)
-  for (size_t i = 0; i < rows; i++)
-    softmax_row (cols, x + i * cols, y + i * cols);
+  graft_softmax_axis_forward (rows, cols, 1, x, y);
 }
 
-/* y, dy, dx (rows, cols): dx += y * (dy - sum(dy * y)) per row. */
 void
 graft_softmax_backward (size_t rows, size_t cols, const float *y, const float *dy, float *dx)
 {
-  if (dx == NULL)
-    return;
-#pragma omp parallel for schedule(static) if (rows * cols > PARALLEL_THRESHOLD && rows > 1)
-  for (size_t i = 0; i < rows; i++)
-    {
-      const float *restrict yr = y + i * cols;
-      const float *restrict dyr = dy + i * cols;
-      float *restrict dxr = dx + i * cols;
-      double dot = 0;
-      float d;
-      for (size_t j = 0; j < cols; j++)
-        dot += (double) dyr[j] * yr[j];
-      d = (float) dot;
-      for (size_t j = 0; j < cols; j++)
-        dxr[j] += yr[j] * (dyr[j] - d);
-    }
+  graft_softmax_axis_backward (rows, cols, 1, y, dy, dx);
 }
 
 /* Every label in 0..classes-1. */
