@@ -117,7 +117,8 @@ test_commands (void)
   missing = g_build_filename (folder, "no-such-folder", NULL);
   no_project[2] = missing;
   said = run_in_french (bad_epochs);
-  g_assert_nonnull (strstr (said, "--epochs abc n’est pas un nombre entier (donnez-en un de 1 à 10000)"));
+  g_assert_nonnull (
+      strstr (said, "graft-cli train : --epochs abc n’est pas un nombre entier (donnez-en un de 1 à 10000)"));
   g_assert_nonnull (strstr (said, "Essayez « graft-cli train --help » pour voir les options."));
   g_assert_null (strstr (said, "is not a whole number"));
   g_clear_pointer (&said, g_free);

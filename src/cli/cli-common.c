@@ -202,7 +202,8 @@ cli_usage_error (GOptionContext *context, const char *format, ...)
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  fprintf (stderr, "%s: %s\n", g_get_prgname (), message);
+  /* Translators: a usage error, "graft-cli train: --lr nan is not a number (...)". */
+  fprintf (stderr, _("%s: %s\n"), g_get_prgname (), message);
   fprintf (stderr, _("Try '%s --help' for the options.\n"), g_get_prgname ());
   (void) context;
   return CLI_EXIT_USAGE;
