@@ -284,7 +284,8 @@ probe_done (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* How many of the labelled training images the loader cannot decode (0 while none is
  * known to fail), their messages in unreadable; starts a probe of the paths not known
- * yet (one at a time: the next starts when it ends). */
+ * yet (one at a time: the next starts when it ends). What is known holds for the
+ * session: another project probes again. */
 static guint
 count_undecodable (GraftTrainPage *self, const GraftDataset *train, GPtrArray *unreadable)
 {
@@ -308,7 +309,11 @@ count_undecodable (GraftTrainPage *self, const GraftDataset *train, GPtrArray *u
           g_ptr_array_add (unreadable, (gpointer) message);
         }
     }
-  if (unknown->len > 0 && self->probe == NULL)
+  /* Only while the page shows, and not while a run decodes the same images (its log
+   * names what it skips): a project of many images is not decoded twice at once, nor at
+   * all before the person looks here. */
+  if (unknown->len > 0 && self->probe == NULL && gtk_widget_get_mapped (GTK_WIDGET (self))
+      && (self->training == NULL || !graft_training_is_busy (self->training)))
     {
       Probe *probe = g_new0 (Probe, 1);
       g_autoptr (GTask) task = NULL;
@@ -499,6 +504,13 @@ update_summary (GraftTrainPage *self)
     }
   update_actions (self);
   update_progress (self);
+}
+
+/* The images are probed once the page shows. */
+static void
+on_map (GtkWidget *widget)
+{
+  update_summary (GRAFT_TRAIN_PAGE (widget));
 }
 
 /* --- progress and actions ---------------------------------------------------------- */
@@ -1018,6 +1030,10 @@ graft_train_page_set_session (GraftTrainPage *self, GraftSession *session)
   if (!g_set_object (&self->session, session))
     return;
   g_signal_group_set_target (self->session_signals, session);
+  if (self->probe != NULL)
+    g_cancellable_cancel (self->probe);
+  g_clear_object (&self->probe);
+  g_hash_table_remove_all (self->decodable);
   update_summary (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SESSION]);
 }
@@ -1192,6 +1208,7 @@ graft_train_page_init (GraftTrainPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->decodable = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_signal_connect (self, "map", G_CALLBACK (on_map), NULL);
 
   self->session_signals = g_signal_group_new (GRAFT_TYPE_SESSION);
   g_signal_group_connect_swapped (self->session_signals, "model-changed", G_CALLBACK (on_plan_changed), self);
