@@ -367,6 +367,13 @@ struct graft_onednn_conv {
   int portable_chunk;   /* samples per call: plain copies of a quarter batch, not of all of it */
   size_t portable_x, portable_dy, portable_scratch;
   size_t src_floats, diff_weights_floats, scratch_floats;
+  /* The weight gradient in tiles of (tile_i inputs, tile_o outputs), outputs fastest
+   * (ABcd16b16a here), tile_strides apart for (O/tile_o, I/tile_i, KH, KW): added to the
+   * plain gradient by diff_weights_add_plain, a tile at a time in cache; oneDNN's own
+   * reorder with a sum took 3.5 times as long as the reorder the other way round and a
+   * tenth of ResNet-18's training step outside the convolutions. 0: its reorder. */
+  int tile_o, tile_i;
+  size_t tile_strides[4];
   char implementation[160];
 };
 
@@ -423,6 +430,48 @@ weights_reorder_make (step *s, float **buffer, size_t *floats, bool constant, co
   if (constant && (*buffer = graft_floats_alloc (*floats)) == NULL)
     return false;
   return reorder_make (s, plain, wanted, false);
+}
+
+/* Whether md is a (O, I, KH, KW) layout of tiles of inputs by outputs, outputs fastest
+ * (oneDNN's ABcd16b16a, ABcd8b8a), at no offset: then the conv's tile fields describe it. */
+static void
+diff_weights_tiles (graft_onednn_conv *conv, const dnnl_memory_desc_t *md)
+{
+  const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+  conv->tile_o = conv->tile_i = 0;
+  if (md->ndims != 4 || md->format_kind != dnnl_blocked || md->offset0 != 0 || b->inner_nblks != 2
+      || b->inner_idxs[0] != 1 || b->inner_idxs[1] != 0)
+    return;
+  for (int d = 0; d < 4; d++)
+    conv->tile_strides[d] = (size_t) b->strides[d];
+  conv->tile_i = (int) b->inner_blks[0];
+  conv->tile_o = (int) b->inner_blks[1];
+}
+
+/* dw += the gradient in conv's tiles (diff_weights_tiles). */
+static void
+diff_weights_add_plain (const graft_onednn_conv *conv, const float *tiles, float *dw)
+{
+  const graft_conv2d_params *p = &conv->p;
+  const size_t *s = conv->tile_strides;
+  int to = conv->tile_o, ti = conv->tile_i, kh = p->kh, kw = p->kw, m = p->m, c = p->c;
+  int n_o = (m + to - 1) / to, n_i = (c + ti - 1) / ti;
+
+#pragma omp parallel for schedule(static) if ((size_t) m * (size_t) c * (size_t) (kh * kw) > 16384)
+  for (int t = 0; t < n_o * n_i; t++)
+    {
+      int ob = t / n_i, ib = t % n_i;
+      const float *tile = tiles + (size_t) ob * s[0] + (size_t) ib * s[1];
+      for (int o = 0; o < to && ob * to + o < m; o++)
+        for (int i = 0; i < ti && ib * ti + i < c; i++)
+          {
+            float *d = dw + ((size_t) (ob * to + o) * (size_t) c + (size_t) (ib * ti + i)) * (size_t) (kh * kw);
+            const float *from = tile + (size_t) i * (size_t) to + (size_t) o;
+            for (int y = 0; y < kh; y++)
+              for (int x = 0; x < kw; x++)
+                d[y * kw + x] += from[(size_t) y * s[2] + (size_t) x * s[3]];
+          }
+    }
 }
 
 graft_onednn_conv *
@@ -553,6 +602,8 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
           || !reorder_make (&conv->diff_weights_to_plain, md, &weights_plain, true))
         goto fail;
       graft_size_align_floats (md_floats (md), &conv->diff_weights_floats);
+      if (!grouped)
+        diff_weights_tiles (conv, md);
       floats = conv->diff_weights_floats + (size_t) p->m;
       if (strncmp (implementation_of (&conv->backward_weights), "ref", 3) == 0)
         {
@@ -679,7 +730,9 @@ graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float
       float *diff_weights = scratch, *diff_bias = scratch + conv->diff_weights_floats;
       void *data[4] = { (void *) x, (void *) dy, diff_weights, diff_bias };
       step_run (&conv->backward_weights, conv->stream, data);
-      if (dw != NULL)
+      if (dw != NULL && conv->tile_o > 0)
+        diff_weights_add_plain (conv, diff_weights, dw);
+      else if (dw != NULL)
         {
           void *to_plain[] = { diff_weights, dw };
           step_run (&conv->diff_weights_to_plain, conv->stream, to_plain);
