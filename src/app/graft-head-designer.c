@@ -452,6 +452,23 @@ graft_head_designer_class_init (GraftHeadDesignerClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_control_changed);
 }
 
+/* The type row shows the chosen type in a label that is never cut short: the row's own
+ * label read "Multilayer per…" beside the long subtitle, which wraps instead. */
+static void
+whole_label_setup (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer data)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_list_item_set_child (item, label);
+}
+
+static void
+whole_label_bind (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer data)
+{
+  GtkStringObject *string = gtk_list_item_get_item (item);
+  gtk_label_set_label (GTK_LABEL (gtk_list_item_get_child (item)), gtk_string_object_get_string (string));
+}
+
 static void
 graft_head_designer_init (GraftHeadDesigner *self)
 {
@@ -459,6 +476,16 @@ graft_head_designer_init (GraftHeadDesigner *self)
   self->layer_spins = g_ptr_array_new ();
   self->syncing = TRUE;
   gtk_widget_init_template (GTK_WIDGET (self));
+  {
+    /* The popover keeps the row's own items (with their check mark). */
+    GtkListItemFactory *items = adw_combo_row_get_factory (self->kind_row);
+    g_autoptr (GtkListItemFactory) whole = gtk_signal_list_item_factory_new ();
+    g_signal_connect (whole, "setup", G_CALLBACK (whole_label_setup), NULL);
+    g_signal_connect (whole, "bind", G_CALLBACK (whole_label_bind), NULL);
+    if (items != NULL)
+      adw_combo_row_set_list_factory (self->kind_row, items);
+    adw_combo_row_set_factory (self->kind_row, whole);
+  }
   rebuild_layer_rows (self);
   show_kind (self, FALSE);
   self->syncing = FALSE;

@@ -483,12 +483,7 @@ label_setup (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer data
   if (column == COLUMN_PARAMETERS || column == COLUMN_SHAPE)
     gtk_widget_add_css_class (label, "numeric");
   if (column == COLUMN_BATCHNORM)
-    {
-      /* "Recalibrated, then frozen" on two lines: the list reads whole at 800 px. */
-      gtk_label_set_wrap (GTK_LABEL (label), TRUE);
-      gtk_label_set_max_width_chars (GTK_LABEL (label), 18);
-      gtk_widget_add_css_class (label, "dim-label");
-    }
+    gtk_widget_add_css_class (label, "dim-label");
   gtk_list_item_set_child (item, label);
 }
 
