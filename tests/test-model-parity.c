@@ -267,6 +267,65 @@ check_round_trip (const Fixture *f, GraftModel *model, const float *input, size_
   g_assert_cmpfloat (max_diff, <=, 1e-5 * MAX (max_ref, 1e-6));
 }
 
+/* Swin's relative-position bias tables (folded to constants by torch's export) come
+ * back as parameters, one per block, and learn: with everything but the top stage
+ * (features.7) frozen, as fine-tuning it leaves the model, a training step gives the top
+ * stage's tables a gradient and the lower ones none. */
+static void
+check_relative_bias_learns (const Fixture *f, GraftModel *model, const float *input, size_t input_row)
+{
+  graft_graph *graph = model->graph;
+  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = f->batch, .loss_logits = model->logits };
+  g_autofree int32_t *labels = g_new0 (int32_t, f->batch);
+  int tables = 0, top = -1, lower = -1;
+  graft_error error;
+  graft_plan *plan;
+  const float *gradient;
+  double largest = 0;
+  size_t count;
+  float loss;
+
+  for (int v = 0; v < graft_graph_value_count (graph); v++)
+    {
+      const graft_value *value = graft_graph_value (graph, v);
+      if (value->kind == GRAFT_VALUE_PARAMETER)
+        graft_graph_set_trainable (graph, v, g_str_has_prefix (value->name, "features.7."));
+      if (!g_str_has_suffix (value->name, ".relative_position_bias_table"))
+        continue;
+      g_assert_cmpint (value->kind, ==, GRAFT_VALUE_PARAMETER);
+      tables++;
+      if (g_str_has_prefix (value->name, "features.7.") && top < 0)
+        top = v;
+      if (g_str_has_prefix (value->name, "features.1.") && lower < 0)
+        lower = v;
+    }
+  g_test_message ("%s: %d relative-position bias tables", f->name, tables);
+  g_assert_cmpint (tables, ==, 8);
+  g_assert_cmpint (top, >=, 0);
+  g_assert_cmpint (lower, >=, 0);
+  for (int n = 0; n < f->batch; n++)
+    labels[n] = n % 10;
+  plan = graft_plan_new (graph, &options, &error);
+  if (plan == NULL)
+    g_error ("%s: %s", f->name, error.message);
+  g_assert_cmpint (graft_plan_set_input (plan, model->input, input, input_row * f->batch, &error), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_forward (plan, &error), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_backward (plan, labels, &loss, &error), ==, GRAFT_OK);
+  gradient = graft_plan_gradient (plan, top);
+  g_assert_nonnull (gradient);
+  g_assert_null (graft_plan_gradient (plan, lower));
+  graft_shape_count (&graft_graph_value (graph, top)->shape, &count, NULL);
+  for (size_t i = 0; i < count; i++)
+    largest = MAX (largest, fabs (gradient[i]));
+  g_test_message ("%s: loss %.4f, largest gradient of %s %.3g", f->name, loss, graft_graph_value (graph, top)->name,
+                  largest);
+  g_assert_cmpfloat (largest, >, 0);
+  graft_plan_free (plan);
+  for (int v = 0; v < graft_graph_value_count (graph); v++)
+    if (graft_graph_value (graph, v)->kind == GRAFT_VALUE_PARAMETER)
+      graft_graph_set_trainable (graph, v, true);
+}
+
 static void
 test_fixture (gconstpointer data)
 {
@@ -371,6 +430,8 @@ test_fixture (gconstpointer data)
     check_presets (f, model);
   if (f->round_trip)
     check_round_trip (f, model, input, input_row);
+  if (g_str_has_prefix (f->name, "swin_small_dims"))
+    check_relative_bias_learns (f, model, input, input_row);
 }
 
 static void

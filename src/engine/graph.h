@@ -52,6 +52,7 @@ typedef enum {
   GRAFT_OP_MATMUL,          /* a, b: numpy matmul, batch dims broadcast */
   GRAFT_OP_SOFTMAX_AXIS,    /* x, along attributes.softmax_axis.axis */
   GRAFT_OP_RESIZE,          /* x (N,C,H,W) -> (N,C,out_h,out_w) */
+  GRAFT_OP_GATHER,          /* data, indices (a constant of whole numbers): ONNX Gather on attributes.gather.axis */
   GRAFT_OP_COUNT
 } graft_op;
 
@@ -88,6 +89,7 @@ typedef struct {
       int64_t out_h, out_w;
       double scale_h, scale_w;                     /* output / input, as the file gives it */
     } resize;
+    struct { int axis; } gather;                   /* negative counts from the end */
   };
 } graft_node_attributes;
 

@@ -972,6 +972,7 @@ static const graft_op_descriptor *const descriptors[] = {
   [GRAFT_OP_MATMUL] = &graft_matmul_descriptor,
   [GRAFT_OP_SOFTMAX_AXIS] = &graft_softmax_axis_descriptor,
   [GRAFT_OP_RESIZE] = &graft_resize_descriptor,
+  [GRAFT_OP_GATHER] = &graft_gather_descriptor,
 };
 
 /* One entry per op: an op added to the enum after the last entry makes the table

@@ -490,3 +490,24 @@ void graft_resize_forward (const graft_resize_params *p, const float *x, float *
 void graft_resize_backward (const graft_resize_params *p, const float *dy, float *dx);
 void graft_resize_forward_reference (const graft_resize_params *p, const double *x, double *y);
 void graft_resize_backward_reference (const graft_resize_params *p, const double *dy, double *dx);
+
+/* ------------------------------------------------------------------------ */
+/* Gather (gather.c, gather-reference.c)                                     */
+
+/* ONNX Gather on axis: data seen as (outer, axis, inner), indices (count) hold whole
+ * numbers (as floats; negative ones count from the end); y is (outer, count, inner) with
+ * y[o][k] = data[o][indices[k]]. An index outside the axis gives zeros (and no gradient).
+ * Swin's relative-position bias gathers its learned table by a constant index this way. */
+typedef struct {
+  size_t outer, axis, inner, count;
+} graft_gather_params;
+
+graft_status graft_gather_setup (const graft_gather_params *p, graft_error *error);
+
+void graft_gather_forward (const graft_gather_params *p, const float *data, const float *indices, float *y);
+/* ddata += the scatter of dy to the rows it was gathered from; ddata may be NULL. */
+void graft_gather_backward (const graft_gather_params *p, const float *indices, const float *dy, float *ddata);
+void graft_gather_forward_reference (const graft_gather_params *p, const double *data, const float *indices,
+                                     double *y);
+void graft_gather_backward_reference (const graft_gather_params *p, const float *indices, const double *dy,
+                                      double *ddata);

@@ -209,6 +209,7 @@ node_flops (const graft_node *node, const graft_shape *shapes)
     case GRAFT_OP_CONCAT:
     case GRAFT_OP_SLICE:
     case GRAFT_OP_DROPOUT:
+    case GRAFT_OP_GATHER:
     case GRAFT_OP_COUNT:
       break;
     }

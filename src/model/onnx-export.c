@@ -683,6 +683,10 @@ export_node (Exporter *ex, int index, GError **error)
       return export_gelu_tanh (ex, name, inputs[0], output);
     case GRAFT_OP_RESIZE:
       return export_resize (ex, node, name, inputs[0], output, error);
+    case GRAFT_OP_GATHER:
+      out = exporter_add_node (ex, "Gather", name, inputs, 2, output);
+      node_add_int (ex, out, "axis", a->gather.axis);
+      return TRUE;
     case GRAFT_OP_COUNT:
       break;
     }
@@ -723,6 +727,7 @@ export_model (GraftModel *model, const GraftExportOptions *options, const char *
   graft_shape output_shape;
   g_autofree gboolean *output_dynamic = NULL;
   g_autofree gboolean *read = NULL;
+  g_autofree gboolean *gather_indices = NULL;
   size_t packed_size, written;
   guint8 *buffer;
 
@@ -773,6 +778,7 @@ export_model (GraftModel *model, const GraftExportOptions *options, const char *
     }
   /* Which values nodes read, and which opset: HardSwish needs 14. */
   read = g_new0 (gboolean, (gsize) MAX (n_values, 1));
+  gather_indices = g_new0 (gboolean, (gsize) MAX (n_values, 1));
   for (int i = 0; i < n_nodes; i++)
     {
       const graft_node *node = graft_graph_node (ex.graph, i);
@@ -783,6 +789,9 @@ export_model (GraftModel *model, const GraftExportOptions *options, const char *
       for (int k = 0; k < node->n_inputs; k++)
         if (node->inputs[k] >= 0 && node->inputs[k] < n_values)
           read[node->inputs[k]] = TRUE;
+      if (node->attributes.op == GRAFT_OP_GATHER && node->n_inputs == 2 && node->inputs[1] >= 0
+          && node->inputs[1] < n_values)
+        gather_indices[node->inputs[1]] = TRUE;
     }
 
   /* Graph inputs: the model's input first, then any other that a node reads (batch
@@ -825,6 +834,17 @@ export_model (GraftModel *model, const GraftExportOptions *options, const char *
         {
           export_error (&ex, error, GRAFT_MODEL_ERROR_INVALID, "the tensor '%s' has no data", value->name);
           goto fail;
+        }
+      if (gather_indices[v])
+        {
+          /* Gather's indices are integers in ONNX (whole numbers in the engine's floats). */
+          gint64 *ints = exporter_alloc_n (&ex, MAX (count, 1), sizeof (gint64));
+          tensor = exporter_add_initializer (&ex, value->name, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, &value->shape);
+          for (size_t k = 0; k < count; k++)
+            ints[k] = GINT64_TO_LE ((gint64) data[k]);
+          tensor->raw_data.data = (uint8_t *) ints;
+          tensor->raw_data.len = count * sizeof (gint64);
+          continue;
         }
       tensor = exporter_add_initializer (&ex, value->name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, &value->shape);
       tensor_set_floats (&ex, tensor, data, count);

@@ -517,6 +517,12 @@ import_gather (Importer *im, const Onnx__NodeProto *node, GError **error)
       || (data = constant_input (im, node, 0, "data", error)) == NULL
       || (indices = constant_input (im, node, 1, "indices", error)) == NULL)
     return FALSE;
+  /* A learned table (Swin's relative_position_bias_table) stays a parameter: gathered by
+   * an engine node, it learns; folded, it would not. */
+  if (data->type == TENSOR_FLOAT && indices->type == TENSOR_INT && input_entry (im, node, 0)->proto != NULL
+      && is_parameter_name (input_name (node, 0)) && axis >= -data->shape.rank && axis < data->shape.rank)
+    return gather_parameter (im, input_entry (im, node, 0), indices, (int) (axis < 0 ? axis + data->shape.rank : axis),
+                             input_name (node, 1), output_name (node, 0), error) >= 0;
   t = fold_gather (im, data, indices, axis, error);
   if (t == NULL)
     return FALSE;

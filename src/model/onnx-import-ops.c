@@ -336,6 +336,11 @@ import_binary (Importer *im, const Onnx__NodeProto *node, int op, GError **error
           if (inputs[i] < 0)
             return engine_error (im, error, &engine);
         }
+      else if (op == '+' && (inputs[i] = swin_relative_bias (im, node, entry, entries[1 - i], error)) != -1)
+        {
+          if (inputs[i] < -1)
+            return FALSE;
+        }
       else
         {
           /* A bias after a Conv or a MatMul learns; scalars and other operands do not. */
@@ -557,6 +562,27 @@ import_flatten (Importer *im, const Onnx__NodeProto *node, GError **error)
   return add_node (im, "", &a, &x, 1, output_name (node, 0), error) >= 0;
 }
 
+/* Whether dim 0 of value x is the batch (or cannot be told apart from it): not so for
+ * a value computed from parameters alone, such as Swin's learned relative-position
+ * bias, which a literal 1 in a Reshape's first place then keeps at 1. */
+static gboolean
+batch_leads (Importer *im, int x)
+{
+  int n = graft_graph_value_count (im->graph);
+  g_autofree graft_shape *shapes = g_new (graft_shape, (gsize) MAX (n, 1));
+
+  /* The shapes again with one more in every input's first dim. */
+  for (int v = 0; v < n; v++)
+    {
+      const graft_value *info = graft_graph_value (im->graph, v);
+      shapes[v] = info->shape;
+      if (info->kind == GRAFT_VALUE_INPUT && shapes[v].rank > 0)
+        shapes[v].dims[0]++;
+    }
+  return !graft_model_infer_shapes (im->graph, shapes, NULL) || shapes[x].rank < 1
+         || shapes[x].dims[0] != value_shape (im, x)->dims[0];
+}
+
 static gboolean
 import_reshape (Importer *im, const Onnx__NodeProto *node, GError **error)
 {
@@ -652,7 +678,7 @@ import_reshape (Importer *im, const Onnx__NodeProto *node, GError **error)
         }
       else if (dim == 0 && allow_zero)
         return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED, "makes an empty tensor (allowzero)");
-      else if (d == 0 && dim == im->file_batch && value_shape (im, x)->rank > 0)
+      else if (d == 0 && dim == im->file_batch && value_shape (im, x)->rank > 0 && batch_leads (im, x))
         dim = 0;
       else if (dim < -1)
         return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has the dimension %" G_GINT64_FORMAT, dim);

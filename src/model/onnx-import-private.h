@@ -220,6 +220,10 @@ gboolean import_layer_normalization (Importer *im, const Onnx__NodeProto *node, 
 gboolean import_reduce_mean_or_layernorm (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_div_or_gelu (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_mul_or_gelu (Importer *im, const Onnx__NodeProto *node, GError **error);
+int swin_relative_bias (Importer *im, const Onnx__NodeProto *node, Entry *bias, Entry *scores, GError **error);
+gboolean is_parameter_name (const char *name);
+int gather_parameter (Importer *im, Entry *table, const Tensor *indices, int axis, const char *indices_name,
+                      const char *output, GError **error);
 gboolean import_equal (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_where (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_expand (Importer *im, const Onnx__NodeProto *node, GError **error);

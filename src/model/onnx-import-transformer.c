@@ -415,6 +415,171 @@ import_mul_or_gelu (Importer *im, const Onnx__NodeProto *node, GError **error)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Swin's relative-position bias                                              */
+
+/* A PyTorch state_dict name (features.1.0.attn.relative_position_bias_table), not one
+ * of torch's anonymous constants (onnx::Add_12). */
+gboolean
+is_parameter_name (const char *name)
+{
+  return name != NULL && strchr (name, '.') != NULL && !g_str_has_prefix (name, "onnx::");
+}
+
+/* An engine Gather of table (an initializer, made a parameter) by constant indices on
+ * axis; the indices become a float constant named indices_name. Returns the output value
+ * or -1 with error set. */
+int
+gather_parameter (Importer *im, Entry *table, const Tensor *indices, int axis, const char *indices_name,
+                  const char *output, GError **error)
+{
+  graft_node_attributes a = { .op = GRAFT_OP_GATHER, .gather = { axis } };
+  const graft_shape *shape;
+  g_autofree float *floats = NULL;
+  graft_error engine;
+  int inputs[2];
+
+  if ((inputs[0] = materialise (im, table, GRAFT_VALUE_PARAMETER, error)) < 0)
+    return -1;
+  shape = value_shape (im, inputs[0]);
+  floats = g_new (float, MAX (indices->count, 1));
+  for (size_t k = 0; k < indices->count; k++)
+    {
+      gint64 i = indices->ints[k] < 0 ? indices->ints[k] + shape->dims[axis] : indices->ints[k];
+      if (i < 0 || i >= shape->dims[axis])
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "gathers the index %" G_GINT64_FORMAT
+                           " of an axis of size %" G_GINT64_FORMAT, indices->ints[k], shape->dims[axis]), -1;
+      floats[k] = (float) i;
+    }
+  inputs[1] = graft_graph_find_value (im->graph, indices_name);
+  if (inputs[1] >= 0 && (graft_graph_value (im->graph, inputs[1])->kind != GRAFT_VALUE_CONSTANT
+                         || !graft_shape_equal (value_shape (im, inputs[1]), &indices->shape)
+                         || memcmp (graft_graph_tensor_data (im->graph, inputs[1]), floats,
+                                    indices->count * sizeof (float)) != 0))
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED, "gathers by '%s', a name Graft already uses",
+                       indices_name), -1;
+  if (inputs[1] < 0
+      && (inputs[1] = graft_graph_add_tensor (im->graph, indices_name, GRAFT_VALUE_CONSTANT, &indices->shape, floats,
+                                              &engine)) < 0)
+    return engine_error (im, error, &engine), -1;
+  return add_node (im, "/gather", &a, inputs, 2, output, error);
+}
+
+/* torchvision's Swin adds to each window's attention scores (B*nW, heads, N, N) a bias
+ * gathered from a learned table of (2 Wh - 1)(2 Ww - 1) rows by a constant index of
+ * relative positions. torch.onnx.export folds that Gather (the table is gone from the
+ * file) and writes the bias as an anonymous constant (1, heads, N, N). When the constant
+ * is exactly such a gather for a square window (every entry the table row its index
+ * says), the table is taken back from it and the bias becomes
+ * Reshape (Transpose (Reshape (Gather (table, index)))) again, so that it learns, under
+ * the name the table has in PyTorch (the node's scope: features.1.0.attn.). Returns the
+ * bias value, -1 when the constant is not such a bias, or -2 with error set. */
+int
+swin_relative_bias (Importer *im, const Onnx__NodeProto *node, Entry *bias, Entry *scores, GError **error)
+{
+  const Tensor *t;
+  const graft_shape *s;
+  GError *ignored = NULL;
+  gint64 heads, n, window, rows;
+  g_autofree gint64 *index = NULL;
+  g_autofree float *table = NULL;
+  g_autofree char *scope = NULL, *table_name = NULL, *index_name = NULL, *gathered = NULL, *square = NULL;
+  g_autofree char *moved = NULL, *learned = NULL;
+  g_autoptr (Tensor) index_tensor = NULL;
+  Entry *table_entry;
+  graft_shape table_shape, index_shape;
+  graft_node_attributes reshape = { .op = GRAFT_OP_RESHAPE }, transpose = { .op = GRAFT_OP_TRANSPOSE };
+  graft_error engine;
+  int v;
+
+  if (bias->proto == NULL || is_parameter_name (bias->name) || scores == NULL || scores->kind != ENTRY_VALUE)
+    return -1;
+  t = entry_tensor (im, bias, &ignored);
+  g_clear_error (&ignored);
+  if (t == NULL || t->type != TENSOR_FLOAT || t->shape.rank != 4 || t->shape.dims[0] != 1)
+    return -1;
+  heads = t->shape.dims[1], n = t->shape.dims[2];
+  s = value_shape (im, scores->value);
+  for (window = 1; window * window < n; window++)
+    ;
+  if (n < 4 || t->shape.dims[3] != n || window * window != n || n > 4096 || s->rank != 4 || s->dims[1] != heads
+      || s->dims[2] != n || s->dims[3] != n)
+    return -1;
+  /* torchvision's relative_position_index: (dy + W - 1) (2 W - 1) + dx + W - 1. */
+  rows = (2 * window - 1) * (2 * window - 1);
+  index = g_new (gint64, (gsize) (n * n));
+  for (gint64 i = 0; i < n; i++)
+    for (gint64 j = 0; j < n; j++)
+      index[i * n + j] = (i / window - j / window + window - 1) * (2 * window - 1) + i % window - j % window + window - 1;
+  table = g_new (float, (gsize) (rows * heads));
+  for (gint64 k = 0; k < rows * heads; k++)
+    table[k] = NAN;
+  for (gint64 h = 0; h < heads; h++)
+    for (gint64 ij = 0; ij < n * n; ij++)
+      {
+        float value = t->floats[h * n * n + ij], *slot = &table[index[ij] * heads + h];
+        if (isnan (*slot))
+          *slot = value;
+        else if (memcmp (slot, &value, sizeof value) != 0)
+          return -1;
+      }
+  for (gint64 k = 0; k < rows * heads; k++)
+    if (isnan (table[k]))
+      return -1;
+
+  /* The table's name: the node's scope (/features/features.1/features.1.0/attn/Add_1). */
+  if (node->name != NULL && node->name[0] == '/')
+    {
+      g_auto (GStrv) parts = g_strsplit (node->name + 1, "/", -1);
+      guint count = g_strv_length (parts), first = 0;
+      for (guint i = 0; i + 1 < count; i++)
+        if (strchr (parts[i], '.') != NULL)
+          first = i;
+      if (count > 1 && strchr (parts[first], '.') != NULL)
+        {
+          g_free (parts[count - 1]);
+          parts[count - 1] = NULL;
+          scope = g_strjoinv (".", parts + first);
+        }
+    }
+  if (scope == NULL)
+    scope = g_strdup (bias->name);
+  table_name = g_strconcat (scope, ".relative_position_bias_table", NULL);
+  index_name = g_strconcat (scope, ".relative_position_index", NULL);
+  if (lookup (im, table_name) != NULL || graft_graph_find_value (im->graph, table_name) >= 0)
+    return -1;
+  table_shape = graft_shape_2d (rows, heads);
+  table_entry = define_entry (im, table_name, ENTRY_CONSTANT);
+  table_entry->tensor = tensor_new (im, TENSOR_FLOAT, &table_shape, error);
+  if (table_entry->tensor == NULL)
+    return -2;
+  memcpy (table_entry->tensor->floats, table, (size_t) (rows * heads) * sizeof (float));
+  index_shape = (graft_shape) { 1, { n * n } };
+  if ((index_tensor = tensor_new (im, TENSOR_INT, &index_shape, error)) == NULL)
+    return -2;
+  memcpy (index_tensor->ints, index, (size_t) (n * n) * sizeof (gint64));
+  gathered = g_strconcat (bias->name, "/gathered", NULL);
+  square = g_strconcat (bias->name, "/square", NULL);
+  moved = g_strconcat (bias->name, "/heads_first", NULL);
+  learned = g_strconcat (bias->name, "/learned", NULL);
+  if ((v = gather_parameter (im, table_entry, index_tensor, 0, index_name, gathered, error)) < 0)
+    return -2;
+  reshape.reshape.rank = 3;
+  reshape.reshape.dims[0] = n, reshape.reshape.dims[1] = n, reshape.reshape.dims[2] = heads;
+  if ((v = add_node (im, "/bias_square", &reshape, &v, 1, square, error)) < 0)
+    return -2;
+  transpose.transpose.perm[0] = 2, transpose.transpose.perm[1] = 0, transpose.transpose.perm[2] = 1;
+  if ((v = add_node (im, "/bias_heads_first", &transpose, &v, 1, moved, error)) < 0)
+    return -2;
+  reshape.reshape.rank = 4;
+  reshape.reshape.dims[0] = 1, reshape.reshape.dims[1] = heads, reshape.reshape.dims[2] = n;
+  reshape.reshape.dims[3] = n;
+  if ((v = add_node (im, "/bias", &reshape, &v, 1, learned, error)) < 0)
+    return -2;
+  (void) engine;
+  return v;
+}
+
+/* ------------------------------------------------------------------------ */
 /* The shape logic of ViT's class token                                      */
 
 /* torchvision's ViT expands its class token to the batch with
