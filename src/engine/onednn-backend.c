@@ -490,7 +490,8 @@ batchnorm_forward (const graft_op_context *c)
   batchnorm_node *bn = c->state->backend;
   float *const *in = c->inputs;
   float *y = c->activation != NULL ? c->activation_output : c->output;
-  graft_onednn_batchnorm_forward (bn->bn, in[0], in[1], in[2], in[3], in[4], c->activation, c->pre_activation, y,
+  graft_onednn_batchnorm_forward (bn->bn, in[0], in[1], in[2], in[3], in[4], c->residual, c->activation,
+                                  c->pre_activation, y,
                                   c->saved);
   zero_padding_after (c);
 }
@@ -517,6 +518,38 @@ static const graft_op_descriptor batchnorm_descriptor = {
   .backward = batchnorm_backward,
   .release = batchnorm_release,
 };
+
+/* The same, where the Add after it adds another blocked value (ResNet's shortcut): the
+ * sum in BatchNorm's loop (batchnorm_adds). */
+static const graft_op_descriptor batchnorm_add_descriptor = {
+  .name = "BatchNormalization",
+  .min_inputs = 5, .max_inputs = 5,
+  .fuses_activation = true,
+  .fuses_add = true,
+  .sets_dx = true,
+  .infer_shape = infer_shape,
+  .setup = batchnorm_setup,
+  .saved_floats = batchnorm_saved_floats,
+  .backward_needs = batchnorm_backward_needs,
+  .forward = batchnorm_forward,
+  .backward = batchnorm_backward,
+  .release = batchnorm_release,
+};
+
+/* Whether the BatchNorm node's output is read by an Add whose output is blocked (so both
+ * its operands are), which its loop can then do. */
+static bool
+batchnorm_adds (const graft_onednn_backend *b, const graft_node *node)
+{
+  for (int i = 0; i < graft_graph_node_count (b->graph); i++)
+    {
+      const graft_node *add = graft_graph_node (b->graph, i);
+      if (add->attributes.op == GRAFT_OP_ADD && add->n_inputs == 2 && b->blocked[add->output]
+          && (add->inputs[0] == node->output || add->inputs[1] == node->output))
+        return true;
+    }
+  return false;
+}
 
 /* MaxPool, AveragePool --------------------------------------------------- */
 
@@ -1037,7 +1070,9 @@ descriptor_for (const graft_op_backend *ops, const graft_node *node, const graft
     case GRAFT_OP_CONV:
       return out ? &conv_descriptor : edge_descriptor (b, node);
     case GRAFT_OP_BATCHNORM:
-      return out ? &batchnorm_descriptor : edge_descriptor (b, node);
+      if (out)
+        return batchnorm_adds (b, node) ? &batchnorm_add_descriptor : &batchnorm_descriptor;
+      return edge_descriptor (b, node);
     case GRAFT_OP_MAXPOOL:
       return out ? &maxpool_descriptor : edge_descriptor (b, node);
     case GRAFT_OP_AVGPOOL:

@@ -899,8 +899,8 @@ channel_sums (const graft_onednn_batchnorm *bn, const float *x, const float *cen
 /* y = x * scale + shift per channel, then the activation, one (sample, block) at a time. */
 GRAFT_SIMD_DISPATCH
 static void
-apply_channels (const graft_onednn_batchnorm *bn, const float *x, const graft_activation_params *act, float *pre,
-                float *y)
+apply_channels (const graft_onednn_batchnorm *bn, const float *x, const float *residual,
+                const graft_activation_params *act, float *pre, float *y)
 {
   size_t bs = (size_t) block_size, spatial = bn->p.spatial;
   long n = bn->p.n, blocks = (long) bn->blocks;
@@ -915,6 +915,11 @@ apply_channels (const graft_onednn_batchnorm *bn, const float *x, const graft_ac
         for (size_t s = 0; s < spatial; s++)
           for (size_t l = 0; l < bs; l++)
             out[s * bs + l] = x[offset + s * bs + l] * k[l] + d[l];
+        /* Rounded as the Add after BatchNorm rounds it, in a second pass over the plane
+         * in cache. */
+        if (residual != NULL)
+          for (size_t s = 0; s < spatial * bs; s++)
+            out[s] += residual[offset + s];
         if (act != NULL)
           graft_activation_forward_serial (act, spatial * bs, out, y + offset);
       }
@@ -922,8 +927,8 @@ apply_channels (const graft_onednn_batchnorm *bn, const float *x, const graft_ac
 
 void
 graft_onednn_batchnorm_forward (graft_onednn_batchnorm *bn, const float *x, const float *gamma, const float *beta,
-                                float *running_mean, float *running_var, const graft_activation_params *act,
-                                float *pre, float *y, float *saved)
+                                float *running_mean, float *running_var, const float *residual,
+                                const graft_activation_params *act, float *pre, float *y, float *saved)
 {
   int c = bn->p.c;
   double count = (double) bn->p.n * (double) bn->p.spatial;
@@ -957,7 +962,7 @@ graft_onednn_batchnorm_forward (graft_onednn_batchnorm *bn, const float *x, cons
       bn->scale[k] = gamma[k] * bn->invstd[k];
       bn->shift[k] = beta[k] - bn->mean[k] * bn->scale[k];
     }
-  apply_channels (bn, x, act, pre, y);
+  apply_channels (bn, x, residual, act, pre, y);
 }
 
 static void batchnorm_dx (const graft_onednn_batchnorm *bn, const float *x, const float *dy, float *dx, bool set_dx);

@@ -96,11 +96,14 @@ void graft_onednn_batchnorm_free (graft_onednn_batchnorm *bn);
 size_t graft_onednn_batchnorm_scratch_floats (const graft_onednn_batchnorm *bn);
 /* Batch statistics: saved (2C) receives the batch mean and biased variance for
  * backward, and the running statistics are updated as graft_batchnorm_forward_training
- * does; otherwise running statistics normalise and saved is not used. act, when not
- * NULL, is applied in the same pass: y = act(bn(x)), and pre (when not NULL) gets bn(x). */
+ * does; otherwise running statistics normalise and saved is not used. residual (blocked
+ * like x), when not NULL, is added in the same pass (a residual Add after it), and act,
+ * when not NULL, applied after: y = act(bn(x) + residual), and pre (when not NULL) gets
+ * bn(x) + residual. */
 void graft_onednn_batchnorm_forward (graft_onednn_batchnorm *bn, const float *x, const float *gamma,
                                      const float *beta, float *running_mean, float *running_var,
-                                     const graft_activation_params *act, float *pre, float *y, float *saved);
+                                     const float *residual, const graft_activation_params *act, float *pre,
+                                     float *y, float *saved);
 void graft_onednn_batchnorm_backward (graft_onednn_batchnorm *bn, const float *x, const float *gamma,
                                       const float *running_mean, const float *running_var,
                                       const float *saved, const float *dy, float *dx, bool set_dx,

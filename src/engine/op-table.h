@@ -45,7 +45,6 @@ typedef struct {
     graft_matmul_params matmul;
     struct { size_t outer, axis, inner; } softmax_axis;
     graft_resize_params resize;
-    graft_gather_params gather;
   };
   void *backend;
 } graft_op_state;
@@ -78,6 +77,11 @@ typedef struct {
   const graft_activation_params *activation;
   float *activation_output;
   float *pre_activation;
+  /* Fusion of the Add after the node (descriptors with fuses_add): when residual is not
+   * NULL, forward adds it (the Add's other operand, in the output's layout) to its result
+   * before the activation, and output is the Add's output: the node's own output is not
+   * written. */
+  const float *residual;
 
   /* Backward: dy is the output's gradient; gradients[k] is input k's gradient buffer, or
    * NULL when it is not needed. Gradients accumulate, except that with set_dx
@@ -94,6 +98,7 @@ typedef struct {
   const char *name;                  /* as ONNX spells it where there is one */
   int min_inputs, max_inputs;        /* max_inputs GRAFT_OP_ANY_INPUTS: no limit */
   bool fuses_activation;             /* forward can apply a following Activation in the same pass */
+  bool fuses_add;                    /* forward can add a following Add's other operand (residual) */
   bool sets_dx;                      /* backward has the overwriting form (see set_dx) */
   /* The output shape from the input shapes; names the node in its errors. */
   graft_status (*infer_shape) (const graft_node *node, const graft_shape *const *in, graft_shape *out,
@@ -113,11 +118,11 @@ typedef struct {
   void (*release) (graft_op_context *c);
 } graft_op_descriptor;
 
-/* Descriptors defined outside op-table.c (op-table-transformer.c, resize.c, gather.c). */
+/* Descriptors defined outside op-table.c (op-table-transformer.c, resize.c). */
 extern const graft_op_descriptor graft_layernorm_descriptor, graft_gelu_descriptor, graft_matmul_descriptor,
   graft_softmax_axis_descriptor;
-/* resize.c, gather.c */
-extern const graft_op_descriptor graft_resize_descriptor, graft_gather_descriptor;
+/* resize.c */
+extern const graft_op_descriptor graft_resize_descriptor;
 
 /* backward_needs of the descriptors whose backward reads neither the inputs nor the
  * output (sums, copies), and of products (each factor's gradient reads the other);

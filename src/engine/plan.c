@@ -59,6 +59,10 @@ typedef struct {
   /* fuses is a Sigmoid whose output and this node's are multiplied by the node after
    * it (Swish): this node writes that product, and both nodes do nothing in forward. */
   bool fuses_swish;
+  /* The Add right after the node, which adds the node's output to another value, runs in
+   * its pass (fuses_add is that node, or -1); fuses, when set, is then the Activation after
+   * the Add. */
+  int fuses_add;
   int aux_slot;           /* what forward saves for backward (BN statistics, max-pool argmax, dropout mask) */
 } node_plan;
 
@@ -341,6 +345,29 @@ is_swish (const graft_plan *plan, const graft_plan_options *options, int i)
          && plan->values[v].count == plan->values[mul->output].count;
 }
 
+/* Whether node i + 1 is an Add of node i's output (read by nothing else) and another
+ * value of the same layout, which node i can add in its pass; *other is that value. */
+static bool
+is_residual_add (const graft_plan *plan, const graft_plan_options *options, int i, int *other)
+{
+  const graft_graph *graph = plan->graph;
+  const graft_node *add;
+  int v = graft_graph_node (graph, i)->output;
+
+  if (!plan->nodes[i].descriptor->fuses_add || i + 1 >= plan->n_nodes)
+    return false;
+  add = graft_graph_node (graph, i + 1);
+  if (add->attributes.op != GRAFT_OP_ADD || add->n_inputs != 2 || add->inputs[0] == add->inputs[1]
+      || (add->inputs[0] != v && add->inputs[1] != v))
+    return false;
+  *other = add->inputs[0] == v ? add->inputs[1] : add->inputs[0];
+  return value_readers (plan, options, v) == 1 && v != options->loss_logits && add->output != options->loss_logits
+         && graft_graph_value (graph, *other)->kind == GRAFT_VALUE_ACTIVATION
+         && graft_shape_equal (&plan->values[v].shape, &plan->values[*other].shape)
+         && plan->values[v].count == plan->values[*other].count
+         && plan->values[v].count == plan->values[add->output].count;
+}
+
 /* Finds the pairs that run as one pass, an op whose descriptor fuses an activation
  * (Conv, BatchNorm; the oneDNN backend's Add) and the Activation after it: the
  * activation is the next node and the only reader of the producer's output, which is
@@ -353,14 +380,32 @@ plan_fusions (graft_plan *plan, const graft_plan_options *options)
   const graft_graph *graph = plan->graph;
 
   for (int i = 0; i < plan->n_nodes; i++)
-    plan->nodes[i].fuses = plan->nodes[i].fused_into = -1;
+    plan->nodes[i].fuses = plan->nodes[i].fused_into = plan->nodes[i].fuses_add = -1;
   if (plan->options.unfused)
     return;
   for (int i = 0; i + 1 < plan->n_nodes; i++)
     {
       const graft_node *node = graft_graph_node (graph, i), *next = graft_graph_node (graph, i + 1);
-      int v = node->output;
+      int v = node->output, other;
       bool needs_x, needs_y;
+
+      /* A residual Add (BatchNorm's output plus the shortcut), and the Activation after it
+       * when it is the Add's only reader. */
+      if (plan->nodes[i].fused_into < 0 && is_residual_add (plan, options, i, &other))
+        {
+          const graft_node *act = i + 2 < plan->n_nodes ? graft_graph_node (graph, i + 2) : NULL;
+          plan->nodes[i].fuses_add = i + 1;
+          plan->nodes[i + 1].fused_into = i;
+          if (act != NULL && act->attributes.op == GRAFT_OP_ACTIVATION && act->inputs[0] == next->output
+              && value_readers (plan, options, next->output) == 1 && next->output != options->loss_logits)
+            {
+              graft_activation_backward_needs (act->attributes.activation.kind, &needs_x, &needs_y);
+              plan->nodes[i].fuses = i + 2;
+              plan->nodes[i].fused_keeps_input = plan->nodes[i + 2].backward && needs_x;
+              plan->nodes[i + 2].fused_into = i;
+            }
+          continue;
+        }
 
       if (!plan->nodes[i].descriptor->fuses_activation
           || next->attributes.op != GRAFT_OP_ACTIVATION || next->inputs[0] != v
@@ -389,10 +434,13 @@ static bool
 never_written (const graft_plan *plan, int v)
 {
   int producer = graft_graph_value (plan->graph, v)->producer;
-  const node_plan *np = &plan->nodes[producer];
-  if (np->fuses >= 0 && !np->fused_keeps_input)
+  const node_plan *np = &plan->nodes[producer], *into = np->fused_into >= 0 ? &plan->nodes[np->fused_into] : NULL;
+  if (np->fuses_add >= 0 || (np->fuses >= 0 && !np->fused_keeps_input))
     return true;
-  return np->fused_into >= 0 && plan->nodes[np->fused_into].fuses_swish && plan->nodes[np->fused_into].fuses == producer;
+  /* A fused Add's sum, when its fused activation's backward does not read it. */
+  if (into != NULL && into->fuses_add == producer)
+    return into->fuses >= 0 && !into->fused_keeps_input;
+  return into != NULL && into->fuses_swish && into->fuses == producer;
 }
 
 static float *
@@ -440,7 +488,22 @@ fill_context (graft_plan *plan, int i)
   c->saved = np->aux_slot >= 0 ? plan->activations + plan->slots[np->aux_slot].offset : NULL;
   c->seed = plan->options.seed;
   c->step = &plan->forward_count;
-  if (np->fuses_swish)
+  if (np->fuses_add >= 0)
+    {
+      /* The node writes the Add's output (or the activation's after it), from its own
+       * result plus the Add's other operand. */
+      const graft_node *add = graft_graph_node (plan->graph, np->fuses_add);
+      value_plan *sum = &plan->values[add->output];
+      c->residual = plan->values[add->inputs[add->inputs[0] == node->output ? 1 : 0]].data;
+      c->output = sum->data;
+      if (np->fuses >= 0)
+        {
+          c->activation = &graft_graph_node (plan->graph, np->fuses)->attributes.activation;
+          c->activation_output = plan->values[graft_graph_node (plan->graph, np->fuses)->output].data;
+          c->pre_activation = np->fused_keeps_input ? sum->data : NULL;
+        }
+    }
+  else if (np->fuses_swish)
     {
       static const graft_activation_params swish = { GRAFT_ACTIVATION_SWISH, 0, 0 };
       c->activation = &swish;
