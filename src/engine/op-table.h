@@ -45,6 +45,7 @@ typedef struct {
     graft_matmul_params matmul;
     struct { size_t outer, axis, inner; } softmax_axis;
     graft_resize_params resize;
+    graft_gather_params gather;
   };
   void *backend;
 } graft_op_state;
@@ -118,11 +119,11 @@ typedef struct {
   void (*release) (graft_op_context *c);
 } graft_op_descriptor;
 
-/* Descriptors defined outside op-table.c (op-table-transformer.c, resize.c). */
+/* Descriptors defined outside op-table.c (op-table-transformer.c, resize.c, gather.c). */
 extern const graft_op_descriptor graft_layernorm_descriptor, graft_gelu_descriptor, graft_matmul_descriptor,
   graft_softmax_axis_descriptor;
-/* resize.c */
-extern const graft_op_descriptor graft_resize_descriptor;
+/* resize.c, gather.c */
+extern const graft_op_descriptor graft_resize_descriptor, graft_gather_descriptor;
 
 /* backward_needs of the descriptors whose backward reads neither the inputs nor the
  * output (sums, copies), and of products (each factor's gradient reads the other);
