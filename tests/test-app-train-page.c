@@ -21,10 +21,10 @@ static char *folder;
 static char *model_path;
 static char *cache_folder;
 
-/* The toy session, with extra (a file path, or NULL) labelled as the first class in
- * the training images. */
+/* The toy session, with extra and extra_validation (file paths, or NULL) labelled as
+ * the first class in the training and the validation images. */
 static GraftSession *
-toy_session_with (const char *extra)
+toy_session_with (const char *extra, const char *extra_validation)
 {
   GraftSession *session = graft_session_new ();
   g_autofree char *t = g_build_filename (folder, "train", NULL);
@@ -40,6 +40,8 @@ toy_session_with (const char *extra)
   g_assert_no_error (error);
   if (extra != NULL)
     graft_dataset_add (train, extra, 0);
+  if (extra_validation != NULL)
+    graft_dataset_add (validation, extra_validation, 0);
   graft_session_set_datasets (session, train, validation);
   graft_session_set_cache_folder (session, cache_folder);
   toy_preprocessing (graft_session_get_spec (session));
@@ -50,7 +52,7 @@ toy_session_with (const char *extra)
 static GraftSession *
 toy_session (void)
 {
-  return toy_session_with (NULL);
+  return toy_session_with (NULL, NULL);
 }
 
 static GtkWidget *
@@ -469,23 +471,26 @@ test_boundary_cache (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
-/* A training image that cannot be decoded (a PNG cut short) is dropped by training: the
- * summary counts what trains ("47 of 48 training images (1 cannot be read)", it said
- * "48 training images") and names the file in its tooltip. */
+/* Images that cannot be decoded (PNGs cut short) are dropped by training and by the
+ * validation: the summary counts what is used ("96 of 97 training images (1 cannot be
+ * read), 48 of 49 for validation (1 cannot be read)", it said "97 training images, 49
+ * for validation") and names the files in its tooltip. */
 static void
 test_unreadable (void)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *tmp = g_dir_make_tmp ("graft-unreadable-XXXXXX", &error);
   g_autofree char *cut = g_build_filename (tmp, "cut.png", NULL);
+  g_autofree char *cut_validation = g_build_filename (tmp, "cut-validation.png", NULL);
   g_autoptr (GraftSession) session = NULL;
   g_autoptr (GraftTraining) training = graft_training_new ();
   GtkWidget *page, *window, *label;
   GraftDataset *train;
   g_autofree char *contents = NULL;
   g_autofree char *expected = NULL;
+  const char *tooltip;
   gsize length;
-  guint n;
+  guint n, n_validation;
 
   g_assert_no_error (error);
   session = toy_session ();
@@ -495,30 +500,41 @@ test_unreadable (void)
   g_assert_no_error (error);
   g_assert_true (g_file_set_contents (cut, contents, (gssize) (length * 2 / 3), &error));
   g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (cut_validation, contents, (gssize) (length / 2), &error));
+  g_assert_no_error (error);
   g_clear_object (&session);
-  session = toy_session_with (cut);
+  session = toy_session_with (cut, cut_validation);
   n = graft_session_get_train_dataset (session)->items->len;
+  n_validation = graft_session_get_validation_dataset (session)->items->len;
 
   page = graft_train_page_new (session, training);
   window = app_test_show_in_window (page, 900, 700);
   label = child (page, "data_label");
-  APP_TEST_WAIT_UNTIL (strstr (gtk_label_get_label (GTK_LABEL (label)), " of ") != NULL, 30);
+  APP_TEST_WAIT_UNTIL (strstr (gtk_label_get_label (GTK_LABEL (label)), " of ") != NULL
+                         && strstr (strstr (gtk_label_get_label (GTK_LABEL (label)), " of ") + 1, " of ") != NULL,
+                       30);
   g_test_message ("%s", gtk_label_get_label (GTK_LABEL (label)));
-  expected = g_strdup_printf ("%u of %u training images (1 cannot be read), ", n - 1, n);
+  expected = g_strdup_printf ("%u of %u training images (1 cannot be read), %u of %u for validation (1 cannot be "
+                              "read), ",
+                              n - 1, n, n_validation - 1, n_validation);
   g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (label)), expected));
-  g_assert_nonnull (gtk_widget_get_tooltip_text (label));
-  g_test_message ("tooltip: %s", gtk_widget_get_tooltip_text (label));
-  g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (label), "cut.png"));
+  tooltip = gtk_widget_get_tooltip_text (label);
+  g_assert_nonnull (tooltip);
+  g_test_message ("tooltip: %s", tooltip);
+  g_assert_nonnull (strstr (tooltip, "cut.png"));
+  g_assert_nonnull (strstr (tooltip, "Validation leaves out"));
+  g_assert_nonnull (strstr (tooltip, "cut-validation.png"));
+  g_assert_true (strstr (tooltip, "cut.png") < strstr (tooltip, "Validation leaves out"));
   app_test_save_light_and_dark (window, "train-page-unreadable");
 
-  /* Without it, every image trains and the tooltip goes. */
+  /* Without them, every image is used and the tooltip goes. */
   graft_train_page_set_session (GRAFT_TRAIN_PAGE (page), NULL);
   g_clear_object (&session);
   session = toy_session ();
   graft_train_page_set_session (GRAFT_TRAIN_PAGE (page), session);
   app_test_iterate_for (200);
   g_free (expected);
-  expected = g_strdup_printf ("%u training images, ", n - 1);
+  expected = g_strdup_printf ("%u training images, %u for validation, ", n - 1, n_validation - 1);
   g_assert_true (g_str_has_prefix (gtk_label_get_label (GTK_LABEL (label)), expected));
   g_assert_null (gtk_widget_get_tooltip_text (label));
   gtk_window_destroy (GTK_WINDOW (window));

@@ -34,9 +34,10 @@ struct _GraftTrainPage
   gboolean plan_changed; /* since the last run ended: its status no longer applies */
   int run_stages;
 
-  /* Which training images the loader can decode: path -> "" (it can) or the decoder's
-   * message naming the file. Filled off the main thread by a probe of the paths not in
-   * it yet, which decodes each image as the loader will (update_summary starts it). */
+  /* Which training and validation images the loader can decode: path -> "" (it can)
+   * or the decoder's message naming the file. Filled off the main thread by a probe of
+   * the paths not in it yet, which decodes each image as the loader will
+   * (update_summary starts it). */
   GHashTable *decodable;
   GCancellable *probe;
 
@@ -282,8 +283,8 @@ probe_done (GObject *source, GAsyncResult *result, gpointer user_data)
   update_summary (self);
 }
 
-/* How many of the labelled training images the loader cannot decode (0 while none is
- * known to fail), their messages in unreadable; starts a probe of the paths not known
+/* How many of the labelled images of a dataset the loader cannot decode (0 while none
+ * is known to fail), their messages in unreadable; starts a probe of the paths not known
  * yet (one at a time: the next starts when it ends). What is known holds for the
  * session: another project probes again. */
 static guint
@@ -325,6 +326,23 @@ count_undecodable (GraftTrainPage *self, const GraftDataset *train, GPtrArray *u
       g_task_run_in_thread (task, probe_thread);
     }
   return count;
+}
+
+/* A heading and the first ten messages, one a line, after what tooltip has. */
+static void
+append_unreadable (GString *tooltip, const char *heading, GPtrArray *messages)
+{
+  if (tooltip->len > 0)
+    g_string_append (tooltip, "\n\n");
+  g_string_append (tooltip, heading);
+  for (guint i = 0; i < messages->len && i < 10; i++)
+    g_string_append_printf (tooltip, "\n%s", (const char *) g_ptr_array_index (messages, i));
+  if (messages->len > 10)
+    {
+      g_string_append_c (tooltip, '\n');
+      g_string_append_printf (tooltip, g_dngettext (GETTEXT_PACKAGE, "and %u more", "and %u more", messages->len - 10),
+                              messages->len - 10);
+    }
 }
 
 /* What a run still needs, one line each; NULL when it can start. */
@@ -438,43 +456,59 @@ update_summary (GraftTrainPage *self)
   n_train = labelled_items (train, &classes);
   n_validation = labelled_items (validation, &unused);
   {
-    g_autoptr (GPtrArray) unreadable = g_ptr_array_new ();
-    guint n_undecodable = count_undecodable (self, train, unreadable);
+    /* Training and evaluation drop an image they cannot decode (the trainer's log says
+     * "Skipped"): the counts say what is used, the tooltip which files are left out
+     * and why. */
+    g_autoptr (GPtrArray) bad_train = g_ptr_array_new ();
+    g_autoptr (GPtrArray) bad_validation = g_ptr_array_new ();
+    guint n_bad_train = count_undecodable (self, train, bad_train);
+    guint n_bad_validation = count_undecodable (self, validation, bad_validation);
+    g_autoptr (GString) tooltip = g_string_new (NULL);
     g_autofree char *images = NULL;
-    g_autofree char *tooltip = NULL;
+    g_autofree char *checks = NULL;
 
-    if (n_undecodable == 0)
+    if (n_bad_train == 0)
       images = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u training image", "%u training images", n_train),
                                 n_train);
     else
       {
-        /* Training drops an image it cannot decode (the trainer's log says "Skipped"):
-         * the count says what trains, the tooltip which files are left out and why. */
-        g_autoptr (GString) list = g_string_new (
-          g_dngettext (GETTEXT_PACKAGE, "Training leaves out this image, which cannot be read:",
-                       "Training leaves out these images, which cannot be read:", n_undecodable));
         g_autofree char *left_out = g_strdup_printf (
           /* Translators: after "15 of 16 training images", in brackets */
-          g_dngettext (GETTEXT_PACKAGE, "%u cannot be read", "%u cannot be read", n_undecodable), n_undecodable);
-        g_autofree char *trained = g_strdup_printf (
+          g_dngettext (GETTEXT_PACKAGE, "%u cannot be read", "%u cannot be read", n_bad_train), n_bad_train);
+        g_autofree char *used = g_strdup_printf (
           /* Translators: the training images that can be read, of all of them: "15 of 16 training images" */
           g_dngettext (GETTEXT_PACKAGE, "%u of %u training image", "%u of %u training images", n_train),
-          n_train - n_undecodable, n_train);
-        images = g_strdup_printf ("%s (%s)", trained, left_out);
-        for (guint i = 0; i < unreadable->len && i < 10; i++)
-          g_string_append_printf (list, "\n%s", (const char *) g_ptr_array_index (unreadable, i));
-        if (unreadable->len > 10)
-          {
-            g_string_append_c (list, '\n');
-            g_string_append_printf (list, g_dngettext (GETTEXT_PACKAGE, "and %u more", "and %u more",
-                                                       unreadable->len - 10),
-                                    unreadable->len - 10);
-          }
-        tooltip = g_string_free (g_steal_pointer (&list), FALSE);
+          n_train - n_bad_train, n_train);
+        images = g_strdup_printf ("%s (%s)", used, left_out);
+        append_unreadable (tooltip,
+                           g_dngettext (GETTEXT_PACKAGE, "Training leaves out this image, which cannot be read:",
+                                        "Training leaves out these images, which cannot be read:", n_bad_train),
+                           bad_train);
       }
-    gtk_widget_set_tooltip_text (GTK_WIDGET (self->data_label), tooltip);
+    if (n_validation == 0)
+      checks = g_strdup (_("no validation images"));
+    else if (n_bad_validation == 0)
+      checks = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u for validation", "%u for validation", n_validation),
+                                n_validation);
+    else
+      {
+        g_autofree char *left_out = g_strdup_printf (
+          g_dngettext (GETTEXT_PACKAGE, "%u cannot be read", "%u cannot be read", n_bad_validation),
+          n_bad_validation);
+        g_autofree char *used = g_strdup_printf (
+          /* Translators: the validation images that can be read, of all of them: "3 of 4 for validation" */
+          g_dngettext (GETTEXT_PACKAGE, "%u of %u for validation", "%u of %u for validation", n_validation),
+          n_validation - n_bad_validation, n_validation);
+        checks = g_strdup_printf ("%s (%s)", used, left_out);
+        append_unreadable (tooltip,
+                           g_dngettext (GETTEXT_PACKAGE, "Validation leaves out this image, which cannot be read:",
+                                        "Validation leaves out these images, which cannot be read:",
+                                        n_bad_validation),
+                           bad_validation);
+      }
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->data_label), tooltip->len > 0 ? tooltip->str : NULL);
     /* In the warning colour, not dimmed, while some images cannot be read. */
-    if (n_undecodable > 0)
+    if (tooltip->len > 0)
       {
         gtk_widget_add_css_class (GTK_WIDGET (self->data_label), "warning");
         gtk_widget_remove_css_class (GTK_WIDGET (self->data_label), "dim-label");
@@ -484,11 +518,6 @@ update_summary (GraftTrainPage *self)
         gtk_widget_remove_css_class (GTK_WIDGET (self->data_label), "warning");
         gtk_widget_add_css_class (GTK_WIDGET (self->data_label), "dim-label");
       }
-    g_autofree char *checks = n_validation > 0
-                                ? g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u for validation",
-                                                                "%u for validation", n_validation),
-                                                   n_validation)
-                                : g_strdup (_("no validation images"));
     g_autofree char *kinds = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u class", "%u classes", classes),
                                               classes);
     g_autofree char *text = g_strdup_printf ("%s, %s, %s", images, checks, kinds);
