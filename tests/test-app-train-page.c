@@ -312,9 +312,14 @@ test_plan_change (void)
     if (g_array_index (fractions, double, i) > 0 && g_array_index (fractions, double, i) < 1)
       moving++;
   g_test_message ("%u fractions between 0 and 1 of %u", moving, fractions->len);
-  /* Steps are drained in batches (fewer when the machine is busy), but the bar moves
-   * before the end; it went from 0 to 1 at once before. */
-  g_assert_cmpuint (moving, >=, 1);
+  /* Steps are drained in batches, but the bar moves before the end; it went from 0 to 1
+   * at once before. On a busy machine the worker may finish the sweep before the main
+   * loop drains twice: only the last step's drain and the end's can read 1, so from three
+   * notifications on, one of them must be a step before the last. */
+  if (fractions->len >= 3)
+    g_assert_cmpuint (moving, >=, 1);
+  else
+    g_test_message ("the sweep came in %u batches: the bar's motion cannot be seen", fractions->len);
   app_test_iterate_for (500); /* the revealer's animation */
   vadjustment = gtk_scrolled_window_get_vadjustment (
     GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor (child (page, "lr_finder_revealer"), GTK_TYPE_SCROLLED_WINDOW)));
