@@ -2110,14 +2110,42 @@ test_fold_swin_errors (void)
     expect_error (b, NULL, GRAFT_MODEL_ERROR_INVALID, "node 'scatter' (ScatterND)", "index 5 on an axis of 2", NULL);
   }
   {
-    /* Padding a computed tensor by something is still only for Conv and pools. */
-    static const gint64 pads[] = { 0, 1, 0, 0 };
+    /* Zero padding of a computed tensor that no Conv or pool reads (Swin's map padded to
+     * whole windows) is made of zeros and Concat: one in front of each row, two after. */
+    static const gint64 pads[] = { 0, 1, 0, 2 };
     g_autoptr (Builder) b = builder_new (14);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GraftModel) model = NULL;
+    g_autofree float *x = numbered_input (2, 4, 1), *y = NULL;
+    graft_shape shape;
     add_input (b, "x", 2, x_dims);
     add_int_initializer (b, "pads", 4, pads);
     add_node (b, "Pad", "pad", "x,pads", "y");
     add_output (b, "y");
-    expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "node 'pad' (Pad)", NULL);
+    model = builder_load (b, NULL, &error);
+    g_assert_no_error (error);
+    y = run_output (model, 2, x, &shape);
+    g_assert_cmpint (shape.rank, ==, 2);
+    g_assert_cmpint (shape.dims[1], ==, 7);
+    for (int n = 0; n < 2; n++)
+      for (int k = 0; k < 7; k++)
+        g_assert_cmpfloat (y[n * 7 + k], ==, k >= 1 && k <= 4 ? x[n * 4 + k - 1] : 0);
+  }
+  {
+    /* ... but not of the batch, by more than the axis holds, or with another value. */
+    static const gint64 batch_pads[] = { 1, 0, 0, 0 }, wide_pads[] = { 0, 0, 0, 5 }, one_pads[] = { 0, 1, 0, 0 };
+    const gint64 *cases[] = { batch_pads, wide_pads, one_pads };
+    const char *why[] = { "axis 0", "by 5", "value 2" };
+    for (int k = 0; k < 3; k++)
+      {
+        g_autoptr (Builder) b = builder_new (14);
+        add_input (b, "x", 2, x_dims);
+        add_int_initializer (b, "pads", 4, cases[k]);
+        add_float_initializer (b, "two", 0, x_dims, 2);
+        add_node (b, "Pad", "pad", k == 2 ? "x,pads,two" : "x,pads", "y");
+        add_output (b, "y");
+        expect_error (b, NULL, GRAFT_MODEL_ERROR_UNSUPPORTED, "node 'pad' (Pad)", why[k], NULL);
+      }
   }
 }
 

@@ -978,6 +978,92 @@ import_softmax (Importer *im, const Onnx__NodeProto *node, GError **error)
   return add_node (im, "", &a, &x, 1, output_name (node, 0), error) >= 0;
 }
 
+/* Whether every node reading name is a Conv or a pool, which take a pending Pad (an
+ * ENTRY_PADDED) as their own padding. */
+static gboolean
+only_windows_read (Importer *im, const char *name)
+{
+  const Onnx__GraphProto *g = im->graph_proto;
+
+  if (name == NULL || is_graph_output (im, name))
+    return FALSE;
+  for (size_t i = 0; i < g->n_node; i++)
+    for (size_t k = 0; k < g->node[i]->n_input; k++)
+      if (g_strcmp0 (input_name (g->node[i], k), name) == 0)
+        {
+          const char *op = g->node[i]->op_type;
+          if (strcmp (op, "Conv") != 0 && strcmp (op, "AveragePool") != 0 && strcmp (op, "MaxPool") != 0)
+            return FALSE;
+        }
+  return TRUE;
+}
+
+/* Zero padding of an activation that something other than a Conv or a pool reads
+ * (Swin pads its (N, H, W, C) map to whole windows): per padded axis, zeros made from a
+ * slice of x times 0 are concatenated before and after it. Axis 0 (the batch) is not
+ * padded; a pad wider than the axis is refused. */
+static gboolean
+pad_with_zeros (Importer *im, const Onnx__NodeProto *node, int x, const gint64 *pads, size_t n, double value,
+                GError **error)
+{
+  const graft_shape *shape = value_shape (im, x);
+  graft_node_attributes concat = { .op = GRAFT_OP_CONCAT }, times = { .op = GRAFT_OP_MUL };
+  const char *output = output_name (node, 0);
+  graft_shape scalar = { .rank = 0 };
+  float zero = 0;
+  int rank = shape->rank, zero_value = -1, steps = 0, last_axis = -1, last_side = -1;
+  graft_error engine;
+
+  if (value != 0 || (size_t) rank * 2 != n)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "pads with the value %g or with %zu pads for rank %d; Graft pads with zeros", value, n, rank);
+  for (int d = 0; d < rank; d++)
+    for (int side = 0; side < 2; side++)
+      {
+        gint64 p = pads[side * rank + d];
+        if (p == 0)
+          continue;
+        if (d == 0 || p < 0 || p > shape->dims[d])
+          return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                             "pads the axis %d by %" G_GINT64_FORMAT "; Graft pads axes other than the batch by at "
+                             "most their size", d, p);
+        last_axis = d, last_side = side;
+      }
+  for (int d = 1; d < rank; d++)
+    for (int side = 0; side < 2; side++)
+      {
+        gint64 p = pads[side * rank + d];
+        graft_node_attributes slice = { .op = GRAFT_OP_SLICE, .slice = { d, 0, p } };
+        g_autofree char *prefix = g_strdup_printf ("/pad%d", steps++);
+        g_autofree char *sliced = g_strconcat (output, prefix, "/part", NULL);
+        g_autofree char *zeros = g_strconcat (output, prefix, "/zeros", NULL);
+        g_autofree char *joined = d == last_axis && side == last_side ? g_strdup (output)
+                                                                     : g_strconcat (output, prefix, NULL);
+        g_autofree char *suffix_part = g_strconcat (prefix, "/part", NULL);
+        g_autofree char *suffix_zeros = g_strconcat (prefix, "/zeros", NULL);
+        int inputs[2], z;
+        if (p == 0)
+          continue;
+        if (zero_value < 0)
+          {
+            g_autofree char *zero_name = g_strconcat (output, "/zero", NULL);
+            zero_value = graft_graph_add_tensor (im->graph, zero_name, GRAFT_VALUE_CONSTANT, &scalar, &zero, &engine);
+            if (zero_value < 0)
+              return engine_error (im, error, &engine);
+          }
+        if ((z = add_node (im, suffix_part, &slice, &x, 1, sliced, error)) < 0)
+          return FALSE;
+        inputs[0] = z, inputs[1] = zero_value;
+        if ((z = add_node (im, suffix_zeros, &times, inputs, 2, zeros, error)) < 0)
+          return FALSE;
+        inputs[side] = z, inputs[1 - side] = x;
+        concat.concat.axis = d;
+        if ((x = add_node (im, d == last_axis && side == last_side ? "" : prefix, &concat, inputs, 2, joined, error)) < 0)
+          return FALSE;
+      }
+  return TRUE;
+}
+
 static gboolean
 import_pad (Importer *im, const Onnx__NodeProto *node, GError **error)
 {
@@ -1027,6 +1113,8 @@ import_pad (Importer *im, const Onnx__NodeProto *node, GError **error)
         none = none && pads[i] == 0;
       if (none)
         return define_alias (im, "", x, output_name (node, 0), error);
+      if (!only_windows_read (im, output_name (node, 0)))
+        return pad_with_zeros (im, node, x->value, pads, n, value, error);
     }
   if (x->kind != ENTRY_VALUE || value_shape (im, x->value)->rank != 4 || n != 8)
     return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
