@@ -882,6 +882,11 @@ net_build (net *t, uint64_t seed)
   gate = net_activation (t, "odd.sigmoid", x, GRAFT_ACTIVATION_SIGMOID, 0, 0);
   pair[0] = gate, pair[1] = x;
   x = net_node (t, "odd.swish", (graft_node_attributes) { .op = GRAFT_OP_MUL }, pair, 2);
+  /* A residual Add and ReLU after a Conv of 17 channels (oneDNN's binary post-op). */
+  pair[0] = net_conv (t, "odd.conv", x, 17, 17, 3, 1, 1, true, seed + 116);
+  pair[1] = x;
+  x = net_node (t, "odd.residual", (graft_node_attributes) { .op = GRAFT_OP_ADD }, pair, 2);
+  x = net_activation (t, "odd.relu", x, GRAFT_ACTIVATION_RELU, 0, 0);
   pair[0] = skip, pair[1] = x;
   a = (graft_node_attributes) { .op = GRAFT_OP_CONCAT, .concat = { 1 } };
   x = net_node (t, "concat", a, pair, 2);
@@ -1214,8 +1219,9 @@ test_plan_inference (void)
       /* Run in their producer's pass on both backends: stem.relu6, dw.relu, se.relu,
        * se.gate, odd.leaky, and the Swishes (Sigmoid and Mul) of wide (the convolution's
        * post-op on oneDNN) and odd.bn (BatchNorm's loop); on oneDNN also the residual Add
-       * and hswish in expand.bn's loop. */
-      g_assert_cmpint (graft_plan_fused_nodes (plans[k]), ==, k ? 11 : 9);
+       * and hswish in expand.bn's loop, and odd.residual and odd.relu as odd.conv's
+       * post-ops. */
+      g_assert_cmpint (graft_plan_fused_nodes (plans[k]), ==, k ? 13 : 9);
     }
   {
     graft_shape shape;

@@ -223,6 +223,22 @@ zero_padding_after (const graft_op_context *c)
                                c->activation_output);
 }
 
+/* Whether the node's output is read by an Add whose output is blocked (so both its
+ * operands are): a Conv or BatchNorm can then do that Add in its pass (the plan decides
+ * whether it does: fuses_add). */
+static bool
+adds_after (const graft_onednn_backend *b, const graft_node *node)
+{
+  for (int i = 0; i < graft_graph_node_count (b->graph); i++)
+    {
+      const graft_node *add = graft_graph_node (b->graph, i);
+      if (add->attributes.op == GRAFT_OP_ADD && add->n_inputs == 2 && b->blocked[add->output]
+          && (add->inputs[0] == node->output || add->inputs[1] == node->output))
+        return true;
+    }
+  return false;
+}
+
 /* Conv ------------------------------------------------------------------- */
 
 typedef struct {
@@ -233,6 +249,10 @@ typedef struct {
   graft_onednn_conv *fused;   /* forward with the activation as a post-op, made at the first fused forward */
   graft_activation_kind fused_kind;
   bool fused_tried;
+  /* forward with a fused Add's residual as a post-op (and the activation, where
+   * residual_activation), made at the first such forward */
+  graft_onednn_conv *residual_conv;
+  bool residual_tried, residual_activation;
   /* A plain input that is not the image (a graph input deep in a network, as the
    * boundary cache's suffix has): reordered into scratch, past the convolution's own. */
   bool reorder_src;
@@ -330,8 +350,57 @@ conv_release (graft_op_context *c)
     return;
   graft_onednn_conv_free (cn->conv);
   graft_onednn_conv_free (cn->fused);
+  graft_onednn_conv_free (cn->residual_conv);
   free (cn);
   c->state->backend = NULL;
+}
+
+/* With a fused Add (ResNet's and MobileNetV2's residual in graphs without BatchNorm): the
+ * residual as oneDNN's binary post-op, and the activation after it where oneDNN gives the
+ * same bits and its backward does not read the sum; else the convolution into the sum's
+ * buffer, the Add over it, then the activation. */
+static void
+conv_forward_residual (const graft_op_context *c, conv_node *cn, const float *x, const float *bias)
+{
+  const graft_activation_params *act = c->activation;
+  bool post_activation = act != NULL && c->pre_activation == NULL && graft_onednn_conv_fuses (act->kind);
+  float *sum = act == NULL ? c->output : c->pre_activation != NULL ? c->pre_activation : c->activation_output;
+
+  if (!cn->residual_tried)
+    {
+      graft_onednn_conv_config config = cn->config;
+      config.residual = true;
+      config.activation = post_activation ? act : NULL;
+      config.training = config.backward_data || config.backward_weights;
+      config.backward_data = config.backward_weights = false;
+      cn->residual_conv = graft_onednn_conv_new (&cn->p, &config, NULL);
+      /* Its weights are reordered into the scratch that setup asked for. */
+      if (cn->residual_conv != NULL && graft_onednn_conv_scratch_floats (cn->residual_conv) > cn->src_offset)
+        {
+          graft_onednn_conv_free (cn->residual_conv);
+          cn->residual_conv = NULL;
+        }
+      cn->residual_tried = true;
+      cn->residual_activation = post_activation;
+    }
+  if (cn->residual_conv != NULL && cn->residual_activation)
+    {
+      graft_onednn_conv_forward_add (cn->residual_conv, x, c->inputs[1], bias, c->residual, c->activation_output,
+                                     c->scratch);
+      return;
+    }
+  if (cn->residual_conv != NULL)
+    graft_onednn_conv_forward_add (cn->residual_conv, x, c->inputs[1], bias, c->residual, sum, c->scratch);
+  else
+    {
+      graft_onednn_conv_forward (cn->conv, x, c->inputs[1], bias, sum, c->scratch);
+      graft_onednn_add_into (c->output_count, c->residual, sum);
+    }
+  if (act != NULL)
+    {
+      graft_activation_forward (act, c->output_count, sum, c->activation_output);
+      zero_padding_after (c);
+    }
 }
 
 static void
@@ -345,6 +414,11 @@ conv_forward (const graft_op_context *c)
     {
       graft_onednn_to_blocked (cn->p.n, cn->p.c, cn->p.h, cn->p.w, x, c->scratch + cn->src_offset);
       x = c->scratch + cn->src_offset;
+    }
+  if (c->residual != NULL)
+    {
+      conv_forward_residual (c, cn, x, bias);
+      return;
     }
   if (c->activation == NULL)
     {
@@ -417,6 +491,21 @@ static const graft_op_descriptor conv_descriptor = {
   .name = "Conv",
   .min_inputs = 2, .max_inputs = 3,
   .fuses_activation = true,
+  .sets_dx = true,
+  .infer_shape = infer_shape,
+  .setup = conv_setup,
+  .backward_needs = graft_op_needs_other_factor,
+  .forward = conv_forward,
+  .backward = conv_backward,
+  .release = conv_release,
+};
+
+/* The same, where the Add after it adds another blocked value (adds_after). */
+static const graft_op_descriptor conv_add_descriptor = {
+  .name = "Conv",
+  .min_inputs = 2, .max_inputs = 3,
+  .fuses_activation = true,
+  .fuses_add = true,
   .sets_dx = true,
   .infer_shape = infer_shape,
   .setup = conv_setup,
@@ -520,7 +609,7 @@ static const graft_op_descriptor batchnorm_descriptor = {
 };
 
 /* The same, where the Add after it adds another blocked value (ResNet's shortcut): the
- * sum in BatchNorm's loop (batchnorm_adds). */
+ * sum in BatchNorm's loop (adds_after). */
 static const graft_op_descriptor batchnorm_add_descriptor = {
   .name = "BatchNormalization",
   .min_inputs = 5, .max_inputs = 5,
@@ -536,20 +625,7 @@ static const graft_op_descriptor batchnorm_add_descriptor = {
   .release = batchnorm_release,
 };
 
-/* Whether the BatchNorm node's output is read by an Add whose output is blocked (so both
- * its operands are), which its loop can then do. */
-static bool
-batchnorm_adds (const graft_onednn_backend *b, const graft_node *node)
-{
-  for (int i = 0; i < graft_graph_node_count (b->graph); i++)
-    {
-      const graft_node *add = graft_graph_node (b->graph, i);
-      if (add->attributes.op == GRAFT_OP_ADD && add->n_inputs == 2 && b->blocked[add->output]
-          && (add->inputs[0] == node->output || add->inputs[1] == node->output))
-        return true;
-    }
-  return false;
-}
+
 
 /* MaxPool, AveragePool --------------------------------------------------- */
 
@@ -1068,10 +1144,12 @@ descriptor_for (const graft_op_backend *ops, const graft_node *node, const graft
   switch (node->attributes.op)
     {
     case GRAFT_OP_CONV:
-      return out ? &conv_descriptor : edge_descriptor (b, node);
+      if (out)
+        return adds_after (b, node) ? &conv_add_descriptor : &conv_descriptor;
+      return edge_descriptor (b, node);
     case GRAFT_OP_BATCHNORM:
       if (out)
-        return batchnorm_adds (b, node) ? &batchnorm_add_descriptor : &batchnorm_descriptor;
+        return adds_after (b, node) ? &batchnorm_add_descriptor : &batchnorm_descriptor;
       return edge_descriptor (b, node);
     case GRAFT_OP_MAXPOOL:
       return out ? &maxpool_descriptor : edge_descriptor (b, node);

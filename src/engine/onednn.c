@@ -519,20 +519,21 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
     }
   dnnl_memory_desc_init_by_tag (&bias, 1, bias_dims, dnnl_f32, dnnl_a);
 
-  /* Forward, with the activation as a post-op. */
-  if (config->activation != NULL)
+  /* Forward, with the residual and the activation as post-ops. */
+  if (config->activation != NULL || config->residual)
     {
-      dnnl_alg_kind_t alg;
-      float alpha, beta;
+      dnnl_alg_kind_t alg = dnnl_eltwise_relu;
+      float alpha = 0, beta = 0;
       dnnl_post_ops_t ops;
-      if (!activation_algorithm (config->activation, &alg, &alpha, &beta))
+      if (config->activation != NULL && !activation_algorithm (config->activation, &alg, &alpha, &beta))
         {
           unsupported (error, "activation after a convolution");
           goto fail_quiet;
         }
       if (dnnl_primitive_attr_create (&attr) != dnnl_success || dnnl_post_ops_create (&ops) != dnnl_success)
         goto fail;
-      if (dnnl_post_ops_append_eltwise (ops, 1.0f, alg, alpha, beta) != dnnl_success
+      if ((config->residual && dnnl_post_ops_append_binary (ops, dnnl_binary_add, &dst) != dnnl_success)
+          || (config->activation != NULL && dnnl_post_ops_append_eltwise (ops, 1.0f, alg, alpha, beta) != dnnl_success)
           || dnnl_primitive_attr_set_post_ops (attr, ops) != dnnl_success)
         {
           dnnl_post_ops_destroy (ops);
@@ -555,6 +556,8 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
   if (!step_arg_md (&conv->forward, DNNL_ARG_SRC, &src) || !step_arg (&conv->forward, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0)
       || !step_arg_md (&conv->forward, DNNL_ARG_DST, &dst)
       || (config->bias && !step_arg_md (&conv->forward, DNNL_ARG_BIAS, &bias))
+      || (config->residual
+          && !step_arg_md (&conv->forward, DNNL_ARG_ATTR_MULTIPLE_POST_OP (0) | DNNL_ARG_SRC_1, &dst))
       || !weights_reorder_make (&conv->weights_to_forward, &conv->weights_forward, &conv->weights_forward_floats,
                                 config->constant_weights, &weights_plain, md))
     goto fail;
@@ -687,12 +690,22 @@ void
 graft_onednn_conv_forward (graft_onednn_conv *conv, const float *x, const float *w, const float *bias,
                            float *y, float *scratch)
 {
-  void *data[4];
-  data[0] = (void *) x;
-  data[1] = weights_for (conv, &conv->weights_to_forward, conv->weights_forward, conv->weights_forward_floats, w,
-                         &conv->weights_ready, scratch);
-  data[2] = y;
-  data[3] = (void *) bias;
+  graft_onednn_conv_forward_add (conv, x, w, bias, NULL, y, scratch);
+}
+
+void
+graft_onednn_conv_forward_add (graft_onednn_conv *conv, const float *x, const float *w, const float *bias,
+                               const float *residual, float *y, float *scratch)
+{
+  void *data[5];
+  int n = 0;
+  data[n++] = (void *) x;
+  data[n++] = weights_for (conv, &conv->weights_to_forward, conv->weights_forward, conv->weights_forward_floats, w,
+                           &conv->weights_ready, scratch);
+  data[n++] = y;
+  if (conv->config.bias)
+    data[n++] = (void *) bias;
+  data[n] = (void *) residual;   /* the post-op's argument, after the others */
   step_run (&conv->forward, conv->stream, data);
 }
 

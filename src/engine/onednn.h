@@ -63,6 +63,9 @@ typedef struct {
    * reordered to the primitive's format once, into buffers the object keeps, not at
    * every use into scratch. */
   bool constant_weights;
+  /* Forward adds a value in y's layout to the convolution's result, before the activation
+   * (a residual Add after it, as oneDNN's binary post-op): graft_onednn_conv_forward_add. */
+  bool residual;
 } graft_onednn_conv_config;
 
 typedef struct graft_onednn_conv graft_onednn_conv;
@@ -77,6 +80,9 @@ size_t graft_onednn_conv_scratch_floats (const graft_onednn_conv *conv);
 /* w is plain (M,C/groups,KH,KW), bias plain (M) or NULL. */
 void graft_onednn_conv_forward (graft_onednn_conv *conv, const float *x, const float *w, const float *bias,
                                 float *y, float *scratch);
+/* y = activation (conv (x) + residual), for an object made with config.residual. */
+void graft_onednn_conv_forward_add (graft_onednn_conv *conv, const float *x, const float *w, const float *bias,
+                                    const float *residual, float *y, float *scratch);
 /* dx (x's layout) is overwritten when set_dx, else accumulates; dw, dbias (plain) accumulate. */
 void graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float *w, const float *dy,
                                  float *dx, bool set_dx, float *dw, float *dbias, float *scratch);
