@@ -185,21 +185,6 @@ graft_model_page_find_starter_model (void)
 /* ------------------------------------------------------------------------ */
 /* Layers                                                                    */
 
-static const char *
-activation_name (graft_activation_kind kind)
-{
-  switch (kind)
-    {
-    case GRAFT_ACTIVATION_RELU: return "Relu";
-    case GRAFT_ACTIVATION_CLIP: return "Clip";
-    case GRAFT_ACTIVATION_LEAKY_RELU: return "LeakyRelu";
-    case GRAFT_ACTIVATION_SIGMOID: return "Sigmoid";
-    case GRAFT_ACTIVATION_HARD_SIGMOID: return "HardSigmoid";
-    case GRAFT_ACTIVATION_HARD_SWISH: return "HardSwish";
-    default: return "Activation";
-    }
-}
-
 static char *
 describe_operation (const graft_graph *graph, const graft_node *node)
 {
@@ -210,7 +195,7 @@ describe_operation (const graft_graph *graph, const graft_node *node)
     case GRAFT_OP_ACTIVATION:
       if (a->activation.kind == GRAFT_ACTIVATION_CLIP && a->activation.alpha == 0 && a->activation.beta == 6)
         return g_strdup ("Clip (ReLU6)");
-      return g_strdup (activation_name (a->activation.kind));
+      return g_strdup (graft_node_op_name (node));
     case GRAFT_OP_CONV:
       {
         g_autoptr (GString) text = g_string_new (NULL);

@@ -277,23 +277,6 @@ cli_set_threads (int threads)
   return TRUE;
 }
 
-const char *
-cli_node_op_name (const graft_node *node)
-{
-  if (node->attributes.op != GRAFT_OP_ACTIVATION)
-    return graft_op_name (node->attributes.op);
-  switch (node->attributes.activation.kind)
-    {
-    case GRAFT_ACTIVATION_RELU: return "Relu";
-    case GRAFT_ACTIVATION_CLIP: return "Clip";
-    case GRAFT_ACTIVATION_LEAKY_RELU: return "LeakyRelu";
-    case GRAFT_ACTIVATION_SIGMOID: return "Sigmoid";
-    case GRAFT_ACTIVATION_HARD_SIGMOID: return "HardSigmoid";
-    case GRAFT_ACTIVATION_HARD_SWISH: return "HardSwish";
-    }
-  return graft_op_name (node->attributes.op);
-}
-
 void
 cli_model_input_size (const GraftModel *model, gint64 *height, gint64 *width)
 {

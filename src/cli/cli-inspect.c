@@ -146,7 +146,7 @@ print_json (const char *path, const GraftModel *model)
           json_builder_set_member_name (builder, "name");
           json_builder_add_string_value (builder, node->name);
           json_builder_set_member_name (builder, "op");
-          json_builder_add_string_value (builder, cli_node_op_name (node));
+          json_builder_add_string_value (builder, graft_node_op_name (node));
           json_builder_set_member_name (builder, "output_shape");
           add_shape (builder, &info->output_shape);
           json_builder_set_member_name (builder, "parameters");
@@ -265,7 +265,7 @@ print_table (const char *path, const GraftModel *model)
           g_autofree char *name = g_strdup_printf ("  %s", short_name);
           char shape[128];
           graft_shape_format (&info->output_shape, shape, sizeof shape);
-          print_row (name_width, name, cli_node_op_name (node), shape, info->parameters, info->flops);
+          print_row (name_width, name, graft_node_op_name (node), shape, info->parameters, info->flops);
         }
     }
   print_row (name_width, _("total"), "", "", parameters, flops);

@@ -103,7 +103,6 @@ int cli_option_int64 (GOptionContext *context, const char *option, const char *t
 gboolean cli_set_threads (int threads);
 
 /* The op of a node as ONNX names it, with activations by kind ("Relu", "Clip"). */
-const char *cli_node_op_name (const graft_node *node);
 /* The input's H and W, whatever its layout. */
 void cli_model_input_size (const GraftModel *model, gint64 *height, gint64 *width);
 

@@ -20,6 +20,24 @@ graft_op_name (graft_op op)
   return descriptor != NULL && descriptor->name != NULL ? descriptor->name : "unknown";
 }
 
+const char *
+graft_node_op_name (const graft_node *node)
+{
+  if (node->attributes.op != GRAFT_OP_ACTIVATION)
+    return graft_op_name (node->attributes.op);
+  switch (node->attributes.activation.kind)
+    {
+    case GRAFT_ACTIVATION_RELU: return "Relu";
+    case GRAFT_ACTIVATION_CLIP: return "Clip";
+    case GRAFT_ACTIVATION_LEAKY_RELU: return "LeakyRelu";
+    case GRAFT_ACTIVATION_SIGMOID: return "Sigmoid";
+    case GRAFT_ACTIVATION_HARD_SIGMOID: return "HardSigmoid";
+    case GRAFT_ACTIVATION_HARD_SWISH: return "HardSwish";
+    case GRAFT_ACTIVATION_SWISH: return "Swish";
+    }
+  return graft_op_name (node->attributes.op);
+}
+
 graft_graph *
 graft_graph_new (void)
 {

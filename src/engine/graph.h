@@ -153,6 +153,8 @@ graft_status graft_graph_pack (graft_graph *graph, graft_error *error);
 
 /* The name of op, as ONNX spells it where there is one ("Conv", "BatchNormalization"...). */
 const char *graft_op_name (graft_op op);
+/* The same for a node, an activation by its kind ("Relu", "HardSwish"...). */
+const char *graft_node_op_name (const graft_node *node);
 
 /* Shape inference for one node: the output shape from the input shapes. Used by
  * graft_graph_add_node and by plans (which redo it for their batch size). */
