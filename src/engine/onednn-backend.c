@@ -773,18 +773,33 @@ add_forward (const graft_op_context *c)
   zero_padding_after (c);
 }
 
+/* The first writer of the first input's gradient copies dy there (set_dx), instead of
+ * the plan clearing the buffer for it to add to (ResNet's bn2 output, read only by the
+ * residual Add). */
 static void
 add_backward (const graft_op_context *c)
 {
-  for (int k = 0; k < 2; k++)
-    if (c->gradients[k] != NULL)
-      graft_onednn_add_into (c->output_count, c->dy, c->gradients[k]);
+  float *dx = c->gradients[0];
+  const float *dy = c->dy;
+  size_t count = c->output_count;
+
+  if (dx != NULL && c->set_dx)
+    {
+#pragma omp parallel for schedule(static) if (count > 32768)
+      for (size_t i = 0; i < count; i++)
+        dx[i] = dy[i];
+    }
+  else if (dx != NULL)
+    graft_onednn_add_into (count, dy, dx);
+  if (c->gradients[1] != NULL)
+    graft_onednn_add_into (count, dy, c->gradients[1]);
 }
 
 static const graft_op_descriptor add_descriptor = {
   .name = "Add",
   .min_inputs = 2, .max_inputs = 2,
   .fuses_activation = true,
+  .sets_dx = true,
   .infer_shape = infer_shape,
   .backward_needs = graft_op_needs_nothing,
   .forward = add_forward,
