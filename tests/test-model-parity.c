@@ -224,8 +224,8 @@ check_presets (const Fixture *f, GraftModel *model)
             {
               int cut = graft_graph_find_value (model->graph, spec->cut);
               g_assert_cmpint (cut, >=, 0);
-              g_assert_true (graft_graph_value (model->graph, cut)->shape.rank == 2
-                             || graft_graph_value (model->graph, cut)->shape.rank == 4);
+              g_assert_cmpint (graft_graph_value (model->graph, cut)->shape.rank, >=, 2);
+              g_assert_cmpint (graft_graph_value (model->graph, cut)->shape.rank, <=, 4);
             }
           break;
         default:
@@ -236,6 +236,54 @@ check_presets (const Fixture *f, GraftModel *model)
       g_test_message ("%s: %s acts on blocks '%s'", f->name, presets[p].name, found);
       g_assert_cmpstr (found, ==, want->str);
     }
+}
+
+/* Replace Top Layers' head grafts where its preset cuts (a CNN's map, Swin's (N, H, W, C)
+ * map, a ViT's tokens), reads as many features as the cut has channels, and trains: a
+ * step of the new model at the fixture's batch gives a finite loss and the head's weight
+ * a gradient. */
+static void
+check_replace_top_head (const Fixture *f, GraftModel *model, const float *input, size_t input_row)
+{
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_REPLACE_TOP, model);
+  g_autoptr (GraftModel) grafted = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree int32_t *labels = g_new0 (int32_t, f->batch);
+  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = f->batch };
+  const graft_shape *cut_shape;
+  graft_error engine;
+  graft_plan *plan;
+  gint64 channels;
+  float loss;
+  int cut, weight;
+
+  if (spec->cut == NULL)
+    return;
+  cut = graft_graph_find_value (model->graph, spec->cut);
+  g_assert_cmpint (cut, >=, 0);
+  cut_shape = &graft_graph_value (model->graph, cut)->shape;
+  channels = cut_shape->rank == 3 ? cut_shape->dims[2]
+             : cut_shape->rank == 4 && graft_model_pools_channels_last (model) ? cut_shape->dims[3]
+                                                                             : cut_shape->dims[1];
+  grafted = graft_model_graft_head (model, cut, &spec->head, 3, 7, &error);
+  g_assert_no_error (error);
+  weight = graft_graph_find_value (grafted->graph, "head.0.weight");
+  g_assert_cmpint (weight, >=, 0);
+  g_test_message ("%s: Replace Top Layers grafts on '%s' (rank %d, %" G_GINT64_FORMAT " features)", f->name,
+                  spec->cut, cut_shape->rank, channels);
+  g_assert_cmpint (graft_graph_value (grafted->graph, weight)->shape.dims[1], ==, channels);
+  for (int n = 0; n < f->batch; n++)
+    labels[n] = n % 3;
+  options.loss_logits = grafted->logits;
+  plan = graft_plan_new (grafted->graph, &options, &engine);
+  if (plan == NULL)
+    g_error ("%s: %s", f->name, engine.message);
+  g_assert_cmpint (graft_plan_set_input (plan, grafted->input, input, input_row * f->batch, &engine), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_forward (plan, &engine), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_backward (plan, labels, &loss, &engine), ==, GRAFT_OK);
+  g_assert_true (isfinite (loss));
+  g_assert_nonnull (graft_plan_gradient (plan, weight));
+  graft_plan_free (plan);
 }
 
 /* Graft's export of the model imports again and gives the same output at the fixture's
@@ -427,7 +475,10 @@ test_fixture (gconstpointer data)
   if (f->blocks != NULL)
     check_blocks (f, model);
   if (f->presets != NULL)
-    check_presets (f, model);
+    {
+      check_presets (f, model);
+      check_replace_top_head (f, model, input, input_row);
+    }
   if (f->round_trip)
     check_round_trip (f, model, input, input_row);
   if (g_str_has_prefix (f->name, "swin_small_dims") || g_str_has_prefix (f->name, "swin_padded"))

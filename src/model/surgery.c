@@ -208,6 +208,29 @@ fail:
   return NULL;
 }
 
+gboolean
+graft_model_pools_channels_last (const GraftModel *model)
+{
+  int n_nodes = model != NULL && model->graph != NULL ? graft_graph_node_count (model->graph) : 0;
+  for (int i = n_nodes - 1; i >= 0; i--)
+    {
+      const graft_node *pool = graft_graph_node (model->graph, i);
+      if (pool->attributes.op != GRAFT_OP_MEAN_SPATIAL)
+        continue;
+      for (int k = i - 1; k >= 0; k--)
+        {
+          const graft_node *node = graft_graph_node (model->graph, k);
+          const int *perm = node->attributes.transpose.perm;
+          if (node->output != pool->inputs[0])
+            continue;
+          return node->attributes.op == GRAFT_OP_TRANSPOSE && perm[0] == 0 && perm[1] == 3 && perm[2] == 1
+                 && perm[3] == 2;
+        }
+      return FALSE;
+    }
+  return FALSE;
+}
+
 GraftModel *
 graft_model_graft_head (const GraftModel *base, int cut, const GraftHeadSpec *head, int classes,
                         guint64 seed, GError **error)
@@ -215,6 +238,7 @@ graft_model_graft_head (const GraftModel *base, int cut, const GraftHeadSpec *he
   g_autoptr (GraftModel) model = NULL;
   const graft_value *cut_value = graft_graph_value (base->graph, cut);
   head_builder b;
+  gboolean channels_last;
   int x, head_start, layer = 0;
   gint64 features;
   GHashTableIter iter;
@@ -226,12 +250,14 @@ graft_model_graft_head (const GraftModel *base, int cut, const GraftHeadSpec *he
                    _("the head must be grafted on a layer's output"));
       return NULL;
     }
-  if (cut_value->shape.rank != 2 && cut_value->shape.rank != 4)
+  if (cut_value->shape.rank < 2 || cut_value->shape.rank > 4)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID,
-                   _("cannot graft a head on '%s': it is neither (N, features) nor (N, C, H, W)"), cut_value->name);
+                   _("cannot graft a head on '%s': it is neither (N, features), tokens (N, tokens, features) "
+                     "nor a map (N, C, H, W)"), cut_value->name);
       return NULL;
     }
+  channels_last = cut_value->shape.rank == 4 && graft_model_pools_channels_last (base);
   if (classes < 2)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_INVALID, _("a classifier needs at least two classes"));
@@ -254,11 +280,31 @@ graft_model_graft_head (const GraftModel *base, int cut, const GraftHeadSpec *he
 
   b = (head_builder) { model->graph, seed, 0, error };
   head_start = graft_graph_node_count (model->graph);
-  features = cut_value->shape.dims[1];
+  features = cut_value->shape.dims[channels_last ? 3 : cut_value->shape.rank == 3 ? 2 : 1];
+  if (channels_last)
+    {
+      /* (N, H, W, C) to (N, C, H, W), as Swin's own classifier pools. */
+      x = head_node (&b, "head.channels_first",
+                     (graft_node_attributes) { .op = GRAFT_OP_TRANSPOSE, .transpose = { { 0, 3, 1, 2 } } }, &x, 1);
+      if (x < 0)
+        return NULL;
+    }
   if (cut_value->shape.rank == 4)
     {
       x = head_node (&b, "head.pool", (graft_node_attributes) { .op = GRAFT_OP_MEAN_SPATIAL, .mean_spatial = { false } },
                      &x, 1);
+      if (x < 0)
+        return NULL;
+    }
+  if (cut_value->shape.rank == 3)
+    {
+      /* The first token (ViT's class token, which its own classifier reads), as (N, features). */
+      x = head_node (&b, "head.token",
+                     (graft_node_attributes) { .op = GRAFT_OP_SLICE, .slice = { 1, 0, 1 } }, &x, 1);
+      if (x < 0)
+        return NULL;
+      x = head_node (&b, "head.token.flat",
+                     (graft_node_attributes) { .op = GRAFT_OP_FLATTEN, .flatten = { 1 } }, &x, 1);
       if (x < 0)
         return NULL;
     }

@@ -33,11 +33,18 @@ int graft_model_find_classifier (const GraftModel *model);
  * Dropout that feeds it; -1 when the model has no classifier. */
 int graft_model_default_cut (const GraftModel *model);
 
+/* Whether the model's feature maps are (N, H, W, C): its classifier's global pooling
+ * reads them through a Transpose to (N, C, H, W), as Swin's does. */
+gboolean graft_model_pools_channels_last (const GraftModel *model);
+
 /* Parameter elements of the head for an input of `features` values. */
 guint64 graft_head_parameter_count (const GraftHeadSpec *head, guint64 features, int classes);
 
 /* A new model: base's nodes up to cut, then head (parameters "head.N.weight",
- * "head.N.bias" ..., initialised as PyTorch initialises nn.Linear, from seed). Its
+ * "head.N.bias" ..., initialised as PyTorch initialises nn.Linear, from seed). The cut
+ * is (N, features), (N, C, H, W) or, in a model that pools channels last, (N, H, W, C)
+ * (both averaged over H and W), or a transformer's tokens (N, tokens, features), of
+ * which the head reads the first (ViT's class token). Its
  * output and logits are the head's (N, classes); its blocks are base's, cut down to the
  * nodes kept, then one block "head". Parameters keep their names, data, trainable flags
  * and lr multipliers; base is not changed. */

@@ -120,53 +120,69 @@ factors_new (void)
   return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
+/* The node whose output is block b's: its last node, or, where that only moves or pools
+ * data, the node inside the block that it reads. The parameterless nodes at a block's
+ * end belong to the next layer: ConvNeXt's permute for the next stage's LayerNorm, the
+ * pooling after Swin's last stage and, in a model whose maps are (N, H, W, C) (Swin),
+ * the slices and Concat with which patch merging starts. */
+static int
+block_output_node (const GraftModel *model, int b)
+{
+  const GraftBlock *block = &g_array_index (model->blocks, GraftBlock, b);
+  gboolean channels_last = graft_model_pools_channels_last (model);
+  int n = block->last_node;
+  while (n > block->first_node)
+    {
+      const graft_node *node = graft_graph_node (model->graph, n);
+      graft_op op = node->attributes.op;
+      int producer;
+      if (op != GRAFT_OP_TRANSPOSE && op != GRAFT_OP_RESHAPE && op != GRAFT_OP_FLATTEN && op != GRAFT_OP_MEAN_SPATIAL
+          && !(channels_last && (op == GRAFT_OP_SLICE || op == GRAFT_OP_CONCAT)))
+        break;
+      producer = graft_graph_value (model->graph, node->inputs[0])->producer;
+      if (producer < block->first_node || producer >= n)
+        break;
+      n = producer;
+    }
+  return n;
+}
+
 /* The smallest H × W above 1×1 that a node of block b outputs (global pooling, flatten
- * and fully connected layers do not count); 1 when none does. */
+ * and fully connected layers do not count); 1 when none does. When channels_last, the
+ * H × W of the block's output (N, H, W, C) alone: inside, Swin's windows and attention
+ * scores are rank-4 tensors of other kinds. */
 static gint64
-block_spatial (const GraftModel *model, int b)
+block_spatial (const GraftModel *model, int b, gboolean channels_last)
 {
   const GraftBlock *block = &g_array_index (model->blocks, GraftBlock, b);
   gint64 smallest = 1;
-  for (int n = block->first_node; n <= block->last_node && n < (int) model->layers->len; n++)
+  for (int n = channels_last ? block_output_node (model, b) : block->first_node;
+       n <= (channels_last ? block_output_node (model, b) : block->last_node) && n < (int) model->layers->len; n++)
     {
       const graft_shape *shape = &g_array_index (model->layers, GraftLayerInfo, n).output_shape;
-      gint64 area = shape->rank == 4 ? shape->dims[2] * shape->dims[3] : 1;
+      gint64 area = shape->rank != 4 ? 1 : channels_last ? shape->dims[1] * shape->dims[2] : shape->dims[2] * shape->dims[3];
       if (area > 1 && (smallest == 1 || area < smallest))
         smallest = area;
     }
   return smallest;
 }
 
-/* Whether the backbone's feature maps are (N, H, W, C): the classifier's global pooling
- * reads them through a Transpose to (N, C, H, W), as Swin's does. A head grafted inside
- * such a backbone would average over W and C. */
-static gboolean
-backbone_channels_last (const GraftModel *model)
+/* The rank of block b's output (4 when its last node has no layer information). */
+static int
+block_output_rank (const GraftModel *model, int b)
 {
-  int n_nodes = graft_graph_node_count (model->graph);
-  for (int i = n_nodes - 1; i >= 0; i--)
-    {
-      const graft_node *pool = graft_graph_node (model->graph, i);
-      if (pool->attributes.op != GRAFT_OP_MEAN_SPATIAL)
-        continue;
-      for (int k = i - 1; k >= 0; k--)
-        {
-          const graft_node *node = graft_graph_node (model->graph, k);
-          const int *perm = node->attributes.transpose.perm;
-          if (node->output != pool->inputs[0])
-            continue;
-          return node->attributes.op == GRAFT_OP_TRANSPOSE && perm[0] == 0 && perm[1] == 3 && perm[2] == 1
-                 && perm[3] == 2;
-        }
-      return FALSE;
-    }
-  return FALSE;
+  int n;
+  if (b < 0 || b >= (int) model->blocks->len)
+    return 0;
+  n = block_output_node (model, b);
+  return n < (int) model->layers->len ? g_array_index (model->layers, GraftLayerInfo, n).output_shape.rank : 4;
 }
 
 int
 graft_session_spec_replace_top_removed_blocks (const GraftModel *model)
 {
   int blocks = graft_session_spec_backbone_blocks (model), removed = 1;
+  gboolean channels_last;
   gint64 last;
 
   if (model == NULL || model->graph == NULL || model->blocks == NULL || blocks < 2
@@ -174,23 +190,23 @@ graft_session_spec_replace_top_removed_blocks (const GraftModel *model)
     return 0;
   if (model->layers == NULL || model->layers->len == 0)
     return 1;
-  /* The last stage: the trailing blocks that work at the backbone's last resolution. */
-  last = block_spatial (model, blocks - 1);
-  while (removed < blocks && block_spatial (model, blocks - 1 - removed) == last)
+  /* The last stage: the trailing blocks that work at the backbone's last resolution
+   * (Swin's: its (N, H, W, C) maps' H × W). */
+  channels_last = graft_model_pools_channels_last (model);
+  last = block_spatial (model, blocks - 1, channels_last);
+  while (removed < blocks && block_spatial (model, blocks - 1 - removed, channels_last) == last)
     removed++;
   removed = CLAMP (removed, 1, blocks / 2);
-  /* A head is grafted on (N, features) or (N, C, H, W): a transformer's tokens between
-   * its encoder layers (N, tokens, features) are neither, nor are Swin's (N, H, W, C)
-   * maps, so fewer blocks go (none: the new head replaces the classifier alone). */
-  if (backbone_channels_last (model))
-    return 0;
+  /* A transformer's encoder layers all output tokens (N, tokens, features) at one
+   * resolution: the top layer goes. */
+  if (block_output_rank (model, blocks - 2) == 3)
+    removed = 1;
+  /* A head is grafted on (N, features), a map or tokens (surgery.h): fewer blocks go
+   * where the block below outputs something else. */
   while (removed > 0)
     {
-      const GraftBlock *below = &g_array_index (model->blocks, GraftBlock, blocks - removed - 1);
-      int rank = below->last_node < (int) model->layers->len
-                     ? g_array_index (model->layers, GraftLayerInfo, below->last_node).output_shape.rank
-                     : 4;
-      if (rank == 2 || rank == 4)
+      int rank = block_output_rank (model, blocks - removed - 1);
+      if (rank >= 2 && rank <= 4)
         break;
       removed--;
     }
@@ -243,8 +259,7 @@ graft_session_spec_new (GraftStrategy strategy, const GraftModel *model)
         int removed = graft_session_spec_replace_top_removed_blocks (model);
         if (removed > 0)
           {
-            const GraftBlock *below = &g_array_index (model->blocks, GraftBlock, blocks - removed - 1);
-            const graft_node *last = graft_graph_node (model->graph, below->last_node);
+            const graft_node *last = graft_graph_node (model->graph, block_output_node (model, blocks - removed - 1));
             spec->cut = g_strdup (graft_graph_value (model->graph, last->output)->name);
             spec->stages[0].trainable_from = blocks - removed;
           }

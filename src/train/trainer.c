@@ -190,9 +190,18 @@ graft_trainer_new (const GraftModel *base, const GraftSessionSpec *spec, const G
   last = &g_array_index (model->blocks, GraftBlock, model->blocks->len - 1);
   trainer->head_first_node = last->first_node;
   trainer->cut = graft_graph_find_value (model->graph, graft_graph_value (base->graph, cut)->name);
+  /* The embedding is what the head's first layer reads, (N, features): the cut, or what
+   * the head makes of a map or tokens before it (surgery.c: a global average, after a
+   * Transpose for Swin's (N, H, W, C) maps; a ViT's class token, sliced and flattened). */
   trainer->embedding = trainer->cut;
-  if (graft_graph_node (model->graph, trainer->head_first_node)->attributes.op == GRAFT_OP_MEAN_SPATIAL)
-    trainer->embedding = graft_graph_node (model->graph, trainer->head_first_node)->output;
+  for (int n = trainer->head_first_node; n < graft_graph_node_count (model->graph); n++)
+    {
+      const graft_node *node = graft_graph_node (model->graph, n);
+      graft_op op = node->attributes.op;
+      if (op != GRAFT_OP_MEAN_SPATIAL && op != GRAFT_OP_TRANSPOSE && op != GRAFT_OP_SLICE && op != GRAFT_OP_FLATTEN)
+        break;
+      trainer->embedding = node->output;
+    }
   trainer->model = g_steal_pointer (&model);
   trainer->train = graft_dataset_copy (train, classes);
   trainer->validation = validation != NULL ? graft_dataset_copy (validation, classes) : NULL;
