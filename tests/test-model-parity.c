@@ -262,6 +262,13 @@ check_replace_top_head (const Fixture *f, GraftModel *model, const float *input,
   cut = graft_graph_find_value (model->graph, spec->cut);
   g_assert_cmpint (cut, >=, 0);
   cut_shape = &graft_graph_value (model->graph, cut)->shape;
+  /* A stage's output, not the permute with which the next layer starts (ConvNeXt's
+   * (N, H, W, C) for its LayerNorm, where a head would average over W and C). */
+  {
+    const graft_node *producer = graft_graph_node (model->graph, graft_graph_value (model->graph, cut)->producer);
+    g_assert_cmpint (producer->attributes.op, !=, GRAFT_OP_TRANSPOSE);
+    g_assert_cmpint (producer->attributes.op, !=, GRAFT_OP_RESHAPE);
+  }
   channels = cut_shape->rank == 3 ? cut_shape->dims[2]
              : cut_shape->rank == 4 && graft_model_pools_channels_last (model) ? cut_shape->dims[3]
                                                                              : cut_shape->dims[1];
