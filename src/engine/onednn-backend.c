@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/matmul.h"
 #include "engine/onednn.h"
 #include "engine/simd.h"
 
@@ -1183,6 +1184,12 @@ descriptor_for (const graft_op_backend *ops, const graft_node *node, const graft
       if (out)
         return keeps_zero (&node->attributes.activation) ? NULL : &activation_descriptor;
       return edge_descriptor (b, node);
+    case GRAFT_OP_MATMUL:
+      /* Plain inputs: the MatMul kernels on oneDNN's sgemm (matmul.h). */
+      {
+        const graft_op_descriptor *edge = edge_descriptor (b, node);
+        return edge != NULL ? edge : &graft_onednn_matmul_descriptor;
+      }
     default:
       return edge_descriptor (b, node);
     }
