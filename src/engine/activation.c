@@ -7,6 +7,7 @@
  */
 #include "engine/ops.h"
 #include "engine/simd.h"
+#include "engine/simd-math.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -15,62 +16,6 @@
 /* Elements per chunk, and the count above which chunks go to several threads. */
 #define CHUNK 16384
 #define PARALLEL_THRESHOLD 65536
-
-/* ------------------------------------------------------------------------ */
-static inline float
-bits_to_float (uint32_t u)
-{
-  float f;
-  memcpy (&f, &u, sizeof f);
-  return f;
-}
-
-static inline uint32_t
-float_to_bits (float f)
-{
-  uint32_t u;
-  memcpy (&u, &f, sizeof u);
-  return u;
-}
-
-/* c ? a : b on the bits. gcc sinks the computation of a or b into a branch when
- * it sees a floating-point select whose arms do arithmetic, and then does not
- * vectorise the loop; integer masks keep it branch-free. */
-static inline float
-select_float (int c, float a, float b)
-{
-  uint32_t mask = -(uint32_t) (c != 0);
-  return bits_to_float ((float_to_bits (a) & mask) | (float_to_bits (b) & ~mask));
-}
-
-/* A vectorisable expf for t <= 0 (glibc's expf is a scalar call without
- * -ffast-math): Cephes' range reduction and polynomial, about 1 ulp. 2^n is
- * applied as two normal factors, so that results in the subnormal range round
- * correctly and t below -104 (clamped) gives 0 with no select on the result.
- * NaN stays NaN. */
-
-static inline float
-exp_nonpositive (float t)
-{
-  const float log2e = 1.44269504088896341f;
-  const float c1 = 0.693359375f, c2 = -2.12194440e-4f;
-  const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  float tc = select_float (t < -104.0f, -104.0f, t);
-  float z = tc * log2e + shifter;
-  /* The low mantissa bits of z hold 2^22 + n, n = round(tc * log2e) in [-150, 0]. */
-  int32_t n = (int32_t) (float_to_bits (z) & 0x7fffff) - 0x400000;
-  int32_t n1 = n / 2, n2 = n - n1;
-  float nf = z - shifter;
-  float r = tc - nf * c1 - nf * c2;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  return p * bits_to_float ((uint32_t) (n1 + 127) << 23) * bits_to_float ((uint32_t) (n2 + 127) << 23);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Forward kernels over one chunk. */
