@@ -373,6 +373,39 @@ test_results (void)
         viewers += GRAFT_IS_IMAGE_VIEWER (w) && gtk_widget_get_visible (GTK_WIDGET (w));
       }
     g_assert_cmpuint (viewers, ==, 1);
+
+    /* A small image is shown enlarged by a whole factor, each pixel a square block (not
+     * blurred by the picture's smooth scaling): the first row matches the file's. */
+    {
+      GtkPicture *picture = GTK_PICTURE (gtk_widget_get_template_child (GTK_WIDGET (viewer), GRAFT_TYPE_IMAGE_VIEWER,
+                                                                        "picture"));
+      GdkPaintable *paintable = gtk_picture_get_paintable (picture);
+      g_autoptr (GdkPixbuf) source = gdk_pixbuf_new_from_file (graft_image_viewer_get_path (viewer), NULL);
+      g_autofree guchar *shown = NULL;
+      int width, factor, channels;
+      const guchar *pixels;
+
+      g_assert_nonnull (source);
+      g_assert_true (GDK_IS_TEXTURE (paintable));
+      width = gdk_texture_get_width (GDK_TEXTURE (paintable));
+      factor = width / gdk_pixbuf_get_width (source);
+      g_assert_cmpint (factor, >, 1);
+      g_assert_cmpint (width, ==, factor * gdk_pixbuf_get_width (source));
+      g_assert_cmpint (gdk_texture_get_height (GDK_TEXTURE (paintable)), ==, factor * gdk_pixbuf_get_height (source));
+      shown = g_malloc ((gsize) width * gdk_texture_get_height (GDK_TEXTURE (paintable)) * 4);
+      gdk_texture_download (GDK_TEXTURE (paintable), shown, (gsize) width * 4);
+      channels = gdk_pixbuf_get_n_channels (source);
+      pixels = gdk_pixbuf_read_pixels (source);
+      for (int x = 0; x < width; x++)
+        {
+          /* gdk_texture_download gives B, G, R, A (Cairo's ARGB32 in little-endian order) */
+          const guchar *want = pixels + (gsize) (x / factor) * channels;
+          const guchar *got = shown + (gsize) x * 4;
+          g_assert_cmpint (got[2], ==, want[0]);
+          g_assert_cmpint (got[1], ==, want[1]);
+          g_assert_cmpint (got[0], ==, want[2]);
+        }
+    }
     app_test_iterate_for (300);
     app_test_save_shot (GTK_WIDGET (viewer), "results-viewer.png");
     gtk_window_close (GTK_WINDOW (viewer));

@@ -29,6 +29,37 @@ struct _GraftImageViewer
 
 G_DEFINE_FINAL_TYPE (GraftImageViewer, graft_image_viewer, ADW_TYPE_WINDOW)
 
+/* About the width the picture has in the window (560 px wide). */
+#define VIEW_SIZE 512
+
+/* Shows the image at path. A small image (the sample's are 28 px) is first enlarged by a
+ * whole factor, each pixel a square block, so that the picture's own smooth scaling does not
+ * blur it: the pixels the model saw stay visible, as in the gallery's thumbnails. An image
+ * GdkPixbuf cannot read goes to GtkPicture as it is. */
+static void
+show_picture (GraftImageViewer *self, const char *path)
+{
+  g_autoptr (GdkPixbuf) pixbuf = gdk_pixbuf_new_from_file (path, NULL);
+  g_autoptr (GdkPixbuf) oriented = NULL;
+  g_autoptr (GdkPixbuf) scaled = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  int side, factor;
+
+  if (pixbuf == NULL)
+    {
+      gtk_picture_set_filename (self->picture, path);
+      return;
+    }
+  oriented = gdk_pixbuf_apply_embedded_orientation (pixbuf);
+  side = MAX (gdk_pixbuf_get_width (oriented), gdk_pixbuf_get_height (oriented));
+  factor = VIEW_SIZE * gtk_widget_get_scale_factor (GTK_WIDGET (self)) / MAX (side, 1);
+  if (factor > 1)
+    scaled = gdk_pixbuf_scale_simple (oriented, gdk_pixbuf_get_width (oriented) * factor,
+                                      gdk_pixbuf_get_height (oriented) * factor, GDK_INTERP_NEAREST);
+  texture = gdk_texture_new_for_pixbuf (scaled != NULL ? scaled : oriented);
+  gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (texture));
+}
+
 static void
 show_label (GraftImageViewer *self, const char *label)
 {
@@ -119,7 +150,7 @@ graft_image_viewer_show (GraftImageViewer *self, GraftProjectObject *project, co
   subtitle = g_strdup_printf (_("%s confident"), percent);
   adw_window_title_set_title (self->window_title, name);
   adw_window_title_set_subtitle (self->window_title, subtitle);
-  gtk_picture_set_filename (self->picture, path);
+  show_picture (self, path);
   gtk_picture_set_alternative_text (self->picture, name);
   show_label (self, true_name);
   fill_class_buttons (self);
