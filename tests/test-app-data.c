@@ -600,11 +600,24 @@ test_data_page (void)
           button = b;
       }
     g_assert_nonnull (button);
+    /* The image's own class is the highlighted button, before and after the click. */
+    for (GtkWidget *c = gtk_widget_get_first_child (buttons); c != NULL; c = gtk_widget_get_next_sibling (c))
+      {
+        GtkWidget *b = gtk_flow_box_child_get_child (GTK_FLOW_BOX_CHILD (c));
+        gboolean own = g_strcmp0 (gtk_button_get_label (GTK_BUTTON (b)), graft_image_item_get_class_name (item)) == 0;
+        g_assert_true (gtk_widget_has_css_class (b, "suggested-action") == (own && before != 0));
+      }
     g_signal_emit_by_name (button, "clicked");
+    for (GtkWidget *c = gtk_widget_get_first_child (buttons); c != NULL; c = gtk_widget_get_next_sibling (c))
+      {
+        GtkWidget *b = gtk_flow_box_child_get_child (GTK_FLOW_BOX_CHILD (c));
+        g_assert_true (gtk_widget_has_css_class (b, "suggested-action") == (b == button));
+      }
     g_assert_true (graft_project_get_image (graft_project_object_get_project (project), graft_image_item_get_id (item),
                                             &info, &error));
     g_assert_cmpint (info.class_id, ==, graft_class_item_get_id (target));
     graft_image_info_clear (&info);
+    app_test_iterate_for (300);   /* the buttons' colour transitions end */
     app_test_save_shot (GTK_WIDGET (viewer), "data-viewer-relabelled.png");
     gtk_widget_activate_action (page, "data.undo", NULL);
     g_assert_true (graft_project_get_image (graft_project_object_get_project (project), graft_image_item_get_id (item),

@@ -78,6 +78,24 @@ show_label (GraftImageViewer *self, const char *label)
   gtk_label_set_label (self->verdict_label, verdict);
 }
 
+/* Highlights the button of the image's class (none when it is unlabelled), so that the person
+ * sees which label a click would change. */
+static void
+mark_class (GraftImageViewer *self, gint64 class_id)
+{
+  for (GtkWidget *c = gtk_widget_get_first_child (GTK_WIDGET (self->class_buttons)); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *button = gtk_flow_box_child_get_child (GTK_FLOW_BOX_CHILD (c));
+      gint64 id = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (button), "graft-class-id"));
+
+      if (id == class_id && class_id != 0)
+        gtk_widget_add_css_class (button, "suggested-action");
+      else
+        gtk_widget_remove_css_class (button, "suggested-action");
+    }
+}
+
 static void
 on_class_clicked (GtkButton *button, GraftImageViewer *self)
 {
@@ -93,6 +111,7 @@ on_class_clicked (GtkButton *button, GraftImageViewer *self)
       return;
     }
   klass = graft_project_object_find_class (self->project, class_id);
+  mark_class (self, class_id);
   show_label (self, klass != NULL ? graft_class_item_get_name (klass) : NULL);
   gtk_label_set_label (self->relabel_hint, _("Relabelled: the next run learns from the new label (Undo on the Data "
                                              "page takes it back)."));
@@ -103,6 +122,7 @@ fill_class_buttons (GraftImageViewer *self)
 {
   GtkWidget *child;
   GListModel *classes;
+  GraftImageInfo info;
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->class_buttons))) != NULL)
     gtk_flow_box_remove (self->class_buttons, child);
@@ -124,6 +144,11 @@ fill_class_buttons (GraftImageViewer *self)
       g_object_set_data (G_OBJECT (button), "graft-class-id", GSIZE_TO_POINTER (graft_class_item_get_id (klass)));
       g_signal_connect (button, "clicked", G_CALLBACK (on_class_clicked), self);
       gtk_flow_box_append (self->class_buttons, button);
+    }
+  if (graft_project_get_image (graft_project_object_get_project (self->project), self->image_id, &info, NULL))
+    {
+      mark_class (self, info.class_id);
+      graft_image_info_clear (&info);
     }
 }
 
