@@ -79,6 +79,15 @@ test_ulmfit (void)
   g_assert_cmpfloat_with_epsilon (graft_session_spec_block_lr_multiplier (spec, 4, 3, 4), 1 / 2.6, 1e-6);
   g_assert_cmpfloat_with_epsilon (graft_session_spec_block_lr_multiplier (spec, 4, 0, 4), pow (2.6, -4), 1e-7);
   free_model (model);
+
+  /* On 19 blocks 2.6 would compound to 1.3e-8: the spread stops at two decades. */
+  model = model_with_blocks (19);
+  g_autoptr (GraftSessionSpec) deep = graft_session_spec_new (GRAFT_STRATEGY_PROGRESSIVE_ULMFIT, model);
+  g_assert_cmpfloat (deep->discriminative_factor, <, 2.6f);
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_block_lr_multiplier (deep, 19, 0, 19), 0.01, 1e-6);
+  g_assert_cmpfloat_with_epsilon (graft_session_spec_block_lr_multiplier (deep, 19, 18, 19),
+                                  1 / deep->discriminative_factor, 1e-6);
+  free_model (model);
 }
 
 static void

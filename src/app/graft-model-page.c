@@ -163,8 +163,8 @@ strategy_explanation (GraftStrategy strategy)
                "Use it with a few hundred images per class or more.");
     case GRAFT_STRATEGY_PROGRESSIVE_ULMFIT:
       return _("Slow and gentle: the head trains first, then one more block joins each epoch, from the top "
-               "down, each learning 2.6 times slower than the block above it. Takes one epoch per block; "
-               "suits small data sets.");
+               "down, each learning up to 2.6 times slower than the block above it and the lowest at least a "
+               "hundredth of the head’s rate. Takes one epoch per block; suits small data sets.");
     case GRAFT_STRATEGY_PROGRESSIVE_FASTAI:
       return _("Quick: one epoch of the head alone, then every block at once at half the learning rate, each "
                "block lower learning a little slower, down to a hundredth of the head’s rate at the bottom. "

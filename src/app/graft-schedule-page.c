@@ -471,7 +471,7 @@ on_block_factor_changed (GtkSpinButton *spin, GraftSchedulePage *self)
   commit (self);
 }
 
-/* Factors span decades (ULMFiT's lowest block learns 2.6^19 times slower than the head):
+/* Factors span decades (fastai's and ULMFiT's lowest block learns 100 times slower than the head):
  * the spin buttons show and read them as "3.9e-3", as the learning-rate entries do. */
 static gboolean
 on_factor_output (GtkSpinButton *spin, gpointer data)
