@@ -2219,6 +2219,7 @@ main (int argc, char **argv)
     "activations", "pools", "gemm-softmax", "softmax-4d", "flatten-chain-opset10",
     "flatten-chain-opset13", "squeeze-opset11", "squeeze-opset13", "nhwc", "identity-constant",
     "normalise", "external", "pad-conv", "reshape-literal", "torch-old-flatten", "torch-bn",
+    "upsample-opset7", "upsample-opset9", "resize-opset10",
   };
 
   g_test_init (&argc, &argv, NULL);

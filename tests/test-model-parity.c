@@ -595,7 +595,7 @@ static const char *const supported_ops[] = {
   "Conv", "BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid",
   "HardSwish", "Add", "Mul", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool",
   "Flatten", "Reshape", "Transpose", "Gemm", "MatMul", "Softmax", "Dropout", "Identity",
-  "Squeeze", "Unsqueeze", "Shape", "Gather", "Constant", "Slice", "Split", "Resize",
+  "Squeeze", "Unsqueeze", "Shape", "Gather", "Constant", "Slice", "Split", "Resize", "Upsample",
 };
 
 /* Node tests whose expected values follow ONNX's reference implementation where ONNX

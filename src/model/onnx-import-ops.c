@@ -1149,9 +1149,99 @@ name_index (const char *text, const char *const *names, int n)
   return -1;
 }
 
+/* The output size of a Resize of x_shape (N,C,H,W) by the scales s: ONNX's floor
+ * (input * scale), the scale as given, in float; H and W only. */
+static gboolean
+resize_by_scales (Importer *im, const graft_shape *x_shape, const double s[4], graft_node_attributes *a,
+                  GError **error)
+{
+  if (s[0] != 1 || s[1] != 1)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "resizes the batch or the channels; Graft resizes H and W only");
+  if (!(s[2] > 0) || !(s[3] > 0) || !isfinite (s[2]) || !isfinite (s[3])
+      || floor (s[2] * (double) x_shape->dims[2]) < 1 || floor (s[3] * (double) x_shape->dims[3]) < 1
+      || s[2] * (double) x_shape->dims[2] > G_MAXINT || s[3] * (double) x_shape->dims[3] > G_MAXINT)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has the scales %g and %g for an image of %"
+                       G_GINT64_FORMAT " x %" G_GINT64_FORMAT, s[2], s[3], x_shape->dims[2], x_shape->dims[3]);
+  a->resize.out_h = (gint64) floorf ((float) s[2] * (float) x_shape->dims[2]);
+  a->resize.out_w = (gint64) floorf ((float) s[3] * (float) x_shape->dims[3]);
+  a->resize.scale_h = s[2];
+  a->resize.scale_w = s[3];
+  return TRUE;
+}
+
+/* Upsample-7 (scales in an attribute), Upsample-9 and -10 and Resize-10 (scales in the
+ * second input): nearest or linear by scales known at import. These versions have no
+ * coordinate transformation: an output pixel maps to out / scale in the input
+ * (asymmetric), nearest rounds that down, as ONNX Runtime does and as PyTorch's nearest
+ * is (its exports at opsets 7 to 10). PyTorch's bilinear is not that mapping (half
+ * pixels): its exports at these opsets differ from PyTorch already, and run here as
+ * ONNX defines them. */
+static gboolean
+import_upsample (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  graft_node_attributes a = { .op = GRAFT_OP_RESIZE };
+  g_autofree char *mode = NULL;
+  const gboolean is_upsample = strcmp (op_type_of (node), "Upsample") == 0;
+  const gboolean scales_attribute = is_upsample && im->opset < 9;
+  const graft_shape *x_shape;
+  double s[4];
+  int x, k;
+
+  if (!check_input_count (im, node, 1, scales_attribute ? 1 : 2, error)
+      || !check_extra_outputs (im, node, 1, op_type_of (node), error)
+      || !attribute_string (im, node, "mode", "nearest", &mode, error))
+    return FALSE;
+  if ((k = name_index (mode, (const char *const[]) { "nearest", "linear", "bilinear" }, 3)) < 0)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "resizes with mode '%s'; Graft resizes with nearest and linear", mode);
+  a.resize.mode = k == 0 ? GRAFT_RESIZE_NEAREST : GRAFT_RESIZE_LINEAR;
+  a.resize.coordinates = GRAFT_RESIZE_ASYMMETRIC;
+  a.resize.rounding = GRAFT_RESIZE_FLOOR;
+  if ((x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
+    return FALSE;
+  x_shape = value_shape (im, x);
+  if (x_shape->rank != 4)
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "resizes a rank-%d tensor; Graft resizes images (N,C,H,W)", x_shape->rank);
+  if (scales_attribute)
+    {
+      const Onnx__AttributeProto *attribute = find_attribute (node, "scales");
+      if (attribute == NULL || !attribute_type_is (attribute, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS)
+          || attribute->n_floats != 4)
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID,
+                           "needs the attribute 'scales' with 4 floats for a rank-4 input");
+      for (int d = 0; d < 4; d++)
+        s[d] = attribute->floats[d];
+    }
+  else
+    {
+      const Tensor *scales = constant_input (im, node, 1, "scales", error);
+      if (scales == NULL)
+        return FALSE;
+      if (scales->type != TENSOR_FLOAT || scales->count != 4)
+        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "needs 4 float scales for a rank-4 input");
+      for (int d = 0; d < 4; d++)
+        s[d] = tensor_get (scales, (size_t) d);
+    }
+  /* Upsample's scales are at least 1. Resize-10 may shrink, but runtimes round a
+   * shrinking nearest differently (ONNX Runtime rounds up there), so Graft takes
+   * only the linear one. */
+  if (is_upsample && (s[2] < 1 || s[3] < 1))
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID,
+                       "has the scales %g and %g; Upsample's are at least 1", s[2], s[3]);
+  if (a.resize.mode == GRAFT_RESIZE_NEAREST && (s[2] < 1 || s[3] < 1))
+    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                       "shrinks by nearest with the scales %g and %g at opset %" G_GINT64_FORMAT
+                       ", which runtimes round differently; Graft reads that from opset 11", s[2], s[3], im->opset);
+  if (!resize_by_scales (im, x_shape, s, &a, error))
+    return FALSE;
+  return add_node (im, "", &a, &x, 1, output_name (node, 0), error) >= 0;
+}
+
 /* Resize-11 to -13 on (N,C,H,W) as PyTorch exports F.interpolate and nn.Upsample:
  * nearest or linear, with the scales or the sizes known at import (PyTorch computes
- * sizes from Shape, which folds), scaling H and W only. */
+ * sizes from Shape, which folds), scaling H and W only. Resize-10 is Upsample's. */
 static gboolean
 import_resize (Importer *im, const Onnx__NodeProto *node, GError **error)
 {
@@ -1175,9 +1265,7 @@ import_resize (Importer *im, const Onnx__NodeProto *node, GError **error)
   int x, k;
 
   if (im->opset < 11)
-    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                       "is a Resize of opset %" G_GINT64_FORMAT "; Graft reads Resize from opset 11 (PyTorch "
-                       "exports it so from opset 11)", im->opset);
+    return import_upsample (im, node, error);
   if (!check_input_count (im, node, 1, 4, error) || !check_extra_outputs (im, node, 1, "Resize", error)
       || !attribute_string (im, node, "mode", "nearest", &mode, error)
       || !attribute_string (im, node, "coordinate_transformation_mode", "half_pixel", &coordinates, error)
@@ -1244,19 +1332,8 @@ import_resize (Importer *im, const Onnx__NodeProto *node, GError **error)
         return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "needs 4 float scales for a rank-4 input");
       for (int d = 0; d < 4; d++)
         s[d] = tensor_get (scales, (size_t) d);
-      if (s[0] != 1 || s[1] != 1)
-        return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                           "resizes the batch or the channels; Graft resizes H and W only");
-      if (!(s[2] > 0) || !(s[3] > 0) || !isfinite (s[2]) || !isfinite (s[3])
-          || floor (s[2] * (double) x_shape->dims[2]) < 1 || floor (s[3] * (double) x_shape->dims[3]) < 1
-          || s[2] * (double) x_shape->dims[2] > G_MAXINT || s[3] * (double) x_shape->dims[3] > G_MAXINT)
-        return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has the scales %g and %g for an image of %"
-                           G_GINT64_FORMAT " x %" G_GINT64_FORMAT, s[2], s[3], x_shape->dims[2], x_shape->dims[3]);
-      /* ONNX: the output is floor (input * scale), the scale as given, in float. */
-      a.resize.out_h = (gint64) floorf ((float) s[2] * (float) x_shape->dims[2]);
-      a.resize.out_w = (gint64) floorf ((float) s[3] * (float) x_shape->dims[3]);
-      a.resize.scale_h = s[2];
-      a.resize.scale_w = s[3];
+      if (!resize_by_scales (im, x_shape, s, &a, error))
+        return FALSE;
     }
   return add_node (im, "", &a, &x, 1, output_name (node, 0), error) >= 0;
 }
@@ -1298,6 +1375,7 @@ const OpImporter node_importers[] = {
   { "Softmax", import_softmax },
   { "Pad", import_pad },
   { "Resize", import_resize },
+  { "Upsample", import_upsample },
   { "Constant", import_constant },
   { "Shape", import_shape },
   { "Gather", import_gather },

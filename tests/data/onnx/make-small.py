@@ -125,6 +125,25 @@ def gemm(a, b, c=None, alpha=1.0, beta=1.0, trans_a=False, trans_b=False):
     return y
 
 
+def upsample_asymmetric(x, scales, mode):
+    """ONNX Upsample (opsets 7-9) and Resize-10 on (N,C,H,W): the output is floor (input *
+    scale); an output pixel i maps to i / scale in the input (asymmetric); nearest rounds
+    that down, linear interpolates between its two neighbours (the last row repeated)."""
+    n, c, h, w = x.shape
+    oh, ow = int(np.floor(h * scales[2])), int(np.floor(w * scales[3]))
+
+    def taps(size, out, scale):
+        pos = np.minimum(np.arange(out) / scale, size - 1)
+        lo = np.floor(pos).astype(int)
+        return lo, np.minimum(lo + 1, size - 1), pos - lo
+
+    (r0, r1, fr), (c0, c1, fc) = taps(h, oh, scales[2]), taps(w, ow, scales[3])
+    if mode == 'nearest':
+        return np.ascontiguousarray(x[:, :, r0][:, :, :, c0])
+    rows = x[:, :, r0] * (1 - fr)[:, None] + x[:, :, r1] * fr[:, None]
+    return np.ascontiguousarray(rows[:, :, :, c0] * (1 - fc) + rows[:, :, :, c1] * fc)
+
+
 def check_references():
     """The references above against torch, where torch has the same op."""
     import torch
@@ -147,6 +166,19 @@ def check_references():
             assert np.allclose(got, want), 'avgpool ceil=%s count_include_pad=%s' % (ceil, cip)
     assert np.allclose(hard_swish(x), tf.hardswish(t(x)).numpy()), 'hardswish'
     assert np.allclose(softmax(x, 1), torch.softmax(t(x), 1).numpy()), 'softmax'
+    # PyTorch's nearest by a scale factor is the asymmetric mapping rounded down; ONNX's
+    # own reference (its backend tests' interpolate_nd) for both modes.
+    from onnx.backend.test.case.node.resize import interpolate_nd, linear_coeffs, nearest_coeffs
+    for scales in ((1, 1, 2, 3), (1, 1, 1.5, 2.5)):
+        got = upsample_asymmetric(x, scales, 'nearest')
+        want = tf.interpolate(t(x), scale_factor=scales[2:], mode='nearest').numpy()
+        assert np.array_equal(got, want), 'nearest %s' % (scales,)
+        want = interpolate_nd(x, lambda r: nearest_coeffs(r, mode='floor'), scale_factors=scales,
+                              coordinate_transformation_mode='asymmetric')
+        assert np.array_equal(got, want), 'nearest (onnx) %s' % (scales,)
+        got = upsample_asymmetric(x, scales, 'linear')
+        want = interpolate_nd(x, linear_coeffs, scale_factors=scales, coordinate_transformation_mode='asymmetric')
+        assert np.allclose(got, want), 'linear %s' % (scales,)
 
 
 # ---------------------------------------------------------------------------------------
@@ -675,6 +707,61 @@ def reshape_literal():
     save('reshape-literal', model(g, 13), *run_batches(f, rng, (1, 2, 2, 2), (1, 3)))
 
 
+def upsample_opset7():
+    """Upsample-7: nearest, the scales in an attribute, after a 1x1 Conv."""
+    rng = np.random.RandomState(23)
+    w = rand(rng, 2, 2, 1, 1, low=-2, high=2)
+    scales = [1.0, 1.0, 2.0, 3.0]
+    nodes = [
+        helper.make_node('Conv', ['x', 'w'], ['c'], name='conv'),
+        helper.make_node('Upsample', ['c'], ['y'], name='up', mode='nearest', scales=scales),
+    ]
+    g = helper.make_graph(nodes, 'upsample-opset7', [value('x', [1, 2, 3, 4])], [value('y', [1, 2, 6, 12])],
+                          [init('w', w)])
+
+    def f(x):
+        return upsample_asymmetric(conv2d(x, w), scales, 'nearest')
+    save('upsample-opset7', model(g, 7), *run_batches(f, rng, (1, 2, 3, 4), (1, 3)))
+
+
+def upsample_opset9():
+    """Upsample-9: linear, the scales an initializer input (fractional in W), after a
+    1x1 Conv."""
+    rng = np.random.RandomState(24)
+    w = rand(rng, 2, 2, 1, 1, low=-2, high=2)
+    scales = np.array([1.0, 1.0, 2.0, 1.5], np.float32)
+    nodes = [
+        helper.make_node('Conv', ['x', 'w'], ['c'], name='conv'),
+        helper.make_node('Upsample', ['c', 'scales'], ['y'], name='up', mode='linear'),
+    ]
+    g = helper.make_graph(nodes, 'upsample-opset9', [value('x', [1, 2, 3, 4])], [value('y', [1, 2, 6, 6])],
+                          [init('w', w), init('scales', scales)])
+
+    def f(x):
+        return upsample_asymmetric(conv2d(x, w), scales, 'linear')
+    save('upsample-opset9', model(g, 9), *run_batches(f, rng, (1, 2, 3, 4), (1, 3)))
+
+
+def resize_opset10():
+    """Resize-10 (Upsample's semantics, no coordinate transformation attribute): nearest
+    by whole scales, then linear by fractional ones, one of them shrinking."""
+    rng = np.random.RandomState(25)
+    w = rand(rng, 2, 2, 1, 1, low=-2, high=2)
+    up = np.array([1.0, 1.0, 3.0, 2.0], np.float32)
+    mixed = np.array([1.0, 1.0, 1.5, 0.75], np.float32)
+    nodes = [
+        helper.make_node('Conv', ['x', 'w'], ['c'], name='conv'),
+        helper.make_node('Resize', ['c', 'up'], ['r'], name='nearest', mode='nearest'),
+        helper.make_node('Resize', ['r', 'mixed'], ['y'], name='linear', mode='linear'),
+    ]
+    g = helper.make_graph(nodes, 'resize-opset10', [value('x', [1, 2, 3, 4])], [value('y', [1, 2, 13, 6])],
+                          [init('w', w), init('up', up), init('mixed', mixed)])
+
+    def f(x):
+        return upsample_asymmetric(upsample_asymmetric(conv2d(x, w), up, 'nearest'), mixed, 'linear')
+    save('resize-opset10', model(g, 10), *run_batches(f, rng, (1, 2, 3, 4), (1, 3)))
+
+
 def torch_exports():
     """Two tiny nets exported by torch itself, expected outputs from torch: the old
     flatten x.reshape(x.shape[0], -1) at opset 12 with a dynamic batch, and an eval net
@@ -751,6 +838,9 @@ def main():
     external()
     pad_conv()
     reshape_literal()
+    upsample_opset7()
+    upsample_opset9()
+    resize_opset10()
     torch_exports()
 
 
