@@ -143,6 +143,13 @@ test_commands (void)
   g_assert_nonnull (strstr (said, "DESCRIPTION"));
   g_assert_nonnull (strstr (said, "Les modèles vont dans"));
   g_assert_null (strstr (said, "Models go to"));
+  {
+    /* The columns line up with the longest name (ConvNeXt's is 30 characters). */
+    const char *short_row = strstr (said, "\nmobilenetv2-7 "), *long_row = strstr (said, "\nconvnext_tiny_in22ft1k_Opset17 ");
+    g_assert_nonnull (short_row);
+    g_assert_nonnull (long_row);
+    g_assert_cmpint (strstr (short_row, " MB ") - short_row, ==, strstr (long_row, " MB ") - long_row);
+  }
   g_clear_pointer (&said, g_free);
 
   said = run_in_french (no_project);

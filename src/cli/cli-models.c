@@ -106,6 +106,10 @@ static int
 models_list (const GraftCatalog *catalog, gboolean json)
 {
   guint n = graft_catalog_get_n_entries (catalog);
+  int name_width = 22; /* at least; the zoo's newer names (convnext_tiny_in22ft1k_Opset17) are longer */
+
+  for (guint i = 0; i < n; i++)
+    name_width = MAX (name_width, (int) strlen (graft_catalog_get_entry (catalog, i)->name));
 
   if (json)
     {
@@ -129,7 +133,7 @@ models_list (const GraftCatalog *catalog, gboolean json)
     }
 
   /* Translators: the headings of graft-cli models' table. */
-  cli_print_padded (_("NAME"), 22);
+  cli_print_padded (_("NAME"), name_width);
   printf (" ");
   cli_print_padded_right (_("SIZE"), 9);
   printf (" ");
@@ -150,8 +154,8 @@ models_list (const GraftCatalog *catalog, gboolean json)
         state = g_strdup_printf (_("partial %d%%"), (int) (100.0 * (double) part / (double) entry->bytes));
       else
         state = g_strdup ("-");
-      printf ("%-22s %6.1f MB %7.2f  %-13s ", entry->name, (double) entry->bytes / 1e6, entry->flops / 1e9,
-              entry->licence);
+      printf ("%-*s %6.1f MB %7.2f  %-13s ", name_width, entry->name, (double) entry->bytes / 1e6,
+              entry->flops / 1e9, entry->licence);
       cli_print_padded (state, 12);
       printf (" %s: %s%s%s\n", entry->title, entry->description, entry->supported ? "" : _(" [not usable yet] "),
               entry->supported || entry->support_note == NULL ? "" : entry->support_note);
