@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/ops.h"
+#include "engine/plan.h"
 #include "gradcheck.h"
 
 #ifdef GRAFT_HAVE_ONEDNN
@@ -1223,7 +1224,279 @@ test_plan_inference (void)
       graft_graph_free (nets[k].graph);
     }
 }
+
+/* ------------------------------------------------------------------------ */
+/* bf16 mixed precision                                                      */
+/* Tolerances. bf16 keeps 8 significant bits, so rounding x (or dy) and the weights
+ * each moves a product by at most 2^-9 relative, 2^-8 together; with f32 accumulation
+ * one convolution's results move by about 2^-9 in relative 2-norm (test_bf16_conv
+ * measures 1.4e-3 to 2.2e-3 for y, dx, dw and dbias), and the errors of the layers on a
+ * path add up at worst: the test network has 7 convolutions on its longest path, so
+ * its values (the kept activation, the logits) may move by 8 x 2^-8 = 0.031 (measured:
+ * 0.004-0.006). Gradients below BatchNorm move more: its backward subtracts from dy
+ * its mean and its projection on the normalised x, nearly equal terms over a small
+ * batch, which multiplies relative errors; the f32 comparison of the two backends above
+ * needs 100x more room for the gradients (1e-3) than for the values (1e-5) for that
+ * reason. Measured here: 0.002-0.16 at batch 4 (the stem's and the first blocks'
+ * gradients, under four BatchNorms), so the bound is 64 x 2^-8 = 0.25; a gradient
+ * computed wrong (a lost accumulation, a stale bf16 copy of x or dy) is off by O(1).
+ * At the other end, two f32 runs differ by about 1e-7 relative (summation order): a
+ * value closer than 1e-5 to f32's means nothing was rounded to bf16, i.e. the plan ran
+ * f32 under bf16's name. */
+#define BF16_TOLERANCE (8.0 / 256.0)
+#define BF16_GRADIENT_TOLERANCE (64.0 / 256.0)
+#define BF16_MIN_DISTANCE 1e-5
+
+/* ||got - want|| / ||want||, asserting every value of got is finite. */
+static double
+relative_distance (const char *what, const float *got, const float *want, size_t count)
+{
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < count; i++)
+    {
+      if (!isfinite (got[i]))
+        g_error ("%s[%zu] is %g", what, i, got[i]);
+      diff += ((double) got[i] - want[i]) * ((double) got[i] - want[i]);
+      norm += (double) want[i] * want[i];
+    }
+  return norm > 0 ? sqrt (diff / norm) : sqrt (diff);
+}
+
+static graft_plan *
+bf16_net_plan (net *t, graft_plan_precision precision, int batch)
+{
+  int keep[] = { t->kept, t->logits };
+  graft_plan_options options = {
+    .mode = GRAFT_PLAN_TRAINING, .batch = batch, .keep = keep, .n_keep = 2, .loss_logits = t->logits,
+    .kernels = GRAFT_PLAN_KERNELS_ONEDNN, .precision = precision,
+  };
+  graft_error error;
+  graft_plan *plan = graft_plan_new (t->graph, &options, &error);
+  if (plan == NULL)
+    g_error ("plan: %s", error.message);
+  return plan;
+}
+
+/* One convolution (64 -> 32 channels, 3x3, with bias) in bf16, forward and backward:
+ * oneDNN's bf16 kernels run (not its f32 ones, nor its reference loops), and y, dx, dw
+ * and dbias are within bf16's rounding of the f32 object's (2^-8 relative, in norm: both
+ * factors rounded) and not equal to them. */
+static void
+test_bf16_conv (void)
+{
+  graft_conv2d_params p = { .n = 2, .c = 64, .h = 12, .w = 12, .m = 32, .kh = 3, .kw = 3, .stride_h = 1,
+                            .stride_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1,
+                            .dilation_h = 1, .dilation_w = 1, .groups = 1 };
+  graft_onednn_conv_config config = { .src_blocked = true, .dst_blocked = true, .bias = true,
+                                      .backward_data = true, .backward_weights = true };
+  graft_onednn_conv *convs[2];
+  float *x, *w, *bias, *dy, *y[2], *dx[2], *dw[2], *dbias[2], *scratch[2];
+  size_t x_floats, y_floats, w_floats = (size_t) 32 * 64 * 9;
+  graft_error error;
+
+  g_assert_cmpint (graft_conv2d_setup (&p, &error), ==, GRAFT_OK);
+  x_floats = graft_onednn_blocked_floats (p.n, p.c, p.h, p.w);
+  y_floats = graft_onednn_blocked_floats (p.n, p.m, p.oh, p.ow);
+  x = test_floats (x_floats);
+  w = test_floats (w_floats);
+  bias = test_floats (p.m);
+  dy = test_floats (y_floats);
+  test_fill_uniform_float (x, x_floats, 1, -1, 1);
+  test_fill_uniform_float (w, w_floats, 2, -0.1f, 0.1f);
+  test_fill_uniform_float (bias, p.m, 3, -0.1f, 0.1f);
+  test_fill_uniform_float (dy, y_floats, 4, -1, 1);
+  for (int k = 0; k < 2; k++)
+    {
+      config.bf16 = k == 1;
+      convs[k] = graft_onednn_conv_new (&p, &config, &error);
+      g_assert_nonnull (convs[k]);
+      g_assert_cmpint (graft_onednn_conv_is_bf16 (convs[k]), ==, k == 1);
+      y[k] = test_floats (y_floats);
+      dx[k] = test_floats (x_floats);
+      dw[k] = g_new0 (float, w_floats);
+      dbias[k] = g_new0 (float, p.m);
+      scratch[k] = graft_floats_alloc (graft_onednn_conv_scratch_floats (convs[k]) + 1);
+      graft_onednn_conv_forward (convs[k], x, w, bias, y[k], scratch[k]);
+      graft_onednn_conv_backward (convs[k], x, w, dy, dx[k], true, dw[k], dbias[k], scratch[k]);
+    }
+  if (strstr (graft_onednn_conv_implementation (convs[1]), "bf16") == NULL)
+    g_error ("the bf16 convolution runs %s", graft_onednn_conv_implementation (convs[1]));
+  {
+    const char *names[] = { "y", "dx", "dw", "dbias" };
+    const float *got[] = { y[1], dx[1], dw[1], dbias[1] }, *want[] = { y[0], dx[0], dw[0], dbias[0] };
+    size_t counts[] = { y_floats, x_floats, w_floats, (size_t) p.m };
+    for (int i = 0; i < 4; i++)
+      {
+        double distance = relative_distance (names[i], got[i], want[i], counts[i]);
+        g_test_message ("bf16 convolution's %s: relative distance %.2e", names[i], distance);
+        if (distance > 1.0 / 256 || (i < 3 && distance < BF16_MIN_DISTANCE))
+          g_error ("the bf16 convolution's %s is %.3g from f32's (relative 2-norm)", names[i], distance);
+      }
+  }
+  for (int k = 0; k < 2; k++)
+    {
+      graft_onednn_conv_free (convs[k]);
+      graft_floats_free (scratch[k]);
+      g_free (y[k]);
+      g_free (dx[k]);
+      g_free (dw[k]);
+      g_free (dbias[k]);
+    }
+  g_free (x);
+  g_free (w);
+  g_free (bias);
+  g_free (dy);
+}
+
+/* A training step in bf16 against the same step in f32 (both on oneDNN): the loss, the
+ * kept value, the logits and every gradient finite and within BF16_TOLERANCE, and the
+ * logits not within f32's rounding (bf16 ran). */
+static void
+test_bf16_step (void)
+{
+  int batch = 4;
+  float images[4 * 3 * 15 * 15];
+  int32_t labels[4];
+  net nets[2];
+  graft_plan *plans[2];
+  float loss[2], zeros[32 * 24 * 9];   /* as many as the largest parameter */
+  graft_error error;
+
+  memset (zeros, 0, sizeof zeros);
+  net_batch (batch, 5, images, labels);
+  for (int k = 0; k < 2; k++)
+    {
+      net_build (&nets[k], 3);
+      plans[k] = bf16_net_plan (&nets[k], k ? GRAFT_PLAN_PRECISION_BF16 : GRAFT_PLAN_PRECISION_FP32, batch);
+      g_assert_cmpint (graft_plan_set_input (plans[k], nets[k].input, images, G_N_ELEMENTS (images), &error), ==,
+                       GRAFT_OK);
+      g_assert_cmpint (graft_plan_forward (plans[k], &error), ==, GRAFT_OK);
+      g_assert_cmpint (graft_plan_backward (plans[k], labels, &loss[k], &error), ==, GRAFT_OK);
+    }
+  g_assert_cmpint (graft_plan_bf16_nodes (plans[0]), ==, 0);
+  /* All 9 but squeeze-excite's two on 1x1 planes, which the built-in kernels run (f32). */
+  g_assert_cmpint (graft_plan_bf16_nodes (plans[1]), ==, 7);
+  g_assert_true (isfinite (loss[1]));
+  g_assert_cmpfloat (fabs (loss[1] - loss[0]), <=, BF16_TOLERANCE * fabs (loss[0]));
+  for (int v = 0; v < graft_graph_value_count (nets[0].graph); v++)
+    {
+      const graft_value *value = graft_graph_value (nets[0].graph, v);
+      const float *want, *got;
+      graft_shape shape;
+      size_t count;
+      double distance, tolerance;
+
+      if (v == nets[0].kept || v == nets[0].logits)
+        {
+          want = graft_plan_value_data (plans[0], v, &shape);
+          got = graft_plan_value_data (plans[1], v, NULL);
+        }
+      else if (value->kind == GRAFT_VALUE_PARAMETER)
+        {
+          shape = value->shape;
+          want = graft_plan_gradient (plans[0], v);
+          got = graft_plan_gradient (plans[1], v);
+        }
+      else
+        continue;
+      graft_shape_count (&shape, &count, NULL);
+      tolerance = value->kind == GRAFT_VALUE_PARAMETER ? BF16_GRADIENT_TOLERANCE : BF16_TOLERANCE;
+      if (value->kind == GRAFT_VALUE_PARAMETER && relative_distance (value->name, want, zeros, count) < 1e-5)
+        {
+          /* expand.bias, before a BatchNorm with batch statistics: its gradient is zero
+           * but for rounding. In bf16 it is the sum of dy rounded to bf16 over
+           * N x H x W = 900 positions: about 2^-9 x 30 x |dy| (measured 2.8e-4). */
+          g_assert_cmpfloat (relative_distance (value->name, got, zeros, count), <, 2e-3);
+          continue;
+        }
+      distance = relative_distance (value->name, got, want, count);
+      g_test_message ("%s%s: relative distance %.2e", value->kind == GRAFT_VALUE_PARAMETER ? "gradient of " : "",
+                      value->name, distance);
+      if (distance > tolerance)
+        g_error ("%s%s in bf16 is %.3g away from f32 (relative 2-norm), more than %.3g",
+                 value->kind == GRAFT_VALUE_PARAMETER ? "the gradient of " : "", value->name, distance, tolerance);
+      if (v == nets[0].logits && distance < BF16_MIN_DISTANCE)
+        g_error ("the logits in bf16 are %.3g from f32's: bf16 did not run", distance);
+    }
+  for (int k = 0; k < 2; k++)
+    {
+      graft_plan_free (plans[k]);
+      graft_graph_free (nets[k].graph);
+    }
+}
+
+/* bf16 steps are as deterministic as f32's: two runs of three steps with an optimizer
+ * give the same bits. */
+static void
+test_bf16_deterministic (void)
+{
+  int batch = 4;
+  float images[4 * 3 * 15 * 15];
+  int32_t labels[4];
+  net nets[2];
+  graft_optimizer_config config = graft_optimizer_config_default (GRAFT_OPTIMIZER_ADAM);
+  graft_error error;
+
+  for (int k = 0; k < 2; k++)
+    {
+      graft_plan *plan;
+      graft_optimizer_state *state = graft_optimizer_state_new (&config, &error);
+      net_build (&nets[k], 9);
+      plan = bf16_net_plan (&nets[k], GRAFT_PLAN_PRECISION_BF16, batch);
+      for (int step = 0; step < 3; step++)
+        {
+          float loss;
+          net_batch (batch, 100 + step, images, labels);
+          g_assert_cmpint (graft_plan_set_input (plan, nets[k].input, images, G_N_ELEMENTS (images), &error), ==,
+                           GRAFT_OK);
+          g_assert_cmpint (graft_plan_forward (plan, &error), ==, GRAFT_OK);
+          g_assert_cmpint (graft_plan_backward (plan, labels, &loss, &error), ==, GRAFT_OK);
+          g_assert_cmpint (graft_optimizer_state_step (state, plan, 1e-2f, NULL, &error), ==, GRAFT_OK);
+        }
+      graft_plan_free (plan);
+      graft_optimizer_state_free (state);
+    }
+  for (int v = 0; v < graft_graph_value_count (nets[0].graph); v++)
+    {
+      const graft_value *a = graft_graph_value (nets[0].graph, v), *b = graft_graph_value (nets[1].graph, v);
+      size_t count;
+      if (a->kind != GRAFT_VALUE_PARAMETER && a->kind != GRAFT_VALUE_BUFFER)
+        continue;
+      graft_shape_count (&a->shape, &count, NULL);
+      if (memcmp (a->data, b->data, count * sizeof (float)) != 0)
+        g_error ("%s differs between two bf16 runs of the same steps", a->name);
+    }
+  for (int k = 0; k < 2; k++)
+    graft_graph_free (nets[k].graph);
+}
 #endif
+
+/* The portable kernels refuse bf16 (they have no bf16 path) instead of running f32
+ * under its name; so does oneDNN on a CPU without AVX512_BF16 or AMX. */
+static void
+test_bf16_refused (void)
+{
+  graft_graph *graph = graft_graph_new ();
+  graft_shape shape = graft_shape_2d (1, 4);
+  int input = graft_graph_add_input (graph, "x", &shape, NULL);
+  graft_node_attributes a = { .op = GRAFT_OP_ACTIVATION, .activation = { GRAFT_ACTIVATION_RELU, 0, 0 } };
+  int output = graft_graph_add_node (graph, "relu", &a, &input, 1, "relu", NULL);
+  graft_plan_options options = { .mode = GRAFT_PLAN_INFERENCE, .batch = 1, .keep = &output, .n_keep = 1,
+                                 .kernels = GRAFT_PLAN_KERNELS_PORTABLE, .precision = GRAFT_PLAN_PRECISION_BF16 };
+  graft_error error = { 0 };
+
+  g_assert_cmpint (output, >=, 0);
+  g_assert_null (graft_plan_new (graph, &options, &error));
+  g_assert_cmpint (error.status, ==, GRAFT_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error.message, "bf16"));
+  if (!graft_plan_bf16_supported ())
+    {
+      options.kernels = GRAFT_PLAN_KERNELS_AUTO;
+      g_assert_null (graft_plan_new (graph, &options, &error));
+      g_assert_cmpint (error.status, ==, GRAFT_ERROR_UNSUPPORTED);
+    }
+  graft_graph_free (graph);
+}
 
 static void
 test_skipped (gconstpointer reason)
@@ -1235,6 +1508,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/engine/onednn/bf16/refused", test_bf16_refused);
 #ifdef GRAFT_HAVE_ONEDNN
   if (!graft_onednn_available ())
     {
@@ -1256,6 +1530,15 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/onednn/plan-deterministic", test_plan_deterministic);
   g_test_add_func ("/engine/onednn/plan-inference", test_plan_inference);
   g_test_add_func ("/engine/onednn/plan-edges", test_plan_edges);
+  if (graft_onednn_bf16_available ())
+    {
+      g_test_add_func ("/engine/onednn/bf16/conv", test_bf16_conv);
+      g_test_add_func ("/engine/onednn/bf16/step", test_bf16_step);
+      g_test_add_func ("/engine/onednn/bf16/deterministic", test_bf16_deterministic);
+    }
+  else
+    g_test_add_data_func ("/engine/onednn/bf16/skipped", "this CPU has neither AVX512_BF16 nor AMX "
+                          "(oneDNN's effective ISA), so bf16 precision cannot run", test_skipped);
 #else
   g_test_add_data_func ("/engine/onednn/skipped", "the engine is built without oneDNN (meson option onednn)",
                         test_skipped);

@@ -14,6 +14,8 @@ struct graft_onednn_backend {
   graft_op_backend ops;
   const graft_graph *graph;
   bool training, unfused;
+  bool bf16;        /* GRAFT_PLAN_PRECISION_BF16: convolutions in bf16 (onednn.h) */
+  int bf16_convs;   /* how many of the plan's convolutions do */
   int n_values;
   bool *blocked;
   /* Per node output: the built-in descriptor of a node that reads a blocked value
@@ -326,12 +328,15 @@ conv_setup (graft_op_context *c, graft_error *error)
   cn->config.accumulate_dx = cn->config.backward_data && (b->unfused || readers (graph, node->inputs[0]) > 1);
   /* Frozen weights in a training plan do not change while it lives: reordered once. */
   cn->config.constant_weights = b->training && !cn->config.backward_weights;
+  cn->config.bf16 = b->bf16;
   cn->reorder_src = !cn->config.src_blocked && cn->p.c > 4;
   if (cn->reorder_src)
     cn->config.src_blocked = true;
   cn->conv = graft_onednn_conv_new (&cn->p, &cn->config, error);
   if (cn->conv == NULL)
     return error != NULL ? error->status : GRAFT_ERROR_UNSUPPORTED;
+  /* The count is the backend's, made for this plan and set up on this thread. */
+  ((graft_onednn_backend *) b)->bf16_convs += graft_onednn_conv_is_bf16 (cn->conv);
   graft_size_align_floats (graft_onednn_conv_scratch_floats (cn->conv), &cn->src_offset);
   c->scratch_floats = cn->src_offset;
   if (cn->reorder_src)
@@ -1210,6 +1215,14 @@ graft_onednn_backend_new (const graft_graph *graph, const graft_plan_options *op
   b->graph = graph;
   b->training = options->mode == GRAFT_PLAN_TRAINING;
   b->unfused = options->unfused;
+  b->bf16 = options->precision == GRAFT_PLAN_PRECISION_BF16;
+  if (b->bf16 && !graft_onednn_bf16_available ())
+    {
+      free (b);
+      return graft_error_set (error, GRAFT_ERROR_UNSUPPORTED,
+                              "bf16 precision needs a CPU with AVX512_BF16 or AMX, and this one has neither"),
+             NULL;
+    }
   b->n_values = graft_graph_value_count (graph);
   b->blocked = calloc ((size_t) (b->n_values ? b->n_values : 1), sizeof (bool));
   b->edges = calloc ((size_t) (b->n_values ? b->n_values : 1), sizeof *b->edges);
@@ -1271,6 +1284,12 @@ graft_onednn_backend_value_floats (const graft_onednn_backend *backend, int valu
     return count;
   return graft_onednn_blocked_floats ((int) shape->dims[0], (int) shape->dims[1], (int) shape->dims[2],
                                       (int) shape->dims[3]);
+}
+
+int
+graft_onednn_backend_bf16_count (const graft_onednn_backend *backend)
+{
+  return backend->bf16_convs;
 }
 
 int

@@ -31,5 +31,7 @@ const graft_op_backend *graft_onednn_backend_ops (const graft_onednn_backend *ba
 bool graft_onednn_backend_blocked (const graft_onednn_backend *backend, int value);
 size_t graft_onednn_backend_value_floats (const graft_onednn_backend *backend, int value, const graft_shape *shape,
                                           size_t count);
+/* How many convolutions compute in bf16 (tests and benchmarks). */
+int graft_onednn_backend_bf16_count (const graft_onednn_backend *backend);
 /* How many values are blocked (tests and benchmarks). */
 int graft_onednn_backend_blocked_count (const graft_onednn_backend *backend);

@@ -20,6 +20,7 @@
 
 static dnnl_engine_t cpu_engine;
 static int block_size;
+static bool bf16_isa;
 static char description[64];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -62,6 +63,8 @@ initialize (void)
       return;
     }
   block_size = probe_block ();
+  /* The ISA values are cumulative bit masks: AMX's includes AVX512_BF16's. */
+  bf16_isa = (dnnl_get_effective_cpu_isa () & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
   snprintf (description, sizeof description, "%d.%d.%d (%s)", version->major, version->minor, version->patch,
             version->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "not OpenMP");
 }
@@ -77,6 +80,12 @@ int
 graft_onednn_block (void)
 {
   return graft_onednn_available () ? block_size : 0;
+}
+
+bool
+graft_onednn_bf16_available (void)
+{
+  return graft_onednn_available () && bf16_isa;
 }
 
 const char *
@@ -338,10 +347,16 @@ unsupported (graft_error *error, const char *what)
 }
 
 static void
-activation_md (dnnl_memory_desc_t *md, int n, int c, int h, int w, bool blocked)
+activation_md_typed (dnnl_memory_desc_t *md, int n, int c, int h, int w, bool blocked, dnnl_data_type_t type)
 {
   dnnl_dims_t dims = { n, c, h, w };
-  dnnl_memory_desc_init_by_tag (md, 4, dims, dnnl_f32, blocked ? blocked_tag () : dnnl_nchw);
+  dnnl_memory_desc_init_by_tag (md, 4, dims, type, blocked ? blocked_tag () : dnnl_nchw);
+}
+
+static void
+activation_md (dnnl_memory_desc_t *md, int n, int c, int h, int w, bool blocked)
+{
+  activation_md_typed (md, n, c, h, w, blocked, dnnl_f32);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -354,6 +369,10 @@ struct graft_onednn_conv {
   dnnl_stream_t stream;
   step forward, backward_data, backward_weights;
   step weights_to_forward, weights_to_backward, diff_weights_to_plain;
+  /* bf16: x and dy rounded to bf16 (same layout) into scratch at these offsets. */
+  bool bf16;
+  step src_to_bf16, dy_to_bf16;
+  size_t bf16_src_offset, bf16_dy_offset;
   /* The weights in each primitive's format. Constant weights are reordered once into
    * buffers of their own; weights that may change are reordered at each use into
    * scratch at weights_offset (no memory held between steps). NULL/0: the plain
@@ -401,6 +420,8 @@ graft_onednn_conv_free (graft_onednn_conv *conv)
   step_free (&conv->weights_to_forward);
   step_free (&conv->weights_to_backward);
   step_free (&conv->diff_weights_to_plain);
+  step_free (&conv->src_to_bf16);
+  step_free (&conv->dy_to_bf16);
   graft_floats_free (conv->weights_forward);
   graft_floats_free (conv->weights_backward);
   if (conv->stream != NULL)
@@ -474,11 +495,14 @@ diff_weights_add_plain (const graft_onednn_conv *conv, const float *tiles, float
     }
 }
 
-graft_onednn_conv *
-graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_config *config, graft_error *error)
+static graft_onednn_conv *
+conv_create (const graft_conv2d_params *p, const graft_onednn_conv_config *config, bool bf16, graft_error *error)
 {
   graft_onednn_conv *conv;
-  dnnl_memory_desc_t src, dst, weights_any, weights_plain, bias;
+  /* src_compute, dst_compute, weights_any: what the primitives read (bf16 or f32);
+   * src, dst: the f32 values the plan holds. */
+  dnnl_memory_desc_t src, dst, src_compute, dst_compute, weights_any, weights_plain, bias;
+  dnnl_data_type_t compute = bf16 ? dnnl_bf16 : dnnl_f32;
   dnnl_convolution_desc_t desc;
   dnnl_primitive_attr_t attr = NULL;
   dnnl_primitive_desc_t pd = NULL;
@@ -495,6 +519,7 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
     return graft_error_set (error, GRAFT_ERROR_OUT_OF_MEMORY, "out of memory"), NULL;
   conv->p = *p;
   conv->config = *config;
+  conv->bf16 = bf16;
   if (config->activation != NULL)
     {
       conv->activation = *config->activation;
@@ -505,16 +530,18 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
 
   activation_md (&src, p->n, p->c, p->h, p->w, config->src_blocked);
   activation_md (&dst, p->n, p->m, p->oh, p->ow, config->dst_blocked);
+  activation_md_typed (&src_compute, p->n, p->c, p->h, p->w, config->src_blocked, compute);
+  activation_md_typed (&dst_compute, p->n, p->m, p->oh, p->ow, config->dst_blocked, compute);
   if (grouped)
     {
       dnnl_dims_t w_dims = { p->groups, p->m / p->groups, p->c / p->groups, p->kh, p->kw };
-      dnnl_memory_desc_init_by_tag (&weights_any, 5, w_dims, dnnl_f32, dnnl_format_tag_any);
+      dnnl_memory_desc_init_by_tag (&weights_any, 5, w_dims, compute, dnnl_format_tag_any);
       dnnl_memory_desc_init_by_tag (&weights_plain, 5, w_dims, dnnl_f32, dnnl_goihw);
     }
   else
     {
       dnnl_dims_t w_dims = { p->m, p->c, p->kh, p->kw };
-      dnnl_memory_desc_init_by_tag (&weights_any, 4, w_dims, dnnl_f32, dnnl_format_tag_any);
+      dnnl_memory_desc_init_by_tag (&weights_any, 4, w_dims, compute, dnnl_format_tag_any);
       dnnl_memory_desc_init_by_tag (&weights_plain, 4, w_dims, dnnl_f32, dnnl_oihw);
     }
   dnnl_memory_desc_init_by_tag (&bias, 1, bias_dims, dnnl_f32, dnnl_a);
@@ -544,8 +571,8 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
   if (dnnl_dilated_convolution_forward_desc_init (
         &desc, config->training || config->backward_data || config->backward_weights ? dnnl_forward_training
                                                                                        : dnnl_forward_inference,
-        dnnl_convolution_direct, &src, &weights_any, config->bias ? &bias : NULL, &dst, strides, dilates, pad_l,
-        pad_r) != dnnl_success
+        dnnl_convolution_direct, &src_compute, &weights_any, config->bias ? &bias : NULL, &dst, strides, dilates,
+        pad_l, pad_r) != dnnl_success
       || dnnl_primitive_desc_create (&pd, &desc, attr, cpu_engine, NULL) != dnnl_success)
     goto fail;
   dnnl_primitive_attr_destroy (attr);
@@ -553,7 +580,7 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
   if (!step_make (&conv->forward, pd))
     goto fail;
   md = dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0);
-  if (!step_arg_md (&conv->forward, DNNL_ARG_SRC, &src) || !step_arg (&conv->forward, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0)
+  if (!step_arg_md (&conv->forward, DNNL_ARG_SRC, &src_compute) || !step_arg (&conv->forward, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0)
       || !step_arg_md (&conv->forward, DNNL_ARG_DST, &dst)
       || (config->bias && !step_arg_md (&conv->forward, DNNL_ARG_BIAS, &bias))
       || (config->residual
@@ -563,18 +590,21 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
     goto fail;
   snprintf (conv->implementation, sizeof conv->implementation, "%s", implementation_of (&conv->forward));
   conv->src_floats = md_floats (&src);
+  if (bf16 && !reorder_make (&conv->src_to_bf16, &src, &src_compute, false))
+    goto fail;
 
   if (config->backward_data)
     {
       dnnl_primitive_desc_t bpd;
-      if (dnnl_dilated_convolution_backward_data_desc_init (&desc, dnnl_convolution_direct, &src, &weights_any, &dst,
-                                                            strides, dilates, pad_l, pad_r) != dnnl_success
+      if (dnnl_dilated_convolution_backward_data_desc_init (&desc, dnnl_convolution_direct, &src, &weights_any,
+                                                            &dst_compute, strides, dilates, pad_l, pad_r)
+            != dnnl_success
           || dnnl_primitive_desc_create (&bpd, &desc, NULL, cpu_engine, conv->forward.pd) != dnnl_success)
         goto fail;
       if (!step_make (&conv->backward_data, bpd))
         goto fail;
       md = dnnl_primitive_desc_query_md (bpd, dnnl_query_weights_md, 0);
-      if (!step_arg_md (&conv->backward_data, DNNL_ARG_DIFF_DST, &dst)
+      if (!step_arg_md (&conv->backward_data, DNNL_ARG_DIFF_DST, &dst_compute)
           || !step_arg (&conv->backward_data, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0)
           || !step_arg_md (&conv->backward_data, DNNL_ARG_DIFF_SRC, &src)
           || !weights_reorder_make (&conv->weights_to_backward, &conv->weights_backward,
@@ -589,17 +619,20 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
   if (config->backward_weights)
     {
       dnnl_primitive_desc_t bpd;
+      dnnl_memory_desc_t diff_weights_any = weights_any;
       size_t floats;
-      if (dnnl_dilated_convolution_backward_weights_desc_init (&desc, dnnl_convolution_direct, &src, &weights_any,
-                                                               config->bias ? &bias : NULL, &dst, strides, dilates,
-                                                               pad_l, pad_r) != dnnl_success
+      diff_weights_any.data_type = dnnl_f32;   /* the weight gradient in f32 */
+      if (dnnl_dilated_convolution_backward_weights_desc_init (&desc, dnnl_convolution_direct, &src_compute,
+                                                               &diff_weights_any, config->bias ? &bias : NULL,
+                                                               &dst_compute, strides, dilates, pad_l, pad_r)
+            != dnnl_success
           || dnnl_primitive_desc_create (&bpd, &desc, NULL, cpu_engine, conv->forward.pd) != dnnl_success)
         goto fail;
       if (!step_make (&conv->backward_weights, bpd))
         goto fail;
       md = dnnl_primitive_desc_query_md (bpd, dnnl_query_diff_weights_md, 0);
-      if (!step_arg_md (&conv->backward_weights, DNNL_ARG_SRC, &src)
-          || !step_arg_md (&conv->backward_weights, DNNL_ARG_DIFF_DST, &dst)
+      if (!step_arg_md (&conv->backward_weights, DNNL_ARG_SRC, &src_compute)
+          || !step_arg_md (&conv->backward_weights, DNNL_ARG_DIFF_DST, &dst_compute)
           || !step_arg (&conv->backward_weights, DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0)
           || (config->bias && !step_arg_md (&conv->backward_weights, DNNL_ARG_DIFF_BIAS, &bias))
           || !reorder_make (&conv->diff_weights_to_plain, md, &weights_plain, true))
@@ -634,6 +667,24 @@ graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_con
       graft_size_align_floats (conv->scratch_floats, &conv->weights_offset);
       conv->scratch_floats = conv->weights_offset + weights;
     }
+  if (bf16)
+    {
+      /* x's bf16 copy, and dy's for backward, past everything else: forward and both
+       * backward passes read them while the weights sit in scratch. */
+      size_t src_floats = 0;
+      graft_size_align_floats (md_floats (&src_compute), &src_floats);
+      graft_size_align_floats (conv->scratch_floats, &conv->bf16_src_offset);
+      conv->scratch_floats = conv->bf16_src_offset + src_floats;
+      if (config->backward_data || config->backward_weights)
+        {
+          size_t dy_floats = 0;
+          if (!reorder_make (&conv->dy_to_bf16, &dst, &dst_compute, false))
+            goto fail;
+          graft_size_align_floats (md_floats (&dst_compute), &dy_floats);
+          conv->bf16_dy_offset = conv->scratch_floats;
+          conv->scratch_floats = conv->bf16_dy_offset + dy_floats;
+        }
+    }
   return conv;
 
 fail:
@@ -645,6 +696,35 @@ fail_quiet:
     dnnl_primitive_desc_destroy (pd);
   graft_onednn_conv_free (conv);
   return NULL;
+}
+
+static bool
+is_reference (const step *s)
+{
+  return s->pd != NULL && strncmp (implementation_of (s), "ref", 3) == 0;
+}
+
+graft_onednn_conv *
+graft_onednn_conv_new (const graft_conv2d_params *p, const graft_onednn_conv_config *config, graft_error *error)
+{
+  graft_onednn_conv *conv;
+
+  if (!config->bf16 || !graft_onednn_bf16_available ())
+    return conv_create (p, config, false, error);
+  /* bf16 where oneDNN has a jit kernel for it; its reference loops (some stems, some
+   * dilations) would take many times f32's time, so those shapes compute in f32. A
+   * shape oneDNN refuses in bf16 (a fused post-op) does too. */
+  conv = conv_create (p, config, true, NULL);
+  if (conv != NULL && !is_reference (&conv->forward) && !is_reference (&conv->backward_data))
+    return conv;
+  graft_onednn_conv_free (conv);
+  return conv_create (p, config, false, error);
+}
+
+bool
+graft_onednn_conv_is_bf16 (const graft_onednn_conv *conv)
+{
+  return conv->bf16;
 }
 
 size_t
@@ -699,6 +779,12 @@ graft_onednn_conv_forward_add (graft_onednn_conv *conv, const float *x, const fl
 {
   void *data[5];
   int n = 0;
+  if (conv->bf16)
+    {
+      void *round[] = { (void *) x, scratch + conv->bf16_src_offset };
+      step_run (&conv->src_to_bf16, conv->stream, round);
+      x = scratch + conv->bf16_src_offset;
+    }
   data[n++] = (void *) x;
   data[n++] = weights_for (conv, &conv->weights_to_forward, conv->weights_forward, conv->weights_forward_floats, w,
                            &conv->weights_ready, scratch);
@@ -713,6 +799,23 @@ void
 graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float *w, const float *dy,
                             float *dx, bool set_dx, float *dw, float *dbias, float *scratch)
 {
+  /* bf16: the primitives read dy (and x for the weight gradient) rounded to bf16; the
+   * portable weight gradient reads the f32 ones. */
+  const float *dy_compute = dy, *x_compute = x;
+  bool weights = (dw != NULL || dbias != NULL) && (conv->portable_weights || conv->backward_weights.primitive != NULL);
+  bool data_pass = dx != NULL && conv->backward_data.primitive != NULL;
+  if (conv->bf16 && ((weights && !conv->portable_weights) || data_pass))
+    {
+      void *round[] = { (void *) dy, scratch + conv->bf16_dy_offset };
+      step_run (&conv->dy_to_bf16, conv->stream, round);
+      dy_compute = scratch + conv->bf16_dy_offset;
+    }
+  if (conv->bf16 && weights && !conv->portable_weights)
+    {
+      void *round[] = { (void *) x, scratch + conv->bf16_src_offset };
+      step_run (&conv->src_to_bf16, conv->stream, round);
+      x_compute = scratch + conv->bf16_src_offset;
+    }
   if ((dw != NULL || dbias != NULL) && conv->portable_weights)
     {
       const graft_conv2d_params *p = &conv->p;
@@ -741,7 +844,7 @@ graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float
   else if ((dw != NULL || dbias != NULL) && conv->backward_weights.primitive != NULL)
     {
       float *diff_weights = scratch, *diff_bias = scratch + conv->diff_weights_floats;
-      void *data[4] = { (void *) x, (void *) dy, diff_weights, diff_bias };
+      void *data[4] = { (void *) x_compute, (void *) dy_compute, diff_weights, diff_bias };
       step_run (&conv->backward_weights, conv->stream, data);
       if (dw != NULL && conv->tile_o > 0)
         diff_weights_add_plain (conv, diff_weights, dw);
@@ -764,7 +867,7 @@ graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float
       void *data[3];
       if (target == NULL)
         return; /* out of memory, where the plan promised set_dx: not reached */
-      data[0] = (void *) dy;
+      data[0] = (void *) dy_compute;
       data[1] = weights_for (conv, &conv->weights_to_backward, conv->weights_backward, conv->weights_backward_floats,
                              w, &conv->weights_backward_ready, scratch);
       data[2] = target;

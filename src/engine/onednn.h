@@ -27,6 +27,10 @@ bool graft_onednn_available (void);
 /* The channel block of the layout oneDNN's convolutions pick here ("format_tag any"):
  * 16 with AVX-512, 8 with AVX2; 0 when unavailable. */
 int graft_onednn_block (void);
+/* Whether oneDNN runs bf16 convolutions in hardware here: the CPU has AVX512_BF16 or
+ * AMX (oneDNN's effective ISA, which DNNL_MAX_CPU_ISA can lower). oneDNN would emulate
+ * bf16 on plain AVX-512, slower than f32, so that does not count. */
+bool graft_onednn_bf16_available (void);
 /* oneDNN's version and CPU runtime, e.g. "2.6.3 (OpenMP)". */
 const char *graft_onednn_describe (void);
 
@@ -66,6 +70,13 @@ typedef struct {
   /* Forward adds a value in y's layout to the convolution's result, before the activation
    * (a residual Add after it, as oneDNN's binary post-op): graft_onednn_conv_forward_add. */
   bool residual;
+  /* bf16 mixed precision: the convolution reads x (or dy) and the weights as bf16 and
+   * accumulates in f32; y, dx, dw and dbias stay f32. x and dy are rounded to bf16
+   * into scratch at each call, the weights when they are reordered (once per step, or
+   * once for constant weights). Where the CPU lacks bf16 or oneDNN has only its
+   * reference loops for the shape, the object computes in f32
+   * (graft_onednn_conv_is_bf16 says which). */
+  bool bf16;
 } graft_onednn_conv_config;
 
 typedef struct graft_onednn_conv graft_onednn_conv;
@@ -89,6 +100,8 @@ void graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const 
 /* Floats the object holds between steps: the reordered copies of constant weights
  * (weights that may change are reordered into scratch at each use). */
 size_t graft_onednn_conv_held_floats (const graft_onednn_conv *conv);
+/* Whether the object computes in bf16 (config.bf16 and the CPU and shape allow it). */
+bool graft_onednn_conv_is_bf16 (const graft_onednn_conv *conv);
 /* The oneDNN implementations chosen ("jit:avx512_core" ...), for tests and benchmarks. */
 const char *graft_onednn_conv_implementation (const graft_onednn_conv *conv);
 

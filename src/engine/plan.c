@@ -134,6 +134,11 @@ choose_kernels (const graft_plan_options *options, bool *onednn, graft_error *er
     return graft_error_set (error, GRAFT_ERROR_UNSUPPORTED,
                             "the oneDNN backend is not available (a build without oneDNN, or a CPU without AVX2)");
   *onednn = kernels == GRAFT_PLAN_KERNELS_ONEDNN || (kernels == GRAFT_PLAN_KERNELS_AUTO && available && GRAFT_PLAN_AUTO_ONEDNN);
+  /* The portable kernels have no bf16 path: refusing says so, where running f32 would
+   * give results and timings the person did not ask for under bf16's name. */
+  if (options->precision == GRAFT_PLAN_PRECISION_BF16 && !*onednn)
+    return graft_error_set (error, GRAFT_ERROR_UNSUPPORTED,
+                            "bf16 precision runs on the oneDNN backend only, and this plan runs the portable kernels");
   return GRAFT_OK;
 }
 
@@ -977,6 +982,27 @@ graft_plan_fused_nodes (const graft_plan *plan)
   for (int i = 0; i < plan->n_nodes; i++)
     count += plan->nodes[i].fused_into >= 0;
   return count;
+}
+
+bool
+graft_plan_bf16_supported (void)
+{
+#ifdef GRAFT_HAVE_ONEDNN
+  return graft_onednn_bf16_available ();
+#else
+  return false;
+#endif
+}
+
+int
+graft_plan_bf16_nodes (const graft_plan *plan)
+{
+#ifdef GRAFT_HAVE_ONEDNN
+  if (plan->onednn != NULL)
+    return graft_onednn_backend_bf16_count (plan->onednn);
+#endif
+  (void) plan;
+  return 0;
 }
 
 void

@@ -39,6 +39,16 @@ typedef enum {
   GRAFT_PLAN_KERNELS_ONEDNN,   /* oneDNN in blocked channel layouts (onednn-backend.h) */
 } graft_plan_kernels;
 
+/* The arithmetic of the plan's convolutions. BF16 is mixed precision on the oneDNN
+ * backend: convolutions read their inputs and weights rounded to bf16 and accumulate in
+ * f32; the weights, their gradients, the optimizer and every other op stay f32. It needs
+ * a CPU with AVX512_BF16 or AMX (graft_plan_bf16_supported); the portable kernels refuse
+ * it (GRAFT_ERROR_UNSUPPORTED) rather than run f32 under its name. */
+typedef enum {
+  GRAFT_PLAN_PRECISION_FP32,
+  GRAFT_PLAN_PRECISION_BF16,
+} graft_plan_precision;
+
 typedef struct {
   graft_plan_mode mode;
   int batch;                  /* replaces dims[0] of every graph input */
@@ -63,7 +73,12 @@ typedef struct {
   const struct graft_op_backend *backend;
   /* When backend is NULL: the built-in kernels, or the oneDNN backend. */
   graft_plan_kernels kernels;
+  graft_plan_precision precision;
 } graft_plan_options;
+
+/* Whether GRAFT_PLAN_PRECISION_BF16 can run here: a build with oneDNN on a CPU with
+ * AVX512_BF16 or AMX. */
+bool graft_plan_bf16_supported (void);
 
 typedef struct graft_plan graft_plan;
 
@@ -89,6 +104,9 @@ void graft_plan_set_step (graft_plan *plan, uint64_t step);
 const float *graft_plan_value_data (const graft_plan *plan, int value, graft_shape *shape);
 /* The gradient of a trainable parameter after backward; NULL if it has none (frozen). */
 const float *graft_plan_gradient (const graft_plan *plan, int value);
+/* How many convolutions compute in bf16 (GRAFT_PLAN_PRECISION_BF16 on the oneDNN
+ * backend; a shape oneDNN has no bf16 kernel for computes in f32). */
+int graft_plan_bf16_nodes (const graft_plan *plan);
 /* The kernels the plan runs: "portable", "onednn" or its backend's name. */
 const char *graft_plan_kernels_name (const graft_plan *plan);
 /* The graph the plan runs. */
