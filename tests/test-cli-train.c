@@ -255,6 +255,44 @@ test_train_spec_file (void)
   g_assert_nonnull (g_hash_table_lookup (model->metadata, "graft.validation_accuracy"));
 }
 
+/* --precision: bf16 trains and is stored in the saved spec where the CPU has
+ * AVX512_BF16 or AMX; elsewhere it is refused by name; an unknown precision is a usage
+ * error. */
+static void
+test_train_precision (void)
+{
+  g_autofree char *out = NULL, *err = NULL, *saved = NULL;
+  g_autofree char *saved_path = g_build_filename (folder, "bf16-spec.json", NULL);
+  g_autofree char *output = g_build_filename (folder, "bf16.onnx", NULL);
+  g_autoptr (GraftSessionSpec) spec = NULL;
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  if (!cli_test_ready ())
+    return;
+  g_assert_cmpint (run_cli (&out, &err, "train", base_path, train_dir, "--precision", "fp16", "--output", output,
+                            NULL), ==, 2);
+  g_assert_nonnull (strstr (err, "--precision is fp32 or bf16, not 'fp16'"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  status = run_cli (&out, &err, "train", base_path, train_dir, "--preset", "fine-tune", "--epochs", "2",
+                    "--precision", "bf16", "--output", output, "--cache-dir", cache_dir, "--save-spec", saved_path,
+                    NULL);
+  if (!graft_plan_bf16_supported ())
+    {
+      g_assert_cmpint (status, !=, 0);
+      g_assert_nonnull (strstr (err, "AVX512_BF16"));
+      g_test_skip ("this CPU has neither AVX512_BF16 nor AMX: bf16 training was refused, as it should be");
+      return;
+    }
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (out, "epoch 2/2"));
+  g_assert_true (g_file_get_contents (saved_path, &saved, NULL, NULL));
+  spec = graft_session_spec_from_json (saved, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (spec->precision, ==, GRAFT_PLAN_PRECISION_BF16);
+}
+
 /* A catalog model (its file downloaded into $XDG_DATA_HOME/graft/models and verified):
  * the head goes on the value its entry names as the cut, not on the default cut. */
 static void
@@ -1133,6 +1171,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/cli/train/json", test_train_json);
   g_test_add_func ("/cli/train/spec-file", test_train_spec_file);
+  g_test_add_func ("/cli/train/precision", test_train_precision);
   g_test_add_func ("/cli/train/catalog-cut", test_train_catalog_cut);
   g_test_add_func ("/cli/train/diverges", test_train_diverges);
   g_test_add_func ("/cli/train/interrupt", test_train_interrupt);

@@ -332,6 +332,35 @@ test_json_round_trip (void)
   free_model (model);
 }
 
+/* "precision" is stored and read back; a spec from before the field (none) is fp32; an
+ * unknown value is an error that names the field. */
+static void
+test_json_precision (void)
+{
+  g_autoptr (GraftSessionSpec) spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, NULL);
+  g_autoptr (GraftSessionSpec) back = NULL, old = NULL, bad = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *json = NULL;
+  graft_plan_precision precision;
+
+  g_assert_cmpint (spec->precision, ==, GRAFT_PLAN_PRECISION_FP32);
+  spec->precision = GRAFT_PLAN_PRECISION_BF16;
+  json = graft_session_spec_to_json (spec);
+  g_assert_nonnull (strstr (json, "\"precision\" : \"bf16\""));
+  back = graft_session_spec_from_json (json, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->precision, ==, GRAFT_PLAN_PRECISION_BF16);
+  old = graft_session_spec_from_json ("{\"strategy\": \"fine-tune\", \"epochs\": 3}", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (old->precision, ==, GRAFT_PLAN_PRECISION_FP32);
+  bad = graft_session_spec_from_json ("{\"precision\": \"fp16\"}", &error);
+  g_assert_null (bad);
+  g_assert_nonnull (strstr (error->message, "precision"));
+  g_assert_true (graft_precision_from_string ("bf16", &precision));
+  g_assert_cmpint (precision, ==, GRAFT_PLAN_PRECISION_BF16);
+  g_assert_false (graft_precision_from_string ("half", &precision));
+}
+
 static void
 test_json_errors (void)
 {
@@ -394,6 +423,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/spec/block-lr-factors", test_block_lr_factors);
   g_test_add_func ("/train/spec/json-round-trip", test_json_round_trip);
   g_test_add_func ("/train/spec/json-errors", test_json_errors);
+  g_test_add_func ("/train/spec/json-precision", test_json_precision);
   g_test_add_func ("/train/spec/validate-errors", test_validate_errors);
   return g_test_run ();
 }

@@ -1,5 +1,6 @@
 /* cli-bench.c: graft-cli bench MODEL.onnx --batch B --size S --threads T
  *                              --mode forward|train|head [--repeats R] [--json]
+ *                              [--precision fp32|bf16]
  *
  * Times what a transfer-learning run costs on this machine, on random images:
  *   forward  an inference plan (forward only);
@@ -15,7 +16,11 @@
  *
  * The model runs at its declared input size: S, when given, must match it.
  *
- * --json prints {"model", "mode", "batch", "size", "threads", "repeats",
+ * --precision bf16 runs the convolutions in bf16 mixed precision (engine/plan.h); it
+ * fails where the CPU lacks AVX512_BF16/AMX or the portable kernels run.
+ *
+ * --json prints {"model", "mode", "batch", "size", "threads", "repeats", "precision",
+ * "bf16_convolutions",
  * "images_per_second", "ms_per_batch", "peak_rss_mib", "activation_mib",
  * "gradient_mib", "backward_nodes", "openblas" (its configuration, core and threading),
  * "simd" (the engine's kernels this CPU runs)}.
@@ -32,6 +37,7 @@
 #include "engine/parallel.h"
 #include "engine/plan.h"
 #include "engine/simd.h"
+#include "train/spec.h"
 
 typedef enum {
   MODE_FORWARD,
@@ -102,7 +108,7 @@ cli_bench (int argc, char **argv)
 {
   int batch = 1, size = 0, threads = 0, repeats = 5;
   gboolean json = FALSE;
-  g_autofree char *mode_name = NULL;
+  g_autofree char *mode_name = NULL, *precision_name = NULL;
   const GOptionEntry entries[] = {
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, N_("Images per batch (default 1)"), "B" },
     { "size", 's', 0, G_OPTION_ARG_INT, &size, N_("Image size; must be the model's (default: the model's)"), "S" },
@@ -110,6 +116,8 @@ cli_bench (int argc, char **argv)
     { "mode", 'm', 0, G_OPTION_ARG_STRING, &mode_name, N_("forward (default), train or head"), "MODE" },
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, N_("Timed runs after one warm-up (default 5)"), "R" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
+    { "precision", 0, 0, G_OPTION_ARG_STRING, &precision_name,
+      N_("fp32 (default) or bf16: convolutions in bf16 mixed precision (needs AVX512_BF16 or AMX)"), "P" },
     { NULL },
   };
   g_autoptr (GOptionContext) context = cli_option_context_new (
@@ -132,7 +140,7 @@ cli_bench (int argc, char **argv)
   gint64 height, width;
   size_t count;
   double median, peak_rss;
-  int classes = 0, status = CLI_EXIT_OK;
+  int classes = 0, status = CLI_EXIT_OK, bf16_nodes = 0;
 
   if (!cli_parse (context, &argc, &argv))
     return CLI_EXIT_USAGE;
@@ -147,6 +155,11 @@ cli_bench (int argc, char **argv)
         return cli_usage_error (context, _("--mode is forward, train or head, not '%s'"), mode_name);
       mode = (BenchMode) m;
     }
+  if (precision_name != NULL && !graft_precision_from_string (precision_name, &options.precision))
+    return cli_usage_error (context, _("--precision is fp32 or bf16, not '%s'"), precision_name);
+  if (options.precision == GRAFT_PLAN_PRECISION_BF16 && !graft_plan_bf16_supported ())
+    return cli_fail_printf (_("--precision bf16 needs a CPU with AVX512_BF16 or AMX and a build with oneDNN; "
+                              "this one has not (use fp32)"));
   if (batch < 1 || batch > 65536)
     return cli_usage_error (context, _("--batch %d is not a batch size"), batch);
   if (repeats < 1 || repeats > 100000)
@@ -205,6 +218,7 @@ cli_bench (int argc, char **argv)
     return cli_fail_printf (_("%s: cannot make a %s plan at batch %d: %s"), argv[1], mode_names[mode], batch,
                             engine_error.message);
   kernels = graft_plan_kernels_name (plan);
+  bf16_nodes = graft_plan_bf16_nodes (plan);
   if (mode != MODE_FORWARD)
     {
       config.learning_rate = 1e-4f;
@@ -265,6 +279,10 @@ cli_bench (int argc, char **argv)
       json_builder_add_string_value (builder, graft_simd_level ());
       json_builder_set_member_name (builder, "repeats");
       json_builder_add_int_value (builder, repeats);
+      json_builder_set_member_name (builder, "precision");
+      json_builder_add_string_value (builder, graft_precision_to_string (options.precision));
+      json_builder_set_member_name (builder, "bf16_convolutions");
+      json_builder_add_int_value (builder, bf16_nodes);
       json_builder_set_member_name (builder, "images_per_second");
       json_builder_add_double_value (builder, batch / (median / 1e3));
       json_builder_set_member_name (builder, "ms_per_batch");
@@ -286,6 +304,8 @@ cli_bench (int argc, char **argv)
               (long long) height, (long long) width, graft_get_num_threads (), repeats);
       printf ("  OpenBLAS: %s\n", graft_openblas_description ());
       printf (_("  engine kernels: %s\n"), graft_simd_level ());
+      if (options.precision == GRAFT_PLAN_PRECISION_BF16)
+        printf (_("  precision: bf16 (%d convolutions in bf16)\n"), bf16_nodes);
       printf (_("  %.2f ms per batch, %.1f images/s\n"), median, batch / (median / 1e3));
       printf (_("  peak RSS %.1f MiB; activations %.1f MiB, gradients %.1f MiB (plan)\n"), peak_rss,
               memory.activation_floats * 4.0 / 1048576, memory.gradient_floats * 4.0 / 1048576);

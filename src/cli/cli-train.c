@@ -3,7 +3,7 @@
  *   graft-cli train MODEL.onnx DATA --output OUT.onnx [--validation VALDATA]
  *       [--preset NAME] [--spec SPEC.json] [--epochs N] [--batch N] [--lr X] [--seed N]
  *       [--threads N] [--decode-threads N] [--cache-dir DIR] [--cache-size MB] [--softmax] [--json]
- *       [--save-spec SPEC.json]
+ *       [--save-spec SPEC.json] [--precision fp32|bf16]
  *   graft-cli lr-find MODEL.onnx DATA [--preset NAME] [--spec SPEC.json] [--start X]
  *       [--end X] [--steps N] [--batch N] [--seed N] [--threads N] [--decode-threads N]
  *       [--cache-dir DIR] [--json]
@@ -116,10 +116,12 @@ typedef struct {
   /* Number options as given (NULL: not given), parsed by check_options into the fields
    * below: no value of a number stands for "not given" (--lr nan was once ignored). */
   char *epochs_text, *batch_text, *decode_threads_text, *lr_text, *seed_text, *cache_size_text;
+  char *precision_text;                /* the spec's precision: fp32 or bf16 */
   int threads;
   int epochs, batch, decode_threads, cache_size;   /* NOT_GIVEN when not given */
   double lr;                           /* NAN when not given */
   gint64 seed;                         /* -1 when not given */
+  graft_plan_precision precision;      /* parsed from precision_text, when given */
 } SessionOptions;
 
 static void
@@ -142,6 +144,7 @@ session_options_clear (SessionOptions *o)
   g_free (o->lr_text);
   g_free (o->seed_text);
   g_free (o->cache_size_text);
+  g_free (o->precision_text);
 }
 
 typedef struct {
@@ -215,6 +218,11 @@ check_options (GOptionContext *context, SessionOptions *o, GraftStrategy *strate
     return status;
   if (!cli_set_threads (o->threads))
     return cli_usage_error (context, _("--threads %d is not a thread count"), o->threads);
+  if (o->precision_text != NULL && !graft_precision_from_string (o->precision_text, &o->precision))
+    return cli_usage_error (context, _("--precision is fp32 or bf16, not '%s'"), o->precision_text);
+  if (o->precision_text != NULL && o->precision == GRAFT_PLAN_PRECISION_BF16 && !graft_plan_bf16_supported ())
+    return cli_fail_printf (_("--precision bf16 needs a CPU with AVX512_BF16 or AMX and a build with oneDNN; "
+                              "this one has not (use fp32)"));
   return CLI_EXIT_OK;
 }
 
@@ -396,6 +404,8 @@ session_load_model (GOptionContext *context, SessionOptions *o, const char *mode
     }
   if (!isnan (o->lr))
     s->spec->optimizer.learning_rate = (float) o->lr;
+  if (o->precision_text != NULL)
+    s->spec->precision = o->precision;
   /* --preprocess, --size, --mean...: over a spec file's or the project's too. */
   if (cli_preprocessing_overridden ())
     s->spec->preprocessing = prep;
@@ -481,6 +491,9 @@ add_session_entries (GOptionContext *context, SessionOptions *o)
       N_("Where cached features live (default ~/.cache/graft/embeddings; \"\": memory only)"), "DIR" },
     { "cache-size", 0, 0, G_OPTION_ARG_STRING, &o->cache_size_text,
       N_("Most MiB the frozen layers' cached output may take (default 2048; 0: not cached)"), "MB" },
+    { "precision", 0, 0, G_OPTION_ARG_STRING, &o->precision_text,
+      N_("fp32 or bf16: convolutions in bf16 mixed precision, needs AVX512_BF16 or AMX (default: the spec's)"),
+      "P" },
     { NULL },
   };
   g_option_context_add_main_entries (context, entries, NULL);
@@ -541,7 +554,7 @@ cli_train_setup_changes_spec (const CliTrainSetup *setup)
 {
   const SessionOptions *o = &setup->options;
   return o->preset != NULL || o->spec_path != NULL || o->epochs_text != NULL || o->batch_text != NULL
-         || o->lr_text != NULL || o->seed_text != NULL;
+         || o->lr_text != NULL || o->seed_text != NULL || o->precision_text != NULL;
 }
 
 GraftTrainer *
@@ -1023,6 +1036,8 @@ train_project (GOptionContext *context, SessionOptions *o, const ProjectRunOptio
         return cli_usage_error (context, "%s", _("--resume continues a run with its own model and settings: "
                                                  "--model, --preset, --spec, --epochs, --batch, --lr, --seed and "
                                                  "--save-spec cannot change them"));
+      if (o->precision_text != NULL)
+        return cli_usage_error (context, "%s", _("--resume continues a run with its own precision: drop --precision"));
       if (r->resume_run_text != NULL)
         {
           char *end = NULL;

@@ -84,6 +84,24 @@ graft_strategy_to_string (GraftStrategy strategy)
   return strategy >= 0 && strategy <= GRAFT_STRATEGY_CUSTOM ? strategy_names[strategy] : "custom";
 }
 
+static const char *const precision_names[] = { "fp32", "bf16" };
+
+const char *
+graft_precision_to_string (graft_plan_precision precision)
+{
+  return precision == GRAFT_PLAN_PRECISION_BF16 ? "bf16" : "fp32";
+}
+
+gboolean
+graft_precision_from_string (const char *name, graft_plan_precision *precision)
+{
+  int i = lookup (precision_names, G_N_ELEMENTS (precision_names), name);
+  if (i < 0)
+    return FALSE;
+  *precision = i == 1 ? GRAFT_PLAN_PRECISION_BF16 : GRAFT_PLAN_PRECISION_FP32;
+  return TRUE;
+}
+
 gboolean
 graft_strategy_from_string (const char *name, GraftStrategy *strategy)
 {
@@ -808,6 +826,8 @@ graft_session_spec_to_json (const GraftSessionSpec *spec)
   json_builder_add_boolean_value (b, spec->balanced_class_weights);
   json_builder_set_member_name (b, "label_smoothing");
   json_builder_add_double_value (b, spec->label_smoothing);
+  json_builder_set_member_name (b, "precision");
+  json_builder_add_string_value (b, graft_precision_to_string (spec->precision));
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);
@@ -1105,6 +1125,9 @@ graft_session_spec_from_json (const char *json, GError **error)
   read_int (&r, "early_stopping_patience", &spec->early_stopping_patience);
   read_bool (&r, "balanced_class_weights", &spec->balanced_class_weights);
   read_number (&r, "label_smoothing", &spec->label_smoothing);
+  kind = GRAFT_PLAN_PRECISION_FP32;   /* a spec from before the field: fp32 */
+  read_enum (&r, "precision", precision_names, G_N_ELEMENTS (precision_names), &kind);
+  spec->precision = kind == 1 ? GRAFT_PLAN_PRECISION_BF16 : GRAFT_PLAN_PRECISION_FP32;
   if (!r.ok)
     return NULL;
   return g_steal_pointer (&spec);

@@ -16,6 +16,7 @@
 #include "data/preprocess.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
+#include "engine/plan.h"
 #include "model/model.h"
 #include "model/surgery.h"
 
@@ -122,6 +123,11 @@ typedef struct {
   int early_stopping_patience; /* epochs without validation improvement; 0: off */
   gboolean balanced_class_weights; /* weight classes by inverse frequency */
   float label_smoothing;
+  /* "precision" in JSON: "fp32" (the default, and what a spec without the field means)
+   * or "bf16": convolutions in bf16 mixed precision, the weights, their gradients and
+   * the optimizer in f32 (engine/plan.h). bf16 needs a CPU with AVX512_BF16 or AMX and
+   * the oneDNN backend; elsewhere training refuses it. */
+  graft_plan_precision precision;
 } GraftSessionSpec;
 
 /* A preset for strategy on model (its blocks decide the stages and the spread, its
@@ -176,6 +182,8 @@ void graft_session_spec_set_block_batchnorm (GraftSessionSpec *spec, const char 
 /* Whether any block (or the spec's policy) uses policy. */
 gboolean graft_session_spec_uses_batchnorm (const GraftSessionSpec *spec, GraftBatchNormPolicy policy);
 const char *graft_batchnorm_policy_to_string (GraftBatchNormPolicy policy); /* "inference", ... */
+const char *graft_precision_to_string (graft_plan_precision precision);  /* "fp32", "bf16" */
+gboolean graft_precision_from_string (const char *name, graft_plan_precision *precision);
 
 /* The learning rate at a point of the run: epoch (0-based), step within the epoch,
  * steps per epoch. Applies the stage's lr, warm-up and schedule. */

@@ -176,6 +176,13 @@ graft_trainer_new (const GraftModel *base, const GraftSessionSpec *spec, const G
                    "the model has no classifier to replace; choose where to graft the head");
       return NULL;
     }
+  if (spec->precision == GRAFT_PLAN_PRECISION_BF16 && !graft_plan_bf16_supported ())
+    {
+      g_set_error (error, GRAFT_TRAIN_ERROR, GRAFT_TRAIN_ERROR_INVALID,
+                   "the spec asks for bf16 precision, which needs a CPU with AVX512_BF16 or AMX (and a build "
+                   "with oneDNN); this one has neither: train in fp32");
+      return NULL;
+    }
   model = graft_model_graft_head (base, cut, &spec->head, classes, spec->seed, error);
   if (model == NULL)
     return NULL;
@@ -1678,9 +1685,11 @@ run_loop (run_state *rs, GError **error)
 {
   GraftTrainer *trainer = rs->trainer;
   const GraftSessionSpec *spec = trainer->spec;
+  /* The precision is the training steps' (and the LR finder's); validation, the
+   * frozen layers' cached outputs and BatchNorm recalibration run in f32. */
   graft_plan_options options = {
     .mode = GRAFT_PLAN_TRAINING, .label_smoothing = spec->label_smoothing,
-    .class_weights = trainer->class_weights, .seed = spec->seed,
+    .class_weights = trainer->class_weights, .seed = spec->seed, .precision = spec->precision,
   };
   plan_pair plans = { 0 };
   snapshot best = { 0 }, last_good = { 0 };
@@ -2083,7 +2092,8 @@ graft_trainer_find_lr (GraftTrainer *trainer, float start, float end, int steps,
   run_state rs;
   g_autofree float *train_embeddings = NULL, *validation_embeddings = NULL;
   g_autofree gint32 *train_labels = NULL, *validation_labels = NULL;
-  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .seed = trainer->spec->seed };
+  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .seed = trainer->spec->seed,
+                                 .precision = trainer->spec->precision };
   g_autoptr (GArray) lrs = g_array_new (FALSE, FALSE, sizeof (float));
   g_autoptr (GArray) losses = g_array_new (FALSE, FALSE, sizeof (float));
   g_autoptr (GraftBatch) held = NULL;
