@@ -811,6 +811,47 @@ test_page (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* The bf16 switch of the Run group writes the spec's precision where the CPU has
+ * AVX512_BF16 or AMX; elsewhere it is insensitive and its tooltip says why. */
+static void
+test_precision (void)
+{
+  g_autoptr (GraftSession) session = mobilenet_session ();
+  GtkWidget *window, *page, *row;
+  GtkSwitch *toggle;
+  GraftSessionSpec *spec;
+
+  window = adw_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (window), 1400, 900);
+  page = graft_schedule_page_new ();
+  adw_window_set_content (ADW_WINDOW (window), page);
+  graft_schedule_page_set_session (GRAFT_SCHEDULE_PAGE (page), session);
+  gtk_window_present (GTK_WINDOW (window));
+  wait_for_frames (50);
+  row = find_row (page, ADW_TYPE_ACTION_ROW, "b_f16 Mixed Precision");
+  g_assert_nonnull (row);
+  toggle = GTK_SWITCH (find_type (row, GTK_TYPE_SWITCH));
+  spec = graft_session_get_spec (session);
+  g_assert_cmpint (spec->precision, ==, GRAFT_PLAN_PRECISION_FP32);
+  g_assert_false (gtk_switch_get_active (toggle));
+  if (!graft_plan_bf16_supported ())
+    {
+      const char *tooltip = gtk_widget_get_tooltip_text (row);
+      g_assert_false (gtk_widget_get_sensitive (row));
+      g_assert_nonnull (tooltip);
+      g_assert_nonnull (strstr (tooltip, "AVX512_BF16"));
+    }
+  else
+    {
+      g_assert_true (gtk_widget_get_sensitive (row));
+      gtk_switch_set_active (toggle, TRUE);
+      g_assert_cmpint (graft_session_get_spec (session)->precision, ==, GRAFT_PLAN_PRECISION_BF16);
+      gtk_switch_set_active (toggle, FALSE);
+      g_assert_cmpint (graft_session_get_spec (session)->precision, ==, GRAFT_PLAN_PRECISION_FP32);
+    }
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -830,6 +871,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/schedule/keyboard", test_keyboard);
   g_test_add_func ("/app/schedule/pointer", test_pointer);
   g_test_add_func ("/app/schedule/page", test_page);
+  g_test_add_func ("/app/schedule/precision", test_precision);
   result = g_test_run ();
 
   {

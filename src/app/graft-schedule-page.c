@@ -98,6 +98,8 @@ struct _GraftSchedulePage
   AdwActionRow *pct_row;
   AdwActionRow *div_row;
   GtkSwitch *restart_switch;
+  AdwActionRow *precision_row;
+  GtkSwitch *precision_switch;
   AdwEntryRow *lr_row;
   GtkScale *factor_scale;
   GtkLabel *factor_label;
@@ -289,6 +291,8 @@ on_switch_changed (GraftSchedulePage *self, GParamSpec *pspec, GtkSwitch *button
     return;
   if (button == self->restart_switch)
     spec->schedule.restart_each_stage = active;
+  else if (button == self->precision_switch)
+    spec->precision = active ? GRAFT_PLAN_PRECISION_BF16 : GRAFT_PLAN_PRECISION_FP32;
   else if (button == self->nesterov_switch)
     spec->optimizer.nesterov = active;
   else if (button == self->flip_switch)
@@ -777,6 +781,16 @@ sync_from_spec (GraftSchedulePage *self)
                                                 ? _("The cycle starts at the learning rate divided by this")
                                                 : _("Ratio of the highest learning rate to the lowest"));
   gtk_switch_set_active (self->restart_switch, spec->schedule.restart_each_stage);
+  gtk_switch_set_active (self->precision_switch, spec->precision == GRAFT_PLAN_PRECISION_BF16);
+  /* Without AVX512_BF16 or AMX bf16 cannot run: the switch stays off, and stays
+   * usable only to turn off a bf16 that a spec made elsewhere asks for. */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->precision_row),
+                            graft_plan_bf16_supported () || spec->precision == GRAFT_PLAN_PRECISION_BF16);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->precision_row),
+                               graft_plan_bf16_supported ()
+                                 ? NULL
+                                 : _("This CPU has neither AVX512_BF16 nor AMX, which bf16 needs: training runs in "
+                                     "32-bit floats"));
 
   lr_valid = sync_entry (self->lr_row, spec->optimizer.learning_rate, &self->lr_shown, FALSE);
   gtk_range_set_value (GTK_RANGE (self->factor_scale), spec->discriminative_factor);
@@ -977,6 +991,8 @@ graft_schedule_page_class_init (GraftSchedulePageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, pct_row);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, div_row);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, restart_switch);
+  gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, precision_row);
+  gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, precision_switch);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, lr_row);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, factor_scale);
   gtk_widget_class_bind_template_child (widget_class, GraftSchedulePage, factor_label);
