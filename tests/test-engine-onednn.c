@@ -1178,6 +1178,117 @@ test_plan_edges (void)
     }
 }
 
+/* A ResNet of odd widths (19 and 21 channels, padded blocks) on a 3x11x11 image: a stem
+ * BatchNorm and ReLU, an identity block (its input read by conv1 and the residual Add,
+ * whose gradients add up), a downsampling block whose shortcut BatchNorm adds the main
+ * branch (the Add's other gradient goes to a BatchNorm without activation), and a
+ * BatchNorm and Add without ReLU whose other operand another Add reads after it. */
+static void
+resnet_build (net *t, uint64_t seed)
+{
+  graft_shape input_shape = graft_shape_4d (1, 3, 11, 11);
+  int x, y, skip, pair[2], gemm[3];
+  graft_node_attributes a;
+
+  t->graph = graft_graph_new ();
+  t->input = graft_graph_add_input (t->graph, "image", &input_shape, NULL);
+  x = net_conv (t, "stem", t->input, 3, 19, 3, 1, 1, false, seed);
+  x = net_batchnorm (t, "stem.bn", x, 19, seed + 10);
+  skip = x = net_activation (t, "stem.relu", x, GRAFT_ACTIVATION_RELU, 0, 0);
+  x = net_conv (t, "a.conv1", x, 19, 19, 3, 1, 1, false, seed + 20);
+  x = net_batchnorm (t, "a.bn1", x, 19, seed + 30);
+  x = net_activation (t, "a.relu1", x, GRAFT_ACTIVATION_RELU, 0, 0);
+  x = net_conv (t, "a.conv2", x, 19, 19, 3, 1, 1, false, seed + 40);
+  pair[0] = net_batchnorm (t, "a.bn2", x, 19, seed + 50);
+  pair[1] = skip;
+  x = net_node (t, "a.add", (graft_node_attributes) { .op = GRAFT_OP_ADD }, pair, 2);
+  t->kept = skip = x = net_activation (t, "a.relu2", x, GRAFT_ACTIVATION_RELU, 0, 0);
+  x = net_conv (t, "b.conv1", x, 19, 21, 3, 2, 1, false, seed + 60);
+  x = net_batchnorm (t, "b.bn1", x, 21, seed + 70);
+  x = net_activation (t, "b.relu1", x, GRAFT_ACTIVATION_RELU, 0, 0);
+  x = net_conv (t, "b.conv2", x, 21, 21, 3, 1, 1, false, seed + 80);
+  y = net_batchnorm (t, "b.bn2", x, 21, seed + 90);
+  x = net_conv (t, "b.down", skip, 19, 21, 1, 2, 1, false, seed + 100);
+  pair[0] = y;
+  pair[1] = net_batchnorm (t, "b.down.bn", x, 21, seed + 110);
+  x = net_node (t, "b.add", (graft_node_attributes) { .op = GRAFT_OP_ADD }, pair, 2);
+  skip = x = net_activation (t, "b.relu2", x, GRAFT_ACTIVATION_RELU, 0, 0);
+  x = net_conv (t, "c.conv", x, 21, 21, 1, 1, 1, true, seed + 120);
+  pair[0] = skip;
+  pair[1] = net_batchnorm (t, "c.bn", x, 21, seed + 130);
+  x = net_node (t, "c.add", (graft_node_attributes) { .op = GRAFT_OP_ADD }, pair, 2);
+  /* skip's gradient, written by d.add first, is added to in c.bn's pass. */
+  pair[0] = x, pair[1] = skip;
+  x = net_node (t, "d.add", (graft_node_attributes) { .op = GRAFT_OP_ADD }, pair, 2);
+  a = (graft_node_attributes) { .op = GRAFT_OP_MEAN_SPATIAL, .mean_spatial = { false } };
+  x = net_node (t, "gap", a, &x, 1);
+  gemm[0] = x;
+  gemm[1] = net_tensor (t, "fc.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (5, 21), -0.3f, 0.3f, seed + 140);
+  gemm[2] = net_tensor (t, "fc.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { 5 }), -0.1f, 0.1f,
+                        seed + 141);
+  a = (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1.0f, 1.0f } };
+  t->logits = net_node (t, "fc", a, gemm, 3);
+}
+
+/* BatchNorm's backward runs the ReLU's and the residual Add's after it in its pass
+ * (the ReLU's mask from its output, the Add's other gradient written or added to): the
+ * same bits as the separate passes of an unfused plan on oneDNN, and the portable
+ * kernels' results within float tolerances. */
+static void
+test_plan_fused_backward (void)
+{
+  int batch = 3;
+  float images[3 * 3 * 11 * 11];
+  int32_t labels[3];
+  net nets[3];
+  graft_plan *plans[3];
+  float loss[3];
+  graft_error error;
+
+  test_fill_uniform_float (images, G_N_ELEMENTS (images), 23, -1, 1);
+  for (int i = 0; i < batch; i++)
+    labels[i] = (int32_t) ((i * 2 + 3) % 5);
+  for (int k = 0; k < 3; k++)
+    {
+      int keep[2];
+      graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = batch, .keep = keep, .n_keep = 2,
+                                     .kernels = k ? GRAFT_PLAN_KERNELS_ONEDNN : GRAFT_PLAN_KERNELS_PORTABLE,
+                                     .unfused = k == 2 };
+      resnet_build (&nets[k], 31);
+      keep[0] = nets[k].kept, keep[1] = nets[k].logits;
+      options.loss_logits = nets[k].logits;
+      plans[k] = graft_plan_new (nets[k].graph, &options, &error);
+      if (plans[k] == NULL)
+        g_error ("plan: %s", error.message);
+      g_assert_cmpint (graft_plan_set_input (plans[k], nets[k].input, images, G_N_ELEMENTS (images), &error), ==,
+                       GRAFT_OK);
+      g_assert_cmpint (graft_plan_forward (plans[k], &error), ==, GRAFT_OK);
+      g_assert_cmpint (graft_plan_backward (plans[k], labels, &loss[k], &error), ==, GRAFT_OK);
+    }
+  /* The ReLUs after stem.bn, a.bn1 and b.bn1; a.add and a.relu2, b.add and b.relu2
+   * (in b.down.bn's pass); c.add. */
+  g_assert_cmpint (graft_plan_fused_backward_nodes (plans[0]), ==, 0);
+  g_assert_cmpint (graft_plan_fused_backward_nodes (plans[1]), ==, 8);
+  g_assert_cmpint (graft_plan_fused_backward_nodes (plans[2]), ==, 0);
+  assert_plans_agree (nets, plans, loss);
+  g_assert_cmpfloat (loss[1], ==, loss[2]);
+  for (int v = 0; v < graft_graph_value_count (nets[1].graph); v++)
+    {
+      const graft_value *value = graft_graph_value (nets[1].graph, v);
+      size_t count;
+      if (value->kind != GRAFT_VALUE_PARAMETER)
+        continue;
+      graft_shape_count (&value->shape, &count, NULL);
+      if (memcmp (graft_plan_gradient (plans[1], v), graft_plan_gradient (plans[2], v), count * sizeof (float)) != 0)
+        g_error ("the gradient of %s differs between the fused and the unfused backward", value->name);
+    }
+  for (int k = 0; k < 3; k++)
+    {
+      graft_plan_free (plans[k]);
+      graft_graph_free (nets[k].graph);
+    }
+}
+
 /* An inference plan: the same outputs as the portable kernels, and a frozen training
  * plan reorders its weights once but still sees the graph's weights. */
 static void
@@ -1530,6 +1641,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/onednn/plan-deterministic", test_plan_deterministic);
   g_test_add_func ("/engine/onednn/plan-inference", test_plan_inference);
   g_test_add_func ("/engine/onednn/plan-edges", test_plan_edges);
+  g_test_add_func ("/engine/onednn/plan-fused-backward", test_plan_fused_backward);
   if (graft_onednn_bf16_available ())
     {
       g_test_add_func ("/engine/onednn/bf16/conv", test_bf16_conv);

@@ -596,8 +596,12 @@ batchnorm_backward (const graft_op_context *c)
 {
   batchnorm_node *bn = c->state->backend;
   float *const *in = c->inputs, *const *d = c->gradients;
-  graft_onednn_batchnorm_backward (bn->bn, in[0], in[1], in[3], in[4], c->saved, c->dy, d[0], c->set_dx, d[1], d[2],
-                                   c->scratch);
+  /* With the fused ReLU's and Add's backward (backward_fused): the ReLU's mask from its
+   * output, the Add's other gradient in the same pass as dx. */
+  const float *relu_y = c->backward_fused && c->activation != NULL ? c->activation_output : NULL;
+  graft_onednn_batchnorm_backward_fused (bn->bn, in[0], in[1], in[3], in[4], c->saved, c->dy, relu_y,
+                                         c->backward_fused ? c->residual_gradient : NULL, c->set_residual, d[0],
+                                         c->set_dx, d[1], d[2], c->scratch);
 }
 
 static const graft_op_descriptor batchnorm_descriptor = {
@@ -605,6 +609,7 @@ static const graft_op_descriptor batchnorm_descriptor = {
   .min_inputs = 5, .max_inputs = 5,
   .fuses_activation = true,
   .sets_dx = true,
+  .fuses_backward = true,
   .infer_shape = infer_shape,
   .setup = batchnorm_setup,
   .saved_floats = batchnorm_saved_floats,
@@ -622,6 +627,7 @@ static const graft_op_descriptor batchnorm_add_descriptor = {
   .fuses_activation = true,
   .fuses_add = true,
   .sets_dx = true,
+  .fuses_backward = true,
   .infer_shape = infer_shape,
   .setup = batchnorm_setup,
   .saved_floats = batchnorm_saved_floats,

@@ -944,13 +944,39 @@ graft_onednn_batchnorm_scratch_floats (const graft_onednn_batchnorm *bn)
   return 0;
 }
 
+/* The gradient that reaches BatchNorm's output, over positions [start, end) of one
+ * (sample, block) plane at offset: dy, or where relu_y (the fused ReLU's output) is
+ * not NULL, dy where y > 0 and 0 elsewhere, as the ReLU's own backward computes it
+ * (activation.c). Into g, in the plane's order. */
+static inline __attribute__ ((always_inline)) void
+relu_gradient (const float *dy, const float *relu_y, size_t offset, size_t start, size_t end, size_t bs, float *g)
+{
+  const float *pd = dy + offset + start * bs;
+  size_t count = (end - start) * bs;
+  if (relu_y == NULL)
+    for (size_t k = 0; k < count; k++)
+      g[k] = pd[k];
+  else
+    {
+      const float *py = relu_y + offset + start * bs;
+#pragma omp simd
+      for (size_t k = 0; k < count; k++)
+        g[k] = py[k] > 0.0f ? pd[k] : 0.0f;
+    }
+}
+
+/* Positions per run of the blocked loops below: their sums are in float over a run,
+ * then in double; backward's gradient of one run (64 x 16 floats) stays in cache. */
+#define RUN 64
+
 /* Per sample and channel, two sums over the plane: of x and x * x (center NULL), or of
- * dy and (x - center) * dy; then out1[c], out2[c] = their sums over the samples, in
- * order. Each (sample, block) sums in float over runs of 64 positions, then in double. */
+ * g and (x - center) * g, where g is dy, masked by the fused ReLU's output relu_y when
+ * that is not NULL (relu_gradient); then out1[c], out2[c] = their sums over the samples,
+ * in order. Each (sample, block) sums in float over runs of RUN positions, then in double. */
 GRAFT_SIMD_DISPATCH
 static void
-channel_sums (const graft_onednn_batchnorm *bn, const float *x, const float *center, const float *dy, double *out1,
-              double *out2)
+channel_sums (const graft_onednn_batchnorm *bn, const float *x, const float *center, const float *dy,
+              const float *relu_y, double *out1, double *out2)
 {
   size_t bs = (size_t) block_size, spatial = bn->p.spatial, padded = bn->padded;
   long n = bn->p.n, blocks = (long) bn->blocks;
@@ -961,32 +987,35 @@ channel_sums (const graft_onednn_batchnorm *bn, const float *x, const float *cen
     for (long cb = 0; cb < blocks; cb++)
       {
         size_t offset = ((size_t) i * (size_t) blocks + (size_t) cb) * spatial * bs;
-        const float *px = x + offset, *pd = dy != NULL ? dy + offset : NULL;
-        float mu[16] = { 0 };
+        const float *px = x + offset;
+        float mu[16] = { 0 }, g[RUN * 16];
         double s1[16] = { 0 }, s2[16] = { 0 };
         if (center != NULL)
           for (size_t l = 0; l < bs; l++)
             mu[l] = center[(size_t) cb * bs + l];
-        for (size_t start = 0; start < spatial; start += 64)
+        for (size_t start = 0; start < spatial; start += RUN)
           {
-            size_t end = start + 64 < spatial ? start + 64 : spatial;
+            size_t end = start + RUN < spatial ? start + RUN : spatial;
             float f1[16] = { 0 }, f2[16] = { 0 };
-            for (size_t s = start; s < end; s++)
-              for (size_t l = 0; l < bs; l++)
-                {
-                  float v = px[s * bs + l];
-                  if (pd != NULL)
+            if (dy != NULL)
+              {
+                relu_gradient (dy, relu_y, offset, start, end, bs, g);
+                for (size_t s = start; s < end; s++)
+                  for (size_t l = 0; l < bs; l++)
                     {
-                      float g = pd[s * bs + l];
-                      f1[l] += g;
-                      f2[l] += (v - mu[l]) * g;
+                      float v = px[s * bs + l], d = g[(s - start) * bs + l];
+                      f1[l] += d;
+                      f2[l] += (v - mu[l]) * d;
                     }
-                  else
-                    {
-                      f1[l] += v;
-                      f2[l] += v * v;
-                    }
-                }
+              }
+            else
+              for (size_t s = start; s < end; s++)
+                for (size_t l = 0; l < bs; l++)
+                  {
+                    float v = px[s * bs + l];
+                    f1[l] += v;
+                    f2[l] += v * v;
+                  }
             for (size_t l = 0; l < bs; l++)
               {
                 s1[l] += f1[l];
@@ -1054,7 +1083,7 @@ graft_onednn_batchnorm_forward (graft_onednn_batchnorm *bn, const float *x, cons
       double *sums = bn->partial + 2 * (size_t) bn->p.n * bn->padded, *squares = sums + bn->padded;
       float unbias = count > 1 ? (float) (count / (count - 1)) : 1.0f, m = bn->p.momentum;
       /* One pass: the variance as E[x^2] - mean^2, summed in double. */
-      channel_sums (bn, x, NULL, NULL, sums, squares);
+      channel_sums (bn, x, NULL, NULL, NULL, sums, squares);
       for (int k = 0; k < c; k++)
         {
           double mean = sums[k] / count, v = squares[k] / count - mean * mean;
@@ -1081,18 +1110,29 @@ graft_onednn_batchnorm_forward (graft_onednn_batchnorm *bn, const float *x, cons
   apply_channels (bn, x, residual, act, pre, y);
 }
 
-static void batchnorm_dx (const graft_onednn_batchnorm *bn, const float *x, const float *dy, float *dx, bool set_dx);
+static void batchnorm_dx (const graft_onednn_batchnorm *bn, const float *x, const float *dy, const float *relu_y,
+                          float *dresidual, bool set_residual, float *dx, bool set_dx);
 
 void
 graft_onednn_batchnorm_backward (graft_onednn_batchnorm *bn, const float *x, const float *gamma,
                                  const float *running_mean, const float *running_var, const float *saved,
                                  const float *dy, float *dx, bool set_dx, float *dgamma, float *dbeta, float *scratch)
 {
+  graft_onednn_batchnorm_backward_fused (bn, x, gamma, running_mean, running_var, saved, dy, NULL, NULL, false, dx,
+                                         set_dx, dgamma, dbeta, scratch);
+}
+
+void
+graft_onednn_batchnorm_backward_fused (graft_onednn_batchnorm *bn, const float *x, const float *gamma,
+                                       const float *running_mean, const float *running_var, const float *saved,
+                                       const float *dy, const float *relu_y, float *dresidual, bool set_residual,
+                                       float *dx, bool set_dx, float *dgamma, float *dbeta, float *scratch)
+{
   int c = bn->p.c;
   size_t padded = bn->padded;
   double count = (double) bn->p.n * (double) bn->p.spatial;
   double *totals = bn->partial + 2 * (size_t) bn->p.n * padded;
-  /* dx = k_dx * (dy - k_mean - (x - mean) * k_xmu), per channel. */
+  /* dx = k_dx * (g - k_mean - (x - mean) * k_xmu), per channel. */
   float *k_dx = bn->scale, *k_mean = bn->shift, *k_xmu = bn->invstd;
 
   (void) scratch;
@@ -1101,7 +1141,7 @@ graft_onednn_batchnorm_backward (graft_onednn_batchnorm *bn, const float *x, con
       bn->mean[k] = bn->batch_statistics ? saved[k] : running_mean[k];
       bn->invstd[k] = 1.0f / sqrtf ((bn->batch_statistics ? saved[c + k] : running_var[k]) + bn->p.epsilon);
     }
-  channel_sums (bn, x, bn->mean, dy, totals, totals + padded);
+  channel_sums (bn, x, bn->mean, dy, relu_y, totals, totals + padded);
   for (int k = 0; k < c; k++)
     {
       double sum_dy = totals[k], dg = totals[padded + k] * bn->invstd[k];
@@ -1115,14 +1155,17 @@ graft_onednn_batchnorm_backward (graft_onednn_batchnorm *bn, const float *x, con
       k_mean[k] = bn->batch_statistics ? (float) (sum_dy / count) : 0;
       k_xmu[k] = bn->batch_statistics ? (float) (invstd * dg / count) : 0;
     }
-  if (dx != NULL)
-    batchnorm_dx (bn, x, dy, dx, set_dx);
+  if (dx != NULL || dresidual != NULL)
+    batchnorm_dx (bn, x, dy, relu_y, dresidual, set_residual, dx, set_dx);
 }
 
-/* dx = k_dx * (dy - k_mean - (x - mean) * k_xmu), per channel. */
+/* g as relu_gradient gives it, run by run: the fused Add's other operand's gradient
+ * dresidual gets g (0 + g where set_residual, as the Add's backward over a cleared buffer
+ * gives it), and dx = k_dx * (g - k_mean - (x - mean) * k_xmu), per channel. */
 GRAFT_SIMD_DISPATCH
 static void
-batchnorm_dx (const graft_onednn_batchnorm *bn, const float *x, const float *dy, float *dx, bool set_dx)
+batchnorm_dx (const graft_onednn_batchnorm *bn, const float *x, const float *dy, const float *relu_y,
+              float *dresidual, bool set_residual, float *dx, bool set_dx)
 {
   size_t bs = (size_t) block_size, spatial = bn->p.spatial;
   long n = bn->p.n, blocks = (long) bn->blocks;
@@ -1135,13 +1178,28 @@ batchnorm_dx (const graft_onednn_batchnorm *bn, const float *x, const float *dy,
         size_t offset = ((size_t) i * (size_t) blocks + (size_t) cb) * spatial * bs;
         const float *kd = k_dx + (size_t) cb * bs, *km = k_mean + (size_t) cb * bs;
         const float *mu = bn->mean + (size_t) cb * bs, *kx = k_xmu + (size_t) cb * bs;
-        for (size_t s = 0; s < spatial; s++)
-          for (size_t l = 0; l < bs; l++)
-            {
-              size_t at = offset + s * bs + l;
-              float v = kd[l] * (dy[at] - km[l] - (x[at] - mu[l]) * kx[l]);
-              dx[at] = set_dx ? v : dx[at] + v;
-            }
+        float g[RUN * 16];
+        for (size_t start = 0; start < spatial; start += RUN)
+          {
+            size_t end = start + RUN < spatial ? start + RUN : spatial, run = (end - start) * bs;
+            size_t at = offset + start * bs;
+            relu_gradient (dy, relu_y, offset, start, end, bs, g);
+            if (dresidual != NULL && set_residual)
+              for (size_t k = 0; k < run; k++)
+                dresidual[at + k] = 0.0f + g[k];
+            else if (dresidual != NULL)
+              for (size_t k = 0; k < run; k++)
+                dresidual[at + k] += g[k];
+            if (dx == NULL)
+              continue;
+            for (size_t s = 0; s < end - start; s++)
+              for (size_t l = 0; l < bs; l++)
+                {
+                  size_t k = s * bs + l;
+                  float v = kd[l] * (g[k] - km[l] - (x[at + k] - mu[l]) * kx[l]);
+                  dx[at + k] = set_dx ? v : dx[at + k] + v;
+                }
+          }
       }
 }
 

@@ -127,6 +127,16 @@ void graft_onednn_batchnorm_backward (graft_onednn_batchnorm *bn, const float *x
                                       const float *running_mean, const float *running_var,
                                       const float *saved, const float *dy, float *dx, bool set_dx,
                                       float *dgamma, float *dbeta, float *scratch);
+/* The same, with the backward of a fused Add and ReLU after it (the forward's residual
+ * and act): dy is then the gradient of the ReLU's output relu_y, which masks it (NULL: no
+ * ReLU, dy is the Add's output's gradient), and dresidual (when not NULL) the gradient of
+ * the Add's other operand, which gets the masked dy: overwritten when set_residual, else
+ * added to. */
+void graft_onednn_batchnorm_backward_fused (graft_onednn_batchnorm *bn, const float *x, const float *gamma,
+                                            const float *running_mean, const float *running_var,
+                                            const float *saved, const float *dy, const float *relu_y,
+                                            float *dresidual, bool set_residual, float *dx, bool set_dx,
+                                            float *dgamma, float *dbeta, float *scratch);
 
 /* MaxPool and AveragePool of a blocked value. NULL with GRAFT_ERROR_UNSUPPORTED for
  * what oneDNN cannot express (an average with count_include_pad whose ceil_mode

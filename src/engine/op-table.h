@@ -83,6 +83,15 @@ typedef struct {
    * before the activation, and output is the Add's output: the node's own output is not
    * written. */
   const float *residual;
+  /* Fused backward (descriptors with fuses_backward, where the plan chose it): backward
+   * runs the fused Add's and ReLU's backward in its pass, which the plan then skips.
+   * dy is the gradient of the last fused node's output: the ReLU's (activation_output
+   * is the ReLU's output, whose sign masks dy), or the Add's where no ReLU is fused.
+   * residual_gradient is the gradient of the Add's other operand (NULL when there is no
+   * Add or it needs none), overwritten where set_residual, else added to. */
+  bool backward_fused;
+  float *residual_gradient;
+  bool set_residual;
 
   /* Backward: dy is the output's gradient; gradients[k] is input k's gradient buffer, or
    * NULL when it is not needed. Gradients accumulate, except that with set_dx
@@ -101,6 +110,7 @@ typedef struct {
   bool fuses_activation;             /* forward can apply a following Activation in the same pass */
   bool fuses_add;                    /* forward can add a following Add's other operand (residual) */
   bool sets_dx;                      /* backward has the overwriting form (see set_dx) */
+  bool fuses_backward;               /* backward can run its fused Add's and ReLU's (backward_fused) */
   /* The output shape from the input shapes; names the node in its errors. */
   graft_status (*infer_shape) (const graft_node *node, const graft_shape *const *in, graft_shape *out,
                                graft_error *error);

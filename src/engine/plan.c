@@ -63,6 +63,9 @@ typedef struct {
    * its pass (fuses_add is that node, or -1); fuses, when set, is then the Activation after
    * the Add. */
   int fuses_add;
+  /* Its backward runs the fused Add's and ReLU's backward too (descriptor fuses_backward),
+   * which then do nothing in backward: the gradients between them get no memory. */
+  bool fuses_backward;
   int aux_slot;           /* what forward saves for backward (BN statistics, max-pool argmax, dropout mask) */
 } node_plan;
 
@@ -430,6 +433,33 @@ plan_fusions (graft_plan *plan, const graft_plan_options *options)
       plan->nodes[i].fused_keeps_input = plan->nodes[i + 1].backward && needs_x;
       plan->nodes[i + 1].fused_into = i;
     }
+  /* Backward in one pass where the descriptor can (BatchNorm on oneDNN): a fused Add, a
+   * fused ReLU, or both; the nodes after it run backward whenever it does. */
+  for (int i = 0; i < plan->n_nodes; i++)
+    {
+      node_plan *np = &plan->nodes[i];
+      np->fuses_backward = np->descriptor->fuses_backward && np->backward && !np->fuses_swish
+                           && (np->fuses_add >= 0 || np->fuses >= 0)
+                           && (np->fuses < 0
+                               || graft_graph_node (graph, np->fuses)->attributes.activation.kind
+                                    == GRAFT_ACTIVATION_RELU);
+    }
+}
+
+/* Whether node i's backward runs in its producer's (fuses_backward). */
+static bool
+backward_fused_into (const graft_plan *plan, int i)
+{
+  return plan->nodes[i].fused_into >= 0 && plan->nodes[plan->nodes[i].fused_into].fuses_backward;
+}
+
+/* The value whose gradient a fuses_backward node reads: the output of the last node it
+ * fuses. */
+static int
+backward_fused_output (const graft_plan *plan, int i)
+{
+  const node_plan *np = &plan->nodes[i];
+  return graft_graph_node (plan->graph, np->fuses >= 0 ? np->fuses : np->fuses_add)->output;
 }
 
 /* Whether nothing writes value v (an activation): the output of a node whose fused
@@ -525,6 +555,19 @@ fill_context (graft_plan *plan, int i)
       c->pre_activation = np->fused_keeps_input ? out->data : NULL;
     }
   c->dy = out->grad;
+  if (np->fuses_backward)
+    {
+      c->backward_fused = true;
+      c->dy = plan->values[backward_fused_output (plan, i)].grad;
+      if (np->fuses_add >= 0)
+        {
+          /* Written where the Add's backward would have written it: nothing runs between. */
+          const graft_node *add = graft_graph_node (plan->graph, np->fuses_add);
+          int other = add->inputs[add->inputs[0] == node->output ? 1 : 0];
+          c->residual_gradient = gradient_of (plan, other);
+          c->set_residual = first_gradient_writer (plan, other, BACKWARD_STEP (plan->n_nodes, np->fuses_add));
+        }
+    }
   /* First writer overwrites: Conv, BatchNorm and the activations write every element of
    * dx in their _set_dx forms, so the first of them to write a gradient buffer needs no
    * memset of it beforehand (unless the node reads the same value twice). */
@@ -724,6 +767,9 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
           extend (plan, plan->values[node->inputs[k]].data_slot, step);
       if (needs_output)
         extend (plan, plan->values[node->output].data_slot, step);
+      /* The fused ReLU's output masks the gradient in this node's backward. */
+      if (np->fuses_backward && np->fuses >= 0)
+        extend (plan, plan->values[graft_graph_node (graph, np->fuses)->output].data_slot, step);
     }
 
   /* Gradients of activations: from the first backward that writes them to their
@@ -734,9 +780,20 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
         {
           const graft_value *value = graft_graph_value (graph, v);
           value_plan *vp = &plan->values[v];
-          int start = LAST_STEP (n);
+          int start = LAST_STEP (n), end = BACKWARD_STEP (n, value->producer);
           if (value->kind != GRAFT_VALUE_ACTIVATION || !vp->requires_grad || !vp->leads_to_loss)
             continue;
+          /* Inside a fused backward, only the last fused node's output has a gradient,
+           * read where the pass runs. */
+          if (plan->nodes[value->producer].fuses_backward)
+            continue;
+          if (backward_fused_into (plan, value->producer))
+            {
+              int into = plan->nodes[value->producer].fused_into;
+              if (backward_fused_output (plan, into) != v)
+                continue;
+              end = BACKWARD_STEP (n, into);
+            }
           if (v == options->loss_logits)
             start = LOSS_STEP (n);
           for (int i = value->producer + 1; i < n; i++)
@@ -748,7 +805,7 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
                 if (node->inputs[k] == v && BACKWARD_STEP (n, i) < start)
                   start = BACKWARD_STEP (n, i);
             }
-          if ((vp->grad_slot = add_slot (plan, vp->count, start, BACKWARD_STEP (n, value->producer))) < 0)
+          if ((vp->grad_slot = add_slot (plan, vp->count, start, end)) < 0)
             goto oom;
         }
       if ((plan->probs_slot = add_slot (plan, plan->values[options->loss_logits].count,
@@ -927,7 +984,7 @@ graft_plan_backward (graft_plan *plan, const int32_t *labels, float *loss, graft
   zero_gradient_slot (plan, logits, LOSS_STEP (plan->n_nodes));
   graft_cross_entropy_backward (&p, plan->probs, labels, 1.0f, lp->grad);
   for (int i = plan->n_nodes - 1; i >= 0; i--)
-    if (plan->nodes[i].backward)
+    if (plan->nodes[i].backward && !backward_fused_into (plan, i))
       run_backward (plan, i);
   return GRAFT_OK;
 }
@@ -1003,6 +1060,15 @@ graft_plan_bf16_nodes (const graft_plan *plan)
 #endif
   (void) plan;
   return 0;
+}
+
+int
+graft_plan_fused_backward_nodes (const graft_plan *plan)
+{
+  int count = 0;
+  for (int i = 0; i < plan->n_nodes; i++)
+    count += plan->nodes[i].backward && backward_fused_into (plan, i);
+  return count;
 }
 
 void

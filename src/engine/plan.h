@@ -115,6 +115,9 @@ graft_graph *graft_plan_graph (const graft_plan *plan);
 bool graft_plan_node_runs_backward (const graft_plan *plan, int node);
 /* How many nodes run inside another node's forward pass (fused activations; tests). */
 int graft_plan_fused_nodes (const graft_plan *plan);
+/* How many nodes run backward inside another node's backward pass (an Add and a ReLU
+ * in BatchNorm's on oneDNN; tests). */
+int graft_plan_fused_backward_nodes (const graft_plan *plan);
 
 typedef struct {
   size_t activation_floats;  /* activations, their gradients and saved tensors, after sharing */
