@@ -945,24 +945,59 @@ graft_onednn_batchnorm_scratch_floats (const graft_onednn_batchnorm *bn)
 }
 
 /* The gradient that reaches BatchNorm's output, over positions [start, end) of one
- * (sample, block) plane at offset: dy, or where relu_y (the fused ReLU's output) is
- * not NULL, dy where y > 0 and 0 elsewhere, as the ReLU's own backward computes it
- * (activation.c). Into g, in the plane's order. */
-static inline __attribute__ ((always_inline)) void
+ * (sample, block) plane at offset: dy itself, or where relu_y (the fused ReLU's output)
+ * is not NULL, dy where y > 0 and 0 elsewhere, as the ReLU's own backward computes it
+ * (activation.c), written into g. */
+static inline __attribute__ ((always_inline)) const float *
 relu_gradient (const float *dy, const float *relu_y, size_t offset, size_t start, size_t end, size_t bs, float *g)
 {
-  const float *pd = dy + offset + start * bs;
+  const float *pd = dy + offset + start * bs, *py;
   size_t count = (end - start) * bs;
   if (relu_y == NULL)
-    for (size_t k = 0; k < count; k++)
-      g[k] = pd[k];
-  else
-    {
-      const float *py = relu_y + offset + start * bs;
+    return pd;
+  py = relu_y + offset + start * bs;
 #pragma omp simd
-      for (size_t k = 0; k < count; k++)
-        g[k] = py[k] > 0.0f ? pd[k] : 0.0f;
-    }
+  for (size_t k = 0; k < count; k++)
+    g[k] = py[k] > 0.0f ? pd[k] : 0.0f;
+  return g;
+}
+
+/* The sums of one run of positions of a (sample, block) plane: f1, f2 += g and
+ * (x - mu) * g (g not NULL), else x and x * x. bs is a constant where it is inlined
+ * (block_of), so that the loop over a block is one vector. */
+static inline __attribute__ ((always_inline)) void
+sums_run (size_t bs, size_t positions, const float *x, const float *g, const float *mu, float *f1, float *f2)
+{
+  if (g != NULL)
+    for (size_t s = 0; s < positions; s++)
+      for (size_t l = 0; l < bs; l++)
+        {
+          float v = x[s * bs + l], d = g[s * bs + l];
+          f1[l] += d;
+          f2[l] += (v - mu[l]) * d;
+        }
+  else
+    for (size_t s = 0; s < positions; s++)
+      for (size_t l = 0; l < bs; l++)
+        {
+          float v = x[s * bs + l];
+          f1[l] += v;
+          f2[l] += v * v;
+        }
+}
+
+/* dx = kd * (g - km - (x - mu) * kx) over one run, written (set_dx) or added. */
+static inline __attribute__ ((always_inline)) void
+dx_run (size_t bs, size_t positions, const float *g, const float *x, const float *kd, const float *km,
+        const float *mu, const float *kx, float *dx, bool set_dx)
+{
+  for (size_t s = 0; s < positions; s++)
+    for (size_t l = 0; l < bs; l++)
+      {
+        size_t k = s * bs + l;
+        float v = kd[l] * (g[k] - km[l] - (x[k] - mu[l]) * kx[l]);
+        dx[k] = set_dx ? v : dx[k] + v;
+      }
 }
 
 /* Positions per run of the blocked loops below: their sums are in float over a run,
@@ -997,25 +1032,11 @@ channel_sums (const graft_onednn_batchnorm *bn, const float *x, const float *cen
           {
             size_t end = start + RUN < spatial ? start + RUN : spatial;
             float f1[16] = { 0 }, f2[16] = { 0 };
-            if (dy != NULL)
-              {
-                relu_gradient (dy, relu_y, offset, start, end, bs, g);
-                for (size_t s = start; s < end; s++)
-                  for (size_t l = 0; l < bs; l++)
-                    {
-                      float v = px[s * bs + l], d = g[(s - start) * bs + l];
-                      f1[l] += d;
-                      f2[l] += (v - mu[l]) * d;
-                    }
-              }
+            const float *d = dy != NULL ? relu_gradient (dy, relu_y, offset, start, end, bs, g) : NULL;
+            if (bs == 16)
+              sums_run (16, end - start, px + start * bs, d, mu, f1, f2);
             else
-              for (size_t s = start; s < end; s++)
-                for (size_t l = 0; l < bs; l++)
-                  {
-                    float v = px[s * bs + l];
-                    f1[l] += v;
-                    f2[l] += v * v;
-                  }
+              sums_run (bs, end - start, px + start * bs, d, mu, f1, f2);
             for (size_t l = 0; l < bs; l++)
               {
                 s1[l] += f1[l];
@@ -1178,12 +1199,12 @@ batchnorm_dx (const graft_onednn_batchnorm *bn, const float *x, const float *dy,
         size_t offset = ((size_t) i * (size_t) blocks + (size_t) cb) * spatial * bs;
         const float *kd = k_dx + (size_t) cb * bs, *km = k_mean + (size_t) cb * bs;
         const float *mu = bn->mean + (size_t) cb * bs, *kx = k_xmu + (size_t) cb * bs;
-        float g[RUN * 16];
+        float buffer[RUN * 16];
         for (size_t start = 0; start < spatial; start += RUN)
           {
             size_t end = start + RUN < spatial ? start + RUN : spatial, run = (end - start) * bs;
             size_t at = offset + start * bs;
-            relu_gradient (dy, relu_y, offset, start, end, bs, g);
+            const float *g = relu_gradient (dy, relu_y, offset, start, end, bs, buffer);
             if (dresidual != NULL && set_residual)
               for (size_t k = 0; k < run; k++)
                 dresidual[at + k] = 0.0f + g[k];
@@ -1192,13 +1213,12 @@ batchnorm_dx (const graft_onednn_batchnorm *bn, const float *x, const float *dy,
                 dresidual[at + k] += g[k];
             if (dx == NULL)
               continue;
-            for (size_t s = 0; s < end - start; s++)
-              for (size_t l = 0; l < bs; l++)
-                {
-                  size_t k = s * bs + l;
-                  float v = kd[l] * (g[k] - km[l] - (x[at + k] - mu[l]) * kx[l]);
-                  dx[at + k] = set_dx ? v : dx[at + k] + v;
-                }
+            if (bs == 16 && set_dx)
+              dx_run (16, end - start, g, x + at, kd, km, mu, kx, dx + at, true);
+            else if (bs == 16)
+              dx_run (16, end - start, g, x + at, kd, km, mu, kx, dx + at, false);
+            else
+              dx_run (bs, end - start, g, x + at, kd, km, mu, kx, dx + at, set_dx);
           }
       }
 }
