@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
 
 #include "engine/simd.h"
 #include "engine/tensor.h"
@@ -362,6 +363,8 @@ activation_md (dnnl_memory_desc_t *md, int n, int c, int h, int w, bool blocked)
 /* ------------------------------------------------------------------------ */
 /* Conv2d                                                                    */
 
+#define GRAFT_ONEDNN_MAX_SPLIT 16
+
 struct graft_onednn_conv {
   graft_conv2d_params p;
   graft_onednn_conv_config config;
@@ -373,6 +376,16 @@ struct graft_onednn_conv {
   bool bf16;
   step src_to_bf16, dy_to_bf16;
   size_t bf16_src_offset, bf16_dy_offset;
+  /* bf16's weight gradient in n_split slices of the batch, one per thread, each a
+   * one-thread primitive (0: the one primitive over the batch). oneDNN's bf16 kernel
+   * shares a transposed copy of x and dy between its threads and waits in spinning
+   * barriers; each slice here has its own and writes its own gradient (at
+   * split_stride floats apart in scratch, with its bias gradient and its scratchpad),
+   * which are added in slice order, so the result does not depend on timing. */
+  int n_split;
+  step split[GRAFT_ONEDNN_MAX_SPLIT];
+  dnnl_stream_t split_streams[GRAFT_ONEDNN_MAX_SPLIT];
+  size_t split_stride, split_bias, split_scratchpad, split_x_bytes, split_dy_bytes;
   /* The weights in each primitive's format. Constant weights are reordered once into
    * buffers of their own; weights that may change are reordered at each use into
    * scratch at weights_offset (no memory held between steps). NULL/0: the plain
@@ -422,6 +435,12 @@ graft_onednn_conv_free (graft_onednn_conv *conv)
   step_free (&conv->diff_weights_to_plain);
   step_free (&conv->src_to_bf16);
   step_free (&conv->dy_to_bf16);
+  for (int k = 0; k < conv->n_split; k++)
+    {
+      step_free (&conv->split[k]);
+      if (conv->split_streams[k] != NULL)
+        dnnl_stream_destroy (conv->split_streams[k]);
+    }
   graft_floats_free (conv->weights_forward);
   graft_floats_free (conv->weights_backward);
   if (conv->stream != NULL)
@@ -493,6 +512,98 @@ diff_weights_add_plain (const graft_onednn_conv *conv, const float *tiles, float
                 d[y * kw + x] += from[(size_t) y * s[2] + (size_t) x * s[3]];
           }
     }
+}
+
+/* The slices' steps from pd (the first owns it, the others clones), with their
+ * streams; false when oneDNN fails (what was made is freed with the object). */
+static bool
+split_steps (graft_onednn_conv *conv, dnnl_primitive_desc_t pd, int slices)
+{
+  for (int k = 0; k < slices; k++)
+    {
+      dnnl_primitive_desc_t copy = pd;
+      step *s = &conv->split[k];
+      if (k > 0 && dnnl_primitive_desc_clone (&copy, pd) != dnnl_success)
+        return false;
+      conv->n_split = k + 1;
+      if (!step_make (s, copy) || !step_arg (s, DNNL_ARG_SRC, dnnl_query_src_md, 0)
+          || !step_arg (s, DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0)
+          || !step_arg (s, DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0)
+          || (conv->config.bias && !step_arg (s, DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, 1))
+          || !step_arg (s, DNNL_ARG_SCRATCHPAD, dnnl_query_scratchpad_md, 0)
+          || dnnl_stream_create (&conv->split_streams[k], cpu_engine, dnnl_stream_default_flags) != dnnl_success)
+        return false;
+    }
+  return true;
+}
+
+/* The bf16 weight gradient per thread (n_split), where the batch divides evenly among
+ * the threads and oneDNN gives a one-thread jit kernel the same gradient layout (md)
+ * as its kernel for the whole batch: desc is that kernel's description, *floats the
+ * scratch the weight gradient needs, raised for the slices. false when oneDNN fails
+ * making what it offered; not splitting is not a failure. */
+static bool
+split_make (graft_onednn_conv *conv, const dnnl_convolution_desc_t *desc, const dnnl_memory_desc_t *md,
+            size_t *floats)
+{
+  const graft_conv2d_params *p = &conv->p;
+  int threads = omp_get_max_threads ();
+  dnnl_convolution_desc_t slice = *desc;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+  const dnnl_memory_desc_t *chosen, *scratchpad;
+  const char *name = NULL;
+  size_t stride = 0, bias = 0, pad = 0;
+  bool usable, made;
+
+  dnnl_memory_desc_t src, dst;
+  int n;
+
+  if (threads < 2 || threads > GRAFT_ONEDNN_MAX_SPLIT || p->n % threads != 0)
+    return true;
+  n = p->n / threads;
+  activation_md_typed (&src, n, p->c, p->h, p->w, conv->config.src_blocked, dnnl_bf16);
+  activation_md_typed (&dst, n, p->m, p->oh, p->ow, conv->config.dst_blocked, dnnl_bf16);
+  slice.src_desc = src;
+  slice.diff_dst_desc = dst;
+  if (dnnl_primitive_attr_create (&attr) != dnnl_success)
+    return false;
+  /* Made for one thread (oneDNN sizes its kernels and primitives by
+   * omp_get_max_threads), and run below inside an OpenMP region, where oneDNN runs on
+   * the calling thread alone. */
+  omp_set_num_threads (1);
+  usable = dnnl_primitive_attr_set_scratchpad_mode (attr, dnnl_scratchpad_mode_user) == dnnl_success
+           && dnnl_primitive_desc_create (&pd, &slice, attr, cpu_engine, conv->forward.pd) == dnnl_success;
+  dnnl_primitive_attr_destroy (attr);
+  if (usable)
+    {
+      chosen = dnnl_primitive_desc_query_md (pd, dnnl_query_diff_weights_md, 0);
+      scratchpad = dnnl_primitive_desc_query_md (pd, dnnl_query_scratchpad_md, 0);
+      usable = chosen != NULL && dnnl_memory_desc_equal (chosen, md) && scratchpad != NULL
+               && dnnl_primitive_desc_query (pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success
+               && strncmp (name, "ref", 3) != 0;
+      if (usable)
+        {
+          graft_size_align_floats (conv->diff_weights_floats, &bias);
+          graft_size_align_floats (bias + (size_t) p->m, &pad);
+          graft_size_align_floats (pad + md_floats (scratchpad), &stride);
+        }
+      else
+        dnnl_primitive_desc_destroy (pd);
+    }
+  made = !usable || split_steps (conv, pd, threads);
+  omp_set_num_threads (threads);
+  if (!usable || !made)
+    return made;
+  conv->split_stride = stride;
+  conv->split_bias = bias;
+  conv->split_scratchpad = pad;
+  conv->split_x_bytes = dnnl_memory_desc_get_size (dnnl_primitive_desc_query_md (conv->split[0].pd, dnnl_query_src_md, 0));
+  conv->split_dy_bytes
+    = dnnl_memory_desc_get_size (dnnl_primitive_desc_query_md (conv->split[0].pd, dnnl_query_diff_dst_md, 0));
+  if (stride * (size_t) threads > *floats)
+    *floats = stride * (size_t) threads;
+  return true;
 }
 
 static graft_onednn_conv *
@@ -654,11 +765,14 @@ conv_create (const graft_conv2d_params *p, const graft_onednn_conv_config *confi
           conv->portable_scratch = graft_conv2d_scratch_floats (&chunk);
           floats = conv->portable_x + conv->portable_dy + conv->portable_scratch;
         }
+      if (bf16 && !conv->portable_weights && !split_make (conv, &desc, md, &floats))
+        goto fail;
       if (floats > conv->scratch_floats)
         conv->scratch_floats = floats;
       snprintf (conv->implementation + strlen (conv->implementation),
-                sizeof conv->implementation - strlen (conv->implementation), " / %s",
-                conv->portable_weights ? "graft portable" : implementation_of (&conv->backward_weights));
+                sizeof conv->implementation - strlen (conv->implementation), " / %s%s",
+                conv->portable_weights ? "graft portable" : implementation_of (&conv->backward_weights),
+                conv->n_split > 0 ? " per thread" : "");
     }
   if (!config->constant_weights)
     {
@@ -839,6 +953,38 @@ graft_onednn_conv_backward (graft_onednn_conv *conv, const float *x, const float
             plain_dy = (float *) dys;
           graft_conv2d_backward (&chunk, plain_x, w, plain_dy, NULL, dw, conv->config.bias ? dbias : NULL,
                                  scratch + conv->portable_x + conv->portable_dy);
+        }
+    }
+  else if ((dw != NULL || dbias != NULL) && conv->n_split > 0)
+    {
+      int n = conv->n_split;
+#pragma omp parallel for num_threads(n) schedule(static, 1)
+      for (int k = 0; k < n; k++)
+        {
+          float *slice = scratch + (size_t) k * conv->split_stride;
+          void *data[5];
+          int a = 0;
+          data[a++] = (char *) x_compute + (size_t) k * conv->split_x_bytes;
+          data[a++] = (char *) dy_compute + (size_t) k * conv->split_dy_bytes;
+          data[a++] = slice;
+          if (conv->config.bias)
+            data[a++] = slice + conv->split_bias;
+          data[a] = slice + conv->split_scratchpad;
+          step_run (&conv->split[k], conv->split_streams[k], data);
+        }
+      for (int k = 0; k < n; k++)
+        {
+          float *slice = scratch + (size_t) k * conv->split_stride;
+          if (dw != NULL && conv->tile_o > 0)
+            diff_weights_add_plain (conv, slice, dw);
+          else if (dw != NULL)
+            {
+              void *to_plain[] = { slice, dw };
+              step_run (&conv->diff_weights_to_plain, conv->stream, to_plain);
+            }
+          if (dbias != NULL && conv->config.bias)
+            for (int m = 0; m < conv->p.m; m++)
+              dbias[m] += slice[conv->split_bias + (size_t) m];
         }
     }
   else if ((dw != NULL || dbias != NULL) && conv->backward_weights.primitive != NULL)
