@@ -5,7 +5,7 @@
         [--repeats 5] [--rounds 3]
         [--models mobilenet_v2,resnet18,efficientnet_b0,convnext_tiny,vit_b_16]
         [--backends portable,onednn] [--graft-cli build/src/cli/graft-cli]
-        [--variant NAME=PATH[@LIBDIR]]... [--workdir DIR] [--json OUT.json]
+        [--variant NAME=PATH[@LIBDIR][+PRECISION]]... [--workdir DIR] [--json OUT.json]
 
 Needs Debian's python3-torch and python3-torchvision (run it with /usr/bin/python3),
 node with onnxruntime-node under tests/ort/ (tests/ort/install.sh), and a built
@@ -55,8 +55,10 @@ What it does:
 the portable backend), interleaved with the rest, so that a change is measured side by
 side with what it changes: NAME=PATH, or NAME=PATH@LIBDIR to run it with
 LD_LIBRARY_PATH=LIBDIR (which overrides the run path: e.g. an OpenBLAS build other than
-the one it was linked to). The table then has a row per variant, with the ratio of
-graft-cli (the build under test) to it.
+the one it was linked to). A +PRECISION suffix (+bf16, +fp32) runs that variant with
+graft-cli bench --precision PRECISION, e.g. --variant bf16=build/src/cli/graft-cli+bf16
+--variant-backend onednn times bf16 mixed precision against the same build's fp32. The table
+then has a row per variant, with the ratio of graft-cli (the build under test) to it.
 The header says which CPU (model and vector flags), OpenBLAS (configuration, core,
 threading), engine kernels and backends ran, and the thread settings.
 """
@@ -234,14 +236,14 @@ def thread_env(args, backend=None):
 
 
 def run_graft(args, model_file, mode, backend="portable", variant=None, batch=None, repeats=None, extra_env=None):
-    cli, libdir = variant[1:] if variant else (args.graft_cli, None)
+    cli, libdir, precision = variant[1:] if variant else (args.graft_cli, None, None)
     env = thread_env(args, backend)
     if libdir:
         env["LD_LIBRARY_PATH"] = libdir
     env.update(extra_env or {})
     return run_json([cli, "bench", model_file, "--batch", str(batch or args.batch), "--size", str(args.size),
                      "--threads", str(args.threads), "--mode", mode, "--repeats", str(repeats or args.repeats),
-                     "--json"], env=env)
+                     "--json"] + (["--precision", precision] if precision else []), env=env)
 
 
 def reported_backend(result):
@@ -279,11 +281,18 @@ def openblas_core(output):
 
 def parse_variant(text):
     name, _, rest = text.partition("=")
+    precision = None
+    head, plus, tail = rest.rpartition("+")
+    if plus and tail in PRECISIONS:
+        rest, precision = head, tail
     path, _, libdir = rest.partition("@")
     if not name or not path or name in ("graft", "graft-bn", "torch", "ort") + BACKENDS:
-        raise argparse.ArgumentTypeError(f"{text}: give NAME=PATH or NAME=PATH@LIBDIR "
+        raise argparse.ArgumentTypeError(f"{text}: give NAME=PATH, NAME=PATH@LIBDIR, and +bf16 or +fp32 after either "
                                          f"(NAME not graft, torch, ort or a backend)")
-    return (name, path, libdir or None)
+    return (name, path, libdir or None, precision)
+
+
+PRECISIONS = ("fp32", "bf16")   # graft-cli bench --precision
 
 
 def cpu_summary():
@@ -376,7 +385,8 @@ def main():
                         help="Graft's engine backends to time, through GRAFT_ENGINE_BACKEND")
     parser.add_argument("--graft-cli", default=os.path.join(ROOT, "build", "src", "cli", "graft-cli"))
     parser.add_argument("--variant", action="append", type=parse_variant, default=[],
-                        help="another graft-cli, NAME=PATH[@LIBDIR], timed in the same rounds (forward, train)")
+                        help="another graft-cli, NAME=PATH[@LIBDIR][+PRECISION], timed in the same rounds "
+                             "(forward, train)")
     parser.add_argument("--variant-backend", choices=BACKENDS, default="portable",
                         help="the backend the variants run, compared with graft-cli's same backend (default portable)")
     parser.add_argument("--workdir", default="/tmp/graft-compare-runtimes")
@@ -453,7 +463,7 @@ def main():
             details = (f"; {probe.get('threads', '?')} threads, OMP_WAIT_POLICY={probe.get('omp_wait_policy', '?')}; "
                        f"kernels {probe.get('simd', '?')}; OpenBLAS {probe.get('openblas', '?')}")
         print(f"Graft backend {BACKEND_TITLES[b]}: {what}{details}", flush=True)
-    for v in [("graft", args.graft_cli, None)] + args.variant:
+    for v in [("graft", args.graft_cli, None, None)] + args.variant:
         core = openblas_core(subprocess.run(
             [v[1], "bench", probe_file, "--batch", "1", "--repeats", "1", "--threads", str(args.threads)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
