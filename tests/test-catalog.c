@@ -281,7 +281,8 @@ test_bundled (void)
   g_autoptr (GBytes) global = NULL;
   static const char *const names[] = { "mobilenetv2-7", "mobilenetv2-12", "resnet18-v1-7", "resnet50-v1-12",
                                        "squeezenet1.1-7", "efficientnet-lite4-11", "shufflenet-v2-12",
-                                       "densenet-12", "convnext_tiny_in22ft1k_Opset17" };
+                                       "densenet-12", "convnext_tiny_in22ft1k_Opset17",
+                                       "vit_base_patch16_224_Opset17" };
   const GraftCatalogEntry *entry;
 
   g_assert_no_error (error);
@@ -347,6 +348,23 @@ test_bundled (void)
   g_assert_false (entry->preprocessing.nhwc);
   g_assert_cmpfloat_with_epsilon (entry->preprocessing.std[2], 0.225f, 1e-6);
   g_assert_cmpstr (entry->licence, ==, "Apache-2.0");
+  /* ViT-B/16: the LFS pointer in the zoo's skip/ folder (not validated by the zoo, which
+   * the description says), timm's preprocessing (mean and std 0.5, crop_pct 0.9), the
+   * class token x[:, 0] as the features. */
+  entry = graft_catalog_find (catalog, "vit_base_patch16_224_Opset17");
+  g_assert_cmpuint (entry->bytes, ==, 346368034);
+  g_assert_cmpstr (entry->sha256, ==, "c10a69bdef419b4159a3297d7a5ab2ba9e14bb25392aae474a996c534dae30ad");
+  g_assert_nonnull (strstr (entry->source, "Computer_Vision/skip/vit_base_patch16_224_Opset17_timm/"));
+  g_assert_nonnull (strstr (entry->source, "b1eeaa1ac722dcc1cd1a8284bde34393dab61c3d"));
+  g_assert_nonnull (strstr (entry->description, "skip/"));
+  g_assert_cmpint (entry->opset, ==, 17);
+  g_assert_cmpstr (entry->input_name, ==, "x");
+  g_assert_null (entry->output_name);
+  g_assert_cmpstr (entry->cut, ==, "/Gather_output_0");
+  g_assert_cmpint (entry->features, ==, 768);
+  g_assert_cmpint (entry->preprocessing.resize, ==, 248);
+  g_assert_cmpfloat_with_epsilon (entry->preprocessing.mean[0], 0.5f, 1e-6);
+  g_assert_cmpfloat_with_epsilon (entry->preprocessing.std[1], 0.5f, 1e-6);
   g_assert_null (graft_catalog_find (catalog, "resnet1000"));
   g_assert_null (graft_catalog_lookup (catalog, "resnet1000", &error));
   g_assert_error (error, GRAFT_CATALOG_ERROR, GRAFT_CATALOG_ERROR_NOT_FOUND);

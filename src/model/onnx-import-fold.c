@@ -880,6 +880,7 @@ import_split (Importer *im, const Onnx__NodeProto *node, GError **error)
   graft_shape shape;
   Entry *entry;
   int axis, x = -1;
+  gboolean batch_axis = FALSE;
 
   if (!check_input_count (im, node, 1, im->opset >= 13 ? 2 : 1, error)
       || !attribute_int (im, node, "axis", 0, &axis_attribute, error))
@@ -920,6 +921,13 @@ import_split (Importer *im, const Onnx__NodeProto *node, GError **error)
   if (!normalise_axis (im, axis_attribute, shape.rank, &axis, error))
     return FALSE;
   dim = shape.dims[axis];
+  /* Axis 0 of a run-time value is the batch, unless attention moved it: timm's
+   * qkv.permute(2, 0, 3, 1, 4).unbind(0) splits q, k and v on an axis 0 of 3. */
+  if (x >= 0 && axis == 0)
+    {
+      guint8 flags[GRAFT_MAX_RANK];
+      batch_axis = !batch_dims (im, x, &shape, flags) || flags[0] != ELEMENT_STATIC;
+    }
   if (sizes != NULL)
     {
       gint64 total = 0;
@@ -930,15 +938,15 @@ import_split (Importer *im, const Onnx__NodeProto *node, GError **error)
         if (sizes[i] < 0 || __builtin_add_overflow (total, sizes[i], &total))
           return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "has the split size %" G_GINT64_FORMAT,
                              sizes[i]);
-      if (total != dim && !(x >= 0 && axis == 0))
+      if (total != dim && !batch_axis)
         return node_error (im, error, GRAFT_MODEL_ERROR_INVALID,
                            "has split sizes that add up to %" G_GINT64_FORMAT ", but the axis %d it splits "
                            "has %" G_GINT64_FORMAT, total, axis, dim);
     }
-  else if (dim % (gint64) n_outputs != 0 && !(x >= 0 && axis == 0))
+  else if (dim % (gint64) n_outputs != 0 && !batch_axis)
     return node_error (im, error, GRAFT_MODEL_ERROR_INVALID,
                        "splits an axis of %" G_GINT64_FORMAT " into %zu equal parts", dim, n_outputs);
-  if (x >= 0 && axis == 0 && n_outputs > 1)
+  if (batch_axis && n_outputs > 1)
     return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
                        "splits the batch axis, whose size Graft only knows when it runs; "
                        "Graft splits the other axes");
@@ -956,6 +964,12 @@ import_split (Importer *im, const Onnx__NodeProto *node, GError **error)
           if (t == NULL)
             return FALSE;
           define_constant (im, output, t);
+        }
+      else if (use_count (im, output) > 0 && axis == 0 && !batch_axis)
+        {
+          graft_node_attributes a = { .op = GRAFT_OP_SLICE, .slice = { 0, start, end } };
+          if (add_node (im, suffix, &a, &x, 1, output, error) < 0)
+            return FALSE;
         }
       else if (use_count (im, output) > 0
                && !slice_value (im, x, axis, start, end, TRUE, suffix, output, error))
@@ -1319,6 +1333,32 @@ import_pow (Importer *im, const Onnx__NodeProto *node, GError **error)
           t->flags[i] = derived_flag (a->flags[ia], element_flag (b, ib));
         }
     }
+  define_constant (im, output_name (node, 0), t);
+  return TRUE;
+}
+
+/* Sqrt of constants: PyTorch 2.1 exports scaled_dot_product_attention's scale as
+ * 1 / Sqrt(Cast(Slice(Shape(q)))) and multiplies q and k each by its Sqrt, three Sqrt
+ * per attention layer (the ONNX Model Zoo's ViT exports), all on the shape. The
+ * LayerNorm chain's Sqrt is fused with the chain and never gets here. */
+gboolean
+import_sqrt (Importer *im, const Onnx__NodeProto *node, GError **error)
+{
+  const Tensor *x;
+  Tensor *t;
+
+  if (!check_input_count (im, node, 1, 1, error))
+    return FALSE;
+  if (!all_inputs_constant (im, node))
+    return not_foldable (im, node, error);
+  if ((x = constant_input (im, node, 0, "X", error)) == NULL)
+    return FALSE;
+  if (x->type != TENSOR_FLOAT)
+    return node_error (im, error, GRAFT_MODEL_ERROR_INVALID, "takes integers (ONNX's Sqrt takes floats)");
+  if ((t = tensor_new (im, TENSOR_FLOAT, &x->shape, error)) == NULL)
+    return FALSE;
+  for (size_t i = 0; i < t->count; i++)
+    t->floats[i] = sqrtf (x->floats[i]);
   define_constant (im, output_name (node, 0), t);
   return TRUE;
 }

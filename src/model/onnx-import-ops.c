@@ -736,6 +736,27 @@ import_squeeze_unsqueeze (Importer *im, const Onnx__NodeProto *node, int squeeze
     }
   if ((x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
     return FALSE;
+  if (squeeze && present && n_axes == 1 && (axes[0] == 0 || axes[0] == -value_shape (im, x)->rank))
+    {
+      /* Dim 0 is the batch unless attention moved it: timm's q, k, v = qkv.unbind(0)
+       * after permute(2, 0, 3, 1, 4) squeeze an axis 0 of size 1; the batch, now dim 0
+       * of the result, stays symbolic. */
+      guint8 flags[GRAFT_MAX_RANK];
+      const graft_shape *in = value_shape (im, x);
+      graft_node_attributes a = { .op = GRAFT_OP_RESHAPE };
+      if (in->rank > 1 && in->dims[0] == 1 && batch_dims (im, x, in, flags) && flags[0] == ELEMENT_STATIC)
+        {
+          a.reshape.rank = in->rank - 1;
+          for (int d = 1, inferred = 0; d < in->rank; d++)
+            {
+              if (flags[d] != ELEMENT_STATIC && inferred++ > 0)
+                return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
+                                   "squeezes a tensor with two axes that depend on the batch size");
+              a.reshape.dims[d - 1] = flags[d] != ELEMENT_STATIC ? -1 : in->dims[d];
+            }
+          return add_node (im, "", &a, &x, 1, output_name (node, 0), error) >= 0;
+        }
+    }
   if (squeeze ? !squeeze_shape (im, value_shape (im, x), axes, n_axes, present, TRUE, &shape, error)
               : !unsqueeze_shape (im, value_shape (im, x), axes, n_axes, &shape, &moved, error))
     return FALSE;
@@ -1386,6 +1407,7 @@ const OpImporter node_importers[] = {
   { "Mod", import_mod },
   { "Not", import_not },
   { "Pow", import_pow },
+  { "Sqrt", import_sqrt },
   { "Range", import_range },
   { "ScatterND", import_scatter_nd },
 };

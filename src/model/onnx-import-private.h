@@ -98,6 +98,7 @@ typedef struct {
   int current;             /* file index of the node being imported, -1 outside nodes */
   int input_value;
   gint64 file_batch;       /* the batch size the file declares (1 when symbolic) */
+  gboolean fixed_batch;    /* the file declares a number there, not a symbol */
 } Importer;
 
 typedef gboolean (*NodeImporter) (Importer *im, const Onnx__NodeProto *node, GError **error);
@@ -202,6 +203,7 @@ gboolean import_constant_of_shape (Importer *im, const Onnx__NodeProto *node, GE
 gboolean batch_dims (Importer *im, int value, const graft_shape *at_one, guint8 *flags);
 gboolean import_mod (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_pow (Importer *im, const Onnx__NodeProto *node, GError **error);
+gboolean import_sqrt (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_not (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_range (Importer *im, const Onnx__NodeProto *node, GError **error);
 gboolean import_scatter_nd (Importer *im, const Onnx__NodeProto *node, GError **error);

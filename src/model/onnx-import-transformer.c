@@ -786,6 +786,13 @@ import_expand (Importer *im, const Onnx__NodeProto *node, GError **error)
                              "expands to a shape computed from the batch size other than on its first axis");
         batch = TRUE;
       }
+  /* The zoo's TurnkeyML exports (a fixed input batch of 1) write timm's
+   * cls_token.expand(x.shape[0], -1, -1) with the size folded to [1, -1, -1]: a literal
+   * equal to the file's batch first, on a float (1, T, C) constant, is the batch there,
+   * as it is first in a Reshape's shape. */
+  if (!batch && n == 3 && data->type == TENSOR_FLOAT && data->shape.rank == 3 && data->shape.dims[0] == 1
+      && im->fixed_batch && im->file_batch == 1 && dims[0] == 1)
+    batch = TRUE;
   if (batch && data->type == TENSOR_FLOAT && shape.rank == data->shape.rank && shape.dims[0] == 1)
     {
       /* Over the batch: the constant (a parameter: ViT's class token) plus zeros. */

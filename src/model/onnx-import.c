@@ -141,6 +141,7 @@ read_input (Importer *im, GError **error)
             return import_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
                                  "input '%s' is empty (batch size 0), which Graft cannot run", input->name);
           im->file_batch = known ? dim->dim_value : 1;
+          im->fixed_batch = known;
           shape.dims[0] = im->file_batch;
           continue;
         }
