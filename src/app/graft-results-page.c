@@ -1331,6 +1331,7 @@ static const struct {
   { "early_stopping_patience", N_("Early stopping patience") },
   { "validation_fraction", N_("Share of images for validation") },
   { "balanced_class_weights", N_("Balanced class weights") },
+  { "precision", N_("Precision (fp32, or bf16 convolutions)") },
   { "seed", N_("Seed") },
   { "preprocessing.", N_("Preprocessing") },
   { "model.", N_("Model") },
