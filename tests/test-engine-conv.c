@@ -84,6 +84,10 @@ static const conv_case fixed_cases[] = {
   { "batched 1x1 20x20",       5, 6, 20, 20,  4, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1 },
   { "batched 1x1 24x25",       3, 5, 24, 25,  4, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1 },
   { "batched groups",          3, 4,  6,  6,  4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2 },
+  /* 1x1 planes (squeeze-excite, a head on pooled features): one GEMM of the batch's rows. */
+  { "rows 1x1 planes",         5, 12, 1,  1,  7, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1 },
+  { "rows wide",               3, 40, 1,  1, 33, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1 },
+  { "1x1 planes groups 2",     3, 6,  1,  1,  4, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2 },
   /* Larger column matrices. */
   { "large 3x3 16 channels",   2, 16, 64, 64,  4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
   { "large 5x5 s2 asym",       1, 8, 150, 151, 3, 5, 5, 2, 2, 1, 1, 2, 1, 0, 3, 1 },

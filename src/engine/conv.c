@@ -6,7 +6,9 @@
  * layers: 14x14, 7x7), several samples are laid side by side in one wide column
  * matrix, so that a GEMM has at least GEMM_MIN_COLUMNS columns and the weights are
  * packed once for all of them; the GEMM output then goes through scratch and is
- * scattered back to NCHW (and dy is gathered the same way for backward).
+ * scattered back to NCHW (and dy is gathered the same way for backward). On 1x1 planes
+ * (squeeze-excite's convolutions) the batch already is an (N, C) matrix: one GEMM, with
+ * no gathering or scattering.
  *
  * Depthwise convolutions (one input channel per group, any channel multiplier)
  * are direct loops over (sample, channel) planes; see the comment of that section.
@@ -32,6 +34,8 @@ typedef struct {
   size_t hw, ohw;      /* input and output plane sizes */
   int batch;           /* samples per GEMM */
   bool direct_col;     /* 1x1, stride 1, unpadded: the input is the column matrix */
+  bool rows;           /* direct_col on 1x1 planes, one group: x is an (N, K) matrix and y
+                          (N, M), so one GEMM for the batch needs no gathering or scattering */
   bool depthwise;      /* one input channel per group, several groups */
   size_t col_floats;   /* scratch for the column matrix */
   size_t out_floats;   /* scratch for a batched GEMM output / gathered dy */
@@ -58,6 +62,14 @@ conv_layout_get (const graft_conv2d_params *p, conv_layout *l)
   if (l->depthwise)
     {
       l->batch = 1;
+      return true;
+    }
+  /* Squeeze-excite's convolutions (and a head's on pooled features) read 1x1 planes: the
+   * batch is already the rows of a matrix. */
+  l->rows = l->direct_col && l->hw == 1 && p->groups == 1;
+  if (l->rows)
+    {
+      l->batch = p->n;
       return true;
     }
   /* Batching samples costs copies: gathering the columns of a 1x1 conv (the im2col of
@@ -403,6 +415,18 @@ dense_forward (const graft_conv2d_params *p, const conv_layout *l, const float *
 {
   size_t sample_stride = (size_t) p->c * l->hw;
 
+  if (l->rows)
+    {
+      /* y (N, M) = x (N, K) w^T, on rows of bias. */
+      if (bias != NULL)
+        for (int n = 0; n < p->n; n++)
+          memcpy (y + (size_t) n * p->m, bias, (size_t) p->m * sizeof (float));
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, p->n, p->m, l->k,
+                   1.0f, x, l->k, w, l->k, bias != NULL ? 1.0f : 0.0f, y, p->m);
+      if (act != NULL)
+        activate_block (act, (size_t) p->n * p->m, y, z);
+      return;
+    }
   for (int n0 = 0; n0 < p->n; n0 += l->batch)
     {
       int nb = p->n - n0 < l->batch ? p->n - n0 : l->batch;
@@ -447,6 +471,17 @@ dense_backward (const graft_conv2d_params *p, const conv_layout *l, const float 
 {
   size_t sample_stride = (size_t) p->c * l->hw;
 
+  if (l->rows)
+    {
+      /* dw (M, K) += dy^T x; dx (N, K) = dy w. */
+      if (dw != NULL)
+        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, p->m, l->k, p->n,
+                     1.0f, dy, p->m, x, l->k, 1.0f, dw, l->k);
+      if (dx != NULL)
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, p->n, l->k, p->m,
+                     1.0f, dy, p->m, w, l->k, set_dx ? 0.0f : 1.0f, dx, l->k);
+      return;
+    }
   for (int n0 = 0; n0 < p->n; n0 += l->batch)
     {
       int nb = p->n - n0 < l->batch ? p->n - n0 : l->batch;
