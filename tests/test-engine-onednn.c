@@ -149,6 +149,10 @@ static const conv_case conv_cases[] = {
   { "1x1 32 -> 101 relu",    2, 32,  6,  5, 101, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, false, GRAFT_ACTIVATION_RELU },
   { "1x1 101 -> 17",         3, 101, 5,  4, 17, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,  false, -1 },
   { "1x1 s2 16 -> 32",       2, 16, 13, 13, 32, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1,  false, -1 },
+  /* The weight gradient added through oneDNN's reorder (a 1x1 kernel large enough for
+   * threads), and by parallel tiles (3x3). */
+  { "1x1 160 -> 130",        2, 160, 5,  4, 130, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, false, -1 },
+  { "3x3 48 -> 40",          2, 48,  6,  7, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1,  false, -1 },
   { "3x3 16 -> 16",          2, 16, 11, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1,  false, GRAFT_ACTIVATION_RELU },
   { "3x3 s2 asym 17 -> 33",  2, 17, 12, 11, 33, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 1,  false, -1 },
   { "3x3 dilated 24 -> 8",   2, 24, 13, 11,  8, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1,  false, -1 },
