@@ -528,6 +528,27 @@ wide_network (graft_graph **out, int *input)
   x = split_node (graph, "c5.residual", (graft_node_attributes) { .op = GRAFT_OP_ADD }, in3, 2);
   x = split_node (graph, "c5.relu", (graft_node_attributes) { .op = GRAFT_OP_ACTIVATION,
                                                               .activation = { GRAFT_ACTIVATION_RELU } }, &x, 1);
+  /* Squeeze-excite's channel scale, Mul of x by Sigmoid (its global average): in
+   * inference the product takes x's memory, as nothing reads x after it; the second's
+   * input is also read by the Add after it, so it must not be written over. */
+  for (int k = 0; k < 2; k++)
+    {
+      graft_node_attributes pool = { .op = GRAFT_OP_MEAN_SPATIAL, .mean_spatial = { .keep_dims = true } };
+      graft_node_attributes sigmoid = { .op = GRAFT_OP_ACTIVATION, .activation = { GRAFT_ACTIVATION_SIGMOID } };
+      int s = split_node (graph, k ? "se2.pool" : "se1.pool", pool, &x, 1);
+      s = split_node (graph, k ? "se2.sigmoid" : "se1.sigmoid", sigmoid, &s, 1);
+      in3[0] = k ? s : x;
+      in3[1] = k ? x : s;
+      in3[0] = split_node (graph, k ? "se2.scale" : "se1.scale", (graft_node_attributes) { .op = GRAFT_OP_MUL },
+                           in3, 2);
+      if (k == 0)
+        x = in3[0];
+      else
+        {
+          in3[1] = x;
+          x = split_node (graph, "se2.add", (graft_node_attributes) { .op = GRAFT_OP_ADD }, in3, 2);
+        }
+    }
   x = batchnorm_node (graph, "bn", x, 4, 44);
   x = swish_nodes (graph, "bn.swish", x, true);
   x = split_node (graph, "pool", (graft_node_attributes) { .op = GRAFT_OP_MEAN_SPATIAL }, &x, 1);

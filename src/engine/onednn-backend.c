@@ -914,6 +914,7 @@ static const graft_op_descriptor mul_descriptor = {
   .min_inputs = 2, .max_inputs = 2,
   .infer_shape = infer_shape,
   .backward_needs = graft_op_needs_other_factor,
+  .writes_over_input = true,
   .forward = mul_forward,
   .backward = mul_backward,
 };

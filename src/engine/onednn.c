@@ -1549,7 +1549,9 @@ graft_onednn_scale_channels_forward (int n, int c, size_t spatial, const float *
         float g[16] = { 0 };
         for (size_t l = 0; l < b && (size_t) cb * b + l < (size_t) c; l++)
           g[l] = s[(size_t) i * (size_t) c + (size_t) cb * b + l];
+        /* y may be x (the plan's writes_over_input): omp simd, as the same element. */
         for (size_t k = 0; k < spatial; k++)
+#pragma omp simd
           for (size_t l = 0; l < b; l++)
             y[offset + k * b + l] = x[offset + k * b + l] * g[l];
       }

@@ -332,6 +332,7 @@ static const graft_op_descriptor mul_descriptor = {
   .infer_shape = broadcast_infer_shape,
   .setup = broadcast_setup,
   .backward_needs = graft_op_needs_other_factor,
+  .writes_over_input = true,
   .forward = mul_forward,
   .backward = mul_backward,
 };

@@ -111,6 +111,9 @@ typedef struct {
   bool fuses_add;                    /* forward can add a following Add's other operand (residual) */
   bool sets_dx;                      /* backward has the overwriting form (see set_dx) */
   bool fuses_backward;               /* backward can run its fused Add's and ReLU's (backward_fused) */
+  /* forward reads each element of an input of the output's shape only to write the same
+   * element of the output (Mul), so the output may be that input's memory */
+  bool writes_over_input;
   /* The output shape from the input shapes; names the node in its errors. */
   graft_status (*infer_shape) (const graft_node *node, const graft_shape *const *in, graft_shape *out,
                                graft_error *error);

@@ -478,6 +478,47 @@ never_written (const graft_plan *plan, int v)
   return into != NULL && into->fuses_swish && into->fuses == producer;
 }
 
+/* The input whose memory node i's output can be (or -1): where the descriptor writes over
+ * an input (writes_over_input), the input is an activation of the output's shape and
+ * size that no later node or kept value reads, and nothing that touches it runs backward
+ * (inference, a frozen part). Squeeze-excite's channel scale then writes in cache lines
+ * it has just read, instead of a second tensor as large as the network's largest.
+ * Unfused plans do not, so that the test of fusions compares this too. */
+static int
+written_over (const graft_plan *plan, const graft_plan_options *options, int i)
+{
+  const graft_graph *graph = plan->graph;
+  const graft_node *node = graft_graph_node (graph, i);
+  const node_plan *np = &plan->nodes[i];
+  int y = node->output;
+
+  if (plan->options.unfused || !np->descriptor->writes_over_input || np->backward || np->fused_into >= 0
+      || np->fuses >= 0 || np->fuses_add >= 0)
+    return -1;
+  for (int k = 0; k < node->n_inputs; k++)
+    {
+      int x = node->inputs[k];
+      const graft_value *value = graft_graph_value (graph, x);
+      bool ok = value->kind == GRAFT_VALUE_ACTIVATION && plan->values[x].data_slot >= 0
+                && x != options->loss_logits && !plan->nodes[value->producer].backward
+                && graft_shape_equal (&plan->values[x].shape, &plan->values[y].shape)
+                && plan->values[x].count == plan->values[y].count;
+      for (int j = 0; ok && j < node->n_inputs; j++)
+        ok = j == k || node->inputs[j] != x;
+      for (int j = 0; ok && j < options->n_keep; j++)
+        ok = options->keep[j] != x;
+      for (int j = 0; ok && j < plan->n_nodes; j++)
+        {
+          const graft_node *reader = graft_graph_node (graph, j);
+          for (int m = 0; ok && m < reader->n_inputs; m++)
+            ok = reader->inputs[m] != x || j == i || (j < i && !plan->nodes[j].backward);
+        }
+      if (ok)
+        return x;
+    }
+  return -1;
+}
+
 static float *
 gradient_of (graft_plan *plan, int value)
 {
@@ -581,7 +622,7 @@ graft_plan *
 graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_error *error)
 {
   graft_plan *plan;
-  int n, n_values;
+  int n, n_values, over;
   bool training = options->mode == GRAFT_PLAN_TRAINING;
   size_t n_inputs = 0;
 
@@ -709,6 +750,11 @@ graft_plan_new (graft_graph *graph, const graft_plan_options *options, graft_err
       value_plan *vp = &plan->values[v];
       if (value->kind == GRAFT_VALUE_ACTIVATION && never_written (plan, v))
         continue;
+      if (value->kind == GRAFT_VALUE_ACTIVATION && (over = written_over (plan, options, value->producer)) >= 0)
+        {
+          vp->data_slot = plan->values[over].data_slot;
+          continue;
+        }
       if (value->kind == GRAFT_VALUE_INPUT || value->kind == GRAFT_VALUE_ACTIVATION)
         {
           int start = value->kind == GRAFT_VALUE_INPUT ? 0 : FORWARD_STEP (value->producer);
