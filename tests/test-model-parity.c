@@ -25,6 +25,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/optimizer.h"
 #include "engine/plan.h"
 #include "model/model.h"
 #include "model/npy.h"
@@ -981,6 +982,158 @@ add_node_tests (void)
   return added;
 }
 
+/* ------------------------------------------------------------------------ */
+/* timm's ConvNeXt (the catalog's convnext_tiny_in22ft1k_Opset17 stand-in)         */
+
+/* The block holding the last Conv with stride 2 (the last downsampling), or -1. */
+static int
+last_downsampling_block (GraftModel *model)
+{
+  for (int n = graft_graph_node_count (model->graph) - 1; n >= 0; n--)
+    {
+      const graft_node *node = graft_graph_node (model->graph, n);
+      if (node->attributes.op != GRAFT_OP_CONV || node->attributes.conv.stride_h != 2)
+        continue;
+      for (guint b = 0; b < model->blocks->len; b++)
+        if (g_array_index (model->blocks, GraftBlock, b).first_node <= n
+            && n <= g_array_index (model->blocks, GraftBlock, b).last_node)
+          return (int) b;
+    }
+  return -1;
+}
+
+/* timm's ConvNeXt as torchvision's: its two stem modules (stem.0, the Conv, and stem.1,
+ * its LayerNorm) one block, each stage's downsampling a block before the stage, so
+ * that fine-tune trains the last downsampling and the last stage (3 of the 18 ConvNeXt
+ * blocks), as on torchvision's features.6 and features.7, not stages.2 and stages.3 (12
+ * of 18); and its layer scales, which torch folds into anonymous "onnx::Mul_N"
+ * initializers, learn: a fine-tune step changes those of the stages it trains and
+ * leaves the others. */
+static void
+test_timm_convnext (void)
+{
+  g_autofree char *path = g_build_filename (fixtures_dir, "catalog-standins", "convnext_tiny_in22ft1k_Opset17.onnx", NULL);
+  g_autofree char *torchvision_path = g_build_filename (fixtures_dir, "convnext_small_dims-opset17.onnx", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftModel) model = NULL;
+  g_autoptr (GraftSessionSpec) spec = NULL;
+  g_autofree char *names = NULL, *trained = NULL;
+  g_autofree float *input = NULL;
+  g_autofree float **before = NULL;
+  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = 2, .seed = 3 };
+  graft_optimizer_config config = graft_optimizer_config_default (GRAFT_OPTIMIZER_ADAM);
+  graft_optimizer_state *state;
+  graft_graph *graph;
+  graft_plan *plan;
+  graft_error engine;
+  int32_t labels[2] = { 1, 7 };
+  int backbone, from, scales = 0, changed = 0, kept = 0;
+  size_t row;
+  float loss;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("catalog stand-ins not made (tests/fixtures/make-catalog-standins.py)");
+      return;
+    }
+  model = graft_model_load (path, &error);
+  g_assert_no_error (error);
+  names = block_names (model, 0, (int) model->blocks->len);
+  g_test_message ("timm ConvNeXt blocks: %s", names);
+  g_assert_cmpstr (names, ==, "stem stages.0 stages.1.downsample stages.1 stages.2.downsample stages.2 "
+                              "stages.3.downsample stages.3 head.fc");
+  backbone = graft_session_spec_backbone_blocks (model);
+  spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, model);
+  from = spec->stages[0].trainable_from;
+  trained = block_names (model, from, backbone);
+  g_test_message ("timm ConvNeXt: fine-tune trains %s", trained);
+  g_assert_cmpstr (trained, ==, "stages.3.downsample stages.3");
+  g_assert_cmpint (from, ==, last_downsampling_block (model));
+  if (g_file_test (torchvision_path, G_FILE_TEST_EXISTS))
+    {
+      /* torchvision's: fine-tune starts at the last downsampling too. */
+      g_autoptr (GraftModel) tv = graft_model_load (torchvision_path, &error);
+      g_autoptr (GraftSessionSpec) tv_spec = NULL;
+      g_assert_no_error (error);
+      tv_spec = graft_session_spec_new (GRAFT_STRATEGY_FINE_TUNE, tv);
+      g_assert_cmpint (tv_spec->stages[0].trainable_from, ==, last_downsampling_block (tv));
+    }
+
+  /* The fine-tune preset's trainable parameters: those of blocks from `from` on. */
+  graph = model->graph;
+  before = g_new0 (float *, graft_graph_value_count (graph));
+  for (guint b = 0; b < model->blocks->len; b++)
+    {
+      const GraftBlock *block = &g_array_index (model->blocks, GraftBlock, b);
+      for (int n = block->first_node; n <= block->last_node; n++)
+        {
+          const graft_node *node = graft_graph_node (graph, n);
+          for (int k = 0; k < node->n_inputs; k++)
+            if (graft_graph_value (graph, node->inputs[k])->kind == GRAFT_VALUE_PARAMETER)
+              graft_graph_set_trainable (graph, node->inputs[k], (int) b >= from);
+        }
+    }
+  for (int v = 0; v < graft_graph_value_count (graph); v++)
+    {
+      const graft_value *value = graft_graph_value (graph, v);
+      size_t count;
+      if (!g_str_has_prefix (value->name, "onnx::Mul_"))
+        continue;
+      g_assert_cmpint (value->kind, ==, GRAFT_VALUE_PARAMETER);
+      graft_shape_count (&value->shape, &count, NULL);
+      before[v] = g_memdup2 (graft_graph_tensor_data (graph, v), count * sizeof (float));
+      scales++;
+    }
+  g_assert_cmpint (scales, ==, 18);
+
+  row = shape_count (&graft_graph_value (graph, model->input)->shape);
+  input = g_new (float, 2 * row);
+  for (size_t i = 0; i < 2 * row; i++)
+    input[i] = (float) sin ((double) i * 0.37);
+  options.loss_logits = model->logits;
+  plan = graft_plan_new (graph, &options, &engine);
+  if (plan == NULL)
+    g_error ("timm ConvNeXt: %s", engine.message);
+  state = graft_optimizer_state_new (&config, &engine);
+  g_assert_nonnull (state);
+  g_assert_cmpint (graft_plan_set_input (plan, model->input, input, 2 * row, &engine), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_forward (plan, &engine), ==, GRAFT_OK);
+  g_assert_cmpint (graft_plan_backward (plan, labels, &loss, &engine), ==, GRAFT_OK);
+  g_assert_cmpint (graft_optimizer_state_step (state, plan, 1e-3f, NULL, &engine), ==, GRAFT_OK);
+  graft_optimizer_state_free (state);
+  graft_plan_free (plan);
+
+  for (int v = 0; v < graft_graph_value_count (graph); v++)
+    {
+      const graft_value *value = graft_graph_value (graph, v);
+      const float *now;
+      gboolean differs = FALSE;
+      size_t count;
+      if (before[v] == NULL)
+        continue;
+      now = graft_graph_tensor_data (graph, v);
+      graft_shape_count (&value->shape, &count, NULL);
+      for (size_t i = 0; i < count; i++)
+        differs = differs || now[i] != before[v][i];
+      if (value->trainable)
+        {
+          g_assert_true (differs);
+          changed++;
+        }
+      else
+        {
+          g_assert_false (differs);
+          kept++;
+        }
+      g_free (before[v]);
+    }
+  g_test_message ("timm ConvNeXt: loss %.4f; a fine-tune step changed %d layer scales and kept %d", loss, changed,
+                  kept);
+  /* stages.3's three blocks train; stages.0-2's fifteen do not. */
+  g_assert_cmpint (changed, ==, 3);
+  g_assert_cmpint (kept, ==, 15);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -992,7 +1145,8 @@ main (int argc, char **argv)
   args[n_args++] = (char *) "--keep-going";
   argv = args;
   g_test_init (&n_args, &argv, NULL);
-  add_fixture_tests ();
+  if (add_fixture_tests () > 0 || fixtures_dir != NULL)
+    g_test_add_func ("/model/parity/timm-convnext-blocks", test_timm_convnext);
   add_node_tests ();
   result = g_test_run ();
   g_free (fixtures_dir);

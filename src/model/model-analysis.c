@@ -28,8 +28,12 @@
  * - A new block starts whenever the key changes, so a key that comes back after another
  *   block starts a new block.
  * - Stem: when the model begins with two or more blocks whose keys have no index
- *   (ResNet's conv1, bn1 with its relu and maxpool) and indexed blocks follow, those
+ *   (ResNet's conv1, bn1 with its relu and maxpool) and indexed blocks follow, or with
+ *   two or more blocks of a module named "stem" (timm's ConvNeXt: stem.0, stem.1), those
  *   leading blocks become one block named "stem".
+ * - Downsampling: a block whose first parameters are KEY.downsample.* and whose later
+ *   ones are not (timm's stages.N.downsample, then stages.N.blocks) is split in two,
+ *   KEY.downsample and KEY, as torchvision's ConvNeXt and Swin number them apart.
  * - Final norm: a block without weights (no Conv, Gemm or MatMul with parameters: the
  *   LayerNorm after ViT's last encoder layer, "encoder.ln", ConvNeXt's "classifier.0",
  *   Swin's "norm") just before the last block joins the block before it, so that the
@@ -295,9 +299,15 @@ blocks_by_name (const graft_graph *graph)
       ranges_append (ranges, i, i, key, indexed);
     }
 
-  /* The stem: leading blocks whose keys have no index, when indexed ones follow. */
+  /* The stem: leading blocks whose keys have no index, when indexed ones follow; or
+   * leading blocks of one module named "stem" (timm's ConvNeXt: stem.0, its Conv, and
+   * stem.1, its LayerNorm, as torchvision's features.0 holds both). */
   while (leading < (int) ranges->len && !g_array_index (ranges, BlockRange, leading).indexed)
     leading++;
+  if (leading == 0)
+    while (leading < (int) ranges->len && g_array_index (ranges, BlockRange, leading).key != NULL
+           && g_str_has_prefix (g_array_index (ranges, BlockRange, leading).key, "stem."))
+      leading++;
   if (leading >= 2 && leading < (int) ranges->len)
     {
       BlockRange *stem = &g_array_index (ranges, BlockRange, 0);
@@ -305,6 +315,45 @@ blocks_by_name (const graft_graph *graph)
       g_free (stem->key);
       stem->key = g_strdup ("stem");
       g_array_remove_range (ranges, 1, (guint) leading - 1);
+    }
+
+  /* A stage that begins with its downsampling (timm's stages.N.downsample, then
+   * stages.N.blocks) is two blocks, as torchvision's ConvNeXt and Swin have it (features.4
+   * the downsampling, features.5 the stage), so that the presets act on the same depth. */
+  for (guint r = 0; r < ranges->len; r++)
+    {
+      BlockRange *range = &g_array_index (ranges, BlockRange, r);
+      g_autofree char *prefix = NULL;
+      int split = -1;
+      gboolean leads = FALSE;
+      if (range->key == NULL || !range->indexed)
+        continue;
+      prefix = g_strconcat (range->key, ".downsample.", NULL);
+      for (int i = range->first_node; i <= range->last_node; i++)
+        {
+          int parameter = first_parameter (graph, graft_graph_node (graph, i));
+          const char *name = parameter >= 0 ? graft_graph_value (graph, parameter)->name : NULL;
+          if (name == NULL || strchr (name, '.') == NULL)
+            continue;
+          if (g_str_has_prefix (name, prefix))
+            {
+              leads = TRUE;
+              continue;
+            }
+          if (leads)
+            split = i;
+          break;
+        }
+      if (split > range->first_node)
+        {
+          BlockRange rest = { split, range->last_node, g_strdup (range->key), TRUE };
+          char *downsample = g_strconcat (range->key, ".downsample", NULL);
+          range->last_node = split - 1;
+          g_free (range->key);
+          range->key = downsample;
+          g_array_insert_val (ranges, r + 1, rest);
+          r++;
+        }
     }
 
   /* The final norm joins the last layer or stage. */

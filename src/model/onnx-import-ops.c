@@ -274,6 +274,78 @@ producer_op (Importer *im, int value)
                                        : GRAFT_OP_COUNT;
 }
 
+/* Whether the output of node is read once, by an Add of it and another run-time value:
+ * a residual branch's join. */
+static gboolean
+feeds_residual_add (Importer *im, const Onnx__NodeProto *node)
+{
+  const Onnx__GraphProto *g = im->graph_proto;
+  const char *out = output_name (node, 0);
+  const Onnx__NodeProto *reader = NULL;
+
+  if (out == NULL || is_graph_output (im, out))
+    return FALSE;
+  for (size_t i = 0; i < g->n_node; i++)
+    for (size_t k = 0; k < g->node[i]->n_input; k++)
+      if (g_strcmp0 (input_name (g->node[i], k), out) == 0)
+        {
+          if (reader != NULL)
+            return FALSE;
+          reader = g->node[i];
+          break;
+        }
+  if (reader == NULL || strcmp (reader->op_type, "Add") != 0 || !is_default_domain (reader->domain)
+      || reader->n_input != 2)
+    return FALSE;
+  for (size_t k = 0; k < 2; k++)
+    {
+      const char *name = input_name (reader, k);
+      Entry *entry;
+      if (g_strcmp0 (name, out) == 0)
+        continue;
+      entry = name != NULL ? lookup (im, name) : NULL;
+      return name != NULL && !g_hash_table_contains (im->initializers, name) && (entry == NULL || !is_constant (entry));
+    }
+  return FALSE;
+}
+
+/* Whether c, an initializer that multiplies the run-time value other in node, is a layer
+ * scale: timm's ConvNeXt multiplies its blocks' branch by gamma.reshape(1, -1, 1, 1),
+ * which torch folds into an anonymous initializer ("onnx::Mul_1234"), so its name cannot
+ * say it is a parameter. One axis longer than 1, the channel axis of other (1 or the
+ * last, never the batch); values that differ (a constant factor repeats one value); a
+ * layer with parameters before it (an input normalisation's 1/std comes first); and the
+ * product joins a residual Add (a per-channel scale and shift elsewhere stay constants). */
+static gboolean
+is_layer_scale (Importer *im, const Onnx__NodeProto *node, const Entry *entry, const Tensor *c, const Entry *other)
+{
+  const graft_shape *x;
+  int axis = -1, offset, n = graft_graph_value_count (im->graph);
+  gboolean varies = FALSE, after_layer = FALSE;
+
+  if (entry->name == NULL || !g_hash_table_contains (im->initializers, entry->name) || c->type != TENSOR_FLOAT
+      || c->count < 2 || other->kind != ENTRY_VALUE || !feeds_residual_add (im, node))
+    return FALSE;
+  x = value_shape (im, other->value);
+  if (c->shape.rank > x->rank)
+    return FALSE;
+  offset = x->rank - c->shape.rank;
+  for (int d = 0; d < c->shape.rank; d++)
+    if (c->shape.dims[d] != 1)
+      {
+        if (axis >= 0)
+          return FALSE;
+        axis = d + offset;
+      }
+  if (axis <= 0 || (axis != 1 && axis != x->rank - 1) || x->dims[axis] != (gint64) c->count)
+    return FALSE;
+  for (size_t k = 1; k < c->count && !varies; k++)
+    varies = c->floats[k] != c->floats[0];
+  for (int v = 0; v < n && !after_layer; v++)
+    after_layer = graft_graph_value (im->graph, v)->kind == GRAFT_VALUE_PARAMETER;
+  return varies && after_layer;
+}
+
 /* Add, Sub, Mul, Div (op '+', '-', '*', '/'). Sub and Div need a constant second operand:
  * x - c is x + (-c), x / c is x * (1/c). */
 gboolean
@@ -360,6 +432,8 @@ import_binary (Importer *im, const Onnx__NodeProto *node, int op, GError **error
            * constants ("onnx::Mul_12") do not. */
           if ((op == '*' || op == '+') && entry->proto != NULL && c->count > 1 && !is_constant (entries[1 - i])
               && strchr (entry->name, '.') != NULL && !g_str_has_prefix (entry->name, "onnx::"))
+            kind = GRAFT_VALUE_PARAMETER;
+          if (op == '*' && kind == GRAFT_VALUE_CONSTANT && is_layer_scale (im, node, entry, c, entries[1 - i]))
             kind = GRAFT_VALUE_PARAMETER;
           if ((inputs[i] = materialise (im, entry, kind, error)) < 0)
             return FALSE;
