@@ -1134,6 +1134,37 @@ test_timm_convnext (void)
   g_assert_cmpint (kept, ==, 15);
 }
 
+/* timm's ViT (the catalog's vit_base_patch16_224_Opset17 stand-in) names its class token
+ * and position embedding "cls_token" and "pos_embed", without a dot: both learn, as
+ * torchvision's encoder.pos_embedding does, and belong to the first block. */
+static void
+test_timm_vit_embeddings (void)
+{
+  g_autofree char *path = g_build_filename (fixtures_dir, "catalog-standins", "vit_base_patch16_224_Opset17.onnx", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftModel) model = NULL;
+  const GraftBlock *first;
+  int pos, cls;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("catalog stand-ins not made (tests/fixtures/make-catalog-standins.py)");
+      return;
+    }
+  model = graft_model_load (path, &error);
+  g_assert_no_error (error);
+  pos = graft_graph_find_value (model->graph, "pos_embed");
+  cls = graft_graph_find_value (model->graph, "cls_token");
+  g_assert_cmpint (pos, >=, 0);
+  g_assert_cmpint (cls, >=, 0);
+  g_assert_cmpint (graft_graph_value (model->graph, pos)->kind, ==, GRAFT_VALUE_PARAMETER);
+  g_assert_cmpint (graft_graph_value (model->graph, cls)->kind, ==, GRAFT_VALUE_PARAMETER);
+  first = &g_array_index (model->blocks, GraftBlock, 0);
+  g_test_message ("timm ViT: first block %s, %" G_GUINT64_FORMAT " parameters", first->name, first->parameters);
+  /* patch_embed.proj (32 x 3 x 16 x 16 and 32), cls_token (32), pos_embed (197 x 32) */
+  g_assert_cmpuint (first->parameters, ==, 32 * 3 * 16 * 16 + 32 + 32 + 197 * 32);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1146,7 +1177,10 @@ main (int argc, char **argv)
   argv = args;
   g_test_init (&n_args, &argv, NULL);
   if (add_fixture_tests () > 0 || fixtures_dir != NULL)
-    g_test_add_func ("/model/parity/timm-convnext-blocks", test_timm_convnext);
+    {
+      g_test_add_func ("/model/parity/timm-convnext-blocks", test_timm_convnext);
+      g_test_add_func ("/model/parity/timm-vit-embeddings", test_timm_vit_embeddings);
+    }
   add_node_tests ();
   result = g_test_run ();
   g_free (fixtures_dir);

@@ -346,6 +346,36 @@ is_layer_scale (Importer *im, const Onnx__NodeProto *node, const Entry *entry, c
   return varies && after_layer;
 }
 
+/* Whether c, an initializer added to the run-time value other, is a learned embedding
+ * under a top-level state_dict name without a dot (timm's ViT adds "pos_embed", (1, T,
+ * C), to its tokens): c has other's shape with 1 for the batch, two axes or more longer
+ * than 1 (a per-channel shift has one), a name torch did not make up ("onnx::Add_12"),
+ * and a layer with parameters before it. */
+static gboolean
+is_embedding (Importer *im, const Entry *entry, const Tensor *c, const Entry *other)
+{
+  const graft_shape *x;
+  int long_axes = 0, n = graft_graph_value_count (im->graph);
+  gboolean after_layer = FALSE;
+
+  if (entry->name == NULL || g_str_has_prefix (entry->name, "onnx::")
+      || !g_hash_table_contains (im->initializers, entry->name) || c->type != TENSOR_FLOAT
+      || other->kind != ENTRY_VALUE)
+    return FALSE;
+  x = value_shape (im, other->value);
+  if (c->shape.rank != x->rank || x->rank < 3 || c->shape.dims[0] != 1)
+    return FALSE;
+  for (int d = 1; d < x->rank; d++)
+    {
+      if (c->shape.dims[d] != x->dims[d])
+        return FALSE;
+      long_axes += c->shape.dims[d] > 1;
+    }
+  for (int v = 0; v < n && !after_layer; v++)
+    after_layer = graft_graph_value (im->graph, v)->kind == GRAFT_VALUE_PARAMETER;
+  return long_axes >= 2 && after_layer;
+}
+
 /* Add, Sub, Mul, Div (op '+', '-', '*', '/'). Sub and Div need a constant second operand:
  * x - c is x + (-c), x / c is x * (1/c). */
 gboolean
@@ -434,6 +464,8 @@ import_binary (Importer *im, const Onnx__NodeProto *node, int op, GError **error
               && strchr (entry->name, '.') != NULL && !g_str_has_prefix (entry->name, "onnx::"))
             kind = GRAFT_VALUE_PARAMETER;
           if (op == '*' && kind == GRAFT_VALUE_CONSTANT && is_layer_scale (im, node, entry, c, entries[1 - i]))
+            kind = GRAFT_VALUE_PARAMETER;
+          if (op == '+' && kind == GRAFT_VALUE_CONSTANT && is_embedding (im, entry, c, entries[1 - i]))
             kind = GRAFT_VALUE_PARAMETER;
           if ((inputs[i] = materialise (im, entry, kind, error)) < 0)
             return FALSE;
