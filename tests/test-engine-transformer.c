@@ -5,6 +5,7 @@
  * the reference forward, and the setup's refusals. */
 #include "engine/matmul.h"
 #include "engine/ops.h"
+#include "engine/parallel.h"
 #include "engine/plan.h"
 #include "gradcheck.h"
 
@@ -574,6 +575,84 @@ test_block_gradient (void)
   graft_graph_free (graph);
 }
 
+/* ConvNeXt's and ViT's MLP as the importer writes it, MatMul, bias Add, Gelu, MatMul,
+ * bias Add (the second with the bias first), on enough rows for the blocked pass on two
+ * threads: an inference plan runs the Adds and the Gelu in the MatMuls' passes, with the
+ * outputs of the unfused plan (its separate Add and Gelu kernels); a training plan, whose
+ * Adds run backward, fuses nothing. */
+static void
+test_linear_fused (void)
+{
+  enum { N = 2, T = 300, D = 24, H = 96 };
+  graft_graph *graph = graft_graph_new ();
+  graft_shape shape = graft_shape_make (3, (int64_t[]) { N, T, D });
+  graft_error error;
+  int x, in[2], out, flat;
+  size_t count = N * T * D;
+  g_autofree float *tokens = test_floats (count);
+  graft_plan_kernels kernels[] = {
+    GRAFT_PLAN_KERNELS_PORTABLE,
+#ifdef GRAFT_HAVE_ONEDNN
+    GRAFT_PLAN_KERNELS_ONEDNN,
+#endif
+  };
+  int threads = graft_get_num_threads ();
+
+  graft_set_num_threads (2);
+  x = graft_graph_add_input (graph, "x", &shape, NULL);
+  in[0] = x;
+  in[1] = block_tensor (graph, "fc1.weight", graft_shape_2d (D, H), 1, -0.5f, 0.5f);
+  in[0] = block_node (graph, "fc1", (graft_node_attributes) { .op = GRAFT_OP_MATMUL }, in, 2);
+  in[1] = block_tensor (graph, "fc1.bias", graft_shape_make (1, (int64_t[]) { H }), 2, -1.0f, 1.0f);
+  in[0] = block_node (graph, "fc1.add", (graft_node_attributes) { .op = GRAFT_OP_ADD }, in, 2);
+  in[0] = block_node (graph, "gelu", (graft_node_attributes) { .op = GRAFT_OP_GELU, .gelu = { GRAFT_GELU_ERF } },
+                      in, 1);
+  in[1] = block_tensor (graph, "fc2.weight", graft_shape_2d (H, D), 3, -0.5f, 0.5f);
+  in[1] = block_node (graph, "fc2", (graft_node_attributes) { .op = GRAFT_OP_MATMUL }, in, 2);
+  in[0] = block_tensor (graph, "fc2.bias", graft_shape_make (2, (int64_t[]) { 1, D }), 4, -1.0f, 1.0f);
+  out = block_node (graph, "fc2.add", (graft_node_attributes) { .op = GRAFT_OP_ADD }, in, 2);
+  flat = block_node (graph, "flat", (graft_node_attributes) { .op = GRAFT_OP_FLATTEN, .flatten = { 1 } }, &out, 1);
+  test_fill_uniform_float (tokens, count, 5, -2, 2);
+
+  for (size_t k = 0; k < G_N_ELEMENTS (kernels); k++)
+    {
+      graft_plan *plans[2];
+      const float *y[2];
+      for (int unfused = 0; unfused < 2; unfused++)
+        {
+          graft_plan_options options = { .mode = GRAFT_PLAN_INFERENCE, .batch = N, .keep = &out, .n_keep = 1,
+                                         .kernels = kernels[k], .unfused = unfused };
+          plans[unfused] = graft_plan_new (graph, &options, &error);
+          if (plans[unfused] == NULL)
+            g_error ("%s", error.message);
+          g_assert_cmpint (graft_plan_set_input (plans[unfused], x, tokens, count, &error), ==, GRAFT_OK);
+          g_assert_cmpint (graft_plan_forward (plans[unfused], &error), ==, GRAFT_OK);
+          y[unfused] = graft_plan_value_data (plans[unfused], out, NULL);
+        }
+      g_assert_cmpint (graft_plan_fused_nodes (plans[0]), ==, 3);
+      g_assert_cmpint (graft_plan_fused_nodes (plans[1]), ==, 0);
+      for (size_t i = 0; i < count; i++)
+        if (fabsf (y[0][i] - y[1][i]) > 1e-5f * fmaxf (1.0f, fabsf (y[1][i])))
+          g_error ("%s: output %zu is %.9g fused, %.9g unfused", graft_plan_kernels_name (plans[0]), i, y[0][i],
+                   y[1][i]);
+      graft_plan_free (plans[0]);
+      graft_plan_free (plans[1]);
+
+      {
+        graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = N, .kernels = kernels[k] };
+        graft_plan *training;
+        options.loss_logits = flat;
+        training = graft_plan_new (graph, &options, &error);
+        if (training == NULL)
+          g_error ("%s", error.message);
+        g_assert_cmpint (graft_plan_fused_nodes (training), ==, 0);
+        graft_plan_free (training);
+      }
+    }
+  graft_set_num_threads (threads);
+  graft_graph_free (graph);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -588,5 +667,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/softmax-axis/forward-backward", test_softmax_axis);
   g_test_add_func ("/engine/softmax-axis/gradient", test_softmax_axis_gradient);
   g_test_add_func ("/engine/transformer/block-gradient", test_block_gradient);
+  g_test_add_func ("/engine/transformer/linear-fused", test_linear_fused);
   return g_test_run ();
 }

@@ -107,6 +107,27 @@ backward_chunk (graft_gelu_kind kind, size_t count, const float *x, const float 
     }
 }
 
+/* A Linear's epilogue adds the bias row by row (the sum rounded to float as Add writes
+ * it), then runs graft_gelu_forward's forward_chunk: the fused pass gives the same bits. */
+GRAFT_SIMD_DISPATCH
+static void
+bias_row (size_t cols, const float *bias, float *y)
+{
+#pragma omp simd
+  for (size_t j = 0; j < cols; j++)
+    y[j] += bias[j];
+}
+
+void
+graft_gelu_bias_rows (bool gelu, graft_gelu_kind kind, size_t rows, size_t cols, const float *bias, float *y)
+{
+  if (bias != NULL)
+    for (size_t r = 0; r < rows; r++)
+      bias_row (cols, bias, y + r * cols);
+  if (gelu)
+    forward_chunk (kind, rows * cols, y, y);
+}
+
 void
 graft_gelu_forward (graft_gelu_kind kind, size_t count, const float *x, float *y)
 {

@@ -19,6 +19,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #endif
 #include <limits.h>
+#include <omp.h>
 #include <string.h>
 
 /* Product of the batch dims (all but the last two) of a shape of rank rank. */
@@ -156,6 +157,61 @@ matmul_forward (const graft_matmul_params *p, graft_matmul_gemm_func *gemm, cons
     }
 }
 
+/* A fused epilogue (bias, GELU) runs on blocks of about this many floats of the product
+ * (512 KiB: still in a core's L2 cache when the epilogue reads them), of at least
+ * EPILOGUE_MIN_ROWS rows, so that each block's product keeps sgemm's speed (it packs B
+ * once per block), in a multiple of 16 rows. */
+#define EPILOGUE_FLOATS 131072
+#define EPILOGUE_MIN_ROWS 128
+
+/* The epilogue over rows rows of y, in blocks of block rows over threads. */
+static void
+epilogue (size_t rows, size_t cols, size_t block, const float *bias, bool gelu, graft_gelu_kind kind, float *y)
+{
+  size_t blocks = (rows + block - 1) / block;
+#pragma omp parallel for schedule(static) if (blocks > 1)
+  for (size_t t = 0; t < blocks; t++)
+    {
+      size_t r0 = t * block, nr = rows - r0 < block ? rows - r0 : block;
+      graft_gelu_bias_rows (gelu, kind, nr, cols, bias, y + r0 * cols);
+    }
+}
+
+/* matmul_forward and the epilogue. With nested, gemm runs on one thread inside an OpenMP
+ * region (oneDNN's does; OpenBLAS's rule is parallel.h's: never from a region), and each
+ * thread multiplies a block of rows and runs the epilogue on it while it is in cache;
+ * otherwise the epilogue is a second pass. */
+static void
+matmul_forward_bias (const graft_matmul_params *p, graft_matmul_gemm_func *gemm, bool nested, const float *a,
+                     const float *b, const float *bias, bool gelu, graft_gelu_kind kind, float *y)
+{
+  size_t rows = p->batch * p->m, block = EPILOGUE_FLOATS / p->n, blocks;
+  int threads = omp_get_max_threads ();
+
+  if (block < EPILOGUE_MIN_ROWS)
+    block = EPILOGUE_MIN_ROWS;
+  /* A whole number of blocks per thread, so that none waits for another's last one. */
+  blocks = (rows + block - 1) / block;
+  blocks = (blocks + (size_t) threads - 1) / (size_t) threads * (size_t) threads;
+  block = (rows + blocks - 1) / blocks;
+  block = (block + 15) / 16 * 16;
+  if (!nested || !folds_into_rows (p) || rows < 2 * EPILOGUE_MIN_ROWS || threads < 2)
+    {
+      matmul_forward (p, gemm, a, b, y);
+      epilogue (rows, p->n, block, bias, gelu, kind, y);
+      return;
+    }
+  blocks = (rows + block - 1) / block;
+#pragma omp parallel for schedule(static)
+  for (size_t t = 0; t < blocks; t++)
+    {
+      size_t r0 = t * block, nr = rows - r0 < block ? rows - r0 : block;
+      gemm (false, false, (int) nr, (int) p->n, (int) p->k, a + r0 * p->k, (int) p->k, b, (int) p->n, 0.0f,
+            y + r0 * p->n, (int) p->n);
+      graft_gelu_bias_rows (gelu, kind, nr, p->n, bias, y + r0 * p->n);
+    }
+}
+
 static void
 matmul_backward (const graft_matmul_params *p, graft_matmul_gemm_func *gemm, const float *a, const float *b,
                  const float *dy, float *da, float *db)
@@ -206,6 +262,13 @@ graft_matmul_forward (const graft_matmul_params *p, const float *a, const float 
 }
 
 void
+graft_matmul_forward_bias (const graft_matmul_params *p, const float *a, const float *b, const float *bias, bool gelu,
+                           graft_gelu_kind kind, float *y)
+{
+  matmul_forward_bias (p, gemm_openblas, false, a, b, bias, gelu, kind, y);
+}
+
+void
 graft_matmul_backward (const graft_matmul_params *p, const float *a, const float *b, const float *dy,
                        float *da, float *db)
 {
@@ -217,6 +280,13 @@ void
 graft_matmul_forward_onednn (const graft_matmul_params *p, const float *a, const float *b, float *y)
 {
   matmul_forward (p, gemm_onednn, a, b, y);
+}
+
+void
+graft_matmul_forward_bias_onednn (const graft_matmul_params *p, const float *a, const float *b, const float *bias,
+                                  bool gelu, graft_gelu_kind kind, float *y)
+{
+  matmul_forward_bias (p, gemm_onednn, true, a, b, bias, gelu, kind, y);
 }
 
 void

@@ -16,6 +16,8 @@ typedef void graft_matmul_gemm_func (bool trans_a, bool trans_b, int m, int n, i
 /* graft_matmul_forward and graft_matmul_backward with oneDNN's dnnl_sgemm in place
  * of OpenBLAS's: the same products, the same order of accumulation. */
 void graft_matmul_forward_onednn (const graft_matmul_params *p, const float *a, const float *b, float *y);
+void graft_matmul_forward_bias_onednn (const graft_matmul_params *p, const float *a, const float *b, const float *bias,
+                                       bool gelu, graft_gelu_kind kind, float *y);
 void graft_matmul_backward_onednn (const graft_matmul_params *p, const float *a, const float *b, const float *dy,
                                    float *da, float *db);
 

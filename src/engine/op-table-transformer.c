@@ -194,10 +194,15 @@ matmul_backward_needs (const graft_op_context *c, const bool *wants, bool *needs
   needs[1] = wants[0];
 }
 
+/* With a fused bias Add and Gelu (plan.c's is_bias_add): the Linear layer in one pass. */
 static void
 matmul_forward (const graft_op_context *c)
 {
-  graft_matmul_forward (&c->state->matmul, c->inputs[0], c->inputs[1], c->output);
+  if (c->bias != NULL)
+    graft_matmul_forward_bias (&c->state->matmul, c->inputs[0], c->inputs[1], c->bias, c->gelu != NULL,
+                               c->gelu != NULL ? *c->gelu : GRAFT_GELU_ERF, c->output);
+  else
+    graft_matmul_forward (&c->state->matmul, c->inputs[0], c->inputs[1], c->output);
 }
 
 static void
@@ -209,6 +214,7 @@ matmul_backward (const graft_op_context *c)
 const graft_op_descriptor graft_matmul_descriptor = {
   .name = "MatMul",
   .min_inputs = 2, .max_inputs = 2,
+  .fuses_bias = true,
   .infer_shape = matmul_infer_shape,
   .setup = matmul_setup,
   .backward_needs = matmul_backward_needs,
@@ -220,7 +226,11 @@ const graft_op_descriptor graft_matmul_descriptor = {
 static void
 matmul_forward_onednn (const graft_op_context *c)
 {
-  graft_matmul_forward_onednn (&c->state->matmul, c->inputs[0], c->inputs[1], c->output);
+  if (c->bias != NULL)
+    graft_matmul_forward_bias_onednn (&c->state->matmul, c->inputs[0], c->inputs[1], c->bias, c->gelu != NULL,
+                                      c->gelu != NULL ? *c->gelu : GRAFT_GELU_ERF, c->output);
+  else
+    graft_matmul_forward_onednn (&c->state->matmul, c->inputs[0], c->inputs[1], c->output);
 }
 
 static void
@@ -233,6 +243,7 @@ matmul_backward_onednn (const graft_op_context *c)
 const graft_op_descriptor graft_onednn_matmul_descriptor = {
   .name = "MatMul",
   .min_inputs = 2, .max_inputs = 2,
+  .fuses_bias = true,
   .infer_shape = matmul_infer_shape,
   .setup = matmul_setup,
   .backward_needs = matmul_backward_needs,

@@ -92,6 +92,12 @@ typedef struct {
   bool backward_fused;
   float *residual_gradient;
   bool set_residual;
+  /* Fusion of a Linear layer's bias Add and the Gelu after it (descriptors with
+   * fuses_bias, where neither runs backward): when bias is not NULL, forward adds it to
+   * each row of its result, then applies GELU of kind *gelu unless gelu is NULL, and
+   * output is the last fused node's output: the node's own output is not written. */
+  const float *bias;
+  const graft_gelu_kind *gelu;
 
   /* Backward: dy is the output's gradient; gradients[k] is input k's gradient buffer, or
    * NULL when it is not needed. Gradients accumulate, except that with set_dx
@@ -109,6 +115,7 @@ typedef struct {
   int min_inputs, max_inputs;        /* max_inputs GRAFT_OP_ANY_INPUTS: no limit */
   bool fuses_activation;             /* forward can apply a following Activation in the same pass */
   bool fuses_add;                    /* forward can add a following Add's other operand (residual) */
+  bool fuses_bias;                   /* forward can add a following per-column bias and apply a Gelu (bias) */
   bool sets_dx;                      /* backward has the overwriting form (see set_dx) */
   bool fuses_backward;               /* backward can run its fused Add's and ReLU's (backward_fused) */
   /* forward reads each element of an input of the output's shape only to write the same

@@ -397,6 +397,10 @@ typedef enum {
 void graft_gelu_forward (graft_gelu_kind kind, size_t count, const float *x, float *y);
 /* dx += dy * gelu'(x); dx may be NULL. */
 void graft_gelu_backward (graft_gelu_kind kind, size_t count, const float *x, const float *dy, float *dx);
+/* A Linear layer's epilogue, on one thread: each row of y (rows x cols) plus bias (cols),
+ * then GELU of the sum when gelu is true, in place: the same floats as an Add and
+ * graft_gelu_forward after it. */
+void graft_gelu_bias_rows (bool gelu, graft_gelu_kind kind, size_t rows, size_t cols, const float *bias, float *y);
 void graft_gelu_forward_reference (graft_gelu_kind kind, size_t count, const double *x, double *y);
 void graft_gelu_backward_reference (graft_gelu_kind kind, size_t count, const double *x, const double *dy,
                                     double *dx);
@@ -419,6 +423,11 @@ graft_status graft_matmul_setup (graft_matmul_params *p, graft_error *error);
 
 /* Y = A B, per batch index (each operand's matrix taken at the broadcast index). */
 void graft_matmul_forward (const graft_matmul_params *p, const float *a, const float *b, float *y);
+/* Y = A B + bias (N, added to each row), then GELU of it when gelu is true: a Linear
+ * layer and the GELU after it in one pass, block of rows by block of rows while the
+ * product is in cache (a Linear's weight: B has no batch). */
+void graft_matmul_forward_bias (const graft_matmul_params *p, const float *a, const float *b, const float *bias,
+                                bool gelu, graft_gelu_kind kind, float *y);
 /* da += dY B^T, db += A^T dY, summed over the batch indices an operand is broadcast
  * along; da needs b, db needs a; each may be NULL. */
 void graft_matmul_backward (const graft_matmul_params *p, const float *a, const float *b, const float *dy,

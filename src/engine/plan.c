@@ -66,6 +66,9 @@ typedef struct {
   /* Its backward runs the fused Add's and ReLU's backward too (descriptor fuses_backward),
    * which then do nothing in backward: the gradients between them get no memory. */
   bool fuses_backward;
+  /* A MatMul's bias Add (fuses_bias) and the Gelu after it (fuses_gelu), or -1: the
+   * MatMul writes the last one's output (is_bias_add). */
+  int fuses_bias, fuses_gelu;
   int aux_slot;           /* what forward saves for backward (BN statistics, max-pool argmax, dropout mask) */
 } node_plan;
 
@@ -376,6 +379,37 @@ is_residual_add (const graft_plan *plan, const graft_plan_options *options, int 
          && plan->values[v].count == plan->values[add->output].count;
 }
 
+/* Whether node i + 1 adds a bias to node i's output (read by nothing else): a parameter
+ * or constant of the output's last dim (a Linear layer's, after a MatMul), which node i
+ * can add in its pass. Only where neither node runs backward (inference, a frozen
+ * part): the Add's backward would read the gradient of node i's unwritten output. */
+static bool
+is_bias_add (const graft_plan *plan, const graft_plan_options *options, int i)
+{
+  const graft_graph *graph = plan->graph;
+  const graft_node *add;
+  const graft_value *bias;
+  int v = graft_graph_node (graph, i)->output;
+  const graft_shape *y = &plan->values[v].shape;
+
+  if (!plan->nodes[i].descriptor->fuses_bias || i + 1 >= plan->n_nodes || plan->nodes[i].backward
+      || plan->nodes[i + 1].backward)
+    return false;
+  add = graft_graph_node (graph, i + 1);
+  if (add->attributes.op != GRAFT_OP_ADD || add->n_inputs != 2 || add->inputs[0] == add->inputs[1]
+      || (add->inputs[0] != v && add->inputs[1] != v))
+    return false;
+  bias = graft_graph_value (graph, add->inputs[add->inputs[0] == v ? 1 : 0]);
+  if ((bias->kind != GRAFT_VALUE_PARAMETER && bias->kind != GRAFT_VALUE_CONSTANT) || bias->shape.rank < 1
+      || bias->shape.rank > y->rank || bias->shape.dims[bias->shape.rank - 1] != y->dims[y->rank - 1])
+    return false;
+  for (int d = 0; d + 1 < bias->shape.rank; d++)
+    if (bias->shape.dims[d] != 1)
+      return false;
+  return value_readers (plan, options, v) == 1 && v != options->loss_logits && add->output != options->loss_logits
+         && plan->values[add->output].count == plan->values[v].count;
+}
+
 /* Finds the pairs that run as one pass, an op whose descriptor fuses an activation
  * (Conv, BatchNorm; the oneDNN backend's Add) and the Activation after it: the
  * activation is the next node and the only reader of the producer's output, which is
@@ -388,7 +422,8 @@ plan_fusions (graft_plan *plan, const graft_plan_options *options)
   const graft_graph *graph = plan->graph;
 
   for (int i = 0; i < plan->n_nodes; i++)
-    plan->nodes[i].fuses = plan->nodes[i].fused_into = plan->nodes[i].fuses_add = -1;
+    plan->nodes[i].fuses = plan->nodes[i].fused_into = plan->nodes[i].fuses_add = plan->nodes[i].fuses_bias
+      = plan->nodes[i].fuses_gelu = -1;
   if (plan->options.unfused)
     return;
   for (int i = 0; i + 1 < plan->n_nodes; i++)
@@ -396,6 +431,21 @@ plan_fusions (graft_plan *plan, const graft_plan_options *options)
       const graft_node *node = graft_graph_node (graph, i), *next = graft_graph_node (graph, i + 1);
       int v = node->output, other;
       bool needs_x, needs_y;
+
+      /* A Linear's bias Add, and the Gelu after it when it is the Add's only reader. */
+      if (plan->nodes[i].fused_into < 0 && is_bias_add (plan, options, i))
+        {
+          const graft_node *gelu = i + 2 < plan->n_nodes ? graft_graph_node (graph, i + 2) : NULL;
+          plan->nodes[i].fuses_bias = i + 1;
+          plan->nodes[i + 1].fused_into = i;
+          if (gelu != NULL && gelu->attributes.op == GRAFT_OP_GELU && gelu->inputs[0] == next->output
+              && !plan->nodes[i + 2].backward && value_readers (plan, options, next->output) == 1)
+            {
+              plan->nodes[i].fuses_gelu = i + 2;
+              plan->nodes[i + 2].fused_into = i;
+            }
+          continue;
+        }
 
       /* A residual Add (BatchNorm's output plus the shortcut), and the Activation after it
        * when it is the Add's only reader. */
@@ -470,8 +520,11 @@ never_written (const graft_plan *plan, int v)
 {
   int producer = graft_graph_value (plan->graph, v)->producer;
   const node_plan *np = &plan->nodes[producer], *into = np->fused_into >= 0 ? &plan->nodes[np->fused_into] : NULL;
-  if (np->fuses_add >= 0 || (np->fuses >= 0 && !np->fused_keeps_input))
+  if (np->fuses_add >= 0 || np->fuses_bias >= 0 || (np->fuses >= 0 && !np->fused_keeps_input))
     return true;
+  /* A fused bias Add's sum, when a Gelu follows it in the same pass. */
+  if (into != NULL && into->fuses_bias == producer)
+    return into->fuses_gelu >= 0;
   /* A fused Add's sum, when its fused activation's backward does not read it. */
   if (into != NULL && into->fuses_add == producer)
     return into->fuses >= 0 && !into->fused_keeps_input;
@@ -578,6 +631,14 @@ fill_context (graft_plan *plan, int i)
           c->activation_output = plan->values[graft_graph_node (plan->graph, np->fuses)->output].data;
           c->pre_activation = np->fused_keeps_input ? sum->data : NULL;
         }
+    }
+  else if (np->fuses_bias >= 0)
+    {
+      const graft_node *add = graft_graph_node (plan->graph, np->fuses_bias);
+      const graft_node *last = np->fuses_gelu >= 0 ? graft_graph_node (plan->graph, np->fuses_gelu) : add;
+      c->bias = plan->values[add->inputs[add->inputs[0] == node->output ? 1 : 0]].data;
+      c->gelu = np->fuses_gelu >= 0 ? &last->attributes.gelu.kind : NULL;
+      c->output = plan->values[last->output].data;
     }
   else if (np->fuses_swish)
     {
