@@ -1085,7 +1085,8 @@ test_plan_deterministic (void)
 }
 
 /* Plain readers of blocked values (a broadcast Add, a Concat of channel counts that
- * are not multiples of the block, a Mul by a constant, a Flatten) in the middle of a network: a stem
+ * are not multiples of the block, a Flatten) in the middle of a network, and a blocked
+ * Mul by a constant per-channel factor shared by the samples: a stem
  * branch, a shifted 1x1 branch concatenated with it, a convolution and a Gemm head on
  * the flattened map. */
 static void
@@ -1110,7 +1111,8 @@ edge_net_build (net *t, uint64_t seed)
   x = net_node (t, "concat", a, pair, 2);
   x = net_conv (t, "reduce", x, 24, 8, 3, 2, 1, true, seed + 40);
   t->kept = x = net_activation (t, "reduce.relu6", x, GRAFT_ACTIVATION_CLIP, 0, 6);
-  /* A constant (1,C,1,1) factor is no per-sample scale at a batch above 1. */
+  /* A constant (1,C,1,1) factor is no per-sample scale at a batch above 1: the layer
+   * scale's kernel (mul_scale_descriptor) copies it for each sample. */
   pair[0] = x;
   pair[1] = net_tensor (t, "gain", GRAFT_VALUE_CONSTANT, graft_shape_4d (1, 8, 1, 1), 0.5f, 1.5f, seed + 45);
   x = net_node (t, "gained", (graft_node_attributes) { .op = GRAFT_OP_MUL }, pair, 2);
@@ -1152,7 +1154,7 @@ test_plan_edges (void)
       const char *name = graft_graph_value (nets[0].graph, v)->name;
       bool blocked = graft_onednn_backend_blocked (backend, v);
       bool want = g_str_has_prefix (name, "stem") || g_str_has_prefix (name, "branch")
-                  || g_str_has_prefix (name, "reduce");
+                  || g_str_has_prefix (name, "reduce") || g_str_equal (name, "gained");
       if (graft_graph_value (nets[0].graph, v)->kind != GRAFT_VALUE_ACTIVATION)
         want = false;
       if (blocked != want)
@@ -1179,6 +1181,131 @@ test_plan_edges (void)
     {
       graft_plan_free (plans[k]);
       graft_graph_free (nets[k].graph);
+    }
+}
+
+/* ConvNeXt's block as torchvision exports it: a depthwise convolution (blocked), a
+ * Transpose to channels last, LayerNorm, the MLP (MatMul, bias Add, Gelu, MatMul, bias
+ * Add), a Transpose back, the layer scale (a Mul by a (C,1,1) parameter) and the
+ * residual Add; 20 channels, so that the last block is partly padding. */
+static void
+convnext_net_build (net *t, uint64_t seed)
+{
+  enum { C = 20, H = 80 };
+  graft_shape input_shape = graft_shape_4d (1, 3, 9, 9);
+  int x, y, in[3], gemm[3];
+  graft_node_attributes a;
+
+  t->graph = graft_graph_new ();
+  t->input = graft_graph_add_input (t->graph, "image", &input_shape, NULL);
+  x = net_conv (t, "stem", t->input, 3, C, 3, 1, 1, true, seed);
+  y = net_conv (t, "dw", x, C, C, 7, 1, C, true, seed + 10);
+  a = (graft_node_attributes) { .op = GRAFT_OP_TRANSPOSE, .transpose = { { 0, 2, 3, 1 } } };
+  t->kept = y = net_node (t, "to_nhwc", a, &y, 1);
+  in[0] = y;
+  in[1] = net_tensor (t, "ln.weight", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { C }), 0.5f, 1.5f,
+                      seed + 20);
+  in[2] = net_tensor (t, "ln.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { C }), -0.5f, 0.5f,
+                      seed + 21);
+  y = net_node (t, "ln", (graft_node_attributes) { .op = GRAFT_OP_LAYERNORM, .layernorm = { -1, 1e-6f } }, in, 3);
+  in[0] = y;
+  in[1] = net_tensor (t, "fc1.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (C, H), -0.3f, 0.3f, seed + 30);
+  in[0] = net_node (t, "fc1", (graft_node_attributes) { .op = GRAFT_OP_MATMUL }, in, 2);
+  in[1] = net_tensor (t, "fc1.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { H }), -0.5f, 0.5f,
+                      seed + 31);
+  in[0] = net_node (t, "fc1.add", (graft_node_attributes) { .op = GRAFT_OP_ADD }, in, 2);
+  in[0] = net_node (t, "gelu", (graft_node_attributes) { .op = GRAFT_OP_GELU, .gelu = { GRAFT_GELU_ERF } }, in, 1);
+  in[1] = net_tensor (t, "fc2.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (H, C), -0.3f, 0.3f, seed + 40);
+  in[0] = net_node (t, "fc2", (graft_node_attributes) { .op = GRAFT_OP_MATMUL }, in, 2);
+  in[1] = net_tensor (t, "fc2.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { C }), -0.5f, 0.5f,
+                      seed + 41);
+  y = net_node (t, "fc2.add", (graft_node_attributes) { .op = GRAFT_OP_ADD }, in, 2);
+  a = (graft_node_attributes) { .op = GRAFT_OP_TRANSPOSE, .transpose = { { 0, 3, 1, 2 } } };
+  in[0] = net_node (t, "to_nchw", a, &y, 1);
+  in[1] = net_tensor (t, "layer_scale", GRAFT_VALUE_PARAMETER, graft_shape_make (3, (int64_t[]) { C, 1, 1 }), 0.5f,
+                      1.5f, seed + 50);
+  in[0] = net_node (t, "scaled", (graft_node_attributes) { .op = GRAFT_OP_MUL }, in, 2);
+  in[1] = x;
+  x = net_node (t, "residual", (graft_node_attributes) { .op = GRAFT_OP_ADD }, in, 2);
+  a = (graft_node_attributes) { .op = GRAFT_OP_FLATTEN, .flatten = { 1 } };
+  gemm[0] = net_node (t, "flatten", a, &x, 1);
+  gemm[1] = net_tensor (t, "fc.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (5, C * 9 * 9), -0.05f, 0.05f,
+                        seed + 60);
+  gemm[2] = net_tensor (t, "fc.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { 5 }), -0.1f, 0.1f,
+                        seed + 61);
+  a = (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1.0f, 1.0f } };
+  t->logits = net_node (t, "fc", a, gemm, 3);
+}
+
+/* The ConvNeXt block on oneDNN: the Transpose back from channels last writes the
+ * blocked layout, and the layer scale, the residual Add and the convolutions stay
+ * blocked; the MLP is plain. Against the portable kernels: a training step (the
+ * Transposes' and the layer scale's backward through blocked values), and inference,
+ * where the channels-last Transpose reads the blocked convolution output directly and
+ * the MLP runs its bias Adds and Gelu in the MatMuls' passes. */
+static void
+test_plan_convnext (void)
+{
+  int batch = 3;
+  float images[3 * 3 * 9 * 9];
+  int32_t labels[3] = { 1, 4, 0 };
+  net nets[2];
+  graft_plan *plans[2];
+  float loss[2];
+  graft_error error;
+  graft_onednn_backend *backend;
+  graft_plan_options options = { .mode = GRAFT_PLAN_TRAINING, .batch = 2 };
+
+  convnext_net_build (&nets[0], 31);
+  options.loss_logits = nets[0].logits;
+  backend = graft_onednn_backend_new (nets[0].graph, &options, &error);
+  g_assert_nonnull (backend);
+  for (int v = 0; v < graft_graph_value_count (nets[0].graph); v++)
+    {
+      const char *name = graft_graph_value (nets[0].graph, v)->name;
+      bool blocked = graft_onednn_backend_blocked (backend, v);
+      bool want = g_str_equal (name, "stem") || g_str_equal (name, "dw") || g_str_equal (name, "to_nchw")
+                  || g_str_equal (name, "scaled") || g_str_equal (name, "residual");
+      if (blocked != want)
+        g_error ("value '%s' is %s", name, blocked ? "blocked" : "plain");
+    }
+  graft_onednn_backend_free (backend);
+  graft_graph_free (nets[0].graph);
+
+  test_fill_uniform_float (images, G_N_ELEMENTS (images), 13, -1, 1);
+  for (int mode = 0; mode < 2; mode++)
+    {
+      for (int k = 0; k < 2; k++)
+        {
+          convnext_net_build (&nets[k], 31);
+          plans[k] = net_plan (&nets[k], mode ? GRAFT_PLAN_INFERENCE : GRAFT_PLAN_TRAINING,
+                               k ? GRAFT_PLAN_KERNELS_ONEDNN : GRAFT_PLAN_KERNELS_PORTABLE, batch);
+          g_assert_cmpint (graft_plan_set_input (plans[k], nets[k].input, images, G_N_ELEMENTS (images), &error), ==,
+                           GRAFT_OK);
+          g_assert_cmpint (graft_plan_forward (plans[k], &error), ==, GRAFT_OK);
+          if (!mode)
+            g_assert_cmpint (graft_plan_backward (plans[k], labels, &loss[k], &error), ==, GRAFT_OK);
+        }
+      if (!mode)
+        assert_plans_agree (nets, plans, loss);
+      else
+        {
+          graft_shape shape;
+          size_t count;
+          const float *want = graft_plan_value_data (plans[0], nets[0].kept, &shape);
+          graft_shape_count (&shape, &count, NULL);
+          assert_values_close ("channels-last value on oneDNN", graft_plan_value_data (plans[1], nets[1].kept, NULL),
+                               want, count, 1e-5, 1e-4);
+          want = graft_plan_value_data (plans[0], nets[0].logits, &shape);
+          graft_shape_count (&shape, &count, NULL);
+          assert_values_close ("logits on oneDNN", graft_plan_value_data (plans[1], nets[1].logits, NULL), want,
+                               count, 1e-5, 1e-4);
+        }
+      for (int k = 0; k < 2; k++)
+        {
+          graft_plan_free (plans[k]);
+          graft_graph_free (nets[k].graph);
+        }
     }
 }
 
@@ -1646,6 +1773,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/onednn/plan-inference", test_plan_inference);
   g_test_add_func ("/engine/onednn/plan-edges", test_plan_edges);
   g_test_add_func ("/engine/onednn/plan-fused-backward", test_plan_fused_backward);
+  g_test_add_func ("/engine/onednn/plan-convnext", test_plan_convnext);
   if (graft_onednn_bf16_available ())
     {
       g_test_add_func ("/engine/onednn/bf16/conv", test_bf16_conv);

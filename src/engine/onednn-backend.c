@@ -90,6 +90,44 @@ per_sample (const graft_graph *graph, int v)
   return kind == GRAFT_VALUE_ACTIVATION || kind == GRAFT_VALUE_INPUT;
 }
 
+static bool can_block_output (const graft_graph *graph, const graft_node *node);
+
+/* A Transpose from channels last (ConvNeXt's, after each block's MLP and each
+ * LayerNorm2d) of a value that runs plain (the input, or a node's that cannot block its
+ * output): it writes the blocked layout directly, and the layer scale, the residual Add
+ * and the next convolution after it stay blocked. */
+static bool
+from_channels_last (const graft_graph *graph, const graft_node *node)
+{
+  const int *perm = node->attributes.transpose.perm;
+  const graft_value *x = graft_graph_value (graph, node->inputs[0]);
+  if (node->attributes.op != GRAFT_OP_TRANSPOSE || x->shape.rank != 4 || perm[0] != 0 || perm[1] != 3 || perm[2] != 1
+      || perm[3] != 2)
+    return false;
+  return x->kind != GRAFT_VALUE_ACTIVATION || !can_block_output (graph, graft_graph_node (graph, x->producer));
+}
+
+/* Which input of a Mul is a per-channel factor shared by every sample, (C,1,1) or
+ * (1,C,1,1), a parameter or constant (ConvNeXt's layer scale), times an activation
+ * (N,C,H,W); -1 when none is. */
+static int
+layer_scale_input (const graft_graph *graph, const graft_node *node)
+{
+  if (node->attributes.op != GRAFT_OP_MUL || node->n_inputs != 2)
+    return -1;
+  for (int k = 0; k < 2; k++)
+    {
+      const graft_shape *x = &graft_graph_value (graph, node->inputs[1 - k])->shape;
+      const graft_shape *s = &graft_graph_value (graph, node->inputs[k])->shape;
+      if (per_sample (graph, node->inputs[k]) || !per_sample (graph, node->inputs[1 - k]) || !spatial_4d (x))
+        continue;
+      if ((s->rank == 3 && s->dims[0] == x->dims[1] && s->dims[1] == 1 && s->dims[2] == 1)
+          || (s->rank == 4 && s->dims[0] == 1 && s->dims[1] == x->dims[1] && s->dims[2] == 1 && s->dims[3] == 1))
+        return k;
+    }
+  return -1;
+}
+
 /* Whether the node can run in the backend with a blocked output, given the graph. */
 static bool
 can_block_output (const graft_graph *graph, const graft_node *node)
@@ -113,7 +151,11 @@ can_block_output (const graft_graph *graph, const graft_node *node)
       return per_sample (graph, node->inputs[0]) && per_sample (graph, node->inputs[1])
              && graft_shape_equal (&graft_graph_value (graph, node->inputs[0])->shape,
                                    &graft_graph_value (graph, node->inputs[1])->shape);
+    case GRAFT_OP_TRANSPOSE:
+      return from_channels_last (graph, node);
     case GRAFT_OP_MUL:
+      if (layer_scale_input (graph, node) >= 0)
+        return true;
       if (!per_sample (graph, node->inputs[0]) || !per_sample (graph, node->inputs[1]))
         return false;
       {
@@ -150,6 +192,8 @@ input_must_be_blocked (const graft_graph *graph, const graft_node *node, int k)
       return k == 0;
     case GRAFT_OP_MUL:
       return spatial_4d (x);
+    case GRAFT_OP_TRANSPOSE:
+      return false;
     default:
       return true;
     }
@@ -919,6 +963,95 @@ static const graft_op_descriptor mul_descriptor = {
   .backward = mul_backward,
 };
 
+/* Mul by a layer scale (layer_scale_input): the factor copied for each sample into
+ * scratch, then the (N,C,1,1) kernels; its gradient summed over the samples in order. */
+
+static graft_status
+mul_scale_setup (graft_op_context *c, graft_error *error)
+{
+  int big = spatial_4d (c->input_shapes[0]) ? 0 : 1;
+  const graft_shape *x = c->input_shapes[big];
+  (void) error;
+  c->scratch_floats = 2 * (size_t) x->dims[0] * (size_t) x->dims[1];
+  return GRAFT_OK;
+}
+
+static void
+mul_scale_expand (const graft_op_context *c, int big)
+{
+  const graft_shape *x = c->input_shapes[big];
+  size_t channels = (size_t) x->dims[1];
+  for (int64_t i = 0; i < x->dims[0]; i++)
+    memcpy (c->scratch + (size_t) i * channels, c->inputs[1 - big], channels * sizeof (float));
+}
+
+static void
+mul_scale_forward (const graft_op_context *c)
+{
+  int big = spatial_4d (c->input_shapes[0]) ? 0 : 1;
+  const graft_shape *x = c->input_shapes[big];
+  mul_scale_expand (c, big);
+  graft_onednn_scale_channels_forward ((int) x->dims[0], (int) x->dims[1], (size_t) (x->dims[2] * x->dims[3]),
+                                       c->inputs[big], c->scratch, c->output);
+}
+
+static void
+mul_scale_backward (const graft_op_context *c)
+{
+  int big = spatial_4d (c->input_shapes[0]) ? 0 : 1;
+  const graft_shape *x = c->input_shapes[big];
+  size_t n = (size_t) x->dims[0], channels = (size_t) x->dims[1];
+  float *ds = c->scratch + n * channels, *gradient = c->gradients[1 - big];
+
+  mul_scale_expand (c, big);
+  if (gradient != NULL)
+    memset (ds, 0, n * channels * sizeof (float));
+  graft_onednn_scale_channels_backward ((int) n, (int) channels, (size_t) (x->dims[2] * x->dims[3]), c->inputs[big],
+                                        c->scratch, c->dy, c->gradients[big], gradient != NULL ? ds : NULL);
+  if (gradient != NULL)
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = 0; j < channels; j++)
+        gradient[j] += ds[i * channels + j];
+}
+
+static const graft_op_descriptor mul_scale_descriptor = {
+  .name = "Mul",
+  .min_inputs = 2, .max_inputs = 2,
+  .infer_shape = infer_shape,
+  .setup = mul_scale_setup,
+  .backward_needs = graft_op_needs_other_factor,
+  .forward = mul_scale_forward,
+  .backward = mul_scale_backward,
+};
+
+/* Transpose from channels last (from_channels_last): plain (N,H,W,C) in, blocked out. */
+
+static void
+transpose_blocked_forward (const graft_op_context *c)
+{
+  const graft_shape *y = c->output_shape;
+  graft_onednn_from_channels_last ((int) y->dims[0], (int) y->dims[1], (int) y->dims[2], (int) y->dims[3],
+                                   c->inputs[0], c->output);
+}
+
+static void
+transpose_blocked_backward (const graft_op_context *c)
+{
+  const graft_shape *y = c->output_shape;
+  if (c->gradients[0] != NULL)
+    graft_onednn_to_channels_last ((int) y->dims[0], (int) y->dims[1], (int) y->dims[2], (int) y->dims[3], c->dy,
+                                   c->gradients[0], true);
+}
+
+static const graft_op_descriptor transpose_blocked_descriptor = {
+  .name = "Transpose",
+  .min_inputs = 1, .max_inputs = 1,
+  .infer_shape = infer_shape,
+  .backward_needs = graft_op_needs_nothing,
+  .forward = transpose_blocked_forward,
+  .backward = transpose_blocked_backward,
+};
+
 /* Concat of channels ------------------------------------------------------ */
 
 typedef struct {
@@ -1138,6 +1271,25 @@ edge_backward (const graft_op_context *c)
     }
 }
 
+/* A Transpose to channels last (ConvNeXt's, after each depthwise convolution) reads the
+ * blocked value straight into (N,H,W,C), one pass instead of a plain copy and a
+ * transpose of it; its backward is the edge's. */
+static bool
+to_channels_last (const graft_node *node, const graft_shape *x)
+{
+  const int *perm = node->attributes.transpose.perm;
+  return node->attributes.op == GRAFT_OP_TRANSPOSE && x->rank == 4 && perm[0] == 0 && perm[1] == 2 && perm[2] == 3
+         && perm[3] == 1;
+}
+
+static void
+transpose_forward (const graft_op_context *c)
+{
+  const graft_shape *x = c->input_shapes[0];
+  graft_onednn_to_channels_last ((int) x->dims[0], (int) x->dims[1], (int) x->dims[2], (int) x->dims[3],
+                                 c->inputs[0], c->output, false);
+}
+
 /* ------------------------------------------------------------------------ */
 
 /* The edge descriptor of a node that runs plain, when it reads a blocked value;
@@ -1186,7 +1338,9 @@ descriptor_for (const graft_op_backend *ops, const graft_node *node, const graft
     case GRAFT_OP_ADD:
       return out ? &add_descriptor : edge_descriptor (b, node);
     case GRAFT_OP_MUL:
-      return out ? &mul_descriptor : edge_descriptor (b, node);
+      if (out)
+        return layer_scale_input (b->graph, node) >= 0 ? &mul_scale_descriptor : &mul_descriptor;
+      return edge_descriptor (b, node);
     case GRAFT_OP_CONCAT:
       return out ? &concat_descriptor : edge_descriptor (b, node);
     case GRAFT_OP_MEAN_SPATIAL:
@@ -1196,6 +1350,15 @@ descriptor_for (const graft_op_backend *ops, const graft_node *node, const graft
       if (out)
         return keeps_zero (&node->attributes.activation) ? NULL : &activation_descriptor;
       return edge_descriptor (b, node);
+    case GRAFT_OP_TRANSPOSE:
+      if (out)
+        return &transpose_blocked_descriptor;
+      {
+        const graft_op_descriptor *edge = edge_descriptor (b, node);
+        if (edge != NULL && to_channels_last (node, &graft_graph_value (b->graph, node->inputs[0])->shape))
+          b->edges[node->output].forward = transpose_forward;
+        return edge;
+      }
     case GRAFT_OP_MATMUL:
       /* Plain inputs: the MatMul kernels on oneDNN's sgemm (matmul.h). */
       {

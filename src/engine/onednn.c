@@ -169,6 +169,54 @@ graft_onednn_to_plain (int n, int c, int h, int w, const float *blocked, float *
       }
 }
 
+/* Each pixel's channels of a block are B floats in a row on both sides: whole blocks
+ * copied, one block of every pixel after the other (one stream read, full cache lines
+ * written), instead of a plain (N,C,H,W) copy and a transpose of it. */
+GRAFT_SIMD_DISPATCH
+void
+graft_onednn_to_channels_last (int n, int c, int h, int w, const float *blocked, float *nhwc, bool accumulate)
+{
+  size_t hw = (size_t) h * (size_t) w, b = (size_t) block_size;
+  size_t blocks = padded_channels (c) / b;
+
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < n; i++)
+    for (long cb = 0; cb < (long) blocks; cb++)
+      {
+        const float *in = blocked + ((size_t) i * blocks + (size_t) cb) * hw * b;
+        float *out = nhwc + (size_t) i * hw * (size_t) c + (size_t) cb * b;
+        size_t width = (size_t) c - (size_t) cb * b < b ? (size_t) c - (size_t) cb * b : b;
+        if (accumulate)
+          for (size_t s = 0; s < hw; s++)
+            for (size_t l = 0; l < width; l++)
+              out[s * (size_t) c + l] += in[s * b + l];
+        else
+          for (size_t s = 0; s < hw; s++)
+            for (size_t l = 0; l < width; l++)
+              out[s * (size_t) c + l] = in[s * b + l];
+      }
+}
+
+GRAFT_SIMD_DISPATCH
+void
+graft_onednn_from_channels_last (int n, int c, int h, int w, const float *nhwc, float *blocked)
+{
+  size_t hw = (size_t) h * (size_t) w, b = (size_t) block_size;
+  size_t blocks = padded_channels (c) / b;
+
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < n; i++)
+    for (long cb = 0; cb < (long) blocks; cb++)
+      {
+        const float *in = nhwc + (size_t) i * hw * (size_t) c + (size_t) cb * b;
+        float *out = blocked + ((size_t) i * blocks + (size_t) cb) * hw * b;
+        size_t width = (size_t) c - (size_t) cb * b < b ? (size_t) c - (size_t) cb * b : b;
+        for (size_t s = 0; s < hw; s++)
+          for (size_t l = 0; l < b; l++)
+            out[s * b + l] = l < width ? in[s * (size_t) c + l] : 0.0f;
+      }
+}
+
 GRAFT_SIMD_DISPATCH
 void
 graft_onednn_add_plain (int n, int c, int h, int w, const float *plain, float *blocked)

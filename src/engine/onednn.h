@@ -40,6 +40,11 @@ size_t graft_onednn_blocked_floats (int n, int c, int h, int w);
 void graft_onednn_to_blocked (int n, int c, int h, int w, const float *plain, float *blocked);
 /* blocked to plain (N,C,H,W): overwrites plain, or adds to it when accumulate. */
 void graft_onednn_to_plain (int n, int c, int h, int w, const float *blocked, float *plain, bool accumulate);
+/* blocked (N,C,H,W) to channels-last (N,H,W,C), ONNX Transpose with perm (0,2,3,1):
+ * overwrites nhwc, or adds to it when accumulate; and back (perm (0,3,1,2)), padding
+ * written as zeros. */
+void graft_onednn_to_channels_last (int n, int c, int h, int w, const float *blocked, float *nhwc, bool accumulate);
+void graft_onednn_from_channels_last (int n, int c, int h, int w, const float *nhwc, float *blocked);
 
 /* blocked += plain (N,C,H,W); the padding is left as it is. */
 void graft_onednn_add_plain (int n, int c, int h, int w, const float *plain, float *blocked);
