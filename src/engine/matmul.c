@@ -159,10 +159,13 @@ matmul_forward (const graft_matmul_params *p, graft_matmul_gemm_func *gemm, cons
 
 /* A fused epilogue (bias, GELU) runs on blocks of about this many floats of the product
  * (512 KiB: still in a core's L2 cache when the epilogue reads them), of at least
- * EPILOGUE_MIN_ROWS rows, so that each block's product keeps sgemm's speed (it packs B
- * once per block), in a multiple of 16 rows. */
+ * EPILOGUE_MIN_ROWS rows, in a multiple of 16 rows. Each block's product packs B again:
+ * only where B has at most EPILOGUE_MAX_B floats is that free (dnnl_sgemm on one thread,
+ * 128-row blocks against the whole product: 0.97x at K 384, N 1536, but 1.14x at K 768,
+ * N 3072, ConvNeXt's last stage and ViT-B's MLP, which take the second pass instead). */
 #define EPILOGUE_FLOATS 131072
 #define EPILOGUE_MIN_ROWS 128
+#define EPILOGUE_MAX_B (1 << 20)
 
 /* The epilogue over rows rows of y, in blocks of block rows over threads. */
 static void
@@ -177,6 +180,14 @@ epilogue (size_t rows, size_t cols, size_t block, const float *bias, bool gelu, 
     }
 }
 
+/* Rows per block of the epilogue for products of cols columns. */
+static size_t
+epilogue_block (size_t cols)
+{
+  size_t block = EPILOGUE_FLOATS / cols;
+  return block < EPILOGUE_MIN_ROWS ? EPILOGUE_MIN_ROWS : (block + 15) / 16 * 16;
+}
+
 /* matmul_forward and the epilogue. With nested, gemm runs on one thread inside an OpenMP
  * region (oneDNN's does; OpenBLAS's rule is parallel.h's: never from a region), and each
  * thread multiplies a block of rows and runs the epilogue on it while it is in cache;
@@ -185,31 +196,29 @@ static void
 matmul_forward_bias (const graft_matmul_params *p, graft_matmul_gemm_func *gemm, bool nested, const float *a,
                      const float *b, const float *bias, bool gelu, graft_gelu_kind kind, float *y)
 {
-  size_t rows = p->batch * p->m, block = EPILOGUE_FLOATS / p->n, blocks;
-  int threads = omp_get_max_threads ();
+  size_t rows = p->batch * p->m, block = epilogue_block (p->n);
 
-  if (block < EPILOGUE_MIN_ROWS)
-    block = EPILOGUE_MIN_ROWS;
-  /* A whole number of blocks per thread, so that none waits for another's last one. */
-  blocks = (rows + block - 1) / block;
-  blocks = (blocks + (size_t) threads - 1) / (size_t) threads * (size_t) threads;
-  block = (rows + blocks - 1) / blocks;
-  block = (block + 15) / 16 * 16;
-  if (!nested || !folds_into_rows (p) || rows < 2 * EPILOGUE_MIN_ROWS || threads < 2)
+  if (!nested || !folds_into_rows (p) || p->k * p->n > EPILOGUE_MAX_B || rows < 2 * EPILOGUE_MIN_ROWS
+      || omp_get_max_threads () < 2)
     {
       matmul_forward (p, gemm, a, b, y);
       epilogue (rows, p->n, block, bias, gelu, kind, y);
       return;
     }
-  blocks = (rows + block - 1) / block;
-#pragma omp parallel for schedule(static)
-  for (size_t t = 0; t < blocks; t++)
-    {
-      size_t r0 = t * block, nr = rows - r0 < block ? rows - r0 : block;
-      gemm (false, false, (int) nr, (int) p->n, (int) p->k, a + r0 * p->k, (int) p->k, b, (int) p->n, 0.0f,
-            y + r0 * p->n, (int) p->n);
-      graft_gelu_bias_rows (gelu, kind, nr, p->n, bias, y + r0 * p->n);
-    }
+  /* Each thread its share of the rows (a multiple of 16), block by block. */
+#pragma omp parallel
+  {
+    size_t threads = (size_t) omp_get_num_threads (), t = (size_t) omp_get_thread_num ();
+    size_t share = ((rows + threads - 1) / threads + 15) / 16 * 16;
+    size_t begin = t * share < rows ? t * share : rows, end = begin + share < rows ? begin + share : rows;
+    for (size_t r0 = begin; r0 < end; r0 += block)
+      {
+        size_t nr = end - r0 < block ? end - r0 : block;
+        gemm (false, false, (int) nr, (int) p->n, (int) p->k, a + r0 * p->k, (int) p->k, b, (int) p->n, 0.0f,
+              y + r0 * p->n, (int) p->n);
+        graft_gelu_bias_rows (gelu, kind, nr, p->n, bias, y + r0 * p->n);
+      }
+  }
 }
 
 static void
