@@ -1242,7 +1242,8 @@ convnext_net_build (net *t, uint64_t seed)
  * blocked; the MLP is plain. Against the portable kernels: a training step (the
  * Transposes' and the layer scale's backward through blocked values), and inference,
  * where the channels-last Transpose reads the blocked convolution output directly and
- * the MLP runs its bias Adds and Gelu in the MatMuls' passes. */
+ * the MLP runs its bias Adds and Gelu in the MatMuls' passes; the layer scale runs the
+ * residual Add in its pass. */
 static void
 test_plan_convnext (void)
 {
@@ -1285,6 +1286,9 @@ test_plan_convnext (void)
           g_assert_cmpint (graft_plan_forward (plans[k], &error), ==, GRAFT_OK);
           if (!mode)
             g_assert_cmpint (graft_plan_backward (plans[k], labels, &loss[k], &error), ==, GRAFT_OK);
+          /* In the MatMuls' passes in inference: fc1.add, gelu and fc2.add; on oneDNN, the
+           * residual Add in the layer scale's, in both modes. */
+          g_assert_cmpint (graft_plan_fused_nodes (plans[k]), ==, (mode ? 3 : 0) + k);
         }
       if (!mode)
         assert_plans_agree (nets, plans, loss);

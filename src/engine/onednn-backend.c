@@ -985,14 +985,50 @@ mul_scale_expand (const graft_op_context *c, int big)
     memcpy (c->scratch + (size_t) i * channels, c->inputs[1 - big], channels * sizeof (float));
 }
 
+/* y = x * g + r over one channel block of spatial positions: the Mul's product rounded,
+ * then the Add's sum, as the two nodes would. */
+GRAFT_SIMD_DISPATCH
+static void
+scale_add_block (size_t spatial, size_t b, const float *x, const float *g, const float *r, float *y)
+{
+  for (size_t k = 0; k < spatial; k++)
+    for (size_t l = 0; l < b; l++)
+      y[k * b + l] = x[k * b + l] * g[l] + r[k * b + l];
+}
+
+/* With the residual Add after it (fuses_add: ConvNeXt's block output, the layer scale's
+ * product plus the block's input): one pass, block by block, then the activation after
+ * the Add where the plan fused one. */
 static void
 mul_scale_forward (const graft_op_context *c)
 {
   int big = spatial_4d (c->input_shapes[0]) ? 0 : 1;
   const graft_shape *x = c->input_shapes[big];
+  const graft_activation_params *act = c->activation;
+  size_t b = (size_t) graft_onednn_block (), channels = (size_t) x->dims[1], blocks = (channels + b - 1) / b;
+  size_t spatial = (size_t) (x->dims[2] * x->dims[3]);
+  float *sum = act == NULL ? c->output : c->pre_activation != NULL ? c->pre_activation : c->activation_output;
+
   mul_scale_expand (c, big);
-  graft_onednn_scale_channels_forward ((int) x->dims[0], (int) x->dims[1], (size_t) (x->dims[2] * x->dims[3]),
-                                       c->inputs[big], c->scratch, c->output);
+  if (c->residual == NULL)
+    {
+      graft_onednn_scale_channels_forward ((int) x->dims[0], (int) channels, spatial, c->inputs[big], c->scratch,
+                                           c->output);
+      return;
+    }
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long i = 0; i < (long) x->dims[0]; i++)
+    for (long cb = 0; cb < (long) blocks; cb++)
+      {
+        size_t offset = ((size_t) i * blocks + (size_t) cb) * spatial * b;
+        float g[16] = { 0 };
+        for (size_t l = 0; l < b && (size_t) cb * b + l < channels; l++)
+          g[l] = c->scratch[(size_t) i * channels + (size_t) cb * b + l];
+        scale_add_block (spatial, b, c->inputs[big] + offset, g, c->residual + offset, sum + offset);
+        if (act != NULL)
+          graft_activation_forward_serial (act, spatial * b, sum + offset, c->activation_output + offset);
+      }
+  zero_padding_after (c);
 }
 
 static void
@@ -1017,6 +1053,7 @@ mul_scale_backward (const graft_op_context *c)
 static const graft_op_descriptor mul_scale_descriptor = {
   .name = "Mul",
   .min_inputs = 2, .max_inputs = 2,
+  .fuses_add = true,
   .infer_shape = infer_shape,
   .setup = mul_scale_setup,
   .backward_needs = graft_op_needs_other_factor,
