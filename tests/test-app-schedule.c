@@ -830,6 +830,9 @@ test_precision (void)
   wait_for_frames (50);
   row = find_row (page, ADW_TYPE_ACTION_ROW, "b_f16 Mixed Precision");
   g_assert_nonnull (row);
+  /* A row of the Run group, beside Seed, not inside the Seed row (where it once sat,
+   * squeezing both at 1024 px). */
+  g_assert_true (gtk_widget_get_parent (row) == gtk_widget_get_parent (find_row (page, ADW_TYPE_ACTION_ROW, "_Seed")));
   toggle = GTK_SWITCH (find_type (row, GTK_TYPE_SWITCH));
   spec = graft_session_get_spec (session);
   g_assert_cmpint (spec->precision, ==, GRAFT_PLAN_PRECISION_FP32);
