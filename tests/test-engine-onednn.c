@@ -14,6 +14,7 @@
 #ifdef GRAFT_HAVE_ONEDNN
 #include "engine/onednn-backend.h"
 #include "engine/onednn.h"
+#include "engine/parallel.h"
 #include "engine/plan.h"
 
 /* A blocked copy of a plain (N,C,H,W) tensor, in memory that held NaN before. */
@@ -292,6 +293,86 @@ test_conv (void)
 {
   for (size_t i = 0; i < G_N_ELEMENTS (conv_cases); i++)
     check_conv (&conv_cases[i], 100 + 10 * i);
+}
+
+/* Weight gradients with enough output pixels per slice of the batch run one one-thread
+ * primitive per thread, the slices' gradients added in slice order (3x3 from 6272
+ * pixels a slice, 1x1 from 1568): each slice must be added once, over what dw held,
+ * and the same call must give the same bits again. With 2 and 4 threads (batch 4: one
+ * sample a slice). */
+static const conv_case split_cases[] = {
+  /* name                    n  c    h   w   m  kh kw sh sw dh dw pt pl pb pr g   plain act */
+  { "3x3 split 16 -> 24",    4, 16, 80, 79, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1,  false, -1 },
+  { "1x1 split 40 -> 24",    4, 40, 40, 40, 24, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,  false, -1 },
+  { "stem 7x7 split",        4, 3, 223, 223, 16, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, true, -1 },
+};
+
+static void
+test_conv_split (void)
+{
+  int threads = graft_get_num_threads ();
+  for (int t = 2; t <= 4; t += 2)
+    {
+      graft_set_num_threads (t);
+      for (size_t i = 0; i < G_N_ELEMENTS (split_cases); i++)
+        {
+          const conv_case *k = &split_cases[i];
+          graft_conv2d_params p = {
+            .n = k->n, .c = k->c, .h = k->h, .w = k->w, .m = k->m, .kh = k->kh, .kw = k->kw,
+            .stride_h = k->sh, .stride_w = k->sw, .dilation_h = 1, .dilation_w = 1,
+            .pad_top = k->pt, .pad_left = k->pl, .pad_bottom = k->pb, .pad_right = k->pr, .groups = 1,
+          };
+          graft_onednn_conv_config config = { .src_blocked = !k->plain_src, .dst_blocked = true, .bias = true,
+                                              .backward_weights = true };
+          graft_error error;
+          graft_onednn_conv *conv;
+          size_t nx, ny, nw;
+          double *rx, *rdy;
+          float *xf, *dyf, *x, *dy, *w, *dw1, *dw2, *db1, *db2, *scratch;
+
+          g_assert_cmpint (graft_conv2d_setup (&p, &error), ==, GRAFT_OK);
+          conv = graft_onednn_conv_new (&p, &config, &error);
+          g_assert_nonnull (conv);
+          g_test_message ("%s, %d threads: %s", k->name, t, graft_onednn_conv_implementation (conv));
+          g_assert_nonnull (strstr (graft_onednn_conv_implementation (conv), "per thread"));
+          check_conv (k, 700 + 10 * i);
+          /* The same bits from the same inputs, over the same dw. */
+          nx = (size_t) p.n * p.c * p.h * p.w;
+          ny = (size_t) p.n * p.m * p.oh * p.ow;
+          nw = (size_t) p.m * p.c * p.kh * p.kw;
+          rx = random_doubles (nx, 800 + i);
+          rdy = random_doubles (ny, 810 + i);
+          xf = floats_of (rx, nx);
+          dyf = floats_of (rdy, ny);
+          x = k->plain_src ? xf : to_blocked (p.n, p.c, p.h, p.w, xf);
+          dy = to_blocked (p.n, p.m, p.oh, p.ow, dyf);
+          w = test_floats (nw);
+          dw1 = floats_of (rx, nw);
+          dw2 = g_memdup2 (dw1, nw * sizeof (float));
+          db1 = test_floats (p.m);
+          db2 = g_memdup2 (db1, p.m * sizeof (float));
+          scratch = nan_floats (graft_onednn_conv_scratch_floats (conv));
+          graft_onednn_conv_backward (conv, x, w, dy, NULL, false, dw1, db1, scratch);
+          graft_onednn_conv_backward (conv, x, w, dy, NULL, false, dw2, db2, scratch);
+          g_assert_cmpmem (dw1, nw * sizeof (float), dw2, nw * sizeof (float));
+          g_assert_cmpmem (db1, p.m * sizeof (float), db2, p.m * sizeof (float));
+          graft_floats_free (scratch);
+          if (!k->plain_src)
+            graft_floats_free (x);
+          graft_floats_free (dy);
+          g_free (rx);
+          g_free (rdy);
+          g_free (xf);
+          g_free (dyf);
+          g_free (w);
+          g_free (dw1);
+          g_free (dw2);
+          g_free (db1);
+          g_free (db2);
+          graft_onednn_conv_free (conv);
+        }
+    }
+  graft_set_num_threads (threads);
 }
 
 /* Constant weights are reordered once: a change of the weights afterwards is not
@@ -1764,6 +1845,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/engine/onednn/layout", test_layout);
   g_test_add_func ("/engine/onednn/conv", test_conv);
+  g_test_add_func ("/engine/onednn/conv-split", test_conv_split);
   g_test_add_func ("/engine/onednn/conv-constant-weights", test_conv_constant_weights);
   g_test_add_func ("/engine/onednn/conv-scratch", test_conv_scratch);
   g_test_add_func ("/engine/onednn/batchnorm", test_batchnorm);

@@ -414,6 +414,16 @@ activation_md (dnnl_memory_desc_t *md, int n, int c, int h, int w, bool blocked)
 /* Conv2d                                                                    */
 
 #define GRAFT_ONEDNN_MAX_SPLIT 16
+/* An f32 weight gradient runs per thread (split_make) from this many output pixels a
+ * slice (8 images of 28x28 at batch 16 on 2 threads; 1x1: 8 of 14x14). Above them oneDNN's
+ * f32 kernel reduces over the batch between its threads and waits in barriers: per
+ * thread took 8-12 % less CPU (ResNet-18's 64x64 at 56x56: 37 against 41 ms; 1x1 64 to 128
+ * stride 2: 2.6 against 5.3; MobileNetV2's 192 to 32 at 28x28: 1.6 against 3.7). Below,
+ * with few pixels and a large gradient, each thread's own copy of the gradient and its
+ * add cost more than the barrier (512x512 3x3 at 7x7: 54 against 41 ms). bf16 splits at
+ * any size. */
+#define SPLIT_F32_MIN_PIXELS 6272
+#define SPLIT_F32_MIN_PIXELS_1X1 1568
 
 struct graft_onednn_conv {
   graft_conv2d_params p;
@@ -426,10 +436,11 @@ struct graft_onednn_conv {
   bool bf16;
   size_t src_elements, dst_elements;   /* of x and y in their layouts, padding included */
   size_t bf16_src_offset, bf16_dy_offset;
-  /* bf16's weight gradient in n_split slices of the batch, one per thread, each a
+  /* The weight gradient in n_split slices of the batch, one per thread, each a
    * one-thread primitive (0: the one primitive over the batch). oneDNN's bf16 kernel
    * shares a transposed copy of x and dy between its threads and waits in spinning
-   * barriers; each slice here has its own and writes its own gradient (at
+   * barriers, its f32 kernel reduces over the batch behind barriers
+   * (SPLIT_F32_MIN_PIXELS); each slice here has its own and writes its own gradient (at
    * split_stride floats apart in scratch, with its bias gradient and its scratchpad),
    * which are added in slice order, so the result does not depend on timing. */
   int n_split;
@@ -596,9 +607,10 @@ split_steps (graft_onednn_conv *conv, dnnl_primitive_desc_t pd, int slices)
   return true;
 }
 
-/* The bf16 weight gradient per thread (n_split), where the batch divides evenly among
- * the threads and oneDNN gives a one-thread jit kernel the same gradient layout (md)
- * as its kernel for the whole batch: desc is that kernel's description, *floats the
+/* The weight gradient per thread (n_split), where the batch divides evenly among the
+ * threads (f32: with SPLIT_F32_MIN_PIXELS output pixels a slice) and oneDNN gives a
+ * one-thread jit kernel the same gradient layout (md) as its kernel for the whole
+ * batch: desc is that kernel's description (its data type bf16 or f32), *floats the
  * scratch the weight gradient needs, raised for the slices. false when oneDNN fails
  * making what it offered; not splitting is not a failure. */
 static bool
@@ -621,8 +633,12 @@ split_make (graft_onednn_conv *conv, const dnnl_convolution_desc_t *desc, const 
   if (threads < 2 || threads > GRAFT_ONEDNN_MAX_SPLIT || p->n % threads != 0)
     return true;
   n = p->n / threads;
-  activation_md_typed (&src, n, p->c, p->h, p->w, conv->config.src_blocked, dnnl_bf16);
-  activation_md_typed (&dst, n, p->m, p->oh, p->ow, conv->config.dst_blocked, dnnl_bf16);
+  if (desc->src_desc.data_type == dnnl_f32
+      && (size_t) n * (size_t) p->oh * (size_t) p->ow
+           < (p->kh * p->kw == 1 ? SPLIT_F32_MIN_PIXELS_1X1 : SPLIT_F32_MIN_PIXELS))
+    return true;
+  activation_md_typed (&src, n, p->c, p->h, p->w, conv->config.src_blocked, desc->src_desc.data_type);
+  activation_md_typed (&dst, n, p->m, p->oh, p->ow, conv->config.dst_blocked, desc->diff_dst_desc.data_type);
   slice.src_desc = src;
   slice.diff_dst_desc = dst;
   if (dnnl_primitive_attr_create (&attr) != dnnl_success)
@@ -845,7 +861,7 @@ conv_create (const graft_conv2d_params *p, const graft_onednn_conv_config *confi
           conv->portable_scratch = graft_conv2d_scratch_floats (&chunk);
           floats = conv->portable_x + conv->portable_dy + conv->portable_scratch;
         }
-      if (bf16 && !conv->portable_weights && !split_make (conv, &desc, md, &floats))
+      if (!conv->portable_weights && !split_make (conv, &desc, md, &floats))
         goto fail;
       if (floats > conv->scratch_floats)
         conv->scratch_floats = floats;
