@@ -988,17 +988,25 @@ net_build (net *t, uint64_t seed)
 }
 
 static graft_plan *
-net_plan (net *t, graft_plan_mode mode, graft_plan_kernels kernels, int batch)
+net_plan_precision (net *t, graft_plan_mode mode, graft_plan_kernels kernels, graft_plan_precision precision,
+                    int batch)
 {
   int keep[] = { t->kept, t->logits };
   graft_plan_options options = {
     .mode = mode, .batch = batch, .keep = keep, .n_keep = 2, .loss_logits = t->logits, .kernels = kernels,
+    .precision = precision,
   };
   graft_error error;
   graft_plan *plan = graft_plan_new (t->graph, &options, &error);
   if (plan == NULL)
     g_error ("plan: %s", error.message);
   return plan;
+}
+
+static graft_plan *
+net_plan (net *t, graft_plan_mode mode, graft_plan_kernels kernels, int batch)
+{
+  return net_plan_precision (t, mode, kernels, GRAFT_PLAN_PRECISION_FP32, batch);
 }
 
 static void
@@ -1121,9 +1129,10 @@ test_plan_matches_portable (void)
     }
 }
 
-/* The same seed and thread count give the same bits: two runs of a few steps. */
+/* The same seed and thread count give the same bits: two runs of a few training steps
+ * with an optimizer, at a precision. */
 static void
-test_plan_deterministic (void)
+assert_steps_deterministic (graft_plan_precision precision)
 {
   int batch = 4;
   float images[4 * 3 * 15 * 15];
@@ -1137,7 +1146,7 @@ test_plan_deterministic (void)
       graft_plan *plan;
       graft_optimizer_state *state = graft_optimizer_state_new (&config, &error);
       net_build (&nets[k], 9);
-      plan = net_plan (&nets[k], GRAFT_PLAN_TRAINING, GRAFT_PLAN_KERNELS_ONEDNN, batch);
+      plan = net_plan_precision (&nets[k], GRAFT_PLAN_TRAINING, GRAFT_PLAN_KERNELS_ONEDNN, precision, batch);
       for (int step = 0; step < 3; step++)
         {
           float loss;
@@ -1159,10 +1168,17 @@ test_plan_deterministic (void)
         continue;
       graft_shape_count (&a->shape, &count, NULL);
       if (memcmp (a->data, b->data, count * sizeof (float)) != 0)
-        g_error ("%s differs between two runs of the same steps", a->name);
+        g_error ("%s differs between two %s runs of the same steps", a->name,
+                 precision == GRAFT_PLAN_PRECISION_BF16 ? "bf16" : "f32");
     }
   for (int k = 0; k < 2; k++)
     graft_graph_free (nets[k].graph);
+}
+
+static void
+test_plan_deterministic (void)
+{
+  assert_steps_deterministic (GRAFT_PLAN_PRECISION_FP32);
 }
 
 /* Plain readers of blocked values (a broadcast Add, a Concat of channel counts that
@@ -1589,20 +1605,6 @@ relative_distance (const char *what, const float *got, const float *want, size_t
   return norm > 0 ? sqrt (diff / norm) : sqrt (diff);
 }
 
-static graft_plan *
-bf16_net_plan (net *t, graft_plan_precision precision, int batch)
-{
-  int keep[] = { t->kept, t->logits };
-  graft_plan_options options = {
-    .mode = GRAFT_PLAN_TRAINING, .batch = batch, .keep = keep, .n_keep = 2, .loss_logits = t->logits,
-    .kernels = GRAFT_PLAN_KERNELS_ONEDNN, .precision = precision,
-  };
-  graft_error error;
-  graft_plan *plan = graft_plan_new (t->graph, &options, &error);
-  if (plan == NULL)
-    g_error ("plan: %s", error.message);
-  return plan;
-}
 
 /* One convolution (64 -> 32 channels, 3x3, with bias) in bf16, forward and backward:
  * oneDNN's bf16 kernels run (not its f32 ones, nor its reference loops), and y, dx, dw
@@ -1694,7 +1696,8 @@ test_bf16_step (void)
   for (int k = 0; k < 2; k++)
     {
       net_build (&nets[k], 3);
-      plans[k] = bf16_net_plan (&nets[k], k ? GRAFT_PLAN_PRECISION_BF16 : GRAFT_PLAN_PRECISION_FP32, batch);
+      plans[k] = net_plan_precision (&nets[k], GRAFT_PLAN_TRAINING, GRAFT_PLAN_KERNELS_ONEDNN,
+                                     k ? GRAFT_PLAN_PRECISION_BF16 : GRAFT_PLAN_PRECISION_FP32, batch);
       g_assert_cmpint (graft_plan_set_input (plans[k], nets[k].input, images, G_N_ELEMENTS (images), &error), ==,
                        GRAFT_OK);
       g_assert_cmpint (graft_plan_forward (plans[k], &error), ==, GRAFT_OK);
@@ -1757,44 +1760,7 @@ test_bf16_step (void)
 static void
 test_bf16_deterministic (void)
 {
-  int batch = 4;
-  float images[4 * 3 * 15 * 15];
-  int32_t labels[4];
-  net nets[2];
-  graft_optimizer_config config = graft_optimizer_config_default (GRAFT_OPTIMIZER_ADAM);
-  graft_error error;
-
-  for (int k = 0; k < 2; k++)
-    {
-      graft_plan *plan;
-      graft_optimizer_state *state = graft_optimizer_state_new (&config, &error);
-      net_build (&nets[k], 9);
-      plan = bf16_net_plan (&nets[k], GRAFT_PLAN_PRECISION_BF16, batch);
-      for (int step = 0; step < 3; step++)
-        {
-          float loss;
-          net_batch (batch, 100 + step, images, labels);
-          g_assert_cmpint (graft_plan_set_input (plan, nets[k].input, images, G_N_ELEMENTS (images), &error), ==,
-                           GRAFT_OK);
-          g_assert_cmpint (graft_plan_forward (plan, &error), ==, GRAFT_OK);
-          g_assert_cmpint (graft_plan_backward (plan, labels, &loss, &error), ==, GRAFT_OK);
-          g_assert_cmpint (graft_optimizer_state_step (state, plan, 1e-2f, NULL, &error), ==, GRAFT_OK);
-        }
-      graft_plan_free (plan);
-      graft_optimizer_state_free (state);
-    }
-  for (int v = 0; v < graft_graph_value_count (nets[0].graph); v++)
-    {
-      const graft_value *a = graft_graph_value (nets[0].graph, v), *b = graft_graph_value (nets[1].graph, v);
-      size_t count;
-      if (a->kind != GRAFT_VALUE_PARAMETER && a->kind != GRAFT_VALUE_BUFFER)
-        continue;
-      graft_shape_count (&a->shape, &count, NULL);
-      if (memcmp (a->data, b->data, count * sizeof (float)) != 0)
-        g_error ("%s differs between two bf16 runs of the same steps", a->name);
-    }
-  for (int k = 0; k < 2; k++)
-    graft_graph_free (nets[k].graph);
+  assert_steps_deterministic (GRAFT_PLAN_PRECISION_BF16);
 }
 #endif
 
