@@ -211,16 +211,19 @@ resnet_unit (resnet_builder *r, const char *prefix, int x, int c, int m, int str
   g_autofree char *down0 = g_strdup_printf ("%s.downsample.0", prefix);
   g_autofree char *down1 = g_strdup_printf ("%s.downsample.1", prefix);
   int y, skip = x, pair[2];
-  y = resnet_conv (r, conv1, x, c, m, 3, stride);
-  y = resnet_bn (r, bn1, y, m);
-  y = resnet_relu (r, relu1, y);
-  y = resnet_conv (r, conv2, y, m, m, 3, 1);
-  y = resnet_bn (r, bn2, y, m);
+  /* The shortcut first, in the order PyTorch's exporter writes it (the starter model's
+   * layer2.0: downsample.0, downsample.1, then conv1): a block that starts with
+   * KEY.downsample is not a stage's downsampling step. */
   if (stride != 1 || c != m)
     {
       skip = resnet_conv (r, down0, x, c, m, 1, stride);
       skip = resnet_bn (r, down1, skip, m);
     }
+  y = resnet_conv (r, conv1, x, c, m, 3, stride);
+  y = resnet_bn (r, bn1, y, m);
+  y = resnet_relu (r, relu1, y);
+  y = resnet_conv (r, conv2, y, m, m, 3, 1);
+  y = resnet_bn (r, bn2, y, m);
   pair[0] = y, pair[1] = skip;
   y = resnet_node (r, add, (graft_node_attributes) { .op = GRAFT_OP_ADD }, pair, 2);
   return resnet_relu (r, relu2, y);

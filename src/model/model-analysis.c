@@ -33,7 +33,9 @@
  *   leading blocks become one block named "stem".
  * - Downsampling: a block whose first parameters are KEY.downsample.* and whose later
  *   ones are not (timm's stages.N.downsample, then stages.N.blocks) is split in two,
- *   KEY.downsample and KEY, as torchvision's ConvNeXt and Swin number them apart.
+ *   KEY.downsample and KEY, as torchvision's ConvNeXt and Swin number them apart, when
+ *   the rest of the block reads its output (ResNet's layerN.0.downsample, a shortcut that
+ *   only the residual Add reads, stays in its block).
  * - Final norm: a block without weights (no Conv, Gemm or MatMul with parameters: the
  *   LayerNorm after ViT's last encoder layer, "encoder.ln", ConvNeXt's "classifier.0",
  *   Swin's "norm") just before the last block joins the block before it, so that the
@@ -268,6 +270,27 @@ range_has_weights (const graft_graph *graph, const BlockRange *range)
   return FALSE;
 }
 
+/* Whether a node of [split, last] other than an Add reads a value that [first, split)
+ * produced: the nodes before split are a step the rest runs through (timm's
+ * stages.N.downsample), not a branch beside it that only a residual Add joins. */
+static gboolean
+range_feeds_sequentially (const graft_graph *graph, int first, int split, int last)
+{
+  for (int i = split; i <= last; i++)
+    {
+      const graft_node *node = graft_graph_node (graph, i);
+      if (node->attributes.op == GRAFT_OP_ADD)
+        continue;
+      for (int k = 0; k < node->n_inputs; k++)
+        {
+          int producer = graft_graph_value (graph, node->inputs[k])->producer;
+          if (producer >= first && producer < split)
+            return TRUE;
+        }
+    }
+  return FALSE;
+}
+
 /* Blocks by parameter name. */
 static GArray *
 blocks_by_name (const graft_graph *graph)
@@ -344,6 +367,10 @@ blocks_by_name (const graft_graph *graph)
             split = i;
           break;
         }
+      /* Only a downsampling the stage runs through: ResNet's layerN.0.downsample is the
+       * shortcut branch beside the block, which nothing but the residual Add reads. */
+      if (split > range->first_node && !range_feeds_sequentially (graph, range->first_node, split, range->last_node))
+        split = -1;
       if (split > range->first_node)
         {
           BlockRange rest = { split, range->last_node, g_strdup (range->key), TRUE };
