@@ -13,8 +13,9 @@
  * ulmfit) is chosen as with the Model page's presets before anything is taken: the
  * progressive schedule shows the most of what Graft does.
  *
- * PAGE is a page name ("model", "schedule", "train", "data", "results") or
- * "welcome"; without any, every page of the window is taken, then the start screen.
+ * PAGE is a page name ("model", "schedule", "train", "data", "results"), "welcome" or
+ * "catalog" (the model chooser, taken only when named); without any, every page of the
+ * window is taken, then the start screen.
  * Files are DIR/PAGE.png (DIR/PAGE-dark.png with --dark). tools/take-screenshots.sh
  * runs it under Xvfb with a private D-Bus session and the memory settings backend.
  *
@@ -269,6 +270,38 @@ take_all (GraftWindow *window)
       graft_window_show_page (window, name);
       iterate_for (1500);
       save_window (GTK_WIDGET (window), name);
+    }
+  if (page_names != NULL && wanted ("catalog"))
+    {
+      /* The model chooser over the Model page: the catalog's entries as a person sees them. */
+      GtkWidget *model_page = adw_view_stack_get_child_by_name (stack, "model");
+      GList *toplevels;
+      graft_window_show_page (window, "model");
+      iterate_for (500);
+      if (model_page == NULL || !gtk_widget_activate_action (model_page, "model-page.choose", NULL))
+        {
+          g_printerr ("take-screenshots: the Model page has no model-page.choose action\n");
+          failures++;
+        }
+      iterate_for (1500);
+      toplevels = gtk_window_list_toplevels ();
+      for (GList *l = toplevels; l != NULL; l = l->next)
+        if (l->data != (gpointer) window && gtk_widget_get_visible (l->data))
+          {
+            /* Its end too, where the largest models (ConvNeXt, ViT) are. */
+            GtkWidget *scrolled = find_widget (l->data, GTK_TYPE_SCROLLED_WINDOW);
+            save_window (l->data, "catalog");
+            if (scrolled != NULL)
+              {
+                GtkAdjustment *v = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled));
+                gtk_adjustment_set_value (v, gtk_adjustment_get_upper (v) - gtk_adjustment_get_page_size (v));
+                iterate_for (500);
+                save_window (l->data, "catalog-end");
+              }
+            gtk_window_close (l->data);
+            break;
+          }
+      g_list_free (toplevels); /* the windows are not ours */
     }
   if (wanted ("welcome"))
     {
