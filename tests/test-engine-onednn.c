@@ -862,6 +862,20 @@ net_node (net *t, const char *name, graft_node_attributes a, const int *inputs, 
   return value;
 }
 
+/* The classifier every test network ends with: "fc", a Gemm of x's features to 5
+ * classes (weights in [-range, range] from seed, biases in [-0.1, 0.1] from seed + 1),
+ * whose output is t's logits. */
+static void
+net_fc (net *t, int x, int features, float range, uint64_t seed)
+{
+  int gemm[3] = { x };
+  gemm[1] = net_tensor (t, "fc.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (5, features), -range, range, seed);
+  gemm[2] = net_tensor (t, "fc.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { 5 }), -0.1f, 0.1f,
+                        seed + 1);
+  t->logits = net_node (t, "fc", (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1.0f, 1.0f } },
+                        gemm, 3);
+}
+
 static int
 net_conv (net *t, const char *name, int x, int c, int m, int k, int stride, int groups, bool bias, uint64_t seed)
 {
@@ -929,7 +943,7 @@ static void
 net_build (net *t, uint64_t seed)
 {
   graft_shape input_shape = graft_shape_4d (1, 3, 15, 15);
-  int x, skip, gate, pair[2], gemm[3];
+  int x, skip, gate, pair[2];
   graft_node_attributes a;
 
   t->graph = graft_graph_new ();
@@ -979,12 +993,7 @@ net_build (net *t, uint64_t seed)
   x = net_pool (t, "avgpool", GRAFT_OP_AVGPOOL, x, 3, 1, 1, false);
   a = (graft_node_attributes) { .op = GRAFT_OP_MEAN_SPATIAL, .mean_spatial = { false } };
   x = net_node (t, "gap", a, &x, 1);
-  gemm[0] = x;
-  gemm[1] = net_tensor (t, "fc.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (5, 49), -0.3f, 0.3f, seed + 120);
-  gemm[2] = net_tensor (t, "fc.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { 5 }), -0.1f, 0.1f,
-                        seed + 121);
-  a = (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1.0f, 1.0f } };
-  t->logits = net_node (t, "fc", a, gemm, 3);
+  net_fc (t, x, 49, 0.3f, seed + 120);
 }
 
 static graft_plan *
@@ -1190,7 +1199,7 @@ static void
 edge_net_build (net *t, uint64_t seed)
 {
   graft_shape input_shape = graft_shape_4d (1, 3, 9, 9);
-  int x, branch, pair[2], gemm[3];
+  int x, branch, pair[2];
   graft_node_attributes a;
 
   t->graph = graft_graph_new ();
@@ -1215,13 +1224,7 @@ edge_net_build (net *t, uint64_t seed)
   x = net_node (t, "gained", (graft_node_attributes) { .op = GRAFT_OP_MUL }, pair, 2);
   a = (graft_node_attributes) { .op = GRAFT_OP_FLATTEN, .flatten = { 1 } };
   x = net_node (t, "flatten", a, &x, 1);
-  gemm[0] = x;
-  gemm[1] = net_tensor (t, "fc.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (5, 8 * 5 * 5), -0.1f, 0.1f,
-                        seed + 50);
-  gemm[2] = net_tensor (t, "fc.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { 5 }), -0.1f, 0.1f,
-                        seed + 51);
-  a = (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1.0f, 1.0f } };
-  t->logits = net_node (t, "fc", a, gemm, 3);
+  net_fc (t, x, 8 * 5 * 5, 0.1f, seed + 50);
 }
 
 /* Where a node that runs plain reads a blocked value, the value is reordered for it
@@ -1290,7 +1293,7 @@ convnext_net_build (net *t, uint64_t seed)
 {
   enum { C = 20, H = 80 };
   graft_shape input_shape = graft_shape_4d (1, 3, 9, 9);
-  int x, y, in[3], gemm[3];
+  int x, y, in[3];
   graft_node_attributes a;
 
   t->graph = graft_graph_new ();
@@ -1325,13 +1328,7 @@ convnext_net_build (net *t, uint64_t seed)
   in[1] = x;
   x = net_node (t, "residual", (graft_node_attributes) { .op = GRAFT_OP_ADD }, in, 2);
   a = (graft_node_attributes) { .op = GRAFT_OP_FLATTEN, .flatten = { 1 } };
-  gemm[0] = net_node (t, "flatten", a, &x, 1);
-  gemm[1] = net_tensor (t, "fc.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (5, C * 9 * 9), -0.05f, 0.05f,
-                        seed + 60);
-  gemm[2] = net_tensor (t, "fc.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { 5 }), -0.1f, 0.1f,
-                        seed + 61);
-  a = (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1.0f, 1.0f } };
-  t->logits = net_node (t, "fc", a, gemm, 3);
+  net_fc (t, net_node (t, "flatten", a, &x, 1), C * 9 * 9, 0.05f, seed + 60);
 }
 
 /* The ConvNeXt block on oneDNN: the Transpose back from channels last writes the
@@ -1419,7 +1416,7 @@ static void
 resnet_build (net *t, uint64_t seed)
 {
   graft_shape input_shape = graft_shape_4d (1, 3, 11, 11);
-  int x, y, skip, pair[2], gemm[3];
+  int x, y, skip, pair[2];
   graft_node_attributes a;
 
   t->graph = graft_graph_new ();
@@ -1454,12 +1451,7 @@ resnet_build (net *t, uint64_t seed)
   x = net_node (t, "d.add", (graft_node_attributes) { .op = GRAFT_OP_ADD }, pair, 2);
   a = (graft_node_attributes) { .op = GRAFT_OP_MEAN_SPATIAL, .mean_spatial = { false } };
   x = net_node (t, "gap", a, &x, 1);
-  gemm[0] = x;
-  gemm[1] = net_tensor (t, "fc.weight", GRAFT_VALUE_PARAMETER, graft_shape_2d (5, 21), -0.3f, 0.3f, seed + 140);
-  gemm[2] = net_tensor (t, "fc.bias", GRAFT_VALUE_PARAMETER, graft_shape_make (1, (int64_t[]) { 5 }), -0.1f, 0.1f,
-                        seed + 141);
-  a = (graft_node_attributes) { .op = GRAFT_OP_GEMM, .gemm = { false, true, 1.0f, 1.0f } };
-  t->logits = net_node (t, "fc", a, gemm, 3);
+  net_fc (t, x, 21, 0.3f, seed + 140);
 }
 
 /* BatchNorm's backward runs the ReLU's and the residual Add's after it in its pass
