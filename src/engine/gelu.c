@@ -36,22 +36,9 @@
 static inline __attribute__ ((always_inline)) float
 exp_clamped (float t)
 {
-  const float log2e = 1.44269504088896341f;
-  const float c1 = 0.693359375f, c2 = -2.12194440e-4f;
-  const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+  int32_t n;
   float tc = t < -80.0f ? -80.0f : t;
-  tc = tc > 0.0f ? 0.0f : tc;
-  float z = tc * log2e + shifter;
-  int32_t n = (int32_t) (float_to_bits (z) & 0x7fffff) - 0x400000;
-  float nf = z - shifter;
-  float r = tc - nf * c1 - nf * c2;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  float p = exp_reduced (tc > 0.0f ? 0.0f : tc, &n);
   return p * bits_to_float ((uint32_t) (n + 127) << 23);
 }
 

@@ -39,17 +39,17 @@ select_float (int c, float a, float b)
  * correctly and t below -104 (clamped) gives 0 with no select on the result.
  * NaN stays NaN. */
 
-static inline float
-exp_nonpositive (float t)
+/* exp(tc) = p * 2^n for tc <= 0 already clamped: returns p and sets n, which the callers
+ * apply as their range needs. */
+static inline __attribute__ ((always_inline)) float
+exp_reduced (float tc, int32_t *n)
 {
   const float log2e = 1.44269504088896341f;
   const float c1 = 0.693359375f, c2 = -2.12194440e-4f;
   const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  float tc = select_float (t < -104.0f, -104.0f, t);
   float z = tc * log2e + shifter;
   /* The low mantissa bits of z hold 2^22 + n, n = round(tc * log2e) in [-150, 0]. */
-  int32_t n = (int32_t) (float_to_bits (z) & 0x7fffff) - 0x400000;
-  int32_t n1 = n / 2, n2 = n - n1;
+  *n = (int32_t) (float_to_bits (z) & 0x7fffff) - 0x400000;
   float nf = z - shifter;
   float r = tc - nf * c1 - nf * c2;
   float p = 1.9875691500e-4f;
@@ -58,6 +58,14 @@ exp_nonpositive (float t)
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  return p * r * r + r + 1.0f;
+}
+
+static inline float
+exp_nonpositive (float t)
+{
+  int32_t n;
+  float p = exp_reduced (select_float (t < -104.0f, -104.0f, t), &n);
+  int32_t n1 = n / 2, n2 = n - n1;
   return p * bits_to_float ((uint32_t) (n1 + 127) << 23) * bits_to_float ((uint32_t) (n2 + 127) << 23);
 }
