@@ -1276,6 +1276,23 @@ name_index (const char *text, const char *const *names, int n)
   return -1;
 }
 
+/* The image a Resize or Upsample reads, (N,C,H,W), and its shape; -1 if it is not one. */
+static int
+resize_input (Importer *im, const Onnx__NodeProto *node, const graft_shape **x_shape, GError **error)
+{
+  int x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error);
+  if (x < 0)
+    return -1;
+  *x_shape = value_shape (im, x);
+  if ((*x_shape)->rank != 4)
+    {
+      node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED, "resizes a rank-%d tensor; Graft resizes images (N,C,H,W)",
+                  (*x_shape)->rank);
+      return -1;
+    }
+  return x;
+}
+
 /* The output size of a Resize of x_shape (N,C,H,W) by the scales s: ONNX's floor
  * (input * scale), the scale as given, in float; H and W only. */
 static gboolean
@@ -1325,12 +1342,8 @@ import_upsample (Importer *im, const Onnx__NodeProto *node, GError **error)
   a.resize.mode = k == 0 ? GRAFT_RESIZE_NEAREST : GRAFT_RESIZE_LINEAR;
   a.resize.coordinates = GRAFT_RESIZE_ASYMMETRIC;
   a.resize.rounding = GRAFT_RESIZE_FLOOR;
-  if ((x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
+  if ((x = resize_input (im, node, &x_shape, error)) < 0)
     return FALSE;
-  x_shape = value_shape (im, x);
-  if (x_shape->rank != 4)
-    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                       "resizes a rank-%d tensor; Graft resizes images (N,C,H,W)", x_shape->rank);
   if (scales_attribute)
     {
       const Onnx__AttributeProto *attribute = find_attribute (node, "scales");
@@ -1415,12 +1428,8 @@ import_resize (Importer *im, const Onnx__NodeProto *node, GError **error)
   if (exclude_outside != 0 || antialias != 0)
     return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
                        "resizes with exclude_outside or antialias, which Graft does not do");
-  if ((x = value_input (im, node, 0, GRAFT_VALUE_CONSTANT, error)) < 0)
+  if ((x = resize_input (im, node, &x_shape, error)) < 0)
     return FALSE;
-  x_shape = value_shape (im, x);
-  if (x_shape->rank != 4)
-    return node_error (im, error, GRAFT_MODEL_ERROR_UNSUPPORTED,
-                       "resizes a rank-%d tensor; Graft resizes images (N,C,H,W)", x_shape->rank);
   if (input_name (node, 2) != NULL && (scales = constant_input (im, node, 2, "scales", error)) == NULL)
     return FALSE;
   if (scales != NULL && scales->count == 0)
