@@ -84,12 +84,16 @@ graft_strategy_to_string (GraftStrategy strategy)
   return strategy >= 0 && strategy <= GRAFT_STRATEGY_CUSTOM ? strategy_names[strategy] : "custom";
 }
 
-static const char *const precision_names[] = { "fp32", "bf16" };
+/* Indexed by graft_plan_precision, as strategy_names by GraftStrategy. */
+static const char *const precision_names[] = {
+  [GRAFT_PLAN_PRECISION_FP32] = "fp32",
+  [GRAFT_PLAN_PRECISION_BF16] = "bf16",
+};
 
 const char *
 graft_precision_to_string (graft_plan_precision precision)
 {
-  return precision == GRAFT_PLAN_PRECISION_BF16 ? "bf16" : "fp32";
+  return precision_names[precision];
 }
 
 gboolean
@@ -98,7 +102,7 @@ graft_precision_from_string (const char *name, graft_plan_precision *precision)
   int i = lookup (precision_names, G_N_ELEMENTS (precision_names), name);
   if (i < 0)
     return FALSE;
-  *precision = i == 1 ? GRAFT_PLAN_PRECISION_BF16 : GRAFT_PLAN_PRECISION_FP32;
+  *precision = (graft_plan_precision) i;
   return TRUE;
 }
 
@@ -1127,7 +1131,7 @@ graft_session_spec_from_json (const char *json, GError **error)
   read_number (&r, "label_smoothing", &spec->label_smoothing);
   kind = GRAFT_PLAN_PRECISION_FP32;   /* a spec from before the field: fp32 */
   read_enum (&r, "precision", precision_names, G_N_ELEMENTS (precision_names), &kind);
-  spec->precision = kind == 1 ? GRAFT_PLAN_PRECISION_BF16 : GRAFT_PLAN_PRECISION_FP32;
+  spec->precision = (graft_plan_precision) kind;
   if (!r.ok)
     return NULL;
   return g_steal_pointer (&spec);
